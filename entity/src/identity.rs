@@ -1,0 +1,27 @@
+//! `identities`: how a user is recognised (login IDs now; OAuth, passkeys later).
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "identities")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// `login_id` (more kinds later).
+    pub kind: String,
+    /// Login ID key from config (`email`, `phone`, `username`).
+    pub login_id_key: String,
+    /// Login ID type (`email`, `phone`, `username`).
+    pub login_id_type: String,
+    /// Normalized value, as shown in claims.
+    pub value: String,
+    /// The value as the user or admin typed it.
+    pub original_value: String,
+    /// Case-folded value that uniqueness and search use.
+    pub unique_key: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,16 @@
+//! sea-orm entities of authgraph, one module per table.
+//!
+//! Only `service/` in the main crate uses these types; the GraphQL and OIDC layers see
+//! service types instead, so no column can leak by accident.
+
+pub mod audit_log;
+pub mod authenticator;
+pub mod group;
+pub mod group_role;
+pub mod identity;
+pub mod role;
+pub mod signing_key;
+pub mod user;
+pub mod user_group;
+pub mod user_role;
+pub mod verified_claim;

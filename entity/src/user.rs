@@ -1,0 +1,31 @@
+//! `users`: one row per end user.
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub last_login_at: Option<TimeDateTimeWithTimeZone>,
+    pub standard_attributes: Json,
+    pub custom_attributes: Json,
+    /// Lower-cased `name` (or given/family name) used for prefix search.
+    pub name_key: Option<String>,
+    /// Disabled indefinitely by an admin.
+    pub is_disabled: bool,
+    pub disable_reason: Option<String>,
+    pub is_deactivated: bool,
+    pub is_anonymous: bool,
+    pub is_anonymized: bool,
+    pub delete_at: Option<TimeDateTimeWithTimeZone>,
+    pub anonymize_at: Option<TimeDateTimeWithTimeZone>,
+    pub temporarily_disabled_from: Option<TimeDateTimeWithTimeZone>,
+    pub temporarily_disabled_until: Option<TimeDateTimeWithTimeZone>,
+    pub account_valid_from: Option<TimeDateTimeWithTimeZone>,
+    pub account_valid_until: Option<TimeDateTimeWithTimeZone>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

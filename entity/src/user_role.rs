@@ -1,0 +1,15 @@
+//! `user_roles`: links users to roles.
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "user_roles")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub role_id: Uuid,
+    pub created_at: TimeDateTimeWithTimeZone,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,16 @@
+//! Database migrations of authgraph. Never edit a migration after it has been applied;
+//! add a new one (`mYYYYMMDD_HHMMSS_verb_noun.rs`) instead.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_foundation;
+
+/// Runs every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_create_foundation::Migration)]
+    }
+}

@@ -1,0 +1,398 @@
+//! Typed configuration: defaults < `authgraph.toml` < `AUTHGRAPH_*` environment variables
+//! (nested keys with `__`, e.g. `AUTHGRAPH_PASSWORD_POLICY__MIN_LENGTH=12`). Secrets can
+//! also come from a file named by `AUTHGRAPH_<KEY>_FILE` (`AUTHGRAPH_DATABASE_URL_FILE`,
+//! `AUTHGRAPH_MASTER_KEY_FILE`). Unknown keys and invalid values fail at start-up with a
+//! message that names the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "database_url_file", "master_key_file_content"];
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Public base URL of the server; it is the OIDC issuer. Default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    pub database_url: Secret,
+    /// Maximum connections in the database pool.
+    pub database_max_connections: u32,
+    /// Base64url (no padding) of 32 random bytes; encrypts signing keys at rest.
+    pub master_key: Option<Secret>,
+    /// File that holds the master key when `master_key` is not set; created (0600) if missing.
+    pub master_key_file: PathBuf,
+    /// Logging.
+    pub log: LogConfig,
+    /// Admin API.
+    pub admin_api: AdminApiConfig,
+    /// Password policy.
+    pub password_policy: PasswordPolicy,
+    /// Login ID types and normalisation.
+    pub login_id: LoginIdConfig,
+    /// Declared custom attributes (`customAttributes` of a user).
+    pub custom_attributes: Vec<CustomAttribute>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            database_url: Secret::new("sqlite://authgraph.db"),
+            database_max_connections: 8,
+            master_key: None,
+            master_key_file: PathBuf::from("authgraph.master.key"),
+            log: LogConfig::default(),
+            admin_api: AdminApiConfig::default(),
+            password_policy: PasswordPolicy::default(),
+            login_id: LoginIdConfig::default(),
+            custom_attributes: Vec::new(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `authgraph=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Pretty, level: "info".into() }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Admin API settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminApiConfig {
+    /// Audience of Admin API tokens. Default `<public_url>/_api/admin`.
+    pub resource_uri: Option<String>,
+    /// Maximum query depth.
+    pub max_depth: usize,
+    /// Maximum query complexity.
+    pub max_complexity: usize,
+    /// Serve GraphiQL on `GET /_api/admin/graphql` and `/graphiql`.
+    pub graphiql: bool,
+}
+
+impl Default for AdminApiConfig {
+    fn default() -> Self {
+        Self { resource_uri: None, max_depth: 16, max_complexity: 20_000, graphiql: true }
+    }
+}
+
+/// Rules a new password must follow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters.
+    pub min_length: usize,
+    /// Maximum length in characters (Argon2 input is bounded).
+    pub max_length: usize,
+    /// At least one upper-case letter.
+    pub uppercase_required: bool,
+    /// At least one lower-case letter.
+    pub lowercase_required: bool,
+    /// At least one letter.
+    pub alphabet_required: bool,
+    /// At least one digit.
+    pub digit_required: bool,
+    /// At least one character that is neither a letter nor a digit.
+    pub symbol_required: bool,
+    /// Words a password must not contain (case-insensitive).
+    pub excluded_keywords: Vec<String>,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 256,
+            uppercase_required: false,
+            lowercase_required: false,
+            alphabet_required: false,
+            digit_required: false,
+            symbol_required: false,
+            excluded_keywords: Vec::new(),
+        }
+    }
+}
+
+/// A login ID type.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginIdType {
+    /// An email address.
+    Email,
+    /// A phone number in E.164 form.
+    Phone,
+    /// A user name.
+    Username,
+}
+
+impl LoginIdType {
+    /// The config and claim spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Username => "username",
+        }
+    }
+}
+
+/// Login ID settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginIdConfig {
+    /// Enabled login ID types; the key of each is its type name.
+    pub types: Vec<LoginIdType>,
+    /// Compare emails case-sensitively (the domain is always lower-cased).
+    pub email_case_sensitive: bool,
+    /// Maximum username length.
+    pub username_max_length: usize,
+    /// Usernames nobody may take (compared case-insensitively).
+    pub reserved_usernames: Vec<String>,
+}
+
+impl Default for LoginIdConfig {
+    fn default() -> Self {
+        Self {
+            types: vec![LoginIdType::Email, LoginIdType::Username, LoginIdType::Phone],
+            email_case_sensitive: false,
+            username_max_length: 40,
+            reserved_usernames: [
+                "admin", "administrator", "root", "system", "support", "help", "security",
+                "webmaster", "postmaster", "hostmaster", "abuse", "noreply", "no-reply", "null",
+                "undefined", "authgraph", "api", "www", "mail", "oauth", "oidc",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        }
+    }
+}
+
+/// Type of a custom attribute.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomAttributeType {
+    /// Non-empty string.
+    String,
+    /// Any number, with optional `minimum`/`maximum`.
+    Number,
+    /// Integer, with optional `minimum`/`maximum`.
+    Integer,
+    /// One of `enum`.
+    Enum,
+    /// Email address.
+    Email,
+    /// E.164 phone number.
+    PhoneNumber,
+    /// Absolute URL.
+    Url,
+    /// ISO 3166-1 alpha-2 code.
+    CountryCode,
+}
+
+/// A declared custom attribute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAttribute {
+    /// JSON pointer of the attribute, e.g. `/hobby` (one level).
+    pub pointer: String,
+    /// Value type.
+    #[serde(rename = "type")]
+    pub kind: CustomAttributeType,
+    /// Lower bound for number and integer.
+    #[serde(default)]
+    pub minimum: Option<f64>,
+    /// Upper bound for number and integer.
+    #[serde(default)]
+    pub maximum: Option<f64>,
+    /// Allowed values for enum.
+    #[serde(default, rename = "enum")]
+    pub values: Vec<String>,
+}
+
+impl CustomAttribute {
+    /// Attribute name: the pointer without its leading `/`.
+    pub fn name(&self) -> &str {
+        self.pointer.trim_start_matches('/')
+    }
+}
+
+/// A configuration error that names the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults, then `file` (if it exists, or fails if it was named explicitly),
+    /// then `AUTHGRAPH_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                }
+                fig = fig.merge(Toml::file(path));
+            }
+            None => {
+                if Path::new("authgraph.toml").exists() {
+                    fig = fig.merge(Toml::file("authgraph.toml"));
+                }
+            }
+        }
+        fig = fig.merge(
+            Env::prefixed("AUTHGRAPH_")
+                .split("__")
+                .filter(|k| !NON_CONFIG_ENV.contains(&k.as_str().to_ascii_lowercase().as_str())),
+        );
+        if let Ok(path) = std::env::var("AUTHGRAPH_DATABASE_URL_FILE") {
+            let value = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError(format!("AUTHGRAPH_DATABASE_URL_FILE: cannot read {path}: {e}"))
+            })?;
+            fig = fig.merge(Serialized::default("database_url", value.trim()));
+        }
+        let config: Config = fig.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError(msgs.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: &str| Err(ConfigError(format!("`{key}`: {msg}")));
+        if let Some(url) = &self.public_url {
+            match url::Url::parse(url) {
+                Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.query().is_none() => {}
+                _ => return bad("public_url", "must be an absolute http(s) URL without query"),
+            }
+        }
+        let db = self.database_url.expose();
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return bad("database_url", "must start with sqlite:, postgres:// or postgresql://");
+        }
+        if self.database_max_connections == 0 {
+            return bad("database_max_connections", "must be at least 1");
+        }
+        if let Some(uri) = &self.admin_api.resource_uri
+            && url::Url::parse(uri).is_err()
+        {
+            return bad("admin_api.resource_uri", "must be an absolute URI");
+        }
+        let p = &self.password_policy;
+        if p.min_length == 0 || p.min_length > p.max_length || p.max_length > 4096 {
+            return bad("password_policy.min_length", "must be between 1 and password_policy.max_length (≤ 4096)");
+        }
+        if self.login_id.types.is_empty() {
+            return bad("login_id.types", "enable at least one of email, phone, username");
+        }
+        if self.login_id.username_max_length == 0 || self.login_id.username_max_length > 255 {
+            return bad("login_id.username_max_length", "must be between 1 and 255");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, attr) in self.custom_attributes.iter().enumerate() {
+            let key = format!("custom_attributes[{i}]");
+            let name = attr.name();
+            let valid_name = attr.pointer.starts_with('/')
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                return bad(&format!("{key}.pointer"), "must be `/name` with name of [A-Za-z0-9_]");
+            }
+            if crate::domain::attributes::is_standard_attribute(name) {
+                return bad(&format!("{key}.pointer"), "must not be a standard attribute name");
+            }
+            if !seen.insert(name.to_owned()) {
+                return bad(&format!("{key}.pointer"), "is declared twice");
+            }
+            match attr.kind {
+                CustomAttributeType::Enum => {
+                    let ok = !attr.values.is_empty()
+                        && attr.values.iter().all(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                    if !ok {
+                        return bad(&format!("{key}.enum"), "needs values matching ^[a-zA-Z0-9_]*$");
+                    }
+                }
+                CustomAttributeType::Number | CustomAttributeType::Integer => {
+                    if let (Some(min), Some(max)) = (attr.minimum, attr.maximum)
+                        && min > max
+                    {
+                        return bad(&format!("{key}.minimum"), "must not exceed maximum");
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The Admin API resource URI (audience of admin tokens).
+    pub fn admin_resource_uri(&self) -> String {
+        self.admin_api
+            .resource_uri
+            .clone()
+            .unwrap_or_else(|| format!("{}/_api/admin", self.public_url()))
+    }
+}

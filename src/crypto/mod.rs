@@ -1,0 +1,42 @@
+//! Cryptography: password hashing, the master key, signing keys and JWTs, random secrets.
+
+pub mod jwt;
+pub mod master_key;
+pub mod password;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Base64url without padding.
+pub fn b64(data: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Decodes base64url without padding.
+pub fn b64_decode(data: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(data).ok()
+}
+
+/// SHA-256 digest.
+pub fn sha256(data: impl AsRef<[u8]>) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_ref());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// `N` bytes from the system CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    // The system RNG only fails if the OS has no entropy source at all; then nothing
+    // secure can be done, and aborting start-up is the right answer.
+    #[allow(clippy::expect_used)]
+    aws_lc_rs::rand::fill(&mut out).expect("system random number generator failed");
+    out
+}
+
+/// Constant-time equality of two byte strings.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

@@ -1,0 +1,70 @@
+//! Argon2id password hashing on a bounded blocking pool.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+/// Hashes and verifies passwords with Argon2id (m=19456 KiB, t=2, p=1).
+///
+/// At most one hash per CPU core runs at a time, on tokio's blocking pool, so that
+/// password work can neither starve the async executor nor exhaust memory.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<String>,
+}
+
+/// Hashing failed for an internal reason (never because of the password itself).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+fn argon2() -> Argon2<'static> {
+    // These parameters are constants that Params::new accepts.
+    #[allow(clippy::expect_used)]
+    let params = Params::new(19_456, 2, 1, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_sync(password: &[u8]) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(&super::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
+    argon2()
+        .hash_password(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+impl PasswordHasher {
+    /// A hasher allowing `concurrency` hashes at once (default: the number of cores).
+    pub fn new(concurrency: usize) -> Result<Self, HashError> {
+        let dummy = hash_sync(b"authgraph dummy password")?;
+        Ok(Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: Arc::new(dummy) })
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let _permit = self.permits.acquire().await.map_err(|e| HashError(e.to_string()))?;
+        tokio::task::spawn_blocking(f).await.map_err(|e| HashError(e.to_string()))
+    }
+
+    /// Hashes a password into a PHC string.
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        self.run(move || hash_sync(password.as_bytes())).await?
+    }
+
+    /// Verifies a password; with `None` it checks a dummy hash so that an unknown user
+    /// takes as long as a known one, and returns false.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
+        let known = phc.is_some();
+        let phc = phc.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
+        let ok = self
+            .run(move || {
+                PasswordHash::new(&phc)
+                    .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+                    .unwrap_or(false)
+            })
+            .await?;
+        Ok(ok && known)
+    }
+}

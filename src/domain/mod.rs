@@ -1,0 +1,22 @@
+//! Value types with parse constructors: the only places that validate input formats.
+
+pub mod attributes;
+pub mod key;
+pub mod login_id;
+pub mod password;
+
+/// A validation failure: `reason` is machine-readable, `message` tells a person what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Machine-readable reason, e.g. `InvalidEmail`.
+    pub reason: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl Invalid {
+    /// Builds a validation failure.
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into() }
+    }
+}

@@ -1,0 +1,64 @@
+//! Password policy checks (the hashing itself lives in `crypto::password`).
+
+use super::Invalid;
+use crate::config::PasswordPolicy;
+
+/// Checks `password` against the policy; the message lists every rule it breaks.
+pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<(), Invalid> {
+    let mut broken = Vec::new();
+    let len = password.chars().count();
+    if len < policy.min_length {
+        broken.push(format!("at least {} characters", policy.min_length));
+    }
+    if len > policy.max_length {
+        broken.push(format!("at most {} characters", policy.max_length));
+    }
+    if policy.uppercase_required && !password.chars().any(char::is_uppercase) {
+        broken.push("an upper-case letter".to_owned());
+    }
+    if policy.lowercase_required && !password.chars().any(char::is_lowercase) {
+        broken.push("a lower-case letter".to_owned());
+    }
+    if policy.alphabet_required && !password.chars().any(char::is_alphabetic) {
+        broken.push("a letter".to_owned());
+    }
+    if policy.digit_required && !password.chars().any(|c| c.is_ascii_digit()) {
+        broken.push("a digit".to_owned());
+    }
+    if policy.symbol_required && !password.chars().any(|c| !c.is_alphanumeric()) {
+        broken.push("a symbol".to_owned());
+    }
+    let lower = password.to_lowercase();
+    if policy
+        .excluded_keywords
+        .iter()
+        .any(|k| !k.is_empty() && lower.contains(&k.to_lowercase()))
+    {
+        broken.push("none of the excluded keywords".to_owned());
+    }
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "PasswordPolicyViolated",
+            format!("the password must contain {}", broken.join(", ")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy() {
+        let mut p = PasswordPolicy::default();
+        assert!(check_policy(&p, "short").is_err());
+        assert!(check_policy(&p, "long enough").is_ok());
+        p.digit_required = true;
+        p.uppercase_required = true;
+        let err = check_policy(&p, "long enough").unwrap_err();
+        assert!(err.message.contains("a digit"));
+        assert!(err.message.contains("upper-case"));
+    }
+}

@@ -1,0 +1,167 @@
+//! The audit log: `AuditLog` entries and the `auditLogs` query.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Object};
+use time::OffsetDateTime;
+
+use super::connection::{Conn, CountSource, args, to_conn};
+use super::context::{RequireScope, check_scope, services};
+use super::loaders::{AppLoader, UserById};
+use super::node::{decode_ids, encode_id};
+use super::scalars::AuditLogData;
+use super::users::{SortDirection, User};
+use crate::service::audit::AuditFilter;
+use crate::service::types;
+
+macro_rules! activity_types {
+    ($($variant:ident => $s:literal,)*) => {
+        /// Audited activity types, in Authgear's upper-snake form of the event type.
+        #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+        pub enum AuditLogActivityType {
+            $(
+                #[doc = concat!("`", $s, "`")]
+                $variant,
+            )*
+        }
+
+        impl AuditLogActivityType {
+            /// The stored (dotted) form.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $s,)*
+                }
+            }
+            /// From the stored form.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+            /// Every known type.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+        }
+    };
+}
+
+activity_types! {
+    AdminApiMutationCreateUserExecuted => "admin_api.mutation.create_user.executed",
+    AdminApiMutationUpdateUserExecuted => "admin_api.mutation.update_user.executed",
+    AdminApiMutationDeleteUserExecuted => "admin_api.mutation.delete_user.executed",
+    AdminApiMutationSetDisabledStatusExecuted => "admin_api.mutation.set_disabled_status.executed",
+    AdminApiMutationSetAccountValidFromExecuted => "admin_api.mutation.set_account_valid_from.executed",
+    AdminApiMutationSetAccountValidUntilExecuted => "admin_api.mutation.set_account_valid_until.executed",
+    AdminApiMutationSetAccountValidPeriodExecuted => "admin_api.mutation.set_account_valid_period.executed",
+    AdminApiMutationResetPasswordExecuted => "admin_api.mutation.reset_password.executed",
+    AdminApiMutationSetPasswordExpiredExecuted => "admin_api.mutation.set_password_expired.executed",
+    AdminApiMutationSetVerifiedStatusExecuted => "admin_api.mutation.set_verified_status.executed",
+    AdminApiMutationCreateIdentityExecuted => "admin_api.mutation.create_identity.executed",
+    AdminApiMutationUpdateIdentityExecuted => "admin_api.mutation.update_identity.executed",
+    AdminApiMutationDeleteIdentityExecuted => "admin_api.mutation.delete_identity.executed",
+    AdminApiMutationCreateRoleExecuted => "admin_api.mutation.create_role.executed",
+    AdminApiMutationUpdateRoleExecuted => "admin_api.mutation.update_role.executed",
+    AdminApiMutationDeleteRoleExecuted => "admin_api.mutation.delete_role.executed",
+    AdminApiMutationCreateGroupExecuted => "admin_api.mutation.create_group.executed",
+    AdminApiMutationUpdateGroupExecuted => "admin_api.mutation.update_group.executed",
+    AdminApiMutationDeleteGroupExecuted => "admin_api.mutation.delete_group.executed",
+    AdminApiMutationAddRoleToUsersExecuted => "admin_api.mutation.add_role_to_users.executed",
+    AdminApiMutationRemoveRoleFromUsersExecuted => "admin_api.mutation.remove_role_from_users.executed",
+    AdminApiMutationAddRoleToGroupsExecuted => "admin_api.mutation.add_role_to_groups.executed",
+    AdminApiMutationRemoveRoleFromGroupsExecuted => "admin_api.mutation.remove_role_from_groups.executed",
+    AdminApiMutationAddGroupToUsersExecuted => "admin_api.mutation.add_group_to_users.executed",
+    AdminApiMutationRemoveGroupFromUsersExecuted => "admin_api.mutation.remove_group_from_users.executed",
+    AdminApiMutationAddGroupToRolesExecuted => "admin_api.mutation.add_group_to_roles.executed",
+    AdminApiMutationRemoveGroupFromRolesExecuted => "admin_api.mutation.remove_group_from_roles.executed",
+    AdminApiMutationAddUserToRolesExecuted => "admin_api.mutation.add_user_to_roles.executed",
+    AdminApiMutationRemoveUserFromRolesExecuted => "admin_api.mutation.remove_user_from_roles.executed",
+    AdminApiMutationAddUserToGroupsExecuted => "admin_api.mutation.add_user_to_groups.executed",
+    AdminApiMutationRemoveUserFromGroupsExecuted => "admin_api.mutation.remove_user_from_groups.executed",
+}
+
+/// An audit log entry.
+#[derive(Clone)]
+pub struct AuditLog(pub types::AuditLog);
+
+#[Object]
+impl AuditLog {
+    /// The global ID of the entry.
+    pub async fn id(&self) -> ID {
+        encode_id("AuditLog", self.0.id)
+    }
+    /// What happened.
+    async fn activity_type(&self) -> Option<AuditLogActivityType> {
+        AuditLogActivityType::parse(&self.0.activity_type)
+    }
+    /// When it happened.
+    async fn created_at(&self) -> OffsetDateTime {
+        self.0.created_at
+    }
+    /// The affected user; null if none or if the user was deleted since. Needs `user:read`.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.0.user_id else { return Ok(None) };
+        check_scope(ctx, "user:read")?;
+        let loader = ctx.data::<DataLoader<AppLoader>>()?;
+        Ok(loader.load_one(UserById(id)).await?.map(User))
+    }
+    /// IP address of the caller.
+    async fn ip_address(&self) -> Option<&str> {
+        self.0.ip_address.as_deref()
+    }
+    /// User agent of the caller.
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+    /// OAuth client of the caller's token, if any.
+    #[graphql(name = "clientID")]
+    async fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+    /// The whole event: `type`, `payload` (what changed) and `context` (actor, IP, time).
+    async fn data(&self) -> AuditLogData {
+        AuditLogData(self.0.data.clone())
+    }
+}
+
+/// Audit log queries.
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Lists audit log entries, newest first by default. `rangeFrom` is inclusive and
+    /// `rangeTo` exclusive; user, email and phone filters are OR-ed together. Needs
+    /// `audit-log:read`.
+    #[graphql(guard = "RequireScope(\"audit-log:read\")")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_logs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only these activity types (default: all).")] activity_types: Option<Vec<AuditLogActivityType>>,
+        #[graphql(desc = "Entries at or after this time.")] range_from: Option<OffsetDateTime>,
+        #[graphql(desc = "Entries before this time.")] range_to: Option<OffsetDateTime>,
+        #[graphql(name = "userIDs", desc = "Entries about these users.")] user_ids: Option<Vec<ID>>,
+        #[graphql(desc = "Entries about users with these email addresses.")] email_addresses: Option<Vec<String>>,
+        #[graphql(desc = "Entries about users with these phone numbers.")] phone_numbers: Option<Vec<String>>,
+        #[graphql(desc = "Sort direction (default DESC).")] sort_direction: Option<SortDirection>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100, default 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<AuditLog>> {
+        let types = match activity_types {
+            Some(t) if !t.is_empty() => t,
+            _ => AuditLogActivityType::ALL.to_vec(),
+        };
+        let filter = AuditFilter {
+            activity_types: types.iter().map(|t| t.as_str().to_owned()).collect(),
+            range_from,
+            range_to,
+            user_ids: decode_ids("User", &user_ids.unwrap_or_default())?,
+            emails: email_addresses.unwrap_or_default(),
+            phones: phone_numbers.unwrap_or_default(),
+            ascending: sort_direction == Some(SortDirection::Asc),
+        };
+        let page = services(ctx)?.audit_logs(&filter, &args(first, after, last, before)).await?;
+        Ok(to_conn(page, CountSource::AuditLogs(Box::new(filter)), AuditLog))
+    }
+}

@@ -1,0 +1,60 @@
+//! Relay connections built from service pages, with a lazily computed `totalCount`.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Object, OutputType};
+use uuid::Uuid;
+
+use super::context::services;
+use crate::service::audit::AuditFilter;
+use crate::service::paging::{Page, PageArgs};
+use crate::service::roles_groups::{Kind, KeyedFilter, Link};
+use crate::service::user_search::UserFilter;
+
+/// A connection of `T` with `totalCount`.
+pub type Conn<T> = Connection<String, T, TotalCount, EmptyFields>;
+
+/// How to count the items of a connection, evaluated only if `totalCount` is asked for.
+#[derive(Debug, Clone)]
+pub enum CountSource {
+    /// Already known.
+    Known(u64),
+    /// Users matching a filter.
+    Users(Box<UserFilter>),
+    /// Roles or groups matching a filter.
+    Keyed(Kind, KeyedFilter),
+    /// Rows of a link table on one side.
+    Links(Link, bool, Uuid),
+    /// Audit log entries matching a filter.
+    AuditLogs(Box<AuditFilter>),
+}
+
+/// Extra connection fields.
+pub struct TotalCount(pub CountSource);
+
+#[Object]
+impl TotalCount {
+    /// Number of items across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let svc = services(ctx)?;
+        let n = match &self.0 {
+            CountSource::Known(n) => *n,
+            CountSource::Users(f) => svc.count_users(f).await?,
+            CountSource::Keyed(kind, f) => svc.count_keyed(*kind, f).await?,
+            CountSource::Links(link, right, id) => svc.count_links(*link, *right, *id).await?,
+            CountSource::AuditLogs(f) => svc.count_audit_logs(f).await?,
+        };
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+/// Builds a connection from a page, wrapping each item with `wrap`.
+pub fn to_conn<S, T: OutputType>(page: Page<S>, count: CountSource, wrap: impl Fn(S) -> T) -> Conn<T> {
+    let mut conn = Connection::with_additional_fields(page.has_prev, page.has_next, TotalCount(count));
+    conn.edges.extend(page.items.into_iter().map(|(cursor, item)| Edge::new(cursor, wrap(item))));
+    conn
+}
+
+/// Connection arguments as resolvers receive them.
+pub fn args(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> PageArgs {
+    PageArgs { first, after, last, before }
+}

@@ -1,0 +1,72 @@
+//! Per-request context: who is calling, from where, and the scope guard.
+
+use async_graphql::{Context, ErrorExtensions, Guard};
+
+use crate::service::{Actor, Audit, Services};
+
+/// The authenticated caller of the Admin API.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Token subject.
+    pub subject: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// OAuth client the token was issued to, if any.
+    pub client_id: Option<String>,
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+}
+
+/// Requires a scope on the caller's token.
+pub struct RequireScope(pub &'static str);
+
+impl Guard for RequireScope {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        check_scope(ctx, self.0)
+    }
+}
+
+/// Fails with `FORBIDDEN` unless the caller has `scope`.
+pub fn check_scope(ctx: &Context<'_>, scope: &str) -> async_graphql::Result<()> {
+    match ctx.data_opt::<Principal>() {
+        Some(p) if p.scopes.iter().any(|s| s == scope) => Ok(()),
+        Some(_) => Err(async_graphql::Error::new(format!("this operation requires the scope `{scope}`"))
+            .extend_with(|_, e| {
+                e.set("code", "FORBIDDEN");
+                e.set("errorName", "Forbidden");
+                e.set("reason", "InsufficientScope");
+                e.set("info", async_graphql::Value::from_json(serde_json::json!({"scope": scope})).unwrap_or_default());
+            })),
+        None => Err(async_graphql::Error::new("authentication required").extend_with(|_, e| {
+            e.set("code", "UNAUTHENTICATED");
+            e.set("errorName", "Unauthenticated");
+        })),
+    }
+}
+
+/// The services.
+pub fn services<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Services> {
+    ctx.data::<Services>()
+}
+
+/// The audit record of a mutation called `name` (snake_case) by this caller.
+pub fn audit(ctx: &Context<'_>, name: &str) -> Audit {
+    let principal = ctx.data_opt::<Principal>();
+    let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
+    Audit::admin_mutation(
+        Actor {
+            subject: principal.map(|p| p.subject.clone()),
+            ip: meta.ip,
+            user_agent: meta.user_agent,
+            client_id: principal.and_then(|p| p.client_id.clone()),
+        },
+        name,
+    )
+}

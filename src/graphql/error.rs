@@ -1,0 +1,33 @@
+//! The one adapter from service errors to GraphQL errors with `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+
+use crate::service::Error;
+
+fn with_code(message: String, code: &'static str, name: &'static str, reason: &'static str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| {
+        e.set("code", code);
+        e.set("errorName", name);
+        e.set("reason", reason);
+    })
+}
+
+impl From<Error> for async_graphql::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid { reason, message } => with_code(message, "BAD_USER_INPUT", "Invalid", reason),
+            Error::NotFound { reason, message } => with_code(message, "NOT_FOUND", "NotFound", reason),
+            Error::Conflict { reason, message } => with_code(message, "CONFLICT", "AlreadyExists", reason),
+            Error::Forbidden { reason, message } => with_code(message, "FORBIDDEN", "Forbidden", reason),
+            Error::Internal(cause) => {
+                tracing::error!(%cause, "internal error in Admin API");
+                with_code("internal error".to_owned(), "INTERNAL", "InternalError", "InternalError")
+            }
+        }
+    }
+}
+
+/// A `BAD_USER_INPUT` error.
+pub fn bad_input(reason: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    with_code(message.into(), "BAD_USER_INPUT", "Invalid", reason)
+}

@@ -1,0 +1,224 @@
+//! `Identity` and `Authenticator` types and identity mutations.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::context::{RequireScope, audit, services};
+use super::node::{decode_id, encode_id};
+use super::scalars::{AuthenticatorClaims, IdentityClaims};
+use super::users::{IdentityDefinition, IdentityType, User};
+use crate::service::types;
+
+/// A way a user is recognised: a login ID now; social and passkey identities later.
+#[derive(Clone)]
+pub struct Identity(pub types::Identity);
+
+#[Object]
+impl Identity {
+    /// The global ID of the identity.
+    pub async fn id(&self) -> ID {
+        encode_id("Identity", self.0.id)
+    }
+    /// The identity type.
+    #[graphql(name = "type")]
+    async fn identity_type(&self) -> IdentityType {
+        IdentityType::parse(&self.0.kind)
+    }
+    /// Claims of the identity, with OIDC names (`email`, `phone_number`,
+    /// `preferred_username`) and Authgear's namespaced login ID claims.
+    async fn claims(&self, #[graphql(desc = "Only these claims.")] names: Option<Vec<String>>) -> IdentityClaims {
+        let mut c = self.0.claims();
+        if let (Some(names), Value::Object(map)) = (names, &mut c) {
+            map.retain(|k, _| names.contains(k));
+        }
+        IdentityClaims(c)
+    }
+    /// When the identity was created.
+    async fn created_at(&self) -> OffsetDateTime {
+        self.0.created_at
+    }
+    /// When the identity was last changed.
+    async fn updated_at(&self) -> OffsetDateTime {
+        self.0.updated_at
+    }
+}
+
+/// Authenticator types.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AuthenticatorType {
+    /// Password.
+    Password,
+    /// Time-based one-time password.
+    Totp,
+    /// One-time code by email.
+    OobOtpEmail,
+    /// One-time code by SMS.
+    OobOtpSms,
+    /// Passkey.
+    Passkey,
+}
+
+/// Primary (first factor) or secondary (second factor).
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AuthenticatorKind {
+    /// First factor.
+    Primary,
+    /// Second factor.
+    Secondary,
+}
+
+/// A way a user proves an identity. Secrets such as password hashes are never exposed.
+#[derive(Clone)]
+pub struct Authenticator(pub types::Authenticator);
+
+#[Object]
+impl Authenticator {
+    /// The global ID of the authenticator.
+    pub async fn id(&self) -> ID {
+        encode_id("Authenticator", self.0.id)
+    }
+    /// The authenticator type.
+    #[graphql(name = "type")]
+    async fn authenticator_type(&self) -> AuthenticatorType {
+        match self.0.kind.as_str() {
+            "totp" => AuthenticatorType::Totp,
+            "oob_otp_email" => AuthenticatorType::OobOtpEmail,
+            "oob_otp_sms" => AuthenticatorType::OobOtpSms,
+            "passkey" => AuthenticatorType::Passkey,
+            _ => AuthenticatorType::Password,
+        }
+    }
+    /// Primary or secondary.
+    async fn kind(&self) -> AuthenticatorKind {
+        if self.0.factor == "secondary" { AuthenticatorKind::Secondary } else { AuthenticatorKind::Primary }
+    }
+    /// Whether this is the default authenticator of its kind.
+    async fn is_default(&self) -> bool {
+        self.0.is_default
+    }
+    /// When a password expires (the user must change it); null if it does not.
+    async fn expire_after(&self) -> Option<OffsetDateTime> {
+        self.0.expire_after
+    }
+    /// Non-secret claims of the authenticator.
+    async fn claims(&self) -> AuthenticatorClaims {
+        AuthenticatorClaims(json!({"https://authgear.com/claims/authenticator/type": self.0.kind}))
+    }
+    /// When the authenticator was created.
+    async fn created_at(&self) -> OffsetDateTime {
+        self.0.created_at
+    }
+    /// When the authenticator was last changed.
+    async fn updated_at(&self) -> OffsetDateTime {
+        self.0.updated_at
+    }
+}
+
+/// Input of `createIdentity`.
+#[derive(InputObject)]
+pub struct CreateIdentityInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+    /// The new identity.
+    pub definition: IdentityDefinition,
+    /// A password to add if the user has none.
+    pub password: Option<String>,
+}
+
+/// Result of `createIdentity`.
+#[derive(SimpleObject)]
+pub struct CreateIdentityPayload {
+    /// The new identity.
+    pub identity: Identity,
+    /// The user after the change.
+    pub user: User,
+}
+
+/// Input of `updateIdentity`.
+#[derive(InputObject)]
+pub struct UpdateIdentityInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+    /// The identity.
+    #[graphql(name = "identityID")]
+    pub identity_id: ID,
+    /// The new value; its login ID key must match the identity's.
+    pub definition: IdentityDefinition,
+}
+
+/// Result of `updateIdentity`.
+#[derive(SimpleObject)]
+pub struct UpdateIdentityPayload {
+    /// The identity after the change.
+    pub identity: Identity,
+    /// The user after the change.
+    pub user: User,
+}
+
+/// Input of `deleteIdentity`.
+#[derive(InputObject)]
+pub struct DeleteIdentityInput {
+    /// The identity; a user's last identity cannot be deleted.
+    #[graphql(name = "identityID")]
+    pub identity_id: ID,
+}
+
+/// Result of `deleteIdentity`.
+#[derive(SimpleObject)]
+pub struct DeleteIdentityPayload {
+    /// The user after the change.
+    pub user: User,
+}
+
+/// Identity mutations; each needs `user:write`.
+#[derive(Default)]
+pub struct IdentityMutation;
+
+#[Object]
+impl IdentityMutation {
+    /// Adds a login ID to a user.
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn create_identity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new identity.")] input: CreateIdentityInput,
+    ) -> async_graphql::Result<CreateIdentityPayload> {
+        let user_id = decode_id("User", &input.user_id)?;
+        let l = input.definition.login_id;
+        let (identity, user) = services(ctx)?
+            .create_identity(&audit(ctx, "create_identity"), user_id, &l.key, &l.value, input.password)
+            .await?;
+        Ok(CreateIdentityPayload { identity: Identity(identity), user: User(user) })
+    }
+
+    /// Changes the value of a login ID.
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn update_identity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The identity and its new value.")] input: UpdateIdentityInput,
+    ) -> async_graphql::Result<UpdateIdentityPayload> {
+        let user_id = decode_id("User", &input.user_id)?;
+        let identity_id = decode_id("Identity", &input.identity_id)?;
+        let l = input.definition.login_id;
+        let (identity, user) = services(ctx)?
+            .update_identity(&audit(ctx, "update_identity"), user_id, identity_id, &l.key, &l.value)
+            .await?;
+        Ok(UpdateIdentityPayload { identity: Identity(identity), user: User(user) })
+    }
+
+    /// Removes an identity (never the user's last one).
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn delete_identity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The identity to remove.")] input: DeleteIdentityInput,
+    ) -> async_graphql::Result<DeleteIdentityPayload> {
+        let identity_id = decode_id("Identity", &input.identity_id)?;
+        let user = services(ctx)?.delete_identity(&audit(ctx, "delete_identity"), identity_id).await?;
+        Ok(DeleteIdentityPayload { user: User(user) })
+    }
+}

@@ -1,0 +1,117 @@
+//! Per-request DataLoaders: nested fields of a page of users are loaded in one query
+//! per field, not one per user.
+
+use std::collections::HashMap;
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use crate::service::loaders::Owner;
+use crate::service::types::{Authenticator, Identity, Keyed, User, VerifiedClaim};
+use crate::service::{Error, Services};
+
+/// Loads everything keyed by user ID.
+pub struct AppLoader(pub Services);
+
+/// Error shared by every waiter of a batch.
+pub type LoadError = async_graphql::Error;
+
+fn err(e: Error) -> LoadError {
+    e.into()
+}
+
+/// A user by ID.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+/// A user's identities.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdentitiesOf(pub Uuid);
+/// A user's authenticators.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthenticatorsOf(pub Uuid);
+/// A user's verified claims.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VerifiedClaimsOf(pub Uuid);
+/// Roles or groups of an owner.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyedOf(pub Owner, pub Uuid);
+/// Effective roles of a user.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EffectiveRolesOf(pub Uuid);
+
+fn ids<K>(keys: &[K], f: impl Fn(&K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(f).collect()
+}
+
+fn spread<K: Copy + Eq + std::hash::Hash, V>(
+    keys: &[K],
+    id: impl Fn(&K) -> Uuid,
+    mut map: HashMap<Uuid, Vec<V>>,
+) -> HashMap<K, Vec<V>> {
+    keys.iter().map(|k| (*k, map.remove(&id(k)).unwrap_or_default())).collect()
+}
+
+impl Loader<UserById> for AppLoader {
+    type Value = User;
+    type Error = LoadError;
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, User>, LoadError> {
+        let users = self.0.users_by_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(users.into_iter().map(|u| (UserById(u.id), u)).collect())
+    }
+}
+
+impl Loader<IdentitiesOf> for AppLoader {
+    type Value = Vec<Identity>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[IdentitiesOf]) -> Result<HashMap<IdentitiesOf, Vec<Identity>>, LoadError> {
+        let map = self.0.identities_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<AuthenticatorsOf> for AppLoader {
+    type Value = Vec<Authenticator>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[AuthenticatorsOf]) -> Result<HashMap<AuthenticatorsOf, Vec<Authenticator>>, LoadError> {
+        let map = self.0.authenticators_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<VerifiedClaimsOf> for AppLoader {
+    type Value = Vec<VerifiedClaim>;
+    type Error = LoadError;
+    async fn load(
+        &self,
+        keys: &[VerifiedClaimsOf],
+    ) -> Result<HashMap<VerifiedClaimsOf, Vec<VerifiedClaim>>, LoadError> {
+        let map = self.0.verified_claims_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<KeyedOf> for AppLoader {
+    type Value = Vec<Keyed>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[KeyedOf]) -> Result<HashMap<KeyedOf, Vec<Keyed>>, LoadError> {
+        let mut out = HashMap::new();
+        for owner in [Owner::UserRoles, Owner::UserGroups, Owner::UserGroupRoles] {
+            let of: Vec<KeyedOf> = keys.iter().filter(|k| k.0 == owner).copied().collect();
+            if of.is_empty() {
+                continue;
+            }
+            let map = self.0.keyed_by_owner(owner, &ids(&of, |k| k.1)).await.map_err(err)?;
+            out.extend(spread(&of, |k| k.1, map));
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<EffectiveRolesOf> for AppLoader {
+    type Value = Vec<Keyed>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[EffectiveRolesOf]) -> Result<HashMap<EffectiveRolesOf, Vec<Keyed>>, LoadError> {
+        let map = self.0.effective_roles_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+

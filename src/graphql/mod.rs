@@ -1,0 +1,45 @@
+//! The Admin API schema. Each area has its own query and mutation object, merged here.
+
+pub mod audit;
+pub mod connection;
+pub mod context;
+pub mod error;
+pub mod identities;
+pub mod loaders;
+pub mod node;
+pub mod roles_groups;
+pub mod scalars;
+pub mod users;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SDLExportOptions};
+
+use crate::config::AdminApiConfig;
+use crate::service::Services;
+
+/// Root query.
+#[derive(MergedObject, Default)]
+pub struct Query(node::NodeQuery, users::UserQuery, roles_groups::RoleGroupQuery, audit::AuditQuery);
+
+/// Root mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(users::UserMutation, identities::IdentityMutation, roles_groups::RoleGroupMutation);
+
+/// The Admin API schema type.
+pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Builds the schema with depth and complexity limits; resolvers reach `services`
+/// through the schema data.
+pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(cfg.max_depth)
+        .limit_complexity(cfg.max_complexity);
+    if let Some(services) = services {
+        builder = builder.data(services);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, sorted, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(&AdminApiConfig::default(), None).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+}

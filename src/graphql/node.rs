@@ -1,0 +1,148 @@
+//! Relay global IDs (`base64url("Type:uuid")`, no padding) and the `Node` interface.
+
+use async_graphql::{Context, ID, Interface, Object};
+use uuid::Uuid;
+
+use super::audit::AuditLog;
+use super::context::{check_scope, services};
+use super::error::bad_input;
+use super::identities::{Authenticator, Identity};
+use super::roles_groups::{Group, Role};
+use super::users::User;
+use crate::crypto::{b64, b64_decode};
+use crate::service::roles_groups::Kind;
+
+/// Encodes a global ID.
+pub fn encode_id(type_name: &str, id: Uuid) -> ID {
+    ID(b64(format!("{type_name}:{id}")))
+}
+
+/// Splits a global ID into type name and UUID; `None` if malformed.
+pub fn decode_any(id: &str) -> Option<(String, Uuid)> {
+    let raw = String::from_utf8(b64_decode(id)?).ok()?;
+    let (t, u) = raw.split_once(':')?;
+    Some((t.to_owned(), Uuid::parse_str(u).ok()?))
+}
+
+/// Decodes a global ID that must be of `type_name`; a malformed or mistyped ID is
+/// `BAD_USER_INPUT`.
+pub fn decode_id(type_name: &str, id: &ID) -> async_graphql::Result<Uuid> {
+    match decode_any(id) {
+        Some((t, u)) if t == type_name => Ok(u),
+        _ => Err(bad_input(
+            "InvalidID",
+            format!("`{}` is not a valid {type_name} ID", id.as_str()),
+        )),
+    }
+}
+
+/// Decodes a list of global IDs of one type.
+pub fn decode_ids(type_name: &str, ids: &[ID]) -> async_graphql::Result<Vec<Uuid>> {
+    ids.iter().map(|i| decode_id(type_name, i)).collect()
+}
+
+/// An object with a global ID.
+#[derive(Interface, Clone)]
+#[graphql(field(name = "id", ty = "ID", desc = "The global ID of the object."))]
+pub enum Node {
+    /// A user.
+    User(User),
+    /// An identity.
+    Identity(Identity),
+    /// An authenticator.
+    Authenticator(Authenticator),
+    /// A role.
+    Role(Role),
+    /// A group.
+    Group(Group),
+    /// An audit log entry.
+    AuditLog(AuditLog),
+}
+
+async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Option<Node>>> {
+    let svc = services(ctx)?;
+    let decoded: Vec<(String, Uuid)> = ids
+        .iter()
+        .map(|id| decode_any(id).ok_or_else(|| bad_input("InvalidID", format!("`{}` is not a valid ID", id.as_str()))))
+        .collect::<Result<_, _>>()?;
+    let of = |t: &str| -> Vec<Uuid> { decoded.iter().filter(|(k, _)| k == t).map(|(_, u)| *u).collect() };
+    let mut found: Vec<(Uuid, Node)> = Vec::new();
+    let wanted = |t: &str, scope: &str| -> async_graphql::Result<Vec<Uuid>> {
+        let ids = of(t);
+        if !ids.is_empty() {
+            check_scope(ctx, scope)?;
+        }
+        Ok(ids)
+    };
+    let users = wanted("User", "user:read")?;
+    if !users.is_empty() {
+        found.extend(svc.users_by_ids(&users).await?.into_iter().map(|u| (u.id, Node::User(User(u)))));
+    }
+    let idents = wanted("Identity", "user:read")?;
+    if !idents.is_empty() {
+        found.extend(svc.identities_by_ids(&idents).await?.into_iter().map(|i| (i.id, Node::Identity(Identity(i)))));
+    }
+    let auths = wanted("Authenticator", "user:read")?;
+    if !auths.is_empty() {
+        found.extend(
+            svc.authenticators_by_ids(&auths).await?.into_iter().map(|a| (a.id, Node::Authenticator(Authenticator(a)))),
+        );
+    }
+    let roles = wanted("Role", "role:read")?;
+    if !roles.is_empty() {
+        found.extend(svc.keyed_by_ids(Kind::Role, &roles).await?.into_iter().map(|r| (r.id, Node::Role(Role(r)))));
+    }
+    let groups = wanted("Group", "group:read")?;
+    if !groups.is_empty() {
+        found.extend(svc.keyed_by_ids(Kind::Group, &groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))));
+    }
+    let logs = wanted("AuditLog", "audit-log:read")?;
+    if !logs.is_empty() {
+        found.extend(svc.audit_logs_by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
+    }
+    Ok(decoded
+        .iter()
+        .map(|(t, u)| {
+            found
+                .iter()
+                .position(|(id, n)| id == u && node_type(n) == t)
+                .map(|p| found[p].1.clone())
+        })
+        .collect())
+}
+
+fn node_type(n: &Node) -> &'static str {
+    match n {
+        Node::User(_) => "User",
+        Node::Identity(_) => "Identity",
+        Node::Authenticator(_) => "Authenticator",
+        Node::Role(_) => "Role",
+        Node::Group(_) => "Group",
+        Node::AuditLog(_) => "AuditLog",
+    }
+}
+
+/// `node` and `nodes`.
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global ID. A malformed ID is a `BAD_USER_INPUT` error; an
+    /// unknown one gives null. Needs the read scope of the object's type.
+    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID.")] id: ID) -> async_graphql::Result<Option<Node>> {
+        Ok(load_nodes(ctx, std::slice::from_ref(&id)).await?.pop().flatten())
+    }
+
+    /// Fetches objects by global ID, in the order given; unknown IDs give null.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs (at most 100).")] ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > 100 {
+            return Err(bad_input("TooManyIDs", "pass at most 100 IDs"));
+        }
+        load_nodes(ctx, &ids).await
+    }
+}

@@ -1,0 +1,45 @@
+//! JSON scalars with Authgear's names.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+macro_rules! json_scalar {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name(pub serde_json::Value);
+
+        #[Scalar]
+        impl ScalarType for $name {
+            fn parse(value: Value) -> InputValueResult<Self> {
+                value.into_json().map($name).map_err(|e| InputValueError::custom(e.to_string()))
+            }
+
+            fn to_value(&self) -> Value {
+                Value::from_json(self.0.clone()).unwrap_or(Value::Null)
+            }
+        }
+    };
+}
+
+json_scalar!(
+    /// A user's standard attributes: a JSON object with OIDC claim names (`email`,
+    /// `given_name`, `address`, ...).
+    UserStandardAttributes
+);
+json_scalar!(
+    /// A user's custom attributes: a JSON object whose keys are declared in the server config.
+    UserCustomAttributes
+);
+json_scalar!(
+    /// Claims of an identity: OIDC names (`email`, `phone_number`, `preferred_username`) and
+    /// namespaced keys such as `https://authgear.com/claims/login_id/type`.
+    IdentityClaims
+);
+json_scalar!(
+    /// Claims of an authenticator.
+    AuthenticatorClaims
+);
+json_scalar!(
+    /// The whole audited event as JSON: `type`, `payload` and `context`.
+    AuditLogData
+);

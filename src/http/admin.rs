@@ -1,0 +1,68 @@
+//! `POST /_api/admin/graphql`: bearer-token auth, then the GraphQL request.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{AppState, Peer};
+use crate::graphql::context::{Principal, RequestMeta};
+use crate::graphql::loaders::AppLoader;
+
+fn unauthorized(description: &str) -> Response {
+    let challenge = format!(
+        "Bearer realm=\"authgraph\", error=\"invalid_token\", error_description=\"{}\"",
+        description.replace('"', "'")
+    );
+    let body = json!({
+        "errors": [{"message": description, "extensions": {"code": "UNAUTHENTICATED", "errorName": "Unauthenticated"}}]
+    });
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)], axum::Json(body)).into_response()
+}
+
+fn bad_request(description: &str) -> Response {
+    let body = json!({
+        "errors": [{"message": description, "extensions": {"code": "BAD_USER_INPUT", "errorName": "Invalid"}}]
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+/// Runs an Admin API request for an authenticated caller.
+pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(v) if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+        Some(_) => return unauthorized("the Authorization header must be `Bearer <token>`"),
+        None => return unauthorized("an Authorization: Bearer <token> header is required"),
+    };
+    let claims = match state.services.verify_admin_token(token).await {
+        Ok(c) => c,
+        Err(reason) => return unauthorized(&reason),
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let request: async_graphql::Request = if content_type.starts_with("application/graphql") {
+        match std::str::from_utf8(&body) {
+            Ok(q) => async_graphql::Request::new(q),
+            Err(_) => return bad_request("the body is not UTF-8"),
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return bad_request(&format!("the body is not a GraphQL request in JSON: {e}")),
+        }
+    };
+    let principal = Principal {
+        subject: claims.sub,
+        scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+        client_id: claims.client_id,
+    };
+    let meta = RequestMeta {
+        ip: Some(peer.0.ip().to_string()),
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    };
+    let loader = DataLoader::new(AppLoader(state.services.clone()), tokio::spawn).max_batch_size(100);
+    let request = request.data(principal).data(meta).data(loader);
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}

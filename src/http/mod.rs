@@ -1,0 +1,85 @@
+//! HTTP routes: the Admin API endpoint and its auth, GraphiQL, health checks, and the
+//! middleware stack (request IDs, request logs, body limit).
+
+mod admin;
+mod graphiql;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::graphql::AdminSchema;
+use crate::service::Services;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The services.
+    pub services: Services,
+    /// The Admin API schema.
+    pub schema: AdminSchema,
+}
+
+/// All routes with their middleware.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let graphiql_enabled = state.services.config().admin_api.graphiql;
+    let mut admin = Router::new().route("/_api/admin/graphql", axum::routing::post(admin::graphql));
+    if graphiql_enabled {
+        admin = admin
+            .route("/_api/admin/graphql", get(graphiql::page))
+            .route("/graphiql", get(graphiql::page))
+            .route("/_api/admin/graphiql", get(graphiql::page))
+            .route("/_api/admin/graphiql/graphiql.js", get(graphiql::script))
+            .route("/_api/admin/graphiql/graphiql.css", get(graphiql::style));
+    }
+    admin
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.services.db().ping()).await;
+    if matches!(ping, Ok(true)) {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"})))
+    }
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(json!({"error": "not_found", "error_description": "no such endpoint"})))
+}
+
+/// The peer address type the server is run with.
+pub type Peer = axum::extract::ConnectInfo<SocketAddr>;

@@ -1,0 +1,79 @@
+//! authgraph: an identity server with a GraphQL Admin API and an OpenID Connect provider.
+//!
+//! Layers, top to bottom: `http` (routes, auth, GraphiQL) and `graphql` parse and
+//! authorise requests and call `service`; `service` owns the business logic and is the
+//! only layer that touches sea-orm; `domain` and `crypto` are pure building blocks.
+
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod service;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::crypto::jwt::KeyRing;
+use crate::crypto::master_key::MasterKey;
+use crate::crypto::password::PasswordHasher;
+use crate::service::{Db, Services};
+
+/// What start-up did, so the CLI can tell the operator.
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    /// Migrations applied.
+    pub migrations: usize,
+    /// A new master key file was written.
+    pub created_master_key: bool,
+    /// A first signing key was generated.
+    pub created_signing_key: bool,
+}
+
+/// Connects to the database, applies migrations, loads the master key and the signing
+/// keys: everything the server and the CLI commands need.
+pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)> {
+    let db = Db::connect(config.database_url.expose(), config.database_max_connections)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let migrations = db.migrate().await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    let (master_key, created_master_key) = match &config.master_key {
+        Some(text) => (MasterKey::parse(text.expose()).map_err(|e| anyhow::anyhow!("`master_key`: {e}"))?, false),
+        None => MasterKey::load_or_create(&config.master_key_file).map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let hasher = PasswordHasher::new(cores).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let services = Services {
+        db,
+        config: Arc::new(config),
+        hasher,
+        master_key: Arc::new(master_key),
+        keys: Arc::new(KeyRing::default()),
+    };
+    let created_signing_key = services
+        .load_signing_keys()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load signing keys: {}", e.describe()))?;
+    Ok((services, Startup { migrations, created_master_key, created_signing_key }))
+}
+
+/// Builds the HTTP application: the one constructor that `main` and the tests share.
+pub fn build_router(services: Services) -> Router {
+    let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()));
+    http::router(http::AppState { services, schema })
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,179 @@
+//! The `authgraph` command: run the server, apply migrations, print the schema, mint
+//! Admin API tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use authgraph::config::{Config, LogFormat, Secret};
+use authgraph::service::keys::ADMIN_SCOPES;
+
+#[derive(Parser)]
+#[command(name = "authgraph", version, about = "An identity server with a GraphQL Admin API and an OIDC provider")]
+struct Cli {
+    /// Config file (default: ./authgraph.toml if it exists).
+    #[arg(long, global = true, env = "AUTHGRAPH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL; overrides the config file and AUTHGRAPH_DATABASE_URL.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default command).
+    Serve {
+        /// Listen address; overrides the config.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the Admin API schema (SDL), as committed in schema.graphql.
+    Schema,
+    /// Print a signed Admin API access token (and nothing else).
+    AdminToken {
+        /// Scope to grant; repeat for several. Default: every Admin API scope.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 30s, 10m, 2h, 1d.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        ttl: Duration,
+        /// Subject recorded in the audit log as the actor.
+        #[arg(long, default_value = "admin-cli")]
+        subject: String,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration such as 10m"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("unknown unit in `{s}`: use s, m, h or d")),
+    };
+    if secs == 0 || secs > 366 * 86_400 {
+        return Err("the lifetime must be between 1s and 366d".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("authgraph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(url) = cli.database_url {
+        config.database_url = Secret::new(url);
+        if let Err(e) = config.validate() {
+            eprintln!("authgraph: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    match run(cli.command.unwrap_or(Command::Serve { listen: None }), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authgraph: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Schema => {
+            print!("{}", authgraph::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            init_logging(&config);
+            let db = authgraph::service::Db::connect(config.database_url.expose(), 1).await?;
+            let n = db.migrate().await?;
+            eprintln!("applied {n} migration(s)");
+            Ok(())
+        }
+        Command::AdminToken { scopes, ttl, subject } => {
+            let scopes: Vec<String> =
+                if scopes.is_empty() { ADMIN_SCOPES.iter().map(|s| (*s).to_owned()).collect() } else { scopes };
+            if let Some(bad) = scopes.iter().find(|s| !ADMIN_SCOPES.contains(&s.as_str())) {
+                anyhow::bail!("unknown scope `{bad}`; known scopes: {}", ADMIN_SCOPES.join(" "));
+            }
+            let (services, _) = authgraph::init_services(config).await?;
+            let token = services.mint_admin_token(&subject, &scopes, ttl).map_err(|e| anyhow::anyhow!(e.describe()))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Serve { listen } => {
+            let started = Instant::now();
+            if let Some(addr) = listen {
+                config.listen = addr;
+            }
+            init_logging(&config);
+            let listen = config.listen;
+            let public = config.public_url();
+            let (services, startup) = authgraph::init_services(config).await?;
+            if startup.created_master_key {
+                tracing::warn!(path = %services.config().master_key_file.display(), "created a new master key file; back it up with the database");
+            }
+            if startup.created_signing_key {
+                tracing::info!("generated the first RS256 signing key");
+            }
+            let listener = TcpListener::bind(listen).await?;
+            let router = authgraph::build_router(services);
+            tracing::info!(
+                addr = %listen,
+                migrations = startup.migrations,
+                ready_in_ms = started.elapsed().as_millis() as u64,
+                "authgraph is ready"
+            );
+            eprintln!("\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  authgraph admin-token   (paste it as `Authorization: Bearer <token>`)\n");
+            authgraph::serve(listener, router, shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}

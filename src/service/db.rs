@@ -1,0 +1,97 @@
+//! Database connection: SQLite (WAL, busy timeout, IMMEDIATE write transactions) or
+//! PostgreSQL, behind one handle that also counts statements.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+/// The database handle shared by all requests.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(crate) conn: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Connects to `url`: `sqlite://path` (created if missing) or `postgres://...`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+        let is_sqlite = url.starts_with("sqlite:");
+        let url = if is_sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_owned()
+        };
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false);
+        if is_sqlite {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sqlx_sqlite_journal())
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .pragma("cache_size", "-16000")
+            });
+        }
+        let mut conn = Database::connect(opts).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self { conn, statements })
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, DbErr> {
+        let pending = Migrator::get_pending_migrations(&self.conn).await?.len();
+        if pending > 0 {
+            Migrator::up(&self.conn, None).await?;
+        }
+        Ok(pending)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    /// Number of SQL statements run so far (tests use it to catch N+1 queries).
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so a transaction
+    /// that reads before it writes never fails with "database is locked".
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+fn sqlx_sqlite_journal() -> sea_orm::sqlx::sqlite::SqliteJournalMode {
+    sea_orm::sqlx::sqlite::SqliteJournalMode::Wal
+}

@@ -1,0 +1,131 @@
+//! Signing keys in the database (private parts encrypted with the master key) and the
+//! tokens this server mints for its own Admin API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::types::now;
+use super::{Result, Services};
+use crate::crypto::jwt::SigningKey;
+use entity::signing_key;
+
+/// Every scope of the Admin API.
+pub const ADMIN_SCOPES: &[&str] = &[
+    "user:read",
+    "user:write",
+    "role:read",
+    "role:write",
+    "group:read",
+    "group:write",
+    "audit-log:read",
+];
+
+/// Claims of an access token for the Admin API (RFC 9068 shape).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer: the public URL.
+    pub iss: String,
+    /// Subject: who the token stands for.
+    pub sub: String,
+    /// Audience: the resource URI.
+    pub aud: String,
+    /// Space-separated scopes.
+    #[serde(default)]
+    pub scope: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expiry (seconds).
+    pub exp: i64,
+    /// Token ID.
+    pub jti: String,
+    /// OAuth client that obtained the token, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl Services {
+    /// Loads signing keys into memory, creating the first RS256 key if there is none.
+    /// Returns whether a key was created.
+    pub async fn load_signing_keys(&self) -> Result<bool> {
+        let t = now();
+        let live = || {
+            signing_key::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(Expr::col(signing_key::Column::RetireAt).is_null())
+                        .add(Expr::col(signing_key::Column::RetireAt).gt(t)),
+                )
+                .order_by_desc(signing_key::Column::CreatedAt)
+        };
+        let mut rows = live().all(&self.db.conn).await?;
+        let mut created = false;
+        if !rows.iter().any(|r| r.active) {
+            let (key, der) = SigningKey::generate_rs256()?;
+            signing_key::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                kid: Set(key.kid.clone()),
+                alg: Set(key.alg.to_owned()),
+                private_key: Set(self.master_key.encrypt(&der)),
+                created_at: Set(t),
+                active: Set(true),
+                deactivated_at: Set(None),
+                retire_at: Set(None),
+            }
+            .insert(&self.db.conn)
+            .await?;
+            created = true;
+            rows = live().all(&self.db.conn).await?;
+        }
+        let mut keys = Vec::new();
+        let mut active = None;
+        for row in rows {
+            let der = self.master_key.decrypt(&row.private_key)?;
+            let key = Arc::new(SigningKey::from_pkcs8(&row.alg, &der)?);
+            if row.active && active.is_none() {
+                active = Some(key.clone());
+            }
+            keys.push(key);
+        }
+        self.keys.install(active, &keys)?;
+        Ok(created)
+    }
+
+    /// Mints an Admin API access token for `subject` with `scopes`, valid for `ttl`.
+    pub fn mint_admin_token(&self, subject: &str, scopes: &[String], ttl: Duration) -> Result<String> {
+        let key = self
+            .keys
+            .active()
+            .ok_or_else(|| super::Error::internal("no active signing key"))?;
+        let iat = now().unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.config.public_url(),
+            sub: subject.to_owned(),
+            aud: self.config.admin_resource_uri(),
+            scope: scopes.join(" "),
+            iat,
+            exp: iat + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            jti: Uuid::now_v7().to_string(),
+            client_id: None,
+        };
+        Ok(key.sign("at+jwt", &claims)?)
+    }
+
+    /// Verifies an Admin API access token; on an unknown key it reloads keys once, so that
+    /// a key rotated by another process is picked up.
+    pub async fn verify_admin_token(&self, token: &str) -> std::result::Result<AccessClaims, String> {
+        let issuer = self.config.public_url();
+        let audience = self.config.admin_resource_uri();
+        if let Ok(header) = jsonwebtoken::decode_header(token)
+            && let Some(kid) = header.kid
+            && !self.keys.knows(&kid)
+        {
+            let _ = self.load_signing_keys().await;
+        }
+        self.keys.verify(token, &issuer, &audience).map_err(|e| e.to_string())
+    }
+}

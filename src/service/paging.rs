@@ -1,0 +1,268 @@
+//! Keyset pagination: opaque cursors over `(sort value, id)`, never offsets.
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement};
+use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Select, Value};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Error, Result};
+use crate::crypto::{b64, b64_decode};
+
+/// Largest page; also the default when neither `first` nor `last` is given.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// Relay connection arguments as the client sent them.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    /// Items after `after`, at most this many.
+    pub first: Option<i32>,
+    /// Cursor to start after.
+    pub after: Option<String>,
+    /// Items before `before`, at most this many (counted from the end).
+    pub last: Option<i32>,
+    /// Cursor to stop before.
+    pub before: Option<String>,
+}
+
+/// A page of items with their cursors.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Items in order, each with its cursor.
+    pub items: Vec<(String, T)>,
+    /// More items follow the last one.
+    pub has_next: bool,
+    /// Items precede the first one.
+    pub has_prev: bool,
+}
+
+/// The position of an item in its sort order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Cursor {
+    /// Sort value (RFC 3339 time or text); `None` for a null sort value.
+    #[serde(rename = "v")]
+    pub value: Option<String>,
+    /// Item ID, the tie-breaker.
+    #[serde(rename = "i")]
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// Encodes the cursor as opaque text.
+    pub fn encode(&self) -> String {
+        b64(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Decodes opaque cursor text.
+    pub fn decode(text: &str) -> Result<Self> {
+        b64_decode(text)
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| Error::invalid("InvalidCursor", format!("`{text}` is not a valid cursor")))
+    }
+}
+
+/// What to fetch, derived from [`PageArgs`].
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Page size.
+    pub limit: u64,
+    /// Fetch from the end (`last`).
+    pub backward: bool,
+    /// Lower bound.
+    pub after: Option<Cursor>,
+    /// Upper bound.
+    pub before: Option<Cursor>,
+}
+
+impl PageArgs {
+    /// Validates the arguments.
+    pub fn plan(&self) -> Result<Plan> {
+        if self.first.is_some() && self.last.is_some() {
+            return Err(Error::invalid("InvalidPagination", "pass `first` or `last`, not both"));
+        }
+        let size = |n: i32, name: &str| {
+            u64::try_from(n)
+                .map(|n| std::cmp::min(n, MAX_PAGE_SIZE))
+                .map_err(|_| Error::invalid("InvalidPagination", format!("`{name}` must not be negative")))
+        };
+        let (limit, backward) = match (self.first, self.last) {
+            (Some(n), _) => (size(n, "first")?, false),
+            (None, Some(n)) => (size(n, "last")?, true),
+            (None, None) => (MAX_PAGE_SIZE, self.before.is_some() && self.after.is_none()),
+        };
+        Ok(Plan {
+            limit,
+            backward,
+            after: self.after.as_deref().map(Cursor::decode).transpose()?,
+            before: self.before.as_deref().map(Cursor::decode).transpose()?,
+        })
+    }
+}
+
+/// The sort order of a list: one column (nulls last) then the ID column.
+pub struct Keyset {
+    /// Sort column expression.
+    pub col: Expr,
+    /// ID column expression.
+    pub id: Expr,
+    /// Descending.
+    pub desc: bool,
+    /// How a cursor's text value becomes an SQL value.
+    pub parse: fn(&str) -> Option<Value>,
+}
+
+impl Keyset {
+    fn value(&self, c: &Cursor) -> Result<Option<Value>> {
+        match &c.value {
+            None => Ok(None),
+            Some(v) => (self.parse)(v)
+                .map(Some)
+                .ok_or_else(|| Error::invalid("InvalidCursor", "the cursor does not belong to this list")),
+        }
+    }
+
+    /// Rows strictly after `c` in this order.
+    fn after(&self, c: &Cursor) -> Result<Condition> {
+        let id = Value::from(c.id);
+        Ok(match self.value(c)? {
+            Some(v) => {
+                let (beyond, id_beyond) = if self.desc {
+                    (self.col.clone().lt(v.clone()), self.id.clone().lt(id))
+                } else {
+                    (self.col.clone().gt(v.clone()), self.id.clone().gt(id))
+                };
+                Condition::any()
+                    .add(beyond)
+                    .add(Condition::all().add(self.col.clone().eq(v)).add(id_beyond))
+                    .add(self.col.clone().is_null())
+            }
+            None => {
+                let id_beyond = if self.desc { self.id.clone().lt(id) } else { self.id.clone().gt(id) };
+                Condition::all().add(self.col.clone().is_null()).add(id_beyond)
+            }
+        })
+    }
+
+    /// Rows strictly before `c` in this order.
+    fn before(&self, c: &Cursor) -> Result<Condition> {
+        let id = Value::from(c.id);
+        Ok(match self.value(c)? {
+            Some(v) => {
+                let (ahead, id_ahead) = if self.desc {
+                    (self.col.clone().gt(v.clone()), self.id.clone().gt(id))
+                } else {
+                    (self.col.clone().lt(v.clone()), self.id.clone().lt(id))
+                };
+                Condition::any()
+                    .add(ahead)
+                    .add(Condition::all().add(self.col.clone().eq(v)).add(id_ahead))
+            }
+            None => {
+                let id_ahead = if self.desc { self.id.clone().gt(id) } else { self.id.clone().lt(id) };
+                Condition::any()
+                    .add(self.col.clone().is_not_null())
+                    .add(Condition::all().add(self.col.clone().is_null()).add(id_ahead))
+            }
+        })
+    }
+
+    fn order(&self, plan: &Plan) -> (Order, NullOrdering) {
+        let desc = self.desc != plan.backward;
+        let order = if desc { Order::Desc } else { Order::Asc };
+        let nulls = if plan.backward { NullOrdering::First } else { NullOrdering::Last };
+        (order, nulls)
+    }
+
+    fn bounds(&self, plan: &Plan) -> Result<Condition> {
+        let mut cond = Condition::all();
+        if let Some(c) = &plan.after {
+            cond = cond.add(self.after(c)?);
+        }
+        if let Some(c) = &plan.before {
+            cond = cond.add(self.before(c)?);
+        }
+        Ok(cond)
+    }
+
+    /// Adds the bounds, the order and the limit (one extra row tells whether more exist).
+    pub fn apply<E: EntityTrait>(&self, q: Select<E>, plan: &Plan) -> Result<Select<E>> {
+        let (order, nulls) = self.order(plan);
+        Ok(sea_orm::QueryFilter::filter(q, self.bounds(plan)?)
+            .order_by_with_nulls(self.col.clone(), order.clone(), nulls)
+            .order_by(self.id.clone(), order)
+            .limit(plan.limit + 1))
+    }
+
+    /// The same as [`Keyset::apply`] for a plain select statement.
+    pub fn apply_stmt(&self, q: &mut SelectStatement, plan: &Plan) -> Result<()> {
+        let (order, nulls) = self.order(plan);
+        q.cond_where(self.bounds(plan)?)
+            .order_by_expr_with_nulls(self.col.clone(), order.clone(), nulls)
+            .order_by_expr(self.id.clone(), order)
+            .limit(plan.limit + 1);
+        Ok(())
+    }
+}
+
+/// Turns fetched rows (one more than the limit at most) into a page.
+pub fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
+    let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    if plan.backward {
+        rows.reverse();
+    }
+    let (has_next, has_prev) = if plan.backward {
+        (plan.before.is_some(), more)
+    } else {
+        (more, plan.after.is_some())
+    };
+    Page { items: rows.into_iter().map(|r| (cursor(&r).encode(), r)).collect(), has_next, has_prev }
+}
+
+/// Pages through a list that is already in memory (a user's roles, identities, ...).
+pub fn paginate_in_memory<T>(items: Vec<T>, args: &PageArgs, cursor: impl Fn(&T) -> Cursor) -> Result<Page<T>> {
+    let plan = args.plan()?;
+    let keyed: Vec<(Cursor, T)> = items.into_iter().map(|t| (cursor(&t), t)).collect();
+    let start = match &plan.after {
+        Some(c) => keyed.iter().position(|(k, _)| k.id == c.id).map_or(0, |p| p + 1),
+        None => 0,
+    };
+    let end = match &plan.before {
+        Some(c) => keyed.iter().position(|(k, _)| k.id == c.id).unwrap_or(keyed.len()),
+        None => keyed.len(),
+    };
+    let len_all = keyed.len();
+    let window: Vec<(Cursor, T)> = keyed.into_iter().skip(start).take(end.saturating_sub(start)).collect();
+    let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+    let total = window.len();
+    let (skip, has_next, has_prev) = if plan.backward {
+        let skip = total.saturating_sub(limit);
+        (skip, end < len_all, skip > 0 || start > 0)
+    } else {
+        (0, total > limit || end < len_all, start > 0)
+    };
+    let items = window.into_iter().skip(skip).take(limit).map(|(c, t)| (c.encode(), t)).collect();
+    Ok(Page { items, has_next, has_prev })
+}
+
+/// Parses a cursor value of a timestamp column.
+pub fn parse_time(v: &str) -> Option<Value> {
+    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(Value::from)
+}
+
+/// Parses a cursor value of a text column.
+pub fn parse_text(v: &str) -> Option<Value> {
+    Some(Value::from(v.to_owned()))
+}
+
+/// Formats a time for a cursor.
+pub fn fmt_time(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// A column of a table, as an expression.
+pub fn col(table: &'static str, column: &'static str) -> Expr {
+    Expr::col((table, column))
+}

@@ -1,0 +1,157 @@
+//! The users list: keyword search, role/group/status filters, keyset paging.
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, fmt_time, parse_time};
+use super::types::{User, now};
+use super::{Result, Services};
+use entity::user;
+
+/// What the users list is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UserSort {
+    /// Creation time.
+    #[default]
+    CreatedAt,
+    /// Last login time (users who never logged in come last).
+    LastLoginAt,
+}
+
+/// Filters of the users list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Matches a user ID or a login ID exactly, or a prefix of an email, username, phone
+    /// number or name, case-insensitively.
+    pub keyword: Option<String>,
+    /// Users having all these roles (directly or through a group).
+    pub role_keys: Vec<String>,
+    /// Users in all these groups.
+    pub group_keys: Vec<String>,
+    /// Disabled (true) or enabled (false) users at the time of the query.
+    pub is_disabled: Option<bool>,
+    /// Users with this role assigned directly.
+    pub direct_role: Option<Uuid>,
+    /// Users in this group.
+    pub direct_group: Option<Uuid>,
+    /// Sort key.
+    pub sort: UserSort,
+    /// Ascending order (default descending).
+    pub ascending: bool,
+}
+
+/// `lo <= col < hi` for every string that starts with `prefix`, on a byte-wise collation.
+fn prefix_range(column: Expr, prefix: &str) -> Condition {
+    let hi = format!("{prefix}\u{10FFFF}");
+    Condition::all().add(column.clone().gte(prefix.to_owned())).add(column.lt(hi))
+}
+
+fn subquery(table: &'static str, select: &'static str) -> SelectStatement {
+    Query::select().column((table, select)).from(table).to_owned()
+}
+
+fn has_role(key: &str) -> Condition {
+    let direct = subquery("user_roles", "user_id")
+        .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
+        .and_where(Expr::col(("roles", "key")).eq(key))
+        .to_owned();
+    let via_group = subquery("user_groups", "user_id")
+        .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+        .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
+        .and_where(Expr::col(("roles", "key")).eq(key))
+        .to_owned();
+    Condition::any()
+        .add(Expr::col(("users", "id")).in_subquery(direct))
+        .add(Expr::col(("users", "id")).in_subquery(via_group))
+}
+
+fn in_group(key: &str) -> Expr {
+    let q = subquery("user_groups", "user_id")
+        .inner_join("groups", Expr::col(("groups", "id")).equals(("user_groups", "group_id")))
+        .and_where(Expr::col(("groups", "key")).eq(key))
+        .to_owned();
+    Expr::col(("users", "id")).in_subquery(q)
+}
+
+/// Disabled at `t`, as a condition that is never NULL.
+fn disabled_at(t: OffsetDateTime) -> Condition {
+    let c = |name: &'static str| Expr::col(("users", name));
+    Condition::any()
+        .add(c("is_disabled").eq(true))
+        .add(
+            Condition::all()
+                .add(c("temporarily_disabled_from").is_not_null())
+                .add(c("temporarily_disabled_until").is_not_null())
+                .add(c("temporarily_disabled_from").lte(t))
+                .add(c("temporarily_disabled_until").gt(t)),
+        )
+        .add(Condition::all().add(c("account_valid_from").is_not_null()).add(c("account_valid_from").gt(t)))
+        .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
+}
+
+fn condition(f: &UserFilter) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        let lower = kw.to_lowercase();
+        let idents = subquery("identities", "user_id")
+            .cond_where(prefix_range(Expr::col(("identities", "unique_key")), &lower))
+            .to_owned();
+        let mut any = Condition::any()
+            .add(Expr::col(("users", "id")).in_subquery(idents))
+            .add(prefix_range(Expr::col(("users", "name_key")), &lower));
+        if let Ok(id) = Uuid::parse_str(kw) {
+            any = any.add(Expr::col(("users", "id")).eq(id));
+        }
+        cond = cond.add(any);
+    }
+    for key in &f.role_keys {
+        cond = cond.add(has_role(key));
+    }
+    for key in &f.group_keys {
+        cond = cond.add(in_group(key));
+    }
+    match f.is_disabled {
+        Some(true) => cond = cond.add(disabled_at(now())),
+        Some(false) => cond = cond.add(disabled_at(now()).not()),
+        None => {}
+    }
+    if let Some(role) = f.direct_role {
+        let q = subquery("user_roles", "user_id").and_where(Expr::col(("user_roles", "role_id")).eq(role)).to_owned();
+        cond = cond.add(Expr::col(("users", "id")).in_subquery(q));
+    }
+    if let Some(group) = f.direct_group {
+        let q =
+            subquery("user_groups", "user_id").and_where(Expr::col(("user_groups", "group_id")).eq(group)).to_owned();
+        cond = cond.add(Expr::col(("users", "id")).in_subquery(q));
+    }
+    cond
+}
+
+impl Services {
+    /// Lists users matching `f`.
+    pub async fn list_users(&self, f: &UserFilter, args: &PageArgs) -> Result<Page<User>> {
+        let plan = args.plan()?;
+        let column = match f.sort {
+            UserSort::CreatedAt => "created_at",
+            UserSort::LastLoginAt => "last_login_at",
+        };
+        let ks = Keyset { col: col("users", column), id: col("users", "id"), desc: !f.ascending, parse: parse_time };
+        let q = ks.apply(user::Entity::find().filter(condition(f)), &plan)?;
+        let rows: Vec<User> = q.all(&self.db.conn).await?.into_iter().map(User::from).collect();
+        let sort = f.sort;
+        Ok(finish(&plan, rows, |u| {
+            let value = match sort {
+                UserSort::CreatedAt => Some(u.created_at),
+                UserSort::LastLoginAt => u.last_login_at,
+            };
+            Cursor { value: value.map(fmt_time), id: u.id }
+        }))
+    }
+
+    /// Counts users matching `f`.
+    pub async fn count_users(&self, f: &UserFilter) -> Result<u64> {
+        Ok(user::Entity::find().filter(condition(f)).count(&self.db.conn).await?)
+    }
+}

@@ -1,0 +1,440 @@
+//! Users: creation, profile, account status and passwords.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::types::{User, now};
+use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
+use crate::domain::attributes::{formatted_name, validate_custom, validate_standard};
+use crate::domain::login_id::LoginId;
+use crate::domain::password::check_policy;
+use entity::{authenticator, identity, user, verified_claim};
+
+/// Input of `createUser`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login ID key (`email`, `phone`, `username`).
+    pub login_id_key: String,
+    /// Login ID value.
+    pub login_id_value: String,
+    /// Initial password; `None` creates a user without one.
+    pub password: Option<String>,
+}
+
+/// Changes to the account-valid period; `None` leaves a bound as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ValidPeriod {
+    /// New lower bound.
+    pub from: Option<Option<OffsetDateTime>>,
+    /// New upper bound.
+    pub until: Option<Option<OffsetDateTime>>,
+}
+
+/// Reads a user row inside `conn` or fails with `UserNotFound`.
+pub(crate) async fn user_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<user::Model> {
+    user::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("UserNotFound", format!("user {id} does not exist")))
+}
+
+fn snapshot(u: &user::Model) -> Value {
+    json!({"id": u.id, "standard_attributes": u.standard_attributes, "custom_attributes": u.custom_attributes})
+}
+
+/// Recomputes what follows from identities and verified claims: `email`, `phone_number`,
+/// `preferred_username`, their `*_verified` flags, and the name search key. Saves the row.
+pub(crate) async fn refresh_derived(conn: &impl ConnectionTrait, mut row: user::Model) -> Result<user::Model> {
+    let idents = identity::Entity::find()
+        .filter(Expr::col(identity::Column::UserId).eq(row.id))
+        .order_by_asc(identity::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let verified = verified_claim::Entity::find()
+        .filter(Expr::col(verified_claim::Column::UserId).eq(row.id))
+        .all(conn)
+        .await?;
+    let mut attrs = match row.standard_attributes.clone() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for (claim, login_type, flag) in [
+        ("email", "email", Some("email_verified")),
+        ("phone_number", "phone", Some("phone_number_verified")),
+        ("preferred_username", "username", None),
+    ] {
+        let values: Vec<&str> =
+            idents.iter().filter(|i| i.login_id_type == login_type).map(|i| i.value.as_str()).collect();
+        let current = attrs.get(claim).and_then(Value::as_str).filter(|v| values.contains(v)).map(str::to_owned);
+        match current.or_else(|| values.first().map(|v| (*v).to_owned())) {
+            Some(v) => {
+                if let Some(flag) = flag {
+                    let ok = verified.iter().any(|c| c.name == claim && c.value == v);
+                    attrs.insert(flag.to_owned(), Value::Bool(ok));
+                }
+                attrs.insert(claim.to_owned(), Value::String(v));
+            }
+            None => {
+                attrs.remove(claim);
+                if let Some(flag) = flag {
+                    attrs.remove(flag);
+                }
+            }
+        }
+    }
+    let attrs = Value::Object(attrs);
+    let name_key = formatted_name(&attrs).map(|n| n.to_lowercase());
+    if attrs != row.standard_attributes || name_key != row.name_key {
+        let mut am = row.clone().into_active_model();
+        am.standard_attributes = Set(attrs.clone());
+        am.name_key = Set(name_key.clone());
+        am.updated_at = Set(now());
+        row = am.update(conn).await?;
+    }
+    Ok(row)
+}
+
+impl Services {
+    /// Creates a user with one login ID and, optionally, a password.
+    pub async fn create_user(&self, audit: &Audit, input: NewUser) -> Result<User> {
+        let login_id = LoginId::parse(&self.config.login_id, &input.login_id_key, &input.login_id_value)?;
+        let password_hash = match input.password {
+            None => None,
+            Some(p) if p.is_empty() => {
+                return Err(Error::invalid(
+                    "PasswordPolicyViolated",
+                    "password must not be empty; omit it to create a user without a password",
+                ));
+            }
+            Some(p) => {
+                check_policy(&self.config.password_policy, &p)?;
+                Some(self.hasher.hash(p).await?)
+            }
+        };
+        let t = now();
+        let txn = self.db.begin_write().await?;
+        let row = user::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            created_at: Set(t),
+            updated_at: Set(t),
+            last_login_at: Set(None),
+            standard_attributes: Set(json!({})),
+            custom_attributes: Set(json!({})),
+            name_key: Set(None),
+            is_disabled: Set(false),
+            disable_reason: Set(None),
+            is_deactivated: Set(false),
+            is_anonymous: Set(false),
+            is_anonymized: Set(false),
+            delete_at: Set(None),
+            anonymize_at: Set(None),
+            temporarily_disabled_from: Set(None),
+            temporarily_disabled_until: Set(None),
+            account_valid_from: Set(None),
+            account_valid_until: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        super::identities::insert_login_id(&txn, &input.login_id_key, row.id, &login_id, t).await?;
+        if let Some(hash) = password_hash {
+            insert_password(&txn, row.id, hash, t).await?;
+        }
+        let row = refresh_derived(&txn, row).await?;
+        audit::record(&txn, audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Replaces standard and/or custom attributes (each object as a whole).
+    pub async fn update_user(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        standard: Option<Value>,
+        custom: Option<Value>,
+    ) -> Result<User> {
+        let standard = standard.map(|s| validate_standard(&s)).transpose()?;
+        let custom = custom.map(|c| validate_custom(&self.config.custom_attributes, &c)).transpose()?;
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        let mut am = row.clone().into_active_model();
+        if let Some(mut std) = standard {
+            let idents = identity::Entity::find()
+                .filter(Expr::col(identity::Column::UserId).eq(user_id))
+                .all(&txn)
+                .await?;
+            for (claim, login_type) in
+                [("email", "email"), ("phone_number", "phone"), ("preferred_username", "username")]
+            {
+                if let Some(v) = std.get(claim).and_then(Value::as_str) {
+                    let owned = idents.iter().any(|i| {
+                        i.login_id_type == login_type && (i.value == v || i.unique_key == v.to_lowercase())
+                    });
+                    if !owned {
+                        return Err(Error::invalid(
+                            "InvalidStandardAttributes",
+                            format!("standardAttributes.{claim} must be one of the user's {login_type} login IDs"),
+                        ));
+                    }
+                }
+            }
+            // Keep derived flags; refresh_derived recomputes them.
+            for flag in ["email_verified", "phone_number_verified"] {
+                if let Some(v) = row.standard_attributes.get(flag) {
+                    std.insert(flag.to_owned(), v.clone());
+                }
+            }
+            am.standard_attributes = Set(Value::Object(std));
+        }
+        if let Some(custom) = custom {
+            am.custom_attributes = Set(Value::Object(custom));
+        }
+        am.updated_at = Set(now());
+        let row = am.update(&txn).await?;
+        let row = refresh_derived(&txn, row).await?;
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Deletes a user and everything that belongs to them; the audit log keeps the record.
+    pub async fn delete_user(&self, audit: &Audit, user_id: Uuid, reason: Option<String>) -> Result<Uuid> {
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        user::Entity::delete_by_id(user_id).exec(&txn).await?;
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row), "reason": reason})).await?;
+        txn.commit().await?;
+        Ok(user_id)
+    }
+
+    /// Disables (indefinitely or for a window) or re-enables a user.
+    pub async fn set_disabled_status(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        disabled: bool,
+        reason: Option<String>,
+        window: (Option<OffsetDateTime>, Option<OffsetDateTime>),
+    ) -> Result<User> {
+        let window = match window {
+            (None, None) => None,
+            (Some(from), Some(until)) if from < until && disabled => Some((from, until)),
+            (Some(_), Some(_)) if !disabled => {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "temporarilyDisabledFrom/Until only apply when isDisabled is true",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "temporarilyDisabledFrom must be before temporarilyDisabledUntil",
+                ));
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "give both temporarilyDisabledFrom and temporarilyDisabledUntil, or neither",
+                ));
+            }
+        };
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        if let Some((from, until)) = window {
+            let outside = row.account_valid_from.is_some_and(|v| from < v)
+                || row.account_valid_until.is_some_and(|v| until > v);
+            if outside {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "the temporary disable window must lie inside the account valid period",
+                ));
+            }
+        }
+        let mut am = row.into_active_model();
+        am.is_disabled = Set(disabled && window.is_none());
+        am.disable_reason = Set(if disabled { reason.filter(|r| !r.is_empty()) } else { None });
+        am.temporarily_disabled_from = Set(window.map(|w| w.0));
+        am.temporarily_disabled_until = Set(window.map(|w| w.1));
+        am.updated_at = Set(now());
+        let row = am.update(&txn).await?;
+        audit::record(
+            &txn,
+            audit,
+            Some(user_id),
+            json!({"user": snapshot(&row), "is_disabled": disabled, "temporarily_disabled_from": window.map(|w| w.0), "temporarily_disabled_until": window.map(|w| w.1)}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Sets or clears the bounds of the account valid period.
+    pub async fn set_account_valid_period(&self, audit: &Audit, user_id: Uuid, p: ValidPeriod) -> Result<User> {
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        let from = p.from.unwrap_or(row.account_valid_from);
+        let until = p.until.unwrap_or(row.account_valid_until);
+        if let (Some(f), Some(u)) = (from, until)
+            && f >= u
+        {
+            return Err(Error::invalid(
+                "InvalidAccountValidPeriod",
+                "accountValidFrom must be before accountValidUntil",
+            ));
+        }
+        let mut am = row.into_active_model();
+        am.account_valid_from = Set(from);
+        am.account_valid_until = Set(until);
+        am.updated_at = Set(now());
+        let row = am.update(&txn).await?;
+        audit::record(
+            &txn,
+            audit,
+            Some(user_id),
+            json!({"user": snapshot(&row), "account_valid_from": from, "account_valid_until": until}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Sets a new primary password (creating the authenticator if the user has none).
+    pub async fn reset_password(&self, audit: &Audit, user_id: Uuid, password: String) -> Result<User> {
+        check_policy(&self.config.password_policy, &password)?;
+        // Fail fast on an unknown user before spending a hash.
+        user_row(&self.db.conn, user_id).await?;
+        let hash = self.hasher.hash(password).await?;
+        let t = now();
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        match primary_password(&txn, user_id).await? {
+            Some(a) => {
+                let mut am = a.into_active_model();
+                am.password_hash = Set(Some(hash));
+                am.expire_after = Set(None);
+                am.updated_at = Set(t);
+                am.update(&txn).await?;
+            }
+            None => insert_password(&txn, user_id, hash, t).await?,
+        }
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Marks the primary password as expired (the user must change it at next login), or not.
+    pub async fn set_password_expired(&self, audit: &Audit, user_id: Uuid, expired: bool) -> Result<User> {
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        let auth = primary_password(&txn, user_id).await?.ok_or_else(|| {
+            Error::not_found("PasswordAuthenticatorNotFound", format!("user {user_id} has no password"))
+        })?;
+        let t = now();
+        let mut am = auth.into_active_model();
+        am.expire_after = Set(expired.then_some(t));
+        am.updated_at = Set(t);
+        am.update(&txn).await?;
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row), "expired": expired})).await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Marks a claim (`email` or `phone_number`) value verified or unverified.
+    pub async fn set_verified_status(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        claim: &str,
+        value: &str,
+        verified: bool,
+    ) -> Result<User> {
+        let value = match claim {
+            "email" => crate::domain::login_id::normalize_email(value.trim())?,
+            "phone_number" => crate::domain::login_id::normalize_phone(value.trim())?,
+            other => {
+                return Err(Error::invalid(
+                    "InvalidClaimName",
+                    format!("claim `{other}` cannot be verified: use email or phone_number"),
+                ));
+            }
+        };
+        let txn = self.db.begin_write().await?;
+        let row = user_row(&txn, user_id).await?;
+        let existing = verified_claim::Entity::find()
+            .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
+            .filter(Expr::col(verified_claim::Column::Name).eq(claim))
+            .filter(Expr::col(verified_claim::Column::Value).eq(value.clone()))
+            .one(&txn)
+            .await?;
+        match (existing, verified) {
+            (None, true) => {
+                verified_claim::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    user_id: Set(user_id),
+                    name: Set(claim.to_owned()),
+                    value: Set(value.clone()),
+                    created_at: Set(now()),
+                }
+                .insert(&txn)
+                .await?;
+            }
+            (Some(c), false) => {
+                verified_claim::Entity::delete_by_id(c.id).exec(&txn).await?;
+            }
+            _ => {}
+        }
+        let row = refresh_derived(&txn, row).await?;
+        audit::record(
+            &txn,
+            audit,
+            Some(user_id),
+            json!({"user": snapshot(&row), "claim_name": claim, "claim_value": value, "is_verified": verified}),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Loads one user.
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>> {
+        Ok(user::Entity::find_by_id(id).one(&self.db.conn).await?.map(User::from))
+    }
+}
+
+async fn primary_password(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Option<authenticator::Model>> {
+    Ok(authenticator::Entity::find()
+        .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+        .filter(Expr::col(authenticator::Column::Kind).eq("password"))
+        .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
+        .one(conn)
+        .await?)
+}
+
+/// Inserts a primary password authenticator.
+pub(crate) async fn insert_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+    t: OffsetDateTime,
+) -> Result<()> {
+    authenticator::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set("password".into()),
+        factor: Set("primary".into()),
+        is_default: Set(true),
+        password_hash: Set(Some(hash)),
+        expire_after: Set(None),
+        created_at: Set(t),
+        updated_at: Set(t),
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| conflict_on_unique(e, "DuplicatedAuthenticator", "the user already has a password"))?;
+    Ok(())
+}
