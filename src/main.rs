@@ -154,7 +154,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 config.listen = addr;
             }
             init_logging(&config);
-            let listen = config.listen;
+            let listener = TcpListener::bind(config.listen).await?;
+            let listen = listener.local_addr()?;
+            config.listen = listen;
             let public = config.public_url();
             let (services, startup) = authgraph::init_services(config).await?;
             if startup.created_master_key {
@@ -163,7 +165,6 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             if startup.created_signing_key {
                 tracing::info!("generated the first RS256 signing key");
             }
-            let listener = TcpListener::bind(listen).await?;
             let router = authgraph::build_router(services);
             tracing::info!(
                 addr = %listen,

@@ -82,6 +82,7 @@ activity_types! {
 #[derive(Clone)]
 pub struct AuditLog(pub types::AuditLog);
 
+/// An audit log entry: who did what, to whom, when and from where.
 #[Object]
 impl AuditLog {
     /// The global ID of the entry.

@@ -14,6 +14,7 @@ use crate::service::types;
 #[derive(Clone)]
 pub struct Identity(pub types::Identity);
 
+/// A way a user is recognised (a login ID now; social and passkey identities later).
 #[Object]
 impl Identity {
     /// The global ID of the identity.
@@ -72,6 +73,7 @@ pub enum AuthenticatorKind {
 #[derive(Clone)]
 pub struct Authenticator(pub types::Authenticator);
 
+/// A way a user proves an identity. Secrets such as password hashes are never exposed.
 #[Object]
 impl Authenticator {
     /// The global ID of the authenticator.

@@ -30,6 +30,7 @@ async fn users_of(
     Ok(to_conn(page, CountSource::Links(link, true, id), User))
 }
 
+/// A role: a key that tokens carry in `https://authgear.com/claims/user/roles`.
 #[Object]
 impl Role {
     /// The global ID of the role.
@@ -85,6 +86,7 @@ impl Role {
     }
 }
 
+/// A group of users; its roles apply to every member.
 #[Object]
 impl Group {
     /// The global ID of the group.

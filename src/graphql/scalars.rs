@@ -8,6 +8,7 @@ macro_rules! json_scalar {
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name(pub serde_json::Value);
 
+        $(#[$doc])*
         #[Scalar]
         impl ScalarType for $name {
             fn parse(value: Value) -> InputValueResult<Self> {

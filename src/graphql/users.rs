@@ -39,6 +39,7 @@ pub struct Claim {
     pub value: String,
 }
 
+/// An end user: profile, account status, identities, authenticators, roles and groups.
 #[Object]
 impl User {
     /// The global ID of the user.

@@ -62,7 +62,11 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
         ip: Some(peer.0.ip().to_string()),
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
     };
-    let loader = DataLoader::new(AppLoader(state.services.clone()), tokio::spawn).max_batch_size(100);
+    // One loader per request: batches nested fields of a page into one query per field.
+    // The page size is capped at 100, so 1,000 keys hold every batch of one page.
+    let loader = DataLoader::new(AppLoader(state.services.clone()), tokio::spawn)
+        .max_batch_size(1000)
+        .delay(std::time::Duration::from_millis(2));
     let request = request.data(principal).data(meta).data(loader);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

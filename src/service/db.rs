@@ -45,8 +45,9 @@ impl Db {
         let mut conn = Database::connect(opts).await?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
-        conn.set_metric_callback(move |_| {
+        conn.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(target: "authgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
         });
         Ok(Self { conn, statements })
     }

@@ -438,3 +438,18 @@ pub(crate) async fn insert_password(
     .map_err(|e| conflict_on_unique(e, "DuplicatedAuthenticator", "the user already has a password"))?;
     Ok(())
 }
+
+impl Services {
+    /// Records a successful login time (the login flow calls this; tests use it to seed).
+    pub async fn set_last_login_at(&self, user_id: Uuid, at: OffsetDateTime) -> Result<()> {
+        let res = user::Entity::update_many()
+            .col_expr(user::Column::LastLoginAt, Expr::value(at))
+            .filter(Expr::col(user::Column::Id).eq(user_id))
+            .exec(&self.db.conn)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(Error::not_found("UserNotFound", format!("user {user_id} does not exist")));
+        }
+        Ok(())
+    }
+}

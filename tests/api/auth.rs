@@ -1,0 +1,156 @@
+//! Admin API authentication and transport limits.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn missing_or_bad_tokens_get_401_with_json_and_challenge() {
+    let app = spawn_app().await;
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "required"),
+        (Some("Basic abc".into()), "Bearer"),
+        (Some("Bearer not-a-jwt".into()), "malformed"),
+    ];
+    for (header, expect) in cases {
+        let mut req = app.client.post(app.endpoint()).json(&json!({"query": "{ users { totalCount } }"}));
+        if let Some(h) = header {
+            req = req.header("Authorization", h);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("Bearer "), "{challenge}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains(expect), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn tampered_expired_and_foreign_tokens_are_refused() {
+    let app = spawn_app().await;
+    let key = app.services.keys().active().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = |aud: &str, iss: &str, exp: i64| {
+        json!({"iss": iss, "sub": "x", "aud": aud, "scope": "user:read", "iat": now, "exp": exp, "jti": "1"})
+    };
+    let aud = app.services.config().admin_resource_uri();
+    let good = key.sign("at+jwt", &claims(&aud, &app.url, now + 600)).unwrap();
+    let wrong_aud = key.sign("at+jwt", &claims("https://other.example/api", &app.url, now + 600)).unwrap();
+    let wrong_iss = key.sign("at+jwt", &claims(&aud, "https://evil.example", now + 600)).unwrap();
+    let expired = key.sign("at+jwt", &claims(&aud, &app.url, now - 3600)).unwrap();
+    let mut tampered = good.clone();
+    let flip = if tampered.ends_with('A') { 'B' } else { 'A' };
+    tampered.pop();
+    tampered.push(flip);
+    // A token signed by another server's key.
+    let other = crate::helpers::spawn_app().await;
+    let foreign = other.services.keys().active().unwrap().sign("at+jwt", &claims(&aud, &app.url, now + 600)).unwrap();
+
+    let query = json!({"query": "{ users { totalCount } }"});
+    let ok = app.client.post(app.endpoint()).bearer_auth(&good).json(&query).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    for (name, token, expect) in [
+        ("wrong audience", wrong_aud, "audience"),
+        ("wrong issuer", wrong_iss, "issuer"),
+        ("expired", expired, "expired"),
+        ("tampered", tampered, "signature"),
+        ("foreign", foreign, "unknown key"),
+    ] {
+        let res = app.client.post(app.endpoint()).bearer_auth(&token).json(&query).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{name}");
+        assert!(res.headers().contains_key("www-authenticate"), "{name}");
+        let body: Value = res.json().await.unwrap();
+        let msg = body["errors"][0]["message"].as_str().unwrap();
+        assert!(msg.contains(expect), "{name}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn missing_scope_is_forbidden_and_names_the_scope() {
+    let app = spawn_app().await;
+    let reader = app.token(&["user:read"]);
+    let res = app.gql_as(&reader, "{ users { totalCount } }", json!({})).await;
+    assert!(res.get("errors").is_none(), "{res}");
+
+    let res = app
+        .gql_as(
+            &reader,
+            "mutation { createUser(input: {definition: {loginID: {key: \"email\", value: \"a@example.com\"}}}) { user { id } } }",
+            json!({}),
+        )
+        .await;
+    let err = &res["errors"][0];
+    assert_eq!(err["extensions"]["code"], "FORBIDDEN");
+    assert!(err["message"].as_str().unwrap().contains("user:write"));
+    assert_eq!(app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"], 0);
+
+    // Nested fields check their own scopes.
+    app.create_user("b@example.com", None).await;
+    let res = app.gql_as(&reader, "{ users { edges { node { roles { totalCount } } } } }", json!({})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("role:read"));
+
+    let res = app.gql_as(&reader, "{ auditLogs { totalCount } }", json!({})).await;
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("audit-log:read"));
+}
+
+#[tokio::test]
+async fn oversized_bodies_malformed_json_and_deep_queries_are_refused() {
+    let app = spawn_app().await;
+    let token = app.token(&["user:read"]);
+    let big = "x".repeat(1024 * 1024 + 10);
+    let res = app
+        .client
+        .post(app.endpoint())
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(format!("{{\"query\": \"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+
+    let res = app
+        .client
+        .post(app.endpoint())
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    let mut deep = String::from("id");
+    for _ in 0..10 {
+        deep = format!("roles {{ edges {{ node {{ users {{ edges {{ node {{ {deep} }} }} }} }} }} }}");
+    }
+    let res = app.gql(&format!("{{ users {{ edges {{ node {{ {deep} }} }} }} }}"), json!({})).await;
+    let msg = res["errors"][0]["message"].as_str().unwrap_or_default().to_lowercase();
+    assert!(msg.contains("depth"), "{res}");
+}
+
+#[tokio::test]
+async fn health_graphiql_and_request_ids() {
+    let app = spawn_app().await;
+    let res = app.client.get(format!("{}/healthz", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-request-id"));
+    let res = app.client.get(format!("{}/readyz", app.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    for path in ["/graphiql", "/_api/admin/graphql"] {
+        let page = app.client.get(format!("{}{path}", app.url)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("/_api/admin/graphiql/graphiql.js"), "{path}");
+        assert!(!page.contains("unpkg") && !page.contains("cdn."), "no CDN in {path}");
+    }
+    let js = app.client.get(format!("{}/_api/admin/graphiql/graphiql.js", app.url)).send().await.unwrap();
+    assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert!(js.text().await.unwrap().contains("AuthgraphGraphiQL"));
+    let css = app.client.get(format!("{}/_api/admin/graphiql/graphiql.css", app.url)).send().await.unwrap();
+    assert_eq!(css.status(), 200);
+}

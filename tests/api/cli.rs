@@ -1,0 +1,112 @@
+//! The command line: serve, schema, migrate and admin-token.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authgraph"));
+    cmd.env_remove("AUTHGRAPH_DATABASE_URL");
+    cmd
+}
+
+#[test]
+fn schema_prints_the_sdl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin().current_dir(dir.path()).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), authgraph::graphql::sdl());
+}
+
+#[tokio::test]
+async fn admin_token_prints_only_a_token_that_the_server_accepts() {
+    let app = spawn_app().await;
+    let key_file = app.dir.path().join("master.key");
+    let run = |args: &[&str]| {
+        bin()
+            .current_dir(app.dir.path())
+            .env("AUTHGRAPH_DATABASE_URL", &app.database_url)
+            .env("AUTHGRAPH_MASTER_KEY_FILE", &key_file)
+            .env("AUTHGRAPH_PUBLIC_URL", &app.url)
+            .arg("admin-token")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--scope", "user:read", "--ttl", "5m"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "only the token: {stdout}");
+    let token = stdout.trim();
+    assert_eq!(token.split('.').count(), 3);
+    let res = app.gql_as(token, "{ users { totalCount } }", json!({})).await;
+    assert!(res.get("errors").is_none(), "{res}");
+    let res = app.gql_as(token, "mutation { createRole(input: {key: \"x\"}) { role { id } } }", json!({})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
+
+    let out = run(&[]);
+    let all = String::from_utf8(out.stdout).unwrap();
+    let res = app.gql_as(all.trim(), "mutation { createRole(input: {key: \"x\"}) { role { key } } }", json!({})).await;
+    assert_eq!(res["data"]["createRole"]["role"]["key"], "x", "{res}");
+    let actor = app.ok("{ auditLogs(first: 1) { edges { node { data } } } }", json!({})).await;
+    assert_eq!(actor["auditLogs"]["edges"][0]["node"]["data"]["context"]["actor"], "admin-cli");
+
+    assert!(!run(&["--ttl", "10x"]).status.success());
+    assert!(!run(&["--scope", "everything"]).status.success());
+}
+
+#[test]
+fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AUTHGRAPH_LOG__FORMAT", "json")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("authgraph is listening on ") {
+            url = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the server prints its URL");
+    let health = raw_http::get(&format!("{url}/healthz"));
+    assert_eq!(health, "ok");
+    assert!(dir.path().join("authgraph.db").exists(), "SQLite database created");
+    let key = dir.path().join("authgraph.master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let logs: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(logs.iter().any(|l| l["fields"]["message"] == "shutting down"), "{rest:#?}");
+}
+
+mod raw_http {
+    /// A tiny blocking GET over a raw TCP socket (the test is synchronous).
+    pub fn get(url: &str) -> String {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+    }
+}

@@ -1,0 +1,158 @@
+//! Test harness: the real app on port 0 with a fresh database (a SQLite temp file, or a
+//! fresh PostgreSQL database when AUTHGRAPH_TEST_DATABASE_URL is set), talked to over HTTP.
+
+use std::time::Duration;
+
+use authgraph::config::{Config, Secret};
+use authgraph::service::Services;
+use authgraph::service::keys::ADMIN_SCOPES;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub url: String,
+    pub services: Services,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    pub database_url: String,
+    token: String,
+}
+
+/// A fresh database URL: a file in `dir`, or a new PostgreSQL database.
+pub async fn fresh_database(dir: &TempDir) -> String {
+    match std::env::var("AUTHGRAPH_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("agtest_{}", uuid::Uuid::now_v7().simple());
+            let admin = sea_orm::Database::connect(admin_url.as_str()).await.expect("connect to PostgreSQL");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+            admin.close().await.ok();
+            let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.path().join("test.db").display()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        let filter = std::env::var("TEST_LOG").ok().filter(|v| v.contains('=') || v.contains("trace")).unwrap_or_else(|| "info".into());
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let database_url = fresh_database(&dir).await;
+    let mut config = Config {
+        listen: addr,
+        public_url: Some(format!("http://{addr}")),
+        database_url: Secret::new(database_url.clone()),
+        master_key_file: dir.path().join("master.key"),
+        ..Config::default()
+    };
+    customize(&mut config);
+    config.validate().expect("valid test config");
+    let (services, _) = authgraph::init_services(config).await.expect("init services");
+    let router = authgraph::build_router(services.clone());
+    tokio::spawn(authgraph::serve(listener, router, std::future::pending()));
+    let scopes: Vec<String> = ADMIN_SCOPES.iter().map(|s| s.to_string()).collect();
+    let token = services.mint_admin_token("test-admin", &scopes, Duration::from_secs(3600)).expect("token");
+    TestApp {
+        url: format!("http://{addr}"),
+        services,
+        client: reqwest::Client::new(),
+        dir,
+        database_url,
+        token,
+    }
+}
+
+impl TestApp {
+    pub fn endpoint(&self) -> String {
+        format!("{}/_api/admin/graphql", self.url)
+    }
+
+    /// A token with exactly these scopes.
+    pub fn token(&self, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        self.services.mint_admin_token("test-admin", &scopes, Duration::from_secs(600)).expect("token")
+    }
+
+    /// Posts a GraphQL request with `token`; returns the whole JSON response.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let res = self
+            .client
+            .post(self.endpoint())
+            .bearer_auth(token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "GraphQL over HTTP answers 200");
+        res.json().await.expect("JSON body")
+    }
+
+    /// Posts a GraphQL request with every Admin API scope.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let token = self.token.clone();
+        self.gql_as(&token, query, variables).await
+    }
+
+    /// Like `gql` but asserts there are no errors and returns `data`.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let res = self.gql(query, variables).await;
+        assert!(res.get("errors").is_none(), "unexpected errors: {res:#}");
+        res["data"].clone()
+    }
+
+    /// Asserts the request fails with `code` (and `reason`, if given); returns the error.
+    pub async fn err(&self, query: &str, variables: Value, code: &str, reason: Option<&str>) -> Value {
+        let res = self.gql(query, variables).await;
+        let err = res["errors"][0].clone();
+        assert_eq!(err["extensions"]["code"], code, "wrong error: {res:#}");
+        if let Some(reason) = reason {
+            assert_eq!(err["extensions"]["reason"], reason, "wrong reason: {res:#}");
+        }
+        err
+    }
+
+    /// Creates a user with an email login ID; returns the user's global ID.
+    pub async fn create_user(&self, email: &str, password: Option<&str>) -> String {
+        let data = self
+            .ok(
+                "mutation($e: String!, $p: String) { createUser(input: {definition: {loginID: {key: \"email\", value: $e}}, password: $p}) { user { id } } }",
+                json!({"e": email, "p": password}),
+            )
+            .await;
+        data["createUser"]["user"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates `n` users without passwords, 50 per request.
+    pub async fn seed_users(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+            let body: String = chunk
+                .iter()
+                .map(|i| {
+                    format!(
+                        "u{i}: createUser(input: {{definition: {{loginID: {{key: \"email\", value: \"{prefix}{i:04}@example.com\"}}}}}}) {{ user {{ id }} }}\n"
+                    )
+                })
+                .collect();
+            let data = self.ok(&format!("mutation {{ {body} }}"), json!({})).await;
+            for i in chunk {
+                ids.push(data[format!("u{i}")]["user"]["id"].as_str().expect("id").to_owned());
+            }
+        }
+        ids
+    }
+
+    /// Number of audit rows.
+    pub async fn audit_count(&self) -> i64 {
+        self.ok("{ auditLogs { totalCount } }", json!({})).await["auditLogs"]["totalCount"].as_i64().expect("count")
+    }
+}
