@@ -210,9 +210,27 @@ impl Default for LoginIdConfig {
             email_case_sensitive: false,
             username_max_length: 40,
             reserved_usernames: [
-                "admin", "administrator", "root", "system", "support", "help", "security",
-                "webmaster", "postmaster", "hostmaster", "abuse", "noreply", "no-reply", "null",
-                "undefined", "authgraph", "api", "www", "mail", "oauth", "oidc",
+                "admin",
+                "administrator",
+                "root",
+                "system",
+                "support",
+                "help",
+                "security",
+                "webmaster",
+                "postmaster",
+                "hostmaster",
+                "abuse",
+                "noreply",
+                "no-reply",
+                "null",
+                "undefined",
+                "authgraph",
+                "api",
+                "www",
+                "mail",
+                "oauth",
+                "oidc",
             ]
             .iter()
             .map(|s| (*s).to_owned())
@@ -299,9 +317,8 @@ impl Config {
                 .filter(|k| !NON_CONFIG_ENV.contains(&k.as_str().to_ascii_lowercase().as_str())),
         );
         if let Ok(path) = std::env::var("AUTHGRAPH_DATABASE_URL_FILE") {
-            let value = std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError(format!("AUTHGRAPH_DATABASE_URL_FILE: cannot read {path}: {e}"))
-            })?;
+            let value = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("AUTHGRAPH_DATABASE_URL_FILE: cannot read {path}: {e}")))?;
             fig = fig.merge(Serialized::default("database_url", value.trim()));
         }
         let config: Config = fig.extract().map_err(|e| {
@@ -390,9 +407,6 @@ impl Config {
 
     /// The Admin API resource URI (audience of admin tokens).
     pub fn admin_resource_uri(&self) -> String {
-        self.admin_api
-            .resource_uri
-            .clone()
-            .unwrap_or_else(|| format!("{}/_api/admin", self.public_url()))
+        self.admin_api.resource_uri.clone().unwrap_or_else(|| format!("{}/_api/admin", self.public_url()))
     }
 }

@@ -172,7 +172,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 ready_in_ms = started.elapsed().as_millis() as u64,
                 "authgraph is ready"
             );
-            eprintln!("\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  authgraph admin-token   (paste it as `Authorization: Bearer <token>`)\n");
+            eprintln!(
+                "\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  authgraph admin-token   (paste it as `Authorization: Bearer <token>`)\n"
+            );
             authgraph::serve(listener, router, shutdown_signal()).await?;
             Ok(())
         }

@@ -91,14 +91,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "identities_type_unique_key",
-            "identities",
-            &["login_id_type", "unique_key"],
-            true,
-        )
-        .await?;
+        index(manager, "identities_type_unique_key", "identities", &["login_id_type", "unique_key"], true).await?;
         index(manager, "identities_unique_key", "identities", &["unique_key"], false).await?;
         index(manager, "identities_user_id", "identities", &["user_id"], false).await?;
 
@@ -144,14 +137,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "verified_claims_user_name_value",
-            "verified_claims",
-            &["user_id", "name", "value"],
-            true,
-        )
-        .await?;
+        index(manager, "verified_claims_user_name_value", "verified_claims", &["user_id", "name", "value"], true)
+            .await?;
 
         for table in ["roles", "groups"] {
             manager
@@ -183,16 +170,10 @@ impl MigrationTrait for Migration {
                         .col(timestamp_with_time_zone("created_at"))
                         .primary_key(Index::create().col(a).col(b))
                         .foreign_key(
-                            ForeignKey::create()
-                                .from(table, a)
-                                .to(ta, "id")
-                                .on_delete(ForeignKeyAction::Cascade),
+                            ForeignKey::create().from(table, a).to(ta, "id").on_delete(ForeignKeyAction::Cascade),
                         )
                         .foreign_key(
-                            ForeignKey::create()
-                                .from(table, b)
-                                .to(tb, "id")
-                                .on_delete(ForeignKeyAction::Cascade),
+                            ForeignKey::create().from(table, b).to(tb, "id").on_delete(ForeignKeyAction::Cascade),
                         )
                         .to_owned(),
                 )
@@ -217,22 +198,8 @@ impl MigrationTrait for Migration {
             )
             .await?;
         index(manager, "audit_logs_created_at", "audit_logs", &["created_at", "id"], false).await?;
-        index(
-            manager,
-            "audit_logs_user_created_at",
-            "audit_logs",
-            &["user_id", "created_at"],
-            false,
-        )
-        .await?;
-        index(
-            manager,
-            "audit_logs_type_created_at",
-            "audit_logs",
-            &["activity_type", "created_at"],
-            false,
-        )
-        .await?;
+        index(manager, "audit_logs_user_created_at", "audit_logs", &["user_id", "created_at"], false).await?;
+        index(manager, "audit_logs_type_created_at", "audit_logs", &["activity_type", "created_at"], false).await?;
 
         manager
             .create_table(
@@ -266,9 +233,7 @@ impl MigrationTrait for Migration {
             "identities",
             "users",
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

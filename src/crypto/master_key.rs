@@ -84,10 +84,7 @@ impl MasterKey {
         let (nonce, ct) = data.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MasterKeyError::Decrypt)?;
         let mut buf = ct.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::empty(), &mut buf)
-            .map_err(|_| MasterKeyError::Decrypt)?;
+        let plain = self.key.open_in_place(nonce, Aad::empty(), &mut buf).map_err(|_| MasterKeyError::Decrypt)?;
         Ok(plain.to_vec())
     }
 }

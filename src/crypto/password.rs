@@ -30,10 +30,7 @@ fn argon2() -> Argon2<'static> {
 
 fn hash_sync(password: &[u8]) -> Result<String, HashError> {
     let salt = SaltString::encode_b64(&super::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
-    argon2()
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError(e.to_string()))
+    argon2().hash_password(password, &salt).map(|h| h.to_string()).map_err(|e| HashError(e.to_string()))
 }
 
 impl PasswordHasher {

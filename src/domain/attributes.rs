@@ -7,13 +7,10 @@ use super::login_id::{normalize_email, normalize_phone};
 use crate::config::{CustomAttribute, CustomAttributeType};
 
 /// Standard attributes an admin can write, with OIDC names.
-const STRING_ATTRS: &[&str] = &[
-    "family_name", "given_name", "middle_name", "name", "nickname", "gender", "zoneinfo",
-    "preferred_username",
-];
+const STRING_ATTRS: &[&str] =
+    &["family_name", "given_name", "middle_name", "name", "nickname", "gender", "zoneinfo", "preferred_username"];
 const URL_ATTRS: &[&str] = &["picture", "profile", "website"];
-const ADDRESS_FIELDS: &[&str] =
-    &["formatted", "street_address", "locality", "region", "postal_code", "country"];
+const ADDRESS_FIELDS: &[&str] = &["formatted", "street_address", "locality", "region", "postal_code", "country"];
 /// Attributes derived by the server; present in output, refused in input.
 const DERIVED_ATTRS: &[&str] = &["email_verified", "phone_number_verified", "updated_at"];
 
@@ -32,15 +29,15 @@ pub fn validate_standard(input: &Value) -> Result<Map<String, Value>, Invalid> {
     };
     let mut out = Map::new();
     for (k, v) in obj {
-        let bad = |what: &str| {
-            Invalid::new("InvalidStandardAttributes", format!("standardAttributes.{k} {what}"))
-        };
+        let bad = |what: &str| Invalid::new("InvalidStandardAttributes", format!("standardAttributes.{k} {what}"));
         if v.is_null() {
             continue;
         }
         let value = match k.as_str() {
-            "email" => Value::String(normalize_email(v.as_str().ok_or_else(|| bad("must be a string"))?)
-                .map_err(|e| bad(&format!(": {}", e.message)))?),
+            "email" => Value::String(
+                normalize_email(v.as_str().ok_or_else(|| bad("must be a string"))?)
+                    .map_err(|e| bad(&format!(": {}", e.message)))?,
+            ),
             "phone_number" => Value::String(
                 normalize_phone(v.as_str().ok_or_else(|| bad("must be a string"))?)
                     .map_err(|e| bad(&format!(": {}", e.message)))?,
@@ -114,9 +111,7 @@ pub fn validate_custom(decls: &[CustomAttribute], input: &Value) -> Result<Map<S
         if v.is_null() {
             continue;
         }
-        let in_range = |n: f64| {
-            decl.minimum.is_none_or(|min| n >= min) && decl.maximum.is_none_or(|max| n <= max)
-        };
+        let in_range = |n: f64| decl.minimum.is_none_or(|min| n >= min) && decl.maximum.is_none_or(|max| n <= max);
         let range_msg = || {
             format!(
                 "must be between {} and {}",

@@ -11,9 +11,7 @@ pub fn validate_key(what: &str, key: &str) -> Result<(), Invalid> {
     if !first_ok || !rest_ok || key.len() > 40 {
         return Err(Invalid::new(
             "InvalidKey",
-            format!(
-                "{what} key `{key}` must be 1 to 40 characters matching ^[a-zA-Z_][a-zA-Z0-9:_]*$"
-            ),
+            format!("{what} key `{key}` must be 1 to 40 characters matching ^[a-zA-Z_][a-zA-Z0-9:_]*$"),
         ));
     }
     if key.starts_with("authgraph:") || key.starts_with("authgear:") {

@@ -101,16 +101,11 @@ pub fn normalize_email(input: &str) -> Result<String, Invalid> {
 /// Checks an E.164 phone number (`+` then 7 to 15 digits, no leading zero).
 pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
     let digits = input.strip_prefix('+').unwrap_or("");
-    let ok = (7..=15).contains(&digits.len())
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && !digits.starts_with('0');
+    let ok = (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
     if ok {
         Ok(input.to_owned())
     } else {
-        Err(Invalid::new(
-            "InvalidPhoneNumber",
-            format!("`{input}` is not an E.164 phone number (e.g. +14155550100)"),
-        ))
+        Err(Invalid::new("InvalidPhoneNumber", format!("`{input}` is not an E.164 phone number (e.g. +14155550100)")))
     }
 }
 

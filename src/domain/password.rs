@@ -29,20 +29,13 @@ pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<(), Inval
         broken.push("a symbol".to_owned());
     }
     let lower = password.to_lowercase();
-    if policy
-        .excluded_keywords
-        .iter()
-        .any(|k| !k.is_empty() && lower.contains(&k.to_lowercase()))
-    {
+    if policy.excluded_keywords.iter().any(|k| !k.is_empty() && lower.contains(&k.to_lowercase())) {
         broken.push("none of the excluded keywords".to_owned());
     }
     if broken.is_empty() {
         Ok(())
     } else {
-        Err(Invalid::new(
-            "PasswordPolicyViolated",
-            format!("the password must contain {}", broken.join(", ")),
-        ))
+        Err(Invalid::new("PasswordPolicyViolated", format!("the password must contain {}", broken.join(", "))))
     }
 }
 

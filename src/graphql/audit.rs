@@ -137,7 +137,9 @@ impl AuditQuery {
     async fn audit_logs(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only these activity types (default: all).")] activity_types: Option<Vec<AuditLogActivityType>>,
+        #[graphql(desc = "Only these activity types (default: all).")] activity_types: Option<
+            Vec<AuditLogActivityType>,
+        >,
         #[graphql(desc = "Entries at or after this time.")] range_from: Option<OffsetDateTime>,
         #[graphql(desc = "Entries before this time.")] range_to: Option<OffsetDateTime>,
         #[graphql(name = "userIDs", desc = "Entries about these users.")] user_ids: Option<Vec<ID>>,

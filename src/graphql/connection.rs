@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::context::services;
 use crate::service::audit::AuditFilter;
 use crate::service::paging::{Page, PageArgs};
-use crate::service::roles_groups::{Kind, KeyedFilter, Link};
+use crate::service::roles_groups::{KeyedFilter, Kind, Link};
 use crate::service::user_search::UserFilter;
 
 /// A connection of `T` with `totalCount`.

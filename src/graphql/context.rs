@@ -37,13 +37,14 @@ impl Guard for RequireScope {
 pub fn check_scope(ctx: &Context<'_>, scope: &str) -> async_graphql::Result<()> {
     match ctx.data_opt::<Principal>() {
         Some(p) if p.scopes.iter().any(|s| s == scope) => Ok(()),
-        Some(_) => Err(async_graphql::Error::new(format!("this operation requires the scope `{scope}`"))
-            .extend_with(|_, e| {
+        Some(_) => Err(async_graphql::Error::new(format!("this operation requires the scope `{scope}`")).extend_with(
+            |_, e| {
                 e.set("code", "FORBIDDEN");
                 e.set("errorName", "Forbidden");
                 e.set("reason", "InsufficientScope");
                 e.set("info", async_graphql::Value::from_json(serde_json::json!({"scope": scope})).unwrap_or_default());
-            })),
+            },
+        )),
         None => Err(async_graphql::Error::new("authentication required").extend_with(|_, e| {
             e.set("code", "UNAUTHENTICATED");
             e.set("errorName", "Unauthenticated");

@@ -1,8 +1,8 @@
 //! Per-request DataLoaders: nested fields of a page of users are loaded in one query
 //! per field, not one per user.
 
-use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::service::loaders::Owner;
@@ -71,7 +71,10 @@ impl Loader<IdentitiesOf> for AppLoader {
 impl Loader<AuthenticatorsOf> for AppLoader {
     type Value = Vec<Authenticator>;
     type Error = LoadError;
-    async fn load(&self, keys: &[AuthenticatorsOf]) -> Result<HashMap<AuthenticatorsOf, Vec<Authenticator>>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[AuthenticatorsOf],
+    ) -> Result<HashMap<AuthenticatorsOf, Vec<Authenticator>>, LoadError> {
         let map = self.0.authenticators_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
@@ -114,4 +117,3 @@ impl Loader<EffectiveRolesOf> for AppLoader {
         Ok(spread(keys, |k| k.0, map))
     }
 }
-

@@ -11,7 +11,7 @@ pub mod roles_groups;
 pub mod scalars;
 pub mod users;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SDLExportOptions};
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 
 use crate::config::AdminApiConfig;
 use crate::service::Services;
@@ -41,5 +41,6 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSc
 
 /// The schema in SDL, sorted, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&AdminApiConfig::default(), None).sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+    build_schema(&AdminApiConfig::default(), None)
+        .sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }

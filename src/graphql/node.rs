@@ -29,10 +29,7 @@ pub fn decode_any(id: &str) -> Option<(String, Uuid)> {
 pub fn decode_id(type_name: &str, id: &ID) -> async_graphql::Result<Uuid> {
     match decode_any(id) {
         Some((t, u)) if t == type_name => Ok(u),
-        _ => Err(bad_input(
-            "InvalidID",
-            format!("`{}` is not a valid {type_name} ID", id.as_str()),
-        )),
+        _ => Err(bad_input("InvalidID", format!("`{}` is not a valid {type_name} ID", id.as_str()))),
     }
 }
 
@@ -102,12 +99,7 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     }
     Ok(decoded
         .iter()
-        .map(|(t, u)| {
-            found
-                .iter()
-                .position(|(id, n)| id == u && node_type(n) == t)
-                .map(|p| found[p].1.clone())
-        })
+        .map(|(t, u)| found.iter().position(|(id, n)| id == u && node_type(n) == t).map(|p| found[p].1.clone()))
         .collect())
 }
 
@@ -130,7 +122,11 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Fetches any object by its global ID. A malformed ID is a `BAD_USER_INPUT` error; an
     /// unknown one gives null. Needs the read scope of the object's type.
-    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID.")] id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         Ok(load_nodes(ctx, std::slice::from_ref(&id)).await?.pop().flatten())
     }
 

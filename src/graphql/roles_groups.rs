@@ -7,7 +7,7 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{RequireScope, audit, services};
 use super::node::{decode_id, decode_ids, encode_id};
 use super::users::User;
-use crate::service::roles_groups::{Kind, KeyedFilter, Link};
+use crate::service::roles_groups::{KeyedFilter, Kind, Link};
 use crate::service::types::Keyed;
 use crate::service::user_search::UserFilter;
 
@@ -390,7 +390,11 @@ pub struct RoleGroupMutation;
 impl RoleGroupMutation {
     /// Creates a role.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn create_role(&self, ctx: &Context<'_>, #[graphql(desc = "The new role.")] input: CreateRoleInput) -> async_graphql::Result<CreateRolePayload> {
+    async fn create_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new role.")] input: CreateRoleInput,
+    ) -> async_graphql::Result<CreateRolePayload> {
         let r = services(ctx)?
             .create_keyed(&audit(ctx, "create_role"), Kind::Role, &input.key, input.name, input.description)
             .await?;
@@ -399,7 +403,11 @@ impl RoleGroupMutation {
 
     /// Updates a role.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn update_role(&self, ctx: &Context<'_>, #[graphql(desc = "What to change.")] input: UpdateRoleInput) -> async_graphql::Result<UpdateRolePayload> {
+    async fn update_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to change.")] input: UpdateRoleInput,
+    ) -> async_graphql::Result<UpdateRolePayload> {
         let id = decode_id("Role", &input.id)?;
         let r = services(ctx)?
             .update_keyed(&audit(ctx, "update_role"), Kind::Role, id, input.key, input.name, input.description)
@@ -409,7 +417,11 @@ impl RoleGroupMutation {
 
     /// Deletes a role and its links.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn delete_role(&self, ctx: &Context<'_>, #[graphql(desc = "The role to delete.")] input: DeleteRoleInput) -> async_graphql::Result<DeleteRolePayload> {
+    async fn delete_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The role to delete.")] input: DeleteRoleInput,
+    ) -> async_graphql::Result<DeleteRolePayload> {
         let id = decode_id("Role", &input.id)?;
         services(ctx)?.delete_keyed(&audit(ctx, "delete_role"), Kind::Role, id).await?;
         Ok(DeleteRolePayload { ok: true })
@@ -417,7 +429,11 @@ impl RoleGroupMutation {
 
     /// Creates a group.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn create_group(&self, ctx: &Context<'_>, #[graphql(desc = "The new group.")] input: CreateGroupInput) -> async_graphql::Result<CreateGroupPayload> {
+    async fn create_group(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new group.")] input: CreateGroupInput,
+    ) -> async_graphql::Result<CreateGroupPayload> {
         let g = services(ctx)?
             .create_keyed(&audit(ctx, "create_group"), Kind::Group, &input.key, input.name, input.description)
             .await?;
@@ -426,7 +442,11 @@ impl RoleGroupMutation {
 
     /// Updates a group.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn update_group(&self, ctx: &Context<'_>, #[graphql(desc = "What to change.")] input: UpdateGroupInput) -> async_graphql::Result<UpdateGroupPayload> {
+    async fn update_group(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to change.")] input: UpdateGroupInput,
+    ) -> async_graphql::Result<UpdateGroupPayload> {
         let id = decode_id("Group", &input.id)?;
         let g = services(ctx)?
             .update_keyed(&audit(ctx, "update_group"), Kind::Group, id, input.key, input.name, input.description)
@@ -436,7 +456,11 @@ impl RoleGroupMutation {
 
     /// Deletes a group and its links.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn delete_group(&self, ctx: &Context<'_>, #[graphql(desc = "The group to delete.")] input: DeleteGroupInput) -> async_graphql::Result<DeleteGroupPayload> {
+    async fn delete_group(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The group to delete.")] input: DeleteGroupInput,
+    ) -> async_graphql::Result<DeleteGroupPayload> {
         let id = decode_id("Group", &input.id)?;
         services(ctx)?.delete_keyed(&audit(ctx, "delete_group"), Kind::Group, id).await?;
         Ok(DeleteGroupPayload { ok: true })
@@ -444,93 +468,177 @@ impl RoleGroupMutation {
 
     /// Assigns a role to users.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn add_role_to_users(&self, ctx: &Context<'_>, #[graphql(desc = "Role and users.")] input: AddRoleToUsersInput) -> async_graphql::Result<AddRoleToUsersPayload> {
+    async fn add_role_to_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Role and users.")] input: AddRoleToUsersInput,
+    ) -> async_graphql::Result<AddRoleToUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
-        let r = services(ctx)?.link_keyed_users(&audit(ctx, "add_role_to_users"), Kind::Role, &input.role_key, &ids, true).await?;
+        let r = services(ctx)?
+            .link_keyed_users(&audit(ctx, "add_role_to_users"), Kind::Role, &input.role_key, &ids, true)
+            .await?;
         Ok(AddRoleToUsersPayload { role: Role(r) })
     }
 
     /// Unassigns a role from users.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn remove_role_from_users(&self, ctx: &Context<'_>, #[graphql(desc = "Role and users.")] input: RemoveRoleFromUsersInput) -> async_graphql::Result<RemoveRoleFromUsersPayload> {
+    async fn remove_role_from_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Role and users.")] input: RemoveRoleFromUsersInput,
+    ) -> async_graphql::Result<RemoveRoleFromUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
-        let r = services(ctx)?.link_keyed_users(&audit(ctx, "remove_role_from_users"), Kind::Role, &input.role_key, &ids, false).await?;
+        let r = services(ctx)?
+            .link_keyed_users(&audit(ctx, "remove_role_from_users"), Kind::Role, &input.role_key, &ids, false)
+            .await?;
         Ok(RemoveRoleFromUsersPayload { role: Role(r) })
     }
 
     /// Gives a role to groups (and so to their members).
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn add_role_to_groups(&self, ctx: &Context<'_>, #[graphql(desc = "Role and groups.")] input: AddRoleToGroupsInput) -> async_graphql::Result<AddRoleToGroupsPayload> {
-        let r = services(ctx)?.link_role_group(&audit(ctx, "add_role_to_groups"), Kind::Role, &input.role_key, &input.group_keys, true).await?;
+    async fn add_role_to_groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Role and groups.")] input: AddRoleToGroupsInput,
+    ) -> async_graphql::Result<AddRoleToGroupsPayload> {
+        let r = services(ctx)?
+            .link_role_group(&audit(ctx, "add_role_to_groups"), Kind::Role, &input.role_key, &input.group_keys, true)
+            .await?;
         Ok(AddRoleToGroupsPayload { role: Role(r) })
     }
 
     /// Takes a role from groups.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn remove_role_from_groups(&self, ctx: &Context<'_>, #[graphql(desc = "Role and groups.")] input: RemoveRoleFromGroupsInput) -> async_graphql::Result<RemoveRoleFromGroupsPayload> {
-        let r = services(ctx)?.link_role_group(&audit(ctx, "remove_role_from_groups"), Kind::Role, &input.role_key, &input.group_keys, false).await?;
+    async fn remove_role_from_groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Role and groups.")] input: RemoveRoleFromGroupsInput,
+    ) -> async_graphql::Result<RemoveRoleFromGroupsPayload> {
+        let r = services(ctx)?
+            .link_role_group(
+                &audit(ctx, "remove_role_from_groups"),
+                Kind::Role,
+                &input.role_key,
+                &input.group_keys,
+                false,
+            )
+            .await?;
         Ok(RemoveRoleFromGroupsPayload { role: Role(r) })
     }
 
     /// Adds users to a group.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn add_group_to_users(&self, ctx: &Context<'_>, #[graphql(desc = "Group and users.")] input: AddGroupToUsersInput) -> async_graphql::Result<AddGroupToUsersPayload> {
+    async fn add_group_to_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Group and users.")] input: AddGroupToUsersInput,
+    ) -> async_graphql::Result<AddGroupToUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
-        let g = services(ctx)?.link_keyed_users(&audit(ctx, "add_group_to_users"), Kind::Group, &input.group_key, &ids, true).await?;
+        let g = services(ctx)?
+            .link_keyed_users(&audit(ctx, "add_group_to_users"), Kind::Group, &input.group_key, &ids, true)
+            .await?;
         Ok(AddGroupToUsersPayload { group: Group(g) })
     }
 
     /// Removes users from a group.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn remove_group_from_users(&self, ctx: &Context<'_>, #[graphql(desc = "Group and users.")] input: RemoveGroupFromUsersInput) -> async_graphql::Result<RemoveGroupToUsersPayload> {
+    async fn remove_group_from_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Group and users.")] input: RemoveGroupFromUsersInput,
+    ) -> async_graphql::Result<RemoveGroupToUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
-        let g = services(ctx)?.link_keyed_users(&audit(ctx, "remove_group_from_users"), Kind::Group, &input.group_key, &ids, false).await?;
+        let g = services(ctx)?
+            .link_keyed_users(&audit(ctx, "remove_group_from_users"), Kind::Group, &input.group_key, &ids, false)
+            .await?;
         Ok(RemoveGroupToUsersPayload { group: Group(g) })
     }
 
     /// Gives roles to a group.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn add_group_to_roles(&self, ctx: &Context<'_>, #[graphql(desc = "Group and roles.")] input: AddGroupToRolesInput) -> async_graphql::Result<AddGroupToRolesPayload> {
-        let g = services(ctx)?.link_role_group(&audit(ctx, "add_group_to_roles"), Kind::Group, &input.group_key, &input.role_keys, true).await?;
+    async fn add_group_to_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Group and roles.")] input: AddGroupToRolesInput,
+    ) -> async_graphql::Result<AddGroupToRolesPayload> {
+        let g = services(ctx)?
+            .link_role_group(&audit(ctx, "add_group_to_roles"), Kind::Group, &input.group_key, &input.role_keys, true)
+            .await?;
         Ok(AddGroupToRolesPayload { group: Group(g) })
     }
 
     /// Takes roles from a group.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn remove_group_from_roles(&self, ctx: &Context<'_>, #[graphql(desc = "Group and roles.")] input: RemoveGroupFromRolesInput) -> async_graphql::Result<RemoveGroupFromRolesPayload> {
-        let g = services(ctx)?.link_role_group(&audit(ctx, "remove_group_from_roles"), Kind::Group, &input.group_key, &input.role_keys, false).await?;
+    async fn remove_group_from_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Group and roles.")] input: RemoveGroupFromRolesInput,
+    ) -> async_graphql::Result<RemoveGroupFromRolesPayload> {
+        let g = services(ctx)?
+            .link_role_group(
+                &audit(ctx, "remove_group_from_roles"),
+                Kind::Group,
+                &input.group_key,
+                &input.role_keys,
+                false,
+            )
+            .await?;
         Ok(RemoveGroupFromRolesPayload { group: Group(g) })
     }
 
     /// Assigns roles to a user.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn add_user_to_roles(&self, ctx: &Context<'_>, #[graphql(desc = "User and roles.")] input: AddUserToRolesInput) -> async_graphql::Result<AddUserToRolesPayload> {
+    async fn add_user_to_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "User and roles.")] input: AddUserToRolesInput,
+    ) -> async_graphql::Result<AddUserToRolesPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let u = services(ctx)?.link_user_keyed(&audit(ctx, "add_user_to_roles"), id, Kind::Role, &input.role_keys, true).await?;
+        let u = services(ctx)?
+            .link_user_keyed(&audit(ctx, "add_user_to_roles"), id, Kind::Role, &input.role_keys, true)
+            .await?;
         Ok(AddUserToRolesPayload { user: User(u) })
     }
 
     /// Unassigns roles from a user.
     #[graphql(guard = "RequireScope(\"role:write\")")]
-    async fn remove_user_from_roles(&self, ctx: &Context<'_>, #[graphql(desc = "User and roles.")] input: RemoveUserFromRolesInput) -> async_graphql::Result<RemoveUserFromRolesPayload> {
+    async fn remove_user_from_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "User and roles.")] input: RemoveUserFromRolesInput,
+    ) -> async_graphql::Result<RemoveUserFromRolesPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let u = services(ctx)?.link_user_keyed(&audit(ctx, "remove_user_from_roles"), id, Kind::Role, &input.role_keys, false).await?;
+        let u = services(ctx)?
+            .link_user_keyed(&audit(ctx, "remove_user_from_roles"), id, Kind::Role, &input.role_keys, false)
+            .await?;
         Ok(RemoveUserFromRolesPayload { user: User(u) })
     }
 
     /// Adds a user to groups.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn add_user_to_groups(&self, ctx: &Context<'_>, #[graphql(desc = "User and groups.")] input: AddUserToGroupsInput) -> async_graphql::Result<AddUserToGroupsPayload> {
+    async fn add_user_to_groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "User and groups.")] input: AddUserToGroupsInput,
+    ) -> async_graphql::Result<AddUserToGroupsPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let u = services(ctx)?.link_user_keyed(&audit(ctx, "add_user_to_groups"), id, Kind::Group, &input.group_keys, true).await?;
+        let u = services(ctx)?
+            .link_user_keyed(&audit(ctx, "add_user_to_groups"), id, Kind::Group, &input.group_keys, true)
+            .await?;
         Ok(AddUserToGroupsPayload { user: User(u) })
     }
 
     /// Removes a user from groups.
     #[graphql(guard = "RequireScope(\"group:write\")")]
-    async fn remove_user_from_groups(&self, ctx: &Context<'_>, #[graphql(desc = "User and groups.")] input: RemoveUserFromGroupsInput) -> async_graphql::Result<RemoveUserFromGroupsPayload> {
+    async fn remove_user_from_groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "User and groups.")] input: RemoveUserFromGroupsInput,
+    ) -> async_graphql::Result<RemoveUserFromGroupsPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let u = services(ctx)?.link_user_keyed(&audit(ctx, "remove_user_from_groups"), id, Kind::Group, &input.group_keys, false).await?;
+        let u = services(ctx)?
+            .link_user_keyed(&audit(ctx, "remove_user_from_groups"), id, Kind::Group, &input.group_keys, false)
+            .await?;
         Ok(RemoveUserFromGroupsPayload { user: User(u) })
     }
 }

@@ -566,7 +566,11 @@ pub struct UserMutation;
 impl UserMutation {
     /// Creates a user with one login ID and an optional password.
     #[graphql(guard = "RequireScope(\"user:write\")")]
-    async fn create_user(&self, ctx: &Context<'_>, #[graphql(desc = "The new user.")] input: CreateUserInput) -> async_graphql::Result<CreateUserPayload> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new user.")] input: CreateUserInput,
+    ) -> async_graphql::Result<CreateUserPayload> {
         let new = NewUser {
             login_id_key: input.definition.login_id.key,
             login_id_value: input.definition.login_id.value,
@@ -578,7 +582,11 @@ impl UserMutation {
 
     /// Replaces a user's standard and/or custom attributes.
     #[graphql(guard = "RequireScope(\"user:write\")")]
-    async fn update_user(&self, ctx: &Context<'_>, #[graphql(desc = "What to change.")] input: UpdateUserInput) -> async_graphql::Result<UpdateUserPayload> {
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to change.")] input: UpdateUserInput,
+    ) -> async_graphql::Result<UpdateUserPayload> {
         let id = decode_id("User", &input.user_id)?;
         let user = services(ctx)?
             .update_user(
@@ -593,7 +601,11 @@ impl UserMutation {
 
     /// Deletes a user with their identities, authenticators and role and group links.
     #[graphql(guard = "RequireScope(\"user:write\")")]
-    async fn delete_user(&self, ctx: &Context<'_>, #[graphql(desc = "The user to delete.")] input: DeleteUserInput) -> async_graphql::Result<DeleteUserPayload> {
+    async fn delete_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user to delete.")] input: DeleteUserInput,
+    ) -> async_graphql::Result<DeleteUserPayload> {
         let id = decode_id("User", &input.user_id)?;
         services(ctx)?.delete_user(&audit(ctx, "delete_user"), id, input.reason).await?;
         Ok(DeleteUserPayload { deleted_user_id: encode_id("User", id) })
@@ -660,7 +672,11 @@ impl UserMutation {
 
     /// Sets a new password for a user (creating their password authenticator if needed).
     #[graphql(guard = "RequireScope(\"user:write\")")]
-    async fn reset_password(&self, ctx: &Context<'_>, #[graphql(desc = "The new password.")] input: ResetPasswordInput) -> async_graphql::Result<ResetPasswordPayload> {
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new password.")] input: ResetPasswordInput,
+    ) -> async_graphql::Result<ResetPasswordPayload> {
         let id = decode_id("User", &input.user_id)?;
         let password = input
             .password

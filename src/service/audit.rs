@@ -12,12 +12,7 @@ use super::{Audit, Result, Services};
 use entity::audit_log;
 
 /// Writes one audit row on `conn` (the caller's transaction).
-pub async fn record(
-    conn: &impl ConnectionTrait,
-    audit: &Audit,
-    user_id: Option<Uuid>,
-    payload: Value,
-) -> Result<()> {
+pub async fn record(conn: &impl ConnectionTrait, audit: &Audit, user_id: Option<Uuid>, payload: Value) -> Result<()> {
     record_at(conn, audit, user_id, payload, now()).await
 }
 

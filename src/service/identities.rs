@@ -1,9 +1,7 @@
 //! Identities (login IDs) of a user.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -89,8 +87,7 @@ impl Services {
         }
         let row = refresh_derived(&txn, row).await?;
         let ident = Identity::from(ident);
-        audit::record(&txn, audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id}))
-            .await?;
+        audit::record(&txn, audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
         txn.commit().await?;
         Ok((ident, row.into()))
     }
@@ -131,8 +128,7 @@ impl Services {
             .map_err(|e| conflict_on_unique(e, "DuplicatedIdentity", duplicate(&login_id).describe()))?;
         let row = refresh_derived(&txn, row).await?;
         let ident = Identity::from(ident);
-        audit::record(&txn, audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id}))
-            .await?;
+        audit::record(&txn, audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
         txn.commit().await?;
         Ok((ident, row.into()))
     }
@@ -142,10 +138,8 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let ident = identity_row(&txn, identity_id).await?;
         let row = user_row(&txn, ident.user_id).await?;
-        let count = identity::Entity::find()
-            .filter(Expr::col(identity::Column::UserId).eq(ident.user_id))
-            .count(&txn)
-            .await?;
+        let count =
+            identity::Entity::find().filter(Expr::col(identity::Column::UserId).eq(ident.user_id)).count(&txn).await?;
         if count <= 1 {
             return Err(Error::invalid(
                 "RemoveLastIdentity",
@@ -155,8 +149,7 @@ impl Services {
         identity::Entity::delete_by_id(identity_id).exec(&txn).await?;
         let row = refresh_derived(&txn, row).await?;
         let ident = Identity::from(ident);
-        audit::record(&txn, audit, Some(row.id), json!({"identity": ident.claims(), "identity_id": ident.id}))
-            .await?;
+        audit::record(&txn, audit, Some(row.id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
         txn.commit().await?;
         Ok(row.into())
     }

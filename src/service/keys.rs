@@ -15,15 +15,8 @@ use crate::crypto::jwt::SigningKey;
 use entity::signing_key;
 
 /// Every scope of the Admin API.
-pub const ADMIN_SCOPES: &[&str] = &[
-    "user:read",
-    "user:write",
-    "role:read",
-    "role:write",
-    "group:read",
-    "group:write",
-    "audit-log:read",
-];
+pub const ADMIN_SCOPES: &[&str] =
+    &["user:read", "user:write", "role:read", "role:write", "group:read", "group:write", "audit-log:read"];
 
 /// Claims of an access token for the Admin API (RFC 9068 shape).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,10 +90,7 @@ impl Services {
 
     /// Mints an Admin API access token for `subject` with `scopes`, valid for `ttl`.
     pub fn mint_admin_token(&self, subject: &str, scopes: &[String], ttl: Duration) -> Result<String> {
-        let key = self
-            .keys
-            .active()
-            .ok_or_else(|| super::Error::internal("no active signing key"))?;
+        let key = self.keys.active().ok_or_else(|| super::Error::internal("no active signing key"))?;
         let iat = now().unix_timestamp();
         let claims = AccessClaims {
             iss: self.config.public_url(),

@@ -44,10 +44,8 @@ fn group_by<T>(pairs: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<
 impl Services {
     /// Users by ID.
     pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>> {
-        let rows = user::Entity::find()
-            .filter(Expr::col(user::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
-            .await?;
+        let rows =
+            user::Entity::find().filter(Expr::col(user::Column::Id).is_in(ids.to_vec())).all(&self.db.conn).await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 
@@ -127,7 +125,10 @@ impl Services {
                 Query::select()
                     .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
                     .from("user_groups")
-                    .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+                    .inner_join(
+                        "group_roles",
+                        Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")),
+                    )
                     .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
                     .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
                     .to_owned(),

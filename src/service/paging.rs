@@ -152,9 +152,7 @@ impl Keyset {
                 } else {
                     (self.col.clone().lt(v.clone()), self.id.clone().lt(id))
                 };
-                Condition::any()
-                    .add(ahead)
-                    .add(Condition::all().add(self.col.clone().eq(v)).add(id_ahead))
+                Condition::any().add(ahead).add(Condition::all().add(self.col.clone().eq(v)).add(id_ahead))
             }
             None => {
                 let id_ahead = if self.desc { self.id.clone().gt(id) } else { self.id.clone().lt(id) };
@@ -211,11 +209,7 @@ pub fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -
     if plan.backward {
         rows.reverse();
     }
-    let (has_next, has_prev) = if plan.backward {
-        (plan.before.is_some(), more)
-    } else {
-        (more, plan.after.is_some())
-    };
+    let (has_next, has_prev) = if plan.backward { (plan.before.is_some(), more) } else { (more, plan.after.is_some()) };
     Page { items: rows.into_iter().map(|r| (cursor(&r).encode(), r)).collect(), has_next, has_prev }
 }
 
@@ -247,9 +241,7 @@ pub fn paginate_in_memory<T>(items: Vec<T>, args: &PageArgs, cursor: impl Fn(&T)
 
 /// Parses a cursor value of a timestamp column.
 pub fn parse_time(v: &str) -> Option<Value> {
-    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(Value::from)
+    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok().map(Value::from)
 }
 
 /// Parses a cursor value of a text column.

@@ -134,9 +134,8 @@ fn filter_stmt(kind: Kind, f: &KeyedFilter) -> SelectStatement {
         let (link, l, r) = Link::GroupRole.parts();
         let (mine, theirs) = if kind == Kind::Role { (r, l) } else { (l, r) };
         q.and_where(
-            Expr::col((t, "id")).in_subquery(
-                Query::select().column(mine).from(link).and_where(Expr::col(theirs).eq(other)).to_owned(),
-            ),
+            Expr::col((t, "id"))
+                .in_subquery(Query::select().column(mine).from(link).and_where(Expr::col(theirs).eq(other)).to_owned()),
         );
     }
     q
@@ -225,8 +224,7 @@ impl Services {
     pub async fn delete_keyed(&self, audit: &Audit, kind: Kind, id: Uuid) -> Result<()> {
         let txn = self.db.begin_write().await?;
         let old = by_id(&txn, kind, id).await?;
-        txn.execute(&Query::delete().from_table(kind.table()).and_where(Expr::col("id").eq(id)).to_owned())
-            .await?;
+        txn.execute(&Query::delete().from_table(kind.table()).and_where(Expr::col("id").eq(id)).to_owned()).await?;
         audit::record(&txn, audit, None, json!({kind.name(): row_json(&old)})).await?;
         txn.commit().await?;
         Ok(())
@@ -321,19 +319,12 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let row = by_key(&txn, kind, key).await?;
         let others = by_keys(&txn, other, other_keys).await?;
-        let pairs: Vec<(Uuid, Uuid)> = others
-            .iter()
-            .map(|o| if kind == Kind::Role { (o.id, row.id) } else { (row.id, o.id) })
-            .collect();
+        let pairs: Vec<(Uuid, Uuid)> =
+            others.iter().map(|o| if kind == Kind::Role { (o.id, row.id) } else { (row.id, o.id) }).collect();
         set_links(&txn, Link::GroupRole, &pairs, add).await?;
         let keys: Vec<&str> = others.iter().map(|r| r.key.as_str()).collect();
-        audit::record(
-            &txn,
-            audit,
-            None,
-            json!({kind.name(): row_json(&row), format!("{}_keys", other.name()): keys}),
-        )
-        .await?;
+        audit::record(&txn, audit, None, json!({kind.name(): row_json(&row), format!("{}_keys", other.name()): keys}))
+            .await?;
         txn.commit().await?;
         Ok(row)
     }
@@ -369,7 +360,11 @@ async fn set_links(conn: &impl ConnectionTrait, link: Link, pairs: &[(Uuid, Uuid
     } else {
         for (a, b) in pairs {
             conn.execute(
-                &Query::delete().from_table(table).and_where(Expr::col(l).eq(*a)).and_where(Expr::col(r).eq(*b)).to_owned(),
+                &Query::delete()
+                    .from_table(table)
+                    .and_where(Expr::col(l).eq(*a))
+                    .and_where(Expr::col(r).eq(*b))
+                    .to_owned(),
             )
             .await?;
         }
@@ -380,4 +375,3 @@ async fn set_links(conn: &impl ConnectionTrait, link: Link, pairs: &[(Uuid, Uuid
 fn row_json(k: &Keyed) -> serde_json::Value {
     json!({"id": k.id, "key": k.key, "name": k.name, "description": k.description})
 }
-

@@ -1,9 +1,7 @@
 //! Users: creation, profile, account status and passwords.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -55,10 +53,8 @@ pub(crate) async fn refresh_derived(conn: &impl ConnectionTrait, mut row: user::
         .order_by_asc(identity::Column::CreatedAt)
         .all(conn)
         .await?;
-    let verified = verified_claim::Entity::find()
-        .filter(Expr::col(verified_claim::Column::UserId).eq(row.id))
-        .all(conn)
-        .await?;
+    let verified =
+        verified_claim::Entity::find().filter(Expr::col(verified_claim::Column::UserId).eq(row.id)).all(conn).await?;
     let mut attrs = match row.standard_attributes.clone() {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -164,17 +160,15 @@ impl Services {
         let row = user_row(&txn, user_id).await?;
         let mut am = row.clone().into_active_model();
         if let Some(mut std) = standard {
-            let idents = identity::Entity::find()
-                .filter(Expr::col(identity::Column::UserId).eq(user_id))
-                .all(&txn)
-                .await?;
+            let idents =
+                identity::Entity::find().filter(Expr::col(identity::Column::UserId).eq(user_id)).all(&txn).await?;
             for (claim, login_type) in
                 [("email", "email"), ("phone_number", "phone"), ("preferred_username", "username")]
             {
                 if let Some(v) = std.get(claim).and_then(Value::as_str) {
-                    let owned = idents.iter().any(|i| {
-                        i.login_id_type == login_type && (i.value == v || i.unique_key == v.to_lowercase())
-                    });
+                    let owned = idents
+                        .iter()
+                        .any(|i| i.login_id_type == login_type && (i.value == v || i.unique_key == v.to_lowercase()));
                     if !owned {
                         return Err(Error::invalid(
                             "InvalidStandardAttributes",
@@ -246,8 +240,8 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let row = user_row(&txn, user_id).await?;
         if let Some((from, until)) = window {
-            let outside = row.account_valid_from.is_some_and(|v| from < v)
-                || row.account_valid_until.is_some_and(|v| until > v);
+            let outside =
+                row.account_valid_from.is_some_and(|v| from < v) || row.account_valid_until.is_some_and(|v| until > v);
             if outside {
                 return Err(Error::invalid(
                     "InvalidDisabledStatus",

@@ -7,11 +7,8 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn missing_or_bad_tokens_get_401_with_json_and_challenge() {
     let app = spawn_app().await;
-    let cases: Vec<(Option<String>, &str)> = vec![
-        (None, "required"),
-        (Some("Basic abc".into()), "Bearer"),
-        (Some("Bearer not-a-jwt".into()), "malformed"),
-    ];
+    let cases: Vec<(Option<String>, &str)> =
+        vec![(None, "required"), (Some("Basic abc".into()), "Bearer"), (Some("Bearer not-a-jwt".into()), "malformed")];
     for (header, expect) in cases {
         let mut req = app.client.post(app.endpoint()).json(&json!({"query": "{ users { totalCount } }"}));
         if let Some(h) = header {
@@ -32,9 +29,7 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
     let app = spawn_app().await;
     let key = app.services.keys().active().unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = |aud: &str, iss: &str, exp: i64| {
-        json!({"iss": iss, "sub": "x", "aud": aud, "scope": "user:read", "iat": now, "exp": exp, "jti": "1"})
-    };
+    let claims = |aud: &str, iss: &str, exp: i64| json!({"iss": iss, "sub": "x", "aud": aud, "scope": "user:read", "iat": now, "exp": exp, "jti": "1"});
     let aud = app.services.config().admin_resource_uri();
     let good = key.sign("at+jwt", &claims(&aud, &app.url, now + 600)).unwrap();
     let wrong_aud = key.sign("at+jwt", &claims("https://other.example/api", &app.url, now + 600)).unwrap();

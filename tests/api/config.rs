@@ -14,7 +14,8 @@ fn authgraph(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std:
 #[test]
 fn unknown_keys_and_invalid_values_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("listen = \"127.0.0.1:3000\"\nunknown_key = 1\n", vec![], "unknown_key"),
         ("[log]\nformat = \"json\"\ncolour = true\n", vec![], "colour"),
         ("[password_policy]\nmin_length = \"eight\"\n", vec![], "password_policy.min_length"),

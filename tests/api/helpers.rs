@@ -40,7 +40,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        let filter = std::env::var("TEST_LOG").ok().filter(|v| v.contains('=') || v.contains("trace")).unwrap_or_else(|| "info".into());
+        let filter = std::env::var("TEST_LOG")
+            .ok()
+            .filter(|v| v.contains('=') || v.contains("trace"))
+            .unwrap_or_else(|| "info".into());
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -61,14 +64,7 @@ pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(authgraph::serve(listener, router, std::future::pending()));
     let scopes: Vec<String> = ADMIN_SCOPES.iter().map(|s| s.to_string()).collect();
     let token = services.mint_admin_token("test-admin", &scopes, Duration::from_secs(3600)).expect("token");
-    TestApp {
-        url: format!("http://{addr}"),
-        services,
-        client: reqwest::Client::new(),
-        dir,
-        database_url,
-        token,
-    }
+    TestApp { url: format!("http://{addr}"), services, client: reqwest::Client::new(), dir, database_url, token }
 }
 
 impl TestApp {

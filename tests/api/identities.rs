@@ -26,13 +26,33 @@ async fn create_update_and_delete_identities() {
     let update = "mutation($u: ID!, $i: ID!, $k: String!, $v: String!) { updateIdentity(input: {userID: $u, identityID: $i, definition: {loginID: {key: $k, value: $v}}}) { identity { claims } user { standardAttributes } } }";
     let d = app.ok(update, json!({"u": id, "i": username_id, "k": "username", "v": "gina_k"})).await;
     assert_eq!(d["updateIdentity"]["user"]["standardAttributes"]["preferred_username"], "gina_k");
-    app.err(update, json!({"u": id, "i": username_id, "k": "email", "v": "g@example.com"}), "BAD_USER_INPUT", Some("IdentityTypeMismatch")).await;
-    app.err(update, json!({"u": other, "i": username_id, "k": "username", "v": "x1"}), "NOT_FOUND", Some("IdentityNotFound")).await;
-    let hank_login = app.ok("query($id: ID!) { node(id: $id) { ... on User { loginIDs { id } } } }", json!({"id": other})).await;
+    app.err(
+        update,
+        json!({"u": id, "i": username_id, "k": "email", "v": "g@example.com"}),
+        "BAD_USER_INPUT",
+        Some("IdentityTypeMismatch"),
+    )
+    .await;
+    app.err(
+        update,
+        json!({"u": other, "i": username_id, "k": "username", "v": "x1"}),
+        "NOT_FOUND",
+        Some("IdentityNotFound"),
+    )
+    .await;
+    let hank_login =
+        app.ok("query($id: ID!) { node(id: $id) { ... on User { loginIDs { id } } } }", json!({"id": other})).await;
     let hank_email = hank_login["node"]["loginIDs"][0]["id"].as_str().unwrap().to_owned();
-    app.err(update, json!({"u": other, "i": hank_email, "k": "email", "v": "GINA@example.com"}), "CONFLICT", Some("DuplicatedIdentity")).await;
+    app.err(
+        update,
+        json!({"u": other, "i": hank_email, "k": "email", "v": "GINA@example.com"}),
+        "CONFLICT",
+        Some("DuplicatedIdentity"),
+    )
+    .await;
 
-    let delete = "mutation($i: ID!) { deleteIdentity(input: {identityID: $i}) { user { standardAttributes loginIDs { id } } } }";
+    let delete =
+        "mutation($i: ID!) { deleteIdentity(input: {identityID: $i}) { user { standardAttributes loginIDs { id } } } }";
     let d = app.ok(delete, json!({"i": username_id})).await;
     assert!(d["deleteIdentity"]["user"]["standardAttributes"].get("preferred_username").is_none());
     assert_eq!(d["deleteIdentity"]["user"]["loginIDs"].as_array().unwrap().len(), 1);
@@ -65,7 +85,10 @@ async fn identity_and_user_connections_page() {
     assert_eq!(c["edges"].as_array().unwrap().len(), 1);
     assert_eq!(c["edges"][0]["node"]["claims"]["preferred_username"], "ivy2");
     let filtered = app
-        .ok("query($id: ID!) { node(id: $id) { ... on User { identities(identityType: OAUTH) { totalCount } } } }", json!({"id": id}))
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on User { identities(identityType: OAUTH) { totalCount } } } }",
+            json!({"id": id}),
+        )
         .await;
     assert_eq!(filtered["node"]["identities"]["totalCount"], 0);
 }

@@ -1,5 +1,7 @@
 //! Integration tests: one binary, each test with its own app and database.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod audit;
 mod auth;
 mod cli;

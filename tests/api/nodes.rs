@@ -10,7 +10,10 @@ async fn node_and_nodes_resolve_every_type() {
     let user = app.create_user("jo@example.com", None).await;
     let role = app.ok("mutation { createRole(input: {key: \"r\"}) { role { id } } }", json!({})).await["createRole"]["role"]["id"].clone();
     let group = app.ok("mutation { createGroup(input: {key: \"g\"}) { group { id } } }", json!({})).await["createGroup"]["group"]["id"].clone();
-    let ident = app.ok("query($id: ID!) { node(id: $id) { ... on User { loginIDs { id } } } }", json!({"id": user})).await["node"]["loginIDs"][0]["id"].clone();
+    let ident = app
+        .ok("query($id: ID!) { node(id: $id) { ... on User { loginIDs { id } } } }", json!({"id": user}))
+        .await["node"]["loginIDs"][0]["id"]
+        .clone();
     let log = app.ok("{ auditLogs(first: 1) { edges { node { id } } } }", json!({})).await["auditLogs"]["edges"][0]["node"]["id"].clone();
 
     // Global IDs are base64url (no padding) of "Type:uuid".
@@ -24,8 +27,12 @@ async fn node_and_nodes_resolve_every_type() {
             json!({"ids": [user, role, group, ident, log, unknown]}),
         )
         .await;
-    let types: Vec<Value> = d["nodes"].as_array().unwrap().iter().map(|n| n.get("__typename").cloned().unwrap_or(Value::Null)).collect();
-    assert_eq!(types, vec![json!("User"), json!("Role"), json!("Group"), json!("Identity"), json!("AuditLog"), Value::Null]);
+    let types: Vec<Value> =
+        d["nodes"].as_array().unwrap().iter().map(|n| n.get("__typename").cloned().unwrap_or(Value::Null)).collect();
+    assert_eq!(
+        types,
+        vec![json!("User"), json!("Role"), json!("Group"), json!("Identity"), json!("AuditLog"), Value::Null]
+    );
     assert_eq!(d["nodes"][0]["id"], user);
 
     app.err("{ node(id: \"%%%\") { id } }", json!({}), "BAD_USER_INPUT", Some("InvalidID")).await;

@@ -52,7 +52,10 @@ async fn paging_forwards_and_backwards_through_250_users() {
     // Give some users a last login time so both the null and non-null regions are walked.
     for (i, id) in created.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
         let raw = authgraph::graphql::node::decode_any(id).unwrap().1;
-        app.services.set_last_login_at(raw, time::OffsetDateTime::now_utc() - time::Duration::minutes(i as i64)).await.unwrap();
+        app.services
+            .set_last_login_at(raw, time::OffsetDateTime::now_utc() - time::Duration::minutes(i as i64))
+            .await
+            .unwrap();
     }
     for sort in ["CREATED_AT", "LAST_LOGIN_AT"] {
         for dir in ["ASC", "DESC"] {
@@ -75,7 +78,8 @@ async fn paging_forwards_and_backwards_through_250_users() {
     assert_eq!(d["users"]["edges"].as_array().unwrap().len(), 100, "page size is capped at 100");
     let d = app.ok("{ users { edges { cursor } } }", json!({})).await;
     assert_eq!(d["users"]["edges"].as_array().unwrap().len(), 100, "default page size is 100");
-    app.err("{ users(first: 1, last: 1) { totalCount } }", json!({}), "BAD_USER_INPUT", Some("InvalidPagination")).await;
+    app.err("{ users(first: 1, last: 1) { totalCount } }", json!({}), "BAD_USER_INPUT", Some("InvalidPagination"))
+        .await;
     app.err("{ users(after: \"bogus\") { totalCount } }", json!({}), "BAD_USER_INPUT", Some("InvalidCursor")).await;
     app.err("{ users(first: -1) { totalCount } }", json!({}), "BAD_USER_INPUT", Some("InvalidPagination")).await;
 }

@@ -19,7 +19,8 @@ async fn every_playground_operation_runs_without_errors() {
     for file in files {
         let query = std::fs::read_to_string(&file).unwrap();
         let vars_path = file.with_extension("json");
-        let mut vars: Value = std::fs::read_to_string(&vars_path).map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(json!({}));
+        let mut vars: Value =
+            std::fs::read_to_string(&vars_path).map(|s| serde_json::from_str(&s).unwrap()).unwrap_or(json!({}));
         if query.contains("$userID") {
             vars["userID"] = user_id.clone();
         }

@@ -11,7 +11,8 @@ async fn a_page_of_100_users_with_relations_is_a_fixed_handful_of_queries() {
     let app = spawn_app().await;
     let ids = app.seed_users("nq", 100).await;
     app.ok("mutation { createRole(input: {key: \"r1\"}) { role { id } } g: createGroup(input: {key: \"g1\"}) { group { id } } }", json!({})).await;
-    app.ok("mutation { addRoleToGroups(input: {roleKey: \"r1\", groupKeys: [\"g1\"]}) { role { id } } }", json!({})).await;
+    app.ok("mutation { addRoleToGroups(input: {roleKey: \"r1\", groupKeys: [\"g1\"]}) { role { id } } }", json!({}))
+        .await;
     app.ok("mutation($u: [ID!]!) { addRoleToUsers(input: {roleKey: \"r1\", userIDs: $u}) { role { id } } a: addGroupToUsers(input: {groupKey: \"g1\", userIDs: $u}) { group { id } } }", json!({"u": ids})).await;
 
     let count = |n: i64| {

@@ -40,7 +40,9 @@ async fn every_type_field_argument_and_input_is_documented() {
                 }
             }
         }
-        for f in t["inputFields"].as_array().into_iter().flatten().chain(t["enumValues"].as_array().into_iter().flatten()) {
+        for f in
+            t["inputFields"].as_array().into_iter().flatten().chain(t["enumValues"].as_array().into_iter().flatten())
+        {
             if empty(&f["description"]) {
                 missing.push(format!("{name}.{}", f["name"]));
             }

@@ -24,7 +24,8 @@ async fn create_user_normalises_login_ids_and_refuses_duplicates() {
     assert_eq!(u["authenticators"]["edges"][0]["node"]["kind"], "PRIMARY");
 
     let before = app.audit_count().await;
-    let err = app.err(CREATE, json!({"k": "email", "v": "alice@example.com"}), "CONFLICT", Some("DuplicatedIdentity")).await;
+    let err =
+        app.err(CREATE, json!({"k": "email", "v": "alice@example.com"}), "CONFLICT", Some("DuplicatedIdentity")).await;
     assert_eq!(err["extensions"]["errorName"], "AlreadyExists");
     assert_eq!(app.audit_count().await, before, "a failed mutation writes no audit row");
     assert_eq!(app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"], 1);
@@ -63,7 +64,8 @@ async fn password_policy_comes_from_config() {
         c.password_policy.digit_required = true;
     })
     .await;
-    let err = app.err(CREATE, json!({"k": "email", "v": "a@example.com", "p": "abcdefghijk"}), "BAD_USER_INPUT", None).await;
+    let err =
+        app.err(CREATE, json!({"k": "email", "v": "a@example.com", "p": "abcdefghijk"}), "BAD_USER_INPUT", None).await;
     let msg = err["message"].as_str().unwrap();
     assert!(msg.contains("12 characters") && msg.contains("digit"), "{msg}");
     app.ok(CREATE, json!({"k": "email", "v": "a@example.com", "p": "abcdefghijk1"})).await;
@@ -73,9 +75,27 @@ async fn password_policy_comes_from_config() {
 async fn update_user_replaces_attributes_and_validates_them() {
     let app = spawn_with(|c| {
         c.custom_attributes = vec![
-            CustomAttribute { pointer: "/age".into(), kind: CustomAttributeType::Integer, minimum: Some(0.0), maximum: Some(150.0), values: vec![] },
-            CustomAttribute { pointer: "/plan".into(), kind: CustomAttributeType::Enum, minimum: None, maximum: None, values: vec!["free".into(), "pro".into()] },
-            CustomAttribute { pointer: "/country".into(), kind: CustomAttributeType::CountryCode, minimum: None, maximum: None, values: vec![] },
+            CustomAttribute {
+                pointer: "/age".into(),
+                kind: CustomAttributeType::Integer,
+                minimum: Some(0.0),
+                maximum: Some(150.0),
+                values: vec![],
+            },
+            CustomAttribute {
+                pointer: "/plan".into(),
+                kind: CustomAttributeType::Enum,
+                minimum: None,
+                maximum: None,
+                values: vec!["free".into(), "pro".into()],
+            },
+            CustomAttribute {
+                pointer: "/country".into(),
+                kind: CustomAttributeType::CountryCode,
+                minimum: None,
+                maximum: None,
+                values: vec![],
+            },
         ]
     })
     .await;
@@ -142,20 +162,45 @@ async fn disabled_status_windows_and_valid_period() {
     assert_eq!(d["setDisabledStatus"]["user"]["isDisabled"], false);
     assert_eq!(d["setDisabledStatus"]["user"]["temporarilyDisabledFrom"], "2998-01-01T00:00:00Z");
 
-    app.err(set, json!({"id": id, "d": true, "f": "2020-01-01T00:00:00Z"}), "BAD_USER_INPUT", Some("InvalidDisabledStatus")).await;
-    app.err(set, json!({"id": id, "d": true, "f": "2999-01-01T00:00:00Z", "u": "2020-01-01T00:00:00Z"}), "BAD_USER_INPUT", Some("InvalidDisabledStatus")).await;
+    app.err(
+        set,
+        json!({"id": id, "d": true, "f": "2020-01-01T00:00:00Z"}),
+        "BAD_USER_INPUT",
+        Some("InvalidDisabledStatus"),
+    )
+    .await;
+    app.err(
+        set,
+        json!({"id": id, "d": true, "f": "2999-01-01T00:00:00Z", "u": "2020-01-01T00:00:00Z"}),
+        "BAD_USER_INPUT",
+        Some("InvalidDisabledStatus"),
+    )
+    .await;
     app.ok(set, json!({"id": id, "d": false})).await;
 
     let from = "mutation($id: ID!, $t: DateTime) { setAccountValidFrom(input: {userID: $id, accountValidFrom: $t}) { user { isDisabled accountValidFrom } } }";
     let until = "mutation($id: ID!, $t: DateTime) { setAccountValidUntil(input: {userID: $id, accountValidUntil: $t}) { user { isDisabled accountValidUntil } } }";
     let period = "mutation($id: ID!, $f: DateTime, $u: DateTime) { setAccountValidPeriod(input: {userID: $id, accountValidFrom: $f, accountValidUntil: $u}) { user { isDisabled accountValidFrom accountValidUntil } } }";
-    assert_eq!(app.ok(from, json!({"id": id, "t": "2999-01-01T00:00:00Z"})).await["setAccountValidFrom"]["user"]["isDisabled"], true);
+    assert_eq!(
+        app.ok(from, json!({"id": id, "t": "2999-01-01T00:00:00Z"})).await["setAccountValidFrom"]["user"]["isDisabled"],
+        true
+    );
     assert_eq!(app.ok(from, json!({"id": id, "t": null})).await["setAccountValidFrom"]["user"]["isDisabled"], false);
-    assert_eq!(app.ok(until, json!({"id": id, "t": "2001-01-01T00:00:00Z"})).await["setAccountValidUntil"]["user"]["isDisabled"], true);
+    assert_eq!(
+        app.ok(until, json!({"id": id, "t": "2001-01-01T00:00:00Z"})).await["setAccountValidUntil"]["user"]["isDisabled"],
+        true
+    );
     let p = app.ok(period, json!({"id": id, "f": "2001-01-01T00:00:00Z", "u": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(p["setAccountValidPeriod"]["user"]["isDisabled"], false);
-    app.err(period, json!({"id": id, "f": "2999-01-01T00:00:00Z", "u": "2001-01-01T00:00:00Z"}), "BAD_USER_INPUT", Some("InvalidAccountValidPeriod")).await;
-    app.err(until, json!({"id": id, "t": "2000-01-01T00:00:00Z"}), "BAD_USER_INPUT", Some("InvalidAccountValidPeriod")).await;
+    app.err(
+        period,
+        json!({"id": id, "f": "2999-01-01T00:00:00Z", "u": "2001-01-01T00:00:00Z"}),
+        "BAD_USER_INPUT",
+        Some("InvalidAccountValidPeriod"),
+    )
+    .await;
+    app.err(until, json!({"id": id, "t": "2000-01-01T00:00:00Z"}), "BAD_USER_INPUT", Some("InvalidAccountValidPeriod"))
+        .await;
 }
 
 #[tokio::test]
@@ -177,10 +222,19 @@ async fn passwords_verification_and_deletion() {
     let verify = "mutation($id: ID!, $n: String!, $v: String!, $b: Boolean!) { setVerifiedStatus(input: {userID: $id, claimName: $n, claimValue: $v, isVerified: $b}) { user { standardAttributes verifiedClaims { name value } } } }";
     let v = app.ok(verify, json!({"id": id, "n": "email", "v": "erin@example.com", "b": true})).await;
     assert_eq!(v["setVerifiedStatus"]["user"]["standardAttributes"]["email_verified"], true);
-    assert_eq!(v["setVerifiedStatus"]["user"]["verifiedClaims"], json!([{"name": "email", "value": "erin@example.com"}]));
+    assert_eq!(
+        v["setVerifiedStatus"]["user"]["verifiedClaims"],
+        json!([{"name": "email", "value": "erin@example.com"}])
+    );
     let v = app.ok(verify, json!({"id": id, "n": "email", "v": "erin@example.com", "b": false})).await;
     assert_eq!(v["setVerifiedStatus"]["user"]["standardAttributes"]["email_verified"], false);
-    app.err(verify, json!({"id": id, "n": "nickname", "v": "x", "b": true}), "BAD_USER_INPUT", Some("InvalidClaimName")).await;
+    app.err(
+        verify,
+        json!({"id": id, "n": "nickname", "v": "x", "b": true}),
+        "BAD_USER_INPUT",
+        Some("InvalidClaimName"),
+    )
+    .await;
 
     let del = "mutation($id: ID!) { deleteUser(input: {userID: $id, reason: \"requested\"}) { deletedUserID } }";
     assert_eq!(app.ok(del, json!({"id": id})).await["deleteUser"]["deletedUserID"], id);
@@ -198,8 +252,12 @@ async fn lookups_by_login_id_and_standard_attribute_see_writes_at_once() {
     assert_eq!(app.ok(q, json!({"k": "email", "v": "FRANK@example.COM"})).await["getUserByLoginID"]["id"], id);
     assert_eq!(app.ok(q, json!({"k": "email", "v": "nobody@example.com"})).await["getUserByLoginID"], Value::Null);
     app.err(q, json!({"k": "email", "v": "bad"}), "BAD_USER_INPUT", Some("InvalidEmail")).await;
-    let q = "query($n: String!, $v: String!) { getUsersByStandardAttribute(attributeName: $n, attributeValue: $v) { id } }";
-    assert_eq!(app.ok(q, json!({"n": "email", "v": "frank@example.com"})).await["getUsersByStandardAttribute"], json!([{"id": id}]));
+    let q =
+        "query($n: String!, $v: String!) { getUsersByStandardAttribute(attributeName: $n, attributeValue: $v) { id } }";
+    assert_eq!(
+        app.ok(q, json!({"n": "email", "v": "frank@example.com"})).await["getUsersByStandardAttribute"],
+        json!([{"id": id}])
+    );
     app.err(q, json!({"n": "nickname", "v": "x"}), "BAD_USER_INPUT", Some("GetUsersInvalidArgument")).await;
 }
 
@@ -208,9 +266,7 @@ async fn users_search_matches_ids_login_ids_and_prefixes() {
     let app = spawn_app().await;
     let alice = app.create_user("alice.liddell@wonder.example", None).await;
     let _bob = app.create_user("bob@builder.example", None).await;
-    let phone = app
-        .ok(CREATE, json!({"k": "phone", "v": "+85291234567"}))
-        .await["createUser"]["user"]["id"]
+    let phone = app.ok(CREATE, json!({"k": "phone", "v": "+85291234567"})).await["createUser"]["user"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -223,9 +279,18 @@ async fn users_search_matches_ids_login_ids_and_prefixes() {
     let search = |kw: &'static str| {
         let app = &app;
         async move {
-            let d = app.ok("query($k: String) { users(searchKeyword: $k) { totalCount edges { node { id } } } }", json!({"k": kw})).await;
-            let mut ids: Vec<String> =
-                d["users"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()).collect();
+            let d = app
+                .ok(
+                    "query($k: String) { users(searchKeyword: $k) { totalCount edges { node { id } } } }",
+                    json!({"k": kw}),
+                )
+                .await;
+            let mut ids: Vec<String> = d["users"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+                .collect();
             ids.sort();
             ids
         }
