@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub created_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
     pub activity_type: String,
     /// The affected user, kept after the user is deleted.
     pub user_id: Option<Uuid>,

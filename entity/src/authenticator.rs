@@ -15,9 +15,9 @@ pub struct Model {
     pub is_default: bool,
     /// Argon2id PHC string; never leaves the service layer.
     pub password_hash: Option<String>,
-    pub expire_after: Option<TimeDateTimeWithTimeZone>,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
+    pub expire_after: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

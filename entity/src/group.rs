@@ -11,8 +11,8 @@ pub struct Model {
     pub key: String,
     pub name: Option<String>,
     pub description: Option<String>,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

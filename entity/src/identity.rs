@@ -20,8 +20,8 @@ pub struct Model {
     pub original_value: String,
     /// Case-folded value that uniqueness and search use.
     pub unique_key: String,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

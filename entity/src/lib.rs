@@ -1,5 +1,9 @@
 //! sea-orm entities of authgraph, one module per table.
 //!
+//! Every `*_at`, `*_from` and `*_until` column is a UTC time in microseconds since the Unix
+//! epoch (BIGINT): it sorts and compares the same way on SQLite and PostgreSQL, which
+//! keyset pagination and time-range filters rely on.
+//!
 //! Only `service/` in the main crate uses these types; the GraphQL and OIDC layers see
 //! service types instead, so no column can leak by accident.
 

@@ -14,12 +14,12 @@ pub struct Model {
     pub alg: String,
     /// AES-256-GCM(nonce || ciphertext) of the PKCS#8 DER private key.
     pub private_key: Vec<u8>,
-    pub created_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
     /// Set while the key signs new tokens.
     pub active: bool,
     /// When the key stopped signing; it verifies until `retire_at`.
-    pub deactivated_at: Option<TimeDateTimeWithTimeZone>,
-    pub retire_at: Option<TimeDateTimeWithTimeZone>,
+    pub deactivated_at: Option<i64>,
+    pub retire_at: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

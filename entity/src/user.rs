@@ -7,9 +7,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
-    pub last_login_at: Option<TimeDateTimeWithTimeZone>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
     pub standard_attributes: Json,
     pub custom_attributes: Json,
     /// Lower-cased `name` (or given/family name) used for prefix search.
@@ -20,12 +20,12 @@ pub struct Model {
     pub is_deactivated: bool,
     pub is_anonymous: bool,
     pub is_anonymized: bool,
-    pub delete_at: Option<TimeDateTimeWithTimeZone>,
-    pub anonymize_at: Option<TimeDateTimeWithTimeZone>,
-    pub temporarily_disabled_from: Option<TimeDateTimeWithTimeZone>,
-    pub temporarily_disabled_until: Option<TimeDateTimeWithTimeZone>,
-    pub account_valid_from: Option<TimeDateTimeWithTimeZone>,
-    pub account_valid_until: Option<TimeDateTimeWithTimeZone>,
+    pub delete_at: Option<i64>,
+    pub anonymize_at: Option<i64>,
+    pub temporarily_disabled_from: Option<i64>,
+    pub temporarily_disabled_until: Option<i64>,
+    pub account_valid_from: Option<i64>,
+    pub account_valid_until: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

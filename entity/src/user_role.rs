@@ -9,7 +9,7 @@ pub struct Model {
     pub user_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub role_id: Uuid,
-    pub created_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

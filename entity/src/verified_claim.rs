@@ -10,7 +10,7 @@ pub struct Model {
     pub user_id: Uuid,
     pub name: String,
     pub value: String,
-    pub created_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, fmt_time, parse_time};
-use super::types::{AuditLog, now};
+use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, parse_micros};
+use super::types::{AuditLog, micros, now};
 use super::{Audit, Result, Services};
 use entity::audit_log;
 
@@ -39,7 +39,7 @@ pub async fn record_at(
     });
     audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),
-        created_at: Set(at),
+        created_at: Set(micros(at)),
         activity_type: Set(audit.activity.clone()),
         user_id: Set(user_id),
         actor: Set(a.subject.clone()),
@@ -79,10 +79,10 @@ impl Services {
             cond = cond.add(Expr::col(audit_log::Column::ActivityType).is_in(f.activity_types.clone()));
         }
         if let Some(from) = f.range_from {
-            cond = cond.add(Expr::col(audit_log::Column::CreatedAt).gte(from));
+            cond = cond.add(Expr::col(audit_log::Column::CreatedAt).gte(micros(from)));
         }
         if let Some(to) = f.range_to {
-            cond = cond.add(Expr::col(audit_log::Column::CreatedAt).lt(to));
+            cond = cond.add(Expr::col(audit_log::Column::CreatedAt).lt(micros(to)));
         }
         let mut users = f.user_ids.clone();
         let mut keys = Vec::new();
@@ -110,11 +110,11 @@ impl Services {
             col: col("audit_logs", "created_at"),
             id: col("audit_logs", "id"),
             desc: !f.ascending,
-            parse: parse_time,
+            parse: parse_micros,
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;
         let rows: Vec<AuditLog> = q.all(&self.db.conn).await?.into_iter().map(AuditLog::from).collect();
-        Ok(finish(&plan, rows, |r| Cursor { value: Some(fmt_time(r.created_at)), id: r.id }))
+        Ok(finish(&plan, rows, |r| Cursor { value: Some(micros(r.created_at).to_string()), id: r.id }))
     }
 
     /// Counts audit log entries matching `f`.

@@ -6,7 +6,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::types::{Identity, User, now};
+use super::types::{Identity, User, micros, now};
 use super::users::{insert_password, refresh_derived, user_row};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
 use crate::domain::login_id::LoginId;
@@ -37,8 +37,8 @@ pub(crate) async fn insert_login_id(
         value: Set(login_id.value.clone()),
         original_value: Set(login_id.original.clone()),
         unique_key: Set(login_id.unique_key.clone()),
-        created_at: Set(t),
-        updated_at: Set(t),
+        created_at: Set(micros(t)),
+        updated_at: Set(micros(t)),
     }
     .insert(conn)
     .await
@@ -121,7 +121,7 @@ impl Services {
         am.value = Set(login_id.value.clone());
         am.original_value = Set(login_id.original.clone());
         am.unique_key = Set(login_id.unique_key.clone());
-        am.updated_at = Set(now());
+        am.updated_at = Set(micros(now()));
         let ident = am
             .update(&txn)
             .await

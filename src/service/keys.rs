@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::now;
+use super::types::{micros, now};
 use super::{Result, Services};
 use crate::crypto::jwt::SigningKey;
 use entity::signing_key;
@@ -51,7 +51,7 @@ impl Services {
                 .filter(
                     Condition::any()
                         .add(Expr::col(signing_key::Column::RetireAt).is_null())
-                        .add(Expr::col(signing_key::Column::RetireAt).gt(t)),
+                        .add(Expr::col(signing_key::Column::RetireAt).gt(micros(t))),
                 )
                 .order_by_desc(signing_key::Column::CreatedAt)
         };
@@ -64,7 +64,7 @@ impl Services {
                 kid: Set(key.kid.clone()),
                 alg: Set(key.alg.to_owned()),
                 private_key: Set(self.master_key.encrypt(&der)),
-                created_at: Set(t),
+                created_at: Set(micros(t)),
                 active: Set(true),
                 deactivated_at: Set(None),
                 retire_at: Set(None),

@@ -7,19 +7,15 @@ use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryO
 use uuid::Uuid;
 
 use super::roles_groups::Kind;
-use super::types::{Authenticator, Identity, Keyed, User, VerifiedClaim};
+use super::types::{Authenticator, Identity, Keyed, KeyedRow, User, VerifiedClaim};
 use super::{Error, Result, Services};
 use entity::{authenticator, identity, user, verified_claim};
 
 #[derive(FromQueryResult)]
 struct OwnedKeyed {
     owner_id: Uuid,
-    id: Uuid,
-    key: String,
-    name: Option<String>,
-    description: Option<String>,
-    created_at: time::OffsetDateTime,
-    updated_at: time::OffsetDateTime,
+    #[sea_orm(nested)]
+    row: KeyedRow,
 }
 
 /// Who owns the listed roles or groups.
@@ -141,17 +137,7 @@ impl Services {
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             let r = OwnedKeyed::from_query_result(row, "").map_err(Error::from)?;
-            pairs.push((
-                r.owner_id,
-                Keyed {
-                    id: r.id,
-                    key: r.key,
-                    name: r.name,
-                    description: r.description,
-                    created_at: r.created_at,
-                    updated_at: r.updated_at,
-                },
-            ));
+            pairs.push((r.owner_id, Keyed::from(r.row)));
         }
         Ok(group_by(pairs))
     }

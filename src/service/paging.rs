@@ -239,19 +239,14 @@ pub fn paginate_in_memory<T>(items: Vec<T>, args: &PageArgs, cursor: impl Fn(&T)
     Ok(Page { items, has_next, has_prev })
 }
 
-/// Parses a cursor value of a timestamp column.
-pub fn parse_time(v: &str) -> Option<Value> {
-    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok().map(Value::from)
+/// Parses a cursor value of a time column (microseconds since the epoch).
+pub fn parse_micros(v: &str) -> Option<Value> {
+    v.parse::<i64>().ok().map(Value::from)
 }
 
 /// Parses a cursor value of a text column.
 pub fn parse_text(v: &str) -> Option<Value> {
     Some(Value::from(v.to_owned()))
-}
-
-/// Formats a time for a cursor.
-pub fn fmt_time(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// A column of a table, as an expression.

@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, parse_text};
-use super::types::{Keyed, User, now};
+use super::types::{Keyed, KeyedRow, User, micros, now};
 use super::users::user_row;
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
 use crate::domain::key::validate_key;
@@ -92,7 +92,7 @@ fn select_keyed(kind: Kind) -> SelectStatement {
 
 async fn fetch(conn: &impl ConnectionTrait, q: &SelectStatement) -> Result<Vec<Keyed>> {
     let rows = conn.query_all(q).await?;
-    rows.iter().map(|r| Keyed::from_query_result(r, "").map_err(Error::from)).collect()
+    rows.iter().map(|r| KeyedRow::from_query_result(r, "").map(Keyed::from).map_err(Error::from)).collect()
 }
 
 /// Loads rows of `kind` by key inside `conn`; every key must exist.
@@ -168,8 +168,8 @@ impl Services {
                 key.into(),
                 name.filter(|s| !s.is_empty()).into(),
                 description.filter(|s| !s.is_empty()).into(),
-                t.into(),
-                t.into(),
+                micros(t).into(),
+                micros(t).into(),
             ])
             .map_err(Error::internal)?
             .to_owned();
@@ -202,7 +202,7 @@ impl Services {
         let mut stmt = Query::update();
         stmt.table(kind.table())
             .value("key", new_key.clone())
-            .value("updated_at", now())
+            .value("updated_at", micros(now()))
             .and_where(Expr::col("id").eq(id));
         if let Some(n) = name {
             stmt.value("name", Some(n).filter(|s| !s.is_empty()));
@@ -353,7 +353,7 @@ async fn set_links(conn: &impl ConnectionTrait, link: Link, pairs: &[(Uuid, Uuid
         let mut stmt = Query::insert();
         stmt.into_table(table).columns([l, r, "created_at"]);
         for (a, b) in pairs {
-            stmt.values([(*a).into(), (*b).into(), t.into()]).map_err(Error::internal)?;
+            stmt.values([(*a).into(), (*b).into(), micros(t).into()]).map_err(Error::internal)?;
         }
         stmt.on_conflict(OnConflict::columns([l, r]).do_nothing().to_owned());
         conn.execute(&stmt).await?;

@@ -68,9 +68,9 @@ impl From<entity::user::Model> for User {
     fn from(m: entity::user::Model) -> Self {
         Self {
             id: m.id,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-            last_login_at: m.last_login_at,
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+            last_login_at: m.last_login_at.map(time_of),
             standard_attributes: m.standard_attributes,
             custom_attributes: m.custom_attributes,
             disabled_indefinitely: m.is_disabled,
@@ -78,12 +78,12 @@ impl From<entity::user::Model> for User {
             is_deactivated: m.is_deactivated,
             is_anonymous: m.is_anonymous,
             is_anonymized: m.is_anonymized,
-            delete_at: m.delete_at,
-            anonymize_at: m.anonymize_at,
-            temporarily_disabled_from: m.temporarily_disabled_from,
-            temporarily_disabled_until: m.temporarily_disabled_until,
-            account_valid_from: m.account_valid_from,
-            account_valid_until: m.account_valid_until,
+            delete_at: m.delete_at.map(time_of),
+            anonymize_at: m.anonymize_at.map(time_of),
+            temporarily_disabled_from: m.temporarily_disabled_from.map(time_of),
+            temporarily_disabled_until: m.temporarily_disabled_until.map(time_of),
+            account_valid_from: m.account_valid_from.map(time_of),
+            account_valid_until: m.account_valid_until.map(time_of),
         }
     }
 }
@@ -140,8 +140,8 @@ impl From<entity::identity::Model> for Identity {
             login_id_type: m.login_id_type,
             value: m.value,
             original_value: m.original_value,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
         }
     }
 }
@@ -175,15 +175,15 @@ impl From<entity::authenticator::Model> for Authenticator {
             kind: m.kind,
             factor: m.factor,
             is_default: m.is_default,
-            expire_after: m.expire_after,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            expire_after: m.expire_after.map(time_of),
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
         }
     }
 }
 
 /// A role or a group: both are addressed by a unique key.
-#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+#[derive(Debug, Clone)]
 pub struct Keyed {
     /// ID.
     pub id: Uuid,
@@ -235,7 +235,7 @@ impl From<entity::audit_log::Model> for AuditLog {
     fn from(m: entity::audit_log::Model) -> Self {
         Self {
             id: m.id,
-            created_at: m.created_at,
+            created_at: time_of(m.created_at),
             activity_type: m.activity_type,
             user_id: m.user_id,
             actor: m.actor,
@@ -247,8 +247,41 @@ impl From<entity::audit_log::Model> for AuditLog {
     }
 }
 
-/// Current time, truncated to microseconds (what every backend stores).
+/// Current time, truncated to microseconds (what the database stores).
 pub fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+    time_of(micros(OffsetDateTime::now_utc()))
+}
+
+/// A time as stored: microseconds since the Unix epoch, UTC.
+pub fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+/// A stored time back as a date-time.
+pub fn time_of(v: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A `roles` or `groups` row as stored.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub(crate) struct KeyedRow {
+    pub id: Uuid,
+    pub key: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<KeyedRow> for Keyed {
+    fn from(r: KeyedRow) -> Self {
+        Self {
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            description: r.description,
+            created_at: time_of(r.created_at),
+            updated_at: time_of(r.updated_at),
+        }
+    }
 }

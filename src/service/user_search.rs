@@ -5,8 +5,8 @@ use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, fmt_time, parse_time};
-use super::types::{User, now};
+use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, parse_micros};
+use super::types::{User, micros, now};
 use super::{Result, Services};
 use entity::user;
 
@@ -77,6 +77,7 @@ fn in_group(key: &str) -> Expr {
 
 /// Disabled at `t`, as a condition that is never NULL.
 fn disabled_at(t: OffsetDateTime) -> Condition {
+    let t = micros(t);
     let c = |name: &'static str| Expr::col(("users", name));
     Condition::any()
         .add(c("is_disabled").eq(true))
@@ -137,7 +138,7 @@ impl Services {
             UserSort::CreatedAt => "created_at",
             UserSort::LastLoginAt => "last_login_at",
         };
-        let ks = Keyset { col: col("users", column), id: col("users", "id"), desc: !f.ascending, parse: parse_time };
+        let ks = Keyset { col: col("users", column), id: col("users", "id"), desc: !f.ascending, parse: parse_micros };
         let q = ks.apply(user::Entity::find().filter(condition(f)), &plan)?;
         let rows: Vec<User> = q.all(&self.db.conn).await?.into_iter().map(User::from).collect();
         let sort = f.sort;
@@ -146,7 +147,7 @@ impl Services {
                 UserSort::CreatedAt => Some(u.created_at),
                 UserSort::LastLoginAt => u.last_login_at,
             };
-            Cursor { value: value.map(fmt_time), id: u.id }
+            Cursor { value: value.map(|v| micros(v).to_string()), id: u.id }
         }))
     }
 

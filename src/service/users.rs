@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::types::{User, now};
+use super::types::{User, micros, now, time_of};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
 use crate::domain::attributes::{formatted_name, validate_custom, validate_standard};
 use crate::domain::login_id::LoginId;
@@ -89,7 +89,7 @@ pub(crate) async fn refresh_derived(conn: &impl ConnectionTrait, mut row: user::
         let mut am = row.clone().into_active_model();
         am.standard_attributes = Set(attrs.clone());
         am.name_key = Set(name_key.clone());
-        am.updated_at = Set(now());
+        am.updated_at = Set(micros(now()));
         row = am.update(conn).await?;
     }
     Ok(row)
@@ -116,8 +116,8 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let row = user::ActiveModel {
             id: Set(Uuid::now_v7()),
-            created_at: Set(t),
-            updated_at: Set(t),
+            created_at: Set(micros(t)),
+            updated_at: Set(micros(t)),
             last_login_at: Set(None),
             standard_attributes: Set(json!({})),
             custom_attributes: Set(json!({})),
@@ -188,7 +188,7 @@ impl Services {
         if let Some(custom) = custom {
             am.custom_attributes = Set(Value::Object(custom));
         }
-        am.updated_at = Set(now());
+        am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
         let row = refresh_derived(&txn, row).await?;
         audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
@@ -240,8 +240,8 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let row = user_row(&txn, user_id).await?;
         if let Some((from, until)) = window {
-            let outside =
-                row.account_valid_from.is_some_and(|v| from < v) || row.account_valid_until.is_some_and(|v| until > v);
+            let outside = row.account_valid_from.is_some_and(|v| micros(from) < v)
+                || row.account_valid_until.is_some_and(|v| micros(until) > v);
             if outside {
                 return Err(Error::invalid(
                     "InvalidDisabledStatus",
@@ -252,9 +252,9 @@ impl Services {
         let mut am = row.into_active_model();
         am.is_disabled = Set(disabled && window.is_none());
         am.disable_reason = Set(if disabled { reason.filter(|r| !r.is_empty()) } else { None });
-        am.temporarily_disabled_from = Set(window.map(|w| w.0));
-        am.temporarily_disabled_until = Set(window.map(|w| w.1));
-        am.updated_at = Set(now());
+        am.temporarily_disabled_from = Set(window.map(|w| micros(w.0)));
+        am.temporarily_disabled_until = Set(window.map(|w| micros(w.1)));
+        am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
         audit::record(
             &txn,
@@ -271,8 +271,8 @@ impl Services {
     pub async fn set_account_valid_period(&self, audit: &Audit, user_id: Uuid, p: ValidPeriod) -> Result<User> {
         let txn = self.db.begin_write().await?;
         let row = user_row(&txn, user_id).await?;
-        let from = p.from.unwrap_or(row.account_valid_from);
-        let until = p.until.unwrap_or(row.account_valid_until);
+        let from = p.from.unwrap_or(row.account_valid_from.map(time_of));
+        let until = p.until.unwrap_or(row.account_valid_until.map(time_of));
         if let (Some(f), Some(u)) = (from, until)
             && f >= u
         {
@@ -282,9 +282,9 @@ impl Services {
             ));
         }
         let mut am = row.into_active_model();
-        am.account_valid_from = Set(from);
-        am.account_valid_until = Set(until);
-        am.updated_at = Set(now());
+        am.account_valid_from = Set(from.map(micros));
+        am.account_valid_until = Set(until.map(micros));
+        am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
         audit::record(
             &txn,
@@ -311,7 +311,7 @@ impl Services {
                 let mut am = a.into_active_model();
                 am.password_hash = Set(Some(hash));
                 am.expire_after = Set(None);
-                am.updated_at = Set(t);
+                am.updated_at = Set(micros(t));
                 am.update(&txn).await?;
             }
             None => insert_password(&txn, user_id, hash, t).await?,
@@ -330,8 +330,8 @@ impl Services {
         })?;
         let t = now();
         let mut am = auth.into_active_model();
-        am.expire_after = Set(expired.then_some(t));
-        am.updated_at = Set(t);
+        am.expire_after = Set(expired.then_some(micros(t)));
+        am.updated_at = Set(micros(t));
         am.update(&txn).await?;
         audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row), "expired": expired})).await?;
         txn.commit().await?;
@@ -372,7 +372,7 @@ impl Services {
                     user_id: Set(user_id),
                     name: Set(claim.to_owned()),
                     value: Set(value.clone()),
-                    created_at: Set(now()),
+                    created_at: Set(micros(now())),
                 }
                 .insert(&txn)
                 .await?;
@@ -424,8 +424,8 @@ pub(crate) async fn insert_password(
         is_default: Set(true),
         password_hash: Set(Some(hash)),
         expire_after: Set(None),
-        created_at: Set(t),
-        updated_at: Set(t),
+        created_at: Set(micros(t)),
+        updated_at: Set(micros(t)),
     }
     .insert(conn)
     .await
@@ -437,7 +437,7 @@ impl Services {
     /// Records a successful login time (the login flow calls this; tests use it to seed).
     pub async fn set_last_login_at(&self, user_id: Uuid, at: OffsetDateTime) -> Result<()> {
         let res = user::Entity::update_many()
-            .col_expr(user::Column::LastLoginAt, Expr::value(at))
+            .col_expr(user::Column::LastLoginAt, Expr::value(micros(at)))
             .filter(Expr::col(user::Column::Id).eq(user_id))
             .exec(&self.db.conn)
             .await?;
