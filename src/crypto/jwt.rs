@@ -97,6 +97,8 @@ pub enum VerifyError {
 pub struct KeyRing {
     active: RwLock<Option<Arc<SigningKey>>>,
     verifiers: RwLock<HashMap<String, (Algorithm, Arc<DecodingKey>)>>,
+    /// Unix time (seconds) of the last reload triggered by an unknown `kid`.
+    last_reload: std::sync::atomic::AtomicI64,
 }
 
 impl KeyRing {
@@ -118,6 +120,14 @@ impl KeyRing {
     /// The key that signs new tokens.
     pub fn active(&self) -> Option<Arc<SigningKey>> {
         self.active.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether a reload for an unknown `kid` may run now: at most one every 10 seconds,
+    /// so that tokens with made-up key IDs cannot make every request hit the database.
+    pub fn may_reload(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.last_reload.load(Ordering::Relaxed);
+        now - last >= 10 && self.last_reload.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// Whether a key with this `kid` is known.

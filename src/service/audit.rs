@@ -110,6 +110,7 @@ impl Services {
             col: col("audit_logs", "created_at"),
             id: col("audit_logs", "id"),
             desc: !f.ascending,
+            nullable: false,
             parse: parse_micros,
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;

@@ -113,6 +113,7 @@ impl Services {
         if let Ok(header) = jsonwebtoken::decode_header(token)
             && let Some(kid) = header.kid
             && !self.keys.knows(&kid)
+            && self.keys.may_reload(now().unix_timestamp())
         {
             let _ = self.load_signing_keys().await;
         }

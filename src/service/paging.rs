@@ -106,6 +106,9 @@ pub struct Keyset {
     pub id: Expr,
     /// Descending.
     pub desc: bool,
+    /// The sort column can be NULL (nulls sort last). For a NOT NULL column the order
+    /// clause leaves NULLS out, so that both databases can walk the index instead of sorting.
+    pub nullable: bool,
     /// How a cursor's text value becomes an SQL value.
     pub parse: fn(&str) -> Option<Value>,
 }
@@ -120,10 +123,19 @@ impl Keyset {
         }
     }
 
+    /// `(col, id) > (v, id)` (or `<`): a row-value comparison that both databases turn
+    /// into an index range, so that deep pages cost as little as the first.
+    fn row_cmp(&self, v: Value, id: Value, greater: bool) -> Expr {
+        let left = Expr::tuple([self.col.clone(), self.id.clone()]);
+        let right = Expr::tuple([Expr::val(v), Expr::val(id)]);
+        if greater { left.gt(right) } else { left.lt(right) }
+    }
+
     /// Rows strictly after `c` in this order.
     fn after(&self, c: &Cursor) -> Result<Condition> {
         let id = Value::from(c.id);
         Ok(match self.value(c)? {
+            Some(v) if !self.nullable => Condition::all().add(self.row_cmp(v, id, !self.desc)),
             Some(v) => {
                 let (beyond, id_beyond) = if self.desc {
                     (self.col.clone().lt(v.clone()), self.id.clone().lt(id))
@@ -146,6 +158,7 @@ impl Keyset {
     fn before(&self, c: &Cursor) -> Result<Condition> {
         let id = Value::from(c.id);
         Ok(match self.value(c)? {
+            Some(v) if !self.nullable => Condition::all().add(self.row_cmp(v, id, self.desc)),
             Some(v) => {
                 let (ahead, id_ahead) = if self.desc {
                     (self.col.clone().gt(v.clone()), self.id.clone().gt(id))
@@ -184,19 +197,25 @@ impl Keyset {
     /// Adds the bounds, the order and the limit (one extra row tells whether more exist).
     pub fn apply<E: EntityTrait>(&self, q: Select<E>, plan: &Plan) -> Result<Select<E>> {
         let (order, nulls) = self.order(plan);
-        Ok(sea_orm::QueryFilter::filter(q, self.bounds(plan)?)
-            .order_by_with_nulls(self.col.clone(), order.clone(), nulls)
-            .order_by(self.id.clone(), order)
-            .limit(plan.limit + 1))
+        let q = sea_orm::QueryFilter::filter(q, self.bounds(plan)?);
+        let q = if self.nullable {
+            q.order_by_with_nulls(self.col.clone(), order.clone(), nulls)
+        } else {
+            q.order_by(self.col.clone(), order.clone())
+        };
+        Ok(q.order_by(self.id.clone(), order).limit(plan.limit + 1))
     }
 
     /// The same as [`Keyset::apply`] for a plain select statement.
     pub fn apply_stmt(&self, q: &mut SelectStatement, plan: &Plan) -> Result<()> {
         let (order, nulls) = self.order(plan);
-        q.cond_where(self.bounds(plan)?)
-            .order_by_expr_with_nulls(self.col.clone(), order.clone(), nulls)
-            .order_by_expr(self.id.clone(), order)
-            .limit(plan.limit + 1);
+        q.cond_where(self.bounds(plan)?);
+        if self.nullable {
+            q.order_by_expr_with_nulls(self.col.clone(), order.clone(), nulls);
+        } else {
+            q.order_by_expr(self.col.clone(), order.clone());
+        }
+        q.order_by_expr(self.id.clone(), order).limit(plan.limit + 1);
         Ok(())
     }
 }

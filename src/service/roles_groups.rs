@@ -234,7 +234,13 @@ impl Services {
     pub async fn list_keyed(&self, kind: Kind, f: &KeyedFilter, args: &PageArgs) -> Result<Page<Keyed>> {
         let plan = args.plan()?;
         let mut q = filter_stmt(kind, f);
-        let ks = Keyset { col: col(kind.table(), "key"), id: col(kind.table(), "id"), desc: false, parse: parse_text };
+        let ks = Keyset {
+            col: col(kind.table(), "key"),
+            id: col(kind.table(), "id"),
+            desc: false,
+            nullable: false,
+            parse: parse_text,
+        };
         ks.apply_stmt(&mut q, &plan)?;
         let rows = fetch(&self.db.conn, &q).await?;
         Ok(finish(&plan, rows, |r| Cursor { value: Some(r.key.clone()), id: r.id }))

@@ -1,6 +1,6 @@
 //! The users list: keyword search, role/group/status filters, keyset paging.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement, UnionType};
 use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -95,17 +95,23 @@ fn disabled_at(t: OffsetDateTime) -> Condition {
 fn condition(f: &UserFilter) -> Condition {
     let mut cond = Condition::all();
     if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        // One IN (... UNION ...) set of candidate IDs, each part an index range scan, so
+        // the database finds the few matches first instead of scanning users in sort order.
         let lower = kw.to_lowercase();
-        let idents = subquery("identities", "user_id")
+        let mut candidates = subquery("identities", "user_id")
             .cond_where(prefix_range(Expr::col(("identities", "unique_key")), &lower))
             .to_owned();
-        let mut any = Condition::any()
-            .add(Expr::col(("users", "id")).in_subquery(idents))
-            .add(prefix_range(Expr::col(("users", "name_key")), &lower));
+        candidates.union(
+            UnionType::Distinct,
+            subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned(),
+        );
         if let Ok(id) = Uuid::parse_str(kw) {
-            any = any.add(Expr::col(("users", "id")).eq(id));
+            candidates.union(
+                UnionType::Distinct,
+                subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned(),
+            );
         }
-        cond = cond.add(any);
+        cond = cond.add(Expr::col(("users", "id")).in_subquery(candidates));
     }
     for key in &f.role_keys {
         cond = cond.add(has_role(key));
@@ -138,7 +144,13 @@ impl Services {
             UserSort::CreatedAt => "created_at",
             UserSort::LastLoginAt => "last_login_at",
         };
-        let ks = Keyset { col: col("users", column), id: col("users", "id"), desc: !f.ascending, parse: parse_micros };
+        let ks = Keyset {
+            col: col("users", column),
+            id: col("users", "id"),
+            desc: !f.ascending,
+            nullable: f.sort == UserSort::LastLoginAt,
+            parse: parse_micros,
+        };
         let q = ks.apply(user::Entity::find().filter(condition(f)), &plan)?;
         let rows: Vec<User> = q.all(&self.db.conn).await?.into_iter().map(User::from).collect();
         let sort = f.sort;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Load test of the Admin API on an existing (seeded) database.
+#
+#   cargo build --release
+#   bench/admin_api.sh sqlite://bench.db [seconds] [connections]
+#
+# Prints start-up time to ready, idle RSS, then for `users(first: 50)` with roles and
+# groups, and for a keyword search: requests/s and p50/p90/p99 latency (wrk), and RSS
+# after the run. The load generator runs on the same machine as the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+url=${1:?database URL}
+secs=${2:-30}
+conns=${3:-8}
+users=${USERS:-1000000}
+bin=target/release/authgraph
+port=${PORT:-3900}
+work=$(mktemp -d)
+export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="$work/master.key" AUTHGRAPH_LOG__LEVEL=warn
+export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
+
+"$bin" migrate >/dev/null 2>&1
+# Start-up to ready on the existing database (keys already created by `migrate`? no: by the first start).
+"$bin" admin-token >/dev/null
+start=$(date +%s%N)
+"$bin" serve --listen "127.0.0.1:$port" 2>"$work/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.005; done
+ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+sleep 1
+idle_kb=$(ps -o rss= -p $pid)
+echo "startup_to_ready_ms=$ready_ms idle_rss_kb=$idle_kb"
+
+TOKEN=$("$bin" admin-token --ttl 1h)
+export TOKEN USERS=$users
+list='{"query":"{ users(first: 50) { edges { node { id standardAttributes roles { edges { node { key } } } groups { edges { node { key } } } } } } }"}'
+search='{"query":"{ users(first: 50, searchKeyword: \"KEYWORD\") { edges { node { id standardAttributes roles { edges { node { key } } } } } } }"}'
+check=$(curl -s "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$list" | head -c 120)
+echo "sample: $check"
+for name in list search; do
+  BODY=${!name} wrk -t2 -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/"
+done
+echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
