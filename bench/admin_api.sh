@@ -4,9 +4,11 @@
 #   cargo build --release
 #   bench/admin_api.sh sqlite://bench.db [seconds] [connections]
 #
-# Prints start-up time to ready, idle RSS, then for `users(first: 50)` with roles and
-# groups, and for a keyword search: requests/s and p50/p90/p99 latency (wrk), and RSS
-# after the run. The load generator runs on the same machine as the server.
+# Prints start-up time to ready, idle RSS, then requests/s and p50/p90/p99 latency (wrk)
+# for: `list`, users(first: 50) with roles and groups; `search`, a keyword that is a
+# prefix of a few users' emails (user<n>, n >= 1000); `broad`, a prefix of 1,111 to
+# 111,111 emails (n < 1000); and RSS after the run. The load generator runs on the same
+# machine as the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
@@ -16,11 +18,12 @@ users=${USERS:-1000000}
 bin=target/release/authgraph
 port=${PORT:-3900}
 work=$(mktemp -d)
-export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="$work/master.key" AUTHGRAPH_LOG__LEVEL=warn
+# The master key must stay the same across runs on one database (it encrypts its signing keys).
+export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
 export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
 
 "$bin" migrate >/dev/null 2>&1
-# Start-up to ready on the existing database (keys already created by `migrate`? no: by the first start).
+# The first start creates the signing key; the timed start below reuses it.
 "$bin" admin-token >/dev/null
 start=$(date +%s%N)
 "$bin" serve --listen "127.0.0.1:$port" 2>"$work/server.log" &
@@ -38,7 +41,10 @@ list='{"query":"{ users(first: 50) { edges { node { id standardAttributes roles 
 search='{"query":"{ users(first: 50, searchKeyword: \"KEYWORD\") { edges { node { id standardAttributes roles { edges { node { key } } } } } } }"}'
 check=$(curl -s "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$list" | head -c 120)
 echo "sample: $check"
-for name in list search; do
-  BODY=${!name} wrk -t2 -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/"
+broad=$search
+for name in list search broad; do
+  if [ "$name" = broad ]; then export KW_MIN=1 KW_MAX=999; else export KW_MIN=1000 KW_MAX=$users; fi
+  BODY=${!name} wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/"
 done
 echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
+if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi

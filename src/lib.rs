@@ -46,7 +46,7 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
         None => MasterKey::load_or_create(&config.master_key_file).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-    let hasher = PasswordHasher::new(cores).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hasher = PasswordHasher::new(cores);
     let services = Services {
         db,
         config: Arc::new(config),

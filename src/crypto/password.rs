@@ -13,7 +13,9 @@ use tokio::sync::Semaphore;
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
-    dummy_hash: Arc<String>,
+    /// Hash of a random password, checked when a login ID is unknown. Made on first use,
+    /// so start-up stays fast and small.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 /// Hashing failed for an internal reason (never because of the password itself).
@@ -35,9 +37,8 @@ fn hash_sync(password: &[u8]) -> Result<String, HashError> {
 
 impl PasswordHasher {
     /// A hasher allowing `concurrency` hashes at once (default: the number of cores).
-    pub fn new(concurrency: usize) -> Result<Self, HashError> {
-        let dummy = hash_sync(b"authgraph dummy password")?;
-        Ok(Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: Arc::new(dummy) })
+    pub fn new(concurrency: usize) -> Self {
+        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: Arc::default() }
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
@@ -54,7 +55,13 @@ impl PasswordHasher {
     /// takes as long as a known one, and returns false.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
         let known = phc.is_some();
-        let phc = phc.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
+        let phc = match phc {
+            Some(phc) => phc,
+            None => {
+                let random = super::b64(super::random_bytes::<16>());
+                self.dummy_hash.get_or_try_init(|| self.hash(random)).await?.clone()
+            }
+        };
         let ok = self
             .run(move || {
                 PasswordHash::new(&phc)

@@ -66,7 +66,7 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
     // The page size is capped at 100, so 1,000 keys hold every batch of one page.
     let loader = DataLoader::new(AppLoader(state.services.clone()), tokio::spawn)
         .max_batch_size(1000)
-        .delay(std::time::Duration::from_millis(2));
+        .delay(std::time::Duration::from_millis(1));
     let request = request.data(principal).data(meta).data(loader);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

@@ -39,7 +39,7 @@ impl Db {
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
-                    .pragma("cache_size", "-16000")
+                    .pragma("cache_size", "-8000")
             });
         }
         let mut conn = Database::connect(opts).await?;

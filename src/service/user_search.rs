@@ -1,7 +1,7 @@
 //! The users list: keyword search, role/group/status filters, keyset paging.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement, UnionType};
-use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,26 +92,61 @@ fn disabled_at(t: OffsetDateTime) -> Condition {
         .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
 }
 
-fn condition(f: &UserFilter) -> Condition {
-    let mut cond = Condition::all();
-    if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
-        // One IN (... UNION ...) set of candidate IDs, each part an index range scan, so
-        // the database finds the few matches first instead of scanning users in sort order.
-        let lower = kw.to_lowercase();
-        let mut candidates = subquery("identities", "user_id")
-            .cond_where(prefix_range(Expr::col(("identities", "unique_key")), &lower))
-            .to_owned();
-        candidates.union(
-            UnionType::Distinct,
-            subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned(),
-        );
-        if let Ok(id) = Uuid::parse_str(kw) {
+/// Above this many matches a keyword counts as broad (see [`keyword_condition`]).
+const BROAD_KEYWORD: u64 = 2_000;
+
+/// How a keyword condition is shaped for the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeywordPlan {
+    /// Few matches: one `IN (... UNION ...)` set of candidate IDs, each part an index range
+    /// scan, so the database finds the matches first and sorts only those.
+    Candidates,
+    /// Many matches: a per-row test while walking users in sort order, which finds a page
+    /// of matches after a few rows instead of sorting every match.
+    PerRow,
+}
+
+fn keyword_condition(kw: &str, plan: KeywordPlan) -> Condition {
+    let lower = kw.to_lowercase();
+    let exact_id = Uuid::parse_str(kw).ok();
+    match plan {
+        KeywordPlan::Candidates => {
+            let mut candidates = subquery("identities", "user_id")
+                .cond_where(prefix_range(Expr::col(("identities", "unique_key")), &lower))
+                .to_owned();
             candidates.union(
                 UnionType::Distinct,
-                subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned(),
+                subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned(),
             );
+            if let Some(id) = exact_id {
+                candidates.union(
+                    UnionType::Distinct,
+                    subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned(),
+                );
+            }
+            Condition::all().add(Expr::col(("users", "id")).in_subquery(candidates))
         }
-        cond = cond.add(Expr::col(("users", "id")).in_subquery(candidates));
+        KeywordPlan::PerRow => {
+            let ident = Query::select()
+                .expr(Expr::val(1))
+                .from_as("identities", "kw_i")
+                .and_where(Expr::col(("kw_i", "user_id")).equals(("users", "id")))
+                .cond_where(prefix_range(Expr::col(("kw_i", "unique_key")), &lower))
+                .to_owned();
+            let mut any =
+                Condition::any().add(Expr::exists(ident)).add(prefix_range(Expr::col(("users", "name_key")), &lower));
+            if let Some(id) = exact_id {
+                any = any.add(Expr::col(("users", "id")).eq(id));
+            }
+            any
+        }
+    }
+}
+
+fn condition(f: &UserFilter, plan: KeywordPlan) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        cond = cond.add(keyword_condition(kw, plan));
     }
     for key in &f.role_keys {
         cond = cond.add(has_role(key));
@@ -151,7 +186,8 @@ impl Services {
             nullable: f.sort == UserSort::LastLoginAt,
             parse: parse_micros,
         };
-        let q = ks.apply(user::Entity::find().filter(condition(f)), &plan)?;
+        let kw_plan = self.keyword_plan(f).await?;
+        let q = ks.apply(user::Entity::find().filter(condition(f, kw_plan)), &plan)?;
         let rows: Vec<User> = q.all(&self.db.conn).await?.into_iter().map(User::from).collect();
         let sort = f.sort;
         Ok(finish(&plan, rows, |u| {
@@ -163,8 +199,33 @@ impl Services {
         }))
     }
 
+    /// Picks the keyword plan by counting matches up to [`BROAD_KEYWORD`] (index range
+    /// scans that stop early, so this costs little even for a one-letter keyword).
+    async fn keyword_plan(&self, f: &UserFilter) -> Result<KeywordPlan> {
+        let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
+            return Ok(KeywordPlan::Candidates);
+        };
+        let lower = kw.to_lowercase();
+        let mut matches = 0;
+        for (table, column) in [("identities", "unique_key"), ("users", "name_key")] {
+            let limited = Query::select()
+                .expr(Expr::val(1))
+                .from(table)
+                .cond_where(prefix_range(Expr::col((table, column)), &lower))
+                .limit(BROAD_KEYWORD + 1)
+                .to_owned();
+            let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(limited, "m").to_owned();
+            let n: i64 = match self.db.conn.query_one(&count).await? {
+                Some(row) => row.try_get_by_index(0)?,
+                None => 0,
+            };
+            matches += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(if matches > BROAD_KEYWORD { KeywordPlan::PerRow } else { KeywordPlan::Candidates })
+    }
+
     /// Counts users matching `f`.
     pub async fn count_users(&self, f: &UserFilter) -> Result<u64> {
-        Ok(user::Entity::find().filter(condition(f)).count(&self.db.conn).await?)
+        Ok(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)).count(&self.db.conn).await?)
     }
 }
