@@ -121,11 +121,23 @@ pub struct AdminApiConfig {
     pub max_complexity: usize,
     /// Serve GraphiQL on `GET /_api/admin/graphql` and `/graphiql`.
     pub graphiql: bool,
+    /// A search keyword matching more users than this is "broad": the users list then
+    /// walks users in sort order testing each, instead of sorting every match.
+    pub search_broad_threshold: u64,
+    /// How many users a broad search walks before it falls back to sorting the matches.
+    pub search_walk_window: u64,
 }
 
 impl Default for AdminApiConfig {
     fn default() -> Self {
-        Self { resource_uri: None, max_depth: 16, max_complexity: 20_000, graphiql: true }
+        Self {
+            resource_uri: None,
+            max_depth: 16,
+            max_complexity: 20_000,
+            graphiql: true,
+            search_broad_threshold: 2_000,
+            search_walk_window: 5_000,
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, parse_micros};
+use super::paging::{Cursor, Keyset, Page, PageArgs, Plan, col, finish, parse_micros};
 use super::types::{User, micros, now};
 use super::{Result, Services};
 use entity::user;
@@ -91,9 +91,6 @@ fn disabled_at(t: OffsetDateTime) -> Condition {
         .add(Condition::all().add(c("account_valid_from").is_not_null()).add(c("account_valid_from").gt(t)))
         .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
 }
-
-/// Above this many matches a keyword counts as broad (see [`keyword_condition`]).
-const BROAD_KEYWORD: u64 = 2_000;
 
 /// How a keyword condition is shaped for the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,9 +183,29 @@ impl Services {
             nullable: f.sort == UserSort::LastLoginAt,
             parse: parse_micros,
         };
-        let kw_plan = self.keyword_plan(f).await?;
-        let q = ks.apply(user::Entity::find().filter(condition(f, kw_plan)), &plan)?;
-        let rows: Vec<User> = q.all(&self.db.conn).await?.into_iter().map(User::from).collect();
+        let mut models = None;
+        if self.keyword_plan(f).await? == KeywordPlan::PerRow {
+            // A broad keyword: test each row while walking users in sort order, but only
+            // the next `search_walk_window` of them. Matches spread over time fill a page at once;
+            // matches clustered elsewhere fall through to the candidate-set plan below,
+            // so neither shape of data makes the walk cover the whole table.
+            let mut window = Query::select().column(("users", "id")).from("users").to_owned();
+            let walk = std::cmp::max(self.config.admin_api.search_walk_window, plan.limit + 1);
+            ks.apply_stmt(&mut window, &Plan { limit: walk - 1, ..plan.clone() })?;
+            let cond = condition(f, KeywordPlan::PerRow).add(Expr::col(("users", "id")).in_subquery(window));
+            let found = ks.apply(user::Entity::find().filter(cond), &plan)?.all(&self.db.conn).await?;
+            if found.len() as u64 > plan.limit {
+                models = Some(found);
+            }
+        }
+        let models = match models {
+            Some(m) => m,
+            None => {
+                let q = ks.apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)), &plan)?;
+                q.all(&self.db.conn).await?
+            }
+        };
+        let rows: Vec<User> = models.into_iter().map(User::from).collect();
         let sort = f.sort;
         Ok(finish(&plan, rows, |u| {
             let value = match sort {
@@ -199,20 +216,21 @@ impl Services {
         }))
     }
 
-    /// Picks the keyword plan by counting matches up to [`BROAD_KEYWORD`] (index range
-    /// scans that stop early, so this costs little even for a one-letter keyword).
+    /// Picks the keyword plan by counting matches up to `admin_api.search_broad_threshold`
+    /// (index range scans that stop early, so this costs little even for one letter).
     async fn keyword_plan(&self, f: &UserFilter) -> Result<KeywordPlan> {
         let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
             return Ok(KeywordPlan::Candidates);
         };
         let lower = kw.to_lowercase();
+        let threshold = self.config.admin_api.search_broad_threshold;
         let mut matches = 0;
         for (table, column) in [("identities", "unique_key"), ("users", "name_key")] {
             let limited = Query::select()
                 .expr(Expr::val(1))
                 .from(table)
                 .cond_where(prefix_range(Expr::col((table, column)), &lower))
-                .limit(BROAD_KEYWORD + 1)
+                .limit(threshold + 1)
                 .to_owned();
             let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(limited, "m").to_owned();
             let n: i64 = match self.db.conn.query_one(&count).await? {
@@ -221,7 +239,7 @@ impl Services {
             };
             matches += u64::try_from(n).unwrap_or(0);
         }
-        Ok(if matches > BROAD_KEYWORD { KeywordPlan::PerRow } else { KeywordPlan::Candidates })
+        Ok(if matches > threshold { KeywordPlan::PerRow } else { KeywordPlan::Candidates })
     }
 
     /// Counts users matching `f`.

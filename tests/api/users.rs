@@ -332,3 +332,44 @@ async fn concurrent_writes_on_sqlite_never_fail_with_database_locked() {
     }
     assert_eq!(app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"], 24);
 }
+
+#[tokio::test]
+async fn broad_keywords_walk_or_fall_back_and_agree_with_the_candidate_plan() {
+    // Tiny thresholds so that 60 users exercise both broad-search paths.
+    let app = spawn_with(|c| {
+        c.admin_api.search_broad_threshold = 10;
+        c.admin_api.search_walk_window = 20;
+    })
+    .await;
+    let older = app.seed_users("aaa", 30).await;
+    let newer = app.seed_users("zzz", 30).await;
+    let q = "query($k: String, $n: Int, $a: String) { users(searchKeyword: $k, first: $n, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }";
+    let walk = |kw: &'static str, n: i64| {
+        let app = &app;
+        async move {
+            let mut ids = Vec::new();
+            let mut after = serde_json::Value::Null;
+            loop {
+                let d = app.ok(q, json!({"k": kw, "n": n, "a": after})).await;
+                let conn = &d["users"];
+                assert_eq!(conn["totalCount"], 30);
+                ids.extend(
+                    conn["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+                );
+                if conn["pageInfo"]["hasNextPage"] == false {
+                    break ids;
+                }
+                after = conn["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    let mut expect_newer = newer.clone();
+    expect_newer.reverse();
+    let mut expect_older = older.clone();
+    expect_older.reverse();
+    // "zzz" users are the newest: the walk over the 20 newest users fills each page.
+    assert_eq!(walk("zzz", 10).await, expect_newer);
+    // "aaa" users are older than the whole window: the search falls back to sorting matches.
+    assert_eq!(walk("aaa", 10).await, expect_older);
+    assert_eq!(walk("aaa", 100).await, expect_older);
+}
