@@ -26,7 +26,7 @@ export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
 # The first start creates the signing key; the timed start below reuses it.
 "$bin" admin-token >/dev/null
 start=$(date +%s%N)
-"$bin" serve --listen "127.0.0.1:$port" 2>"$work/server.log" &
+"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.005; done

@@ -133,7 +133,7 @@ impl Default for AdminApiConfig {
         Self {
             resource_uri: None,
             max_depth: 16,
-            max_complexity: 20_000,
+            max_complexity: 100_000,
             graphiql: true,
             search_broad_threshold: 2_000,
             search_walk_window: 5_000,
@@ -353,6 +353,9 @@ impl Config {
         let db = self.database_url.expose();
         if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
             return bad("database_url", "must start with sqlite:, postgres:// or postgresql://");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad("log.level", "must be a tracing filter such as `info` or `info,authgraph=debug`");
         }
         if self.database_max_connections == 0 {
             return bad("database_max_connections", "must be at least 1");

@@ -25,6 +25,10 @@ struct Cli {
     /// Database URL; overrides the config file and AUTHGRAPH_DATABASE_URL.
     #[arg(long, global = true)]
     database_url: Option<String>,
+    /// Listen address; overrides the config. Give it to `admin-token` too when the
+    /// server runs with it, since it sets the default issuer and audience.
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -32,11 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default command).
-    Serve {
-        /// Listen address; overrides the config.
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
-    },
+    Serve,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the Admin API schema (SDL), as committed in schema.graphql.
@@ -59,13 +59,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration such as 10m"))?;
-    let secs = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_secs: u64 = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("unknown unit in `{s}`: use s, m, h or d")),
     };
+    let secs = n.saturating_mul(unit_secs);
     if secs == 0 || secs > 366 * 86_400 {
         return Err("the lifetime must be between 1s and 366d".into());
     }
@@ -120,7 +121,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    match run(cli.command.unwrap_or(Command::Serve { listen: None }), config).await {
+    if let Some(addr) = cli.listen {
+        config.listen = addr;
+    }
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authgraph: {e:#}");
@@ -153,11 +157,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve { listen } => {
+        Command::Serve => {
             let started = Instant::now();
-            if let Some(addr) = listen {
-                config.listen = addr;
-            }
+            let port_zero = config.listen.port() == 0 && config.public_url.is_none();
             init_logging(&config);
             let listener = TcpListener::bind(config.listen).await?;
             let listen = listener.local_addr()?;
@@ -177,8 +179,14 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 ready_in_ms = started.elapsed().as_millis() as u64,
                 "authgraph is ready"
             );
+            // With port 0 the issuer is only known now: tell admin-token about it.
+            let token_cmd = if port_zero {
+                format!("AUTHGRAPH_PUBLIC_URL={public} authgraph admin-token")
+            } else {
+                "authgraph admin-token".to_owned()
+            };
             eprintln!(
-                "\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  authgraph admin-token   (paste it as `Authorization: Bearer <token>`)\n"
+                "\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  {token_cmd}   (paste it as `Authorization: Bearer <token>`)\n"
             );
             authgraph::serve(listener, router, shutdown_signal()).await?;
             Ok(())

@@ -118,6 +118,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         index(manager, "authenticators_user_id", "authenticators", &["user_id"], false).await?;
+        // At most one primary password per user (a partial index: same SQL on both backends).
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX authenticators_primary_password ON authenticators (user_id) \
+                 WHERE kind = 'password' AND factor = 'primary'",
+            )
+            .await?;
 
         manager
             .create_table(

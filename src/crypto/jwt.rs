@@ -138,6 +138,11 @@ impl KeyRing {
     /// Verifies signature, `exp`, `iss` and `aud`, and returns the claims.
     pub fn verify<C: DeserializeOwned>(&self, token: &str, issuer: &str, audience: &str) -> Result<C, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed token".into()))?;
+        // RFC 9068: an access token says so in its header, so that an ID token signed by
+        // the same key can never pass as an access token.
+        if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some("at+jwt") {
+            return Err(VerifyError::Invalid("token is not an access token (typ at+jwt)".into()));
+        }
         let kid = header.kid.ok_or_else(|| VerifyError::Invalid("token has no kid".into()))?;
         let (alg, key) = self
             .verifiers

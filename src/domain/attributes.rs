@@ -24,6 +24,7 @@ pub fn is_standard_attribute(name: &str) -> bool {
 
 /// Validates a whole standard-attributes object; returns it with email and phone normalised.
 pub fn validate_standard(input: &Value) -> Result<Map<String, Value>, Invalid> {
+    super::text::check_json_text("standardAttributes", input)?;
     let Value::Object(obj) = input else {
         return Err(Invalid::new("InvalidStandardAttributes", "standardAttributes must be a JSON object"));
     };
@@ -99,6 +100,7 @@ pub fn validate_standard(input: &Value) -> Result<Map<String, Value>, Invalid> {
 
 /// Validates a whole custom-attributes object against the declarations.
 pub fn validate_custom(decls: &[CustomAttribute], input: &Value) -> Result<Map<String, Value>, Invalid> {
+    super::text::check_json_text("customAttributes", input)?;
     let Value::Object(obj) = input else {
         return Err(Invalid::new("InvalidCustomAttributes", "customAttributes must be a JSON object"));
     };

@@ -4,6 +4,7 @@ pub mod attributes;
 pub mod key;
 pub mod login_id;
 pub mod password;
+pub mod text;
 
 /// A validation failure: `reason` is machine-readable, `message` tells a person what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

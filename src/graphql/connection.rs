@@ -58,3 +58,11 @@ pub fn to_conn<S, T: OutputType>(page: Page<S>, count: CountSource, wrap: impl F
 pub fn args(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> PageArgs {
     PageArgs { first, after, last, before }
 }
+
+/// Complexity of a connection whose items are fetched from the database page by page:
+/// the page size times the cost of one item, so that nested lists of lists are bounded
+/// by `admin_api.max_complexity` instead of running a query per item unchecked.
+pub fn page_complexity(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    let size = first.or(last).unwrap_or(100).clamp(0, 100);
+    usize::try_from(size).unwrap_or(100).saturating_mul(child).saturating_add(1)
+}

@@ -36,11 +36,11 @@ impl Identity {
         IdentityClaims(c)
     }
     /// When the identity was created.
-    async fn created_at(&self) -> OffsetDateTime {
+    pub async fn created_at(&self) -> OffsetDateTime {
         self.0.created_at
     }
     /// When the identity was last changed.
-    async fn updated_at(&self) -> OffsetDateTime {
+    pub async fn updated_at(&self) -> OffsetDateTime {
         self.0.updated_at
     }
 }
@@ -60,6 +60,19 @@ pub enum AuthenticatorType {
     Passkey,
 }
 
+impl AuthenticatorType {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Totp => "totp",
+            Self::OobOtpEmail => "oob_otp_email",
+            Self::OobOtpSms => "oob_otp_sms",
+            Self::Passkey => "passkey",
+        }
+    }
+}
+
 /// Primary (first factor) or secondary (second factor).
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum AuthenticatorKind {
@@ -67,6 +80,16 @@ pub enum AuthenticatorKind {
     Primary,
     /// Second factor.
     Secondary,
+}
+
+impl AuthenticatorKind {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Secondary => "secondary",
+        }
+    }
 }
 
 /// A way a user proves an identity. Secrets such as password hashes are never exposed.
@@ -108,11 +131,11 @@ impl Authenticator {
         AuthenticatorClaims(json!({"https://authgear.com/claims/authenticator/type": self.0.kind}))
     }
     /// When the authenticator was created.
-    async fn created_at(&self) -> OffsetDateTime {
+    pub async fn created_at(&self) -> OffsetDateTime {
         self.0.created_at
     }
     /// When the authenticator was last changed.
-    async fn updated_at(&self) -> OffsetDateTime {
+    pub async fn updated_at(&self) -> OffsetDateTime {
         self.0.updated_at
     }
 }

@@ -31,6 +31,7 @@ pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;
 /// through the schema data.
 pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity);
     if let Some(services) = services {

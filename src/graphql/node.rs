@@ -35,6 +35,9 @@ pub fn decode_id(type_name: &str, id: &ID) -> async_graphql::Result<Uuid> {
 
 /// Decodes a list of global IDs of one type.
 pub fn decode_ids(type_name: &str, ids: &[ID]) -> async_graphql::Result<Vec<Uuid>> {
+    if ids.len() > crate::domain::text::MAX_LIST {
+        return Err(bad_input("TooManyItems", format!("pass at most {} IDs", crate::domain::text::MAX_LIST)));
+    }
     ids.iter().map(|i| decode_id(type_name, i)).collect()
 }
 
@@ -54,6 +57,27 @@ pub enum Node {
     Group(Group),
     /// An audit log entry.
     AuditLog(AuditLog),
+}
+
+/// An object that records when it was created and last changed.
+#[allow(clippy::duplicated_attributes)] // the `ty` of each field repeats by design
+#[derive(Interface, Clone)]
+#[graphql(
+    field(name = "id", ty = "ID", desc = "The global ID of the object."),
+    field(name = "created_at", ty = "time::OffsetDateTime", desc = "When the object was created."),
+    field(name = "updated_at", ty = "time::OffsetDateTime", desc = "When the object was last changed.")
+)]
+pub enum Entity {
+    /// A user.
+    User(User),
+    /// An identity.
+    Identity(Identity),
+    /// An authenticator.
+    Authenticator(Authenticator),
+    /// A role.
+    Role(Role),
+    /// A group.
+    Group(Group),
 }
 
 async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Option<Node>>> {

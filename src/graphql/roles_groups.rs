@@ -50,15 +50,18 @@ impl Role {
         self.0.description.as_deref()
     }
     /// When the role was created.
-    async fn created_at(&self) -> OffsetDateTime {
+    pub async fn created_at(&self) -> OffsetDateTime {
         self.0.created_at
     }
     /// When the role was last changed.
-    async fn updated_at(&self) -> OffsetDateTime {
+    pub async fn updated_at(&self) -> OffsetDateTime {
         self.0.updated_at
     }
     /// Users with this role assigned directly, newest first. Needs `user:read`.
-    #[graphql(guard = "RequireScope(\"user:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"user:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -71,7 +74,10 @@ impl Role {
         users_of(ctx, filter, args(first, after, last, before), Link::UserRole, self.0.id).await
     }
     /// Groups that have this role, by key. Needs `group:read`.
-    #[graphql(guard = "RequireScope(\"group:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"group:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -106,15 +112,18 @@ impl Group {
         self.0.description.as_deref()
     }
     /// When the group was created.
-    async fn created_at(&self) -> OffsetDateTime {
+    pub async fn created_at(&self) -> OffsetDateTime {
         self.0.created_at
     }
     /// When the group was last changed.
-    async fn updated_at(&self) -> OffsetDateTime {
+    pub async fn updated_at(&self) -> OffsetDateTime {
         self.0.updated_at
     }
     /// Members of the group, newest first. Needs `user:read`.
-    #[graphql(guard = "RequireScope(\"user:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"user:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -127,7 +136,10 @@ impl Group {
         users_of(ctx, filter, args(first, after, last, before), Link::UserGroup, self.0.id).await
     }
     /// Roles of the group, by key. Needs `role:read`.
-    #[graphql(guard = "RequireScope(\"role:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"role:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     async fn roles(
         &self,
         ctx: &Context<'_>,
@@ -150,7 +162,10 @@ pub struct RoleGroupQuery;
 impl RoleGroupQuery {
     /// Lists roles by key. The keyword matches a prefix of the key or name,
     /// case-insensitively. Needs `role:read`.
-    #[graphql(guard = "RequireScope(\"role:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"role:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn roles(
         &self,
@@ -173,7 +188,10 @@ impl RoleGroupQuery {
 
     /// Lists groups by key. The keyword matches a prefix of the key or name,
     /// case-insensitively. Needs `group:read`.
-    #[graphql(guard = "RequireScope(\"group:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"group:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn groups(
         &self,
@@ -306,14 +324,26 @@ payload!(/// Result of `addGroupToRoles`.
     AddGroupToRolesPayload { group: Group });
 payload!(/// Result of `removeGroupFromRoles`.
     RemoveGroupFromRolesPayload { group: Group });
-payload!(/// Result of `addUserToRoles`.
-    AddUserToRolesPayload { user: User });
-payload!(/// Result of `removeUserFromRoles`.
-    RemoveUserFromRolesPayload { user: User });
-payload!(/// Result of `addUserToGroups`.
-    AddUserToGroupsPayload { user: User });
-payload!(/// Result of `removeUserFromGroups`.
-    RemoveUserFromGroupsPayload { user: User });
+macro_rules! user_payload {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(SimpleObject)]
+        pub struct $name {
+            /// The user after the change. Needs `user:read`, like any read of a user.
+            #[graphql(guard = "RequireScope(\"user:read\")")]
+            pub user: User,
+        }
+    };
+}
+
+user_payload!(/// Result of `addUserToRoles`.
+    AddUserToRolesPayload);
+user_payload!(/// Result of `removeUserFromRoles`.
+    RemoveUserFromRolesPayload);
+user_payload!(/// Result of `addUserToGroups`.
+    AddUserToGroupsPayload);
+user_payload!(/// Result of `removeUserFromGroups`.
+    RemoveUserFromGroupsPayload);
 
 macro_rules! link_inputs {
     ($($(#[$doc:meta])* $name:ident { $(#[$a1:meta])* $f1:ident : $t1:ty, $(#[$a2:meta])* $f2:ident : $t2:ty })*) => {

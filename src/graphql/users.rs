@@ -7,13 +7,13 @@ use time::OffsetDateTime;
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{RequireScope, audit, services};
 use super::error::bad_input;
-use super::identities::{Authenticator, Identity};
+use super::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
 use super::loaders::{AppLoader, AuthenticatorsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, VerifiedClaimsOf};
 use super::node::{decode_any, decode_id, encode_id};
 use super::roles_groups::{Group, Role};
 use super::scalars::{UserCustomAttributes, UserStandardAttributes};
 use crate::service::loaders::Owner;
-use crate::service::paging::{Cursor, paginate_in_memory};
+use crate::service::paging::{Cursor, SortKind, paginate_in_memory};
 use crate::service::types;
 use crate::service::user_search::{UserFilter, UserSort};
 use crate::service::users::{NewUser, ValidPeriod};
@@ -22,12 +22,22 @@ use crate::service::users::{NewUser, ValidPeriod};
 #[derive(Clone)]
 pub struct User(pub types::User);
 
+fn refuse_send_password(send: Option<bool>) -> async_graphql::Result<()> {
+    if send == Some(true) {
+        return Err(bad_input(
+            "SendPasswordUnsupported",
+            "sendPassword is not supported yet: set the password and tell the user yourself",
+        ));
+    }
+    Ok(())
+}
+
 fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<AppLoader>> {
     ctx.data::<DataLoader<AppLoader>>()
 }
 
 fn key_cursor(k: &types::Keyed) -> Cursor {
-    Cursor { value: Some(k.key.clone()), id: k.id }
+    Cursor::key(&k.key, k.id)
 }
 
 /// A claim the user has verified.
@@ -52,11 +62,11 @@ impl User {
         self.0.id.to_string()
     }
     /// When the user was created.
-    async fn created_at(&self) -> OffsetDateTime {
+    pub async fn created_at(&self) -> OffsetDateTime {
         self.0.created_at
     }
     /// When the user was last changed.
-    async fn updated_at(&self) -> OffsetDateTime {
+    pub async fn updated_at(&self) -> OffsetDateTime {
         self.0.updated_at
     }
     /// When the user last logged in; null if never.
@@ -147,7 +157,7 @@ impl User {
             list.retain(|i| i.kind == t.as_str());
         }
         let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), |i| Cursor { value: None, id: i.id })?;
+        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |i| Cursor::id(i.id))?;
         Ok(to_conn(page, CountSource::Known(total), Identity))
     }
     /// The user's login IDs (email, phone, username), oldest first.
@@ -157,17 +167,26 @@ impl User {
         Ok(list.into_iter().filter(|i| i.kind == "login_id").map(Identity).collect())
     }
     /// The user's authenticators (passwords, ...), oldest first.
+    #[allow(clippy::too_many_arguments)]
     async fn authenticators(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only authenticators of this type.")] authenticator_type: Option<AuthenticatorType>,
+        #[graphql(desc = "Only primary or only secondary authenticators.")] authenticator_kind: Option<
+            AuthenticatorKind,
+        >,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Authenticator>> {
-        let list = loader(ctx)?.load_one(AuthenticatorsOf(self.0.id)).await?.unwrap_or_default();
+        let mut list = loader(ctx)?.load_one(AuthenticatorsOf(self.0.id)).await?.unwrap_or_default();
+        list.retain(|a| {
+            authenticator_type.is_none_or(|t| t.as_str() == a.kind)
+                && authenticator_kind.is_none_or(|k| k.as_str() == a.factor)
+        });
         let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), |a| Cursor { value: None, id: a.id })?;
+        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id))?;
         Ok(to_conn(page, CountSource::Known(total), Authenticator))
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
@@ -182,7 +201,7 @@ impl User {
     ) -> async_graphql::Result<Conn<Role>> {
         let list = loader(ctx)?.load_one(KeyedOf(Owner::UserRoles, self.0.id)).await?.unwrap_or_default();
         let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), key_cursor)?;
+        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Key, key_cursor)?;
         Ok(to_conn(page, CountSource::Known(total), Role))
     }
     /// Groups the user is in, by key. Needs `group:read`.
@@ -197,7 +216,7 @@ impl User {
     ) -> async_graphql::Result<Conn<Group>> {
         let list = loader(ctx)?.load_one(KeyedOf(Owner::UserGroups, self.0.id)).await?.unwrap_or_default();
         let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), key_cursor)?;
+        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Key, key_cursor)?;
         Ok(to_conn(page, CountSource::Known(total), Group))
     }
     /// Effective roles: direct roles and roles of the user's groups, by key. These are
@@ -213,7 +232,7 @@ impl User {
     ) -> async_graphql::Result<Conn<Role>> {
         let list = loader(ctx)?.load_one(EffectiveRolesOf(self.0.id)).await?.unwrap_or_default();
         let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), key_cursor)?;
+        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Key, key_cursor)?;
         Ok(to_conn(page, CountSource::Known(total), Role))
     }
 }
@@ -291,7 +310,10 @@ impl UserQuery {
     /// Lists users. The keyword matches a user ID or a login ID exactly, or a prefix of an
     /// email, username, phone number or name, case-insensitively. Role and group filters
     /// require every key listed (roles count directly or through groups). Needs `user:read`.
-    #[graphql(guard = "RequireScope(\"user:read\")")]
+    #[graphql(
+        guard = "RequireScope(\"user:read\")",
+        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
@@ -358,7 +380,7 @@ impl UserQuery {
 
 /// A login ID.
 #[derive(InputObject)]
-pub struct LoginIDInput {
+pub struct IdentityDefinitionLoginID {
     /// `email`, `phone` or `username`.
     pub key: String,
     /// The login ID.
@@ -370,7 +392,7 @@ pub struct LoginIDInput {
 pub struct IdentityDefinition {
     /// A login ID.
     #[graphql(name = "loginID")]
-    pub login_id: LoginIDInput,
+    pub login_id: IdentityDefinitionLoginID,
 }
 
 /// Input of `createUser`.
@@ -378,8 +400,19 @@ pub struct IdentityDefinition {
 pub struct CreateUserInput {
     /// The user's first identity.
     pub definition: IdentityDefinition,
-    /// Initial password, checked against the password policy; omit for no password.
+    /// Initial password, checked against the password policy. Omit it (null) for a user
+    /// without a password; an empty string generates a random one that nobody knows
+    /// (the user resets it).
     pub password: Option<String>,
+    /// Send the password to the user. Not supported yet: messaging arrives with the Auth
+    /// UI, so `true` is refused.
+    pub send_password: Option<bool>,
+    /// Make the user change the password at the first login.
+    pub set_password_expired: Option<bool>,
+    /// Start of the account valid period.
+    pub account_valid_from: Option<OffsetDateTime>,
+    /// End of the account valid period.
+    pub account_valid_until: Option<OffsetDateTime>,
 }
 
 /// Result of `createUser`.
@@ -508,8 +541,13 @@ pub struct ResetPasswordInput {
     /// The user.
     #[graphql(name = "userID")]
     pub user_id: ID,
-    /// The new password, checked against the password policy.
+    /// The new password, checked against the password policy; null or empty generates a
+    /// random one that nobody knows.
     pub password: Option<String>,
+    /// Send the password to the user. Not supported yet: `true` is refused.
+    pub send_password: Option<bool>,
+    /// Make the user change the password at the next login.
+    pub set_password_expired: Option<bool>,
 }
 
 /// Result of `resetPassword`.
@@ -571,10 +609,14 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new user.")] input: CreateUserInput,
     ) -> async_graphql::Result<CreateUserPayload> {
+        refuse_send_password(input.send_password)?;
         let new = NewUser {
             login_id_key: input.definition.login_id.key,
             login_id_value: input.definition.login_id.value,
             password: input.password,
+            set_password_expired: input.set_password_expired.unwrap_or(false),
+            account_valid_from: input.account_valid_from,
+            account_valid_until: input.account_valid_until,
         };
         let user = services(ctx)?.create_user(&audit(ctx, "create_user"), new).await?;
         Ok(CreateUserPayload { user: User(user) })
@@ -678,11 +720,15 @@ impl UserMutation {
         #[graphql(desc = "The new password.")] input: ResetPasswordInput,
     ) -> async_graphql::Result<ResetPasswordPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let password = input
-            .password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| bad_input("PasswordPolicyViolated", "password is required"))?;
-        let user = services(ctx)?.reset_password(&audit(ctx, "reset_password"), id, password).await?;
+        refuse_send_password(input.send_password)?;
+        let user = services(ctx)?
+            .reset_password(
+                &audit(ctx, "reset_password"),
+                id,
+                input.password.unwrap_or_default(),
+                input.set_password_expired.unwrap_or(false),
+            )
+            .await?;
         Ok(ResetPasswordPayload { user: User(user) })
     }
 

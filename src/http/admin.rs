@@ -68,5 +68,16 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
         .max_batch_size(1000)
         .delay(std::time::Duration::from_millis(1));
     let request = request.data(principal).data(meta).data(loader);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let mut response = state.schema.execute(request).await;
+    // Errors raised by async-graphql itself (syntax, validation, variable coercion, depth
+    // and complexity limits) are the client's mistakes; give them a code like ours.
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("errorName", "Invalid");
+            extensions.set("reason", "InvalidQuery");
+        }
+    }
+    GraphQLResponse::from(response).into_response()
 }

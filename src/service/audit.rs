@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, parse_micros};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
 use super::types::{AuditLog, micros, now};
 use super::{Audit, Result, Services};
+use crate::domain::text::check_list;
 use entity::audit_log;
 
 /// Writes one audit row on `conn` (the caller's transaction).
@@ -74,6 +75,9 @@ pub struct AuditFilter {
 
 impl Services {
     async fn audit_condition(&self, f: &AuditFilter) -> Result<Condition> {
+        check_list("userIDs", f.user_ids.len())?;
+        check_list("emailAddresses", f.emails.len())?;
+        check_list("phoneNumbers", f.phones.len())?;
         let mut cond = Condition::all();
         if !f.activity_types.is_empty() {
             cond = cond.add(Expr::col(audit_log::Column::ActivityType).is_in(f.activity_types.clone()));
@@ -111,11 +115,11 @@ impl Services {
             id: col("audit_logs", "id"),
             desc: !f.ascending,
             nullable: false,
-            parse: parse_micros,
+            kind: SortKind::Time,
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;
         let rows: Vec<AuditLog> = q.all(&self.db.conn).await?.into_iter().map(AuditLog::from).collect();
-        Ok(finish(&plan, rows, |r| Cursor { value: Some(micros(r.created_at).to_string()), id: r.id }))
+        Ok(finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
     }
 
     /// Counts audit log entries matching `f`.

@@ -82,7 +82,7 @@ impl Services {
                 .await?
                 > 0;
             if !has_password {
-                insert_password(&txn, user_id, hash, t).await?;
+                insert_password(&txn, user_id, hash, t, false).await?;
             }
         }
         let row = refresh_derived(&txn, row).await?;

@@ -49,7 +49,6 @@ impl Services {
     pub async fn identities_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Identity>>> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::UserId).is_in(ids.to_vec()))
-            .order_by_asc(identity::Column::CreatedAt)
             .order_by_asc(identity::Column::Id)
             .all(&self.db.conn)
             .await?;
@@ -69,7 +68,6 @@ impl Services {
     pub async fn authenticators_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Authenticator>>> {
         let rows = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::UserId).is_in(ids.to_vec()))
-            .order_by_asc(authenticator::Column::CreatedAt)
             .order_by_asc(authenticator::Column::Id)
             .all(&self.db.conn)
             .await?;

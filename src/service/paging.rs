@@ -35,10 +35,27 @@ pub struct Page<T> {
     pub has_prev: bool,
 }
 
+/// What a list is sorted by; a cursor of one kind is refused by a list of another.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SortKind {
+    /// A time (microseconds since the epoch), then the ID.
+    #[serde(rename = "t")]
+    Time,
+    /// A unique text key, then the ID.
+    #[serde(rename = "k")]
+    Key,
+    /// The ID alone (UUIDv7, so creation order).
+    #[serde(rename = "i")]
+    Id,
+}
+
 /// The position of an item in its sort order.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Cursor {
-    /// Sort value (RFC 3339 time or text); `None` for a null sort value.
+    /// What the list is sorted by.
+    #[serde(rename = "k")]
+    pub kind: SortKind,
+    /// Sort value (microseconds or key text); `None` for a null sort value or an ID sort.
     #[serde(rename = "v")]
     pub value: Option<String>,
     /// Item ID, the tie-breaker.
@@ -47,6 +64,25 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The cursor of an item sorted by a time.
+    pub fn time(t: Option<time::OffsetDateTime>, id: Uuid) -> Self {
+        Self { kind: SortKind::Time, value: t.map(|t| super::types::micros(t).to_string()), id }
+    }
+
+    /// The cursor of an item sorted by a key.
+    pub fn key(key: &str, id: Uuid) -> Self {
+        Self { kind: SortKind::Key, value: Some(key.to_owned()), id }
+    }
+
+    /// The cursor of an item sorted by ID.
+    pub fn id(id: Uuid) -> Self {
+        Self { kind: SortKind::Id, value: None, id }
+    }
+
+    fn foreign() -> Error {
+        Error::invalid("InvalidCursor", "the cursor does not belong to this list")
+    }
+
     /// Encodes the cursor as opaque text.
     pub fn encode(&self) -> String {
         b64(serde_json::to_vec(self).unwrap_or_default())
@@ -109,17 +145,20 @@ pub struct Keyset {
     /// The sort column can be NULL (nulls sort last). For a NOT NULL column the order
     /// clause leaves NULLS out, so that both databases can walk the index instead of sorting.
     pub nullable: bool,
-    /// How a cursor's text value becomes an SQL value.
-    pub parse: fn(&str) -> Option<Value>,
+    /// What the list is sorted by (`Time` or `Key`).
+    pub kind: SortKind,
 }
 
 impl Keyset {
     fn value(&self, c: &Cursor) -> Result<Option<Value>> {
-        match &c.value {
-            None => Ok(None),
-            Some(v) => (self.parse)(v)
-                .map(Some)
-                .ok_or_else(|| Error::invalid("InvalidCursor", "the cursor does not belong to this list")),
+        if c.kind != self.kind {
+            return Err(Cursor::foreign());
+        }
+        match (&c.value, self.kind) {
+            (None, _) if self.nullable => Ok(None),
+            (Some(v), SortKind::Time) => v.parse::<i64>().map(|n| Some(Value::from(n))).map_err(|_| Cursor::foreign()),
+            (Some(v), SortKind::Key) => Ok(Some(Value::from(v.clone()))),
+            _ => Err(Cursor::foreign()),
         }
     }
 
@@ -233,15 +272,28 @@ pub fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -
 }
 
 /// Pages through a list that is already in memory (a user's roles, identities, ...).
-pub fn paginate_in_memory<T>(items: Vec<T>, args: &PageArgs, cursor: impl Fn(&T) -> Cursor) -> Result<Page<T>> {
+/// `items` must be sorted by their cursors' `(value, id)`, ascending; a cursor marks a
+/// position in that order, so it stays valid when the item it came from is removed.
+pub fn paginate_in_memory<T>(
+    items: Vec<T>,
+    args: &PageArgs,
+    kind: SortKind,
+    cursor: impl Fn(&T) -> Cursor,
+) -> Result<Page<T>> {
     let plan = args.plan()?;
+    for c in plan.after.iter().chain(plan.before.iter()) {
+        if c.kind != kind {
+            return Err(Cursor::foreign());
+        }
+    }
+    let position = |c: &Cursor| (c.value.clone(), c.id);
     let keyed: Vec<(Cursor, T)> = items.into_iter().map(|t| (cursor(&t), t)).collect();
     let start = match &plan.after {
-        Some(c) => keyed.iter().position(|(k, _)| k.id == c.id).map_or(0, |p| p + 1),
+        Some(c) => keyed.iter().position(|(k, _)| position(k) > position(c)).unwrap_or(keyed.len()),
         None => 0,
     };
     let end = match &plan.before {
-        Some(c) => keyed.iter().position(|(k, _)| k.id == c.id).unwrap_or(keyed.len()),
+        Some(c) => keyed.iter().position(|(k, _)| position(k) >= position(c)).unwrap_or(keyed.len()),
         None => keyed.len(),
     };
     let len_all = keyed.len();
@@ -256,16 +308,6 @@ pub fn paginate_in_memory<T>(items: Vec<T>, args: &PageArgs, cursor: impl Fn(&T)
     };
     let items = window.into_iter().skip(skip).take(limit).map(|(c, t)| (c.encode(), t)).collect();
     Ok(Page { items, has_next, has_prev })
-}
-
-/// Parses a cursor value of a time column (microseconds since the epoch).
-pub fn parse_micros(v: &str) -> Option<Value> {
-    v.parse::<i64>().ok().map(Value::from)
-}
-
-/// Parses a cursor value of a text column.
-pub fn parse_text(v: &str) -> Option<Value> {
-    Some(Value::from(v.to_owned()))
 }
 
 /// A column of a table, as an expression.

@@ -2,15 +2,17 @@
 //! shape (`id, key, name, description`), so one implementation serves both.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, col, finish, parse_text};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
 use super::types::{Keyed, KeyedRow, User, micros, now};
 use super::users::user_row;
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
 use crate::domain::key::validate_key;
+use crate::domain::text::{check_list, check_text};
+use entity::user;
 
 /// Role or group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,6 +159,8 @@ impl Services {
         description: Option<String>,
     ) -> Result<Keyed> {
         validate_key(kind.name(), key)?;
+        check_text("name", name.as_deref().unwrap_or(""))?;
+        check_text("description", description.as_deref().unwrap_or(""))?;
         let t = now();
         let id = Uuid::now_v7();
         let txn = self.db.begin_write().await?;
@@ -196,6 +200,8 @@ impl Services {
         if let Some(k) = &key {
             validate_key(kind.name(), k)?;
         }
+        check_text("name", name.as_deref().unwrap_or(""))?;
+        check_text("description", description.as_deref().unwrap_or(""))?;
         let txn = self.db.begin_write().await?;
         let old = by_id(&txn, kind, id).await?;
         let new_key = key.unwrap_or(old.key.clone());
@@ -233,17 +239,19 @@ impl Services {
     /// Lists roles or groups ordered by key.
     pub async fn list_keyed(&self, kind: Kind, f: &KeyedFilter, args: &PageArgs) -> Result<Page<Keyed>> {
         let plan = args.plan()?;
+        check_text("searchKeyword", f.search.as_deref().unwrap_or(""))?;
+        check_list("excludedIDs", f.excluded.len())?;
         let mut q = filter_stmt(kind, f);
         let ks = Keyset {
             col: col(kind.table(), "key"),
             id: col(kind.table(), "id"),
             desc: false,
             nullable: false,
-            parse: parse_text,
+            kind: SortKind::Key,
         };
         ks.apply_stmt(&mut q, &plan)?;
         let rows = fetch(&self.db.conn, &q).await?;
-        Ok(finish(&plan, rows, |r| Cursor { value: Some(r.key.clone()), id: r.id }))
+        Ok(finish(&plan, rows, |r| Cursor::key(&r.key, r.id)))
     }
 
     /// Counts roles or groups matching `f`.
@@ -277,13 +285,24 @@ impl Services {
         add: bool,
     ) -> Result<Keyed> {
         let link = if kind == Kind::Role { Link::UserRole } else { Link::UserGroup };
+        check_list("userIDs", user_ids.len())?;
         let txn = self.db.begin_write().await?;
         let row = by_key(&txn, kind, key).await?;
-        for uid in user_ids {
-            user_row(&txn, *uid).await?;
+        let found = user::Entity::find()
+            .filter(Expr::col(user::Column::Id).is_in(user_ids.to_vec()))
+            .select_only()
+            .column(user::Column::Id)
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?;
+        if let Some(missing) = user_ids.iter().find(|u| !found.contains(u)) {
+            return Err(Error::not_found("UserNotFound", format!("user {missing} does not exist")));
         }
         let pairs: Vec<(Uuid, Uuid)> = user_ids.iter().map(|u| (*u, row.id)).collect();
         set_links(&txn, link, &pairs, add).await?;
+        if user_ids.is_empty() {
+            audit::record(&txn, audit, None, json!({kind.name(): row_json(&row), "user_ids": []})).await?;
+        }
         for uid in user_ids {
             audit::record(&txn, audit, Some(*uid), json!({kind.name(): row_json(&row), "user_id": uid})).await?;
         }
@@ -301,6 +320,7 @@ impl Services {
         add: bool,
     ) -> Result<User> {
         let link = if kind == Kind::Role { Link::UserRole } else { Link::UserGroup };
+        check_list("keys", keys.len())?;
         let txn = self.db.begin_write().await?;
         let user = user_row(&txn, user_id).await?;
         let rows = by_keys(&txn, kind, keys).await?;
@@ -322,6 +342,7 @@ impl Services {
         add: bool,
     ) -> Result<Keyed> {
         let other = if kind == Kind::Role { Kind::Group } else { Kind::Role };
+        check_list("keys", other_keys.len())?;
         let txn = self.db.begin_write().await?;
         let row = by_key(&txn, kind, key).await?;
         let others = by_keys(&txn, other, other_keys).await?;

@@ -5,9 +5,10 @@ use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, Plan, col, finish, parse_micros};
+use super::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind, col, finish};
 use super::types::{User, micros, now};
 use super::{Result, Services};
+use crate::domain::text::{check_list, check_text};
 use entity::user;
 
 /// What the users list is sorted by.
@@ -172,6 +173,9 @@ impl Services {
     /// Lists users matching `f`.
     pub async fn list_users(&self, f: &UserFilter, args: &PageArgs) -> Result<Page<User>> {
         let plan = args.plan()?;
+        check_text("searchKeyword", f.keyword.as_deref().unwrap_or(""))?;
+        check_list("roleKeys", f.role_keys.len())?;
+        check_list("groupKeys", f.group_keys.len())?;
         let column = match f.sort {
             UserSort::CreatedAt => "created_at",
             UserSort::LastLoginAt => "last_login_at",
@@ -181,7 +185,7 @@ impl Services {
             id: col("users", "id"),
             desc: !f.ascending,
             nullable: f.sort == UserSort::LastLoginAt,
-            parse: parse_micros,
+            kind: SortKind::Time,
         };
         let mut models = None;
         if self.keyword_plan(f).await? == KeywordPlan::PerRow {
@@ -212,7 +216,7 @@ impl Services {
                 UserSort::CreatedAt => Some(u.created_at),
                 UserSort::LastLoginAt => u.last_login_at,
             };
-            Cursor { value: value.map(|v| micros(v).to_string()), id: u.id }
+            Cursor::time(value, u.id)
         }))
     }
 

@@ -1,7 +1,9 @@
 //! Users: creation, profile, account status and passwords.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -14,14 +16,30 @@ use crate::domain::password::check_policy;
 use entity::{authenticator, identity, user, verified_claim};
 
 /// Input of `createUser`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     /// Login ID key (`email`, `phone`, `username`).
     pub login_id_key: String,
     /// Login ID value.
     pub login_id_value: String,
-    /// Initial password; `None` creates a user without one.
+    /// Initial password; `None` creates a user without one, `""` generates a random one.
     pub password: Option<String>,
+    /// The password must be changed at the first login.
+    pub set_password_expired: bool,
+    /// Start of the account valid period.
+    pub account_valid_from: Option<OffsetDateTime>,
+    /// End of the account valid period.
+    pub account_valid_until: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("login_id_key", &self.login_id_key)
+            .field("login_id_value", &self.login_id_value)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// Changes to the account-valid period; `None` leaves a bound as it is, `Some(None)` clears it.
@@ -33,16 +51,34 @@ pub struct ValidPeriod {
     pub until: Option<Option<OffsetDateTime>>,
 }
 
-/// Reads a user row inside `conn` or fails with `UserNotFound`.
+/// Reads a user row inside `conn` or fails with `UserNotFound`. On PostgreSQL the row is
+/// locked (`FOR UPDATE`) until the transaction ends, so that checks such as "not the last
+/// identity" hold against concurrent writers; SQLite write transactions are serial anyway.
 pub(crate) async fn user_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<user::Model> {
-    user::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::not_found("UserNotFound", format!("user {id} does not exist")))
+    let mut q = user::Entity::find_by_id(id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    q.one(conn).await?.ok_or_else(|| Error::not_found("UserNotFound", format!("user {id} does not exist")))
 }
 
+/// The user as an audit payload records it; times are RFC 3339 text.
 fn snapshot(u: &user::Model) -> Value {
-    json!({"id": u.id, "standard_attributes": u.standard_attributes, "custom_attributes": u.custom_attributes})
+    let t = |v: Option<i64>| {
+        v.and_then(|v| time_of(v).format(&time::format_description::well_known::Rfc3339).ok())
+            .map_or(Value::Null, Value::String)
+    };
+    json!({
+        "id": u.id,
+        "standard_attributes": u.standard_attributes,
+        "custom_attributes": u.custom_attributes,
+        "is_disabled": u.is_disabled,
+        "disable_reason": u.disable_reason,
+        "temporarily_disabled_from": t(u.temporarily_disabled_from),
+        "temporarily_disabled_until": t(u.temporarily_disabled_until),
+        "account_valid_from": t(u.account_valid_from),
+        "account_valid_until": t(u.account_valid_until),
+    })
 }
 
 /// Recomputes what follows from identities and verified claims: `email`, `phone_number`,
@@ -96,21 +132,28 @@ pub(crate) async fn refresh_derived(conn: &impl ConnectionTrait, mut row: user::
 }
 
 impl Services {
+    /// Checks a password against the policy, or generates one that satisfies it when
+    /// `password` is empty.
+    fn password_or_generated(&self, password: String) -> Result<String> {
+        let password = if password.is_empty() { generate_password(&self.config.password_policy) } else { password };
+        check_policy(&self.config.password_policy, &password)?;
+        Ok(password)
+    }
+
     /// Creates a user with one login ID and, optionally, a password.
     pub async fn create_user(&self, audit: &Audit, input: NewUser) -> Result<User> {
         let login_id = LoginId::parse(&self.config.login_id, &input.login_id_key, &input.login_id_value)?;
+        if let (Some(f), Some(u)) = (input.account_valid_from, input.account_valid_until)
+            && f >= u
+        {
+            return Err(Error::invalid(
+                "InvalidAccountValidPeriod",
+                "accountValidFrom must be before accountValidUntil",
+            ));
+        }
         let password_hash = match input.password {
             None => None,
-            Some(p) if p.is_empty() => {
-                return Err(Error::invalid(
-                    "PasswordPolicyViolated",
-                    "password must not be empty; omit it to create a user without a password",
-                ));
-            }
-            Some(p) => {
-                check_policy(&self.config.password_policy, &p)?;
-                Some(self.hasher.hash(p).await?)
-            }
+            Some(p) => Some(self.hasher.hash(self.password_or_generated(p)?).await?),
         };
         let t = now();
         let txn = self.db.begin_write().await?;
@@ -131,14 +174,14 @@ impl Services {
             anonymize_at: Set(None),
             temporarily_disabled_from: Set(None),
             temporarily_disabled_until: Set(None),
-            account_valid_from: Set(None),
-            account_valid_until: Set(None),
+            account_valid_from: Set(input.account_valid_from.map(micros)),
+            account_valid_until: Set(input.account_valid_until.map(micros)),
         }
         .insert(&txn)
         .await?;
         super::identities::insert_login_id(&txn, &input.login_id_key, row.id, &login_id, t).await?;
         if let Some(hash) = password_hash {
-            insert_password(&txn, row.id, hash, t).await?;
+            insert_password(&txn, row.id, hash, t, input.set_password_expired).await?;
         }
         let row = refresh_derived(&txn, row).await?;
         audit::record(&txn, audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
@@ -198,6 +241,7 @@ impl Services {
 
     /// Deletes a user and everything that belongs to them; the audit log keeps the record.
     pub async fn delete_user(&self, audit: &Audit, user_id: Uuid, reason: Option<String>) -> Result<Uuid> {
+        crate::domain::text::check_text("reason", reason.as_deref().unwrap_or(""))?;
         let txn = self.db.begin_write().await?;
         let row = user_row(&txn, user_id).await?;
         user::Entity::delete_by_id(user_id).exec(&txn).await?;
@@ -215,6 +259,7 @@ impl Services {
         reason: Option<String>,
         window: (Option<OffsetDateTime>, Option<OffsetDateTime>),
     ) -> Result<User> {
+        crate::domain::text::check_text("reason", reason.as_deref().unwrap_or(""))?;
         let window = match window {
             (None, None) => None,
             (Some(from), Some(until)) if from < until && disabled => Some((from, until)),
@@ -256,13 +301,7 @@ impl Services {
         am.temporarily_disabled_until = Set(window.map(|w| micros(w.1)));
         am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
-        audit::record(
-            &txn,
-            audit,
-            Some(user_id),
-            json!({"user": snapshot(&row), "is_disabled": disabled, "temporarily_disabled_from": window.map(|w| w.0), "temporarily_disabled_until": window.map(|w| w.1)}),
-        )
-        .await?;
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
         txn.commit().await?;
         Ok(row.into())
     }
@@ -281,27 +320,33 @@ impl Services {
                 "accountValidFrom must be before accountValidUntil",
             ));
         }
+        let window_outside = row.temporarily_disabled_from.is_some_and(|w| from.is_some_and(|f| micros(f) > w))
+            || row.temporarily_disabled_until.is_some_and(|w| until.is_some_and(|u| micros(u) < w));
+        if window_outside {
+            return Err(Error::invalid(
+                "InvalidAccountValidPeriod",
+                "the account valid period must contain the user's temporary disable window",
+            ));
+        }
         let mut am = row.into_active_model();
         am.account_valid_from = Set(from.map(micros));
         am.account_valid_until = Set(until.map(micros));
         am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
-        audit::record(
-            &txn,
-            audit,
-            Some(user_id),
-            json!({"user": snapshot(&row), "account_valid_from": from, "account_valid_until": until}),
-        )
-        .await?;
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
         txn.commit().await?;
         Ok(row.into())
     }
 
-    /// Sets a new primary password (creating the authenticator if the user has none).
-    pub async fn reset_password(&self, audit: &Audit, user_id: Uuid, password: String) -> Result<User> {
-        check_policy(&self.config.password_policy, &password)?;
+    /// Sets a new primary password (creating the authenticator if the user has none); an
+    /// empty password generates a random one.
+    pub async fn reset_password(&self, audit: &Audit, user_id: Uuid, password: String, expired: bool) -> Result<User> {
+        let password = self.password_or_generated(password)?;
         // Fail fast on an unknown user before spending a hash.
-        user_row(&self.db.conn, user_id).await?;
+        user::Entity::find_by_id(user_id)
+            .one(&self.db.conn)
+            .await?
+            .ok_or_else(|| Error::not_found("UserNotFound", format!("user {user_id} does not exist")))?;
         let hash = self.hasher.hash(password).await?;
         let t = now();
         let txn = self.db.begin_write().await?;
@@ -310,11 +355,11 @@ impl Services {
             Some(a) => {
                 let mut am = a.into_active_model();
                 am.password_hash = Set(Some(hash));
-                am.expire_after = Set(None);
+                am.expire_after = Set(expired.then_some(micros(t)));
                 am.updated_at = Set(micros(t));
                 am.update(&txn).await?;
             }
-            None => insert_password(&txn, user_id, hash, t).await?,
+            None => insert_password(&txn, user_id, hash, t, expired).await?,
         }
         audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
         txn.commit().await?;
@@ -409,12 +454,13 @@ async fn primary_password(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<
         .await?)
 }
 
-/// Inserts a primary password authenticator.
+/// Inserts a primary password authenticator, expired at once if `expired`.
 pub(crate) async fn insert_password(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     hash: String,
     t: OffsetDateTime,
+    expired: bool,
 ) -> Result<()> {
     authenticator::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -423,7 +469,7 @@ pub(crate) async fn insert_password(
         factor: Set("primary".into()),
         is_default: Set(true),
         password_hash: Set(Some(hash)),
-        expire_after: Set(None),
+        expire_after: Set(expired.then_some(micros(t))),
         created_at: Set(micros(t)),
         updated_at: Set(micros(t)),
     }
@@ -446,4 +492,24 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// A random password that meets `policy`: at least 24 characters drawn from upper- and
+/// lower-case letters, digits and symbols, with one of each.
+fn generate_password(policy: &crate::config::PasswordPolicy) -> String {
+    const SETS: [&[u8]; 4] =
+        [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnopqrstuvwxyz", b"23456789", b"!#$%&*+-=?@^_~"];
+    let len = policy.min_length.clamp(24, policy.max_length.max(24));
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in crate::crypto::random_bytes::<64>() {
+            if out.len() == len {
+                break;
+            }
+            let i = out.len();
+            let set = SETS[if i < SETS.len() { i } else { usize::from(b) % SETS.len() }];
+            out.push(char::from(set[usize::from(b) % set.len()]));
+        }
+    }
+    out
 }

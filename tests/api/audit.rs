@@ -46,3 +46,20 @@ async fn mutations_are_audited_with_actor_and_filters_work() {
     assert_eq!(d["auditLogs"]["totalCount"], 3);
     assert!(d["auditLogs"]["edges"][0]["node"]["user"].is_null());
 }
+
+#[tokio::test]
+async fn link_mutations_without_users_are_still_audited_and_times_are_text() {
+    let app = spawn_app().await;
+    app.ok("mutation { createRole(input: {key: \"empty\"}) { role { id } } }", json!({})).await;
+    let before = app.audit_count().await;
+    app.ok("mutation { addRoleToUsers(input: {roleKey: \"empty\", userIDs: []}) { role { id } } }", json!({})).await;
+    assert_eq!(app.audit_count().await, before + 1);
+
+    let id = app.create_user("times@example.com", None).await;
+    app.ok("mutation($id: ID!) { setAccountValidUntil(input: {userID: $id, accountValidUntil: \"2999-01-01T00:00:00Z\"}) { user { id } } }", json!({"id": id})).await;
+    let d = app.ok("{ auditLogs(first: 1) { edges { node { data } } } }", json!({})).await;
+    assert_eq!(
+        d["auditLogs"]["edges"][0]["node"]["data"]["payload"]["user"]["account_valid_until"],
+        "2999-01-01T00:00:00Z"
+    );
+}

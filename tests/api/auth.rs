@@ -35,10 +35,13 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
     let wrong_aud = key.sign("at+jwt", &claims("https://other.example/api", &app.url, now + 600)).unwrap();
     let wrong_iss = key.sign("at+jwt", &claims(&aud, "https://evil.example", now + 600)).unwrap();
     let expired = key.sign("at+jwt", &claims(&aud, &app.url, now - 3600)).unwrap();
-    let mut tampered = good.clone();
-    let flip = if tampered.ends_with('A') { 'B' } else { 'A' };
-    tampered.pop();
-    tampered.push(flip);
+    let id_token = key.sign("JWT", &claims(&aud, &app.url, now + 600)).unwrap();
+    // Change a character in the middle of the signature (the last one may only carry
+    // padding bits).
+    let mut tampered: Vec<char> = good.chars().collect();
+    let at = tampered.len() - 20;
+    tampered[at] = if tampered[at] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
     // A token signed by another server's key.
     let other = crate::helpers::spawn_app().await;
     let foreign = other.services.keys().active().unwrap().sign("at+jwt", &claims(&aud, &app.url, now + 600)).unwrap();
@@ -52,6 +55,7 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
         ("expired", expired, "expired"),
         ("tampered", tampered, "signature"),
         ("foreign", foreign, "unknown key"),
+        ("not an access token", id_token, "typ"),
     ] {
         let res = app.client.post(app.endpoint()).bearer_auth(&token).json(&query).send().await.unwrap();
         assert_eq!(res.status(), 401, "{name}");
@@ -148,4 +152,21 @@ async fn health_graphiql_and_request_ids() {
     assert!(js.text().await.unwrap().contains("AuthgraphGraphiQL"));
     let css = app.client.get(format!("{}/_api/admin/graphiql/graphiql.css", app.url)).send().await.unwrap();
     assert_eq!(css.status(), 200);
+}
+
+#[tokio::test]
+async fn complexity_is_bounded_and_write_scopes_do_not_read_users() {
+    let app = spawn_app().await;
+    let res = app.gql("{ roles(first: 100) { edges { node { users(first: 100) { edges { node { roles(first: 100) { edges { node { users(first: 100) { totalCount } } } } } } } } } } }", json!({})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{res}");
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("complex"), "{res}");
+
+    let user = app.create_user("w@example.com", None).await;
+    app.ok("mutation { createRole(input: {key: \"w\"}) { role { id } } }", json!({})).await;
+    let writer = app.token(&["role:write"]);
+    let res = app
+        .gql_as(&writer, "mutation($u: ID!) { addUserToRoles(input: {userID: $u, roleKeys: [\"w\"]}) { user { standardAttributes } } }", json!({"u": user}))
+        .await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN", "{res}");
+    assert!(res["errors"][0]["message"].as_str().unwrap().contains("user:read"));
 }

@@ -63,7 +63,7 @@ fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = bin()
         .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "serve"])
         .env("AUTHGRAPH_LOG__FORMAT", "json")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

@@ -20,6 +20,7 @@ fn unknown_keys_and_invalid_values_name_the_key() {
         ("[log]\nformat = \"json\"\ncolour = true\n", vec![], "colour"),
         ("[password_policy]\nmin_length = \"eight\"\n", vec![], "password_policy.min_length"),
         ("listen = \"not an address\"\n", vec![], "listen"),
+        ("[log]\nlevel = \"info,[\"\n", vec![], "log.level"),
         ("", vec![("AUTHGRAPH_LOG__FORMAT", "xml")], "LOG.FORMAT"),
         ("", vec![("AUTHGRAPH_PASSWORD_POLICY__MIN_LENGTH", "0")], "password_policy.min_length"),
         ("", vec![("AUTHGRAPH_DATABASE_URL", "mysql://x")], "database_url"),

@@ -92,3 +92,69 @@ async fn identity_and_user_connections_page() {
         .await;
     assert_eq!(filtered["node"]["identities"]["totalCount"], 0);
 }
+
+#[tokio::test]
+async fn nested_lists_page_backwards_and_refuse_foreign_cursors() {
+    let app = spawn_app().await;
+    let id = app.create_user("nest@example.com", None).await;
+    let keys: Vec<String> = (0..5).map(|i| format!("role{i}")).collect();
+    for k in &keys {
+        app.ok("mutation($k: String!) { createRole(input: {key: $k}) { role { id } } }", json!({"k": k})).await;
+    }
+    app.ok(
+        "mutation($u: ID!, $k: [String!]!) { addUserToRoles(input: {userID: $u, roleKeys: $k}) { user { id } } }",
+        json!({"u": id, "k": keys}),
+    )
+    .await;
+    let q = "query($id: ID!, $n: Int, $b: String, $a: String) { node(id: $id) { ... on User { roles(last: $n, before: $b, after: $a) { pageInfo { hasPreviousPage hasNextPage startCursor } edges { cursor node { key } } } } } }";
+    let d = app.ok(q, json!({"id": id, "n": 2})).await;
+    let c = &d["node"]["roles"];
+    let got: Vec<&str> = c["edges"].as_array().unwrap().iter().map(|e| e["node"]["key"].as_str().unwrap()).collect();
+    assert_eq!(got, ["role3", "role4"]);
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], true);
+    let d = app.ok(q, json!({"id": id, "n": 2, "b": c["pageInfo"]["startCursor"]})).await;
+    let got: Vec<String> = d["node"]["roles"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, ["role1", "role2"]);
+    assert_eq!(d["node"]["roles"]["pageInfo"]["hasNextPage"], true);
+
+    // A cursor stays a position when its item goes away.
+    let after_role2 = d["node"]["roles"]["edges"][1]["cursor"].clone();
+    app.ok(
+        "mutation($u: ID!) { removeUserFromRoles(input: {userID: $u, roleKeys: [\"role2\"]}) { user { id } } }",
+        json!({"u": id}),
+    )
+    .await;
+    let d = app.ok("query($id: ID!, $a: String) { node(id: $id) { ... on User { roles(first: 10, after: $a) { edges { node { key } } } } } }", json!({"id": id, "a": after_role2})).await;
+    let got: Vec<&str> =
+        d["node"]["roles"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["key"].as_str().unwrap()).collect();
+    assert_eq!(got, ["role3", "role4"]);
+
+    // A users cursor is refused by a roles list, and the other way round.
+    let users = app.ok("{ users { edges { cursor } } }", json!({})).await;
+    let user_cursor = users["users"]["edges"][0]["cursor"].clone();
+    app.err(
+        "query($a: String) { roles(after: $a) { totalCount } }",
+        json!({"a": user_cursor}),
+        "BAD_USER_INPUT",
+        Some("InvalidCursor"),
+    )
+    .await;
+    app.err(q, json!({"id": id, "a": user_cursor}), "BAD_USER_INPUT", Some("InvalidCursor")).await;
+    app.err(
+        "query($a: String) { users(after: $a) { totalCount } }",
+        json!({"a": after_role2}),
+        "BAD_USER_INPUT",
+        Some("InvalidCursor"),
+    )
+    .await;
+
+    // Entity interface.
+    let d =
+        app.ok("query($id: ID!) { node(id: $id) { ... on Entity { createdAt updatedAt } } }", json!({"id": id})).await;
+    assert!(d["node"]["createdAt"].is_string());
+}

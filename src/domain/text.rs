@@ -1,0 +1,58 @@
+//! Free text and list limits that apply to every input.
+
+use serde_json::Value;
+
+use super::Invalid;
+
+/// Most items a list argument may hold (IDs, keys, addresses).
+pub const MAX_LIST: usize = 1_000;
+
+/// Longest free text accepted (names, descriptions, reasons, keywords).
+pub const MAX_TEXT: usize = 4_096;
+
+/// Refuses control characters (other than tab and line breaks) and over-long text.
+/// PostgreSQL cannot store NUL in text or JSON, so without this check a stray `\0`
+/// would fail deep in the database instead of as bad input.
+pub fn check_text(field: &str, s: &str) -> Result<(), Invalid> {
+    if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(Invalid::new("InvalidText", format!("{field} must not contain control characters")));
+    }
+    if s.len() > MAX_TEXT {
+        return Err(Invalid::new("InvalidText", format!("{field} must be at most {MAX_TEXT} bytes")));
+    }
+    Ok(())
+}
+
+/// [`check_text`] for every string and key inside a JSON value.
+pub fn check_json_text(field: &str, v: &Value) -> Result<(), Invalid> {
+    match v {
+        Value::String(s) => check_text(field, s),
+        Value::Array(items) => items.iter().try_for_each(|i| check_json_text(field, i)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            check_text(field, k)?;
+            check_json_text(field, v)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses lists longer than [`MAX_LIST`].
+pub fn check_list(field: &str, len: usize) -> Result<(), Invalid> {
+    if len > MAX_LIST {
+        return Err(Invalid::new("TooManyItems", format!("{field} may hold at most {MAX_LIST} items")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_rules() {
+        assert!(check_text("name", "Ann\nLee\t").is_ok());
+        assert!(check_text("name", "a\0b").is_err());
+        assert!(check_json_text("attrs", &serde_json::json!({"a": ["x\u{1}"]})).is_err());
+        assert!(check_list("ids", 1_001).is_err());
+    }
+}
