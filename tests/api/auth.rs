@@ -115,6 +115,18 @@ async fn oversized_bodies_malformed_json_and_deep_queries_are_refused() {
         .client
         .post(app.endpoint())
         .bearer_auth(&token)
+        .header("content-type", "application/graphql")
+        .body("{ users { totalCount } }")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["users"]["totalCount"], 0, "application/graphql bodies work: {body}");
+
+    let res = app
+        .client
+        .post(app.endpoint())
+        .bearer_auth(&token)
         .header("content-type", "application/json")
         .body("{not json")
         .send()

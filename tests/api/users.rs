@@ -157,6 +157,8 @@ async fn disabled_status_windows_and_valid_period() {
     // A window around now disables; a future window does not (yet).
     let d = app.ok(set, json!({"id": id, "d": true, "f": "2020-01-01T00:00:00Z", "u": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(d["setDisabledStatus"]["user"]["isDisabled"], true);
+    let counts = app.ok(q, json!({})).await;
+    assert_eq!(counts["users"]["totalCount"], 1, "the filter sees a temporary window too");
     let d = app.ok(set, json!({"id": id, "d": true, "f": "2998-01-01T00:00:00Z", "u": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(d["setDisabledStatus"]["user"]["isDisabled"], false);
     assert_eq!(d["setDisabledStatus"]["user"]["temporarilyDisabledFrom"], "2998-01-01T00:00:00Z");
@@ -189,6 +191,8 @@ async fn disabled_status_windows_and_valid_period() {
         app.ok(until, json!({"id": id, "t": "2001-01-01T00:00:00Z"})).await["setAccountValidUntil"]["user"]["isDisabled"],
         true
     );
+    let counts = app.ok(q, json!({})).await;
+    assert_eq!(counts["users"]["totalCount"], 1, "the filter sees the end of the valid period");
     let p = app.ok(period, json!({"id": id, "f": "2001-01-01T00:00:00Z", "u": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(p["setAccountValidPeriod"]["user"]["isDisabled"], false);
     app.err(
