@@ -58,6 +58,14 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
         .load_signing_keys()
         .await
         .map_err(|e| anyhow::anyhow!("cannot load signing keys: {}", e.describe()))?;
+    // Several processes may start at once on one database: the loser of the race to
+    // create the built-in resource finds it on the second try.
+    if services.ensure_admin_resource(service::keys::ADMIN_SCOPE_DESCRIPTIONS).await.is_err() {
+        services
+            .ensure_admin_resource(service::keys::ADMIN_SCOPE_DESCRIPTIONS)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot set up the Admin API resource: {}", e.describe()))?;
+    }
     Ok((services, Startup { migrations, created_master_key, created_signing_key }))
 }
 

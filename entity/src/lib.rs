@@ -7,11 +7,17 @@
 //! Only `service/` in the main crate uses these types; the GraphQL and OIDC layers see
 //! service types instead, so no column can leak by accident.
 
+pub mod application;
 pub mod audit_log;
 pub mod authenticator;
+pub mod client_resource;
+pub mod client_scope;
+pub mod client_secret;
 pub mod group;
 pub mod group_role;
 pub mod identity;
+pub mod resource;
+pub mod resource_scope;
 pub mod role;
 pub mod signing_key;
 pub mod user;

@@ -3,6 +3,7 @@
 pub mod attributes;
 pub mod key;
 pub mod login_id;
+pub mod oauth;
 pub mod password;
 pub mod text;
 

@@ -76,6 +76,22 @@ activity_types! {
     AdminApiMutationRemoveUserFromRolesExecuted => "admin_api.mutation.remove_user_from_roles.executed",
     AdminApiMutationAddUserToGroupsExecuted => "admin_api.mutation.add_user_to_groups.executed",
     AdminApiMutationRemoveUserFromGroupsExecuted => "admin_api.mutation.remove_user_from_groups.executed",
+    AdminApiMutationCreateApplicationExecuted => "admin_api.mutation.create_application.executed",
+    AdminApiMutationUpdateApplicationExecuted => "admin_api.mutation.update_application.executed",
+    AdminApiMutationDeleteApplicationExecuted => "admin_api.mutation.delete_application.executed",
+    AdminApiMutationCreateApplicationSecretExecuted => "admin_api.mutation.create_application_secret.executed",
+    AdminApiMutationRevokeApplicationSecretExecuted => "admin_api.mutation.revoke_application_secret.executed",
+    AdminApiMutationCreateResourceExecuted => "admin_api.mutation.create_resource.executed",
+    AdminApiMutationUpdateResourceExecuted => "admin_api.mutation.update_resource.executed",
+    AdminApiMutationDeleteResourceExecuted => "admin_api.mutation.delete_resource.executed",
+    AdminApiMutationCreateScopeExecuted => "admin_api.mutation.create_scope.executed",
+    AdminApiMutationUpdateScopeExecuted => "admin_api.mutation.update_scope.executed",
+    AdminApiMutationDeleteScopeExecuted => "admin_api.mutation.delete_scope.executed",
+    AdminApiMutationAddResourceToClientIdExecuted => "admin_api.mutation.add_resource_to_client_id.executed",
+    AdminApiMutationRemoveResourceFromClientIdExecuted => "admin_api.mutation.remove_resource_from_client_id.executed",
+    AdminApiMutationAddScopesToClientIdExecuted => "admin_api.mutation.add_scopes_to_client_id.executed",
+    AdminApiMutationRemoveScopesFromClientIdExecuted => "admin_api.mutation.remove_scopes_from_client_id.executed",
+    AdminApiMutationReplaceScopesOfClientIdExecuted => "admin_api.mutation.replace_scopes_of_client_id.executed",
 }
 
 /// An audit log entry.

@@ -34,6 +34,9 @@ pub struct VerifiedClaimsOf(pub Uuid);
 /// Roles or groups of an owner.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyedOf(pub Owner, pub Uuid);
+/// Client IDs linked to a resource.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientIdsOf(pub Uuid);
 /// Effective roles of a user.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EffectiveRolesOf(pub Uuid);
@@ -114,6 +117,15 @@ impl Loader<EffectiveRolesOf> for AppLoader {
     type Error = LoadError;
     async fn load(&self, keys: &[EffectiveRolesOf]) -> Result<HashMap<EffectiveRolesOf, Vec<Keyed>>, LoadError> {
         let map = self.0.effective_roles_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<ClientIdsOf> for AppLoader {
+    type Value = Vec<String>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[ClientIdsOf]) -> Result<HashMap<ClientIdsOf, Vec<String>>, LoadError> {
+        let map = self.0.client_ids_by_resource(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }

@@ -1,5 +1,6 @@
 //! The Admin API schema. Each area has its own query and mutation object, merged here.
 
+pub mod applications;
 pub mod audit;
 pub mod connection;
 pub mod context;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod identities;
 pub mod loaders;
 pub mod node;
+pub mod resources;
 pub mod roles_groups;
 pub mod scalars;
 pub mod users;
@@ -18,11 +20,24 @@ use crate::service::Services;
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, users::UserQuery, roles_groups::RoleGroupQuery, audit::AuditQuery);
+pub struct Query(
+    node::NodeQuery,
+    users::UserQuery,
+    roles_groups::RoleGroupQuery,
+    audit::AuditQuery,
+    applications::ApplicationQuery,
+    resources::ResourceQuery,
+);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(users::UserMutation, identities::IdentityMutation, roles_groups::RoleGroupMutation);
+pub struct Mutation(
+    users::UserMutation,
+    identities::IdentityMutation,
+    roles_groups::RoleGroupMutation,
+    applications::ApplicationMutation,
+    resources::ResourceMutation,
+);
 
 /// The Admin API schema type.
 pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;

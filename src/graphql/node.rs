@@ -3,10 +3,12 @@
 use async_graphql::{Context, ID, Interface, Object};
 use uuid::Uuid;
 
+use super::applications::Application;
 use super::audit::AuditLog;
 use super::context::{check_scope, services};
 use super::error::bad_input;
 use super::identities::{Authenticator, Identity};
+use super::resources::{Resource, Scope};
 use super::roles_groups::{Group, Role};
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
@@ -57,6 +59,12 @@ pub enum Node {
     Group(Group),
     /// An audit log entry.
     AuditLog(AuditLog),
+    /// An application (OAuth client).
+    Application(Application),
+    /// An API resource.
+    Resource(Resource),
+    /// A scope of an API resource.
+    Scope(Scope),
 }
 
 /// An object that records when it was created and last changed.
@@ -117,6 +125,20 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     if !groups.is_empty() {
         found.extend(svc.keyed_by_ids(Kind::Group, &groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))));
     }
+    let apps = wanted("Application", "application:read")?;
+    if !apps.is_empty() {
+        found.extend(
+            svc.applications_by_ids(&apps).await?.into_iter().map(|a| (a.id, Node::Application(Application(a)))),
+        );
+    }
+    let resources = wanted("Resource", "resource:read")?;
+    if !resources.is_empty() {
+        found.extend(svc.resources_by_ids(&resources).await?.into_iter().map(|r| (r.id, Node::Resource(Resource(r)))));
+    }
+    let scopes = wanted("Scope", "resource:read")?;
+    if !scopes.is_empty() {
+        found.extend(svc.scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id, Node::Scope(Scope(s)))));
+    }
     let logs = wanted("AuditLog", "audit-log:read")?;
     if !logs.is_empty() {
         found.extend(svc.audit_logs_by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
@@ -135,6 +157,9 @@ fn node_type(n: &Node) -> &'static str {
         Node::Role(_) => "Role",
         Node::Group(_) => "Group",
         Node::AuditLog(_) => "AuditLog",
+        Node::Application(_) => "Application",
+        Node::Resource(_) => "Resource",
+        Node::Scope(_) => "Scope",
     }
 }
 

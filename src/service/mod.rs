@@ -1,12 +1,14 @@
 //! The business logic. Only this layer touches sea-orm; it owns transactions and audit rows.
 //! Resolvers and HTTP handlers call one function here and map the result.
 
+pub mod applications;
 pub mod audit;
 pub mod db;
 pub mod identities;
 pub mod keys;
 pub mod loaders;
 pub mod paging;
+pub mod resources;
 pub mod roles_groups;
 pub mod types;
 pub mod user_search;

@@ -285,3 +285,113 @@ impl From<KeyedRow> for Keyed {
         }
     }
 }
+
+/// An application (OAuth client). Secrets appear only as hints.
+#[derive(Debug, Clone)]
+pub struct Application {
+    /// ID.
+    pub id: Uuid,
+    /// OAuth `client_id`.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Application type.
+    pub kind: crate::domain::oauth::AppType,
+    /// Allowed redirect URIs (exact match).
+    pub redirect_uris: Vec<String>,
+    /// Allowed post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// Allowed CORS origins.
+    pub allowed_origins: Vec<String>,
+    /// Access token lifetime in seconds.
+    pub access_token_lifetime: i64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_token_lifetime: i64,
+    /// Refresh token idle timeout in seconds.
+    pub refresh_token_idle_timeout: i64,
+    /// Rotate refresh tokens on use.
+    pub refresh_token_rotation: bool,
+    /// Access token signing algorithm.
+    pub access_token_alg: String,
+    /// Secrets, newest first (hints only).
+    pub secrets: Vec<SecretInfo>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+/// What can be shown of a client secret.
+#[derive(Debug, Clone)]
+pub struct SecretInfo {
+    /// ID.
+    pub id: Uuid,
+    /// Last four characters.
+    pub hint: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Revocation time; revoked secrets no longer authenticate.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An API resource.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// ID.
+    pub id: Uuid,
+    /// Resource URI (the `aud` of its tokens).
+    pub uri: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// The built-in Admin API resource.
+    pub builtin: bool,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<entity::resource::Model> for Resource {
+    fn from(m: entity::resource::Model) -> Self {
+        Self {
+            id: m.id,
+            uri: m.uri,
+            name: m.name,
+            builtin: m.builtin,
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+        }
+    }
+}
+
+/// A scope of a resource.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// ID.
+    pub id: Uuid,
+    /// The resource.
+    pub resource_id: Uuid,
+    /// Scope token.
+    pub scope: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<entity::resource_scope::Model> for Scope {
+    fn from(m: entity::resource_scope::Model) -> Self {
+        Self {
+            id: m.id,
+            resource_id: m.resource_id,
+            scope: m.scope,
+            description: m.description,
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+        }
+    }
+}

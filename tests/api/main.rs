@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod applications;
 mod audit;
 mod auth;
 mod cli;
@@ -12,6 +13,7 @@ mod nodes;
 mod paging;
 mod playground;
 mod queries_count;
+mod resources;
 mod roles_groups;
 mod schema;
 mod users;

@@ -1,0 +1,170 @@
+//! OAuth values: application types, redirect URIs, resource URIs and scope tokens.
+
+use super::Invalid;
+
+/// Application (OAuth client) types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppType {
+    /// Single-page app: public client, PKCE.
+    Spa,
+    /// Mobile or desktop app: public client, PKCE.
+    Native,
+    /// Server-rendered web app of this project: confidential.
+    TraditionalWebapp,
+    /// Confidential client.
+    Confidential,
+    /// Machine to machine: client credentials only.
+    M2m,
+    /// Another party's app: confidential, asks the user for consent.
+    ThirdPartyApp,
+}
+
+impl AppType {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spa => "spa",
+            Self::Native => "native",
+            Self::TraditionalWebapp => "traditional_webapp",
+            Self::Confidential => "confidential",
+            Self::M2m => "m2m",
+            Self::ThirdPartyApp => "third_party_app",
+        }
+    }
+
+    /// From the database spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "spa" => Self::Spa,
+            "native" => Self::Native,
+            "traditional_webapp" => Self::TraditionalWebapp,
+            "confidential" => Self::Confidential,
+            "m2m" => Self::M2m,
+            "third_party_app" => Self::ThirdPartyApp,
+            _ => return None,
+        })
+    }
+
+    /// Whether the client authenticates with a secret.
+    pub fn has_secret(self) -> bool {
+        matches!(self, Self::Confidential | Self::M2m | Self::ThirdPartyApp | Self::TraditionalWebapp)
+    }
+
+    /// Grant types allowed by default.
+    pub fn default_grants(self) -> Vec<String> {
+        let g: &[&str] = match self {
+            Self::M2m => &["client_credentials"],
+            _ => &["authorization_code", "refresh_token"],
+        };
+        g.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Grant types this type may use at all.
+    pub fn allowed_grants(self) -> &'static [&'static str] {
+        match self {
+            Self::M2m => &["client_credentials"],
+            Self::Spa | Self::Native => &["authorization_code", "refresh_token"],
+            _ => &["authorization_code", "refresh_token", "client_credentials"],
+        }
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => *d == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// Validates a redirect URI: absolute, no fragment, `http` only for loopback hosts;
+/// private-use schemes (`com.example.app:/cb`) are allowed for native apps.
+pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| Invalid::new("InvalidRedirectURI", format!("{field} `{uri}` {why}"));
+    let parsed = url::Url::parse(uri).map_err(|_| bad("is not an absolute URI"))?;
+    if parsed.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" => match parsed.host() {
+            Some(h) if is_loopback(&h) => Ok(()),
+            _ => Err(bad("may use http only for localhost or a loopback address")),
+        },
+        "https" => Err(bad("has no host")),
+        "javascript" | "data" | "file" | "vbscript" => Err(bad("uses a forbidden scheme")),
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(bad("must be https, http on loopback, or a reverse-DNS private-use scheme")),
+    }
+}
+
+/// Validates a web origin for CORS: `scheme://host[:port]`, nothing else.
+pub fn validate_origin(origin: &str) -> Result<(), Invalid> {
+    let bad = || Invalid::new("InvalidOrigin", format!("`{origin}` is not an origin such as https://app.example.com"));
+    let parsed = url::Url::parse(origin).map_err(|_| bad())?;
+    let ok = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host().is_some()
+        && parsed.path() == "/"
+        && !origin.ends_with('/')
+        && parsed.query().is_none()
+        && parsed.fragment().is_none()
+        && parsed.username().is_empty();
+    if ok { Ok(()) } else { Err(bad()) }
+}
+
+/// Validates a resource URI (RFC 8707): absolute, no fragment.
+pub fn validate_resource_uri(uri: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| Invalid::new("InvalidResourceURI", format!("resource URI `{uri}` {why}"));
+    let parsed = url::Url::parse(uri).map_err(|_| bad("is not an absolute URI"))?;
+    if parsed.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    if uri.len() > 2048 {
+        return Err(bad("is longer than 2048 bytes"));
+    }
+    Ok(())
+}
+
+/// Validates a scope token (RFC 6749 §3.3): printable ASCII except space, `"` and `\`.
+pub fn validate_scope(scope: &str) -> Result<(), Invalid> {
+    let ok = !scope.is_empty()
+        && scope.len() <= 200
+        && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "InvalidScope",
+            format!("scope `{scope}` must be 1 to 200 printable ASCII characters without spaces, `\"` or `\\`"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris() {
+        assert!(validate_redirect_uri("r", "https://app.example.com/cb").is_ok());
+        assert!(validate_redirect_uri("r", "http://127.0.0.1:8080/cb").is_ok());
+        assert!(validate_redirect_uri("r", "http://localhost/cb").is_ok());
+        assert!(validate_redirect_uri("r", "com.example.app:/oauth").is_ok());
+        assert!(validate_redirect_uri("r", "http://app.example.com/cb").is_err());
+        assert!(validate_redirect_uri("r", "https://app.example.com/cb#x").is_err());
+        assert!(validate_redirect_uri("r", "/relative").is_err());
+        assert!(validate_redirect_uri("r", "javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn scopes_and_origins() {
+        assert!(validate_scope("read:orders").is_ok());
+        assert!(validate_scope("has space").is_err());
+        assert!(validate_scope("q\"uote").is_err());
+        assert!(validate_origin("https://app.example.com").is_ok());
+        assert!(validate_origin("http://localhost:3000").is_ok());
+        assert!(validate_origin("https://app.example.com/path").is_err());
+        assert!(validate_resource_uri("https://api.example.com").is_ok());
+        assert!(validate_resource_uri("not a uri").is_err());
+    }
+}
