@@ -98,13 +98,13 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
             validate_origin(o)?;
         }
     }
-    if let Some(grants) = &s.grant_types {
-        if let Some(bad) = grants.iter().find(|g| !kind.allowed_grants().contains(&g.as_str())) {
-            return Err(Error::invalid(
-                "InvalidGrantType",
-                format!("a {} application cannot use the grant `{bad}`", kind.as_str()),
-            ));
-        }
+    if let Some(grants) = &s.grant_types
+        && let Some(bad) = grants.iter().find(|g| !kind.allowed_grants().contains(&g.as_str()))
+    {
+        return Err(Error::invalid(
+            "InvalidGrantType",
+            format!("a {} application cannot use the grant `{bad}`", kind.as_str()),
+        ));
     }
     let within = |v: Option<i64>, min: i64, max: i64, field: &str| match v {
         Some(v) if v < min || v > max => {
