@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod oidc;
 pub mod service;
 
 use std::net::SocketAddr;
@@ -47,7 +48,9 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     };
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     let hasher = PasswordHasher::new(cores);
+    let audit_batch = service::audit_batch::AuditBatcher::start(db.clone());
     let services = Services {
+        audit_batch,
         db,
         config: Arc::new(config),
         hasher,

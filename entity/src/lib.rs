@@ -18,6 +18,7 @@ pub mod group_role;
 pub mod identity;
 pub mod resource;
 pub mod resource_scope;
+pub mod revoked_token;
 pub mod role;
 pub mod signing_key;
 pub mod user;

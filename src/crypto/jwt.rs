@@ -1,19 +1,33 @@
-//! JWT signing keys and tokens.
+//! JWT signing keys (RS256, ES256, EdDSA) and tokens.
 //!
-//! Signing uses a parsed aws-lc-rs key kept in memory (parsing an RSA key costs more
-//! than signing with it); verification uses `jsonwebtoken` with cached decoding keys.
+//! Signing uses parsed aws-lc-rs keys kept in memory (parsing an RSA key costs more than
+//! signing with it); verification uses `jsonwebtoken` with cached decoding keys, and the
+//! JWKS document is built once per key change.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{b64, sha256};
+
+/// JWS algorithms this server signs with.
+pub const ALGORITHMS: &[&str] = &["RS256", "ES256", "EdDSA"];
+
+enum Inner {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
 
 /// A private signing key, parsed once.
 pub struct SigningKey {
@@ -21,9 +35,9 @@ pub struct SigningKey {
     pub kid: String,
     /// JWS algorithm name.
     pub alg: &'static str,
-    key: KeyPair,
+    inner: Inner,
     /// The public JWK.
-    pub jwk: serde_json::Value,
+    pub jwk: Value,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -37,50 +51,97 @@ impl std::fmt::Debug for SigningKey {
 #[error("signing key error: {0}")]
 pub struct KeyError(pub String);
 
+fn err(e: impl std::fmt::Display) -> KeyError {
+    KeyError(e.to_string())
+}
+
+/// The RFC 7638 thumbprint of the required members, in lexicographic order.
+fn thumbprint(members: &[(&str, &str)]) -> String {
+    let canonical: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\":\"{v}\"")).collect();
+    b64(sha256(format!("{{{}}}", canonical.join(",")).as_bytes()))
+}
+
 impl SigningKey {
-    /// Generates a new RSA-2048 key and returns it with its PKCS#8 DER encoding.
-    pub fn generate_rs256() -> Result<(Self, Vec<u8>), KeyError> {
-        use aws_lc_rs::encoding::AsDer;
-        let key = KeyPair::generate(KeySize::Rsa2048).map_err(|e| KeyError(e.to_string()))?;
-        let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&key)
-            .map_err(|e| KeyError(e.to_string()))?
-            .as_ref()
-            .to_vec();
-        Ok((Self::from_rsa_parts(key), der))
+    /// Generates a new key for `alg` and returns it with its PKCS#8 DER encoding.
+    pub fn generate(alg: &str) -> Result<(Self, Vec<u8>), KeyError> {
+        let der = match alg {
+            "RS256" => {
+                let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(err)?;
+                AsDer::<Pkcs8V1Der>::as_der(&key).map_err(err)?.as_ref().to_vec()
+            }
+            "ES256" => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                .map_err(err)?
+                .to_pkcs8v1()
+                .map_err(err)?
+                .as_ref()
+                .to_vec(),
+            "EdDSA" => Ed25519KeyPair::generate().map_err(err)?.to_pkcs8v1().map_err(err)?.as_ref().to_vec(),
+            other => return Err(KeyError(format!("unsupported algorithm {other}"))),
+        };
+        Ok((Self::from_pkcs8(alg, &der)?, der))
     }
 
     /// Parses a PKCS#8 DER private key of the given algorithm.
     pub fn from_pkcs8(alg: &str, der: &[u8]) -> Result<Self, KeyError> {
-        match alg {
-            "RS256" => Ok(Self::from_rsa_parts(KeyPair::from_pkcs8(der).map_err(|e| KeyError(e.to_string()))?)),
-            other => Err(KeyError(format!("unsupported algorithm {other}"))),
+        let (alg, inner, members): (&'static str, Inner, Vec<(&str, String)>) = match alg {
+            "RS256" => {
+                let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(err)?;
+                let public = key.public_key();
+                let n = b64(public.modulus().big_endian_without_leading_zero());
+                let e = b64(public.exponent().big_endian_without_leading_zero());
+                ("RS256", Inner::Rsa(key), vec![("e", e), ("kty", "RSA".into()), ("n", n)])
+            }
+            "ES256" => {
+                let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(err)?;
+                let point = key.public_key().as_ref().to_vec();
+                if point.len() != 65 {
+                    return Err(KeyError("unexpected P-256 public key encoding".into()));
+                }
+                let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
+                ("ES256", Inner::Ec(key), vec![("crv", "P-256".into()), ("kty", "EC".into()), ("x", x), ("y", y)])
+            }
+            "EdDSA" => {
+                let key = Ed25519KeyPair::from_pkcs8(der).map_err(err)?;
+                let x = b64(key.public_key().as_ref());
+                ("EdDSA", Inner::Ed(key), vec![("crv", "Ed25519".into()), ("kty", "OKP".into()), ("x", x)])
+            }
+            other => return Err(KeyError(format!("unsupported algorithm {other}"))),
+        };
+        let refs: Vec<(&str, &str)> = members.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let kid = thumbprint(&refs);
+        let mut jwk = json!({"use": "sig", "alg": alg, "kid": kid});
+        for (k, v) in &members {
+            jwk[*k] = Value::String(v.clone());
         }
-    }
-
-    fn from_rsa_parts(key: KeyPair) -> Self {
-        let public = key.public_key();
-        let n = b64(public.modulus().big_endian_without_leading_zero());
-        let e = b64(public.exponent().big_endian_without_leading_zero());
-        // RFC 7638: members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-        let kid = b64(sha256(canonical.as_bytes()));
-        let jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
-        Self { kid, alg: "RS256", key, jwk }
+        Ok(Self { kid, alg, inner, jwk })
     }
 
     /// Signs `claims` as a JWT with header `typ`.
     pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, KeyError> {
-        let header = json!({"alg": self.alg, "typ": typ, "kid": self.kid});
-        let header = serde_json::to_vec(&header).map_err(|e| KeyError(e.to_string()))?;
-        let claims = serde_json::to_vec(claims).map_err(|e| KeyError(e.to_string()))?;
+        let header = serde_json::to_vec(&json!({"alg": self.alg, "typ": typ, "kid": self.kid})).map_err(err)?;
+        let claims = serde_json::to_vec(claims).map_err(err)?;
         let mut token = format!("{}.{}", b64(header), b64(claims));
-        let mut sig = vec![0u8; self.key.public_modulus_len()];
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), token.as_bytes(), &mut sig)
-            .map_err(|e| KeyError(e.to_string()))?;
+        let signature = match &self.inner {
+            Inner::Rsa(key) => {
+                let mut sig = vec![0u8; key.public_modulus_len()];
+                key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), token.as_bytes(), &mut sig).map_err(err)?;
+                sig
+            }
+            Inner::Ec(key) => key.sign(&SystemRandom::new(), token.as_bytes()).map_err(err)?.as_ref().to_vec(),
+            Inner::Ed(key) => key.sign(token.as_bytes()).as_ref().to_vec(),
+        };
         token.push('.');
-        token.push_str(&b64(sig));
+        token.push_str(&b64(signature));
         Ok(token)
+    }
+
+    fn decoding_key(&self) -> Result<(Algorithm, DecodingKey), KeyError> {
+        let s = |k: &str| self.jwk[k].as_str().unwrap_or_default().to_owned();
+        Ok(match self.inner {
+            Inner::Rsa(_) => (Algorithm::RS256, DecodingKey::from_rsa_components(&s("n"), &s("e")).map_err(err)?),
+            Inner::Ec(_) => (Algorithm::ES256, DecodingKey::from_ec_components(&s("x"), &s("y")).map_err(err)?),
+            Inner::Ed(_) => (Algorithm::EdDSA, DecodingKey::from_ed_components(&s("x")).map_err(err)?),
+        })
     }
 }
 
@@ -95,37 +156,44 @@ pub enum VerifyError {
 /// The keys this server signs and verifies with.
 #[derive(Default)]
 pub struct KeyRing {
-    active: RwLock<Option<Arc<SigningKey>>>,
+    active: RwLock<HashMap<&'static str, Arc<SigningKey>>>,
     verifiers: RwLock<HashMap<String, (Algorithm, Arc<DecodingKey>)>>,
+    jwks: RwLock<Arc<String>>,
     /// Unix time (seconds) of the last reload triggered by an unknown `kid`.
-    last_reload: std::sync::atomic::AtomicI64,
+    last_reload: AtomicI64,
 }
 
 impl KeyRing {
-    /// Replaces the whole key set: `active` signs; all of `keys` verify.
-    pub fn install(&self, active: Option<Arc<SigningKey>>, keys: &[Arc<SigningKey>]) -> Result<(), KeyError> {
+    /// Replaces the whole key set: `active` sign (one per algorithm); all of `keys` verify
+    /// and are published in the JWKS.
+    pub fn install(&self, active: &[Arc<SigningKey>], keys: &[Arc<SigningKey>]) -> Result<(), KeyError> {
         let mut map = HashMap::new();
         for k in keys {
-            let n = k.jwk["n"].as_str().unwrap_or_default();
-            let e = k.jwk["e"].as_str().unwrap_or_default();
-            let dk = DecodingKey::from_rsa_components(n, e).map_err(|e| KeyError(e.to_string()))?;
-            map.insert(k.kid.clone(), (Algorithm::RS256, Arc::new(dk)));
+            let (alg, dk) = k.decoding_key()?;
+            map.insert(k.kid.clone(), (alg, Arc::new(dk)));
         }
+        let jwks = serde_json::to_string(&json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))
+            .map_err(err)?;
         // A poisoned lock only means a writer panicked; the data is still a whole value.
         *self.verifiers.write().unwrap_or_else(|p| p.into_inner()) = map;
-        *self.active.write().unwrap_or_else(|p| p.into_inner()) = active;
+        *self.jwks.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(jwks);
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = active.iter().map(|k| (k.alg, k.clone())).collect();
         Ok(())
     }
 
-    /// The key that signs new tokens.
-    pub fn active(&self) -> Option<Arc<SigningKey>> {
-        self.active.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The key that signs new tokens with `alg`.
+    pub fn active(&self, alg: &str) -> Option<Arc<SigningKey>> {
+        self.active.read().unwrap_or_else(|p| p.into_inner()).get(alg).cloned()
+    }
+
+    /// The JWKS document (every key that can still verify a live token).
+    pub fn jwks(&self) -> Arc<String> {
+        self.jwks.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Whether a reload for an unknown `kid` may run now: at most one every 10 seconds,
     /// so that tokens with made-up key IDs cannot make every request hit the database.
     pub fn may_reload(&self, now: i64) -> bool {
-        use std::sync::atomic::Ordering;
         let last = self.last_reload.load(Ordering::Relaxed);
         now - last >= 10 && self.last_reload.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
@@ -135,8 +203,14 @@ impl KeyRing {
         self.verifiers.read().unwrap_or_else(|p| p.into_inner()).contains_key(kid)
     }
 
-    /// Verifies signature, `exp`, `iss` and `aud`, and returns the claims.
-    pub fn verify<C: DeserializeOwned>(&self, token: &str, issuer: &str, audience: &str) -> Result<C, VerifyError> {
+    /// Verifies an access token (`typ` at+jwt): signature, `exp`, `iss`, and `aud` when
+    /// `audience` is given. Returns the claims.
+    pub fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: Option<&str>,
+    ) -> Result<C, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed token".into()))?;
         // RFC 9068: an access token says so in its header, so that an ID token signed by
         // the same key can never pass as an access token.
@@ -157,7 +231,10 @@ impl KeyRing {
         let mut v = Validation::new(alg);
         v.leeway = 60;
         v.set_issuer(&[issuer]);
-        v.set_audience(&[audience]);
+        match audience {
+            Some(aud) => v.set_audience(&[aud]),
+            None => v.validate_aud = false,
+        }
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<C>(token, &key, &v).map(|d| d.claims).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
@@ -171,5 +248,25 @@ impl KeyRing {
             };
             VerifyError::Invalid(msg.into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_signs_and_verifies_after_a_round_trip_through_pkcs8() {
+        for alg in ALGORITHMS {
+            let (key, der) = SigningKey::generate(alg).unwrap();
+            let key = Arc::new(SigningKey::from_pkcs8(alg, &der).unwrap());
+            let ring = KeyRing::default();
+            ring.install(std::slice::from_ref(&key), std::slice::from_ref(&key)).unwrap();
+            let claims = json!({"iss": "i", "sub": "s", "aud": "a", "exp": 4_000_000_000u64});
+            let token = ring.active(alg).unwrap().sign("at+jwt", &claims).unwrap();
+            let back: Value = ring.verify(&token, "i", Some("a")).unwrap();
+            assert_eq!(back["sub"], "s", "{alg}");
+            assert!(ring.jwks().contains(&key.kid));
+        }
     }
 }

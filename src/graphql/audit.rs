@@ -14,12 +14,13 @@ use crate::service::audit::AuditFilter;
 use crate::service::types;
 
 macro_rules! activity_types {
-    ($($variant:ident => $s:literal,)*) => {
+    ($($(#[$attr:meta])* $variant:ident => $s:literal,)*) => {
         /// Audited activity types, in Authgear's upper-snake form of the event type.
         #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
         pub enum AuditLogActivityType {
             $(
                 #[doc = concat!("`", $s, "`")]
+                $(#[$attr])*
                 $variant,
             )*
         }
@@ -45,6 +46,8 @@ macro_rules! activity_types {
 }
 
 activity_types! {
+    #[graphql(name = "M2M_TOKEN_CREATED")]
+    M2mTokenCreated => "m2m.token.created",
     AdminApiMutationCreateUserExecuted => "admin_api.mutation.create_user.executed",
     AdminApiMutationUpdateUserExecuted => "admin_api.mutation.update_user.executed",
     AdminApiMutationDeleteUserExecuted => "admin_api.mutation.delete_user.executed",

@@ -25,6 +25,12 @@ pub async fn record_at(
     payload: Value,
     at: OffsetDateTime,
 ) -> Result<()> {
+    row(audit, user_id, payload, at).insert(conn).await?;
+    Ok(())
+}
+
+/// Builds an audit row: the whole event (type, payload, context) goes into `data`.
+pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateTime) -> audit_log::ActiveModel {
     let a = &audit.actor;
     let data = json!({
         "type": audit.activity,
@@ -49,9 +55,6 @@ pub async fn record_at(
         client_id: Set(a.client_id.clone()),
         data: Set(data),
     }
-    .insert(conn)
-    .await?;
-    Ok(())
 }
 
 /// Filters of the `auditLogs` query.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::types::{micros, now};
 use super::{Result, Services};
-use crate::crypto::jwt::SigningKey;
+use crate::crypto::jwt::{ALGORITHMS, SigningKey};
 use entity::signing_key;
 
 /// Every scope of the Admin API.
@@ -68,8 +68,8 @@ pub struct AccessClaims {
 }
 
 impl Services {
-    /// Loads signing keys into memory, creating the first RS256 key if there is none.
-    /// Returns whether a key was created.
+    /// Loads signing keys into memory, creating an active key for each algorithm that has
+    /// none (RS256, ES256, EdDSA). Returns whether a key was created.
     pub async fn load_signing_keys(&self) -> Result<bool> {
         let t = now();
         let live = || {
@@ -83,8 +83,11 @@ impl Services {
         };
         let mut rows = live().all(&self.db.conn).await?;
         let mut created = false;
-        if !rows.iter().any(|r| r.active) {
-            let (key, der) = SigningKey::generate_rs256()?;
+        for alg in ALGORITHMS {
+            if rows.iter().any(|r| r.active && r.alg == *alg) {
+                continue;
+            }
+            let (key, der) = SigningKey::generate(alg)?;
             signing_key::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 kid: Set(key.kid.clone()),
@@ -98,25 +101,27 @@ impl Services {
             .insert(&self.db.conn)
             .await?;
             created = true;
+        }
+        if created {
             rows = live().all(&self.db.conn).await?;
         }
         let mut keys = Vec::new();
-        let mut active = None;
+        let mut active: Vec<Arc<SigningKey>> = Vec::new();
         for row in rows {
             let der = self.master_key.decrypt(&row.private_key)?;
             let key = Arc::new(SigningKey::from_pkcs8(&row.alg, &der)?);
-            if row.active && active.is_none() {
-                active = Some(key.clone());
+            if row.active && !active.iter().any(|a| a.alg == key.alg) {
+                active.push(key.clone());
             }
             keys.push(key);
         }
-        self.keys.install(active, &keys)?;
+        self.keys.install(&active, &keys)?;
         Ok(created)
     }
 
     /// Mints an Admin API access token for `subject` with `scopes`, valid for `ttl`.
     pub fn mint_admin_token(&self, subject: &str, scopes: &[String], ttl: Duration) -> Result<String> {
-        let key = self.keys.active().ok_or_else(|| super::Error::internal("no active signing key"))?;
+        let key = self.keys.active("RS256").ok_or_else(|| super::Error::internal("no active RS256 signing key"))?;
         let iat = now().unix_timestamp();
         let claims = AccessClaims {
             iss: self.config.public_url(),
@@ -143,6 +148,14 @@ impl Services {
         {
             let _ = self.load_signing_keys().await;
         }
-        self.keys.verify(token, &issuer, &audience).map_err(|e| e.to_string())
+        let claims: AccessClaims = self.keys.verify(token, &issuer, Some(&audience)).map_err(|e| e.to_string())?;
+        match self.is_revoked(&claims.jti).await {
+            Ok(false) => Ok(claims),
+            Ok(true) => Err("token was revoked".into()),
+            Err(e) => {
+                tracing::error!(cause = %e.describe(), "revocation check failed");
+                Err("token could not be checked; try again".into())
+            }
+        }
     }
 }

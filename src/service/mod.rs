@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod audit_batch;
 pub mod db;
 pub mod identities;
 pub mod keys;
@@ -10,6 +11,7 @@ pub mod loaders;
 pub mod paging;
 pub mod resources;
 pub mod roles_groups;
+pub mod tokens;
 pub mod types;
 pub mod user_search;
 pub mod users;
@@ -33,6 +35,7 @@ pub struct Services {
     pub(crate) hasher: PasswordHasher,
     pub(crate) master_key: Arc<MasterKey>,
     pub(crate) keys: Arc<KeyRing>,
+    pub(crate) audit_batch: audit_batch::AuditBatcher,
 }
 
 impl Services {

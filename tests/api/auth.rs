@@ -27,7 +27,7 @@ async fn missing_or_bad_tokens_get_401_with_json_and_challenge() {
 #[tokio::test]
 async fn tampered_expired_and_foreign_tokens_are_refused() {
     let app = spawn_app().await;
-    let key = app.services.keys().active().unwrap();
+    let key = app.services.keys().active("RS256").unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = |aud: &str, iss: &str, exp: i64| json!({"iss": iss, "sub": "x", "aud": aud, "scope": "user:read", "iat": now, "exp": exp, "jti": "1"});
     let aud = app.services.config().admin_resource_uri();
@@ -44,7 +44,8 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
     let tampered: String = tampered.into_iter().collect();
     // A token signed by another server's key.
     let other = crate::helpers::spawn_app().await;
-    let foreign = other.services.keys().active().unwrap().sign("at+jwt", &claims(&aud, &app.url, now + 600)).unwrap();
+    let foreign =
+        other.services.keys().active("RS256").unwrap().sign("at+jwt", &claims(&aud, &app.url, now + 600)).unwrap();
 
     let query = json!({"query": "{ users { totalCount } }"});
     let ok = app.client.post(app.endpoint()).bearer_auth(&good).json(&query).send().await.unwrap();

@@ -16,4 +16,5 @@ mod queries_count;
 mod resources;
 mod roles_groups;
 mod schema;
+mod tokens;
 mod users;

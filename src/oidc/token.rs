@@ -1,0 +1,99 @@
+//! `POST /oauth2/token` (client credentials), `/oauth2/introspect`, `/oauth2/revoke`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::client_auth::{Form, authenticate, uses_basic};
+use super::errors::{no_store, oauth_error};
+use crate::http::{AppState, Peer};
+use crate::service::Actor;
+use crate::service::tokens::OAuthError;
+
+fn form_body(headers: &HeaderMap, body: &Bytes) -> Result<Form, OAuthError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
+    }
+    Ok(Form::parse(body))
+}
+
+fn actor(peer: &Peer, headers: &HeaderMap) -> Actor {
+    Actor {
+        subject: None,
+        ip: Some(peer.0.ip().to_string()),
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        client_id: None,
+    }
+}
+
+/// The token endpoint.
+pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    let basic = uses_basic(&headers);
+    let result = async {
+        let form = form_body(&headers, &body)?;
+        let grant =
+            form.one("grant_type")?.ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
+        if grant != "client_credentials" {
+            return Err(OAuthError::UnsupportedGrantType(format!("the grant type `{grant}` is not supported")));
+        }
+        let app = authenticate(&state.services, &headers, &form).await?;
+        let scope = form.one("scope")?;
+        let issued = state
+            .services
+            .client_credentials(&app, &form.all("resource"), scope.as_deref(), actor(&peer, &headers))
+            .await?;
+        Ok(json!({
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }))
+    }
+    .await;
+    match result {
+        Ok(body) => no_store(StatusCode::OK, body),
+        Err(e) => oauth_error(e, basic),
+    }
+}
+
+/// RFC 7662 introspection; the caller authenticates as a client.
+pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let basic = uses_basic(&headers);
+    let result = async {
+        let form = form_body(&headers, &body)?;
+        authenticate(&state.services, &headers, &form).await?;
+        let token = form.one("token")?.ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+        Ok(match state.services.introspect(&token).await? {
+            Some(Value::Object(mut claims)) => {
+                claims.insert("active".into(), Value::Bool(true));
+                claims.insert("token_type".into(), Value::String("Bearer".into()));
+                Value::Object(claims)
+            }
+            _ => json!({"active": false}),
+        })
+    }
+    .await;
+    match result {
+        Ok(body) => no_store(StatusCode::OK, body),
+        Err(e) => oauth_error(e, basic),
+    }
+}
+
+/// RFC 7009 revocation; the caller authenticates as the client the token was issued to.
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let basic = uses_basic(&headers);
+    let result = async {
+        let form = form_body(&headers, &body)?;
+        let app = authenticate(&state.services, &headers, &form).await?;
+        let token = form.one("token")?.ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+        state.services.revoke(&token, &app.client_id).await
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(StatusCode::OK, json!({})),
+        Err(e) => oauth_error(e, basic),
+    }
+}

@@ -1,0 +1,187 @@
+//! The OAuth token service: client-credentials access tokens (RFC 6749 §4.4 with RFC 8707
+//! resources and RFC 9068 JWTs), introspection (RFC 7662) and revocation (RFC 7009).
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::keys::AccessClaims;
+use super::types::{Application, micros, now};
+use super::{Actor, Audit, Error, Services, audit};
+use crate::domain::oauth::AppType;
+use entity::{client_resource, resource, resource_scope, revoked_token};
+
+/// An OAuth error (RFC 6749 §5.2, RFC 8707 §2).
+#[derive(Debug)]
+pub enum OAuthError {
+    /// `invalid_request`.
+    InvalidRequest(String),
+    /// `invalid_client`.
+    InvalidClient(String),
+    /// `unauthorized_client`.
+    UnauthorizedClient(String),
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType(String),
+    /// `invalid_scope`.
+    InvalidScope(String),
+    /// `invalid_target`.
+    InvalidTarget(String),
+    /// A server failure (logged, shown as `server_error`).
+    Server(Error),
+}
+
+impl From<Error> for OAuthError {
+    fn from(e: Error) -> Self {
+        Self::Server(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for OAuthError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Server(e.into())
+    }
+}
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+impl Services {
+    /// Issues a client-credentials access token for one resource linked to `app`, with
+    /// the requested scopes (default: every scope granted on that resource). The audit row
+    /// is committed (group commit) before this returns.
+    pub async fn client_credentials(
+        &self,
+        app: &Application,
+        resources: &[String],
+        scope: Option<&str>,
+        actor: Actor,
+    ) -> Result<IssuedToken, OAuthError> {
+        if !app.grant_types.iter().any(|g| g == "client_credentials")
+            || !app.kind.has_secret()
+            || app.kind == AppType::Spa
+        {
+            return Err(OAuthError::UnauthorizedClient("this client may not use the client_credentials grant".into()));
+        }
+        let uri = match resources {
+            [one] => one,
+            [] => return Err(OAuthError::InvalidTarget("the resource parameter is required".into())),
+            _ => return Err(OAuthError::InvalidTarget("request a token for exactly one resource".into())),
+        };
+        let res = resource::Entity::find()
+            .filter(Expr::col(resource::Column::Uri).eq(uri.as_str()))
+            .one(&self.db.conn)
+            .await?
+            .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown resource `{uri}`")))?;
+        let linked = client_resource::Entity::find_by_id((app.id, res.id)).one(&self.db.conn).await?.is_some();
+        if !linked {
+            return Err(OAuthError::InvalidTarget(format!("this client may not get tokens for `{uri}`")));
+        }
+        let granted: Vec<String> = resource_scope::Entity::find()
+            .filter(Expr::col(resource_scope::Column::ResourceId).eq(res.id))
+            .filter(
+                Expr::col(resource_scope::Column::Id).in_subquery(
+                    Query::select()
+                        .column("scope_id")
+                        .from("client_scopes")
+                        .and_where(Expr::col("application_id").eq(app.id))
+                        .to_owned(),
+                ),
+            )
+            .all(&self.db.conn)
+            .await?
+            .into_iter()
+            .map(|s| s.scope)
+            .collect();
+        let scopes: Vec<String> = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+            None => granted.clone(),
+            Some(requested) => {
+                let requested: Vec<String> =
+                    requested.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                if let Some(bad) = requested.iter().find(|s| !granted.contains(s)) {
+                    return Err(OAuthError::InvalidScope(format!(
+                        "the scope `{bad}` is not granted to this client on `{uri}`"
+                    )));
+                }
+                let mut unique = requested;
+                unique.dedup();
+                unique
+            }
+        };
+        let key = self
+            .keys
+            .active(&app.access_token_alg)
+            .or_else(|| self.keys.active("RS256"))
+            .ok_or_else(|| OAuthError::Server(Error::internal("no active signing key")))?;
+        let iat = now().unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.config.public_url(),
+            sub: app.client_id.clone(),
+            aud: uri.clone(),
+            scope: scopes.join(" "),
+            iat,
+            exp: iat + app.access_token_lifetime,
+            jti: Uuid::now_v7().to_string(),
+            client_id: Some(app.client_id.clone()),
+        };
+        let token = key.sign("at+jwt", &claims).map_err(Error::from)?;
+        let audit = Audit {
+            actor: Actor { subject: Some(app.client_id.clone()), client_id: Some(app.client_id.clone()), ..actor },
+            activity: "m2m.token.created".into(),
+        };
+        let payload = json!({"client_id": app.client_id, "resource": uri, "scopes": scopes, "jti": claims.jti});
+        self.audit_batch.record(audit::row(&audit, None, payload, now())).await?;
+        Ok(IssuedToken { access_token: token, expires_in: app.access_token_lifetime, scope: claims.scope })
+    }
+
+    /// RFC 7662: the claims of a live access token of this server, or `None` (expired,
+    /// revoked, unknown, malformed, or signed by a retired key).
+    pub async fn introspect(&self, token: &str) -> Result<Option<Value>, OAuthError> {
+        let Ok(claims) = self.keys.verify::<Value>(token, &self.config.public_url(), None) else {
+            return Ok(None);
+        };
+        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+        if self.is_revoked(jti).await? {
+            return Ok(None);
+        }
+        Ok(Some(claims))
+    }
+
+    /// RFC 7009: revokes an access token issued to `client_id`; unknown or invalid tokens
+    /// are ignored. A token of another client is refused.
+    pub async fn revoke(&self, token: &str, client_id: &str) -> Result<(), OAuthError> {
+        let Ok(claims) = self.keys.verify::<AccessClaims>(token, &self.config.public_url(), None) else {
+            return Ok(());
+        };
+        if claims.client_id.as_deref() != Some(client_id) {
+            return Err(OAuthError::UnauthorizedClient("this token was issued to another client".into()));
+        }
+        let stmt = Query::insert()
+            .into_table("revoked_tokens")
+            .columns(["jti", "client_id", "expires_at", "revoked_at"])
+            .values([
+                claims.jti.clone().into(),
+                client_id.into(),
+                (claims.exp.saturating_mul(1_000_000)).into(),
+                micros(now()).into(),
+            ])
+            .map_err(Error::internal)?
+            .on_conflict(OnConflict::column("jti").do_nothing().to_owned())
+            .to_owned();
+        self.db.conn.execute(&stmt).await?;
+        Ok(())
+    }
+
+    /// Whether the access token with this `jti` was revoked.
+    pub async fn is_revoked(&self, jti: &str) -> Result<bool, Error> {
+        Ok(revoked_token::Entity::find_by_id(jti.to_owned()).one(&self.db.conn).await?.is_some())
+    }
+}
