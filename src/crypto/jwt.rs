@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn every_algorithm_signs_and_verifies_after_a_round_trip_through_pkcs8() {
         for alg in ALGORITHMS {
-            let (key, der) = SigningKey::generate(alg).unwrap();
+            let (_, der) = SigningKey::generate(alg).unwrap();
             let key = Arc::new(SigningKey::from_pkcs8(alg, &der).unwrap());
             let ring = KeyRing::default();
             ring.install(std::slice::from_ref(&key), std::slice::from_ref(&key)).unwrap();
