@@ -72,6 +72,11 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     Ok((services, Startup { migrations, created_master_key, created_signing_key }))
 }
 
+/// Starts the background work of a serving process (key refresh).
+pub fn start_background(services: &Services) {
+    services.spawn_key_refresh();
+}
+
 /// Builds the HTTP application: the one constructor that `main` and the tests share.
 pub fn build_router(services: Services) -> Router {
     let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()));

@@ -41,6 +41,11 @@ enum Command {
     Migrate,
     /// Print the Admin API schema (SDL), as committed in schema.graphql.
     Schema,
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print a signed Admin API access token (and nothing else).
     AdminToken {
         /// Scope to grant; repeat for several. Default: every Admin API scope.
@@ -55,6 +60,18 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new key active; the old one verifies until its tokens have expired.
+    Rotate {
+        /// RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// List the keys that can still verify tokens.
+    List,
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -67,8 +84,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in `{s}`: use s, m, h or d")),
     };
     let secs = n.saturating_mul(unit_secs);
-    if secs == 0 || secs > 366 * 86_400 {
-        return Err("the lifetime must be between 1s and 366d".into());
+    if secs == 0 || secs > authgraph::service::keys::MAX_ADMIN_TOKEN_TTL.as_secs() {
+        return Err("the lifetime must be between 1s and 1d".into());
     }
     Ok(Duration::from_secs(secs))
 }
@@ -157,6 +174,27 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Keys { command } => {
+            let (services, _) = authgraph::init_services(config).await?;
+            match command {
+                KeysCommand::Rotate { alg } => {
+                    let audit = authgraph::service::Audit {
+                        actor: authgraph::service::Actor { subject: Some("admin-cli".into()), ..Default::default() },
+                        activity: "admin_api.mutation.rotate_signing_key.executed".into(),
+                    };
+                    let key =
+                        services.rotate_signing_key(&audit, &alg).await.map_err(|e| anyhow::anyhow!(e.describe()))?;
+                    println!("{} {} active", key.kid, key.alg);
+                }
+                KeysCommand::List => {
+                    for k in services.signing_keys().await.map_err(|e| anyhow::anyhow!(e.describe()))? {
+                        let state = if k.active { "active".to_owned() } else { format!("retires {:?}", k.retire_at) };
+                        println!("{} {} {}", k.kid, k.alg, state);
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Serve => {
             let started = Instant::now();
             let port_zero = config.listen.port() == 0 && config.public_url.is_none();
@@ -172,6 +210,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             if startup.created_signing_key {
                 tracing::info!("generated the first RS256 signing key");
             }
+            authgraph::start_background(&services);
             let router = authgraph::build_router(services);
             tracing::info!(
                 addr = %listen,

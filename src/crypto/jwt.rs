@@ -38,6 +38,8 @@ pub struct SigningKey {
     inner: Inner,
     /// The public JWK.
     pub jwk: Value,
+    /// Unix time after which the key no longer verifies (it was rotated out).
+    pub retire_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -113,7 +115,7 @@ impl SigningKey {
         for (k, v) in &members {
             jwk[*k] = Value::String(v.clone());
         }
-        Ok(Self { kid, alg, inner, jwk })
+        Ok(Self { kid, alg, inner, jwk, retire_at: None })
     }
 
     /// Signs `claims` as a JWT with header `typ`.
@@ -153,11 +155,14 @@ pub enum VerifyError {
     Invalid(String),
 }
 
+/// A key that verifies: its algorithm, the parsed public key, and when it retires.
+type Verifier = (Algorithm, Arc<DecodingKey>, Option<i64>);
+
 /// The keys this server signs and verifies with.
 #[derive(Default)]
 pub struct KeyRing {
     active: RwLock<HashMap<&'static str, Arc<SigningKey>>>,
-    verifiers: RwLock<HashMap<String, (Algorithm, Arc<DecodingKey>)>>,
+    verifiers: RwLock<HashMap<String, Verifier>>,
     jwks: RwLock<Arc<String>>,
     /// Unix time (seconds) of the last reload triggered by an unknown `kid`.
     last_reload: AtomicI64,
@@ -170,7 +175,7 @@ impl KeyRing {
         let mut map = HashMap::new();
         for k in keys {
             let (alg, dk) = k.decoding_key()?;
-            map.insert(k.kid.clone(), (alg, Arc::new(dk)));
+            map.insert(k.kid.clone(), (alg, Arc::new(dk), k.retire_at));
         }
         let jwks = serde_json::to_string(&json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))
             .map_err(err)?;
@@ -218,13 +223,16 @@ impl KeyRing {
             return Err(VerifyError::Invalid("token is not an access token (typ at+jwt)".into()));
         }
         let kid = header.kid.ok_or_else(|| VerifyError::Invalid("token has no kid".into()))?;
-        let (alg, key) = self
+        let (alg, key, retire_at) = self
             .verifiers
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&kid)
             .cloned()
             .ok_or_else(|| VerifyError::Invalid("token signed by an unknown key".into()))?;
+        if retire_at.is_some_and(|t| time::OffsetDateTime::now_utc().unix_timestamp() >= t) {
+            return Err(VerifyError::Invalid("token signed by a retired key".into()));
+        }
         if header.alg != alg {
             return Err(VerifyError::Invalid("algorithm does not match the key".into()));
         }

@@ -70,14 +70,16 @@ pub enum SigningAlgorithm {
 }
 
 impl SigningAlgorithm {
-    fn as_str(self) -> &'static str {
+    /// JWS name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Rs256 => "RS256",
             Self::Es256 => "ES256",
             Self::EdDsa => "EdDSA",
         }
     }
-    fn parse(s: &str) -> Self {
+    /// From the JWS name.
+    pub fn parse(s: &str) -> Self {
         match s {
             "ES256" => Self::Es256,
             "EdDSA" => Self::EdDsa,

@@ -79,6 +79,7 @@ activity_types! {
     AdminApiMutationRemoveUserFromRolesExecuted => "admin_api.mutation.remove_user_from_roles.executed",
     AdminApiMutationAddUserToGroupsExecuted => "admin_api.mutation.add_user_to_groups.executed",
     AdminApiMutationRemoveUserFromGroupsExecuted => "admin_api.mutation.remove_user_from_groups.executed",
+    AdminApiMutationRotateSigningKeyExecuted => "admin_api.mutation.rotate_signing_key.executed",
     AdminApiMutationCreateApplicationExecuted => "admin_api.mutation.create_application.executed",
     AdminApiMutationUpdateApplicationExecuted => "admin_api.mutation.update_application.executed",
     AdminApiMutationDeleteApplicationExecuted => "admin_api.mutation.delete_application.executed",

@@ -11,6 +11,7 @@ pub mod node;
 pub mod resources;
 pub mod roles_groups;
 pub mod scalars;
+pub mod signing_keys;
 pub mod users;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
@@ -27,6 +28,7 @@ pub struct Query(
     audit::AuditQuery,
     applications::ApplicationQuery,
     resources::ResourceQuery,
+    signing_keys::SigningKeyQuery,
 );
 
 /// Root mutation.
@@ -37,6 +39,7 @@ pub struct Mutation(
     roles_groups::RoleGroupMutation,
     applications::ApplicationMutation,
     resources::ResourceMutation,
+    signing_keys::SigningKeyMutation,
 );
 
 /// The Admin API schema type.

@@ -44,3 +44,7 @@ json_scalar!(
     /// The whole audited event as JSON: `type`, `payload` and `context`.
     AuditLogData
 );
+json_scalar!(
+    /// A JSON Web Key (RFC 7517), public parts only.
+    JWK
+);

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{micros, now};
+use super::types::{micros, now, time_of};
 use super::{Result, Services};
 use crate::crypto::jwt::{ALGORITHMS, SigningKey};
 use entity::signing_key;
@@ -109,7 +109,9 @@ impl Services {
         let mut active: Vec<Arc<SigningKey>> = Vec::new();
         for row in rows {
             let der = self.master_key.decrypt(&row.private_key)?;
-            let key = Arc::new(SigningKey::from_pkcs8(&row.alg, &der)?);
+            let mut key = SigningKey::from_pkcs8(&row.alg, &der)?;
+            key.retire_at = row.retire_at.map(|t| time_of(t).unix_timestamp());
+            let key = Arc::new(key);
             if row.active && !active.iter().any(|a| a.alg == key.alg) {
                 active.push(key.clone());
             }
@@ -157,5 +159,129 @@ impl Services {
                 Err("token could not be checked; try again".into())
             }
         }
+    }
+}
+
+/// Longest lifetime of a token minted by `authgraph admin-token`.
+pub const MAX_ADMIN_TOKEN_TTL: Duration = Duration::from_secs(86_400);
+
+/// A signing key as the Admin API shows it: public parts and dates only.
+#[derive(Debug, Clone)]
+pub struct SigningKeyInfo {
+    /// ID.
+    pub id: Uuid,
+    /// Key ID (RFC 7638 thumbprint).
+    pub kid: String,
+    /// Algorithm.
+    pub alg: String,
+    /// Signs new tokens.
+    pub active: bool,
+    /// Public JWK.
+    pub jwk: serde_json::Value,
+    /// Creation time.
+    pub created_at: time::OffsetDateTime,
+    /// When it stopped signing.
+    pub deactivated_at: Option<time::OffsetDateTime>,
+    /// When it stops verifying.
+    pub retire_at: Option<time::OffsetDateTime>,
+}
+
+impl Services {
+    /// Makes a new key active for `alg`. The old key stops signing now and keeps verifying
+    /// until every token it signed has expired (the longest token lifetime, plus a minute
+    /// of clock skew), then it is retired and leaves the JWKS.
+    pub async fn rotate_signing_key(&self, audit: &super::Audit, alg: &str) -> Result<SigningKeyInfo> {
+        if !ALGORITHMS.contains(&alg) {
+            return Err(super::Error::invalid("InvalidAlgorithm", "the algorithm must be RS256, ES256 or EdDSA"));
+        }
+        let longest_app = entity::application::Entity::find()
+            .all(&self.db.conn)
+            .await?
+            .iter()
+            .map(|a| a.access_token_lifetime)
+            .max()
+            .unwrap_or(0);
+        let longest = std::cmp::max(longest_app, i64::try_from(MAX_ADMIN_TOKEN_TTL.as_secs()).unwrap_or(86_400)) + 60;
+        let (key, der) = SigningKey::generate(alg)?;
+        let t = now();
+        let txn = self.db.begin_write().await?;
+        let old = signing_key::Entity::find()
+            .filter(Expr::col(signing_key::Column::Active).eq(true))
+            .filter(Expr::col(signing_key::Column::Alg).eq(alg))
+            .all(&txn)
+            .await?;
+        for row in old {
+            let mut am: signing_key::ActiveModel = row.into();
+            am.active = Set(false);
+            am.deactivated_at = Set(Some(micros(t)));
+            am.retire_at = Set(Some(micros(t + time::Duration::seconds(longest))));
+            am.update(&txn).await?;
+        }
+        let row = signing_key::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            kid: Set(key.kid.clone()),
+            alg: Set(key.alg.to_owned()),
+            private_key: Set(self.master_key.encrypt(&der)),
+            created_at: Set(micros(t)),
+            active: Set(true),
+            deactivated_at: Set(None),
+            retire_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        super::audit::record(&txn, audit, None, serde_json::json!({"kid": key.kid, "alg": alg})).await?;
+        txn.commit().await?;
+        self.load_signing_keys().await?;
+        Ok(info(row, key.jwk))
+    }
+
+    /// Every key that still verifies (active and rotated-out), newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyInfo>> {
+        let t = micros(now());
+        let rows = signing_key::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(Expr::col(signing_key::Column::RetireAt).is_null())
+                    .add(Expr::col(signing_key::Column::RetireAt).gt(t)),
+            )
+            .order_by_desc(signing_key::Column::CreatedAt)
+            .all(&self.db.conn)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let der = self.master_key.decrypt(&row.private_key)?;
+            let jwk = SigningKey::from_pkcs8(&row.alg, &der)?.jwk;
+            out.push(info(row, jwk));
+        }
+        Ok(out)
+    }
+
+    /// Reloads keys every minute, so that a rotation by another process (or the
+    /// retirement of an old key) takes effect everywhere.
+    pub fn spawn_key_refresh(&self) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = svc.load_signing_keys().await {
+                    tracing::warn!(cause = %e.describe(), "reloading signing keys failed");
+                }
+            }
+        });
+    }
+}
+
+fn info(row: signing_key::Model, jwk: serde_json::Value) -> SigningKeyInfo {
+    SigningKeyInfo {
+        id: row.id,
+        kid: row.kid,
+        alg: row.alg,
+        active: row.active,
+        jwk,
+        created_at: time_of(row.created_at),
+        deactivated_at: row.deactivated_at.map(time_of),
+        retire_at: row.retire_at.map(time_of),
     }
 }

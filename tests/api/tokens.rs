@@ -309,3 +309,56 @@ async fn discovery_and_jwks_list_what_exists() {
         );
     }
 }
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_until_retirement() {
+    let app = spawn_app().await;
+    let (client, secret) = setup(&app, "RS256").await;
+    let form = [("grant_type", "client_credentials"), ("resource", API)];
+    let old: Value = post(&app, "/oauth2/token", Some((&client, &secret)), &form).await.json().await.unwrap();
+    let old_token = old["access_token"].as_str().unwrap().to_owned();
+    let old_kid = jsonwebtoken::decode_header(&old_token).unwrap().kid.unwrap();
+
+    let d = app
+        .ok(
+            "mutation { rotateSigningKey(input: {algorithm: RS256}) { signingKey { kid algorithm isActive } } }",
+            json!({}),
+        )
+        .await;
+    let new_kid = d["rotateSigningKey"]["signingKey"]["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+    let keys = app.ok("{ signingKeys { kid isActive retireAt publicJWK } }", json!({})).await;
+    let old_info =
+        keys["signingKeys"].as_array().unwrap().iter().find(|k| k["kid"] == old_kid.as_str()).unwrap().clone();
+    assert_eq!(old_info["isActive"], false);
+    assert!(old_info["retireAt"].is_string());
+    assert!(old_info["publicJWK"].get("d").is_none());
+
+    let new: Value = post(&app, "/oauth2/token", Some((&client, &secret)), &form).await.json().await.unwrap();
+    assert_eq!(jsonwebtoken::decode_header(new["access_token"].as_str().unwrap()).unwrap().kid.unwrap(), new_kid);
+    // The old token still verifies against the JWKS and by introspection.
+    verify(&app, &old_token, API).await;
+    let i: Value = post(&app, "/oauth2/introspect", Some((&client, &secret)), &[("token", &old_token)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(i["active"], true);
+
+    // Once retired, the old key leaves the JWKS and its tokens are inactive.
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("UPDATE signing_keys SET retire_at = 1 WHERE kid = '{old_kid}'")).await.unwrap();
+    app.services.load_signing_keys().await.unwrap();
+    let jwks: Value = app.client.get(format!("{}/oauth2/jwks", app.url)).send().await.unwrap().json().await.unwrap();
+    assert!(!jwks.to_string().contains(&old_kid));
+    let i: Value = post(&app, "/oauth2/introspect", Some((&client, &secret)), &[("token", &old_token)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(i, json!({"active": false}));
+    let reader = app.token(&["application:read"]);
+    let res = app.gql_as(&reader, "mutation { rotateSigningKey(input: {}) { signingKey { kid } } }", json!({})).await;
+    assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
+}

@@ -1,0 +1,94 @@
+//! Signing keys: list them and rotate them.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use time::OffsetDateTime;
+
+use super::applications::SigningAlgorithm;
+use super::context::{RequireScope, audit, services};
+use super::node::encode_id;
+use super::scalars::JWK;
+use crate::service::keys::SigningKeyInfo;
+
+/// A key that signs or verifies tokens. Only public parts are shown.
+#[derive(SimpleObject)]
+pub struct SigningKey {
+    /// The global ID of the key.
+    pub id: ID,
+    /// Key ID: the RFC 7638 thumbprint, as in the JWKS and in token headers.
+    pub kid: String,
+    /// Algorithm.
+    pub algorithm: SigningAlgorithm,
+    /// Whether it signs new tokens.
+    pub is_active: bool,
+    /// The public key as a JWK.
+    #[graphql(name = "publicJWK")]
+    pub public_jwk: JWK,
+    /// When the key was created.
+    pub created_at: OffsetDateTime,
+    /// When a rotation made it stop signing.
+    pub deactivated_at: Option<OffsetDateTime>,
+    /// When it stops verifying and leaves the JWKS.
+    pub retire_at: Option<OffsetDateTime>,
+}
+
+impl From<SigningKeyInfo> for SigningKey {
+    fn from(k: SigningKeyInfo) -> Self {
+        Self {
+            id: encode_id("SigningKey", k.id),
+            kid: k.kid,
+            algorithm: SigningAlgorithm::parse(&k.alg),
+            is_active: k.active,
+            public_jwk: JWK(k.jwk),
+            created_at: k.created_at,
+            deactivated_at: k.deactivated_at,
+            retire_at: k.retire_at,
+        }
+    }
+}
+
+/// Signing key queries.
+#[derive(Default)]
+pub struct SigningKeyQuery;
+
+#[Object]
+impl SigningKeyQuery {
+    /// Every key that can still verify a token, newest first. Needs `application:read`.
+    #[graphql(guard = "RequireScope(\"application:read\")")]
+    async fn signing_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SigningKey>> {
+        Ok(services(ctx)?.signing_keys().await?.into_iter().map(SigningKey::from).collect())
+    }
+}
+
+/// Input of `rotateSigningKey`.
+#[derive(InputObject)]
+pub struct RotateSigningKeyInput {
+    /// Which algorithm's key to rotate (default RS256).
+    pub algorithm: Option<SigningAlgorithm>,
+}
+
+/// Result of `rotateSigningKey`.
+#[derive(SimpleObject)]
+pub struct RotateSigningKeyPayload {
+    /// The new active key.
+    pub signing_key: SigningKey,
+}
+
+/// Signing key mutations.
+#[derive(Default)]
+pub struct SigningKeyMutation;
+
+#[Object]
+impl SigningKeyMutation {
+    /// Makes a new key active. The old one keeps verifying until every token it signed has
+    /// expired, then leaves the JWKS. Needs `application:write`.
+    #[graphql(guard = "RequireScope(\"application:write\")")]
+    async fn rotate_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which key to rotate.")] input: RotateSigningKeyInput,
+    ) -> async_graphql::Result<RotateSigningKeyPayload> {
+        let alg = input.algorithm.unwrap_or(SigningAlgorithm::Rs256).as_str();
+        let key = services(ctx)?.rotate_signing_key(&audit(ctx, "rotate_signing_key"), alg).await?;
+        Ok(RotateSigningKeyPayload { signing_key: key.into() })
+    }
+}
