@@ -29,7 +29,7 @@ start=$(date +%s%N)
 "$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.005; done
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.005; done
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 sleep 1
 idle_kb=$(ps -o rss= -p $pid)

@@ -1,8 +1,9 @@
 //! Applications (OAuth clients) and their secrets.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, IntoActiveModel, Iterable,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -381,24 +382,35 @@ impl Services {
     /// Checks a client secret in constant time against every active secret of the
     /// application; returns the application if one matches.
     pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Option<Application>> {
-        let Some(row) = application::Entity::find()
-            .filter(Expr::col(application::Column::ClientId).eq(client_id))
-            .one(&self.db.conn)
-            .await?
-        else {
+        // One round trip: the application with its active secrets (a hot path).
+        let mut q = Query::select();
+        q.from("applications")
+            .columns(application::Column::iter().map(|c| ("applications", c.as_str())))
+            .left_join(
+                "client_secrets",
+                Condition::all()
+                    .add(Expr::col(("client_secrets", "application_id")).equals(("applications", "id")))
+                    .add(Expr::col(("client_secrets", "revoked_at")).is_null()),
+            )
+            .and_where(Expr::col(("applications", "client_id")).eq(client_id));
+        for c in client_secret::Column::iter() {
+            q.expr_as(Expr::col(("client_secrets", c.as_str())), format!("s_{}", c.as_str()));
+        }
+        let rows = self.db.conn.query_all(&q).await?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
+        let app = application::Model::from_query_result(first, "")?;
         let digest = sha256(secret.as_bytes());
-        let secrets = client_secret::Entity::find()
-            .filter(Expr::col(client_secret::Column::ApplicationId).eq(row.id))
-            .filter(Expr::col(client_secret::Column::RevokedAt).is_null())
-            .all(&self.db.conn)
-            .await?;
         let mut ok = false;
-        for s in &secrets {
-            ok |= ct_eq(&s.secret_hash, &digest);
+        let mut secrets = Vec::new();
+        for row in &rows {
+            if let Ok(s) = client_secret::Model::from_query_result(row, "s_") {
+                ok |= ct_eq(&s.secret_hash, &digest);
+                secrets.push(to_secret(s));
+            }
         }
-        Ok(if ok { Some(to_app(row, secrets.into_iter().map(to_secret).collect())) } else { None })
+        Ok(if ok { Some(to_app(app, secrets)) } else { None })
     }
 }
 

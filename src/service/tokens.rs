@@ -1,8 +1,8 @@
 //! The OAuth token service: client-credentials access tokens (RFC 6749 §4.4 with RFC 8707
 //! resources and RFC 9068 JWTs), introspection (RFC 7662) and revocation (RFC 7009).
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ use super::keys::AccessClaims;
 use super::types::{Application, micros, now};
 use super::{Actor, Audit, Error, Services, audit};
 use crate::domain::oauth::AppType;
-use entity::{client_resource, resource, resource_scope, revoked_token};
+use entity::revoked_token;
 
 /// An OAuth error (RFC 6749 §5.2, RFC 8707 §2).
 #[derive(Debug)]
@@ -76,31 +76,43 @@ impl Services {
             [] => return Err(OAuthError::InvalidTarget("the resource parameter is required".into())),
             _ => return Err(OAuthError::InvalidTarget("request a token for exactly one resource".into())),
         };
-        let res = resource::Entity::find()
-            .filter(Expr::col(resource::Column::Uri).eq(uri.as_str()))
-            .one(&self.db.conn)
-            .await?
-            .ok_or_else(|| OAuthError::InvalidTarget(format!("unknown resource `{uri}`")))?;
-        let linked = client_resource::Entity::find_by_id((app.id, res.id)).one(&self.db.conn).await?.is_some();
-        if !linked {
-            return Err(OAuthError::InvalidTarget(format!("this client may not get tokens for `{uri}`")));
-        }
-        let granted: Vec<String> = resource_scope::Entity::find()
-            .filter(Expr::col(resource_scope::Column::ResourceId).eq(res.id))
-            .filter(
-                Expr::col(resource_scope::Column::Id).in_subquery(
-                    Query::select()
-                        .column("scope_id")
-                        .from("client_scopes")
-                        .and_where(Expr::col("application_id").eq(app.id))
-                        .to_owned(),
-                ),
+        // One round trip: the resource if it is linked to the client, with the scopes
+        // granted on it (a NULL scope row when none is granted).
+        let granted_ids = Query::select()
+            .column("scope_id")
+            .from("client_scopes")
+            .and_where(Expr::col("application_id").eq(app.id))
+            .to_owned();
+        let q = Query::select()
+            .column(("resources", "id"))
+            .column(("resource_scopes", "scope"))
+            .from("resources")
+            .inner_join(
+                "client_resources",
+                Condition::all()
+                    .add(Expr::col(("client_resources", "resource_id")).equals(("resources", "id")))
+                    .add(Expr::col(("client_resources", "application_id")).eq(app.id)),
             )
-            .all(&self.db.conn)
-            .await?
-            .into_iter()
-            .map(|s| s.scope)
-            .collect();
+            .left_join(
+                "resource_scopes",
+                Condition::all()
+                    .add(Expr::col(("resource_scopes", "resource_id")).equals(("resources", "id")))
+                    .add(Expr::col(("resource_scopes", "id")).in_subquery(granted_ids)),
+            )
+            .and_where(Expr::col(("resources", "uri")).eq(uri.as_str()))
+            .to_owned();
+        let rows = self.db.conn.query_all(&q).await?;
+        if rows.is_empty() {
+            return Err(OAuthError::InvalidTarget(format!(
+                "`{uri}` is unknown or this client may not get tokens for it"
+            )));
+        }
+        let mut granted = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(s) = row.try_get::<Option<String>>("", "scope")? {
+                granted.push(s);
+            }
+        }
         let scopes: Vec<String> = match scope.map(str::trim).filter(|s| !s.is_empty()) {
             None => granted.clone(),
             Some(requested) => {
