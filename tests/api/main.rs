@@ -10,6 +10,7 @@ mod config;
 mod helpers;
 mod identities;
 mod nodes;
+mod oidc_client;
 mod paging;
 mod playground;
 mod queries_count;
