@@ -106,16 +106,25 @@ enum KeywordPlan {
 
 fn keyword_condition(kw: &str, plan: KeywordPlan) -> Condition {
     let lower = kw.to_lowercase();
+    // Login IDs are stored case-folded, except emails when `email_case_sensitive` is on:
+    // then the keyword as typed is tried too.
+    let mut login_keys = vec![lower.clone()];
+    if kw != lower {
+        login_keys.push(kw.to_owned());
+    }
     let exact_id = Uuid::parse_str(kw).ok();
     match plan {
         KeywordPlan::Candidates => {
-            let mut candidates = subquery("identities", "user_id")
-                .cond_where(prefix_range(Expr::col(("identities", "unique_key")), &lower))
-                .to_owned();
-            candidates.union(
-                UnionType::Distinct,
-                subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned(),
-            );
+            let mut candidates =
+                subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned();
+            for key in &login_keys {
+                candidates.union(
+                    UnionType::Distinct,
+                    subquery("identities", "user_id")
+                        .cond_where(prefix_range(Expr::col(("identities", "unique_key")), key))
+                        .to_owned(),
+                );
+            }
             if let Some(id) = exact_id {
                 candidates.union(
                     UnionType::Distinct,
@@ -125,14 +134,16 @@ fn keyword_condition(kw: &str, plan: KeywordPlan) -> Condition {
             Condition::all().add(Expr::col(("users", "id")).in_subquery(candidates))
         }
         KeywordPlan::PerRow => {
-            let ident = Query::select()
-                .expr(Expr::val(1))
-                .from_as("identities", "kw_i")
-                .and_where(Expr::col(("kw_i", "user_id")).equals(("users", "id")))
-                .cond_where(prefix_range(Expr::col(("kw_i", "unique_key")), &lower))
-                .to_owned();
-            let mut any =
-                Condition::any().add(Expr::exists(ident)).add(prefix_range(Expr::col(("users", "name_key")), &lower));
+            let mut any = Condition::any().add(prefix_range(Expr::col(("users", "name_key")), &lower));
+            for key in &login_keys {
+                let ident = Query::select()
+                    .expr(Expr::val(1))
+                    .from_as("identities", "kw_i")
+                    .and_where(Expr::col(("kw_i", "user_id")).equals(("users", "id")))
+                    .cond_where(prefix_range(Expr::col(("kw_i", "unique_key")), key))
+                    .to_owned();
+                any = any.add(Expr::exists(ident));
+            }
             if let Some(id) = exact_id {
                 any = any.add(Expr::col(("users", "id")).eq(id));
             }

@@ -446,3 +446,18 @@ async fn create_user_options_generated_passwords_and_text_limits() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn case_sensitive_emails_are_found_as_typed() {
+    let app = spawn_with(|c| c.login_id.email_case_sensitive = true).await;
+    let upper = app.create_user("Zoe@example.com", None).await;
+    let lower = app.create_user("zoe@example.com", None).await;
+    let d = app.ok("{ a: users(searchKeyword: \"Zoe\") { edges { node { id } } } b: users(searchKeyword: \"zoe\") { totalCount } }", json!({})).await;
+    assert_eq!(d["a"]["edges"].as_array().unwrap().len(), 2, "the typed and the folded prefix both match");
+    assert!(d["a"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["id"] == upper.as_str()));
+    assert_eq!(d["b"]["totalCount"], 1);
+    let by_login = app
+        .ok("{ getUserByLoginID(loginIDKey: \"email\", loginIDValue: \"zoe@example.com\") { id } }", json!({}))
+        .await;
+    assert_eq!(by_login["getUserByLoginID"]["id"], lower.as_str());
+}
