@@ -51,6 +51,7 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     let audit_batch = service::audit_batch::AuditBatcher::start(db.clone());
     let services = Services {
         audit_batch,
+        origins: Arc::default(),
         db,
         config: Arc::new(config),
         hasher,

@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
             .route("/_api/admin/graphiql/graphiql.css", get(graphiql::style));
     }
     admin
-        .merge(crate::oidc::routes())
+        .merge(crate::oidc::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

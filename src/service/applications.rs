@@ -223,6 +223,7 @@ impl Services {
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         let app = self.one_app(&txn, row).await?;
         txn.commit().await?;
+        self.forget_origins().await;
         Ok((app, secret))
     }
 
@@ -268,6 +269,7 @@ impl Services {
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         let app = self.one_app(&txn, row).await?;
         txn.commit().await?;
+        self.forget_origins().await;
         Ok(app)
     }
 
@@ -278,6 +280,7 @@ impl Services {
         application::Entity::delete_by_id(row.id).exec(&txn).await?;
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         txn.commit().await?;
+        self.forget_origins().await;
         Ok(())
     }
 
@@ -411,6 +414,37 @@ impl Services {
             }
         }
         Ok(if ok { Some(to_app(app, secrets)) } else { None })
+    }
+}
+
+/// Allowed CORS origins of all applications, cached for a few seconds (every process
+/// reloads them, so a change reaches all processes within that time).
+#[derive(Default)]
+pub struct OriginCache {
+    inner: tokio::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<std::collections::HashSet<String>>)>>,
+}
+
+/// How long the origin cache is trusted.
+const ORIGIN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Services {
+    /// Whether any application allows `origin` for CORS.
+    pub async fn origin_allowed(&self, origin: &str) -> Result<bool> {
+        if let Some((at, set)) = self.origins.inner.read().await.as_ref()
+            && at.elapsed() < ORIGIN_CACHE_TTL
+        {
+            return Ok(set.contains(origin));
+        }
+        let rows = application::Entity::find().all(&self.db.conn).await?;
+        let set: std::collections::HashSet<String> = rows.iter().flat_map(|r| strings(&r.allowed_origins)).collect();
+        let allowed = set.contains(origin);
+        *self.origins.inner.write().await = Some((std::time::Instant::now(), std::sync::Arc::new(set)));
+        Ok(allowed)
+    }
+
+    /// Drops the cached origins after an application changed in this process.
+    async fn forget_origins(&self) {
+        *self.origins.inner.write().await = None;
     }
 }
 

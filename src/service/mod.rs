@@ -36,6 +36,7 @@ pub struct Services {
     pub(crate) master_key: Arc<MasterKey>,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) audit_batch: audit_batch::AuditBatcher,
+    pub(crate) origins: Arc<applications::OriginCache>,
 }
 
 impl Services {

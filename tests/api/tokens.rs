@@ -362,3 +362,64 @@ async fn key_rotation_keeps_old_tokens_valid_until_retirement() {
     let res = app.gql_as(&reader, "mutation { rotateSigningKey(input: {}) { signingKey { kid } } }", json!({})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn cors_answers_only_allowed_origins() {
+    let app = spawn_app().await;
+    app.ok(
+        "mutation { createApplication(input: {name: \"Web\", type: SPA, allowedOrigins: [\"https://web.example.com\"]}) { application { clientID } } }",
+        json!({}),
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .request(reqwest::Method::OPTIONS, format!("{}/oauth2/token", app.url))
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "content-type")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = preflight("https://web.example.com").await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://web.example.com");
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    assert!(res.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    let res = preflight("https://evil.example.com").await;
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    for path in ["/oauth2/jwks", "/.well-known/openid-configuration"] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .header("Origin", "https://web.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["access-control-allow-origin"], "https://web.example.com", "{path}");
+        let res = app
+            .client
+            .get(format!("{}{path}", app.url))
+            .header("Origin", "https://evil.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert!(!res.headers().contains_key("access-control-allow-origin"), "{path}");
+    }
+    // An error from the token endpoint is readable by the allowed origin too.
+    let res = app
+        .client
+        .post(format!("{}/oauth2/token", app.url))
+        .header("Origin", "https://web.example.com")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://web.example.com");
+}
