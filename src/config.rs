@@ -63,6 +63,23 @@ pub struct Config {
     pub login_id: LoginIdConfig,
     /// Declared custom attributes (`customAttributes` of a user).
     pub custom_attributes: Vec<CustomAttribute>,
+    /// OAuth settings.
+    pub oauth: OAuthConfig,
+}
+
+/// OAuth settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// A refresh token presented again within this many seconds of its rotation is a
+    /// client's concurrent retry; after that it is reuse, and the whole grant is revoked.
+    pub refresh_token_reuse_grace_seconds: i64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self { refresh_token_reuse_grace_seconds: 10 }
+    }
 }
 
 impl Default for Config {
@@ -79,6 +96,7 @@ impl Default for Config {
             password_policy: PasswordPolicy::default(),
             login_id: LoginIdConfig::default(),
             custom_attributes: Vec::new(),
+            oauth: OAuthConfig::default(),
         }
     }
 }

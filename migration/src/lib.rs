@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_create_foundation;
 mod m20261129_000002_create_applications_and_resources;
 mod m20261129_000003_create_revoked_tokens;
+mod m20261129_000004_create_sessions;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_foundation::Migration),
             Box::new(m20261129_000002_create_applications_and_resources::Migration),
             Box::new(m20261129_000003_create_revoked_tokens::Migration),
+            Box::new(m20261129_000004_create_sessions::Migration),
         ]
     }
 }

@@ -79,6 +79,11 @@ activity_types! {
     AdminApiMutationRemoveUserFromRolesExecuted => "admin_api.mutation.remove_user_from_roles.executed",
     AdminApiMutationAddUserToGroupsExecuted => "admin_api.mutation.add_user_to_groups.executed",
     AdminApiMutationRemoveUserFromGroupsExecuted => "admin_api.mutation.remove_user_from_groups.executed",
+    #[graphql(name = "USER_SESSION_TERMINATED")]
+    UserSessionTerminated => "user.session.terminated",
+    AdminApiMutationCreateSessionExecuted => "admin_api.mutation.create_session.executed",
+    AdminApiMutationRevokeSessionExecuted => "admin_api.mutation.revoke_session.executed",
+    AdminApiMutationRevokeAllSessionsExecuted => "admin_api.mutation.revoke_all_sessions.executed",
     AdminApiMutationRotateSigningKeyExecuted => "admin_api.mutation.rotate_signing_key.executed",
     AdminApiMutationCreateApplicationExecuted => "admin_api.mutation.create_application.executed",
     AdminApiMutationUpdateApplicationExecuted => "admin_api.mutation.update_application.executed",

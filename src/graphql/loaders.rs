@@ -34,6 +34,9 @@ pub struct VerifiedClaimsOf(pub Uuid);
 /// Roles or groups of an owner.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyedOf(pub Owner, pub Uuid);
+/// Live sessions of a user.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionsOf(pub Uuid);
 /// Client IDs linked to a resource.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIdsOf(pub Uuid);
@@ -126,6 +129,15 @@ impl Loader<ClientIdsOf> for AppLoader {
     type Error = LoadError;
     async fn load(&self, keys: &[ClientIdsOf]) -> Result<HashMap<ClientIdsOf, Vec<String>>, LoadError> {
         let map = self.0.client_ids_by_resource(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<SessionsOf> for AppLoader {
+    type Value = Vec<crate::service::sessions::Session>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[SessionsOf]) -> Result<HashMap<SessionsOf, Self::Value>, LoadError> {
+        let map = self.0.sessions_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }

@@ -11,6 +11,7 @@ pub mod node;
 pub mod resources;
 pub mod roles_groups;
 pub mod scalars;
+pub mod sessions;
 pub mod signing_keys;
 pub mod users;
 
@@ -40,6 +41,7 @@ pub struct Mutation(
     applications::ApplicationMutation,
     resources::ResourceMutation,
     signing_keys::SigningKeyMutation,
+    sessions::SessionMutation,
 );
 
 /// The Admin API schema type.

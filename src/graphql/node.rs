@@ -10,6 +10,7 @@ use super::error::bad_input;
 use super::identities::{Authenticator, Identity};
 use super::resources::{Resource, Scope};
 use super::roles_groups::{Group, Role};
+use super::sessions::Session;
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
 use crate::service::roles_groups::Kind;
@@ -65,6 +66,8 @@ pub enum Node {
     Resource(Resource),
     /// A scope of an API resource.
     Scope(Scope),
+    /// A session.
+    Session(Session),
 }
 
 /// An object that records when it was created and last changed.
@@ -139,6 +142,10 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     if !scopes.is_empty() {
         found.extend(svc.scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id, Node::Scope(Scope(s)))));
     }
+    let sessions = wanted("Session", "user:read")?;
+    if !sessions.is_empty() {
+        found.extend(svc.sessions_by_ids(&sessions).await?.into_iter().map(|s| (s.id, Node::Session(Session(s)))));
+    }
     let logs = wanted("AuditLog", "audit-log:read")?;
     if !logs.is_empty() {
         found.extend(svc.audit_logs_by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
@@ -160,6 +167,7 @@ fn node_type(n: &Node) -> &'static str {
         Node::Application(_) => "Application",
         Node::Resource(_) => "Resource",
         Node::Scope(_) => "Scope",
+        Node::Session(_) => "Session",
     }
 }
 

@@ -8,10 +8,13 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{RequireScope, audit, services};
 use super::error::bad_input;
 use super::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
-use super::loaders::{AppLoader, AuthenticatorsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, VerifiedClaimsOf};
+use super::loaders::{
+    AppLoader, AuthenticatorsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf, VerifiedClaimsOf,
+};
 use super::node::{decode_any, decode_id, encode_id};
 use super::roles_groups::{Group, Role};
 use super::scalars::{UserCustomAttributes, UserStandardAttributes};
+use super::sessions::Session;
 use crate::service::loaders::Owner;
 use crate::service::paging::{Cursor, SortKind, paginate_in_memory};
 use crate::service::types;
@@ -188,6 +191,20 @@ impl User {
         let total = list.len() as u64;
         let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id))?;
         Ok(to_conn(page, CountSource::Known(total), Authenticator))
+    }
+    /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Session>> {
+        let list = loader(ctx)?.load_one(SessionsOf(self.0.id)).await?.unwrap_or_default();
+        let total = list.len() as u64;
+        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id))?;
+        Ok(to_conn(page, CountSource::Known(total), Session))
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
     #[graphql(guard = "RequireScope(\"role:read\")")]

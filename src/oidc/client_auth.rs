@@ -57,6 +57,22 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     Ok(Some((decode(id)?, decode(secret)?)))
 }
 
+/// Identifies the client: public clients (SPA, native) by `client_id` alone, every other
+/// client by its secret (see [`authenticate`]).
+pub async fn identify(services: &Services, headers: &HeaderMap, form: &Form) -> Result<Application, OAuthError> {
+    if !uses_basic(headers)
+        && form.one("client_secret")?.is_none()
+        && let Some(id) = form.one("client_id")?
+    {
+        return match services.application(&id).await? {
+            Some(app) if !app.kind.has_secret() => Ok(app),
+            Some(_) => Err(OAuthError::InvalidClient("this client must authenticate with its secret".into())),
+            None => Err(OAuthError::InvalidClient("unknown client".into())),
+        };
+    }
+    authenticate(services, headers, form).await
+}
+
 /// Authenticates the client by Basic or by `client_id`/`client_secret` in the body
 /// (never both). Unknown clients and wrong secrets get the same `invalid_client`.
 pub async fn authenticate(services: &Services, headers: &HeaderMap, form: &Form) -> Result<Application, OAuthError> {

@@ -19,7 +19,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,

@@ -25,6 +25,7 @@ pub fn oauth_error(e: OAuthError, basic: bool) -> Response {
         OAuthError::UnsupportedGrantType(d) => (StatusCode::BAD_REQUEST, "unsupported_grant_type", d),
         OAuthError::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", d),
         OAuthError::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", d),
+        OAuthError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
         OAuthError::Server(e) => {
             tracing::error!(cause = %e.describe(), "token endpoint failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the server failed; try again".to_owned())

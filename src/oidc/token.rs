@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::client_auth::{Form, authenticate, uses_basic};
+use super::client_auth::{Form, authenticate, identify, uses_basic};
 use super::errors::{no_store, oauth_error};
 use crate::http::{AppState, Peer};
 use crate::service::Actor;
@@ -36,6 +36,23 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
         let form = form_body(&headers, &body)?;
         let grant =
             form.one("grant_type")?.ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
+        if grant == "refresh_token" {
+            let app = identify(&state.services, &headers, &form).await?;
+            if !app.grant_types.iter().any(|g| g == "refresh_token") {
+                return Err(OAuthError::UnauthorizedClient("this client may not use the refresh_token grant".into()));
+            }
+            let token = form
+                .one("refresh_token")?
+                .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
+            let t = state.services.refresh(&app, &token, &actor(&peer, &headers)).await?;
+            return Ok(json!({
+                "access_token": t.access_token,
+                "token_type": "Bearer",
+                "expires_in": t.expires_in,
+                "refresh_token": t.refresh_token,
+                "scope": t.scope,
+            }));
+        }
         if grant != "client_credentials" {
             return Err(OAuthError::UnsupportedGrantType(format!("the grant type `{grant}` is not supported")));
         }

@@ -11,6 +11,7 @@ pub mod loaders;
 pub mod paging;
 pub mod resources;
 pub mod roles_groups;
+pub mod sessions;
 pub mod tokens;
 pub mod types;
 pub mod user_search;

@@ -27,6 +27,8 @@ pub enum OAuthError {
     InvalidScope(String),
     /// `invalid_target`.
     InvalidTarget(String),
+    /// `invalid_grant`.
+    InvalidGrant(String),
     /// A server failure (logged, shown as `server_error`).
     Server(Error),
 }

@@ -17,5 +17,6 @@ mod queries_count;
 mod resources;
 mod roles_groups;
 mod schema;
+mod sessions;
 mod tokens;
 mod users;

@@ -289,7 +289,7 @@ async fn discovery_and_jwks_list_what_exists() {
         assert_eq!(d["issuer"], app.url.as_str());
         assert_eq!(d["token_endpoint"], format!("{}/oauth2/token", app.url));
         assert_eq!(d["jwks_uri"], format!("{}/oauth2/jwks", app.url));
-        assert_eq!(d["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(d["grant_types_supported"], json!(["client_credentials", "refresh_token"]));
         assert_eq!(d["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
         assert!(d.get("authorization_endpoint").is_none(), "no authorization endpoint exists yet");
     }

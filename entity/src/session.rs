@@ -1,0 +1,30 @@
+//! `sessions`: browser (IdP) sessions and refresh-token grants of a user.
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// `idp` or `offline_grant`.
+    pub kind: String,
+    /// The application of an offline grant.
+    pub client_id: Option<String>,
+    /// The browser session an offline grant came from.
+    pub idp_session_id: Option<Uuid>,
+    pub scopes: Json,
+    pub amr: Json,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_accessed_at: i64,
+    pub created_by_ip: Option<String>,
+    pub last_accessed_by_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Absolute end of the session.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

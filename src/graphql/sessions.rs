@@ -1,0 +1,170 @@
+//! Sessions: `User.sessions`, `createSession`, `revokeSession`, `revokeAllSessions`.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use time::OffsetDateTime;
+
+use super::context::{RequireScope, audit, services};
+use super::node::{decode_id, encode_id};
+use super::users::User;
+use crate::service::sessions;
+
+/// Session types.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SessionType {
+    /// A browser session at this server (single sign-on).
+    Idp,
+    /// A refresh-token grant of an application.
+    OfflineGrant,
+}
+
+/// A session: a browser session or an application's refresh-token grant.
+#[derive(Clone)]
+pub struct Session(pub sessions::Session);
+
+/// A session: a browser session or an application's refresh-token grant.
+#[Object]
+impl Session {
+    /// The global ID of the session.
+    pub async fn id(&self) -> ID {
+        encode_id("Session", self.0.id)
+    }
+    /// Session type.
+    #[graphql(name = "type")]
+    async fn session_type(&self) -> SessionType {
+        if self.0.kind == "idp" { SessionType::Idp } else { SessionType::OfflineGrant }
+    }
+    /// The application of a refresh-token grant.
+    #[graphql(name = "clientID")]
+    async fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+    /// Authentication methods of the login (`pwd`, ...).
+    async fn amr(&self) -> &[String] {
+        &self.0.amr
+    }
+    /// When the session began.
+    pub async fn created_at(&self) -> OffsetDateTime {
+        self.0.created_at
+    }
+    /// When the session was last used.
+    async fn last_accessed_at(&self) -> OffsetDateTime {
+        self.0.last_accessed_at
+    }
+    /// IP address that created the session.
+    #[graphql(name = "createdByIP")]
+    async fn created_by_ip(&self) -> Option<&str> {
+        self.0.created_by_ip.as_deref()
+    }
+    /// IP address of the last use.
+    #[graphql(name = "lastAccessedByIP")]
+    async fn last_accessed_by_ip(&self) -> Option<&str> {
+        self.0.last_accessed_by_ip.as_deref()
+    }
+    /// User agent that created the session.
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+}
+
+/// Input of `createSession`.
+#[derive(InputObject)]
+pub struct CreateSessionInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+    /// The application the tokens are for.
+    #[graphql(name = "clientID")]
+    pub client_id: String,
+}
+
+/// Result of `createSession`: tokens for the user, as the token endpoint returns them.
+#[derive(SimpleObject)]
+pub struct CreateSessionPayload {
+    /// An access token (RFC 9068 JWT with the user's claims).
+    pub access_token: String,
+    /// A refresh token for the `refresh_token` grant.
+    pub refresh_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// Input of `revokeSession`.
+#[derive(InputObject)]
+pub struct RevokeSessionInput {
+    /// The session.
+    #[graphql(name = "sessionID")]
+    pub session_id: ID,
+}
+
+/// Result of `revokeSession`.
+#[derive(SimpleObject)]
+pub struct RevokeSessionPayload {
+    /// The session's user.
+    pub user: User,
+}
+
+/// Input of `revokeAllSessions`.
+#[derive(InputObject)]
+pub struct RevokeAllSessionsInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+}
+
+/// Result of `revokeAllSessions`.
+#[derive(SimpleObject)]
+pub struct RevokeAllSessionsPayload {
+    /// The user.
+    pub user: User,
+}
+
+/// Session mutations; each needs `user:write` and is audited.
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Starts a refresh-token grant for a user and an application and returns its first
+    /// tokens, as if the user had logged in to it.
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn create_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user and the application.")] input: CreateSessionInput,
+    ) -> async_graphql::Result<CreateSessionPayload> {
+        let user_id = decode_id("User", &input.user_id)?;
+        let t = services(ctx)?.create_session(&audit(ctx, "create_session"), user_id, &input.client_id).await?;
+        Ok(CreateSessionPayload {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: t.expires_in,
+        })
+    }
+
+    /// Ends a session; its refresh tokens stop working at once.
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session.")] input: RevokeSessionInput,
+    ) -> async_graphql::Result<RevokeSessionPayload> {
+        let id = decode_id("Session", &input.session_id)?;
+        let user = services(ctx)?.revoke_session(&audit(ctx, "revoke_session"), id).await?;
+        Ok(RevokeSessionPayload { user: User(user) })
+    }
+
+    /// Ends every session of a user.
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn revoke_all_sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user.")] input: RevokeAllSessionsInput,
+    ) -> async_graphql::Result<RevokeAllSessionsPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let user = services(ctx)?.revoke_all_sessions(&audit(ctx, "revoke_all_sessions"), id).await?;
+        Ok(RevokeAllSessionsPayload { user: User(user) })
+    }
+}

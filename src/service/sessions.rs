@@ -1,0 +1,333 @@
+//! Sessions and refresh tokens: refresh-token grants with rotation and reuse detection,
+//! user access tokens with Authgear's claims, and the Admin API's session management.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::applications::app_row;
+use super::tokens::OAuthError;
+use super::types::{Application, User, micros, now, time_of};
+use super::users::user_row;
+use super::{Actor, Audit, Error, Result, Services, audit};
+use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::oauth::AppType;
+use entity::{refresh_token, session};
+
+/// A session of a user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// ID.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// `idp` or `offline_grant`.
+    pub kind: String,
+    /// Application of an offline grant.
+    pub client_id: Option<String>,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last use.
+    pub last_accessed_at: OffsetDateTime,
+    /// IP at creation.
+    pub created_by_ip: Option<String>,
+    /// IP at last use.
+    pub last_accessed_by_ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+impl From<session::Model> for Session {
+    fn from(m: session::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            kind: m.kind,
+            client_id: m.client_id,
+            amr: m
+                .amr
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            created_at: time_of(m.created_at),
+            last_accessed_at: time_of(m.last_accessed_at),
+            created_by_ip: m.created_by_ip,
+            last_accessed_by_ip: m.last_accessed_by_ip,
+            user_agent: m.user_agent,
+        }
+    }
+}
+
+/// Tokens for a user.
+#[derive(Debug, Clone)]
+pub struct UserTokens {
+    /// The access token (RFC 9068 JWT).
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+fn new_refresh_token() -> (String, Vec<u8>) {
+    let token = b64(random_bytes::<32>());
+    let hash = sha256(token.as_bytes()).to_vec();
+    (token, hash)
+}
+
+async fn insert_refresh_token(conn: &impl ConnectionTrait, session_id: Uuid, t: i64) -> Result<String> {
+    let (token, hash) = new_refresh_token();
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(session_id),
+        token_hash: Set(hash),
+        created_at: Set(t),
+        rotated_at: Set(None),
+    }
+    .insert(conn)
+    .await?;
+    Ok(token)
+}
+
+fn live(s: &session::Model, app: &Application, t: i64) -> bool {
+    s.revoked_at.is_none()
+        && s.expires_at > t
+        && s.last_accessed_at + app.refresh_token_idle_timeout.saturating_mul(1_000_000) > t
+}
+
+impl Services {
+    /// An access token for `user` and `app`: RFC 9068 with Authgear's user claims.
+    pub(crate) async fn user_access_token(
+        &self,
+        user: &User,
+        app: &Application,
+        session_id: Uuid,
+        auth_time: i64,
+        scopes: &[String],
+    ) -> Result<String> {
+        let roles: Vec<String> = self
+            .effective_roles_by_user_ids(&[user.id])
+            .await?
+            .remove(&user.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        let verified = ["email_verified", "phone_number_verified"]
+            .iter()
+            .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
+        let key = self
+            .keys
+            .active(&app.access_token_alg)
+            .or_else(|| self.keys.active("RS256"))
+            .ok_or_else(|| Error::internal("no active signing key"))?;
+        let iat = now().unix_timestamp();
+        let claims = json!({
+            "iss": self.config.public_url(),
+            "sub": user.id.to_string(),
+            "aud": app.client_id,
+            "client_id": app.client_id,
+            "scope": scopes.join(" "),
+            "iat": iat,
+            "exp": iat + app.access_token_lifetime,
+            "jti": Uuid::now_v7().to_string(),
+            "sid": session_id.to_string(),
+            "auth_time": time_of(auth_time).unix_timestamp(),
+            "https://authgear.com/claims/user/roles": roles,
+            "https://authgear.com/claims/user/is_anonymous": user.is_anonymous,
+            "https://authgear.com/claims/user/is_verified": verified,
+            "https://authgear.com/claims/user/can_reauthenticate": !user.is_anonymous,
+        });
+        Ok(key.sign("at+jwt", &claims)?)
+    }
+
+    /// Admin API `createSession`: a refresh-token grant for a user and an application,
+    /// with its first tokens.
+    pub async fn create_session(&self, audit: &Audit, user_id: Uuid, client_id: &str) -> Result<UserTokens> {
+        let txn = self.db.begin_write().await?;
+        let user: User = user_row(&txn, user_id).await?.into();
+        if user.is_disabled_at(OffsetDateTime::now_utc()) {
+            return Err(Error::invalid("UserDisabled", "the user is disabled and cannot get a session"));
+        }
+        let app_model = app_row(&txn, client_id).await?;
+        let app = self.applications_by_ids(&[app_model.id]).await?.pop().ok_or_else(|| {
+            Error::not_found("ApplicationNotFound", format!("no application has client ID `{client_id}`"))
+        })?;
+        if app.kind == AppType::M2m {
+            return Err(Error::invalid("InvalidApplication", "an m2m application has no user sessions"));
+        }
+        let t = micros(now());
+        let scopes = vec!["openid".to_owned(), "offline_access".to_owned()];
+        let row = session::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            kind: Set("offline_grant".into()),
+            client_id: Set(Some(client_id.to_owned())),
+            idp_session_id: Set(None),
+            scopes: Set(json!(scopes)),
+            amr: Set(json!([])),
+            auth_time: Set(t),
+            created_at: Set(t),
+            last_accessed_at: Set(t),
+            created_by_ip: Set(audit.actor.ip.clone()),
+            last_accessed_by_ip: Set(audit.actor.ip.clone()),
+            user_agent: Set(audit.actor.user_agent.clone()),
+            expires_at: Set(t + app.refresh_token_lifetime.saturating_mul(1_000_000)),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let refresh = insert_refresh_token(&txn, row.id, t).await?;
+        audit::record(&txn, audit, Some(user_id), json!({"session_id": row.id, "client_id": client_id})).await?;
+        txn.commit().await?;
+        let access = self.user_access_token(&user, &app, row.id, t, &scopes).await?;
+        Ok(UserTokens {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in: app.access_token_lifetime,
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// The `refresh_token` grant: rotates the token (unless the application turned rotation
+    /// off) and returns new tokens. A token that was already rotated, presented again after
+    /// the grace window, revokes the whole grant (reuse detection).
+    pub async fn refresh(&self, app: &Application, token: &str, actor: &Actor) -> Result<UserTokens, OAuthError> {
+        let invalid = |why: &str| OAuthError::InvalidGrant(why.to_owned());
+        let digest = sha256(token.as_bytes()).to_vec();
+        let txn = self.db.begin_write().await?;
+        let Some(rt) = refresh_token::Entity::find()
+            .filter(Expr::col(refresh_token::Column::TokenHash).eq(digest))
+            .one(&txn)
+            .await?
+        else {
+            return Err(invalid("unknown refresh token"));
+        };
+        let Some(sess) = session::Entity::find_by_id(rt.session_id).one(&txn).await? else {
+            return Err(invalid("unknown refresh token"));
+        };
+        if sess.client_id.as_deref() != Some(app.client_id.as_str()) {
+            return Err(invalid("this refresh token belongs to another client"));
+        }
+        let t = micros(now());
+        if let Some(rotated) = rt.rotated_at
+            && t - rotated >= self.config.oauth.refresh_token_reuse_grace_seconds.saturating_mul(1_000_000)
+        {
+            let user_id = sess.user_id;
+            let mut am = sess.into_active_model();
+            am.revoked_at = Set(Some(t));
+            am.update(&txn).await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
+            let payload = json!({"session_id": rt.session_id, "reason": "refresh_token_reuse"});
+            audit::record(&txn, &audit, Some(user_id), payload).await?;
+            txn.commit().await?;
+            return Err(invalid("this refresh token was already used; the grant is revoked"));
+        }
+        if !live(&sess, app, t) {
+            return Err(invalid("the grant has expired or was revoked"));
+        }
+        let user: User = match user_row(&txn, sess.user_id).await {
+            Ok(u) => u.into(),
+            Err(Error::NotFound { .. }) => return Err(invalid("the user no longer exists")),
+            Err(e) => return Err(e.into()),
+        };
+        if user.is_disabled_at(OffsetDateTime::now_utc()) {
+            return Err(invalid("the user is disabled"));
+        }
+        let refresh = if app.refresh_token_rotation {
+            if rt.rotated_at.is_none() {
+                let mut am = rt.clone().into_active_model();
+                am.rotated_at = Set(Some(t));
+                am.update(&txn).await?;
+            }
+            insert_refresh_token(&txn, sess.id, t).await?
+        } else {
+            token.to_owned()
+        };
+        let scopes: Vec<String> = sess
+            .scopes
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let auth_time = sess.auth_time;
+        let session_id = sess.id;
+        let mut am = sess.into_active_model();
+        am.last_accessed_at = Set(t);
+        am.last_accessed_by_ip = Set(actor.ip.clone());
+        am.update(&txn).await?;
+        txn.commit().await?;
+        let access = self.user_access_token(&user, app, session_id, auth_time, &scopes).await?;
+        Ok(UserTokens {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in: app.access_token_lifetime,
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// Sessions by ID.
+    pub async fn sessions_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Session>> {
+        let rows = session::Entity::find()
+            .filter(Expr::col(session::Column::Id).is_in(ids.to_vec()))
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    /// Live sessions of each user, oldest first.
+    pub async fn sessions_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Session>>> {
+        let t = micros(now());
+        let rows = session::Entity::find()
+            .filter(Expr::col(session::Column::UserId).is_in(ids.to_vec()))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .filter(Expr::col(session::Column::ExpiresAt).gt(t))
+            .order_by_asc(session::Column::Id)
+            .all(&self.db.conn)
+            .await?;
+        let mut map: HashMap<Uuid, Vec<Session>> = HashMap::new();
+        for r in rows {
+            map.entry(r.user_id).or_default().push(r.into());
+        }
+        Ok(map)
+    }
+
+    /// Ends one session and its refresh tokens.
+    pub async fn revoke_session(&self, audit: &Audit, session_id: Uuid) -> Result<User> {
+        let txn = self.db.begin_write().await?;
+        let sess = session::Entity::find_by_id(session_id)
+            .one(&txn)
+            .await?
+            .filter(|s| s.revoked_at.is_none())
+            .ok_or_else(|| Error::not_found("SessionNotFound", format!("session {session_id} does not exist")))?;
+        let user = user_row(&txn, sess.user_id).await?;
+        let mut am = sess.into_active_model();
+        am.revoked_at = Set(Some(micros(now())));
+        am.update(&txn).await?;
+        audit::record(&txn, audit, Some(user.id), json!({"session_id": session_id})).await?;
+        txn.commit().await?;
+        Ok(user.into())
+    }
+
+    /// Ends every session of a user.
+    pub async fn revoke_all_sessions(&self, audit: &Audit, user_id: Uuid) -> Result<User> {
+        let txn = self.db.begin_write().await?;
+        let user = user_row(&txn, user_id).await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
+            .filter(Expr::col(session::Column::UserId).eq(user_id))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .exec(&txn)
+            .await?;
+        audit::record(&txn, audit, Some(user_id), json!({"user_id": user_id})).await?;
+        txn.commit().await?;
+        Ok(user.into())
+    }
+}

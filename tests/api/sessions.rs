@@ -1,0 +1,150 @@
+//! Admin-created sessions, the refresh_token grant with rotation and reuse detection, and
+//! session revocation.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_with};
+
+async fn refresh(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let res = app
+        .client
+        .post(format!("{}/oauth2/token", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn sessions_refresh_rotation_reuse_and_revocation() {
+    let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
+    let user = app.create_user("sess@example.com", None).await;
+    app.ok("mutation($u: ID!) { createRole(input: {key: \"editor\"}) { role { id } } addUserToRoles(input: {userID: $u, roleKeys: [\"editor\"]}) { user { id } } }", json!({"u": user})).await;
+    let spa = app
+        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
+        .await;
+    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+
+    let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { accessToken refreshToken tokenType expiresIn } }";
+    let d = app.ok(create, json!({"u": user, "c": client})).await;
+    let s = &d["createSession"];
+    assert_eq!(s["tokenType"], "Bearer");
+    let access = s["accessToken"].as_str().unwrap();
+    let claims: Value = {
+        let payload = access.split('.').nth(1).unwrap();
+        serde_json::from_slice(&authgraph::crypto::b64_decode(payload).unwrap()).unwrap()
+    };
+    let raw_user = authgraph::graphql::node::decode_any(&user).unwrap().1.to_string();
+    assert_eq!(claims["sub"], raw_user.as_str());
+    assert_eq!(claims["aud"], client.as_str());
+    assert_eq!(claims["https://authgear.com/claims/user/roles"], json!(["editor"]));
+    assert_eq!(claims["https://authgear.com/claims/user/is_anonymous"], false);
+
+    let q = "query($u: ID!) { node(id: $u) { ... on User { sessions { totalCount edges { node { id type clientID } } } } } }";
+    let d = app.ok(q, json!({"u": user})).await;
+    assert_eq!(d["node"]["sessions"]["totalCount"], 1);
+    assert_eq!(d["node"]["sessions"]["edges"][0]["node"]["type"], "OFFLINE_GRANT");
+    assert_eq!(d["node"]["sessions"]["edges"][0]["node"]["clientID"], client.as_str());
+    let session_id = d["node"]["sessions"]["edges"][0]["node"]["id"].clone();
+
+    // A public client refreshes with its client_id alone; the token rotates.
+    let first = s["refreshToken"].as_str().unwrap().to_owned();
+    let (status, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
+    assert_eq!(status, 200, "{body}");
+    let second = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let (status, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
+    assert_eq!(status, 200, "{body}");
+    let third = body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Presenting a rotated token again is reuse: the whole grant is revoked.
+    let (status, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")));
+    let (_, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &third)]).await;
+    assert_eq!(body["error"], "invalid_grant", "the newest token of the family is dead too");
+    let d = app.ok(q, json!({"u": user})).await;
+    assert_eq!(d["node"]["sessions"]["totalCount"], 0);
+    let terminated = app.ok("{ auditLogs(activityTypes: [USER_SESSION_TERMINATED]) { totalCount } }", json!({})).await;
+    assert_eq!(terminated["auditLogs"]["totalCount"], 1);
+    app.err(
+        "mutation($s: ID!) { revokeSession(input: {sessionID: $s}) { user { id } } }",
+        json!({"s": session_id}),
+        "NOT_FOUND",
+        Some("SessionNotFound"),
+    )
+    .await;
+
+    // revokeSession ends one grant; a disabled user cannot refresh either.
+    let d = app.ok(create, json!({"u": user, "c": client})).await;
+    let token = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let d2 = app.ok(create, json!({"u": user, "c": client})).await;
+    let other = d2["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let sessions = app.ok(q, json!({"u": user})).await;
+    let sid = sessions["node"]["sessions"]["edges"][0]["node"]["id"].clone();
+    app.ok("mutation($s: ID!) { revokeSession(input: {sessionID: $s}) { user { id } } }", json!({"s": sid})).await;
+    let (_, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &token)]).await;
+    assert_eq!(body["error"], "invalid_grant");
+    app.ok(
+        "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true}) { user { id } } }",
+        json!({"u": user}),
+    )
+    .await;
+    let (_, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &other)]).await;
+    assert_eq!(body["error"], "invalid_grant");
+    app.err(create, json!({"u": user, "c": client}), "BAD_USER_INPUT", Some("UserDisabled")).await;
+    app.ok("mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: false}) { user { id } } revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": user})).await;
+    let (_, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &other)]).await;
+    assert_eq!(body["error"], "invalid_grant", "revokeAllSessions ended the grant");
+}
+
+#[tokio::test]
+async fn confidential_clients_authenticate_to_refresh_and_m2m_has_no_sessions() {
+    let app = spawn_with(|_| {}).await;
+    let user = app.create_user("conf@example.com", None).await;
+    let d = app.ok("mutation { createApplication(input: {name: \"Web\", type: CONFIDENTIAL, redirectURIs: [\"https://w.example.com/cb\"]}) { application { clientID } clientSecret } m: createApplication(input: {name: \"M\", type: M2M}) { application { clientID } } }", json!({})).await;
+    let client = d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let secret = d["createApplication"]["clientSecret"].as_str().unwrap().to_owned();
+    let m2m = d["m"]["application"]["clientID"].clone();
+    let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }";
+    app.err(create, json!({"u": user, "c": m2m}), "BAD_USER_INPUT", Some("InvalidApplication")).await;
+    let token = app.ok(create, json!({"u": user, "c": client})).await["createSession"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &token)]).await;
+    assert_eq!((status, body["error"].clone()), (401, json!("invalid_client")));
+    let (status, body) = refresh(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("client_secret", &secret),
+            ("refresh_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Within the grace window a rotated token still works once more (a concurrent retry).
+    let (status, _) = refresh(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("client_secret", &secret),
+            ("refresh_token", &token),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
