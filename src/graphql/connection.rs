@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::context::services;
 use crate::service::audit::AuditFilter;
-use crate::service::paging::{Page, PageArgs};
+use crate::service::paging::{Cursor, Page, PageArgs, SortKind, paginate_in_memory};
 use crate::service::roles_groups::{KeyedFilter, Kind, Link};
 use crate::service::user_search::UserFilter;
 
@@ -52,6 +52,19 @@ pub fn to_conn<S, T: OutputType>(page: Page<S>, count: CountSource, wrap: impl F
     let mut conn = Connection::with_additional_fields(page.has_prev, page.has_next, TotalCount(count));
     conn.edges.extend(page.items.into_iter().map(|(cursor, item)| Edge::new(cursor, wrap(item))));
     conn
+}
+
+/// A connection over a list already in memory, sorted by its cursors' `(value, id)`.
+pub fn list_conn<S, T: OutputType>(
+    list: Vec<S>,
+    page_args: &PageArgs,
+    kind: SortKind,
+    cursor: impl Fn(&S) -> Cursor,
+    wrap: impl Fn(S) -> T,
+) -> async_graphql::Result<Conn<T>> {
+    let total = list.len() as u64;
+    let page = paginate_in_memory(list, page_args, kind, cursor)?;
+    Ok(to_conn(page, CountSource::Known(total), wrap))
 }
 
 /// Connection arguments as resolvers receive them.

@@ -4,7 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
-use super::connection::{Conn, CountSource, args, to_conn};
+use super::connection::{Conn, CountSource, args, list_conn, to_conn};
 use super::context::{RequireScope, audit, services};
 use super::error::bad_input;
 use super::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
@@ -16,7 +16,7 @@ use super::roles_groups::{Group, Role};
 use super::scalars::{UserCustomAttributes, UserStandardAttributes};
 use super::sessions::Session;
 use crate::service::loaders::Owner;
-use crate::service::paging::{Cursor, SortKind, paginate_in_memory};
+use crate::service::paging::{Cursor, SortKind};
 use crate::service::types;
 use crate::service::user_search::{UserFilter, UserSort};
 use crate::service::users::{NewUser, ValidPeriod};
@@ -159,9 +159,7 @@ impl User {
         if let Some(t) = identity_type {
             list.retain(|i| i.kind == t.as_str());
         }
-        let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |i| Cursor::id(i.id))?;
-        Ok(to_conn(page, CountSource::Known(total), Identity))
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |i| Cursor::id(i.id), Identity)
     }
     /// The user's login IDs (email, phone, username), oldest first.
     #[graphql(name = "loginIDs")]
@@ -188,9 +186,7 @@ impl User {
             authenticator_type.is_none_or(|t| t.as_str() == a.kind)
                 && authenticator_kind.is_none_or(|k| k.as_str() == a.factor)
         });
-        let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id))?;
-        Ok(to_conn(page, CountSource::Known(total), Authenticator))
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authenticator)
     }
     /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
     async fn sessions(
@@ -202,9 +198,7 @@ impl User {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Session>> {
         let list = loader(ctx)?.load_one(SessionsOf(self.0.id)).await?.unwrap_or_default();
-        let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id))?;
-        Ok(to_conn(page, CountSource::Known(total), Session))
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id), Session)
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
     #[graphql(guard = "RequireScope(\"role:read\")")]
@@ -217,9 +211,7 @@ impl User {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
         let list = loader(ctx)?.load_one(KeyedOf(Owner::UserRoles, self.0.id)).await?.unwrap_or_default();
-        let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Key, key_cursor)?;
-        Ok(to_conn(page, CountSource::Known(total), Role))
+        list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
     }
     /// Groups the user is in, by key. Needs `group:read`.
     #[graphql(guard = "RequireScope(\"group:read\")")]
@@ -232,9 +224,7 @@ impl User {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Group>> {
         let list = loader(ctx)?.load_one(KeyedOf(Owner::UserGroups, self.0.id)).await?.unwrap_or_default();
-        let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Key, key_cursor)?;
-        Ok(to_conn(page, CountSource::Known(total), Group))
+        list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Group)
     }
     /// Effective roles: direct roles and roles of the user's groups, by key. These are
     /// the roles in tokens. Needs `role:read`.
@@ -248,9 +238,7 @@ impl User {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
         let list = loader(ctx)?.load_one(EffectiveRolesOf(self.0.id)).await?.unwrap_or_default();
-        let total = list.len() as u64;
-        let page = paginate_in_memory(list, &args(first, after, last, before), SortKind::Key, key_cursor)?;
-        Ok(to_conn(page, CountSource::Known(total), Role))
+        list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
     }
 }
 
