@@ -15,6 +15,10 @@ use sea_orm::{
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) conn: DatabaseConnection,
+    /// SQLite only: a one-connection pool for write transactions. Writers then queue in
+    /// the pool (async, first come first served) instead of in SQLite's busy handler,
+    /// which sleeps up to 100 ms between retries.
+    writer: Option<DatabaseConnection>,
     statements: Arc<AtomicU64>,
 }
 
@@ -27,7 +31,7 @@ impl Db {
         } else {
             url.to_owned()
         };
-        let mut opts = ConnectOptions::new(url);
+        let mut opts = ConnectOptions::new(url.clone());
         opts.max_connections(max_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
@@ -42,14 +46,24 @@ impl Db {
                     .pragma("cache_size", "-8000")
             });
         }
-        let mut conn = Database::connect(opts).await?;
+        let mut conn = Database::connect(opts.clone()).await?;
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        conn.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            tracing::trace!(target: "authgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
-        });
-        Ok(Self { conn, statements })
+        let count = |conn: &mut DatabaseConnection| {
+            let counter = statements.clone();
+            conn.set_metric_callback(move |info| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(target: "authgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
+            });
+        };
+        count(&mut conn);
+        let writer = if is_sqlite {
+            let mut w = Database::connect(opts.max_connections(1).min_connections(1).to_owned()).await?;
+            count(&mut w);
+            Some(w)
+        } else {
+            None
+        };
+        Ok(Self { conn, writer, statements })
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -79,7 +93,9 @@ impl Db {
     /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so a transaction
     /// that reads before it writes never fails with "database is locked".
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.conn
+        self.writer
+            .as_ref()
+            .unwrap_or(&self.conn)
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -89,6 +105,9 @@ impl Db {
 
     /// Closes the pool.
     pub async fn close(self) {
+        if let Some(w) = self.writer {
+            let _ = w.close().await;
+        }
         let _ = self.conn.close().await;
     }
 }

@@ -203,15 +203,16 @@ impl Services {
     pub async fn refresh(&self, app: &Application, token: &str, actor: &Actor) -> Result<UserTokens, OAuthError> {
         let invalid = |why: &str| OAuthError::InvalidGrant(why.to_owned());
         let digest = sha256(token.as_bytes()).to_vec();
-        let txn = self.db.begin_write().await?;
+        // Reads first, outside the write transaction; the writes below are conditional,
+        // so a concurrent revocation or rotation is still noticed.
         let Some(rt) = refresh_token::Entity::find()
             .filter(Expr::col(refresh_token::Column::TokenHash).eq(digest))
-            .one(&txn)
+            .one(&self.db.conn)
             .await?
         else {
             return Err(invalid("unknown refresh token"));
         };
-        let Some(sess) = session::Entity::find_by_id(rt.session_id).one(&txn).await? else {
+        let Some(sess) = session::Entity::find_by_id(rt.session_id).one(&self.db.conn).await? else {
             return Err(invalid("unknown refresh token"));
         };
         if sess.client_id.as_deref() != Some(app.client_id.as_str()) {
@@ -221,50 +222,57 @@ impl Services {
         if let Some(rotated) = rt.rotated_at
             && t - rotated >= self.config.oauth.refresh_token_reuse_grace_seconds.saturating_mul(1_000_000)
         {
-            let user_id = sess.user_id;
-            let mut am = sess.into_active_model();
-            am.revoked_at = Set(Some(t));
-            am.update(&txn).await?;
+            let txn = self.db.begin_write().await?;
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(t))
+                .filter(Expr::col(session::Column::Id).eq(sess.id))
+                .filter(Expr::col(session::Column::RevokedAt).is_null())
+                .exec(&txn)
+                .await?;
             let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
-            let payload = json!({"session_id": rt.session_id, "reason": "refresh_token_reuse"});
-            audit::record(&txn, &audit, Some(user_id), payload).await?;
+            let payload = json!({"session_id": sess.id, "reason": "refresh_token_reuse"});
+            audit::record(&txn, &audit, Some(sess.user_id), payload).await?;
             txn.commit().await?;
             return Err(invalid("this refresh token was already used; the grant is revoked"));
         }
         if !live(&sess, app, t) {
             return Err(invalid("the grant has expired or was revoked"));
         }
-        let user: User = match user_row(&txn, sess.user_id).await {
-            Ok(u) => u.into(),
-            Err(Error::NotFound { .. }) => return Err(invalid("the user no longer exists")),
-            Err(e) => return Err(e.into()),
+        let Some(user) = self.user(sess.user_id).await? else {
+            return Err(invalid("the user no longer exists"));
         };
         if user.is_disabled_at(OffsetDateTime::now_utc()) {
             return Err(invalid("the user is disabled"));
         }
+        let txn = self.db.begin_write().await?;
+        let touched = session::Entity::update_many()
+            .col_expr(session::Column::LastAccessedAt, Expr::value(t))
+            .col_expr(session::Column::LastAccessedByIp, Expr::value(actor.ip.clone()))
+            .filter(Expr::col(session::Column::Id).eq(sess.id))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .exec(&txn)
+            .await?;
+        if touched.rows_affected == 0 {
+            return Err(invalid("the grant was revoked"));
+        }
         let refresh = if app.refresh_token_rotation {
-            if rt.rotated_at.is_none() {
-                let mut am = rt.clone().into_active_model();
-                am.rotated_at = Set(Some(t));
-                am.update(&txn).await?;
-            }
+            refresh_token::Entity::update_many()
+                .col_expr(refresh_token::Column::RotatedAt, Expr::value(t))
+                .filter(Expr::col(refresh_token::Column::Id).eq(rt.id))
+                .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
+                .exec(&txn)
+                .await?;
             insert_refresh_token(&txn, sess.id, t).await?
         } else {
             token.to_owned()
         };
+        txn.commit().await?;
         let scopes: Vec<String> = sess
             .scopes
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        let auth_time = sess.auth_time;
-        let session_id = sess.id;
-        let mut am = sess.into_active_model();
-        am.last_accessed_at = Set(t);
-        am.last_accessed_by_ip = Set(actor.ip.clone());
-        am.update(&txn).await?;
-        txn.commit().await?;
-        let access = self.user_access_token(&user, app, session_id, auth_time, &scopes).await?;
+        let access = self.user_access_token(&user, app, sess.id, sess.auth_time, &scopes).await?;
         Ok(UserTokens {
             access_token: access,
             refresh_token: refresh,

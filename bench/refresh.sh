@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# refresh_token grants per second with rotation (issue #4's refresh target).
+#
+#   cargo build --release
+#   bench/refresh.sh sqlite:///tmp/bench/refresh.db [seconds] [connections]
+#
+# Creates a user, a SPA (public client) and one session per connection through the Admin
+# API, then runs wrk (bench/refresh.lua): each connection walks its own rotation chain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+url=${1:?database URL}
+secs=${2:-20}
+conns=${3:-32}
+bin=target/release/authgraph
+port=${PORT:-3920}
+work=$(mktemp -d)
+export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
+export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
+"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.02; done
+TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
+gql() {
+  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
+}
+email="bench$(date +%s%N)@example.com"
+user=$(gql 'mutation($e: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}}) { user { id } } }' "{\"e\": \"$email\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createUser"]["user"]["id"])')
+client=$(gql 'mutation { createApplication(input: {name: "bench", type: SPA}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
+tokens=""
+# Two chains per connection, so that a connection never waits for another one's response.
+for _ in $(seq 1 $((conns * 2))); do
+  t=$(gql 'mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }' "{\"u\": \"$user\", \"c\": \"$client\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createSession"]["refreshToken"])')
+  tokens="$tokens${tokens:+,}$t"
+done
+TOKENS=$tokens CLIENT_ID=$client THREADS=2 wrk -t2 -c"$conns" -d"${secs}s" -s bench/refresh.lua "http://127.0.0.1:$port/oauth2/token" | grep RESULT | sed "s/^RESULT/refresh/"
+echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
+if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi
