@@ -32,6 +32,8 @@ impl Db {
             url.to_owned()
         };
         let mut opts = ConnectOptions::new(url.clone());
+        // Each connection to `sqlite::memory:` is a database of its own: use one.
+        let max_connections = if url.contains(":memory:") { 1 } else { max_connections };
         opts.max_connections(max_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
@@ -56,7 +58,8 @@ impl Db {
             });
         };
         count(&mut conn);
-        let writer = if is_sqlite {
+        // An in-memory database exists per connection, so it gets no second pool.
+        let writer = if is_sqlite && !url.contains(":memory:") {
             let mut w = Database::connect(opts.max_connections(1).min_connections(1).to_owned()).await?;
             count(&mut w);
             Some(w)
