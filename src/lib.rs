@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod oidc;
 pub mod service;
 
@@ -73,9 +74,10 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     Ok((services, Startup { migrations, created_master_key, created_signing_key }))
 }
 
-/// Starts the background work of a serving process (key refresh).
+/// Starts the background work of a serving process (key refresh, clean-up).
 pub fn start_background(services: &Services) {
     services.spawn_key_refresh();
+    jobs::spawn_cleanup(services.clone());
 }
 
 /// Builds the HTTP application: the one constructor that `main` and the tests share.

@@ -339,3 +339,33 @@ impl Services {
         Ok(user.into())
     }
 }
+
+/// Sessions that ended longer ago than this are deleted with their refresh tokens.
+const KEEP_ENDED_SESSIONS_US: i64 = 86_400 * 1_000_000;
+
+impl Services {
+    /// Deletes revoked-token records past their token's expiry, and sessions (with their
+    /// refresh tokens) that expired or were revoked more than a day ago. Rotated refresh
+    /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
+    pub async fn cleanup(&self) -> Result<u64> {
+        let t = micros(now());
+        let txn = self.db.begin_write().await?;
+        let tokens = entity::revoked_token::Entity::delete_many()
+            .filter(Expr::col(entity::revoked_token::Column::ExpiresAt).lt(t))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let ended = t - KEEP_ENDED_SESSIONS_US;
+        let sessions = session::Entity::delete_many()
+            .filter(
+                sea_orm::sea_query::Condition::any()
+                    .add(Expr::col(session::Column::ExpiresAt).lt(ended))
+                    .add(Expr::col(session::Column::RevokedAt).lt(ended)),
+            )
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(tokens + sessions)
+    }
+}

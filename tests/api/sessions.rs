@@ -148,3 +148,34 @@ async fn confidential_clients_authenticate_to_refresh_and_m2m_has_no_sessions() 
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
+    let app = spawn_with(|_| {}).await;
+    let user = app.create_user("clean@example.com", None).await;
+    let spa = app
+        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
+        .await;
+    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }";
+    app.ok(create, json!({"u": user, "c": client})).await;
+    app.ok(create, json!({"u": user, "c": client})).await;
+    app.ok("mutation($u: ID!) { revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": user})).await;
+    assert_eq!(app.services.cleanup().await.unwrap(), 0, "recently ended sessions are kept a day");
+
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("UPDATE sessions SET revoked_at = 1").await.unwrap();
+    db.execute_unprepared("INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ('old', 'c', 1, 1), ('live', 'c', 99999999999999999, 1)").await.unwrap();
+    assert_eq!(app.services.cleanup().await.unwrap(), 3, "two sessions and one expired revocation");
+    let left = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM refresh_tokens",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let n: i64 = left.try_get("", "n").unwrap();
+    assert_eq!(n, 0, "refresh tokens go with their sessions");
+}
