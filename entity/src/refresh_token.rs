@@ -13,6 +13,8 @@ pub struct Model {
     pub token_hash: Vec<u8>,
     pub created_at: i64,
     pub rotated_at: Option<i64>,
+    #[sea_orm(belongs_to, from = "session_id", to = "id")]
+    pub session: BelongsTo<super::session::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

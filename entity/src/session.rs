@@ -25,6 +25,8 @@ pub struct Model {
     /// Absolute end of the session.
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    #[sea_orm(has_many)]
+    pub refresh_tokens: HasMany<super::refresh_token::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

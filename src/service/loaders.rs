@@ -140,6 +140,32 @@ impl Services {
         Ok(group_by(pairs))
     }
 
+    /// Keys of one user's effective roles, sorted, in one query (for tokens).
+    pub async fn effective_role_keys(&self, user_id: Uuid) -> Result<Vec<String>> {
+        let mut q = Query::select()
+            .column(("roles", "key"))
+            .from("user_roles")
+            .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
+            .and_where(Expr::col(("user_roles", "user_id")).eq(user_id))
+            .to_owned();
+        q.union(
+            sea_orm::sea_query::UnionType::Distinct,
+            Query::select()
+                .column(("roles", "key"))
+                .from("user_groups")
+                .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+                .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
+                .and_where(Expr::col(("user_groups", "user_id")).eq(user_id))
+                .to_owned(),
+        );
+        let mut keys = Vec::new();
+        for row in self.db.conn.query_all(&q).await? {
+            keys.push(row.try_get_by_index::<String>(0)?);
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Effective roles of each user: direct roles ∪ roles of their groups, ordered by key.
     pub async fn effective_roles_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Keyed>>> {
         let mut direct = self.keyed_by_owner(Owner::UserRoles, ids).await?;

@@ -113,14 +113,7 @@ impl Services {
         auth_time: i64,
         scopes: &[String],
     ) -> Result<String> {
-        let roles: Vec<String> = self
-            .effective_roles_by_user_ids(&[user.id])
-            .await?
-            .remove(&user.id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.key)
-            .collect();
+        let roles = self.effective_role_keys(user.id).await?;
         let verified = ["email_verified", "phone_number_verified"]
             .iter()
             .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
@@ -205,14 +198,13 @@ impl Services {
         let digest = sha256(token.as_bytes()).to_vec();
         // Reads first, outside the write transaction; the writes below are conditional,
         // so a concurrent revocation or rotation is still noticed.
-        let Some(rt) = refresh_token::Entity::find()
-            .filter(Expr::col(refresh_token::Column::TokenHash).eq(digest))
+        // The token with its session in one round trip.
+        let Some((rt, Some(sess))) = refresh_token::Entity::find()
+            .find_also_related(session::Entity)
+            .filter(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest))
             .one(&self.db.conn)
             .await?
         else {
-            return Err(invalid("unknown refresh token"));
-        };
-        let Some(sess) = session::Entity::find_by_id(rt.session_id).one(&self.db.conn).await? else {
             return Err(invalid("unknown refresh token"));
         };
         if sess.client_id.as_deref() != Some(app.client_id.as_str()) {
