@@ -155,8 +155,8 @@ pub enum VerifyError {
     Invalid(String),
 }
 
-/// A key that verifies: its algorithm, the parsed public key, and when it retires.
-type Verifier = (Algorithm, Arc<DecodingKey>, Option<i64>);
+/// A key that verifies: its algorithm, the parsed public key, when it retires, and its JWK.
+type Verifier = (Algorithm, Arc<DecodingKey>, Option<i64>, Value);
 
 /// The keys this server signs and verifies with.
 #[derive(Default)]
@@ -175,7 +175,7 @@ impl KeyRing {
         let mut map = HashMap::new();
         for k in keys {
             let (alg, dk) = k.decoding_key()?;
-            map.insert(k.kid.clone(), (alg, Arc::new(dk), k.retire_at));
+            map.insert(k.kid.clone(), (alg, Arc::new(dk), k.retire_at, k.jwk.clone()));
         }
         let jwks = serde_json::to_string(&json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}))
             .map_err(err)?;
@@ -203,6 +203,11 @@ impl KeyRing {
         now - last >= 10 && self.last_reload.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
+    /// The public JWK of a loaded key.
+    pub fn jwk(&self, kid: &str) -> Option<Value> {
+        self.verifiers.read().unwrap_or_else(|p| p.into_inner()).get(kid).map(|v| v.3.clone())
+    }
+
     /// Whether a key with this `kid` is known.
     pub fn knows(&self, kid: &str) -> bool {
         self.verifiers.read().unwrap_or_else(|p| p.into_inner()).contains_key(kid)
@@ -223,7 +228,7 @@ impl KeyRing {
             return Err(VerifyError::Invalid("token is not an access token (typ at+jwt)".into()));
         }
         let kid = header.kid.ok_or_else(|| VerifyError::Invalid("token has no kid".into()))?;
-        let (alg, key, retire_at) = self
+        let (alg, key, retire_at, _) = self
             .verifiers
             .read()
             .unwrap_or_else(|p| p.into_inner())

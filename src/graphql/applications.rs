@@ -210,8 +210,7 @@ impl ApplicationQuery {
     ) -> async_graphql::Result<Conn<Application>> {
         let svc = services(ctx)?;
         let page = svc.list_applications(search_keyword.as_deref(), &args(first, after, last, before)).await?;
-        let total = svc.count_applications(search_keyword.as_deref()).await?;
-        Ok(to_conn(page, CountSource::Known(total), Application))
+        Ok(to_conn(page, CountSource::Applications(search_keyword), Application))
     }
 
     /// The application with this client ID, or null. Needs `application:read`.

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::context::services;
 use crate::service::audit::AuditFilter;
 use crate::service::paging::{Cursor, Page, PageArgs, SortKind, paginate_in_memory};
+use crate::service::resources::{ResourceFilter, ScopeFilter};
 use crate::service::roles_groups::{KeyedFilter, Kind, Link};
 use crate::service::user_search::UserFilter;
 
@@ -26,6 +27,12 @@ pub enum CountSource {
     Links(Link, bool, Uuid),
     /// Audit log entries matching a filter.
     AuditLogs(Box<AuditFilter>),
+    /// Applications matching a search keyword.
+    Applications(Option<String>),
+    /// Resources matching a filter.
+    Resources(ResourceFilter),
+    /// Scopes matching a filter.
+    Scopes(ScopeFilter),
 }
 
 /// Extra connection fields.
@@ -42,6 +49,9 @@ impl TotalCount {
             CountSource::Keyed(kind, f) => svc.count_keyed(*kind, f).await?,
             CountSource::Links(link, right, id) => svc.count_links(*link, *right, *id).await?,
             CountSource::AuditLogs(f) => svc.count_audit_logs(f).await?,
+            CountSource::Applications(search) => svc.count_applications(search.as_deref()).await?,
+            CountSource::Resources(f) => svc.count_resources(f).await?,
+            CountSource::Scopes(f) => svc.count_scopes(f).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }

@@ -1,5 +1,22 @@
 //! The Admin API schema. Each area has its own query and mutation object, merged here.
 
+/// A mutation payload with one field: `payload!(/// doc Name { /// field doc field: Type })`.
+/// Without a field doc, the field is described as the object after the change.
+macro_rules! payload {
+    ($(#[$doc:meta])* $name:ident { $(#[$fdoc:meta])+ $field:ident : $ty:ty }) => {
+        $(#[$doc])*
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $name {
+            $(#[$fdoc])+
+            pub $field: $ty,
+        }
+    };
+    ($(#[$doc:meta])* $name:ident { $field:ident : $ty:ty }) => {
+        payload!($(#[$doc])* $name { /// The object after the change.
+            $field: $ty });
+    };
+}
+
 pub mod applications;
 pub mod audit;
 pub mod connection;

@@ -2,7 +2,7 @@
 //! tokens for them.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
@@ -62,8 +62,7 @@ impl Resource {
         };
         let f = ScopeFilter { resource_id: self.0.id, client_id: client, search: search_keyword };
         let page = svc.list_scopes(&f, &args(first, after, last, before)).await?;
-        let total = svc.count_scopes(&f).await?;
-        Ok(to_conn(page, CountSource::Known(total), Scope))
+        Ok(to_conn(page, CountSource::Scopes(f), Scope))
     }
     /// When the resource was created.
     pub async fn created_at(&self) -> OffsetDateTime {
@@ -139,8 +138,7 @@ impl ResourceQuery {
         };
         let f = ResourceFilter { client_id: client, search: search_keyword };
         let page = svc.list_resources(&f, &args(first, after, last, before)).await?;
-        let total = svc.count_resources(&f).await?;
-        Ok(to_conn(page, CountSource::Known(total), Resource))
+        Ok(to_conn(page, CountSource::Resources(f), Resource))
     }
 }
 
@@ -251,17 +249,6 @@ scopes_input!(/// Input of `removeScopesFromClientID`.
     RemoveScopesFromClientIDInput);
 scopes_input!(/// Input of `replaceScopesOfClientID`.
     ReplaceScopesOfClientIDInput);
-
-macro_rules! payload {
-    ($(#[$doc:meta])* $name:ident { $(#[$fdoc:meta])* $field:ident : $ty:ty }) => {
-        $(#[$doc])*
-        #[derive(SimpleObject)]
-        pub struct $name {
-            $(#[$fdoc])*
-            pub $field: $ty,
-        }
-    };
-}
 
 payload!(/// Result of `createResource`.
     CreateResourcePayload { /// The new resource.

@@ -213,17 +213,6 @@ impl RoleGroupQuery {
     }
 }
 
-macro_rules! payload {
-    ($(#[$doc:meta])* $name:ident { $field:ident : $ty:ty }) => {
-        $(#[$doc])*
-        #[derive(SimpleObject)]
-        pub struct $name {
-            /// The object after the change.
-            pub $field: $ty,
-        }
-    };
-}
-
 /// Input of `createRole`.
 #[derive(InputObject)]
 pub struct CreateRoleInput {

@@ -78,6 +78,18 @@ impl Db {
         Ok(pending)
     }
 
+    /// The number of rows `q` selects (`SELECT COUNT(*) FROM (q)`).
+    pub(crate) async fn count_rows(&self, q: sea_orm::sea_query::SelectStatement) -> Result<u64, DbErr> {
+        use sea_orm::ConnectionTrait;
+        use sea_orm::sea_query::{Expr, Query};
+        let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(q, "counted").to_owned();
+        let n: i64 = match self.conn.query_one(&count).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         self.conn.ping().await.is_ok()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -194,12 +194,13 @@ impl Services {
         if !ALGORITHMS.contains(&alg) {
             return Err(super::Error::invalid("InvalidAlgorithm", "the algorithm must be RS256, ES256 or EdDSA"));
         }
-        let longest_app = entity::application::Entity::find()
-            .all(&self.db.conn)
+        let longest_app: i64 = entity::application::Entity::find()
+            .select_only()
+            .expr(sea_orm::sea_query::Func::max(Expr::col(entity::application::Column::AccessTokenLifetime)))
+            .into_tuple::<Option<i64>>()
+            .one(&self.db.conn)
             .await?
-            .iter()
-            .map(|a| a.access_token_lifetime)
-            .max()
+            .flatten()
             .unwrap_or(0);
         let longest = std::cmp::max(longest_app, i64::try_from(MAX_ADMIN_TOKEN_TTL.as_secs()).unwrap_or(86_400)) + 60;
         let (key, der) = SigningKey::generate(alg)?;
@@ -249,8 +250,12 @@ impl Services {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let der = self.master_key.decrypt(&row.private_key)?;
-            let jwk = SigningKey::from_pkcs8(&row.alg, &der)?.jwk;
+            // Loaded keys already have their JWK; only a key another process created since
+            // the last reload is decrypted here.
+            let jwk = match self.keys.jwk(&row.kid) {
+                Some(jwk) => jwk,
+                None => SigningKey::from_pkcs8(&row.alg, &self.master_key.decrypt(&row.private_key)?)?.jwk,
+            };
             out.push(info(row, jwk));
         }
         Ok(out)

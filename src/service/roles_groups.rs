@@ -256,11 +256,7 @@ impl Services {
 
     /// Counts roles or groups matching `f`.
     pub async fn count_keyed(&self, kind: Kind, f: &KeyedFilter) -> Result<u64> {
-        let q = filter_stmt(kind, f);
-        let sub = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(q, "t").to_owned();
-        let row = self.db.conn.query_one(&sub).await?;
-        let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(self.db.count_rows(filter_stmt(kind, f)).await?)
     }
 
     /// Loads roles or groups by ID.
@@ -360,13 +356,11 @@ impl Services {
     pub async fn count_links(&self, link: Link, right_side: bool, id: Uuid) -> Result<u64> {
         let (table, l, r) = link.parts();
         let q = Query::select()
-            .expr(Expr::cust("COUNT(*)"))
+            .expr(Expr::val(1))
             .from(table)
             .and_where(Expr::col(if right_side { r } else { l }).eq(id))
             .to_owned();
-        let row = self.db.conn.query_one(&q).await?;
-        let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(self.db.count_rows(q).await?)
     }
 }
 

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::applications::app_row;
 use super::tokens::OAuthError;
 use super::types::{Application, User, micros, now, time_of};
 use super::users::user_row;
@@ -150,8 +149,7 @@ impl Services {
         if user.is_disabled_at(OffsetDateTime::now_utc()) {
             return Err(Error::invalid("UserDisabled", "the user is disabled and cannot get a session"));
         }
-        let app_model = app_row(&txn, client_id).await?;
-        let app = self.applications_by_ids(&[app_model.id]).await?.pop().ok_or_else(|| {
+        let app = self.application(client_id).await?.ok_or_else(|| {
             Error::not_found("ApplicationNotFound", format!("no application has client ID `{client_id}`"))
         })?;
         if app.kind == AppType::M2m {

@@ -1,7 +1,7 @@
 //! The users list: keyword search, role/group/status filters, keyset paging.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement, UnionType};
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -247,12 +247,7 @@ impl Services {
                 .cond_where(prefix_range(Expr::col((table, column)), &lower))
                 .limit(threshold + 1)
                 .to_owned();
-            let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(limited, "m").to_owned();
-            let n: i64 = match self.db.conn.query_one(&count).await? {
-                Some(row) => row.try_get_by_index(0)?,
-                None => 0,
-            };
-            matches += u64::try_from(n).unwrap_or(0);
+            matches += self.db.count_rows(limited).await?;
         }
         Ok(if matches > threshold { KeywordPlan::PerRow } else { KeywordPlan::Candidates })
     }
