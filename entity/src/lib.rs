@@ -10,12 +10,15 @@
 pub mod application;
 pub mod audit_log;
 pub mod authenticator;
+pub mod authorization;
+pub mod authorization_code;
 pub mod client_resource;
 pub mod client_scope;
 pub mod client_secret;
 pub mod group;
 pub mod group_role;
 pub mod identity;
+pub mod password_reset_code;
 pub mod refresh_token;
 pub mod resource;
 pub mod resource_scope;

@@ -25,6 +25,8 @@ pub struct Model {
     /// Absolute end of the session.
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// SHA-256 of an IdP session's cookie; `None` for refresh-token grants.
+    pub token_hash: Option<Vec<u8>>,
     #[sea_orm(has_many)]
     pub refresh_tokens: HasMany<super::refresh_token::Entity>,
 }

@@ -7,6 +7,7 @@ mod m20261129_000001_create_foundation;
 mod m20261129_000002_create_applications_and_resources;
 mod m20261129_000003_create_revoked_tokens;
 mod m20261129_000004_create_sessions;
+mod m20261129_000005_create_login_flow;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_applications_and_resources::Migration),
             Box::new(m20261129_000003_create_revoked_tokens::Migration),
             Box::new(m20261129_000004_create_sessions::Migration),
+            Box::new(m20261129_000005_create_login_flow::Migration),
         ]
     }
 }

@@ -221,11 +221,30 @@ impl KeyRing {
         issuer: &str,
         audience: Option<&str>,
     ) -> Result<C, VerifyError> {
+        self.check(token, issuer, audience, true, true)
+    }
+
+    /// Verifies an ID token this server issued (`id_token_hint`): signature and `iss`;
+    /// an expired token still identifies its user, so `exp` is not checked.
+    pub fn verify_id_token<C: DeserializeOwned>(&self, token: &str, issuer: &str) -> Result<C, VerifyError> {
+        self.check(token, issuer, None, false, false)
+    }
+
+    fn check<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: Option<&str>,
+        access_token: bool,
+        validate_exp: bool,
+    ) -> Result<C, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid("malformed token".into()))?;
         // RFC 9068: an access token says so in its header, so that an ID token signed by
-        // the same key can never pass as an access token.
-        if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some("at+jwt") {
-            return Err(VerifyError::Invalid("token is not an access token (typ at+jwt)".into()));
+        // the same key can never pass as an access token, nor the other way round.
+        let is_at = header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() == Some("at+jwt");
+        if is_at != access_token {
+            let want = if access_token { "an access token (typ at+jwt)" } else { "an ID token" };
+            return Err(VerifyError::Invalid(format!("token is not {want}")));
         }
         let kid = header.kid.ok_or_else(|| VerifyError::Invalid("token has no kid".into()))?;
         let (alg, key, retire_at, _) = self
@@ -235,7 +254,7 @@ impl KeyRing {
             .get(&kid)
             .cloned()
             .ok_or_else(|| VerifyError::Invalid("token signed by an unknown key".into()))?;
-        if retire_at.is_some_and(|t| time::OffsetDateTime::now_utc().unix_timestamp() >= t) {
+        if validate_exp && retire_at.is_some_and(|t| time::OffsetDateTime::now_utc().unix_timestamp() >= t) {
             return Err(VerifyError::Invalid("token signed by a retired key".into()));
         }
         if header.alg != alg {
@@ -243,12 +262,14 @@ impl KeyRing {
         }
         let mut v = Validation::new(alg);
         v.leeway = 60;
+        v.validate_exp = validate_exp;
         v.set_issuer(&[issuer]);
         match audience {
             Some(aud) => v.set_audience(&[aud]),
             None => v.validate_aud = false,
         }
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let required: &[&str] = if validate_exp { &["exp", "iss", "aud", "sub"] } else { &["iss", "aud", "sub"] };
+        v.set_required_spec_claims(required);
         jsonwebtoken::decode::<C>(token, &key, &v).map(|d| d.claims).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let msg = match e.kind() {

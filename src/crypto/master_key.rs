@@ -3,12 +3,14 @@
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
 
-use super::{b64, b64_decode, random_bytes};
+use super::{b64, b64_decode, random_bytes, sha256};
 
 /// A 256-bit key that encrypts secrets stored in the database.
 pub struct MasterKey {
     key: LessSafeKey,
+    mac: hmac::Key,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -44,7 +46,11 @@ impl MasterKey {
         if bytes.len() != 32 {
             return Err(MasterKeyError::Malformed);
         }
-        Ok(Self { key: LessSafeKey::new(key) })
+        // A separate key for MACs, derived so that it never equals the encryption key.
+        let mut material = b"authgraph mac key\0".to_vec();
+        material.extend_from_slice(&bytes);
+        let mac = hmac::Key::new(hmac::HMAC_SHA256, &sha256(&material));
+        Ok(Self { key: LessSafeKey::new(key), mac })
     }
 
     /// Reads the key from `path`, or creates the file (mode 0600) with a new random key.
@@ -73,6 +79,18 @@ impl MasterKey {
             .expect("AES-GCM seal");
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&buf);
+        out
+    }
+
+    /// HMAC-SHA256 of `data` under a key derived from the master key, separated by
+    /// `purpose` so that a MAC made for one use never verifies for another.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.mac);
+        ctx.update(purpose.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
         out
     }
 

@@ -118,6 +118,11 @@ impl Db {
             .await
     }
 
+    /// The connection single writes (outside a transaction) go to.
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        self.writer.as_ref().unwrap_or(&self.conn)
+    }
+
     /// Closes the pool.
     pub async fn close(self) {
         if let Some(w) = self.writer {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -82,7 +82,7 @@ fn new_refresh_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
-async fn insert_refresh_token(conn: &impl ConnectionTrait, session_id: Uuid, t: i64) -> Result<String> {
+pub(crate) async fn insert_refresh_token(conn: &impl ConnectionTrait, session_id: Uuid, t: i64) -> Result<String> {
     let (token, hash) = new_refresh_token();
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -112,33 +112,9 @@ impl Services {
         auth_time: i64,
         scopes: &[String],
     ) -> Result<String> {
-        let roles = self.effective_role_keys(user.id).await?;
-        let verified = ["email_verified", "phone_number_verified"]
-            .iter()
-            .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
-        let key = self
-            .keys
-            .active(&app.access_token_alg)
-            .or_else(|| self.keys.active("RS256"))
-            .ok_or_else(|| Error::internal("no active signing key"))?;
-        let iat = now().unix_timestamp();
-        let claims = json!({
-            "iss": self.config.public_url(),
-            "sub": user.id.to_string(),
-            "aud": app.client_id,
-            "client_id": app.client_id,
-            "scope": scopes.join(" "),
-            "iat": iat,
-            "exp": iat + app.access_token_lifetime,
-            "jti": Uuid::now_v7().to_string(),
-            "sid": session_id.to_string(),
-            "auth_time": time_of(auth_time).unix_timestamp(),
-            "https://authgear.com/claims/user/roles": roles,
-            "https://authgear.com/claims/user/is_anonymous": user.is_anonymous,
-            "https://authgear.com/claims/user/is_verified": verified,
-            "https://authgear.com/claims/user/can_reauthenticate": !user.is_anonymous,
-        });
-        Ok(key.sign("at+jwt", &claims)?)
+        let authgear = self.authgear_claims(user).await?;
+        let jti = Uuid::now_v7().to_string();
+        self.sign_access_token(user, app, session_id, auth_time, scopes, &authgear, &jti)
     }
 
     /// Admin API `createSession`: a refresh-token grant for a user and an application,
@@ -173,6 +149,7 @@ impl Services {
             user_agent: Set(audit.actor.user_agent.clone()),
             expires_at: Set(t + app.refresh_token_lifetime.saturating_mul(1_000_000)),
             revoked_at: Set(None),
+            token_hash: Set(None),
         }
         .insert(&txn)
         .await?;

@@ -12,6 +12,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod login;
+pub use login::{SessionConfig, SmtpConfig, SmtpTls, UiConfig};
+
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "database_url_file", "master_key_file_content"];
 
@@ -65,6 +68,12 @@ pub struct Config {
     pub custom_attributes: Vec<CustomAttribute>,
     /// OAuth settings.
     pub oauth: OAuthConfig,
+    /// Browser sessions.
+    pub session: SessionConfig,
+    /// The Auth UI.
+    pub ui: UiConfig,
+    /// Outgoing email.
+    pub smtp: SmtpConfig,
 }
 
 /// OAuth settings.
@@ -97,6 +106,9 @@ impl Default for Config {
             login_id: LoginIdConfig::default(),
             custom_attributes: Vec::new(),
             oauth: OAuthConfig::default(),
+            session: SessionConfig::default(),
+            ui: UiConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -392,6 +404,12 @@ impl Config {
         }
         if self.login_id.username_max_length == 0 || self.login_id.username_max_length > 255 {
             return bad("login_id.username_max_length", "must be between 1 and 255");
+        }
+        if self.session.lifetime_seconds < 60 || self.session.idle_timeout_seconds < 60 {
+            return bad("session", "lifetime_seconds and idle_timeout_seconds must be at least 60");
+        }
+        if self.smtp.host.is_some() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad("smtp.from", "must be an email address, optionally with a name: `Name <a@example.com>`");
         }
         let mut seen = std::collections::HashSet::new();
         for (i, attr) in self.custom_attributes.iter().enumerate() {

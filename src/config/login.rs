@@ -1,0 +1,88 @@
+//! Settings of the end-user side: browser sessions, the Auth UI and outgoing email.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// Browser (IdP) sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Absolute lifetime of a browser session, in seconds.
+    pub lifetime_seconds: i64,
+    /// A session unused for this many seconds ends.
+    pub idle_timeout_seconds: i64,
+    /// Keep the session cookie across browser restarts (`Max-Age`); otherwise it is a
+    /// browser-session cookie.
+    pub persistent_cookie: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { lifetime_seconds: 30 * 86_400, idle_timeout_seconds: 7 * 86_400, persistent_cookie: true }
+    }
+}
+
+/// The Auth UI (login, signup, password reset, consent, settings pages).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Name shown in page titles and emails.
+    pub app_name: String,
+    /// Directory whose files override the built-in templates (`login.html`, ...) and
+    /// `authgraph.css`; files it lacks fall back to the built-in ones.
+    pub template_dir: Option<PathBuf>,
+    /// Whether people may create their own accounts on the signup page.
+    pub signup_enabled: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { app_name: "authgraph".into(), template_dir: None, signup_enabled: true }
+    }
+}
+
+/// How to reach the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection (local relays and tests only).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// Outgoing email. Without `host`, messages are written to the log instead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// SMTP server host name; unset = log messages instead of sending them.
+    pub host: Option<String>,
+    /// Port.
+    pub port: u16,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// User name for SMTP AUTH, if the server needs it.
+    pub username: Option<String>,
+    /// Password for SMTP AUTH.
+    pub password: Option<Secret>,
+    /// The `From` address, e.g. `Example <no-reply@example.com>`.
+    pub from: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: None,
+            password: None,
+            from: "authgraph <no-reply@localhost>".into(),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Claims about a user in tokens and at the userinfo endpoint: standard claims by scope
+//! and Authgear's `https://authgear.com/claims/user/*` claims.
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::authorize::{FULL_ACCESS, FULL_USERINFO};
+use super::types::{Application, User, now, time_of};
+use super::{Error, Result, Services};
+
+const PROFILE: [&str; 13] = [
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+];
+
+/// Why a bearer token was refused at the userinfo endpoint (RFC 6750 §3.1).
+#[derive(Debug)]
+pub enum BearerError {
+    /// `invalid_token`.
+    InvalidToken(String),
+    /// `insufficient_scope`.
+    InsufficientScope(String),
+    /// The server failed.
+    Server(Error),
+}
+
+impl From<Error> for BearerError {
+    fn from(e: Error) -> Self {
+        Self::Server(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for BearerError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Server(e.into())
+    }
+}
+
+/// Standard claims the scopes grant.
+pub fn scope_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let full = has(FULL_ACCESS) || has(FULL_USERINFO);
+    let attrs = user.standard_attributes.as_object().cloned().unwrap_or_default();
+    let mut out = Map::new();
+    let mut copy = |k: &str| {
+        if let Some(v) = attrs.get(k).filter(|v| !v.is_null()) {
+            out.insert(k.to_owned(), v.clone());
+        }
+    };
+    if has("profile") || full {
+        for k in PROFILE {
+            copy(k);
+        }
+    }
+    if has("email") || full {
+        copy("email");
+        copy("email_verified");
+    }
+    if has("phone") || full {
+        copy("phone_number");
+        copy("phone_number_verified");
+    }
+    if has("address") || full {
+        copy("address");
+    }
+    if has("email") || full {
+        out.entry("email_verified").or_insert_with(|| Value::Bool(false));
+        if !out.contains_key("email") {
+            out.remove("email_verified");
+        }
+    }
+    if has("phone") || full {
+        out.entry("phone_number_verified").or_insert_with(|| Value::Bool(false));
+        if !out.contains_key("phone_number") {
+            out.remove("phone_number_verified");
+        }
+    }
+    if has("profile") || full {
+        out.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
+    }
+    if full {
+        out.insert("custom_attributes".into(), user.custom_attributes.clone());
+    }
+    out
+}
+
+impl Services {
+    /// Authgear's user claims: effective role keys, anonymity, verification.
+    pub(crate) async fn authgear_claims(&self, user: &User) -> Result<Map<String, Value>> {
+        let roles = self.effective_role_keys(user.id).await?;
+        let verified = ["email_verified", "phone_number_verified"]
+            .iter()
+            .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
+        let mut m = Map::new();
+        m.insert("https://authgear.com/claims/user/roles".into(), json!(roles));
+        m.insert("https://authgear.com/claims/user/is_anonymous".into(), json!(user.is_anonymous));
+        m.insert("https://authgear.com/claims/user/is_verified".into(), json!(verified));
+        m.insert("https://authgear.com/claims/user/can_reauthenticate".into(), json!(!user.is_anonymous));
+        Ok(m)
+    }
+
+    /// Signs an access token (RFC 9068) for a user.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sign_access_token(
+        &self,
+        user: &User,
+        app: &Application,
+        session_id: Uuid,
+        auth_time: i64,
+        scopes: &[String],
+        authgear: &Map<String, Value>,
+        jti: &str,
+    ) -> Result<String> {
+        let key = self
+            .keys
+            .active(&app.access_token_alg)
+            .or_else(|| self.keys.active("RS256"))
+            .ok_or_else(|| Error::internal("no active signing key"))?;
+        let iat = now().unix_timestamp();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.config.public_url()));
+        claims.insert("sub".into(), json!(user.id.to_string()));
+        claims.insert("aud".into(), json!(app.client_id));
+        claims.insert("client_id".into(), json!(app.client_id));
+        claims.insert("scope".into(), json!(scopes.join(" ")));
+        claims.insert("iat".into(), json!(iat));
+        claims.insert("exp".into(), json!(iat + app.access_token_lifetime));
+        claims.insert("jti".into(), json!(jti));
+        claims.insert("sid".into(), json!(session_id.to_string()));
+        claims.insert("auth_time".into(), json!(time_of(auth_time).unix_timestamp()));
+        claims.extend(authgear.clone());
+        Ok(key.sign("at+jwt", &Value::Object(claims))?)
+    }
+
+    /// The `sub` of an ID token this server issued, expired or not.
+    pub fn id_token_hint_subject(&self, token: &str) -> Option<String> {
+        let claims: Value = self.keys.verify_id_token(token, &self.config.public_url()).ok()?;
+        claims.get("sub").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// The verified claims of an ID token this server issued, expired or not.
+    pub fn id_token_claims(&self, token: &str) -> Option<Value> {
+        self.keys.verify_id_token(token, &self.config.public_url()).ok()
+    }
+
+    /// The userinfo response for an access token: `sub`, claims by scope and Authgear's
+    /// user claims. The token's session must still be live and its user enabled.
+    pub async fn userinfo(&self, token: &str) -> std::result::Result<Value, BearerError> {
+        let claims: Value = self
+            .keys
+            .verify(token, &self.config.public_url(), None)
+            .map_err(|e| BearerError::InvalidToken(e.to_string()))?;
+        let sid = claims.get("sid").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let sub = claims.get("sub").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let (Some(sid), Some(sub)) = (sid, sub) else {
+            return Err(BearerError::InvalidToken("not a user's access token".into()));
+        };
+        let scopes: Vec<String> = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(BearerError::InsufficientScope("the token was not granted the openid scope".into()));
+        }
+        if let Some(jti) = claims.get("jti").and_then(Value::as_str)
+            && self.is_revoked(jti).await?
+        {
+            return Err(BearerError::InvalidToken("the token was revoked".into()));
+        }
+        if !self.session_live(sid).await? {
+            return Err(BearerError::InvalidToken("the session of this token has ended".into()));
+        }
+        let user = match self.user(sub).await? {
+            Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
+            _ => return Err(BearerError::InvalidToken("the user is disabled or deleted".into())),
+        };
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(user.id.to_string()));
+        out.extend(scope_claims(&user, &scopes));
+        out.extend(self.authgear_claims(&user).await?);
+        Ok(Value::Object(out))
+    }
+}
