@@ -81,9 +81,11 @@ pub fn start_background(services: &Services) {
 }
 
 /// Builds the HTTP application: the one constructor that `main` and the tests share.
-pub fn build_router(services: Services) -> Router {
+/// Fails when the Auth UI templates cannot be loaded.
+pub fn build_router(services: Services) -> anyhow::Result<Router> {
     let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()));
-    http::router(http::AppState { services, schema })
+    let ui = Arc::new(oidc::ui::Ui::load(services.config())?);
+    Ok(http::router(http::AppState { services, schema, ui }))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

@@ -211,7 +211,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 tracing::info!("generated the first RS256 signing key");
             }
             authgraph::start_background(&services);
-            let router = authgraph::build_router(services);
+            let router = authgraph::build_router(services)?;
             tracing::info!(
                 addr = %listen,
                 migrations = startup.migrations,

@@ -15,9 +15,7 @@ fn user_fk(table: &'static str) -> ForeignKeyCreateStatement {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // The SHA-256 of an IdP session's cookie; NULL for refresh-token grants.
-        manager
-            .alter_table(Table::alter().table("sessions").add_column(blob_null("token_hash")).to_owned())
-            .await?;
+        manager.alter_table(Table::alter().table("sessions").add_column(blob_null("token_hash")).to_owned()).await?;
         manager
             .create_index(
                 Index::create().name("sessions_token_hash").table("sessions").col("token_hash").unique().to_owned(),
@@ -49,7 +47,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("authorization_codes_expiry").table("authorization_codes").col("expires_at").to_owned(),
+                Index::create()
+                    .name("authorization_codes_expiry")
+                    .table("authorization_codes")
+                    .col("expires_at")
+                    .to_owned(),
             )
             .await?;
         manager

@@ -39,6 +39,34 @@ pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<(), Inval
     }
 }
 
+/// The policy as sentences a person reads before choosing a password.
+pub fn describe_policy(policy: &PasswordPolicy) -> Vec<String> {
+    let mut rules = vec![format!("At least {} characters.", policy.min_length)];
+    let mut needs = Vec::new();
+    if policy.uppercase_required {
+        needs.push("an upper-case letter");
+    }
+    if policy.lowercase_required {
+        needs.push("a lower-case letter");
+    }
+    if policy.alphabet_required {
+        needs.push("a letter");
+    }
+    if policy.digit_required {
+        needs.push("a digit");
+    }
+    if policy.symbol_required {
+        needs.push("a symbol");
+    }
+    if !needs.is_empty() {
+        rules.push(format!("Contains {}.", needs.join(", ")));
+    }
+    if !policy.excluded_keywords.is_empty() {
+        rules.push("Does not contain the name of this service or other common words.".into());
+    }
+    rules
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,12 @@ activity_types! {
     AdminApiMutationRemoveUserFromRolesExecuted => "admin_api.mutation.remove_user_from_roles.executed",
     AdminApiMutationAddUserToGroupsExecuted => "admin_api.mutation.add_user_to_groups.executed",
     AdminApiMutationRemoveUserFromGroupsExecuted => "admin_api.mutation.remove_user_from_groups.executed",
+    UserCreated => "user.created",
+    UserAuthenticated => "user.authenticated",
+    UserSignedOut => "user.signed_out",
+    AuthenticationIdentityLoginIdFailed => "authentication.identity.login_id.failed",
+    AuthenticationPrimaryPasswordFailed => "authentication.primary.password.failed",
+    UserAuthorizationGranted => "user.authorization.granted",
     #[graphql(name = "USER_SESSION_TERMINATED")]
     UserSessionTerminated => "user.session.terminated",
     AdminApiMutationCreateSessionExecuted => "admin_api.mutation.create_session.executed",

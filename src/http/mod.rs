@@ -30,6 +30,8 @@ pub struct AppState {
     pub services: Services,
     /// The Admin API schema.
     pub schema: AdminSchema,
+    /// The Auth UI's templates.
+    pub ui: crate::oidc::ui::SharedUi,
 }
 
 /// All routes with their middleware.

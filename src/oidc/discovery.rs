@@ -8,24 +8,77 @@ use serde_json::json;
 
 use crate::crypto::jwt::ALGORITHMS;
 use crate::http::AppState;
+use crate::service::authorize::{FULL_ACCESS, FULL_USERINFO, USER_SCOPES};
+
+const CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "amr",
+    "sid",
+    "at_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "updated_at",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "https://authgear.com/claims/user/roles",
+    "https://authgear.com/claims/user/is_anonymous",
+    "https://authgear.com/claims/user/is_verified",
+    "https://authgear.com/claims/user/can_reauthenticate",
+];
 
 /// The authorization server metadata.
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let issuer = state.services.config().public_url();
     let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let mut scopes: Vec<&str> = USER_SCOPES.to_vec();
+    scopes.extend_from_slice(&[FULL_ACCESS, FULL_USERINFO]);
+    scopes.extend_from_slice(crate::service::keys::ADMIN_SCOPES);
     let body = json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "token_endpoint": format!("{issuer}/oauth2/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+        "end_session_endpoint": format!("{issuer}/oauth2/end_session"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "grant_types_supported": ["client_credentials", "refresh_token"],
-        "token_endpoint_auth_methods_supported": auth_methods,
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_supported": CLAIMS,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "scopes_supported": crate::service::keys::ADMIN_SCOPES,
+        "scopes_supported": scopes,
         "access_token_signing_alg_values_supported": ALGORITHMS,
-        "authorization_response_iss_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
     });
     let mut res = axum::Json(body).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));

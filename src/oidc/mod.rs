@@ -1,12 +1,15 @@
-//! The OAuth 2 / OpenID Connect endpoints: discovery, JWKS, token (client credentials),
-//! introspection and revocation. Handlers parse the request, call one service function
+//! The OAuth 2 / OpenID Connect endpoints: discovery, JWKS, authorization, token,
+//! userinfo, introspection, revocation and logout, and the Auth UI pages. Handlers parse the request, call one service function
 //! and map the result; errors follow RFC 6749 §5.2.
 
+pub mod authorize;
 mod client_auth;
 mod cors;
 mod discovery;
 mod errors;
 mod token;
+pub mod ui;
+mod userinfo;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -22,5 +25,15 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/introspect", post(token::introspect))
         .route("/oauth2/revoke", post(token::revoke))
+        .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .layer(axum::middleware::from_fn_with_state(state, cors::cors))
+        .route("/oauth2/authorize", get(authorize::authorize).post(authorize::authorize))
+        .route("/oauth2/authorize/resume", get(authorize::resume))
+        .route("/oauth2/end_session", get(ui::account::end_session).post(ui::account::end_session))
+        .route("/logout", post(ui::account::logout))
+        .route("/login", get(ui::login::login_form).post(ui::login::login_submit))
+        .route("/signup", get(ui::login::signup_form).post(ui::login::signup_submit))
+        .route("/select_account", get(ui::flow::select_form).post(ui::flow::select_submit))
+        .route("/consent", get(ui::flow::consent_form).post(ui::flow::consent_submit))
+        .route("/static/authgraph.css", get(ui::stylesheet))
 }

@@ -53,6 +53,36 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
                 "scope": t.scope,
             }));
         }
+        if grant == "authorization_code" {
+            let app = identify(&state.services, &headers, &form).await?;
+            if !app.grant_types.iter().any(|g| g == "authorization_code") {
+                return Err(OAuthError::UnauthorizedClient(
+                    "this client may not use the authorization_code grant".into(),
+                ));
+            }
+            let code = form.one("code")?.ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
+            let t = state
+                .services
+                .exchange_code(
+                    &app,
+                    &code,
+                    form.one("redirect_uri")?.as_deref(),
+                    form.one("code_verifier")?.as_deref(),
+                    &actor(&peer, &headers),
+                )
+                .await?;
+            let mut body = json!({
+                "access_token": t.access_token,
+                "token_type": "Bearer",
+                "expires_in": t.expires_in,
+                "id_token": t.id_token,
+                "scope": t.scope,
+            });
+            if let Some(r) = t.refresh_token {
+                body["refresh_token"] = Value::String(r);
+            }
+            return Ok(body);
+        }
         if grant != "client_credentials" {
             return Err(OAuthError::UnsupportedGrantType(format!("the grant type `{grant}` is not supported")));
         }

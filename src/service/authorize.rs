@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::login::IdpSession;
-use super::types::{Application, User, micros, now};
+use super::types::{micros, now};
 use super::{Actor, Audit, Result, Services, audit};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::oauth::AppType;
@@ -132,9 +132,9 @@ pub enum Next {
     /// Show the login page.
     Login,
     /// Show who is logged in and ask whether to continue.
-    SelectAccount(User),
-    /// Ask the user to consent to these scopes of this application.
-    Consent(User, Application),
+    SelectAccount,
+    /// Ask the user to consent to the requested scopes of a third-party application.
+    Consent,
     /// Redirect to the client with a code (or with this error).
     Respond(std::result::Result<String, RedirectError>),
 }
@@ -177,7 +177,7 @@ impl Services {
             return Err(page("This application is a machine-to-machine client and cannot log users in."));
         }
         let redirect_uri = p.redirect_uri.ok_or_else(|| page("The request has no redirect_uri."))?;
-        if !app.redirect_uris.iter().any(|u| *u == redirect_uri) {
+        if !app.redirect_uris.contains(&redirect_uri) {
             return Err(page(format!(
                 "The redirect URI “{redirect_uri}” is not registered for this application. \
                  Its developer must add it to the application's redirect URIs."
@@ -258,14 +258,17 @@ impl Services {
             (Some(_), Some(m)) => {
                 return fail(rerr("invalid_request", format!("code_challenge_method `{m}` is not supported")), &req);
             }
-            (None, Some(_)) => return fail(rerr("invalid_request", "code_challenge_method without code_challenge"), &req),
+            (None, Some(_)) => {
+                return fail(rerr("invalid_request", "code_challenge_method without code_challenge"), &req);
+            }
             (None, None) if !app.kind.has_secret() => {
                 return fail(rerr("invalid_request", "public clients must use PKCE (code_challenge with S256)"), &req);
             }
             (None, None) => {}
         }
         // Prompt and max_age.
-        let prompt: Vec<String> = p.prompt.as_deref().unwrap_or("").split_ascii_whitespace().map(str::to_owned).collect();
+        let prompt: Vec<String> =
+            p.prompt.as_deref().unwrap_or("").split_ascii_whitespace().map(str::to_owned).collect();
         for v in &prompt {
             if !["none", "login", "consent", "select_account"].contains(&v.as_str()) {
                 return fail(rerr("invalid_request", format!("prompt `{v}` is not supported")), &req);
@@ -284,7 +287,9 @@ impl Services {
         if let Some(hint) = p.id_token_hint {
             match self.id_token_hint_subject(&hint) {
                 Some(sub) => req.hint_sub = Some(sub),
-                None => return fail(rerr("invalid_request", "id_token_hint is not an ID token this server issued"), &req),
+                None => {
+                    return fail(rerr("invalid_request", "id_token_hint is not an ID token this server issued"), &req);
+                }
             }
         }
         Ok(req)
@@ -299,7 +304,11 @@ impl Services {
             None => None,
         };
         let (Some(s), Some(user)) = (sess, user) else {
-            return Ok(if none { Next::Respond(Err(rerr("login_required", "the user is not logged in"))) } else { Next::Login });
+            return Ok(if none {
+                Next::Respond(Err(rerr("login_required", "the user is not logged in")))
+            } else {
+                Next::Login
+            });
         };
         // A login during this request satisfies prompt=login, max_age and the hint.
         let fresh = s.auth_time >= req.iat;
@@ -316,17 +325,17 @@ impl Services {
             return Ok(if none { Next::Respond(Err(rerr("login_required", why))) } else { Next::Login });
         }
         if req.has_prompt("select_account") && !req.account_chosen && !fresh {
-            return Ok(Next::SelectAccount(user));
+            return Ok(Next::SelectAccount);
         }
         let app = self.application(&req.client_id).await?;
-        if let Some(app) = app.filter(|a| a.kind == AppType::ThirdPartyApp)
+        if app.is_some_and(|a| a.kind == AppType::ThirdPartyApp)
             && !req.consented
             && (req.has_prompt("consent") || !self.has_consent(user.id, &req.client_id, &req.scopes).await?)
         {
             return Ok(if none {
                 Next::Respond(Err(rerr("consent_required", "the user has not consented to this application")))
             } else {
-                Next::Consent(user, app)
+                Next::Consent
             });
         }
         Ok(Next::Respond(Ok(self.issue_code(req, s).await?)))
@@ -366,7 +375,8 @@ impl Services {
             .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
             .one(&self.db.conn)
             .await?;
-        let granted: Vec<String> = row.map(|r| serde_json::from_value(r.scopes).unwrap_or_default()).unwrap_or_default();
+        let granted: Vec<String> =
+            row.map(|r| serde_json::from_value(r.scopes).unwrap_or_default()).unwrap_or_default();
         Ok(scopes.iter().all(|s| granted.contains(s)))
     }
 

@@ -78,8 +78,8 @@ impl Services {
         }
         match (&row.code_challenge, verifier) {
             (Some(challenge), Some(v)) => {
-                let ok_format =
-                    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+                let ok_format = (43..=128).contains(&v.len())
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
                 if !ok_format || !ct_eq(b64(sha256(v.as_bytes())).as_bytes(), challenge.as_bytes()) {
                     return Err(invalid("code_verifier does not match the code_challenge"));
                 }

@@ -101,7 +101,11 @@ impl Services {
             .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
             .one(&self.db.conn)
             .await?;
-        let ok = self.hasher.verify(password, pw.as_ref().and_then(|p| p.password_hash.clone())).await.map_err(Error::from)?;
+        let ok = self
+            .hasher
+            .verify(password, pw.as_ref().and_then(|p| p.password_hash.clone()))
+            .await
+            .map_err(Error::from)?;
         if !ok {
             let audit = Audit { actor: actor.clone(), activity: "authentication.primary.password.failed".into() };
             self.audit_batch.record(audit::row(&audit, Some(user_id), json!({"user_id": user_id}), now())).await?;
@@ -169,10 +173,8 @@ impl Services {
     /// once a minute, so that a busy browser does not write on every request.
     pub async fn idp_session(&self, token: &str, actor: &Actor) -> Result<Option<IdpSession>> {
         let digest = sha256(token.as_bytes()).to_vec();
-        let Some(row) = session::Entity::find()
-            .filter(Expr::col(session::Column::TokenHash).eq(digest))
-            .one(&self.db.conn)
-            .await?
+        let Some(row) =
+            session::Entity::find().filter(Expr::col(session::Column::TokenHash).eq(digest)).one(&self.db.conn).await?
         else {
             return Ok(None);
         };
@@ -218,4 +220,43 @@ async fn end_sessions(conn: &impl sea_orm::ConnectionTrait, id: Uuid, t: i64) ->
         .exec(conn)
         .await?;
     Ok(())
+}
+
+impl Services {
+    /// Self-service signup: creates a user with one login ID and a password (the login ID
+    /// type is recognised from the text), then logs them in. Writes `user.created` and
+    /// `user.authenticated`.
+    pub async fn signup(&self, login_id: &str, password: String, actor: &Actor) -> Result<(User, IdpSession, String)> {
+        if password.is_empty() {
+            return Err(Error::invalid("PasswordPolicyViolated", "choose a password"));
+        }
+        let text = login_id.trim();
+        let types = &self.config.login_id.types;
+        let kind = if text.contains('@') {
+            LoginIdType::Email
+        } else if text.starts_with('+') {
+            LoginIdType::Phone
+        } else {
+            LoginIdType::Username
+        };
+        if !types.contains(&kind) {
+            let allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+            return Err(Error::invalid(
+                "InvalidLoginID",
+                format!("sign up with one of: {}", allowed.join(", ").replace("phone", "phone number (+country code)")),
+            ));
+        }
+        let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
+        let input = super::users::NewUser {
+            login_id_key: kind.as_str().to_owned(),
+            login_id_value: text.to_owned(),
+            password: Some(password),
+            set_password_expired: false,
+            account_valid_from: None,
+            account_valid_until: None,
+        };
+        let user = self.create_user(&audit, input).await?;
+        let (sess, token) = self.start_idp_session(&user, actor, None, now()).await?;
+        Ok((user, sess, token))
+    }
 }

@@ -60,7 +60,7 @@ pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     customize(&mut config);
     config.validate().expect("valid test config");
     let (services, _) = authgraph::init_services(config).await.expect("init services");
-    let router = authgraph::build_router(services.clone());
+    let router = authgraph::build_router(services.clone()).expect("router");
     tokio::spawn(authgraph::serve(listener, router, std::future::pending()));
     let scopes: Vec<String> = ADMIN_SCOPES.iter().map(|s| s.to_string()).collect();
     let token = services.mint_admin_token("test-admin", &scopes, Duration::from_secs(3600)).expect("token");

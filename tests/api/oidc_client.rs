@@ -2,47 +2,11 @@
 //! the client-credentials exchange over HTTP (through reqwest 0.13 in a small closure).
 
 use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
-use openidconnect::{
-    ClientId, ClientSecret, HttpRequest, HttpResponse, IssuerUrl, JsonWebKeySetUrl, OAuth2TokenResponse, Scope,
-    TokenUrl,
-};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, JsonWebKeySetUrl, OAuth2TokenResponse, Scope, TokenUrl};
 use serde_json::json;
 
 use crate::helpers::spawn_app;
-
-#[derive(Debug)]
-struct HttpError(String);
-
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HttpError {}
-
-/// Adapts reqwest 0.13 to the closure interface of oauth2 5.
-fn http_client(
-    client: reqwest::Client,
-) -> impl Fn(HttpRequest) -> std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send>> {
-    move |req: HttpRequest| {
-        let client = client.clone();
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let mut builder = client.request(parts.method, parts.uri.to_string()).body(body);
-            for (name, value) in &parts.headers {
-                builder = builder.header(name, value);
-            }
-            let res = builder.send().await.map_err(|e| HttpError(e.to_string()))?;
-            let mut out = http::Response::builder().status(res.status());
-            for (name, value) in res.headers() {
-                out = out.header(name, value);
-            }
-            let bytes = res.bytes().await.map_err(|e| HttpError(e.to_string()))?;
-            out.body(bytes.to_vec()).map_err(|e| HttpError(e.to_string()))
-        })
-    }
-}
+use crate::rp::http_client;
 
 #[tokio::test]
 async fn openidconnect_performs_the_client_credentials_exchange() {

@@ -289,10 +289,22 @@ async fn discovery_and_jwks_list_what_exists() {
         assert_eq!(d["issuer"], app.url.as_str());
         assert_eq!(d["token_endpoint"], format!("{}/oauth2/token", app.url));
         assert_eq!(d["jwks_uri"], format!("{}/oauth2/jwks", app.url));
-        assert_eq!(d["grant_types_supported"], json!(["client_credentials", "refresh_token"]));
-        assert_eq!(d["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
-        assert!(d.get("authorization_endpoint").is_none(), "no authorization endpoint exists yet");
+        assert_eq!(d["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
+        assert_eq!(d["authorization_endpoint"], format!("{}/oauth2/authorize", app.url));
+        assert_eq!(d["userinfo_endpoint"], format!("{}/oauth2/userinfo", app.url));
+        assert_eq!(d["end_session_endpoint"], format!("{}/oauth2/end_session", app.url));
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     }
+    // oidcc-discovery: an independent client accepts the metadata.
+    let http = crate::rp::http_client(reqwest::Client::new());
+    let meta = openidconnect::core::CoreProviderMetadata::discover_async(
+        openidconnect::IssuerUrl::new(app.url.clone()).unwrap(),
+        &http,
+    )
+    .await
+    .expect("openidconnect accepts the discovery document");
+    assert!(meta.scopes_supported().unwrap().iter().any(|s| s.as_str() == "offline_access"));
     let jwks: Value = app.client.get(format!("{}/oauth2/jwks", app.url)).send().await.unwrap().json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();

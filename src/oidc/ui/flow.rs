@@ -1,0 +1,142 @@
+//! Steps inside an authorization request: choosing the account and consenting.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+
+use super::{Fields, actor, csrf, csrf_failed, csrf_ok, current_session, flow_expired, open_flow, seal_flow};
+use crate::http::{AppState, Peer};
+use crate::oidc::authorize::{proceed, respond};
+use crate::service::authorize::{AuthRequest, RedirectError};
+use crate::service::types::User;
+
+fn display(user: &User) -> String {
+    user.end_user_account_id().unwrap_or_else(|| user.id.to_string())
+}
+
+fn scope_text(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "openid" => "Know who you are",
+        "profile" => "See your name and profile",
+        "email" => "See your email address",
+        "phone" => "See your phone number",
+        "address" => "See your postal address",
+        "offline_access" => "Keep access while you are away",
+        _ => return None,
+    })
+}
+
+/// The signed-in user of a pending request, or the response to send instead.
+async fn signed_in(
+    state: &AppState,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    peer: &Peer,
+    flow: Option<&str>,
+) -> Result<(AuthRequest, User), Response> {
+    let Some(req) = open_flow(state, flow) else { return Err(flow_expired(state)) };
+    let actor = actor(peer, headers);
+    let sess = current_session(state, jar, &actor).await.map_err(|e| state.ui.server_error(&e))?;
+    let user = match sess {
+        Some(s) => state.services.user(s.user_id).await.map_err(|e| state.ui.server_error(&e))?,
+        None => None,
+    };
+    match user {
+        Some(u) => Ok((req, u)),
+        // The session ended meanwhile: the request starts over at the login page.
+        None => Err(proceed(state, jar, req, &actor).await),
+    }
+}
+
+/// `GET /select_account`.
+pub async fn select_form(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Query(q): Query<Fields>,
+) -> Response {
+    let (req, user) = match signed_in(&state, &jar, &headers, &peer, q.get("flow").map(String::as_str)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (jar, csrf) = csrf(&state, jar);
+    let ctx = context! { csrf, flow => seal_flow(&state, &req), user_display => display(&user) };
+    (jar, state.ui.page(StatusCode::OK, "select_account.html", ctx)).into_response()
+}
+
+/// `POST /select_account`: continue as the signed-in user, or log in as someone else.
+pub async fn select_submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
+        return csrf_failed(&state);
+    }
+    let Some(mut req) = open_flow(&state, f.get("flow").map(String::as_str)) else { return flow_expired(&state) };
+    req.account_chosen = true;
+    if f.get("action").map(String::as_str) == Some("switch") {
+        req.prompt.push("login".into());
+        let flow = url::form_urlencoded::byte_serialize(seal_flow(&state, &req).as_bytes()).collect::<String>();
+        return Redirect::to(&format!("/login?flow={flow}")).into_response();
+    }
+    proceed(&state, &jar, req, &actor(&peer, &headers)).await
+}
+
+/// `GET /consent`.
+pub async fn consent_form(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Query(q): Query<Fields>,
+) -> Response {
+    let (req, user) = match signed_in(&state, &jar, &headers, &peer, q.get("flow").map(String::as_str)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let app = match state.services.application(&req.client_id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return flow_expired(&state),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let scopes: Vec<&str> = req.scopes.iter().filter_map(|s| scope_text(s)).collect();
+    let (jar, csrf) = csrf(&state, jar);
+    let ctx = context! {
+        csrf, scopes, flow => seal_flow(&state, &req), user_display => display(&user), client_name => app.name,
+    };
+    (jar, state.ui.page(StatusCode::OK, "consent.html", ctx)).into_response()
+}
+
+/// `POST /consent`: allow (records the consent) or deny (`access_denied` to the client).
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
+        return csrf_failed(&state);
+    }
+    let (mut req, user) = match signed_in(&state, &jar, &headers, &peer, f.get("flow").map(String::as_str)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if f.get("action").map(String::as_str) != Some("allow") {
+        let e = RedirectError { error: "access_denied", description: "the user denied access".into() };
+        return respond(&state, &req, Err(e));
+    }
+    let actor = actor(&peer, &headers);
+    if let Err(e) = state.services.grant_consent(user.id, &req.client_id, &req.scopes, &actor).await {
+        return state.ui.server_error(&e);
+    }
+    req.consented = true;
+    proceed(&state, &jar, req, &actor).await
+}

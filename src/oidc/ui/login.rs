@@ -1,0 +1,199 @@
+//! The login and signup pages.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+
+use super::{Fields, actor, csrf, csrf_failed, csrf_ok, current_session, open_flow};
+use crate::config::LoginIdType;
+use crate::domain::password::describe_policy;
+use crate::http::{AppState, Peer};
+use crate::service::Error;
+use crate::service::login::LoginError;
+
+fn login_id_label(state: &AppState) -> String {
+    let names: Vec<&str> = state
+        .services
+        .config()
+        .login_id
+        .types
+        .iter()
+        .map(|t| match t {
+            LoginIdType::Email => "email",
+            LoginIdType::Username => "username",
+            LoginIdType::Phone => "phone number",
+        })
+        .collect();
+    let text = match names.as_slice() {
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+        [] => String::new(),
+    };
+    let mut c = text.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Where to go after logging in: back to the authorization request, or to settings.
+fn after_login(flow: &str) -> String {
+    if flow.is_empty() {
+        "/settings".to_owned()
+    } else {
+        format!(
+            "/oauth2/authorize/resume?flow={}",
+            url::form_urlencoded::byte_serialize(flow.as_bytes()).collect::<String>()
+        )
+    }
+}
+
+async fn client_name(state: &AppState, flow: &str) -> Option<String> {
+    let req = open_flow(state, Some(flow))?;
+    state.services.application(&req.client_id).await.ok().flatten().map(|a| a.name)
+}
+
+fn login_page(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    login_id: &str,
+    error: Option<&str>,
+    client: Option<String>,
+) -> Response {
+    let (jar, csrf) = csrf(state, jar);
+    let ctx = context! {
+        csrf, flow, login_id, error, client_name => client,
+        login_id_label => login_id_label(state),
+        signup_enabled => state.services.config().ui.signup_enabled,
+    };
+    (jar, state.ui.page(status, "login.html", ctx)).into_response()
+}
+
+/// `GET /login`.
+pub async fn login_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
+    let flow = q.get("flow").cloned().unwrap_or_default();
+    let hint = if flow.is_empty() { None } else { open_flow(&state, Some(&flow)).and_then(|r| r.login_hint) };
+    let client = client_name(&state, &flow).await;
+    login_page(&state, jar, StatusCode::OK, &flow, hint.as_deref().unwrap_or(""), None, client)
+}
+
+/// `POST /login`.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
+        return csrf_failed(&state);
+    }
+    let flow = f.get("flow").cloned().unwrap_or_default();
+    let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let actor = actor(&peer, &headers);
+    let current = match current_session(&state, &jar, &actor).await {
+        Ok(s) => s.map(|s| s.id),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    match state.services.login_with_password(&login_id, password, &actor, current).await {
+        Ok((_, _, token)) => {
+            let jar = jar.add(state.ui.session_cookie(token));
+            (jar, Redirect::to(&after_login(&flow))).into_response()
+        }
+        Err(LoginError::Invalid) => {
+            let client = client_name(&state, &flow).await;
+            let msg = "The login ID or the password is incorrect.";
+            login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, &login_id, Some(msg), client)
+        }
+        Err(LoginError::Disabled(reason)) => {
+            let msg = match reason {
+                Some(r) if !r.is_empty() => format!("Your account is disabled. The administrator's reason: {r}"),
+                _ => "Your account is disabled. Contact the administrator of this service.".to_owned(),
+            };
+            state.ui.message(StatusCode::FORBIDDEN, "Account disabled", &msg)
+        }
+        Err(LoginError::PasswordExpired) => state.ui.message(
+            StatusCode::FORBIDDEN,
+            "Your password has expired",
+            "Choose a new password with “Forgot your password?” on the sign-in page, then sign in again.",
+        ),
+        Err(LoginError::Server(e)) => state.ui.server_error(&e),
+    }
+}
+
+fn signup_page(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    login_id: &str,
+    error: Option<&str>,
+) -> Response {
+    let (jar, csrf) = csrf(state, jar);
+    let policy = describe_policy(&state.services.config().password_policy);
+    let ctx = context! { csrf, flow, login_id, error, policy, login_id_label => login_id_label(state) };
+    (jar, state.ui.page(status, "signup.html", ctx)).into_response()
+}
+
+fn signup_closed(state: &AppState) -> Response {
+    state.ui.message(
+        StatusCode::FORBIDDEN,
+        "Signup is closed",
+        "New accounts are created by the administrator of this service.",
+    )
+}
+
+/// `GET /signup`.
+pub async fn signup_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
+    if !state.services.config().ui.signup_enabled {
+        return signup_closed(&state);
+    }
+    let flow = q.get("flow").cloned().unwrap_or_default();
+    signup_page(&state, jar, StatusCode::OK, &flow, "", None)
+}
+
+/// `POST /signup`.
+pub async fn signup_submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !state.services.config().ui.signup_enabled {
+        return signup_closed(&state);
+    }
+    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
+        return csrf_failed(&state);
+    }
+    let flow = f.get("flow").cloned().unwrap_or_default();
+    let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    match state.services.signup(&login_id, password, &actor(&peer, &headers)).await {
+        Ok((_, _, token)) => {
+            let jar = jar.add(state.ui.session_cookie(token));
+            (jar, Redirect::to(&after_login(&flow))).into_response()
+        }
+        Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
+        Err(e) => {
+            let msg = match &e {
+                Error::Conflict { .. } => "An account with this login ID already exists. Sign in instead.".to_owned(),
+                other => sentence(&other.describe()),
+            };
+            signup_page(&state, jar, StatusCode::UNPROCESSABLE_ENTITY, &flow, &login_id, Some(&msg))
+        }
+    }
+}
+
+/// A service message as a sentence: capitalised, with a full stop.
+pub fn sentence(msg: &str) -> String {
+    let mut c = msg.chars();
+    let mut s: String = c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default();
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    s
+}
