@@ -50,9 +50,11 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     let hasher = PasswordHasher::new(cores);
     let audit_batch = service::audit_batch::AuditBatcher::start(db.clone());
+    let mailer = Arc::new(service::mail::Mailer::new(&config.smtp)?);
     let services = Services {
         audit_batch,
         origins: Arc::default(),
+        mailer,
         db,
         config: Arc::new(config),
         hasher,

@@ -12,7 +12,7 @@ const STRING_ATTRS: &[&str] =
 const URL_ATTRS: &[&str] = &["picture", "profile", "website"];
 const ADDRESS_FIELDS: &[&str] = &["formatted", "street_address", "locality", "region", "postal_code", "country"];
 /// Attributes derived by the server; present in output, refused in input.
-const DERIVED_ATTRS: &[&str] = &["email_verified", "phone_number_verified", "updated_at"];
+pub const DERIVED_ATTRS: &[&str] = &["email_verified", "phone_number_verified", "updated_at"];
 
 /// Whether `name` is a standard attribute name (reserved for custom attributes).
 pub fn is_standard_attribute(name: &str) -> bool {

@@ -85,6 +85,13 @@ activity_types! {
     AuthenticationIdentityLoginIdFailed => "authentication.identity.login_id.failed",
     AuthenticationPrimaryPasswordFailed => "authentication.primary.password.failed",
     UserAuthorizationGranted => "user.authorization.granted",
+    UserProfileUpdated => "user.profile.updated",
+    UserPasswordChanged => "user.password.changed",
+    UserPasswordReset => "user.password.reset",
+    UserDeletionScheduled => "user.deletion_scheduled",
+    UserDeleted => "user.deleted",
+    EmailSent => "email.sent",
+    EmailError => "email.error",
     #[graphql(name = "USER_SESSION_TERMINATED")]
     UserSessionTerminated => "user.session.terminated",
     AdminApiMutationCreateSessionExecuted => "admin_api.mutation.create_session.executed",

@@ -35,5 +35,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/signup", get(ui::login::signup_form).post(ui::login::signup_submit))
         .route("/select_account", get(ui::flow::select_form).post(ui::flow::select_submit))
         .route("/consent", get(ui::flow::consent_form).post(ui::flow::consent_submit))
+        .route("/forgot_password", get(ui::reset::forgot_form).post(ui::reset::forgot_submit))
+        .route("/reset_password", get(ui::reset::reset_form).post(ui::reset::reset_submit))
+        .route("/settings", get(ui::settings::page))
+        .route("/settings/profile", post(ui::settings::save_profile))
+        .route("/settings/password", post(ui::settings::change_password))
+        .route("/settings/sessions/revoke", post(ui::settings::revoke_session))
+        .route("/settings/delete", post(ui::settings::request_deletion))
         .route("/static/authgraph.css", get(ui::stylesheet))
 }

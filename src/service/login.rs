@@ -37,6 +37,8 @@ pub enum LoginError {
     Disabled(Option<String>),
     /// The password expired; the user must reset it.
     PasswordExpired,
+    /// The user asked to delete the account; it is scheduled for deletion.
+    DeletionScheduled,
     /// The server failed.
     Server(Error),
 }
@@ -115,6 +117,9 @@ impl Services {
         let t = now();
         if user.is_disabled_at(t) || user.is_deactivated {
             return Err(LoginError::Disabled(user.disable_reason.clone()));
+        }
+        if user.delete_at.is_some() {
+            return Err(LoginError::DeletionScheduled);
         }
         if pw.and_then(|p| p.expire_after).is_some_and(|at| at <= micros(t)) {
             return Err(LoginError::PasswordExpired);

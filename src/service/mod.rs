@@ -1,6 +1,7 @@
 //! The business logic. Only this layer touches sea-orm; it owns transactions and audit rows.
 //! Resolvers and HTTP handlers call one function here and map the result.
 
+pub mod account;
 pub mod applications;
 pub mod audit;
 pub mod audit_batch;
@@ -12,7 +13,9 @@ pub mod identities;
 pub mod keys;
 pub mod loaders;
 pub mod login;
+pub mod mail;
 pub mod paging;
+pub mod password_reset;
 pub mod resources;
 pub mod roles_groups;
 pub mod sealed;
@@ -43,6 +46,7 @@ pub struct Services {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) audit_batch: audit_batch::AuditBatcher,
     pub(crate) origins: Arc<applications::OriginCache>,
+    pub(crate) mailer: Arc<mail::Mailer>,
 }
 
 impl Services {

@@ -311,8 +311,9 @@ impl Services {
 const KEEP_ENDED_SESSIONS_US: i64 = 86_400 * 1_000_000;
 
 impl Services {
-    /// Deletes revoked-token records past their token's expiry, and sessions (with their
-    /// refresh tokens) that expired or were revoked more than a day ago. Rotated refresh
+    /// Deletes revoked-token records past their token's expiry; sessions (with their
+    /// refresh tokens), authorization codes and reset codes that ended more than a day
+    /// ago; and users whose scheduled deletion is due. Rotated refresh
     /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
     pub async fn cleanup(&self) -> Result<u64> {
         let t = micros(now());
@@ -332,7 +333,19 @@ impl Services {
             .exec(&txn)
             .await?
             .rows_affected;
+        let t = micros(now());
+        let codes = entity::authorization_code::Entity::delete_many()
+            .filter(Expr::col(entity::authorization_code::Column::ExpiresAt).lt(t - KEEP_ENDED_SESSIONS_US))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let resets = entity::password_reset_code::Entity::delete_many()
+            .filter(Expr::col(entity::password_reset_code::Column::ExpiresAt).lt(t - KEEP_ENDED_SESSIONS_US))
+            .exec(&txn)
+            .await?
+            .rows_affected;
         txn.commit().await?;
-        Ok(tokens + sessions)
+        let users = self.delete_due_users().await?;
+        Ok(tokens + sessions + codes + resets + users)
     }
 }

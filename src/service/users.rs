@@ -351,16 +351,7 @@ impl Services {
         let t = now();
         let txn = self.db.begin_write().await?;
         let row = user_row(&txn, user_id).await?;
-        match primary_password(&txn, user_id).await? {
-            Some(a) => {
-                let mut am = a.into_active_model();
-                am.password_hash = Set(Some(hash));
-                am.expire_after = Set(expired.then_some(micros(t)));
-                am.updated_at = Set(micros(t));
-                am.update(&txn).await?;
-            }
-            None => insert_password(&txn, user_id, hash, t, expired).await?,
-        }
+        upsert_password(&txn, user_id, hash, t, expired).await?;
         audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
         txn.commit().await?;
         Ok(row.into())
@@ -452,6 +443,37 @@ async fn primary_password(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<
         .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
         .one(conn)
         .await?)
+}
+
+/// Replaces (or creates) the primary password, expired at once if `expired`.
+async fn upsert_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+    t: OffsetDateTime,
+    expired: bool,
+) -> Result<()> {
+    match primary_password(conn, user_id).await? {
+        Some(a) => {
+            let mut am = a.into_active_model();
+            am.password_hash = Set(Some(hash));
+            am.expire_after = Set(expired.then_some(micros(t)));
+            am.updated_at = Set(micros(t));
+            am.update(conn).await?;
+            Ok(())
+        }
+        None => insert_password(conn, user_id, hash, t, expired).await,
+    }
+}
+
+/// Sets the primary password the user chose (never expired).
+pub(crate) async fn set_primary_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+    t: OffsetDateTime,
+) -> Result<()> {
+    upsert_password(conn, user_id, hash, t, false).await
 }
 
 /// Inserts a primary password authenticator, expired at once if `expired`.

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_ui;
 mod applications;
 mod audit;
 mod auth;
@@ -20,5 +21,6 @@ mod roles_groups;
 mod rp;
 mod schema;
 mod sessions;
+mod smtp;
 mod tokens;
 mod users;

@@ -120,6 +120,11 @@ pub async fn login_submit(
             "Your password has expired",
             "Choose a new password with “Forgot your password?” on the sign-in page, then sign in again.",
         ),
+        Err(LoginError::DeletionScheduled) => state.ui.message(
+            StatusCode::FORBIDDEN,
+            "Account scheduled for deletion",
+            "You asked to delete this account, so it can no longer sign in. Contact the administrator of this service to keep it.",
+        ),
         Err(LoginError::Server(e)) => state.ui.server_error(&e),
     }
 }

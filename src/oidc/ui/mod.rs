@@ -5,6 +5,8 @@
 pub mod account;
 pub mod flow;
 pub mod login;
+pub mod reset;
+pub mod settings;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,115 @@
+//! Forgot password and reset by one-time link.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+
+use super::login::sentence;
+use super::{Fields, actor, csrf, csrf_failed, csrf_ok};
+use crate::domain::password::describe_policy;
+use crate::http::{AppState, Peer};
+use crate::service::Error;
+
+/// `GET /forgot_password`.
+pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let (jar, csrf) = csrf(&state, jar);
+    (jar, state.ui.page(StatusCode::OK, "forgot_password.html", context! { csrf })).into_response()
+}
+
+/// `POST /forgot_password`: sends a link if the address belongs to an account; the page
+/// says the same either way, so it reveals nothing about who has an account.
+pub async fn forgot_submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
+        return csrf_failed(&state);
+    }
+    let email = f.get("email").map(|s| s.trim().to_owned()).unwrap_or_default();
+    match state.services.start_password_reset(&email).await {
+        Ok(Some((_, code))) => {
+            let link = format!(
+                "{}/reset_password?code={}",
+                state.services.config().public_url(),
+                url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
+            );
+            let body = match state.ui.text("email_reset.txt", context! { link }) {
+                Ok(b) => b,
+                Err(e) => return state.ui.server_error(&Error::internal(e)),
+            };
+            let subject = format!("Reset your {} password", state.services.config().ui.app_name);
+            let actor = actor(&peer, &headers);
+            if let Err(e) = state.services.send_email(&email, &subject, body, "forgot_password", &actor).await {
+                tracing::warn!(cause = %e.describe(), "the password reset email could not be sent");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return state.ui.server_error(&e),
+    }
+    state.ui.page(StatusCode::OK, "forgot_password.html", context! { sent => true })
+}
+
+fn link_expired(state: &AppState) -> Response {
+    state.ui.page(
+        StatusCode::BAD_REQUEST,
+        "message.html",
+        context! {
+            title => "This link has expired",
+            message => "Reset links work once, for 15 minutes. Ask for a new one.",
+            link => "/forgot_password", link_text => "Send a new link",
+        },
+    )
+}
+
+fn reset_page(state: &AppState, jar: CookieJar, status: StatusCode, code: &str, error: Option<&str>) -> Response {
+    let (jar, csrf) = csrf(state, jar);
+    let policy = describe_policy(&state.services.config().password_policy);
+    (jar, state.ui.page(status, "reset_password.html", context! { csrf, code, error, policy })).into_response()
+}
+
+/// `GET /reset_password?code=...`.
+pub async fn reset_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
+    let code = q.get("code").cloned().unwrap_or_default();
+    match state.services.reset_code_valid(&code).await {
+        Ok(true) => reset_page(&state, jar, StatusCode::OK, &code, None),
+        Ok(false) => link_expired(&state),
+        Err(e) => state.ui.server_error(&e),
+    }
+}
+
+/// `POST /reset_password`.
+pub async fn reset_submit(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
+        return csrf_failed(&state);
+    }
+    let code = f.get("code").cloned().unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    match state.services.finish_password_reset(&code, password, &actor(&peer, &headers)).await {
+        Ok(_) => state.ui.page(
+            StatusCode::OK,
+            "message.html",
+            context! {
+                title => "Your password is changed",
+                message => "Every session of your account was signed out. Sign in with the new password.",
+                link => "/login", link_text => "Sign in",
+            },
+        ),
+        Err(Error::Invalid { reason: "ResetCodeInvalid", .. }) => link_expired(&state),
+        Err(Error::Invalid { message, .. }) => {
+            reset_page(&state, jar, StatusCode::UNPROCESSABLE_ENTITY, &code, Some(&sentence(&message)))
+        }
+        Err(e) => state.ui.server_error(&e),
+    }
+}

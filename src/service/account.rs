@@ -1,0 +1,143 @@
+//! Self-service account management for the settings page: profile, password, sessions,
+//! and the request to delete the account.
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::login::IdpSession;
+use super::types::{User, micros, now};
+use super::users::set_primary_password;
+use super::{Actor, Audit, Error, Result, Services, audit};
+use crate::domain::password::check_policy;
+use entity::{authenticator, session, user};
+
+/// Profile attributes a user may edit on the settings page.
+pub const EDITABLE_PROFILE: [(&str, &str); 4] =
+    [("name", "Full name"), ("given_name", "Given name"), ("family_name", "Family name"), ("nickname", "Nickname")];
+
+/// Ends sessions matching `cond` that are still live.
+async fn revoke_where(conn: &impl sea_orm::ConnectionTrait, cond: Condition, t: i64) -> Result<u64> {
+    Ok(session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(t))
+        .filter(cond)
+        .filter(Expr::col(session::Column::RevokedAt).is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+impl Services {
+    /// Saves the editable profile attributes (an empty value removes the attribute).
+    pub async fn update_own_profile(&self, user_id: Uuid, edits: &[(String, String)], actor: &Actor) -> Result<User> {
+        let user = self.user(user_id).await?.ok_or_else(|| Error::not_found("UserNotFound", "no such user"))?;
+        let mut attrs = user.standard_attributes.as_object().cloned().unwrap_or_default();
+        attrs.retain(|k, _| !crate::domain::attributes::DERIVED_ATTRS.contains(&k.as_str()));
+        for (k, v) in edits {
+            if !EDITABLE_PROFILE.iter().any(|(name, _)| name == k) {
+                continue;
+            }
+            let v = v.trim();
+            if v.is_empty() {
+                attrs.remove(k);
+            } else {
+                attrs.insert(k.clone(), Value::String(v.to_owned()));
+            }
+        }
+        let audit = Audit { actor: actor.clone(), activity: "user.profile.updated".into() };
+        self.update_user(&audit, user_id, Some(Value::Object(attrs)), None).await
+    }
+
+    /// Changes the password after checking the current one; ends every other session.
+    pub async fn change_own_password(
+        &self,
+        sess: &IdpSession,
+        current: String,
+        new: String,
+        actor: &Actor,
+    ) -> Result<()> {
+        let pw = authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).eq(sess.user_id))
+            .filter(Expr::col(authenticator::Column::Kind).eq("password"))
+            .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
+            .one(&self.db.conn)
+            .await?;
+        if !self.hasher.verify(current, pw.and_then(|p| p.password_hash)).await? {
+            return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
+        }
+        check_policy(&self.config.password_policy, &new)?;
+        let hash = self.hasher.hash(new).await?;
+        let t = micros(now());
+        let txn = self.db.begin_write().await?;
+        set_primary_password(&txn, sess.user_id, hash, now()).await?;
+        let others = Condition::all()
+            .add(Expr::col(session::Column::UserId).eq(sess.user_id))
+            .add(Expr::col(session::Column::Id).ne(sess.id))
+            .add(
+                Condition::any()
+                    .add(Expr::col(session::Column::IdpSessionId).is_null())
+                    .add(Expr::col(session::Column::IdpSessionId).ne(sess.id)),
+            );
+        let ended = revoke_where(&txn, others, t).await?;
+        let audit = Audit { actor: actor.clone(), activity: "user.password.changed".into() };
+        audit::record(&txn, &audit, Some(sess.user_id), json!({"other_sessions_ended": ended})).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Ends one of the user's own sessions (and the grants that came from it).
+    pub async fn end_own_session(&self, user_id: Uuid, session_id: Uuid, actor: &Actor) -> Result<()> {
+        let t = micros(now());
+        let txn = self.db.begin_write().await?;
+        let cond = Condition::all().add(Expr::col(session::Column::UserId).eq(user_id)).add(
+            Condition::any()
+                .add(Expr::col(session::Column::Id).eq(session_id))
+                .add(Expr::col(session::Column::IdpSessionId).eq(session_id)),
+        );
+        if revoke_where(&txn, cond, t).await? == 0 {
+            return Err(Error::not_found("SessionNotFound", "this session has already ended"));
+        }
+        let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
+        let payload = json!({"session_id": session_id, "termination_type": "individual"});
+        audit::record(&txn, &audit, Some(user_id), payload).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Schedules the user's account for deletion after the grace period and logs them out
+    /// everywhere. Until then the account cannot sign in; an administrator can still act.
+    pub async fn schedule_own_deletion(&self, user_id: Uuid, actor: &Actor) -> Result<()> {
+        let t = micros(now());
+        let at = t + self.config.ui.deletion_grace_days.saturating_mul(86_400 * 1_000_000);
+        let txn = self.db.begin_write().await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::DeleteAt, Expr::value(at))
+            .filter(Expr::col(user::Column::Id).eq(user_id))
+            .exec(&txn)
+            .await?;
+        revoke_where(&txn, Condition::all().add(Expr::col(session::Column::UserId).eq(user_id)), t).await?;
+        let audit = Audit { actor: actor.clone(), activity: "user.deletion_scheduled".into() };
+        audit::record(&txn, &audit, Some(user_id), json!({"delete_at": super::types::time_of(at).unix_timestamp()}))
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes users whose scheduled deletion time has passed; each gets a `user.deleted`
+    /// audit row. Returns how many were deleted.
+    pub async fn delete_due_users(&self) -> Result<u64> {
+        let t = micros(now());
+        let due = user::Entity::find().filter(Expr::col(user::Column::DeleteAt).lte(t)).all(&self.db.conn).await?;
+        let audit = Audit {
+            actor: Actor { subject: Some("system".into()), ..Actor::default() },
+            activity: "user.deleted".into(),
+        };
+        let mut n = 0;
+        for u in due {
+            self.delete_user(&audit, u.id, Some("scheduled deletion".into())).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}

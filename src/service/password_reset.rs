@@ -1,0 +1,102 @@
+//! Forgot password: a one-time link (15 minutes, single use) sent by email.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::types::{User, micros, now};
+use super::users::set_primary_password;
+use super::{Actor, Audit, Error, Result, Services, audit};
+use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::password::check_policy;
+use entity::{password_reset_code, session};
+
+const RESET_LIFETIME_US: i64 = 15 * 60 * 1_000_000;
+/// One message per account per minute, so the form cannot flood an inbox.
+const RESET_COOLDOWN_US: i64 = 60 * 1_000_000;
+
+impl Services {
+    /// Creates a reset code for the account with this email login ID. Returns the user
+    /// and the code, or `None` (unknown address, disabled account, or a code was sent less
+    /// than a minute ago): the caller shows the same page either way.
+    pub async fn start_password_reset(&self, email: &str) -> Result<Option<(User, String)>> {
+        let Ok(Some(user)) = self.user_by_login_id("email", email).await else { return Ok(None) };
+        if user.is_disabled_at(now()) || user.is_deactivated || user.delete_at.is_some() {
+            return Ok(None);
+        }
+        let t = micros(now());
+        let last = password_reset_code::Entity::find()
+            .filter(Expr::col(password_reset_code::Column::UserId).eq(user.id))
+            .order_by_desc(password_reset_code::Column::CreatedAt)
+            .one(&self.db.conn)
+            .await?;
+        if last.is_some_and(|l| t - l.created_at < RESET_COOLDOWN_US) {
+            return Ok(None);
+        }
+        let code = b64(random_bytes::<32>());
+        password_reset_code::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            code_hash: Set(sha256(code.as_bytes()).to_vec()),
+            user_id: Set(user.id),
+            created_at: Set(t),
+            expires_at: Set(t + RESET_LIFETIME_US),
+            used_at: Set(None),
+        }
+        .insert(self.db.writer())
+        .await?;
+        Ok(Some((user, code)))
+    }
+
+    /// Whether a reset code can still be used.
+    pub async fn reset_code_valid(&self, code: &str) -> Result<bool> {
+        let t = micros(now());
+        Ok(password_reset_code::Entity::find()
+            .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
+            .one(&self.db.conn)
+            .await?
+            .is_some_and(|r| r.used_at.is_none() && r.expires_at > t))
+    }
+
+    /// Sets a new password with a reset code, uses the code up, and ends every session of
+    /// the user (whoever knew the old password is logged out).
+    pub async fn finish_password_reset(&self, code: &str, password: String, actor: &Actor) -> Result<User> {
+        check_policy(&self.config.password_policy, &password)?;
+        let expired = || Error::invalid("ResetCodeInvalid", "this reset link has expired or was already used");
+        if !self.reset_code_valid(code).await? {
+            return Err(expired());
+        }
+        let hash = self.hasher.hash(password).await?;
+        let t = micros(now());
+        let txn = self.db.begin_write().await?;
+        let Some(row) = password_reset_code::Entity::find()
+            .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
+            .one(&txn)
+            .await?
+        else {
+            return Err(expired());
+        };
+        let used = password_reset_code::Entity::update_many()
+            .col_expr(password_reset_code::Column::UsedAt, Expr::value(t))
+            .filter(Expr::col(password_reset_code::Column::Id).eq(row.id))
+            .filter(Expr::col(password_reset_code::Column::UsedAt).is_null())
+            .filter(Expr::col(password_reset_code::Column::ExpiresAt).gt(t))
+            .exec(&txn)
+            .await?;
+        if used.rows_affected == 0 {
+            return Err(expired());
+        }
+        let user = super::users::user_row(&txn, row.user_id).await?;
+        set_primary_password(&txn, user.id, hash, now()).await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(t))
+            .filter(Expr::col(session::Column::UserId).eq(user.id))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .exec(&txn)
+            .await?;
+        let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
+        audit::record(&txn, &audit, Some(user.id), json!({"user_id": user.id, "sessions_ended": true})).await?;
+        txn.commit().await?;
+        Ok(user.into())
+    }
+}

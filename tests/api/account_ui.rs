@@ -1,0 +1,211 @@
+//! Password reset by email (through a local SMTP server), the settings page, and
+//! operator template overrides.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_with};
+use crate::rp::{Browser, hidden, register};
+use crate::smtp::SmtpSink;
+
+const PW: &str = "correct horse battery";
+
+async fn with_smtp() -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = spawn_with(move |c| {
+        c.smtp.host = Some("127.0.0.1".into());
+        c.smtp.port = port;
+        c.smtp.tls = authgraph::config::SmtpTls::None;
+        c.smtp.from = "Auth <auth@example.com>".into();
+    })
+    .await;
+    (app, sink)
+}
+
+/// The reset link in a message (undoing quoted-printable soft breaks if any).
+fn link_in(data: &str) -> String {
+    let text = data.replace("=\n", "").replace("=3D", "=");
+    let start = text.find("http://").unwrap();
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn password_reset_by_email_link() {
+    let (app, sink) = with_smtp().await;
+    let user = app.create_user("kim@example.com", Some(PW)).await;
+    // A refresh grant that the reset must end.
+    let (client, _) = register(&app, "SPA", "http://127.0.0.1:9/cb").await;
+    let d = app
+        .ok(
+            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+            json!({"u": user, "c": client}),
+        )
+        .await;
+    let refresh = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+
+    let browser = Browser::new(&app);
+    let (s, page) = browser.open("/forgot_password").await.page();
+    assert_eq!(s, 200);
+    let csrf = hidden(&page, "csrf");
+    let (_, sent) = browser.submit("/forgot_password", &[("csrf", &csrf), ("email", "kim@example.com")]).await.page();
+    let (_, unknown) =
+        browser.submit("/forgot_password", &[("csrf", &csrf), ("email", "nobody@example.com")]).await.page();
+    assert!(sent.contains("If an account uses that email address"));
+    assert_eq!(sent, unknown, "the page reveals nothing about who has an account");
+    let mails = sink.all();
+    assert_eq!(mails.len(), 1, "one message, to the account's address");
+    assert_eq!(mails[0].to, vec!["kim@example.com".to_owned()]);
+    assert!(mails[0].data.contains("Subject: Reset your authgraph password"));
+    let link = link_in(&mails[0].data);
+    assert!(link.starts_with(&format!("{}/reset_password?code=", app.url)), "{link}");
+    // A second request within a minute sends nothing more.
+    browser.submit("/forgot_password", &[("csrf", &csrf), ("email", "kim@example.com")]).await.page();
+    assert_eq!(sink.all().len(), 1);
+
+    let (s, form) = browser.open(&link).await.page();
+    assert_eq!(s, 200, "{form}");
+    let code = hidden(&form, "code");
+    let csrf = hidden(&form, "csrf");
+    let (s, weak) =
+        browser.submit("/reset_password", &[("csrf", &csrf), ("code", &code), ("password", "short")]).await.page();
+    assert_eq!(s, 422);
+    assert!(weak.contains("at least"), "{weak}");
+    let (s, done) = browser
+        .submit("/reset_password", &[("csrf", &csrf), ("code", &code), ("password", "a brand new password")])
+        .await
+        .page();
+    assert_eq!(s, 200);
+    assert!(done.contains("Your password is changed"));
+    let (s, _) = browser
+        .submit("/reset_password", &[("csrf", &csrf), ("code", &code), ("password", "another new password")])
+        .await
+        .page();
+    assert_eq!(s, 400, "the link works once");
+    let (s, _) = browser.open(&link).await.page();
+    assert_eq!(s, 400);
+
+    // Sessions from before the reset are gone; the new password logs in.
+    let body = format!("grant_type=refresh_token&client_id={client}&refresh_token={refresh}");
+    let res = app
+        .client
+        .post(format!("{}/oauth2/token", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let (_, login) = browser.open("/login").await.page();
+    let (s, _) = browser.login(&login, "kim@example.com", PW).await.page();
+    assert_eq!(s, 401, "the old password no longer works");
+    let (s, settings) = browser.login(&login, "kim@example.com", "a brand new password").await.page();
+    assert_eq!(s, 200);
+    assert!(settings.contains("Your account"), "{settings}");
+    let d = app.ok("{ a: auditLogs(activityTypes: [EMAIL_SENT]) { totalCount } b: auditLogs(activityTypes: [USER_PASSWORD_RESET]) { totalCount } }", json!({})).await;
+    assert_eq!((d["a"]["totalCount"].as_i64(), d["b"]["totalCount"].as_i64()), (Some(1), Some(1)));
+}
+
+#[tokio::test]
+async fn settings_profile_password_sessions_and_deletion() {
+    let (app, _sink) = with_smtp().await;
+    let user = app.create_user("lee@example.com", Some(PW)).await;
+    let (s, _) = Browser::new(&app).open("/settings").await.page();
+    assert_eq!(s, 200, "logged out: the login page");
+    let other = Browser::new(&app);
+    let (_, login) = other.open("/login").await.page();
+    other.login(&login, "lee@example.com", PW).await.page();
+    let browser = Browser::new(&app);
+    let (_, login) = browser.open("/login").await.page();
+    let (s, page) = browser.login(&login, "lee@example.com", PW).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("lee@example.com"));
+    let csrf = hidden(&page, "csrf");
+
+    let (s, page) =
+        browser.submit("/settings/profile", &[("csrf", &csrf), ("given_name", "Lee"), ("nickname", "")]).await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Your profile is saved."));
+    assert_eq!(hidden(&page, "given_name"), "Lee");
+    let d = app.ok("query($u: ID!) { node(id: $u) { ... on User { standardAttributes } } }", json!({"u": user})).await;
+    assert_eq!(d["node"]["standardAttributes"]["given_name"], "Lee");
+
+    let (s, page) = browser
+        .submit(
+            "/settings/password",
+            &[("csrf", &csrf), ("current_password", "wrong"), ("new_password", "another good password")],
+        )
+        .await
+        .page();
+    assert_eq!(s, 422);
+    assert!(page.contains("The current password is incorrect."), "{page}");
+    let (_, page) = browser
+        .submit(
+            "/settings/password",
+            &[("csrf", &csrf), ("current_password", PW), ("new_password", "another good password")],
+        )
+        .await
+        .page();
+    assert!(page.contains("Your password is changed"));
+    let (s, _) = other.open("/settings").await.page();
+    assert!(
+        other.open("/settings").await.page().1.contains("action=\"/login\""),
+        "the other browser was signed out ({s})"
+    );
+
+    // A third session, signed out from the list.
+    let third = Browser::new(&app);
+    let (_, login) = third.open("/login").await.page();
+    third.login(&login, "lee@example.com", "another good password").await.page();
+    let (_, page) = browser.open("/settings").await.page();
+    let items: Vec<&str> = page.split("<li>").filter(|li| li.contains("name=\"session_id\"")).collect();
+    assert_eq!(items.len(), 2, "{page}");
+    let other_item = items.iter().find(|li| !li.contains("(this browser)")).unwrap();
+    let other_id = hidden(other_item, "session_id");
+    let (_, page) =
+        browser.submit("/settings/sessions/revoke", &[("csrf", &csrf), ("session_id", &other_id)]).await.page();
+    assert!(page.contains("The session is signed out."), "{page}");
+    assert!(third.open("/settings").await.page().1.contains("action=\"/login\""));
+
+    // Deletion request: scheduled, signed out, and the account can no longer sign in.
+    let (s, _) = browser.submit("/settings/delete", &[("csrf", &csrf)]).await.page();
+    assert_eq!(s, 422, "needs the confirmation box");
+    let (s, page) = browser.submit("/settings/delete", &[("csrf", &csrf), ("confirm", "yes")]).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("will be deleted in 30 days"), "{page}");
+    let d = app.ok("query($u: ID!) { node(id: $u) { ... on User { deleteAt } } }", json!({"u": user})).await;
+    assert!(d["node"]["deleteAt"].is_string());
+    let (_, login) = browser.open("/login").await.page();
+    let (s, page) = browser.login(&login, "lee@example.com", "another good password").await.page();
+    assert_eq!(s, 403);
+    assert!(page.contains("scheduled for deletion"));
+    let d = app.ok("{ a: auditLogs(activityTypes: [USER_PROFILE_UPDATED]) { totalCount } b: auditLogs(activityTypes: [USER_DELETION_SCHEDULED]) { totalCount } c: auditLogs(activityTypes: [USER_PASSWORD_CHANGED]) { totalCount } }", json!({})).await;
+    assert_eq!(
+        [&d["a"]["totalCount"], &d["b"]["totalCount"], &d["c"]["totalCount"]],
+        [&json!(1), &json!(1), &json!(1)]
+    );
+}
+
+#[tokio::test]
+async fn operators_override_templates_and_css() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("login.html"), "{% extends \"base.html\" %}{% block content %}<h1>Welcome to {{ app_name }}</h1><input name=\"csrf\" value=\"{{ csrf }}\">{% endblock %}").unwrap();
+    std::fs::write(dir.path().join("authgraph.css"), "body { color: rebeccapurple; }").unwrap();
+    let path = dir.path().to_owned();
+    let app = spawn_with(move |c| {
+        c.ui.template_dir = Some(path.clone());
+        c.ui.app_name = "Acme".into();
+    })
+    .await;
+    let browser = Browser::new(&app);
+    let (s, page) = browser.open("/login").await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("<h1>Welcome to Acme</h1>"), "{page}");
+    let css = app.client.get(format!("{}/static/authgraph.css", app.url)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(css, "body { color: rebeccapurple; }");
+    // Templates it does not override keep the built-in look.
+    let (_, page) = browser.open("/forgot_password").await.page();
+    assert!(page.contains("Reset your password"));
+    let res = app.client.get(format!("{}/login", app.url)).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+}
