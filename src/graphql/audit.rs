@@ -97,6 +97,7 @@ activity_types! {
     AdminApiMutationCreateSessionExecuted => "admin_api.mutation.create_session.executed",
     AdminApiMutationRevokeSessionExecuted => "admin_api.mutation.revoke_session.executed",
     AdminApiMutationRevokeAllSessionsExecuted => "admin_api.mutation.revoke_all_sessions.executed",
+    AdminApiMutationDeleteAuthorizationExecuted => "admin_api.mutation.delete_authorization.executed",
     AdminApiMutationRotateSigningKeyExecuted => "admin_api.mutation.rotate_signing_key.executed",
     AdminApiMutationCreateApplicationExecuted => "admin_api.mutation.create_application.executed",
     AdminApiMutationUpdateApplicationExecuted => "admin_api.mutation.update_application.executed",

@@ -37,6 +37,9 @@ pub struct KeyedOf(pub Owner, pub Uuid);
 /// Live sessions of a user.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionsOf(pub Uuid);
+/// Third-party consents of a user.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthorizationsOf(pub Uuid);
 /// Client IDs linked to a resource.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIdsOf(pub Uuid);
@@ -138,6 +141,15 @@ impl Loader<SessionsOf> for AppLoader {
     type Error = LoadError;
     async fn load(&self, keys: &[SessionsOf]) -> Result<HashMap<SessionsOf, Self::Value>, LoadError> {
         let map = self.0.sessions_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<AuthorizationsOf> for AppLoader {
+    type Value = Vec<crate::service::consents::Authorization>;
+    type Error = LoadError;
+    async fn load(&self, keys: &[AuthorizationsOf]) -> Result<HashMap<AuthorizationsOf, Self::Value>, LoadError> {
+        let map = self.0.authorizations_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }

@@ -10,7 +10,7 @@ use super::error::bad_input;
 use super::identities::{Authenticator, Identity};
 use super::resources::{Resource, Scope};
 use super::roles_groups::{Group, Role};
-use super::sessions::Session;
+use super::sessions::{Authorization, Session};
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
 use crate::service::roles_groups::Kind;
@@ -68,6 +68,8 @@ pub enum Node {
     Scope(Scope),
     /// A session.
     Session(Session),
+    /// A user's consent to a third-party application.
+    Authorization(Authorization),
 }
 
 /// An object that records when it was created and last changed.
@@ -146,6 +148,15 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     if !sessions.is_empty() {
         found.extend(svc.sessions_by_ids(&sessions).await?.into_iter().map(|s| (s.id, Node::Session(Session(s)))));
     }
+    let consents = wanted("Authorization", "user:read")?;
+    if !consents.is_empty() {
+        found.extend(
+            svc.authorizations_by_ids(&consents)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, Node::Authorization(Authorization(a)))),
+        );
+    }
     let logs = wanted("AuditLog", "audit-log:read")?;
     if !logs.is_empty() {
         found.extend(svc.audit_logs_by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
@@ -168,6 +179,7 @@ fn node_type(n: &Node) -> &'static str {
         Node::Resource(_) => "Resource",
         Node::Scope(_) => "Scope",
         Node::Session(_) => "Session",
+        Node::Authorization(_) => "Authorization",
     }
 }
 

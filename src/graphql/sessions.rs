@@ -1,4 +1,5 @@
-//! Sessions: `User.sessions`, `createSession`, `revokeSession`, `revokeAllSessions`.
+//! Sessions and consents: `User.sessions`, `createSession`, `revokeSession`,
+//! `revokeAllSessions`, `User.authorizations`, `deleteAuthorization`.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
@@ -6,7 +7,7 @@ use time::OffsetDateTime;
 use super::context::{RequireScope, audit, services};
 use super::node::{decode_id, encode_id};
 use super::users::User;
-use crate::service::sessions;
+use crate::service::{consents, sessions};
 
 /// Session types.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -64,6 +65,51 @@ impl Session {
     async fn user_agent(&self) -> Option<&str> {
         self.0.user_agent.as_deref()
     }
+}
+
+/// A user's consent to a third-party application (`third_party_app`) and its scopes.
+#[derive(Clone)]
+pub struct Authorization(pub consents::Authorization);
+
+/// A user's consent to a third-party application and its scopes.
+#[Object]
+impl Authorization {
+    /// The global ID of the authorization.
+    pub async fn id(&self) -> ID {
+        encode_id("Authorization", self.0.id)
+    }
+    /// The application the user consented to.
+    #[graphql(name = "clientID")]
+    async fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+    /// Scopes the user consented to.
+    async fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+    /// When the user first consented.
+    pub async fn created_at(&self) -> OffsetDateTime {
+        self.0.created_at
+    }
+    /// When the consent last changed.
+    pub async fn updated_at(&self) -> OffsetDateTime {
+        self.0.updated_at
+    }
+}
+
+/// Input of `deleteAuthorization`.
+#[derive(InputObject)]
+pub struct DeleteAuthorizationInput {
+    /// The authorization.
+    #[graphql(name = "authorizationID")]
+    pub authorization_id: ID,
+}
+
+/// Result of `deleteAuthorization`.
+#[derive(SimpleObject)]
+pub struct DeleteAuthorizationPayload {
+    /// The authorization's user.
+    pub user: User,
 }
 
 /// Input of `createSession`.
@@ -154,6 +200,19 @@ impl SessionMutation {
         let id = decode_id("Session", &input.session_id)?;
         let user = services(ctx)?.revoke_session(&audit(ctx, "revoke_session"), id).await?;
         Ok(RevokeSessionPayload { user: User(user) })
+    }
+
+    /// Withdraws a user's consent to a third-party application: it must ask again, and
+    /// its refresh-token grants for the user end.
+    #[graphql(guard = "RequireScope(\"user:write\")")]
+    async fn delete_authorization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The authorization.")] input: DeleteAuthorizationInput,
+    ) -> async_graphql::Result<DeleteAuthorizationPayload> {
+        let id = decode_id("Authorization", &input.authorization_id)?;
+        let user = services(ctx)?.delete_authorization(&audit(ctx, "delete_authorization"), id).await?;
+        Ok(DeleteAuthorizationPayload { user: User(user) })
     }
 
     /// Ends every session of a user.

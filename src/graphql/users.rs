@@ -9,12 +9,13 @@ use super::context::{RequireScope, audit, services};
 use super::error::bad_input;
 use super::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
 use super::loaders::{
-    AppLoader, AuthenticatorsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf, VerifiedClaimsOf,
+    AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf,
+    VerifiedClaimsOf,
 };
 use super::node::{decode_any, decode_id, encode_id};
 use super::roles_groups::{Group, Role};
 use super::scalars::{UserCustomAttributes, UserStandardAttributes};
-use super::sessions::Session;
+use super::sessions::{Authorization, Session};
 use crate::service::loaders::Owner;
 use crate::service::paging::{Cursor, SortKind};
 use crate::service::types;
@@ -199,6 +200,18 @@ impl User {
     ) -> async_graphql::Result<Conn<Session>> {
         let list = loader(ctx)?.load_one(SessionsOf(self.0.id)).await?.unwrap_or_default();
         list_conn(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id), Session)
+    }
+    /// The user's consents to third-party applications, oldest first.
+    async fn authorizations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Authorization>> {
+        let list = loader(ctx)?.load_one(AuthorizationsOf(self.0.id)).await?.unwrap_or_default();
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authorization)
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
     #[graphql(guard = "RequireScope(\"role:read\")")]

@@ -8,6 +8,7 @@ pub mod audit_batch;
 pub mod authorize;
 pub mod claims;
 pub mod code_grant;
+pub mod consents;
 pub mod db;
 pub mod identities;
 pub mod keys;

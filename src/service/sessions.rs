@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -283,9 +283,17 @@ impl Services {
             .filter(|s| s.revoked_at.is_none())
             .ok_or_else(|| Error::not_found("SessionNotFound", format!("session {session_id} does not exist")))?;
         let user = user_row(&txn, sess.user_id).await?;
-        let mut am = sess.into_active_model();
-        am.revoked_at = Set(Some(micros(now())));
-        am.update(&txn).await?;
+        // Ending a browser session also ends the grants that came from it.
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
+            .filter(
+                sea_orm::sea_query::Condition::any()
+                    .add(Expr::col(session::Column::Id).eq(session_id))
+                    .add(Expr::col(session::Column::IdpSessionId).eq(session_id)),
+            )
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .exec(&txn)
+            .await?;
         audit::record(&txn, audit, Some(user.id), json!({"session_id": session_id})).await?;
         txn.commit().await?;
         Ok(user.into())

@@ -588,7 +588,25 @@ async fn consent_for_third_party_applications() {
         Some("invalid_scope"),
         "full-access is first-party only"
     );
-    let _ = user;
+    // The Admin API lists the consent and can withdraw it.
+    let d = app.ok("query($u: ID!) { node(id: $u) { ... on User { authorizations { edges { node { id clientID scopes } } } } } }", json!({"u": user})).await;
+    let consent = &d["node"]["authorizations"]["edges"][0]["node"];
+    assert_eq!(consent["clientID"], id.as_str());
+    assert_eq!(consent["scopes"], json!(["openid", "email"]));
+    let d = app
+        .ok("query($a: ID!) { node(id: $a) { ... on Authorization { clientID } } }", json!({"a": consent["id"]}))
+        .await;
+    assert_eq!(d["node"]["clientID"], id.as_str());
+    app.ok("mutation($a: ID!) { deleteAuthorization(input: {authorizationID: $a}) { user { authorizations { totalCount } } } }", json!({"a": consent["id"]})).await;
+    let f = start(&rp, &["email"], &[("prompt", "none")]);
+    assert_eq!(param(&browser.open(&f.url).await.redirect(), "error").as_deref(), Some("consent_required"));
+    app.err(
+        "mutation($a: ID!) { deleteAuthorization(input: {authorizationID: $a}) { user { id } } }",
+        json!({"a": consent["id"]}),
+        "NOT_FOUND",
+        None,
+    )
+    .await;
 }
 
 /// Signup creates the account and logs in; the policy is explained up front.

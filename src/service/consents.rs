@@ -1,0 +1,95 @@
+//! Third-party consents (`authorizations`) as the Admin API sees them.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::types::{User, micros, now, time_of};
+use super::users::user_row;
+use super::{Audit, Error, Result, Services, audit};
+use entity::{authorization, session};
+
+/// A user's consent to a third-party application.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    /// ID.
+    pub id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// The application.
+    pub client_id: String,
+    /// Scopes consented to.
+    pub scopes: Vec<String>,
+    /// First consent.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<authorization::Model> for Authorization {
+    fn from(m: authorization::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            client_id: m.client_id,
+            scopes: serde_json::from_value(m.scopes).unwrap_or_default(),
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+        }
+    }
+}
+
+impl Services {
+    /// Consents of each user, oldest first.
+    pub async fn authorizations_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Authorization>>> {
+        let rows = authorization::Entity::find()
+            .filter(Expr::col(authorization::Column::UserId).is_in(ids.to_vec()))
+            .order_by_asc(authorization::Column::Id)
+            .all(&self.db.conn)
+            .await?;
+        let mut map: HashMap<Uuid, Vec<Authorization>> = HashMap::new();
+        for r in rows {
+            map.entry(r.user_id).or_default().push(r.into());
+        }
+        Ok(map)
+    }
+
+    /// Consents by ID.
+    pub async fn authorizations_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Authorization>> {
+        let rows = authorization::Entity::find()
+            .filter(Expr::col(authorization::Column::Id).is_in(ids.to_vec()))
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows.into_iter().map(Authorization::from).collect())
+    }
+
+    /// Withdraws a consent: the application must ask again, and its refresh-token grants
+    /// for the user end now.
+    pub async fn delete_authorization(&self, audit: &Audit, id: Uuid) -> Result<User> {
+        let txn = self.db.begin_write().await?;
+        let row = authorization::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found("AuthorizationNotFound", format!("authorization {id} does not exist")))?;
+        authorization::Entity::delete_by_id(id).exec(&txn).await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
+            .filter(
+                Condition::all()
+                    .add(Expr::col(session::Column::UserId).eq(row.user_id))
+                    .add(Expr::col(session::Column::ClientId).eq(row.client_id.clone()))
+                    .add(Expr::col(session::Column::RevokedAt).is_null()),
+            )
+            .exec(&txn)
+            .await?;
+        let user = user_row(&txn, row.user_id).await?;
+        audit::record(&txn, audit, Some(row.user_id), json!({"authorization_id": id, "client_id": row.client_id}))
+            .await?;
+        txn.commit().await?;
+        Ok(user.into())
+    }
+}
