@@ -54,6 +54,8 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     let services = Services {
         audit_batch,
         origins: Arc::default(),
+        app_cache: Arc::default(),
+        refresh_batch: service::refresh_batch::RefreshBatcher::start(db.clone()),
         mailer,
         db,
         config: Arc::new(config),

@@ -64,7 +64,7 @@ pub async fn identify(services: &Services, headers: &HeaderMap, form: &Form) -> 
         && form.one("client_secret")?.is_none()
         && let Some(id) = form.one("client_id")?
     {
-        return match services.application(&id).await? {
+        return match services.application_cached(&id).await? {
             Some(app) if !app.kind.has_secret() => Ok(app),
             Some(_) => Err(OAuthError::InvalidClient("this client must authenticate with its secret".into())),
             None => Err(OAuthError::InvalidClient("unknown client".into())),

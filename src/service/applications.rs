@@ -417,6 +417,35 @@ impl Services {
     }
 }
 
+/// Applications by client ID for the login and token endpoints, cached for a few seconds
+/// like the origins (a change made in this process is seen at once).
+#[derive(Default)]
+pub struct AppCache {
+    inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
+}
+
+/// Most applications the cache holds before it starts over.
+const APP_CACHE_MAX: usize = 10_000;
+
+impl Services {
+    /// [`Services::application`] through a cache of [`ORIGIN_CACHE_TTL`]: the end-user
+    /// flows look an application up several times per login.
+    pub async fn application_cached(&self, client_id: &str) -> Result<Option<Application>> {
+        if let Some((at, app)) = self.app_cache.inner.read().unwrap_or_else(|p| p.into_inner()).get(client_id)
+            && at.elapsed() < ORIGIN_CACHE_TTL
+        {
+            return Ok(app.clone());
+        }
+        let app = self.application(client_id).await?;
+        let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= APP_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(client_id.to_owned(), (std::time::Instant::now(), app.clone()));
+        Ok(app)
+    }
+}
+
 /// Allowed CORS origins of all applications, cached for a few seconds (every process
 /// reloads them, so a change reaches all processes within that time).
 #[derive(Default)]
@@ -442,9 +471,11 @@ impl Services {
         Ok(allowed)
     }
 
-    /// Drops the cached origins after an application changed in this process.
+    /// Drops the cached origins and applications after an application changed in this
+    /// process.
     async fn forget_origins(&self) {
         *self.origins.inner.write().await = None;
+        self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 

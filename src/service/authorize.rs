@@ -170,7 +170,7 @@ impl Services {
     pub async fn validate_authorize(&self, p: AuthorizeParams) -> std::result::Result<AuthRequest, AuthorizeError> {
         let client_id = p.client_id.ok_or_else(|| page("The request has no client_id."))?;
         let app = self
-            .application(&client_id)
+            .application_cached(&client_id)
             .await?
             .ok_or_else(|| page(format!("No application has the client ID “{client_id}”.")))?;
         if app.kind == AppType::M2m {
@@ -327,7 +327,7 @@ impl Services {
         if req.has_prompt("select_account") && !req.account_chosen && !fresh {
             return Ok(Next::SelectAccount);
         }
-        let app = self.application(&req.client_id).await?;
+        let app = self.application_cached(&req.client_id).await?;
         if app.is_some_and(|a| a.kind == AppType::ThirdPartyApp)
             && !req.consented
             && (req.has_prompt("consent") || !self.has_consent(user.id, &req.client_id, &req.scopes).await?)

@@ -17,6 +17,7 @@ pub mod login;
 pub mod mail;
 pub mod paging;
 pub mod password_reset;
+pub mod refresh_batch;
 pub mod resources;
 pub mod roles_groups;
 pub mod sealed;
@@ -48,6 +49,8 @@ pub struct Services {
     pub(crate) audit_batch: audit_batch::AuditBatcher,
     pub(crate) origins: Arc<applications::OriginCache>,
     pub(crate) mailer: Arc<mail::Mailer>,
+    pub(crate) refresh_batch: refresh_batch::RefreshBatcher,
+    pub(crate) app_cache: Arc<applications::AppCache>,
 }
 
 impl Services {

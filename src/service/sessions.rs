@@ -9,6 +9,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::refresh_batch::{Outcome, Rotation};
 use super::tokens::OAuthError;
 use super::types::{Application, User, micros, now, time_of};
 use super::users::user_row;
@@ -95,6 +96,10 @@ pub(crate) async fn insert_refresh_token(conn: &impl ConnectionTrait, session_id
     .await?;
     Ok(token)
 }
+
+/// A grant's last access is recorded at most this often (its idle timeout is counted in
+/// days, so a minute's precision is plenty and saves a write per refresh).
+const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 
 fn live(s: &session::Model, app: &Application, t: i64) -> bool {
     s.revoked_at.is_none()
@@ -211,29 +216,32 @@ impl Services {
         if user.is_disabled_at(OffsetDateTime::now_utc()) {
             return Err(invalid("the user is disabled"));
         }
-        let txn = self.db.begin_write().await?;
-        let touched = session::Entity::update_many()
-            .col_expr(session::Column::LastAccessedAt, Expr::value(t))
-            .col_expr(session::Column::LastAccessedByIp, Expr::value(actor.ip.clone()))
-            .filter(Expr::col(session::Column::Id).eq(sess.id))
-            .filter(Expr::col(session::Column::RevokedAt).is_null())
-            .exec(&txn)
-            .await?;
-        if touched.rows_affected == 0 {
+        // One conditional write, group-committed with concurrent refreshes.
+        let touch = (t - sess.last_accessed_at > TOUCH_EVERY_US).then(|| (t, actor.ip.clone()));
+        let (refresh, new_token) = if app.refresh_token_rotation {
+            let (token, hash) = new_refresh_token();
+            let row = refresh_token::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                session_id: Set(sess.id),
+                token_hash: Set(hash),
+                created_at: Set(t),
+                rotated_at: Set(None),
+            };
+            (token, Some(row))
+        } else {
+            (token.to_owned(), None)
+        };
+        let rotation = Rotation {
+            session_id: sess.id,
+            old_token_id: rt.id,
+            first_use: rt.rotated_at.is_none(),
+            new_token,
+            touch,
+            at: t,
+        };
+        if self.refresh_batch.rotate(rotation).await? == Outcome::Refused {
             return Err(invalid("the grant was revoked"));
         }
-        let refresh = if app.refresh_token_rotation {
-            refresh_token::Entity::update_many()
-                .col_expr(refresh_token::Column::RotatedAt, Expr::value(t))
-                .filter(Expr::col(refresh_token::Column::Id).eq(rt.id))
-                .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
-                .exec(&txn)
-                .await?;
-            insert_refresh_token(&txn, sess.id, t).await?
-        } else {
-            token.to_owned()
-        };
-        txn.commit().await?;
         let scopes: Vec<String> = sess
             .scopes
             .as_array()

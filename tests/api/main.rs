@@ -11,6 +11,7 @@ mod config;
 mod helpers;
 mod identities;
 mod login;
+mod login_conformance;
 mod nodes;
 mod oidc_client;
 mod paging;

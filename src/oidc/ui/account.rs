@@ -82,7 +82,7 @@ pub async fn end_session(
         let Some(client_id) = &client_id else {
             return bad(&state, "A post_logout_redirect_uri needs an id_token_hint or a client_id.");
         };
-        let app = match state.services.application(client_id).await {
+        let app = match state.services.application_cached(client_id).await {
             Ok(Some(a)) => a,
             Ok(None) => return bad(&state, "No application has this client ID."),
             Err(e) => return state.ui.server_error(&e),

@@ -101,7 +101,7 @@ pub async fn consent_form(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let app = match state.services.application(&req.client_id).await {
+    let app = match state.services.application_cached(&req.client_id).await {
         Ok(Some(a)) => a,
         Ok(None) => return flow_expired(&state),
         Err(e) => return state.ui.server_error(&e),

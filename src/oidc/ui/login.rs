@@ -50,7 +50,15 @@ fn after_login(flow: &str) -> String {
 
 async fn client_name(state: &AppState, flow: &str) -> Option<String> {
     let req = open_flow(state, Some(flow))?;
-    state.services.application(&req.client_id).await.ok().flatten().map(|a| a.name)
+    state.services.application_cached(&req.client_id).await.ok().flatten().map(|a| a.name)
+}
+
+/// The page language: the first `ui_locales` tag of the request, if it looks like one.
+fn lang(state: &AppState, flow: &str) -> Option<String> {
+    let locales = open_flow(state, Some(flow))?.ui_locales?;
+    let tag = locales.split_ascii_whitespace().next()?;
+    let ok = !tag.is_empty() && tag.len() <= 35 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ok.then(|| tag.to_owned())
 }
 
 fn login_page(
@@ -64,7 +72,7 @@ fn login_page(
 ) -> Response {
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, flow, login_id, error, client_name => client,
+        csrf, flow, login_id, error, client_name => client, lang => lang(state, flow),
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
     };
@@ -139,7 +147,9 @@ fn signup_page(
 ) -> Response {
     let (jar, csrf) = csrf(state, jar);
     let policy = describe_policy(&state.services.config().password_policy);
-    let ctx = context! { csrf, flow, login_id, error, policy, login_id_label => login_id_label(state) };
+    let ctx = context! {
+        csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state),
+    };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Complete logins per second (authorize -> login form -> code -> token), issue #4.
+#
+#   cargo build --release
+#   bench/login.sh sqlite:///tmp/bench/login.db [seconds] [browsers]
+#
+# Creates users with passwords and a SPA through the Admin API, then runs wrk
+# (bench/login.lua) with one connection per browser; each login is five requests and one
+# Argon2id verification. Also prints the Argon2 ceiling: verifications per second on
+# all cores: failed logins at the same concurrency, each one Argon2id verification.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+url=${1:?database URL}
+secs=${2:-20}
+browsers=${3:-4}
+bin=target/release/authgraph
+port=${PORT:-3921}
+work=$(mktemp -d)
+export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
+export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
+"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.02; done
+TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
+gql() {
+  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
+}
+password="bench password 42"
+stamp=$(date +%s%N)
+ids=""
+for i in $(seq 1 "$browsers"); do
+  email="login$stamp-$i@example.com"
+  gql 'mutation($e: String!, $p: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}, password: $p}) { user { id } } }' "{\"e\": \"$email\", \"p\": \"$password\"}" >/dev/null
+  ids="$ids${ids:+,}$email"
+done
+client=$(gql 'mutation { createApplication(input: {name: "login bench", type: SPA, redirectURIs: ["http://127.0.0.1:9/cb"], accessTokenSigningAlgorithm: ES256}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
+challenge=$(python3 -c 'import base64,hashlib; print(base64.urlsafe_b64encode(hashlib.sha256(b"bench-verifier-bench-verifier-bench-verifier-0123").digest()).rstrip(b"=").decode())')
+LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
+  wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/login/"
+echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
+# The Argon2 ceiling through the same server: wrong-password logins, same concurrency.
+page=$(curl -s -c "$work/jar" "http://127.0.0.1:$port/login")
+csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+cookie=$(awk '$6 == "ag_csrf" {print $7}' "$work/jar")
+first=${ids%%,*}
+CSRF=$csrf CSRF_COOKIE=$cookie LOGIN_ID=${first/@/%40} \
+  wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login_fail.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/argon2_ceiling/"
+if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi

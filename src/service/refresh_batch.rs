@@ -1,0 +1,152 @@
+//! Group commit for refresh-token rotation: the writes of many concurrent refresh grants
+//! go into one transaction (one commit, one fsync on PostgreSQL), and each request waits
+//! until its own writes are committed before it answers.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{EntityTrait, QueryFilter};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::Db;
+use entity::{refresh_token, session};
+
+/// One grant's writes.
+pub struct Rotation {
+    /// The grant.
+    pub session_id: Uuid,
+    /// The presented token, marked rotated when a new one replaces it.
+    pub old_token_id: Uuid,
+    /// The presented token had not been rotated yet when it was read.
+    pub first_use: bool,
+    /// The replacement, if the application rotates tokens.
+    pub new_token: Option<refresh_token::ActiveModel>,
+    /// Record the last access (at most once a minute per grant).
+    pub touch: Option<(i64, Option<String>)>,
+    /// Now (UTC micros).
+    pub at: i64,
+}
+
+/// What happened to a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written.
+    Done,
+    /// The grant was revoked meanwhile, or the token was rotated by a concurrent request.
+    Refused,
+}
+
+type Job = (Rotation, oneshot::Sender<Result<Outcome, String>>);
+
+const MAX_BATCH: usize = 256;
+
+/// Sends rotations to the group-commit writer.
+#[derive(Clone)]
+pub struct RefreshBatcher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl RefreshBatcher {
+    /// Starts the writer task on `db`.
+    pub fn start(db: Db) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let (rows, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                match write(&db, rows).await {
+                    Ok(outcomes) => {
+                        for (w, o) in waiters.into_iter().zip(outcomes) {
+                            let _ = w.send(Ok(o));
+                        }
+                    }
+                    Err(e) => {
+                        for w in waiters {
+                            let _ = w.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Queues a rotation and waits until it is committed.
+    pub async fn rotate(&self, r: Rotation) -> super::Result<Outcome> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send((r, done)).await.map_err(|_| super::Error::internal("refresh writer stopped"))?;
+        wait.await.map_err(|_| super::Error::internal("refresh writer stopped"))?.map_err(super::Error::Internal)
+    }
+}
+
+async fn write(db: &Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
+    let s = |e: sea_orm::DbErr| e.to_string();
+    let txn = db.begin_write().await.map_err(s)?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut inserts = Vec::new();
+    for job in jobs {
+        // The presented token is marked rotated only while it is unrotated and its grant
+        // is live: one conditional statement checks both.
+        let live = Query::select()
+            .expr(Expr::val(1))
+            .from(session::Entity)
+            .and_where(Expr::col(session::Column::Id).eq(job.session_id))
+            .and_where(Expr::col(session::Column::RevokedAt).is_null())
+            .to_owned();
+        let guarded = || {
+            refresh_token::Entity::update_many()
+                .filter(Expr::col(refresh_token::Column::Id).eq(job.old_token_id))
+                .filter(Expr::exists(live.clone()))
+        };
+        let mut done = false;
+        if job.new_token.is_some() && job.first_use {
+            done = guarded()
+                .col_expr(refresh_token::Column::RotatedAt, Expr::value(job.at))
+                .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
+                .exec(&txn)
+                .await
+                .map_err(s)?
+                .rows_affected
+                > 0;
+        }
+        if !done {
+            // No rotation, a retry within the grace window, or a concurrent request that
+            // rotated the token first (also a retry): only check that the grant is live.
+            done = guarded()
+                .col_expr(refresh_token::Column::CreatedAt, Expr::col(refresh_token::Column::CreatedAt))
+                .exec(&txn)
+                .await
+                .map_err(s)?
+                .rows_affected
+                > 0;
+        }
+        if !done {
+            outcomes.push(Outcome::Refused);
+            continue;
+        }
+        if let Some((t, ip)) = job.touch {
+            session::Entity::update_many()
+                .col_expr(session::Column::LastAccessedAt, Expr::value(t))
+                .col_expr(session::Column::LastAccessedByIp, Expr::value(ip))
+                .filter(Expr::col(session::Column::Id).eq(job.session_id))
+                .exec(&txn)
+                .await
+                .map_err(s)?;
+        }
+        if let Some(row) = job.new_token {
+            inserts.push(row);
+        }
+        outcomes.push(Outcome::Done);
+    }
+    // SQLite allows 32,766 bound values per statement; a token row binds 5.
+    for chunk in inserts.chunks(1000) {
+        refresh_token::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(s)?;
+    }
+    txn.commit().await.map_err(s)?;
+    Ok(outcomes)
+}
