@@ -2,8 +2,9 @@
 # refresh_token grants per second with rotation (issue #4's refresh target).
 #
 #   cargo build --release
-#   bench/refresh.sh sqlite:///tmp/bench/refresh.db [seconds] [connections]
+#   [ALG=ES256] bench/refresh.sh sqlite:///tmp/bench/refresh.db [seconds] [connections]
 #
+# ALG is the application's access token algorithm (RS256 by default, as in Authgear).
 # Creates a user, a SPA (public client) and one session per connection through the Admin
 # API, then runs wrk (bench/refresh.lua): each connection walks its own rotation chain.
 set -euo pipefail
@@ -27,13 +28,14 @@ gql() {
 }
 email="bench$(date +%s%N)@example.com"
 user=$(gql 'mutation($e: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}}) { user { id } } }' "{\"e\": \"$email\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createUser"]["user"]["id"])')
-client=$(gql 'mutation { createApplication(input: {name: "bench", type: SPA}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
+alg=${ALG:-RS256}
+client=$(gql "mutation { createApplication(input: {name: \"bench\", type: SPA, accessTokenSigningAlgorithm: $alg}) { application { clientID } } }" '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
 tokens=""
 # Two chains per connection, so that a connection never waits for another one's response.
 for _ in $(seq 1 $((conns * 2))); do
   t=$(gql 'mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }' "{\"u\": \"$user\", \"c\": \"$client\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createSession"]["refreshToken"])')
   tokens="$tokens${tokens:+,}$t"
 done
-TOKENS=$tokens CLIENT_ID=$client THREADS=2 wrk -t2 -c"$conns" -d"${secs}s" -s bench/refresh.lua "http://127.0.0.1:$port/oauth2/token" | grep RESULT | sed "s/^RESULT/refresh/"
+TOKENS=$tokens CLIENT_ID=$client THREADS=2 wrk -t2 -c"$conns" -d"${secs}s" -s bench/refresh.lua "http://127.0.0.1:$port/oauth2/token" | grep RESULT | sed "s/^RESULT/refresh_$alg/"
 echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -97,6 +97,42 @@ pub(crate) async fn insert_refresh_token(conn: &impl ConnectionTrait, session_id
     Ok(token)
 }
 
+/// A refresh token with its session and the session's user, by token hash.
+async fn token_session_user(
+    conn: &impl ConnectionTrait,
+    digest: Vec<u8>,
+) -> Result<Option<(refresh_token::Model, session::Model, entity::user::Model)>> {
+    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
+    let mut q = Query::select();
+    q.from(refresh_token::Entity)
+        .inner_join(
+            session::Entity,
+            Expr::col((session::Entity, session::Column::Id))
+                .equals((refresh_token::Entity, refresh_token::Column::SessionId)),
+        )
+        .inner_join(
+            entity::user::Entity,
+            Expr::col((entity::user::Entity, entity::user::Column::Id))
+                .equals((session::Entity, session::Column::UserId)),
+        )
+        .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest));
+    for c in refresh_token::Column::iter() {
+        q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
+    }
+    for c in session::Column::iter() {
+        q.expr_as(Expr::col((session::Entity, c)), format!("s_{}", c.as_str()));
+    }
+    for c in entity::user::Column::iter() {
+        q.expr_as(Expr::col((entity::user::Entity, c)), format!("u_{}", c.as_str()));
+    }
+    let Some(row) = conn.query_one(&q).await? else { return Ok(None) };
+    Ok(Some((
+        refresh_token::Model::from_query_result(&row, "t_")?,
+        session::Model::from_query_result(&row, "s_")?,
+        entity::user::Model::from_query_result(&row, "u_")?,
+    )))
+}
+
 /// A grant's last access is recorded at most this often (its idle timeout is counted in
 /// days, so a minute's precision is plenty and saves a write per refresh).
 const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
@@ -178,13 +214,8 @@ impl Services {
         let digest = sha256(token.as_bytes()).to_vec();
         // Reads first, outside the write transaction; the writes below are conditional,
         // so a concurrent revocation or rotation is still noticed.
-        // The token with its session in one round trip.
-        let Some((rt, Some(sess))) = refresh_token::Entity::find()
-            .find_also_related(session::Entity)
-            .filter(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest))
-            .one(&self.db.conn)
-            .await?
-        else {
+        // The token with its session and user in one round trip.
+        let Some((rt, sess, user_row)) = token_session_user(&self.db.conn, digest).await? else {
             return Err(invalid("unknown refresh token"));
         };
         if sess.client_id.as_deref() != Some(app.client_id.as_str()) {
@@ -210,9 +241,7 @@ impl Services {
         if !live(&sess, app, t) {
             return Err(invalid("the grant has expired or was revoked"));
         }
-        let Some(user) = self.user(sess.user_id).await? else {
-            return Err(invalid("the user no longer exists"));
-        };
+        let user = User::from(user_row);
         if user.is_disabled_at(OffsetDateTime::now_utc()) {
             return Err(invalid("the user is disabled"));
         }
