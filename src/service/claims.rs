@@ -95,19 +95,23 @@ pub fn scope_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
     out
 }
 
+/// Authgear's user claims for a user whose effective role keys are known.
+pub(crate) fn authgear_claims_with(user: &User, roles: Vec<String>) -> Map<String, Value> {
+    let verified = ["email_verified", "phone_number_verified"]
+        .iter()
+        .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
+    let mut m = Map::new();
+    m.insert("https://authgear.com/claims/user/roles".into(), json!(roles));
+    m.insert("https://authgear.com/claims/user/is_anonymous".into(), json!(user.is_anonymous));
+    m.insert("https://authgear.com/claims/user/is_verified".into(), json!(verified));
+    m.insert("https://authgear.com/claims/user/can_reauthenticate".into(), json!(!user.is_anonymous));
+    m
+}
+
 impl Services {
     /// Authgear's user claims: effective role keys, anonymity, verification.
     pub(crate) async fn authgear_claims(&self, user: &User) -> Result<Map<String, Value>> {
-        let roles = self.effective_role_keys(user.id).await?;
-        let verified = ["email_verified", "phone_number_verified"]
-            .iter()
-            .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
-        let mut m = Map::new();
-        m.insert("https://authgear.com/claims/user/roles".into(), json!(roles));
-        m.insert("https://authgear.com/claims/user/is_anonymous".into(), json!(user.is_anonymous));
-        m.insert("https://authgear.com/claims/user/is_verified".into(), json!(verified));
-        m.insert("https://authgear.com/claims/user/can_reauthenticate".into(), json!(!user.is_anonymous));
-        Ok(m)
+        Ok(authgear_claims_with(user, self.effective_role_keys(user.id).await?))
     }
 
     /// Signs an access token (RFC 9068) for a user.

@@ -97,11 +97,22 @@ pub(crate) async fn insert_refresh_token(conn: &impl ConnectionTrait, session_id
     Ok(token)
 }
 
-/// A refresh token with its session and the session's user, by token hash.
-async fn token_session_user(
-    conn: &impl ConnectionTrait,
-    digest: Vec<u8>,
-) -> Result<Option<(refresh_token::Model, session::Model, entity::user::Model)>> {
+/// What a refresh grant reads: the token, its session, the user and the user's effective
+/// role keys.
+type GrantRow = (refresh_token::Model, session::Model, entity::user::Model, Vec<String>);
+
+/// Comma-separated role keys of `users`.`id` from `link` (role keys never hold commas).
+fn role_keys_sql(backend: sea_orm::DbBackend, from: &str) -> String {
+    let agg = match backend {
+        sea_orm::DbBackend::Postgres => "string_agg(r.\"key\", ',')",
+        _ => "group_concat(r.\"key\", ',')",
+    };
+    format!("(SELECT {agg} FROM {from})")
+}
+
+/// A refresh token with its session, the session's user and the user's effective role
+/// keys, by token hash: one round trip on the hot path.
+async fn token_session_user(conn: &impl ConnectionTrait, digest: Vec<u8>) -> Result<Option<GrantRow>> {
     use sea_orm::{FromQueryResult, IdenStatic, Iterable};
     let mut q = Query::select();
     q.from(refresh_token::Entity)
@@ -125,11 +136,30 @@ async fn token_session_user(
     for c in entity::user::Column::iter() {
         q.expr_as(Expr::col((entity::user::Entity, c)), format!("u_{}", c.as_str()));
     }
+    let backend = conn.get_database_backend();
+    let direct = role_keys_sql(
+        backend,
+        "\"user_roles\" ur JOIN \"roles\" r ON r.\"id\" = ur.\"role_id\" WHERE ur.\"user_id\" = \"users\".\"id\"",
+    );
+    let via_groups = role_keys_sql(
+        backend,
+        "\"user_groups\" ug JOIN \"group_roles\" gr ON gr.\"group_id\" = ug.\"group_id\" \
+         JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
+    );
+    q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
     let Some(row) = conn.query_one(&q).await? else { return Ok(None) };
+    let mut roles: Vec<String> = Vec::new();
+    for col in ["direct_roles", "group_roles"] {
+        let list: Option<String> = row.try_get("", col)?;
+        roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
+    }
+    roles.sort();
+    roles.dedup();
     Ok(Some((
         refresh_token::Model::from_query_result(&row, "t_")?,
         session::Model::from_query_result(&row, "s_")?,
         entity::user::Model::from_query_result(&row, "u_")?,
+        roles,
     )))
 }
 
@@ -215,7 +245,7 @@ impl Services {
         // Reads first, outside the write transaction; the writes below are conditional,
         // so a concurrent revocation or rotation is still noticed.
         // The token with its session and user in one round trip.
-        let Some((rt, sess, user_row)) = token_session_user(&self.db.conn, digest).await? else {
+        let Some((rt, sess, user_row, roles)) = token_session_user(&self.db.conn, digest).await? else {
             return Err(invalid("unknown refresh token"));
         };
         if sess.client_id.as_deref() != Some(app.client_id.as_str()) {
@@ -276,7 +306,9 @@ impl Services {
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        let access = self.user_access_token(&user, app, sess.id, sess.auth_time, &scopes).await?;
+        let authgear = super::claims::authgear_claims_with(&user, roles);
+        let jti = Uuid::now_v7().to_string();
+        let access = self.sign_access_token(&user, app, sess.id, sess.auth_time, &scopes, &authgear, &jti)?;
         Ok(UserTokens {
             access_token: access,
             refresh_token: refresh,

@@ -56,6 +56,15 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
         refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
     assert_eq!(status, 200, "{body}");
     let second = body["refresh_token"].as_str().unwrap().to_owned();
+    // The refreshed token has the effective roles: direct ones and those of groups, once each.
+    app.ok("mutation($u: ID!) { createRole(input: {key: \"admin_ro\"}) { role { id } } createGroup(input: {key: \"staff\"}) { group { id } } addRoleToGroups(input: {roleKey: \"admin_ro\", groupKeys: [\"staff\"]}) { role { id } } a: addRoleToGroups(input: {roleKey: \"editor\", groupKeys: [\"staff\"]}) { role { id } } addUserToGroups(input: {userID: $u, groupKeys: [\"staff\"]}) { user { id } } }", json!({"u": user})).await;
+    let (status, body) =
+        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
+    assert_eq!(status, 200, "{body}");
+    let second = body["refresh_token"].as_str().unwrap().to_owned();
+    let payload = body["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
+    let refreshed: Value = serde_json::from_slice(&authgraph::crypto::b64_decode(&payload).unwrap()).unwrap();
+    assert_eq!(refreshed["https://authgear.com/claims/user/roles"], json!(["admin_ro", "editor"]));
     assert_ne!(first, second);
     let (status, body) =
         refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
