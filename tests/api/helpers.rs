@@ -147,8 +147,28 @@ impl TestApp {
         ids
     }
 
+    /// POSTs a form to the token endpoint; returns the status and the JSON body.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let res = self
+            .client
+            .post(format!("{}/oauth2/token", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        (res.status().as_u16(), res.json().await.expect("JSON body"))
+    }
+
     /// Number of audit rows.
     pub async fn audit_count(&self) -> i64 {
         self.ok("{ auditLogs { totalCount } }", json!({})).await["auditLogs"]["totalCount"].as_i64().expect("count")
     }
+}
+
+/// The claims of a JWT, unverified (tests verify signatures separately).
+pub fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&authgraph::crypto::b64_decode(payload).expect("base64url")).expect("JSON claims")
 }

@@ -8,7 +8,7 @@ use openidconnect::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_with};
+use crate::helpers::{TestApp, jwt_claims, spawn_app, spawn_with};
 use crate::rp::{Browser, Rp, hidden, http_client, param, register, relying_party};
 
 const PW: &str = "correct horse battery";
@@ -39,24 +39,6 @@ fn start(rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Flow {
 async fn spa(app: &TestApp) -> (Rp, String) {
     let (id, _) = register(app, "SPA", CB).await;
     (relying_party(app, &id, None, CB).await, id)
-}
-
-fn decode(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&authgraph::crypto::b64_decode(payload).unwrap()).unwrap()
-}
-
-async fn token_form(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let res = app
-        .client
-        .post(format!("{}/oauth2/token", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
 }
 
 /// oidcc-server, oidcc-userinfo-get/post, oidcc-scope-*, oidcc-ensure-request-with-valid-pkce-succeeds.
@@ -90,14 +72,14 @@ async fn code_flow_with_pkce_for_a_public_client() {
     .unwrap();
     assert_eq!(claims.access_token_hash(), Some(&expected), "at_hash");
     assert!(claims.auth_time().is_some());
-    let raw = decode(&id_token.to_string());
+    let raw = jwt_claims(&id_token.to_string());
     assert_eq!(raw["amr"], json!(["pwd"]));
     assert!(raw["sid"].is_string());
     assert_eq!(raw["email"], "alice@example.com");
     assert!(raw.get("given_name").is_none(), "no profile claims without the profile scope");
     assert_eq!(raw["https://authgear.com/claims/user/roles"], json!(["editor"]));
     assert_eq!(raw["https://authgear.com/claims/user/can_reauthenticate"], true);
-    let access = decode(token.access_token().secret());
+    let access = jwt_claims(token.access_token().secret());
     assert_eq!(access["aud"], client_id.as_str());
     assert_eq!(access["https://authgear.com/claims/user/roles"], json!(["editor"]));
     assert!(token.refresh_token().is_some(), "offline_access gives a refresh token");
@@ -156,11 +138,14 @@ async fn code_flow_for_a_confidential_client() {
     let cb = browser.authorize_with_login(url.as_str(), "bob@example.com", PW).await;
     let code = param(&cb, "code").unwrap();
     // Without the secret the code is refused, and stays unused.
-    let (status, body) = token_form(
-        &app,
-        &[("grant_type", "authorization_code"), ("code", &code), ("client_id", &id), ("redirect_uri", CB)],
-    )
-    .await;
+    let (status, body) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &id),
+            ("redirect_uri", CB),
+        ])
+        .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_client");
     let http = http_client(reqwest::Client::new());
@@ -277,7 +262,7 @@ async fn prompts_max_age_hints_and_single_sign_on() {
         .await
         .unwrap();
     let id_token = first.id_token().unwrap().to_string();
-    let auth_time = decode(&id_token)["auth_time"].as_i64().unwrap();
+    let auth_time = jwt_claims(&id_token)["auth_time"].as_i64().unwrap();
 
     // Logged in: prompt=none gives a code at once; so does another app (SSO).
     let f = start(&rp, &[], &[("prompt", "none")]);
@@ -319,7 +304,7 @@ async fn prompts_max_age_hints_and_single_sign_on() {
         .request_async(&http)
         .await
         .unwrap();
-    let fresh = decode(&t.id_token().unwrap().to_string())["auth_time"].as_i64().unwrap();
+    let fresh = jwt_claims(&t.id_token().unwrap().to_string())["auth_time"].as_i64().unwrap();
     assert!(fresh > auth_time);
 
     // max_age=1 after two seconds asks to log in again; prompt=none then says login_required.
@@ -357,31 +342,29 @@ async fn code_reuse_wrong_verifier_and_wrong_redirect_uri() {
     let code = param(&cb, "code").unwrap();
     let verifier = f.verifier.secret().clone();
     let base = [("grant_type", "authorization_code"), ("client_id", id.as_str()), ("code", code.as_str())];
-    let (s, b) =
-        token_form(&app, &[&base[..], &[("redirect_uri", CB), ("code_verifier", "x".repeat(43).as_str())]].concat())
-            .await;
+    let (s, b) = app
+        .token_request(&[&base[..], &[("redirect_uri", CB), ("code_verifier", "x".repeat(43).as_str())]].concat())
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "wrong verifier");
-    let (s, b) = token_form(
-        &app,
-        &[&base[..], &[("redirect_uri", "http://127.0.0.1:9/other"), ("code_verifier", &verifier)]].concat(),
-    )
-    .await;
+    let (s, b) = app
+        .token_request(
+            &[&base[..], &[("redirect_uri", "http://127.0.0.1:9/other"), ("code_verifier", &verifier)]].concat(),
+        )
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "wrong redirect_uri");
     let (s, first) =
-        token_form(&app, &[&base[..], &[("redirect_uri", CB), ("code_verifier", &verifier)]].concat()).await;
+        app.token_request(&[&base[..], &[("redirect_uri", CB), ("code_verifier", &verifier)]].concat()).await;
     assert_eq!(s, 200, "{first}");
-    let (s, b) = token_form(&app, &[&base[..], &[("redirect_uri", CB), ("code_verifier", &verifier)]].concat()).await;
+    let (s, b) = app.token_request(&[&base[..], &[("redirect_uri", CB), ("code_verifier", &verifier)]].concat()).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "second use");
     // The second use revoked what the first one issued.
-    let (s, _) = token_form(
-        &app,
-        &[
+    let (s, _) = app
+        .token_request(&[
             ("grant_type", "refresh_token"),
             ("client_id", &id),
             ("refresh_token", first["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(s, 400);
     let res = app
         .client
@@ -392,17 +375,15 @@ async fn code_reuse_wrong_verifier_and_wrong_redirect_uri() {
         .unwrap();
     assert_eq!(res.status(), 401);
     // The refresh token of a used-up code is gone; a refresh with a wrong client too.
-    let (s, b) = token_form(
-        &app,
-        &[
+    let (s, b) = app
+        .token_request(&[
             ("grant_type", "authorization_code"),
             ("client_id", &id),
             ("code", "nope"),
             ("redirect_uri", CB),
             ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
 }
 
@@ -453,23 +434,23 @@ async fn failed_and_disabled_logins() {
     // A refresh token from before the account was disabled stops working.
     let cb = browser.login(&page, "gina@example.com", PW).await.redirect();
     let code = param(&cb, "code").unwrap();
-    let (_, t) = token_form(
-        &app,
-        &[
+    let (_, t) = app
+        .token_request(&[
             ("grant_type", "authorization_code"),
             ("client_id", &id),
             ("code", &code),
             ("redirect_uri", CB),
             ("code_verifier", f.verifier.secret()),
-        ],
-    )
-    .await;
+        ])
+        .await;
     app.ok("mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true, reason: \"Unpaid invoices\"}) { user { id } } }", json!({"u": user})).await;
-    let (s, b) = token_form(
-        &app,
-        &[("grant_type", "refresh_token"), ("client_id", &id), ("refresh_token", t["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (s, b) = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &id),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
     let fresh = Browser::new(&app);
     let f = start(&rp, &[], &[]);
@@ -493,17 +474,15 @@ async fn logout_ends_the_session_and_its_refresh_tokens() {
     let f = start(&rp, &["offline_access"], &[]);
     let cb = browser.authorize_with_login(&f.url, "hank@example.com", PW).await;
     let code = param(&cb, "code").unwrap();
-    let (_, t) = token_form(
-        &app,
-        &[
+    let (_, t) = app
+        .token_request(&[
             ("grant_type", "authorization_code"),
             ("client_id", &id),
             ("code", &code),
             ("redirect_uri", CB),
             ("code_verifier", f.verifier.secret()),
-        ],
-    )
-    .await;
+        ])
+        .await;
     let id_token = t["id_token"].as_str().unwrap();
 
     let (s, page) = browser
@@ -520,11 +499,13 @@ async fn logout_ends_the_session_and_its_refresh_tokens() {
         .await
         .redirect();
     assert_eq!(back, "http://127.0.0.1:9/bye?state=xyz");
-    let (s, _) = token_form(
-        &app,
-        &[("grant_type", "refresh_token"), ("client_id", &id), ("refresh_token", t["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (s, _) = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &id),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
     assert_eq!(s, 400, "the refresh token ended with the session");
     let f = start(&rp, &[], &[("prompt", "none")]);
     assert_eq!(param(&browser.open(&f.url).await.redirect(), "error").as_deref(), Some("login_required"));

@@ -4,28 +4,11 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{jwt_claims, spawn_app};
 use crate::rp::{Browser, param, register};
 
 const PW: &str = "correct horse battery";
 const CB: &str = "http://127.0.0.1:9/cb";
-
-fn decode(jwt: &str) -> Value {
-    serde_json::from_slice(&authgraph::crypto::b64_decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
-}
-
-async fn token(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let res = app
-        .client
-        .post(format!("{}/oauth2/token", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
 
 /// oidcc-ensure-post-request-succeeds, oidcc-server-client-secret-post,
 /// oidcc-ensure-request-without-nonce-succeeds-for-code-flow, oidcc-scope-all.
@@ -51,19 +34,17 @@ async fn post_request_without_nonce_secret_post_and_all_scopes() {
     let cb = browser.login(&page, "mia@example.com", PW).await.redirect();
     assert_eq!(param(&cb, "state").as_deref(), Some("st"));
     let code = param(&cb, "code").unwrap();
-    let (s, t) = token(
-        &app,
-        &[
+    let (s, t) = app
+        .token_request(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", CB),
             ("client_id", &id),
             ("client_secret", &secret),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(s, 200, "{t}");
-    let claims = decode(t["id_token"].as_str().unwrap());
+    let claims = jwt_claims(t["id_token"].as_str().unwrap());
     assert!(claims.get("nonce").is_none());
     assert_eq!(claims["aud"], json!([id]));
     assert_eq!(claims["name"], "Mia Wong");
@@ -95,17 +76,15 @@ async fn post_request_without_nonce_secret_post_and_all_scopes() {
     let f = [("client_id", id.as_str()), ("redirect_uri", CB), ("response_type", "code"), ("scope", "openid")];
     let cb = browser.submit("/oauth2/authorize", &f).await.redirect();
     let code = param(&cb, "code").unwrap();
-    let (s, b) = token(
-        &app,
-        &[
+    let (s, b) = app
+        .token_request(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", CB),
             ("client_id", &other),
             ("client_secret", other_secret.as_deref().unwrap()),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
 }
 
@@ -126,9 +105,14 @@ async fn max_age_long_enough_empty_parameters_and_ui_locales() {
     let cb = browser.open(&format!("{base}&max_age=10000")).await.redirect();
     assert!(param(&cb, "code").is_some(), "a recent login satisfies max_age=10000");
     let code = param(&cb, "code").unwrap();
-    let (s, _) =
-        token(&app, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB), ("client_id", &id)])
-            .await;
+    let (s, _) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("client_id", &id),
+        ])
+        .await;
     assert_eq!(s, 401, "a confidential client must authenticate");
 }
 

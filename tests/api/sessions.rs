@@ -3,20 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_with};
-
-async fn refresh(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let res = app
-        .client
-        .post(format!("{}/oauth2/token", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
+use crate::helpers::spawn_with;
 
 #[tokio::test]
 async fn sessions_refresh_rotation_reuse_and_revocation() {
@@ -53,13 +40,13 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
     // A public client refreshes with its client_id alone; the token rotates.
     let first = s["refreshToken"].as_str().unwrap().to_owned();
     let (status, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
     assert_eq!(status, 200, "{body}");
     let second = body["refresh_token"].as_str().unwrap().to_owned();
     // The refreshed token has the effective roles: direct ones and those of groups, once each.
     app.ok("mutation($u: ID!) { createRole(input: {key: \"admin_ro\"}) { role { id } } createGroup(input: {key: \"staff\"}) { group { id } } addRoleToGroups(input: {roleKey: \"admin_ro\", groupKeys: [\"staff\"]}) { role { id } } a: addRoleToGroups(input: {roleKey: \"editor\", groupKeys: [\"staff\"]}) { role { id } } addUserToGroups(input: {userID: $u, groupKeys: [\"staff\"]}) { user { id } } }", json!({"u": user})).await;
     let (status, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
     assert_eq!(status, 200, "{body}");
     let second = body["refresh_token"].as_str().unwrap().to_owned();
     let payload = body["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
@@ -67,16 +54,16 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
     assert_eq!(refreshed["https://authgear.com/claims/user/roles"], json!(["admin_ro", "editor"]));
     assert_ne!(first, second);
     let (status, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &second)]).await;
     assert_eq!(status, 200, "{body}");
     let third = body["refresh_token"].as_str().unwrap().to_owned();
 
     // Presenting a rotated token again is reuse: the whole grant is revoked.
     let (status, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
     assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")));
     let (_, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &third)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &third)]).await;
     assert_eq!(body["error"], "invalid_grant", "the newest token of the family is dead too");
     let d = app.ok(q, json!({"u": user})).await;
     assert_eq!(d["node"]["sessions"]["totalCount"], 0);
@@ -99,7 +86,7 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
     let sid = sessions["node"]["sessions"]["edges"][0]["node"]["id"].clone();
     app.ok("mutation($s: ID!) { revokeSession(input: {sessionID: $s}) { user { id } } }", json!({"s": sid})).await;
     let (_, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &token)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &token)]).await;
     assert_eq!(body["error"], "invalid_grant");
     app.ok(
         "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true}) { user { id } } }",
@@ -107,12 +94,12 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
     )
     .await;
     let (_, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &other)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &other)]).await;
     assert_eq!(body["error"], "invalid_grant");
     app.err(create, json!({"u": user, "c": client}), "BAD_USER_INPUT", Some("UserDisabled")).await;
     app.ok("mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: false}) { user { id } } revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": user})).await;
     let (_, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &other)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &other)]).await;
     assert_eq!(body["error"], "invalid_grant", "revokeAllSessions ended the grant");
 }
 
@@ -131,30 +118,26 @@ async fn confidential_clients_authenticate_to_refresh_and_m2m_has_no_sessions() 
         .unwrap()
         .to_owned();
     let (status, body) =
-        refresh(&app, &[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &token)]).await;
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &token)]).await;
     assert_eq!((status, body["error"].clone()), (401, json!("invalid_client")));
-    let (status, body) = refresh(
-        &app,
-        &[
+    let (status, body) = app
+        .token_request(&[
             ("grant_type", "refresh_token"),
             ("client_id", &client),
             ("client_secret", &secret),
             ("refresh_token", &token),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(status, 200, "{body}");
     // Within the grace window a rotated token still works once more (a concurrent retry).
-    let (status, _) = refresh(
-        &app,
-        &[
+    let (status, _) = app
+        .token_request(&[
             ("grant_type", "refresh_token"),
             ("client_id", &client),
             ("client_secret", &secret),
             ("refresh_token", &token),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(status, 200);
 }
 

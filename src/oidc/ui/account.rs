@@ -1,6 +1,5 @@
 //! Logging out (RP-initiated logout 1.0 at `/oauth2/end_session`, and `/logout`).
 
-use axum::Form;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -10,7 +9,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Fields, actor, csrf, csrf_failed, csrf_ok, current_session};
+use super::{CsrfForm, Fields, actor, csrf, current_session};
 use crate::http::{AppState, Peer};
 
 /// Where to send the browser after logging out.
@@ -124,11 +123,8 @@ pub async fn logout(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
-    }
     let after: AfterLogout = f.get("request").and_then(|r| state.services.unseal("logout", r)).unwrap_or_default();
     let actor = actor(&peer, &headers);
     match current_session(&state, &jar, &actor).await {

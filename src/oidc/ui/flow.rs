@@ -1,13 +1,12 @@
 //! Steps inside an authorization request: choosing the account and consenting.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{Fields, actor, csrf, csrf_failed, csrf_ok, current_session, flow_expired, open_flow, seal_flow};
+use super::{CsrfForm, Fields, actor, csrf, current_session, flow_expired, open_flow, seal_flow};
 use crate::http::{AppState, Peer};
 use crate::oidc::authorize::{proceed, respond};
 use crate::service::authorize::{AuthRequest, RedirectError};
@@ -74,11 +73,8 @@ pub async fn select_submit(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
-    }
     let Some(mut req) = open_flow(&state, f.get("flow").map(String::as_str)) else { return flow_expired(&state) };
     req.account_chosen = true;
     if f.get("action").map(String::as_str) == Some("switch") {
@@ -120,11 +116,8 @@ pub async fn consent_submit(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
-    }
     let (mut req, user) = match signed_in(&state, &jar, &headers, &peer, f.get("flow").map(String::as_str)).await {
         Ok(x) => x,
         Err(r) => return r,

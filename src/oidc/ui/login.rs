@@ -1,13 +1,12 @@
 //! The login and signup pages.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{Fields, actor, csrf, csrf_failed, csrf_ok, current_session, open_flow};
+use super::{CsrfForm, Fields, actor, csrf, current_session, open_flow};
 use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
@@ -93,11 +92,8 @@ pub async fn login_submit(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
-    }
     let flow = f.get("flow").cloned().unwrap_or_default();
     let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
@@ -176,13 +172,10 @@ pub async fn signup_submit(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
     if !state.services.config().ui.signup_enabled {
         return signup_closed(&state);
-    }
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
     }
     let flow = f.get("flow").cloned().unwrap_or_default();
     let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();

@@ -11,7 +11,8 @@ pub mod settings;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Form;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -210,7 +211,7 @@ pub fn csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
 }
 
 /// Whether a form's CSRF token matches this browser's cookie.
-pub fn csrf_ok(state: &AppState, jar: &CookieJar, token: Option<&str>) -> bool {
+fn csrf_ok(state: &AppState, jar: &CookieJar, token: Option<&str>) -> bool {
     match (jar.get(CSRF_COOKIE), token) {
         (Some(c), Some(t)) => {
             crate::crypto::ct_eq(state.services.mac_b64("csrf", c.value().as_bytes()).as_bytes(), t.as_bytes())
@@ -219,8 +220,31 @@ pub fn csrf_ok(state: &AppState, jar: &CookieJar, token: Option<&str>) -> bool {
     }
 }
 
+/// A form body whose CSRF token matched this browser's cookie; any other form is
+/// answered with the "form has expired" page before the handler runs.
+pub struct CsrfForm(pub Fields);
+
+impl FromRequest<AppState> for CsrfForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(req.headers());
+        let Form(fields) = Form::<Fields>::from_request(req, state).await.map_err(|_| {
+            state.ui.message(
+                StatusCode::BAD_REQUEST,
+                "This form could not be read",
+                "The browser sent the form in a way the server does not understand. Reload the page and try again.",
+            )
+        })?;
+        if !csrf_ok(state, &jar, fields.get("csrf").map(String::as_str)) {
+            return Err(csrf_failed(state));
+        }
+        Ok(Self(fields))
+    }
+}
+
 /// The page for a failed CSRF check.
-pub fn csrf_failed(state: &AppState) -> Response {
+fn csrf_failed(state: &AppState) -> Response {
     state.ui.message(
         StatusCode::FORBIDDEN,
         "This form has expired",

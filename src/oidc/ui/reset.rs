@@ -1,6 +1,5 @@
 //! Forgot password and reset by one-time link.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -8,7 +7,7 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::login::sentence;
-use super::{Fields, actor, csrf, csrf_failed, csrf_ok};
+use super::{CsrfForm, Fields, actor, csrf};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
@@ -25,12 +24,8 @@ pub async fn forgot_submit(
     State(state): State<AppState>,
     peer: Peer,
     headers: HeaderMap,
-    jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
-    }
     let email = f.get("email").map(|s| s.trim().to_owned()).unwrap_or_default();
     match state.services.start_password_reset(&email).await {
         Ok(Some((_, code))) => {
@@ -89,11 +84,8 @@ pub async fn reset_submit(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(f): Form<Fields>,
+    CsrfForm(f): CsrfForm,
 ) -> Response {
-    if !csrf_ok(&state, &jar, f.get("csrf").map(String::as_str)) {
-        return csrf_failed(&state);
-    }
     let code = f.get("code").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     match state.services.finish_password_reset(&code, password, &actor(&peer, &headers)).await {

@@ -1,7 +1,7 @@
 //! The settings page of the logged-in user: profile, password, sessions, deletion.
 
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -10,7 +10,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use super::login::sentence;
-use super::{Fields, actor, csrf, csrf_failed, csrf_ok, current_session};
+use super::{CsrfForm, Fields, actor, csrf, current_session};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
@@ -122,125 +122,79 @@ pub async fn page(
     render(&state, jar, &sess, StatusCode::OK, notice, None).await
 }
 
-/// Checks CSRF and the session for a settings form.
-async fn guard(
-    state: &AppState,
-    jar: &CookieJar,
-    headers: &HeaderMap,
-    peer: &Peer,
-    f: &Fields,
-) -> Result<IdpSession, Response> {
-    if !csrf_ok(state, jar, f.get("csrf").map(String::as_str)) {
-        return Err(csrf_failed(state));
-    }
-    session_of(state, jar, headers, peer).await
+/// The signed-in browser of a settings form: its cookies, session and audit actor. A
+/// browser without a live session is sent to the login page.
+pub struct SignedIn {
+    jar: CookieJar,
+    sess: IdpSession,
+    actor: crate::service::Actor,
 }
 
-fn failed(state: &AppState, e: &Error) -> Option<String> {
-    match e {
-        Error::Invalid { message, .. } | Error::NotFound { message, .. } | Error::Conflict { message, .. } => {
-            Some(sentence(message))
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let peer = Peer::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let sess = session_of(state, &jar, &parts.headers, &peer).await?;
+        Ok(Self { jar, sess, actor: actor(&peer, &parts.headers) })
+    }
+}
+
+/// Redirects to `done` on success; shows the page again with the reason when the input
+/// was refused; the error page when the server failed.
+async fn outcome(state: &AppState, me: SignedIn, result: Result<&str, Error>) -> Response {
+    match result {
+        Ok(done) => Redirect::to(done).into_response(),
+        Err(Error::Invalid { message, .. } | Error::NotFound { message, .. } | Error::Conflict { message, .. }) => {
+            let msg = sentence(&message);
+            render(state, me.jar, &me.sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&msg)).await
         }
-        _ => {
-            let _ = state;
-            None
-        }
+        Err(e) => state.ui.server_error(&e),
     }
 }
 
 /// `POST /settings/profile`.
-pub async fn save_profile(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(f): Form<Fields>,
-) -> Response {
-    let sess = match guard(&state, &jar, &headers, &peer, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let edits: Vec<(String, String)> = f.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    match state.services.update_own_profile(sess.user_id, &edits, &actor(&peer, &headers)).await {
-        Ok(_) => Redirect::to("/settings?done=profile").into_response(),
-        Err(e) => match failed(&state, &e) {
-            Some(msg) => render(&state, jar, &sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&msg)).await,
-            None => state.ui.server_error(&e),
-        },
-    }
+pub async fn save_profile(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    let edits: Vec<(String, String)> = f.into_iter().collect();
+    let result = state.services.update_own_profile(me.sess.user_id, &edits, &me.actor).await;
+    outcome(&state, me, result.map(|_| "/settings?done=profile")).await
 }
 
 /// `POST /settings/password`.
-pub async fn change_password(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(f): Form<Fields>,
-) -> Response {
-    let sess = match guard(&state, &jar, &headers, &peer, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn change_password(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
     let current = f.get("current_password").cloned().unwrap_or_default();
     let new = f.get("new_password").cloned().unwrap_or_default();
-    match state.services.change_own_password(&sess, current, new, &actor(&peer, &headers)).await {
-        Ok(()) => Redirect::to("/settings?done=password").into_response(),
-        Err(e) => match failed(&state, &e) {
-            Some(msg) => render(&state, jar, &sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&msg)).await,
-            None => state.ui.server_error(&e),
-        },
-    }
+    let result = state.services.change_own_password(&me.sess, current, new, &me.actor).await;
+    outcome(&state, me, result.map(|()| "/settings?done=password")).await
 }
 
 /// `POST /settings/sessions/revoke`: signs out one session (this one logs the browser out).
-pub async fn revoke_session(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(f): Form<Fields>,
-) -> Response {
-    let sess = match guard(&state, &jar, &headers, &peer, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn revoke_session(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
     let Some(id) = f.get("session_id").and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
-        return render(&state, jar, &sess, StatusCode::BAD_REQUEST, None, Some("Choose a session to sign out.")).await;
+        let msg = "Choose a session to sign out.";
+        return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
     };
-    match state.services.end_own_session(sess.user_id, id, &actor(&peer, &headers)).await {
-        Ok(()) if id == sess.id => (jar.add(state.ui.clear_session()), Redirect::to("/login")).into_response(),
-        Ok(()) => Redirect::to("/settings?done=session").into_response(),
-        Err(e) => match failed(&state, &e) {
-            Some(msg) => render(&state, jar, &sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&msg)).await,
-            None => state.ui.server_error(&e),
-        },
+    let result = state.services.end_own_session(me.sess.user_id, id, &me.actor).await;
+    if result.is_ok() && id == me.sess.id {
+        return (me.jar.add(state.ui.clear_session()), Redirect::to("/login")).into_response();
     }
+    outcome(&state, me, result.map(|()| "/settings?done=session")).await
 }
 
 /// `POST /settings/delete`: schedules the account's deletion and signs out everywhere.
-pub async fn request_deletion(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(f): Form<Fields>,
-) -> Response {
-    let sess = match guard(&state, &jar, &headers, &peer, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn request_deletion(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
     if f.get("confirm").map(String::as_str) != Some("yes") {
         let msg = "Tick the box to confirm that you want to delete your account.";
-        return render(&state, jar, &sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
+        return render(&state, me.jar, &me.sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
     }
-    if let Err(e) = state.services.schedule_own_deletion(sess.user_id, &actor(&peer, &headers)).await {
+    if let Err(e) = state.services.schedule_own_deletion(me.sess.user_id, &me.actor).await {
         return state.ui.server_error(&e);
     }
     let days = state.services.config().ui.deletion_grace_days;
     let msg = format!(
         "Your account will be deleted in {days} days, and you are signed out. To keep it, contact the administrator of this service before then."
     );
-    (jar.add(state.ui.clear_session()), state.ui.message(StatusCode::OK, "Account deletion requested", &msg))
+    (me.jar.add(state.ui.clear_session()), state.ui.message(StatusCode::OK, "Account deletion requested", &msg))
         .into_response()
 }
