@@ -103,6 +103,9 @@ pub async fn proceed(state: &AppState, jar: &CookieJar, req: AuthRequest, actor:
         Next::SelectAccount => Redirect::to(&format!("/select_account?flow={flow}")).into_response(),
         Next::Consent => Redirect::to(&format!("/consent?flow={flow}")).into_response(),
         Next::Respond(r) => respond(state, &req, r),
+        Next::Invalid(msg) => {
+            state.ui.message(StatusCode::BAD_REQUEST, "This sign-in request is no longer valid", &msg)
+        }
     }
 }
 

@@ -49,6 +49,20 @@ impl Services {
         self.update_user(&audit, user_id, Some(Value::Object(attrs)), None).await
     }
 
+    /// Checks the user's current password (sensitive changes ask for it again).
+    async fn check_own_password(&self, user_id: Uuid, password: String) -> Result<()> {
+        let pw = authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+            .filter(Expr::col(authenticator::Column::Kind).eq("password"))
+            .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
+            .one(&self.db.conn)
+            .await?;
+        if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
+            return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
+        }
+        Ok(())
+    }
+
     /// Changes the password after checking the current one; ends every other session.
     pub async fn change_own_password(
         &self,
@@ -57,15 +71,7 @@ impl Services {
         new: String,
         actor: &Actor,
     ) -> Result<()> {
-        let pw = authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(sess.user_id))
-            .filter(Expr::col(authenticator::Column::Kind).eq("password"))
-            .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
-            .one(&self.db.conn)
-            .await?;
-        if !self.hasher.verify(current, pw.and_then(|p| p.password_hash)).await? {
-            return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
-        }
+        self.check_own_password(sess.user_id, current).await?;
         check_policy(&self.config.password_policy, &new)?;
         let hash = self.hasher.hash(new).await?;
         let t = micros(now());
@@ -106,8 +112,10 @@ impl Services {
     }
 
     /// Schedules the user's account for deletion after the grace period and logs them out
-    /// everywhere. Until then the account cannot sign in; an administrator can still act.
-    pub async fn schedule_own_deletion(&self, user_id: Uuid, actor: &Actor) -> Result<()> {
+    /// everywhere; the current password confirms it. Until then the account cannot sign in; an administrator can still act.
+    pub async fn schedule_own_deletion(&self, sess: &IdpSession, password: String, actor: &Actor) -> Result<()> {
+        self.check_own_password(sess.user_id, password).await?;
+        let user_id = sess.user_id;
         let t = micros(now());
         let at = t + self.config.ui.deletion_grace_days.saturating_mul(86_400 * 1_000_000);
         let txn = self.db.begin_write().await?;

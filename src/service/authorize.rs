@@ -91,10 +91,11 @@ pub struct AuthRequest {
     pub ui_locales: Option<String>,
     /// When the request arrived (UTC micros).
     pub iat: i64,
-    /// The user chose the account on the select-account page.
-    pub account_chosen: bool,
-    /// The user consented on the consent page.
-    pub consented: bool,
+    /// The user who chose to continue on the select-account page. Bound to the user, so
+    /// that a sealed request passed from one browser to another proves nothing.
+    pub account_chosen_by: Option<Uuid>,
+    /// The user who consented on the consent page (bound for the same reason).
+    pub consented_by: Option<Uuid>,
 }
 
 impl AuthRequest {
@@ -137,6 +138,8 @@ pub enum Next {
     Consent,
     /// Redirect to the client with a code (or with this error).
     Respond(std::result::Result<String, RedirectError>),
+    /// Show this error page; the request can no longer be answered.
+    Invalid(String),
 }
 
 /// Why [`Services::validate_authorize`] failed.
@@ -197,8 +200,8 @@ impl Services {
             hint_sub: None,
             ui_locales: p.ui_locales,
             iat: micros(now()),
-            account_chosen: false,
-            consented: false,
+            account_chosen_by: None,
+            consented_by: None,
         };
         let fail = |e: RedirectError, req: &AuthRequest| Err(AuthorizeError::Redirect(e, Box::new(req.clone())));
         match p.response_mode.as_deref() {
@@ -324,12 +327,20 @@ impl Services {
             };
             return Ok(if none { Next::Respond(Err(rerr("login_required", why))) } else { Next::Login });
         }
-        if req.has_prompt("select_account") && !req.account_chosen && !fresh {
+        // The request may be an hour old: the client must still exist and still have
+        // the redirect URI it was validated against.
+        let Some(app) =
+            self.application_cached(&req.client_id).await?.filter(|a| a.redirect_uris.contains(&req.redirect_uri))
+        else {
+            return Ok(Next::Invalid(
+                "The application changed while you were signing in. Go back to it and start again.".into(),
+            ));
+        };
+        if req.has_prompt("select_account") && req.account_chosen_by != Some(s.user_id) && !fresh {
             return Ok(Next::SelectAccount);
         }
-        let app = self.application_cached(&req.client_id).await?;
-        if app.is_some_and(|a| a.kind == AppType::ThirdPartyApp)
-            && !req.consented
+        if app.kind == AppType::ThirdPartyApp
+            && req.consented_by != Some(user.id)
             && (req.has_prompt("consent") || !self.has_consent(user.id, &req.client_id, &req.scopes).await?)
         {
             return Ok(if none {

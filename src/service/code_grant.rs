@@ -110,8 +110,12 @@ impl Services {
             .exec(&txn)
             .await?;
         if claimed.rows_affected == 0 {
+            // A concurrent exchange of the same code won: treat this one as a replay.
             drop(txn);
-            return Err(invalid("this code was already used"));
+            if let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.conn).await? {
+                self.revoke_code_grant(&row, actor).await?;
+            }
+            return Err(invalid("this code was already used; the tokens it gave are revoked"));
         }
         let (sid, refresh) = if offline {
             let grant = session::ActiveModel {

@@ -231,7 +231,13 @@ impl Services {
     /// Self-service signup: creates a user with one login ID and a password (the login ID
     /// type is recognised from the text), then logs them in. Writes `user.created` and
     /// `user.authenticated`.
-    pub async fn signup(&self, login_id: &str, password: String, actor: &Actor) -> Result<(User, IdpSession, String)> {
+    pub async fn signup(
+        &self,
+        login_id: &str,
+        password: String,
+        actor: &Actor,
+        replaces: Option<Uuid>,
+    ) -> Result<(User, IdpSession, String)> {
         if password.is_empty() {
             return Err(Error::invalid("PasswordPolicyViolated", "choose a password"));
         }
@@ -261,7 +267,7 @@ impl Services {
             account_valid_until: None,
         };
         let user = self.create_user(&audit, input).await?;
-        let (sess, token) = self.start_idp_session(&user, actor, None, now()).await?;
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, now()).await?;
         Ok((user, sess, token))
     }
 }

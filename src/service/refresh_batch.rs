@@ -88,7 +88,7 @@ async fn write(db: &Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
     let s = |e: sea_orm::DbErr| e.to_string();
     let txn = db.begin_write().await.map_err(s)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
-    let mut inserts = Vec::new();
+    let mut inserts: Vec<refresh_token::ActiveModel> = Vec::new();
     for job in jobs {
         // The presented token is marked rotated only while it is unrotated and its grant
         // is live: one conditional statement checks both.
@@ -104,6 +104,7 @@ async fn write(db: &Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
                 .filter(Expr::exists(live.clone()))
         };
         let mut done = false;
+        let mut first = false;
         if job.new_token.is_some() && job.first_use {
             done = guarded()
                 .col_expr(refresh_token::Column::RotatedAt, Expr::value(job.at))
@@ -113,6 +114,7 @@ async fn write(db: &Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
                 .map_err(s)?
                 .rows_affected
                 > 0;
+            first = done;
         }
         if !done {
             // No rotation, a retry within the grace window, or a concurrent request that
@@ -128,6 +130,23 @@ async fn write(db: &Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
         if !done {
             outcomes.push(Outcome::Refused);
             continue;
+        }
+        if job.new_token.is_some() && !first {
+            // A retry within the grace window gets a new token, and every other live token
+            // of the grant is marked rotated: if the retry was an attacker's, the client's
+            // next use of its own token is reuse and ends the grant (no silent fork).
+            refresh_token::Entity::update_many()
+                .col_expr(refresh_token::Column::RotatedAt, Expr::value(job.at))
+                .filter(Expr::col(refresh_token::Column::SessionId).eq(job.session_id))
+                .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
+                .exec(&txn)
+                .await
+                .map_err(s)?;
+            for row in &mut inserts {
+                if matches!(&row.session_id, sea_orm::ActiveValue::Set(id) if *id == job.session_id) {
+                    row.rotated_at = sea_orm::Set(Some(job.at));
+                }
+            }
         }
         if let Some((t, ip)) = job.touch {
             session::Entity::update_many()

@@ -272,7 +272,7 @@ impl Services {
             return Err(invalid("the grant has expired or was revoked"));
         }
         let user = User::from(user_row);
-        if user.is_disabled_at(OffsetDateTime::now_utc()) {
+        if user.is_disabled_at(OffsetDateTime::now_utc()) || user.is_deactivated {
             return Err(invalid("the user is disabled"));
         }
         // One conditional write, group-committed with concurrent refreshes.

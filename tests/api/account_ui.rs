@@ -52,7 +52,7 @@ async fn password_reset_by_email_link() {
         browser.submit("/forgot_password", &[("csrf", &csrf), ("email", "nobody@example.com")]).await.page();
     assert!(sent.contains("If an account uses that email address"));
     assert_eq!(sent, unknown, "the page reveals nothing about who has an account");
-    let mails = sink.all();
+    let mails = sink.wait_for(1).await;
     assert_eq!(mails.len(), 1, "one message, to the account's address");
     assert_eq!(mails[0].to, vec!["kim@example.com".to_owned()]);
     assert!(mails[0].data.contains("Subject: Reset your authgraph password"));
@@ -60,6 +60,7 @@ async fn password_reset_by_email_link() {
     assert!(link.starts_with(&format!("{}/reset_password?code=", app.url)), "{link}");
     // A second request within a minute sends nothing more.
     browser.submit("/forgot_password", &[("csrf", &csrf), ("email", "kim@example.com")]).await.page();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(sink.all().len(), 1);
 
     let (s, form) = browser.open(&link).await.page();
@@ -169,7 +170,14 @@ async fn settings_profile_password_sessions_and_deletion() {
     // Deletion request: scheduled, signed out, and the account can no longer sign in.
     let (s, _) = browser.submit("/settings/delete", &[("csrf", &csrf)]).await.page();
     assert_eq!(s, 422, "needs the confirmation box");
-    let (s, page) = browser.submit("/settings/delete", &[("csrf", &csrf), ("confirm", "yes")]).await.page();
+    let (s, page) =
+        browser.submit("/settings/delete", &[("csrf", &csrf), ("confirm", "yes"), ("password", "wrong")]).await.page();
+    assert_eq!(s, 422, "the current password confirms a deletion");
+    assert!(page.contains("The current password is incorrect."), "{page}");
+    let (s, page) = browser
+        .submit("/settings/delete", &[("csrf", &csrf), ("confirm", "yes"), ("password", "another good password")])
+        .await
+        .page();
     assert_eq!(s, 200);
     assert!(page.contains("will be deleted in 30 days"), "{page}");
     let d = app.ok("query($u: ID!) { node(id: $u) { ... on User { deleteAt } } }", json!({"u": user})).await;
@@ -208,4 +216,32 @@ async fn operators_override_templates_and_css() {
     let res = app.client.get(format!("{}/login", app.url)).send().await.unwrap();
     let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+}
+
+#[tokio::test]
+async fn https_cookies_are_secure_and_host_only() {
+    let app = spawn_with(|c| c.public_url = Some("https://id.example.com".into())).await;
+    let res = app.client.get(format!("{}/login", app.url)).send().await.unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-ag_csrf="), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_user_loses_the_settings_page() {
+    let app = spawn_with(|_| {}).await;
+    let user = app.create_user("oscar@example.com", Some(PW)).await;
+    let browser = Browser::new(&app);
+    let (_, login) = browser.open("/login").await.page();
+    let (_, page) = browser.login(&login, "oscar@example.com", PW).await.page();
+    assert!(page.contains("Your account"));
+    app.ok(
+        "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true}) { user { id } } }",
+        json!({"u": user}),
+    )
+    .await;
+    let (_, page) = browser.open("/settings").await.page();
+    assert!(page.contains("action=\"/login\""), "{page}");
 }

@@ -669,3 +669,54 @@ async fn admin_revocation_ends_a_refresh_family() {
         .unwrap_err();
     assert!(format!("{err:?}").contains("invalid_grant"), "{err:?}");
 }
+
+/// A sealed request cannot carry one user's consent or account choice to another browser:
+/// the victim still sees the consent page.
+#[tokio::test]
+async fn consent_cannot_be_carried_to_another_user() {
+    let app = spawn_app().await;
+    app.create_user("mallory@example.com", Some(PW)).await;
+    app.create_user("victim@example.com", Some(PW)).await;
+    let (id, secret) = register(&app, "THIRD_PARTY_APP", CB).await;
+    let rp = relying_party(&app, &id, secret.as_deref(), CB).await;
+    let attacker = Browser::new(&app);
+    let f = start(&rp, &["email"], &[]);
+    let (_, consent) = attacker.open(&f.url).await.page();
+    attacker.login(&consent, "mallory@example.com", PW).await.page();
+    let f = start(&rp, &["email"], &[("prompt", "select_account")]);
+    let res = attacker.client.get(&f.url).send().await.unwrap();
+    let select = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(select.starts_with("/select_account?flow="), "{select}");
+    let flow = param(&format!("http://x{select}"), "flow").unwrap();
+    let (_, page) = attacker
+        .open(&format!("/consent?flow={}", url::form_urlencoded::byte_serialize(flow.as_bytes()).collect::<String>()))
+        .await
+        .page();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("csrf", hidden(&page, "csrf").as_str()), ("flow", &hidden(&page, "flow")), ("action", "allow")])
+        .finish();
+    let res = attacker
+        .client
+        .post(format!("{}/consent", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let carried = res.headers()["location"].to_str().unwrap().to_owned();
+    let carried_flow = param(&format!("http://x{carried}"), "flow").unwrap();
+
+    let victim = Browser::new(&app);
+    let (_, login) = victim.open("/login").await.page();
+    victim.login(&login, "victim@example.com", PW).await.page();
+    let resume = format!(
+        "/oauth2/authorize/resume?flow={}",
+        url::form_urlencoded::byte_serialize(carried_flow.as_bytes()).collect::<String>()
+    );
+    // The victim logged in after the request was made, so no account choice is asked;
+    // the attacker's consent does not count for the victim.
+    let (s, page) = victim.open(&resume).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("wants to access your account"), "the victim is asked for consent: {page}");
+    assert!(page.contains("victim@example.com"));
+}

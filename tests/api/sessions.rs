@@ -171,3 +171,40 @@ async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
     let n: i64 = left.try_get("", "n").unwrap();
     assert_eq!(n, 0, "refresh tokens go with their sessions");
 }
+
+/// A retry within the grace window gets a new token, but the grant does not fork: the
+/// token it replaced counts as rotated, so its later use is reuse and ends the grant.
+#[tokio::test]
+async fn a_grace_retry_does_not_fork_the_grant() {
+    let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 1).await;
+    let user = app.create_user("fork@example.com", None).await;
+    let spa = app
+        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
+        .await;
+    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let d = app
+        .ok(
+            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+            json!({"u": user, "c": client}),
+        )
+        .await;
+    let rt1 = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let grant = |t: String| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &t)]).await
+        }
+    };
+    let (s, b) = grant(rt1.clone()).await;
+    assert_eq!(s, 200);
+    let rt2 = b["refresh_token"].as_str().unwrap().to_owned();
+    let (s, b) = grant(rt1).await;
+    assert_eq!(s, 200, "a retry within the grace window: {b}");
+    let rt3 = b["refresh_token"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (s, b) = grant(rt2).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "the replaced token is reuse now");
+    let (s, _) = grant(rt3).await;
+    assert_eq!(s, 400, "and the whole grant ended");
+}

@@ -65,6 +65,17 @@ impl SmtpSink {
         Self { port, mails }
     }
 
+    /// The messages, once at least `n` arrived (mail is sent after the page answers).
+    pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
+        for _ in 0..100 {
+            if self.all().len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.all()
+    }
+
     pub fn all(&self) -> Vec<Mail> {
         self.mails.lock().unwrap().clone()
     }

@@ -97,10 +97,9 @@ pub async fn end_session(
         Err(e) => return state.ui.server_error(&e),
     };
     let Some(sess) = sess else { return finish(&state, jar, &after) };
-    let tied = hint.as_ref().is_some_and(|c| {
-        c.get("sid").and_then(Value::as_str) == Some(sess.id.to_string().as_str())
-            || c.get("sub").and_then(Value::as_str) == Some(sess.user_id.to_string().as_str())
-    });
+    // Only an ID token of this very session ends it without asking.
+    let tied =
+        hint.as_ref().is_some_and(|c| c.get("sid").and_then(Value::as_str) == Some(sess.id.to_string().as_str()));
     if tied {
         if let Err(e) = state.services.end_idp_session(&sess, &actor).await {
             return state.ui.server_error(&e);

@@ -62,8 +62,12 @@ pub async fn select_form(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let client_name = match state.services.application_cached(&req.client_id).await {
+        Ok(app) => app.map(|a| a.name),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(&state, jar);
-    let ctx = context! { csrf, flow => seal_flow(&state, &req), user_display => display(&user) };
+    let ctx = context! { csrf, client_name, flow => seal_flow(&state, &req), user_display => display(&user) };
     (jar, state.ui.page(StatusCode::OK, "select_account.html", ctx)).into_response()
 }
 
@@ -75,13 +79,16 @@ pub async fn select_submit(
     jar: CookieJar,
     CsrfForm(f): CsrfForm,
 ) -> Response {
-    let Some(mut req) = open_flow(&state, f.get("flow").map(String::as_str)) else { return flow_expired(&state) };
-    req.account_chosen = true;
+    let (mut req, user) = match signed_in(&state, &jar, &headers, &peer, f.get("flow").map(String::as_str)).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     if f.get("action").map(String::as_str) == Some("switch") {
         req.prompt.push("login".into());
         let flow = url::form_urlencoded::byte_serialize(seal_flow(&state, &req).as_bytes()).collect::<String>();
         return Redirect::to(&format!("/login?flow={flow}")).into_response();
     }
+    req.account_chosen_by = Some(user.id);
     proceed(&state, &jar, req, &actor(&peer, &headers)).await
 }
 
@@ -130,6 +137,6 @@ pub async fn consent_submit(
     if let Err(e) = state.services.grant_consent(user.id, &req.client_id, &req.scopes, &actor).await {
         return state.ui.server_error(&e);
     }
-    req.consented = true;
+    req.consented_by = Some(user.id);
     proceed(&state, &jar, req, &actor).await
 }

@@ -180,7 +180,12 @@ pub async fn signup_submit(
     let flow = f.get("flow").cloned().unwrap_or_default();
     let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
-    match state.services.signup(&login_id, password, &actor(&peer, &headers)).await {
+    let actor = actor(&peer, &headers);
+    let current = match current_session(&state, &jar, &actor).await {
+        Ok(s) => s.map(|s| s.id),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    match state.services.signup(&login_id, password, &actor, current).await {
         Ok((_, _, token)) => {
             let jar = jar.add(state.ui.session_cookie(token));
             (jar, Redirect::to(&after_login(&flow))).into_response()

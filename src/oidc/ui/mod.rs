@@ -24,10 +24,12 @@ use crate::service::Actor;
 use crate::service::authorize::{AuthRequest, REQUEST_LIFETIME_US};
 use crate::service::types::{micros, now};
 
-/// Name of the browser session cookie.
-pub const SESSION_COOKIE: &str = "ag_session";
-/// Name of the CSRF cookie.
-const CSRF_COOKIE: &str = "ag_csrf";
+/// Names of the session and CSRF cookies. Over https they carry the `__Host-` prefix,
+/// which browsers only accept from this exact host, `Secure`, with `Path=/`: a sibling
+/// subdomain cannot plant them.
+fn cookie_names(https: bool) -> (&'static str, &'static str) {
+    if https { ("__Host-ag_session", "__Host-ag_csrf") } else { ("ag_session", "ag_csrf") }
+}
 /// The one inline script: it submits the `form_post` response form.
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 
@@ -53,6 +55,8 @@ pub struct Ui {
     css: String,
     app_name: String,
     secure_cookies: bool,
+    session_cookie: &'static str,
+    csrf_cookie: &'static str,
     form_post_csp: HeaderValue,
     session_max_age: Option<i64>,
 }
@@ -88,11 +92,15 @@ impl Ui {
         let form_post_csp = HeaderValue::from_str(&format!(
             "default-src 'none'; script-src 'sha256-{b64}'; style-src 'self'; frame-ancestors 'none'"
         ))?;
+        let https = config.public_url().starts_with("https://");
+        let (session_cookie, csrf_cookie) = cookie_names(https);
         Ok(Self {
             env,
             css,
             app_name: config.ui.app_name.clone(),
-            secure_cookies: config.public_url().starts_with("https://"),
+            secure_cookies: https,
+            session_cookie,
+            csrf_cookie,
             form_post_csp,
             session_max_age: config.session.persistent_cookie.then_some(config.session.lifetime_seconds),
         })
@@ -148,7 +156,7 @@ impl Ui {
 
     /// The session cookie holding `token`.
     pub fn session_cookie(&self, token: String) -> Cookie<'static> {
-        let mut c = Cookie::build((SESSION_COOKIE, token))
+        let mut c = Cookie::build((self.session_cookie, token))
             .path("/")
             .http_only(true)
             .secure(self.secure_cookies)
@@ -162,7 +170,8 @@ impl Ui {
 
     /// A cookie that deletes the session cookie.
     pub fn clear_session(&self) -> Cookie<'static> {
-        let mut c = Cookie::build((SESSION_COOKIE, "")).path("/").http_only(true).build();
+        let mut c =
+            Cookie::build((self.session_cookie, "")).path("/").http_only(true).secure(self.secure_cookies).build();
         c.make_removal();
         c
     }
@@ -190,14 +199,14 @@ pub fn actor(peer: &Peer, headers: &HeaderMap) -> Actor {
 /// The CSRF token for this browser, setting its cookie if it has none (signed double
 /// submit: the form carries an HMAC of the cookie's random value).
 pub fn csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
-    let (jar, value) = match jar.get(CSRF_COOKIE) {
+    let (jar, value) = match jar.get(state.ui.csrf_cookie) {
         Some(c) if c.value().len() >= 32 => {
             let v = c.value().to_owned();
             (jar, v)
         }
         _ => {
             let v = crate::crypto::b64(crate::crypto::random_bytes::<32>());
-            let c = Cookie::build((CSRF_COOKIE, v.clone()))
+            let c = Cookie::build((state.ui.csrf_cookie, v.clone()))
                 .path("/")
                 .http_only(true)
                 .secure(state.ui.secure_cookies)
@@ -212,7 +221,7 @@ pub fn csrf(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
 
 /// Whether a form's CSRF token matches this browser's cookie.
 fn csrf_ok(state: &AppState, jar: &CookieJar, token: Option<&str>) -> bool {
-    match (jar.get(CSRF_COOKIE), token) {
+    match (jar.get(state.ui.csrf_cookie), token) {
         (Some(c), Some(t)) => {
             crate::crypto::ct_eq(state.services.mac_b64("csrf", c.value().as_bytes()).as_bytes(), t.as_bytes())
         }
@@ -258,7 +267,7 @@ pub async fn current_session(
     jar: &CookieJar,
     actor: &Actor,
 ) -> Result<Option<crate::service::login::IdpSession>, crate::service::Error> {
-    match jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty()) {
+    match jar.get(state.ui.session_cookie).map(|c| c.value().to_owned()).filter(|v| !v.is_empty()) {
         Some(token) => state.services.idp_session(&token, actor).await,
         None => Ok(None),
     }

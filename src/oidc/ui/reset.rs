@@ -18,8 +18,9 @@ pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Respo
     (jar, state.ui.page(StatusCode::OK, "forgot_password.html", context! { csrf })).into_response()
 }
 
-/// `POST /forgot_password`: sends a link if the address belongs to an account; the page
-/// says the same either way, so it reveals nothing about who has an account.
+/// `POST /forgot_password`: answers at once with the same page whether or not the address
+/// belongs to an account; the lookup and the email happen afterwards, so neither the page
+/// nor its timing tells who has an account.
 pub async fn forgot_submit(
     State(state): State<AppState>,
     peer: Peer,
@@ -27,27 +28,28 @@ pub async fn forgot_submit(
     CsrfForm(f): CsrfForm,
 ) -> Response {
     let email = f.get("email").map(|s| s.trim().to_owned()).unwrap_or_default();
-    match state.services.start_password_reset(&email).await {
-        Ok(Some((_, code))) => {
-            let link = format!(
-                "{}/reset_password?code={}",
-                state.services.config().public_url(),
-                url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
-            );
-            let body = match state.ui.text("email_reset.txt", context! { link }) {
-                Ok(b) => b,
-                Err(e) => return state.ui.server_error(&Error::internal(e)),
-            };
-            let subject = format!("Reset your {} password", state.services.config().ui.app_name);
-            let actor = actor(&peer, &headers);
-            if let Err(e) = state.services.send_email(&email, &subject, body, "forgot_password", &actor).await {
-                tracing::warn!(cause = %e.describe(), "the password reset email could not be sent");
-            }
+    let actor = actor(&peer, &headers);
+    let task = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_reset_link(&task, &email, &actor).await {
+            tracing::warn!(cause = %e.describe(), "the password reset email could not be sent");
         }
-        Ok(None) => {}
-        Err(e) => return state.ui.server_error(&e),
-    }
+    });
     state.ui.page(StatusCode::OK, "forgot_password.html", context! { sent => true })
+}
+
+/// Sends a reset link to the account's email address, if the address has an account.
+async fn send_reset_link(state: &AppState, email: &str, actor: &crate::service::Actor) -> Result<(), Error> {
+    let Some((user, code)) = state.services.start_password_reset(email).await? else { return Ok(()) };
+    let to = user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(email).to_owned();
+    let link = format!(
+        "{}/reset_password?code={}",
+        state.services.config().public_url(),
+        url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
+    );
+    let body = state.ui.text("email_reset.txt", context! { link }).map_err(Error::internal)?;
+    let subject = format!("Reset your {} password", state.services.config().ui.app_name);
+    state.services.send_email(&to, &subject, body, "forgot_password", actor).await
 }
 
 fn link_expired(state: &AppState) -> Response {
@@ -98,7 +100,7 @@ pub async fn reset_submit(
                 link => "/login", link_text => "Sign in",
             },
         ),
-        Err(Error::Invalid { reason: "ResetCodeInvalid", .. }) => link_expired(&state),
+        Err(Error::Invalid { reason: "ResetCodeInvalid", .. } | Error::NotFound { .. }) => link_expired(&state),
         Err(Error::Invalid { message, .. }) => {
             reset_page(&state, jar, StatusCode::UNPROCESSABLE_ENTITY, &code, Some(&sentence(&message)))
         }

@@ -39,7 +39,16 @@ async fn session_of(
     peer: &Peer,
 ) -> Result<IdpSession, Response> {
     match current_session(state, jar, &actor(peer, headers)).await {
-        Ok(Some(s)) => Ok(s),
+        // A disabled account keeps no way to change itself, even with a live cookie.
+        Ok(Some(s)) => match state.services.user(s.user_id).await {
+            Ok(Some(u))
+                if !u.is_disabled_at(time::OffsetDateTime::now_utc()) && !u.is_deactivated && u.delete_at.is_none() =>
+            {
+                Ok(s)
+            }
+            Ok(_) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(state.ui.server_error(&e)),
+        },
         Ok(None) => Err(Redirect::to("/login").into_response()),
         Err(e) => Err(state.ui.server_error(&e)),
     }
@@ -188,8 +197,9 @@ pub async fn request_deletion(State(state): State<AppState>, me: SignedIn, CsrfF
         let msg = "Tick the box to confirm that you want to delete your account.";
         return render(&state, me.jar, &me.sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
     }
-    if let Err(e) = state.services.schedule_own_deletion(me.sess.user_id, &me.actor).await {
-        return state.ui.server_error(&e);
+    let password = f.get("password").cloned().unwrap_or_default();
+    if let Err(e) = state.services.schedule_own_deletion(&me.sess, password, &me.actor).await {
+        return outcome(&state, me, Err(e)).await;
     }
     let days = state.services.config().ui.deletion_grace_days;
     let msg = format!(
