@@ -18,6 +18,8 @@ port=${PORT:-3921}
 work=$(mktemp -d)
 export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
 export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
+# The ceiling run below fails logins on purpose, from one address: no rate limits here.
+export AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_IP_PER_MINUTE=0 AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE=0
 "$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT

@@ -8,6 +8,7 @@ mod m20261129_000002_create_applications_and_resources;
 mod m20261129_000003_create_revoked_tokens;
 mod m20261129_000004_create_sessions;
 mod m20261129_000005_create_login_flow;
+mod m20261129_000006_create_rate_limits;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_revoked_tokens::Migration),
             Box::new(m20261129_000004_create_sessions::Migration),
             Box::new(m20261129_000005_create_login_flow::Migration),
+            Box::new(m20261129_000006_create_rate_limits::Migration),
         ]
     }
 }

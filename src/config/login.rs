@@ -88,3 +88,26 @@ impl Default for SmtpConfig {
         }
     }
 }
+
+/// Limits on failed password attempts, counted in the database so that every server
+/// process shares them. A limit of 0 turns that limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Failed logins per minute from one IP address, over all accounts.
+    pub login_failures_per_ip_per_minute: i64,
+    /// Failed logins per minute for one login ID from one IP address.
+    pub login_failures_per_account_per_minute: i64,
+    /// Wrong current passwords per minute on one account's settings page.
+    pub password_check_failures_per_user_per_minute: i64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            login_failures_per_ip_per_minute: 60,
+            login_failures_per_account_per_minute: 10,
+            password_check_failures_per_user_per_minute: 10,
+        }
+    }
+}

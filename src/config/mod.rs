@@ -13,7 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod login;
-pub use login::{SessionConfig, SmtpConfig, SmtpTls, UiConfig};
+pub use login::{RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "database_url_file", "master_key_file_content"];
@@ -74,6 +74,8 @@ pub struct Config {
     pub ui: UiConfig,
     /// Outgoing email.
     pub smtp: SmtpConfig,
+    /// Limits on failed password attempts.
+    pub rate_limits: RateLimitConfig,
 }
 
 /// OAuth settings.
@@ -109,6 +111,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             ui: UiConfig::default(),
             smtp: SmtpConfig::default(),
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }

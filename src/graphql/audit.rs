@@ -90,6 +90,7 @@ activity_types! {
     UserPasswordReset => "user.password.reset",
     UserDeletionScheduled => "user.deletion_scheduled",
     UserDeleted => "user.deleted",
+    RateLimitBlocked => "rate_limit.blocked",
     EmailSent => "email.sent",
     EmailError => "email.error",
     #[graphql(name = "USER_SESSION_TERMINATED")]

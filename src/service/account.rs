@@ -51,6 +51,11 @@ impl Services {
 
     /// Checks the user's current password (sensitive changes ask for it again).
     async fn check_own_password(&self, user_id: Uuid, password: String) -> Result<()> {
+        let bucket = format!("password:user:{user_id}");
+        let limit = self.config.rate_limits.password_check_failures_per_user_per_minute;
+        if self.rate_limited(&[(bucket.as_str(), limit)]).await? {
+            return Err(Error::invalid("RateLimited", "too many wrong passwords; wait a minute and try again"));
+        }
         let pw = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
             .filter(Expr::col(authenticator::Column::Kind).eq("password"))
@@ -58,6 +63,7 @@ impl Services {
             .one(&self.db.conn)
             .await?;
         if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
+            self.count_failure(&[bucket]).await?;
             return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
         }
         Ok(())

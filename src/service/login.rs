@@ -39,6 +39,8 @@ pub enum LoginError {
     PasswordExpired,
     /// The user asked to delete the account; it is scheduled for deletion.
     DeletionScheduled,
+    /// Too many failed attempts from this IP address or for this login ID; try later.
+    RateLimited,
     /// The server failed.
     Server(Error),
 }
@@ -89,10 +91,27 @@ impl Services {
         actor: &Actor,
         replaces: Option<Uuid>,
     ) -> Result<(User, IdpSession, String), LoginError> {
+        let rl = &self.config.rate_limits;
+        let ip = actor.ip.as_deref().unwrap_or("-");
+        let ip_bucket = format!("login:ip:{ip}");
+        let id_bucket =
+            format!("login:id:{ip}:{}", login_id.trim().to_lowercase().chars().take(200).collect::<String>());
+        let limits = [
+            (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
+            (id_bucket.as_str(), rl.login_failures_per_account_per_minute),
+        ];
+        if self.rate_limited(&limits).await? {
+            // Refused before any hash is computed: guessing costs the server nothing more.
+            let audit = Audit { actor: actor.clone(), activity: "rate_limit.blocked".into() };
+            self.audit_batch.record(audit::row(&audit, None, json!({"bucket": "login"}), now())).await?;
+            return Err(LoginError::RateLimited);
+        }
+        let failed = [ip_bucket.clone(), id_bucket.clone()];
         let keys = candidate_keys(self, login_id);
         let ids = if keys.is_empty() { Vec::new() } else { self.user_ids_by_unique_keys(&keys).await? };
         let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
             self.hasher.verify(password, None).await.map_err(Error::from)?;
+            self.count_failure(&failed).await?;
             let audit = Audit { actor: actor.clone(), activity: "authentication.identity.login_id.failed".into() };
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
@@ -109,6 +128,7 @@ impl Services {
             .await
             .map_err(Error::from)?;
         if !ok {
+            self.count_failure(&failed).await?;
             let audit = Audit { actor: actor.clone(), activity: "authentication.primary.password.failed".into() };
             self.audit_batch.record(audit::row(&audit, Some(user_id), json!({"user_id": user_id}), now())).await?;
             return Err(LoginError::Invalid);

@@ -17,6 +17,7 @@ pub mod login;
 pub mod mail;
 pub mod paging;
 pub mod password_reset;
+pub mod rate_limit;
 pub mod refresh_batch;
 pub mod resources;
 pub mod roles_groups;

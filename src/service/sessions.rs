@@ -423,6 +423,7 @@ impl Services {
             .rows_affected;
         txn.commit().await?;
         let users = self.delete_due_users().await?;
-        Ok(tokens + sessions + codes + resets + users)
+        let counters = self.forget_old_counters().await?;
+        Ok(tokens + sessions + codes + resets + users + counters)
     }
 }

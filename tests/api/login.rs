@@ -720,3 +720,35 @@ async fn consent_cannot_be_carried_to_another_user() {
     assert!(page.contains("wants to access your account"), "the victim is asked for consent: {page}");
     assert!(page.contains("victim@example.com"));
 }
+
+/// Failed logins are limited per login ID and per IP address (counted in the database);
+/// a blocked attempt is refused before any password hash is computed.
+#[tokio::test]
+async fn failed_logins_are_rate_limited() {
+    let app = spawn_with(|c| {
+        c.rate_limits.login_failures_per_account_per_minute = 3;
+        c.rate_limits.login_failures_per_ip_per_minute = 5;
+    })
+    .await;
+    app.create_user("pat@example.com", Some(PW)).await;
+    app.create_user("quinn@example.com", Some(PW)).await;
+    // Counters use one-minute windows: start well inside one.
+    while time::OffsetDateTime::now_utc().second() > 55 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let browser = Browser::new(&app);
+    let (_, page) = browser.open("/login").await.page();
+    for _ in 0..3 {
+        assert_eq!(browser.login(&page, "pat@example.com", "wrong password").await.page().0, 401);
+    }
+    let (s, body) = browser.login(&page, "pat@example.com", PW).await.page();
+    assert_eq!(s, 429, "even the right password waits: {body}");
+    assert!(body.contains("Too many failed attempts"));
+    // Another account from the same address still works, until the address's limit.
+    for _ in 0..2 {
+        assert_eq!(browser.login(&page, "quinn@example.com", "wrong password").await.page().0, 401);
+    }
+    assert_eq!(browser.login(&page, "quinn@example.com", PW).await.page().0, 429, "the IP limit");
+    let d = app.ok("{ auditLogs(activityTypes: [RATE_LIMIT_BLOCKED]) { totalCount } }", json!({})).await;
+    assert_eq!(d["auditLogs"]["totalCount"], 2);
+}

@@ -129,6 +129,11 @@ pub async fn login_submit(
             "Account scheduled for deletion",
             "You asked to delete this account, so it can no longer sign in. Contact the administrator of this service to keep it.",
         ),
+        Err(LoginError::RateLimited) => state.ui.message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts",
+            "Sign-in is paused for this account and network after too many failed attempts. Wait a minute and try again.",
+        ),
         Err(LoginError::Server(e)) => state.ui.server_error(&e),
     }
 }
