@@ -59,9 +59,7 @@ pub async fn authorize(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let raw: &[u8] = if method == Method::POST { &body } else { uri.query().unwrap_or("").as_bytes() };
-    let pairs = url::form_urlencoded::parse(raw).into_owned().collect();
-    let p = match params(pairs) {
+    let p = match params(super::request_params(&method, &uri, &body)) {
         Ok(p) => p,
         Err(msg) => return state.ui.message(StatusCode::BAD_REQUEST, "Invalid sign-in request", &msg),
     };

@@ -10,42 +10,6 @@ use crate::crypto::jwt::ALGORITHMS;
 use crate::http::AppState;
 use crate::service::authorize::{FULL_ACCESS, FULL_USERINFO, USER_SCOPES};
 
-const CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "auth_time",
-    "nonce",
-    "amr",
-    "sid",
-    "at_hash",
-    "name",
-    "given_name",
-    "family_name",
-    "middle_name",
-    "nickname",
-    "preferred_username",
-    "profile",
-    "picture",
-    "website",
-    "gender",
-    "birthdate",
-    "zoneinfo",
-    "locale",
-    "updated_at",
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_number_verified",
-    "address",
-    "https://authgear.com/claims/user/roles",
-    "https://authgear.com/claims/user/is_anonymous",
-    "https://authgear.com/claims/user/is_verified",
-    "https://authgear.com/claims/user/can_reauthenticate",
-];
-
 /// The authorization server metadata.
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let issuer = state.services.config().public_url();
@@ -69,7 +33,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "id_token_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_supported": CLAIMS,
+        "claims_supported": crate::service::claims::supported_claims(),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -16,6 +16,12 @@ use axum::routing::{get, post};
 
 use crate::http::AppState;
 
+/// The parameters of a request that may come as a query (GET) or a form body (POST).
+fn request_params(method: &axum::http::Method, uri: &axum::http::Uri, body: &[u8]) -> Vec<(String, String)> {
+    let raw: &[u8] = if method == axum::http::Method::POST { body } else { uri.query().unwrap_or("").as_bytes() };
+    url::form_urlencoded::parse(raw).into_owned().collect()
+}
+
 /// The OAuth and OIDC routes, with CORS for the applications' allowed origins.
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()

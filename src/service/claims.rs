@@ -24,6 +24,31 @@ const PROFILE: [&str; 13] = [
     "locale",
 ];
 
+/// Every claim this server can put in an ID token or a userinfo response (discovery's
+/// `claims_supported`).
+pub fn supported_claims() -> Vec<&'static str> {
+    let mut all = vec!["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash"];
+    all.extend_from_slice(&PROFILE);
+    all.extend_from_slice(&[
+        "updated_at",
+        "email",
+        "email_verified",
+        "phone_number",
+        "phone_number_verified",
+        "address",
+    ]);
+    all.extend_from_slice(&AUTHGEAR_CLAIMS);
+    all
+}
+
+/// Authgear's user claims.
+const AUTHGEAR_CLAIMS: [&str; 4] = [
+    "https://authgear.com/claims/user/roles",
+    "https://authgear.com/claims/user/is_anonymous",
+    "https://authgear.com/claims/user/is_verified",
+    "https://authgear.com/claims/user/can_reauthenticate",
+];
+
 /// Why a bearer token was refused at the userinfo endpoint (RFC 6750 §3.1).
 #[derive(Debug)]
 pub enum BearerError {
@@ -100,12 +125,8 @@ pub(crate) fn authgear_claims_with(user: &User, roles: Vec<String>) -> Map<Strin
     let verified = ["email_verified", "phone_number_verified"]
         .iter()
         .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
-    let mut m = Map::new();
-    m.insert("https://authgear.com/claims/user/roles".into(), json!(roles));
-    m.insert("https://authgear.com/claims/user/is_anonymous".into(), json!(user.is_anonymous));
-    m.insert("https://authgear.com/claims/user/is_verified".into(), json!(verified));
-    m.insert("https://authgear.com/claims/user/can_reauthenticate".into(), json!(!user.is_anonymous));
-    m
+    let values = [json!(roles), json!(user.is_anonymous), json!(verified), json!(!user.is_anonymous)];
+    AUTHGEAR_CLAIMS.iter().map(|k| (*k).to_owned()).zip(values).collect()
 }
 
 impl Services {

@@ -4,10 +4,10 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{EntityTrait, QueryFilter};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::Db;
+use super::group_commit::GroupCommit;
 use entity::{refresh_token, session};
 
 /// One grant's writes.
@@ -35,56 +35,25 @@ pub enum Outcome {
     Refused,
 }
 
-type Job = (Rotation, oneshot::Sender<Result<Outcome, String>>);
-
 const MAX_BATCH: usize = 256;
 
 /// Sends rotations to the group-commit writer.
 #[derive(Clone)]
-pub struct RefreshBatcher {
-    tx: mpsc::Sender<Job>,
-}
+pub struct RefreshBatcher(GroupCommit<Rotation, Outcome>);
 
 impl RefreshBatcher {
     /// Starts the writer task on `db`.
     pub fn start(db: Db) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let (rows, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                match write(&db, rows).await {
-                    Ok(outcomes) => {
-                        for (w, o) in waiters.into_iter().zip(outcomes) {
-                            let _ = w.send(Ok(o));
-                        }
-                    }
-                    Err(e) => {
-                        for w in waiters {
-                            let _ = w.send(Err(e.clone()));
-                        }
-                    }
-                }
-            }
-        });
-        Self { tx }
+        Self(GroupCommit::start(db, MAX_BATCH, write))
     }
 
     /// Queues a rotation and waits until it is committed.
     pub async fn rotate(&self, r: Rotation) -> super::Result<Outcome> {
-        let (done, wait) = oneshot::channel();
-        self.tx.send((r, done)).await.map_err(|_| super::Error::internal("refresh writer stopped"))?;
-        wait.await.map_err(|_| super::Error::internal("refresh writer stopped"))?.map_err(super::Error::Internal)
+        self.0.submit(r).await
     }
 }
 
-async fn write(db: &Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
+async fn write(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
     let s = |e: sea_orm::DbErr| e.to_string();
     let txn = db.begin_write().await.map_err(s)?;
     let mut outcomes = Vec::with_capacity(jobs.len());

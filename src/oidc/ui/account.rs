@@ -57,8 +57,8 @@ pub async fn end_session(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let raw: &[u8] = if method == Method::POST { &body } else { uri.query().unwrap_or("").as_bytes() };
-    let p: Fields = url::form_urlencoded::parse(raw).into_owned().filter(|(_, v)| !v.is_empty()).collect();
+    let p: Fields =
+        crate::oidc::request_params(&method, &uri, &body).into_iter().filter(|(_, v)| !v.is_empty()).collect();
     let hint = match p.get("id_token_hint") {
         Some(h) => match state.services.id_token_claims(h) {
             Some(c) => Some(c),
