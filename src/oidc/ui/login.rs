@@ -78,6 +78,34 @@ fn login_page(
     (jar, state.ui.page(status, "login.html", ctx)).into_response()
 }
 
+/// The fields of the login and signup forms, with who sends them and the browser's
+/// current session (which a new login replaces).
+struct Attempt {
+    flow: String,
+    login_id: String,
+    password: String,
+    actor: crate::service::Actor,
+    current: Option<uuid::Uuid>,
+}
+
+async fn attempt(
+    state: &AppState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+    f: Fields,
+) -> Result<Attempt, Response> {
+    let actor = actor(peer, headers);
+    let current = current_session(state, jar, &actor).await.map_err(|e| state.ui.server_error(&e))?.map(|s| s.id);
+    Ok(Attempt {
+        flow: f.get("flow").cloned().unwrap_or_default(),
+        login_id: f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default(),
+        password: f.get("password").cloned().unwrap_or_default(),
+        actor,
+        current,
+    })
+}
+
 /// `GET /login`.
 pub async fn login_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
     let flow = q.get("flow").cloned().unwrap_or_default();
@@ -94,19 +122,12 @@ pub async fn login_submit(
     jar: CookieJar,
     CsrfForm(f): CsrfForm,
 ) -> Response {
-    let flow = f.get("flow").cloned().unwrap_or_default();
-    let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
-    let password = f.get("password").cloned().unwrap_or_default();
-    let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     match state.services.login_with_password(&login_id, password, &actor, current).await {
-        Ok((_, _, token)) => {
-            let jar = jar.add(state.ui.session_cookie(token));
-            (jar, Redirect::to(&after_login(&flow))).into_response()
-        }
+        Ok((_, _, token)) => (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response(),
         Err(LoginError::Invalid) => {
             let client = client_name(&state, &flow).await;
             let msg = "The login ID or the password is incorrect.";
@@ -182,18 +203,13 @@ pub async fn signup_submit(
     if !state.services.config().ui.signup_enabled {
         return signup_closed(&state);
     }
-    let flow = f.get("flow").cloned().unwrap_or_default();
-    let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
-    let password = f.get("password").cloned().unwrap_or_default();
-    let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     match state.services.signup(&login_id, password, &actor, current).await {
         Ok((_, _, token)) => {
-            let jar = jar.add(state.ui.session_cookie(token));
-            (jar, Redirect::to(&after_login(&flow))).into_response()
+            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
         Err(e) => {
