@@ -35,6 +35,7 @@ fn params(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, String> {
             "ui_locales" => &mut p.ui_locales,
             "request" => &mut p.request,
             "request_uri" => &mut p.request_uri,
+            "x_page" => &mut p.x_page,
             // Unknown parameters, Authgear's `x_*` among them, are ignored.
             _ => continue,
         };
@@ -97,6 +98,9 @@ pub async fn proceed(state: &AppState, jar: &CookieJar, req: AuthRequest, actor:
     };
     let flow = url::form_urlencoded::byte_serialize(seal_flow(state, &req).as_bytes()).collect::<String>();
     match next {
+        Next::Login if req.signup_first && state.services.config().ui.signup_enabled => {
+            Redirect::to(&format!("/signup?flow={flow}")).into_response()
+        }
         Next::Login => Redirect::to(&format!("/login?flow={flow}")).into_response(),
         Next::SelectAccount => Redirect::to(&format!("/select_account?flow={flow}")).into_response(),
         Next::Consent => Redirect::to(&format!("/consent?flow={flow}")).into_response(),

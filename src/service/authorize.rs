@@ -60,6 +60,8 @@ pub struct AuthorizeParams {
     pub request: Option<String>,
     /// `request_uri` (not supported).
     pub request_uri: Option<String>,
+    /// Authgear's `x_page`: `signup` opens the signup page instead of the login page.
+    pub x_page: Option<String>,
 }
 
 /// A validated authorization request, carried sealed through the login pages.
@@ -89,6 +91,9 @@ pub struct AuthRequest {
     pub hint_sub: Option<String>,
     /// `ui_locales`.
     pub ui_locales: Option<String>,
+    /// Start at the signup page (Authgear's `x_page=signup`).
+    #[serde(default)]
+    pub signup_first: bool,
     /// When the request arrived (UTC micros).
     pub iat: i64,
     /// The user who chose to continue on the select-account page. Bound to the user, so
@@ -199,6 +204,7 @@ impl Services {
             login_hint: p.login_hint,
             hint_sub: None,
             ui_locales: p.ui_locales,
+            signup_first: p.x_page.as_deref() == Some("signup"),
             iat: micros(now()),
             account_chosen_by: None,
             consented_by: None,

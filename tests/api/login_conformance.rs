@@ -141,3 +141,22 @@ async fn userinfo_cors_for_allowed_origins() {
         .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+/// Every enabled login ID type signs in; Authgear's `x_page=signup` opens the signup page.
+#[tokio::test]
+async fn username_and_phone_login_ids_and_x_page_signup() {
+    let app = spawn_app().await;
+    app.ok("mutation { a: createUser(input: {definition: {loginID: {key: \"username\", value: \"Ruth_K\"}}, password: \"correct horse battery\"}) { user { id } } b: createUser(input: {definition: {loginID: {key: \"phone\", value: \"+85291234567\"}}, password: \"correct horse battery\"}) { user { id } } }", json!({})).await;
+    let (id, _) = register(&app, "CONFIDENTIAL", CB).await;
+    let base = format!("/oauth2/authorize?client_id={id}&redirect_uri={CB}&response_type=code&scope=openid");
+    for login_id in ["ruth_k", "+85291234567"] {
+        let browser = Browser::new(&app);
+        let (_, page) = browser.open(&base).await.page();
+        assert!(page.contains("Email, username or phone number"), "{page}");
+        let cb = browser.login(&page, login_id, PW).await.redirect();
+        assert!(param(&cb, "code").is_some(), "{login_id}");
+    }
+    let (s, page) = Browser::new(&app).open(&format!("{base}&x_page=signup&x_sdk=android")).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("Create an account"), "{page}");
+}
