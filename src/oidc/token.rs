@@ -129,14 +129,17 @@ pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body:
     }
 }
 
-/// RFC 7009 revocation; the caller authenticates as the client the token was issued to.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// RFC 7009 revocation. Confidential clients authenticate and public clients send their
+/// `client_id`; a request with neither may revoke a refresh token (Authgear's SDKs log
+/// out that way).
+pub async fn revoke(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
     let basic = uses_basic(&headers);
     let result = async {
         let form = form_body(&headers, &body)?;
-        let app = authenticate(&state.services, &headers, &form).await?;
+        let anonymous = !basic && form.one("client_id")?.is_none() && form.one("client_secret")?.is_none();
+        let client = if anonymous { None } else { Some(identify(&state.services, &headers, &form).await?.client_id) };
         let token = form.one("token")?.ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        state.services.revoke(&token, &app.client_id).await
+        state.services.revoke(&token, client.as_deref(), &actor(&peer, &headers)).await
     }
     .await;
     match result {

@@ -321,12 +321,18 @@ impl Services {
         };
         // A login during this request satisfies prompt=login, max_age and the hint.
         let fresh = s.auth_time >= req.iat;
+        let not_hinted = req.hint_sub.as_ref().is_some_and(|sub| *sub != s.user_id.to_string());
+        if not_hinted && fresh {
+            // Someone else logged in during the request: the client asked for one user.
+            let why = "the user who logged in is not the one id_token_hint names";
+            return Ok(Next::Respond(Err(rerr("login_required", why))));
+        }
         let stale = !fresh
             && (req.forces_login()
                 || req.max_age.is_some_and(|m| t - s.auth_time > m.saturating_mul(1_000_000))
-                || req.hint_sub.as_ref().is_some_and(|sub| *sub != s.user_id.to_string()));
+                || not_hinted);
         if stale {
-            let why = if req.hint_sub.as_ref().is_some_and(|sub| *sub != s.user_id.to_string()) {
+            let why = if not_hinted {
                 "the logged-in user is not the one id_token_hint names"
             } else {
                 "the user must log in again"

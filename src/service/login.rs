@@ -160,9 +160,6 @@ impl Services {
         let token = b64(random_bytes::<32>());
         let amr = vec!["pwd".to_owned()];
         let txn = self.db.begin_write().await?;
-        if let Some(old) = replaces {
-            end_sessions(&txn, old, t).await?;
-        }
         let row = session::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user.id),
@@ -183,6 +180,23 @@ impl Services {
         }
         .insert(&txn)
         .await?;
+        if let Some(old) = replaces {
+            // The browser's previous session ends. The same user's refresh grants from it
+            // (other apps, by single sign-on) move to the new one, so that they live on and
+            // a later logout still ends them; another user's grants are left alone.
+            session::Entity::update_many()
+                .col_expr(session::Column::IdpSessionId, Expr::value(row.id))
+                .filter(Expr::col(session::Column::IdpSessionId).eq(old))
+                .filter(Expr::col(session::Column::UserId).eq(user.id))
+                .exec(&txn)
+                .await?;
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(t))
+                .filter(Expr::col(session::Column::Id).eq(old))
+                .filter(Expr::col(session::Column::RevokedAt).is_null())
+                .exec(&txn)
+                .await?;
+        }
         user::Entity::update_many()
             .col_expr(user::Column::LastLoginAt, Expr::value(t))
             .filter(Expr::col(user::Column::Id).eq(user.id))

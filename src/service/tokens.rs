@@ -2,7 +2,7 @@
 //! resources and RFC 9068 JWTs), introspection (RFC 7662) and revocation (RFC 7009).
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -169,11 +169,16 @@ impl Services {
         Ok(Some(claims))
     }
 
-    /// RFC 7009: revokes an access token issued to `client_id`; unknown or invalid tokens
-    /// are ignored. A token of another client is refused.
-    pub async fn revoke(&self, token: &str, client_id: &str) -> Result<(), OAuthError> {
+    /// RFC 7009: revokes an access token or a refresh token; unknown or invalid tokens are
+    /// ignored. `client_id` is the identified client: a token of another client is refused.
+    /// Without a client (Authgear's SDKs log out by posting only the refresh token), only
+    /// refresh tokens can be revoked: whoever holds one may end its grant.
+    pub async fn revoke(&self, token: &str, client_id: Option<&str>, actor: &Actor) -> Result<(), OAuthError> {
         let Ok(claims) = self.keys.verify::<AccessClaims>(token, &self.config.public_url(), None) else {
-            return Ok(());
+            return self.revoke_refresh_token(token, client_id, actor).await;
+        };
+        let Some(client_id) = client_id else {
+            return Err(OAuthError::InvalidClient("revoking an access token needs client authentication".into()));
         };
         if claims.client_id.as_deref() != Some(client_id) {
             return Err(OAuthError::UnauthorizedClient("this token was issued to another client".into()));
@@ -191,6 +196,43 @@ impl Services {
             .on_conflict(OnConflict::column("jti").do_nothing().to_owned())
             .to_owned();
         self.db.conn.execute(&stmt).await?;
+        Ok(())
+    }
+
+    /// Ends the refresh-token grant a refresh token belongs to.
+    async fn revoke_refresh_token(
+        &self,
+        token: &str,
+        client_id: Option<&str>,
+        actor: &Actor,
+    ) -> Result<(), OAuthError> {
+        use entity::{refresh_token, session};
+        let digest = crate::crypto::sha256(token.as_bytes()).to_vec();
+        let Some((_, Some(sess))) = refresh_token::Entity::find()
+            .find_also_related(session::Entity)
+            .filter(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest))
+            .one(&self.db.conn)
+            .await?
+        else {
+            return Ok(());
+        };
+        if client_id.is_some_and(|c| sess.client_id.as_deref() != Some(c)) {
+            return Err(OAuthError::UnauthorizedClient("this token was issued to another client".into()));
+        }
+        if sess.revoked_at.is_some() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
+            .filter(Expr::col(session::Column::Id).eq(sess.id))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .exec(&txn)
+            .await?;
+        let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
+        let payload = json!({"session_id": sess.id, "client_id": sess.client_id, "reason": "token_revoked"});
+        audit::record(&txn, &audit, Some(sess.user_id), payload).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -225,6 +225,19 @@ async fn request_errors_are_redirected_to_the_client() {
             ),
             "request_not_supported",
         ),
+        (format!("client_id={id}&scope=openid&code_challenge={ch}&code_challenge_method=S256"), "invalid_request"),
+        (
+            format!(
+                "client_id={id}&response_type=code&scope=openid&request=eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.&code_challenge={ch}&code_challenge_method=S256"
+            ),
+            "request_not_supported",
+        ),
+        (
+            format!(
+                "client_id={id}&response_type=code&scope=openid&request_uri=https%3A%2F%2Fx.example.com%2Fr&code_challenge={ch}&code_challenge_method=S256"
+            ),
+            "request_uri_not_supported",
+        ),
     ];
     for (q, want) in cases {
         let cb = browser.open(&format!("/oauth2/authorize?{q}&redirect_uri={CB}&state=s1")).await.redirect();
@@ -563,6 +576,10 @@ async fn consent_for_third_party_applications() {
     assert!(param(&cb, "code").is_some());
     let f = start(&rp, &["email"], &[("prompt", "none")]);
     assert!(param(&browser.open(&f.url).await.redirect(), "code").is_some(), "consent is remembered");
+    let f = start(&rp, &["email"], &[("prompt", "consent")]);
+    let (s, page) = browser.open(&f.url).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("wants to access your account"), "prompt=consent asks again: {page}");
     let f = start(&rp, &["openid", "https://authgear.com/scopes/full-access"], &[]);
     assert_eq!(
         param(&browser.open(&f.url).await.redirect(), "error").as_deref(),

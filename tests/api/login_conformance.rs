@@ -160,3 +160,269 @@ async fn username_and_phone_login_ids_and_x_page_signup() {
     assert_eq!(s, 200);
     assert!(page.contains("Create an account"), "{page}");
 }
+
+async fn code_for(browser: &Browser, url: &str) -> String {
+    param(&browser.open(url).await.redirect(), "code").expect("a code")
+}
+
+/// Scope order, ignored `claims`/`display=popup`/`acr_values`, `max_age=0`, a missing
+/// `redirect_uri`, PKCE mistakes at the token endpoint, a refresh by another client,
+/// userinfo by POST with a Bearer header, insufficient scope, the full-access scope, and
+/// the session cookie's flags.
+#[tokio::test]
+async fn more_basic_op_checks() {
+    let app = spawn_app().await;
+    let user = app.create_user("sam@example.com", Some(PW)).await;
+    app.ok("mutation($u: ID!) { updateUser(input: {userID: $u, standardAttributes: {email: \"sam@example.com\", name: \"Sam\", phone_number: null}}) { user { id } } }", json!({"u": user})).await;
+    let (id, secret) = register(&app, "CONFIDENTIAL", CB).await;
+    let secret = secret.unwrap();
+    let browser = Browser::new(&app);
+    let base = format!("/oauth2/authorize?client_id={id}&redirect_uri={CB}&response_type=code");
+    // The session cookie's flags.
+    let (_, page) = browser.open(&format!("{base}&scope=openid")).await.page();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", crate::rp::hidden(&page, "csrf").as_str()),
+            ("flow", &crate::rp::hidden(&page, "flow")),
+            ("login_id", "sam@example.com"),
+            ("password", PW),
+        ])
+        .finish();
+    let res = browser
+        .client
+        .post(format!("{}/login", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("ag_session="), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(param(&browser.open(&location).await.redirect(), "code").is_some());
+
+    // Scope order, and parameters this server does not act on.
+    let code = code_for(&browser, &format!("{base}&scope=email%20openid&display=popup&acr_values=urn%3Aa&claims=%7B%22userinfo%22%3A%7B%22name%22%3A%7B%22essential%22%3Atrue%7D%7D%7D")).await;
+    let (s, t) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!(s, 200, "{t}");
+    let claims = jwt_claims(t["id_token"].as_str().unwrap());
+    assert_eq!(claims["email"], "sam@example.com");
+    assert!(claims.get("name").is_none(), "the claims parameter is not supported, so no name");
+    // Userinfo by POST with a Bearer header.
+    let res = app
+        .client
+        .post(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let info: Value = res.json().await.unwrap();
+    assert_eq!(info["email"], "sam@example.com");
+
+    // max_age=0 asks for the password again although the session is fresh enough.
+    let (s, page) = browser.open(&format!("{base}&scope=openid&max_age=0")).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("action=\"/login\""));
+    // A missing redirect_uri is an error page.
+    let (s, page) =
+        browser.open(&format!("/oauth2/authorize?client_id={id}&response_type=code&scope=openid")).await.page();
+    assert_eq!(s, 400);
+    assert!(page.contains("no redirect_uri"), "{page}");
+
+    // PKCE mistakes: no verifier for a challenge; a verifier without a challenge.
+    let ch = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let code = code_for(&browser, &format!("{base}&scope=openid&code_challenge={ch}&code_challenge_method=S256")).await;
+    let (s, b) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_request")), "{b}");
+    let code = code_for(&browser, &format!("{base}&scope=openid")).await;
+    let (s, b) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "{b}");
+
+    // The full-access scope (first-party): the whole profile and custom attributes.
+    let code = code_for(
+        &browser,
+        &format!("{base}&scope=openid%20offline_access%20https%3A%2F%2Fauthgear.com%2Fscopes%2Ffull-access"),
+    )
+    .await;
+    let (s, t) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!(s, 200, "{t}");
+    let info: Value = app
+        .client
+        .get(format!("{}/oauth2/userinfo", app.url))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["name"], "Sam");
+    assert_eq!(info["email"], "sam@example.com");
+    assert!(info["custom_attributes"].is_object(), "{info}");
+    // A refresh token is refused to another client.
+    let (other, other_secret) = register(&app, "CONFIDENTIAL", CB).await;
+    let (s, b) = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &other),
+            ("client_secret", other_secret.as_deref().unwrap()),
+        ])
+        .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
+    // A token without openid (client credentials) gets insufficient_scope at userinfo.
+    let d = app
+        .ok(
+            "mutation { createApplication(input: {name: \"M\", type: M2M}) { application { clientID } clientSecret } }",
+            json!({}),
+        )
+        .await;
+    let m2m = &d["createApplication"];
+    let (_, cc) = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", m2m["application"]["clientID"].as_str().unwrap()),
+            ("client_secret", m2m["clientSecret"].as_str().unwrap()),
+        ])
+        .await;
+    if let Some(token) = cc["access_token"].as_str() {
+        let res = app.client.get(format!("{}/oauth2/userinfo", app.url)).bearer_auth(token).send().await.unwrap();
+        assert!(res.status() == 401 || res.status() == 403, "{}", res.status());
+    }
+}
+
+/// Authgear's SDKs log out by revoking the refresh token with nothing else; logging in
+/// again keeps the refresh tokens of other apps, and a later logout still ends them.
+#[tokio::test]
+async fn sdk_logout_relogin_and_id_token_hint_after_login() {
+    let app = spawn_app().await;
+    app.create_user("tess@example.com", Some(PW)).await;
+    app.create_user("uma@example.com", Some(PW)).await;
+    let (a, a_secret) = register(&app, "CONFIDENTIAL", CB).await;
+    let (b, b_secret) = register(&app, "CONFIDENTIAL", CB).await;
+    let browser = Browser::new(&app);
+    let url = |c: &str, extra: &str| {
+        format!(
+            "/oauth2/authorize?client_id={c}&redirect_uri={CB}&response_type=code&scope=openid%20offline_access{extra}"
+        )
+    };
+    let exchange = |code: String, c: String, sec: String| {
+        let app = &app;
+        async move {
+            app.token_request(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("client_id", &c),
+                ("client_secret", &sec),
+            ])
+            .await
+            .1
+        }
+    };
+    let (_, page) = browser.open(&url(&a, "")).await.page();
+    let code = param(&browser.login(&page, "tess@example.com", PW).await.redirect(), "code").unwrap();
+    let ta = exchange(code, a.clone(), a_secret.clone().unwrap()).await;
+    // Log in again (prompt=login) for app B: A's refresh token lives on.
+    let (_, page) = browser.open(&url(&b, "&prompt=login")).await.page();
+    let code = param(&browser.login(&page, "tess@example.com", PW).await.redirect(), "code").unwrap();
+    let tb = exchange(code, b.clone(), b_secret.clone().unwrap()).await;
+    let refresh_a = |rt: String| {
+        let app = &app;
+        let (a, s) = (a.clone(), a_secret.clone().unwrap());
+        async move {
+            app.token_request(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("client_id", &a),
+                ("client_secret", &s),
+            ])
+            .await
+        }
+    };
+    let (s, ra) = refresh_a(ta["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(s, 200, "A's grant survives a new login: {ra}");
+
+    // SDK logout for B: only the refresh token.
+    let body = format!("token={}", tb["refresh_token"].as_str().unwrap());
+    let res = app
+        .client
+        .post(format!("{}/oauth2/revoke", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (s, _) = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tb["refresh_token"].as_str().unwrap()),
+            ("client_id", &b),
+            ("client_secret", b_secret.as_deref().unwrap()),
+        ])
+        .await;
+    assert_eq!(s, 400, "B's grant is revoked");
+    // An access token cannot be revoked anonymously.
+    let body = format!("token={}", tb["access_token"].as_str().unwrap());
+    let res = app
+        .client
+        .post(format!("{}/oauth2/revoke", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // id_token_hint names tess; logging in as uma during the request is login_required.
+    let hint = tb["id_token"].as_str().unwrap();
+    let other = Browser::new(&app);
+    let (_, page) = other.open(&url(&a, &format!("&id_token_hint={hint}&state=h"))).await.page();
+    let cb = other.login(&page, "uma@example.com", PW).await.redirect();
+    assert_eq!(param(&cb, "error").as_deref(), Some("login_required"));
+    assert_eq!(param(&cb, "state").as_deref(), Some("h"));
+
+    // Logout from the browser ends A's grant too (it moved to the new session).
+    let back = browser.open(&format!("/oauth2/end_session?id_token_hint={hint}")).await.page();
+    assert_eq!(back.0, 200);
+    let (s, _) = refresh_a(ra["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(s, 400, "logout ends every grant of the browser session");
+}

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, Fields, actor, csrf, current_session, flow_expired, open_flow, seal_flow};
+use super::{CsrfForm, Fields, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
 use crate::http::{AppState, Peer};
 use crate::oidc::authorize::{proceed, respond};
 use crate::service::authorize::{AuthRequest, RedirectError};
@@ -67,7 +67,9 @@ pub async fn select_form(
         Err(e) => return state.ui.server_error(&e),
     };
     let (jar, csrf) = csrf(&state, jar);
-    let ctx = context! { csrf, client_name, flow => seal_flow(&state, &req), user_display => display(&user) };
+    let ctx = context! {
+        csrf, client_name, lang => page_lang(&req), flow => seal_flow(&state, &req), user_display => display(&user),
+    };
     (jar, state.ui.page(StatusCode::OK, "select_account.html", ctx)).into_response()
 }
 
@@ -112,7 +114,8 @@ pub async fn consent_form(
     let scopes: Vec<&str> = req.scopes.iter().filter_map(|s| scope_text(s)).collect();
     let (jar, csrf) = csrf(&state, jar);
     let ctx = context! {
-        csrf, scopes, flow => seal_flow(&state, &req), user_display => display(&user), client_name => app.name,
+        csrf, scopes, lang => page_lang(&req), flow => seal_flow(&state, &req), user_display => display(&user),
+        client_name => app.name,
     };
     (jar, state.ui.page(StatusCode::OK, "consent.html", ctx)).into_response()
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, Fields, actor, csrf, current_session, open_flow};
+use super::{CsrfForm, Fields, actor, csrf, current_session, open_flow, page_lang};
 use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
@@ -52,12 +52,9 @@ async fn client_name(state: &AppState, flow: &str) -> Option<String> {
     state.services.application_cached(&req.client_id).await.ok().flatten().map(|a| a.name)
 }
 
-/// The page language: the first `ui_locales` tag of the request, if it looks like one.
+/// The page language of a pending request.
 fn lang(state: &AppState, flow: &str) -> Option<String> {
-    let locales = open_flow(state, Some(flow))?.ui_locales?;
-    let tag = locales.split_ascii_whitespace().next()?;
-    let ok = !tag.is_empty() && tag.len() <= 35 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    ok.then(|| tag.to_owned())
+    open_flow(state, Some(flow)).as_ref().and_then(page_lang)
 }
 
 fn login_page(

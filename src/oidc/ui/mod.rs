@@ -284,6 +284,14 @@ pub fn open_flow(state: &AppState, flow: Option<&str>) -> Option<AuthRequest> {
     (micros(now()) - req.iat < REQUEST_LIFETIME_US).then_some(req)
 }
 
+/// The page language: the first `ui_locales` tag of the request, if it looks like one.
+pub fn page_lang(req: &AuthRequest) -> Option<String> {
+    let locales = req.ui_locales.as_deref()?;
+    let tag = locales.split_ascii_whitespace().next()?;
+    let ok = tag.len() <= 35 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ok.then(|| tag.to_owned())
+}
+
 /// The page for a missing or expired pending request.
 pub fn flow_expired(state: &AppState) -> Response {
     state.ui.message(
