@@ -3,7 +3,7 @@
 --   GET  /login?flow=...                               -> 200, CSRF cookie and token
 --   POST /login (login ID + password)                  -> 303 resume, session cookie
 --   GET  /oauth2/authorize/resume?flow=...             -> 303 redirect_uri?code=...
---   POST /oauth2/token (code + verifier)               -> 200 access + ID token
+--   POST /oauth2/token (code + verifier)               -> 200 access + ID token (both RS256)
 -- Run with one connection per thread (-t N -c N): each thread is one browser, and every
 -- login starts without cookies. LOGIN_IDS (comma-separated) are spread over threads.
 local counter = 0

@@ -37,7 +37,7 @@ for i in $(seq 1 "$browsers"); do
   gql 'mutation($e: String!, $p: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}, password: $p}) { user { id } } }' "{\"e\": \"$email\", \"p\": \"$password\"}" >/dev/null
   ids="$ids${ids:+,}$email"
 done
-client=$(gql 'mutation { createApplication(input: {name: "login bench", type: SPA, redirectURIs: ["http://127.0.0.1:9/cb"], accessTokenSigningAlgorithm: ES256}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
+client=$(gql 'mutation { createApplication(input: {name: "login bench", type: SPA, redirectURIs: ["http://127.0.0.1:9/cb"]}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
 challenge=$(python3 -c 'import base64,hashlib; print(base64.urlsafe_b64encode(hashlib.sha256(b"bench-verifier-bench-verifier-bench-verifier-0123").digest()).rstrip(b"=").decode())')
 LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
   wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/login/"
