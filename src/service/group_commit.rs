@@ -22,51 +22,38 @@ impl<J, O> Clone for GroupCommit<J, O> {
 }
 
 impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
-    /// Starts the writers: `write` gets up to `max_batch` queued jobs and returns one
-    /// outcome per job, in order, or an error that every job of the batch receives. On
-    /// PostgreSQL several writers run, so that one batch fills while another waits for its
-    /// commit to reach the disk; SQLite has one writer connection, so one writer.
+    /// Starts the writer: `write` gets up to `max_batch` queued jobs and returns one
+    /// outcome per job, in order, or an error that every job of the batch receives.
     pub fn start<F, Fut>(db: Db, max_batch: usize, write: F) -> Self
     where
-        F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
+        F: Fn(Db, Vec<J>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<O>, String>> + Send,
     {
-        let (tx, rx) = mpsc::channel::<Job<J, O>>(4 * max_batch);
-        let writers = if db.backend() == sea_orm::DbBackend::Postgres { 4 } else { 1 };
-        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-        let write = std::sync::Arc::new(write);
-        for _ in 0..writers {
-            let (rx, write, db) = (rx.clone(), write.clone(), db.clone());
-            tokio::spawn(async move {
-                loop {
-                    let jobs = {
-                        let mut rx = rx.lock().await;
-                        let Some(first) = rx.recv().await else { break };
-                        let mut jobs = vec![first];
-                        while jobs.len() < max_batch {
-                            match rx.try_recv() {
-                                Ok(job) => jobs.push(job),
-                                Err(_) => break,
-                            }
+        let (tx, mut rx) = mpsc::channel::<Job<J, O>>(4 * max_batch);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let (items, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                match write(db.clone(), items).await {
+                    Ok(outcomes) => {
+                        for (w, o) in waiters.into_iter().zip(outcomes) {
+                            let _ = w.send(Ok(o));
                         }
-                        jobs
-                    };
-                    let (items, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                    match write(db.clone(), items).await {
-                        Ok(outcomes) => {
-                            for (w, o) in waiters.into_iter().zip(outcomes) {
-                                let _ = w.send(Ok(o));
-                            }
-                        }
-                        Err(e) => {
-                            for w in waiters {
-                                let _ = w.send(Err(e.clone()));
-                            }
+                    }
+                    Err(e) => {
+                        for w in waiters {
+                            let _ = w.send(Err(e.clone()));
                         }
                     }
                 }
-            });
-        }
+            }
+        });
         Self { tx }
     }
 

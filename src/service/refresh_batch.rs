@@ -56,13 +56,9 @@ impl RefreshBatcher {
 async fn write(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
     let s = |e: sea_orm::DbErr| e.to_string();
     let txn = db.begin_write().await.map_err(s)?;
-    let mut outcomes = vec![Outcome::Refused; jobs.len()];
+    let mut outcomes = Vec::with_capacity(jobs.len());
     let mut inserts: Vec<refresh_token::ActiveModel> = Vec::new();
-    // Grants in one order in every batch, so that concurrent batches (PostgreSQL runs
-    // several writers) lock rows in the same order and never deadlock.
-    let mut jobs: Vec<(usize, Rotation)> = jobs.into_iter().enumerate().collect();
-    jobs.sort_by_key(|(_, j)| j.session_id);
-    for (index, job) in jobs {
+    for job in jobs {
         // The presented token is marked rotated only while it is unrotated and its grant
         // is live: one conditional statement checks both.
         let live = Query::select()
@@ -101,6 +97,7 @@ async fn write(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
                 > 0;
         }
         if !done {
+            outcomes.push(Outcome::Refused);
             continue;
         }
         if job.new_token.is_some() && !first {
@@ -132,7 +129,7 @@ async fn write(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, String> {
         if let Some(row) = job.new_token {
             inserts.push(row);
         }
-        outcomes[index] = Outcome::Done;
+        outcomes.push(Outcome::Done);
     }
     // SQLite allows 32,766 bound values per statement; a token row binds 5.
     for chunk in inserts.chunks(1000) {
