@@ -245,3 +245,19 @@ async fn a_disabled_user_loses_the_settings_page() {
     let (_, page) = browser.open("/settings").await.page();
     assert!(page.contains("action=\"/login\""), "{page}");
 }
+
+#[tokio::test]
+async fn a_reset_link_expires_after_15_minutes() {
+    use sea_orm::ConnectionTrait;
+    let (app, sink) = with_smtp().await;
+    app.create_user("wes@example.com", Some(PW)).await;
+    let browser = Browser::new(&app);
+    let (_, page) = browser.open("/forgot_password").await.page();
+    browser.submit("/forgot_password", &[("csrf", &hidden(&page, "csrf")), ("email", "wes@example.com")]).await.page();
+    let link = link_in(&sink.wait_for(1).await[0].data);
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    db.execute_unprepared("UPDATE password_reset_codes SET expires_at = expires_at - 900000001").await.unwrap();
+    let (s, page) = browser.open(&link).await.page();
+    assert_eq!(s, 400);
+    assert!(page.contains("This link has expired"), "{page}");
+}

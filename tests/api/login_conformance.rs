@@ -426,3 +426,61 @@ async fn sdk_logout_relogin_and_id_token_hint_after_login() {
     let (s, _) = refresh_a(ra["refresh_token"].as_str().unwrap().to_owned()).await;
     assert_eq!(s, 400, "logout ends every grant of the browser session");
 }
+
+/// Expiry rules, checked by ageing rows in the database: a code after 5 minutes, a browser
+/// session past its idle timeout or lifetime; and the log-only mailer when no SMTP server
+/// is configured.
+#[tokio::test]
+async fn codes_and_sessions_expire_and_mail_without_smtp_is_logged() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    app.create_user("vic@example.com", Some(PW)).await;
+    let (id, secret) = register(&app, "CONFIDENTIAL", CB).await;
+    let secret = secret.unwrap();
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let browser = Browser::new(&app);
+    let base = format!("/oauth2/authorize?client_id={id}&redirect_uri={CB}&response_type=code&scope=openid");
+    let (_, page) = browser.open(&base).await.page();
+    let code = param(&browser.login(&page, "vic@example.com", PW).await.redirect(), "code").unwrap();
+    // Five minutes later (the code's expiry moved into the past):
+    db.execute_unprepared("UPDATE authorization_codes SET expires_at = expires_at - 300000001").await.unwrap();
+    let (s, b) = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "{b}");
+    assert!(b["error_description"].as_str().unwrap().contains("expired"));
+
+    // The browser session is idle for longer than the timeout (7 days by default).
+    assert!(param(&browser.open(&format!("{base}&prompt=none")).await.redirect(), "code").is_some());
+    db.execute_unprepared("UPDATE sessions SET last_accessed_at = last_accessed_at - 604800000001").await.unwrap();
+    let cb = browser.open(&format!("{base}&prompt=none")).await.redirect();
+    assert_eq!(param(&cb, "error").as_deref(), Some("login_required"), "idle timeout");
+    // A new login, then the absolute lifetime runs out although the session is in use.
+    let (_, page) = browser.open(&base).await.page();
+    browser.login(&page, "vic@example.com", PW).await.redirect();
+    db.execute_unprepared("UPDATE sessions SET expires_at = 1 WHERE kind = 'idp'").await.unwrap();
+    let cb = browser.open(&format!("{base}&prompt=none")).await.redirect();
+    assert_eq!(param(&cb, "error").as_deref(), Some("login_required"), "lifetime");
+
+    // Without SMTP the reset email goes to the log, and is audited as sent.
+    let (_, page) = browser.open("/forgot_password").await.page();
+    browser
+        .submit("/forgot_password", &[("csrf", &crate::rp::hidden(&page, "csrf")), ("email", "vic@example.com")])
+        .await
+        .page();
+    let mut sent = json!(0);
+    for _ in 0..100 {
+        sent = app.ok("{ auditLogs(activityTypes: [EMAIL_SENT]) { totalCount } }", json!({})).await["auditLogs"]["totalCount"].clone();
+        if sent == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sent, 1);
+}
