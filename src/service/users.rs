@@ -301,9 +301,23 @@ impl Services {
         am.temporarily_disabled_until = Set(window.map(|w| micros(w.1)));
         am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
-        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+        let user = User::from(row.clone());
+        let t = now();
+        let mut ended = 0;
+        if user.is_disabled_at(t) {
+            // A disabled user is logged out everywhere at once: no session lingers in the
+            // Admin API's list, and no refresh grant waits for its next use to fail.
+            ended = entity::session::Entity::update_many()
+                .col_expr(entity::session::Column::RevokedAt, Expr::value(micros(t)))
+                .filter(Expr::col(entity::session::Column::UserId).eq(user_id))
+                .filter(Expr::col(entity::session::Column::RevokedAt).is_null())
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
         txn.commit().await?;
-        Ok(row.into())
+        Ok(user)
     }
 
     /// Sets or clears the bounds of the account valid period.

@@ -244,6 +244,9 @@ async fn a_disabled_user_loses_the_settings_page() {
     .await;
     let (_, page) = browser.open("/settings").await.page();
     assert!(page.contains("action=\"/login\""), "{page}");
+    let d =
+        app.ok("query($u: ID!) { node(id: $u) { ... on User { sessions { totalCount } } } }", json!({"u": user})).await;
+    assert_eq!(d["node"]["sessions"]["totalCount"], 0, "disabling ends every session");
 }
 
 #[tokio::test]
