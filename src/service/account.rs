@@ -7,26 +7,16 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::login::IdpSession;
+use super::session_end::{end_sessions, of_user, session_and_grants};
 use super::types::{User, micros, now};
 use super::users::set_primary_password;
 use super::{Actor, Audit, Error, Result, Services, audit};
 use crate::domain::password::check_policy;
-use entity::{authenticator, session, user};
+use entity::{session, user};
 
 /// Profile attributes a user may edit on the settings page.
 pub const EDITABLE_PROFILE: [(&str, &str); 4] =
     [("name", "Full name"), ("given_name", "Given name"), ("family_name", "Family name"), ("nickname", "Nickname")];
-
-/// Ends sessions matching `cond` that are still live.
-async fn revoke_where(conn: &impl sea_orm::ConnectionTrait, cond: Condition, t: i64) -> Result<u64> {
-    Ok(session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(t))
-        .filter(cond)
-        .filter(Expr::col(session::Column::RevokedAt).is_null())
-        .exec(conn)
-        .await?
-        .rows_affected)
-}
 
 impl Services {
     /// Saves the editable profile attributes (an empty value removes the attribute).
@@ -56,12 +46,7 @@ impl Services {
         if self.rate_limited(&[(bucket.as_str(), limit)]).await? {
             return Err(Error::invalid("RateLimited", "too many wrong passwords; wait a minute and try again"));
         }
-        let pw = authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-            .filter(Expr::col(authenticator::Column::Kind).eq("password"))
-            .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
-            .one(&self.db.conn)
-            .await?;
+        let pw = super::users::primary_password(&self.db.conn, user_id).await?;
         if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
             self.count_failure(&[bucket]).await?;
             return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
@@ -91,7 +76,7 @@ impl Services {
                     .add(Expr::col(session::Column::IdpSessionId).is_null())
                     .add(Expr::col(session::Column::IdpSessionId).ne(sess.id)),
             );
-        let ended = revoke_where(&txn, others, t).await?;
+        let ended = end_sessions(&txn, others, t).await?;
         let audit = Audit { actor: actor.clone(), activity: "user.password.changed".into() };
         audit::record(&txn, &audit, Some(sess.user_id), json!({"other_sessions_ended": ended})).await?;
         txn.commit().await?;
@@ -102,12 +87,9 @@ impl Services {
     pub async fn end_own_session(&self, user_id: Uuid, session_id: Uuid, actor: &Actor) -> Result<()> {
         let t = micros(now());
         let txn = self.db.begin_write().await?;
-        let cond = Condition::all().add(Expr::col(session::Column::UserId).eq(user_id)).add(
-            Condition::any()
-                .add(Expr::col(session::Column::Id).eq(session_id))
-                .add(Expr::col(session::Column::IdpSessionId).eq(session_id)),
-        );
-        if revoke_where(&txn, cond, t).await? == 0 {
+        // Only the user's own sessions: the ID of someone else's ends nothing.
+        let cond = of_user(user_id).add(session_and_grants(session_id));
+        if end_sessions(&txn, cond, t).await? == 0 {
             return Err(Error::not_found("SessionNotFound", "this session has already ended"));
         }
         let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
@@ -130,7 +112,7 @@ impl Services {
             .filter(Expr::col(user::Column::Id).eq(user_id))
             .exec(&txn)
             .await?;
-        revoke_where(&txn, Condition::all().add(Expr::col(session::Column::UserId).eq(user_id)), t).await?;
+        end_sessions(&txn, of_user(user_id), t).await?;
         let audit = Audit { actor: actor.clone(), activity: "user.deletion_scheduled".into() };
         audit::record(&txn, &audit, Some(user_id), json!({"delete_at": super::types::time_of(at).unix_timestamp()}))
             .await?;

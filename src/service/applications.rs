@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
-use super::types::{Application, SecretInfo, micros, now, time_of};
+use super::types::{Application, SecretInfo, micros, now, strings, time_of};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
@@ -42,10 +42,6 @@ pub struct AppSettings {
     pub refresh_token_rotation: Option<bool>,
     /// `RS256`, `ES256` or `EdDSA`.
     pub access_token_alg: Option<String>,
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::login::IdpSession;
-use super::types::{micros, now};
+use super::types::{micros, now, strings};
 use super::{Actor, Audit, Result, Services, audit};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::oauth::AppType;
@@ -398,8 +398,7 @@ impl Services {
             .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
             .one(&self.db.conn)
             .await?;
-        let granted: Vec<String> =
-            row.map(|r| serde_json::from_value(r.scopes).unwrap_or_default()).unwrap_or_default();
+        let granted: Vec<String> = row.map(|r| strings(&r.scopes)).unwrap_or_default();
         Ok(scopes.iter().all(|s| granted.contains(s)))
     }
 
@@ -412,8 +411,7 @@ impl Services {
             .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
             .one(&txn)
             .await?;
-        let mut all: Vec<String> =
-            existing.map(|r| serde_json::from_value(r.scopes).unwrap_or_default()).unwrap_or_default();
+        let mut all: Vec<String> = existing.map(|r| strings(&r.scopes)).unwrap_or_default();
         for s in scopes {
             if !all.contains(s) {
                 all.push(s.clone());

@@ -1,14 +1,15 @@
 //! The `authorization_code` grant: one-time codes bound to the client, the redirect URI
 //! and the PKCE verifier; a replayed code revokes what its first use issued.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::session_end::{self, end_sessions};
 use super::sessions::insert_refresh_token;
 use super::tokens::OAuthError;
-use super::types::{Application, micros, now, time_of};
+use super::types::{Application, micros, now, strings, time_of};
 use super::{Actor, Audit, Error, Result, Services, audit};
 use crate::crypto::{b64, ct_eq, sha256};
 use entity::{authorization_code, revoked_token, session};
@@ -26,10 +27,6 @@ pub struct CodeTokens {
     pub expires_in: i64,
     /// Granted scopes, space-separated.
     pub scope: String,
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
 impl Services {
@@ -184,12 +181,7 @@ impl Services {
         let t = micros(now());
         let txn = self.db.begin_write().await?;
         if let Some(sid) = row.issued_session_id {
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(t))
-                .filter(Condition::all().add(Expr::col(session::Column::Id).eq(sid)))
-                .filter(Expr::col(session::Column::RevokedAt).is_null())
-                .exec(&txn)
-                .await?;
+            end_sessions(&txn, session_end::session(sid), t).await?;
         }
         if let Some(jti) = &row.issued_jti {
             let exists = revoked_token::Entity::find_by_id(jti.clone()).one(&txn).await?.is_some();

@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::types::{User, micros, now, time_of};
+use super::session_end::{end_sessions, of_user};
+use super::types::{User, micros, now, strings, time_of};
 use super::users::user_row;
 use super::{Audit, Error, Result, Services, audit};
 use entity::{authorization, session};
@@ -36,7 +37,7 @@ impl From<authorization::Model> for Authorization {
             id: m.id,
             user_id: m.user_id,
             client_id: m.client_id,
-            scopes: serde_json::from_value(m.scopes).unwrap_or_default(),
+            scopes: strings(&m.scopes),
             created_at: time_of(m.created_at),
             updated_at: time_of(m.updated_at),
         }
@@ -76,16 +77,8 @@ impl Services {
             .await?
             .ok_or_else(|| Error::not_found("AuthorizationNotFound", format!("authorization {id} does not exist")))?;
         authorization::Entity::delete_by_id(id).exec(&txn).await?;
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
-            .filter(
-                Condition::all()
-                    .add(Expr::col(session::Column::UserId).eq(row.user_id))
-                    .add(Expr::col(session::Column::ClientId).eq(row.client_id.clone()))
-                    .add(Expr::col(session::Column::RevokedAt).is_null()),
-            )
-            .exec(&txn)
-            .await?;
+        let grants = of_user(row.user_id).add(Expr::col(session::Column::ClientId).eq(row.client_id.clone()));
+        end_sessions(&txn, grants, micros(now())).await?;
         let user = user_row(&txn, row.user_id).await?;
         audit::record(&txn, audit, Some(row.user_id), json!({"authorization_id": id, "client_id": row.client_id}))
             .await?;

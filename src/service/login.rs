@@ -1,18 +1,19 @@
 //! End-user authentication with a login ID and password, and browser (IdP) sessions:
 //! the cookie's SHA-256 is all the database keeps.
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::types::{User, micros, now};
+use super::session_end::{self, end_sessions};
+use super::types::{User, micros, now, strings};
 use super::{Actor, Audit, Error, Result, Services, audit};
 use crate::config::LoginIdType;
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::login_id::LoginId;
-use entity::{authenticator, session, user};
+use entity::{session, user};
 
 /// A live browser session.
 #[derive(Debug, Clone)]
@@ -75,10 +76,6 @@ fn candidate_keys(services: &Services, input: &str) -> Vec<String> {
     keys
 }
 
-fn amr_of(v: &serde_json::Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
-}
-
 impl Services {
     /// Checks a login ID and password. Unknown login IDs are checked against a dummy hash
     /// so that they take as long as wrong passwords. On success, creates a browser
@@ -116,12 +113,7 @@ impl Services {
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
         };
-        let pw = authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-            .filter(Expr::col(authenticator::Column::Kind).eq("password"))
-            .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
-            .one(&self.db.conn)
-            .await?;
+        let pw = super::users::primary_password(&self.db.conn, user_id).await?;
         let ok = self
             .hasher
             .verify(password, pw.as_ref().and_then(|p| p.password_hash.clone()))
@@ -190,12 +182,7 @@ impl Services {
                 .filter(Expr::col(session::Column::UserId).eq(user.id))
                 .exec(&txn)
                 .await?;
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(t))
-                .filter(Expr::col(session::Column::Id).eq(old))
-                .filter(Expr::col(session::Column::RevokedAt).is_null())
-                .exec(&txn)
-                .await?;
+            end_sessions(&txn, session_end::session(old), t).await?;
         }
         user::Entity::update_many()
             .col_expr(user::Column::LastLoginAt, Expr::value(t))
@@ -230,7 +217,7 @@ impl Services {
                 .exec(self.db.writer())
                 .await?;
         }
-        Ok(Some(IdpSession { id: row.id, user_id: row.user_id, auth_time: row.auth_time, amr: amr_of(&row.amr) }))
+        Ok(Some(IdpSession { id: row.id, user_id: row.user_id, auth_time: row.auth_time, amr: strings(&row.amr) }))
     }
 
     /// Logs out: ends a browser session and every refresh-token grant that came from it,
@@ -238,27 +225,12 @@ impl Services {
     pub async fn end_idp_session(&self, sess: &IdpSession, actor: &Actor) -> Result<()> {
         let t = micros(now());
         let txn = self.db.begin_write().await?;
-        end_sessions(&txn, sess.id, t).await?;
+        end_sessions(&txn, session_end::session_and_grants(sess.id), t).await?;
         let audit = Audit { actor: actor.clone(), activity: "user.signed_out".into() };
         audit::record(&txn, &audit, Some(sess.user_id), json!({"session_id": sess.id})).await?;
         txn.commit().await?;
         Ok(())
     }
-}
-
-/// Revokes a session and the grants that came from it.
-async fn end_sessions(conn: &impl sea_orm::ConnectionTrait, id: Uuid, t: i64) -> Result<()> {
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(t))
-        .filter(
-            Condition::any()
-                .add(Expr::col(session::Column::Id).eq(id))
-                .add(Expr::col(session::Column::IdpSessionId).eq(id)),
-        )
-        .filter(Expr::col(session::Column::RevokedAt).is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 impl Services {

@@ -23,6 +23,7 @@ pub mod refresh_batch;
 pub mod resources;
 pub mod roles_groups;
 pub mod sealed;
+pub mod session_end;
 pub mod sessions;
 pub mod tokens;
 pub mod types;

@@ -5,12 +5,13 @@ use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::session_end::{end_sessions, of_user};
 use super::types::{User, micros, now};
 use super::users::set_primary_password;
 use super::{Actor, Audit, Error, Result, Services, audit};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::password::check_policy;
-use entity::{password_reset_code, session};
+use entity::password_reset_code;
 
 const RESET_LIFETIME_US: i64 = 15 * 60 * 1_000_000;
 /// One message per account per minute, so the form cannot flood an inbox.
@@ -88,12 +89,7 @@ impl Services {
         }
         let user = super::users::user_row(&txn, row.user_id).await?;
         set_primary_password(&txn, user.id, hash, now()).await?;
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(t))
-            .filter(Expr::col(session::Column::UserId).eq(user.id))
-            .filter(Expr::col(session::Column::RevokedAt).is_null())
-            .exec(&txn)
-            .await?;
+        end_sessions(&txn, of_user(user.id), t).await?;
         let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
         audit::record(&txn, &audit, Some(user.id), json!({"user_id": user.id, "sessions_ended": true})).await?;
         txn.commit().await?;

@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::refresh_batch::{Outcome, Rotation};
+use super::session_end::{self, end_sessions};
 use super::tokens::OAuthError;
-use super::types::{Application, User, micros, now, time_of};
+use super::types::{Application, User, micros, now, strings, time_of};
 use super::users::user_row;
 use super::{Actor, Audit, Error, Result, Services, audit};
 use crate::crypto::{b64, random_bytes, sha256};
@@ -50,11 +51,7 @@ impl From<session::Model> for Session {
             user_id: m.user_id,
             kind: m.kind,
             client_id: m.client_id,
-            amr: m
-                .amr
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
+            amr: strings(&m.amr),
             created_at: time_of(m.created_at),
             last_accessed_at: time_of(m.last_accessed_at),
             created_by_ip: m.created_by_ip,
@@ -256,12 +253,7 @@ impl Services {
             && t - rotated >= self.config.oauth.refresh_token_reuse_grace_seconds.saturating_mul(1_000_000)
         {
             let txn = self.db.begin_write().await?;
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(t))
-                .filter(Expr::col(session::Column::Id).eq(sess.id))
-                .filter(Expr::col(session::Column::RevokedAt).is_null())
-                .exec(&txn)
-                .await?;
+            end_sessions(&txn, session_end::session(sess.id), t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
             let payload = json!({"session_id": sess.id, "reason": "refresh_token_reuse"});
             audit::record(&txn, &audit, Some(sess.user_id), payload).await?;
@@ -301,11 +293,7 @@ impl Services {
         if self.refresh_batch.rotate(rotation).await? == Outcome::Refused {
             return Err(invalid("the grant was revoked"));
         }
-        let scopes: Vec<String> = sess
-            .scopes
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
+        let scopes = strings(&sess.scopes);
         let authgear = super::claims::authgear_claims_with(&user, roles);
         let jti = Uuid::now_v7().to_string();
         let access = self.sign_access_token(&user, app, sess.id, sess.auth_time, &scopes, &authgear, &jti)?;
@@ -353,16 +341,7 @@ impl Services {
             .ok_or_else(|| Error::not_found("SessionNotFound", format!("session {session_id} does not exist")))?;
         let user = user_row(&txn, sess.user_id).await?;
         // Ending a browser session also ends the grants that came from it.
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
-            .filter(
-                sea_orm::sea_query::Condition::any()
-                    .add(Expr::col(session::Column::Id).eq(session_id))
-                    .add(Expr::col(session::Column::IdpSessionId).eq(session_id)),
-            )
-            .filter(Expr::col(session::Column::RevokedAt).is_null())
-            .exec(&txn)
-            .await?;
+        end_sessions(&txn, session_end::session_and_grants(session_id), micros(now())).await?;
         audit::record(&txn, audit, Some(user.id), json!({"session_id": session_id})).await?;
         txn.commit().await?;
         Ok(user.into())
@@ -372,12 +351,7 @@ impl Services {
     pub async fn revoke_all_sessions(&self, audit: &Audit, user_id: Uuid) -> Result<User> {
         let txn = self.db.begin_write().await?;
         let user = user_row(&txn, user_id).await?;
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
-            .filter(Expr::col(session::Column::UserId).eq(user_id))
-            .filter(Expr::col(session::Column::RevokedAt).is_null())
-            .exec(&txn)
-            .await?;
+        end_sessions(&txn, session_end::of_user(user_id), micros(now())).await?;
         audit::record(&txn, audit, Some(user_id), json!({"user_id": user_id})).await?;
         txn.commit().await?;
         Ok(user.into())

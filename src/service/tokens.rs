@@ -223,12 +223,7 @@ impl Services {
             return Ok(());
         }
         let txn = self.db.begin_write().await?;
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(micros(now())))
-            .filter(Expr::col(session::Column::Id).eq(sess.id))
-            .filter(Expr::col(session::Column::RevokedAt).is_null())
-            .exec(&txn)
-            .await?;
+        super::session_end::end_sessions(&txn, super::session_end::session(sess.id), micros(now())).await?;
         let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
         let payload = json!({"session_id": sess.id, "client_id": sess.client_id, "reason": "token_revoked"});
         audit::record(&txn, &audit, Some(sess.user_id), payload).await?;

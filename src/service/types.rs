@@ -395,3 +395,9 @@ impl From<entity::resource_scope::Model> for Scope {
         }
     }
 }
+
+/// The strings of a JSON array column (scopes, AMR, redirect URIs, ...); anything else
+/// reads as empty.
+pub(crate) fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}

@@ -307,13 +307,7 @@ impl Services {
         if user.is_disabled_at(t) {
             // A disabled user is logged out everywhere at once: no session lingers in the
             // Admin API's list, and no refresh grant waits for its next use to fail.
-            ended = entity::session::Entity::update_many()
-                .col_expr(entity::session::Column::RevokedAt, Expr::value(micros(t)))
-                .filter(Expr::col(entity::session::Column::UserId).eq(user_id))
-                .filter(Expr::col(entity::session::Column::RevokedAt).is_null())
-                .exec(&txn)
-                .await?
-                .rows_affected;
+            ended = super::session_end::end_sessions(&txn, super::session_end::of_user(user_id), micros(t)).await?;
         }
         audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
         txn.commit().await?;
@@ -450,7 +444,11 @@ impl Services {
     }
 }
 
-async fn primary_password(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Option<authenticator::Model>> {
+/// A user's primary password authenticator, if any.
+pub(crate) async fn primary_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Option<authenticator::Model>> {
     Ok(authenticator::Entity::find()
         .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
         .filter(Expr::col(authenticator::Column::Kind).eq("password"))

@@ -47,28 +47,31 @@ fn after_login(flow: &str) -> String {
     }
 }
 
-async fn client_name(state: &AppState, flow: &str) -> Option<String> {
-    let req = open_flow(state, Some(flow))?;
-    state.services.application_cached(&req.client_id).await.ok().flatten().map(|a| a.name)
-}
-
 /// The page language of a pending request.
 fn lang(state: &AppState, flow: &str) -> Option<String> {
     open_flow(state, Some(flow)).as_ref().and_then(page_lang)
 }
 
-fn login_page(
+/// The login page. The pending request (opened once) names the app, the language and,
+/// unless the form is shown again with what was typed, the login ID hint.
+async fn login_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
     flow: &str,
-    login_id: &str,
+    typed: Option<&str>,
     error: Option<&str>,
-    client: Option<String>,
 ) -> Response {
+    let req = open_flow(state, Some(flow));
+    let client = match &req {
+        Some(r) => state.services.application_cached(&r.client_id).await.ok().flatten().map(|a| a.name),
+        None => None,
+    };
+    let login_id = typed.map(str::to_owned).or_else(|| req.as_ref().and_then(|r| r.login_hint.clone()));
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, flow, login_id, error, client_name => client, lang => lang(state, flow),
+        csrf, flow, error, client_name => client, lang => req.as_ref().and_then(page_lang),
+        login_id => login_id.unwrap_or_default(),
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
     };
@@ -106,9 +109,7 @@ async fn attempt(
 /// `GET /login`.
 pub async fn login_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
     let flow = q.get("flow").cloned().unwrap_or_default();
-    let hint = if flow.is_empty() { None } else { open_flow(&state, Some(&flow)).and_then(|r| r.login_hint) };
-    let client = client_name(&state, &flow).await;
-    login_page(&state, jar, StatusCode::OK, &flow, hint.as_deref().unwrap_or(""), None, client)
+    login_page(&state, jar, StatusCode::OK, &flow, None, None).await
 }
 
 /// `POST /login`.
@@ -126,9 +127,8 @@ pub async fn login_submit(
     match state.services.login_with_password(&login_id, password, &actor, current).await {
         Ok((_, _, token)) => (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response(),
         Err(LoginError::Invalid) => {
-            let client = client_name(&state, &flow).await;
             let msg = "The login ID or the password is incorrect.";
-            login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, &login_id, Some(msg), client)
+            login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg)).await
         }
         Err(LoginError::Disabled(reason)) => {
             let msg = match reason {
