@@ -161,6 +161,29 @@ impl TestApp {
         (res.status().as_u16(), res.json().await.expect("JSON body"))
     }
 
+    /// Exchanges an authorization code issued for `redirect_uri`, authenticating with
+    /// `client_secret` in the body when given; `extra` adds parameters (a PKCE verifier).
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        client_id: &str,
+        client_secret: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+        ];
+        if let Some(secret) = client_secret {
+            form.push(("client_secret", secret));
+        }
+        form.extend_from_slice(extra);
+        self.token_request(&form).await
+    }
+
     /// Number of audit rows.
     pub async fn audit_count(&self) -> i64 {
         self.ok("{ auditLogs { totalCount } }", json!({})).await["auditLogs"]["totalCount"].as_i64().expect("count")

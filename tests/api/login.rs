@@ -138,14 +138,7 @@ async fn code_flow_for_a_confidential_client() {
     let cb = browser.authorize_with_login(url.as_str(), "bob@example.com", PW).await;
     let code = param(&cb, "code").unwrap();
     // Without the secret the code is refused, and stays unused.
-    let (status, body) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("client_id", &id),
-            ("redirect_uri", CB),
-        ])
-        .await;
+    let (status, body) = app.exchange_code(&code, CB, &id, None, &[]).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_client");
     let http = http_client(reqwest::Client::new());
@@ -388,15 +381,7 @@ async fn code_reuse_wrong_verifier_and_wrong_redirect_uri() {
         .unwrap();
     assert_eq!(res.status(), 401);
     // The refresh token of a used-up code is gone; a refresh with a wrong client too.
-    let (s, b) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("code", "nope"),
-            ("redirect_uri", CB),
-            ("code_verifier", &verifier),
-        ])
-        .await;
+    let (s, b) = app.exchange_code("nope", CB, &id, None, &[("code_verifier", &verifier)]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
 }
 
@@ -447,15 +432,7 @@ async fn failed_and_disabled_logins() {
     // A refresh token from before the account was disabled stops working.
     let cb = browser.login(&page, "gina@example.com", PW).await.redirect();
     let code = param(&cb, "code").unwrap();
-    let (_, t) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("code_verifier", f.verifier.secret()),
-        ])
-        .await;
+    let (_, t) = app.exchange_code(&code, CB, &id, None, &[("code_verifier", f.verifier.secret())]).await;
     app.ok("mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true, reason: \"Unpaid invoices\"}) { user { id } } }", json!({"u": user})).await;
     let (s, b) = app
         .token_request(&[
@@ -487,15 +464,7 @@ async fn logout_ends_the_session_and_its_refresh_tokens() {
     let f = start(&rp, &["offline_access"], &[]);
     let cb = browser.authorize_with_login(&f.url, "hank@example.com", PW).await;
     let code = param(&cb, "code").unwrap();
-    let (_, t) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("code_verifier", f.verifier.secret()),
-        ])
-        .await;
+    let (_, t) = app.exchange_code(&code, CB, &id, None, &[("code_verifier", f.verifier.secret())]).await;
     let id_token = t["id_token"].as_str().unwrap();
 
     let (s, page) = browser

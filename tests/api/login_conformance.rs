@@ -34,15 +34,7 @@ async fn post_request_without_nonce_secret_post_and_all_scopes() {
     let cb = browser.login(&page, "mia@example.com", PW).await.redirect();
     assert_eq!(param(&cb, "state").as_deref(), Some("st"));
     let code = param(&cb, "code").unwrap();
-    let (s, t) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let (s, t) = app.exchange_code(&code, CB, &id, Some(&secret), &[]).await;
     assert_eq!(s, 200, "{t}");
     let claims = jwt_claims(t["id_token"].as_str().unwrap());
     assert!(claims.get("nonce").is_none());
@@ -76,15 +68,7 @@ async fn post_request_without_nonce_secret_post_and_all_scopes() {
     let f = [("client_id", id.as_str()), ("redirect_uri", CB), ("response_type", "code"), ("scope", "openid")];
     let cb = browser.submit("/oauth2/authorize", &f).await.redirect();
     let code = param(&cb, "code").unwrap();
-    let (s, b) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &other),
-            ("client_secret", other_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let (s, b) = app.exchange_code(&code, CB, &other, Some(other_secret.as_deref().unwrap()), &[]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
 }
 
@@ -105,14 +89,7 @@ async fn max_age_long_enough_empty_parameters_and_ui_locales() {
     let cb = browser.open(&format!("{base}&max_age=10000")).await.redirect();
     assert!(param(&cb, "code").is_some(), "a recent login satisfies max_age=10000");
     let code = param(&cb, "code").unwrap();
-    let (s, _) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-        ])
-        .await;
+    let (s, _) = app.exchange_code(&code, CB, &id, None, &[]).await;
     assert_eq!(s, 401, "a confidential client must authenticate");
 }
 
@@ -206,15 +183,7 @@ async fn more_basic_op_checks() {
 
     // Scope order, and parameters this server does not act on.
     let code = code_for(&browser, &format!("{base}&scope=email%20openid&display=popup&acr_values=urn%3Aa&claims=%7B%22userinfo%22%3A%7B%22name%22%3A%7B%22essential%22%3Atrue%7D%7D%7D")).await;
-    let (s, t) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let (s, t) = app.exchange_code(&code, CB, &id, Some(&secret), &[]).await;
     assert_eq!(s, 200, "{t}");
     let claims = jwt_claims(t["id_token"].as_str().unwrap());
     assert_eq!(claims["email"], "sam@example.com");
@@ -244,26 +213,17 @@ async fn more_basic_op_checks() {
     // PKCE mistakes: no verifier for a challenge; a verifier without a challenge.
     let ch = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     let code = code_for(&browser, &format!("{base}&scope=openid&code_challenge={ch}&code_challenge_method=S256")).await;
-    let (s, b) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let (s, b) = app.exchange_code(&code, CB, &id, Some(&secret), &[]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_request")), "{b}");
     let code = code_for(&browser, &format!("{base}&scope=openid")).await;
     let (s, b) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-        ])
+        .exchange_code(
+            &code,
+            CB,
+            &id,
+            Some(&secret),
+            &[("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")],
+        )
         .await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "{b}");
 
@@ -273,15 +233,7 @@ async fn more_basic_op_checks() {
         &format!("{base}&scope=openid%20offline_access%20https%3A%2F%2Fauthgear.com%2Fscopes%2Ffull-access"),
     )
     .await;
-    let (s, t) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let (s, t) = app.exchange_code(&code, CB, &id, Some(&secret), &[]).await;
     assert_eq!(s, 200, "{t}");
     let info: Value = app
         .client
@@ -345,17 +297,7 @@ async fn sdk_logout_relogin_and_id_token_hint_after_login() {
     };
     let exchange = |code: String, c: String, sec: String| {
         let app = &app;
-        async move {
-            app.token_request(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("client_id", &c),
-                ("client_secret", &sec),
-            ])
-            .await
-            .1
-        }
+        async move { app.exchange_code(&code, CB, &c, Some(&sec), &[]).await.1 }
     };
     let (_, page) = browser.open(&url(&a, "")).await.page();
     let code = param(&browser.login(&page, "tess@example.com", PW).await.redirect(), "code").unwrap();
@@ -444,15 +386,7 @@ async fn codes_and_sessions_expire_and_mail_without_smtp_is_logged() {
     let code = param(&browser.login(&page, "vic@example.com", PW).await.redirect(), "code").unwrap();
     // Five minutes later (the code's expiry moved into the past):
     db.execute_unprepared("UPDATE authorization_codes SET expires_at = expires_at - 300000001").await.unwrap();
-    let (s, b) = app
-        .token_request(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", CB),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let (s, b) = app.exchange_code(&code, CB, &id, Some(&secret), &[]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "{b}");
     assert!(b["error_description"].as_str().unwrap().contains("expired"));
 
