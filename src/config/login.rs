@@ -100,6 +100,11 @@ pub struct RateLimitConfig {
     pub login_failures_per_account_per_minute: i64,
     /// Wrong current passwords per minute on one account's settings page.
     pub password_check_failures_per_user_per_minute: i64,
+    /// Sign-ups per minute from one IP address (Authgear's `authentication.signup.per_ip`).
+    pub signups_per_ip_per_minute: i64,
+    /// Forgot-password requests per minute from one IP address (Authgear's
+    /// `account_enumeration.per_ip`).
+    pub account_enumeration_per_ip_per_minute: i64,
 }
 
 impl Default for RateLimitConfig {
@@ -108,6 +113,8 @@ impl Default for RateLimitConfig {
             login_failures_per_ip_per_minute: 60,
             login_failures_per_account_per_minute: 10,
             password_check_failures_per_user_per_minute: 10,
+            signups_per_ip_per_minute: 10,
+            account_enumeration_per_ip_per_minute: 10,
         }
     }
 }

@@ -74,8 +74,11 @@ pub struct Config {
     pub ui: UiConfig,
     /// Outgoing email.
     pub smtp: SmtpConfig,
-    /// Limits on failed password attempts.
+    /// Limits on failed password attempts, sign-ups and account lookups.
     pub rate_limits: RateLimitConfig,
+    /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// OAuth settings.
@@ -112,6 +115,7 @@ impl Default for Config {
             ui: UiConfig::default(),
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -414,6 +418,11 @@ impl Config {
         if self.smtp.host.is_some() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return bad("smtp.from", "must be an email address, optionally with a name: `Name <a@example.com>`");
         }
+        for (i, proxy) in self.trusted_proxies.iter().enumerate() {
+            if parse_cidr(proxy).is_none() {
+                return bad(&format!("trusted_proxies[{i}]"), "must be an IP address or a CIDR such as `10.0.0.0/8`");
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, attr) in self.custom_attributes.iter().enumerate() {
             let key = format!("custom_attributes[{i}]");
@@ -451,6 +460,11 @@ impl Config {
         Ok(())
     }
 
+    /// The trusted proxies, parsed (`validate` has checked each).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies.iter().filter_map(|p| parse_cidr(p)).collect()
+    }
+
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> String {
         match &self.public_url {
@@ -463,4 +477,10 @@ impl Config {
     pub fn admin_resource_uri(&self) -> String {
         self.admin_api.resource_uri.clone().unwrap_or_else(|| format!("{}/_api/admin", self.public_url()))
     }
+}
+
+/// Parses `10.0.0.0/8`, `::1/128` or a single address (a /32 or /128 network).
+pub fn parse_cidr(value: &str) -> Option<ipnet::IpNet> {
+    let value = value.trim();
+    value.parse::<ipnet::IpNet>().ok().or_else(|| value.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
