@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, held, services};
 use super::error::bad_input;
 use super::node::{decode_id, encode_id};
 use crate::domain::oauth::AppType;
@@ -90,6 +90,7 @@ impl SigningAlgorithm {
 
 /// A client secret as it can be shown: never the secret itself.
 #[derive(SimpleObject, Clone)]
+#[graphql(requires_scopes = "application:read", requires_scopes = "application:write")]
 pub struct ApplicationSecret {
     /// The global ID of the secret (pass it to `revokeApplicationSecret`).
     pub id: ID,
@@ -106,7 +107,7 @@ pub struct ApplicationSecret {
 pub struct Application(pub types::Application);
 
 /// An application: an OAuth client that gets tokens from this server.
-#[Object]
+#[Object(requires_scopes = "application:read", requires_scopes = "application:write")]
 impl Application {
     /// The global ID of the application.
     pub async fn id(&self) -> ID {
@@ -196,7 +197,7 @@ impl ApplicationQuery {
     /// Lists applications, newest first. The keyword matches a prefix of the name
     /// (case-insensitive) or of the client ID. Needs `application:read`.
     #[graphql(
-        guard = "RequireScope(\"application:read\")",
+        requires_scopes = "application:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     async fn applications(
@@ -214,7 +215,7 @@ impl ApplicationQuery {
     }
 
     /// The application with this client ID, or null. Needs `application:read`.
-    #[graphql(name = "getApplicationByClientID", guard = "RequireScope(\"application:read\")")]
+    #[graphql(name = "getApplicationByClientID", requires_scopes = "application:read")]
     async fn get_application_by_client_id(
         &self,
         ctx: &Context<'_>,
@@ -376,7 +377,7 @@ pub struct ApplicationMutation;
 #[Object]
 impl ApplicationMutation {
     /// Creates an application; a confidential or m2m one gets its first secret.
-    #[graphql(guard = "RequireScope(\"application:write\")")]
+    #[graphql(requires_scopes = "application:write")]
     async fn create_application(
         &self,
         ctx: &Context<'_>,
@@ -390,7 +391,7 @@ impl ApplicationMutation {
     }
 
     /// Changes an application's settings.
-    #[graphql(guard = "RequireScope(\"application:write\")")]
+    #[graphql(requires_scopes = "application:write")]
     async fn update_application(
         &self,
         ctx: &Context<'_>,
@@ -399,38 +400,38 @@ impl ApplicationMutation {
         let client_id = input.client_id.clone();
         let name = input.name.clone();
         let app = services(ctx)?
-            .update_application(&audit(ctx, "update_application"), &client_id, settings!(input, name))
+            .update_application(&audit(ctx, "update_application"), held(ctx), &client_id, settings!(input, name))
             .await?;
         Ok(UpdateApplicationPayload { application: Application(app) })
     }
 
     /// Deletes an application, its secrets and its grants.
-    #[graphql(guard = "RequireScope(\"application:write\")")]
+    #[graphql(requires_scopes = "application:write")]
     async fn delete_application(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The application to delete.")] input: DeleteApplicationInput,
     ) -> async_graphql::Result<DeleteApplicationPayload> {
-        services(ctx)?.delete_application(&audit(ctx, "delete_application"), &input.client_id).await?;
+        services(ctx)?.delete_application(&audit(ctx, "delete_application"), held(ctx), &input.client_id).await?;
         Ok(DeleteApplicationPayload { ok: true })
     }
 
     /// Adds a client secret. Two may be active at a time, so a secret rotates without
     /// downtime: create the new one, deploy it, then revoke the old one.
-    #[graphql(guard = "RequireScope(\"application:write\")")]
+    #[graphql(requires_scopes = "application:write")]
     async fn create_application_secret(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The application.")] input: CreateApplicationSecretInput,
     ) -> async_graphql::Result<CreateApplicationSecretPayload> {
         let (app, secret) = services(ctx)?
-            .create_application_secret(&audit(ctx, "create_application_secret"), &input.client_id)
+            .create_application_secret(&audit(ctx, "create_application_secret"), held(ctx), &input.client_id)
             .await?;
         Ok(CreateApplicationSecretPayload { application: Application(app), client_secret: secret })
     }
 
     /// Revokes a client secret; it stops working at once.
-    #[graphql(guard = "RequireScope(\"application:write\")")]
+    #[graphql(requires_scopes = "application:write")]
     async fn revoke_application_secret(
         &self,
         ctx: &Context<'_>,
@@ -441,7 +442,7 @@ impl ApplicationMutation {
             return Err(bad_input("InvalidClientID", "clientID is required"));
         }
         let app = services(ctx)?
-            .revoke_application_secret(&audit(ctx, "revoke_application_secret"), &input.client_id, secret_id)
+            .revoke_application_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id)
             .await?;
         Ok(RevokeApplicationSecretPayload { application: Application(app) })
     }

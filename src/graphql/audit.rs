@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, Object};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
-use super::context::{RequireScope, check_scope, services};
+use super::context::services;
 use super::loaders::{AppLoader, UserById};
 use super::node::{decode_ids, encode_id};
 use super::scalars::AuditLogData;
@@ -123,7 +123,7 @@ activity_types! {
 pub struct AuditLog(pub types::AuditLog);
 
 /// An audit log entry: who did what, to whom, when and from where.
-#[Object]
+#[Object(requires_scopes = "audit-log:read")]
 impl AuditLog {
     /// The global ID of the entry.
     pub async fn id(&self) -> ID {
@@ -141,9 +141,9 @@ impl AuditLog {
         self.0.created_at
     }
     /// The affected user; null if none or if the user was deleted since. Needs `user:read`.
+    #[graphql(requires_scopes = "user:read")]
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = self.0.user_id else { return Ok(None) };
-        check_scope(ctx, "user:read")?;
         let loader = ctx.data::<DataLoader<AppLoader>>()?;
         Ok(loader.load_one(UserById(id)).await?.map(User))
     }
@@ -176,7 +176,7 @@ impl AuditQuery {
     /// `rangeTo` exclusive; user, email and phone filters are OR-ed together. Needs
     /// `audit-log:read`.
     #[graphql(
-        guard = "RequireScope(\"audit-log:read\")",
+        requires_scopes = "audit-log:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]

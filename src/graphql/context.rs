@@ -1,6 +1,6 @@
-//! Per-request context: who is calling, from where, and the scope guard.
+//! Per-request context: who is calling, from where, and the runtime scope check of `node`.
 
-use async_graphql::{Context, ErrorExtensions, Guard};
+use async_graphql::{Context, ErrorExtensions};
 
 use crate::service::{Actor, Audit, Services};
 
@@ -24,15 +24,6 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
-/// Requires a scope on the caller's token.
-pub struct RequireScope(pub &'static str);
-
-impl Guard for RequireScope {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        check_scope(ctx, self.0)
-    }
-}
-
 /// Fails with `FORBIDDEN` unless the caller has `scope`.
 pub fn check_scope(ctx: &Context<'_>, scope: &str) -> async_graphql::Result<()> {
     match ctx.data_opt::<Principal>() {
@@ -50,6 +41,11 @@ pub fn check_scope(ctx: &Context<'_>, scope: &str) -> async_graphql::Result<()> 
             e.set("errorName", "Unauthenticated");
         })),
     }
+}
+
+/// The caller's scopes, which bound what it may grant (see `service::escalation`).
+pub fn held<'a>(ctx: &Context<'a>) -> &'a [String] {
+    ctx.data_opt::<Principal>().map(|p| p.scopes.as_slice()).unwrap_or_default()
 }
 
 /// The services.

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, services};
 use super::node::{decode_id, encode_id};
 use super::scalars::{AuthenticatorClaims, IdentityClaims};
 use super::users::{IdentityDefinition, IdentityType, User};
@@ -15,7 +15,7 @@ use crate::service::types;
 pub struct Identity(pub types::Identity);
 
 /// A way a user is recognised (a login ID now; social and passkey identities later).
-#[Object]
+#[Object(requires_scopes = "user:read")]
 impl Identity {
     /// The global ID of the identity.
     pub async fn id(&self) -> ID {
@@ -97,7 +97,7 @@ impl AuthenticatorKind {
 pub struct Authenticator(pub types::Authenticator);
 
 /// A way a user proves an identity. Secrets such as password hashes are never exposed.
-#[Object]
+#[Object(requires_scopes = "user:read")]
 impl Authenticator {
     /// The global ID of the authenticator.
     pub async fn id(&self) -> ID {
@@ -205,7 +205,7 @@ pub struct IdentityMutation;
 #[Object]
 impl IdentityMutation {
     /// Adds a login ID to a user.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn create_identity(
         &self,
         ctx: &Context<'_>,
@@ -220,7 +220,7 @@ impl IdentityMutation {
     }
 
     /// Changes the value of a login ID.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn update_identity(
         &self,
         ctx: &Context<'_>,
@@ -236,7 +236,7 @@ impl IdentityMutation {
     }
 
     /// Removes an identity (never the user's last one).
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn delete_identity(
         &self,
         ctx: &Context<'_>,

@@ -28,6 +28,7 @@ pub mod node;
 pub mod resources;
 pub mod roles_groups;
 pub mod scalars;
+pub mod scopes;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;
@@ -70,7 +71,8 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSc
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
-        .limit_complexity(cfg.max_complexity);
+        .limit_complexity(cfg.max_complexity)
+        .extension(scopes::ScopePlan);
     if let Some(services) = services {
         builder = builder.data(services);
     }

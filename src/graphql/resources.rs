@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, held, services};
 use super::loaders::{AppLoader, ClientIdsOf};
 use super::node::encode_id;
 use crate::service::resources::{ResourceFilter, ScopeFilter, ScopeOp};
@@ -17,7 +17,7 @@ use crate::service::types;
 pub struct Resource(pub types::Resource);
 
 /// An API resource: tokens for it carry its URI as `aud`.
-#[Object]
+#[Object(requires_scopes = "resource:read", requires_scopes = "resource:write")]
 impl Resource {
     /// The global ID of the resource.
     pub async fn id(&self) -> ID {
@@ -79,7 +79,7 @@ impl Resource {
 pub struct Scope(pub types::Scope);
 
 /// A scope of a resource.
-#[Object]
+#[Object(requires_scopes = "resource:read", requires_scopes = "resource:write")]
 impl Scope {
     /// The global ID of the scope.
     pub async fn id(&self) -> ID {
@@ -117,7 +117,7 @@ impl ResourceQuery {
     /// Lists resources by URI; with `clientID`, those the application may get tokens
     /// for. The keyword matches a prefix of the URI or name. Needs `resource:read`.
     #[graphql(
-        guard = "RequireScope(\"resource:read\")",
+        requires_scopes = "resource:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -291,7 +291,7 @@ pub struct ResourceMutation;
 #[Object]
 impl ResourceMutation {
     /// Creates an API resource.
-    #[graphql(guard = "RequireScope(\"resource:write\")")]
+    #[graphql(requires_scopes = "resource:write")]
     async fn create_resource(
         &self,
         ctx: &Context<'_>,
@@ -302,7 +302,7 @@ impl ResourceMutation {
     }
 
     /// Renames an API resource.
-    #[graphql(guard = "RequireScope(\"resource:write\")")]
+    #[graphql(requires_scopes = "resource:write")]
     async fn update_resource(
         &self,
         ctx: &Context<'_>,
@@ -313,7 +313,7 @@ impl ResourceMutation {
     }
 
     /// Deletes an API resource with its scopes and grants (never the built-in one).
-    #[graphql(guard = "RequireScope(\"resource:write\")")]
+    #[graphql(requires_scopes = "resource:write")]
     async fn delete_resource(
         &self,
         ctx: &Context<'_>,
@@ -324,7 +324,7 @@ impl ResourceMutation {
     }
 
     /// Adds a scope to a resource.
-    #[graphql(guard = "RequireScope(\"resource:write\")")]
+    #[graphql(requires_scopes = "resource:write")]
     async fn create_scope(
         &self,
         ctx: &Context<'_>,
@@ -337,7 +337,7 @@ impl ResourceMutation {
     }
 
     /// Changes a scope's description.
-    #[graphql(guard = "RequireScope(\"resource:write\")")]
+    #[graphql(requires_scopes = "resource:write")]
     async fn update_scope(
         &self,
         ctx: &Context<'_>,
@@ -350,7 +350,7 @@ impl ResourceMutation {
     }
 
     /// Deletes a scope and its grants.
-    #[graphql(guard = "RequireScope(\"resource:write\")")]
+    #[graphql(requires_scopes = "resource:write")]
     async fn delete_scope(
         &self,
         ctx: &Context<'_>,
@@ -361,33 +361,45 @@ impl ResourceMutation {
     }
 
     /// Lets an application get tokens for a resource.
-    #[graphql(name = "addResourceToClientID", guard = "RequireScope(\"resource:write\")")]
+    #[graphql(name = "addResourceToClientID", requires_scopes = "resource:write")]
     async fn add_resource_to_client_id(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Resource and application.")] input: AddResourceToClientIDInput,
     ) -> async_graphql::Result<AddResourceToClientIDPayload> {
         let r = services(ctx)?
-            .link_resource(&audit(ctx, "add_resource_to_client_id"), &input.resource_uri, &input.client_id, true)
+            .link_resource(
+                &audit(ctx, "add_resource_to_client_id"),
+                held(ctx),
+                &input.resource_uri,
+                &input.client_id,
+                true,
+            )
             .await?;
         Ok(AddResourceToClientIDPayload { resource: Resource(r) })
     }
 
     /// Stops an application getting tokens for a resource (its scopes on it go too).
-    #[graphql(name = "removeResourceFromClientID", guard = "RequireScope(\"resource:write\")")]
+    #[graphql(name = "removeResourceFromClientID", requires_scopes = "resource:write")]
     async fn remove_resource_from_client_id(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Resource and application.")] input: RemoveResourceFromClientIDInput,
     ) -> async_graphql::Result<RemoveResourceFromClientIDPayload> {
         let r = services(ctx)?
-            .link_resource(&audit(ctx, "remove_resource_from_client_id"), &input.resource_uri, &input.client_id, false)
+            .link_resource(
+                &audit(ctx, "remove_resource_from_client_id"),
+                held(ctx),
+                &input.resource_uri,
+                &input.client_id,
+                false,
+            )
             .await?;
         Ok(RemoveResourceFromClientIDPayload { resource: Resource(r) })
     }
 
     /// Grants scopes of a resource to an application.
-    #[graphql(name = "addScopesToClientID", guard = "RequireScope(\"resource:write\")")]
+    #[graphql(name = "addScopesToClientID", requires_scopes = "resource:write")]
     async fn add_scopes_to_client_id(
         &self,
         ctx: &Context<'_>,
@@ -396,6 +408,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .change_client_scopes(
                 &audit(ctx, "add_scopes_to_client_id"),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -406,7 +419,7 @@ impl ResourceMutation {
     }
 
     /// Revokes scopes of a resource from an application.
-    #[graphql(name = "removeScopesFromClientID", guard = "RequireScope(\"resource:write\")")]
+    #[graphql(name = "removeScopesFromClientID", requires_scopes = "resource:write")]
     async fn remove_scopes_from_client_id(
         &self,
         ctx: &Context<'_>,
@@ -415,6 +428,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .change_client_scopes(
                 &audit(ctx, "remove_scopes_from_client_id"),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -425,7 +439,7 @@ impl ResourceMutation {
     }
 
     /// Sets exactly which scopes of a resource an application has.
-    #[graphql(name = "replaceScopesOfClientID", guard = "RequireScope(\"resource:write\")")]
+    #[graphql(name = "replaceScopesOfClientID", requires_scopes = "resource:write")]
     async fn replace_scopes_of_client_id(
         &self,
         ctx: &Context<'_>,
@@ -434,6 +448,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .change_client_scopes(
                 &audit(ctx, "replace_scopes_of_client_id"),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,

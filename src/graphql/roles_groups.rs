@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, services};
 use super::node::{decode_id, decode_ids, encode_id};
 use super::users::User;
 use crate::service::roles_groups::{KeyedFilter, Kind, Link};
@@ -31,7 +31,7 @@ async fn users_of(
 }
 
 /// A role: a key that tokens carry in `https://authgear.com/claims/user/roles`.
-#[Object]
+#[Object(requires_scopes = "role:read", requires_scopes = "role:write")]
 impl Role {
     /// The global ID of the role.
     pub async fn id(&self) -> ID {
@@ -59,7 +59,7 @@ impl Role {
     }
     /// Users with this role assigned directly, newest first. Needs `user:read`.
     #[graphql(
-        guard = "RequireScope(\"user:read\")",
+        requires_scopes = "user:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     async fn users(
@@ -75,7 +75,7 @@ impl Role {
     }
     /// Groups that have this role, by key. Needs `group:read`.
     #[graphql(
-        guard = "RequireScope(\"group:read\")",
+        requires_scopes = "group:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     async fn groups(
@@ -93,7 +93,7 @@ impl Role {
 }
 
 /// A group of users; its roles apply to every member.
-#[Object]
+#[Object(requires_scopes = "group:read", requires_scopes = "group:write")]
 impl Group {
     /// The global ID of the group.
     pub async fn id(&self) -> ID {
@@ -121,7 +121,7 @@ impl Group {
     }
     /// Members of the group, newest first. Needs `user:read`.
     #[graphql(
-        guard = "RequireScope(\"user:read\")",
+        requires_scopes = "user:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     async fn users(
@@ -137,7 +137,7 @@ impl Group {
     }
     /// Roles of the group, by key. Needs `role:read`.
     #[graphql(
-        guard = "RequireScope(\"role:read\")",
+        requires_scopes = "role:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     async fn roles(
@@ -163,7 +163,7 @@ impl RoleGroupQuery {
     /// Lists roles by key. The keyword matches a prefix of the key or name,
     /// case-insensitively. Needs `role:read`.
     #[graphql(
-        guard = "RequireScope(\"role:read\")",
+        requires_scopes = "role:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -189,7 +189,7 @@ impl RoleGroupQuery {
     /// Lists groups by key. The keyword matches a prefix of the key or name,
     /// case-insensitively. Needs `group:read`.
     #[graphql(
-        guard = "RequireScope(\"group:read\")",
+        requires_scopes = "group:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -318,8 +318,7 @@ macro_rules! user_payload {
         $(#[$doc])*
         #[derive(SimpleObject)]
         pub struct $name {
-            /// The user after the change. Needs `user:read`, like any read of a user.
-            #[graphql(guard = "RequireScope(\"user:read\")")]
+            /// The user after the change. Its fields other than `id` need `user:read`, like any read of a user.
             pub user: User,
         }
     };
@@ -408,7 +407,7 @@ pub struct RoleGroupMutation;
 #[Object]
 impl RoleGroupMutation {
     /// Creates a role.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn create_role(
         &self,
         ctx: &Context<'_>,
@@ -421,7 +420,7 @@ impl RoleGroupMutation {
     }
 
     /// Updates a role.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn update_role(
         &self,
         ctx: &Context<'_>,
@@ -435,7 +434,7 @@ impl RoleGroupMutation {
     }
 
     /// Deletes a role and its links.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn delete_role(
         &self,
         ctx: &Context<'_>,
@@ -447,7 +446,7 @@ impl RoleGroupMutation {
     }
 
     /// Creates a group.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn create_group(
         &self,
         ctx: &Context<'_>,
@@ -460,7 +459,7 @@ impl RoleGroupMutation {
     }
 
     /// Updates a group.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn update_group(
         &self,
         ctx: &Context<'_>,
@@ -474,7 +473,7 @@ impl RoleGroupMutation {
     }
 
     /// Deletes a group and its links.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn delete_group(
         &self,
         ctx: &Context<'_>,
@@ -486,7 +485,7 @@ impl RoleGroupMutation {
     }
 
     /// Assigns a role to users.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn add_role_to_users(
         &self,
         ctx: &Context<'_>,
@@ -500,7 +499,7 @@ impl RoleGroupMutation {
     }
 
     /// Unassigns a role from users.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn remove_role_from_users(
         &self,
         ctx: &Context<'_>,
@@ -514,7 +513,7 @@ impl RoleGroupMutation {
     }
 
     /// Gives a role to groups (and so to their members).
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn add_role_to_groups(
         &self,
         ctx: &Context<'_>,
@@ -527,7 +526,7 @@ impl RoleGroupMutation {
     }
 
     /// Takes a role from groups.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn remove_role_from_groups(
         &self,
         ctx: &Context<'_>,
@@ -546,7 +545,7 @@ impl RoleGroupMutation {
     }
 
     /// Adds users to a group.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn add_group_to_users(
         &self,
         ctx: &Context<'_>,
@@ -560,7 +559,7 @@ impl RoleGroupMutation {
     }
 
     /// Removes users from a group.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn remove_group_from_users(
         &self,
         ctx: &Context<'_>,
@@ -574,7 +573,7 @@ impl RoleGroupMutation {
     }
 
     /// Gives roles to a group.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn add_group_to_roles(
         &self,
         ctx: &Context<'_>,
@@ -587,7 +586,7 @@ impl RoleGroupMutation {
     }
 
     /// Takes roles from a group.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn remove_group_from_roles(
         &self,
         ctx: &Context<'_>,
@@ -606,7 +605,7 @@ impl RoleGroupMutation {
     }
 
     /// Assigns roles to a user.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn add_user_to_roles(
         &self,
         ctx: &Context<'_>,
@@ -620,7 +619,7 @@ impl RoleGroupMutation {
     }
 
     /// Unassigns roles from a user.
-    #[graphql(guard = "RequireScope(\"role:write\")")]
+    #[graphql(requires_scopes = "role:write")]
     async fn remove_user_from_roles(
         &self,
         ctx: &Context<'_>,
@@ -634,7 +633,7 @@ impl RoleGroupMutation {
     }
 
     /// Adds a user to groups.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn add_user_to_groups(
         &self,
         ctx: &Context<'_>,
@@ -648,7 +647,7 @@ impl RoleGroupMutation {
     }
 
     /// Removes a user from groups.
-    #[graphql(guard = "RequireScope(\"group:write\")")]
+    #[graphql(requires_scopes = "group:write")]
     async fn remove_user_from_groups(
         &self,
         ctx: &Context<'_>,

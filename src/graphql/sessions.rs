@@ -4,7 +4,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, services};
 use super::node::{decode_id, encode_id};
 use super::users::User;
 use crate::service::{consents, sessions};
@@ -23,7 +23,7 @@ pub enum SessionType {
 pub struct Session(pub sessions::Session);
 
 /// A session: a browser session or an application's refresh-token grant.
-#[Object]
+#[Object(requires_scopes = "user:read")]
 impl Session {
     /// The global ID of the session.
     pub async fn id(&self) -> ID {
@@ -72,7 +72,7 @@ impl Session {
 pub struct Authorization(pub consents::Authorization);
 
 /// A user's consent to a third-party application and its scopes.
-#[Object]
+#[Object(requires_scopes = "user:read")]
 impl Authorization {
     /// The global ID of the authorization.
     pub async fn id(&self) -> ID {
@@ -174,7 +174,7 @@ pub struct SessionMutation;
 impl SessionMutation {
     /// Starts a refresh-token grant for a user and an application and returns its first
     /// tokens, as if the user had logged in to it.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn create_session(
         &self,
         ctx: &Context<'_>,
@@ -191,7 +191,7 @@ impl SessionMutation {
     }
 
     /// Ends a session; its refresh tokens stop working at once.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn revoke_session(
         &self,
         ctx: &Context<'_>,
@@ -204,7 +204,7 @@ impl SessionMutation {
 
     /// Withdraws a user's consent to a third-party application: it must ask again, and
     /// its refresh-token grants for the user end.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn delete_authorization(
         &self,
         ctx: &Context<'_>,
@@ -216,7 +216,7 @@ impl SessionMutation {
     }
 
     /// Ends every session of a user.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn revoke_all_sessions(
         &self,
         ctx: &Context<'_>,

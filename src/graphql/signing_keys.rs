@@ -4,13 +4,14 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::applications::SigningAlgorithm;
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, services};
 use super::node::encode_id;
 use super::scalars::JWK;
 use crate::service::keys::SigningKeyInfo;
 
 /// A key that signs or verifies tokens. Only public parts are shown.
 #[derive(SimpleObject)]
+#[graphql(requires_scopes = "application:read", requires_scopes = "application:write")]
 pub struct SigningKey {
     /// The global ID of the key.
     pub id: ID,
@@ -53,7 +54,7 @@ pub struct SigningKeyQuery;
 #[Object]
 impl SigningKeyQuery {
     /// Every key that can still verify a token, newest first. Needs `application:read`.
-    #[graphql(guard = "RequireScope(\"application:read\")")]
+    #[graphql(requires_scopes = "application:read")]
     async fn signing_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SigningKey>> {
         Ok(services(ctx)?.signing_keys().await?.into_iter().map(SigningKey::from).collect())
     }
@@ -81,7 +82,7 @@ pub struct SigningKeyMutation;
 impl SigningKeyMutation {
     /// Makes a new key active. The old one keeps verifying until every token it signed has
     /// expired, then leaves the JWKS. Needs `application:write`.
-    #[graphql(guard = "RequireScope(\"application:write\")")]
+    #[graphql(requires_scopes = "application:write")]
     async fn rotate_signing_key(
         &self,
         ctx: &Context<'_>,

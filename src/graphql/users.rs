@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, list_conn, to_conn};
-use super::context::{RequireScope, audit, services};
+use super::context::{audit, services};
 use super::error::bad_input;
 use super::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
 use super::loaders::{
@@ -54,7 +54,7 @@ pub struct Claim {
 }
 
 /// An end user: profile, account status, identities, authenticators, roles and groups.
-#[Object]
+#[Object(requires_scopes = "user:read")]
 impl User {
     /// The global ID of the user.
     pub async fn id(&self) -> ID {
@@ -214,7 +214,7 @@ impl User {
         list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authorization)
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
-    #[graphql(guard = "RequireScope(\"role:read\")")]
+    #[graphql(requires_scopes = "role:read")]
     async fn roles(
         &self,
         ctx: &Context<'_>,
@@ -227,7 +227,7 @@ impl User {
         list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
     }
     /// Groups the user is in, by key. Needs `group:read`.
-    #[graphql(guard = "RequireScope(\"group:read\")")]
+    #[graphql(requires_scopes = "group:read")]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -241,7 +241,7 @@ impl User {
     }
     /// Effective roles: direct roles and roles of the user's groups, by key. These are
     /// the roles in tokens. Needs `role:read`.
-    #[graphql(guard = "RequireScope(\"role:read\")")]
+    #[graphql(requires_scopes = "role:read")]
     async fn effective_roles(
         &self,
         ctx: &Context<'_>,
@@ -329,7 +329,7 @@ impl UserQuery {
     /// email, username, phone number or name, case-insensitively. Role and group filters
     /// require every key listed (roles count directly or through groups). Needs `user:read`.
     #[graphql(
-        guard = "RequireScope(\"user:read\")",
+        requires_scopes = "user:read",
         complexity = "super::connection::page_complexity(first, last, child_complexity)"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -368,7 +368,7 @@ impl UserQuery {
     }
 
     /// The user who owns a login ID, or null. Needs `user:read`.
-    #[graphql(name = "getUserByLoginID", guard = "RequireScope(\"user:read\")")]
+    #[graphql(name = "getUserByLoginID", requires_scopes = "user:read")]
     async fn get_user_by_login_id(
         &self,
         ctx: &Context<'_>,
@@ -380,7 +380,7 @@ impl UserQuery {
 
     /// Users whose `email`, `phone_number` or `preferred_username` equals the value
     /// (normalised first). Reads the primary store, so it sees writes at once. Needs `user:read`.
-    #[graphql(guard = "RequireScope(\"user:read\")")]
+    #[graphql(requires_scopes = "user:read")]
     async fn get_users_by_standard_attribute(
         &self,
         ctx: &Context<'_>,
@@ -621,7 +621,7 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Creates a user with one login ID and an optional password.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn create_user(
         &self,
         ctx: &Context<'_>,
@@ -641,7 +641,7 @@ impl UserMutation {
     }
 
     /// Replaces a user's standard and/or custom attributes.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn update_user(
         &self,
         ctx: &Context<'_>,
@@ -660,7 +660,7 @@ impl UserMutation {
     }
 
     /// Deletes a user with their identities, authenticators and role and group links.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn delete_user(
         &self,
         ctx: &Context<'_>,
@@ -672,7 +672,7 @@ impl UserMutation {
     }
 
     /// Disables a user (indefinitely, or inside a window) or re-enables them.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn set_disabled_status(
         &self,
         ctx: &Context<'_>,
@@ -692,7 +692,7 @@ impl UserMutation {
     }
 
     /// Sets or clears the start of the account valid period.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn set_account_valid_from(
         &self,
         ctx: &Context<'_>,
@@ -705,7 +705,7 @@ impl UserMutation {
     }
 
     /// Sets or clears the end of the account valid period.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn set_account_valid_until(
         &self,
         ctx: &Context<'_>,
@@ -718,7 +718,7 @@ impl UserMutation {
     }
 
     /// Sets or clears both bounds of the account valid period.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn set_account_valid_period(
         &self,
         ctx: &Context<'_>,
@@ -731,7 +731,7 @@ impl UserMutation {
     }
 
     /// Sets a new password for a user (creating their password authenticator if needed).
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
@@ -751,7 +751,7 @@ impl UserMutation {
     }
 
     /// Marks a user's password as expired (or not).
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn set_password_expired(
         &self,
         ctx: &Context<'_>,
@@ -763,7 +763,7 @@ impl UserMutation {
     }
 
     /// Marks an email or phone number as verified or unverified for a user.
-    #[graphql(guard = "RequireScope(\"user:write\")")]
+    #[graphql(requires_scopes = "user:write")]
     async fn set_verified_status(
         &self,
         ctx: &Context<'_>,

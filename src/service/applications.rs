@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
 use super::types::{Application, SecretInfo, micros, now, strings, time_of};
-use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
+use super::{Audit, Error, Result, Services, audit, conflict_on_unique, escalation};
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
 use crate::domain::text::{check_list, check_text};
@@ -224,9 +224,18 @@ impl Services {
     }
 
     /// Changes an application's settings.
-    pub async fn update_application(&self, audit: &Audit, client_id: &str, s: AppSettings) -> Result<Application> {
+    /// An application that holds Admin API scopes can only be changed by a caller that
+    /// holds all of them (`held`), here and in the secret and delete operations.
+    pub async fn update_application(
+        &self,
+        audit: &Audit,
+        held: &[String],
+        client_id: &str,
+        s: AppSettings,
+    ) -> Result<Application> {
         let txn = self.db.begin_write().await?;
         let row = app_row(&txn, client_id).await?;
+        escalation::ensure_holds_all_of(&txn, held, row.id, client_id).await?;
         let kind = AppType::parse(&row.kind).unwrap_or(AppType::Confidential);
         validate(kind, &s)?;
         let mut am = row.into_active_model();
@@ -270,9 +279,10 @@ impl Services {
     }
 
     /// Deletes an application with its secrets and grants.
-    pub async fn delete_application(&self, audit: &Audit, client_id: &str) -> Result<()> {
+    pub async fn delete_application(&self, audit: &Audit, held: &[String], client_id: &str) -> Result<()> {
         let txn = self.db.begin_write().await?;
         let row = app_row(&txn, client_id).await?;
+        escalation::ensure_holds_all_of(&txn, held, row.id, client_id).await?;
         application::Entity::delete_by_id(row.id).exec(&txn).await?;
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         txn.commit().await?;
@@ -281,9 +291,15 @@ impl Services {
     }
 
     /// Adds a secret (at most two are active at a time); returns it, shown this once.
-    pub async fn create_application_secret(&self, audit: &Audit, client_id: &str) -> Result<(Application, String)> {
+    pub async fn create_application_secret(
+        &self,
+        audit: &Audit,
+        held: &[String],
+        client_id: &str,
+    ) -> Result<(Application, String)> {
         let txn = self.db.begin_write().await?;
         let row = app_row(&txn, client_id).await?;
+        escalation::ensure_holds_all_of(&txn, held, row.id, client_id).await?;
         let kind = AppType::parse(&row.kind).unwrap_or(AppType::Confidential);
         if !kind.has_secret() {
             return Err(Error::invalid(
@@ -313,11 +329,13 @@ impl Services {
     pub async fn revoke_application_secret(
         &self,
         audit: &Audit,
+        held: &[String],
         client_id: &str,
         secret_id: Uuid,
     ) -> Result<Application> {
         let txn = self.db.begin_write().await?;
         let row = app_row(&txn, client_id).await?;
+        escalation::ensure_holds_all_of(&txn, held, row.id, client_id).await?;
         let secret = client_secret::Entity::find_by_id(secret_id)
             .one(&txn)
             .await?

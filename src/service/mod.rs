@@ -10,6 +10,7 @@ pub mod claims;
 pub mod code_grant;
 pub mod consents;
 pub mod db;
+pub mod escalation;
 pub mod group_commit;
 pub mod identities;
 pub mod keys;

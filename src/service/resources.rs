@@ -13,7 +13,7 @@ use super::applications::app_row;
 use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
 use super::roles_groups::like_escape;
 use super::types::{Resource, Scope, micros, now};
-use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
+use super::{Audit, Error, Result, Services, audit, conflict_on_unique, escalation};
 use crate::domain::oauth::{validate_resource_uri, validate_scope};
 use crate::domain::text::{check_list, check_text};
 use entity::{client_resource, client_scope, resource, resource_scope};
@@ -276,10 +276,22 @@ impl Services {
     }
 
     /// Lets an application get tokens for a resource (`add`), or stops it, with its scopes.
-    pub async fn link_resource(&self, audit: &Audit, uri: &str, client_id: &str, add: bool) -> Result<Resource> {
+    /// Linking or unlinking the Admin API resource needs every Admin API scope the
+    /// application holds (`held`: the caller's Admin API scopes).
+    pub async fn link_resource(
+        &self,
+        audit: &Audit,
+        held: &[String],
+        uri: &str,
+        client_id: &str,
+        add: bool,
+    ) -> Result<Resource> {
         let txn = self.db.begin_write().await?;
         let res = resource_row(&txn, uri).await?;
         let app = app_row(&txn, client_id).await?;
+        if res.builtin {
+            escalation::ensure_holds_all_of(&txn, held, app.id, client_id).await?;
+        }
         if add {
             let stmt = Query::insert()
                 .into_table("client_resources")
@@ -312,10 +324,13 @@ impl Services {
     }
 
     /// Grants (`Add`), revokes (`Remove`) or sets (`Replace`) scopes of a resource for an
-    /// application linked to it; returns the application's scopes on that resource.
+    /// application linked to it; returns the application's scopes on that resource. On the
+    /// Admin API resource the caller (`held`) must hold every scope it grants and every
+    /// Admin API scope the application already holds.
     pub async fn change_client_scopes(
         &self,
         audit: &Audit,
+        held: &[String],
         uri: &str,
         client_id: &str,
         scopes: &[String],
@@ -325,6 +340,12 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let res = resource_row(&txn, uri).await?;
         let app = app_row(&txn, client_id).await?;
+        if res.builtin {
+            escalation::ensure_holds_all_of(&txn, held, app.id, client_id).await?;
+            if op != ScopeOp::Remove {
+                escalation::ensure_held(held, scopes, "granting Admin API scopes")?;
+            }
+        }
         let linked = client_resource::Entity::find()
             .filter(Expr::col(client_resource::Column::ApplicationId).eq(app.id))
             .filter(Expr::col(client_resource::Column::ResourceId).eq(res.id))

@@ -199,6 +199,13 @@ impl Services {
         if app.kind == AppType::M2m {
             return Err(Error::invalid("InvalidApplication", "an m2m application has no user sessions"));
         }
+        // A third-party app gets a user's tokens only with the user's own consent.
+        if app.kind == AppType::ThirdPartyApp {
+            return Err(Error::invalid(
+                "InvalidApplication",
+                "a third-party application gets a user's tokens only through the user's consent",
+            ));
+        }
         let t = micros(now());
         let scopes = vec!["openid".to_owned(), "offline_access".to_owned()];
         let row = session::ActiveModel {

@@ -1,0 +1,238 @@
+//! Scopes decided for the whole operation before anything runs.
+//!
+//! Every field and object of the schema declares the scopes it needs with async-graphql's
+//! `requires_scopes` (several declarations are alternatives; one declaration may name
+//! several scopes separated by spaces, all needed). Before execution, [`ScopePlan`] walks
+//! the selection set of the operation that will run (through fragments, inline fragments,
+//! connections and payloads), collects what every selected field needs, and refuses the
+//! whole operation with `FORBIDDEN` unless the caller holds all of it. So a mutation either
+//! runs with every field it asks for allowed, or does not run at all.
+//!
+//! Rules: a field needs its own `requires_scopes` and those of its object type; the `id`
+//! of an object and introspection fields (`__typename`, `__schema`, `__type`) need nothing.
+//! The one input-dependent check, `node(id)`/`nodes(ids)`, is made when the IDs are decoded.
+//! The same walk caps the number of aliases in a document.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::registry::{MetaType, Registry};
+use async_graphql::{Pos, Request, ServerError, ServerResult, Value, Variables};
+
+use super::context::Principal;
+
+/// Most aliased fields one document may hold: aliases are how one request asks for the
+/// same expensive field many times.
+pub const MAX_ALIASES: usize = 100;
+
+/// Installs the scope plan on the schema.
+pub struct ScopePlan;
+
+impl ExtensionFactory for ScopePlan {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PlanExtension { operation_name: Mutex::new(None) })
+    }
+}
+
+struct PlanExtension {
+    operation_name: Mutex<Option<String>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PlanExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut name) = self.operation_name.lock() {
+            name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&doc);
+        if aliases > MAX_ALIASES {
+            return Err(limit_error(format!("the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed")));
+        }
+        let name = self.operation_name.lock().ok().and_then(|n| n.clone());
+        let Some((root, selection)) = operation(&doc, name.as_deref()) else {
+            // Unknown or ambiguous operation: execution reports it and runs nothing.
+            return Ok(doc);
+        };
+        let registry = &ctx.schema_env.registry;
+        let root_type = match root {
+            async_graphql::parser::types::OperationType::Query => registry.query_type.as_str(),
+            async_graphql::parser::types::OperationType::Mutation => match &registry.mutation_type {
+                Some(t) => t.as_str(),
+                None => return Ok(doc),
+            },
+            async_graphql::parser::types::OperationType::Subscription => return Ok(doc),
+        };
+        let mut walk = Walk { registry, doc: &doc, needs: BTreeSet::new(), seen_fragments: HashSet::new() };
+        walk.selection_set(root_type, selection);
+        let held: Vec<String> = match ctx.data_opt::<Principal>() {
+            Some(p) => p.scopes.clone(),
+            None if walk.needs.is_empty() => return Ok(doc),
+            None => return Err(unauthenticated()),
+        };
+        for alternatives in &walk.needs {
+            if !satisfied(alternatives, &held) {
+                return Err(forbidden(alternatives));
+            }
+        }
+        Ok(doc)
+    }
+}
+
+/// The operation that will run: its type and selection set.
+fn operation<'d>(
+    doc: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(async_graphql::parser::types::OperationType, &'d SelectionSet)> {
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    Some((op.node.ty, &op.node.selection_set.node))
+}
+
+struct Walk<'a> {
+    registry: &'a Registry,
+    doc: &'a ExecutableDocument,
+    /// Each entry: alternatives, any of which (all its space-separated scopes) suffices.
+    needs: BTreeSet<Vec<String>>,
+    /// A fragment's needs do not depend on where it is spread, so each is walked once
+    /// (this also stops fragment cycles, which validation rejects later).
+    seen_fragments: HashSet<String>,
+}
+
+impl Walk<'_> {
+    fn selection_set(&mut self, type_name: &str, set: &SelectionSet) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let name = field.name.node.as_str();
+                    if name.starts_with("__") {
+                        continue;
+                    }
+                    let Some((type_needs, meta_field)) = meta_field(self.registry, type_name, name) else {
+                        continue; // validation reports unknown fields
+                    };
+                    if !meta_field.requires_scopes.is_empty() {
+                        self.needs.insert(meta_field.requires_scopes.clone());
+                    }
+                    if name != "id" && !type_needs.is_empty() {
+                        self.needs.insert(type_needs.to_vec());
+                    }
+                    if !field.selection_set.node.items.is_empty() {
+                        let child = named_type(&meta_field.ty).to_owned();
+                        self.selection_set(&child, &field.selection_set.node);
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    let fragment = &fragment.node;
+                    let on = fragment.type_condition.as_ref().map(|t| t.node.on.node.to_string());
+                    let on = on.unwrap_or_else(|| type_name.to_owned());
+                    self.selection_set(&on, &fragment.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    if !self.seen_fragments.insert(name.clone()) {
+                        continue;
+                    }
+                    let doc = self.doc;
+                    if let Some(fragment) = doc.fragments.get(name.as_str()) {
+                        let on = fragment.node.type_condition.node.on.node.to_string();
+                        self.selection_set(&on, &fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The needs of a type and the meta field `name` on it.
+fn meta_field<'r>(
+    registry: &'r Registry,
+    type_name: &str,
+    name: &str,
+) -> Option<(&'r [String], &'r async_graphql::registry::MetaField)> {
+    match registry.types.get(type_name)? {
+        MetaType::Object { fields, requires_scopes, .. } => Some((requires_scopes, fields.get(name)?)),
+        MetaType::Interface { fields, requires_scopes, .. } => Some((requires_scopes, fields.get(name)?)),
+        _ => None,
+    }
+}
+
+/// `[User!]!` -> `User`.
+fn named_type(ty: &str) -> &str {
+    ty.trim_matches(|c| c == '[' || c == ']' || c == '!')
+}
+
+fn satisfied(alternatives: &[String], held: &[String]) -> bool {
+    alternatives.iter().any(|alt| alt.split_whitespace().all(|s| held.iter().any(|h| h == s)))
+}
+
+fn count_aliases(doc: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|s| match &s.node {
+                Selection::Field(f) => usize::from(f.node.alias.is_some()) + in_set(&f.node.selection_set.node),
+                Selection::InlineFragment(f) => in_set(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let ops: usize = doc.operations.iter().map(|(_, op)| in_set(&op.node.selection_set.node)).sum();
+    let fragments: usize = doc.fragments.values().map(|f| in_set(&f.node.selection_set.node)).sum();
+    ops + fragments
+}
+
+fn error(message: String, code: &str, name: &str, reason: &str, info: Option<serde_json::Value>) -> ServerError {
+    let mut e = ServerError::new(message, Some(Pos::default()));
+    e.locations.clear();
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    ext.set("errorName", name);
+    ext.set("reason", reason);
+    if let Some(info) = info {
+        ext.set("info", Value::from_json(info).unwrap_or_default());
+    }
+    e.extensions = Some(ext);
+    e
+}
+
+fn forbidden(alternatives: &[String]) -> ServerError {
+    let first = alternatives.first().map(String::as_str).unwrap_or_default();
+    let message = if alternatives.len() == 1 {
+        format!("this operation requires the scope `{}`", first.split_whitespace().collect::<Vec<_>>().join("` and `"))
+    } else {
+        let names: Vec<String> = alternatives.iter().map(|a| format!("`{a}`")).collect();
+        format!("this operation requires one of the scopes {}", names.join(", "))
+    };
+    error(message, "FORBIDDEN", "Forbidden", "InsufficientScope", Some(serde_json::json!({"scope": first})))
+}
+
+fn unauthenticated() -> ServerError {
+    error("authentication required".into(), "UNAUTHENTICATED", "Unauthenticated", "Unauthenticated", None)
+}
+
+fn limit_error(message: String) -> ServerError {
+    error(message, "BAD_USER_INPUT", "Invalid", "QueryTooComplex", None)
+}
