@@ -2,6 +2,7 @@
 //! middleware stack (request IDs, request logs, body limit).
 
 mod admin;
+pub mod client_ip;
 mod graphiql;
 
 use std::net::SocketAddr;
@@ -47,12 +48,18 @@ pub fn router(state: AppState) -> Router {
             .route("/_api/admin/graphiql/graphiql.js", get(graphiql::script))
             .route("/_api/admin/graphiql/graphiql.css", get(graphiql::style));
     }
-    admin
+    let proxies = state.services.config().trusted_proxy_nets();
+    let mut router = admin
         .merge(crate::oidc::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    if !proxies.is_empty() {
+        let proxies = client_ip::TrustedProxies(std::sync::Arc::new(proxies));
+        router = router.layer(axum::middleware::from_fn_with_state(proxies, client_ip::resolve));
+    }
+    router
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

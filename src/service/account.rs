@@ -43,14 +43,15 @@ impl Services {
     async fn check_own_password(&self, user_id: Uuid, password: String) -> Result<()> {
         let bucket = format!("password:user:{user_id}");
         let limit = self.config.rate_limits.password_check_failures_per_user_per_minute;
-        if self.rate_limited(&[(bucket.as_str(), limit)]).await? {
+        let Some(reservation) = self.reserve_attempt(&[(bucket.as_str(), limit)]).await? else {
             return Err(Error::invalid("RateLimited", "too many wrong passwords; wait a minute and try again"));
-        }
+        };
         let pw = super::users::primary_password(&self.db.conn, user_id).await?;
         if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
-            self.count_failure(&[bucket]).await?;
+            reservation.keep();
             return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
         }
+        self.release_attempt(reservation).await?;
         Ok(())
     }
 

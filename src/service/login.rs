@@ -7,6 +7,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::rate_limit::PerIp;
 use super::session_end::{self, end_sessions};
 use super::types::{User, micros, now, strings};
 use super::{Actor, Audit, Error, Result, Services, audit};
@@ -97,18 +98,16 @@ impl Services {
             (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
             (id_bucket.as_str(), rl.login_failures_per_account_per_minute),
         ];
-        if self.rate_limited(&limits).await? {
+        let Some(reservation) = self.reserve_attempt(&limits).await? else {
             // Refused before any hash is computed: guessing costs the server nothing more.
-            let audit = Audit { actor: actor.clone(), activity: "rate_limit.blocked".into() };
-            self.audit_batch.record(audit::row(&audit, None, json!({"bucket": "login"}), now())).await?;
+            self.record_blocked(actor, "login", &id_bucket).await?;
             return Err(LoginError::RateLimited);
-        }
-        let failed = [ip_bucket.clone(), id_bucket.clone()];
+        };
         let keys = candidate_keys(self, login_id);
         let ids = if keys.is_empty() { Vec::new() } else { self.user_ids_by_unique_keys(&keys).await? };
         let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
             self.hasher.verify(password, None).await.map_err(Error::from)?;
-            self.count_failure(&failed).await?;
+            reservation.keep();
             let audit = Audit { actor: actor.clone(), activity: "authentication.identity.login_id.failed".into() };
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
@@ -120,11 +119,13 @@ impl Services {
             .await
             .map_err(Error::from)?;
         if !ok {
-            self.count_failure(&failed).await?;
+            reservation.keep();
             let audit = Audit { actor: actor.clone(), activity: "authentication.primary.password.failed".into() };
             self.audit_batch.record(audit::row(&audit, Some(user_id), json!({"user_id": user_id}), now())).await?;
             return Err(LoginError::Invalid);
         }
+        // The password was right: the attempt is not a failure.
+        self.release_attempt(reservation).await?;
         let Some(user) = self.user(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         if user.is_disabled_at(t) || user.is_deactivated {
@@ -261,6 +262,13 @@ impl Services {
             return Err(Error::invalid(
                 "InvalidLoginID",
                 format!("sign up with one of: {}", allowed.join(", ").replace("phone", "phone number (+country code)")),
+            ));
+        }
+        let ip = actor.ip.as_deref().unwrap_or("-");
+        if !self.allow_per_ip(PerIp::Signup, ip, actor).await? {
+            return Err(Error::invalid(
+                "RateLimited",
+                "too many sign-ups from this address; wait a minute and try again",
             ));
         }
         let audit = Audit { actor: actor.clone(), activity: "user.created".into() };

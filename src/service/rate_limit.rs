@@ -1,11 +1,19 @@
-//! Failure counters in fixed one-minute windows, stored in the database so that several
-//! server processes share them. Checking is a read; only failures write.
+//! Attempt counters in fixed one-minute windows, stored in the database so that several
+//! server processes share them.
+//!
+//! An attempt is *reserved* before the expensive check it guards (a password hash, an
+//! account creation): one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING` per bucket
+//! counts it and returns the new count, so a burst of parallel requests, on either database
+//! and across processes, never gets more than `limit` checks through in a window. A check
+//! that succeeds gives its reservation back when the limit counts only failures.
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+
+use serde_json::json;
 
 use super::types::now;
-use super::{Result, Services};
+use super::{Actor, Audit, Result, Services};
 use entity::rate_limit;
 
 const WINDOW_SECONDS: i64 = 60;
@@ -15,45 +23,95 @@ fn window_start() -> i64 {
     t - t.rem_euclid(WINDOW_SECONDS)
 }
 
+/// Per-IP limits on requests that cost the server work whatever their outcome.
+#[derive(Debug, Clone, Copy)]
+pub enum PerIp {
+    /// Sign-ups (each hashes a password): `rate_limits.signups_per_ip_per_minute`.
+    Signup,
+    /// Forgot-password requests (each looks an account up):
+    /// `rate_limits.account_enumeration_per_ip_per_minute`.
+    AccountEnumeration,
+}
+
+/// Attempts counted in their buckets; give them back with [`Services::release_attempt`]
+/// when they should not count.
+#[derive(Debug)]
+#[must_use = "a reservation is either kept (the attempt counts) or released"]
+pub(crate) struct Reservation {
+    buckets: Vec<String>,
+    window: i64,
+}
+
+impl Reservation {
+    /// Keeps the attempt counted.
+    pub(crate) fn keep(self) {}
+}
+
 impl Services {
-    /// Whether any `(bucket, limit)` already counted `limit` failures in this window
-    /// (a limit of 0 is no limit). One query.
-    pub(crate) async fn rate_limited(&self, limits: &[(&str, i64)]) -> Result<bool> {
-        let active: Vec<&(&str, i64)> = limits.iter().filter(|(_, l)| *l > 0).collect();
-        if active.is_empty() {
-            return Ok(false);
+    /// Counts one attempt in every `(bucket, limit)` with a limit above 0. Returns the
+    /// reservation, or `None` (and counts nothing) when any bucket is already at its limit:
+    /// refuse the attempt without doing the work.
+    pub(crate) async fn reserve_attempt(&self, limits: &[(&str, i64)]) -> Result<Option<Reservation>> {
+        let window = window_start();
+        let mut counted = Reservation { buckets: Vec::new(), window };
+        let conn = self.db.writer();
+        for (bucket, limit) in limits.iter().filter(|(_, l)| *l > 0) {
+            let count = increment(conn, bucket, window, 1).await?;
+            counted.buckets.push((*bucket).to_owned());
+            if count > *limit {
+                self.release_attempt(counted).await?;
+                return Ok(None);
+            }
         }
-        let rows = rate_limit::Entity::find()
-            .filter(Expr::col(rate_limit::Column::Bucket).is_in(active.iter().map(|(b, _)| (*b).to_owned())))
-            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window_start()))
-            .all(&self.db.conn)
-            .await?;
-        Ok(rows.iter().any(|r| active.iter().any(|(b, l)| *b == r.bucket && r.count >= *l)))
+        Ok(Some(counted))
     }
 
-    /// Counts one failure in each bucket (a new window starts the count again).
-    pub(crate) async fn count_failure(&self, buckets: &[String]) -> Result<()> {
-        let start = window_start();
-        let rows = buckets.iter().map(|b| rate_limit::ActiveModel {
-            bucket: Set(b.clone()),
-            window_start: Set(start),
-            count: Set(1),
-        });
-        rate_limit::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::column(rate_limit::Column::Bucket)
-                    .value(
-                        rate_limit::Column::Count,
-                        Expr::cust(
-                            "CASE WHEN \"rate_limits\".\"window_start\" = excluded.\"window_start\" \
-                             THEN \"rate_limits\".\"count\" + 1 ELSE 1 END",
-                        ),
-                    )
-                    .update_column(rate_limit::Column::WindowStart)
-                    .to_owned(),
-            )
+    /// Gives a reserved attempt back (it succeeded, or it was refused for another reason).
+    pub(crate) async fn release_attempt(&self, r: Reservation) -> Result<()> {
+        if r.buckets.is_empty() {
+            return Ok(());
+        }
+        rate_limit::Entity::update_many()
+            .col_expr(rate_limit::Column::Count, Expr::col(rate_limit::Column::Count).sub(1))
+            .filter(Expr::col(rate_limit::Column::Bucket).is_in(r.buckets))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(r.window))
+            .filter(Expr::col(rate_limit::Column::Count).gt(0))
             .exec(self.db.writer())
             .await?;
+        Ok(())
+    }
+
+    /// Whether one more request of `kind` from `ip` is allowed this minute; counts it. A
+    /// refusal is audited as `rate_limit.blocked` (once per bucket and minute).
+    pub async fn allow_per_ip(&self, kind: PerIp, ip: &str, actor: &Actor) -> Result<bool> {
+        let rl = &self.config.rate_limits;
+        let (name, limit) = match kind {
+            PerIp::Signup => ("signup", rl.signups_per_ip_per_minute),
+            PerIp::AccountEnumeration => ("account_enumeration", rl.account_enumeration_per_ip_per_minute),
+        };
+        let bucket = format!("{name}:ip:{ip}");
+        match self.reserve_attempt(&[(bucket.as_str(), limit)]).await? {
+            Some(r) => {
+                r.keep();
+                Ok(true)
+            }
+            None => {
+                self.record_blocked(actor, name, &bucket).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Audits `rate_limit.blocked` for `bucket`, once per minute: a flood of refused
+    /// requests writes one row, not one per request.
+    pub(crate) async fn record_blocked(&self, actor: &Actor, what: &str, bucket: &str) -> Result<()> {
+        let marker = format!("blocked:{bucket}");
+        if let Some(first) = self.reserve_attempt(&[(marker.as_str(), 1)]).await? {
+            first.keep();
+            let audit = Audit { actor: actor.clone(), activity: "rate_limit.blocked".into() };
+            let data = json!({"bucket": what, "coalesced": "further refusals in this minute are not recorded"});
+            self.audit_batch.record(super::audit::row(&audit, None, data, now())).await?;
+        }
         Ok(())
     }
 
@@ -65,4 +123,22 @@ impl Services {
             .await?
             .rows_affected)
     }
+}
+
+/// Adds `by` to a bucket's count in `window` (a new window starts again from `by`);
+/// returns the new count. One atomic statement on both databases.
+async fn increment(conn: &impl ConnectionTrait, bucket: &str, window: i64, by: i64) -> Result<i64> {
+    let backend = conn.get_database_backend();
+    let (a, b, c) = if backend == DbBackend::Postgres { ("$1", "$2", "$3") } else { ("?", "?", "?") };
+    let sql = format!(
+        "INSERT INTO rate_limits (bucket, window_start, count) VALUES ({a}, {b}, {c}) \
+         ON CONFLICT (bucket) DO UPDATE SET \
+         count = CASE WHEN rate_limits.window_start = excluded.window_start \
+                 THEN rate_limits.count + excluded.count ELSE excluded.count END, \
+         window_start = excluded.window_start \
+         RETURNING count"
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [bucket.into(), window.into(), by.into()]);
+    let row = conn.query_one_raw(stmt).await?.ok_or_else(|| super::Error::internal("rate limit: no row returned"))?;
+    Ok(row.try_get::<i64>("", "count")?)
 }

@@ -18,6 +18,7 @@ mod oidc_client;
 mod paging;
 mod playground;
 mod queries_count;
+mod rate_limits;
 mod resources;
 mod roles_groups;
 mod rp;

@@ -209,6 +209,11 @@ pub async fn signup_submit(
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
+        Err(Error::Invalid { reason: "RateLimited", .. }) => state.ui.message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ups",
+            "Too many accounts were created from this network in the last minute. Wait a minute and try again.",
+        ),
         Err(e) => {
             let msg = match &e {
                 Error::Conflict { .. } => "An account with this login ID already exists. Sign in instead.".to_owned(),

@@ -11,6 +11,7 @@ use super::{CsrfForm, Fields, actor, csrf};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
+use crate::service::rate_limit::PerIp;
 
 /// `GET /forgot_password`.
 pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -29,6 +30,18 @@ pub async fn forgot_submit(
 ) -> Response {
     let email = f.get("email").map(|s| s.trim().to_owned()).unwrap_or_default();
     let actor = actor(&peer, &headers);
+    let ip = actor.ip.clone().unwrap_or_default();
+    match state.services.allow_per_ip(PerIp::AccountEnumeration, &ip, &actor).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return state.ui.message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                "Too many password resets were asked for from this network in the last minute. Wait a minute and try again.",
+            );
+        }
+        Err(e) => return state.ui.server_error(&e),
+    }
     let task = state.clone();
     tokio::spawn(async move {
         if let Err(e) = send_reset_link(&task, &email, &actor).await {
