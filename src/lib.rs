@@ -55,6 +55,7 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
         audit_batch,
         origins: Arc::default(),
         app_cache: Arc::default(),
+        generations: Arc::default(),
         refresh_batch: service::refresh_batch::RefreshBatcher::start(db.clone()),
         mailer,
         db,
@@ -80,7 +81,7 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
 
 /// Starts the background work of a serving process (key refresh, clean-up).
 pub fn start_background(services: &Services) {
-    services.spawn_key_refresh();
+    services.spawn_change_watch();
     jobs::spawn_cleanup(services.clone());
 }
 

@@ -88,11 +88,14 @@ pub struct OAuthConfig {
     /// A refresh token presented again within this many seconds of its rotation is a
     /// client's concurrent retry; after that it is reuse, and the whole grant is revoked.
     pub refresh_token_reuse_grace_seconds: i64,
+    /// A rotated signing key is published in the JWKS this many seconds before it signs,
+    /// so that every process (and every verifier that refetches the JWKS) has it first.
+    pub key_publish_seconds: i64,
 }
 
 impl Default for OAuthConfig {
     fn default() -> Self {
-        Self { refresh_token_reuse_grace_seconds: 10 }
+        Self { refresh_token_reuse_grace_seconds: 10, key_publish_seconds: 5 }
     }
 }
 
@@ -417,6 +420,9 @@ impl Config {
         }
         if self.smtp.host.is_some() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return bad("smtp.from", "must be an email address, optionally with a name: `Name <a@example.com>`");
+        }
+        if !(0..=3600).contains(&self.oauth.key_publish_seconds) {
+            return bad("oauth.key_publish_seconds", "must be between 0 and 3600");
         }
         for (i, proxy) in self.trusted_proxies.iter().enumerate() {
             if parse_cidr(proxy).is_none() {

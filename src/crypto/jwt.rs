@@ -200,7 +200,7 @@ impl KeyRing {
     /// so that tokens with made-up key IDs cannot make every request hit the database.
     pub fn may_reload(&self, now: i64) -> bool {
         let last = self.last_reload.load(Ordering::Relaxed);
-        now - last >= 10 && self.last_reload.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        now - last >= 1 && self.last_reload.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// The public JWK of a loaded key.

@@ -8,13 +8,15 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::changes::{self, Area};
 use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::session_end::end_sessions;
 use super::types::{Application, SecretInfo, micros, now, strings, time_of};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique, escalation};
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
 use crate::domain::text::{check_list, check_text};
-use entity::{application, client_secret};
+use entity::{application, client_secret, session};
 
 /// At most this many active secrets per application (so a secret rotates without downtime).
 pub const MAX_ACTIVE_SECRETS: usize = 2;
@@ -218,8 +220,9 @@ impl Services {
         let secret = if kind.has_secret() { Some(insert_secret(&txn, row.id).await?) } else { None };
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         let app = self.one_app(&txn, row).await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
-        self.forget_origins().await;
+        self.forget_applications().await;
         Ok((app, secret))
     }
 
@@ -273,8 +276,9 @@ impl Services {
         let row = am.update(&txn).await?;
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         let app = self.one_app(&txn, row).await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
-        self.forget_origins().await;
+        self.forget_applications().await;
         Ok(app)
     }
 
@@ -283,10 +287,15 @@ impl Services {
         let txn = self.db.begin_write().await?;
         let row = app_row(&txn, client_id).await?;
         escalation::ensure_holds_all_of(&txn, held, row.id, client_id).await?;
+        // Its grants end with it: refresh tokens stop at once, and access tokens are
+        // refused wherever they are checked (the client no longer exists).
+        let grants = Condition::all().add(Expr::col(session::Column::ClientId).eq(client_id));
+        end_sessions(&txn, grants, micros(now())).await?;
         application::Entity::delete_by_id(row.id).exec(&txn).await?;
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
-        self.forget_origins().await;
+        self.forget_applications().await;
         Ok(())
     }
 
@@ -321,6 +330,7 @@ impl Services {
         let secret = insert_secret(&txn, row.id).await?;
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         let app = self.one_app(&txn, row).await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
         Ok((app, secret))
     }
@@ -350,6 +360,7 @@ impl Services {
         }
         audit::record(&txn, audit, None, json!({"application": app_json(&row), "secret_id": secret_id})).await?;
         let app = self.one_app(&txn, row).await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
         Ok(app)
     }
@@ -485,9 +496,9 @@ impl Services {
         Ok(allowed)
     }
 
-    /// Drops the cached origins and applications after an application changed in this
-    /// process.
-    async fn forget_origins(&self) {
+    /// Drops the cached origins and applications after an application changed (in this
+    /// process, or in another one: see `changes`).
+    pub(crate) async fn forget_applications(&self) {
         *self.origins.inner.write().await = None;
         self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner()).clear();
     }

@@ -294,7 +294,7 @@ impl Services {
             }
         }
         if let Some(hint) = p.id_token_hint {
-            match self.id_token_hint_subject(&hint) {
+            match self.id_token_hint_subject(&hint).await {
                 Some(sub) => req.hint_sub = Some(sub),
                 None => {
                     return fail(rerr("invalid_request", "id_token_hint is not an ID token this server issued"), &req);

@@ -169,19 +169,22 @@ impl Services {
     }
 
     /// The `sub` of an ID token this server issued, expired or not.
-    pub fn id_token_hint_subject(&self, token: &str) -> Option<String> {
+    pub async fn id_token_hint_subject(&self, token: &str) -> Option<String> {
+        self.learn_kid(token).await;
         let claims: Value = self.keys.verify_id_token(token, &self.config.public_url()).ok()?;
         claims.get("sub").and_then(Value::as_str).map(str::to_owned)
     }
 
     /// The verified claims of an ID token this server issued, expired or not.
-    pub fn id_token_claims(&self, token: &str) -> Option<Value> {
+    pub async fn id_token_claims(&self, token: &str) -> Option<Value> {
+        self.learn_kid(token).await;
         self.keys.verify_id_token(token, &self.config.public_url()).ok()
     }
 
     /// The userinfo response for an access token: `sub`, claims by scope and Authgear's
     /// user claims. The token's session must still be live and its user enabled.
     pub async fn userinfo(&self, token: &str) -> std::result::Result<Value, BearerError> {
+        self.learn_kid(token).await;
         let claims: Value = self
             .keys
             .verify(token, &self.config.public_url(), None)
@@ -208,6 +211,11 @@ impl Services {
         }
         if !self.session_live(sid).await? {
             return Err(BearerError::InvalidToken("the session of this token has ended".into()));
+        }
+        if let Some(client_id) = claims.get("client_id").and_then(Value::as_str)
+            && self.application_cached(client_id).await?.is_none()
+        {
+            return Err(BearerError::InvalidToken("the application of this token was deleted".into()));
         }
         let user = match self.user(sub).await? {
             Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,

@@ -105,6 +105,48 @@ impl Services {
         if created {
             rows = live().all(&self.db.conn).await?;
         }
+        if created {
+            super::changes::bump(&self.db.conn, super::changes::Area::SigningKeys).await?;
+        }
+        // A key signs only once it has been published for `key_publish_seconds`, so every
+        // process has it in its JWKS first; until then the key it replaces keeps signing.
+        let now_us = micros(t);
+        let delay_us = self.config.oauth.key_publish_seconds.saturating_mul(1_000_000);
+        let published_before = now_us.saturating_sub(delay_us);
+        let mut next_change = i64::MAX;
+        let mut later = |at: i64| {
+            if at > now_us {
+                next_change = std::cmp::min(next_change, at);
+            }
+        };
+        let mut signers: Vec<(String, Uuid)> = Vec::new();
+        for alg in ALGORITHMS {
+            // Newest first: keys that sign now or signed until moments ago.
+            let candidates: Vec<&signing_key::Model> = rows
+                .iter()
+                .filter(|r| r.alg == *alg)
+                .filter(|r| r.active || r.deactivated_at.is_some_and(|d| d > published_before))
+                .collect();
+            for r in &candidates {
+                later(r.created_at.saturating_add(delay_us));
+                if let Some(d) = r.deactivated_at {
+                    later(d.saturating_add(delay_us));
+                }
+            }
+            let signer = candidates
+                .iter()
+                .find(|r| r.created_at <= published_before)
+                .or_else(|| candidates.last())
+                .map(|r| r.id);
+            if let Some(id) = signer {
+                signers.push(((*alg).to_owned(), id));
+            }
+        }
+        for r in &rows {
+            if let Some(at) = r.retire_at {
+                later(at);
+            }
+        }
         let mut keys = Vec::new();
         let mut active: Vec<Arc<SigningKey>> = Vec::new();
         for row in rows {
@@ -112,11 +154,12 @@ impl Services {
             let mut key = SigningKey::from_pkcs8(&row.alg, &der)?;
             key.retire_at = row.retire_at.map(|t| time_of(t).unix_timestamp());
             let key = Arc::new(key);
-            if row.active && !active.iter().any(|a| a.alg == key.alg) {
+            if signers.iter().any(|(alg, id)| *alg == row.alg && *id == row.id) {
                 active.push(key.clone());
             }
             keys.push(key);
         }
+        self.generations.set_next_key_change(next_change);
         self.keys.install(&active, &keys)?;
         Ok(created)
     }
@@ -143,14 +186,18 @@ impl Services {
     pub async fn verify_admin_token(&self, token: &str) -> std::result::Result<AccessClaims, String> {
         let issuer = self.config.public_url();
         let audience = self.config.admin_resource_uri();
-        if let Ok(header) = jsonwebtoken::decode_header(token)
-            && let Some(kid) = header.kid
-            && !self.keys.knows(&kid)
-            && self.keys.may_reload(now().unix_timestamp())
-        {
-            let _ = self.load_signing_keys().await;
-        }
+        self.learn_kid(token).await;
         let claims: AccessClaims = self.keys.verify(token, &issuer, Some(&audience)).map_err(|e| e.to_string())?;
+        if let Some(client_id) = &claims.client_id {
+            match self.application_cached(client_id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err("the application this token was issued to was deleted".into()),
+                Err(e) => {
+                    tracing::error!(cause = %e.describe(), "client check failed");
+                    return Err("token could not be checked; try again".into());
+                }
+            }
+        }
         match self.is_revoked(&claims.jti).await {
             Ok(false) => Ok(claims),
             Ok(true) => Err("token was revoked".into()),
@@ -158,6 +205,22 @@ impl Services {
                 tracing::error!(cause = %e.describe(), "revocation check failed");
                 Err("token could not be checked; try again".into())
             }
+        }
+    }
+}
+
+impl Services {
+    /// Every verification path calls this first: a token signed with a key this process
+    /// has not loaded yet (rotated by another process a moment ago) makes it reload its
+    /// keys, at most once a second.
+    pub async fn learn_kid(&self, token: &str) {
+        if let Ok(header) = jsonwebtoken::decode_header(token)
+            && let Some(kid) = header.kid
+            && !self.keys.knows(&kid)
+            && self.keys.may_reload(now().unix_timestamp())
+            && let Err(e) = self.load_signing_keys().await
+        {
+            tracing::warn!(cause = %e.describe(), "reloading signing keys for an unknown kid failed");
         }
     }
 }
@@ -187,9 +250,10 @@ pub struct SigningKeyInfo {
 }
 
 impl Services {
-    /// Makes a new key active for `alg`. The old key stops signing now and keeps verifying
-    /// until every token it signed has expired (the longest token lifetime, plus a minute
-    /// of clock skew), then it is retired and leaves the JWKS.
+    /// Makes a new key active for `alg`. It is published in every process's JWKS at once
+    /// and signs from `oauth.key_publish_seconds` later; the old key signs until then and
+    /// keeps verifying until every token it signed has expired (the longest token lifetime,
+    /// plus a minute of clock skew), then it is retired and leaves the JWKS.
     pub async fn rotate_signing_key(&self, audit: &super::Audit, alg: &str) -> Result<SigningKeyInfo> {
         if !ALGORITHMS.contains(&alg) {
             return Err(super::Error::invalid("InvalidAlgorithm", "the algorithm must be RS256, ES256 or EdDSA"));
@@ -202,7 +266,9 @@ impl Services {
             .await?
             .flatten()
             .unwrap_or(0);
-        let longest = std::cmp::max(longest_app, i64::try_from(MAX_ADMIN_TOKEN_TTL.as_secs()).unwrap_or(86_400)) + 60;
+        let longest = std::cmp::max(longest_app, i64::try_from(MAX_ADMIN_TOKEN_TTL.as_secs()).unwrap_or(86_400))
+            + 60
+            + self.config.oauth.key_publish_seconds;
         let (key, der) = SigningKey::generate(alg)?;
         let t = now();
         let txn = self.db.begin_write().await?;
@@ -231,6 +297,7 @@ impl Services {
         .insert(&txn)
         .await?;
         super::audit::record(&txn, audit, None, serde_json::json!({"kid": key.kid, "alg": alg})).await?;
+        super::changes::bump(&txn, super::changes::Area::SigningKeys).await?;
         txn.commit().await?;
         self.load_signing_keys().await?;
         Ok(info(row, key.jwk))
@@ -259,22 +326,6 @@ impl Services {
             out.push(info(row, jwk));
         }
         Ok(out)
-    }
-
-    /// Reloads keys every minute, so that a rotation by another process (or the
-    /// retirement of an old key) takes effect everywhere.
-    pub fn spawn_key_refresh(&self) {
-        let svc = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if let Err(e) = svc.load_signing_keys().await {
-                    tracing::warn!(cause = %e.describe(), "reloading signing keys failed");
-                }
-            }
-        });
     }
 }
 

@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod audit_batch;
 pub mod authorize;
+pub mod changes;
 pub mod claims;
 pub mod code_grant;
 pub mod consents;
@@ -55,6 +56,7 @@ pub struct Services {
     pub(crate) mailer: Arc<mail::Mailer>,
     pub(crate) refresh_batch: refresh_batch::RefreshBatcher,
     pub(crate) app_cache: Arc<applications::AppCache>,
+    pub(crate) generations: Arc<changes::Generations>,
 }
 
 impl Services {

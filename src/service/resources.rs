@@ -10,6 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::applications::app_row;
+use super::changes::{self, Area};
 use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
 use super::roles_groups::like_escape;
 use super::types::{Resource, Scope, micros, now};
@@ -319,6 +320,7 @@ impl Services {
                 .await?;
         }
         audit::record(&txn, audit, None, json!({"resource_uri": uri, "client_id": client_id})).await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
         Ok(res.into())
     }
@@ -409,6 +411,7 @@ impl Services {
             .await?;
         audit::record(&txn, audit, None, json!({"resource_uri": uri, "client_id": client_id, "scopes": scopes}))
             .await?;
+        changes::bump(&txn, Area::Applications).await?;
         txn.commit().await?;
         Ok(granted.into_iter().map(Scope::from).collect())
     }

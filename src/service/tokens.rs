@@ -159,11 +159,18 @@ impl Services {
     /// RFC 7662: the claims of a live access token of this server, or `None` (expired,
     /// revoked, unknown, malformed, or signed by a retired key).
     pub async fn introspect(&self, token: &str) -> Result<Option<Value>, OAuthError> {
+        self.learn_kid(token).await;
         let Ok(claims) = self.keys.verify::<Value>(token, &self.config.public_url(), None) else {
             return Ok(None);
         };
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
         if self.is_revoked(jti).await? {
+            return Ok(None);
+        }
+        // The token's client was deleted: its tokens are dead.
+        if let Some(client_id) = claims.get("client_id").and_then(Value::as_str)
+            && self.application_cached(client_id).await?.is_none()
+        {
             return Ok(None);
         }
         Ok(Some(claims))

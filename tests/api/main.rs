@@ -17,6 +17,7 @@ mod nodes;
 mod oidc_client;
 mod paging;
 mod playground;
+mod processes;
 mod queries_count;
 mod rate_limits;
 mod resources;

@@ -324,7 +324,8 @@ async fn discovery_and_jwks_list_what_exists() {
 
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_valid_until_retirement() {
-    let app = spawn_app().await;
+    // One process: the new key may sign at once (processes.rs tests the publish delay).
+    let app = crate::helpers::spawn_with(|c| c.oauth.key_publish_seconds = 0).await;
     let (client, secret) = setup(&app, "RS256").await;
     let form = [("grant_type", "client_credentials"), ("resource", API)];
     let old: Value = post(&app, "/oauth2/token", Some((&client, &secret)), &form).await.json().await.unwrap();

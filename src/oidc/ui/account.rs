@@ -60,7 +60,7 @@ pub async fn end_session(
     let p: Fields =
         crate::oidc::request_params(&method, &uri, &body).into_iter().filter(|(_, v)| !v.is_empty()).collect();
     let hint = match p.get("id_token_hint") {
-        Some(h) => match state.services.id_token_claims(h) {
+        Some(h) => match state.services.id_token_claims(h).await {
             Some(c) => Some(c),
             None => return bad(&state, "The id_token_hint is not an ID token of this server."),
         },

@@ -1,0 +1,228 @@
+//! Several processes on one database agree within a second: signing keys, applications,
+//! redirect URIs and grants.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_with};
+
+const API: &str = "https://api.example.com/inventory";
+
+/// Two processes on one database behind one public URL (as behind a load balancer).
+async fn two_processes(publish_seconds: i64) -> (TestApp, TestApp) {
+    let a = spawn_with(move |c| c.oauth.key_publish_seconds = publish_seconds).await;
+    let (url, key, public) = (a.database_url.clone(), a.dir.path().join("master.key"), a.url.clone());
+    let b = spawn_with(move |c| {
+        c.database_url = authgraph::config::Secret::new(url);
+        c.master_key_file = key;
+        c.public_url = Some(public);
+        c.oauth.key_publish_seconds = publish_seconds;
+    })
+    .await;
+    (a, b)
+}
+
+async fn post_form(app: &TestApp, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut req = app
+        .client
+        .post(format!("{}{path}", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// An m2m client granted `scopes` on `resource`.
+async fn m2m(app: &TestApp, resource: &str, scopes: &[&str]) -> (String, String) {
+    let d = app
+        .ok("mutation { createApplication(input: {name: \"worker\", type: M2M}) { application { clientID } clientSecret } }", json!({}))
+        .await;
+    let id = d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let secret = d["createApplication"]["clientSecret"].as_str().unwrap().to_owned();
+    if resource == API {
+        app.ok(
+            "mutation($u: String!) { createResource(input: {resourceURI: $u}) { resource { id } } }",
+            json!({"u": API}),
+        )
+        .await;
+        for s in scopes {
+            app.ok("mutation($u: String!, $s: String!) { createScope(input: {resourceURI: $u, scope: $s}) { scope { scope } } }", json!({"u": API, "s": s}))
+                .await;
+        }
+    }
+    app.ok(
+        "mutation($u: String!, $c: String!) { addResourceToClientID(input: {resourceURI: $u, clientID: $c}) { resource { id } } }",
+        json!({"u": resource, "c": id}),
+    )
+    .await;
+    app.ok(
+        "mutation($u: String!, $c: String!, $s: [String!]!) { addScopesToClientID(input: {resourceURI: $u, clientID: $c, scopes: $s}) { scopes { scope } } }",
+        json!({"u": resource, "c": id, "s": scopes}),
+    )
+    .await;
+    (id, secret)
+}
+
+async fn token(app: &TestApp, client: &(String, String), resource: &str) -> String {
+    let (status, body) = post_form(
+        app,
+        "/oauth2/token",
+        Some((&client.0, &client.1)),
+        &[("grant_type", "client_credentials"), ("resource", resource)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn kid(jwt: &str) -> String {
+    jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
+}
+
+async fn jwks_kids(app: &TestApp) -> String {
+    app.client.get(format!("{}/oauth2/jwks", app.url)).send().await.unwrap().text().await.unwrap()
+}
+
+/// Polls `check` every 20 ms; returns how long it took to hold, failing after `limit`.
+async fn within<F, Fut>(limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_published_everywhere_before_anyone_signs_with_it() {
+    let (a, b) = two_processes(2).await;
+    let client = m2m(&a, API, &["read"]).await;
+    let old_kid = kid(&token(&a, &client, API).await);
+    let d = a.ok("mutation { rotateSigningKey(input: {algorithm: RS256}) { signingKey { kid } } }", json!({})).await;
+    let rotated_at = Instant::now();
+    let new_kid = d["rotateSigningKey"]["signingKey"]["kid"].as_str().unwrap().to_owned();
+    // Published by both processes within a second...
+    assert!(jwks_kids(&a).await.contains(&new_kid));
+    within(Duration::from_secs(1), || async { jwks_kids(&b).await.contains(&new_kid) }).await;
+    // ...while neither signs with it yet.
+    assert!(rotated_at.elapsed() < Duration::from_millis(1500), "the machine is too slow for this check");
+    assert_eq!(kid(&token(&a, &client, API).await), old_kid);
+    assert_eq!(kid(&token(&b, &client, API).await), old_kid);
+    // After the publish delay, both sign with the new key, and each verifies the other's.
+    within(Duration::from_secs(4), || async {
+        kid(&token(&a, &client, API).await) == new_kid && kid(&token(&b, &client, API).await) == new_kid
+    })
+    .await;
+    let from_a = token(&a, &client, API).await;
+    let (_, i) = post_form(&b, "/oauth2/introspect", Some((&client.0, &client.1)), &[("token", &from_a)]).await;
+    assert_eq!(i["active"], true, "{i}");
+}
+
+#[tokio::test]
+async fn a_verifier_that_has_not_heard_of_a_key_reloads_on_its_kid() {
+    // With no publish delay, a token signed with the new key may reach a process before
+    // its poll: it reloads on the unknown kid instead of refusing the token.
+    let (a, b) = two_processes(0).await;
+    let admin = a.services.config().admin_resource_uri();
+    let client = m2m(&a, &admin, &["role:read"]).await;
+    a.ok("mutation { rotateSigningKey(input: {algorithm: RS256}) { signingKey { kid } } }", json!({})).await;
+    let fresh = token(&a, &client, &admin).await;
+    let (_, i) = post_form(&b, "/oauth2/introspect", Some((&client.0, &client.1)), &[("token", &fresh)]).await;
+    assert_eq!(i["active"], true, "{i}");
+    let res = b.gql_as(&fresh, "{ roles { totalCount } }", json!({})).await;
+    assert_eq!(res["data"]["roles"]["totalCount"], 0, "{res}");
+}
+
+#[tokio::test]
+async fn a_deleted_application_stops_working_in_every_process_within_a_second() {
+    let (a, b) = two_processes(5).await;
+    let admin = a.services.config().admin_resource_uri();
+    let client = m2m(&a, &admin, &["role:read"]).await;
+    let admin_token = token(&a, &client, &admin).await;
+    let ok = b.gql_as(&admin_token, "{ roles { totalCount } }", json!({})).await;
+    assert_eq!(ok["data"]["roles"]["totalCount"], 0, "{ok}");
+
+    // A SPA with a refresh grant, and a redirect URI that B has cached.
+    let d = a
+        .ok(
+            "mutation { createApplication(input: {name: \"spa\", type: SPA, redirectURIs: [\"https://app.example.com/cb\", \"https://app.example.com/old\"]}) { application { clientID } } }",
+            json!({}),
+        )
+        .await;
+    let spa = d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let authorize = |app: &TestApp, redirect: &str| {
+        format!(
+            "{}/oauth2/authorize?client_id={spa}&response_type=code&scope=openid&redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            app.url,
+            url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+        )
+    };
+    let nofollow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let status = |url: String| {
+        let c = nofollow.clone();
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(authorize(&b, "https://app.example.com/old")).await, 303);
+    a.ok(
+        "mutation($c: String!) { updateApplication(input: {clientID: $c, redirectURIs: [\"https://app.example.com/cb\"]}) { application { clientID } } }",
+        json!({"c": spa}),
+    )
+    .await;
+    let took =
+        within(Duration::from_secs(1), || async { status(authorize(&b, "https://app.example.com/old")).await == 400 })
+            .await;
+    assert!(took < Duration::from_secs(1));
+    assert_eq!(status(authorize(&b, "https://app.example.com/cb")).await, 303);
+
+    let user = a.create_user("grant@example.com", None).await;
+    let d = a
+        .ok(
+            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+            json!({"u": user, "c": spa}),
+        )
+        .await;
+    let refresh = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+
+    for c in [&client.0, &spa] {
+        a.ok("mutation($c: String!) { deleteApplication(input: {clientID: $c}) { ok } }", json!({"c": c})).await;
+    }
+    // The admin token dies everywhere within a second, introspection agrees, and the
+    // grant is gone.
+    within(Duration::from_secs(1), || async {
+        let res = b
+            .client
+            .post(b.endpoint())
+            .bearer_auth(&admin_token)
+            .json(&json!({"query": "{ roles { totalCount } }"}))
+            .send()
+            .await
+            .unwrap();
+        res.status() == 401
+    })
+    .await;
+    let other = m2m(&a, &admin, &["role:read"]).await;
+    let (_, i) = post_form(&b, "/oauth2/introspect", Some((&other.0, &other.1)), &[("token", &admin_token)]).await;
+    assert_eq!(i["active"], false, "{i}");
+    let (s, body) = post_form(
+        &b,
+        "/oauth2/token",
+        None,
+        &[("grant_type", "refresh_token"), ("client_id", &spa), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert!(s == 400 || s == 401, "{s} {body}");
+    let d =
+        a.ok("query($u: ID!) { node(id: $u) { ... on User { sessions { totalCount } } } }", json!({"u": user})).await;
+    assert_eq!(d["node"]["sessions"]["totalCount"], 0, "the grant ended with its application");
+}
