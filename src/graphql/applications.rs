@@ -198,7 +198,8 @@ impl ApplicationQuery {
     /// (case-insensitive) or of the client ID. Needs `application:read`.
     #[graphql(
         requires_scopes = "application:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     async fn applications(
         &self,

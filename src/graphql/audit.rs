@@ -177,7 +177,8 @@ impl AuditQuery {
     /// `audit-log:read`.
     #[graphql(
         requires_scopes = "audit-log:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn audit_logs(

@@ -21,6 +21,7 @@ pub mod applications;
 pub mod audit;
 pub mod connection;
 pub mod context;
+pub mod cost;
 pub mod error;
 pub mod identities;
 pub mod loaders;
@@ -72,7 +73,7 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSc
         .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity)
-        .extension(scopes::ScopePlan);
+        .extension(scopes::ScopePlan { max_cost: cfg.max_complexity });
     if let Some(services) = services {
         builder = builder.data(services);
     }

@@ -44,7 +44,7 @@ impl Resource {
     /// Scopes of the resource, by name; with `clientID`, only those granted to that
     /// application.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "super::connection::page_complexity(first, last, child_complexity)")]
+    #[graphql(complexity = "super::connection::page_complexity(first, last, child_complexity)", tag = "db_count")]
     async fn scopes(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +118,8 @@ impl ResourceQuery {
     /// for. The keyword matches a prefix of the URI or name. Needs `resource:read`.
     #[graphql(
         requires_scopes = "resource:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn resources(

@@ -60,7 +60,8 @@ impl Role {
     /// Users with this role assigned directly, newest first. Needs `user:read`.
     #[graphql(
         requires_scopes = "user:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     async fn users(
         &self,
@@ -76,7 +77,8 @@ impl Role {
     /// Groups that have this role, by key. Needs `group:read`.
     #[graphql(
         requires_scopes = "group:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     async fn groups(
         &self,
@@ -122,7 +124,8 @@ impl Group {
     /// Members of the group, newest first. Needs `user:read`.
     #[graphql(
         requires_scopes = "user:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     async fn users(
         &self,
@@ -138,7 +141,8 @@ impl Group {
     /// Roles of the group, by key. Needs `role:read`.
     #[graphql(
         requires_scopes = "role:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     async fn roles(
         &self,
@@ -164,7 +168,8 @@ impl RoleGroupQuery {
     /// case-insensitively. Needs `role:read`.
     #[graphql(
         requires_scopes = "role:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn roles(
@@ -190,7 +195,8 @@ impl RoleGroupQuery {
     /// case-insensitively. Needs `group:read`.
     #[graphql(
         requires_scopes = "group:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn groups(

@@ -27,17 +27,22 @@ use super::context::Principal;
 /// same expensive field many times.
 pub const MAX_ALIASES: usize = 100;
 
-/// Installs the scope plan on the schema.
-pub struct ScopePlan;
+/// Installs the scope plan (and the database cost check of `cost`) on the schema;
+/// `max_cost` is `admin_api.max_complexity`.
+pub struct ScopePlan {
+    /// Most an operation's counts and root fields may cost.
+    pub max_cost: usize,
+}
 
 impl ExtensionFactory for ScopePlan {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PlanExtension { operation_name: Mutex::new(None) })
+        Arc::new(PlanExtension { operation_name: Mutex::new(None), max_cost: self.max_cost })
     }
 }
 
 struct PlanExtension {
     operation_name: Mutex<Option<String>>,
+    max_cost: usize,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -48,8 +53,17 @@ impl Extension for PlanExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        let mut request = request;
         if let Ok(mut name) = self.operation_name.lock() {
             name.clone_from(&request.operation_name);
+        }
+        // Measure the document before async-graphql walks it with fragments expanded: a
+        // few lines of nested fragment spreads would otherwise expand to billions.
+        match request.parsed_query().map(super::cost::expansion) {
+            Ok(Some(n)) if n <= super::cost::MAX_EXPANSION => {}
+            Ok(Some(_)) => return Err(limit_error("the document's fragments expand to too many fields".into())),
+            Ok(None) => return Err(limit_error("the document's fragments spread each other in a cycle".into())),
+            Err(e) => return Err(e),
         }
         next.run(ctx, request).await
     }
@@ -80,6 +94,23 @@ impl Extension for PlanExtension {
             },
             async_graphql::parser::types::OperationType::Subscription => return Ok(doc),
         };
+        match super::cost::check(registry, &doc, variables, root_type, selection, self.max_cost) {
+            Ok(_) => {}
+            Err(super::cost::Refusal::TooCostly(cost)) => {
+                return Err(limit_error(format!(
+                    "the operation is too complex: its counts and root fields cost at least {cost}, more than {} \
+                     (each totalCount of a root list costs {}, of a nested list {}, each root field {}, \
+                     times how often it runs)",
+                    self.max_cost,
+                    super::cost::COUNT_COST,
+                    super::cost::LINK_COUNT_COST,
+                    super::cost::ROOT_COST
+                )));
+            }
+            Err(super::cost::Refusal::TooLarge) => {
+                return Err(limit_error("the operation's fragments expand to too many fields".into()));
+            }
+        }
         let mut walk = Walk { registry, doc: &doc, needs: BTreeSet::new(), seen_fragments: HashSet::new() };
         walk.selection_set(root_type, selection);
         let held: Vec<String> = match ctx.data_opt::<Principal>() {

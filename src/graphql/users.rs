@@ -330,7 +330,8 @@ impl UserQuery {
     /// require every key listed (roles count directly or through groups). Needs `user:read`.
     #[graphql(
         requires_scopes = "user:read",
-        complexity = "super::connection::page_complexity(first, last, child_complexity)"
+        complexity = "super::connection::page_complexity(first, last, child_complexity)",
+        tag = "db_count"
     )]
     #[allow(clippy::too_many_arguments)]
     async fn users(

@@ -88,7 +88,7 @@ async fn missing_scope_is_forbidden_and_names_the_scope() {
 
     // Nested fields check their own scopes.
     app.create_user("b@example.com", None).await;
-    let res = app.gql_as(&reader, "{ users { edges { node { roles { totalCount } } } } }", json!({})).await;
+    let res = app.gql_as(&reader, "{ users(first: 10) { edges { node { roles { totalCount } } } } }", json!({})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
     assert!(res["errors"][0]["message"].as_str().unwrap().contains("role:read"));
 
