@@ -42,6 +42,8 @@ pub struct AppSettings {
     pub refresh_token_rotation: Option<bool>,
     /// `RS256`, `ES256` or `EdDSA`.
     pub access_token_alg: Option<String>,
+    /// May introspect other clients' tokens (confidential clients only).
+    pub can_introspect_all_tokens: Option<bool>,
 }
 
 fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
@@ -59,6 +61,7 @@ fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
         refresh_token_idle_timeout: m.refresh_token_idle_timeout,
         refresh_token_rotation: m.refresh_token_rotation,
         access_token_alg: m.access_token_alg,
+        can_introspect_all_tokens: m.can_introspect_all_tokens,
         secrets,
         created_at: time_of(m.created_at),
         updated_at: time_of(m.updated_at),
@@ -117,6 +120,12 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
     {
         return Err(Error::invalid("InvalidAlgorithm", "accessTokenSigningAlgorithm must be RS256, ES256 or EdDSA"));
     }
+    if s.can_introspect_all_tokens == Some(true) && !kind.has_secret() {
+        return Err(Error::invalid(
+            "InvalidApplication",
+            format!("a {} application is a public client and cannot introspect tokens", kind.as_str()),
+        ));
+    }
     Ok(())
 }
 
@@ -152,7 +161,7 @@ pub(crate) async fn app_row(conn: &impl ConnectionTrait, client_id: &str) -> Res
 }
 
 fn app_json(a: &application::Model) -> Value {
-    json!({"client_id": a.client_id, "name": a.name, "type": a.kind, "redirect_uris": a.redirect_uris, "grant_types": a.grant_types})
+    json!({"client_id": a.client_id, "name": a.name, "type": a.kind, "redirect_uris": a.redirect_uris, "grant_types": a.grant_types, "can_introspect_all_tokens": a.can_introspect_all_tokens})
 }
 
 impl Services {
@@ -209,6 +218,7 @@ impl Services {
             refresh_token_idle_timeout: Set(settings.refresh_token_idle_timeout.unwrap_or(30 * 86_400)),
             refresh_token_rotation: Set(settings.refresh_token_rotation.unwrap_or(true)),
             access_token_alg: Set(settings.access_token_alg.unwrap_or_else(|| "RS256".into())),
+            can_introspect_all_tokens: Set(settings.can_introspect_all_tokens.unwrap_or(false)),
             created_at: Set(t),
             updated_at: Set(t),
         }
@@ -259,6 +269,9 @@ impl Services {
         }
         if let Some(v) = s.access_token_alg {
             am.access_token_alg = Set(v);
+        }
+        if let Some(v) = s.can_introspect_all_tokens {
+            am.can_introspect_all_tokens = Set(v);
         }
         am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
