@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use super::types::{Application, SecretInfo, micros, now, strings, time_of};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
@@ -352,17 +352,12 @@ impl Services {
     /// Lists applications by name (case-insensitive prefix of name or client ID).
     pub async fn list_applications(&self, search: Option<&str>, args: &PageArgs) -> Result<Page<Application>> {
         let plan = args.plan()?;
-        let ks = Keyset {
-            col: col("applications", "created_at"),
-            id: col("applications", "id"),
-            desc: true,
-            nullable: false,
-            kind: SortKind::Time,
-        };
+        let ks =
+            Keyset { table: "applications", column: "created_at", desc: true, nullable: false, kind: SortKind::Time };
         let q = ks.apply(application::Entity::find().filter(search_condition(search)?), &plan)?;
         let rows = q.all(&self.db.conn).await?;
         let apps = self.with_secrets(&self.db.conn, rows).await?;
-        Ok(finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id)))
+        Ok(ks.finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id)))
     }
 
     /// Counts applications matching `search`.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use super::types::{AuditLog, micros, now};
 use super::{Actor, Audit, Result, Services};
 use crate::domain::text::check_list;
@@ -161,15 +161,15 @@ impl Services {
         let plan = args.plan()?;
         let cond = self.audit_condition(f).await?;
         let ks = Keyset {
-            col: col("audit_logs", "created_at"),
-            id: col("audit_logs", "id"),
+            table: "audit_logs",
+            column: "created_at",
             desc: !f.ascending,
             nullable: false,
             kind: SortKind::Time,
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;
         let rows: Vec<AuditLog> = q.all(&self.db.conn).await?.into_iter().map(AuditLog::from).collect();
-        Ok(finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
+        Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
     }
 
     /// Counts audit log entries matching `f`.
