@@ -92,9 +92,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Both filters were checked when the config was loaded, so neither falls back silently.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) => EnvFilter::try_new(f),
+        Err(_) => EnvFilter::try_new(&config.log.level),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
