@@ -110,3 +110,42 @@ mod raw_http {
         buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
     }
 }
+
+#[tokio::test]
+async fn a_missing_master_key_file_beside_encrypted_keys_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::helpers::fresh_database(&dir).await;
+    let key_file = dir.path().join("keys").join("master.key");
+    let run = |args: &[&str]| {
+        bin()
+            .current_dir(dir.path())
+            .env("AUTHGRAPH_DATABASE_URL", &database_url)
+            .env("AUTHGRAPH_MASTER_KEY_FILE", &key_file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // First start: an empty database gets a new master key and an encrypted signing key.
+    let out = run(&["keys", "list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(key_file.exists());
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let key = std::fs::read(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+
+    for args in [&["keys", "list"][..], &["admin-token"][..]] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("master key file") && stderr.contains("missing"), "{stderr}");
+        assert!(stderr.contains(&key_file.display().to_string()), "names the path: {stderr}");
+        assert!(stderr.contains("master_key_file"), "names the setting: {stderr}");
+        assert!(!stderr.contains("wrong master key"), "{stderr}");
+        assert!(!key_file.exists(), "no new key was written");
+    }
+    // With the file restored, the same keys load as before.
+    std::fs::write(&key_file, key).unwrap();
+    let out = run(&["keys", "list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), listed);
+}
