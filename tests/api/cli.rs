@@ -149,3 +149,60 @@ async fn a_missing_master_key_file_beside_encrypted_keys_stops_start_up() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), listed);
 }
+
+/// The banner's `admin-token` command, run as printed, gives a token that the running
+/// server accepts, also when the server listens on an address that is not the default.
+#[tokio::test]
+async fn the_banners_admin_token_command_works_against_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::helpers::fresh_database(&dir).await;
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, format!("master_key_file = \"{}\"\n", dir.path().join("m.key").display())).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = KillOnDrop(
+        bin()
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .args(["--config", config.to_str().unwrap(), "--database-url", &database_url, "--listen", &listen, "serve"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let command = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("Admin token:").map(|(_, rest)| rest.to_owned()))
+        .expect("the banner prints an admin-token command");
+    let command = command.split("   (").next().unwrap().trim().to_owned();
+    assert!(command.contains(&format!("--listen {listen}")), "{command}");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args[0], "authgraph", "{command}");
+    // Run it from elsewhere: the command carries everything it needs.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = bin().current_dir(elsewhere.path()).env_remove("RUST_LOG").args(&args[1..]).output().unwrap();
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("http://{listen}/_api/admin/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({"query": "{ users { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["users"]["totalCount"], 0, "{body}");
+}
+
+/// A server process that is killed when the test ends, also when it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
