@@ -45,7 +45,27 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
     let migrations = db.migrate().await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     let (master_key, created_master_key) = match &config.master_key {
         Some(text) => (MasterKey::parse(text.expose()).map_err(|e| anyhow::anyhow!("`master_key`: {e}"))?, false),
-        None => MasterKey::load_or_create(&config.master_key_file).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => {
+            let path = &config.master_key_file;
+            match MasterKey::load(path).map_err(|e| anyhow::anyhow!("{e}"))? {
+                Some(key) => (key, false),
+                // A new key could not decrypt what the old one encrypted: say so, and
+                // leave no new file behind that would hide the loss.
+                None if db
+                    .holds_encrypted_keys()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot read signing keys: {e}"))? =>
+                {
+                    anyhow::bail!(
+                        "the master key file {} is missing, but the database holds signing keys encrypted with \
+                         a master key; restore the file (setting `master_key_file`, or AUTHGRAPH_MASTER_KEY_FILE), \
+                         or give the key as `master_key`. No new key was written.",
+                        path.display()
+                    )
+                }
+                None => MasterKey::create(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            }
+        }
     };
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
     let hasher = PasswordHasher::new(cores);

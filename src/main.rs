@@ -92,9 +92,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Both filters were checked when the config was loaded, so neither falls back silently.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) => EnvFilter::try_new(f),
+        Err(_) => EnvFilter::try_new(&config.log.level),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
@@ -121,9 +124,47 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The global flags that `admin-token` needs to mint a token this server accepts: the same
+/// config file, database and issuer. `listen` is the address the server is bound to.
+fn admin_token_command(cli_config: Option<&PathBuf>, cli_database: Option<&str>, config: &Config) -> String {
+    let mut cmd = vec!["authgraph".to_owned()];
+    if let Some(path) = cli_config {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        cmd.extend(["--config".to_owned(), shell_quote(&path.display().to_string())]);
+    }
+    if let Some(url) = cli_database {
+        cmd.extend(["--database-url".to_owned(), shell_quote(&redact_password(url))]);
+    }
+    // Without `public_url` the issuer and audience come from the listen address.
+    if config.public_url.is_none() {
+        cmd.extend(["--listen".to_owned(), config.listen.to_string()]);
+    }
+    cmd.push("admin-token".to_owned());
+    cmd.join(" ")
+}
+
+/// A database URL with its password (if any) replaced, for printing.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("PASSWORD"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Quotes `arg` for a POSIX shell when it needs it.
+fn shell_quote(arg: &str) -> String {
+    let plain = arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,?&".contains(c));
+    if plain { arg.to_owned() } else { format!("'{}'", arg.replace('\'', "'\\''")) }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli_config = cli.config.clone();
+    let cli_database = cli.database_url.clone();
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -141,7 +182,8 @@ async fn main() -> ExitCode {
     if let Some(addr) = cli.listen {
         config.listen = addr;
     }
-    match run(cli.command.unwrap_or(Command::Serve), config).await {
+    let banner = Banner { config: cli_config, database_url: cli_database };
+    match run(cli.command.unwrap_or(Command::Serve), config, banner).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authgraph: {e:#}");
@@ -150,7 +192,13 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+/// What the command line gave that the start-up banner repeats.
+struct Banner {
+    config: Option<PathBuf>,
+    database_url: Option<String>,
+}
+
+async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Result<()> {
     match command {
         Command::Schema => {
             print!("{}", authgraph::graphql::sdl());
@@ -197,12 +245,12 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let started = Instant::now();
-            let port_zero = config.listen.port() == 0 && config.public_url.is_none();
             init_logging(&config);
             let listener = TcpListener::bind(config.listen).await?;
             let listen = listener.local_addr()?;
             config.listen = listen;
             let public = config.public_url();
+            let token_cmd = admin_token_command(banner.config.as_ref(), banner.database_url.as_deref(), &config);
             let (services, startup) = authgraph::init_services(config).await?;
             if startup.created_master_key {
                 tracing::warn!(path = %services.config().master_key_file.display(), "created a new master key file; back it up with the database");
@@ -218,12 +266,6 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 ready_in_ms = started.elapsed().as_millis() as u64,
                 "authgraph is ready"
             );
-            // With port 0 the issuer is only known now: tell admin-token about it.
-            let token_cmd = if port_zero {
-                format!("AUTHGRAPH_PUBLIC_URL={public} authgraph admin-token")
-            } else {
-                "authgraph admin-token".to_owned()
-            };
             eprintln!(
                 "\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  {token_cmd}   (paste it as `Authorization: Bearer <token>`)\n"
             );

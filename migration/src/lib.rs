@@ -10,6 +10,7 @@ mod m20261129_000004_create_sessions;
 mod m20261129_000005_create_login_flow;
 mod m20261129_000006_create_rate_limits;
 mod m20261201_000001_create_change_generations;
+mod m20261201_100600_add_can_introspect_all_tokens;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_create_login_flow::Migration),
             Box::new(m20261129_000006_create_rate_limits::Migration),
             Box::new(m20261201_000001_create_change_generations::Migration),
+            Box::new(m20261201_100600_add_can_introspect_all_tokens::Migration),
         ]
     }
 }

@@ -378,6 +378,10 @@ impl Config {
             ConfigError(msgs.join("; "))
         })?;
         config.validate()?;
+        // `RUST_LOG` replaces `log.level`: a typo there must not silence the server.
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            check_log_filter("RUST_LOG", &filter)?;
+        }
         Ok(config)
     }
 
@@ -394,12 +398,8 @@ impl Config {
         if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
             return bad("database_url", "must start with sqlite:, postgres:// or postgresql://");
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return bad("log.level", "must be a tracing filter such as `info` or `info,authgraph=debug`");
-        }
-        if self.database_max_connections == 0 {
-            return bad("database_max_connections", "must be at least 1");
-        }
+        check_log_filter("log.level", &self.log.level)?;
+        self.check_ranges()?;
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {
@@ -414,9 +414,6 @@ impl Config {
         }
         if self.login_id.username_max_length == 0 || self.login_id.username_max_length > 255 {
             return bad("login_id.username_max_length", "must be between 1 and 255");
-        }
-        if self.session.lifetime_seconds < 60 || self.session.idle_timeout_seconds < 60 {
-            return bad("session", "lifetime_seconds and idle_timeout_seconds must be at least 60");
         }
         if self.smtp.host.is_some() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return bad("smtp.from", "must be an email address, optionally with a name: `Name <a@example.com>`");
@@ -454,6 +451,11 @@ impl Config {
                     }
                 }
                 CustomAttributeType::Number | CustomAttributeType::Integer => {
+                    for (bound, v) in [("minimum", attr.minimum), ("maximum", attr.maximum)] {
+                        if v.is_some_and(|v| !v.is_finite()) {
+                            return bad(&format!("{key}.{bound}"), "must be a finite number");
+                        }
+                    }
                     if let (Some(min), Some(max)) = (attr.minimum, attr.maximum)
                         && min > max
                     {
@@ -463,6 +465,36 @@ impl Config {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Range checks of every numeric setting; the error names the key and the range.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        const YEAR: i64 = 366 * 86_400;
+        const RATE: i64 = 1_000_000;
+        let a = &self.admin_api;
+        let r = &self.rate_limits;
+        within("database_max_connections", self.database_max_connections, 1, 1_000)?;
+        within("admin_api.max_depth", a.max_depth, 1, 1_000)?;
+        within("admin_api.max_complexity", a.max_complexity, 1, 100_000_000)?;
+        within("admin_api.search_broad_threshold", a.search_broad_threshold, 1, 100_000_000)?;
+        within("admin_api.search_walk_window", a.search_walk_window, 1, 100_000_000)?;
+        within("password_policy.max_length", self.password_policy.max_length, 1, 4_096)?;
+        within("oauth.refresh_token_reuse_grace_seconds", self.oauth.refresh_token_reuse_grace_seconds, 0, 300)?;
+        within("session.lifetime_seconds", self.session.lifetime_seconds, 60, 10 * YEAR)?;
+        within("session.idle_timeout_seconds", self.session.idle_timeout_seconds, 60, 10 * YEAR)?;
+        within("ui.deletion_grace_days", self.ui.deletion_grace_days, 1, 180)?;
+        within("smtp.port", self.smtp.port, 1, u16::MAX)?;
+        within("rate_limits.login_failures_per_ip_per_minute", r.login_failures_per_ip_per_minute, 0, RATE)?;
+        within("rate_limits.login_failures_per_account_per_minute", r.login_failures_per_account_per_minute, 0, RATE)?;
+        within(
+            "rate_limits.password_check_failures_per_user_per_minute",
+            r.password_check_failures_per_user_per_minute,
+            0,
+            RATE,
+        )?;
+        within("rate_limits.signups_per_ip_per_minute", r.signups_per_ip_per_minute, 0, RATE)?;
+        within("rate_limits.account_enumeration_per_ip_per_minute", r.account_enumeration_per_ip_per_minute, 0, RATE)?;
         Ok(())
     }
 
@@ -483,6 +515,43 @@ impl Config {
     pub fn admin_resource_uri(&self) -> String {
         self.admin_api.resource_uri.clone().unwrap_or_else(|| format!("{}/_api/admin", self.public_url()))
     }
+}
+
+/// Refuses `value` for `key` unless `min <= value <= max`.
+fn within<T: PartialOrd + fmt::Display>(key: &str, value: T, min: T, max: T) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError(format!("`{key}`: must be between {min} and {max}, not {value}")));
+    }
+    Ok(())
+}
+
+/// Checks a tracing filter (`log.level` or `RUST_LOG`): every comma-separated directive
+/// is a level (`trace`, `debug`, `info`, `warn`, `error`, `off`) or `target=level`.
+/// `tracing` itself reads a lone word such as `inf` or `warning` as a target name, which
+/// turns every other log line off: the server would run and log nothing.
+pub fn check_log_filter(key: &str, filter: &str) -> Result<(), ConfigError> {
+    let bad = |why: String| {
+        Err(ConfigError(format!(
+            "`{key}`: {why}; use a level (trace, debug, info, warn, error, off) or target=level directives such as `info,authgraph=debug`"
+        )))
+    };
+    let level = |s: &str| s.trim().parse::<tracing_subscriber::filter::LevelFilter>().is_ok();
+    if filter.trim().is_empty() {
+        return bad("is empty".into());
+    }
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let ok = match directive.rsplit_once('=') {
+            Some((target, lvl)) => !target.trim().is_empty() && level(lvl),
+            None => level(directive),
+        };
+        if !ok {
+            return bad(format!("`{directive}` is neither a level nor target=level"));
+        }
+    }
+    if tracing_subscriber::EnvFilter::try_new(filter).is_err() {
+        return bad(format!("`{filter}` is not a tracing filter"));
+    }
+    Ok(())
 }
 
 /// Parses `10.0.0.0/8`, `::1/128` or a single address (a /32 or /128 network).

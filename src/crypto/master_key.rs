@@ -53,18 +53,35 @@ impl MasterKey {
         Ok(Self { key: LessSafeKey::new(key), mac })
     }
 
+    /// Reads the key from `path`; `None` if the file does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, MasterKeyError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(Self::parse(&text)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(MasterKeyError::Io { path: path.display().to_string(), source: e }),
+        }
+    }
+
+    /// Creates the file `path` (mode 0600) with a new random key; if another process
+    /// created it first, reads that one. Returns the key and whether it was created.
+    pub fn create(path: &Path) -> Result<(Self, bool), MasterKeyError> {
+        let text = b64(random_bytes::<32>());
+        match write_private(path, &text) {
+            Ok(()) => Ok((Self::parse(&text)?, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match Self::load(path)? {
+                Some(key) => Ok((key, false)),
+                None => Err(MasterKeyError::Io { path: path.display().to_string(), source: e }),
+            },
+            Err(e) => Err(MasterKeyError::Io { path: path.display().to_string(), source: e }),
+        }
+    }
+
     /// Reads the key from `path`, or creates the file (mode 0600) with a new random key.
     /// Returns the key and whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), MasterKeyError> {
-        let io = |source| MasterKeyError::Io { path: path.display().to_string(), source };
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok((Self::parse(&text)?, false)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let text = b64(random_bytes::<32>());
-                write_private(path, &text).map_err(io)?;
-                Ok((Self::parse(&text)?, true))
-            }
-            Err(e) => Err(io(e)),
+        match Self::load(path)? {
+            Some(key) => Ok((key, false)),
+            None => Self::create(path),
         }
     }
 

@@ -98,6 +98,38 @@ pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Invalid> {
     }
 }
 
+/// Whether `requested` is one of the `registered` redirect URIs of an app of type `kind`.
+/// The match is exact, except that a native app's `http` URI on a loopback IP literal
+/// (`http://127.0.0.1/cb`, `http://[::1]:8080/cb`) matches the same URI with any port, as
+/// RFC 8252 §7.3 asks: the app listens on a port the system gives it at run time.
+/// `localhost` is no IP literal and always matches exactly (RFC 8252 §8.3 advises against
+/// it), and the requested URI must be in canonical form, so no two spellings of one path
+/// can slip through.
+pub fn redirect_uri_matches(kind: AppType, registered: &[String], requested: &str) -> bool {
+    if registered.iter().any(|r| r == requested) {
+        return true;
+    }
+    if kind != AppType::Native {
+        return false;
+    }
+    let Ok(mut req) = url::Url::parse(requested) else { return false };
+    let loopback_ip = |u: &url::Url| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if req.scheme() != "http" || !loopback_ip(&req) || req.as_str() != requested {
+        return false;
+    }
+    registered.iter().any(|r| {
+        let Ok(reg) = url::Url::parse(r) else { return false };
+        if reg.scheme() != "http" || !loopback_ip(&reg) || reg.as_str() != r {
+            return false;
+        }
+        req.set_port(reg.port()).is_ok() && req.as_str() == r
+    })
+}
+
 /// Validates a web origin for CORS: `scheme://host[:port]`, nothing else.
 pub fn validate_origin(origin: &str) -> Result<(), Invalid> {
     let bad = || Invalid::new("InvalidOrigin", format!("`{origin}` is not an origin such as https://app.example.com"));
@@ -154,6 +186,26 @@ mod tests {
         assert!(validate_redirect_uri("r", "https://app.example.com/cb#x").is_err());
         assert!(validate_redirect_uri("r", "/relative").is_err());
         assert!(validate_redirect_uri("r", "javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn native_loopback_redirect_uris_match_any_port() {
+        let reg =
+            vec!["http://127.0.0.1/cb".to_owned(), "http://[::1]:8080/cb".to_owned(), "http://localhost/cb".to_owned()];
+        let native = |u: &str| redirect_uri_matches(AppType::Native, &reg, u);
+        assert!(native("http://127.0.0.1/cb"));
+        assert!(native("http://127.0.0.1:51234/cb"));
+        assert!(native("http://[::1]/cb"));
+        assert!(native("http://[::1]:1/cb"));
+        assert!(!native("http://127.0.0.1:51234/cb2"));
+        assert!(!native("http://127.0.0.1:51234/cb?x=1"));
+        assert!(!native("http://127.0.0.1:51234/a/../cb"));
+        assert!(!native("http://127.0.0.2:51234/cb"));
+        assert!(!native("http://localhost:51234/cb"));
+        assert!(!native("https://127.0.0.1:51234/cb"));
+        assert!(native("http://localhost/cb"));
+        assert!(!redirect_uri_matches(AppType::Spa, &reg, "http://127.0.0.1:51234/cb"));
+        assert!(redirect_uri_matches(AppType::Spa, &reg, "http://127.0.0.1/cb"));
     }
 
     #[test]

@@ -165,6 +165,12 @@ impl Application {
     async fn access_token_signing_algorithm(&self) -> SigningAlgorithm {
         SigningAlgorithm::parse(&self.0.access_token_alg)
     }
+    /// Whether the app may introspect (RFC 7662) tokens issued to other clients, as a
+    /// resource server does; otherwise introspecting another client's token answers
+    /// `{"active": false}`.
+    async fn can_introspect_all_tokens(&self) -> bool {
+        self.0.can_introspect_all_tokens
+    }
     /// The app's client secrets, newest first (hints only).
     async fn secrets(&self) -> Vec<ApplicationSecret> {
         self.0
@@ -255,6 +261,9 @@ pub struct CreateApplicationInput {
     pub refresh_token_rotation_enabled: Option<bool>,
     /// Access token algorithm (default RS256).
     pub access_token_signing_algorithm: Option<SigningAlgorithm>,
+    /// Let the app introspect tokens issued to other clients (default false; only for
+    /// apps with a secret).
+    pub can_introspect_all_tokens: Option<bool>,
 }
 
 /// Result of `createApplication`.
@@ -295,6 +304,8 @@ pub struct UpdateApplicationInput {
     pub refresh_token_rotation_enabled: Option<bool>,
     /// Access token algorithm.
     pub access_token_signing_algorithm: Option<SigningAlgorithm>,
+    /// Let the app introspect tokens issued to other clients (only for apps with a secret).
+    pub can_introspect_all_tokens: Option<bool>,
 }
 
 /// Result of `updateApplication`.
@@ -367,6 +378,7 @@ macro_rules! settings {
             refresh_token_idle_timeout: $input.refresh_token_idle_timeout_seconds,
             refresh_token_rotation: $input.refresh_token_rotation_enabled,
             access_token_alg: $input.access_token_signing_algorithm.map(|a| a.as_str().to_owned()),
+            can_introspect_all_tokens: $input.can_introspect_all_tokens,
         }
     };
 }

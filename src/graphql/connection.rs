@@ -64,7 +64,9 @@ pub fn to_conn<S, T: OutputType>(page: Page<S>, count: CountSource, wrap: impl F
     conn
 }
 
-/// A connection over a list already in memory, sorted by its cursors' `(value, id)`.
+/// A connection over a list already in memory, sorted by its cursors' `(value, id)`. Its
+/// cursors name the list by its GraphQL item type (`User.roles` gives `Role` cursors, in
+/// memory, which `roles` or `User.groups` refuse).
 pub fn list_conn<S, T: OutputType>(
     list: Vec<S>,
     page_args: &PageArgs,
@@ -73,7 +75,8 @@ pub fn list_conn<S, T: OutputType>(
     wrap: impl Fn(S) -> T,
 ) -> async_graphql::Result<Conn<T>> {
     let total = list.len() as u64;
-    let page = paginate_in_memory(list, page_args, kind, cursor)?;
+    let tag = format!("{}.in_memory", T::type_name());
+    let page = paginate_in_memory(list, page_args, &tag, kind, cursor)?;
     Ok(to_conn(page, CountSource::Known(total), wrap))
 }
 

@@ -1,5 +1,5 @@
 //! HTTP routes: the Admin API endpoint and its auth, GraphiQL, health checks, and the
-//! middleware stack (request IDs, request logs, body limit).
+//! middleware stack (request IDs, request logs, body limit, framing policy).
 
 mod admin;
 pub mod client_ip;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use serde_json::json;
@@ -72,6 +72,30 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_response(framing_policy))
+}
+
+/// No response may be framed or MIME-sniffed: adds `X-Frame-Options: DENY`,
+/// `X-Content-Type-Options: nosniff`, and `frame-ancestors 'none'` to the
+/// `Content-Security-Policy` (appended to a page's own policy, which keeps its other
+/// directives, such as the form_post page's script hash), wherever a response lacks them.
+async fn framing_policy(mut res: axum::response::Response) -> axum::response::Response {
+    let h = res.headers_mut();
+    h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    let csp = match h.get(header::CONTENT_SECURITY_POLICY).map(|v| v.to_str()) {
+        None => Some(HeaderValue::from_static("frame-ancestors 'none'")),
+        Some(Ok(policy))
+            if !policy.split(';').any(|d| d.trim().to_ascii_lowercase().starts_with("frame-ancestors")) =>
+        {
+            HeaderValue::from_str(&format!("{}; frame-ancestors 'none'", policy.trim().trim_end_matches(';'))).ok()
+        }
+        Some(_) => None,
+    };
+    if let Some(csp) = csp {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    res
 }
 
 async fn healthz() -> &'static str {

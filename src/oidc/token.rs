@@ -106,14 +106,15 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
     }
 }
 
-/// RFC 7662 introspection; the caller authenticates as a client.
+/// RFC 7662 introspection; the caller authenticates as a client and sees its own tokens
+/// (or every token, if its application may introspect all tokens).
 pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let basic = uses_basic(&headers);
     let result = async {
         let form = form_body(&headers, &body)?;
-        authenticate(&state.services, &headers, &form).await?;
+        let caller = authenticate(&state.services, &headers, &form).await?;
         let token = form.one("token")?.ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        Ok(match state.services.introspect(&token).await? {
+        Ok(match state.services.introspect(&caller, &token).await? {
             Some(Value::Object(mut claims)) => {
                 claims.insert("active".into(), Value::Bool(true));
                 claims.insert("token_type".into(), Value::String("Bearer".into()));

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::changes::{self, Area};
-use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use super::session_end::end_sessions;
 use super::types::{Application, SecretInfo, micros, now, strings, time_of};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique, escalation};
@@ -44,6 +44,8 @@ pub struct AppSettings {
     pub refresh_token_rotation: Option<bool>,
     /// `RS256`, `ES256` or `EdDSA`.
     pub access_token_alg: Option<String>,
+    /// May introspect other clients' tokens (confidential clients only).
+    pub can_introspect_all_tokens: Option<bool>,
 }
 
 fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
@@ -61,6 +63,7 @@ fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
         refresh_token_idle_timeout: m.refresh_token_idle_timeout,
         refresh_token_rotation: m.refresh_token_rotation,
         access_token_alg: m.access_token_alg,
+        can_introspect_all_tokens: m.can_introspect_all_tokens,
         secrets,
         created_at: time_of(m.created_at),
         updated_at: time_of(m.updated_at),
@@ -119,6 +122,12 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
     {
         return Err(Error::invalid("InvalidAlgorithm", "accessTokenSigningAlgorithm must be RS256, ES256 or EdDSA"));
     }
+    if s.can_introspect_all_tokens == Some(true) && !kind.has_secret() {
+        return Err(Error::invalid(
+            "InvalidApplication",
+            format!("a {} application is a public client and cannot introspect tokens", kind.as_str()),
+        ));
+    }
     Ok(())
 }
 
@@ -154,7 +163,7 @@ pub(crate) async fn app_row(conn: &impl ConnectionTrait, client_id: &str) -> Res
 }
 
 fn app_json(a: &application::Model) -> Value {
-    json!({"client_id": a.client_id, "name": a.name, "type": a.kind, "redirect_uris": a.redirect_uris, "grant_types": a.grant_types})
+    json!({"client_id": a.client_id, "name": a.name, "type": a.kind, "redirect_uris": a.redirect_uris, "grant_types": a.grant_types, "can_introspect_all_tokens": a.can_introspect_all_tokens})
 }
 
 impl Services {
@@ -211,6 +220,7 @@ impl Services {
             refresh_token_idle_timeout: Set(settings.refresh_token_idle_timeout.unwrap_or(30 * 86_400)),
             refresh_token_rotation: Set(settings.refresh_token_rotation.unwrap_or(true)),
             access_token_alg: Set(settings.access_token_alg.unwrap_or_else(|| "RS256".into())),
+            can_introspect_all_tokens: Set(settings.can_introspect_all_tokens.unwrap_or(false)),
             created_at: Set(t),
             updated_at: Set(t),
         }
@@ -271,6 +281,9 @@ impl Services {
         }
         if let Some(v) = s.access_token_alg {
             am.access_token_alg = Set(v);
+        }
+        if let Some(v) = s.can_introspect_all_tokens {
+            am.can_introspect_all_tokens = Set(v);
         }
         am.updated_at = Set(micros(now()));
         let row = am.update(&txn).await?;
@@ -368,17 +381,12 @@ impl Services {
     /// Lists applications by name (case-insensitive prefix of name or client ID).
     pub async fn list_applications(&self, search: Option<&str>, args: &PageArgs) -> Result<Page<Application>> {
         let plan = args.plan()?;
-        let ks = Keyset {
-            col: col("applications", "created_at"),
-            id: col("applications", "id"),
-            desc: true,
-            nullable: false,
-            kind: SortKind::Time,
-        };
+        let ks =
+            Keyset { table: "applications", column: "created_at", desc: true, nullable: false, kind: SortKind::Time };
         let q = ks.apply(application::Entity::find().filter(search_condition(search)?), &plan)?;
         let rows = q.all(&self.db.conn).await?;
         let apps = self.with_secrets(&self.db.conn, rows).await?;
-        Ok(finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id)))
+        Ok(ks.finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id)))
     }
 
     /// Counts applications matching `search`.

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use super::types::{AuditLog, micros, now};
-use super::{Audit, Result, Services};
+use super::{Actor, Audit, Result, Services};
 use crate::domain::text::check_list;
 use entity::audit_log;
 
@@ -29,9 +29,56 @@ pub async fn record_at(
     Ok(())
 }
 
-/// Builds an audit row: the whole event (type, payload, context) goes into `data`.
+/// Longest identifier (actor, IP address, client ID, a payload's `*_id` or `login_id`
+/// value) an audit row keeps, in characters.
+pub const MAX_AUDIT_ID: usize = 256;
+/// Longest user agent an audit row keeps, in characters.
+pub const MAX_AUDIT_USER_AGENT: usize = 512;
+/// Longest other payload string an audit row keeps, in characters.
+pub const MAX_AUDIT_TEXT: usize = crate::domain::text::MAX_TEXT;
+/// Appended to a value the audit log cut short.
+pub const CUT_MARKER: &str = "…[truncated]";
+
+/// `s` cut to at most `max` characters (on a character boundary) and marked as cut.
+pub fn bound(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}{CUT_MARKER}", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+fn bound_opt(s: &Option<String>, max: usize) -> Option<String> {
+    s.as_deref().map(|s| bound(s, max))
+}
+
+/// Bounds every string (and key) in a payload: identifiers to [`MAX_AUDIT_ID`], other text
+/// to [`MAX_AUDIT_TEXT`]. Whatever a caller submitted (a 1 MB login ID), the row stays small.
+fn bound_payload(v: Value, max: usize) -> Value {
+    match v {
+        Value::String(s) if s.chars().nth(max).is_some() => Value::String(bound(&s, max)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|i| bound_payload(i, max)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let inner = if k == "id" || k.ends_with("_id") || k == "login_id" { MAX_AUDIT_ID } else { max };
+                    (bound(&k, MAX_AUDIT_ID), bound_payload(v, inner))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Builds an audit row: the whole event (type, payload, context) goes into `data`. Every
+/// string a caller could supply is bounded (see [`bound`]).
 pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateTime) -> audit_log::ActiveModel {
-    let a = &audit.actor;
+    let a = &Actor {
+        subject: bound_opt(&audit.actor.subject, MAX_AUDIT_ID),
+        ip: bound_opt(&audit.actor.ip, MAX_AUDIT_ID),
+        user_agent: bound_opt(&audit.actor.user_agent, MAX_AUDIT_USER_AGENT),
+        client_id: bound_opt(&audit.actor.client_id, MAX_AUDIT_ID),
+    };
+    let payload = bound_payload(payload, MAX_AUDIT_TEXT);
     let data = json!({
         "type": audit.activity,
         "payload": payload,
@@ -114,15 +161,15 @@ impl Services {
         let plan = args.plan()?;
         let cond = self.audit_condition(f).await?;
         let ks = Keyset {
-            col: col("audit_logs", "created_at"),
-            id: col("audit_logs", "id"),
+            table: "audit_logs",
+            column: "created_at",
             desc: !f.ascending,
             nullable: false,
             kind: SortKind::Time,
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;
         let rows: Vec<AuditLog> = q.all(&self.db.conn).await?.into_iter().map(AuditLog::from).collect();
-        Ok(finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
+        Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
     }
 
     /// Counts audit log entries matching `f`.
@@ -138,5 +185,19 @@ impl Services {
             .all(&self.db.conn)
             .await?;
         Ok(rows.into_iter().map(AuditLog::from).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_cuts_on_a_char_boundary_and_marks_the_cut() {
+        assert_eq!(bound("abc", 3), "abc");
+        assert_eq!(bound("ééé", 2), format!("éé{CUT_MARKER}"));
+        let v = bound_payload(json!({"login_id": "x".repeat(1000), "note": ["y".repeat(5000)]}), MAX_AUDIT_TEXT);
+        assert_eq!(v["login_id"].as_str().map(|s| s.chars().count()), Some(MAX_AUDIT_ID + CUT_MARKER.chars().count()));
+        assert!(v["note"][0].as_str().is_some_and(|s| s.ends_with(CUT_MARKER)));
     }
 }

@@ -11,7 +11,7 @@ use super::login::IdpSession;
 use super::types::{micros, now, strings};
 use super::{Actor, Audit, Result, Services, audit};
 use crate::crypto::{b64, random_bytes, sha256};
-use crate::domain::oauth::AppType;
+use crate::domain::oauth::{AppType, redirect_uri_matches};
 use entity::{authorization, authorization_code};
 
 /// Authgear's first-party scope: the SDKs ask for it; it grants the user's full profile.
@@ -185,7 +185,7 @@ impl Services {
             return Err(page("This application is a machine-to-machine client and cannot log users in."));
         }
         let redirect_uri = p.redirect_uri.ok_or_else(|| page("The request has no redirect_uri."))?;
-        if !app.redirect_uris.contains(&redirect_uri) {
+        if !redirect_uri_matches(app.kind, &app.redirect_uris, &redirect_uri) {
             return Err(page(format!(
                 "The redirect URI “{redirect_uri}” is not registered for this application. \
                  Its developer must add it to the application's redirect URIs."
@@ -341,8 +341,10 @@ impl Services {
         }
         // The request may be an hour old: the client must still exist and still have
         // the redirect URI it was validated against.
-        let Some(app) =
-            self.application_cached(&req.client_id).await?.filter(|a| a.redirect_uris.contains(&req.redirect_uri))
+        let Some(app) = self
+            .application_cached(&req.client_id)
+            .await?
+            .filter(|a| redirect_uri_matches(a.kind, &a.redirect_uris, &req.redirect_uri))
         else {
             return Ok(Next::Invalid(
                 "The application changed while you were signing in. Go back to it and start again.".into(),

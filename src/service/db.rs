@@ -90,6 +90,13 @@ impl Db {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Whether the database holds secrets encrypted with a master key (signing keys): a
+    /// new master key could not decrypt them.
+    pub async fn holds_encrypted_keys(&self) -> Result<bool, DbErr> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        Ok(entity::signing_key::Entity::find().count(&self.conn).await? > 0)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         self.conn.ping().await.is_ok()

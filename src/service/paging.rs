@@ -1,4 +1,5 @@
-//! Keyset pagination: opaque cursors over `(sort value, id)`, never offsets.
+//! Keyset pagination: opaque cursors over `(sort value, id)`, never offsets. A cursor is
+//! bound to its list and order: it names them, and any other list or order refuses it.
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement};
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Select, Value};
@@ -52,6 +53,10 @@ pub enum SortKind {
 /// The position of an item in its sort order.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Cursor {
+    /// The list and order the cursor belongs to (see [`Keyset::tag`]); set when the page
+    /// is built, empty until then.
+    #[serde(rename = "l", default)]
+    pub list: String,
     /// What the list is sorted by.
     #[serde(rename = "k")]
     pub kind: SortKind,
@@ -66,21 +71,26 @@ pub struct Cursor {
 impl Cursor {
     /// The cursor of an item sorted by a time.
     pub fn time(t: Option<time::OffsetDateTime>, id: Uuid) -> Self {
-        Self { kind: SortKind::Time, value: t.map(|t| super::types::micros(t).to_string()), id }
+        Self { list: String::new(), kind: SortKind::Time, value: t.map(|t| super::types::micros(t).to_string()), id }
     }
 
     /// The cursor of an item sorted by a key.
     pub fn key(key: &str, id: Uuid) -> Self {
-        Self { kind: SortKind::Key, value: Some(key.to_owned()), id }
+        Self { list: String::new(), kind: SortKind::Key, value: Some(key.to_owned()), id }
     }
 
     /// The cursor of an item sorted by ID.
     pub fn id(id: Uuid) -> Self {
-        Self { kind: SortKind::Id, value: None, id }
+        Self { list: String::new(), kind: SortKind::Id, value: None, id }
     }
 
     fn foreign() -> Error {
-        Error::invalid("InvalidCursor", "the cursor does not belong to this list")
+        Error::invalid("InvalidCursor", "the cursor belongs to another list or order")
+    }
+
+    /// Refuses the cursor unless it was made for the list and order named `list`.
+    fn check(&self, list: &str, kind: SortKind) -> Result<()> {
+        if self.list == list && self.kind == kind { Ok(()) } else { Err(Self::foreign()) }
     }
 
     /// Encodes the cursor as opaque text.
@@ -134,12 +144,12 @@ impl PageArgs {
     }
 }
 
-/// The sort order of a list: one column (nulls last) then the ID column.
+/// The sort order of a list: one column (nulls last) then the table's `id` column.
 pub struct Keyset {
-    /// Sort column expression.
-    pub col: Expr,
-    /// ID column expression.
-    pub id: Expr,
+    /// The table listed.
+    pub table: &'static str,
+    /// The sort column of `table`.
+    pub column: &'static str,
     /// Descending.
     pub desc: bool,
     /// The sort column can be NULL (nulls sort last). For a NOT NULL column the order
@@ -150,10 +160,22 @@ pub struct Keyset {
 }
 
 impl Keyset {
+    /// The list and order this keyset walks, e.g. `users.last_login_at.desc`: what a cursor
+    /// carries so that another list or order refuses it.
+    pub fn tag(&self) -> String {
+        format!("{}.{}.{}", self.table, self.column, if self.desc { "desc" } else { "asc" })
+    }
+
+    fn col(&self) -> Expr {
+        col(self.table, self.column)
+    }
+
+    fn id(&self) -> Expr {
+        col(self.table, "id")
+    }
+
     fn value(&self, c: &Cursor) -> Result<Option<Value>> {
-        if c.kind != self.kind {
-            return Err(Cursor::foreign());
-        }
+        c.check(&self.tag(), self.kind)?;
         match (&c.value, self.kind) {
             (None, _) if self.nullable => Ok(None),
             (Some(v), SortKind::Time) => v.parse::<i64>().map(|n| Some(Value::from(n))).map_err(|_| Cursor::foreign()),
@@ -165,7 +187,7 @@ impl Keyset {
     /// `(col, id) > (v, id)` (or `<`): a row-value comparison that both databases turn
     /// into an index range, so that deep pages cost as little as the first.
     fn row_cmp(&self, v: Value, id: Value, greater: bool) -> Expr {
-        let left = Expr::tuple([self.col.clone(), self.id.clone()]);
+        let left = Expr::tuple([self.col(), self.id()]);
         let right = Expr::tuple([Expr::val(v), Expr::val(id)]);
         if greater { left.gt(right) } else { left.lt(right) }
     }
@@ -177,18 +199,18 @@ impl Keyset {
             Some(v) if !self.nullable => Condition::all().add(self.row_cmp(v, id, !self.desc)),
             Some(v) => {
                 let (beyond, id_beyond) = if self.desc {
-                    (self.col.clone().lt(v.clone()), self.id.clone().lt(id))
+                    (self.col().lt(v.clone()), self.id().lt(id))
                 } else {
-                    (self.col.clone().gt(v.clone()), self.id.clone().gt(id))
+                    (self.col().gt(v.clone()), self.id().gt(id))
                 };
                 Condition::any()
                     .add(beyond)
-                    .add(Condition::all().add(self.col.clone().eq(v)).add(id_beyond))
-                    .add(self.col.clone().is_null())
+                    .add(Condition::all().add(self.col().eq(v)).add(id_beyond))
+                    .add(self.col().is_null())
             }
             None => {
-                let id_beyond = if self.desc { self.id.clone().lt(id) } else { self.id.clone().gt(id) };
-                Condition::all().add(self.col.clone().is_null()).add(id_beyond)
+                let id_beyond = if self.desc { self.id().lt(id) } else { self.id().gt(id) };
+                Condition::all().add(self.col().is_null()).add(id_beyond)
             }
         })
     }
@@ -200,17 +222,17 @@ impl Keyset {
             Some(v) if !self.nullable => Condition::all().add(self.row_cmp(v, id, self.desc)),
             Some(v) => {
                 let (ahead, id_ahead) = if self.desc {
-                    (self.col.clone().gt(v.clone()), self.id.clone().gt(id))
+                    (self.col().gt(v.clone()), self.id().gt(id))
                 } else {
-                    (self.col.clone().lt(v.clone()), self.id.clone().lt(id))
+                    (self.col().lt(v.clone()), self.id().lt(id))
                 };
-                Condition::any().add(ahead).add(Condition::all().add(self.col.clone().eq(v)).add(id_ahead))
+                Condition::any().add(ahead).add(Condition::all().add(self.col().eq(v)).add(id_ahead))
             }
             None => {
-                let id_ahead = if self.desc { self.id.clone().gt(id) } else { self.id.clone().lt(id) };
+                let id_ahead = if self.desc { self.id().gt(id) } else { self.id().lt(id) };
                 Condition::any()
-                    .add(self.col.clone().is_not_null())
-                    .add(Condition::all().add(self.col.clone().is_null()).add(id_ahead))
+                    .add(self.col().is_not_null())
+                    .add(Condition::all().add(self.col().is_null()).add(id_ahead))
             }
         })
     }
@@ -233,16 +255,22 @@ impl Keyset {
         Ok(cond)
     }
 
+    /// Turns fetched rows into a page whose cursors name this list and order.
+    pub fn finish<T>(&self, plan: &Plan, rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
+        let list = self.tag();
+        finish(plan, rows, |r| Cursor { list: list.clone(), ..cursor(r) })
+    }
+
     /// Adds the bounds, the order and the limit (one extra row tells whether more exist).
     pub fn apply<E: EntityTrait>(&self, q: Select<E>, plan: &Plan) -> Result<Select<E>> {
         let (order, nulls) = self.order(plan);
         let q = sea_orm::QueryFilter::filter(q, self.bounds(plan)?);
         let q = if self.nullable {
-            q.order_by_with_nulls(self.col.clone(), order.clone(), nulls)
+            q.order_by_with_nulls(self.col(), order.clone(), nulls)
         } else {
-            q.order_by(self.col.clone(), order.clone())
+            q.order_by(self.col(), order.clone())
         };
-        Ok(q.order_by(self.id.clone(), order).limit(plan.limit + 1))
+        Ok(q.order_by(self.id(), order).limit(plan.limit + 1))
     }
 
     /// The same as [`Keyset::apply`] for a plain select statement.
@@ -250,17 +278,17 @@ impl Keyset {
         let (order, nulls) = self.order(plan);
         q.cond_where(self.bounds(plan)?);
         if self.nullable {
-            q.order_by_expr_with_nulls(self.col.clone(), order.clone(), nulls);
+            q.order_by_expr_with_nulls(self.col(), order.clone(), nulls);
         } else {
-            q.order_by_expr(self.col.clone(), order.clone());
+            q.order_by_expr(self.col(), order.clone());
         }
-        q.order_by_expr(self.id.clone(), order).limit(plan.limit + 1);
+        q.order_by_expr(self.id(), order).limit(plan.limit + 1);
         Ok(())
     }
 }
 
 /// Turns fetched rows (one more than the limit at most) into a page.
-pub fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
+fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -274,18 +302,19 @@ pub fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -
 /// Pages through a list that is already in memory (a user's roles, identities, ...).
 /// `items` must be sorted by their cursors' `(value, id)`, ascending; a cursor marks a
 /// position in that order, so it stays valid when the item it came from is removed.
+/// `list` names the list; its cursors carry it, and other lists refuse them.
 pub fn paginate_in_memory<T>(
     items: Vec<T>,
     args: &PageArgs,
+    list: &str,
     kind: SortKind,
     cursor: impl Fn(&T) -> Cursor,
 ) -> Result<Page<T>> {
     let plan = args.plan()?;
     for c in plan.after.iter().chain(plan.before.iter()) {
-        if c.kind != kind {
-            return Err(Cursor::foreign());
-        }
+        c.check(list, kind)?;
     }
+    let cursor = |t: &T| Cursor { list: list.to_owned(), ..cursor(t) };
     let position = |c: &Cursor| (c.value.clone(), c.id);
     let keyed: Vec<(Cursor, T)> = items.into_iter().map(|t| (cursor(&t), t)).collect();
     let start = match &plan.after {

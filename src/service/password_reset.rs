@@ -1,7 +1,9 @@
-//! Forgot password: a one-time link (15 minutes, single use) sent by email.
+//! Forgot password: a one-time link (15 minutes, single use) sent by email. A user has at
+//! most one live link: issuing a new one ends the older ones, using one ends the others,
+//! and a disabled, deactivated or deleting user can neither get nor use one.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -18,12 +20,13 @@ const RESET_LIFETIME_US: i64 = 15 * 60 * 1_000_000;
 const RESET_COOLDOWN_US: i64 = 60 * 1_000_000;
 
 impl Services {
-    /// Creates a reset code for the account with this email login ID. Returns the user
-    /// and the code, or `None` (unknown address, disabled account, or a code was sent less
-    /// than a minute ago): the caller shows the same page either way.
+    /// Creates a reset code for the account with this email login ID and ends the user's
+    /// older unused codes. Returns the user and the code, or `None` (unknown address,
+    /// disabled account, or a code was sent less than a minute ago): the caller shows the
+    /// same page either way.
     pub async fn start_password_reset(&self, email: &str) -> Result<Option<(User, String)>> {
         let Ok(Some(user)) = self.user_by_login_id("email", email).await else { return Ok(None) };
-        if user.is_disabled_at(now()) || user.is_deactivated || user.delete_at.is_some() {
+        if !may_reset(&user) {
             return Ok(None);
         }
         let t = micros(now());
@@ -36,6 +39,8 @@ impl Services {
             return Ok(None);
         }
         let code = b64(random_bytes::<32>());
+        let txn = self.db.begin_write().await?;
+        end_reset_codes(&txn, user.id, t).await?;
         password_reset_code::ActiveModel {
             id: Set(Uuid::now_v7()),
             code_hash: Set(sha256(code.as_bytes()).to_vec()),
@@ -44,19 +49,26 @@ impl Services {
             expires_at: Set(t + RESET_LIFETIME_US),
             used_at: Set(None),
         }
-        .insert(self.db.writer())
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(Some((user, code)))
     }
 
-    /// Whether a reset code can still be used.
+    /// Whether a reset code can still be used: unused, unexpired, and its user may reset.
     pub async fn reset_code_valid(&self, code: &str) -> Result<bool> {
         let t = micros(now());
-        Ok(password_reset_code::Entity::find()
+        let Some(row) = password_reset_code::Entity::find()
             .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
             .one(&self.db.conn)
             .await?
-            .is_some_and(|r| r.used_at.is_none() && r.expires_at > t))
+        else {
+            return Ok(false);
+        };
+        if row.used_at.is_some() || row.expires_at <= t {
+            return Ok(false);
+        }
+        Ok(self.user(row.user_id).await?.is_some_and(|u| may_reset(&u)))
     }
 
     /// Sets a new password with a reset code, uses the code up, and ends every session of
@@ -87,12 +99,33 @@ impl Services {
         if used.rows_affected == 0 {
             return Err(expired());
         }
-        let user = super::users::user_row(&txn, row.user_id).await?;
+        let user: User = super::users::user_row(&txn, row.user_id).await?.into();
+        if !may_reset(&user) {
+            return Err(expired());
+        }
         set_primary_password(&txn, user.id, hash, now()).await?;
         end_sessions(&txn, of_user(user.id), t).await?;
         let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
         audit::record(&txn, &audit, Some(user.id), json!({"user_id": user.id, "sessions_ended": true})).await?;
         txn.commit().await?;
-        Ok(user.into())
+        Ok(user)
     }
+}
+
+/// Whether this user may get or use a reset link: not disabled (now), deactivated or
+/// scheduled for deletion.
+fn may_reset(user: &User) -> bool {
+    !(user.is_disabled_at(now()) || user.is_deactivated || user.delete_at.is_some())
+}
+
+/// Ends, at `t` (UTC micros), every unused reset link of a user: a new link, a new
+/// password or disabling the user leaves no older link usable.
+pub(crate) async fn end_reset_codes(conn: &impl ConnectionTrait, user_id: Uuid, t: i64) -> Result<u64> {
+    Ok(password_reset_code::Entity::update_many()
+        .col_expr(password_reset_code::Column::UsedAt, Expr::value(t))
+        .filter(Expr::col(password_reset_code::Column::UserId).eq(user_id))
+        .filter(Expr::col(password_reset_code::Column::UsedAt).is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
 }

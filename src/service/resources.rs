@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::applications::app_row;
 use super::changes::{self, Area};
-use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use super::roles_groups::like_escape;
 use super::types::{Resource, Scope, micros, now};
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique, escalation};
@@ -419,16 +419,10 @@ impl Services {
     /// Lists resources by URI.
     pub async fn list_resources(&self, f: &ResourceFilter, args: &PageArgs) -> Result<Page<Resource>> {
         let plan = args.plan()?;
-        let ks = Keyset {
-            col: col("resources", "uri"),
-            id: col("resources", "id"),
-            desc: false,
-            nullable: false,
-            kind: SortKind::Key,
-        };
+        let ks = Keyset { table: "resources", column: "uri", desc: false, nullable: false, kind: SortKind::Key };
         let q = ks.apply(resource::Entity::find().filter(resource_condition(f)?), &plan)?;
         let rows: Vec<Resource> = q.all(&self.db.conn).await?.into_iter().map(Resource::from).collect();
-        Ok(finish(&plan, rows, |r| Cursor::key(&r.uri, r.id)))
+        Ok(ks.finish(&plan, rows, |r| Cursor::key(&r.uri, r.id)))
     }
 
     /// Counts resources matching `f`.
@@ -439,16 +433,11 @@ impl Services {
     /// Lists scopes of a resource by name.
     pub async fn list_scopes(&self, f: &ScopeFilter, args: &PageArgs) -> Result<Page<Scope>> {
         let plan = args.plan()?;
-        let ks = Keyset {
-            col: col("resource_scopes", "scope"),
-            id: col("resource_scopes", "id"),
-            desc: false,
-            nullable: false,
-            kind: SortKind::Key,
-        };
+        let ks =
+            Keyset { table: "resource_scopes", column: "scope", desc: false, nullable: false, kind: SortKind::Key };
         let q = ks.apply(resource_scope::Entity::find().filter(scope_condition(f)?), &plan)?;
         let rows: Vec<Scope> = q.all(&self.db.conn).await?.into_iter().map(Scope::from).collect();
-        Ok(finish(&plan, rows, |s| Cursor::key(&s.scope, s.id)))
+        Ok(ks.finish(&plan, rows, |s| Cursor::key(&s.scope, s.id)))
     }
 
     /// Counts scopes matching `f`.

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryS
 use serde_json::json;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use super::types::{Keyed, KeyedRow, User, micros, now};
 use super::users::user_row;
 use super::{Audit, Error, Result, Services, audit, conflict_on_unique};
@@ -242,16 +242,10 @@ impl Services {
         check_text("searchKeyword", f.search.as_deref().unwrap_or(""))?;
         check_list("excludedIDs", f.excluded.len())?;
         let mut q = filter_stmt(kind, f);
-        let ks = Keyset {
-            col: col(kind.table(), "key"),
-            id: col(kind.table(), "id"),
-            desc: false,
-            nullable: false,
-            kind: SortKind::Key,
-        };
+        let ks = Keyset { table: kind.table(), column: "key", desc: false, nullable: false, kind: SortKind::Key };
         ks.apply_stmt(&mut q, &plan)?;
         let rows = fetch(&self.db.conn, &q).await?;
-        Ok(finish(&plan, rows, |r| Cursor::key(&r.key, r.id)))
+        Ok(ks.finish(&plan, rows, |r| Cursor::key(&r.key, r.id)))
     }
 
     /// Counts roles or groups matching `f`.

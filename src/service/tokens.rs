@@ -157,12 +157,18 @@ impl Services {
     }
 
     /// RFC 7662: the claims of a live access token of this server, or `None` (expired,
-    /// revoked, unknown, malformed, or signed by a retired key).
-    pub async fn introspect(&self, token: &str) -> Result<Option<Value>, OAuthError> {
+    /// revoked, unknown, malformed, or signed by a retired key). `caller` sees only tokens
+    /// issued to itself (their `client_id` is its own) unless it may introspect all tokens;
+    /// another client's token is `None`, so nothing about it is revealed.
+    pub async fn introspect(&self, caller: &Application, token: &str) -> Result<Option<Value>, OAuthError> {
         self.learn_kid(token).await;
         let Ok(claims) = self.keys.verify::<Value>(token, &self.config.public_url(), None) else {
             return Ok(None);
         };
+        let own = claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str());
+        if !own && !caller.can_introspect_all_tokens {
+            return Ok(None);
+        }
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
         if self.is_revoked(jti).await? {
             return Ok(None);

@@ -315,6 +315,8 @@ pub struct Application {
     pub refresh_token_rotation: bool,
     /// Access token signing algorithm.
     pub access_token_alg: String,
+    /// May introspect tokens issued to other clients; otherwise only its own.
+    pub can_introspect_all_tokens: bool,
     /// Secrets, newest first (hints only).
     pub secrets: Vec<SecretInfo>,
     /// Creation time.

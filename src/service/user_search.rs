@@ -5,7 +5,7 @@ use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind, col, finish};
+use super::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
 use super::types::{User, micros, now};
 use super::{Result, Services};
 use crate::domain::text::{check_list, check_text};
@@ -192,8 +192,8 @@ impl Services {
             UserSort::LastLoginAt => "last_login_at",
         };
         let ks = Keyset {
-            col: col("users", column),
-            id: col("users", "id"),
+            table: "users",
+            column,
             desc: !f.ascending,
             nullable: f.sort == UserSort::LastLoginAt,
             kind: SortKind::Time,
@@ -222,7 +222,7 @@ impl Services {
         };
         let rows: Vec<User> = models.into_iter().map(User::from).collect();
         let sort = f.sort;
-        Ok(finish(&plan, rows, |u| {
+        Ok(ks.finish(&plan, rows, |u| {
             let value = match sort {
                 UserSort::CreatedAt => Some(u.created_at),
                 UserSort::LastLoginAt => u.last_login_at,

@@ -309,6 +309,10 @@ impl Services {
             // Admin API's list, and no refresh grant waits for its next use to fail.
             ended = super::session_end::end_sessions(&txn, super::session_end::of_user(user_id), micros(t)).await?;
         }
+        if disabled {
+            // A reset link sent before disabling stays dead after re-enabling too.
+            super::password_reset::end_reset_codes(&txn, user_id, micros(t)).await?;
+        }
         audit::record(&txn, audit, Some(user_id), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
         txn.commit().await?;
         Ok(user)
@@ -457,7 +461,8 @@ pub(crate) async fn primary_password(
         .await?)
 }
 
-/// Replaces (or creates) the primary password, expired at once if `expired`.
+/// Replaces (or creates) the primary password, expired at once if `expired`, and ends the
+/// user's unused reset links (a link sent for the old password opens nothing any more).
 async fn upsert_password(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -465,6 +470,7 @@ async fn upsert_password(
     t: OffsetDateTime,
     expired: bool,
 ) -> Result<()> {
+    super::password_reset::end_reset_codes(conn, user_id, micros(t)).await?;
     match primary_password(conn, user_id).await? {
         Some(a) => {
             let mut am = a.into_active_model();

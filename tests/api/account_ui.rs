@@ -264,3 +264,86 @@ async fn a_reset_link_expires_after_15_minutes() {
     assert_eq!(s, 400);
     assert!(page.contains("This link has expired"), "{page}");
 }
+
+/// Asks for a reset link for `email`; returns the forgot-password answer page.
+async fn forgot(browser: &Browser, email: &str) -> String {
+    let (_, page) = browser.open("/forgot_password").await.page();
+    browser.submit("/forgot_password", &[("csrf", &hidden(&page, "csrf")), ("email", email)]).await.page().1
+}
+
+#[tokio::test]
+async fn a_reset_link_ends_the_other_links() {
+    use sea_orm::ConnectionTrait;
+    let (app, sink) = with_smtp().await;
+    app.create_user("lee@example.com", Some(PW)).await;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    // Past the one-message-a-minute cooldown.
+    let age = "UPDATE password_reset_codes SET created_at = created_at - 61000000";
+    let browser = Browser::new(&app);
+    forgot(&browser, "lee@example.com").await;
+    let first = link_in(&sink.wait_for(1).await[0].data);
+    db.execute_unprepared(age).await.unwrap();
+    forgot(&browser, "lee@example.com").await;
+    let second = link_in(&sink.wait_for(2).await[1].data);
+    assert_ne!(first, second);
+    let (s, _) = browser.open(&first).await.page();
+    assert_eq!(s, 400, "a new link ends the older one");
+
+    // Two live links (as older versions could leave): using one ends the other.
+    db.execute_unprepared("UPDATE password_reset_codes SET used_at = NULL").await.unwrap();
+    let (s, form) = browser.open(&second).await.page();
+    assert_eq!(s, 200, "{form}");
+    let (s, _) = browser
+        .submit(
+            "/reset_password",
+            &[("csrf", &hidden(&form, "csrf")), ("code", &hidden(&form, "code")), ("password", "a brand new password")],
+        )
+        .await
+        .page();
+    assert_eq!(s, 200);
+    let (s, _) = browser.open(&first).await.page();
+    assert_eq!(s, 400, "using a link ends the others");
+}
+
+#[tokio::test]
+async fn a_disabled_user_can_neither_get_nor_use_a_reset_link() {
+    use sea_orm::ConnectionTrait;
+    let (app, sink) = with_smtp().await;
+    let user = app.create_user("dora@example.com", Some(PW)).await;
+    let browser = Browser::new(&app);
+    forgot(&browser, "dora@example.com").await;
+    let link = link_in(&sink.wait_for(1).await[0].data);
+    let (s, form) = browser.open(&link).await.page();
+    assert_eq!(s, 200);
+    let set =
+        "mutation($u: ID!, $d: Boolean!) { setDisabledStatus(input: {userID: $u, isDisabled: $d}) { user { id } } }";
+    app.ok(set, json!({"u": user, "d": true})).await;
+    let (s, page) = browser.open(&link).await.page();
+    assert_eq!(s, 400, "{page}");
+    let (s, _) = browser
+        .submit(
+            "/reset_password",
+            &[("csrf", &hidden(&form, "csrf")), ("code", &hidden(&form, "code")), ("password", "a brand new password")],
+        )
+        .await
+        .page();
+    assert_eq!(s, 400, "a link issued before disabling cannot be used");
+    app.ok(set, json!({"u": user, "d": false})).await;
+    let (s, _) = browser.open(&link).await.page();
+    assert_eq!(s, 400, "nor after re-enabling");
+
+    // Disabled: the same answer as an unknown address, and no message.
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    db.execute_unprepared("UPDATE password_reset_codes SET created_at = created_at - 61000000").await.unwrap();
+    app.ok(set, json!({"u": user, "d": true})).await;
+    let disabled = forgot(&browser, "dora@example.com").await;
+    let unknown = forgot(&browser, "nobody@example.com").await;
+    assert_eq!(disabled, unknown);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.all().len(), 1, "no link for a disabled user");
+    // The old password still works once re-enabled: nothing was reset.
+    app.ok(set, json!({"u": user, "d": false})).await;
+    let (_, login) = browser.open("/login").await.page();
+    let (s, _) = browser.login(&login, "dora@example.com", PW).await.page();
+    assert_eq!(s, 200);
+}

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::spawn_app;
+use crate::rp::Browser;
 
 #[tokio::test]
 async fn mutations_are_audited_with_actor_and_filters_work() {
@@ -62,4 +63,34 @@ async fn link_mutations_without_users_are_still_audited_and_times_are_text() {
         d["auditLogs"]["edges"][0]["node"]["data"]["payload"]["user"]["account_valid_until"],
         "2999-01-01T00:00:00Z"
     );
+}
+
+#[tokio::test]
+async fn user_supplied_strings_are_bounded_in_the_audit_log() {
+    let app = spawn_app().await;
+    let agent = format!("agent-{}", "u".repeat(20_000));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(agent)
+        .build()
+        .unwrap();
+    let browser = Browser { client, base: app.url.clone() };
+    let (_, login) = browser.open("/login").await.page();
+    let huge = format!("{}@example.com", "é".repeat(150_000));
+    let (s, _) = browser.login(&login, &huge, "wrong password").await.page();
+    assert_eq!(s, 401);
+    let d = app
+        .ok(
+            "{ auditLogs(activityTypes: [AUTHENTICATION_IDENTITY_LOGIN_ID_FAILED]) { edges { node { userAgent data } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &d["auditLogs"]["edges"][0]["node"];
+    let login_id = node["data"]["payload"]["login_id"].as_str().unwrap();
+    assert!(login_id.chars().count() < 300, "bounded: {} characters", login_id.chars().count());
+    assert!(login_id.starts_with("éé") && login_id.ends_with("[truncated]"), "{login_id}");
+    let agent = node["userAgent"].as_str().unwrap();
+    assert!(agent.len() < 600 && agent.starts_with("agent-uu") && agent.ends_with("[truncated]"), "{agent}");
+    assert_eq!(node["data"]["context"]["user_agent"], agent);
 }

@@ -110,3 +110,99 @@ mod raw_http {
         buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
     }
 }
+
+#[tokio::test]
+async fn a_missing_master_key_file_beside_encrypted_keys_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::helpers::fresh_database(&dir).await;
+    let key_file = dir.path().join("keys").join("master.key");
+    let run = |args: &[&str]| {
+        bin()
+            .current_dir(dir.path())
+            .env("AUTHGRAPH_DATABASE_URL", &database_url)
+            .env("AUTHGRAPH_MASTER_KEY_FILE", &key_file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // First start: an empty database gets a new master key and an encrypted signing key.
+    let out = run(&["keys", "list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(key_file.exists());
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let key = std::fs::read(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+
+    for args in [&["keys", "list"][..], &["admin-token"][..]] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("master key file") && stderr.contains("missing"), "{stderr}");
+        assert!(stderr.contains(&key_file.display().to_string()), "names the path: {stderr}");
+        assert!(stderr.contains("master_key_file"), "names the setting: {stderr}");
+        assert!(!stderr.contains("wrong master key"), "{stderr}");
+        assert!(!key_file.exists(), "no new key was written");
+    }
+    // With the file restored, the same keys load as before.
+    std::fs::write(&key_file, key).unwrap();
+    let out = run(&["keys", "list"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), listed);
+}
+
+/// The banner's `admin-token` command, run as printed, gives a token that the running
+/// server accepts, also when the server listens on an address that is not the default.
+#[tokio::test]
+async fn the_banners_admin_token_command_works_against_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::helpers::fresh_database(&dir).await;
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, format!("master_key_file = \"{}\"\n", dir.path().join("m.key").display())).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = KillOnDrop(
+        bin()
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .args(["--config", config.to_str().unwrap(), "--database-url", &database_url, "--listen", &listen, "serve"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let command = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("Admin token:").map(|(_, rest)| rest.to_owned()))
+        .expect("the banner prints an admin-token command");
+    let command = command.split("   (").next().unwrap().trim().to_owned();
+    assert!(command.contains(&format!("--listen {listen}")), "{command}");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args[0], "authgraph", "{command}");
+    // Run it from elsewhere: the command carries everything it needs.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = bin().current_dir(elsewhere.path()).env_remove("RUST_LOG").args(&args[1..]).output().unwrap();
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let res = reqwest::Client::new()
+        .post(format!("http://{listen}/_api/admin/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({"query": "{ users { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["users"]["totalCount"], 0, "{body}");
+}
+
+/// A server process that is killed when the test ends, also when it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

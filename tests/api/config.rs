@@ -4,7 +4,7 @@ use std::process::Command;
 
 fn authgraph(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authgraph"));
-    cmd.current_dir(dir).args(args).env_remove("AUTHGRAPH_DATABASE_URL");
+    cmd.current_dir(dir).args(args).env_remove("AUTHGRAPH_DATABASE_URL").env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -38,6 +38,77 @@ fn unknown_keys_and_invalid_values_name_the_key() {
     let out = authgraph(dir.path(), &["--config", "missing.toml", "schema"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn out_of_range_numbers_and_silent_log_filters_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        // Negative rate limits (0 turns a limit off; below that is nonsense).
+        (
+            "[rate_limits]\nlogin_failures_per_ip_per_minute = -1\n",
+            vec![],
+            "rate_limits.login_failures_per_ip_per_minute",
+        ),
+        (
+            "",
+            vec![("AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE", "-5")],
+            "rate_limits.login_failures_per_account_per_minute",
+        ),
+        (
+            "[rate_limits]\npassword_check_failures_per_user_per_minute = -1\n",
+            vec![],
+            "rate_limits.password_check_failures_per_user_per_minute",
+        ),
+        ("[rate_limits]\nsignups_per_ip_per_minute = -1\n", vec![], "rate_limits.signups_per_ip_per_minute"),
+        (
+            "",
+            vec![("AUTHGRAPH_RATE_LIMITS__ACCOUNT_ENUMERATION_PER_IP_PER_MINUTE", "-1")],
+            "rate_limits.account_enumeration_per_ip_per_minute",
+        ),
+        // Grace periods and lifetimes.
+        ("[oauth]\nrefresh_token_reuse_grace_seconds = -1\n", vec![], "oauth.refresh_token_reuse_grace_seconds"),
+        ("[oauth]\nrefresh_token_reuse_grace_seconds = 3600\n", vec![], "oauth.refresh_token_reuse_grace_seconds"),
+        ("[session]\nlifetime_seconds = 0\n", vec![], "session.lifetime_seconds"),
+        ("[session]\nidle_timeout_seconds = -60\n", vec![], "session.idle_timeout_seconds"),
+        ("[ui]\ndeletion_grace_days = 0\n", vec![], "ui.deletion_grace_days"),
+        ("[ui]\ndeletion_grace_days = -3\n", vec![], "ui.deletion_grace_days"),
+        ("", vec![("AUTHGRAPH_UI__DELETION_GRACE_DAYS", "181")], "ui.deletion_grace_days"),
+        // Limits that refuse everything when zero.
+        ("[admin_api]\nmax_depth = 0\n", vec![], "admin_api.max_depth"),
+        ("[admin_api]\nmax_complexity = 0\n", vec![], "admin_api.max_complexity"),
+        ("[admin_api]\nsearch_broad_threshold = 0\n", vec![], "admin_api.search_broad_threshold"),
+        ("[admin_api]\nsearch_walk_window = 0\n", vec![], "admin_api.search_walk_window"),
+        ("database_max_connections = 0\n", vec![], "database_max_connections"),
+        ("[smtp]\nport = 0\n", vec![], "smtp.port"),
+        (
+            "[[custom_attributes]]\npointer = \"/age\"\ntype = \"integer\"\nminimum = nan\n",
+            vec![],
+            "custom_attributes[0].minimum",
+        ),
+        ("trusted_proxies = [\"10.0.0.0/8\", \"not a network\"]\n", vec![], "trusted_proxies[1]"),
+        // Log filters that tracing accepts but that would log nothing, and garbage.
+        ("[log]\nlevel = \"inf\"\n", vec![], "log.level"),
+        ("[log]\nlevel = \"warning,authgraph=debug\"\n", vec![], "log.level"),
+        ("[log]\nlevel = \"\"\n", vec![], "log.level"),
+        ("", vec![("RUST_LOG", "verbose")], "RUST_LOG"),
+        ("", vec![("RUST_LOG", "info,authgraph=loud")], "RUST_LOG"),
+        ("", vec![("RUST_LOG", "info,[")], "RUST_LOG"),
+    ];
+    for (toml, env, key) in cases {
+        let path = dir.path().join("authgraph.toml");
+        std::fs::write(&path, toml).unwrap();
+        let out = authgraph(dir.path(), &["schema"], &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml} {env:?}: {stderr}");
+        assert!(stderr.contains(&format!("`{key}`")), "message for {toml} {env:?} names `{key}`: {stderr}");
+    }
+    // The edges of each range, and ordinary filters, are fine.
+    let fine = "[rate_limits]\nsignups_per_ip_per_minute = 0\n[oauth]\nrefresh_token_reuse_grace_seconds = 0\n[ui]\ndeletion_grace_days = 180\n[log]\nlevel = \"warn,authgraph=debug,tower_http=off\"\n";
+    std::fs::write(dir.path().join("authgraph.toml"), fine).unwrap();
+    let out = authgraph(dir.path(), &["schema"], &[("RUST_LOG", "info,sqlx=warn")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

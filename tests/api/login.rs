@@ -738,3 +738,68 @@ async fn failed_logins_are_rate_limited() {
     let d = app.ok("{ auditLogs(activityTypes: [RATE_LIMIT_BLOCKED]) { totalCount } }", json!({})).await;
     assert_eq!(d["auditLogs"]["totalCount"], 2);
 }
+
+/// RFC 8252 §7.3: a native app's loopback IP redirect URI matches any port; nothing else
+/// about it varies, and other app types and `localhost` still match exactly.
+#[tokio::test]
+async fn native_loopback_redirect_uris_match_any_port() {
+    let app = spawn_app().await;
+    app.create_user("nina@example.com", Some(PW)).await;
+    let (native, _) = register(&app, "NATIVE", "http://127.0.0.1/cb").await;
+    let browser = Browser::new(&app);
+    let verifier = "v".repeat(43);
+    let challenge = authgraph::crypto::b64(authgraph::crypto::sha256(verifier.as_bytes()));
+    let url = |client: &str, redirect: &str| {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("state", "s"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .finish();
+        format!("{}/oauth2/authorize?{q}", app.url)
+    };
+    let used = "http://127.0.0.1:21234/cb";
+    let cb = browser.authorize_with_login(&url(&native, used), "nina@example.com", PW).await;
+    assert!(cb.starts_with(&format!("{used}?")), "{cb}");
+    let code = param(&cb, "code").unwrap();
+    // The token request must name the URI used at authorize, port included.
+    let (s, b) = app.exchange_code(&code, "http://127.0.0.1/cb", &native, None, &[("code_verifier", &verifier)]).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "{b}");
+    let cb = browser.open(&url(&native, "http://127.0.0.1:20000/cb")).await.redirect();
+    assert!(cb.starts_with("http://127.0.0.1:20000/cb?"), "{cb}");
+    let code = param(&cb, "code").unwrap();
+    let (s, b) =
+        app.exchange_code(&code, "http://127.0.0.1:20001/cb", &native, None, &[("code_verifier", &verifier)]).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "another port at the token endpoint");
+    let cb = browser.open(&url(&native, used)).await.redirect();
+    let (s, b) =
+        app.exchange_code(&param(&cb, "code").unwrap(), used, &native, None, &[("code_verifier", &verifier)]).await;
+    assert_eq!(s, 200, "{b}");
+
+    // IPv6 loopback too.
+    let (v6, _) = register(&app, "NATIVE", "http://[::1]:8080/cb").await;
+    let cb = browser.open(&url(&v6, "http://[::1]:7000/cb")).await.redirect();
+    assert!(cb.starts_with("http://[::1]:7000/cb?"), "{cb}");
+
+    // Everything but the port is exact; localhost and other app types match exactly.
+    let (localhost, _) = register(&app, "NATIVE", "http://localhost/cb").await;
+    let (spa_id, _) = register(&app, "SPA", "http://127.0.0.1/cb").await;
+    for (client, redirect) in [
+        (&native, "http://127.0.0.1:21234/cb/"),
+        (&native, "http://127.0.0.1:21234/cb?x=1"),
+        (&native, "http://127.0.0.2:21234/cb"),
+        (&native, "https://127.0.0.1:21234/cb"),
+        (&native, "http://127.0.0.1:21234/a/../cb"),
+        (&localhost, "http://localhost:21234/cb"),
+        (&spa_id, "http://127.0.0.1:21234/cb"),
+    ] {
+        let (s, page) = browser.open(&url(client, redirect)).await.page();
+        assert_eq!(s, 400, "{redirect}");
+        assert!(page.contains("not registered"), "{redirect}: {page}");
+    }
+}

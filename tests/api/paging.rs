@@ -83,3 +83,70 @@ async fn paging_forwards_and_backwards_through_250_users() {
     app.err("{ users(after: \"bogus\") { totalCount } }", json!({}), "BAD_USER_INPUT", Some("InvalidCursor")).await;
     app.err("{ users(first: -1) { totalCount } }", json!({}), "BAD_USER_INPUT", Some("InvalidPagination")).await;
 }
+
+#[tokio::test]
+async fn a_cursor_is_bound_to_its_list_and_order() {
+    let app = spawn_app().await;
+    let users = app.seed_users("bound", 3).await;
+    app.ok(
+        "mutation($u: ID!) { a: createRole(input: {key: \"a\"}) { role { id } } b: createRole(input: {key: \"b\"}) { role { id } } g: createGroup(input: {key: \"g\"}) { group { id } } addUserToRoles(input: {userID: $u, roleKeys: [\"a\", \"b\"]}) { user { id } } addUserToGroups(input: {userID: $u, groupKeys: [\"g\"]}) { user { id } } }",
+        json!({"u": users[0]}),
+    )
+    .await;
+    let first_cursor = |d: &Value, list: &str| d[list]["edges"][0]["cursor"].as_str().unwrap().to_owned();
+    let d = app.ok("{ users(sortBy: CREATED_AT, first: 1) { edges { cursor } } }", json!({})).await;
+    let by_created = first_cursor(&d, "users");
+    let d = app.ok("{ roles(first: 1) { edges { cursor } } }", json!({})).await;
+    let role = first_cursor(&d, "roles");
+    let d = app
+        .ok(
+            "query($u: ID!) { node(id: $u) { ... on User { roles(first: 1) { edges { cursor } } } } }",
+            json!({"u": users[0]}),
+        )
+        .await;
+    let users_role = first_cursor(&d["node"], "roles");
+
+    let refused = [
+        ("query($c: String) { users(sortBy: LAST_LOGIN_AT, after: $c) { totalCount } }", &by_created),
+        ("query($c: String) { users(sortBy: CREATED_AT, sortDirection: ASC, after: $c) { totalCount } }", &by_created),
+        ("query($c: String) { roles(after: $c) { totalCount } }", &by_created),
+        ("query($c: String) { auditLogs(after: $c) { totalCount } }", &by_created),
+        ("query($c: String) { applications(before: $c) { totalCount } }", &by_created),
+        ("query($c: String) { groups(after: $c) { totalCount } }", &role),
+        ("query($c: String) { resources(after: $c) { totalCount } }", &role),
+        ("query($c: String) { users(after: $c) { totalCount } }", &role),
+        ("query($c: String) { roles(after: $c) { totalCount } }", &users_role),
+    ];
+    for (q, cursor) in refused {
+        let err = app.err(q, json!({"c": cursor}), "BAD_USER_INPUT", Some("InvalidCursor")).await;
+        assert_eq!(err["message"], "the cursor belongs to another list or order", "{q}");
+    }
+    let err = app
+        .err(
+            "query($u: ID!, $c: String) { node(id: $u) { ... on User { groups(after: $c) { totalCount } } } }",
+            json!({"u": users[0], "c": users_role}),
+            "BAD_USER_INPUT",
+            Some("InvalidCursor"),
+        )
+        .await;
+    assert_eq!(err["message"], "the cursor belongs to another list or order");
+
+    // In its own list and order a cursor pages as before, either way.
+    let d = app
+        .ok(
+            "query($c: String) { a: users(sortBy: CREATED_AT, after: $c) { edges { node { id } } } b: users(sortBy: CREATED_AT, before: $c) { edges { node { id } } } }",
+            json!({"c": by_created}),
+        )
+        .await;
+    assert_eq!(d["a"]["edges"].as_array().unwrap().len(), 2);
+    assert_eq!(d["b"]["edges"].as_array().unwrap().len(), 0);
+    let d = app.ok("query($c: String) { roles(after: $c) { edges { node { key } } } }", json!({"c": role})).await;
+    assert_eq!(d["roles"]["edges"][0]["node"]["key"], "b");
+    let d = app
+        .ok(
+            "query($u: ID!, $c: String) { node(id: $u) { ... on User { roles(after: $c) { edges { node { key } } } } } }",
+            json!({"u": users[0], "c": users_role}),
+        )
+        .await;
+    assert_eq!(d["node"]["roles"]["edges"][0]["node"]["key"], "b");
+}

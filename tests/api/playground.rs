@@ -36,3 +36,56 @@ async fn every_playground_operation_runs_without_errors() {
         .await;
     assert_eq!(d["getUserByLoginID"]["effectiveRoles"]["totalCount"], 1);
 }
+
+/// GraphiQL, JSON endpoints, the Auth UI and errors all forbid framing and sniffing;
+/// a page's own policy keeps its directives and gets `frame-ancestors` once.
+#[tokio::test]
+async fn every_response_forbids_framing() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let get = |path: &str| client.get(format!("{}{path}", app.url)).send();
+    let responses = vec![
+        ("GraphiQL", get("/graphiql").await.unwrap()),
+        ("GraphiQL at the endpoint", get("/_api/admin/graphql").await.unwrap()),
+        ("GraphiQL script", get("/_api/admin/graphiql/graphiql.js").await.unwrap()),
+        ("discovery", get("/.well-known/openid-configuration").await.unwrap()),
+        ("JWKS", get("/oauth2/jwks").await.unwrap()),
+        ("unknown route", get("/nope").await.unwrap()),
+        ("health", get("/healthz").await.unwrap()),
+        ("login page", get("/login").await.unwrap()),
+        (
+            "Admin API",
+            client
+                .post(app.endpoint())
+                .bearer_auth(app.token(&["user:read"]))
+                .json(&json!({"query": "{ users { totalCount } }"}))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "Admin API without a token",
+            client.post(app.endpoint()).json(&json!({"query": "{ __typename }"})).send().await.unwrap(),
+        ),
+        (
+            "token endpoint error",
+            client
+                .post(format!("{}/oauth2/token", app.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=nope")
+                .send()
+                .await
+                .unwrap(),
+        ),
+    ];
+    for (what, res) in &responses {
+        let h = res.headers();
+        assert_eq!(h.get("x-frame-options").map(|v| v.to_str().unwrap()), Some("DENY"), "{what}");
+        assert_eq!(h.get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{what}");
+        let csp: Vec<&str> = h.get_all("content-security-policy").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(csp.len(), 1, "{what}: {csp:?}");
+        assert_eq!(csp[0].matches("frame-ancestors 'none'").count(), 1, "{what}: {csp:?}");
+    }
+    let login = &responses.iter().find(|(w, _)| *w == "login page").unwrap().1;
+    assert!(login.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+}

@@ -212,6 +212,11 @@ async fn a_deleted_application_stops_working_in_every_process_within_a_second() 
     })
     .await;
     let other = m2m(&a, &admin, &["role:read"]).await;
+    a.ok(
+        "mutation($c: String!) { updateApplication(input: {clientID: $c, canIntrospectAllTokens: true}) { application { clientID } } }",
+        json!({"c": other.0}),
+    )
+    .await;
     let (_, i) = post_form(&b, "/oauth2/introspect", Some((&other.0, &other.1)), &[("token", &admin_token)]).await;
     assert_eq!(i["active"], false, "{i}");
     let (s, body) = post_form(

@@ -436,3 +436,57 @@ async fn cors_answers_only_allowed_origins() {
         .unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "https://web.example.com");
 }
+
+#[tokio::test]
+async fn a_client_introspects_only_its_own_tokens_unless_allowed_all() {
+    let app = spawn_app().await;
+    let (mine, my_secret) = setup(&app, "RS256").await;
+    let (other, other_secret) = setup(&app, "RS256").await;
+    let form = [("grant_type", "client_credentials"), ("resource", API)];
+    let res: Value = post(&app, "/oauth2/token", Some((&mine, &my_secret)), &form).await.json().await.unwrap();
+    let token = res["access_token"].as_str().unwrap().to_owned();
+    let admin_token = app.token(&["user:read"]);
+    let introspect = |client: String, secret: String, t: String| {
+        let app = &app;
+        async move {
+            post(app, "/oauth2/introspect", Some((&client, &secret)), &[("token", &t)])
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let own = introspect(mine.clone(), my_secret.clone(), token.clone()).await;
+    assert_eq!((own["active"].clone(), own["client_id"].clone()), (json!(true), json!(mine)));
+    assert_eq!(introspect(other.clone(), other_secret.clone(), token.clone()).await, json!({"active": false}));
+    assert_eq!(introspect(mine.clone(), my_secret.clone(), admin_token.clone()).await, json!({"active": false}));
+
+    // A resource server's client may be given the right to introspect every token.
+    let d = app
+        .ok(
+            "mutation($c: String!) { updateApplication(input: {clientID: $c, canIntrospectAllTokens: true}) { application { canIntrospectAllTokens } } }",
+            json!({"c": other}),
+        )
+        .await;
+    assert_eq!(d["updateApplication"]["application"]["canIntrospectAllTokens"], true);
+    let theirs = introspect(other.clone(), other_secret.clone(), token.clone()).await;
+    assert_eq!((theirs["active"].clone(), theirs["client_id"].clone()), (json!(true), json!(mine)));
+    assert_eq!(introspect(other.clone(), other_secret.clone(), admin_token).await["active"], true);
+    let d = app.ok("query { applications { edges { node { clientID canIntrospectAllTokens } } } }", json!({})).await;
+    let flags: Vec<(Value, Value)> = d["applications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["node"]["clientID"].clone(), e["node"]["canIntrospectAllTokens"].clone()))
+        .collect();
+    assert!(flags.contains(&(json!(mine), json!(false))) && flags.contains(&(json!(other), json!(true))), "{flags:?}");
+
+    // A public client has no secret and so cannot introspect: the flag is refused.
+    app.err(
+        "mutation { createApplication(input: {name: \"SPA\", type: SPA, canIntrospectAllTokens: true}) { application { id } } }",
+        json!({}),
+        "BAD_USER_INPUT",
+        None,
+    )
+    .await;
+}
