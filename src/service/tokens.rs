@@ -187,6 +187,7 @@ impl Services {
     /// Without a client (Authgear's SDKs log out by posting only the refresh token), only
     /// refresh tokens can be revoked: whoever holds one may end its grant.
     pub async fn revoke(&self, token: &str, client_id: Option<&str>, actor: &Actor) -> Result<(), OAuthError> {
+        self.learn_kid(token).await;
         let Ok(claims) = self.keys.verify::<AccessClaims>(token, &self.config.public_url(), None) else {
             return self.revoke_refresh_token(token, client_id, actor).await;
         };

@@ -149,3 +149,21 @@ async fn sign_ups_and_password_reset_requests_are_limited_per_ip() {
     }
     assert_eq!(statuses, vec![200, 200, 429]);
 }
+
+#[tokio::test]
+async fn a_parallel_burst_of_wrong_current_passwords_is_limited_too() {
+    let app = spawn_with(|c| c.rate_limits.password_check_failures_per_user_per_minute = 10).await;
+    app.create_user("settings@example.com", Some(PW)).await;
+    inside_one_window().await;
+    let browser = Browser::new(&app);
+    let (_, login) = browser.open("/login").await.page();
+    let (s, page) = browser.login(&login, "settings@example.com", PW).await.page();
+    assert_eq!(s, 200, "{page}");
+    let csrf = hidden(&page, "csrf");
+    let fields = [("csrf", csrf.as_str()), ("current_password", "wrong"), ("new_password", "another good password")];
+    let attempts = (0..30).map(|_| browser.submit("/settings/password", &fields));
+    let pages: Vec<String> = join_all(attempts).await.into_iter().map(|l| l.page().1).collect();
+    let checked = pages.iter().filter(|p| p.contains("The current password is incorrect.")).count();
+    let refused = pages.iter().filter(|p| p.contains("Too many wrong passwords")).count();
+    assert_eq!((checked, refused), (10, 20), "only the limit was checked against the hash");
+}
