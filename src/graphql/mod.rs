@@ -30,6 +30,7 @@ pub mod roles_groups;
 pub mod scalars;
 pub mod sessions;
 pub mod signing_keys;
+pub mod text_check;
 pub mod users;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
@@ -70,7 +71,8 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSc
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
-        .limit_complexity(cfg.max_complexity);
+        .limit_complexity(cfg.max_complexity)
+        .extension(text_check::TextCheck);
     if let Some(services) = services {
         builder = builder.data(services);
     }

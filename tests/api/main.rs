@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod config;
 mod helpers;
+mod hostile_input;
 mod identities;
 mod login;
 mod login_conformance;
