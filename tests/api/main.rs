@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod config;
+mod fuzz;
 mod helpers;
 mod hostile_input;
 mod identities;
