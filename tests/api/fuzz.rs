@@ -366,45 +366,53 @@ fn parse_schema() -> Schema {
     Parser { t: tokens(SCHEMA), i: 0 }.schema()
 }
 
-/// Builds one random, mostly well-formed, GraphQL request.
+/// Builds one random GraphQL request. A tame document follows the schema (so that it
+/// validates and runs, with random values); a wild one (`wild`) also has wrong types,
+/// unknown fields and arguments, hostile strings and undefined fragments or variables.
 struct DocGen<'a> {
     rng: &'a mut Rng,
     schema: &'a Schema,
     pool: &'a Pool,
+    wild: bool,
     var_defs: Vec<String>,
     variables: serde_json::Map<String, Value>,
     fragments: Vec<String>,
+    aliases: usize,
 }
 
 impl DocGen<'_> {
+    /// A wild choice: only in wild documents, `percent` of the time.
+    fn oops(&mut self, percent: u64) -> bool {
+        self.wild && self.rng.chance(percent)
+    }
+
     fn string(&mut self) -> String {
-        self.pool.string(self.rng)
+        if self.wild {
+            return self.pool.string(self.rng);
+        }
+        match self.rng.below(4) {
+            0 => self.rng.pick(&self.pool.ids).clone(),
+            1 => format!("fuzz{}@example.com", self.rng.below(50)),
+            2 => format!("k_{}", self.rng.below(50)),
+            _ => self.rng.pick(&self.pool.strings).clone(),
+        }
     }
 
     fn scalar_json(&mut self, name: &str) -> Value {
         match name {
-            "Int" => json!(*self.rng.pick(&[
-                0i64,
-                1,
-                -1,
-                5,
-                100,
-                101,
-                1_000_000,
-                i64::from(i32::MAX),
-                i64::from(i32::MIN),
-                i64::MAX
-            ])),
+            "Int" => {
+                json!(*self.rng.pick(&[0i64, 1, -1, 5, 100, 101, 1_000_000, i64::from(i32::MAX), i64::from(i32::MIN),]))
+            }
             "Float" => json!(*self.rng.pick(&[0.5, -1.0, 1e300])),
             "Boolean" => json!(self.rng.chance(50)),
-            "ID" => json!(if self.rng.chance(70) { self.rng.pick(&self.pool.ids).clone() } else { self.string() }),
+            "ID" => json!(if self.rng.chance(80) { self.rng.pick(&self.pool.ids).clone() } else { self.string() }),
             "DateTime" => json!(*self.rng.pick(&[
                 "2024-01-01T00:00:00Z",
+                "2030-06-01T12:00:00+02:00",
                 "9999-12-31T23:59:59Z",
                 "0000-01-01T00:00:00Z",
-                "2024-02-30T00:00:00Z",
                 "1970-01-01T00:00:00+23:59",
-                "yesterday",
+                "-9999-01-01T00:00:00Z",
             ])),
             "String" => json!(self.string()),
             _ => {
@@ -430,22 +438,23 @@ impl DocGen<'_> {
                 let mut m = serde_json::Map::new();
                 for _ in 0..self.rng.below(4) {
                     let k = self.rng.pick(&keys).to_string();
-                    let v = match self.rng.below(5) {
+                    let v = match self.rng.below(6) {
                         0 => json!(self.rng.below(100)),
                         1 => json!({"street_address": self.string(), "country": self.string()}),
                         2 => json!([self.string()]),
+                        3 => Value::Null,
                         _ => json!(self.string()),
                     };
                     m.insert(k, v);
                 }
-                if self.rng.chance(10) { json!(self.string()) } else { Value::Object(m) }
+                if self.rng.chance(5) { json!(self.string()) } else { Value::Object(m) }
             }
         }
     }
 
-    /// A JSON value for a variable of type `ty`.
+    /// A JSON value of type `ty` (mostly).
     fn json_value(&mut self, ty: &Ty, depth: usize) -> Value {
-        if self.rng.chance(3) {
+        if self.oops(5) {
             return match self.rng.below(4) {
                 0 => Value::Null,
                 1 => json!(self.string()),
@@ -456,7 +465,7 @@ impl DocGen<'_> {
         match ty {
             Ty::NonNull(t) => self.json_value(t, depth),
             Ty::List(t) => {
-                let n = if self.rng.chance(2) { 1_001 } else { self.rng.below(4) };
+                let n = if self.rng.chance(1) { 1_001 } else { self.rng.below(4) };
                 Value::Array((0..n).map(|_| self.json_value(t, depth + 1)).collect())
             }
             Ty::Named(name) => match self.schema.defs.get(name) {
@@ -464,10 +473,13 @@ impl DocGen<'_> {
                 Some(Def::Input(fields)) if depth < 4 => {
                     let mut m = serde_json::Map::new();
                     for (f, t) in fields {
-                        if matches!(t, Ty::NonNull(_)) || self.rng.chance(40) {
+                        if (matches!(t, Ty::NonNull(_)) && !self.oops(5)) || self.rng.chance(40) {
                             let v = self.json_value(t, depth + 1);
                             m.insert(f.clone(), v);
                         }
+                    }
+                    if self.oops(5) {
+                        m.insert("bogus".into(), json!(1));
                     }
                     Value::Object(m)
                 }
@@ -477,42 +489,73 @@ impl DocGen<'_> {
         }
     }
 
+    /// `value` of type `ty` as a GraphQL literal: enums bare, input objects by field type.
+    fn typed_literal(&self, ty: &Ty, value: &Value) -> String {
+        match (ty, value) {
+            (Ty::NonNull(t), v) => self.typed_literal(t, v),
+            (Ty::List(t), Value::Array(items)) => {
+                format!("[{}]", items.iter().map(|i| self.typed_literal(t, i)).collect::<Vec<_>>().join(", "))
+            }
+            (Ty::Named(name), Value::String(s)) if matches!(self.schema.defs.get(name), Some(Def::Enum(_))) => {
+                s.clone()
+            }
+            (Ty::Named(name), Value::Object(m)) => match self.schema.defs.get(name) {
+                Some(Def::Input(fields)) => {
+                    let parts: Vec<String> = m
+                        .iter()
+                        .map(|(k, v)| {
+                            let t = fields.iter().find(|(f, _)| f == k).map(|(_, t)| t.clone());
+                            match t {
+                                Some(t) => format!("{k}: {}", self.typed_literal(&t, v)),
+                                None => format!("{k}: {}", value_literal(v)),
+                            }
+                        })
+                        .collect();
+                    format!("{{{}}}", parts.join(", "))
+                }
+                _ => value_literal(value),
+            },
+            _ => value_literal(value),
+        }
+    }
+
     /// A GraphQL literal for an argument of type `ty`, or a variable standing for one.
-    fn literal(&mut self, ty: &Ty, depth: usize) -> String {
-        if depth < 2 && self.rng.chance(25) {
+    fn literal(&mut self, ty: &Ty) -> String {
+        let value = self.json_value(ty, 0);
+        if self.rng.chance(30) {
             let name = format!("v{}", self.var_defs.len());
-            let declared = if self.rng.chance(5) { "String".to_owned() } else { ty.sdl() };
-            let value = self.json_value(ty, depth);
-            if self.rng.chance(3) {
-                self.var_defs.push(format!("${name}: {declared} = {}", value_literal(&value)));
+            let declared = if self.oops(10) { "String".to_owned() } else { ty.sdl() };
+            if self.rng.chance(5) {
+                let default = self.typed_literal(ty, &value);
+                self.var_defs.push(format!("${name}: {declared} = {default}"));
             } else {
                 self.var_defs.push(format!("${name}: {declared}"));
-                if !self.rng.chance(5) {
+                if !self.oops(10) {
                     self.variables.insert(name.clone(), value);
                 }
             }
             return format!("${name}");
         }
-        value_literal(&self.json_literal_for(ty, depth))
-    }
-
-    fn json_literal_for(&mut self, ty: &Ty, depth: usize) -> Value {
-        self.json_value(ty, depth)
+        self.typed_literal(ty, &value)
     }
 
     fn args(&mut self, args: &[(String, Ty)]) -> String {
         let mut parts = Vec::new();
         for (name, ty) in args {
-            if (matches!(ty, Ty::NonNull(_)) && !self.rng.chance(3)) || self.rng.chance(35) {
-                let v = self.literal(ty, 0);
+            if (matches!(ty, Ty::NonNull(_)) && !self.oops(5)) || self.rng.chance(35) {
+                let v = self.literal(ty);
                 parts.push(format!("{name}: {v}"));
             }
         }
-        if self.rng.chance(3) {
+        if self.oops(5) {
             let v = value_literal(&json!(self.string()));
             parts.push(format!("bogus: {v}"));
         }
         if parts.is_empty() { String::new() } else { format!("({})", parts.join(", ")) }
+    }
+
+    fn other_type(&mut self, type_name: &str) -> String {
+        if self.oops(30) { self.rng.pick(&self.schema.types).clone() } else { type_name.to_owned() }
     }
 
     fn selection(&mut self, type_name: &str, depth: usize) -> String {
@@ -523,24 +566,20 @@ impl DocGen<'_> {
             match self.rng.below(20) {
                 0 => items.push("__typename".to_owned()),
                 1 => {
-                    let on = self.rng.pick(&self.schema.types).clone();
+                    let on = self.other_type(type_name);
                     let inner = self.selection(&on, depth + 1);
                     items.push(format!("... on {on} {{ __typename {inner} }}"));
                 }
-                2 if self.fragments.len() < 3 => {
-                    let name = format!("F{}", self.fragments.len());
-                    let on = if self.rng.chance(80) {
-                        type_name.to_owned()
-                    } else {
-                        self.rng.pick(&self.schema.types).clone()
-                    };
+                2 if self.fragments.len() < 3 && depth > 0 => {
+                    let i = self.fragments.len();
+                    let on = self.other_type(type_name);
                     self.fragments.push(String::new());
                     let inner = self.selection(&on, depth + 1);
-                    let i = self.fragments.len() - 1;
-                    self.fragments[i] = format!("fragment {name} on {on} {{ __typename {inner} }}");
-                    items.push(format!("...{name}"));
+                    self.fragments[i] = format!("fragment F{i} on {on} {{ __typename {inner} }}");
+                    items.push(format!("...F{i}"));
                 }
-                3 => items.push(format!("unknownField{}", self.rng.below(3))),
+                3 if self.wild => items
+                    .push((*self.rng.pick(&["unknownField", "...Missing", "__schema { types { name } }"])).to_owned()),
                 _ => {
                     let f = &fields[self.rng.below(fields.len())];
                     let leaf = !matches!(self.schema.defs.get(f.ty.name()), Some(Def::Object(_)));
@@ -548,16 +587,15 @@ impl DocGen<'_> {
                         items.push("__typename".to_owned());
                         continue;
                     }
-                    let alias =
-                        if self.rng.chance(20) { format!("a{}: ", self.rng.below(1000)) } else { String::new() };
+                    self.aliases += 1;
+                    let alias = format!("a{}: ", self.aliases);
                     let (name, ty, args) = (f.name.clone(), f.ty.clone(), f.args.clone());
                     let args = self.args(&args);
                     let directive = match self.rng.below(15) {
                         0 => " @include(if: true)".to_owned(),
-                        1 => format!(
-                            " @skip(if: {})",
-                            self.literal(&Ty::NonNull(Box::new(Ty::Named("Boolean".into()))), 0)
-                        ),
+                        1 => {
+                            format!(" @skip(if: {})", self.literal(&Ty::NonNull(Box::new(Ty::Named("Boolean".into())))))
+                        }
                         _ => String::new(),
                     };
                     let sub =
@@ -570,7 +608,7 @@ impl DocGen<'_> {
     }
 
     fn document(mut self) -> (String, Value, Option<String>) {
-        let root = if self.rng.chance(60) { "Query" } else { "Mutation" };
+        let root = if self.rng.chance(55) { "Query" } else { "Mutation" };
         let mut body = Vec::new();
         for _ in 0..1 + self.rng.below(3) {
             body.push(self.selection(root, 0));
@@ -587,10 +625,10 @@ impl DocGen<'_> {
             doc.push(' ');
             doc.push_str(f);
         }
-        if self.rng.chance(10) {
+        if self.oops(30) {
             doc = mangle_text(self.rng, &doc);
         }
-        let op = if self.rng.chance(10) { Some(format!("Op{}", self.rng.below(3))) } else { name };
+        let op = if self.oops(10) { Some(format!("Op{}", self.rng.below(3))) } else { name };
         (doc, Value::Object(self.variables), op)
     }
 }
@@ -866,8 +904,17 @@ fn route_request(rng: &mut Rng, w: &World, pool: &Pool, creds: &Creds) -> Req {
 /// An Admin API request: a random document with variables, as JSON or `application/graphql`,
 /// with a full, narrow, foreign or broken token.
 fn graphql_request(rng: &mut Rng, w: &World, pool: &Pool, schema: &Schema, creds: &Creds) -> Req {
-    let doc_gen =
-        DocGen { rng, schema, pool, var_defs: Vec::new(), variables: serde_json::Map::new(), fragments: Vec::new() };
+    let wild = rng.chance(25);
+    let doc_gen = DocGen {
+        rng,
+        schema,
+        pool,
+        wild,
+        var_defs: Vec::new(),
+        variables: serde_json::Map::new(),
+        fragments: Vec::new(),
+        aliases: 0,
+    };
     let (doc, variables, op) = doc_gen.document();
     let auth = match rng.below(20) {
         0..=13 => Some(format!("Bearer {}", creds.admin)),
@@ -885,9 +932,9 @@ fn graphql_request(rng: &mut Rng, w: &World, pool: &Pool, schema: &Schema, creds
         }
         1 => {
             headers.push(("content-type".to_owned(), b"application/json".to_vec()));
-            let mut s = json!({"query": doc, "variables": variables}).to_string();
+            let mut s = json!({"query": doc, "variables": variables}).to_string().into_bytes();
             s.truncate(rng.below(s.len()));
-            s.into_bytes()
+            s
         }
         2 => {
             headers.push(("content-type".to_owned(), b"application/json".to_vec()));
@@ -960,6 +1007,11 @@ async fn check(
     }
     if req.path.starts_with("/_api/admin/graphql") {
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if std::env::var("FUZZ_DEBUG").is_ok() {
+            let d = if v["data"].is_null() { "nodata" } else { "data" };
+            let m = v["errors"][0]["message"].as_str().unwrap_or("").chars().take(100).collect::<String>();
+            eprintln!("GQL {status} {d} {:?} {m}", v["errors"][0]["extensions"]["reason"]);
+        }
         let internal = v["errors"].as_array().into_iter().flatten().find(|e| e["extensions"]["code"] == "INTERNAL");
         return internal.map(|e| format!("INTERNAL error: {e}"));
     }
