@@ -65,7 +65,7 @@ struct Pool {
 
 impl Pool {
     fn string(&self, rng: &mut Rng) -> String {
-        match rng.below(12) {
+        match rng.below(16) {
             0..=3 => rng.pick(&self.strings).clone(),
             4 => rng.pick(&self.ids).clone(),
             5 => {
@@ -76,33 +76,43 @@ impl Pool {
                 let n = rng.below(20);
                 (0..n).filter_map(|_| char::from_u32(rng.below(0x11_0000) as u32)).collect()
             }
-            7 => rng.pick(HOSTILE).to_string(),
-            8 => {
+            7 | 8 => rng.pick(HOSTILE).to_string(),
+            9 => {
                 let unit = rng.pick(&["a", "é", "\u{0}", "%", "😀", "\r\n", "&=", "\\\""]).to_string();
                 unit.repeat(*rng.pick(&[300usize, 4_097, 70_000]))
             }
-            9 => rng
+            10 => rng
                 .pick(&["0", "-1", "101", "1e309", "NaN", "99999999999999999999", "true", "null", "[]", "{}"])
                 .to_string(),
-            10 => {
-                // A good value with one character changed, cut, or doubled.
-                let mut s: Vec<char> = rng.pick(&self.strings).chars().collect();
-                if !s.is_empty() {
-                    let i = rng.below(s.len());
-                    match rng.below(3) {
-                        0 => s[i] = rng.pick(&['\0', 'x', '"', '%', '\u{ffff}', ' ']).to_owned(),
-                        1 => s.truncate(i),
-                        _ => {
-                            let copy = s.clone();
-                            s.extend(copy);
-                        }
-                    }
-                }
-                s.into_iter().collect()
+            11..=14 => {
+                let good = rng.pick(&self.strings).clone();
+                alter(rng, &good)
             }
             _ => String::new(),
         }
     }
+}
+
+/// A good value made bad: a hostile character put in, cut short, doubled, or grown huge.
+fn alter(rng: &mut Rng, good: &str) -> String {
+    let mut s: Vec<char> = good.chars().collect();
+    let i = rng.below(s.len() + 1);
+    match rng.below(6) {
+        0 | 1 => s.insert(
+            i,
+            *rng.pick(&[
+                '\0', '\0', '\r', '\n', '\'', '"', '\\', '%', '\u{ffff}', '\u{fffd}', ' ', '\u{202e}', '\u{1}',
+            ]),
+        ),
+        2 if i < s.len() => s[i] = *rng.pick(&['\0', 'x', '"', '%', '\u{ffff}', ' ']),
+        3 => s.truncate(i),
+        4 => {
+            let copy = s.clone();
+            s.extend(copy);
+        }
+        _ => s.extend(std::iter::repeat_n('a', *rng.pick(&[100usize, 5_000, 100_000]))),
+    }
+    s.into_iter().collect()
 }
 
 const HOSTILE: &[&str] = &[
@@ -390,12 +400,14 @@ impl DocGen<'_> {
         if self.wild {
             return self.pool.string(self.rng);
         }
-        match self.rng.below(4) {
+        let good = match self.rng.below(4) {
             0 => self.rng.pick(&self.pool.ids).clone(),
             1 => format!("fuzz{}@example.com", self.rng.below(50)),
             2 => format!("k_{}", self.rng.below(50)),
             _ => self.rng.pick(&self.pool.strings).clone(),
-        }
+        };
+        // Structure stays valid; a value now and then does not.
+        if self.rng.chance(10) { alter(self.rng, &good) } else { good }
     }
 
     fn scalar_json(&mut self, name: &str) -> Value {
@@ -830,9 +842,18 @@ fn form_request(rng: &mut Rng, w: &World, pool: &Pool, creds: &Creds) -> Req {
     let mut params: Vec<(String, String)> = ep.params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
     for _ in 0..1 + rng.below(3) {
         match rng.below(8) {
-            0..=2 if !params.is_empty() => {
+            0 | 1 if !params.is_empty() => {
                 let i = rng.below(params.len());
                 params[i].1 = encoded(rng, pool);
+            }
+            2 if !params.is_empty() => {
+                // This very parameter's good value, made bad.
+                let i = rng.below(params.len());
+                let good: String = url::form_urlencoded::parse(format!("x={}", params[i].1).as_bytes())
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                let bad = alter(rng, &good);
+                params[i].1 = encode(rng, &bad);
             }
             3 if !params.is_empty() => {
                 params.remove(rng.below(params.len()));
