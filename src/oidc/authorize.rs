@@ -42,6 +42,9 @@ fn params(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, String> {
         if !seen.insert(k.clone()) {
             return Err(format!("The parameter “{k}” appears more than once."));
         }
+        if v.len() > super::MAX_ECHOED_PARAM {
+            return Err(format!("The parameter “{k}” is longer than {} bytes.", super::MAX_ECHOED_PARAM));
+        }
         // OIDC Core §3.1.2.1: an empty parameter is treated as absent.
         if !v.is_empty() {
             *slot = Some(v);

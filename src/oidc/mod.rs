@@ -17,6 +17,12 @@ use axum::routing::{get, post};
 use crate::domain::text::has_forbidden_char;
 use crate::http::AppState;
 
+/// Longest value of an authorization or logout request parameter. Such values travel on
+/// in redirects (`state` comes back to the client, the whole request rides in the sealed
+/// flow of the login page), and a longer one would make a `Location` that no browser or
+/// proxy accepts.
+pub const MAX_ECHOED_PARAM: usize = 8 * 1024;
+
 /// A parameter whose name or value holds [`FORBIDDEN_CHAR`] (NUL): the request is refused
 /// before anything runs.
 #[derive(Debug)]

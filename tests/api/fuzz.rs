@@ -1190,3 +1190,51 @@ async fn fuzz_every_route_without_a_server_error() {
     );
     assert_healthy(&w, &format!("fuzzing with seed {seed}")).await;
 }
+
+/// Inputs the fuzzer once found failing, kept as fixed cases.
+#[tokio::test]
+async fn fuzz_regressions() {
+    let (w, _, _, _) = setup().await;
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = "application/x-www-form-urlencoded";
+    let authorize = format!(
+        "client_id={}&redirect_uri={}&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        w.spa,
+        enc(CB)
+    );
+    let huge = enc(&"😀".repeat(70_000));
+    let cases = [
+        // A 280 kB `state` went into the sealed flow of the login redirect: a `Location`
+        // header too large for the client to read (seed 1796119893378761525, #1162).
+        ("POST", "/oauth2/authorize".to_owned(), format!("{authorize}&state={huge}"), 400),
+        ("GET", format!("/oauth2/authorize?{authorize}&nonce={}", "n".repeat(9_000)), String::new(), 400),
+        (
+            "GET",
+            format!(
+                "/oauth2/end_session?client_id={}&post_logout_redirect_uri={}&state={}",
+                w.spa,
+                enc("http://127.0.0.1:9/bye"),
+                "s".repeat(9_000)
+            ),
+            String::new(),
+            400,
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let req = Req {
+            method: method.to_owned(),
+            path,
+            headers: vec![("content-type".to_owned(), form.as_bytes().to_vec())],
+            body: body.into_bytes(),
+            sender: Sender::Plain,
+        };
+        let answer = send(&w, &plain, &req).await;
+        assert!(
+            matches!(answer, Ok(Some((s, _))) if s == expected),
+            "{}: {:?}",
+            req.describe(),
+            answer.map(|a| a.map(|(s, _)| s))
+        );
+    }
+    assert_healthy(&w, "the regression cases").await;
+}
