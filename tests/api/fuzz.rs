@@ -388,6 +388,8 @@ struct DocGen<'a> {
     variables: serde_json::Map<String, Value>,
     fragments: Vec<String>,
     aliases: usize,
+    /// The name of the argument or input field being filled in (`userID`, `roleKeys`...).
+    hint: String,
 }
 
 impl DocGen<'_> {
@@ -410,7 +412,54 @@ impl DocGen<'_> {
         if self.rng.chance(10) { alter(self.rng, &good) } else { good }
     }
 
+    /// A value that fits the argument's name, when the name says what it wants.
+    fn hinted(&mut self) -> Option<String> {
+        let hint = self.hint.to_ascii_lowercase();
+        let pool = self.pool;
+        let typed = |prefix: &str| -> Vec<String> {
+            pool.ids
+                .iter()
+                .filter(|id| {
+                    authgraph::crypto::b64_decode(id)
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .is_some_and(|t| t.to_ascii_lowercase().starts_with(prefix))
+                })
+                .cloned()
+                .collect()
+        };
+        let candidates: Vec<String> = if hint.contains("user") && hint.contains("id") {
+            typed("user:")
+        } else if hint.contains("role") && hint.contains("key") {
+            vec!["fuzz_role".into(), format!("k_{}", self.rng.below(5))]
+        } else if hint.contains("group") && hint.contains("key") {
+            vec!["fuzz_group".into(), format!("k_{}", self.rng.below(5))]
+        } else if hint.contains("clientid") {
+            self.pool
+                .strings
+                .iter()
+                .filter(|s| s.len() == 16 && s.chars().all(|c| c.is_ascii_hexdigit()))
+                .cloned()
+                .collect()
+        } else if hint.contains("resourceuri") {
+            vec![API.to_owned(), "https://api.example.com/other".to_owned()]
+        } else if hint == "loginidkey" || hint == "attributename" {
+            vec!["email".into(), "phone".into(), "username".into(), "phone_number".into()]
+        } else if hint.contains("scope") {
+            vec!["read".into(), "write".into()]
+        } else if hint == "id" || hint.ends_with("ids") || hint.ends_with("id") {
+            self.pool.ids.clone()
+        } else {
+            Vec::new()
+        };
+        if candidates.is_empty() || self.rng.chance(15) { None } else { Some(self.rng.pick(&candidates).clone()) }
+    }
+
     fn scalar_json(&mut self, name: &str) -> Value {
+        if matches!(name, "String" | "ID")
+            && let Some(v) = self.hinted()
+        {
+            return json!(v);
+        }
         match name {
             "Int" => {
                 json!(*self.rng.pick(&[0i64, 1, -1, 5, 100, 101, 1_000_000, i64::from(i32::MAX), i64::from(i32::MIN),]))
@@ -486,6 +535,7 @@ impl DocGen<'_> {
                     let mut m = serde_json::Map::new();
                     for (f, t) in fields {
                         if (matches!(t, Ty::NonNull(_)) && !self.oops(5)) || self.rng.chance(40) {
+                            self.hint = f.clone();
                             let v = self.json_value(t, depth + 1);
                             m.insert(f.clone(), v);
                         }
@@ -554,7 +604,9 @@ impl DocGen<'_> {
     fn args(&mut self, args: &[(String, Ty)]) -> String {
         let mut parts = Vec::new();
         for (name, ty) in args {
-            if (matches!(ty, Ty::NonNull(_)) && !self.oops(5)) || self.rng.chance(35) {
+            let optional_cursor = matches!(name.as_str(), "after" | "before") && self.rng.chance(70);
+            if ((matches!(ty, Ty::NonNull(_)) && !self.oops(5)) || self.rng.chance(35)) && !optional_cursor {
+                self.hint = name.clone();
                 let v = self.literal(ty);
                 parts.push(format!("{name}: {v}"));
             }
@@ -935,6 +987,7 @@ fn graphql_request(rng: &mut Rng, w: &World, pool: &Pool, schema: &Schema, creds
         variables: serde_json::Map::new(),
         fragments: Vec::new(),
         aliases: 0,
+        hint: String::new(),
     };
     let (doc, variables, op) = doc_gen.document();
     let auth = match rng.below(20) {
