@@ -390,6 +390,9 @@ pub async fn send(
     Ok((status, res.text().await.map_err(|e| format!("body cut: {e}"))?))
 }
 
+/// A labelled set of encoded parameters, and whether it holds NUL.
+type Case = (String, Vec<(String, String)>, bool);
+
 /// Whether a refusal names the forbidden character (a page says what to fix; OAuth gives
 /// `invalid_request` with a description).
 fn refusal_ok(answer: Answer, status: u16, body: &str) -> bool {
@@ -413,7 +416,7 @@ async fn nul_and_hostile_bytes_in_every_parameter_of_every_endpoint() {
         let long = if ep.method == "GET" { 6_000 } else { 200_000 };
         let base: Vec<(String, String)> = ep.params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         // A parameter name with NUL, next to valid parameters.
-        let mut cases: Vec<(String, Vec<(String, String)>, bool)> = Vec::new();
+        let mut cases: Vec<Case> = Vec::new();
         let mut named = base.clone();
         named.push(("x%00".to_owned(), "1".to_owned()));
         cases.push(("a name with NUL".to_owned(), named, true));
