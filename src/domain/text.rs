@@ -10,6 +10,18 @@ pub const MAX_LIST: usize = 1_000;
 /// Longest free text accepted (names, descriptions, reasons, keywords).
 pub const MAX_TEXT: usize = 4_096;
 
+/// The one character no text input may hold anywhere: NUL (U+0000). PostgreSQL cannot
+/// store it in `text` or `jsonb`, so the request edges (OAuth parameters, Auth UI forms
+/// and query strings, Admin API arguments and variables) refuse it before anything runs,
+/// and both databases answer the same 4xx. Other control characters are valid text for
+/// the database; fields that store free text refuse them with [`check_text`].
+pub const FORBIDDEN_CHAR: char = '\0';
+
+/// Whether `s` holds [`FORBIDDEN_CHAR`].
+pub fn has_forbidden_char(s: &str) -> bool {
+    s.contains(FORBIDDEN_CHAR)
+}
+
 /// Refuses control characters (other than tab and line breaks) and over-long text.
 /// PostgreSQL cannot store NUL in text or JSON, so without this check a stray `\0`
 /// would fail deep in the database instead of as bad input.
@@ -54,5 +66,7 @@ mod tests {
         assert!(check_text("name", "a\0b").is_err());
         assert!(check_json_text("attrs", &serde_json::json!({"a": ["x\u{1}"]})).is_err());
         assert!(check_list("ids", 1_001).is_err());
+        assert!(has_forbidden_char("a\0b"));
+        assert!(!has_forbidden_char("a\r\n\u{1}b"));
     }
 }

@@ -32,6 +32,7 @@ pub mod scalars;
 pub mod scopes;
 pub mod sessions;
 pub mod signing_keys;
+pub mod text_check;
 pub mod users;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
@@ -73,6 +74,7 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSc
         .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity)
+        .extension(text_check::TextCheck)
         .extension(scopes::ScopePlan { max_cost: cfg.max_complexity });
     if let Some(services) = services {
         builder = builder.data(services);

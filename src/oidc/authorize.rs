@@ -3,13 +3,13 @@
 //! or back to the client with a code or an error (query or `form_post`, with RFC 9207 `iss`).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::ui::{FORM_POST_SCRIPT, Fields, actor, current_session, flow_expired, open_flow, seal_flow};
+use super::ui::{FORM_POST_SCRIPT, UiQuery, actor, current_session, flow_expired, open_flow, seal_flow};
 use crate::http::{AppState, Peer};
 use crate::service::Actor;
 use crate::service::authorize::{AuthRequest, AuthorizeError, AuthorizeParams, Next, RedirectError};
@@ -42,6 +42,9 @@ fn params(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, String> {
         if !seen.insert(k.clone()) {
             return Err(format!("The parameter “{k}” appears more than once."));
         }
+        if v.len() > super::MAX_ECHOED_PARAM {
+            return Err(format!("The parameter “{k}” is longer than {} bytes.", super::MAX_ECHOED_PARAM));
+        }
         // OIDC Core §3.1.2.1: an empty parameter is treated as absent.
         if !v.is_empty() {
             *slot = Some(v);
@@ -60,7 +63,11 @@ pub async fn authorize(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let p = match params(super::request_params(&method, &uri, &body)) {
+    let pairs = match super::request_params(&method, &uri, &body) {
+        Ok(pairs) => pairs,
+        Err(e) => return super::ui::forbidden_char_page(&state, &e),
+    };
+    let p = match params(pairs) {
         Ok(p) => p,
         Err(msg) => return state.ui.message(StatusCode::BAD_REQUEST, "Invalid sign-in request", &msg),
     };
@@ -78,7 +85,7 @@ pub async fn resume(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Query(q): Query<Fields>,
+    UiQuery(q): UiQuery,
 ) -> Response {
     match open_flow(&state, q.get("flow").map(String::as_str)) {
         Some(req) => proceed(&state, &jar, req, &actor(&peer, &headers)).await,

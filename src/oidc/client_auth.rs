@@ -12,9 +12,9 @@ use crate::service::types::Application;
 pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
-    /// Parses a form body.
-    pub fn parse(body: &[u8]) -> Self {
-        Self(url::form_urlencoded::parse(body).into_owned().collect())
+    /// Parses a form body; a parameter holding NUL is `invalid_request`.
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        super::parse_params(body).map(Self).map_err(|e| OAuthError::InvalidRequest(e.describe()))
     }
 
     /// Every value of `name`.
@@ -54,7 +54,11 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let decode = |s: &str| -> Result<String, OAuthError> {
         url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).ok_or_else(bad)
     };
-    Ok(Some((decode(id)?, decode(secret)?)))
+    let (id, secret) = (decode(id)?, decode(secret)?);
+    // Decoding can yield NUL, which no client ID or secret holds.
+    super::ForbiddenChar::check("client_id", &id).map_err(|e| OAuthError::InvalidRequest(e.describe()))?;
+    super::ForbiddenChar::check("client_secret", &secret).map_err(|e| OAuthError::InvalidRequest(e.describe()))?;
+    Ok(Some((id, secret)))
 }
 
 /// Identifies the client: public clients (SPA, native) by `client_id` alone, every other

@@ -14,12 +14,65 @@ mod userinfo;
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::domain::text::has_forbidden_char;
 use crate::http::AppState;
 
+/// Longest value of an authorization or logout request parameter. Such values travel on
+/// in redirects (`state` comes back to the client, the whole request rides in the sealed
+/// flow of the login page), and a longer one would make a `Location` that no browser or
+/// proxy accepts.
+pub const MAX_ECHOED_PARAM: usize = 8 * 1024;
+
+/// A parameter whose name or value holds [`FORBIDDEN_CHAR`] (NUL): the request is refused
+/// before anything runs.
+#[derive(Debug)]
+pub struct ForbiddenChar {
+    /// The parameter's name, if it is fit to show (short, without NUL).
+    name: Option<String>,
+}
+
+impl ForbiddenChar {
+    /// What is wrong, for an `error_description` or an error page.
+    pub fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("the parameter `{name}` contains a forbidden character (NUL, U+0000)"),
+            None => "a parameter name contains a forbidden character (NUL, U+0000)".to_owned(),
+        }
+    }
+
+    /// Refuses `name=value` if either holds NUL.
+    pub fn check(name: &str, value: &str) -> Result<(), Self> {
+        if has_forbidden_char(name) {
+            return Err(Self { name: None });
+        }
+        if has_forbidden_char(value) {
+            let shown = if name.chars().count() <= 64 { Some(name.to_owned()) } else { None };
+            return Err(Self { name: shown });
+        }
+        Ok(())
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded` parameters (a query string or a form body):
+/// the one reader of OAuth and Auth UI parameters. Invalid UTF-8 in a percent-escape
+/// becomes U+FFFD; a parameter holding NUL is refused.
+pub fn parse_params(raw: &[u8]) -> Result<Vec<(String, String)>, ForbiddenChar> {
+    url::form_urlencoded::parse(raw)
+        .map(|(k, v)| {
+            ForbiddenChar::check(&k, &v)?;
+            Ok((k.into_owned(), v.into_owned()))
+        })
+        .collect()
+}
+
 /// The parameters of a request that may come as a query (GET) or a form body (POST).
-fn request_params(method: &axum::http::Method, uri: &axum::http::Uri, body: &[u8]) -> Vec<(String, String)> {
+fn request_params(
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ForbiddenChar> {
     let raw: &[u8] = if method == axum::http::Method::POST { body } else { uri.query().unwrap_or("").as_bytes() };
-    url::form_urlencoded::parse(raw).into_owned().collect()
+    parse_params(raw)
 }
 
 /// The OAuth and OIDC routes, with CORS for the applications' allowed origins.

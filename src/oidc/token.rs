@@ -17,7 +17,7 @@ fn form_body(headers: &HeaderMap, body: &Bytes) -> Result<Form, OAuthError> {
     if !ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
         return Err(OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into()));
     }
-    Ok(Form::parse(body))
+    Form::parse(body)
 }
 
 fn actor(peer: &Peer, headers: &HeaderMap) -> Actor {

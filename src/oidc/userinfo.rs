@@ -43,7 +43,9 @@ fn bearer(method: &Method, headers: &HeaderMap, body: &Bytes) -> Result<Option<S
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let body_token = if *method == Method::POST && is_form {
-        url::form_urlencoded::parse(body).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned())
+        let params = super::parse_params(body)
+            .map_err(|e| Box::new(challenge(StatusCode::BAD_REQUEST, Some(("invalid_request", &e.describe())))))?;
+        params.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v)
     } else {
         None
     };

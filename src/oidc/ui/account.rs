@@ -57,8 +57,15 @@ pub async fn end_session(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let p: Fields =
-        crate::oidc::request_params(&method, &uri, &body).into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let p: Fields = match crate::oidc::request_params(&method, &uri, &body) {
+        Ok(pairs) => pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+        Err(e) => return super::forbidden_char_page(&state, &e),
+    };
+    let max = crate::oidc::MAX_ECHOED_PARAM;
+    if let Some(k) = p.iter().find(|(_, v)| v.len() > max).map(|(k, _)| k) {
+        let k: String = k.chars().take(64).collect();
+        return bad(&state, &format!("The parameter “{k}” is longer than {max} bytes."));
+    }
     let hint = match p.get("id_token_hint") {
         Some(h) => match state.services.id_token_claims(h).await {
             Some(c) => Some(c),

@@ -1,12 +1,12 @@
 //! Steps inside an authorization request: choosing the account and consenting.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, Fields, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
+use super::{CsrfForm, UiQuery, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
 use crate::http::{AppState, Peer};
 use crate::oidc::authorize::{proceed, respond};
 use crate::service::authorize::{AuthRequest, RedirectError};
@@ -56,7 +56,7 @@ pub async fn select_form(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Query(q): Query<Fields>,
+    UiQuery(q): UiQuery,
 ) -> Response {
     let (req, user) = match signed_in(&state, &jar, &headers, &peer, q.get("flow").map(String::as_str)).await {
         Ok(x) => x,
@@ -100,7 +100,7 @@ pub async fn consent_form(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Query(q): Query<Fields>,
+    UiQuery(q): UiQuery,
 ) -> Response {
     let (req, user) = match signed_in(&state, &jar, &headers, &peer, q.get("flow").map(String::as_str)).await {
         Ok(x) => x,

@@ -1,12 +1,12 @@
 //! The login and signup pages.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, Fields, actor, csrf, current_session, open_flow, page_lang};
+use super::{CsrfForm, Fields, UiQuery, actor, csrf, current_session, open_flow, page_lang};
 use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
@@ -107,7 +107,7 @@ async fn attempt(
 }
 
 /// `GET /login`.
-pub async fn login_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
+pub async fn login_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q): UiQuery) -> Response {
     let flow = q.get("flow").cloned().unwrap_or_default();
     login_page(&state, jar, StatusCode::OK, &flow, None, None).await
 }
@@ -181,7 +181,7 @@ fn signup_closed(state: &AppState) -> Response {
 }
 
 /// `GET /signup`.
-pub async fn signup_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
+pub async fn signup_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q): UiQuery) -> Response {
     if !state.services.config().ui.signup_enabled {
         return signup_closed(&state);
     }

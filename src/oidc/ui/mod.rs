@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -20,6 +21,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use minijinja::{Environment, Value, context};
 
 use crate::http::{AppState, Peer};
+use crate::oidc::ForbiddenChar;
 use crate::service::Actor;
 use crate::service::authorize::{AuthRequest, REQUEST_LIFETIME_US};
 use crate::service::types::{micros, now};
@@ -245,11 +247,39 @@ impl FromRequest<AppState> for CsrfForm {
                 "The browser sent the form in a way the server does not understand. Reload the page and try again.",
             )
         })?;
+        if let Err(e) = fields.iter().try_for_each(|(k, v)| ForbiddenChar::check(k, v)) {
+            return Err(forbidden_char_page(state, &e));
+        }
         if !csrf_ok(state, &jar, fields.get("csrf").map(String::as_str)) {
             return Err(csrf_failed(state));
         }
         Ok(Self(fields))
     }
+}
+
+/// The query string of a page, by name (last value wins); a parameter holding NUL is
+/// answered with [`forbidden_char_page`] before the handler runs.
+pub struct UiQuery(pub Fields);
+
+impl FromRequestParts<AppState> for UiQuery {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let raw = parts.uri.query().unwrap_or("").as_bytes();
+        match crate::oidc::parse_params(raw) {
+            Ok(pairs) => Ok(Self(pairs.into_iter().collect())),
+            Err(e) => Err(forbidden_char_page(state, &e)),
+        }
+    }
+}
+
+/// The page for a form or address with a NUL character in it (status 400).
+pub fn forbidden_char_page(state: &AppState, e: &ForbiddenChar) -> Response {
+    let message = format!(
+        "{}. No field or link may hold this character: remove it (or open the link again from the application) and try again.",
+        login::sentence(&e.describe()).trim_end_matches('.')
+    );
+    state.ui.message(StatusCode::BAD_REQUEST, "This request contains a character that is not allowed", &message)
 }
 
 /// The page for a failed CSRF check.

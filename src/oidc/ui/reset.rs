@@ -1,13 +1,13 @@
 //! Forgot password and reset by one-time link.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::login::sentence;
-use super::{CsrfForm, Fields, actor, csrf};
+use super::{CsrfForm, UiQuery, actor, csrf};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
@@ -84,7 +84,7 @@ fn reset_page(state: &AppState, jar: CookieJar, status: StatusCode, code: &str, 
 }
 
 /// `GET /reset_password?code=...`.
-pub async fn reset_form(State(state): State<AppState>, jar: CookieJar, Query(q): Query<Fields>) -> Response {
+pub async fn reset_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q): UiQuery) -> Response {
     let code = q.get("code").cloned().unwrap_or_default();
     match state.services.reset_code_valid(&code).await {
         Ok(true) => reset_page(&state, jar, StatusCode::OK, &code, None),

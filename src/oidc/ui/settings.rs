@@ -1,6 +1,6 @@
 //! The settings page of the logged-in user: profile, password, sessions, deletion.
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,7 +10,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use super::login::sentence;
-use super::{CsrfForm, Fields, actor, csrf, current_session};
+use super::{CsrfForm, UiQuery, actor, csrf, current_session};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
@@ -116,7 +116,7 @@ pub async fn page(
     peer: Peer,
     headers: HeaderMap,
     jar: CookieJar,
-    Query(q): Query<Fields>,
+    UiQuery(q): UiQuery,
 ) -> Response {
     let sess = match session_of(&state, &jar, &headers, &peer).await {
         Ok(s) => s,
