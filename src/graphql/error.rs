@@ -31,3 +31,24 @@ impl From<Error> for async_graphql::Error {
 pub fn bad_input(reason: &'static str, message: impl Into<String>) -> async_graphql::Error {
     with_code(message.into(), "BAD_USER_INPUT", "Invalid", reason)
 }
+
+/// An error that refuses a whole request before it runs (from an extension, where no
+/// resolver context exists), with the same extensions as every other error.
+pub fn request_error(
+    message: String,
+    code: &str,
+    name: &str,
+    reason: &str,
+    info: Option<serde_json::Value>,
+) -> async_graphql::ServerError {
+    let mut e = async_graphql::ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    ext.set("errorName", name);
+    ext.set("reason", reason);
+    if let Some(info) = info {
+        ext.set("info", async_graphql::Value::from_json(info).unwrap_or_default());
+    }
+    e.extensions = Some(ext);
+    e
+}

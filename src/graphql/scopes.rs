@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
 use async_graphql::registry::{MetaType, Registry};
-use async_graphql::{Pos, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Request, ServerError, ServerResult, Variables};
 
 use super::context::Principal;
+use super::error::request_error;
 
 /// Most aliased fields one document may hold: aliases are how one request asks for the
 /// same expensive field many times.
@@ -235,20 +236,6 @@ fn count_aliases(doc: &ExecutableDocument) -> usize {
     ops + fragments
 }
 
-fn error(message: String, code: &str, name: &str, reason: &str, info: Option<serde_json::Value>) -> ServerError {
-    let mut e = ServerError::new(message, Some(Pos::default()));
-    e.locations.clear();
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", code);
-    ext.set("errorName", name);
-    ext.set("reason", reason);
-    if let Some(info) = info {
-        ext.set("info", Value::from_json(info).unwrap_or_default());
-    }
-    e.extensions = Some(ext);
-    e
-}
-
 fn forbidden(alternatives: &[String]) -> ServerError {
     let first = alternatives.first().map(String::as_str).unwrap_or_default();
     let message = if alternatives.len() == 1 {
@@ -257,13 +244,13 @@ fn forbidden(alternatives: &[String]) -> ServerError {
         let names: Vec<String> = alternatives.iter().map(|a| format!("`{a}`")).collect();
         format!("this operation requires one of the scopes {}", names.join(", "))
     };
-    error(message, "FORBIDDEN", "Forbidden", "InsufficientScope", Some(serde_json::json!({"scope": first})))
+    request_error(message, "FORBIDDEN", "Forbidden", "InsufficientScope", Some(serde_json::json!({"scope": first})))
 }
 
 fn unauthenticated() -> ServerError {
-    error("authentication required".into(), "UNAUTHENTICATED", "Unauthenticated", "Unauthenticated", None)
+    request_error("authentication required".into(), "UNAUTHENTICATED", "Unauthenticated", "Unauthenticated", None)
 }
 
 fn limit_error(message: String) -> ServerError {
-    error(message, "BAD_USER_INPUT", "Invalid", "QueryTooComplex", None)
+    request_error(message, "BAD_USER_INPUT", "Invalid", "QueryTooComplex", None)
 }

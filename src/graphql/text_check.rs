@@ -46,16 +46,13 @@ impl Extension for TextCheckExtension {
 
 /// The `BAD_USER_INPUT` error for a string holding NUL in `place`.
 fn refusal(place: &str) -> ServerError {
-    let mut e = ServerError::new(
+    super::error::request_error(
         format!("{place} contains a forbidden character (NUL, U+0000); no text may hold it, so nothing was run"),
+        "BAD_USER_INPUT",
+        "Invalid",
+        "InvalidCharacter",
         None,
-    );
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "BAD_USER_INPUT");
-    ext.set("errorName", "Invalid");
-    ext.set("reason", "InvalidCharacter");
-    e.extensions = Some(ext);
-    e
+    )
 }
 
 /// Whether a literal value of the document (with nested lists and objects) is free of
