@@ -74,12 +74,21 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSc
         .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity)
-        .extension(text_check::TextCheck)
-        .extension(scopes::ScopePlan { max_cost: cfg.max_complexity });
+        .data(planner(cfg));
     if let Some(services) = services {
         builder = builder.data(services);
     }
     builder.finish()
+}
+
+/// The request checks, over the same types the schema registers.
+fn planner(cfg: &AdminApiConfig) -> scopes::Planner {
+    use async_graphql::OutputType;
+    let mut registry = async_graphql::registry::Registry::default();
+    Query::create_type_info(&mut registry);
+    Mutation::create_type_info(&mut registry);
+    node::Entity::create_type_info(&mut registry);
+    scopes::Planner::new(registry, cfg.max_complexity)
 }
 
 /// The schema in SDL, sorted, as committed in `schema.graphql`.

@@ -2,46 +2,23 @@
 //! variables or in the literal arguments of its document holds NUL (U+0000): PostgreSQL
 //! cannot store it, and SQLite and PostgreSQL must give the same `BAD_USER_INPUT`.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Positioned, ServerError, ServerResult, Value as ConstValue, Variables};
+use async_graphql::{Positioned, ServerError, Value as ConstValue, Variables};
 
 use crate::domain::text::has_forbidden_char;
 
-/// The extension factory registered in [`super::build_schema`].
-pub struct TextCheck;
-
-impl ExtensionFactory for TextCheck {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(TextCheckExtension)
+/// Refuses the request when its variables or its document's literals hold NUL.
+pub fn check(document: &ExecutableDocument, variables: &Variables) -> Result<(), ServerError> {
+    let variables_ok = variables.iter().all(|(name, value)| !has_forbidden_char(name) && const_ok(value));
+    if !variables_ok {
+        return Err(refusal("a variable"));
     }
-}
-
-struct TextCheckExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for TextCheckExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let variables_ok = variables.iter().all(|(name, value)| !has_forbidden_char(name) && const_ok(value));
-        if !variables_ok {
-            return Err(refusal("a variable"));
-        }
-        if !document_ok(&document) {
-            return Err(refusal("an argument"));
-        }
-        Ok(document)
+    if !document_ok(document) {
+        return Err(refusal("an argument"));
     }
+    Ok(())
 }
 
 /// The `BAD_USER_INPUT` error for a string holding NUL in `place`.

@@ -67,8 +67,16 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
     let loader = DataLoader::new(AppLoader(state.services.clone()), tokio::spawn)
         .max_batch_size(1000)
         .delay(std::time::Duration::from_millis(1));
-    let request = request.data(principal).data(meta).data(loader);
-    let mut response = state.schema.execute(request).await;
+    // Scopes, cost, size and text are decided for the whole request before anything runs.
+    let mut request = request;
+    let checked = match state.schema.data::<crate::graphql::scopes::Planner>() {
+        Some(planner) => planner.check(&mut request, Some(&principal)),
+        None => Ok(()),
+    };
+    let mut response = match checked {
+        Ok(()) => state.schema.execute(request.data(principal).data(meta).data(loader)).await,
+        Err(e) => async_graphql::Response::from_errors(vec![e]),
+    };
     // Errors raised by async-graphql itself (syntax, validation, variable coercion, depth
     // and complexity limits) are the client's mistakes; give them a code like ours.
     for error in &mut response.errors {
