@@ -91,6 +91,11 @@ fn planner(cfg: &AdminApiConfig) -> scopes::Planner {
     scopes::Planner::new(registry, cfg.max_complexity)
 }
 
+/// Root fields that declare no scope (see [`scopes::Planner::unscoped_root_fields`]).
+pub fn unscoped_root_fields() -> Vec<String> {
+    planner(&AdminApiConfig::default()).unscoped_root_fields()
+}
+
 /// The schema in SDL, sorted, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     build_schema(&AdminApiConfig::default(), None)

@@ -43,6 +43,22 @@ impl Planner {
         Self { registry, max_cost }
     }
 
+    /// `Type.field` of every root field that declares no scope. Only `node` and `nodes`
+    /// may be here: they check the scope of each ID's type when they decode it.
+    pub fn unscoped_root_fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for root in ["Query", "Mutation"] {
+            if let Some(MetaType::Object { fields, .. }) = self.registry.types.get(root) {
+                for (name, field) in fields {
+                    if field.requires_scopes.is_empty() && !name.starts_with("__") {
+                        out.push(format!("{root}.{name}"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Parses the request (async-graphql then reuses the parsed document) and refuses it
     /// whole unless every check passes and `principal` holds every scope it needs.
     pub fn check(&self, request: &mut Request, principal: Option<&Principal>) -> Result<(), ServerError> {

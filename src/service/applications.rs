@@ -16,7 +16,7 @@ use super::{Audit, Error, Result, Services, audit, conflict_on_unique, escalatio
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
 use crate::domain::text::{check_list, check_text};
-use entity::{application, client_secret, session};
+use entity::{application, authorization, authorization_code, client_secret, session};
 
 /// At most this many active secrets per application (so a secret rotates without downtime).
 pub const MAX_ACTIVE_SECRETS: usize = 2;
@@ -304,6 +304,15 @@ impl Services {
         // refused wherever they are checked (the client no longer exists).
         let grants = Condition::all().add(Expr::col(session::Column::ClientId).eq(client_id));
         end_sessions(&txn, grants, micros(now())).await?;
+        // Its users' consents and unused codes go too: they name a client that is gone.
+        authorization::Entity::delete_many()
+            .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
+            .exec(&txn)
+            .await?;
+        authorization_code::Entity::delete_many()
+            .filter(Expr::col(authorization_code::Column::ClientId).eq(client_id))
+            .exec(&txn)
+            .await?;
         application::Entity::delete_by_id(row.id).exec(&txn).await?;
         audit::record(&txn, audit, None, json!({"application": app_json(&row)})).await?;
         changes::bump(&txn, Area::Applications).await?;

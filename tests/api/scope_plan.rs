@@ -153,3 +153,10 @@ async fn reads_need_every_area_they_touch() {
     .await;
     forbidden(&res, "user:read");
 }
+
+#[test]
+fn every_root_field_but_node_declares_its_scopes() {
+    let mut unscoped = authgraph::graphql::unscoped_root_fields();
+    unscoped.sort();
+    assert_eq!(unscoped, vec!["Query.node".to_owned(), "Query.nodes".to_owned()]);
+}
