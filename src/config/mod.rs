@@ -79,6 +79,21 @@ pub struct Config {
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// The one header the trusted proxies write the client into: `x-forwarded-for`
+    /// (default) or `forwarded`. The other is ignored, since a client can send it through.
+    pub trusted_proxy_header: ProxyHeader,
+}
+
+/// Where trusted proxies record the client's address.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, ...`.
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
 }
 
 /// OAuth settings.
@@ -119,6 +134,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
             trusted_proxies: Vec::new(),
+            trusted_proxy_header: ProxyHeader::default(),
         }
     }
 }

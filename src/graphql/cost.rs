@@ -6,7 +6,8 @@
 //! field is at least one query, and aliases repeat them at will. This walk adds
 //! [`COUNT_COST`] for each such `totalCount` of a root list (a count over a whole table,
 //! such as every audit log row matching a filter), [`LINK_COUNT_COST`] for one of a nested
-//! list (an index range, such as one role's users) and [`ROOT_COST`] for each root field, times
+//! list (an index range, such as one role's users) and as much again for the nested list's
+//! page query, and [`ROOT_COST`] for each root field, times
 //! how often each runs (a `totalCount` inside the `edges` of a 50-item page runs 50 times),
 //! and refuses the operation when the sum passes `admin_api.max_complexity`. Lists loaded
 //! whole (a user's identities, roles, ...) know their count: it is free.
@@ -157,10 +158,21 @@ impl Walk<'_> {
                         (Some(size), "edges" | "nodes") => times.saturating_mul(size),
                         _ => times,
                     };
+                    // A list fetched by IDs (`nodes(ids:)`) runs its selection once per ID,
+                    // duplicates included.
+                    let times = match meta.args.contains_key("ids") {
+                        true => times.saturating_mul(self.list_len(field, "ids")),
+                        false => times,
+                    };
+                    let counted = meta.tags.iter().any(|t| t == DB_COUNT);
+                    if counted && !root {
+                        // A nested list paged in the database is a query per parent item.
+                        self.add(LINK_COUNT_COST.saturating_mul(times))?;
+                    }
                     let paged = meta.args.contains_key("first") || meta.args.contains_key("last");
                     let child_page = Page {
                         size: paged.then(|| self.page_size(field)),
-                        count_cost: match (meta.tags.iter().any(|t| t == DB_COUNT), root) {
+                        count_cost: match (counted, root) {
                             (false, _) => 0,
                             (true, true) => COUNT_COST,
                             (true, false) => LINK_COUNT_COST,
@@ -189,6 +201,19 @@ impl Walk<'_> {
     fn add(&mut self, n: usize) -> Result<(), Refusal> {
         self.cost = self.cost.saturating_add(n);
         if self.cost > self.max { Err(Refusal::TooCostly(self.cost)) } else { Ok(()) }
+    }
+
+    /// How many items the list argument `arg` holds (a literal or a variable); the
+    /// longest list any argument takes when it cannot be read.
+    fn list_len(&self, field: &async_graphql::parser::types::Field, arg: &str) -> usize {
+        let value = field
+            .get_argument(arg)
+            .map(|v| v.node.clone().into_const_with(|name| self.variables.get(&name).cloned().ok_or(())));
+        match value {
+            Some(Ok(async_graphql::Value::List(items))) => items.len(),
+            Some(Ok(_)) => 1,
+            _ => crate::domain::text::MAX_LIST,
+        }
     }
 
     /// The page size a connection field asks for (`first` or `last`, a literal or a

@@ -26,6 +26,9 @@ use super::error::request_error;
 /// same expensive field many times.
 pub const MAX_ALIASES: usize = 100;
 
+/// Most fragment definitions one document may hold.
+pub const MAX_FRAGMENTS: usize = 100;
+
 /// The checks every Admin API request passes before it runs: the document's size, its
 /// aliases, NUL in its text (`text_check`), its database cost (`cost`) and the scopes of
 /// every field it selects. Built once with the schema and kept in its data. It is not an
@@ -65,6 +68,14 @@ impl Planner {
         let name = request.operation_name.clone();
         let variables = request.variables.clone();
         let doc = request.parsed_query()?;
+        // Every walk below follows fragment spreads recursively: a long chain of fragments
+        // must not reach them (30,000 links overflow the stack).
+        if doc.fragments.len() > MAX_FRAGMENTS {
+            return Err(limit_error(format!(
+                "the document defines {} fragments; at most {MAX_FRAGMENTS} are allowed",
+                doc.fragments.len()
+            )));
+        }
         // Measured before async-graphql walks the document with fragments expanded: a few
         // lines of nested fragment spreads would otherwise expand to billions.
         match super::cost::expansion(doc) {

@@ -1,8 +1,9 @@
 //! The client's address behind trusted proxies.
 //!
 //! When the peer is a trusted proxy (`trusted_proxies`), the client is the first address,
-//! reading `Forwarded` (RFC 7239) or else `X-Forwarded-For` from the right, that is not a
-//! trusted proxy itself. A middleware puts that address in place of the peer address, so
+//! reading the header the proxies write (`trusted_proxy_header`: `X-Forwarded-For` or
+//! RFC 7239 `Forwarded`, never both: proxies append to one and pass the other through
+//! from the client) from the right, that is not a trusted proxy itself. A middleware puts that address in place of the peer address, so
 //! every handler, rate limit and audit row sees the client, not the load balancer. Headers
 //! from an untrusted peer are ignored: anyone can send them.
 
@@ -15,9 +16,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-/// Trusted proxy networks.
+use crate::config::ProxyHeader;
+
+/// Trusted proxy networks and the header they write.
 #[derive(Clone)]
-pub struct TrustedProxies(pub Arc<Vec<IpNet>>);
+pub struct TrustedProxies(pub Arc<Vec<IpNet>>, pub ProxyHeader);
 
 impl TrustedProxies {
     fn trusts(&self, ip: IpAddr) -> bool {
@@ -30,7 +33,7 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        let chain = forwarded_chain(headers);
+        let chain = forwarded_chain(headers, self.1);
         let mut client = peer;
         for hop in chain.iter().rev() {
             match hop {
@@ -57,13 +60,17 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses the proxies recorded, client first; `None` for an unreadable entry.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&str> = headers.get_all("forwarded").iter().filter_map(|v| v.to_str().ok()).collect();
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .flat_map(|v| v.split(','))
+/// The addresses the proxies recorded in `header`, client first; `None` for an
+/// unreadable entry.
+fn forwarded_chain(headers: &HeaderMap, header: ProxyHeader) -> Vec<Option<IpAddr>> {
+    let name = match header {
+        ProxyHeader::Forwarded => "forwarded",
+        ProxyHeader::XForwardedFor => "x-forwarded-for",
+    };
+    let elements = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    match header {
+        ProxyHeader::XForwardedFor => elements.map(|s| parse_node(s.trim())).collect(),
+        ProxyHeader::Forwarded => elements
             .map(|element| {
                 element.split(';').find_map(|pair| {
                     let (k, v) = pair.split_once('=')?;
@@ -73,15 +80,8 @@ fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
                     parse_node(v.trim().trim_matches('"'))
                 })
             })
-            .collect();
+            .collect(),
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| parse_node(s.trim()))
-        .collect()
 }
 
 /// `1.2.3.4`, `1.2.3.4:80`, `[2001:db8::1]`, `[2001:db8::1]:80` or `2001:db8::1`.

@@ -464,6 +464,9 @@ impl Services {
 #[derive(Default)]
 pub struct AppCache {
     inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
+    /// Moves every time the cache is dropped: a lookup that began before a drop must not
+    /// put what it read (perhaps a deleted application) back afterwards.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 /// Most applications the cache holds before it starts over.
@@ -478,8 +481,12 @@ impl Services {
         {
             return Ok(app.clone());
         }
+        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
         let app = self.application(client_id).await?;
         let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) != epoch {
+            return Ok(app);
+        }
         if map.len() >= APP_CACHE_MAX {
             map.clear();
         }
@@ -506,18 +513,26 @@ impl Services {
         {
             return Ok(set.contains(origin));
         }
+        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
         let rows = application::Entity::find().all(&self.db.conn).await?;
         let set: std::collections::HashSet<String> = rows.iter().flat_map(|r| strings(&r.allowed_origins)).collect();
         let allowed = set.contains(origin);
-        *self.origins.inner.write().await = Some((std::time::Instant::now(), std::sync::Arc::new(set)));
+        let mut cached = self.origins.inner.write().await;
+        // Dropped while this read ran (see `AppCache::epoch`): do not keep what it read.
+        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
+            *cached = Some((std::time::Instant::now(), std::sync::Arc::new(set)));
+        }
         Ok(allowed)
     }
 
     /// Drops the cached origins and applications after an application changed (in this
     /// process, or in another one: see `changes`).
     pub(crate) async fn forget_applications(&self) {
-        *self.origins.inner.write().await = None;
-        self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut origins = self.origins.inner.write().await;
+        let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        self.app_cache.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        map.clear();
+        *origins = None;
     }
 }
 

@@ -7,8 +7,8 @@
 //! Admin API scope that application holds. The checks run inside the write transaction, so
 //! they see the grants the write is about to change.
 
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
 use super::{Error, Result};
@@ -48,6 +48,17 @@ pub(crate) async fn ensure_holds_all_of(
     application_id: Uuid,
     client_id: &str,
 ) -> Result<()> {
+    // On PostgreSQL, lock the application row first, so that a grant and a secret (or
+    // settings) change on the same application run one after the other and each sees the
+    // other's result. SQLite's write transactions are already serial.
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let lock = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM applications WHERE id = $1 FOR UPDATE",
+            [application_id.into()],
+        );
+        conn.query_one_raw(lock).await?;
+    }
     let theirs = admin_scopes_of(conn, application_id).await?;
     ensure_held(held, &theirs, &format!("changing `{client_id}`, which holds Admin API scopes,"))
 }

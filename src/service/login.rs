@@ -90,7 +90,7 @@ impl Services {
         replaces: Option<Uuid>,
     ) -> Result<(User, IdpSession, String), LoginError> {
         let rl = &self.config.rate_limits;
-        let ip = actor.ip.as_deref().unwrap_or("-");
+        let ip = super::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
         let ip_bucket = format!("login:ip:{ip}");
         let id_bucket =
             format!("login:id:{ip}:{}", login_id.trim().to_lowercase().chars().take(200).collect::<String>());

@@ -89,7 +89,7 @@ impl Services {
             PerIp::Signup => ("signup", rl.signups_per_ip_per_minute),
             PerIp::AccountEnumeration => ("account_enumeration", rl.account_enumeration_per_ip_per_minute),
         };
-        let bucket = format!("{name}:ip:{ip}");
+        let bucket = format!("{name}:ip:{}", network_key(ip));
         match self.reserve_attempt(&[(bucket.as_str(), limit)]).await? {
             Some(r) => {
                 r.keep();
@@ -141,4 +141,20 @@ async fn increment(conn: &impl ConnectionTrait, bucket: &str, window: i64, by: i
     let stmt = Statement::from_sql_and_values(backend, sql, [bucket.into(), window.into(), by.into()]);
     let row = conn.query_one_raw(stmt).await?.ok_or_else(|| super::Error::internal("rate limit: no row returned"))?;
     Ok(row.try_get::<i64>("", "count")?)
+}
+
+/// The address a per-IP limit counts: an IPv4 address, or the /64 network of an IPv6
+/// address (one client commonly holds a whole /64 and could change address per attempt).
+pub(crate) fn network_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
 }

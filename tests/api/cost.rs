@@ -58,3 +58,29 @@ async fn a_count_inside_a_page_runs_once_per_item() {
     let cycle = "{ ...A } fragment A on Query { ...B ...B } fragment B on Query { ...A ...A }";
     refused(&app.gql(cycle, json!({})).await, "cycle");
 }
+
+#[tokio::test]
+async fn long_fragment_chains_and_repeated_ids_are_refused() {
+    let app = spawn_app().await;
+    // A chain of 20,000 fragments: refused before any walk follows it (it overflowed the
+    // stack of the request's thread).
+    let mut doc = String::from("query { ...f0 }\n");
+    for i in 0..20_000 {
+        doc.push_str(&format!("fragment f{i} on Query {{ ...f{} }}\n", i + 1));
+    }
+    doc.push_str("fragment f20000 on Query { __typename }\n");
+    refused(&app.gql(&doc, json!({})).await, "fragments");
+    assert_eq!(app.gql("{ __typename }", json!({})).await["data"]["__typename"], "Query", "the server is still up");
+
+    // `nodes(ids:)` runs its selection once per ID, duplicates included.
+    let d = app.ok("mutation { createRole(input: {key: \"r\"}) { role { id } } }", json!({})).await;
+    let role = d["createRole"]["role"]["id"].as_str().unwrap().to_owned();
+    let ids: Vec<&str> = std::iter::repeat_n(role.as_str(), 100).collect();
+    let fields: String = (0..10)
+        .map(|i| format!("a{i}: nodes(ids: $ids) {{ ... on Role {{ users(first: 100) {{ totalCount }} }} }} "))
+        .collect();
+    let q = format!("query($ids: [ID!]!) {{ {fields} }}");
+    refused(&app.gql(&q, json!({"ids": ids})).await, "too complex");
+    let res = app.gql(&q, json!({"ids": [role]})).await;
+    assert!(res.get("errors").is_none(), "{res}");
+}

@@ -89,16 +89,46 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
         assert_eq!(post_login(&browser, &page, "proxied@example.com", "nope", attacker).await, 401);
     }
     assert_eq!(post_login(&browser, &page, "proxied@example.com", "nope", attacker).await, 429);
+    // A `Forwarded` header the client sends through is not read: the proxy writes XFF.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("flow", hidden(&page, "flow").as_str()),
+            ("login_id", "proxied@example.com"),
+            ("password", "nope"),
+        ])
+        .finish();
+    let spoofed = browser
+        .client
+        .post(format!("{}/login", browser.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("forwarded", "for=192.0.2.200")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 429, "still the blocked client");
     // Another client behind the same proxy is not blocked, and logs in.
     assert_eq!(post_login(&browser, &page, "proxied@example.com", PW, Some("203.0.113.8")).await, 303);
+    // IPv6 clients are counted by their /64: a new address per attempt does not help.
+    for host in 1..=3 {
+        let ip = format!("2001:db8:7:7::{host}");
+        assert_eq!(post_login(&browser, &page, "proxied@example.com", "nope", Some(&ip)).await, 401);
+    }
+    assert_eq!(post_login(&browser, &page, "proxied@example.com", "nope", Some("2001:db8:7:7::99")).await, 429);
+    assert_eq!(post_login(&browser, &page, "proxied@example.com", "nope", Some("2001:db8:7:8::1")).await, 401);
     let d = app
         .ok(
             "{ auditLogs(activityTypes: [AUTHENTICATION_PRIMARY_PASSWORD_FAILED]) { edges { node { ipAddress } } } }",
             json!({}),
         )
         .await;
-    for edge in d["auditLogs"]["edges"].as_array().unwrap() {
-        assert_eq!(edge["node"]["ipAddress"], "203.0.113.7", "the client, not the proxy or a spoofed hop");
+    let ips: Vec<&str> =
+        d["auditLogs"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["ipAddress"].as_str().unwrap()).collect();
+    assert_eq!(ips.iter().filter(|ip| **ip == "203.0.113.7").count(), 3, "the client: {ips:?}");
+    for spoofed in ["127.0.0.1", "198.51.100.66", "192.0.2.200"] {
+        assert!(!ips.contains(&spoofed), "never the proxy or a spoofed hop: {ips:?}");
     }
 
     // Without trusted proxies the header is ignored: everyone is the peer.
