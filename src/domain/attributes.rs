@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::Invalid;
 use super::login_id::{normalize_email, normalize_phone};
-use crate::config::{CustomAttribute, CustomAttributeType};
+use serde::{Deserialize, Serialize};
 
 /// Standard attributes an admin can write, with OIDC names.
 const STRING_ATTRS: &[&str] =
@@ -233,5 +233,54 @@ mod tests {
         assert!(validate_custom(&decls, &json!({"age": 300})).is_err());
         assert!(validate_custom(&decls, &json!({"age": 1.5})).is_err());
         assert!(validate_custom(&decls, &json!({"other": 1})).is_err());
+    }
+}
+
+/// Type of a custom attribute.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomAttributeType {
+    /// Non-empty string.
+    String,
+    /// Any number, with optional `minimum`/`maximum`.
+    Number,
+    /// Integer, with optional `minimum`/`maximum`.
+    Integer,
+    /// One of `enum`.
+    Enum,
+    /// Email address.
+    Email,
+    /// E.164 phone number.
+    PhoneNumber,
+    /// Absolute URL.
+    Url,
+    /// ISO 3166-1 alpha-2 code.
+    CountryCode,
+}
+
+/// A declared custom attribute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAttribute {
+    /// JSON pointer of the attribute, e.g. `/hobby` (one level).
+    pub pointer: String,
+    /// Value type.
+    #[serde(rename = "type")]
+    pub kind: CustomAttributeType,
+    /// Lower bound for number and integer.
+    #[serde(default)]
+    pub minimum: Option<f64>,
+    /// Upper bound for number and integer.
+    #[serde(default)]
+    pub maximum: Option<f64>,
+    /// Allowed values for enum.
+    #[serde(default, rename = "enum")]
+    pub values: Vec<String>,
+}
+
+impl CustomAttribute {
+    /// Attribute name: the pointer without its leading `/`.
+    pub fn name(&self) -> &str {
+        self.pointer.trim_start_matches('/')
     }
 }

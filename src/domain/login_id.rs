@@ -1,7 +1,7 @@
 //! Login IDs: email, phone and username, with their normalisation rules.
 
 use super::Invalid;
-use crate::config::{LoginIdConfig, LoginIdType};
+use serde::{Deserialize, Serialize};
 
 /// A validated login ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,5 +158,78 @@ mod tests {
         assert!(LoginId::parse(&cfg, "username", "Admin").is_err());
         assert!(LoginId::parse(&cfg, "username", "bad name").is_err());
         assert!(LoginId::parse(&cfg, "username", &"x".repeat(41)).is_err());
+    }
+}
+
+/// A login ID type.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginIdType {
+    /// An email address.
+    Email,
+    /// A phone number in E.164 form.
+    Phone,
+    /// A user name.
+    Username,
+}
+
+impl LoginIdType {
+    /// The config and claim spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Username => "username",
+        }
+    }
+}
+
+/// Login ID settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginIdConfig {
+    /// Enabled login ID types; the key of each is its type name.
+    pub types: Vec<LoginIdType>,
+    /// Compare emails case-sensitively (the domain is always lower-cased).
+    pub email_case_sensitive: bool,
+    /// Maximum username length.
+    pub username_max_length: usize,
+    /// Usernames nobody may take (compared case-insensitively).
+    pub reserved_usernames: Vec<String>,
+}
+
+impl Default for LoginIdConfig {
+    fn default() -> Self {
+        Self {
+            types: vec![LoginIdType::Email, LoginIdType::Username, LoginIdType::Phone],
+            email_case_sensitive: false,
+            username_max_length: 40,
+            reserved_usernames: [
+                "admin",
+                "administrator",
+                "root",
+                "system",
+                "support",
+                "help",
+                "security",
+                "webmaster",
+                "postmaster",
+                "hostmaster",
+                "abuse",
+                "noreply",
+                "no-reply",
+                "null",
+                "undefined",
+                "authgraph",
+                "api",
+                "www",
+                "mail",
+                "oauth",
+                "oidc",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        }
     }
 }

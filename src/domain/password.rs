@@ -1,7 +1,7 @@
 //! Password policy checks (the hashing itself lives in `crypto::password`).
 
 use super::Invalid;
-use crate::config::PasswordPolicy;
+use serde::{Deserialize, Serialize};
 
 /// Checks `password` against the policy; the message lists every rule it breaks.
 pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<(), Invalid> {
@@ -81,5 +81,42 @@ mod tests {
         let err = check_policy(&p, "long enough").unwrap_err();
         assert!(err.message.contains("a digit"));
         assert!(err.message.contains("upper-case"));
+    }
+}
+
+/// Rules a new password must follow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordPolicy {
+    /// Minimum length in characters.
+    pub min_length: usize,
+    /// Maximum length in characters (Argon2 input is bounded).
+    pub max_length: usize,
+    /// At least one upper-case letter.
+    pub uppercase_required: bool,
+    /// At least one lower-case letter.
+    pub lowercase_required: bool,
+    /// At least one letter.
+    pub alphabet_required: bool,
+    /// At least one digit.
+    pub digit_required: bool,
+    /// At least one character that is neither a letter nor a digit.
+    pub symbol_required: bool,
+    /// Words a password must not contain (case-insensitive).
+    pub excluded_keywords: Vec<String>,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 256,
+            uppercase_required: false,
+            lowercase_required: false,
+            alphabet_required: false,
+            digit_required: false,
+            symbol_required: false,
+            excluded_keywords: Vec::new(),
+        }
     }
 }
