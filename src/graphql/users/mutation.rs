@@ -1,0 +1,178 @@
+//! User mutations.
+
+use super::*;
+use async_graphql::{Context, Object};
+
+use crate::graphql::context::{audit, services};
+use crate::graphql::node::{decode_id, encode_id};
+use crate::service::users::{NewUser, ValidPeriod};
+
+/// User mutations. Each needs `user:write` and writes one audit log entry in the same
+/// transaction as the change.
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Creates a user with one login ID and an optional password.
+    #[graphql(requires_scopes = "user:write")]
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new user.")] input: CreateUserInput,
+    ) -> async_graphql::Result<CreateUserPayload> {
+        refuse_send_password(input.send_password)?;
+        let new = NewUser {
+            login_id_key: input.definition.login_id.key,
+            login_id_value: input.definition.login_id.value,
+            password: input.password,
+            set_password_expired: input.set_password_expired.unwrap_or(false),
+            account_valid_from: input.account_valid_from,
+            account_valid_until: input.account_valid_until,
+        };
+        let user = services(ctx)?.create_user(&audit(ctx, "create_user"), new).await?;
+        Ok(CreateUserPayload { user: User(user) })
+    }
+
+    /// Replaces a user's standard and/or custom attributes.
+    #[graphql(requires_scopes = "user:write")]
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to change.")] input: UpdateUserInput,
+    ) -> async_graphql::Result<UpdateUserPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let user = services(ctx)?
+            .update_user(
+                &audit(ctx, "update_user"),
+                id,
+                input.standard_attributes.map(|s| s.0),
+                input.custom_attributes.map(|c| c.0),
+            )
+            .await?;
+        Ok(UpdateUserPayload { user: User(user) })
+    }
+
+    /// Deletes a user with their identities, authenticators and role and group links.
+    #[graphql(requires_scopes = "user:write")]
+    async fn delete_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user to delete.")] input: DeleteUserInput,
+    ) -> async_graphql::Result<DeleteUserPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        services(ctx)?.delete_user(&audit(ctx, "delete_user"), id, input.reason).await?;
+        Ok(DeleteUserPayload { deleted_user_id: encode_id("User", id) })
+    }
+
+    /// Disables a user (indefinitely, or inside a window) or re-enables them.
+    #[graphql(requires_scopes = "user:write")]
+    async fn set_disabled_status(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new status.")] input: SetDisabledStatusInput,
+    ) -> async_graphql::Result<SetDisabledStatusPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let user = services(ctx)?
+            .set_disabled_status(
+                &audit(ctx, "set_disabled_status"),
+                id,
+                input.is_disabled,
+                input.reason,
+                (input.temporarily_disabled_from, input.temporarily_disabled_until),
+            )
+            .await?;
+        Ok(SetDisabledStatusPayload { user: User(user) })
+    }
+
+    /// Sets or clears the start of the account valid period.
+    #[graphql(requires_scopes = "user:write")]
+    async fn set_account_valid_from(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new bound.")] input: SetAccountValidFromInput,
+    ) -> async_graphql::Result<SetAccountValidFromPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let p = ValidPeriod { from: Some(input.account_valid_from), until: None };
+        let user = services(ctx)?.set_account_valid_period(&audit(ctx, "set_account_valid_from"), id, p).await?;
+        Ok(SetAccountValidFromPayload { user: User(user) })
+    }
+
+    /// Sets or clears the end of the account valid period.
+    #[graphql(requires_scopes = "user:write")]
+    async fn set_account_valid_until(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new bound.")] input: SetAccountValidUntilInput,
+    ) -> async_graphql::Result<SetAccountValidUntilPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let p = ValidPeriod { from: None, until: Some(input.account_valid_until) };
+        let user = services(ctx)?.set_account_valid_period(&audit(ctx, "set_account_valid_until"), id, p).await?;
+        Ok(SetAccountValidUntilPayload { user: User(user) })
+    }
+
+    /// Sets or clears both bounds of the account valid period.
+    #[graphql(requires_scopes = "user:write")]
+    async fn set_account_valid_period(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new bounds.")] input: SetAccountValidPeriodInput,
+    ) -> async_graphql::Result<SetAccountValidPeriodPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let p = ValidPeriod { from: Some(input.account_valid_from), until: Some(input.account_valid_until) };
+        let user = services(ctx)?.set_account_valid_period(&audit(ctx, "set_account_valid_period"), id, p).await?;
+        Ok(SetAccountValidPeriodPayload { user: User(user) })
+    }
+
+    /// Sets a new password for a user (creating their password authenticator if needed).
+    #[graphql(requires_scopes = "user:write")]
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new password.")] input: ResetPasswordInput,
+    ) -> async_graphql::Result<ResetPasswordPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        refuse_send_password(input.send_password)?;
+        let user = services(ctx)?
+            .reset_password(
+                &audit(ctx, "reset_password"),
+                id,
+                input.password.unwrap_or_default(),
+                input.set_password_expired.unwrap_or(false),
+            )
+            .await?;
+        Ok(ResetPasswordPayload { user: User(user) })
+    }
+
+    /// Marks a user's password as expired (or not).
+    #[graphql(requires_scopes = "user:write")]
+    async fn set_password_expired(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new state.")] input: SetPasswordExpiredInput,
+    ) -> async_graphql::Result<SetPasswordExpiredPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let user = services(ctx)?.set_password_expired(&audit(ctx, "set_password_expired"), id, input.expired).await?;
+        Ok(SetPasswordExpiredPayload { user: User(user) })
+    }
+
+    /// Marks an email or phone number as verified or unverified for a user.
+    #[graphql(requires_scopes = "user:write")]
+    async fn set_verified_status(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The claim and its new state.")] input: SetVerifiedStatusInput,
+    ) -> async_graphql::Result<SetVerifiedStatusPayload> {
+        let id = decode_id("User", &input.user_id)?;
+        let user = services(ctx)?
+            .set_verified_status(
+                &audit(ctx, "set_verified_status"),
+                id,
+                &input.claim_name,
+                &input.claim_value,
+                input.is_verified,
+            )
+            .await?;
+        Ok(SetVerifiedStatusPayload { user: User(user) })
+    }
+}

@@ -1,0 +1,299 @@
+//! The `User` object and its nested fields.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use time::OffsetDateTime;
+
+use crate::graphql::connection::{Conn, args, list_conn};
+use crate::graphql::error::bad_input;
+use crate::graphql::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
+use crate::graphql::loaders::{
+    AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf,
+    VerifiedClaimsOf,
+};
+use crate::graphql::node::encode_id;
+use crate::graphql::roles_groups::{Group, Role};
+use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
+use crate::graphql::sessions::{Authorization, Session};
+use crate::service::loaders::Owner;
+use crate::service::paging::{Cursor, SortKind};
+use crate::service::types;
+
+/// An end user.
+#[derive(Clone)]
+pub struct User(pub types::User);
+
+pub(super) fn refuse_send_password(send: Option<bool>) -> async_graphql::Result<()> {
+    if send == Some(true) {
+        return Err(bad_input(
+            "SendPasswordUnsupported",
+            "sendPassword is not supported yet: set the password and tell the user yourself",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<AppLoader>> {
+    ctx.data::<DataLoader<AppLoader>>()
+}
+
+pub(super) fn key_cursor(k: &types::Keyed) -> Cursor {
+    Cursor::key(&k.key, k.id)
+}
+
+/// A claim the user has verified.
+#[derive(SimpleObject, Clone)]
+pub struct Claim {
+    /// Claim name: `email` or `phone_number`.
+    pub name: String,
+    /// Verified value.
+    pub value: String,
+}
+
+/// An end user: profile, account status, identities, authenticators, roles and groups.
+#[Object(requires_scopes = "user:read")]
+impl User {
+    /// The global ID of the user.
+    pub async fn id(&self) -> ID {
+        encode_id("User", self.0.id)
+    }
+    /// The raw UUID of the user, as in the `sub` claim of tokens.
+    #[graphql(name = "rawID")]
+    async fn raw_id(&self) -> String {
+        self.0.id.to_string()
+    }
+    /// When the user was created.
+    pub async fn created_at(&self) -> OffsetDateTime {
+        self.0.created_at
+    }
+    /// When the user was last changed.
+    pub async fn updated_at(&self) -> OffsetDateTime {
+        self.0.updated_at
+    }
+    /// When the user last logged in; null if never.
+    async fn last_login_at(&self) -> Option<OffsetDateTime> {
+        self.0.last_login_at
+    }
+    /// Standard attributes with OIDC claim names. `email`, `phone_number` and
+    /// `preferred_username` follow the user's login IDs; `*_verified` follow verified claims.
+    async fn standard_attributes(&self) -> UserStandardAttributes {
+        UserStandardAttributes(self.0.standard_attributes.clone())
+    }
+    /// Custom attributes declared in the server config.
+    async fn custom_attributes(&self) -> UserCustomAttributes {
+        UserCustomAttributes(self.0.custom_attributes.clone())
+    }
+    /// Display name: `name`, else given, middle and family names joined.
+    async fn formatted_name(&self) -> Option<String> {
+        crate::domain::attributes::formatted_name(&self.0.standard_attributes)
+    }
+    /// A display ID for the user: their email, username or phone number.
+    #[graphql(name = "endUserAccountID")]
+    async fn end_user_account_id(&self) -> Option<String> {
+        self.0.end_user_account_id()
+    }
+    /// Claims the user has verified.
+    async fn verified_claims(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Claim>> {
+        let claims = loader(ctx)?.load_one(VerifiedClaimsOf(self.0.id)).await?.unwrap_or_default();
+        Ok(claims.into_iter().map(|c| Claim { name: c.name, value: c.value }).collect())
+    }
+    /// Whether the user is anonymous.
+    async fn is_anonymous(&self) -> bool {
+        self.0.is_anonymous
+    }
+    /// Whether the user is disabled now: indefinitely, inside a temporary window, or
+    /// outside the account valid period. A disabled user cannot log in or refresh tokens.
+    async fn is_disabled(&self) -> bool {
+        self.0.is_disabled_at(OffsetDateTime::now_utc())
+    }
+    /// Reason given when the user was disabled; shown to the user.
+    async fn disable_reason(&self) -> Option<String> {
+        self.0.disable_reason.clone()
+    }
+    /// Whether the user deactivated their own account.
+    async fn is_deactivated(&self) -> bool {
+        self.0.is_deactivated
+    }
+    /// Whether the user was anonymized.
+    async fn is_anonymized(&self) -> bool {
+        self.0.is_anonymized
+    }
+    /// When the user is scheduled to be deleted.
+    async fn delete_at(&self) -> Option<OffsetDateTime> {
+        self.0.delete_at
+    }
+    /// When the user is scheduled to be anonymized.
+    async fn anonymize_at(&self) -> Option<OffsetDateTime> {
+        self.0.anonymize_at
+    }
+    /// Start of a temporary disable window.
+    async fn temporarily_disabled_from(&self) -> Option<OffsetDateTime> {
+        self.0.temporarily_disabled_from
+    }
+    /// End of a temporary disable window.
+    async fn temporarily_disabled_until(&self) -> Option<OffsetDateTime> {
+        self.0.temporarily_disabled_until
+    }
+    /// Before this time the account is disabled.
+    async fn account_valid_from(&self) -> Option<OffsetDateTime> {
+        self.0.account_valid_from
+    }
+    /// From this time on the account is disabled.
+    async fn account_valid_until(&self) -> Option<OffsetDateTime> {
+        self.0.account_valid_until
+    }
+    /// The user's identities, oldest first.
+    #[allow(clippy::too_many_arguments)]
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only identities of this type.")] identity_type: Option<IdentityType>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Identity>> {
+        let mut list = loader(ctx)?.load_one(IdentitiesOf(self.0.id)).await?.unwrap_or_default();
+        if let Some(t) = identity_type {
+            list.retain(|i| i.kind == t.as_str());
+        }
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |i| Cursor::id(i.id), Identity)
+    }
+    /// The user's login IDs (email, phone, username), oldest first.
+    #[graphql(name = "loginIDs")]
+    async fn login_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
+        let list = loader(ctx)?.load_one(IdentitiesOf(self.0.id)).await?.unwrap_or_default();
+        Ok(list.into_iter().filter(|i| i.kind == "login_id").map(Identity).collect())
+    }
+    /// The user's authenticators (passwords, ...), oldest first.
+    #[allow(clippy::too_many_arguments)]
+    async fn authenticators(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only authenticators of this type.")] authenticator_type: Option<AuthenticatorType>,
+        #[graphql(desc = "Only primary or only secondary authenticators.")] authenticator_kind: Option<
+            AuthenticatorKind,
+        >,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Authenticator>> {
+        let mut list = loader(ctx)?.load_one(AuthenticatorsOf(self.0.id)).await?.unwrap_or_default();
+        list.retain(|a| {
+            authenticator_type.is_none_or(|t| t.as_str() == a.kind)
+                && authenticator_kind.is_none_or(|k| k.as_str() == a.factor)
+        });
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authenticator)
+    }
+    /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Session>> {
+        let list = loader(ctx)?.load_one(SessionsOf(self.0.id)).await?.unwrap_or_default();
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id), Session)
+    }
+    /// The user's consents to third-party applications, oldest first.
+    async fn authorizations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Authorization>> {
+        let list = loader(ctx)?.load_one(AuthorizationsOf(self.0.id)).await?.unwrap_or_default();
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authorization)
+    }
+    /// Roles assigned to the user directly, by key. Needs `role:read`.
+    #[graphql(requires_scopes = "role:read")]
+    async fn roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Role>> {
+        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserRoles, self.0.id)).await?.unwrap_or_default();
+        list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
+    }
+    /// Groups the user is in, by key. Needs `group:read`.
+    #[graphql(requires_scopes = "group:read")]
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Group>> {
+        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserGroups, self.0.id)).await?.unwrap_or_default();
+        list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Group)
+    }
+    /// Effective roles: direct roles and roles of the user's groups, by key. These are
+    /// the roles in tokens. Needs `role:read`.
+    #[graphql(requires_scopes = "role:read")]
+    async fn effective_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Role>> {
+        let list = loader(ctx)?.load_one(EffectiveRolesOf(self.0.id)).await?.unwrap_or_default();
+        list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
+    }
+}
+
+/// Identity types.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum IdentityType {
+    /// Email, phone or username.
+    LoginId,
+    /// Social or enterprise login.
+    Oauth,
+    /// Anonymous user key.
+    Anonymous,
+    /// Passkey.
+    Passkey,
+    /// Biometric key.
+    Biometric,
+    /// Sign in with Ethereum.
+    Siwe,
+    /// LDAP.
+    Ldap,
+}
+
+impl IdentityType {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginId => "login_id",
+            Self::Oauth => "oauth",
+            Self::Anonymous => "anonymous",
+            Self::Passkey => "passkey",
+            Self::Biometric => "biometric",
+            Self::Siwe => "siwe",
+            Self::Ldap => "ldap",
+        }
+    }
+    /// From the database spelling.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "oauth" => Self::Oauth,
+            "anonymous" => Self::Anonymous,
+            "passkey" => Self::Passkey,
+            "biometric" => Self::Biometric,
+            "siwe" => Self::Siwe,
+            "ldap" => Self::Ldap,
+            _ => Self::LoginId,
+        }
+    }
+}
