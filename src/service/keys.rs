@@ -127,19 +127,13 @@ impl Services {
                 .filter(|r| r.alg == *alg)
                 .filter(|r| r.active || r.deactivated_at.is_some_and(|d| d > published_before))
                 .collect();
-            for r in &candidates {
-                later(r.created_at.saturating_add(delay_us));
-                if let Some(d) = r.deactivated_at {
-                    later(d.saturating_add(delay_us));
+            let signer = candidates.iter().find(|r| r.created_at <= published_before).or_else(|| candidates.last());
+            if let Some(signer) = signer {
+                signers.push(((*alg).to_owned(), signer.id));
+                // A newer key waiting for its publish delay takes over when it ends.
+                for r in candidates.iter().filter(|r| r.created_at > signer.created_at) {
+                    later(r.created_at.saturating_add(delay_us));
                 }
-            }
-            let signer = candidates
-                .iter()
-                .find(|r| r.created_at <= published_before)
-                .or_else(|| candidates.last())
-                .map(|r| r.id);
-            if let Some(id) = signer {
-                signers.push(((*alg).to_owned(), id));
             }
         }
         for r in &rows {
