@@ -24,8 +24,6 @@ pub const LINK_COUNT_COST: usize = 100;
 pub const DB_COUNT: &str = "db_count";
 /// Cost of one root field (at least one query).
 pub const ROOT_COST: usize = 100;
-/// Most selections one walk visits (fragments spread into fragments multiply).
-const MAX_VISITS: usize = 50_000;
 
 /// How many selections the document's operations expand to, fragments spread in full;
 /// `None` for a fragment cycle. Linear in the document's size (each fragment is sized
@@ -76,17 +74,16 @@ pub fn expansion(doc: &ExecutableDocument) -> Option<usize> {
 }
 
 /// Most selections a document may expand to.
-pub const MAX_EXPANSION: usize = MAX_VISITS;
+pub const MAX_EXPANSION: usize = 50_000;
 
 /// Why an operation was refused.
 pub enum Refusal {
     /// The sum passed the limit.
     TooCostly(usize),
-    /// Fragments expand to too many selections to price.
-    TooLarge,
 }
 
-/// Prices the selection `set` of the root type `root`; refuses above `max`.
+/// Prices the selection `set` of the root type `root`; refuses above `max`. The walk
+/// expands fragments: call it only on a document whose [`expansion`] is bounded.
 pub fn check(
     registry: &Registry,
     doc: &ExecutableDocument,
@@ -95,7 +92,7 @@ pub fn check(
     set: &SelectionSet,
     max: usize,
 ) -> Result<usize, Refusal> {
-    let mut walk = Walk { registry, doc, variables, cost: 0, visits: 0, max };
+    let mut walk = Walk { registry, doc, variables, cost: 0, max };
     walk.set(root, set, 1, Page { size: None, count_cost: 0 }, true)?;
     Ok(walk.cost)
 }
@@ -114,7 +111,6 @@ struct Walk<'a> {
     doc: &'a ExecutableDocument,
     variables: &'a Variables,
     cost: usize,
-    visits: usize,
     max: usize,
 }
 
@@ -130,10 +126,6 @@ impl Walk<'_> {
         root: bool,
     ) -> Result<(), Refusal> {
         for selection in &set.items {
-            self.visits += 1;
-            if self.visits > MAX_VISITS {
-                return Err(Refusal::TooLarge);
-            }
             match &selection.node {
                 Selection::Field(field) => {
                     let field = &field.node;
@@ -178,7 +170,7 @@ impl Walk<'_> {
                             (true, false) => LINK_COUNT_COST,
                         },
                     };
-                    let child = meta.ty.trim_matches(|c| c == '[' || c == ']' || c == '!').to_owned();
+                    let child = super::scopes::named_type(&meta.ty).to_owned();
                     self.set(&child, &field.selection_set.node, times, child_page, false)?;
                 }
                 Selection::InlineFragment(fragment) => {

@@ -65,8 +65,20 @@ impl Planner {
     /// Parses the request (async-graphql then reuses the parsed document) and refuses it
     /// whole unless every check passes and `principal` holds every scope it needs.
     pub fn check(&self, request: &mut Request, principal: Option<&Principal>) -> Result<(), ServerError> {
+        // Parsing borrows the request mutably: hold the variables aside meanwhile.
+        let variables = std::mem::take(&mut request.variables);
+        let checked = self.check_parsed(request, &variables, principal);
+        request.variables = variables;
+        checked
+    }
+
+    fn check_parsed(
+        &self,
+        request: &mut Request,
+        variables: &async_graphql::Variables,
+        principal: Option<&Principal>,
+    ) -> Result<(), ServerError> {
         let name = request.operation_name.clone();
-        let variables = request.variables.clone();
         let doc = request.parsed_query()?;
         // Every walk below follows fragment spreads recursively: a long chain of fragments
         // must not reach them (30,000 links overflow the stack).
@@ -87,7 +99,7 @@ impl Planner {
         if aliases > MAX_ALIASES {
             return Err(limit_error(format!("the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed")));
         }
-        super::text_check::check(doc, &variables)?;
+        super::text_check::check(doc, variables)?;
         let Some((root, selection)) = operation(doc, name.as_deref()) else {
             // Unknown or ambiguous operation: execution reports it and runs nothing.
             return Ok(());
@@ -98,7 +110,7 @@ impl Planner {
             async_graphql::parser::types::OperationType::Subscription => return Ok(()),
         };
         let registry = &self.registry;
-        match super::cost::check(registry, doc, &variables, root_type, selection, self.max_cost) {
+        match super::cost::check(registry, doc, variables, root_type, selection, self.max_cost) {
             Ok(_) => {}
             Err(super::cost::Refusal::TooCostly(cost)) => {
                 return Err(limit_error(format!(
@@ -110,9 +122,6 @@ impl Planner {
                     super::cost::LINK_COUNT_COST,
                     super::cost::ROOT_COST
                 )));
-            }
-            Err(super::cost::Refusal::TooLarge) => {
-                return Err(limit_error("the operation's fragments expand to too many fields".into()));
             }
         }
         let mut walk = Walk { registry, doc, needs: BTreeSet::new(), seen_fragments: HashSet::new() };
@@ -215,7 +224,7 @@ fn meta_field<'r>(
 }
 
 /// `[User!]!` -> `User`.
-fn named_type(ty: &str) -> &str {
+pub(super) fn named_type(ty: &str) -> &str {
     ty.trim_matches(|c| c == '[' || c == ']' || c == '!')
 }
 

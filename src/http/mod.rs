@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
             .route("/_api/admin/graphiql/graphiql.css", get(graphiql::style));
     }
     let proxies = state.services.config().trusted_proxy_nets();
-    let state_header = state.services.config().trusted_proxy_header;
+    let proxy_header = state.services.config().trusted_proxy_header;
     let mut router = admin
         .merge(crate::oidc::routes(state.clone()))
         .route("/healthz", get(healthz))
@@ -57,8 +57,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state);
     if !proxies.is_empty() {
-        let header = state_header;
-        let proxies = client_ip::TrustedProxies(std::sync::Arc::new(proxies), header);
+        let proxies = client_ip::TrustedProxies(std::sync::Arc::new(proxies), proxy_header);
         router = router.layer(axum::middleware::from_fn_with_state(proxies, client_ip::resolve));
     }
     router

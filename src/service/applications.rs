@@ -473,6 +473,15 @@ pub struct AppCache {
 const APP_CACHE_MAX: usize = 10_000;
 
 impl Services {
+    /// Whether a token naming `client_id` outlived its application (deleted since): every
+    /// verifier refuses such tokens. A token without a client ID has none to lose.
+    pub async fn client_deleted(&self, client_id: Option<&str>) -> Result<bool> {
+        match client_id {
+            Some(id) => Ok(self.application_cached(id).await?.is_none()),
+            None => Ok(false),
+        }
+    }
+
     /// [`Services::application`] through a cache of [`ORIGIN_CACHE_TTL`]: the end-user
     /// flows look an application up several times per login.
     pub async fn application_cached(&self, client_id: &str) -> Result<Option<Application>> {

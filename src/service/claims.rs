@@ -212,9 +212,7 @@ impl Services {
         if !self.session_live(sid).await? {
             return Err(BearerError::InvalidToken("the session of this token has ended".into()));
         }
-        if let Some(client_id) = claims.get("client_id").and_then(Value::as_str)
-            && self.application_cached(client_id).await?.is_none()
-        {
+        if self.client_deleted(claims.get("client_id").and_then(Value::as_str)).await? {
             return Err(BearerError::InvalidToken("the application of this token was deleted".into()));
         }
         let user = match self.user(sub).await? {

@@ -7,8 +7,9 @@
 //! Admin API scope that application holds. The checks run inside the write transaction, so
 //! they see the grants the write is about to change.
 
+use entity::application;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
 use super::{Error, Result};
@@ -52,12 +53,7 @@ pub(crate) async fn ensure_holds_all_of(
     // settings) change on the same application run one after the other and each sees the
     // other's result. SQLite's write transactions are already serial.
     if conn.get_database_backend() == DbBackend::Postgres {
-        let lock = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM applications WHERE id = $1 FOR UPDATE",
-            [application_id.into()],
-        );
-        conn.query_one_raw(lock).await?;
+        application::Entity::find_by_id(application_id).lock_exclusive().one(conn).await?;
     }
     let theirs = admin_scopes_of(conn, application_id).await?;
     ensure_held(held, &theirs, &format!("changing `{client_id}`, which holds Admin API scopes,"))

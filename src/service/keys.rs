@@ -182,14 +182,12 @@ impl Services {
         let audience = self.config.admin_resource_uri();
         self.learn_kid(token).await;
         let claims: AccessClaims = self.keys.verify(token, &issuer, Some(&audience)).map_err(|e| e.to_string())?;
-        if let Some(client_id) = &claims.client_id {
-            match self.application_cached(client_id).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return Err("the application this token was issued to was deleted".into()),
-                Err(e) => {
-                    tracing::error!(cause = %e.describe(), "client check failed");
-                    return Err("token could not be checked; try again".into());
-                }
+        match self.client_deleted(claims.client_id.as_deref()).await {
+            Ok(false) => {}
+            Ok(true) => return Err("the application this token was issued to was deleted".into()),
+            Err(e) => {
+                tracing::error!(cause = %e.describe(), "client check failed");
+                return Err("token could not be checked; try again".into());
             }
         }
         match self.is_revoked(&claims.jti).await {

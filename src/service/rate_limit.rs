@@ -7,8 +7,8 @@
 //! and across processes, never gets more than `limit` checks through in a window. A check
 //! that succeeds gives its reservation back when the limit counts only failures.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 
 use serde_json::json;
 
@@ -128,18 +128,26 @@ impl Services {
 /// Adds `by` to a bucket's count in `window` (a new window starts again from `by`);
 /// returns the new count. One atomic statement on both databases.
 async fn increment(conn: &impl ConnectionTrait, bucket: &str, window: i64, by: i64) -> Result<i64> {
-    let backend = conn.get_database_backend();
-    let (a, b, c) = if backend == DbBackend::Postgres { ("$1", "$2", "$3") } else { ("?", "?", "?") };
-    let sql = format!(
-        "INSERT INTO rate_limits (bucket, window_start, count) VALUES ({a}, {b}, {c}) \
-         ON CONFLICT (bucket) DO UPDATE SET \
-         count = CASE WHEN rate_limits.window_start = excluded.window_start \
-                 THEN rate_limits.count + excluded.count ELSE excluded.count END, \
-         window_start = excluded.window_start \
-         RETURNING count"
-    );
-    let stmt = Statement::from_sql_and_values(backend, sql, [bucket.into(), window.into(), by.into()]);
-    let row = conn.query_one_raw(stmt).await?.ok_or_else(|| super::Error::internal("rate limit: no row returned"))?;
+    let stmt = Query::insert()
+        .into_table("rate_limits")
+        .columns(["bucket", "window_start", "count"])
+        .values([bucket.into(), window.into(), by.into()])
+        .map_err(super::Error::internal)?
+        .on_conflict(
+            OnConflict::column("bucket")
+                .value(
+                    "count",
+                    Expr::cust(
+                        "CASE WHEN rate_limits.window_start = excluded.window_start \
+                         THEN rate_limits.count + excluded.count ELSE excluded.count END",
+                    ),
+                )
+                .update_column("window_start")
+                .to_owned(),
+        )
+        .returning_col("count")
+        .to_owned();
+    let row = conn.query_one(&stmt).await?.ok_or_else(|| super::Error::internal("rate limit: no row returned"))?;
     Ok(row.try_get::<i64>("", "count")?)
 }
 

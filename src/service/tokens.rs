@@ -174,9 +174,7 @@ impl Services {
             return Ok(None);
         }
         // The token's client was deleted: its tokens are dead.
-        if let Some(client_id) = claims.get("client_id").and_then(Value::as_str)
-            && self.application_cached(client_id).await?.is_none()
-        {
+        if self.client_deleted(claims.get("client_id").and_then(Value::as_str)).await? {
             return Ok(None);
         }
         Ok(Some(claims))
