@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use authgraph::config::{Config, LogFormat, Secret};
-use authgraph::service::keys::ADMIN_SCOPES;
+use authgraph::service::admin::signing_keys::ADMIN_SCOPES;
 
 /// mimalloc: the Admin API allocates many small objects per request (rows, JSON, GraphQL
 /// values); glibc malloc spent a quarter of the CPU time of a users-list load test.
@@ -84,7 +84,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in `{s}`: use s, m, h or d")),
     };
     let secs = n.saturating_mul(unit_secs);
-    if secs == 0 || secs > authgraph::service::keys::MAX_ADMIN_TOKEN_TTL.as_secs() {
+    if secs == 0 || secs > authgraph::service::admin::signing_keys::MAX_ADMIN_TOKEN_TTL.as_secs() {
         return Err("the lifetime must be between 1s and 1d".into());
     }
     Ok(Duration::from_secs(secs))
@@ -206,8 +206,7 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
         }
         Command::Migrate => {
             init_logging(&config);
-            let db = authgraph::service::Db::connect(config.database_url.expose(), 1).await?;
-            let n = db.migrate().await?;
+            let n = authgraph::service::startup::migrate(config.database_url.expose()).await?;
             eprintln!("applied {n} migration(s)");
             Ok(())
         }
@@ -218,7 +217,10 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
                 anyhow::bail!("unknown scope `{bad}`; known scopes: {}", ADMIN_SCOPES.join(" "));
             }
             let (services, _) = authgraph::init_services(config).await?;
-            let token = services.mint_admin_token(&subject, &scopes, ttl).map_err(|e| anyhow::anyhow!(e.describe()))?;
+            let token = services
+                .signing_keys()
+                .mint_admin_token(&subject, &scopes, ttl)
+                .map_err(|e| anyhow::anyhow!(e.describe()))?;
             println!("{token}");
             Ok(())
         }
@@ -230,12 +232,15 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
                         actor: authgraph::service::Actor { subject: Some("admin-cli".into()), ..Default::default() },
                         activity: "admin_api.mutation.rotate_signing_key.executed".into(),
                     };
-                    let key =
-                        services.rotate_signing_key(&audit, &alg).await.map_err(|e| anyhow::anyhow!(e.describe()))?;
+                    let key = services
+                        .signing_keys()
+                        .rotate(&audit, &alg)
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e.describe()))?;
                     println!("{} {} active", key.kid, key.alg);
                 }
                 KeysCommand::List => {
-                    for k in services.signing_keys().await.map_err(|e| anyhow::anyhow!(e.describe()))? {
+                    for k in services.signing_keys().list().await.map_err(|e| anyhow::anyhow!(e.describe()))? {
                         let state = if k.active { "active".to_owned() } else { format!("retires {:?}", k.retire_at) };
                         println!("{} {} {}", k.kid, k.alg, state);
                     }

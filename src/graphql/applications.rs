@@ -8,8 +8,7 @@ use super::context::{audit, held, services};
 use super::error::bad_input;
 use super::node::{decode_id, encode_id};
 use crate::domain::oauth::AppType;
-use crate::service::applications::AppSettings;
-use crate::service::types;
+use crate::service::admin::applications::AppSettings;
 
 /// Application types.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -104,7 +103,7 @@ pub struct ApplicationSecret {
 
 /// An application: an OAuth client that gets tokens from this server.
 #[derive(Clone)]
-pub struct Application(pub types::Application);
+pub struct Application(pub crate::service::admin::applications::Application);
 
 /// An application: an OAuth client that gets tokens from this server.
 #[Object(requires_scopes = "application:read", requires_scopes = "application:write")]
@@ -217,7 +216,7 @@ impl ApplicationQuery {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Application>> {
         let svc = services(ctx)?;
-        let page = svc.list_applications(search_keyword.as_deref(), &args(first, after, last, before)).await?;
+        let page = svc.applications().list(search_keyword.as_deref(), &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Applications(search_keyword), Application))
     }
 
@@ -228,7 +227,7 @@ impl ApplicationQuery {
         ctx: &Context<'_>,
         #[graphql(name = "clientID", desc = "The OAuth client ID.")] client_id: String,
     ) -> async_graphql::Result<Option<Application>> {
-        Ok(services(ctx)?.application(&client_id).await?.map(Application))
+        Ok(services(ctx)?.applications().get(&client_id).await?.map(Application))
     }
 }
 
@@ -398,8 +397,10 @@ impl ApplicationMutation {
     ) -> async_graphql::Result<CreateApplicationPayload> {
         let kind = input.app_type.into();
         let name = Some(input.name.clone());
-        let (app, secret) =
-            services(ctx)?.create_application(&audit(ctx, "create_application"), kind, settings!(input, name)).await?;
+        let (app, secret) = services(ctx)?
+            .applications()
+            .create(&audit(ctx, "create_application"), kind, settings!(input, name))
+            .await?;
         Ok(CreateApplicationPayload { application: Application(app), client_secret: secret })
     }
 
@@ -413,7 +414,8 @@ impl ApplicationMutation {
         let client_id = input.client_id.clone();
         let name = input.name.clone();
         let app = services(ctx)?
-            .update_application(&audit(ctx, "update_application"), held(ctx), &client_id, settings!(input, name))
+            .applications()
+            .update(&audit(ctx, "update_application"), held(ctx), &client_id, settings!(input, name))
             .await?;
         Ok(UpdateApplicationPayload { application: Application(app) })
     }
@@ -425,7 +427,7 @@ impl ApplicationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The application to delete.")] input: DeleteApplicationInput,
     ) -> async_graphql::Result<DeleteApplicationPayload> {
-        services(ctx)?.delete_application(&audit(ctx, "delete_application"), held(ctx), &input.client_id).await?;
+        services(ctx)?.applications().delete(&audit(ctx, "delete_application"), held(ctx), &input.client_id).await?;
         Ok(DeleteApplicationPayload { ok: true })
     }
 
@@ -438,7 +440,8 @@ impl ApplicationMutation {
         #[graphql(desc = "The application.")] input: CreateApplicationSecretInput,
     ) -> async_graphql::Result<CreateApplicationSecretPayload> {
         let (app, secret) = services(ctx)?
-            .create_application_secret(&audit(ctx, "create_application_secret"), held(ctx), &input.client_id)
+            .applications()
+            .create_secret(&audit(ctx, "create_application_secret"), held(ctx), &input.client_id)
             .await?;
         Ok(CreateApplicationSecretPayload { application: Application(app), client_secret: secret })
     }
@@ -455,7 +458,8 @@ impl ApplicationMutation {
             return Err(bad_input("InvalidClientID", "clientID is required"));
         }
         let app = services(ctx)?
-            .revoke_application_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id)
+            .applications()
+            .revoke_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id)
             .await?;
         Ok(RevokeApplicationSecretPayload { application: Application(app) })
     }

@@ -10,8 +10,7 @@ use super::loaders::{AppLoader, UserById};
 use super::node::{decode_ids, encode_id};
 use super::scalars::AuditLogData;
 use super::users::{SortDirection, User};
-use crate::service::audit::AuditFilter;
-use crate::service::types;
+use crate::service::admin::audit_logs::AuditFilter;
 
 macro_rules! activity_types {
     ($($(#[$attr:meta])* $variant:ident => $s:literal,)*) => {
@@ -120,7 +119,7 @@ activity_types! {
 
 /// An audit log entry.
 #[derive(Clone)]
-pub struct AuditLog(pub types::AuditLog);
+pub struct AuditLog(pub crate::service::admin::audit_logs::AuditLog);
 
 /// An audit log entry: who did what, to whom, when and from where.
 #[Object(requires_scopes = "audit-log:read")]
@@ -211,7 +210,7 @@ impl AuditQuery {
             phones: phone_numbers.unwrap_or_default(),
             ascending: sort_direction == Some(SortDirection::Asc),
         };
-        let page = services(ctx)?.audit_logs(&filter, &args(first, after, last, before)).await?;
+        let page = services(ctx)?.audit_logs().list(&filter, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::AuditLogs(Box::new(filter)), AuditLog))
     }
 }

@@ -5,11 +5,18 @@ use async_graphql::{Context, Object, OutputType};
 use uuid::Uuid;
 
 use super::context::services;
-use crate::service::audit::AuditFilter;
-use crate::service::paging::{Cursor, Page, PageArgs, SortKind, paginate_in_memory};
-use crate::service::resources::{ResourceFilter, ScopeFilter};
-use crate::service::roles_groups::{KeyedFilter, Kind, Link};
-use crate::service::user_search::UserFilter;
+use crate::service::admin::audit_logs::AuditFilter;
+use crate::service::admin::resources::ResourceFilter;
+use crate::service::admin::resources::ScopeFilter;
+use crate::service::admin::roles_groups::KeyedFilter;
+use crate::service::admin::roles_groups::Kind;
+use crate::service::admin::roles_groups::Link;
+use crate::service::admin::user_search::UserFilter;
+use crate::service::store::paging::Cursor;
+use crate::service::store::paging::Page;
+use crate::service::store::paging::PageArgs;
+use crate::service::store::paging::SortKind;
+use crate::service::store::paging::paginate_in_memory;
 
 /// A connection of `T` with `totalCount`.
 pub type Conn<T> = Connection<String, T, TotalCount, EmptyFields>;
@@ -45,13 +52,13 @@ impl TotalCount {
         let svc = services(ctx)?;
         let n = match &self.0 {
             CountSource::Known(n) => *n,
-            CountSource::Users(f) => svc.count_users(f).await?,
-            CountSource::Keyed(kind, f) => svc.count_keyed(*kind, f).await?,
-            CountSource::Links(link, right, id) => svc.count_links(*link, *right, *id).await?,
-            CountSource::AuditLogs(f) => svc.count_audit_logs(f).await?,
-            CountSource::Applications(search) => svc.count_applications(search.as_deref()).await?,
-            CountSource::Resources(f) => svc.count_resources(f).await?,
-            CountSource::Scopes(f) => svc.count_scopes(f).await?,
+            CountSource::Users(f) => svc.users().count(f).await?,
+            CountSource::Keyed(kind, f) => svc.roles_groups().count(*kind, f).await?,
+            CountSource::Links(link, right, id) => svc.roles_groups().count_links(*link, *right, *id).await?,
+            CountSource::AuditLogs(f) => svc.audit_logs().count(f).await?,
+            CountSource::Applications(search) => svc.applications().count(search.as_deref()).await?,
+            CountSource::Resources(f) => svc.resources().count(f).await?,
+            CountSource::Scopes(f) => svc.resources().count_scopes(f).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }

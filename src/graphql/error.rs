@@ -20,7 +20,7 @@ impl From<Error> for async_graphql::Error {
             Error::Conflict { reason, message } => with_code(message, "CONFLICT", "AlreadyExists", reason),
             Error::Forbidden { reason, message } => with_code(message, "FORBIDDEN", "Forbidden", reason),
             Error::Internal(cause) => {
-                tracing::error!(%cause, "internal error in Admin API");
+                tracing::error!(cause = %cause.chain(), "internal error in Admin API");
                 with_code("internal error".to_owned(), "INTERNAL", "InternalError", "InternalError")
             }
         }

@@ -8,11 +8,10 @@ use super::context::{audit, services};
 use super::node::{decode_id, encode_id};
 use super::scalars::{AuthenticatorClaims, IdentityClaims};
 use super::users::{IdentityDefinition, IdentityType, User};
-use crate::service::types;
 
 /// A way a user is recognised: a login ID now; social and passkey identities later.
 #[derive(Clone)]
-pub struct Identity(pub types::Identity);
+pub struct Identity(pub crate::service::admin::identities::Identity);
 
 /// A way a user is recognised (a login ID now; social and passkey identities later).
 #[Object(requires_scopes = "user:read")]
@@ -94,7 +93,7 @@ impl AuthenticatorKind {
 
 /// A way a user proves an identity. Secrets such as password hashes are never exposed.
 #[derive(Clone)]
-pub struct Authenticator(pub types::Authenticator);
+pub struct Authenticator(pub crate::service::admin::identities::Authenticator);
 
 /// A way a user proves an identity. Secrets such as password hashes are never exposed.
 #[Object(requires_scopes = "user:read")]
@@ -214,7 +213,8 @@ impl IdentityMutation {
         let user_id = decode_id("User", &input.user_id)?;
         let l = input.definition.login_id;
         let (identity, user) = services(ctx)?
-            .create_identity(&audit(ctx, "create_identity"), user_id, &l.key, &l.value, input.password)
+            .identities()
+            .create(&audit(ctx, "create_identity"), user_id, &l.key, &l.value, input.password)
             .await?;
         Ok(CreateIdentityPayload { identity: Identity(identity), user: User(user) })
     }
@@ -230,7 +230,8 @@ impl IdentityMutation {
         let identity_id = decode_id("Identity", &input.identity_id)?;
         let l = input.definition.login_id;
         let (identity, user) = services(ctx)?
-            .update_identity(&audit(ctx, "update_identity"), user_id, identity_id, &l.key, &l.value)
+            .identities()
+            .update(&audit(ctx, "update_identity"), user_id, identity_id, &l.key, &l.value)
             .await?;
         Ok(UpdateIdentityPayload { identity: Identity(identity), user: User(user) })
     }
@@ -243,7 +244,7 @@ impl IdentityMutation {
         #[graphql(desc = "The identity to remove.")] input: DeleteIdentityInput,
     ) -> async_graphql::Result<DeleteIdentityPayload> {
         let identity_id = decode_id("Identity", &input.identity_id)?;
-        let user = services(ctx)?.delete_identity(&audit(ctx, "delete_identity"), identity_id).await?;
+        let user = services(ctx)?.identities().delete(&audit(ctx, "delete_identity"), identity_id).await?;
         Ok(DeleteIdentityPayload { user: User(user) })
     }
 }

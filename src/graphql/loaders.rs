@@ -5,8 +5,12 @@ use async_graphql::dataloader::Loader;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::service::loaders::Owner;
-use crate::service::types::{Authenticator, Identity, Keyed, User, VerifiedClaim};
+use crate::service::admin::identities::Authenticator;
+use crate::service::admin::identities::Identity;
+use crate::service::admin::identities::VerifiedClaim;
+use crate::service::admin::lookups::Owner;
+use crate::service::admin::roles_groups::Keyed;
+use crate::service::admin::users::User;
 use crate::service::{Error, Services};
 
 /// Loads everything keyed by user ID.
@@ -63,7 +67,7 @@ impl Loader<UserById> for AppLoader {
     type Value = User;
     type Error = LoadError;
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, User>, LoadError> {
-        let users = self.0.users_by_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let users = self.0.lookups().users_by_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(users.into_iter().map(|u| (UserById(u.id), u)).collect())
     }
 }
@@ -72,7 +76,7 @@ impl Loader<IdentitiesOf> for AppLoader {
     type Value = Vec<Identity>;
     type Error = LoadError;
     async fn load(&self, keys: &[IdentitiesOf]) -> Result<HashMap<IdentitiesOf, Vec<Identity>>, LoadError> {
-        let map = self.0.identities_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.lookups().identities_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }
@@ -84,7 +88,7 @@ impl Loader<AuthenticatorsOf> for AppLoader {
         &self,
         keys: &[AuthenticatorsOf],
     ) -> Result<HashMap<AuthenticatorsOf, Vec<Authenticator>>, LoadError> {
-        let map = self.0.authenticators_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.lookups().authenticators_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }
@@ -96,7 +100,7 @@ impl Loader<VerifiedClaimsOf> for AppLoader {
         &self,
         keys: &[VerifiedClaimsOf],
     ) -> Result<HashMap<VerifiedClaimsOf, Vec<VerifiedClaim>>, LoadError> {
-        let map = self.0.verified_claims_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.lookups().verified_claims_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }
@@ -111,7 +115,7 @@ impl Loader<KeyedOf> for AppLoader {
             if of.is_empty() {
                 continue;
             }
-            let map = self.0.keyed_by_owner(owner, &ids(&of, |k| k.1)).await.map_err(err)?;
+            let map = self.0.lookups().keyed_by_owner(owner, &ids(&of, |k| k.1)).await.map_err(err)?;
             out.extend(spread(&of, |k| k.1, map));
         }
         Ok(out)
@@ -122,7 +126,7 @@ impl Loader<EffectiveRolesOf> for AppLoader {
     type Value = Vec<Keyed>;
     type Error = LoadError;
     async fn load(&self, keys: &[EffectiveRolesOf]) -> Result<HashMap<EffectiveRolesOf, Vec<Keyed>>, LoadError> {
-        let map = self.0.effective_roles_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.lookups().effective_roles_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }
@@ -131,25 +135,25 @@ impl Loader<ClientIdsOf> for AppLoader {
     type Value = Vec<String>;
     type Error = LoadError;
     async fn load(&self, keys: &[ClientIdsOf]) -> Result<HashMap<ClientIdsOf, Vec<String>>, LoadError> {
-        let map = self.0.client_ids_by_resource(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.resources().client_ids_by_resource(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }
 
 impl Loader<SessionsOf> for AppLoader {
-    type Value = Vec<crate::service::sessions::Session>;
+    type Value = Vec<crate::service::admin::sessions::Session>;
     type Error = LoadError;
     async fn load(&self, keys: &[SessionsOf]) -> Result<HashMap<SessionsOf, Self::Value>, LoadError> {
-        let map = self.0.sessions_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.sessions().by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }
 
 impl Loader<AuthorizationsOf> for AppLoader {
-    type Value = Vec<crate::service::consents::Authorization>;
+    type Value = Vec<crate::service::admin::authorizations::Authorization>;
     type Error = LoadError;
     async fn load(&self, keys: &[AuthorizationsOf]) -> Result<HashMap<AuthorizationsOf, Self::Value>, LoadError> {
-        let map = self.0.authorizations_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        let map = self.0.authorizations().by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
     }
 }

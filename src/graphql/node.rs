@@ -13,7 +13,7 @@ use super::roles_groups::{Group, Role};
 use super::sessions::{Authorization, Session};
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
-use crate::service::roles_groups::Kind;
+use crate::service::admin::roles_groups::Kind;
 
 /// Encodes a global ID.
 pub fn encode_id(type_name: &str, id: Uuid) -> ID {
@@ -110,48 +110,60 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     };
     let users = wanted("User", "user:read")?;
     if !users.is_empty() {
-        found.extend(svc.users_by_ids(&users).await?.into_iter().map(|u| (u.id, Node::User(User(u)))));
+        found.extend(svc.lookups().users_by_ids(&users).await?.into_iter().map(|u| (u.id, Node::User(User(u)))));
     }
     let idents = wanted("Identity", "user:read")?;
     if !idents.is_empty() {
-        found.extend(svc.identities_by_ids(&idents).await?.into_iter().map(|i| (i.id, Node::Identity(Identity(i)))));
+        found.extend(
+            svc.lookups().identities_by_ids(&idents).await?.into_iter().map(|i| (i.id, Node::Identity(Identity(i)))),
+        );
     }
     let auths = wanted("Authenticator", "user:read")?;
     if !auths.is_empty() {
         found.extend(
-            svc.authenticators_by_ids(&auths).await?.into_iter().map(|a| (a.id, Node::Authenticator(Authenticator(a)))),
+            svc.lookups()
+                .authenticators_by_ids(&auths)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, Node::Authenticator(Authenticator(a)))),
         );
     }
     let roles = wanted("Role", "role:read")?;
     if !roles.is_empty() {
-        found.extend(svc.keyed_by_ids(Kind::Role, &roles).await?.into_iter().map(|r| (r.id, Node::Role(Role(r)))));
+        found.extend(
+            svc.roles_groups().by_ids(Kind::Role, &roles).await?.into_iter().map(|r| (r.id, Node::Role(Role(r)))),
+        );
     }
     let groups = wanted("Group", "group:read")?;
     if !groups.is_empty() {
-        found.extend(svc.keyed_by_ids(Kind::Group, &groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))));
+        found.extend(
+            svc.roles_groups().by_ids(Kind::Group, &groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))),
+        );
     }
     let apps = wanted("Application", "application:read")?;
     if !apps.is_empty() {
         found.extend(
-            svc.applications_by_ids(&apps).await?.into_iter().map(|a| (a.id, Node::Application(Application(a)))),
+            svc.applications().by_ids(&apps).await?.into_iter().map(|a| (a.id, Node::Application(Application(a)))),
         );
     }
     let resources = wanted("Resource", "resource:read")?;
     if !resources.is_empty() {
-        found.extend(svc.resources_by_ids(&resources).await?.into_iter().map(|r| (r.id, Node::Resource(Resource(r)))));
+        found
+            .extend(svc.resources().by_ids(&resources).await?.into_iter().map(|r| (r.id, Node::Resource(Resource(r)))));
     }
     let scopes = wanted("Scope", "resource:read")?;
     if !scopes.is_empty() {
-        found.extend(svc.scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id, Node::Scope(Scope(s)))));
+        found.extend(svc.resources().scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id, Node::Scope(Scope(s)))));
     }
     let sessions = wanted("Session", "user:read")?;
     if !sessions.is_empty() {
-        found.extend(svc.sessions_by_ids(&sessions).await?.into_iter().map(|s| (s.id, Node::Session(Session(s)))));
+        found.extend(svc.sessions().by_ids(&sessions).await?.into_iter().map(|s| (s.id, Node::Session(Session(s)))));
     }
     let consents = wanted("Authorization", "user:read")?;
     if !consents.is_empty() {
         found.extend(
-            svc.authorizations_by_ids(&consents)
+            svc.authorizations()
+                .by_ids(&consents)
                 .await?
                 .into_iter()
                 .map(|a| (a.id, Node::Authorization(Authorization(a)))),
@@ -159,7 +171,7 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     }
     let logs = wanted("AuditLog", "audit-log:read")?;
     if !logs.is_empty() {
-        found.extend(svc.audit_logs_by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
+        found.extend(svc.audit_logs().by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
     }
     Ok(decoded
         .iter()

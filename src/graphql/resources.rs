@@ -9,12 +9,13 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
 use super::loaders::{AppLoader, ClientIdsOf};
 use super::node::encode_id;
-use crate::service::resources::{ResourceFilter, ScopeFilter, ScopeOp};
-use crate::service::types;
+use crate::service::admin::resources::ResourceFilter;
+use crate::service::admin::resources::ScopeFilter;
+use crate::service::admin::resources::ScopeOp;
 
 /// An API resource: tokens for it carry its URI as `aud`.
 #[derive(Clone)]
-pub struct Resource(pub types::Resource);
+pub struct Resource(pub crate::service::admin::resources::Resource);
 
 /// An API resource: tokens for it carry its URI as `aud`.
 #[Object(requires_scopes = "resource:read", requires_scopes = "resource:write")]
@@ -57,11 +58,11 @@ impl Resource {
     ) -> async_graphql::Result<Conn<Scope>> {
         let svc = services(ctx)?;
         let client = match client_id {
-            Some(c) => Some(svc.application_id(&c).await?),
+            Some(c) => Some(svc.resources().application_id(&c).await?),
             None => None,
         };
         let f = ScopeFilter { resource_id: self.0.id, client_id: client, search: search_keyword };
-        let page = svc.list_scopes(&f, &args(first, after, last, before)).await?;
+        let page = svc.resources().list_scopes(&f, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Scopes(f), Scope))
     }
     /// When the resource was created.
@@ -76,7 +77,7 @@ impl Resource {
 
 /// A scope of a resource.
 #[derive(Clone)]
-pub struct Scope(pub types::Scope);
+pub struct Scope(pub crate::service::admin::resources::Scope);
 
 /// A scope of a resource.
 #[Object(requires_scopes = "resource:read", requires_scopes = "resource:write")]
@@ -134,11 +135,11 @@ impl ResourceQuery {
     ) -> async_graphql::Result<Conn<Resource>> {
         let svc = services(ctx)?;
         let client = match client_id {
-            Some(c) => Some(svc.application_id(&c).await?),
+            Some(c) => Some(svc.resources().application_id(&c).await?),
             None => None,
         };
         let f = ResourceFilter { client_id: client, search: search_keyword };
-        let page = svc.list_resources(&f, &args(first, after, last, before)).await?;
+        let page = svc.resources().list(&f, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Resources(f), Resource))
     }
 }
@@ -298,7 +299,8 @@ impl ResourceMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new resource.")] input: CreateResourceInput,
     ) -> async_graphql::Result<CreateResourcePayload> {
-        let r = services(ctx)?.create_resource(&audit(ctx, "create_resource"), &input.resource_uri, input.name).await?;
+        let r =
+            services(ctx)?.resources().create(&audit(ctx, "create_resource"), &input.resource_uri, input.name).await?;
         Ok(CreateResourcePayload { resource: Resource(r) })
     }
 
@@ -309,7 +311,8 @@ impl ResourceMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to change.")] input: UpdateResourceInput,
     ) -> async_graphql::Result<UpdateResourcePayload> {
-        let r = services(ctx)?.update_resource(&audit(ctx, "update_resource"), &input.resource_uri, input.name).await?;
+        let r =
+            services(ctx)?.resources().update(&audit(ctx, "update_resource"), &input.resource_uri, input.name).await?;
         Ok(UpdateResourcePayload { resource: Resource(r) })
     }
 
@@ -320,7 +323,7 @@ impl ResourceMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The resource to delete.")] input: DeleteResourceInput,
     ) -> async_graphql::Result<DeleteResourcePayload> {
-        services(ctx)?.delete_resource(&audit(ctx, "delete_resource"), &input.resource_uri).await?;
+        services(ctx)?.resources().delete(&audit(ctx, "delete_resource"), &input.resource_uri).await?;
         Ok(DeleteResourcePayload { ok: true })
     }
 
@@ -332,6 +335,7 @@ impl ResourceMutation {
         #[graphql(desc = "The new scope.")] input: CreateScopeInput,
     ) -> async_graphql::Result<CreateScopePayload> {
         let s = services(ctx)?
+            .resources()
             .create_scope(&audit(ctx, "create_scope"), &input.resource_uri, &input.scope, input.description)
             .await?;
         Ok(CreateScopePayload { scope: Scope(s) })
@@ -345,6 +349,7 @@ impl ResourceMutation {
         #[graphql(desc = "What to change.")] input: UpdateScopeInput,
     ) -> async_graphql::Result<UpdateScopePayload> {
         let s = services(ctx)?
+            .resources()
             .update_scope(&audit(ctx, "update_scope"), &input.resource_uri, &input.scope, input.description)
             .await?;
         Ok(UpdateScopePayload { scope: Scope(s) })
@@ -357,7 +362,7 @@ impl ResourceMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The scope to delete.")] input: DeleteScopeInput,
     ) -> async_graphql::Result<DeleteScopePayload> {
-        services(ctx)?.delete_scope(&audit(ctx, "delete_scope"), &input.resource_uri, &input.scope).await?;
+        services(ctx)?.resources().delete_scope(&audit(ctx, "delete_scope"), &input.resource_uri, &input.scope).await?;
         Ok(DeleteScopePayload { ok: true })
     }
 
@@ -369,6 +374,7 @@ impl ResourceMutation {
         #[graphql(desc = "Resource and application.")] input: AddResourceToClientIDInput,
     ) -> async_graphql::Result<AddResourceToClientIDPayload> {
         let r = services(ctx)?
+            .resources()
             .link_resource(
                 &audit(ctx, "add_resource_to_client_id"),
                 held(ctx),
@@ -388,6 +394,7 @@ impl ResourceMutation {
         #[graphql(desc = "Resource and application.")] input: RemoveResourceFromClientIDInput,
     ) -> async_graphql::Result<RemoveResourceFromClientIDPayload> {
         let r = services(ctx)?
+            .resources()
             .link_resource(
                 &audit(ctx, "remove_resource_from_client_id"),
                 held(ctx),
@@ -407,6 +414,7 @@ impl ResourceMutation {
         #[graphql(desc = "Resource, application and scopes.")] input: AddScopesToClientIDInput,
     ) -> async_graphql::Result<AddScopesToClientIDPayload> {
         let s = services(ctx)?
+            .resources()
             .change_client_scopes(
                 &audit(ctx, "add_scopes_to_client_id"),
                 held(ctx),
@@ -427,6 +435,7 @@ impl ResourceMutation {
         #[graphql(desc = "Resource, application and scopes.")] input: RemoveScopesFromClientIDInput,
     ) -> async_graphql::Result<RemoveScopesFromClientIDPayload> {
         let s = services(ctx)?
+            .resources()
             .change_client_scopes(
                 &audit(ctx, "remove_scopes_from_client_id"),
                 held(ctx),
@@ -447,6 +456,7 @@ impl ResourceMutation {
         #[graphql(desc = "Resource, application and scopes.")] input: ReplaceScopesOfClientIDInput,
     ) -> async_graphql::Result<ReplaceScopesOfClientIDPayload> {
         let s = services(ctx)?
+            .resources()
             .change_client_scopes(
                 &audit(ctx, "replace_scopes_of_client_id"),
                 held(ctx),

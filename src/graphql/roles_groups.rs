@@ -7,9 +7,11 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, services};
 use super::node::{decode_id, decode_ids, encode_id};
 use super::users::User;
-use crate::service::roles_groups::{KeyedFilter, Kind, Link};
-use crate::service::types::Keyed;
-use crate::service::user_search::UserFilter;
+use crate::service::admin::roles_groups::Keyed;
+use crate::service::admin::roles_groups::KeyedFilter;
+use crate::service::admin::roles_groups::Kind;
+use crate::service::admin::roles_groups::Link;
+use crate::service::admin::user_search::UserFilter;
 
 /// A role: a key that tokens carry in `https://authgear.com/claims/user/roles`.
 #[derive(Clone)]
@@ -22,11 +24,11 @@ pub struct Group(pub Keyed);
 async fn users_of(
     ctx: &Context<'_>,
     filter: UserFilter,
-    a: crate::service::paging::PageArgs,
+    a: crate::service::store::paging::PageArgs,
     link: Link,
     id: uuid::Uuid,
 ) -> async_graphql::Result<Conn<User>> {
-    let page = services(ctx)?.list_users(&filter, &a).await?;
+    let page = services(ctx)?.users().list(&filter, &a).await?;
     Ok(to_conn(page, CountSource::Links(link, true, id), User))
 }
 
@@ -89,7 +91,7 @@ impl Role {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Group>> {
         let f = KeyedFilter { linked_to: Some(self.0.id), ..Default::default() };
-        let page = services(ctx)?.list_keyed(Kind::Group, &f, &args(first, after, last, before)).await?;
+        let page = services(ctx)?.roles_groups().list(Kind::Group, &f, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Keyed(Kind::Group, f), Group))
     }
 }
@@ -153,7 +155,7 @@ impl Group {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
         let f = KeyedFilter { linked_to: Some(self.0.id), ..Default::default() };
-        let page = services(ctx)?.list_keyed(Kind::Role, &f, &args(first, after, last, before)).await?;
+        let page = services(ctx)?.roles_groups().list(Kind::Role, &f, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Keyed(Kind::Role, f), Role))
     }
 }
@@ -187,7 +189,7 @@ impl RoleGroupQuery {
             excluded: decode_ids("Role", &excluded_ids.unwrap_or_default())?,
             linked_to: None,
         };
-        let page = services(ctx)?.list_keyed(Kind::Role, &f, &args(first, after, last, before)).await?;
+        let page = services(ctx)?.roles_groups().list(Kind::Role, &f, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Keyed(Kind::Role, f), Role))
     }
 
@@ -214,7 +216,7 @@ impl RoleGroupQuery {
             excluded: decode_ids("Group", &excluded_ids.unwrap_or_default())?,
             linked_to: None,
         };
-        let page = services(ctx)?.list_keyed(Kind::Group, &f, &args(first, after, last, before)).await?;
+        let page = services(ctx)?.roles_groups().list(Kind::Group, &f, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Keyed(Kind::Group, f), Group))
     }
 }
@@ -420,7 +422,8 @@ impl RoleGroupMutation {
         #[graphql(desc = "The new role.")] input: CreateRoleInput,
     ) -> async_graphql::Result<CreateRolePayload> {
         let r = services(ctx)?
-            .create_keyed(&audit(ctx, "create_role"), Kind::Role, &input.key, input.name, input.description)
+            .roles_groups()
+            .create(&audit(ctx, "create_role"), Kind::Role, &input.key, input.name, input.description)
             .await?;
         Ok(CreateRolePayload { role: Role(r) })
     }
@@ -434,7 +437,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<UpdateRolePayload> {
         let id = decode_id("Role", &input.id)?;
         let r = services(ctx)?
-            .update_keyed(&audit(ctx, "update_role"), Kind::Role, id, input.key, input.name, input.description)
+            .roles_groups()
+            .update(&audit(ctx, "update_role"), Kind::Role, id, input.key, input.name, input.description)
             .await?;
         Ok(UpdateRolePayload { role: Role(r) })
     }
@@ -447,7 +451,7 @@ impl RoleGroupMutation {
         #[graphql(desc = "The role to delete.")] input: DeleteRoleInput,
     ) -> async_graphql::Result<DeleteRolePayload> {
         let id = decode_id("Role", &input.id)?;
-        services(ctx)?.delete_keyed(&audit(ctx, "delete_role"), Kind::Role, id).await?;
+        services(ctx)?.roles_groups().delete(&audit(ctx, "delete_role"), Kind::Role, id).await?;
         Ok(DeleteRolePayload { ok: true })
     }
 
@@ -459,7 +463,8 @@ impl RoleGroupMutation {
         #[graphql(desc = "The new group.")] input: CreateGroupInput,
     ) -> async_graphql::Result<CreateGroupPayload> {
         let g = services(ctx)?
-            .create_keyed(&audit(ctx, "create_group"), Kind::Group, &input.key, input.name, input.description)
+            .roles_groups()
+            .create(&audit(ctx, "create_group"), Kind::Group, &input.key, input.name, input.description)
             .await?;
         Ok(CreateGroupPayload { group: Group(g) })
     }
@@ -473,7 +478,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<UpdateGroupPayload> {
         let id = decode_id("Group", &input.id)?;
         let g = services(ctx)?
-            .update_keyed(&audit(ctx, "update_group"), Kind::Group, id, input.key, input.name, input.description)
+            .roles_groups()
+            .update(&audit(ctx, "update_group"), Kind::Group, id, input.key, input.name, input.description)
             .await?;
         Ok(UpdateGroupPayload { group: Group(g) })
     }
@@ -486,7 +492,7 @@ impl RoleGroupMutation {
         #[graphql(desc = "The group to delete.")] input: DeleteGroupInput,
     ) -> async_graphql::Result<DeleteGroupPayload> {
         let id = decode_id("Group", &input.id)?;
-        services(ctx)?.delete_keyed(&audit(ctx, "delete_group"), Kind::Group, id).await?;
+        services(ctx)?.roles_groups().delete(&audit(ctx, "delete_group"), Kind::Group, id).await?;
         Ok(DeleteGroupPayload { ok: true })
     }
 
@@ -499,7 +505,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<AddRoleToUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
         let r = services(ctx)?
-            .link_keyed_users(&audit(ctx, "add_role_to_users"), Kind::Role, &input.role_key, &ids, true)
+            .roles_groups()
+            .link_users(&audit(ctx, "add_role_to_users"), Kind::Role, &input.role_key, &ids, true)
             .await?;
         Ok(AddRoleToUsersPayload { role: Role(r) })
     }
@@ -513,7 +520,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<RemoveRoleFromUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
         let r = services(ctx)?
-            .link_keyed_users(&audit(ctx, "remove_role_from_users"), Kind::Role, &input.role_key, &ids, false)
+            .roles_groups()
+            .link_users(&audit(ctx, "remove_role_from_users"), Kind::Role, &input.role_key, &ids, false)
             .await?;
         Ok(RemoveRoleFromUsersPayload { role: Role(r) })
     }
@@ -526,6 +534,7 @@ impl RoleGroupMutation {
         #[graphql(desc = "Role and groups.")] input: AddRoleToGroupsInput,
     ) -> async_graphql::Result<AddRoleToGroupsPayload> {
         let r = services(ctx)?
+            .roles_groups()
             .link_role_group(&audit(ctx, "add_role_to_groups"), Kind::Role, &input.role_key, &input.group_keys, true)
             .await?;
         Ok(AddRoleToGroupsPayload { role: Role(r) })
@@ -539,6 +548,7 @@ impl RoleGroupMutation {
         #[graphql(desc = "Role and groups.")] input: RemoveRoleFromGroupsInput,
     ) -> async_graphql::Result<RemoveRoleFromGroupsPayload> {
         let r = services(ctx)?
+            .roles_groups()
             .link_role_group(
                 &audit(ctx, "remove_role_from_groups"),
                 Kind::Role,
@@ -559,7 +569,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<AddGroupToUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
         let g = services(ctx)?
-            .link_keyed_users(&audit(ctx, "add_group_to_users"), Kind::Group, &input.group_key, &ids, true)
+            .roles_groups()
+            .link_users(&audit(ctx, "add_group_to_users"), Kind::Group, &input.group_key, &ids, true)
             .await?;
         Ok(AddGroupToUsersPayload { group: Group(g) })
     }
@@ -573,7 +584,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<RemoveGroupToUsersPayload> {
         let ids = decode_ids("User", &input.user_ids)?;
         let g = services(ctx)?
-            .link_keyed_users(&audit(ctx, "remove_group_from_users"), Kind::Group, &input.group_key, &ids, false)
+            .roles_groups()
+            .link_users(&audit(ctx, "remove_group_from_users"), Kind::Group, &input.group_key, &ids, false)
             .await?;
         Ok(RemoveGroupToUsersPayload { group: Group(g) })
     }
@@ -586,6 +598,7 @@ impl RoleGroupMutation {
         #[graphql(desc = "Group and roles.")] input: AddGroupToRolesInput,
     ) -> async_graphql::Result<AddGroupToRolesPayload> {
         let g = services(ctx)?
+            .roles_groups()
             .link_role_group(&audit(ctx, "add_group_to_roles"), Kind::Group, &input.group_key, &input.role_keys, true)
             .await?;
         Ok(AddGroupToRolesPayload { group: Group(g) })
@@ -599,6 +612,7 @@ impl RoleGroupMutation {
         #[graphql(desc = "Group and roles.")] input: RemoveGroupFromRolesInput,
     ) -> async_graphql::Result<RemoveGroupFromRolesPayload> {
         let g = services(ctx)?
+            .roles_groups()
             .link_role_group(
                 &audit(ctx, "remove_group_from_roles"),
                 Kind::Group,
@@ -619,7 +633,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<AddUserToRolesPayload> {
         let id = decode_id("User", &input.user_id)?;
         let u = services(ctx)?
-            .link_user_keyed(&audit(ctx, "add_user_to_roles"), id, Kind::Role, &input.role_keys, true)
+            .roles_groups()
+            .link_user(&audit(ctx, "add_user_to_roles"), id, Kind::Role, &input.role_keys, true)
             .await?;
         Ok(AddUserToRolesPayload { user: User(u) })
     }
@@ -633,7 +648,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<RemoveUserFromRolesPayload> {
         let id = decode_id("User", &input.user_id)?;
         let u = services(ctx)?
-            .link_user_keyed(&audit(ctx, "remove_user_from_roles"), id, Kind::Role, &input.role_keys, false)
+            .roles_groups()
+            .link_user(&audit(ctx, "remove_user_from_roles"), id, Kind::Role, &input.role_keys, false)
             .await?;
         Ok(RemoveUserFromRolesPayload { user: User(u) })
     }
@@ -647,7 +663,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<AddUserToGroupsPayload> {
         let id = decode_id("User", &input.user_id)?;
         let u = services(ctx)?
-            .link_user_keyed(&audit(ctx, "add_user_to_groups"), id, Kind::Group, &input.group_keys, true)
+            .roles_groups()
+            .link_user(&audit(ctx, "add_user_to_groups"), id, Kind::Group, &input.group_keys, true)
             .await?;
         Ok(AddUserToGroupsPayload { user: User(u) })
     }
@@ -661,7 +678,8 @@ impl RoleGroupMutation {
     ) -> async_graphql::Result<RemoveUserFromGroupsPayload> {
         let id = decode_id("User", &input.user_id)?;
         let u = services(ctx)?
-            .link_user_keyed(&audit(ctx, "remove_user_from_groups"), id, Kind::Group, &input.group_keys, false)
+            .roles_groups()
+            .link_user(&audit(ctx, "remove_user_from_groups"), id, Kind::Group, &input.group_keys, false)
             .await?;
         Ok(RemoveUserFromGroupsPayload { user: User(u) })
     }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::context::{audit, services};
 use super::node::{decode_id, encode_id};
 use super::users::User;
-use crate::service::{consents, sessions};
+use crate::service::admin::{authorizations as consents, sessions};
 
 /// Session types.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -181,7 +181,7 @@ impl SessionMutation {
         #[graphql(desc = "The user and the application.")] input: CreateSessionInput,
     ) -> async_graphql::Result<CreateSessionPayload> {
         let user_id = decode_id("User", &input.user_id)?;
-        let t = services(ctx)?.create_session(&audit(ctx, "create_session"), user_id, &input.client_id).await?;
+        let t = services(ctx)?.sessions().create(&audit(ctx, "create_session"), user_id, &input.client_id).await?;
         Ok(CreateSessionPayload {
             access_token: t.access_token,
             refresh_token: t.refresh_token,
@@ -198,7 +198,7 @@ impl SessionMutation {
         #[graphql(desc = "The session.")] input: RevokeSessionInput,
     ) -> async_graphql::Result<RevokeSessionPayload> {
         let id = decode_id("Session", &input.session_id)?;
-        let user = services(ctx)?.revoke_session(&audit(ctx, "revoke_session"), id).await?;
+        let user = services(ctx)?.sessions().revoke(&audit(ctx, "revoke_session"), id).await?;
         Ok(RevokeSessionPayload { user: User(user) })
     }
 
@@ -211,7 +211,7 @@ impl SessionMutation {
         #[graphql(desc = "The authorization.")] input: DeleteAuthorizationInput,
     ) -> async_graphql::Result<DeleteAuthorizationPayload> {
         let id = decode_id("Authorization", &input.authorization_id)?;
-        let user = services(ctx)?.delete_authorization(&audit(ctx, "delete_authorization"), id).await?;
+        let user = services(ctx)?.authorizations().delete(&audit(ctx, "delete_authorization"), id).await?;
         Ok(DeleteAuthorizationPayload { user: User(user) })
     }
 
@@ -223,7 +223,7 @@ impl SessionMutation {
         #[graphql(desc = "The user.")] input: RevokeAllSessionsInput,
     ) -> async_graphql::Result<RevokeAllSessionsPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let user = services(ctx)?.revoke_all_sessions(&audit(ctx, "revoke_all_sessions"), id).await?;
+        let user = services(ctx)?.sessions().revoke_all(&audit(ctx, "revoke_all_sessions"), id).await?;
         Ok(RevokeAllSessionsPayload { user: User(user) })
     }
 }

@@ -7,7 +7,7 @@ use super::applications::SigningAlgorithm;
 use super::context::{audit, services};
 use super::node::encode_id;
 use super::scalars::JWK;
-use crate::service::keys::SigningKeyInfo;
+use crate::service::admin::signing_keys::SigningKeyInfo;
 
 /// A key that signs or verifies tokens. Only public parts are shown.
 #[derive(SimpleObject)]
@@ -56,7 +56,7 @@ impl SigningKeyQuery {
     /// Every key that can still verify a token, newest first. Needs `application:read`.
     #[graphql(requires_scopes = "application:read")]
     async fn signing_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SigningKey>> {
-        Ok(services(ctx)?.signing_keys().await?.into_iter().map(SigningKey::from).collect())
+        Ok(services(ctx)?.signing_keys().list().await?.into_iter().map(SigningKey::from).collect())
     }
 }
 
@@ -89,7 +89,7 @@ impl SigningKeyMutation {
         #[graphql(desc = "Which key to rotate.")] input: RotateSigningKeyInput,
     ) -> async_graphql::Result<RotateSigningKeyPayload> {
         let alg = input.algorithm.unwrap_or(SigningAlgorithm::Rs256).as_str();
-        let key = services(ctx)?.rotate_signing_key(&audit(ctx, "rotate_signing_key"), alg).await?;
+        let key = services(ctx)?.signing_keys().rotate(&audit(ctx, "rotate_signing_key"), alg).await?;
         Ok(RotateSigningKeyPayload { signing_key: key.into() })
     }
 }

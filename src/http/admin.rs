@@ -37,7 +37,7 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
         Some(_) => return unauthorized("the Authorization header must be `Bearer <token>`"),
         None => return unauthorized("an Authorization: Bearer <token> header is required"),
     };
-    let claims = match state.services.verify_admin_token(token).await {
+    let claims = match state.services.signing_keys().verify_admin_token(token).await {
         Ok(c) => c,
         Err(reason) => return unauthorized(&reason),
     };

@@ -104,7 +104,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let ping = tokio::time::timeout(Duration::from_secs(2), state.services.db().ping()).await;
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.services.database_ready()).await;
     if matches!(ping, Ok(true)) {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {

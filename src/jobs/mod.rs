@@ -15,7 +15,7 @@ pub fn spawn_cleanup(services: Services) {
         let mut tick = tokio::time::interval(CLEANUP_EVERY);
         loop {
             tick.tick().await;
-            match services.cleanup().await {
+            match services.maintenance().cleanup().await {
                 Ok(n) if n > 0 => tracing::info!(rows = n, "cleaned up expired tokens and sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(cause = %e.describe(), "clean-up failed"),

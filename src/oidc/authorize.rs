@@ -12,7 +12,11 @@ use minijinja::context;
 use super::ui::{FORM_POST_SCRIPT, UiQuery, actor, current_session, flow_expired, open_flow, seal_flow};
 use crate::http::{AppState, Peer};
 use crate::service::Actor;
-use crate::service::authorize::{AuthRequest, AuthorizeError, AuthorizeParams, Next, RedirectError};
+use crate::service::oauth::authorize::AuthRequest;
+use crate::service::oauth::authorize::AuthorizeError;
+use crate::service::oauth::authorize::AuthorizeParams;
+use crate::service::oauth::authorize::Next;
+use crate::service::oauth::authorize::RedirectError;
 
 fn params(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, String> {
     let mut p = AuthorizeParams::default();
@@ -71,7 +75,7 @@ pub async fn authorize(
         Ok(p) => p,
         Err(msg) => return state.ui.message(StatusCode::BAD_REQUEST, "Invalid sign-in request", &msg),
     };
-    match state.services.validate_authorize(p).await {
+    match state.services.oauth().validate_authorize(p).await {
         Ok(req) => proceed(&state, &jar, req, &actor(&peer, &headers)).await,
         Err(AuthorizeError::Page(e)) => state.ui.message(StatusCode::BAD_REQUEST, "Invalid sign-in request", &e.0),
         Err(AuthorizeError::Redirect(e, req)) => respond(&state, &req, Err(e)),
@@ -99,7 +103,7 @@ pub async fn proceed(state: &AppState, jar: &CookieJar, req: AuthRequest, actor:
         Ok(s) => s,
         Err(e) => return state.ui.server_error(&e),
     };
-    let next = match state.services.authorize_next(&req, sess.as_ref()).await {
+    let next = match state.services.oauth().authorize_next(&req, sess.as_ref()).await {
         Ok(n) => n,
         Err(e) => return state.ui.server_error(&e),
     };

@@ -5,8 +5,8 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 
 use crate::service::Services;
-use crate::service::tokens::OAuthError;
-use crate::service::types::Application;
+use crate::service::admin::applications::Application;
+use crate::service::oauth::error::OAuthError;
 
 /// A parsed `application/x-www-form-urlencoded` body; parameters may repeat.
 pub struct Form(pub Vec<(String, String)>);
@@ -68,7 +68,7 @@ pub async fn identify(services: &Services, headers: &HeaderMap, form: &Form) -> 
         && form.one("client_secret")?.is_none()
         && let Some(id) = form.one("client_id")?
     {
-        return match services.application_cached(&id).await? {
+        return match services.applications().cached(&id).await? {
             Some(app) if !app.kind.has_secret() => Ok(app),
             Some(_) => Err(OAuthError::InvalidClient("this client must authenticate with its secret".into())),
             None => Err(OAuthError::InvalidClient("unknown client".into())),
@@ -100,6 +100,7 @@ pub async fn authenticate(services: &Services, headers: &HeaderMap, form: &Form)
         (None, None, _) => return Err(OAuthError::InvalidClient("client authentication is required".into())),
     };
     services
+        .applications()
         .authenticate_client(&id, &secret)
         .await?
         .ok_or_else(|| OAuthError::InvalidClient("unknown client or wrong secret".into()))

@@ -21,7 +21,7 @@ pub async fn cors(State(state): State<AppState>, req: Request<Body>, next: Next)
         return next.run(req).await;
     };
     let allowed = match origin.to_str() {
-        Ok(o) => state.services.origin_allowed(o).await.unwrap_or_else(|e| {
+        Ok(o) => state.services.applications().origin_allowed(o).await.unwrap_or_else(|e| {
             tracing::error!(cause = %e.describe(), "loading allowed origins failed");
             false
         }),

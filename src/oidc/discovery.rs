@@ -8,7 +8,9 @@ use serde_json::json;
 
 use crate::crypto::jwt::ALGORITHMS;
 use crate::http::AppState;
-use crate::service::authorize::{FULL_ACCESS, FULL_USERINFO, USER_SCOPES};
+use crate::service::oauth::authorize::FULL_ACCESS;
+use crate::service::oauth::authorize::FULL_USERINFO;
+use crate::service::oauth::authorize::USER_SCOPES;
 
 /// The authorization server metadata.
 pub async fn metadata(State(state): State<AppState>) -> Response {
@@ -16,7 +18,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     let mut scopes: Vec<&str> = USER_SCOPES.to_vec();
     scopes.extend_from_slice(&[FULL_ACCESS, FULL_USERINFO]);
-    scopes.extend_from_slice(crate::service::keys::ADMIN_SCOPES);
+    scopes.extend_from_slice(crate::service::admin::signing_keys::ADMIN_SCOPES);
     let body = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
@@ -33,7 +35,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "id_token_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_supported": crate::service::claims::supported_claims(),
+        "claims_supported": crate::service::oauth::claims::supported_claims(),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::service::tokens::OAuthError;
+use crate::service::oauth::error::OAuthError;
 
 /// JSON with the no-store headers every token endpoint response carries.
 pub fn no_store(status: StatusCode, body: serde_json::Value) -> Response {

@@ -10,7 +10,7 @@ use super::client_auth::{Form, authenticate, identify, uses_basic};
 use super::errors::{no_store, oauth_error};
 use crate::http::{AppState, Peer};
 use crate::service::Actor;
-use crate::service::tokens::OAuthError;
+use crate::service::oauth::error::OAuthError;
 
 fn form_body(headers: &HeaderMap, body: &Bytes) -> Result<Form, OAuthError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -44,7 +44,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             let token = form
                 .one("refresh_token")?
                 .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
-            let t = state.services.refresh(&app, &token, &actor(&peer, &headers)).await?;
+            let t = state.services.oauth().refresh(&app, &token, &actor(&peer, &headers)).await?;
             return Ok(json!({
                 "access_token": t.access_token,
                 "token_type": "Bearer",
@@ -63,6 +63,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             let code = form.one("code")?.ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
             let t = state
                 .services
+                .oauth()
                 .exchange_code(
                     &app,
                     &code,
@@ -90,6 +91,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
         let scope = form.one("scope")?;
         let issued = state
             .services
+            .oauth()
             .client_credentials(&app, &form.all("resource"), scope.as_deref(), actor(&peer, &headers))
             .await?;
         Ok(json!({
@@ -114,7 +116,7 @@ pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body:
         let form = form_body(&headers, &body)?;
         let caller = authenticate(&state.services, &headers, &form).await?;
         let token = form.one("token")?.ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        Ok(match state.services.introspect(&caller, &token).await? {
+        Ok(match state.services.oauth().introspect(&caller, &token).await? {
             Some(Value::Object(mut claims)) => {
                 claims.insert("active".into(), Value::Bool(true));
                 claims.insert("token_type".into(), Value::String("Bearer".into()));
@@ -140,7 +142,7 @@ pub async fn revoke(State(state): State<AppState>, peer: Peer, headers: HeaderMa
         let anonymous = !basic && form.one("client_id")?.is_none() && form.one("client_secret")?.is_none();
         let client = if anonymous { None } else { Some(identify(&state.services, &headers, &form).await?.client_id) };
         let token = form.one("token")?.ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        state.services.revoke(&token, client.as_deref(), &actor(&peer, &headers)).await
+        state.services.oauth().revoke(&token, client.as_deref(), &actor(&peer, &headers)).await
     }
     .await;
     match result {

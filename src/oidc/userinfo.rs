@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::http::AppState;
-use crate::service::claims::BearerError;
+use crate::service::oauth::claims::BearerError;
 
 fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
     let value = match error {
@@ -65,7 +65,7 @@ pub async fn userinfo(State(state): State<AppState>, method: Method, headers: He
         Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
         Err(res) => return *res,
     };
-    match state.services.userinfo(&token).await {
+    match state.services.oauth().userinfo(&token).await {
         Ok(claims) => {
             let mut res = axum::Json(claims).into_response();
             res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

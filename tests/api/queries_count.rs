@@ -18,9 +18,9 @@ async fn a_page_of_100_users_with_relations_is_a_fixed_handful_of_queries() {
     let count = |n: i64| {
         let app = &app;
         async move {
-            let before = app.services.db().statement_count();
+            let before = app.services.statement_count();
             let d = app.ok(PAGE, json!({"n": n})).await;
-            let after = app.services.db().statement_count();
+            let after = app.services.statement_count();
             assert_eq!(d["users"]["edges"].as_array().unwrap().len() as i64, n);
             assert_eq!(d["users"]["edges"][0]["node"]["effectiveRoles"]["edges"][0]["node"]["key"], "r1");
             after - before

@@ -5,7 +5,8 @@ use async_graphql::{Context, Object};
 
 use crate::graphql::context::{audit, services};
 use crate::graphql::node::{decode_id, encode_id};
-use crate::service::users::{NewUser, ValidPeriod};
+use crate::service::admin::users::NewUser;
+use crate::service::admin::users::ValidPeriod;
 
 /// User mutations. Each needs `user:write` and writes one audit log entry in the same
 /// transaction as the change.
@@ -30,7 +31,7 @@ impl UserMutation {
             account_valid_from: input.account_valid_from,
             account_valid_until: input.account_valid_until,
         };
-        let user = services(ctx)?.create_user(&audit(ctx, "create_user"), new).await?;
+        let user = services(ctx)?.users().create(&audit(ctx, "create_user"), new).await?;
         Ok(CreateUserPayload { user: User(user) })
     }
 
@@ -43,7 +44,8 @@ impl UserMutation {
     ) -> async_graphql::Result<UpdateUserPayload> {
         let id = decode_id("User", &input.user_id)?;
         let user = services(ctx)?
-            .update_user(
+            .users()
+            .update(
                 &audit(ctx, "update_user"),
                 id,
                 input.standard_attributes.map(|s| s.0),
@@ -61,7 +63,7 @@ impl UserMutation {
         #[graphql(desc = "The user to delete.")] input: DeleteUserInput,
     ) -> async_graphql::Result<DeleteUserPayload> {
         let id = decode_id("User", &input.user_id)?;
-        services(ctx)?.delete_user(&audit(ctx, "delete_user"), id, input.reason).await?;
+        services(ctx)?.users().delete(&audit(ctx, "delete_user"), id, input.reason).await?;
         Ok(DeleteUserPayload { deleted_user_id: encode_id("User", id) })
     }
 
@@ -74,6 +76,7 @@ impl UserMutation {
     ) -> async_graphql::Result<SetDisabledStatusPayload> {
         let id = decode_id("User", &input.user_id)?;
         let user = services(ctx)?
+            .users()
             .set_disabled_status(
                 &audit(ctx, "set_disabled_status"),
                 id,
@@ -94,7 +97,8 @@ impl UserMutation {
     ) -> async_graphql::Result<SetAccountValidFromPayload> {
         let id = decode_id("User", &input.user_id)?;
         let p = ValidPeriod { from: Some(input.account_valid_from), until: None };
-        let user = services(ctx)?.set_account_valid_period(&audit(ctx, "set_account_valid_from"), id, p).await?;
+        let user =
+            services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_from"), id, p).await?;
         Ok(SetAccountValidFromPayload { user: User(user) })
     }
 
@@ -107,7 +111,8 @@ impl UserMutation {
     ) -> async_graphql::Result<SetAccountValidUntilPayload> {
         let id = decode_id("User", &input.user_id)?;
         let p = ValidPeriod { from: None, until: Some(input.account_valid_until) };
-        let user = services(ctx)?.set_account_valid_period(&audit(ctx, "set_account_valid_until"), id, p).await?;
+        let user =
+            services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_until"), id, p).await?;
         Ok(SetAccountValidUntilPayload { user: User(user) })
     }
 
@@ -120,7 +125,8 @@ impl UserMutation {
     ) -> async_graphql::Result<SetAccountValidPeriodPayload> {
         let id = decode_id("User", &input.user_id)?;
         let p = ValidPeriod { from: Some(input.account_valid_from), until: Some(input.account_valid_until) };
-        let user = services(ctx)?.set_account_valid_period(&audit(ctx, "set_account_valid_period"), id, p).await?;
+        let user =
+            services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_period"), id, p).await?;
         Ok(SetAccountValidPeriodPayload { user: User(user) })
     }
 
@@ -134,6 +140,7 @@ impl UserMutation {
         let id = decode_id("User", &input.user_id)?;
         refuse_send_password(input.send_password)?;
         let user = services(ctx)?
+            .users()
             .reset_password(
                 &audit(ctx, "reset_password"),
                 id,
@@ -152,7 +159,8 @@ impl UserMutation {
         #[graphql(desc = "The new state.")] input: SetPasswordExpiredInput,
     ) -> async_graphql::Result<SetPasswordExpiredPayload> {
         let id = decode_id("User", &input.user_id)?;
-        let user = services(ctx)?.set_password_expired(&audit(ctx, "set_password_expired"), id, input.expired).await?;
+        let user =
+            services(ctx)?.users().set_password_expired(&audit(ctx, "set_password_expired"), id, input.expired).await?;
         Ok(SetPasswordExpiredPayload { user: User(user) })
     }
 
@@ -165,6 +173,7 @@ impl UserMutation {
     ) -> async_graphql::Result<SetVerifiedStatusPayload> {
         let id = decode_id("User", &input.user_id)?;
         let user = services(ctx)?
+            .users()
             .set_verified_status(
                 &audit(ctx, "set_verified_status"),
                 id,

@@ -15,13 +15,13 @@ use crate::graphql::node::encode_id;
 use crate::graphql::roles_groups::{Group, Role};
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
 use crate::graphql::sessions::{Authorization, Session};
-use crate::service::loaders::Owner;
-use crate::service::paging::{Cursor, SortKind};
-use crate::service::types;
+use crate::service::admin::lookups::Owner;
+use crate::service::store::paging::Cursor;
+use crate::service::store::paging::SortKind;
 
 /// An end user.
 #[derive(Clone)]
-pub struct User(pub types::User);
+pub struct User(pub crate::service::admin::users::User);
 
 pub(super) fn refuse_send_password(send: Option<bool>) -> async_graphql::Result<()> {
     if send == Some(true) {
@@ -37,7 +37,7 @@ pub(super) fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoa
     ctx.data::<DataLoader<AppLoader>>()
 }
 
-pub(super) fn key_cursor(k: &types::Keyed) -> Cursor {
+pub(super) fn key_cursor(k: &crate::service::admin::roles_groups::Keyed) -> Cursor {
     Cursor::key(&k.key, k.id)
 }
 

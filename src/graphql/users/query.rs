@@ -6,7 +6,8 @@ use async_graphql::{Context, Enum, Object};
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::services;
 use crate::graphql::node::decode_any;
-use crate::service::user_search::{UserFilter, UserSort};
+use crate::service::admin::user_search::UserFilter;
+use crate::service::admin::user_search::UserSort;
 
 /// Sort keys of the users list.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -71,7 +72,7 @@ impl UserQuery {
             ascending: sort_direction == Some(SortDirection::Asc),
             ..Default::default()
         };
-        let page = services(ctx)?.list_users(&filter, &args(first, after, last, before)).await?;
+        let page = services(ctx)?.users().list(&filter, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::Users(Box::new(filter)), User))
     }
 
@@ -83,7 +84,7 @@ impl UserQuery {
         #[graphql(name = "loginIDKey", desc = "`email`, `phone` or `username`.")] login_id_key: String,
         #[graphql(name = "loginIDValue", desc = "The login ID; normalised before the lookup.")] login_id_value: String,
     ) -> async_graphql::Result<Option<User>> {
-        Ok(services(ctx)?.user_by_login_id(&login_id_key, &login_id_value).await?.map(User))
+        Ok(services(ctx)?.users().by_login_id(&login_id_key, &login_id_value).await?.map(User))
     }
 
     /// Users whose `email`, `phone_number` or `preferred_username` equals the value
@@ -96,7 +97,8 @@ impl UserQuery {
         #[graphql(desc = "The value to match.")] attribute_value: String,
     ) -> async_graphql::Result<Vec<User>> {
         Ok(services(ctx)?
-            .users_by_standard_attribute(&attribute_name, &attribute_value)
+            .users()
+            .by_standard_attribute(&attribute_name, &attribute_value)
             .await?
             .into_iter()
             .map(User)

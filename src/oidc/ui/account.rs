@@ -67,7 +67,7 @@ pub async fn end_session(
         return bad(&state, &format!("The parameter “{k}” is longer than {max} bytes."));
     }
     let hint = match p.get("id_token_hint") {
-        Some(h) => match state.services.id_token_claims(h).await {
+        Some(h) => match state.services.oauth().id_token_claims(h).await {
             Some(c) => Some(c),
             None => return bad(&state, "The id_token_hint is not an ID token of this server."),
         },
@@ -88,7 +88,7 @@ pub async fn end_session(
         let Some(client_id) = &client_id else {
             return bad(&state, "A post_logout_redirect_uri needs an id_token_hint or a client_id.");
         };
-        let app = match state.services.application_cached(client_id).await {
+        let app = match state.services.applications().cached(client_id).await {
             Ok(Some(a)) => a,
             Ok(None) => return bad(&state, "No application has this client ID."),
             Err(e) => return state.ui.server_error(&e),
@@ -108,12 +108,12 @@ pub async fn end_session(
     let tied =
         hint.as_ref().is_some_and(|c| c.get("sid").and_then(Value::as_str) == Some(sess.id.to_string().as_str()));
     if tied {
-        if let Err(e) = state.services.end_idp_session(&sess, &actor).await {
+        if let Err(e) = state.services.account().end_idp_session(&sess, &actor).await {
             return state.ui.server_error(&e);
         }
         return finish(&state, jar, &after);
     }
-    let user = match state.services.user(sess.user_id).await {
+    let user = match state.services.users().get(sess.user_id).await {
         Ok(u) => u,
         Err(e) => return state.ui.server_error(&e),
     };
@@ -135,7 +135,7 @@ pub async fn logout(
     let actor = actor(&peer, &headers);
     match current_session(&state, &jar, &actor).await {
         Ok(Some(sess)) => {
-            if let Err(e) = state.services.end_idp_session(&sess, &actor).await {
+            if let Err(e) = state.services.account().end_idp_session(&sess, &actor).await {
                 return state.ui.server_error(&e);
             }
         }

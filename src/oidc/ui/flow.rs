@@ -9,8 +9,9 @@ use minijinja::context;
 use super::{CsrfForm, UiQuery, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
 use crate::http::{AppState, Peer};
 use crate::oidc::authorize::{proceed, respond};
-use crate::service::authorize::{AuthRequest, RedirectError};
-use crate::service::types::User;
+use crate::service::admin::users::User;
+use crate::service::oauth::authorize::AuthRequest;
+use crate::service::oauth::authorize::RedirectError;
 
 fn display(user: &User) -> String {
     user.end_user_account_id().unwrap_or_else(|| user.id.to_string())
@@ -40,7 +41,7 @@ async fn signed_in(
     let actor = actor(peer, headers);
     let sess = current_session(state, jar, &actor).await.map_err(|e| state.ui.server_error(&e))?;
     let user = match sess {
-        Some(s) => state.services.user(s.user_id).await.map_err(|e| state.ui.server_error(&e))?,
+        Some(s) => state.services.users().get(s.user_id).await.map_err(|e| state.ui.server_error(&e))?,
         None => None,
     };
     match user {
@@ -62,7 +63,7 @@ pub async fn select_form(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let client_name = match state.services.application_cached(&req.client_id).await {
+    let client_name = match state.services.applications().cached(&req.client_id).await {
         Ok(app) => app.map(|a| a.name),
         Err(e) => return state.ui.server_error(&e),
     };
@@ -106,7 +107,7 @@ pub async fn consent_form(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let app = match state.services.application_cached(&req.client_id).await {
+    let app = match state.services.applications().cached(&req.client_id).await {
         Ok(Some(a)) => a,
         Ok(None) => return flow_expired(&state),
         Err(e) => return state.ui.server_error(&e),
@@ -137,7 +138,7 @@ pub async fn consent_submit(
         return respond(&state, &req, Err(e));
     }
     let actor = actor(&peer, &headers);
-    if let Err(e) = state.services.grant_consent(user.id, &req.client_id, &req.scopes, &actor).await {
+    if let Err(e) = state.services.oauth().grant_consent(user.id, &req.client_id, &req.scopes, &actor).await {
         return state.ui.server_error(&e);
     }
     req.consented_by = Some(user.id);

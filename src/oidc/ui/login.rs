@@ -11,7 +11,7 @@ use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
-use crate::service::login::LoginError;
+use crate::service::account::login::LoginError;
 
 fn login_id_label(state: &AppState) -> String {
     let names: Vec<&str> = state
@@ -64,7 +64,7 @@ async fn login_page(
 ) -> Response {
     let req = open_flow(state, Some(flow));
     let client = match &req {
-        Some(r) => state.services.application_cached(&r.client_id).await.ok().flatten().map(|a| a.name),
+        Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
         None => None,
     };
     let login_id = typed.map(str::to_owned).or_else(|| req.as_ref().and_then(|r| r.login_hint.clone()));
@@ -124,7 +124,7 @@ pub async fn login_submit(
         Ok(a) => a,
         Err(r) => return r,
     };
-    match state.services.login_with_password(&login_id, password, &actor, current).await {
+    match state.services.account().login_with_password(&login_id, password, &actor, current).await {
         Ok((_, _, token)) => (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response(),
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
@@ -204,7 +204,7 @@ pub async fn signup_submit(
         Ok(a) => a,
         Err(r) => return r,
     };
-    match state.services.signup(&login_id, password, &actor, current).await {
+    match state.services.account().signup(&login_id, password, &actor, current).await {
         Ok((_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }

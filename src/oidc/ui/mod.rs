@@ -23,8 +23,10 @@ use minijinja::{Environment, Value, context};
 use crate::http::{AppState, Peer};
 use crate::oidc::ForbiddenChar;
 use crate::service::Actor;
-use crate::service::authorize::{AuthRequest, REQUEST_LIFETIME_US};
-use crate::service::types::{micros, now};
+use crate::service::oauth::authorize::AuthRequest;
+use crate::service::oauth::authorize::REQUEST_LIFETIME_US;
+use crate::service::store::time::micros;
+use crate::service::store::time::now;
 
 /// Names of the session and CSRF cookies. Over https they carry the `__Host-` prefix,
 /// which browsers only accept from this exact host, `Secure`, with `Path=/`: a sibling
@@ -296,9 +298,9 @@ pub async fn current_session(
     state: &AppState,
     jar: &CookieJar,
     actor: &Actor,
-) -> Result<Option<crate::service::login::IdpSession>, crate::service::Error> {
+) -> Result<Option<crate::service::account::login::IdpSession>, crate::service::Error> {
     match jar.get(state.ui.session_cookie).map(|c| c.value().to_owned()).filter(|v| !v.is_empty()) {
-        Some(token) => state.services.idp_session(&token, actor).await,
+        Some(token) => state.services.account().idp_session(&token, actor).await,
         None => Ok(None),
     }
 }

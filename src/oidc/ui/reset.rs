@@ -11,7 +11,7 @@ use super::{CsrfForm, UiQuery, actor, csrf};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
-use crate::service::rate_limit::PerIp;
+use crate::service::account::rate_limit::PerIp;
 
 /// `GET /forgot_password`.
 pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -31,7 +31,7 @@ pub async fn forgot_submit(
     let email = f.get("email").map(|s| s.trim().to_owned()).unwrap_or_default();
     let actor = actor(&peer, &headers);
     let ip = actor.ip.clone().unwrap_or_default();
-    match state.services.allow_per_ip(PerIp::AccountEnumeration, &ip, &actor).await {
+    match state.services.account().allow_per_ip(PerIp::AccountEnumeration, &ip, &actor).await {
         Ok(true) => {}
         Ok(false) => {
             return state.ui.message(
@@ -53,7 +53,7 @@ pub async fn forgot_submit(
 
 /// Sends a reset link to the account's email address, if the address has an account.
 async fn send_reset_link(state: &AppState, email: &str, actor: &crate::service::Actor) -> Result<(), Error> {
-    let Some((user, code)) = state.services.start_password_reset(email).await? else { return Ok(()) };
+    let Some((user, code)) = state.services.account().start_password_reset(email).await? else { return Ok(()) };
     let to = user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(email).to_owned();
     let link = format!(
         "{}/reset_password?code={}",
@@ -62,7 +62,7 @@ async fn send_reset_link(state: &AppState, email: &str, actor: &crate::service::
     );
     let body = state.ui.text("email_reset.txt", context! { link }).map_err(Error::internal)?;
     let subject = format!("Reset your {} password", state.services.config().ui.app_name);
-    state.services.send_email(&to, &subject, body, "forgot_password", actor).await
+    state.services.account().send_email(&to, &subject, body, "forgot_password", actor).await
 }
 
 fn link_expired(state: &AppState) -> Response {
@@ -86,7 +86,7 @@ fn reset_page(state: &AppState, jar: CookieJar, status: StatusCode, code: &str, 
 /// `GET /reset_password?code=...`.
 pub async fn reset_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q): UiQuery) -> Response {
     let code = q.get("code").cloned().unwrap_or_default();
-    match state.services.reset_code_valid(&code).await {
+    match state.services.account().reset_code_valid(&code).await {
         Ok(true) => reset_page(&state, jar, StatusCode::OK, &code, None),
         Ok(false) => link_expired(&state),
         Err(e) => state.ui.server_error(&e),
@@ -103,7 +103,7 @@ pub async fn reset_submit(
 ) -> Response {
     let code = f.get("code").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
-    match state.services.finish_password_reset(&code, password, &actor(&peer, &headers)).await {
+    match state.services.account().finish_password_reset(&code, password, &actor(&peer, &headers)).await {
         Ok(_) => state.ui.page(
             StatusCode::OK,
             "message.html",

@@ -14,8 +14,8 @@ use super::{CsrfForm, UiQuery, actor, csrf, current_session};
 use crate::domain::password::describe_policy;
 use crate::http::{AppState, Peer};
 use crate::service::Error;
-use crate::service::account::EDITABLE_PROFILE;
-use crate::service::login::IdpSession;
+use crate::service::account::login::IdpSession;
+use crate::service::account::settings::EDITABLE_PROFILE;
 
 fn fmt_time(t: time::OffsetDateTime) -> String {
     t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
@@ -40,7 +40,7 @@ async fn session_of(
 ) -> Result<IdpSession, Response> {
     match current_session(state, jar, &actor(peer, headers)).await {
         // A disabled account keeps no way to change itself, even with a live cookie.
-        Ok(Some(s)) => match state.services.user(s.user_id).await {
+        Ok(Some(s)) => match state.services.users().get(s.user_id).await {
             Ok(Some(u))
                 if !u.is_disabled_at(time::OffsetDateTime::now_utc()) && !u.is_deactivated && u.delete_at.is_none() =>
             {
@@ -62,12 +62,12 @@ async fn render(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Response {
-    let user = match state.services.user(sess.user_id).await {
+    let user = match state.services.users().get(sess.user_id).await {
         Ok(Some(u)) => u,
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(e) => return state.ui.server_error(&e),
     };
-    let sessions = match state.services.sessions_by_user_ids(&[user.id]).await {
+    let sessions = match state.services.sessions().by_user_ids(&[user.id]).await {
         Ok(mut m) => m.remove(&user.id).unwrap_or_default(),
         Err(e) => return state.ui.server_error(&e),
     };

@@ -1,0 +1,241 @@
+//! End-user authentication with a login ID and password, and browser (IdP) sessions:
+//! the cookie's SHA-256 is all the database keeps.
+
+use crate::config::LoginIdType;
+use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::login_id::LoginId;
+use crate::service::Account;
+use crate::service::admin::users::User;
+use crate::service::store::session_end;
+use crate::service::store::session_end::end_sessions;
+use crate::service::store::time::{micros, now, strings};
+use crate::service::unit_of_work::audit_row as audit;
+use crate::service::{Actor, Audit, Error, Result, Services};
+use entity::{session, user};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A live browser session.
+#[derive(Debug, Clone)]
+pub struct IdpSession {
+    /// Session ID (the `sid` claim).
+    pub id: Uuid,
+    /// Who is logged in.
+    pub user_id: Uuid,
+    /// When the user last authenticated (UTC micros).
+    pub auth_time: i64,
+    /// Authentication methods (`pwd`).
+    pub amr: Vec<String>,
+}
+
+/// Why a login attempt failed. `Invalid` is deliberately one case for an unknown login
+/// ID and a wrong password.
+#[derive(Debug)]
+pub enum LoginError {
+    /// Unknown login ID or wrong password.
+    Invalid,
+    /// The account is disabled; the admin's reason, if any.
+    Disabled(Option<String>),
+    /// The password expired; the user must reset it.
+    PasswordExpired,
+    /// The user asked to delete the account; it is scheduled for deletion.
+    DeletionScheduled,
+    /// Too many failed attempts from this IP address or for this login ID; try later.
+    RateLimited,
+    /// The server failed.
+    Server(Error),
+}
+
+impl From<Error> for LoginError {
+    fn from(e: Error) -> Self {
+        Self::Server(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for LoginError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Server(e.into())
+    }
+}
+
+/// The unique keys `input` could stand for, one per enabled login ID type it parses as.
+fn candidate_keys(services: &Services, input: &str) -> Vec<String> {
+    let cfg = &services.config.login_id;
+    let mut keys = Vec::new();
+    for kind in &cfg.types {
+        let key = kind.as_str();
+        let plausible = match kind {
+            LoginIdType::Email => input.contains('@'),
+            LoginIdType::Phone => input.trim_start().starts_with('+'),
+            LoginIdType::Username => !input.contains('@'),
+        };
+        if plausible && let Ok(k) = LoginId::lookup_key(cfg, key, input) {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+impl Account<'_> {
+    /// Checks a login ID and password. Unknown login IDs are checked against a dummy hash
+    /// so that they take as long as wrong passwords. On success, creates a browser
+    /// session, updates `lastLoginAt` and writes `user.authenticated`; returns the user,
+    /// the session and the cookie value. `replaces` is a session of this browser to end.
+    pub async fn login_with_password(
+        &self,
+        login_id: &str,
+        password: String,
+        actor: &Actor,
+        replaces: Option<Uuid>,
+    ) -> Result<(User, IdpSession, String), LoginError> {
+        let rl = &self.config.rate_limits;
+        let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
+        let ip_bucket = format!("login:ip:{ip}");
+        let id_bucket =
+            format!("login:id:{ip}:{}", login_id.trim().to_lowercase().chars().take(200).collect::<String>());
+        let limits = [
+            (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
+            (id_bucket.as_str(), rl.login_failures_per_account_per_minute),
+        ];
+        let Some(reservation) = self.reserve_attempt(&limits).await? else {
+            // Refused before any hash is computed: guessing costs the server nothing more.
+            self.record_blocked(actor, "login", &id_bucket).await?;
+            return Err(LoginError::RateLimited);
+        };
+        let keys = candidate_keys(self, login_id);
+        let ids = if keys.is_empty() { Vec::new() } else { self.users().user_ids_by_unique_keys(&keys).await? };
+        let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
+            self.hasher.verify(password, None).await.map_err(Error::from)?;
+            reservation.keep();
+            let audit = Audit { actor: actor.clone(), activity: "authentication.identity.login_id.failed".into() };
+            self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
+            return Err(LoginError::Invalid);
+        };
+        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id).await?;
+        let ok = self
+            .hasher
+            .verify(password, pw.as_ref().and_then(|p| p.password_hash.clone()))
+            .await
+            .map_err(Error::from)?;
+        if !ok {
+            reservation.keep();
+            let audit = Audit { actor: actor.clone(), activity: "authentication.primary.password.failed".into() };
+            self.audit_batch.record(audit::row(&audit, Some(user_id), json!({"user_id": user_id}), now())).await?;
+            return Err(LoginError::Invalid);
+        }
+        // The password was right: the attempt is not a failure.
+        self.release_attempt(reservation).await?;
+        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
+        let t = now();
+        if user.is_disabled_at(t) || user.is_deactivated {
+            return Err(LoginError::Disabled(user.disable_reason.clone()));
+        }
+        if user.delete_at.is_some() {
+            return Err(LoginError::DeletionScheduled);
+        }
+        if pw.and_then(|p| p.expire_after).is_some_and(|at| at <= micros(t)) {
+            return Err(LoginError::PasswordExpired);
+        }
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, t).await?;
+        Ok((user, sess, token))
+    }
+
+    /// Creates a browser session for a user who just proved who they are.
+    pub(in crate::service) async fn start_idp_session(
+        &self,
+        user: &User,
+        actor: &Actor,
+        replaces: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> Result<(IdpSession, String)> {
+        let t = micros(at);
+        let token = b64(random_bytes::<32>());
+        let amr = vec!["pwd".to_owned()];
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = session::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(user.id),
+                kind: Set("idp".into()),
+                client_id: Set(None),
+                idp_session_id: Set(None),
+                scopes: Set(json!([])),
+                amr: Set(json!(amr)),
+                auth_time: Set(t),
+                created_at: Set(t),
+                last_accessed_at: Set(t),
+                created_by_ip: Set(actor.ip.clone()),
+                last_accessed_by_ip: Set(actor.ip.clone()),
+                user_agent: Set(actor.user_agent.clone()),
+                expires_at: Set(t + self.config.session.lifetime_seconds.saturating_mul(1_000_000)),
+                revoked_at: Set(None),
+                token_hash: Set(Some(sha256(token.as_bytes()).to_vec())),
+            }
+            .insert(txn)
+            .await?;
+            if let Some(old) = replaces {
+                // The browser's previous session ends. The same user's refresh grants from it
+                // (other apps, by single sign-on) move to the new one, so that they live on and
+                // a later logout still ends them; another user's grants are left alone.
+                session::Entity::update_many()
+                    .col_expr(session::Column::IdpSessionId, Expr::value(row.id))
+                    .filter(Expr::col(session::Column::IdpSessionId).eq(old))
+                    .filter(Expr::col(session::Column::UserId).eq(user.id))
+                    .exec(txn)
+                    .await?;
+                end_sessions(txn, session_end::session(old), t).await?;
+            }
+            user::Entity::update_many()
+                .col_expr(user::Column::LastLoginAt, Expr::value(t))
+                .filter(Expr::col(user::Column::Id).eq(user.id))
+                .exec(txn)
+                .await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
+            tx.record_at(&audit, Some(user.id), json!({"session_id": row.id, "amr": amr}), at).await?;
+            Ok((IdpSession { id: row.id, user_id: user.id, auth_time: t, amr }, token))
+        })
+        .await
+    }
+
+    /// The live browser session a cookie names, if any. Refreshes its last access at most
+    /// once a minute, so that a busy browser does not write on every request.
+    pub async fn idp_session(&self, token: &str, actor: &Actor) -> Result<Option<IdpSession>> {
+        let digest = sha256(token.as_bytes()).to_vec();
+        let Some(row) =
+            session::Entity::find().filter(Expr::col(session::Column::TokenHash).eq(digest)).one(&self.db.conn).await?
+        else {
+            return Ok(None);
+        };
+        let t = micros(now());
+        let idle = self.config.session.idle_timeout_seconds.saturating_mul(1_000_000);
+        if row.revoked_at.is_some() || row.expires_at <= t || row.last_accessed_at + idle <= t {
+            return Ok(None);
+        }
+        if t - row.last_accessed_at > 60_000_000 {
+            session::Entity::update_many()
+                .col_expr(session::Column::LastAccessedAt, Expr::value(t))
+                .col_expr(session::Column::LastAccessedByIp, Expr::value(actor.ip.clone()))
+                .filter(Expr::col(session::Column::Id).eq(row.id))
+                .exec(self.db.writer())
+                .await?;
+        }
+        Ok(Some(IdpSession { id: row.id, user_id: row.user_id, auth_time: row.auth_time, amr: strings(&row.amr) }))
+    }
+
+    /// Logs out: ends a browser session and every refresh-token grant that came from it,
+    /// and writes `user.signed_out`.
+    pub async fn end_idp_session(&self, sess: &IdpSession, actor: &Actor) -> Result<()> {
+        let t = micros(now());
+        self.write(async |tx| {
+            let txn = tx.conn();
+            end_sessions(txn, session_end::session_and_grants(sess.id), t).await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.signed_out".into() };
+            tx.record(&audit, Some(sess.user_id), json!({"session_id": sess.id})).await?;
+            Ok(())
+        })
+        .await
+    }
+}

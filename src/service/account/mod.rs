@@ -1,0 +1,9 @@
+//! End users acting on their own account through the Auth UI: login and browser sessions,
+//! signup, settings, password reset, the rate limits that guard them, and outgoing mail.
+
+pub mod login;
+pub mod mail;
+pub mod password_reset;
+pub mod rate_limit;
+pub mod settings;
+pub mod signup;

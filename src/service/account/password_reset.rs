@@ -1,0 +1,137 @@
+//! Forgot password: a one-time link (15 minutes, single use) sent by email. A user has at
+//! most one live link: issuing a new one ends the older ones, using one ends the others,
+//! and a disabled, deactivated or deleting user can neither get nor use one.
+
+use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::password::check_policy;
+use crate::service::Account;
+use crate::service::admin::user_rows::set_primary_password;
+use crate::service::admin::users::User;
+use crate::service::store::session_end::{end_sessions, of_user};
+use crate::service::store::time::{micros, now};
+use crate::service::{Actor, Audit, Error, Result};
+use entity::password_reset_code;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+const RESET_LIFETIME_US: i64 = 15 * 60 * 1_000_000;
+
+/// One message per account per minute, so the form cannot flood an inbox.
+const RESET_COOLDOWN_US: i64 = 60 * 1_000_000;
+
+impl Account<'_> {
+    /// Creates a reset code for the account with this email login ID and ends the user's
+    /// older unused codes. Returns the user and the code, or `None` (unknown address,
+    /// disabled account, or a code was sent less than a minute ago): the caller shows the
+    /// same page either way.
+    pub async fn start_password_reset(&self, email: &str) -> Result<Option<(User, String)>> {
+        let Ok(Some(user)) = self.users().by_login_id("email", email).await else { return Ok(None) };
+        if !may_reset(&user) {
+            return Ok(None);
+        }
+        let t = micros(now());
+        let last = password_reset_code::Entity::find()
+            .filter(Expr::col(password_reset_code::Column::UserId).eq(user.id))
+            .order_by_desc(password_reset_code::Column::CreatedAt)
+            .one(&self.db.conn)
+            .await?;
+        if last.is_some_and(|l| t - l.created_at < RESET_COOLDOWN_US) {
+            return Ok(None);
+        }
+        let code = b64(random_bytes::<32>());
+        self.write_unaudited(async |tx| {
+            let txn = tx.conn();
+            end_reset_codes(txn, user.id, t).await?;
+            password_reset_code::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                code_hash: Set(sha256(code.as_bytes()).to_vec()),
+                user_id: Set(user.id),
+                created_at: Set(t),
+                expires_at: Set(t + RESET_LIFETIME_US),
+                used_at: Set(None),
+            }
+            .insert(txn)
+            .await?;
+            Ok(Some((user, code)))
+        })
+        .await
+    }
+
+    /// Whether a reset code can still be used: unused, unexpired, and its user may reset.
+    pub async fn reset_code_valid(&self, code: &str) -> Result<bool> {
+        let t = micros(now());
+        let Some(row) = password_reset_code::Entity::find()
+            .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
+            .one(&self.db.conn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if row.used_at.is_some() || row.expires_at <= t {
+            return Ok(false);
+        }
+        Ok(self.users().get(row.user_id).await?.is_some_and(|u| may_reset(&u)))
+    }
+
+    /// Sets a new password with a reset code, uses the code up, and ends every session of
+    /// the user (whoever knew the old password is logged out).
+    pub async fn finish_password_reset(&self, code: &str, password: String, actor: &Actor) -> Result<User> {
+        check_policy(&self.config.password_policy, &password)?;
+        let expired = || Error::invalid("ResetCodeInvalid", "this reset link has expired or was already used");
+        if !self.reset_code_valid(code).await? {
+            return Err(expired());
+        }
+        let hash = self.hasher.hash(password).await?;
+        let t = micros(now());
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let Some(row) = password_reset_code::Entity::find()
+                .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
+                .one(txn)
+                .await?
+            else {
+                return Err(expired());
+            };
+            let used = password_reset_code::Entity::update_many()
+                .col_expr(password_reset_code::Column::UsedAt, Expr::value(t))
+                .filter(Expr::col(password_reset_code::Column::Id).eq(row.id))
+                .filter(Expr::col(password_reset_code::Column::UsedAt).is_null())
+                .filter(Expr::col(password_reset_code::Column::ExpiresAt).gt(t))
+                .exec(txn)
+                .await?;
+            if used.rows_affected == 0 {
+                return Err(expired());
+            }
+            let user: User = crate::service::admin::user_rows::user_row(txn, row.user_id).await?.into();
+            if !may_reset(&user) {
+                return Err(expired());
+            }
+            set_primary_password(txn, user.id, hash, now()).await?;
+            end_sessions(txn, of_user(user.id), t).await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
+            tx.record(&audit, Some(user.id), json!({"user_id": user.id, "sessions_ended": true})).await?;
+            Ok(user)
+        })
+        .await
+    }
+}
+
+/// Whether this user may get or use a reset link: not disabled (now), deactivated or
+/// scheduled for deletion.
+fn may_reset(user: &User) -> bool {
+    !(user.is_disabled_at(now()) || user.is_deactivated || user.delete_at.is_some())
+}
+
+/// Ends, at `t` (UTC micros), every unused reset link of a user: a new link, a new
+/// password or disabling the user leaves no older link usable.
+pub(in crate::service) async fn end_reset_codes(conn: &impl ConnectionTrait, user_id: Uuid, t: i64) -> Result<u64> {
+    Ok(password_reset_code::Entity::update_many()
+        .col_expr(password_reset_code::Column::UsedAt, Expr::value(t))
+        .filter(Expr::col(password_reset_code::Column::UserId).eq(user_id))
+        .filter(Expr::col(password_reset_code::Column::UsedAt).is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
+}

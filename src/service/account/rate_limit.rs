@@ -1,0 +1,171 @@
+//! Attempt counters in fixed one-minute windows, stored in the database so that several
+//! server processes share them.
+//!
+//! An attempt is *reserved* before the expensive check it guards (a password hash, an
+//! account creation): one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING` per bucket
+//! counts it and returns the new count, so a burst of parallel requests, on either database
+//! and across processes, never gets more than `limit` checks through in a window. A check
+//! that succeeds gives its reservation back when the limit counts only failures.
+
+use crate::service::Account;
+use crate::service::Maintenance;
+use crate::service::store::time::now;
+use crate::service::{Actor, Audit, Result};
+use entity::rate_limit;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+const WINDOW_SECONDS: i64 = 60;
+
+fn window_start() -> i64 {
+    let t = now().unix_timestamp();
+    t - t.rem_euclid(WINDOW_SECONDS)
+}
+
+/// Per-IP limits on requests that cost the server work whatever their outcome.
+#[derive(Debug, Clone, Copy)]
+pub enum PerIp {
+    /// Sign-ups (each hashes a password): `rate_limits.signups_per_ip_per_minute`.
+    Signup,
+    /// Forgot-password requests (each looks an account up):
+    /// `rate_limits.account_enumeration_per_ip_per_minute`.
+    AccountEnumeration,
+}
+
+/// Attempts counted in their buckets; give them back with [`Services::release_attempt`]
+/// when they should not count.
+#[derive(Debug)]
+#[must_use = "a reservation is either kept (the attempt counts) or released"]
+pub(in crate::service) struct Reservation {
+    buckets: Vec<String>,
+    window: i64,
+}
+
+impl Reservation {
+    /// Keeps the attempt counted.
+    pub(in crate::service) fn keep(self) {}
+}
+
+impl Account<'_> {
+    /// Counts one attempt in every `(bucket, limit)` with a limit above 0. Returns the
+    /// reservation, or `None` (and counts nothing) when any bucket is already at its limit:
+    /// refuse the attempt without doing the work.
+    pub(in crate::service) async fn reserve_attempt(&self, limits: &[(&str, i64)]) -> Result<Option<Reservation>> {
+        let window = window_start();
+        let mut counted = Reservation { buckets: Vec::new(), window };
+        let conn = self.db.writer();
+        for (bucket, limit) in limits.iter().filter(|(_, l)| *l > 0) {
+            let count = increment(conn, bucket, window, 1).await?;
+            counted.buckets.push((*bucket).to_owned());
+            if count > *limit {
+                self.account().release_attempt(counted).await?;
+                return Ok(None);
+            }
+        }
+        Ok(Some(counted))
+    }
+
+    /// Gives a reserved attempt back (it succeeded, or it was refused for another reason).
+    pub(in crate::service) async fn release_attempt(&self, r: Reservation) -> Result<()> {
+        if r.buckets.is_empty() {
+            return Ok(());
+        }
+        rate_limit::Entity::update_many()
+            .col_expr(rate_limit::Column::Count, Expr::col(rate_limit::Column::Count).sub(1))
+            .filter(Expr::col(rate_limit::Column::Bucket).is_in(r.buckets))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(r.window))
+            .filter(Expr::col(rate_limit::Column::Count).gt(0))
+            .exec(self.db.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether one more request of `kind` from `ip` is allowed this minute; counts it. A
+    /// refusal is audited as `rate_limit.blocked` (once per bucket and minute).
+    pub async fn allow_per_ip(&self, kind: PerIp, ip: &str, actor: &Actor) -> Result<bool> {
+        let rl = &self.config.rate_limits;
+        let (name, limit) = match kind {
+            PerIp::Signup => ("signup", rl.signups_per_ip_per_minute),
+            PerIp::AccountEnumeration => ("account_enumeration", rl.account_enumeration_per_ip_per_minute),
+        };
+        let bucket = format!("{name}:ip:{}", network_key(ip));
+        match self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? {
+            Some(r) => {
+                r.keep();
+                Ok(true)
+            }
+            None => {
+                self.account().record_blocked(actor, name, &bucket).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Audits `rate_limit.blocked` for `bucket`, once per minute: a flood of refused
+    /// requests writes one row, not one per request.
+    pub(in crate::service) async fn record_blocked(&self, actor: &Actor, what: &str, bucket: &str) -> Result<()> {
+        let marker = format!("blocked:{bucket}");
+        if let Some(first) = self.account().reserve_attempt(&[(marker.as_str(), 1)]).await? {
+            first.keep();
+            let audit = Audit { actor: actor.clone(), activity: "rate_limit.blocked".into() };
+            let data = json!({"bucket": what, "coalesced": "further refusals in this minute are not recorded"});
+            self.audit_batch.record(crate::service::unit_of_work::audit_row::row(&audit, None, data, now())).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Maintenance<'_> {
+    /// Deletes counters of windows that have ended.
+    pub(in crate::service) async fn forget_old_counters(&self) -> Result<u64> {
+        Ok(rate_limit::Entity::delete_many()
+            .filter(Expr::col(rate_limit::Column::WindowStart).lt(window_start()))
+            .exec(self.db.writer())
+            .await?
+            .rows_affected)
+    }
+}
+
+/// Adds `by` to a bucket's count in `window` (a new window starts again from `by`);
+/// returns the new count. One atomic statement on both databases.
+async fn increment(conn: &impl ConnectionTrait, bucket: &str, window: i64, by: i64) -> Result<i64> {
+    let stmt = Query::insert()
+        .into_table("rate_limits")
+        .columns(["bucket", "window_start", "count"])
+        .values([bucket.into(), window.into(), by.into()])
+        .map_err(crate::service::Error::internal)?
+        .on_conflict(
+            OnConflict::column("bucket")
+                .value(
+                    "count",
+                    Expr::cust(
+                        "CASE WHEN rate_limits.window_start = excluded.window_start \
+                         THEN rate_limits.count + excluded.count ELSE excluded.count END",
+                    ),
+                )
+                .update_column("window_start")
+                .to_owned(),
+        )
+        .returning_col("count")
+        .to_owned();
+    let row =
+        conn.query_one(&stmt).await?.ok_or_else(|| crate::service::Error::internal("rate limit: no row returned"))?;
+    Ok(row.try_get::<i64>("", "count")?)
+}
+
+/// The address a per-IP limit counts: an IPv4 address, or the /64 network of an IPv6
+/// address (one client commonly holds a whole /64 and could change address per attempt).
+pub(in crate::service) fn network_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}

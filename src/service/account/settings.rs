@@ -1,0 +1,150 @@
+//! Self-service account management for the settings page: profile, password, sessions,
+//! and the request to delete the account.
+
+use crate::domain::password::check_policy;
+use crate::service::account::login::IdpSession;
+use crate::service::admin::user_rows::set_primary_password;
+use crate::service::admin::users::User;
+use crate::service::store::session_end::{end_sessions, of_user, session_and_grants};
+use crate::service::store::time::{micros, now};
+use crate::service::{Actor, Audit, Error, Result, Services};
+use entity::{session, user};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Profile attributes a user may edit on the settings page.
+pub const EDITABLE_PROFILE: [(&str, &str); 4] =
+    [("name", "Full name"), ("given_name", "Given name"), ("family_name", "Family name"), ("nickname", "Nickname")];
+
+impl Services {
+    /// Saves the editable profile attributes (an empty value removes the attribute).
+    pub async fn update_own_profile(&self, user_id: Uuid, edits: &[(String, String)], actor: &Actor) -> Result<User> {
+        let user = self.users().get(user_id).await?.ok_or_else(|| Error::not_found("UserNotFound", "no such user"))?;
+        let mut attrs = user.standard_attributes.as_object().cloned().unwrap_or_default();
+        attrs.retain(|k, _| !crate::domain::attributes::DERIVED_ATTRS.contains(&k.as_str()));
+        for (k, v) in edits {
+            if !EDITABLE_PROFILE.iter().any(|(name, _)| name == k) {
+                continue;
+            }
+            let v = v.trim();
+            if v.is_empty() {
+                attrs.remove(k);
+            } else {
+                attrs.insert(k.clone(), Value::String(v.to_owned()));
+            }
+        }
+        let audit = Audit { actor: actor.clone(), activity: "user.profile.updated".into() };
+        self.users().update(&audit, user_id, Some(Value::Object(attrs)), None).await
+    }
+
+    /// Checks the user's current password (sensitive changes ask for it again).
+    async fn check_own_password(&self, user_id: Uuid, password: String) -> Result<()> {
+        let bucket = format!("password:user:{user_id}");
+        let limit = self.config.rate_limits.password_check_failures_per_user_per_minute;
+        let Some(reservation) = self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? else {
+            return Err(Error::invalid("RateLimited", "too many wrong passwords; wait a minute and try again"));
+        };
+        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id).await?;
+        if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
+            reservation.keep();
+            return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
+        }
+        self.account().release_attempt(reservation).await?;
+        Ok(())
+    }
+
+    /// Changes the password after checking the current one; ends every other session.
+    pub async fn change_own_password(
+        &self,
+        sess: &IdpSession,
+        current: String,
+        new: String,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.check_own_password(sess.user_id, current).await?;
+        check_policy(&self.config.password_policy, &new)?;
+        let hash = self.hasher.hash(new).await?;
+        let t = micros(now());
+        self.write(async |tx| {
+            let txn = tx.conn();
+            set_primary_password(txn, sess.user_id, hash, now()).await?;
+            let others = Condition::all()
+                .add(Expr::col(session::Column::UserId).eq(sess.user_id))
+                .add(Expr::col(session::Column::Id).ne(sess.id))
+                .add(
+                    Condition::any()
+                        .add(Expr::col(session::Column::IdpSessionId).is_null())
+                        .add(Expr::col(session::Column::IdpSessionId).ne(sess.id)),
+                );
+            let ended = end_sessions(txn, others, t).await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.password.changed".into() };
+            tx.record(&audit, Some(sess.user_id), json!({"other_sessions_ended": ended})).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends one of the user's own sessions (and the grants that came from it).
+    pub async fn end_own_session(&self, user_id: Uuid, session_id: Uuid, actor: &Actor) -> Result<()> {
+        let t = micros(now());
+        self.write(async |tx| {
+            let txn = tx.conn();
+            // Only the user's own sessions: the ID of someone else's ends nothing.
+            let cond = of_user(user_id).add(session_and_grants(session_id));
+            if end_sessions(txn, cond, t).await? == 0 {
+                return Err(Error::not_found("SessionNotFound", "this session has already ended"));
+            }
+            let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
+            let payload = json!({"session_id": session_id, "termination_type": "individual"});
+            tx.record(&audit, Some(user_id), payload).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Schedules the user's account for deletion after the grace period and logs them out
+    /// everywhere; the current password confirms it. Until then the account cannot sign in; an administrator can still act.
+    pub async fn schedule_own_deletion(&self, sess: &IdpSession, password: String, actor: &Actor) -> Result<()> {
+        self.check_own_password(sess.user_id, password).await?;
+        let user_id = sess.user_id;
+        let t = micros(now());
+        let at = t + self.config.ui.deletion_grace_days.saturating_mul(86_400 * 1_000_000);
+        self.write(async |tx| {
+            let txn = tx.conn();
+            user::Entity::update_many()
+                .col_expr(user::Column::DeleteAt, Expr::value(at))
+                .filter(Expr::col(user::Column::Id).eq(user_id))
+                .exec(txn)
+                .await?;
+            end_sessions(txn, of_user(user_id), t).await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.deletion_scheduled".into() };
+            tx.record(
+                &audit,
+                Some(user_id),
+                json!({"delete_at": crate::service::store::time::time_of(at).unix_timestamp()}),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes users whose scheduled deletion time has passed; each gets a `user.deleted`
+    /// audit row. Returns how many were deleted.
+    pub async fn delete_due_users(&self) -> Result<u64> {
+        let t = micros(now());
+        let due = user::Entity::find().filter(Expr::col(user::Column::DeleteAt).lte(t)).all(&self.db.conn).await?;
+        let audit = Audit {
+            actor: Actor { subject: Some("system".into()), ..Actor::default() },
+            activity: "user.deleted".into(),
+        };
+        let mut n = 0;
+        for u in due {
+            self.users().delete(&audit, u.id, Some("scheduled deletion".into())).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}

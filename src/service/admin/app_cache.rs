@@ -1,0 +1,94 @@
+//! In-process caches of applications (for the token endpoint) and allowed CORS origins.
+//! A change bumps a generation that every process follows, which empties these caches.
+
+use crate::service::Applications;
+use crate::service::Result;
+use crate::service::admin::applications::Application;
+use crate::service::store::time::strings;
+use entity::application;
+
+use sea_orm::EntityTrait;
+
+/// Applications by client ID for the login and token endpoints, cached for a few seconds
+/// like the origins (a change made in this process is seen at once).
+#[derive(Default)]
+pub struct AppCache {
+    inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
+    /// Moves every time the cache is dropped: a lookup that began before a drop must not
+    /// put what it read (perhaps a deleted application) back afterwards.
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+/// Most applications the cache holds before it starts over.
+const APP_CACHE_MAX: usize = 10_000;
+
+impl Applications<'_> {
+    /// Whether a token naming `client_id` outlived its application (deleted since): every
+    /// verifier refuses such tokens. A token without a client ID has none to lose.
+    pub async fn client_deleted(&self, client_id: Option<&str>) -> Result<bool> {
+        match client_id {
+            Some(id) => Ok(self.cached(id).await?.is_none()),
+            None => Ok(false),
+        }
+    }
+
+    /// [`Services::application`] through a cache of [`ORIGIN_CACHE_TTL`]: the end-user
+    /// flows look an application up several times per login.
+    pub async fn cached(&self, client_id: &str) -> Result<Option<Application>> {
+        if let Some((at, app)) = self.app_cache.inner.read().unwrap_or_else(|p| p.into_inner()).get(client_id)
+            && at.elapsed() < ORIGIN_CACHE_TTL
+        {
+            return Ok(app.clone());
+        }
+        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let app = self.get(client_id).await?;
+        let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) != epoch {
+            return Ok(app);
+        }
+        if map.len() >= APP_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(client_id.to_owned(), (std::time::Instant::now(), app.clone()));
+        Ok(app)
+    }
+
+    /// Whether any application allows `origin` for CORS.
+    pub async fn origin_allowed(&self, origin: &str) -> Result<bool> {
+        if let Some((at, set)) = self.origins.inner.read().await.as_ref()
+            && at.elapsed() < ORIGIN_CACHE_TTL
+        {
+            return Ok(set.contains(origin));
+        }
+        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let rows = application::Entity::find().all(&self.db.conn).await?;
+        let set: std::collections::HashSet<String> = rows.iter().flat_map(|r| strings(&r.allowed_origins)).collect();
+        let allowed = set.contains(origin);
+        let mut cached = self.origins.inner.write().await;
+        // Dropped while this read ran (see `AppCache::epoch`): do not keep what it read.
+        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
+            *cached = Some((std::time::Instant::now(), std::sync::Arc::new(set)));
+        }
+        Ok(allowed)
+    }
+
+    /// Drops the cached origins and applications after an application changed (in this
+    /// process, or in another one: see `changes`).
+    pub(in crate::service) async fn forget(&self) {
+        let mut origins = self.origins.inner.write().await;
+        let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        self.app_cache.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        map.clear();
+        *origins = None;
+    }
+}
+
+/// Allowed CORS origins of all applications, cached for a few seconds (every process
+/// reloads them, so a change reaches all processes within that time).
+#[derive(Default)]
+pub struct OriginCache {
+    inner: tokio::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<std::collections::HashSet<String>>)>>,
+}
+
+/// How long the origin cache is trusted.
+const ORIGIN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);

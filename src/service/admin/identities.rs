@@ -1,0 +1,269 @@
+//! Identities (login IDs) of a user.
+
+use crate::domain::login_id::LoginId;
+use crate::domain::password::check_policy;
+use crate::service::Identities;
+use crate::service::admin::user_rows::{insert_password, refresh_derived, user_row};
+use crate::service::admin::users::User;
+use crate::service::store::time::time_of;
+use crate::service::store::time::{micros, now};
+use crate::service::{Audit, Error, Result, conflict_on_unique};
+use entity::{authenticator, identity};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn duplicate(login_id: &LoginId) -> Error {
+    Error::conflict(
+        "DuplicatedIdentity",
+        format!("the {} `{}` is already used by a user", login_id.kind.as_str(), login_id.original),
+    )
+}
+
+/// Inserts a login ID identity; a duplicate is `Conflict`/`DuplicatedIdentity`.
+pub(in crate::service) async fn insert_login_id(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    user_id: Uuid,
+    login_id: &LoginId,
+    t: OffsetDateTime,
+) -> Result<identity::Model> {
+    identity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set("login_id".into()),
+        login_id_key: Set(key.to_owned()),
+        login_id_type: Set(login_id.kind.as_str().to_owned()),
+        value: Set(login_id.value.clone()),
+        original_value: Set(login_id.original.clone()),
+        unique_key: Set(login_id.unique_key.clone()),
+        created_at: Set(micros(t)),
+        updated_at: Set(micros(t)),
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| conflict_on_unique(e, "DuplicatedIdentity", duplicate(login_id).describe()))
+}
+
+async fn identity_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<identity::Model> {
+    identity::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("IdentityNotFound", format!("identity {id} does not exist")))
+}
+
+impl Identities<'_> {
+    /// Adds a login ID to a user; with `password`, also a primary password if they have none.
+    pub async fn create(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        key: &str,
+        value: &str,
+        password: Option<String>,
+    ) -> Result<(Identity, User)> {
+        let login_id = LoginId::parse(&self.config.login_id, key, value)?;
+        let hash = match password {
+            Some(p) => {
+                check_policy(&self.config.password_policy, &p)?;
+                Some(self.hasher.hash(p).await?)
+            }
+            None => None,
+        };
+        let t = now();
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            let ident = insert_login_id(txn, key, user_id, &login_id, t).await?;
+            if let Some(hash) = hash {
+                let has_password = authenticator::Entity::find()
+                    .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+                    .filter(Expr::col(authenticator::Column::Kind).eq("password"))
+                    .count(txn)
+                    .await?
+                    > 0;
+                if !has_password {
+                    insert_password(txn, user_id, hash, t, false).await?;
+                }
+            }
+            let row = refresh_derived(txn, row).await?;
+            let ident = Identity::from(ident);
+            tx.record(audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+            Ok((ident, row.into()))
+        })
+        .await
+    }
+
+    /// Changes the value of a login ID (its key stays).
+    pub async fn update(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        identity_id: Uuid,
+        key: &str,
+        value: &str,
+    ) -> Result<(Identity, User)> {
+        let login_id = LoginId::parse(&self.config.login_id, key, value)?;
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            let ident = identity_row(txn, identity_id).await?;
+            if ident.user_id != user_id {
+                return Err(Error::not_found(
+                    "IdentityNotFound",
+                    format!("identity {identity_id} does not belong to user {user_id}"),
+                ));
+            }
+            if ident.login_id_key != key {
+                return Err(Error::invalid(
+                    "IdentityTypeMismatch",
+                    format!("identity {identity_id} is a {} login ID; it cannot become {key}", ident.login_id_key),
+                ));
+            }
+            let mut am = ident.into_active_model();
+            am.value = Set(login_id.value.clone());
+            am.original_value = Set(login_id.original.clone());
+            am.unique_key = Set(login_id.unique_key.clone());
+            am.updated_at = Set(micros(now()));
+            let ident = am
+                .update(txn)
+                .await
+                .map_err(|e| conflict_on_unique(e, "DuplicatedIdentity", duplicate(&login_id).describe()))?;
+            let row = refresh_derived(txn, row).await?;
+            let ident = Identity::from(ident);
+            tx.record(audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+            Ok((ident, row.into()))
+        })
+        .await
+    }
+
+    /// Removes an identity; a user's last identity cannot be removed.
+    pub async fn delete(&self, audit: &Audit, identity_id: Uuid) -> Result<User> {
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let ident = identity_row(txn, identity_id).await?;
+            let row = user_row(txn, ident.user_id).await?;
+            let count = identity::Entity::find()
+                .filter(Expr::col(identity::Column::UserId).eq(ident.user_id))
+                .count(txn)
+                .await?;
+            if count <= 1 {
+                return Err(Error::invalid(
+                    "RemoveLastIdentity",
+                    "this is the user's last identity; add another one before removing it",
+                ));
+            }
+            identity::Entity::delete_by_id(identity_id).exec(txn).await?;
+            let row = refresh_derived(txn, row).await?;
+            let ident = Identity::from(ident);
+            tx.record(audit, Some(row.id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+            Ok(row.into())
+        })
+        .await
+    }
+}
+
+/// An identity (a login ID for now).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// ID.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// `login_id`.
+    pub kind: String,
+    /// Login ID key.
+    pub login_id_key: String,
+    /// Login ID type.
+    pub login_id_type: String,
+    /// Normalised value.
+    pub value: String,
+    /// As typed.
+    pub original_value: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl Identity {
+    /// Claims with OIDC names plus Authgear's namespaced login ID claims.
+    pub fn claims(&self) -> Value {
+        let mut c = json!({
+            "https://authgear.com/claims/login_id/key": self.login_id_key,
+            "https://authgear.com/claims/login_id/type": self.login_id_type,
+            "https://authgear.com/claims/login_id/value": self.value,
+            "https://authgear.com/claims/login_id/original_value": self.original_value,
+        });
+        let oidc = match self.login_id_type.as_str() {
+            "email" => "email",
+            "phone" => "phone_number",
+            _ => "preferred_username",
+        };
+        c[oidc] = Value::String(self.value.clone());
+        c
+    }
+}
+
+impl From<entity::identity::Model> for Identity {
+    fn from(m: entity::identity::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            kind: m.kind,
+            login_id_key: m.login_id_key,
+            login_id_type: m.login_id_type,
+            value: m.value,
+            original_value: m.original_value,
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+        }
+    }
+}
+
+/// An authenticator (passwords for now). The hash never leaves the service layer.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    /// ID.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// `password`.
+    pub kind: String,
+    /// `primary` or `secondary`.
+    pub factor: String,
+    /// Default of its kind.
+    pub is_default: bool,
+    /// When the password expires (set by `setPasswordExpired`).
+    pub expire_after: Option<OffsetDateTime>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<entity::authenticator::Model> for Authenticator {
+    fn from(m: entity::authenticator::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            kind: m.kind,
+            factor: m.factor,
+            is_default: m.is_default,
+            expire_after: m.expire_after.map(time_of),
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+        }
+    }
+}
+
+/// A verified claim.
+#[derive(Debug, Clone)]
+pub struct VerifiedClaim {
+    /// `email` or `phone_number`.
+    pub name: String,
+    /// The verified value.
+    pub value: String,
+}

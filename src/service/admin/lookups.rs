@@ -1,0 +1,183 @@
+//! Batch lookups behind the GraphQL DataLoaders: one query per batch, never per item.
+
+use crate::service::Lookups;
+use crate::service::admin::identities::{Authenticator, Identity, VerifiedClaim};
+use crate::service::admin::roles_groups::{Keyed, KeyedRow, Kind};
+use crate::service::admin::users::User;
+use crate::service::{Error, Result};
+use entity::{authenticator, identity, user, verified_claim};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(FromQueryResult)]
+struct OwnedKeyed {
+    owner_id: Uuid,
+    #[sea_orm(nested)]
+    row: KeyedRow,
+}
+
+/// Who owns the listed roles or groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
+    /// Roles assigned to users directly.
+    UserRoles,
+    /// Groups of users.
+    UserGroups,
+    /// Roles of users through their groups.
+    UserGroupRoles,
+}
+
+fn group_by<T>(pairs: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
+    let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_default().push(v);
+    }
+    map
+}
+
+impl Lookups<'_> {
+    /// Users by ID.
+    pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>> {
+        let rows =
+            user::Entity::find().filter(Expr::col(user::Column::Id).is_in(ids.to_vec())).all(&self.db.conn).await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// Identities of each user, oldest first.
+    pub async fn identities_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Identity>>> {
+        let rows = identity::Entity::find()
+            .filter(Expr::col(identity::Column::UserId).is_in(ids.to_vec()))
+            .order_by_asc(identity::Column::Id)
+            .all(&self.db.conn)
+            .await?;
+        Ok(group_by(rows.into_iter().map(|r| (r.user_id, Identity::from(r)))))
+    }
+
+    /// Identities by ID.
+    pub async fn identities_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Identity>> {
+        let rows = identity::Entity::find()
+            .filter(Expr::col(identity::Column::Id).is_in(ids.to_vec()))
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows.into_iter().map(Identity::from).collect())
+    }
+
+    /// Authenticators of each user, oldest first.
+    pub async fn authenticators_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Authenticator>>> {
+        let rows = authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).is_in(ids.to_vec()))
+            .order_by_asc(authenticator::Column::Id)
+            .all(&self.db.conn)
+            .await?;
+        Ok(group_by(rows.into_iter().map(|r| (r.user_id, Authenticator::from(r)))))
+    }
+
+    /// Authenticators by ID.
+    pub async fn authenticators_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Authenticator>> {
+        let rows = authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::Id).is_in(ids.to_vec()))
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows.into_iter().map(Authenticator::from).collect())
+    }
+
+    /// Verified claims of each user.
+    pub async fn verified_claims_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<VerifiedClaim>>> {
+        let rows = verified_claim::Entity::find()
+            .filter(Expr::col(verified_claim::Column::UserId).is_in(ids.to_vec()))
+            .order_by_asc(verified_claim::Column::CreatedAt)
+            .all(&self.db.conn)
+            .await?;
+        Ok(group_by(rows.into_iter().map(|r| (r.user_id, VerifiedClaim { name: r.name, value: r.value }))))
+    }
+
+    /// Roles or groups of each owner, ordered by key.
+    pub async fn keyed_by_owner(&self, owner: Owner, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Keyed>>> {
+        let (kind, mut q) = match owner {
+            Owner::UserRoles => (
+                Kind::Role,
+                Query::select()
+                    .expr_as(Expr::col(("user_roles", "user_id")), "owner_id")
+                    .from("user_roles")
+                    .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
+                    .and_where(Expr::col(("user_roles", "user_id")).is_in(ids.to_vec()))
+                    .to_owned(),
+            ),
+            Owner::UserGroups => (
+                Kind::Group,
+                Query::select()
+                    .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
+                    .from("user_groups")
+                    .inner_join("groups", Expr::col(("groups", "id")).equals(("user_groups", "group_id")))
+                    .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
+                    .to_owned(),
+            ),
+            Owner::UserGroupRoles => (
+                Kind::Role,
+                Query::select()
+                    .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
+                    .from("user_groups")
+                    .inner_join(
+                        "group_roles",
+                        Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")),
+                    )
+                    .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
+                    .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
+                    .to_owned(),
+            ),
+        };
+        let t = kind.table();
+        q.columns([(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")])
+            .order_by((t, "key"), sea_orm::sea_query::Order::Asc);
+        let rows = self.db.conn.query_all(&q).await?;
+        let mut pairs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let r = OwnedKeyed::from_query_result(row, "").map_err(Error::from)?;
+            pairs.push((r.owner_id, Keyed::from(r.row)));
+        }
+        Ok(group_by(pairs))
+    }
+
+    /// Keys of one user's effective roles, sorted, in one query (for tokens).
+    pub async fn effective_role_keys(&self, user_id: Uuid) -> Result<Vec<String>> {
+        let mut q = Query::select()
+            .column(("roles", "key"))
+            .from("user_roles")
+            .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
+            .and_where(Expr::col(("user_roles", "user_id")).eq(user_id))
+            .to_owned();
+        q.union(
+            sea_orm::sea_query::UnionType::Distinct,
+            Query::select()
+                .column(("roles", "key"))
+                .from("user_groups")
+                .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+                .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
+                .and_where(Expr::col(("user_groups", "user_id")).eq(user_id))
+                .to_owned(),
+        );
+        let mut keys = Vec::new();
+        for row in self.db.conn.query_all(&q).await? {
+            keys.push(row.try_get_by_index::<String>(0)?);
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Effective roles of each user: direct roles ∪ roles of their groups, ordered by key.
+    pub async fn effective_roles_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Keyed>>> {
+        let mut direct = self.keyed_by_owner(Owner::UserRoles, ids).await?;
+        for (user, roles) in self.keyed_by_owner(Owner::UserGroupRoles, ids).await? {
+            let list = direct.entry(user).or_default();
+            for r in roles {
+                if !list.iter().any(|x| x.id == r.id) {
+                    list.push(r);
+                }
+            }
+            list.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        Ok(direct)
+    }
+}

@@ -1,0 +1,18 @@
+//! What the Admin API manages: users, identities, roles and groups, applications, API
+//! resources, sessions and authorizations, signing keys and the audit log. Each file holds
+//! one area's data type, its writes (each a unit of work with its audit row) and its reads.
+
+pub mod app_cache;
+pub mod applications;
+pub mod audit_logs;
+pub mod authorizations;
+pub(in crate::service) mod escalation;
+pub mod identities;
+pub mod lookups;
+pub mod resources;
+pub mod roles_groups;
+pub mod sessions;
+pub mod signing_keys;
+pub(in crate::service) mod user_rows;
+pub mod user_search;
+pub mod users;

@@ -1,0 +1,178 @@
+//! Sessions and refresh tokens: refresh-token grants with rotation and reuse detection,
+//! user access tokens with Authgear's claims, and the Admin API's session management.
+
+use crate::domain::oauth::AppType;
+use crate::service::Sessions;
+use crate::service::admin::user_rows::user_row;
+use crate::service::admin::users::User;
+use crate::service::oauth::refresh_token::UserTokens;
+use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::session_end;
+use crate::service::store::session_end::end_sessions;
+use crate::service::store::time::{micros, now, strings, time_of};
+use crate::service::{Audit, Error, Result};
+use entity::session;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A session of a user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// ID.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// `idp` or `offline_grant`.
+    pub kind: String,
+    /// Application of an offline grant.
+    pub client_id: Option<String>,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last use.
+    pub last_accessed_at: OffsetDateTime,
+    /// IP at creation.
+    pub created_by_ip: Option<String>,
+    /// IP at last use.
+    pub last_accessed_by_ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+impl From<session::Model> for Session {
+    fn from(m: session::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            kind: m.kind,
+            client_id: m.client_id,
+            amr: strings(&m.amr),
+            created_at: time_of(m.created_at),
+            last_accessed_at: time_of(m.last_accessed_at),
+            created_by_ip: m.created_by_ip,
+            last_accessed_by_ip: m.last_accessed_by_ip,
+            user_agent: m.user_agent,
+        }
+    }
+}
+
+impl Sessions<'_> {
+    /// Admin API `createSession`: a refresh-token grant for a user and an application,
+    /// with its first tokens.
+    pub async fn create(&self, audit: &Audit, user_id: Uuid, client_id: &str) -> Result<UserTokens> {
+        let (user, app, session_id, t, scopes, refresh) = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let user: User = user_row(txn, user_id).await?.into();
+                if user.is_disabled_at(OffsetDateTime::now_utc()) {
+                    return Err(Error::invalid("UserDisabled", "the user is disabled and cannot get a session"));
+                }
+                let app = self.applications().get(client_id).await?.ok_or_else(|| {
+                    Error::not_found("ApplicationNotFound", format!("no application has client ID `{client_id}`"))
+                })?;
+                if app.kind == AppType::M2m {
+                    return Err(Error::invalid("InvalidApplication", "an m2m application has no user sessions"));
+                }
+                // A third-party app gets a user's tokens only with the user's own consent.
+                if app.kind == AppType::ThirdPartyApp {
+                    return Err(Error::invalid(
+                        "InvalidApplication",
+                        "a third-party application gets a user's tokens only through the user's consent",
+                    ));
+                }
+                let t = micros(now());
+                let scopes = vec!["openid".to_owned(), "offline_access".to_owned()];
+                let row = session::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    user_id: Set(user_id),
+                    kind: Set("offline_grant".into()),
+                    client_id: Set(Some(client_id.to_owned())),
+                    idp_session_id: Set(None),
+                    scopes: Set(json!(scopes)),
+                    amr: Set(json!([])),
+                    auth_time: Set(t),
+                    created_at: Set(t),
+                    last_accessed_at: Set(t),
+                    created_by_ip: Set(audit.actor.ip.clone()),
+                    last_accessed_by_ip: Set(audit.actor.ip.clone()),
+                    user_agent: Set(audit.actor.user_agent.clone()),
+                    expires_at: Set(t + app.refresh_token_lifetime.saturating_mul(1_000_000)),
+                    revoked_at: Set(None),
+                    token_hash: Set(None),
+                }
+                .insert(txn)
+                .await?;
+                let refresh = insert_refresh_token(txn, row.id, t).await?;
+                tx.record(audit, Some(user_id), json!({"session_id": row.id, "client_id": client_id})).await?;
+                Ok::<_, Error>((user, app, row.id, t, scopes, refresh))
+            })
+            .await?;
+        let access = self.oauth().user_access_token(&user, &app, session_id, t, &scopes).await?;
+        Ok(UserTokens {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in: app.access_token_lifetime,
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// Sessions by ID.
+    pub async fn by_ids(&self, ids: &[Uuid]) -> Result<Vec<Session>> {
+        let rows = session::Entity::find()
+            .filter(Expr::col(session::Column::Id).is_in(ids.to_vec()))
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    /// Live sessions of each user, oldest first.
+    pub async fn by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Session>>> {
+        let t = micros(now());
+        let rows = session::Entity::find()
+            .filter(Expr::col(session::Column::UserId).is_in(ids.to_vec()))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .filter(Expr::col(session::Column::ExpiresAt).gt(t))
+            .order_by_asc(session::Column::Id)
+            .all(&self.db.conn)
+            .await?;
+        let mut map: HashMap<Uuid, Vec<Session>> = HashMap::new();
+        for r in rows {
+            map.entry(r.user_id).or_default().push(r.into());
+        }
+        Ok(map)
+    }
+
+    /// Ends one session and its refresh tokens.
+    pub async fn revoke(&self, audit: &Audit, session_id: Uuid) -> Result<User> {
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let sess =
+                session::Entity::find_by_id(session_id).one(txn).await?.filter(|s| s.revoked_at.is_none()).ok_or_else(
+                    || Error::not_found("SessionNotFound", format!("session {session_id} does not exist")),
+                )?;
+            let user = user_row(txn, sess.user_id).await?;
+            // Ending a browser session also ends the grants that came from it.
+            end_sessions(txn, session_end::session_and_grants(session_id), micros(now())).await?;
+            tx.record(audit, Some(user.id), json!({"session_id": session_id})).await?;
+            Ok(user.into())
+        })
+        .await
+    }
+
+    /// Ends every session of a user.
+    pub async fn revoke_all(&self, audit: &Audit, user_id: Uuid) -> Result<User> {
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let user = user_row(txn, user_id).await?;
+            end_sessions(txn, session_end::of_user(user_id), micros(now())).await?;
+            tx.record(audit, Some(user_id), json!({"user_id": user_id})).await?;
+            Ok(user.into())
+        })
+        .await
+    }
+}

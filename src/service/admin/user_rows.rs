@@ -1,0 +1,189 @@
+//! The `users` row and its password authenticator as stored: loading, recomputing the
+//! derived columns, and writing password hashes. Shared by the Admin API and the account
+//! flows.
+
+use crate::domain::attributes::formatted_name;
+use crate::service::store::time::{micros, now, time_of};
+use crate::service::{Error, Result, conflict_on_unique};
+use entity::{authenticator, identity, user, verified_claim};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Reads a user row inside `conn` or fails with `UserNotFound`. On PostgreSQL the row is
+/// locked (`FOR UPDATE`) until the transaction ends, so that checks such as "not the last
+/// identity" hold against concurrent writers; SQLite write transactions are serial anyway.
+pub(in crate::service) async fn user_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<user::Model> {
+    let mut q = user::Entity::find_by_id(id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    q.one(conn).await?.ok_or_else(|| Error::not_found("UserNotFound", format!("user {id} does not exist")))
+}
+
+/// The user as an audit payload records it; times are RFC 3339 text.
+pub(in crate::service) fn snapshot(u: &user::Model) -> Value {
+    let t = |v: Option<i64>| {
+        v.and_then(|v| time_of(v).format(&time::format_description::well_known::Rfc3339).ok())
+            .map_or(Value::Null, Value::String)
+    };
+    json!({
+        "id": u.id,
+        "standard_attributes": u.standard_attributes,
+        "custom_attributes": u.custom_attributes,
+        "is_disabled": u.is_disabled,
+        "disable_reason": u.disable_reason,
+        "temporarily_disabled_from": t(u.temporarily_disabled_from),
+        "temporarily_disabled_until": t(u.temporarily_disabled_until),
+        "account_valid_from": t(u.account_valid_from),
+        "account_valid_until": t(u.account_valid_until),
+    })
+}
+
+/// Recomputes what follows from identities and verified claims: `email`, `phone_number`,
+/// `preferred_username`, their `*_verified` flags, and the name search key. Saves the row.
+pub(in crate::service) async fn refresh_derived(
+    conn: &impl ConnectionTrait,
+    mut row: user::Model,
+) -> Result<user::Model> {
+    let idents = identity::Entity::find()
+        .filter(Expr::col(identity::Column::UserId).eq(row.id))
+        .order_by_asc(identity::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let verified =
+        verified_claim::Entity::find().filter(Expr::col(verified_claim::Column::UserId).eq(row.id)).all(conn).await?;
+    let mut attrs = match row.standard_attributes.clone() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for (claim, login_type, flag) in [
+        ("email", "email", Some("email_verified")),
+        ("phone_number", "phone", Some("phone_number_verified")),
+        ("preferred_username", "username", None),
+    ] {
+        let values: Vec<&str> =
+            idents.iter().filter(|i| i.login_id_type == login_type).map(|i| i.value.as_str()).collect();
+        let current = attrs.get(claim).and_then(Value::as_str).filter(|v| values.contains(v)).map(str::to_owned);
+        match current.or_else(|| values.first().map(|v| (*v).to_owned())) {
+            Some(v) => {
+                if let Some(flag) = flag {
+                    let ok = verified.iter().any(|c| c.name == claim && c.value == v);
+                    attrs.insert(flag.to_owned(), Value::Bool(ok));
+                }
+                attrs.insert(claim.to_owned(), Value::String(v));
+            }
+            None => {
+                attrs.remove(claim);
+                if let Some(flag) = flag {
+                    attrs.remove(flag);
+                }
+            }
+        }
+    }
+    let attrs = Value::Object(attrs);
+    let name_key = formatted_name(&attrs).map(|n| n.to_lowercase());
+    if attrs != row.standard_attributes || name_key != row.name_key {
+        let mut am = row.clone().into_active_model();
+        am.standard_attributes = Set(attrs.clone());
+        am.name_key = Set(name_key.clone());
+        am.updated_at = Set(micros(now()));
+        row = am.update(conn).await?;
+    }
+    Ok(row)
+}
+
+/// A user's primary password authenticator, if any.
+pub(in crate::service) async fn primary_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Option<authenticator::Model>> {
+    Ok(authenticator::Entity::find()
+        .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+        .filter(Expr::col(authenticator::Column::Kind).eq("password"))
+        .filter(Expr::col(authenticator::Column::Factor).eq("primary"))
+        .one(conn)
+        .await?)
+}
+
+/// Replaces (or creates) the primary password, expired at once if `expired`, and ends the
+/// user's unused reset links (a link sent for the old password opens nothing any more).
+pub(in crate::service) async fn upsert_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+    t: OffsetDateTime,
+    expired: bool,
+) -> Result<()> {
+    crate::service::account::password_reset::end_reset_codes(conn, user_id, micros(t)).await?;
+    match primary_password(conn, user_id).await? {
+        Some(a) => {
+            let mut am = a.into_active_model();
+            am.password_hash = Set(Some(hash));
+            am.expire_after = Set(expired.then_some(micros(t)));
+            am.updated_at = Set(micros(t));
+            am.update(conn).await?;
+            Ok(())
+        }
+        None => insert_password(conn, user_id, hash, t, expired).await,
+    }
+}
+
+/// Sets the primary password the user chose (never expired).
+pub(in crate::service) async fn set_primary_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+    t: OffsetDateTime,
+) -> Result<()> {
+    upsert_password(conn, user_id, hash, t, false).await
+}
+
+/// Inserts a primary password authenticator, expired at once if `expired`.
+pub(in crate::service) async fn insert_password(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+    t: OffsetDateTime,
+    expired: bool,
+) -> Result<()> {
+    authenticator::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set("password".into()),
+        factor: Set("primary".into()),
+        is_default: Set(true),
+        password_hash: Set(Some(hash)),
+        expire_after: Set(expired.then_some(micros(t))),
+        created_at: Set(micros(t)),
+        updated_at: Set(micros(t)),
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| conflict_on_unique(e, "DuplicatedAuthenticator", "the user already has a password"))?;
+    Ok(())
+}
+
+/// A random password that meets `policy`: at least 24 characters drawn from upper- and
+/// lower-case letters, digits and symbols, with one of each.
+pub(in crate::service) fn generate_password(policy: &crate::config::PasswordPolicy) -> String {
+    const SETS: [&[u8]; 4] =
+        [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnopqrstuvwxyz", b"23456789", b"!#$%&*+-=?@^_~"];
+    let len = policy.min_length.clamp(24, policy.max_length.max(24));
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in crate::crypto::random_bytes::<64>() {
+            if out.len() == len {
+                break;
+            }
+            let i = out.len();
+            let set = SETS[if i < SETS.len() { i } else { usize::from(b) % SETS.len() }];
+            out.push(char::from(set[usize::from(b) % set.len()]));
+        }
+    }
+    out
+}

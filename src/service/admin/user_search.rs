@@ -1,0 +1,302 @@
+//! The users list: keyword search, role/group/status filters, keyset paging.
+
+use crate::domain::login_id::LoginId;
+use crate::domain::text::{check_list, check_text};
+use crate::service::Users;
+use crate::service::admin::users::User;
+use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
+use crate::service::store::time::{micros, now};
+use crate::service::{Error, Result};
+use entity::{identity, user};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement, UnionType};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What the users list is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UserSort {
+    /// Creation time.
+    #[default]
+    CreatedAt,
+    /// Last login time (users who never logged in come last).
+    LastLoginAt,
+}
+
+/// Filters of the users list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Matches a user ID or a login ID exactly, or a prefix of an email, username, phone
+    /// number or name, case-insensitively.
+    pub keyword: Option<String>,
+    /// Users having all these roles (directly or through a group).
+    pub role_keys: Vec<String>,
+    /// Users in all these groups.
+    pub group_keys: Vec<String>,
+    /// Disabled (true) or enabled (false) users at the time of the query.
+    pub is_disabled: Option<bool>,
+    /// Users with this role assigned directly.
+    pub direct_role: Option<Uuid>,
+    /// Users in this group.
+    pub direct_group: Option<Uuid>,
+    /// Sort key.
+    pub sort: UserSort,
+    /// Ascending order (default descending).
+    pub ascending: bool,
+}
+
+/// `lo <= col < hi` for every string that starts with `prefix`, on a byte-wise collation.
+fn prefix_range(column: Expr, prefix: &str) -> Condition {
+    let hi = format!("{prefix}\u{10FFFF}");
+    Condition::all().add(column.clone().gte(prefix.to_owned())).add(column.lt(hi))
+}
+
+fn subquery(table: &'static str, select: &'static str) -> SelectStatement {
+    Query::select().column((table, select)).from(table).to_owned()
+}
+
+fn has_role(key: &str) -> Condition {
+    let direct = subquery("user_roles", "user_id")
+        .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
+        .and_where(Expr::col(("roles", "key")).eq(key))
+        .to_owned();
+    let via_group = subquery("user_groups", "user_id")
+        .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+        .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
+        .and_where(Expr::col(("roles", "key")).eq(key))
+        .to_owned();
+    Condition::any()
+        .add(Expr::col(("users", "id")).in_subquery(direct))
+        .add(Expr::col(("users", "id")).in_subquery(via_group))
+}
+
+fn in_group(key: &str) -> Expr {
+    let q = subquery("user_groups", "user_id")
+        .inner_join("groups", Expr::col(("groups", "id")).equals(("user_groups", "group_id")))
+        .and_where(Expr::col(("groups", "key")).eq(key))
+        .to_owned();
+    Expr::col(("users", "id")).in_subquery(q)
+}
+
+/// Disabled at `t`, as a condition that is never NULL.
+fn disabled_at(t: OffsetDateTime) -> Condition {
+    let t = micros(t);
+    let c = |name: &'static str| Expr::col(("users", name));
+    Condition::any()
+        .add(c("is_disabled").eq(true))
+        .add(
+            Condition::all()
+                .add(c("temporarily_disabled_from").is_not_null())
+                .add(c("temporarily_disabled_until").is_not_null())
+                .add(c("temporarily_disabled_from").lte(t))
+                .add(c("temporarily_disabled_until").gt(t)),
+        )
+        .add(Condition::all().add(c("account_valid_from").is_not_null()).add(c("account_valid_from").gt(t)))
+        .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
+}
+
+/// How a keyword condition is shaped for the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeywordPlan {
+    /// Few matches: one `IN (... UNION ...)` set of candidate IDs, each part an index range
+    /// scan, so the database finds the matches first and sorts only those.
+    Candidates,
+    /// Many matches: a per-row test while walking users in sort order, which finds a page
+    /// of matches after a few rows instead of sorting every match.
+    PerRow,
+}
+
+fn keyword_condition(kw: &str, plan: KeywordPlan) -> Condition {
+    let lower = kw.to_lowercase();
+    // Login IDs are stored case-folded, except emails when `email_case_sensitive` is on:
+    // then the keyword as typed is tried too.
+    let mut login_keys = vec![lower.clone()];
+    if kw != lower {
+        login_keys.push(kw.to_owned());
+    }
+    let exact_id = Uuid::parse_str(kw).ok();
+    match plan {
+        KeywordPlan::Candidates => {
+            let mut candidates =
+                subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned();
+            for key in &login_keys {
+                candidates.union(
+                    UnionType::Distinct,
+                    subquery("identities", "user_id")
+                        .cond_where(prefix_range(Expr::col(("identities", "unique_key")), key))
+                        .to_owned(),
+                );
+            }
+            if let Some(id) = exact_id {
+                candidates.union(
+                    UnionType::Distinct,
+                    subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned(),
+                );
+            }
+            Condition::all().add(Expr::col(("users", "id")).in_subquery(candidates))
+        }
+        KeywordPlan::PerRow => {
+            let mut any = Condition::any().add(prefix_range(Expr::col(("users", "name_key")), &lower));
+            for key in &login_keys {
+                let ident = Query::select()
+                    .expr(Expr::val(1))
+                    .from_as("identities", "kw_i")
+                    .and_where(Expr::col(("kw_i", "user_id")).equals(("users", "id")))
+                    .cond_where(prefix_range(Expr::col(("kw_i", "unique_key")), key))
+                    .to_owned();
+                any = any.add(Expr::exists(ident));
+            }
+            if let Some(id) = exact_id {
+                any = any.add(Expr::col(("users", "id")).eq(id));
+            }
+            any
+        }
+    }
+}
+
+fn condition(f: &UserFilter, plan: KeywordPlan) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        cond = cond.add(keyword_condition(kw, plan));
+    }
+    for key in &f.role_keys {
+        cond = cond.add(has_role(key));
+    }
+    for key in &f.group_keys {
+        cond = cond.add(in_group(key));
+    }
+    match f.is_disabled {
+        Some(true) => cond = cond.add(disabled_at(now())),
+        Some(false) => cond = cond.add(disabled_at(now()).not()),
+        None => {}
+    }
+    if let Some(role) = f.direct_role {
+        let q = subquery("user_roles", "user_id").and_where(Expr::col(("user_roles", "role_id")).eq(role)).to_owned();
+        cond = cond.add(Expr::col(("users", "id")).in_subquery(q));
+    }
+    if let Some(group) = f.direct_group {
+        let q =
+            subquery("user_groups", "user_id").and_where(Expr::col(("user_groups", "group_id")).eq(group)).to_owned();
+        cond = cond.add(Expr::col(("users", "id")).in_subquery(q));
+    }
+    cond
+}
+
+impl Users<'_> {
+    /// Lists users matching `f`.
+    pub async fn list(&self, f: &UserFilter, args: &PageArgs) -> Result<Page<User>> {
+        let plan = args.plan()?;
+        check_text("searchKeyword", f.keyword.as_deref().unwrap_or(""))?;
+        check_list("roleKeys", f.role_keys.len())?;
+        check_list("groupKeys", f.group_keys.len())?;
+        let column = match f.sort {
+            UserSort::CreatedAt => "created_at",
+            UserSort::LastLoginAt => "last_login_at",
+        };
+        let ks = Keyset {
+            table: "users",
+            column,
+            desc: !f.ascending,
+            nullable: f.sort == UserSort::LastLoginAt,
+            kind: SortKind::Time,
+        };
+        let mut models = None;
+        if self.keyword_plan(f).await? == KeywordPlan::PerRow {
+            // A broad keyword: test each row while walking users in sort order, but only
+            // the next `search_walk_window` of them. Matches spread over time fill a page at once;
+            // matches clustered elsewhere fall through to the candidate-set plan below,
+            // so neither shape of data makes the walk cover the whole table.
+            let mut window = Query::select().column(("users", "id")).from("users").to_owned();
+            let walk = std::cmp::max(self.config.admin_api.search_walk_window, plan.limit + 1);
+            ks.apply_stmt(&mut window, &Plan { limit: walk - 1, ..plan.clone() })?;
+            let cond = condition(f, KeywordPlan::PerRow).add(Expr::col(("users", "id")).in_subquery(window));
+            let found = ks.apply(user::Entity::find().filter(cond), &plan)?.all(&self.db.conn).await?;
+            if found.len() as u64 > plan.limit {
+                models = Some(found);
+            }
+        }
+        let models = match models {
+            Some(m) => m,
+            None => {
+                let q = ks.apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)), &plan)?;
+                q.all(&self.db.conn).await?
+            }
+        };
+        let rows: Vec<User> = models.into_iter().map(User::from).collect();
+        let sort = f.sort;
+        Ok(ks.finish(&plan, rows, |u| {
+            let value = match sort {
+                UserSort::CreatedAt => Some(u.created_at),
+                UserSort::LastLoginAt => u.last_login_at,
+            };
+            Cursor::time(value, u.id)
+        }))
+    }
+
+    /// Picks the keyword plan by counting matches up to `admin_api.search_broad_threshold`
+    /// (index range scans that stop early, so this costs little even for one letter).
+    async fn keyword_plan(&self, f: &UserFilter) -> Result<KeywordPlan> {
+        let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
+            return Ok(KeywordPlan::Candidates);
+        };
+        let lower = kw.to_lowercase();
+        let threshold = self.config.admin_api.search_broad_threshold;
+        let mut matches = 0;
+        for (table, column) in [("identities", "unique_key"), ("users", "name_key")] {
+            let limited = Query::select()
+                .expr(Expr::val(1))
+                .from(table)
+                .cond_where(prefix_range(Expr::col((table, column)), &lower))
+                .limit(threshold + 1)
+                .to_owned();
+            matches += self.db.count_rows(limited).await?;
+        }
+        Ok(if matches > threshold { KeywordPlan::PerRow } else { KeywordPlan::Candidates })
+    }
+
+    /// Counts users matching `f`.
+    pub async fn count(&self, f: &UserFilter) -> Result<u64> {
+        Ok(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)).count(&self.db.conn).await?)
+    }
+
+    /// Finds the user who owns a login ID.
+    pub async fn by_login_id(&self, key: &str, value: &str) -> Result<Option<User>> {
+        let unique_key = LoginId::lookup_key(&self.config.login_id, key, value)?;
+        let ids = self.user_ids_by_unique_keys(std::slice::from_ref(&unique_key)).await?;
+        match ids.first() {
+            Some(id) => self.get(*id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Finds users by `email`, `phone_number` or `preferred_username`.
+    pub async fn by_standard_attribute(&self, name: &str, value: &str) -> Result<Vec<User>> {
+        let key = match name {
+            "email" => "email",
+            "phone_number" => "phone",
+            "preferred_username" => "username",
+            other => {
+                return Err(Error::invalid(
+                    "GetUsersInvalidArgument",
+                    format!("attributeName `{other}` is not supported: use email, phone_number or preferred_username"),
+                ));
+            }
+        };
+        let unique_key = LoginId::lookup_key(&self.config.login_id, key, value)?;
+        let ids = self.user_ids_by_unique_keys(&[unique_key]).await?;
+        let mut users = self.lookups().users_by_ids(&ids).await?;
+        users.sort_by_key(|u| u.created_at);
+        Ok(users)
+    }
+
+    /// IDs of users owning any of these login ID unique keys.
+    pub(in crate::service) async fn user_ids_by_unique_keys(&self, keys: &[String]) -> Result<Vec<Uuid>> {
+        let rows = identity::Entity::find()
+            .filter(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
+            .all(&self.db.conn)
+            .await?;
+        let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.user_id).collect();
+        ids.dedup();
+        Ok(ids)
+    }
+}

@@ -1,0 +1,491 @@
+//! Users: creation, profile, account status and passwords.
+
+use crate::domain::attributes::{validate_custom, validate_standard};
+use crate::domain::login_id::LoginId;
+use crate::domain::password::check_policy;
+use crate::service::Users;
+use crate::service::admin::user_rows::generate_password;
+use crate::service::admin::user_rows::insert_password;
+use crate::service::admin::user_rows::primary_password;
+use crate::service::admin::user_rows::refresh_derived;
+use crate::service::admin::user_rows::snapshot;
+use crate::service::admin::user_rows::upsert_password;
+use crate::service::admin::user_rows::user_row;
+use crate::service::store::time::{micros, now, time_of};
+use crate::service::{Audit, Error, Result};
+use entity::{identity, user, verified_claim};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Input of `createUser`.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Login ID key (`email`, `phone`, `username`).
+    pub login_id_key: String,
+    /// Login ID value.
+    pub login_id_value: String,
+    /// Initial password; `None` creates a user without one, `""` generates a random one.
+    pub password: Option<String>,
+    /// The password must be changed at the first login.
+    pub set_password_expired: bool,
+    /// Start of the account valid period.
+    pub account_valid_from: Option<OffsetDateTime>,
+    /// End of the account valid period.
+    pub account_valid_until: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("login_id_key", &self.login_id_key)
+            .field("login_id_value", &self.login_id_value)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// Changes to the account-valid period; `None` leaves a bound as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ValidPeriod {
+    /// New lower bound.
+    pub from: Option<Option<OffsetDateTime>>,
+    /// New upper bound.
+    pub until: Option<Option<OffsetDateTime>>,
+}
+
+impl Users<'_> {
+    /// Checks a password against the policy, or generates one that satisfies it when
+    /// `password` is empty.
+    fn password_or_generated(&self, password: String) -> Result<String> {
+        let password = if password.is_empty() { generate_password(&self.config.password_policy) } else { password };
+        check_policy(&self.config.password_policy, &password)?;
+        Ok(password)
+    }
+
+    /// Creates a user with one login ID and, optionally, a password.
+    pub async fn create(&self, audit: &Audit, input: NewUser) -> Result<User> {
+        let login_id = LoginId::parse(&self.config.login_id, &input.login_id_key, &input.login_id_value)?;
+        if let (Some(f), Some(u)) = (input.account_valid_from, input.account_valid_until)
+            && f >= u
+        {
+            return Err(Error::invalid(
+                "InvalidAccountValidPeriod",
+                "accountValidFrom must be before accountValidUntil",
+            ));
+        }
+        let password_hash = match input.password {
+            None => None,
+            Some(p) => Some(self.hasher.hash(self.password_or_generated(p)?).await?),
+        };
+        let t = now();
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                created_at: Set(micros(t)),
+                updated_at: Set(micros(t)),
+                last_login_at: Set(None),
+                standard_attributes: Set(json!({})),
+                custom_attributes: Set(json!({})),
+                name_key: Set(None),
+                is_disabled: Set(false),
+                disable_reason: Set(None),
+                is_deactivated: Set(false),
+                is_anonymous: Set(false),
+                is_anonymized: Set(false),
+                delete_at: Set(None),
+                anonymize_at: Set(None),
+                temporarily_disabled_from: Set(None),
+                temporarily_disabled_until: Set(None),
+                account_valid_from: Set(input.account_valid_from.map(micros)),
+                account_valid_until: Set(input.account_valid_until.map(micros)),
+            }
+            .insert(txn)
+            .await?;
+            crate::service::admin::identities::insert_login_id(txn, &input.login_id_key, row.id, &login_id, t).await?;
+            if let Some(hash) = password_hash {
+                insert_password(txn, row.id, hash, t, input.set_password_expired).await?;
+            }
+            let row = refresh_derived(txn, row).await?;
+            tx.record(audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
+            Ok(row.into())
+        })
+        .await
+    }
+
+    /// Replaces standard and/or custom attributes (each object as a whole).
+    pub async fn update(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        standard: Option<Value>,
+        custom: Option<Value>,
+    ) -> Result<User> {
+        let standard = standard.map(|s| validate_standard(&s)).transpose()?;
+        let custom = custom.map(|c| validate_custom(&self.config.custom_attributes, &c)).transpose()?;
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            let mut am = row.clone().into_active_model();
+            if let Some(mut std) = standard {
+                let idents =
+                    identity::Entity::find().filter(Expr::col(identity::Column::UserId).eq(user_id)).all(txn).await?;
+                for (claim, login_type) in
+                    [("email", "email"), ("phone_number", "phone"), ("preferred_username", "username")]
+                {
+                    if let Some(v) = std.get(claim).and_then(Value::as_str) {
+                        let owned = idents.iter().any(|i| {
+                            i.login_id_type == login_type && (i.value == v || i.unique_key == v.to_lowercase())
+                        });
+                        if !owned {
+                            return Err(Error::invalid(
+                                "InvalidStandardAttributes",
+                                format!("standardAttributes.{claim} must be one of the user's {login_type} login IDs"),
+                            ));
+                        }
+                    }
+                }
+                // Keep derived flags; refresh_derived recomputes them.
+                for flag in ["email_verified", "phone_number_verified"] {
+                    if let Some(v) = row.standard_attributes.get(flag) {
+                        std.insert(flag.to_owned(), v.clone());
+                    }
+                }
+                am.standard_attributes = Set(Value::Object(std));
+            }
+            if let Some(custom) = custom {
+                am.custom_attributes = Set(Value::Object(custom));
+            }
+            am.updated_at = Set(micros(now()));
+            let row = am.update(txn).await?;
+            let row = refresh_derived(txn, row).await?;
+            tx.record(audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+            Ok(row.into())
+        })
+        .await
+    }
+
+    /// Deletes a user and everything that belongs to them; the audit log keeps the record.
+    pub async fn delete(&self, audit: &Audit, user_id: Uuid, reason: Option<String>) -> Result<Uuid> {
+        crate::domain::text::check_text("reason", reason.as_deref().unwrap_or(""))?;
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            user::Entity::delete_by_id(user_id).exec(txn).await?;
+            tx.record(audit, Some(user_id), json!({"user": snapshot(&row), "reason": reason})).await?;
+            Ok(user_id)
+        })
+        .await
+    }
+
+    /// Disables (indefinitely or for a window) or re-enables a user.
+    pub async fn set_disabled_status(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        disabled: bool,
+        reason: Option<String>,
+        window: (Option<OffsetDateTime>, Option<OffsetDateTime>),
+    ) -> Result<User> {
+        crate::domain::text::check_text("reason", reason.as_deref().unwrap_or(""))?;
+        let window = match window {
+            (None, None) => None,
+            (Some(from), Some(until)) if from < until && disabled => Some((from, until)),
+            (Some(_), Some(_)) if !disabled => {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "temporarilyDisabledFrom/Until only apply when isDisabled is true",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "temporarilyDisabledFrom must be before temporarilyDisabledUntil",
+                ));
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "InvalidDisabledStatus",
+                    "give both temporarilyDisabledFrom and temporarilyDisabledUntil, or neither",
+                ));
+            }
+        };
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            if let Some((from, until)) = window {
+                let outside = row.account_valid_from.is_some_and(|v| micros(from) < v)
+                    || row.account_valid_until.is_some_and(|v| micros(until) > v);
+                if outside {
+                    return Err(Error::invalid(
+                        "InvalidDisabledStatus",
+                        "the temporary disable window must lie inside the account valid period",
+                    ));
+                }
+            }
+            let mut am = row.into_active_model();
+            am.is_disabled = Set(disabled && window.is_none());
+            am.disable_reason = Set(if disabled { reason.filter(|r| !r.is_empty()) } else { None });
+            am.temporarily_disabled_from = Set(window.map(|w| micros(w.0)));
+            am.temporarily_disabled_until = Set(window.map(|w| micros(w.1)));
+            am.updated_at = Set(micros(now()));
+            let row = am.update(txn).await?;
+            let user = User::from(row.clone());
+            let t = now();
+            let mut ended = 0;
+            if user.is_disabled_at(t) {
+                // A disabled user is logged out everywhere at once: no session lingers in the
+                // Admin API's list, and no refresh grant waits for its next use to fail.
+                ended = crate::service::store::session_end::end_sessions(
+                    txn,
+                    crate::service::store::session_end::of_user(user_id),
+                    micros(t),
+                )
+                .await?;
+            }
+            if disabled {
+                // A reset link sent before disabling stays dead after re-enabling too.
+                crate::service::account::password_reset::end_reset_codes(txn, user_id, micros(t)).await?;
+            }
+            tx.record(audit, Some(user_id), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Sets or clears the bounds of the account valid period.
+    pub async fn set_account_valid_period(&self, audit: &Audit, user_id: Uuid, p: ValidPeriod) -> Result<User> {
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            let from = p.from.unwrap_or(row.account_valid_from.map(time_of));
+            let until = p.until.unwrap_or(row.account_valid_until.map(time_of));
+            if let (Some(f), Some(u)) = (from, until)
+                && f >= u
+            {
+                return Err(Error::invalid(
+                    "InvalidAccountValidPeriod",
+                    "accountValidFrom must be before accountValidUntil",
+                ));
+            }
+            let window_outside = row.temporarily_disabled_from.is_some_and(|w| from.is_some_and(|f| micros(f) > w))
+                || row.temporarily_disabled_until.is_some_and(|w| until.is_some_and(|u| micros(u) < w));
+            if window_outside {
+                return Err(Error::invalid(
+                    "InvalidAccountValidPeriod",
+                    "the account valid period must contain the user's temporary disable window",
+                ));
+            }
+            let mut am = row.into_active_model();
+            am.account_valid_from = Set(from.map(micros));
+            am.account_valid_until = Set(until.map(micros));
+            am.updated_at = Set(micros(now()));
+            let row = am.update(txn).await?;
+            tx.record(audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+            Ok(row.into())
+        })
+        .await
+    }
+
+    /// Sets a new primary password (creating the authenticator if the user has none); an
+    /// empty password generates a random one.
+    pub async fn reset_password(&self, audit: &Audit, user_id: Uuid, password: String, expired: bool) -> Result<User> {
+        let password = self.password_or_generated(password)?;
+        // Fail fast on an unknown user before spending a hash.
+        user::Entity::find_by_id(user_id)
+            .one(&self.db.conn)
+            .await?
+            .ok_or_else(|| Error::not_found("UserNotFound", format!("user {user_id} does not exist")))?;
+        let hash = self.hasher.hash(password).await?;
+        let t = now();
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            upsert_password(txn, user_id, hash, t, expired).await?;
+            tx.record(audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+            Ok(row.into())
+        })
+        .await
+    }
+
+    /// Marks the primary password as expired (the user must change it at next login), or not.
+    pub async fn set_password_expired(&self, audit: &Audit, user_id: Uuid, expired: bool) -> Result<User> {
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            let auth = primary_password(txn, user_id).await?.ok_or_else(|| {
+                Error::not_found("PasswordAuthenticatorNotFound", format!("user {user_id} has no password"))
+            })?;
+            let t = now();
+            let mut am = auth.into_active_model();
+            am.expire_after = Set(expired.then_some(micros(t)));
+            am.updated_at = Set(micros(t));
+            am.update(txn).await?;
+            tx.record(audit, Some(user_id), json!({"user": snapshot(&row), "expired": expired})).await?;
+            Ok(row.into())
+        })
+        .await
+    }
+
+    /// Marks a claim (`email` or `phone_number`) value verified or unverified.
+    pub async fn set_verified_status(
+        &self,
+        audit: &Audit,
+        user_id: Uuid,
+        claim: &str,
+        value: &str,
+        verified: bool,
+    ) -> Result<User> {
+        let value = match claim {
+            "email" => crate::domain::login_id::normalize_email(value.trim())?,
+            "phone_number" => crate::domain::login_id::normalize_phone(value.trim())?,
+            other => {
+                return Err(Error::invalid(
+                    "InvalidClaimName",
+                    format!("claim `{other}` cannot be verified: use email or phone_number"),
+                ));
+            }
+        };
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id).await?;
+            let existing = verified_claim::Entity::find()
+                .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
+                .filter(Expr::col(verified_claim::Column::Name).eq(claim))
+                .filter(Expr::col(verified_claim::Column::Value).eq(value.clone()))
+                .one(txn)
+                .await?;
+            match (existing, verified) {
+                (None, true) => {
+                    verified_claim::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        user_id: Set(user_id),
+                        name: Set(claim.to_owned()),
+                        value: Set(value.clone()),
+                        created_at: Set(micros(now())),
+                    }
+                    .insert(txn)
+                    .await?;
+                }
+                (Some(c), false) => {
+                    verified_claim::Entity::delete_by_id(c.id).exec(txn).await?;
+                }
+                _ => {}
+            }
+            let row = refresh_derived(txn, row).await?;
+            tx.record(
+                audit,
+                Some(user_id),
+                json!({"user": snapshot(&row), "claim_name": claim, "claim_value": value, "is_verified": verified}),
+            )
+            .await?;
+            Ok(row.into())
+        })
+        .await
+    }
+
+    /// Loads one user.
+    pub async fn get(&self, id: Uuid) -> Result<Option<User>> {
+        Ok(user::Entity::find_by_id(id).one(&self.db.conn).await?.map(User::from))
+    }
+
+    /// Records a successful login time (the login flow calls this; tests use it to seed).
+    pub async fn set_last_login_at(&self, user_id: Uuid, at: OffsetDateTime) -> Result<()> {
+        let res = user::Entity::update_many()
+            .col_expr(user::Column::LastLoginAt, Expr::value(micros(at)))
+            .filter(Expr::col(user::Column::Id).eq(user_id))
+            .exec(&self.db.conn)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(Error::not_found("UserNotFound", format!("user {user_id} does not exist")));
+        }
+        Ok(())
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// ID.
+    pub id: Uuid,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+    /// Last successful login.
+    pub last_login_at: Option<OffsetDateTime>,
+    /// OIDC standard attributes, including derived `*_verified` flags.
+    pub standard_attributes: Value,
+    /// Declared custom attributes.
+    pub custom_attributes: Value,
+    /// Disabled indefinitely by an admin.
+    pub disabled_indefinitely: bool,
+    /// Reason shown to the user.
+    pub disable_reason: Option<String>,
+    /// Deactivated by the end user.
+    pub is_deactivated: bool,
+    /// Anonymous user.
+    pub is_anonymous: bool,
+    /// Anonymized.
+    pub is_anonymized: bool,
+    /// Scheduled deletion time.
+    pub delete_at: Option<OffsetDateTime>,
+    /// Scheduled anonymization time.
+    pub anonymize_at: Option<OffsetDateTime>,
+    /// Start of a temporary disable window.
+    pub temporarily_disabled_from: Option<OffsetDateTime>,
+    /// End of a temporary disable window.
+    pub temporarily_disabled_until: Option<OffsetDateTime>,
+    /// Start of the valid period.
+    pub account_valid_from: Option<OffsetDateTime>,
+    /// End of the valid period.
+    pub account_valid_until: Option<OffsetDateTime>,
+}
+
+impl User {
+    /// Whether the user is disabled at `now`: indefinitely, inside a temporary window, or
+    /// outside the valid period.
+    pub fn is_disabled_at(&self, now: OffsetDateTime) -> bool {
+        let in_window = match (self.temporarily_disabled_from, self.temporarily_disabled_until) {
+            (Some(from), Some(until)) => from <= now && now < until,
+            _ => false,
+        };
+        let before_valid = self.account_valid_from.is_some_and(|from| now < from);
+        let after_valid = self.account_valid_until.is_some_and(|until| now >= until);
+        self.disabled_indefinitely || in_window || before_valid || after_valid
+    }
+
+    /// A display ID derived from the email, username or phone number.
+    pub fn end_user_account_id(&self) -> Option<String> {
+        ["email", "preferred_username", "phone_number"]
+            .iter()
+            .find_map(|k| self.standard_attributes.get(*k).and_then(Value::as_str).map(str::to_owned))
+    }
+}
+
+impl From<entity::user::Model> for User {
+    fn from(m: entity::user::Model) -> Self {
+        Self {
+            id: m.id,
+            created_at: time_of(m.created_at),
+            updated_at: time_of(m.updated_at),
+            last_login_at: m.last_login_at.map(time_of),
+            standard_attributes: m.standard_attributes,
+            custom_attributes: m.custom_attributes,
+            disabled_indefinitely: m.is_disabled,
+            disable_reason: m.disable_reason,
+            is_deactivated: m.is_deactivated,
+            is_anonymous: m.is_anonymous,
+            is_anonymized: m.is_anonymized,
+            delete_at: m.delete_at.map(time_of),
+            anonymize_at: m.anonymize_at.map(time_of),
+            temporarily_disabled_from: m.temporarily_disabled_from.map(time_of),
+            temporarily_disabled_until: m.temporarily_disabled_until.map(time_of),
+            account_valid_from: m.account_valid_from.map(time_of),
+            account_valid_until: m.account_valid_until.map(time_of),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Background work: deleting expired sessions, codes, revoked-token records and old
+//! counters, and users whose scheduled deletion is due.
+
+use crate::service::Maintenance;
+use crate::service::Result;
+use crate::service::store::time::{micros, now};
+use entity::session;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{EntityTrait, QueryFilter};
+
+/// Sessions that ended longer ago than this are deleted with their refresh tokens.
+const KEEP_ENDED_SESSIONS_US: i64 = 86_400 * 1_000_000;
+
+impl Maintenance<'_> {
+    /// Deletes revoked-token records past their token's expiry; sessions (with their
+    /// refresh tokens), authorization codes and reset codes that ended more than a day
+    /// ago; and users whose scheduled deletion is due. Rotated refresh
+    /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
+    pub async fn cleanup(&self) -> Result<u64> {
+        let t = micros(now());
+        let (tokens, sessions, codes, resets) = self
+            .write_unaudited(async |tx| {
+                let txn = tx.conn();
+                let tokens = entity::revoked_token::Entity::delete_many()
+                    .filter(Expr::col(entity::revoked_token::Column::ExpiresAt).lt(t))
+                    .exec(txn)
+                    .await?
+                    .rows_affected;
+                let ended = t - KEEP_ENDED_SESSIONS_US;
+                let sessions = session::Entity::delete_many()
+                    .filter(
+                        sea_orm::sea_query::Condition::any()
+                            .add(Expr::col(session::Column::ExpiresAt).lt(ended))
+                            .add(Expr::col(session::Column::RevokedAt).lt(ended)),
+                    )
+                    .exec(txn)
+                    .await?
+                    .rows_affected;
+                let t = micros(now());
+                let codes = entity::authorization_code::Entity::delete_many()
+                    .filter(Expr::col(entity::authorization_code::Column::ExpiresAt).lt(t - KEEP_ENDED_SESSIONS_US))
+                    .exec(txn)
+                    .await?
+                    .rows_affected;
+                let resets = entity::password_reset_code::Entity::delete_many()
+                    .filter(Expr::col(entity::password_reset_code::Column::ExpiresAt).lt(t - KEEP_ENDED_SESSIONS_US))
+                    .exec(txn)
+                    .await?
+                    .rows_affected;
+                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets))
+            })
+            .await?;
+        let users = self.delete_due_users().await?;
+        let counters = self.forget_old_counters().await?;
+        Ok(tokens + sessions + codes + resets + users + counters)
+    }
+}

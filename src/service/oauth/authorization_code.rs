@@ -1,0 +1,218 @@
+//! The `authorization_code` grant: one-time codes bound to the client, the redirect URI
+//! and the PKCE verifier; a replayed code revokes what its first use issued.
+
+use crate::crypto::{b64, ct_eq, sha256};
+use crate::service::OAuth;
+use crate::service::admin::applications::Application;
+use crate::service::oauth::error::OAuthError;
+use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::session_end;
+use crate::service::store::session_end::end_sessions;
+use crate::service::store::time::{micros, now, strings, time_of};
+use crate::service::{Actor, Audit, Error, Result};
+use entity::{authorization_code, revoked_token, session};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// What a code is exchanged for.
+#[derive(Debug, Clone)]
+pub struct CodeTokens {
+    /// RFC 9068 access token.
+    pub access_token: String,
+    /// The ID token.
+    pub id_token: String,
+    /// A refresh token, when `offline_access` was granted.
+    pub refresh_token: Option<String>,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+impl OAuth<'_> {
+    /// Whether a session (browser session or refresh-token grant) is still live.
+    pub async fn session_live(&self, id: Uuid) -> Result<bool> {
+        let t = micros(now());
+        Ok(session::Entity::find_by_id(id)
+            .one(&self.db.conn)
+            .await?
+            .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > t))
+    }
+
+    /// Exchanges a code: checks client, redirect URI, PKCE verifier and expiry, marks the
+    /// code used, and issues an access token, an ID token and (with `offline_access`) a
+    /// refresh token.
+    pub async fn exchange_code(
+        &self,
+        app: &Application,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        actor: &Actor,
+    ) -> std::result::Result<CodeTokens, OAuthError> {
+        let invalid = |why: &str| OAuthError::InvalidGrant(why.to_owned());
+        let digest = sha256(code.as_bytes()).to_vec();
+        let Some(row) = authorization_code::Entity::find()
+            .filter(Expr::col(authorization_code::Column::CodeHash).eq(digest))
+            .one(&self.db.conn)
+            .await?
+        else {
+            return Err(invalid("unknown authorization code"));
+        };
+        if row.client_id != app.client_id {
+            return Err(invalid("this code was issued to another client"));
+        }
+        let t = micros(now());
+        if row.used_at.is_some() {
+            self.revoke_code_grant(&row, actor).await?;
+            return Err(invalid("this code was already used; the tokens it gave are revoked"));
+        }
+        if row.expires_at <= t {
+            return Err(invalid("the code expired"));
+        }
+        if redirect_uri != Some(row.redirect_uri.as_str()) {
+            return Err(invalid("redirect_uri does not match the authorization request"));
+        }
+        match (&row.code_challenge, verifier) {
+            (Some(challenge), Some(v)) => {
+                let ok_format = (43..=128).contains(&v.len())
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+                if !ok_format || !ct_eq(b64(sha256(v.as_bytes())).as_bytes(), challenge.as_bytes()) {
+                    return Err(invalid("code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), None) => return Err(OAuthError::InvalidRequest("code_verifier is required".into())),
+            (None, Some(_)) => return Err(invalid("code_verifier given but the request had no code_challenge")),
+            (None, None) => {}
+        }
+        let user = match self.users().get(row.user_id).await? {
+            Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
+            _ => return Err(invalid("the user is disabled or deleted")),
+        };
+        if !self.session_live(row.idp_session_id).await? {
+            return Err(invalid("the user logged out"));
+        }
+        let scopes = strings(&row.scopes);
+        let amr = strings(&row.amr);
+        let authgear = self.authgear_claims(&user).await?;
+        let jti = Uuid::now_v7().to_string();
+        let offline = scopes.iter().any(|s| s == "offline_access");
+
+        // Claiming the code and creating the grant are one unaudited unit of work: the
+        // audit log records the login, not each code exchange.
+        let claimed = self
+            .write_unaudited(async |tx| {
+                let txn = tx.conn();
+                let claimed = authorization_code::Entity::update_many()
+                    .col_expr(authorization_code::Column::UsedAt, Expr::value(t))
+                    .col_expr(authorization_code::Column::IssuedJti, Expr::value(jti.clone()))
+                    .filter(Expr::col(authorization_code::Column::Id).eq(row.id))
+                    .filter(Expr::col(authorization_code::Column::UsedAt).is_null())
+                    .exec(txn)
+                    .await?;
+                if claimed.rows_affected == 0 {
+                    // A concurrent exchange of the same code won: nothing to write.
+                    return Ok::<_, OAuthError>(None);
+                }
+                let (sid, refresh) = if offline {
+                    let grant = session::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        user_id: Set(user.id),
+                        kind: Set("offline_grant".into()),
+                        client_id: Set(Some(app.client_id.clone())),
+                        idp_session_id: Set(Some(row.idp_session_id)),
+                        scopes: Set(json!(scopes)),
+                        amr: Set(json!(amr)),
+                        auth_time: Set(row.auth_time),
+                        created_at: Set(t),
+                        last_accessed_at: Set(t),
+                        created_by_ip: Set(actor.ip.clone()),
+                        last_accessed_by_ip: Set(actor.ip.clone()),
+                        user_agent: Set(actor.user_agent.clone()),
+                        expires_at: Set(t + app.refresh_token_lifetime.saturating_mul(1_000_000)),
+                        revoked_at: Set(None),
+                        token_hash: Set(None),
+                    }
+                    .insert(txn)
+                    .await?;
+                    authorization_code::Entity::update_many()
+                        .col_expr(authorization_code::Column::IssuedSessionId, Expr::value(grant.id))
+                        .filter(Expr::col(authorization_code::Column::Id).eq(row.id))
+                        .exec(txn)
+                        .await?;
+                    (grant.id, Some(insert_refresh_token(txn, grant.id, t).await?))
+                } else {
+                    (row.idp_session_id, None)
+                };
+                Ok(Some((sid, refresh)))
+            })
+            .await?;
+        let Some((sid, refresh)) = claimed else {
+            // A concurrent exchange of the same code won: treat this one as a replay.
+            if let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.conn).await? {
+                self.revoke_code_grant(&row, actor).await?;
+            }
+            return Err(invalid("this code was already used; the tokens it gave are revoked"));
+        };
+
+        let access = self.sign_access_token(&user, app, sid, row.auth_time, &scopes, &authgear, &jti)?;
+        let mut claims = Map::new();
+        let iat = now().unix_timestamp();
+        claims.insert("iss".into(), json!(self.config.public_url()));
+        claims.insert("sub".into(), json!(user.id.to_string()));
+        claims.insert("aud".into(), json!([app.client_id]));
+        claims.insert("iat".into(), json!(iat));
+        claims.insert("exp".into(), json!(iat + app.access_token_lifetime));
+        claims.insert("auth_time".into(), json!(time_of(row.auth_time).unix_timestamp()));
+        if let Some(n) = &row.nonce {
+            claims.insert("nonce".into(), json!(n));
+        }
+        claims.insert("amr".into(), json!(amr));
+        claims.insert("sid".into(), json!(row.idp_session_id.to_string()));
+        // OIDC Core §3.1.3.6: the left half of the SHA-256 of the access token.
+        claims.insert("at_hash".into(), json!(b64(&sha256(access.as_bytes())[..16])));
+        claims.extend(crate::service::oauth::claims::scope_claims(&user, &scopes));
+        claims.extend(authgear);
+        let key = self.keys.active("RS256").ok_or_else(|| Error::internal("no active RS256 signing key"))?;
+        let id_token = key.sign("JWT", &Value::Object(claims)).map_err(Error::from)?;
+        Ok(CodeTokens {
+            access_token: access,
+            id_token,
+            refresh_token: refresh,
+            expires_in: app.access_token_lifetime,
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// A code came back a second time: whoever holds it may be an attacker, so the grant
+    /// and the access token that the first exchange issued are revoked.
+    async fn revoke_code_grant(&self, row: &authorization_code::Model, actor: &Actor) -> Result<()> {
+        let t = micros(now());
+        self.write(async |tx| {
+            let txn = tx.conn();
+            if let Some(sid) = row.issued_session_id {
+                end_sessions(txn, session_end::session(sid), t).await?;
+            }
+            if let Some(jti) = &row.issued_jti {
+                let exists = revoked_token::Entity::find_by_id(jti.clone()).one(txn).await?.is_some();
+                if !exists {
+                    revoked_token::ActiveModel {
+                        jti: Set(jti.clone()),
+                        client_id: Set(row.client_id.clone()),
+                        expires_at: Set(t + 86_400 * 1_000_000),
+                        revoked_at: Set(t),
+                    }
+                    .insert(txn)
+                    .await?;
+                }
+            }
+            let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
+            let payload = json!({"session_id": row.issued_session_id, "reason": "authorization_code_reuse"});
+            tx.record(&audit, Some(row.user_id), payload).await?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,230 @@
+//! Claims about a user in tokens and at the userinfo endpoint: standard claims by scope
+//! and Authgear's `https://authgear.com/claims/user/*` claims.
+
+use crate::service::OAuth;
+use crate::service::admin::applications::Application;
+use crate::service::admin::users::User;
+use crate::service::oauth::authorize::{FULL_ACCESS, FULL_USERINFO};
+use crate::service::store::time::{now, time_of};
+use crate::service::{Error, Result};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+const PROFILE: [&str; 13] = [
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+];
+
+/// Every claim this server can put in an ID token or a userinfo response (discovery's
+/// `claims_supported`).
+pub fn supported_claims() -> Vec<&'static str> {
+    let mut all = vec!["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash"];
+    all.extend_from_slice(&PROFILE);
+    all.extend_from_slice(&[
+        "updated_at",
+        "email",
+        "email_verified",
+        "phone_number",
+        "phone_number_verified",
+        "address",
+    ]);
+    all.extend_from_slice(&AUTHGEAR_CLAIMS);
+    all
+}
+
+/// Authgear's user claims.
+const AUTHGEAR_CLAIMS: [&str; 4] = [
+    "https://authgear.com/claims/user/roles",
+    "https://authgear.com/claims/user/is_anonymous",
+    "https://authgear.com/claims/user/is_verified",
+    "https://authgear.com/claims/user/can_reauthenticate",
+];
+
+/// Why a bearer token was refused at the userinfo endpoint (RFC 6750 §3.1).
+#[derive(Debug)]
+pub enum BearerError {
+    /// `invalid_token`.
+    InvalidToken(String),
+    /// `insufficient_scope`.
+    InsufficientScope(String),
+    /// The server failed.
+    Server(Error),
+}
+
+impl From<Error> for BearerError {
+    fn from(e: Error) -> Self {
+        Self::Server(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for BearerError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Server(e.into())
+    }
+}
+
+/// Standard claims the scopes grant.
+pub fn scope_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let full = has(FULL_ACCESS) || has(FULL_USERINFO);
+    let attrs = user.standard_attributes.as_object().cloned().unwrap_or_default();
+    let mut out = Map::new();
+    let mut copy = |k: &str| {
+        if let Some(v) = attrs.get(k).filter(|v| !v.is_null()) {
+            out.insert(k.to_owned(), v.clone());
+        }
+    };
+    if has("profile") || full {
+        for k in PROFILE {
+            copy(k);
+        }
+    }
+    if has("email") || full {
+        copy("email");
+        copy("email_verified");
+    }
+    if has("phone") || full {
+        copy("phone_number");
+        copy("phone_number_verified");
+    }
+    if has("address") || full {
+        copy("address");
+    }
+    if has("email") || full {
+        out.entry("email_verified").or_insert_with(|| Value::Bool(false));
+        if !out.contains_key("email") {
+            out.remove("email_verified");
+        }
+    }
+    if has("phone") || full {
+        out.entry("phone_number_verified").or_insert_with(|| Value::Bool(false));
+        if !out.contains_key("phone_number") {
+            out.remove("phone_number_verified");
+        }
+    }
+    if has("profile") || full {
+        out.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
+    }
+    if full {
+        out.insert("custom_attributes".into(), user.custom_attributes.clone());
+    }
+    out
+}
+
+/// Authgear's user claims for a user whose effective role keys are known.
+pub(in crate::service) fn authgear_claims_with(user: &User, roles: Vec<String>) -> Map<String, Value> {
+    let verified = ["email_verified", "phone_number_verified"]
+        .iter()
+        .any(|k| user.standard_attributes.get(*k).and_then(Value::as_bool) == Some(true));
+    let values = [json!(roles), json!(user.is_anonymous), json!(verified), json!(!user.is_anonymous)];
+    AUTHGEAR_CLAIMS.iter().map(|k| (*k).to_owned()).zip(values).collect()
+}
+
+impl OAuth<'_> {
+    /// Authgear's user claims: effective role keys, anonymity, verification.
+    pub(in crate::service) async fn authgear_claims(&self, user: &User) -> Result<Map<String, Value>> {
+        Ok(authgear_claims_with(user, self.lookups().effective_role_keys(user.id).await?))
+    }
+
+    /// Signs an access token (RFC 9068) for a user.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::service) fn sign_access_token(
+        &self,
+        user: &User,
+        app: &Application,
+        session_id: Uuid,
+        auth_time: i64,
+        scopes: &[String],
+        authgear: &Map<String, Value>,
+        jti: &str,
+    ) -> Result<String> {
+        let key = self
+            .keys
+            .active(&app.access_token_alg)
+            .or_else(|| self.keys.active("RS256"))
+            .ok_or_else(|| Error::internal("no active signing key"))?;
+        let iat = now().unix_timestamp();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.config.public_url()));
+        claims.insert("sub".into(), json!(user.id.to_string()));
+        claims.insert("aud".into(), json!(app.client_id));
+        claims.insert("client_id".into(), json!(app.client_id));
+        claims.insert("scope".into(), json!(scopes.join(" ")));
+        claims.insert("iat".into(), json!(iat));
+        claims.insert("exp".into(), json!(iat + app.access_token_lifetime));
+        claims.insert("jti".into(), json!(jti));
+        claims.insert("sid".into(), json!(session_id.to_string()));
+        claims.insert("auth_time".into(), json!(time_of(auth_time).unix_timestamp()));
+        claims.extend(authgear.clone());
+        Ok(key.sign("at+jwt", &Value::Object(claims))?)
+    }
+
+    /// The `sub` of an ID token this server issued, expired or not.
+    pub async fn id_token_hint_subject(&self, token: &str) -> Option<String> {
+        self.signing_keys().learn_kid(token).await;
+        let claims: Value = self.keys.verify_id_token(token, &self.config.public_url()).ok()?;
+        claims.get("sub").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// The verified claims of an ID token this server issued, expired or not.
+    pub async fn id_token_claims(&self, token: &str) -> Option<Value> {
+        self.signing_keys().learn_kid(token).await;
+        self.keys.verify_id_token(token, &self.config.public_url()).ok()
+    }
+
+    /// The userinfo response for an access token: `sub`, claims by scope and Authgear's
+    /// user claims. The token's session must still be live and its user enabled.
+    pub async fn userinfo(&self, token: &str) -> std::result::Result<Value, BearerError> {
+        self.signing_keys().learn_kid(token).await;
+        let claims: Value = self
+            .keys
+            .verify(token, &self.config.public_url(), None)
+            .map_err(|e| BearerError::InvalidToken(e.to_string()))?;
+        let sid = claims.get("sid").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let sub = claims.get("sub").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let (Some(sid), Some(sub)) = (sid, sub) else {
+            return Err(BearerError::InvalidToken("not a user's access token".into()));
+        };
+        let scopes: Vec<String> = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(BearerError::InsufficientScope("the token was not granted the openid scope".into()));
+        }
+        if let Some(jti) = claims.get("jti").and_then(Value::as_str)
+            && self.is_revoked(jti).await?
+        {
+            return Err(BearerError::InvalidToken("the token was revoked".into()));
+        }
+        if !self.session_live(sid).await? {
+            return Err(BearerError::InvalidToken("the session of this token has ended".into()));
+        }
+        if self.applications().client_deleted(claims.get("client_id").and_then(Value::as_str)).await? {
+            return Err(BearerError::InvalidToken("the application of this token was deleted".into()));
+        }
+        let user = match self.users().get(sub).await? {
+            Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
+            _ => return Err(BearerError::InvalidToken("the user is disabled or deleted".into())),
+        };
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(user.id.to_string()));
+        out.extend(scope_claims(&user, &scopes));
+        out.extend(self.authgear_claims(&user).await?);
+        Ok(Value::Object(out))
+    }
+}

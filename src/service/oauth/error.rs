@@ -1,0 +1,36 @@
+//! The token endpoint's errors (RFC 6749 §5.2), as the OAuth flows return them.
+
+use crate::service::Error;
+
+/// An OAuth error (RFC 6749 §5.2, RFC 8707 §2).
+#[derive(Debug)]
+pub enum OAuthError {
+    /// `invalid_request`.
+    InvalidRequest(String),
+    /// `invalid_client`.
+    InvalidClient(String),
+    /// `unauthorized_client`.
+    UnauthorizedClient(String),
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType(String),
+    /// `invalid_scope`.
+    InvalidScope(String),
+    /// `invalid_target`.
+    InvalidTarget(String),
+    /// `invalid_grant`.
+    InvalidGrant(String),
+    /// A server failure (logged, shown as `server_error`).
+    Server(Error),
+}
+
+impl From<Error> for OAuthError {
+    fn from(e: Error) -> Self {
+        Self::Server(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for OAuthError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Server(e.into())
+    }
+}

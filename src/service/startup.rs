@@ -1,0 +1,99 @@
+//! Opening the service layer: database, migrations, master key, signing keys.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::crypto::jwt::KeyRing;
+use crate::crypto::master_key::MasterKey;
+use crate::crypto::password::PasswordHasher;
+use crate::service::{Db, Services};
+
+/// What start-up did, so the CLI can tell the operator.
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    /// Migrations applied.
+    pub migrations: usize,
+    /// A new master key file was written.
+    pub created_master_key: bool,
+    /// A first signing key was generated.
+    pub created_signing_key: bool,
+}
+
+impl Services {
+    /// Connects to the database, applies migrations, loads the master key and the signing
+    /// keys, and starts the batch writers.
+    pub async fn start(config: Config) -> anyhow::Result<(Services, Startup)> {
+        let db = Db::connect(config.database_url.expose(), config.database_max_connections)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        let migrations = db.migrate().await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        let (master_key, created_master_key) = match &config.master_key {
+            Some(text) => (MasterKey::parse(text.expose()).map_err(|e| anyhow::anyhow!("`master_key`: {e}"))?, false),
+            None => {
+                let path = &config.master_key_file;
+                match MasterKey::load(path).map_err(|e| anyhow::anyhow!("{e}"))? {
+                    Some(key) => (key, false),
+                    // A new key could not decrypt what the old one encrypted: say so, and
+                    // leave no new file behind that would hide the loss.
+                    None if db
+                        .holds_encrypted_keys()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot read signing keys: {e}"))? =>
+                    {
+                        anyhow::bail!(
+                            "the master key file {} is missing, but the database holds signing keys encrypted with \
+                         a master key; restore the file (setting `master_key_file`, or AUTHGRAPH_MASTER_KEY_FILE), \
+                         or give the key as `master_key`. No new key was written.",
+                            path.display()
+                        )
+                    }
+                    None => MasterKey::create(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+                }
+            }
+        };
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let hasher = PasswordHasher::new(cores);
+        let audit_batch = crate::service::store::audit_batch::AuditBatcher::start(db.clone());
+        let mailer = Arc::new(crate::service::account::mail::Mailer::new(&config.smtp)?);
+        let services = Services {
+            audit_batch,
+            origins: Arc::default(),
+            app_cache: Arc::default(),
+            generations: Arc::default(),
+            refresh_batch: crate::service::store::refresh_batch::RefreshBatcher::start(db.clone()),
+            mailer,
+            db,
+            config: Arc::new(config),
+            hasher,
+            master_key: Arc::new(master_key),
+            keys: Arc::new(KeyRing::default()),
+        };
+        let created_signing_key = services
+            .signing_keys()
+            .load()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load signing keys: {}", e.describe()))?;
+        // Several processes may start at once on one database: the loser of the race to
+        // create the built-in resource finds it on the second try.
+        if services
+            .resources()
+            .ensure_admin_resource(crate::service::admin::signing_keys::ADMIN_SCOPE_DESCRIPTIONS)
+            .await
+            .is_err()
+        {
+            services
+                .resources()
+                .ensure_admin_resource(crate::service::admin::signing_keys::ADMIN_SCOPE_DESCRIPTIONS)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot set up the Admin API resource: {}", e.describe()))?;
+        }
+        Ok((services, Startup { migrations, created_master_key, created_signing_key }))
+    }
+}
+
+/// Applies the migrations to the database at `url` (the `migrate` command); returns how
+/// many were applied.
+pub async fn migrate(url: &str) -> anyhow::Result<usize> {
+    let db = Db::connect(url, 1).await?;
+    Ok(db.migrate().await?)
+}

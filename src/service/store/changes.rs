@@ -1,0 +1,120 @@
+//! One truth across processes: every write to a cached area bumps that area's generation
+//! in its own transaction, and every process polls the generations (one small query every
+//! [`POLL`]), dropping its caches or reloading its keys when one moved. So a change made
+//! by any process reaches every other process within a second. The same loop reloads the
+//! signing keys when a published key becomes the signing key or an old one retires.
+
+use crate::service::Maintenance;
+use crate::service::store::time::{micros, now};
+use crate::service::{Result, Services};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// How often each process polls the generations.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// A cached area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::service) enum Area {
+    /// Applications, their secrets and grants.
+    Applications,
+    /// Signing keys.
+    SigningKeys,
+}
+
+impl Area {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Applications => "applications",
+            Self::SigningKeys => "signing_keys",
+        }
+    }
+}
+
+/// Bumps `area`'s generation; call it inside the write's transaction.
+pub(in crate::service) async fn bump(conn: &impl ConnectionTrait, area: Area) -> Result<()> {
+    let stmt = Query::update()
+        .table("change_generations")
+        .value("generation", Expr::col("generation").add(1))
+        .and_where(Expr::col("area").eq(area.name()))
+        .to_owned();
+    conn.execute(&stmt).await?;
+    Ok(())
+}
+
+/// What this process has seen.
+#[derive(Debug)]
+pub struct Generations {
+    applications: AtomicI64,
+    signing_keys: AtomicI64,
+    /// When (UTC micros) the loaded keys next change by themselves: a published key starts
+    /// signing, or a key retires.
+    next_key_change: AtomicI64,
+}
+
+impl Default for Generations {
+    fn default() -> Self {
+        Self {
+            applications: AtomicI64::new(-1),
+            signing_keys: AtomicI64::new(-1),
+            next_key_change: AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl Generations {
+    /// Records when the loaded keys next change by themselves.
+    pub(in crate::service) fn set_next_key_change(&self, at_micros: i64) {
+        self.next_key_change.store(at_micros, Ordering::Relaxed);
+    }
+}
+
+impl Maintenance<'_> {
+    /// Polls the generations forever (spawned once at start-up).
+    pub fn spawn_change_watch(&self) {
+        let svc = Services::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = svc.maintenance().follow_changes().await {
+                    // Unsure what changed: drop what could be stale.
+                    svc.applications().forget().await;
+                    tracing::warn!(cause = %e.describe(), "polling change generations failed");
+                }
+            }
+        });
+    }
+
+    /// One poll: drops the application caches or reloads keys if their area moved.
+    pub async fn follow_changes(&self) -> Result<()> {
+        let q = Query::select().columns(["area", "generation"]).from("change_generations").to_owned();
+        let rows = self.db.conn.query_all(&q).await?;
+        let g = &self.generations;
+        let mut reload_keys = micros(now()) >= g.next_key_change.load(Ordering::Relaxed);
+        for row in rows {
+            let area: String = row.try_get("", "area")?;
+            let generation: i64 = row.try_get("", "generation")?;
+            let seen = match area.as_str() {
+                "applications" => &g.applications,
+                "signing_keys" => &g.signing_keys,
+                _ => continue,
+            };
+            let before = seen.swap(generation, Ordering::Relaxed);
+            if before != generation && before != -1 {
+                if area == "applications" {
+                    self.applications().forget().await;
+                } else {
+                    reload_keys = true;
+                }
+            }
+        }
+        if reload_keys {
+            self.signing_keys().load().await?;
+        }
+        Ok(())
+    }
+}

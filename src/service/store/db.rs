@@ -1,0 +1,135 @@
+//! Database connection: SQLite (WAL, busy timeout, IMMEDIATE write transactions) or
+//! PostgreSQL, behind one handle that also counts statements.
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The database handle shared by all requests.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(in crate::service) conn: DatabaseConnection,
+    /// SQLite only: a one-connection pool for write transactions. Writers then queue in
+    /// the pool (async, first come first served) instead of in SQLite's busy handler,
+    /// which sleeps up to 100 ms between retries.
+    writer: Option<DatabaseConnection>,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Connects to `url`: `sqlite://path` (created if missing) or `postgres://...`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+        let is_sqlite = url.starts_with("sqlite:");
+        let url = if is_sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_owned()
+        };
+        let mut opts = ConnectOptions::new(url.clone());
+        // Each connection to `sqlite::memory:` is a database of its own: use one.
+        let max_connections = if url.contains(":memory:") { 1 } else { max_connections };
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false);
+        if is_sqlite {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sqlx_sqlite_journal())
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .pragma("cache_size", "-8000")
+            });
+        }
+        let mut conn = Database::connect(opts.clone()).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let count = |conn: &mut DatabaseConnection| {
+            let counter = statements.clone();
+            conn.set_metric_callback(move |info| {
+                // The background poll of change generations (every 250 ms, see `changes`)
+                // is not the work of any request: leave it out of the count.
+                if !info.statement.sql.contains("change_generations") {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::trace!(target: "authgraph::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
+            });
+        };
+        count(&mut conn);
+        // An in-memory database exists per connection, so it gets no second pool.
+        let writer = if is_sqlite && !url.contains(":memory:") {
+            let mut w = Database::connect(opts.max_connections(1).min_connections(1).to_owned()).await?;
+            count(&mut w);
+            Some(w)
+        } else {
+            None
+        };
+        Ok(Self { conn, writer, statements })
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, DbErr> {
+        let pending = Migrator::get_pending_migrations(&self.conn).await?.len();
+        if pending > 0 {
+            Migrator::up(&self.conn, None).await?;
+        }
+        Ok(pending)
+    }
+
+    /// The number of rows `q` selects (`SELECT COUNT(*) FROM (q)`).
+    pub(in crate::service) async fn count_rows(&self, q: sea_orm::sea_query::SelectStatement) -> Result<u64, DbErr> {
+        use sea_orm::ConnectionTrait;
+        use sea_orm::sea_query::{Expr, Query};
+        let count = Query::select().expr(Expr::cust("COUNT(*)")).from_subquery(q, "counted").to_owned();
+        let n: i64 = match self.conn.query_one(&count).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether the database holds secrets encrypted with a master key (signing keys): a
+    /// new master key could not decrypt them.
+    pub async fn holds_encrypted_keys(&self) -> Result<bool, DbErr> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        Ok(entity::signing_key::Entity::find().count(&self.conn).await? > 0)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    /// Number of SQL statements run so far, apart from the change-generation poll (tests
+    /// use it to catch N+1 queries).
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Begins a write transaction (for the unit of work and the batch writers). On SQLite it is `BEGIN IMMEDIATE`, so a transaction
+    /// that reads before it writes never fails with "database is locked".
+    pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.writer
+            .as_ref()
+            .unwrap_or(&self.conn)
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// The connection single writes (outside a transaction) go to.
+    pub(in crate::service) fn writer(&self) -> &DatabaseConnection {
+        self.writer.as_ref().unwrap_or(&self.conn)
+    }
+}
+
+fn sqlx_sqlite_journal() -> sea_orm::sqlx::sqlite::SqliteJournalMode {
+    sea_orm::sqlx::sqlite::SqliteJournalMode::Wal
+}

@@ -1,0 +1,69 @@
+//! Group commit: jobs from many concurrent requests are written in one transaction by a
+//! single writer task, and each request waits until its own job is committed. This turns
+//! one commit (and on PostgreSQL one fsync) per request into one per batch.
+
+use crate::service::Db;
+use std::future::Future;
+use tokio::sync::{mpsc, oneshot};
+
+/// A batch's failure, shared by every job of the batch.
+pub(in crate::service) type BatchError = std::sync::Arc<sea_orm::DbErr>;
+
+type Job<J, O> = (J, oneshot::Sender<Result<O, BatchError>>);
+
+/// A queue into one writer task; cloning shares the queue.
+pub struct GroupCommit<J, O> {
+    tx: mpsc::Sender<Job<J, O>>,
+}
+
+impl<J, O> Clone for GroupCommit<J, O> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone() }
+    }
+}
+
+impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
+    /// Starts the writer: `write` gets up to `max_batch` queued jobs and returns one
+    /// outcome per job, in order, or an error that every job of the batch receives.
+    pub fn start<F, Fut>(db: Db, max_batch: usize, write: F) -> Self
+    where
+        F: Fn(Db, Vec<J>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<O>, BatchError>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<Job<J, O>>(4 * max_batch);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let (items, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                match write(db.clone(), items).await {
+                    Ok(outcomes) => {
+                        for (w, o) in waiters.into_iter().zip(outcomes) {
+                            let _ = w.send(Ok(o));
+                        }
+                    }
+                    Err(e) => {
+                        for w in waiters {
+                            let _ = w.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Queues a job and waits until it is committed.
+    pub async fn submit(&self, job: J) -> crate::service::Result<O> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send((job, done)).await.map_err(|_| crate::service::Error::internal("group-commit writer stopped"))?;
+        wait.await
+            .map_err(|_| crate::service::Error::internal("group-commit writer stopped"))?
+            .map_err(|e| crate::service::Error::caused("batch write", e))
+    }
+}

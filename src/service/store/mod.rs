@@ -1,0 +1,13 @@
+//! Storage plumbing, private to the service layer apart from the paging types: the
+//! database handle, group commit and the batch writers built on it, keyset paging, the
+//! change generations other processes follow, time as stored, ending sessions, sealing.
+
+pub(in crate::service) mod audit_batch;
+pub(in crate::service) mod changes;
+pub(in crate::service) mod db;
+pub(in crate::service) mod group_commit;
+pub mod paging;
+pub(in crate::service) mod refresh_batch;
+pub(in crate::service) mod sealed;
+pub(in crate::service) mod session_end;
+pub mod time;

@@ -1,0 +1,101 @@
+//! The audit log: rows written inside the transaction of the change they record.
+
+use crate::service::store::time::micros;
+use crate::service::{Actor, Audit};
+use entity::audit_log;
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Longest identifier (actor, IP address, client ID, a payload's `*_id` or `login_id`
+/// value) an audit row keeps, in characters.
+pub const MAX_AUDIT_ID: usize = 256;
+
+/// Longest user agent an audit row keeps, in characters.
+pub const MAX_AUDIT_USER_AGENT: usize = 512;
+
+/// Longest other payload string an audit row keeps, in characters.
+pub const MAX_AUDIT_TEXT: usize = crate::domain::text::MAX_TEXT;
+
+/// Appended to a value the audit log cut short.
+pub const CUT_MARKER: &str = "…[truncated]";
+
+/// `s` cut to at most `max` characters (on a character boundary) and marked as cut.
+pub fn bound(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}{CUT_MARKER}", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+fn bound_opt(s: &Option<String>, max: usize) -> Option<String> {
+    s.as_deref().map(|s| bound(s, max))
+}
+
+/// Bounds every string (and key) in a payload: identifiers to [`MAX_AUDIT_ID`], other text
+/// to [`MAX_AUDIT_TEXT`]. Whatever a caller submitted (a 1 MB login ID), the row stays small.
+fn bound_payload(v: Value, max: usize) -> Value {
+    match v {
+        Value::String(s) if s.chars().nth(max).is_some() => Value::String(bound(&s, max)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|i| bound_payload(i, max)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let inner = if k == "id" || k.ends_with("_id") || k == "login_id" { MAX_AUDIT_ID } else { max };
+                    (bound(&k, MAX_AUDIT_ID), bound_payload(v, inner))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Builds an audit row: the whole event (type, payload, context) goes into `data`. Every
+/// string a caller could supply is bounded (see [`bound`]).
+pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateTime) -> audit_log::ActiveModel {
+    let a = &Actor {
+        subject: bound_opt(&audit.actor.subject, MAX_AUDIT_ID),
+        ip: bound_opt(&audit.actor.ip, MAX_AUDIT_ID),
+        user_agent: bound_opt(&audit.actor.user_agent, MAX_AUDIT_USER_AGENT),
+        client_id: bound_opt(&audit.actor.client_id, MAX_AUDIT_ID),
+    };
+    let payload = bound_payload(payload, MAX_AUDIT_TEXT);
+    let data = json!({
+        "type": audit.activity,
+        "payload": payload,
+        "context": {
+            "timestamp": at.unix_timestamp(),
+            "actor": a.subject,
+            "user_id": user_id,
+            "ip_address": a.ip,
+            "user_agent": a.user_agent,
+            "client_id": a.client_id,
+        },
+    });
+    audit_log::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        created_at: Set(micros(at)),
+        activity_type: Set(audit.activity.clone()),
+        user_id: Set(user_id),
+        actor: Set(a.subject.clone()),
+        ip_address: Set(a.ip.clone()),
+        user_agent: Set(a.user_agent.clone()),
+        client_id: Set(a.client_id.clone()),
+        data: Set(data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_cuts_on_a_char_boundary_and_marks_the_cut() {
+        assert_eq!(bound("abc", 3), "abc");
+        assert_eq!(bound("ééé", 2), format!("éé{CUT_MARKER}"));
+        let v = bound_payload(json!({"login_id": "x".repeat(1000), "note": ["y".repeat(5000)]}), MAX_AUDIT_TEXT);
+        assert_eq!(v["login_id"].as_str().map(|s| s.chars().count()), Some(MAX_AUDIT_ID + CUT_MARKER.chars().count()));
+        assert!(v["note"][0].as_str().is_some_and(|s| s.ends_with(CUT_MARKER)));
+    }
+}

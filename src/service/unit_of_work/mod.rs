@@ -1,0 +1,124 @@
+//! The unit of work: the one write path. [`Services::write`] opens the write transaction,
+//! runs the change, checks that the change recorded its audit row in that transaction,
+//! and commits; any error rolls everything back. Nothing else in the service layer begins
+//! or commits a transaction, apart from the group-commit batch writers, which write rows
+//! (audit rows, refresh rotations) that many requests submitted.
+//!
+//! An audit row is recorded with [`Tx::record`]. When events arrive, `record` is where the
+//! outbox row is written beside it.
+
+pub(in crate::service) mod audit_row;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sea_orm::{ActiveModelTrait, DatabaseTransaction};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::service::store::time::now;
+use crate::service::{Error, Result, Services};
+
+/// Who performs a change, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// Token subject (admin name, client ID) or end-user ID.
+    pub subject: Option<String>,
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// OAuth client ID, if the token came from one.
+    pub client_id: Option<String>,
+}
+
+/// The audit record a write must produce: who did it and what activity it is.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// Who acted.
+    pub actor: Actor,
+    /// Activity type, e.g. `admin_api.mutation.create_user.executed`.
+    pub activity: String,
+}
+
+impl Audit {
+    /// The audit record of an Admin API mutation named `mutation` (snake_case).
+    pub fn admin_mutation(actor: Actor, mutation: &str) -> Self {
+        Self { actor, activity: format!("admin_api.mutation.{mutation}.executed") }
+    }
+}
+
+/// The open transaction of a unit of work.
+pub(in crate::service) struct Tx {
+    txn: DatabaseTransaction,
+    recorded: AtomicUsize,
+}
+
+impl Tx {
+    /// The transaction, for the change's reads and writes.
+    pub(in crate::service) fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Records an audit row in this transaction: it commits with the change or not at all.
+    pub(in crate::service) async fn record(&self, audit: &Audit, user_id: Option<Uuid>, payload: Value) -> Result<()> {
+        self.record_at(audit, user_id, payload, now()).await
+    }
+
+    /// [`Tx::record`] with an explicit time (the time the change itself carries).
+    pub(in crate::service) async fn record_at(
+        &self,
+        audit: &Audit,
+        user_id: Option<Uuid>,
+        payload: Value,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        audit_row::row(audit, user_id, payload, at).insert(&self.txn).await?;
+        self.recorded.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Whether a unit of work must record an audit row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audited {
+    Required,
+    NotRecorded,
+}
+
+impl Services {
+    /// Runs `change` as one unit of work: in one write transaction (on SQLite `BEGIN
+    /// IMMEDIATE`), committed only when `change` succeeds and has recorded at least one
+    /// audit row with [`Tx::record`]. A change that returns an error, or records nothing,
+    /// leaves no trace.
+    pub(in crate::service) async fn write<T, E: From<Error>>(
+        &self,
+        change: impl AsyncFnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Audited::Required, change).await
+    }
+
+    /// A unit of work the audit log does not record: bookkeeping such as clean-up, consents
+    /// and counters. Everything a person or client changes goes through [`Services::write`].
+    pub(in crate::service) async fn write_unaudited<T, E: From<Error>>(
+        &self,
+        change: impl AsyncFnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Audited::NotRecorded, change).await
+    }
+
+    async fn run<T, E: From<Error>>(
+        &self,
+        audited: Audited,
+        change: impl AsyncFnOnce(&Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let txn = self.db.transaction().await.map_err(|e| Error::caused("beginning a write", e))?;
+        let tx = Tx { txn, recorded: AtomicUsize::new(0) };
+        let value = change(&tx).await?;
+        if audited == Audited::Required && tx.recorded.load(Ordering::Relaxed) == 0 {
+            return Err(Error::internal("a unit of work recorded no audit row").into());
+        }
+        tx.txn.commit().await.map_err(|e| Error::caused("committing a write", e))?;
+        Ok(value)
+    }
+}
