@@ -95,18 +95,27 @@ async fn secrets_rotate_with_two_active_at_most() {
     app.err(create, json!({"c": client_id}), "CONFLICT", Some("TooManySecrets")).await;
 
     let svc = &app.services;
-    assert!(svc.authenticate_client(&client_id, &first).await.unwrap().is_some(), "the old secret works");
-    assert!(svc.authenticate_client(&client_id, &second).await.unwrap().is_some(), "the new secret works");
-    assert!(svc.authenticate_client(&client_id, "wrong").await.unwrap().is_none());
-    assert!(svc.authenticate_client("unknown", &first).await.unwrap().is_none());
+    assert!(
+        svc.applications().authenticate_client(&client_id, &first).await.unwrap().is_some(),
+        "the old secret works"
+    );
+    assert!(
+        svc.applications().authenticate_client(&client_id, &second).await.unwrap().is_some(),
+        "the new secret works"
+    );
+    assert!(svc.applications().authenticate_client(&client_id, "wrong").await.unwrap().is_none());
+    assert!(svc.applications().authenticate_client("unknown", &first).await.unwrap().is_none());
 
     // Secrets are newest first: revoke the old one.
     let old_id = secrets[1]["id"].clone();
     let revoke = "mutation($c: String!, $s: ID!) { revokeApplicationSecret(input: {clientID: $c, secretID: $s}) { application { secrets { revokedAt } } } }";
     let d = app.ok(revoke, json!({"c": client_id, "s": old_id})).await;
     assert!(d["revokeApplicationSecret"]["application"]["secrets"][1]["revokedAt"].is_string());
-    assert!(svc.authenticate_client(&client_id, &first).await.unwrap().is_none(), "a revoked secret fails");
-    assert!(svc.authenticate_client(&client_id, &second).await.unwrap().is_some());
+    assert!(
+        svc.applications().authenticate_client(&client_id, &first).await.unwrap().is_none(),
+        "a revoked secret fails"
+    );
+    assert!(svc.applications().authenticate_client(&client_id, &second).await.unwrap().is_some());
     app.ok(create, json!({"c": client_id})).await;
 
     let spa = app.ok(CREATE, json!({"i": {"name": "SPA", "type": "SPA"}})).await;

@@ -177,7 +177,7 @@ async fn setup() -> (World, Schema, Pool, Creds) {
         w.user_id.clone(),
     ]);
     let schema = parse_schema();
-    let scopes = authgraph::service::keys::ADMIN_SCOPES;
+    let scopes = authgraph::service::admin::signing_keys::ADMIN_SCOPES;
     let narrow = scopes.iter().map(|s| w.app.token(&[s])).chain([w.app.token(&[])]).collect();
     let creds = Creds { admin: w.app.token(scopes), narrow, access: w.access_token.clone(), m2m: w.m2m.clone() };
     (w, schema, Pool { strings, ids }, creds)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use authgraph::config::{Config, Secret};
 use authgraph::service::Services;
-use authgraph::service::keys::ADMIN_SCOPES;
+use authgraph::service::admin::signing_keys::ADMIN_SCOPES;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -61,11 +61,12 @@ pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     config.validate().expect("valid test config");
     let (services, _) = authgraph::init_services(config).await.expect("init services");
     // What a serving process runs in the background to follow other processes' changes.
-    services.spawn_change_watch();
+    services.maintenance().spawn_change_watch();
     let router = authgraph::build_router(services.clone()).expect("router");
     tokio::spawn(authgraph::serve(listener, router, std::future::pending()));
     let scopes: Vec<String> = ADMIN_SCOPES.iter().map(|s| s.to_string()).collect();
-    let token = services.mint_admin_token("test-admin", &scopes, Duration::from_secs(3600)).expect("token");
+    let token =
+        services.signing_keys().mint_admin_token("test-admin", &scopes, Duration::from_secs(3600)).expect("token");
     TestApp { url: format!("http://{addr}"), services, client: reqwest::Client::new(), dir, database_url, token }
 }
 
@@ -77,7 +78,7 @@ impl TestApp {
     /// A token with exactly these scopes.
     pub fn token(&self, scopes: &[&str]) -> String {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        self.services.mint_admin_token("test-admin", &scopes, Duration::from_secs(600)).expect("token")
+        self.services.signing_keys().mint_admin_token("test-admin", &scopes, Duration::from_secs(600)).expect("token")
     }
 
     /// Posts a GraphQL request with `token`; returns the whole JSON response.

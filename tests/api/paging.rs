@@ -53,6 +53,7 @@ async fn paging_forwards_and_backwards_through_250_users() {
     for (i, id) in created.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
         let raw = authgraph::graphql::node::decode_any(id).unwrap().1;
         app.services
+            .users()
             .set_last_login_at(raw, time::OffsetDateTime::now_utc() - time::Duration::minutes(i as i64))
             .await
             .unwrap();

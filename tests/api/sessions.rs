@@ -153,13 +153,13 @@ async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
     app.ok(create, json!({"u": user, "c": client})).await;
     app.ok(create, json!({"u": user, "c": client})).await;
     app.ok("mutation($u: ID!) { revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": user})).await;
-    assert_eq!(app.services.cleanup().await.unwrap(), 0, "recently ended sessions are kept a day");
+    assert_eq!(app.services.maintenance().cleanup().await.unwrap(), 0, "recently ended sessions are kept a day");
 
     let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
     use sea_orm::ConnectionTrait;
     db.execute_unprepared("UPDATE sessions SET revoked_at = 1").await.unwrap();
     db.execute_unprepared("INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ('old', 'c', 1, 1), ('live', 'c', 99999999999999999, 1)").await.unwrap();
-    assert_eq!(app.services.cleanup().await.unwrap(), 3, "two sessions and one expired revocation");
+    assert_eq!(app.services.maintenance().cleanup().await.unwrap(), 3, "two sessions and one expired revocation");
     let left = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),

@@ -362,7 +362,7 @@ async fn key_rotation_keeps_old_tokens_valid_until_retirement() {
     let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
     use sea_orm::ConnectionTrait;
     db.execute_unprepared(&format!("UPDATE signing_keys SET retire_at = 1 WHERE kid = '{old_kid}'")).await.unwrap();
-    app.services.load_signing_keys().await.unwrap();
+    app.services.signing_keys().load().await.unwrap();
     let jwks: Value = app.client.get(format!("{}/oauth2/jwks", app.url)).send().await.unwrap().json().await.unwrap();
     assert!(!jwks.to_string().contains(&old_kid));
     let i: Value = post(&app, "/oauth2/introspect", Some((&client, &secret)), &[("token", &old_token)])

@@ -3,7 +3,7 @@
 use crate::service::store::time::micros;
 use crate::service::{Actor, Audit};
 use entity::audit_log;
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::Set;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;

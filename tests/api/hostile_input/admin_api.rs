@@ -35,7 +35,7 @@ fn admin_ops(user_id: &str) -> Vec<(&'static str, &'static str, String)> {
 }
 
 async fn admin_post(app: &TestApp, body: String) -> (u16, Value) {
-    let token = app.token(authgraph::service::keys::ADMIN_SCOPES);
+    let token = app.token(authgraph::service::admin::signing_keys::ADMIN_SCOPES);
     let res = app
         .client
         .post(app.endpoint())
