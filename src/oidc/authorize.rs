@@ -10,9 +10,9 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::ui::{FORM_POST_SCRIPT, UiQuery, actor, current_session, flow_expired, open_flow, seal_flow};
-use crate::http::{AppState, Peer};
 use crate::service::Actor;
 use crate::service::authorize::{AuthRequest, AuthorizeError, AuthorizeParams, Next, RedirectError};
+use crate::state::{AppState, Peer};
 
 fn params(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, String> {
     let mut p = AuthorizeParams::default();

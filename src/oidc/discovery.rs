@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::crypto::jwt::ALGORITHMS;
-use crate::http::AppState;
 use crate::service::authorize::{FULL_ACCESS, FULL_USERINFO, USER_SCOPES};
+use crate::state::AppState;
 
 /// The authorization server metadata.
 pub async fn metadata(State(state): State<AppState>) -> Response {

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::domain::text::has_forbidden_char;
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Longest value of an authorization or logout request parameter. Such values travel on
 /// in redirects (`state` comes back to the client, the whole request rides in the sealed

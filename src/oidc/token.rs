@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::client_auth::{Form, authenticate, identify, uses_basic};
 use super::errors::{no_store, oauth_error};
-use crate::http::{AppState, Peer};
 use crate::service::Actor;
 use crate::service::tokens::OAuthError;
+use crate::state::{AppState, Peer};
 
 fn form_body(headers: &HeaderMap, body: &Bytes) -> Result<Form, OAuthError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
