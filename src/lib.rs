@@ -1,8 +1,10 @@
 //! authgraph: an identity server with a GraphQL Admin API and an OpenID Connect provider.
 //!
-//! Layers, top to bottom: `http` (routes, auth, GraphiQL) and `graphql` parse and
-//! authorise requests and call `service`; `service` owns the business logic and is the
-//! only layer that touches sea-orm; `domain` and `crypto` are pure building blocks.
+//! Layers, top to bottom: `http` (routes, auth, GraphiQL) and `oidc` (OAuth endpoints,
+//! Auth UI) handle requests with the shared `state`; `graphql` parses and authorises
+//! Admin API requests; all of them call `service`, which owns the business logic and is
+//! the only layer that touches sea-orm; `config`, `domain` and `crypto` are building
+//! blocks. `tests/layers.rs` holds the table of allowed imports and fails on any other.
 
 pub mod config;
 pub mod crypto;
@@ -12,6 +14,7 @@ pub mod http;
 pub mod jobs;
 pub mod oidc;
 pub mod service;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,8 +42,8 @@ pub fn start_background(services: &Services) {
 /// Fails when the Auth UI templates cannot be loaded.
 pub fn build_router(services: Services) -> anyhow::Result<Router> {
     let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()));
-    let ui = Arc::new(oidc::ui::Ui::load(services.config())?);
-    Ok(http::router(http::AppState { services, schema, ui }))
+    let ui = Arc::new(state::Ui::load(services.config(), &oidc::ui::BUILTIN)?);
+    Ok(http::router(state::AppState { services, schema, ui }))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

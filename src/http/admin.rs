@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AppState, Peer};
 use crate::graphql::context::{Principal, RequestMeta};
 use crate::graphql::loaders::AppLoader;
+use crate::state::{AppState, Peer};
 
 fn unauthorized(description: &str) -> Response {
     let challenge = format!(

@@ -5,7 +5,6 @@ mod admin;
 pub mod client_ip;
 mod graphiql;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,22 +17,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::graphql::AdminSchema;
-use crate::service::Services;
+use crate::state::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
-
-/// Shared state of the HTTP handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// The services.
-    pub services: Services,
-    /// The Admin API schema.
-    pub schema: AdminSchema,
-    /// The Auth UI's templates.
-    pub ui: crate::oidc::ui::SharedUi,
-}
 
 /// All routes with their middleware.
 pub fn router(state: AppState) -> Router {
@@ -115,6 +102,3 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, Json(json!({"error": "not_found", "error_description": "no such endpoint"})))
 }
-
-/// The peer address type the server is run with.
-pub type Peer = axum::extract::ConnectInfo<SocketAddr>;

@@ -10,13 +10,13 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::ui::{FORM_POST_SCRIPT, UiQuery, actor, current_session, flow_expired, open_flow, seal_flow};
-use crate::http::{AppState, Peer};
 use crate::service::Actor;
 use crate::service::oauth::authorize::AuthRequest;
 use crate::service::oauth::authorize::AuthorizeError;
 use crate::service::oauth::authorize::AuthorizeParams;
 use crate::service::oauth::authorize::Next;
 use crate::service::oauth::authorize::RedirectError;
+use crate::state::{AppState, Peer};
 
 fn params(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, String> {
     let mut p = AuthorizeParams::default();

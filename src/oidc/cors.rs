@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 fn allow(res: &mut Response, origin: &HeaderValue) {
     let h = res.headers_mut();

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::crypto::jwt::ALGORITHMS;
-use crate::http::AppState;
 use crate::service::oauth::authorize::FULL_ACCESS;
 use crate::service::oauth::authorize::FULL_USERINFO;
 use crate::service::oauth::authorize::USER_SCOPES;
+use crate::state::AppState;
 
 /// The authorization server metadata.
 pub async fn metadata(State(state): State<AppState>) -> Response {

@@ -7,6 +7,8 @@ mod client_auth;
 mod cors;
 mod discovery;
 mod errors;
+mod introspect;
+mod revoke;
 mod token;
 pub mod ui;
 mod userinfo;
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::domain::text::has_forbidden_char;
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Longest value of an authorization or logout request parameter. Such values travel on
 /// in redirects (`state` comes back to the client, the whole request rides in the sealed
@@ -82,8 +84,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
         .route("/oauth2/jwks", get(discovery::jwks))
         .route("/oauth2/token", post(token::token))
-        .route("/oauth2/introspect", post(token::introspect))
-        .route("/oauth2/revoke", post(token::revoke))
+        .route("/oauth2/introspect", post(introspect::introspect))
+        .route("/oauth2/revoke", post(revoke::revoke))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .layer(axum::middleware::from_fn_with_state(state, cors::cors))
         .route("/oauth2/authorize", get(authorize::authorize).post(authorize::authorize))

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::http::AppState;
 use crate::service::oauth::claims::BearerError;
+use crate::state::AppState;
 
 fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
     let value = match error {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{CsrfForm, Fields, actor, csrf, current_session};
-use crate::http::{AppState, Peer};
+use crate::state::{AppState, Peer};
 
 /// Where to send the browser after logging out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -7,11 +7,11 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::{CsrfForm, UiQuery, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
-use crate::http::{AppState, Peer};
 use crate::oidc::authorize::{proceed, respond};
 use crate::service::admin::users::User;
 use crate::service::oauth::authorize::AuthRequest;
 use crate::service::oauth::authorize::RedirectError;
+use crate::state::{AppState, Peer};
 
 fn display(user: &User) -> String {
     user.end_user_account_id().unwrap_or_else(|| user.id.to_string())

@@ -9,9 +9,9 @@ use minijinja::context;
 use super::{CsrfForm, Fields, UiQuery, actor, csrf, current_session, open_flow, page_lang};
 use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
-use crate::http::{AppState, Peer};
 use crate::service::Error;
 use crate::service::account::login::LoginError;
+use crate::state::{AppState, Peer};
 
 fn login_id_label(state: &AppState) -> String {
     let names: Vec<&str> = state

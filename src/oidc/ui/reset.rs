@@ -9,9 +9,9 @@ use minijinja::context;
 use super::login::sentence;
 use super::{CsrfForm, UiQuery, actor, csrf};
 use crate::domain::password::describe_policy;
-use crate::http::{AppState, Peer};
 use crate::service::Error;
 use crate::service::account::rate_limit::PerIp;
+use crate::state::{AppState, Peer};
 
 /// `GET /forgot_password`.
 pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Response {

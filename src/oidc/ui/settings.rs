@@ -12,10 +12,10 @@ use time::format_description::well_known::Rfc3339;
 use super::login::sentence;
 use super::{CsrfForm, UiQuery, actor, csrf, current_session};
 use crate::domain::password::describe_policy;
-use crate::http::{AppState, Peer};
 use crate::service::Error;
 use crate::service::account::login::IdpSession;
 use crate::service::account::settings::EDITABLE_PROFILE;
+use crate::state::{AppState, Peer};
 
 fn fmt_time(t: time::OffsetDateTime) -> String {
     t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()

@@ -1,0 +1,24 @@
+//! The `refresh_token` grant: rotates a refresh token (a replayed one revokes its whole
+//! family) and returns a new access token with the new refresh token.
+
+use serde_json::{Value, json};
+
+use super::{Grant, TokenRequest};
+use crate::service::oauth::error::OAuthError;
+
+/// The token response for the refresh token in `request`.
+pub(super) async fn exchange(request: &TokenRequest<'_>) -> Result<Value, OAuthError> {
+    let app = request.client_allowed(Grant::RefreshToken).await?;
+    let token = request
+        .form
+        .one("refresh_token")?
+        .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
+    let t = request.state.services.oauth().refresh(&app, &token, &request.actor()).await?;
+    Ok(json!({
+        "access_token": t.access_token,
+        "token_type": "Bearer",
+        "expires_in": t.expires_in,
+        "refresh_token": t.refresh_token,
+        "scope": t.scope,
+    }))
+}
