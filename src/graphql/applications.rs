@@ -8,6 +8,7 @@ use super::context::{audit, held, services};
 use super::error::bad_input;
 use super::node::{decode_id, encode_id};
 use crate::domain::oauth::AppType;
+use crate::domain::scope::AdminScope;
 use crate::service::applications::AppSettings;
 use crate::service::types;
 
@@ -413,7 +414,12 @@ impl ApplicationMutation {
         let client_id = input.client_id.clone();
         let name = input.name.clone();
         let app = services(ctx)?
-            .update_application(&audit(ctx, "update_application"), held(ctx), &client_id, settings!(input, name))
+            .update_application(
+                &audit(ctx, "update_application"),
+                &AdminScope::names(held(ctx)),
+                &client_id,
+                settings!(input, name),
+            )
             .await?;
         Ok(UpdateApplicationPayload { application: Application(app) })
     }
@@ -425,7 +431,9 @@ impl ApplicationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The application to delete.")] input: DeleteApplicationInput,
     ) -> async_graphql::Result<DeleteApplicationPayload> {
-        services(ctx)?.delete_application(&audit(ctx, "delete_application"), held(ctx), &input.client_id).await?;
+        services(ctx)?
+            .delete_application(&audit(ctx, "delete_application"), &AdminScope::names(held(ctx)), &input.client_id)
+            .await?;
         Ok(DeleteApplicationPayload { ok: true })
     }
 
@@ -438,7 +446,11 @@ impl ApplicationMutation {
         #[graphql(desc = "The application.")] input: CreateApplicationSecretInput,
     ) -> async_graphql::Result<CreateApplicationSecretPayload> {
         let (app, secret) = services(ctx)?
-            .create_application_secret(&audit(ctx, "create_application_secret"), held(ctx), &input.client_id)
+            .create_application_secret(
+                &audit(ctx, "create_application_secret"),
+                &AdminScope::names(held(ctx)),
+                &input.client_id,
+            )
             .await?;
         Ok(CreateApplicationSecretPayload { application: Application(app), client_secret: secret })
     }
@@ -455,7 +467,12 @@ impl ApplicationMutation {
             return Err(bad_input("InvalidClientID", "clientID is required"));
         }
         let app = services(ctx)?
-            .revoke_application_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id)
+            .revoke_application_secret(
+                &audit(ctx, "revoke_application_secret"),
+                &AdminScope::names(held(ctx)),
+                &input.client_id,
+                secret_id,
+            )
             .await?;
         Ok(RevokeApplicationSecretPayload { application: Application(app) })
     }

@@ -9,6 +9,7 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
 use super::loaders::{AppLoader, ClientIdsOf};
 use super::node::encode_id;
+use crate::domain::scope::AdminScope;
 use crate::service::resources::{ResourceFilter, ScopeFilter, ScopeOp};
 use crate::service::types;
 
@@ -371,7 +372,7 @@ impl ResourceMutation {
         let r = services(ctx)?
             .link_resource(
                 &audit(ctx, "add_resource_to_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 true,
@@ -390,7 +391,7 @@ impl ResourceMutation {
         let r = services(ctx)?
             .link_resource(
                 &audit(ctx, "remove_resource_from_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 false,
@@ -409,7 +410,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .change_client_scopes(
                 &audit(ctx, "add_scopes_to_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -429,7 +430,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .change_client_scopes(
                 &audit(ctx, "remove_scopes_from_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -449,7 +450,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .change_client_scopes(
                 &audit(ctx, "replace_scopes_of_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
