@@ -41,7 +41,7 @@ pub fn start_background(services: &Services) {
 /// Builds the HTTP application: the one constructor that `main` and the tests share.
 /// Fails when the Auth UI templates cannot be loaded.
 pub fn build_router(services: Services) -> anyhow::Result<Router> {
-    let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()));
+    let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()))?;
     let ui = Arc::new(state::Ui::load(services.config(), &oidc::ui::BUILTIN)?);
     Ok(http::router(state::AppState { services, schema, ui }))
 }

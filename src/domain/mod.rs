@@ -5,6 +5,7 @@ pub mod key;
 pub mod login_id;
 pub mod oauth;
 pub mod password;
+pub mod scope;
 pub mod text;
 
 /// A validation failure: `reason` is machine-readable, `message` tells a person what to fix.

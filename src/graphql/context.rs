@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ErrorExtensions};
 
+use crate::domain::scope::AdminScope;
 use crate::service::{Actor, Audit, Services};
 
 /// The authenticated caller of the Admin API.
@@ -9,8 +10,8 @@ use crate::service::{Actor, Audit, Services};
 pub struct Principal {
     /// Token subject.
     pub subject: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
+    /// The Admin API scopes the token grants (any other scope in it grants nothing here).
+    pub scopes: Vec<AdminScope>,
     /// OAuth client the token was issued to, if any.
     pub client_id: Option<String>,
 }
@@ -25,15 +26,18 @@ pub struct RequestMeta {
 }
 
 /// Fails with `FORBIDDEN` unless the caller has `scope`.
-pub fn check_scope(ctx: &Context<'_>, scope: &str) -> async_graphql::Result<()> {
+pub fn check_scope(ctx: &Context<'_>, scope: AdminScope) -> async_graphql::Result<()> {
     match ctx.data_opt::<Principal>() {
-        Some(p) if p.scopes.iter().any(|s| s == scope) => Ok(()),
+        Some(p) if p.scopes.contains(&scope) => Ok(()),
         Some(_) => Err(async_graphql::Error::new(format!("this operation requires the scope `{scope}`")).extend_with(
             |_, e| {
                 e.set("code", "FORBIDDEN");
                 e.set("errorName", "Forbidden");
                 e.set("reason", "InsufficientScope");
-                e.set("info", async_graphql::Value::from_json(serde_json::json!({"scope": scope})).unwrap_or_default());
+                e.set(
+                    "info",
+                    async_graphql::Value::from_json(serde_json::json!({"scope": scope.as_str()})).unwrap_or_default(),
+                );
             },
         )),
         None => Err(async_graphql::Error::new("authentication required").extend_with(|_, e| {
@@ -44,7 +48,7 @@ pub fn check_scope(ctx: &Context<'_>, scope: &str) -> async_graphql::Result<()> 
 }
 
 /// The caller's scopes, which bound what it may grant (see `service::escalation`).
-pub fn held<'a>(ctx: &Context<'a>) -> &'a [String] {
+pub fn held<'a>(ctx: &Context<'a>) -> &'a [AdminScope] {
     ctx.data_opt::<Principal>().map(|p| p.scopes.as_slice()).unwrap_or_default()
 }
 

@@ -67,37 +67,82 @@ pub struct Mutation(
 /// The Admin API schema type.
 pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Builds the schema with depth and complexity limits; resolvers reach `services`
-/// through the schema data.
-pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> AdminSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .register_output_type::<node::Entity>()
-        .limit_depth(cfg.max_depth)
-        .limit_complexity(cfg.max_complexity)
-        .data(planner(cfg));
+/// Builds the schema with depth and complexity limits and the request checks; resolvers
+/// reach `services` through the schema data. Fails if a field declares a scope that is
+/// not an Admin API scope.
+pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> Result<AdminSchema, scopes::UnknownScope> {
+    let mut builder = schema_builder(cfg).data(planner(cfg)?);
     if let Some(services) = services {
         builder = builder.data(services);
     }
-    builder.finish()
+    Ok(builder.finish())
 }
 
-/// The request checks, over the same types the schema registers.
-fn planner(cfg: &AdminApiConfig) -> scopes::Planner {
+/// The schema's types and limits, without its data.
+fn schema_builder(cfg: &AdminApiConfig) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .register_output_type::<node::Entity>()
+        .limit_depth(cfg.max_depth)
+        .limit_complexity(cfg.max_complexity)
+}
+
+/// The types of `Query` and `Mutation`, registered the way the schema registers them.
+fn registry() -> async_graphql::registry::Registry {
     use async_graphql::OutputType;
     let mut registry = async_graphql::registry::Registry::default();
     Query::create_type_info(&mut registry);
     Mutation::create_type_info(&mut registry);
     node::Entity::create_type_info(&mut registry);
-    scopes::Planner::new(registry, cfg.max_complexity)
+    registry
 }
 
-/// Root fields that declare no scope (see [`scopes::Planner::unscoped_root_fields`]).
+/// The request checks, over the same types the schema registers.
+fn planner(cfg: &AdminApiConfig) -> Result<scopes::Planner, scopes::UnknownScope> {
+    scopes::Planner::new(registry(), cfg.max_complexity)
+}
+
+/// Root fields that declare no scope (see [`scopes::unscoped_root_fields`]).
 pub fn unscoped_root_fields() -> Vec<String> {
-    planner(&AdminApiConfig::default()).unscoped_root_fields()
+    scopes::unscoped_root_fields(&registry())
 }
 
 /// The schema in SDL, sorted, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&AdminApiConfig::default(), None)
+    schema_builder(&AdminApiConfig::default())
+        .finish()
         .sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_scope_is_an_admin_api_scope() {
+        if let Err(e) = planner(&AdminApiConfig::default()) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn a_declared_scope_that_is_no_admin_api_scope_is_refused() {
+        #[derive(Default)]
+        struct Query;
+        #[async_graphql::Object]
+        impl Query {
+            #[graphql(requires_scopes = "user:read", requires_scopes = "user:write role:raed")]
+            async fn x(&self) -> i32 {
+                0
+            }
+        }
+        use async_graphql::OutputType;
+        let mut registry = async_graphql::registry::Registry::default();
+        Query::create_type_info(&mut registry);
+        match scopes::Planner::new(registry, 100) {
+            Ok(_) => panic!("the planner accepted `role:raed`"),
+            Err(e) => {
+                assert_eq!(e.to_string(), "`Query.x` requires the scope `role:raed`, which is not an Admin API scope")
+            }
+        }
+    }
 }

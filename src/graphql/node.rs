@@ -13,6 +13,7 @@ use super::roles_groups::{Group, Role};
 use super::sessions::{Authorization, Session};
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
+use crate::domain::scope::AdminScope;
 use crate::service::admin::roles_groups::Kind;
 
 /// Encodes a global ID.
@@ -101,24 +102,24 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
         .collect::<Result<_, _>>()?;
     let of = |t: &str| -> Vec<Uuid> { decoded.iter().filter(|(k, _)| k == t).map(|(_, u)| *u).collect() };
     let mut found: Vec<(Uuid, Node)> = Vec::new();
-    let wanted = |t: &str, scope: &str| -> async_graphql::Result<Vec<Uuid>> {
+    let wanted = |t: &str, scope: AdminScope| -> async_graphql::Result<Vec<Uuid>> {
         let ids = of(t);
         if !ids.is_empty() {
             check_scope(ctx, scope)?;
         }
         Ok(ids)
     };
-    let users = wanted("User", "user:read")?;
+    let users = wanted("User", AdminScope::UserRead)?;
     if !users.is_empty() {
         found.extend(svc.lookups().users_by_ids(&users).await?.into_iter().map(|u| (u.id, Node::User(User(u)))));
     }
-    let idents = wanted("Identity", "user:read")?;
+    let idents = wanted("Identity", AdminScope::UserRead)?;
     if !idents.is_empty() {
         found.extend(
             svc.lookups().identities_by_ids(&idents).await?.into_iter().map(|i| (i.id, Node::Identity(Identity(i)))),
         );
     }
-    let auths = wanted("Authenticator", "user:read")?;
+    let auths = wanted("Authenticator", AdminScope::UserRead)?;
     if !auths.is_empty() {
         found.extend(
             svc.lookups()
@@ -128,38 +129,38 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
                 .map(|a| (a.id, Node::Authenticator(Authenticator(a)))),
         );
     }
-    let roles = wanted("Role", "role:read")?;
+    let roles = wanted("Role", AdminScope::RoleRead)?;
     if !roles.is_empty() {
         found.extend(
             svc.roles_groups().by_ids(Kind::Role, &roles).await?.into_iter().map(|r| (r.id, Node::Role(Role(r)))),
         );
     }
-    let groups = wanted("Group", "group:read")?;
+    let groups = wanted("Group", AdminScope::GroupRead)?;
     if !groups.is_empty() {
         found.extend(
             svc.roles_groups().by_ids(Kind::Group, &groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))),
         );
     }
-    let apps = wanted("Application", "application:read")?;
+    let apps = wanted("Application", AdminScope::ApplicationRead)?;
     if !apps.is_empty() {
         found.extend(
             svc.applications().by_ids(&apps).await?.into_iter().map(|a| (a.id, Node::Application(Application(a)))),
         );
     }
-    let resources = wanted("Resource", "resource:read")?;
+    let resources = wanted("Resource", AdminScope::ResourceRead)?;
     if !resources.is_empty() {
         found
             .extend(svc.resources().by_ids(&resources).await?.into_iter().map(|r| (r.id, Node::Resource(Resource(r)))));
     }
-    let scopes = wanted("Scope", "resource:read")?;
+    let scopes = wanted("Scope", AdminScope::ResourceRead)?;
     if !scopes.is_empty() {
         found.extend(svc.resources().scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id, Node::Scope(Scope(s)))));
     }
-    let sessions = wanted("Session", "user:read")?;
+    let sessions = wanted("Session", AdminScope::UserRead)?;
     if !sessions.is_empty() {
         found.extend(svc.sessions().by_ids(&sessions).await?.into_iter().map(|s| (s.id, Node::Session(Session(s)))));
     }
-    let consents = wanted("Authorization", "user:read")?;
+    let consents = wanted("Authorization", AdminScope::UserRead)?;
     if !consents.is_empty() {
         found.extend(
             svc.authorizations()
@@ -169,7 +170,7 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
                 .map(|a| (a.id, Node::Authorization(Authorization(a)))),
         );
     }
-    let logs = wanted("AuditLog", "audit-log:read")?;
+    let logs = wanted("AuditLog", AdminScope::AuditLogRead)?;
     if !logs.is_empty() {
         found.extend(svc.audit_logs().by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
     }

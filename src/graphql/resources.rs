@@ -9,6 +9,7 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
 use super::loaders::{AppLoader, ClientIdsOf};
 use super::node::encode_id;
+use crate::domain::scope::AdminScope;
 use crate::service::admin::resources::ResourceFilter;
 use crate::service::admin::resources::ScopeFilter;
 use crate::service::admin::resources::ScopeOp;
@@ -377,7 +378,7 @@ impl ResourceMutation {
             .resources()
             .link_resource(
                 &audit(ctx, "add_resource_to_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 true,
@@ -397,7 +398,7 @@ impl ResourceMutation {
             .resources()
             .link_resource(
                 &audit(ctx, "remove_resource_from_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 false,
@@ -417,7 +418,7 @@ impl ResourceMutation {
             .resources()
             .change_client_scopes(
                 &audit(ctx, "add_scopes_to_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -438,7 +439,7 @@ impl ResourceMutation {
             .resources()
             .change_client_scopes(
                 &audit(ctx, "remove_scopes_from_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -459,7 +460,7 @@ impl ResourceMutation {
             .resources()
             .change_client_scopes(
                 &audit(ctx, "replace_scopes_of_client_id"),
-                held(ctx),
+                &AdminScope::names(held(ctx)),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,

@@ -12,15 +12,19 @@
 //! of an object and introspection fields (`__typename`, `__schema`, `__type`) need nothing.
 //! The one input-dependent check, `node(id)`/`nodes(ids)`, is made when the IDs are decoded.
 //! The same walk caps the number of aliases in a document.
+//!
+//! The declarations are strings (the attribute takes a literal); the planner parses each
+//! into [`AdminScope`] when it is built, and an unknown one is a start-up error.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
-use async_graphql::registry::{MetaType, Registry};
+use async_graphql::registry::{MetaField, MetaType, Registry};
 use async_graphql::{Request, ServerError};
 
 use super::context::Principal;
 use super::error::request_error;
+use crate::domain::scope::AdminScope;
 
 /// Most aliased fields one document may hold: aliases are how one request asks for the
 /// same expensive field many times.
@@ -37,29 +41,97 @@ pub const MAX_FRAGMENTS: usize = 100;
 pub struct Planner {
     registry: Registry,
     max_cost: usize,
+    /// Every distinct scope declaration of the schema, sorted by its text, so that the
+    /// walk's set of indexes checks them in that order (the first unmet one is reported).
+    needs: Vec<Need>,
+    /// The declarations of each object and interface type and of its fields.
+    types: HashMap<String, TypePlan>,
+}
+
+/// One declaration: alternatives, any of which (all its scopes) suffices.
+struct Need {
+    /// The alternatives as written, which refusals quote.
+    declared: Vec<String>,
+    /// The scopes of each alternative.
+    scopes: Vec<Vec<AdminScope>>,
+}
+
+/// What an object or interface type declares.
+struct TypePlan {
+    /// The type's own declaration (index into [`Planner::needs`]), needed by every field but `id`.
+    needs: Option<usize>,
+    fields: HashMap<String, FieldPlan>,
+}
+
+/// What a field declares, and the named type of its value.
+struct FieldPlan {
+    needs: Option<usize>,
+    ty: String,
+}
+
+/// A `requires_scopes` declaration that names no Admin API scope: the schema is refused at
+/// start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("`{place}` requires the scope `{scope}`, which is not an Admin API scope")]
+pub struct UnknownScope {
+    /// `Type` or `Type.field`.
+    pub place: String,
+    /// The unknown scope.
+    pub scope: String,
 }
 
 impl Planner {
     /// Reads the types of `Query` and `Mutation` (and `extra` registrations) the way the
-    /// schema does; `max_cost` is `admin_api.max_complexity`.
-    pub fn new(registry: Registry, max_cost: usize) -> Self {
-        Self { registry, max_cost }
-    }
-
-    /// `Type.field` of every root field that declares no scope. Only `node` and `nodes`
-    /// may be here: they check the scope of each ID's type when they decode it.
-    pub fn unscoped_root_fields(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for root in ["Query", "Mutation"] {
-            if let Some(MetaType::Object { fields, .. }) = self.registry.types.get(root) {
-                for (name, field) in fields {
-                    if field.requires_scopes.is_empty() && !name.starts_with("__") {
-                        out.push(format!("{root}.{name}"));
-                    }
-                }
+    /// schema does, parsing every scope they declare; `max_cost` is
+    /// `admin_api.max_complexity`.
+    pub fn new(registry: Registry, max_cost: usize) -> Result<Self, UnknownScope> {
+        let mut declared: BTreeSet<&Vec<String>> = BTreeSet::new();
+        for ty in registry.types.values() {
+            if let Some((own, fields)) = scoped_type(ty) {
+                declared.extend(Some(own).filter(|d| !d.is_empty()));
+                declared.extend(fields.values().map(|f| &f.requires_scopes).filter(|d| !d.is_empty()));
             }
         }
-        out
+        let mut needs = Vec::with_capacity(declared.len());
+        for alternatives in &declared {
+            let place = || {
+                let owner = registry.types.values().find_map(|ty| {
+                    let (own, fields) = scoped_type(ty)?;
+                    if own == *alternatives {
+                        return Some(ty.name().to_owned());
+                    }
+                    let (name, _) = fields.iter().find(|(_, f)| &f.requires_scopes == *alternatives)?;
+                    Some(format!("{}.{name}", ty.name()))
+                });
+                owner.unwrap_or_default()
+            };
+            let scopes = alternatives
+                .iter()
+                .map(|alt| {
+                    alt.split_whitespace()
+                        .map(|s| {
+                            AdminScope::parse(s).ok_or_else(|| UnknownScope { place: place(), scope: s.to_owned() })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            needs.push(Need { declared: (*alternatives).clone(), scopes });
+        }
+        let index = |d: &Vec<String>| declared.iter().position(|n| *n == d);
+        let mut types = HashMap::new();
+        for ty in registry.types.values() {
+            if let Some((own, fields)) = scoped_type(ty) {
+                let fields = fields
+                    .iter()
+                    .map(|(name, f)| {
+                        let plan = FieldPlan { needs: index(&f.requires_scopes), ty: named_type(&f.ty).to_owned() };
+                        (name.clone(), plan)
+                    })
+                    .collect();
+                types.insert(ty.name().to_owned(), TypePlan { needs: index(own), fields });
+            }
+        }
+        Ok(Self { registry, max_cost, needs, types })
     }
 
     /// Parses the request (async-graphql then reuses the parsed document) and refuses it
@@ -109,8 +181,7 @@ impl Planner {
             async_graphql::parser::types::OperationType::Mutation => "Mutation",
             async_graphql::parser::types::OperationType::Subscription => return Ok(()),
         };
-        let registry = &self.registry;
-        match super::cost::check(registry, doc, variables, root_type, selection, self.max_cost) {
+        match super::cost::check(&self.registry, doc, variables, root_type, selection, self.max_cost) {
             Ok(_) => {}
             Err(super::cost::Refusal::TooCostly(cost)) => {
                 return Err(limit_error(format!(
@@ -124,16 +195,17 @@ impl Planner {
                 )));
             }
         }
-        let mut walk = Walk { registry, doc, needs: BTreeSet::new(), seen_fragments: HashSet::new() };
+        let mut walk = Walk { types: &self.types, doc, needs: BTreeSet::new(), seen_fragments: HashSet::new() };
         walk.selection_set(root_type, selection);
-        let held: &[String] = match principal {
+        let held: &[AdminScope] = match principal {
             Some(p) => &p.scopes,
             None if walk.needs.is_empty() => return Ok(()),
             None => return Err(unauthenticated()),
         };
-        for alternatives in &walk.needs {
-            if !satisfied(alternatives, held) {
-                return Err(forbidden(alternatives));
+        for &need in &walk.needs {
+            let need = &self.needs[need];
+            if !satisfied(&need.scopes, held) {
+                return Err(forbidden(&need.declared));
             }
         }
         Ok(())
@@ -155,10 +227,10 @@ fn operation<'d>(
 }
 
 struct Walk<'a> {
-    registry: &'a Registry,
+    types: &'a HashMap<String, TypePlan>,
     doc: &'a ExecutableDocument,
-    /// Each entry: alternatives, any of which (all its space-separated scopes) suffices.
-    needs: BTreeSet<Vec<String>>,
+    /// The declarations met (indexes into [`Planner::needs`]).
+    needs: BTreeSet<usize>,
     /// A fragment's needs do not depend on where it is spread, so each is walked once
     /// (this also stops fragment cycles, which validation rejects later).
     seen_fragments: HashSet<String>,
@@ -174,18 +246,17 @@ impl Walk<'_> {
                     if name.starts_with("__") {
                         continue;
                     }
-                    let Some((type_needs, meta_field)) = meta_field(self.registry, type_name, name) else {
+                    let types = self.types;
+                    let Some(ty) = types.get(type_name) else { continue };
+                    let Some(plan) = ty.fields.get(name) else {
                         continue; // validation reports unknown fields
                     };
-                    if !meta_field.requires_scopes.is_empty() {
-                        self.needs.insert(meta_field.requires_scopes.clone());
-                    }
-                    if name != "id" && !type_needs.is_empty() {
-                        self.needs.insert(type_needs.to_vec());
+                    self.needs.extend(plan.needs);
+                    if name != "id" {
+                        self.needs.extend(ty.needs);
                     }
                     if !field.selection_set.node.items.is_empty() {
-                        let child = named_type(&meta_field.ty).to_owned();
-                        self.selection_set(&child, &field.selection_set.node);
+                        self.selection_set(&plan.ty, &field.selection_set.node);
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -210,17 +281,29 @@ impl Walk<'_> {
     }
 }
 
-/// The needs of a type and the meta field `name` on it.
-fn meta_field<'r>(
-    registry: &'r Registry,
-    type_name: &str,
-    name: &str,
-) -> Option<(&'r [String], &'r async_graphql::registry::MetaField)> {
-    match registry.types.get(type_name)? {
-        MetaType::Object { fields, requires_scopes, .. } => Some((requires_scopes, fields.get(name)?)),
-        MetaType::Interface { fields, requires_scopes, .. } => Some((requires_scopes, fields.get(name)?)),
+/// The declaration of an object or interface type and its fields.
+fn scoped_type(ty: &MetaType) -> Option<(&Vec<String>, &async_graphql::indexmap::IndexMap<String, MetaField>)> {
+    match ty {
+        MetaType::Object { fields, requires_scopes, .. } => Some((requires_scopes, fields)),
+        MetaType::Interface { fields, requires_scopes, .. } => Some((requires_scopes, fields)),
         _ => None,
     }
+}
+
+/// `Type.field` of every root field that declares no scope. Only `node` and `nodes` may
+/// be here: they check the scope of each ID's type when they decode it.
+pub fn unscoped_root_fields(registry: &Registry) -> Vec<String> {
+    let mut out = Vec::new();
+    for root in ["Query", "Mutation"] {
+        if let Some(MetaType::Object { fields, .. }) = registry.types.get(root) {
+            for (name, field) in fields {
+                if field.requires_scopes.is_empty() && !name.starts_with("__") {
+                    out.push(format!("{root}.{name}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `[User!]!` -> `User`.
@@ -228,8 +311,8 @@ pub(super) fn named_type(ty: &str) -> &str {
     ty.trim_matches(|c| c == '[' || c == ']' || c == '!')
 }
 
-fn satisfied(alternatives: &[String], held: &[String]) -> bool {
-    alternatives.iter().any(|alt| alt.split_whitespace().all(|s| held.iter().any(|h| h == s)))
+fn satisfied(alternatives: &[Vec<AdminScope>], held: &[AdminScope]) -> bool {
+    alternatives.iter().any(|alt| alt.iter().all(|s| held.contains(s)))
 }
 
 fn count_aliases(doc: &ExecutableDocument) -> usize {

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::domain::scope::AdminScope;
 use crate::graphql::context::{Principal, RequestMeta};
 use crate::graphql::loaders::AppLoader;
 use crate::state::{AppState, Peer};
@@ -55,7 +56,7 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
     };
     let principal = Principal {
         subject: claims.sub,
-        scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+        scopes: claims.scope.split_whitespace().filter_map(AdminScope::parse).collect(),
         client_id: claims.client_id,
     };
     let meta = RequestMeta {

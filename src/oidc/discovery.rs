@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::crypto::jwt::ALGORITHMS;
+use crate::domain::scope::AdminScope;
 use crate::service::oauth::authorize::FULL_ACCESS;
 use crate::service::oauth::authorize::FULL_USERINFO;
 use crate::service::oauth::authorize::USER_SCOPES;
@@ -18,7 +19,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     let mut scopes: Vec<&str> = USER_SCOPES.to_vec();
     scopes.extend_from_slice(&[FULL_ACCESS, FULL_USERINFO]);
-    scopes.extend_from_slice(crate::service::admin::signing_keys::ADMIN_SCOPES);
+    scopes.extend(AdminScope::ALL.map(AdminScope::as_str));
     let body = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),

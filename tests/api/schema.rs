@@ -12,7 +12,8 @@ fn schema_graphql_is_up_to_date() {
 
 #[tokio::test]
 async fn every_type_field_argument_and_input_is_documented() {
-    let schema = authgraph::graphql::build_schema(&authgraph::config::AdminApiConfig::default(), None);
+    let schema = authgraph::graphql::build_schema(&authgraph::config::AdminApiConfig::default(), None)
+        .expect("every declared scope is an Admin API scope");
     let q = "{ __schema { types { name kind description fields { name description args { name description } } inputFields { name description } enumValues { name description } } } }";
     let res = schema.execute(q).await.into_result().expect("introspection");
     let data = res.data.into_json().unwrap();

@@ -13,35 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Every scope of the Admin API.
-pub const ADMIN_SCOPES: &[&str] = &[
-    "user:read",
-    "user:write",
-    "role:read",
-    "role:write",
-    "group:read",
-    "group:write",
-    "audit-log:read",
-    "application:read",
-    "application:write",
-    "resource:read",
-    "resource:write",
-];
+use crate::domain::scope::AdminScope;
+
+/// Every scope of the Admin API (see [`AdminScope`]).
+pub const ADMIN_SCOPES: &[&str] = &AdminScope::NAMES;
 
 /// Every scope of the Admin API with its description, as the built-in resource lists them.
-pub const ADMIN_SCOPE_DESCRIPTIONS: &[(&str, &str)] = &[
-    ("user:read", "Read users, their identities, authenticators and sessions"),
-    ("user:write", "Create, change and delete users and their identities"),
-    ("role:read", "Read roles and who has them"),
-    ("role:write", "Create, change and delete roles and assign them"),
-    ("group:read", "Read groups and their members"),
-    ("group:write", "Create, change and delete groups and their members"),
-    ("audit-log:read", "Read the audit log"),
-    ("application:read", "Read applications (OAuth clients)"),
-    ("application:write", "Create, change and delete applications and their secrets"),
-    ("resource:read", "Read API resources and their scopes"),
-    ("resource:write", "Create, change and delete API resources, scopes and their grants"),
-];
+pub const ADMIN_SCOPE_DESCRIPTIONS: &[(&str, &str)] = &AdminScope::DESCRIBED;
 
 /// Claims of an access token for the Admin API (RFC 9068 shape).
 #[derive(Debug, Clone, Serialize, Deserialize)]
