@@ -1,12 +1,14 @@
 //! Applications (OAuth clients) and their secrets.
 
+use crate::domain::ids::ApplicationSecretId;
+use crate::domain::ids::TypedId;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
 use super::error::bad_input;
-use super::node::{decode_id, encode_id};
+use super::node::{decode, encode};
 use crate::domain::oauth::AppType;
 use crate::domain::scope::AdminScope;
 use crate::service::admin::applications::AppSettings;
@@ -111,7 +113,7 @@ pub struct Application(pub crate::service::admin::applications::Application);
 impl Application {
     /// The global ID of the application.
     pub async fn id(&self) -> ID {
-        encode_id("Application", self.0.id)
+        encode(self.0.id)
     }
     /// The OAuth `client_id`.
     #[graphql(name = "clientID")]
@@ -177,7 +179,7 @@ impl Application {
             .secrets
             .iter()
             .map(|s| ApplicationSecret {
-                id: encode_id("ApplicationSecret", s.id),
+                id: encode(s.id),
                 hint: s.hint.clone(),
                 created_at: s.created_at,
                 revoked_at: s.revoked_at,
@@ -462,7 +464,7 @@ impl ApplicationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The application and the secret.")] input: RevokeApplicationSecretInput,
     ) -> async_graphql::Result<RevokeApplicationSecretPayload> {
-        let secret_id = decode_id("ApplicationSecret", &input.secret_id)?;
+        let secret_id = decode::<ApplicationSecretId>(&input.secret_id)?;
         if input.client_id.is_empty() {
             return Err(bad_input("InvalidClientID", "clientID is required"));
         }
@@ -472,7 +474,7 @@ impl ApplicationMutation {
                 &audit(ctx, "revoke_application_secret"),
                 &AdminScope::names(held(ctx)),
                 &input.client_id,
-                secret_id,
+                secret_id.uuid(),
             )
             .await?;
         Ok(RevokeApplicationSecretPayload { application: Application(app) })

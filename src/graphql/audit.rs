@@ -1,5 +1,6 @@
 //! The audit log: `AuditLog` entries and the `auditLogs` query.
 
+use crate::domain::ids::UserId;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object};
 use time::OffsetDateTime;
@@ -7,7 +8,7 @@ use time::OffsetDateTime;
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::services;
 use super::loaders::{AppLoader, UserById};
-use super::node::{decode_ids, encode_id};
+use super::node::{decode_all, encode};
 use super::scalars::AuditLogData;
 use super::users::{SortDirection, User};
 use crate::service::admin::audit_logs::AuditFilter;
@@ -126,7 +127,7 @@ pub struct AuditLog(pub crate::service::admin::audit_logs::AuditLog);
 impl AuditLog {
     /// The global ID of the entry.
     pub async fn id(&self) -> ID {
-        encode_id("AuditLog", self.0.id)
+        encode(self.0.id)
     }
     /// What happened.
     async fn activity_type(&self) -> async_graphql::Result<AuditLogActivityType> {
@@ -205,7 +206,7 @@ impl AuditQuery {
             activity_types: types.iter().map(|t| t.as_str().to_owned()).collect(),
             range_from,
             range_to,
-            user_ids: decode_ids("User", &user_ids.unwrap_or_default())?,
+            user_ids: decode_all::<UserId>(&user_ids.unwrap_or_default())?,
             emails: email_addresses.unwrap_or_default(),
             phones: phone_numbers.unwrap_or_default(),
             ascending: sort_direction == Some(SortDirection::Asc),

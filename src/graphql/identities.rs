@@ -1,11 +1,12 @@
 //! `Identity` and `Authenticator` types and identity mutations.
 
+use crate::domain::ids::{IdentityId, UserId};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::context::{audit, services};
-use super::node::{decode_id, encode_id};
+use super::node::{decode, encode};
 use super::scalars::{AuthenticatorClaims, IdentityClaims};
 use super::users::{IdentityDefinition, IdentityType, User};
 
@@ -18,7 +19,7 @@ pub struct Identity(pub crate::service::admin::identities::Identity);
 impl Identity {
     /// The global ID of the identity.
     pub async fn id(&self) -> ID {
-        encode_id("Identity", self.0.id)
+        encode(self.0.id)
     }
     /// The identity type.
     #[graphql(name = "type")]
@@ -100,7 +101,7 @@ pub struct Authenticator(pub crate::service::admin::identities::Authenticator);
 impl Authenticator {
     /// The global ID of the authenticator.
     pub async fn id(&self) -> ID {
-        encode_id("Authenticator", self.0.id)
+        encode(self.0.id)
     }
     /// The authenticator type.
     #[graphql(name = "type")]
@@ -210,7 +211,7 @@ impl IdentityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new identity.")] input: CreateIdentityInput,
     ) -> async_graphql::Result<CreateIdentityPayload> {
-        let user_id = decode_id("User", &input.user_id)?;
+        let user_id = decode::<UserId>(&input.user_id)?;
         let l = input.definition.login_id;
         let (identity, user) = services(ctx)?
             .identities()
@@ -226,8 +227,8 @@ impl IdentityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The identity and its new value.")] input: UpdateIdentityInput,
     ) -> async_graphql::Result<UpdateIdentityPayload> {
-        let user_id = decode_id("User", &input.user_id)?;
-        let identity_id = decode_id("Identity", &input.identity_id)?;
+        let user_id = decode::<UserId>(&input.user_id)?;
+        let identity_id = decode::<IdentityId>(&input.identity_id)?;
         let l = input.definition.login_id;
         let (identity, user) = services(ctx)?
             .identities()
@@ -243,7 +244,7 @@ impl IdentityMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The identity to remove.")] input: DeleteIdentityInput,
     ) -> async_graphql::Result<DeleteIdentityPayload> {
-        let identity_id = decode_id("Identity", &input.identity_id)?;
+        let identity_id = decode::<IdentityId>(&input.identity_id)?;
         let user = services(ctx)?.identities().delete(&audit(ctx, "delete_identity"), identity_id).await?;
         Ok(DeleteIdentityPayload { user: User(user) })
     }

@@ -1,6 +1,7 @@
 //! Per-request DataLoaders: nested fields of a page of users are loaded in one query
 //! per field, not one per user.
 
+use crate::domain::ids::{ResourceId, UserId};
 use async_graphql::dataloader::Loader;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -25,40 +26,40 @@ fn err(e: Error) -> LoadError {
 
 /// A user by ID.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserById(pub Uuid);
+pub struct UserById(pub UserId);
 /// A user's identities.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IdentitiesOf(pub Uuid);
+pub struct IdentitiesOf(pub UserId);
 /// A user's authenticators.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AuthenticatorsOf(pub Uuid);
+pub struct AuthenticatorsOf(pub UserId);
 /// A user's verified claims.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VerifiedClaimsOf(pub Uuid);
+pub struct VerifiedClaimsOf(pub UserId);
 /// Roles or groups of an owner.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyedOf(pub Owner, pub Uuid);
 /// Live sessions of a user.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionsOf(pub Uuid);
+pub struct SessionsOf(pub UserId);
 /// Third-party consents of a user.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct AuthorizationsOf(pub Uuid);
+pub struct AuthorizationsOf(pub UserId);
 /// Client IDs linked to a resource.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientIdsOf(pub Uuid);
+pub struct ClientIdsOf(pub ResourceId);
 /// Effective roles of a user.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EffectiveRolesOf(pub Uuid);
+pub struct EffectiveRolesOf(pub UserId);
 
-fn ids<K>(keys: &[K], f: impl Fn(&K) -> Uuid) -> Vec<Uuid> {
+fn ids<K, I>(keys: &[K], f: impl Fn(&K) -> I) -> Vec<I> {
     keys.iter().map(f).collect()
 }
 
-fn spread<K: Copy + Eq + std::hash::Hash, V>(
+fn spread<K: Copy + Eq + std::hash::Hash, I: Eq + std::hash::Hash, V>(
     keys: &[K],
-    id: impl Fn(&K) -> Uuid,
-    mut map: HashMap<Uuid, Vec<V>>,
+    id: impl Fn(&K) -> I,
+    mut map: HashMap<I, Vec<V>>,
 ) -> HashMap<K, Vec<V>> {
     keys.iter().map(|k| (*k, map.remove(&id(k)).unwrap_or_default())).collect()
 }

@@ -13,12 +13,15 @@ use super::roles_groups::{Group, Role};
 use super::sessions::{Authorization, Session};
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
+use crate::domain::ids::{
+    ApplicationId, AuditLogId, AuthenticatorId, AuthorizationId, GroupId, IdentityId, ResourceId, RoleId, ScopeId,
+    SessionId, TypedId, UserId,
+};
 use crate::domain::scope::AdminScope;
-use crate::service::admin::roles_groups::Kind;
 
-/// Encodes a global ID.
-pub fn encode_id(type_name: &str, id: Uuid) -> ID {
-    ID(b64(format!("{type_name}:{id}")))
+/// Encodes a global ID of a typed ID.
+pub fn encode<T: TypedId>(id: T) -> ID {
+    ID(b64(format!("{}:{}", T::TYPE, id.uuid())))
 }
 
 /// Splits a global ID into type name and UUID; `None` if malformed.
@@ -28,21 +31,21 @@ pub fn decode_any(id: &str) -> Option<(String, Uuid)> {
     Some((t.to_owned(), Uuid::parse_str(u).ok()?))
 }
 
-/// Decodes a global ID that must be of `type_name`; a malformed or mistyped ID is
+/// Decodes a global ID that must be of `T`'s type; a malformed or mistyped ID is
 /// `BAD_USER_INPUT`.
-pub fn decode_id(type_name: &str, id: &ID) -> async_graphql::Result<Uuid> {
+pub fn decode<T: TypedId>(id: &ID) -> async_graphql::Result<T> {
     match decode_any(id) {
-        Some((t, u)) if t == type_name => Ok(u),
-        _ => Err(bad_input("InvalidID", format!("`{}` is not a valid {type_name} ID", id.as_str()))),
+        Some((t, u)) if t == T::TYPE => Ok(T::from_uuid(u)),
+        _ => Err(bad_input("InvalidID", format!("`{}` is not a valid {} ID", id.as_str(), T::TYPE))),
     }
 }
 
 /// Decodes a list of global IDs of one type.
-pub fn decode_ids(type_name: &str, ids: &[ID]) -> async_graphql::Result<Vec<Uuid>> {
+pub fn decode_all<T: TypedId>(ids: &[ID]) -> async_graphql::Result<Vec<T>> {
     if ids.len() > crate::domain::text::MAX_LIST {
         return Err(bad_input("TooManyItems", format!("pass at most {} IDs", crate::domain::text::MAX_LIST)));
     }
-    ids.iter().map(|i| decode_id(type_name, i)).collect()
+    ids.iter().map(decode).collect()
 }
 
 /// An object with a global ID.
@@ -100,84 +103,105 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
         .iter()
         .map(|id| decode_any(id).ok_or_else(|| bad_input("InvalidID", format!("`{}` is not a valid ID", id.as_str()))))
         .collect::<Result<_, _>>()?;
-    let of = |t: &str| -> Vec<Uuid> { decoded.iter().filter(|(k, _)| k == t).map(|(_, u)| *u).collect() };
     let mut found: Vec<(Uuid, Node)> = Vec::new();
-    let wanted = |t: &str, scope: AdminScope| -> async_graphql::Result<Vec<Uuid>> {
-        let ids = of(t);
-        if !ids.is_empty() {
-            check_scope(ctx, scope)?;
-        }
-        Ok(ids)
-    };
-    let users = wanted("User", AdminScope::UserRead)?;
+    let wanted = |scope| Wanted { ctx, decoded: &decoded, scope };
+    let users = wanted(AdminScope::UserRead).of::<UserId>()?;
     if !users.is_empty() {
-        found.extend(svc.lookups().users_by_ids(&users).await?.into_iter().map(|u| (u.id, Node::User(User(u)))));
+        found.extend(svc.lookups().users_by_ids(&users).await?.into_iter().map(|u| (u.id.uuid(), Node::User(User(u)))));
     }
-    let idents = wanted("Identity", AdminScope::UserRead)?;
+    let idents = wanted(AdminScope::UserRead).of::<IdentityId>()?;
     if !idents.is_empty() {
         found.extend(
-            svc.lookups().identities_by_ids(&idents).await?.into_iter().map(|i| (i.id, Node::Identity(Identity(i)))),
+            svc.lookups()
+                .identities_by_ids(&idents)
+                .await?
+                .into_iter()
+                .map(|i| (i.id.uuid(), Node::Identity(Identity(i)))),
         );
     }
-    let auths = wanted("Authenticator", AdminScope::UserRead)?;
+    let auths = wanted(AdminScope::UserRead).of::<AuthenticatorId>()?;
     if !auths.is_empty() {
         found.extend(
             svc.lookups()
                 .authenticators_by_ids(&auths)
                 .await?
                 .into_iter()
-                .map(|a| (a.id, Node::Authenticator(Authenticator(a)))),
+                .map(|a| (a.id.uuid(), Node::Authenticator(Authenticator(a)))),
         );
     }
-    let roles = wanted("Role", AdminScope::RoleRead)?;
+    let roles = wanted(AdminScope::RoleRead).of::<RoleId>()?;
     if !roles.is_empty() {
-        found.extend(
-            svc.roles_groups().by_ids(Kind::Role, &roles).await?.into_iter().map(|r| (r.id, Node::Role(Role(r)))),
-        );
+        found.extend(svc.roles_groups().by_ids(&roles).await?.into_iter().map(|r| (r.id, Node::Role(Role(r)))));
     }
-    let groups = wanted("Group", AdminScope::GroupRead)?;
+    let groups = wanted(AdminScope::GroupRead).of::<GroupId>()?;
     if !groups.is_empty() {
-        found.extend(
-            svc.roles_groups().by_ids(Kind::Group, &groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))),
-        );
+        found.extend(svc.roles_groups().by_ids(&groups).await?.into_iter().map(|g| (g.id, Node::Group(Group(g)))));
     }
-    let apps = wanted("Application", AdminScope::ApplicationRead)?;
+    let apps = wanted(AdminScope::ApplicationRead).of::<ApplicationId>()?;
     if !apps.is_empty() {
         found.extend(
-            svc.applications().by_ids(&apps).await?.into_iter().map(|a| (a.id, Node::Application(Application(a)))),
+            svc.applications()
+                .by_ids(&apps)
+                .await?
+                .into_iter()
+                .map(|a| (a.id.uuid(), Node::Application(Application(a)))),
         );
     }
-    let resources = wanted("Resource", AdminScope::ResourceRead)?;
+    let resources = wanted(AdminScope::ResourceRead).of::<ResourceId>()?;
     if !resources.is_empty() {
-        found
-            .extend(svc.resources().by_ids(&resources).await?.into_iter().map(|r| (r.id, Node::Resource(Resource(r)))));
+        found.extend(
+            svc.resources().by_ids(&resources).await?.into_iter().map(|r| (r.id.uuid(), Node::Resource(Resource(r)))),
+        );
     }
-    let scopes = wanted("Scope", AdminScope::ResourceRead)?;
+    let scopes = wanted(AdminScope::ResourceRead).of::<ScopeId>()?;
     if !scopes.is_empty() {
-        found.extend(svc.resources().scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id, Node::Scope(Scope(s)))));
+        found.extend(
+            svc.resources().scopes_by_ids(&scopes).await?.into_iter().map(|s| (s.id.uuid(), Node::Scope(Scope(s)))),
+        );
     }
-    let sessions = wanted("Session", AdminScope::UserRead)?;
+    let sessions = wanted(AdminScope::UserRead).of::<SessionId>()?;
     if !sessions.is_empty() {
-        found.extend(svc.sessions().by_ids(&sessions).await?.into_iter().map(|s| (s.id, Node::Session(Session(s)))));
+        found.extend(
+            svc.sessions().by_ids(&sessions).await?.into_iter().map(|s| (s.id.uuid(), Node::Session(Session(s)))),
+        );
     }
-    let consents = wanted("Authorization", AdminScope::UserRead)?;
+    let consents = wanted(AdminScope::UserRead).of::<AuthorizationId>()?;
     if !consents.is_empty() {
         found.extend(
             svc.authorizations()
                 .by_ids(&consents)
                 .await?
                 .into_iter()
-                .map(|a| (a.id, Node::Authorization(Authorization(a)))),
+                .map(|a| (a.id.uuid(), Node::Authorization(Authorization(a)))),
         );
     }
-    let logs = wanted("AuditLog", AdminScope::AuditLogRead)?;
+    let logs = wanted(AdminScope::AuditLogRead).of::<AuditLogId>()?;
     if !logs.is_empty() {
-        found.extend(svc.audit_logs().by_ids(&logs).await?.into_iter().map(|l| (l.id, Node::AuditLog(AuditLog(l)))));
+        found.extend(
+            svc.audit_logs().by_ids(&logs).await?.into_iter().map(|l| (l.id.uuid(), Node::AuditLog(AuditLog(l)))),
+        );
     }
     Ok(decoded
         .iter()
         .map(|(t, u)| found.iter().position(|(id, n)| id == u && node_type(n) == t).map(|p| found[p].1.clone()))
         .collect())
+}
+
+/// The IDs of one type among those `node`/`nodes` asked for; asking for any needs `scope`.
+struct Wanted<'a, 'c> {
+    ctx: &'a Context<'c>,
+    decoded: &'a [(String, Uuid)],
+    scope: AdminScope,
+}
+
+impl Wanted<'_, '_> {
+    fn of<T: TypedId>(&self) -> async_graphql::Result<Vec<T>> {
+        let ids: Vec<T> = self.decoded.iter().filter(|(k, _)| k == T::TYPE).map(|(_, u)| T::from_uuid(*u)).collect();
+        if !ids.is_empty() {
+            check_scope(self.ctx, self.scope)?;
+        }
+        Ok(ids)
+    }
 }
 
 fn node_type(n: &Node) -> &'static str {

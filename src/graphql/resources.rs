@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
 use super::loaders::{AppLoader, ClientIdsOf};
-use super::node::encode_id;
+use super::node::encode;
 use crate::domain::scope::AdminScope;
 use crate::service::admin::resources::ResourceFilter;
 use crate::service::admin::resources::ScopeFilter;
@@ -23,7 +23,7 @@ pub struct Resource(pub crate::service::admin::resources::Resource);
 impl Resource {
     /// The global ID of the resource.
     pub async fn id(&self) -> ID {
-        encode_id("Resource", self.0.id)
+        encode(self.0.id)
     }
     /// The resource URI (RFC 8707 resource indicator).
     #[graphql(name = "resourceURI")]
@@ -85,12 +85,12 @@ pub struct Scope(pub crate::service::admin::resources::Scope);
 impl Scope {
     /// The global ID of the scope.
     pub async fn id(&self) -> ID {
-        encode_id("Scope", self.0.id)
+        encode(self.0.id)
     }
     /// The global ID of its resource.
     #[graphql(name = "resourceID")]
     async fn resource_id(&self) -> ID {
-        encode_id("Resource", self.0.resource_id)
+        encode(self.0.resource_id)
     }
     /// The scope token, e.g. `read:orders`.
     async fn scope(&self) -> &str {

@@ -1,11 +1,12 @@
 //! Sessions and consents: `User.sessions`, `createSession`, `revokeSession`,
 //! `revokeAllSessions`, `User.authorizations`, `deleteAuthorization`.
 
+use crate::domain::ids::{AuthorizationId, SessionId, UserId};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::context::{audit, services};
-use super::node::{decode_id, encode_id};
+use super::node::{decode, encode};
 use super::users::User;
 use crate::service::admin::{authorizations as consents, sessions};
 
@@ -27,7 +28,7 @@ pub struct Session(pub sessions::Session);
 impl Session {
     /// The global ID of the session.
     pub async fn id(&self) -> ID {
-        encode_id("Session", self.0.id)
+        encode(self.0.id)
     }
     /// Session type.
     #[graphql(name = "type")]
@@ -76,7 +77,7 @@ pub struct Authorization(pub consents::Authorization);
 impl Authorization {
     /// The global ID of the authorization.
     pub async fn id(&self) -> ID {
-        encode_id("Authorization", self.0.id)
+        encode(self.0.id)
     }
     /// The application the user consented to.
     #[graphql(name = "clientID")]
@@ -180,7 +181,7 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The user and the application.")] input: CreateSessionInput,
     ) -> async_graphql::Result<CreateSessionPayload> {
-        let user_id = decode_id("User", &input.user_id)?;
+        let user_id = decode::<UserId>(&input.user_id)?;
         let t = services(ctx)?.sessions().create(&audit(ctx, "create_session"), user_id, &input.client_id).await?;
         Ok(CreateSessionPayload {
             access_token: t.access_token,
@@ -197,7 +198,7 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The session.")] input: RevokeSessionInput,
     ) -> async_graphql::Result<RevokeSessionPayload> {
-        let id = decode_id("Session", &input.session_id)?;
+        let id = decode::<SessionId>(&input.session_id)?;
         let user = services(ctx)?.sessions().revoke(&audit(ctx, "revoke_session"), id).await?;
         Ok(RevokeSessionPayload { user: User(user) })
     }
@@ -210,7 +211,7 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The authorization.")] input: DeleteAuthorizationInput,
     ) -> async_graphql::Result<DeleteAuthorizationPayload> {
-        let id = decode_id("Authorization", &input.authorization_id)?;
+        let id = decode::<AuthorizationId>(&input.authorization_id)?;
         let user = services(ctx)?.authorizations().delete(&audit(ctx, "delete_authorization"), id).await?;
         Ok(DeleteAuthorizationPayload { user: User(user) })
     }
@@ -222,7 +223,7 @@ impl SessionMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The user.")] input: RevokeAllSessionsInput,
     ) -> async_graphql::Result<RevokeAllSessionsPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let user = services(ctx)?.sessions().revoke_all(&audit(ctx, "revoke_all_sessions"), id).await?;
         Ok(RevokeAllSessionsPayload { user: User(user) })
     }

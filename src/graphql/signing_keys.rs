@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::applications::SigningAlgorithm;
 use super::context::{audit, services};
-use super::node::encode_id;
+use super::node::encode;
 use super::scalars::JWK;
 use crate::service::admin::signing_keys::SigningKeyInfo;
 
@@ -35,7 +35,7 @@ pub struct SigningKey {
 impl From<SigningKeyInfo> for SigningKey {
     fn from(k: SigningKeyInfo) -> Self {
         Self {
-            id: encode_id("SigningKey", k.id),
+            id: encode(k.id),
             kid: k.kid,
             algorithm: SigningAlgorithm::parse(&k.alg),
             is_active: k.active,

@@ -20,7 +20,7 @@ async fn node_and_nodes_resolve_every_type() {
     let raw = String::from_utf8(base64_decode(user.as_str())).unwrap();
     assert!(raw.starts_with("User:"), "{raw}");
 
-    let unknown = authgraph::graphql::node::encode_id("User", uuid::Uuid::now_v7()).0;
+    let unknown = authgraph::graphql::node::encode(authgraph::domain::ids::UserId::generate()).0;
     let d = app
         .ok(
             "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",

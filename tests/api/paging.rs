@@ -54,7 +54,7 @@ async fn paging_forwards_and_backwards_through_250_users() {
         let raw = authgraph::graphql::node::decode_any(id).unwrap().1;
         app.services
             .users()
-            .set_last_login_at(raw, time::OffsetDateTime::now_utc() - time::Duration::minutes(i as i64))
+            .set_last_login_at(raw.into(), time::OffsetDateTime::now_utc() - time::Duration::minutes(i as i64))
             .await
             .unwrap();
     }

@@ -181,7 +181,7 @@ async fn links_effective_roles_and_filters() {
         Some("RoleNotFound"),
     )
     .await;
-    let ghost = authgraph::graphql::node::encode_id("User", uuid::Uuid::now_v7()).0;
+    let ghost = authgraph::graphql::node::encode(authgraph::domain::ids::UserId::generate()).0;
     app.err(
         "mutation($u: [ID!]!) { addRoleToUsers(input: {roleKey: \"billing\", userIDs: $u}) { role { key } } }",
         json!({"u": [u2, ghost]}),

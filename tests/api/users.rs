@@ -133,7 +133,7 @@ async fn update_user_replaces_attributes_and_validates_them() {
     }
     assert_eq!(user(&app, &id).await, before, "failed updates change nothing");
 
-    let missing = authgraph::graphql::node::encode_id("User", uuid::Uuid::now_v7());
+    let missing = authgraph::graphql::node::encode(authgraph::domain::ids::UserId::generate());
     app.err(q, json!({"id": missing.0, "s": {}}), "NOT_FOUND", Some("UserNotFound")).await;
     app.err(q, json!({"id": "garbage", "s": {}}), "BAD_USER_INPUT", Some("InvalidID")).await;
 }

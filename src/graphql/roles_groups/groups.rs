@@ -1,11 +1,12 @@
 //! Groups: the `groups` query and `createGroup`, `updateGroup`, `deleteGroup`.
 
+use crate::domain::ids::{GroupId, TypedId};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::objects::Group;
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::{audit, services};
-use crate::graphql::node::{decode_id, decode_ids};
+use crate::graphql::node::{decode, decode_all};
 use crate::service::admin::roles_groups::KeyedFilter;
 use crate::service::admin::roles_groups::Kind;
 
@@ -35,7 +36,10 @@ impl GroupQuery {
     ) -> async_graphql::Result<Conn<Group>> {
         let f = KeyedFilter {
             search: search_keyword,
-            excluded: decode_ids("Group", &excluded_ids.unwrap_or_default())?,
+            excluded: decode_all::<GroupId>(&excluded_ids.unwrap_or_default())?
+                .into_iter()
+                .map(TypedId::uuid)
+                .collect(),
             linked_to: None,
         };
         let page = services(ctx)?.roles_groups().list(Kind::Group, &f, &args(first, after, last, before)).await?;
@@ -113,10 +117,10 @@ impl GroupMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to change.")] input: UpdateGroupInput,
     ) -> async_graphql::Result<UpdateGroupPayload> {
-        let id = decode_id("Group", &input.id)?;
+        let id = decode::<GroupId>(&input.id)?;
         let g = services(ctx)?
             .roles_groups()
-            .update(&audit(ctx, "update_group"), Kind::Group, id, input.key, input.name, input.description)
+            .update(&audit(ctx, "update_group"), id, input.key, input.name, input.description)
             .await?;
         Ok(UpdateGroupPayload { group: Group(g) })
     }
@@ -128,8 +132,8 @@ impl GroupMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The group to delete.")] input: DeleteGroupInput,
     ) -> async_graphql::Result<DeleteGroupPayload> {
-        let id = decode_id("Group", &input.id)?;
-        services(ctx)?.roles_groups().delete(&audit(ctx, "delete_group"), Kind::Group, id).await?;
+        let id = decode::<GroupId>(&input.id)?;
+        services(ctx)?.roles_groups().delete(&audit(ctx, "delete_group"), id).await?;
         Ok(DeleteGroupPayload { ok: true })
     }
 }

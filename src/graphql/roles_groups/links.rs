@@ -1,11 +1,12 @@
 //! Links between roles, groups and users: the twelve `add…To…`/`remove…From…`
 //! mutations, their inputs and payloads.
 
+use crate::domain::ids::UserId;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::objects::{Group, Role};
 use crate::graphql::context::{audit, services};
-use crate::graphql::node::{decode_id, decode_ids};
+use crate::graphql::node::{decode, decode_all};
 use crate::graphql::users::User;
 use crate::service::admin::roles_groups::Kind;
 
@@ -128,7 +129,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Role and users.")] input: AddRoleToUsersInput,
     ) -> async_graphql::Result<AddRoleToUsersPayload> {
-        let ids = decode_ids("User", &input.user_ids)?;
+        let ids = decode_all::<UserId>(&input.user_ids)?;
         let r = services(ctx)?
             .roles_groups()
             .link_users(&audit(ctx, "add_role_to_users"), Kind::Role, &input.role_key, &ids, true)
@@ -143,7 +144,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Role and users.")] input: RemoveRoleFromUsersInput,
     ) -> async_graphql::Result<RemoveRoleFromUsersPayload> {
-        let ids = decode_ids("User", &input.user_ids)?;
+        let ids = decode_all::<UserId>(&input.user_ids)?;
         let r = services(ctx)?
             .roles_groups()
             .link_users(&audit(ctx, "remove_role_from_users"), Kind::Role, &input.role_key, &ids, false)
@@ -192,7 +193,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Group and users.")] input: AddGroupToUsersInput,
     ) -> async_graphql::Result<AddGroupToUsersPayload> {
-        let ids = decode_ids("User", &input.user_ids)?;
+        let ids = decode_all::<UserId>(&input.user_ids)?;
         let g = services(ctx)?
             .roles_groups()
             .link_users(&audit(ctx, "add_group_to_users"), Kind::Group, &input.group_key, &ids, true)
@@ -207,7 +208,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Group and users.")] input: RemoveGroupFromUsersInput,
     ) -> async_graphql::Result<RemoveGroupToUsersPayload> {
-        let ids = decode_ids("User", &input.user_ids)?;
+        let ids = decode_all::<UserId>(&input.user_ids)?;
         let g = services(ctx)?
             .roles_groups()
             .link_users(&audit(ctx, "remove_group_from_users"), Kind::Group, &input.group_key, &ids, false)
@@ -256,7 +257,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "User and roles.")] input: AddUserToRolesInput,
     ) -> async_graphql::Result<AddUserToRolesPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let u = services(ctx)?
             .roles_groups()
             .link_user(&audit(ctx, "add_user_to_roles"), id, Kind::Role, &input.role_keys, true)
@@ -271,7 +272,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "User and roles.")] input: RemoveUserFromRolesInput,
     ) -> async_graphql::Result<RemoveUserFromRolesPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let u = services(ctx)?
             .roles_groups()
             .link_user(&audit(ctx, "remove_user_from_roles"), id, Kind::Role, &input.role_keys, false)
@@ -286,7 +287,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "User and groups.")] input: AddUserToGroupsInput,
     ) -> async_graphql::Result<AddUserToGroupsPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let u = services(ctx)?
             .roles_groups()
             .link_user(&audit(ctx, "add_user_to_groups"), id, Kind::Group, &input.group_keys, true)
@@ -301,7 +302,7 @@ impl LinkMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "User and groups.")] input: RemoveUserFromGroupsInput,
     ) -> async_graphql::Result<RemoveUserFromGroupsPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let u = services(ctx)?
             .roles_groups()
             .link_user(&audit(ctx, "remove_user_from_groups"), id, Kind::Group, &input.group_keys, false)

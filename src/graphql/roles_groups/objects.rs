@@ -1,11 +1,12 @@
 //! The `Role` and `Group` object types and their links to users and to each other.
 
+use crate::domain::ids::{GroupId, RoleId, TypedId};
 use async_graphql::{Context, ID, Object};
 use time::OffsetDateTime;
 
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::services;
-use crate::graphql::node::encode_id;
+use crate::graphql::node::encode;
 use crate::graphql::users::User;
 use crate::service::admin::roles_groups::Keyed;
 use crate::service::admin::roles_groups::KeyedFilter;
@@ -37,7 +38,7 @@ async fn users_of(
 impl Role {
     /// The global ID of the role.
     pub async fn id(&self) -> ID {
-        encode_id("Role", self.0.id)
+        encode(RoleId::from_uuid(self.0.id))
     }
     /// Unique key, e.g. `admin`.
     async fn key(&self) -> &str {
@@ -73,7 +74,7 @@ impl Role {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<User>> {
-        let filter = UserFilter { direct_role: Some(self.0.id), ..Default::default() };
+        let filter = UserFilter { direct_role: Some(RoleId::from_uuid(self.0.id)), ..Default::default() };
         users_of(ctx, filter, args(first, after, last, before), Link::UserRole, self.0.id).await
     }
     /// Groups that have this role, by key. Needs `group:read`.
@@ -101,7 +102,7 @@ impl Role {
 impl Group {
     /// The global ID of the group.
     pub async fn id(&self) -> ID {
-        encode_id("Group", self.0.id)
+        encode(GroupId::from_uuid(self.0.id))
     }
     /// Unique key, e.g. `staff`.
     async fn key(&self) -> &str {
@@ -137,7 +138,7 @@ impl Group {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<User>> {
-        let filter = UserFilter { direct_group: Some(self.0.id), ..Default::default() };
+        let filter = UserFilter { direct_group: Some(GroupId::from_uuid(self.0.id)), ..Default::default() };
         users_of(ctx, filter, args(first, after, last, before), Link::UserGroup, self.0.id).await
     }
     /// Roles of the group, by key. Needs `role:read`.

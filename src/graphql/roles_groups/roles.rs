@@ -1,11 +1,12 @@
 //! Roles: the `roles` query and `createRole`, `updateRole`, `deleteRole`.
 
+use crate::domain::ids::{RoleId, TypedId};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::objects::Role;
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::{audit, services};
-use crate::graphql::node::{decode_id, decode_ids};
+use crate::graphql::node::{decode, decode_all};
 use crate::service::admin::roles_groups::KeyedFilter;
 use crate::service::admin::roles_groups::Kind;
 
@@ -35,7 +36,7 @@ impl RoleQuery {
     ) -> async_graphql::Result<Conn<Role>> {
         let f = KeyedFilter {
             search: search_keyword,
-            excluded: decode_ids("Role", &excluded_ids.unwrap_or_default())?,
+            excluded: decode_all::<RoleId>(&excluded_ids.unwrap_or_default())?.into_iter().map(TypedId::uuid).collect(),
             linked_to: None,
         };
         let page = services(ctx)?.roles_groups().list(Kind::Role, &f, &args(first, after, last, before)).await?;
@@ -113,10 +114,10 @@ impl RoleMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to change.")] input: UpdateRoleInput,
     ) -> async_graphql::Result<UpdateRolePayload> {
-        let id = decode_id("Role", &input.id)?;
+        let id = decode::<RoleId>(&input.id)?;
         let r = services(ctx)?
             .roles_groups()
-            .update(&audit(ctx, "update_role"), Kind::Role, id, input.key, input.name, input.description)
+            .update(&audit(ctx, "update_role"), id, input.key, input.name, input.description)
             .await?;
         Ok(UpdateRolePayload { role: Role(r) })
     }
@@ -128,8 +129,8 @@ impl RoleMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The role to delete.")] input: DeleteRoleInput,
     ) -> async_graphql::Result<DeleteRolePayload> {
-        let id = decode_id("Role", &input.id)?;
-        services(ctx)?.roles_groups().delete(&audit(ctx, "delete_role"), Kind::Role, id).await?;
+        let id = decode::<RoleId>(&input.id)?;
+        services(ctx)?.roles_groups().delete(&audit(ctx, "delete_role"), id).await?;
         Ok(DeleteRolePayload { ok: true })
     }
 }

@@ -1,10 +1,11 @@
 //! User mutations.
 
 use super::*;
+use crate::domain::ids::UserId;
 use async_graphql::{Context, Object};
 
 use crate::graphql::context::{audit, services};
-use crate::graphql::node::{decode_id, encode_id};
+use crate::graphql::node::{decode, encode};
 use crate::service::admin::users::NewUser;
 use crate::service::admin::users::ValidPeriod;
 
@@ -42,7 +43,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to change.")] input: UpdateUserInput,
     ) -> async_graphql::Result<UpdateUserPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let user = services(ctx)?
             .users()
             .update(
@@ -62,9 +63,9 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The user to delete.")] input: DeleteUserInput,
     ) -> async_graphql::Result<DeleteUserPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         services(ctx)?.users().delete(&audit(ctx, "delete_user"), id, input.reason).await?;
-        Ok(DeleteUserPayload { deleted_user_id: encode_id("User", id) })
+        Ok(DeleteUserPayload { deleted_user_id: encode(id) })
     }
 
     /// Disables a user (indefinitely, or inside a window) or re-enables them.
@@ -74,7 +75,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new status.")] input: SetDisabledStatusInput,
     ) -> async_graphql::Result<SetDisabledStatusPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let user = services(ctx)?
             .users()
             .set_disabled_status(
@@ -95,7 +96,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new bound.")] input: SetAccountValidFromInput,
     ) -> async_graphql::Result<SetAccountValidFromPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let p = ValidPeriod { from: Some(input.account_valid_from), until: None };
         let user =
             services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_from"), id, p).await?;
@@ -109,7 +110,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new bound.")] input: SetAccountValidUntilInput,
     ) -> async_graphql::Result<SetAccountValidUntilPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let p = ValidPeriod { from: None, until: Some(input.account_valid_until) };
         let user =
             services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_until"), id, p).await?;
@@ -123,7 +124,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new bounds.")] input: SetAccountValidPeriodInput,
     ) -> async_graphql::Result<SetAccountValidPeriodPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let p = ValidPeriod { from: Some(input.account_valid_from), until: Some(input.account_valid_until) };
         let user =
             services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_period"), id, p).await?;
@@ -137,7 +138,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new password.")] input: ResetPasswordInput,
     ) -> async_graphql::Result<ResetPasswordPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         refuse_send_password(input.send_password)?;
         let user = services(ctx)?
             .users()
@@ -158,7 +159,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new state.")] input: SetPasswordExpiredInput,
     ) -> async_graphql::Result<SetPasswordExpiredPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let user =
             services(ctx)?.users().set_password_expired(&audit(ctx, "set_password_expired"), id, input.expired).await?;
         Ok(SetPasswordExpiredPayload { user: User(user) })
@@ -171,7 +172,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The claim and its new state.")] input: SetVerifiedStatusInput,
     ) -> async_graphql::Result<SetVerifiedStatusPayload> {
-        let id = decode_id("User", &input.user_id)?;
+        let id = decode::<UserId>(&input.user_id)?;
         let user = services(ctx)?
             .users()
             .set_verified_status(

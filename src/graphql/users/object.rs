@@ -1,5 +1,6 @@
 //! The `User` object and its nested fields.
 
+use crate::domain::ids::TypedId;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use time::OffsetDateTime;
@@ -11,7 +12,7 @@ use crate::graphql::loaders::{
     AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf,
     VerifiedClaimsOf,
 };
-use crate::graphql::node::encode_id;
+use crate::graphql::node::encode;
 use crate::graphql::roles_groups::{Group, Role};
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
 use crate::graphql::sessions::{Authorization, Session};
@@ -55,7 +56,7 @@ pub struct Claim {
 impl User {
     /// The global ID of the user.
     pub async fn id(&self) -> ID {
-        encode_id("User", self.0.id)
+        encode(self.0.id)
     }
     /// The raw UUID of the user, as in the `sub` claim of tokens.
     #[graphql(name = "rawID")]
@@ -157,7 +158,7 @@ impl User {
         if let Some(t) = identity_type {
             list.retain(|i| i.kind == t.as_str());
         }
-        list_conn(list, &args(first, after, last, before), SortKind::Id, |i| Cursor::id(i.id), Identity)
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |i| Cursor::id(i.id.uuid()), Identity)
     }
     /// The user's login IDs (email, phone, username), oldest first.
     #[graphql(name = "loginIDs")]
@@ -184,7 +185,7 @@ impl User {
             authenticator_type.is_none_or(|t| t.as_str() == a.kind)
                 && authenticator_kind.is_none_or(|k| k.as_str() == a.factor)
         });
-        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authenticator)
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id.uuid()), Authenticator)
     }
     /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
     async fn sessions(
@@ -196,7 +197,7 @@ impl User {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Session>> {
         let list = loader(ctx)?.load_one(SessionsOf(self.0.id)).await?.unwrap_or_default();
-        list_conn(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id), Session)
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id.uuid()), Session)
     }
     /// The user's consents to third-party applications, oldest first.
     async fn authorizations(
@@ -208,7 +209,7 @@ impl User {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Authorization>> {
         let list = loader(ctx)?.load_one(AuthorizationsOf(self.0.id)).await?.unwrap_or_default();
-        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id), Authorization)
+        list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id.uuid()), Authorization)
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
     #[graphql(requires_scopes = "role:read")]
@@ -220,7 +221,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
-        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserRoles, self.0.id)).await?.unwrap_or_default();
+        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserRoles, self.0.id.uuid())).await?.unwrap_or_default();
         list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
     }
     /// Groups the user is in, by key. Needs `group:read`.
@@ -233,7 +234,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Group>> {
-        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserGroups, self.0.id)).await?.unwrap_or_default();
+        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserGroups, self.0.id.uuid())).await?.unwrap_or_default();
         list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Group)
     }
     /// Effective roles: direct roles and roles of the user's groups, by key. These are

@@ -85,7 +85,7 @@ struct Attempt {
     login_id: String,
     password: String,
     actor: crate::service::Actor,
-    current: Option<uuid::Uuid>,
+    current: Option<crate::domain::ids::SessionId>,
 }
 
 async fn attempt(

@@ -1,5 +1,6 @@
 //! The settings page of the logged-in user: profile, password, sessions, deletion.
 
+use crate::domain::ids::TypedId;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -184,8 +185,8 @@ pub async fn revoke_session(State(state): State<AppState>, me: SignedIn, CsrfFor
         let msg = "Choose a session to sign out.";
         return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
     };
-    let result = state.services.end_own_session(me.sess.user_id, id, &me.actor).await;
-    if result.is_ok() && id == me.sess.id {
+    let result = state.services.end_own_session(me.sess.user_id, id.into(), &me.actor).await;
+    if result.is_ok() && id == me.sess.id.uuid() {
         return (me.jar.add(state.ui.clear_session()), Redirect::to("/login")).into_response();
     }
     outcome(&state, me, result.map(|()| "/settings?done=session")).await

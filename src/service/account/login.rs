@@ -3,6 +3,7 @@
 
 use crate::config::LoginIdType;
 use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
 use crate::service::admin::users::User;
@@ -22,9 +23,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct IdpSession {
     /// Session ID (the `sid` claim).
-    pub id: Uuid,
+    pub id: SessionId,
     /// Who is logged in.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// When the user last authenticated (UTC micros).
     pub auth_time: i64,
     /// Authentication methods (`pwd`).
@@ -89,7 +90,7 @@ impl Account<'_> {
         login_id: &str,
         password: String,
         actor: &Actor,
-        replaces: Option<Uuid>,
+        replaces: Option<SessionId>,
     ) -> Result<(User, IdpSession, String), LoginError> {
         let rl = &self.config.rate_limits;
         let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
@@ -114,7 +115,7 @@ impl Account<'_> {
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
         };
-        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id).await?;
+        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         let ok = self
             .hasher
             .verify(password, pw.as_ref().and_then(|p| p.password_hash.clone()))
@@ -123,12 +124,14 @@ impl Account<'_> {
         if !ok {
             reservation.keep();
             let audit = Audit { actor: actor.clone(), activity: "authentication.primary.password.failed".into() };
-            self.audit_batch.record(audit::row(&audit, Some(user_id), json!({"user_id": user_id}), now())).await?;
+            self.audit_batch
+                .record(audit::row(&audit, Some(user_id.uuid()), json!({"user_id": user_id}), now()))
+                .await?;
             return Err(LoginError::Invalid);
         }
         // The password was right: the attempt is not a failure.
         self.release_attempt(reservation).await?;
-        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
+        let Some(user) = self.users().get(user_id.into()).await? else { return Err(LoginError::Invalid) };
         let t = now();
         if user.is_disabled_at(t) || user.is_deactivated {
             return Err(LoginError::Disabled(user.disable_reason.clone()));
@@ -148,7 +151,7 @@ impl Account<'_> {
         &self,
         user: &User,
         actor: &Actor,
-        replaces: Option<Uuid>,
+        replaces: Option<SessionId>,
         at: OffsetDateTime,
     ) -> Result<(IdpSession, String)> {
         let t = micros(at);
@@ -158,7 +161,7 @@ impl Account<'_> {
             let txn = tx.conn();
             let row = session::ActiveModel {
                 id: Set(Uuid::now_v7()),
-                user_id: Set(user.id),
+                user_id: Set(user.id.uuid()),
                 kind: Set("idp".into()),
                 client_id: Set(None),
                 idp_session_id: Set(None),
@@ -186,7 +189,7 @@ impl Account<'_> {
                     .filter(Expr::col(session::Column::UserId).eq(user.id))
                     .exec(txn)
                     .await?;
-                end_sessions(txn, session_end::session(old), t).await?;
+                end_sessions(txn, session_end::session(old.uuid()), t).await?;
             }
             user::Entity::update_many()
                 .col_expr(user::Column::LastLoginAt, Expr::value(t))
@@ -194,8 +197,8 @@ impl Account<'_> {
                 .exec(txn)
                 .await?;
             let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-            tx.record_at(&audit, Some(user.id), json!({"session_id": row.id, "amr": amr}), at).await?;
-            Ok((IdpSession { id: row.id, user_id: user.id, auth_time: t, amr }, token))
+            tx.record_at(&audit, Some(user.id.uuid()), json!({"session_id": row.id, "amr": amr}), at).await?;
+            Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr }, token))
         })
         .await
     }
@@ -222,7 +225,12 @@ impl Account<'_> {
                 .exec(self.db.writer())
                 .await?;
         }
-        Ok(Some(IdpSession { id: row.id, user_id: row.user_id, auth_time: row.auth_time, amr: strings(&row.amr) }))
+        Ok(Some(IdpSession {
+            id: row.id.into(),
+            user_id: row.user_id.into(),
+            auth_time: row.auth_time,
+            amr: strings(&row.amr),
+        }))
     }
 
     /// Logs out: ends a browser session and every refresh-token grant that came from it,
@@ -231,9 +239,9 @@ impl Account<'_> {
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
-            end_sessions(txn, session_end::session_and_grants(sess.id), t).await?;
+            end_sessions(txn, session_end::session_and_grants(sess.id.uuid()), t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.signed_out".into() };
-            tx.record(&audit, Some(sess.user_id), json!({"session_id": sess.id})).await?;
+            tx.record(&audit, Some(sess.user_id.uuid()), json!({"session_id": sess.id})).await?;
             Ok(())
         })
         .await

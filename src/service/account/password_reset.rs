@@ -3,6 +3,7 @@
 //! and a disabled, deactivated or deleting user can neither get nor use one.
 
 use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::ids::TypedId;
 use crate::domain::password::check_policy;
 use crate::service::Account;
 use crate::service::admin::user_rows::set_primary_password;
@@ -43,11 +44,11 @@ impl Account<'_> {
         let code = b64(random_bytes::<32>());
         self.write_unaudited(async |tx| {
             let txn = tx.conn();
-            end_reset_codes(txn, user.id, t).await?;
+            end_reset_codes(txn, user.id.uuid(), t).await?;
             password_reset_code::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 code_hash: Set(sha256(code.as_bytes()).to_vec()),
-                user_id: Set(user.id),
+                user_id: Set(user.id.uuid()),
                 created_at: Set(t),
                 expires_at: Set(t + RESET_LIFETIME_US),
                 used_at: Set(None),
@@ -72,7 +73,7 @@ impl Account<'_> {
         if row.used_at.is_some() || row.expires_at <= t {
             return Ok(false);
         }
-        Ok(self.users().get(row.user_id).await?.is_some_and(|u| may_reset(&u)))
+        Ok(self.users().get(row.user_id.into()).await?.is_some_and(|u| may_reset(&u)))
     }
 
     /// Sets a new password with a reset code, uses the code up, and ends every session of
@@ -108,10 +109,10 @@ impl Account<'_> {
             if !may_reset(&user) {
                 return Err(expired());
             }
-            set_primary_password(txn, user.id, hash, now()).await?;
-            end_sessions(txn, of_user(user.id), t).await?;
+            set_primary_password(txn, user.id.uuid(), hash, now()).await?;
+            end_sessions(txn, of_user(user.id.uuid()), t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
-            tx.record(&audit, Some(user.id), json!({"user_id": user.id, "sessions_ended": true})).await?;
+            tx.record(&audit, Some(user.id.uuid()), json!({"user_id": user.id, "sessions_ended": true})).await?;
             Ok(user)
         })
         .await

@@ -1,6 +1,7 @@
 //! Self-service account management for the settings page: profile, password, sessions,
 //! and the request to delete the account.
 
+use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::password::check_policy;
 use crate::service::account::login::IdpSession;
 use crate::service::admin::user_rows::set_primary_password;
@@ -12,7 +13,6 @@ use entity::{session, user};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// Profile attributes a user may edit on the settings page.
 pub const EDITABLE_PROFILE: [(&str, &str); 4] =
@@ -20,7 +20,7 @@ pub const EDITABLE_PROFILE: [(&str, &str); 4] =
 
 impl Services {
     /// Saves the editable profile attributes (an empty value removes the attribute).
-    pub async fn update_own_profile(&self, user_id: Uuid, edits: &[(String, String)], actor: &Actor) -> Result<User> {
+    pub async fn update_own_profile(&self, user_id: UserId, edits: &[(String, String)], actor: &Actor) -> Result<User> {
         let user = self.users().get(user_id).await?.ok_or_else(|| Error::not_found("UserNotFound", "no such user"))?;
         let mut attrs = user.standard_attributes.as_object().cloned().unwrap_or_default();
         attrs.retain(|k, _| !crate::domain::attributes::DERIVED_ATTRS.contains(&k.as_str()));
@@ -40,13 +40,13 @@ impl Services {
     }
 
     /// Checks the user's current password (sensitive changes ask for it again).
-    async fn check_own_password(&self, user_id: Uuid, password: String) -> Result<()> {
+    async fn check_own_password(&self, user_id: UserId, password: String) -> Result<()> {
         let bucket = format!("password:user:{user_id}");
         let limit = self.config.rate_limits.password_check_failures_per_user_per_minute;
         let Some(reservation) = self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? else {
             return Err(Error::invalid("RateLimited", "too many wrong passwords; wait a minute and try again"));
         };
-        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id).await?;
+        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
             reservation.keep();
             return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
@@ -69,7 +69,7 @@ impl Services {
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
-            set_primary_password(txn, sess.user_id, hash, now()).await?;
+            set_primary_password(txn, sess.user_id.uuid(), hash, now()).await?;
             let others = Condition::all()
                 .add(Expr::col(session::Column::UserId).eq(sess.user_id))
                 .add(Expr::col(session::Column::Id).ne(sess.id))
@@ -80,25 +80,25 @@ impl Services {
                 );
             let ended = end_sessions(txn, others, t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.password.changed".into() };
-            tx.record(&audit, Some(sess.user_id), json!({"other_sessions_ended": ended})).await?;
+            tx.record(&audit, Some(sess.user_id.uuid()), json!({"other_sessions_ended": ended})).await?;
             Ok(())
         })
         .await
     }
 
     /// Ends one of the user's own sessions (and the grants that came from it).
-    pub async fn end_own_session(&self, user_id: Uuid, session_id: Uuid, actor: &Actor) -> Result<()> {
+    pub async fn end_own_session(&self, user_id: UserId, session_id: SessionId, actor: &Actor) -> Result<()> {
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
             // Only the user's own sessions: the ID of someone else's ends nothing.
-            let cond = of_user(user_id).add(session_and_grants(session_id));
+            let cond = of_user(user_id.uuid()).add(session_and_grants(session_id.uuid()));
             if end_sessions(txn, cond, t).await? == 0 {
                 return Err(Error::not_found("SessionNotFound", "this session has already ended"));
             }
             let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
             let payload = json!({"session_id": session_id, "termination_type": "individual"});
-            tx.record(&audit, Some(user_id), payload).await?;
+            tx.record(&audit, Some(user_id.uuid()), payload).await?;
             Ok(())
         })
         .await
@@ -118,11 +118,11 @@ impl Services {
                 .filter(Expr::col(user::Column::Id).eq(user_id))
                 .exec(txn)
                 .await?;
-            end_sessions(txn, of_user(user_id), t).await?;
+            end_sessions(txn, of_user(user_id.uuid()), t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.deletion_scheduled".into() };
             tx.record(
                 &audit,
-                Some(user_id),
+                Some(user_id.uuid()),
                 json!({"delete_at": crate::service::store::time::time_of(at).unix_timestamp()}),
             )
             .await?;
@@ -142,7 +142,7 @@ impl Services {
         };
         let mut n = 0;
         for u in due {
-            self.users().delete(&audit, u.id, Some("scheduled deletion".into())).await?;
+            self.users().delete(&audit, u.id.into(), Some("scheduled deletion".into())).await?;
             n += 1;
         }
         Ok(n)

@@ -1,13 +1,13 @@
 //! Self-service signup from the Auth UI: one login ID and a password, then logged in.
 
 use crate::config::LoginIdType;
+use crate::domain::ids::SessionId;
 use crate::service::Account;
 use crate::service::account::login::IdpSession;
 use crate::service::account::rate_limit::PerIp;
 use crate::service::admin::users::User;
 use crate::service::store::time::now;
 use crate::service::{Actor, Audit, Error, Result};
-use uuid::Uuid;
 
 impl Account<'_> {
     /// Self-service signup: creates a user with one login ID and a password (the login ID
@@ -18,7 +18,7 @@ impl Account<'_> {
         login_id: &str,
         password: String,
         actor: &Actor,
-        replaces: Option<Uuid>,
+        replaces: Option<SessionId>,
     ) -> Result<(User, IdpSession, String)> {
         if password.is_empty() {
             return Err(Error::invalid("PasswordPolicyViolated", "choose a password"));

@@ -1,6 +1,7 @@
 //! Applications (OAuth clients) and their secrets.
 
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
+use crate::domain::ids::{ApplicationId, ApplicationSecretId, TypedId};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
 use crate::domain::text::{check_list, check_text};
 use crate::service::Applications;
@@ -53,7 +54,7 @@ pub struct AppSettings {
 
 fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
     Application {
-        id: m.id,
+        id: m.id.into(),
         kind: AppType::parse(&m.kind).unwrap_or(AppType::Confidential),
         client_id: m.client_id,
         name: m.name,
@@ -74,7 +75,12 @@ fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
 }
 
 fn to_secret(m: client_secret::Model) -> SecretInfo {
-    SecretInfo { id: m.id, hint: m.hint, created_at: time_of(m.created_at), revoked_at: m.revoked_at.map(time_of) }
+    SecretInfo {
+        id: m.id.into(),
+        hint: m.hint,
+        created_at: time_of(m.created_at),
+        revoked_at: m.revoked_at.map(time_of),
+    }
 }
 
 /// Checks settings against the application type; fills defaults on create.
@@ -408,7 +414,7 @@ impl Applications<'_> {
         let q = ks.apply(application::Entity::find().filter(search_condition(search)?), &plan)?;
         let rows = q.all(&self.db.conn).await?;
         let apps = self.with_secrets(&self.db.conn, rows).await?;
-        Ok(ks.finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id)))
+        Ok(ks.finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id.uuid())))
     }
 
     /// Counts applications matching `search`.
@@ -417,7 +423,7 @@ impl Applications<'_> {
     }
 
     /// Loads applications by ID.
-    pub async fn by_ids(&self, ids: &[Uuid]) -> Result<Vec<Application>> {
+    pub async fn by_ids(&self, ids: &[ApplicationId]) -> Result<Vec<Application>> {
         let rows = application::Entity::find()
             .filter(Expr::col(application::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -497,7 +503,7 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct Application {
     /// ID.
-    pub id: Uuid,
+    pub id: ApplicationId,
     /// OAuth `client_id`.
     pub client_id: String,
     /// Display name.
@@ -536,7 +542,7 @@ pub struct Application {
 #[derive(Debug, Clone)]
 pub struct SecretInfo {
     /// ID.
-    pub id: Uuid,
+    pub id: ApplicationSecretId,
     /// Last four characters.
     pub hint: String,
     /// Creation time.

@@ -1,6 +1,7 @@
 //! The audit log as the Admin API reads it: filters, pages and counts. Rows are written
 //! by the unit of work (`unit_of_work/audit_row.rs`).
 
+use crate::domain::ids::{AuditLogId, TypedId, UserId};
 use crate::domain::text::check_list;
 use crate::service::AuditLogs;
 use crate::service::Result;
@@ -12,7 +13,6 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Filters of the `auditLogs` query.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +24,7 @@ pub struct AuditFilter {
     /// Exclusive upper bound.
     pub range_to: Option<OffsetDateTime>,
     /// Affected users.
-    pub user_ids: Vec<Uuid>,
+    pub user_ids: Vec<UserId>,
     /// Users with these email login IDs (OR-ed with `user_ids`).
     pub emails: Vec<String>,
     /// Users with these phone login IDs (OR-ed with `user_ids`).
@@ -79,7 +79,7 @@ impl AuditLogs<'_> {
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;
         let rows: Vec<AuditLog> = q.all(&self.db.conn).await?.into_iter().map(AuditLog::from).collect();
-        Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
+        Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id.uuid())))
     }
 
     /// Counts audit log entries matching `f`.
@@ -89,7 +89,7 @@ impl AuditLogs<'_> {
     }
 
     /// Loads audit log entries by ID.
-    pub async fn by_ids(&self, ids: &[Uuid]) -> Result<Vec<AuditLog>> {
+    pub async fn by_ids(&self, ids: &[AuditLogId]) -> Result<Vec<AuditLog>> {
         let rows = audit_log::Entity::find()
             .filter(Expr::col(audit_log::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -102,13 +102,13 @@ impl AuditLogs<'_> {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     /// ID.
-    pub id: Uuid,
+    pub id: AuditLogId,
     /// When.
     pub created_at: OffsetDateTime,
     /// Activity type, e.g. `admin_api.mutation.create_user.executed`.
     pub activity_type: String,
     /// Affected user.
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     /// Who acted.
     pub actor: Option<String>,
     /// Client IP.
@@ -124,10 +124,10 @@ pub struct AuditLog {
 impl From<entity::audit_log::Model> for AuditLog {
     fn from(m: entity::audit_log::Model) -> Self {
         Self {
-            id: m.id,
+            id: m.id.into(),
             created_at: time_of(m.created_at),
             activity_type: m.activity_type,
-            user_id: m.user_id,
+            user_id: m.user_id.map(UserId::from),
             actor: m.actor,
             ip_address: m.ip_address,
             user_agent: m.user_agent,

@@ -1,5 +1,6 @@
 //! Third-party consents (`authorizations`) as the Admin API sees them.
 
+use crate::domain::ids::{AuthorizationId, UserId};
 use crate::service::Authorizations;
 use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
@@ -12,15 +13,14 @@ use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use std::collections::HashMap;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A user's consent to a third-party application.
 #[derive(Debug, Clone)]
 pub struct Authorization {
     /// ID.
-    pub id: Uuid,
+    pub id: AuthorizationId,
     /// The user.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// The application.
     pub client_id: String,
     /// Scopes consented to.
@@ -34,8 +34,8 @@ pub struct Authorization {
 impl From<authorization::Model> for Authorization {
     fn from(m: authorization::Model) -> Self {
         Self {
-            id: m.id,
-            user_id: m.user_id,
+            id: m.id.into(),
+            user_id: m.user_id.into(),
             client_id: m.client_id,
             scopes: strings(&m.scopes),
             created_at: time_of(m.created_at),
@@ -46,21 +46,21 @@ impl From<authorization::Model> for Authorization {
 
 impl Authorizations<'_> {
     /// Consents of each user, oldest first.
-    pub async fn by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Authorization>>> {
+    pub async fn by_user_ids(&self, ids: &[UserId]) -> Result<HashMap<UserId, Vec<Authorization>>> {
         let rows = authorization::Entity::find()
             .filter(Expr::col(authorization::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(authorization::Column::Id)
             .all(&self.db.conn)
             .await?;
-        let mut map: HashMap<Uuid, Vec<Authorization>> = HashMap::new();
+        let mut map: HashMap<UserId, Vec<Authorization>> = HashMap::new();
         for r in rows {
-            map.entry(r.user_id).or_default().push(r.into());
+            map.entry(r.user_id.into()).or_default().push(r.into());
         }
         Ok(map)
     }
 
     /// Consents by ID.
-    pub async fn by_ids(&self, ids: &[Uuid]) -> Result<Vec<Authorization>> {
+    pub async fn by_ids(&self, ids: &[AuthorizationId]) -> Result<Vec<Authorization>> {
         let rows = authorization::Entity::find()
             .filter(Expr::col(authorization::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -70,7 +70,7 @@ impl Authorizations<'_> {
 
     /// Withdraws a consent: the application must ask again, and its refresh-token grants
     /// for the user end now.
-    pub async fn delete(&self, audit: &Audit, id: Uuid) -> Result<User> {
+    pub async fn delete(&self, audit: &Audit, id: AuthorizationId) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = authorization::Entity::find_by_id(id).one(txn).await?.ok_or_else(|| {

@@ -1,5 +1,6 @@
 //! Identities (login IDs) of a user.
 
+use crate::domain::ids::{AuthenticatorId, IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::service::Identities;
@@ -26,13 +27,13 @@ fn duplicate(login_id: &LoginId) -> Error {
 pub(in crate::service) async fn insert_login_id(
     conn: &impl ConnectionTrait,
     key: &str,
-    user_id: Uuid,
+    user_id: UserId,
     login_id: &LoginId,
     t: OffsetDateTime,
 ) -> Result<identity::Model> {
     identity::ActiveModel {
         id: Set(Uuid::now_v7()),
-        user_id: Set(user_id),
+        user_id: Set(user_id.uuid()),
         kind: Set("login_id".into()),
         login_id_key: Set(key.to_owned()),
         login_id_type: Set(login_id.kind.as_str().to_owned()),
@@ -59,7 +60,7 @@ impl Identities<'_> {
     pub async fn create(
         &self,
         audit: &Audit,
-        user_id: Uuid,
+        user_id: UserId,
         key: &str,
         value: &str,
         password: Option<String>,
@@ -75,7 +76,7 @@ impl Identities<'_> {
         let t = now();
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
             let ident = insert_login_id(txn, key, user_id, &login_id, t).await?;
             if let Some(hash) = hash {
                 let has_password = authenticator::Entity::find()
@@ -85,12 +86,13 @@ impl Identities<'_> {
                     .await?
                     > 0;
                 if !has_password {
-                    insert_password(txn, user_id, hash, t, false).await?;
+                    insert_password(txn, user_id.uuid(), hash, t, false).await?;
                 }
             }
             let row = refresh_derived(txn, row).await?;
             let ident = Identity::from(ident);
-            tx.record(audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"identity": ident.claims(), "identity_id": ident.id}))
+                .await?;
             Ok((ident, row.into()))
         })
         .await
@@ -100,17 +102,17 @@ impl Identities<'_> {
     pub async fn update(
         &self,
         audit: &Audit,
-        user_id: Uuid,
-        identity_id: Uuid,
+        user_id: UserId,
+        identity_id: IdentityId,
         key: &str,
         value: &str,
     ) -> Result<(Identity, User)> {
         let login_id = LoginId::parse(&self.config.login_id, key, value)?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
-            let ident = identity_row(txn, identity_id).await?;
-            if ident.user_id != user_id {
+            let row = user_row(txn, user_id.uuid()).await?;
+            let ident = identity_row(txn, identity_id.uuid()).await?;
+            if ident.user_id != user_id.uuid() {
                 return Err(Error::not_found(
                     "IdentityNotFound",
                     format!("identity {identity_id} does not belong to user {user_id}"),
@@ -133,17 +135,18 @@ impl Identities<'_> {
                 .map_err(|e| conflict_on_unique(e, "DuplicatedIdentity", duplicate(&login_id).describe()))?;
             let row = refresh_derived(txn, row).await?;
             let ident = Identity::from(ident);
-            tx.record(audit, Some(user_id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"identity": ident.claims(), "identity_id": ident.id}))
+                .await?;
             Ok((ident, row.into()))
         })
         .await
     }
 
     /// Removes an identity; a user's last identity cannot be removed.
-    pub async fn delete(&self, audit: &Audit, identity_id: Uuid) -> Result<User> {
+    pub async fn delete(&self, audit: &Audit, identity_id: IdentityId) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let ident = identity_row(txn, identity_id).await?;
+            let ident = identity_row(txn, identity_id.uuid()).await?;
             let row = user_row(txn, ident.user_id).await?;
             let count = identity::Entity::find()
                 .filter(Expr::col(identity::Column::UserId).eq(ident.user_id))
@@ -169,9 +172,9 @@ impl Identities<'_> {
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// ID.
-    pub id: Uuid,
+    pub id: IdentityId,
     /// Owner.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// `login_id`.
     pub kind: String,
     /// Login ID key.
@@ -210,8 +213,8 @@ impl Identity {
 impl From<entity::identity::Model> for Identity {
     fn from(m: entity::identity::Model) -> Self {
         Self {
-            id: m.id,
-            user_id: m.user_id,
+            id: m.id.into(),
+            user_id: m.user_id.into(),
             kind: m.kind,
             login_id_key: m.login_id_key,
             login_id_type: m.login_id_type,
@@ -227,9 +230,9 @@ impl From<entity::identity::Model> for Identity {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     /// ID.
-    pub id: Uuid,
+    pub id: AuthenticatorId,
     /// Owner.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// `password`.
     pub kind: String,
     /// `primary` or `secondary`.
@@ -247,8 +250,8 @@ pub struct Authenticator {
 impl From<entity::authenticator::Model> for Authenticator {
     fn from(m: entity::authenticator::Model) -> Self {
         Self {
-            id: m.id,
-            user_id: m.user_id,
+            id: m.id.into(),
+            user_id: m.user_id.into(),
             kind: m.kind,
             factor: m.factor,
             is_default: m.is_default,

@@ -1,5 +1,6 @@
 //! Batch lookups behind the GraphQL DataLoaders: one query per batch, never per item.
 
+use crate::domain::ids::{AuthenticatorId, IdentityId, TypedId, UserId};
 use crate::service::Lookups;
 use crate::service::admin::identities::{Authenticator, Identity, VerifiedClaim};
 use crate::service::admin::roles_groups::{Keyed, KeyedRow, Kind};
@@ -29,8 +30,10 @@ pub enum Owner {
     UserGroupRoles,
 }
 
-fn group_by<T>(pairs: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
-    let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
+pub(in crate::service) fn group_by<K: Eq + std::hash::Hash, T>(
+    pairs: impl IntoIterator<Item = (K, T)>,
+) -> HashMap<K, Vec<T>> {
+    let mut map: HashMap<K, Vec<T>> = HashMap::new();
     for (k, v) in pairs {
         map.entry(k).or_default().push(v);
     }
@@ -39,24 +42,24 @@ fn group_by<T>(pairs: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<
 
 impl Lookups<'_> {
     /// Users by ID.
-    pub async fn users_by_ids(&self, ids: &[Uuid]) -> Result<Vec<User>> {
+    pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
         let rows =
             user::Entity::find().filter(Expr::col(user::Column::Id).is_in(ids.to_vec())).all(&self.db.conn).await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// Identities of each user, oldest first.
-    pub async fn identities_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Identity>>> {
+    pub async fn identities_by_user_ids(&self, ids: &[UserId]) -> Result<HashMap<UserId, Vec<Identity>>> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(identity::Column::Id)
             .all(&self.db.conn)
             .await?;
-        Ok(group_by(rows.into_iter().map(|r| (r.user_id, Identity::from(r)))))
+        Ok(group_by(rows.into_iter().map(|r| (UserId::from(r.user_id), Identity::from(r)))))
     }
 
     /// Identities by ID.
-    pub async fn identities_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Identity>> {
+    pub async fn identities_by_ids(&self, ids: &[IdentityId]) -> Result<Vec<Identity>> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -65,17 +68,17 @@ impl Lookups<'_> {
     }
 
     /// Authenticators of each user, oldest first.
-    pub async fn authenticators_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Authenticator>>> {
+    pub async fn authenticators_by_user_ids(&self, ids: &[UserId]) -> Result<HashMap<UserId, Vec<Authenticator>>> {
         let rows = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(authenticator::Column::Id)
             .all(&self.db.conn)
             .await?;
-        Ok(group_by(rows.into_iter().map(|r| (r.user_id, Authenticator::from(r)))))
+        Ok(group_by(rows.into_iter().map(|r| (UserId::from(r.user_id), Authenticator::from(r)))))
     }
 
     /// Authenticators by ID.
-    pub async fn authenticators_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Authenticator>> {
+    pub async fn authenticators_by_ids(&self, ids: &[AuthenticatorId]) -> Result<Vec<Authenticator>> {
         let rows = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -84,13 +87,15 @@ impl Lookups<'_> {
     }
 
     /// Verified claims of each user.
-    pub async fn verified_claims_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<VerifiedClaim>>> {
+    pub async fn verified_claims_by_user_ids(&self, ids: &[UserId]) -> Result<HashMap<UserId, Vec<VerifiedClaim>>> {
         let rows = verified_claim::Entity::find()
             .filter(Expr::col(verified_claim::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(verified_claim::Column::CreatedAt)
             .all(&self.db.conn)
             .await?;
-        Ok(group_by(rows.into_iter().map(|r| (r.user_id, VerifiedClaim { name: r.name, value: r.value }))))
+        Ok(group_by(
+            rows.into_iter().map(|r| (UserId::from(r.user_id), VerifiedClaim { name: r.name, value: r.value })),
+        ))
     }
 
     /// Roles or groups of each owner, ordered by key.
@@ -141,7 +146,7 @@ impl Lookups<'_> {
     }
 
     /// Keys of one user's effective roles, sorted, in one query (for tokens).
-    pub async fn effective_role_keys(&self, user_id: Uuid) -> Result<Vec<String>> {
+    pub async fn effective_role_keys(&self, user_id: UserId) -> Result<Vec<String>> {
         let mut q = Query::select()
             .column(("roles", "key"))
             .from("user_roles")
@@ -167,9 +172,12 @@ impl Lookups<'_> {
     }
 
     /// Effective roles of each user: direct roles ∪ roles of their groups, ordered by key.
-    pub async fn effective_roles_by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Keyed>>> {
-        let mut direct = self.keyed_by_owner(Owner::UserRoles, ids).await?;
-        for (user, roles) in self.keyed_by_owner(Owner::UserGroupRoles, ids).await? {
+    pub async fn effective_roles_by_user_ids(&self, ids: &[UserId]) -> Result<HashMap<UserId, Vec<Keyed>>> {
+        let raw: Vec<Uuid> = ids.iter().map(|i| i.uuid()).collect();
+        let mut direct: HashMap<UserId, Vec<Keyed>> =
+            self.keyed_by_owner(Owner::UserRoles, &raw).await?.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        for (user, roles) in self.keyed_by_owner(Owner::UserGroupRoles, &raw).await? {
+            let user = UserId::from(user);
             let list = direct.entry(user).or_default();
             for r in roles {
                 if !list.iter().any(|x| x.id == r.id) {

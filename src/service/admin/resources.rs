@@ -1,5 +1,6 @@
 //! API resources, their scopes, and which applications may get tokens for them.
 
+use crate::domain::ids::{ApplicationId, ResourceId, ScopeId, TypedId};
 use crate::domain::oauth::{validate_resource_uri, validate_scope};
 use crate::domain::text::{check_list, check_text};
 use crate::service::Resources;
@@ -26,18 +27,18 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default)]
 pub struct ResourceFilter {
     /// Only resources linked to this client ID.
-    pub client_id: Option<Uuid>,
+    pub client_id: Option<ApplicationId>,
     /// Prefix of the URI or name (case-insensitive).
     pub search: Option<String>,
 }
 
 /// Filters of `Resource.scopes`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ScopeFilter {
     /// The resource.
-    pub resource_id: Uuid,
+    pub resource_id: ResourceId,
     /// Only scopes granted to this client.
-    pub client_id: Option<Uuid>,
+    pub client_id: Option<ApplicationId>,
     /// Prefix of the scope (case-insensitive).
     pub search: Option<String>,
 }
@@ -445,7 +446,7 @@ impl Resources<'_> {
         let ks = Keyset { table: "resources", column: "uri", desc: false, nullable: false, kind: SortKind::Key };
         let q = ks.apply(resource::Entity::find().filter(resource_condition(f)?), &plan)?;
         let rows: Vec<Resource> = q.all(&self.db.conn).await?.into_iter().map(Resource::from).collect();
-        Ok(ks.finish(&plan, rows, |r| Cursor::key(&r.uri, r.id)))
+        Ok(ks.finish(&plan, rows, |r| Cursor::key(&r.uri, r.id.uuid())))
     }
 
     /// Counts resources matching `f`.
@@ -460,7 +461,7 @@ impl Resources<'_> {
             Keyset { table: "resource_scopes", column: "scope", desc: false, nullable: false, kind: SortKind::Key };
         let q = ks.apply(resource_scope::Entity::find().filter(scope_condition(f)?), &plan)?;
         let rows: Vec<Scope> = q.all(&self.db.conn).await?.into_iter().map(Scope::from).collect();
-        Ok(ks.finish(&plan, rows, |s| Cursor::key(&s.scope, s.id)))
+        Ok(ks.finish(&plan, rows, |s| Cursor::key(&s.scope, s.id.uuid())))
     }
 
     /// Counts scopes matching `f`.
@@ -469,12 +470,12 @@ impl Resources<'_> {
     }
 
     /// Resolves a client ID to the application's row ID (for filters).
-    pub async fn application_id(&self, client_id: &str) -> Result<Uuid> {
-        Ok(app_row(&self.db.conn, client_id).await?.id)
+    pub async fn application_id(&self, client_id: &str) -> Result<ApplicationId> {
+        Ok(app_row(&self.db.conn, client_id).await?.id.into())
     }
 
     /// Client IDs linked to each resource.
-    pub async fn client_ids_by_resource(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<String>>> {
+    pub async fn client_ids_by_resource(&self, ids: &[ResourceId]) -> Result<HashMap<ResourceId, Vec<String>>> {
         let q = Query::select()
             .columns([("client_resources", "resource_id"), ("applications", "client_id")])
             .from("client_resources")
@@ -485,17 +486,17 @@ impl Resources<'_> {
             .and_where(Expr::col(("client_resources", "resource_id")).is_in(ids.to_vec()))
             .order_by(("applications", "client_id"), sea_orm::sea_query::Order::Asc)
             .to_owned();
-        let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+        let mut out: HashMap<ResourceId, Vec<String>> = HashMap::new();
         for row in self.db.conn.query_all(&q).await? {
             let rid: Uuid = row.try_get("", "resource_id")?;
             let cid: String = row.try_get("", "client_id")?;
-            out.entry(rid).or_default().push(cid);
+            out.entry(rid.into()).or_default().push(cid);
         }
         Ok(out)
     }
 
     /// Resources by ID.
-    pub async fn by_ids(&self, ids: &[Uuid]) -> Result<Vec<Resource>> {
+    pub async fn by_ids(&self, ids: &[ResourceId]) -> Result<Vec<Resource>> {
         let rows = resource::Entity::find()
             .filter(Expr::col(resource::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -504,7 +505,7 @@ impl Resources<'_> {
     }
 
     /// Scopes by ID.
-    pub async fn scopes_by_ids(&self, ids: &[Uuid]) -> Result<Vec<Scope>> {
+    pub async fn scopes_by_ids(&self, ids: &[ScopeId]) -> Result<Vec<Scope>> {
         let rows = resource_scope::Entity::find()
             .filter(Expr::col(resource_scope::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -528,7 +529,7 @@ pub enum ScopeOp {
 #[derive(Debug, Clone)]
 pub struct Resource {
     /// ID.
-    pub id: Uuid,
+    pub id: ResourceId,
     /// Resource URI (the `aud` of its tokens).
     pub uri: String,
     /// Display name.
@@ -544,7 +545,7 @@ pub struct Resource {
 impl From<entity::resource::Model> for Resource {
     fn from(m: entity::resource::Model) -> Self {
         Self {
-            id: m.id,
+            id: m.id.into(),
             uri: m.uri,
             name: m.name,
             builtin: m.builtin,
@@ -558,9 +559,9 @@ impl From<entity::resource::Model> for Resource {
 #[derive(Debug, Clone)]
 pub struct Scope {
     /// ID.
-    pub id: Uuid,
+    pub id: ScopeId,
     /// The resource.
-    pub resource_id: Uuid,
+    pub resource_id: ResourceId,
     /// Scope token.
     pub scope: String,
     /// Description.
@@ -574,8 +575,8 @@ pub struct Scope {
 impl From<entity::resource_scope::Model> for Scope {
     fn from(m: entity::resource_scope::Model) -> Self {
         Self {
-            id: m.id,
-            resource_id: m.resource_id,
+            id: m.id.into(),
+            resource_id: m.resource_id.into(),
             scope: m.scope,
             description: m.description,
             created_at: time_of(m.created_at),

@@ -1,6 +1,7 @@
 //! Roles and groups, and the links between them and users. Both kinds share one table
 //! shape (`id, key, name, description`), so one implementation serves both.
 
+use crate::domain::ids::{GroupId, RoleId, TypedId, UserId};
 use crate::domain::key::validate_key;
 use crate::domain::text::{check_list, check_text};
 use crate::service::RolesGroups;
@@ -24,6 +25,20 @@ pub enum Kind {
     Role,
     /// A group.
     Group,
+}
+
+/// The ID of a role or a group: which table it names travels with its type.
+pub trait KeyedId: TypedId {
+    /// Role or group.
+    const KIND: Kind;
+}
+
+impl KeyedId for RoleId {
+    const KIND: Kind = Kind::Role;
+}
+
+impl KeyedId for GroupId {
+    const KIND: Kind = Kind::Group;
 }
 
 impl Kind {
@@ -193,15 +208,15 @@ impl RolesGroups<'_> {
     }
 
     /// Updates a role or group: `None` keeps a field; an empty name or description clears it.
-    pub async fn update(
+    pub async fn update<I: KeyedId>(
         &self,
         audit: &Audit,
-        kind: Kind,
-        id: Uuid,
+        id: I,
         key: Option<String>,
         name: Option<String>,
         description: Option<String>,
     ) -> Result<Keyed> {
+        let (kind, id) = (I::KIND, id.uuid());
         if let Some(k) = &key {
             validate_key(kind.name(), k)?;
         }
@@ -234,7 +249,8 @@ impl RolesGroups<'_> {
     }
 
     /// Deletes a role or group and its links.
-    pub async fn delete(&self, audit: &Audit, kind: Kind, id: Uuid) -> Result<()> {
+    pub async fn delete<I: KeyedId>(&self, audit: &Audit, id: I) -> Result<()> {
+        let (kind, id) = (I::KIND, id.uuid());
         self.write(async |tx| {
             let txn = tx.conn();
             let old = by_id(txn, kind, id).await?;
@@ -263,9 +279,10 @@ impl RolesGroups<'_> {
     }
 
     /// Loads roles or groups by ID.
-    pub async fn by_ids(&self, kind: Kind, ids: &[Uuid]) -> Result<Vec<Keyed>> {
+    pub async fn by_ids<I: KeyedId>(&self, ids: &[I]) -> Result<Vec<Keyed>> {
+        let kind = I::KIND;
         let mut q = select_keyed(kind);
-        q.and_where(Expr::col((kind.table(), "id")).is_in(ids.to_vec()));
+        q.and_where(Expr::col((kind.table(), "id")).is_in(ids.iter().map(|i| i.uuid())));
         fetch(&self.db.conn, &q).await
     }
 
@@ -280,7 +297,7 @@ impl RolesGroups<'_> {
         audit: &Audit,
         kind: Kind,
         key: &str,
-        user_ids: &[Uuid],
+        user_ids: &[UserId],
         add: bool,
     ) -> Result<Keyed> {
         let link = if kind == Kind::Role { Link::UserRole } else { Link::UserGroup };
@@ -295,16 +312,16 @@ impl RolesGroups<'_> {
                 .into_tuple::<Uuid>()
                 .all(txn)
                 .await?;
-            if let Some(missing) = user_ids.iter().find(|u| !found.contains(u)) {
+            if let Some(missing) = user_ids.iter().find(|u| !found.contains(&u.uuid())) {
                 return Err(Error::not_found("UserNotFound", format!("user {missing} does not exist")));
             }
-            let pairs: Vec<(Uuid, Uuid)> = user_ids.iter().map(|u| (*u, row.id)).collect();
+            let pairs: Vec<(Uuid, Uuid)> = user_ids.iter().map(|u| (u.uuid(), row.id)).collect();
             set_links(txn, link, &pairs, add).await?;
             if user_ids.is_empty() {
                 tx.record(audit, None, json!({kind.name(): row_json(&row), "user_ids": []})).await?;
             }
             for uid in user_ids {
-                tx.record(audit, Some(*uid), json!({kind.name(): row_json(&row), "user_id": uid})).await?;
+                tx.record(audit, Some(uid.uuid()), json!({kind.name(): row_json(&row), "user_id": uid})).await?;
             }
             Ok(row)
         })
@@ -315,7 +332,7 @@ impl RolesGroups<'_> {
     pub async fn link_user(
         &self,
         audit: &Audit,
-        user_id: Uuid,
+        user_id: UserId,
         kind: Kind,
         keys: &[String],
         add: bool,
@@ -324,12 +341,12 @@ impl RolesGroups<'_> {
         check_list("keys", keys.len())?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let user = user_row(txn, user_id).await?;
+            let user = user_row(txn, user_id.uuid()).await?;
             let rows = by_keys(txn, kind, keys).await?;
-            let pairs: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (user_id, r.id)).collect();
+            let pairs: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (user_id.uuid(), r.id)).collect();
             set_links(txn, link, &pairs, add).await?;
             let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-            tx.record(audit, Some(user_id), json!({format!("{}_keys", kind.name()): keys})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({format!("{}_keys", kind.name()): keys})).await?;
             Ok(user.into())
         })
         .await

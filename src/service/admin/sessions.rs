@@ -1,6 +1,7 @@
 //! Sessions and refresh tokens: refresh-token grants with rotation and reuse detection,
 //! user access tokens with Authgear's claims, and the Admin API's session management.
 
+use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::oauth::AppType;
 use crate::service::Sessions;
 use crate::service::admin::user_rows::user_row;
@@ -23,9 +24,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Session {
     /// ID.
-    pub id: Uuid,
+    pub id: SessionId,
     /// Owner.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// `idp` or `offline_grant`.
     pub kind: String,
     /// Application of an offline grant.
@@ -47,8 +48,8 @@ pub struct Session {
 impl From<session::Model> for Session {
     fn from(m: session::Model) -> Self {
         Self {
-            id: m.id,
-            user_id: m.user_id,
+            id: m.id.into(),
+            user_id: m.user_id.into(),
             kind: m.kind,
             client_id: m.client_id,
             amr: strings(&m.amr),
@@ -64,11 +65,11 @@ impl From<session::Model> for Session {
 impl Sessions<'_> {
     /// Admin API `createSession`: a refresh-token grant for a user and an application,
     /// with its first tokens.
-    pub async fn create(&self, audit: &Audit, user_id: Uuid, client_id: &str) -> Result<UserTokens> {
+    pub async fn create(&self, audit: &Audit, user_id: UserId, client_id: &str) -> Result<UserTokens> {
         let (user, app, session_id, t, scopes, refresh) = self
             .write(async |tx| {
                 let txn = tx.conn();
-                let user: User = user_row(txn, user_id).await?.into();
+                let user: User = user_row(txn, user_id.uuid()).await?.into();
                 if user.is_disabled_at(OffsetDateTime::now_utc()) {
                     return Err(Error::invalid("UserDisabled", "the user is disabled and cannot get a session"));
                 }
@@ -89,7 +90,7 @@ impl Sessions<'_> {
                 let scopes = vec!["openid".to_owned(), "offline_access".to_owned()];
                 let row = session::ActiveModel {
                     id: Set(Uuid::now_v7()),
-                    user_id: Set(user_id),
+                    user_id: Set(user_id.uuid()),
                     kind: Set("offline_grant".into()),
                     client_id: Set(Some(client_id.to_owned())),
                     idp_session_id: Set(None),
@@ -108,7 +109,7 @@ impl Sessions<'_> {
                 .insert(txn)
                 .await?;
                 let refresh = insert_refresh_token(txn, row.id, t).await?;
-                tx.record(audit, Some(user_id), json!({"session_id": row.id, "client_id": client_id})).await?;
+                tx.record(audit, Some(user_id.uuid()), json!({"session_id": row.id, "client_id": client_id})).await?;
                 Ok::<_, Error>((user, app, row.id, t, scopes, refresh))
             })
             .await?;
@@ -122,7 +123,7 @@ impl Sessions<'_> {
     }
 
     /// Sessions by ID.
-    pub async fn by_ids(&self, ids: &[Uuid]) -> Result<Vec<Session>> {
+    pub async fn by_ids(&self, ids: &[SessionId]) -> Result<Vec<Session>> {
         let rows = session::Entity::find()
             .filter(Expr::col(session::Column::Id).is_in(ids.to_vec()))
             .all(&self.db.conn)
@@ -131,7 +132,7 @@ impl Sessions<'_> {
     }
 
     /// Live sessions of each user, oldest first.
-    pub async fn by_user_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Session>>> {
+    pub async fn by_user_ids(&self, ids: &[UserId]) -> Result<HashMap<UserId, Vec<Session>>> {
         let t = micros(now());
         let rows = session::Entity::find()
             .filter(Expr::col(session::Column::UserId).is_in(ids.to_vec()))
@@ -140,15 +141,15 @@ impl Sessions<'_> {
             .order_by_asc(session::Column::Id)
             .all(&self.db.conn)
             .await?;
-        let mut map: HashMap<Uuid, Vec<Session>> = HashMap::new();
+        let mut map: HashMap<UserId, Vec<Session>> = HashMap::new();
         for r in rows {
-            map.entry(r.user_id).or_default().push(r.into());
+            map.entry(r.user_id.into()).or_default().push(r.into());
         }
         Ok(map)
     }
 
     /// Ends one session and its refresh tokens.
-    pub async fn revoke(&self, audit: &Audit, session_id: Uuid) -> Result<User> {
+    pub async fn revoke(&self, audit: &Audit, session_id: SessionId) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
             let sess =
@@ -157,7 +158,7 @@ impl Sessions<'_> {
                 )?;
             let user = user_row(txn, sess.user_id).await?;
             // Ending a browser session also ends the grants that came from it.
-            end_sessions(txn, session_end::session_and_grants(session_id), micros(now())).await?;
+            end_sessions(txn, session_end::session_and_grants(session_id.uuid()), micros(now())).await?;
             tx.record(audit, Some(user.id), json!({"session_id": session_id})).await?;
             Ok(user.into())
         })
@@ -165,12 +166,12 @@ impl Sessions<'_> {
     }
 
     /// Ends every session of a user.
-    pub async fn revoke_all(&self, audit: &Audit, user_id: Uuid) -> Result<User> {
+    pub async fn revoke_all(&self, audit: &Audit, user_id: UserId) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let user = user_row(txn, user_id).await?;
-            end_sessions(txn, session_end::of_user(user_id), micros(now())).await?;
-            tx.record(audit, Some(user_id), json!({"user_id": user_id})).await?;
+            let user = user_row(txn, user_id.uuid()).await?;
+            end_sessions(txn, session_end::of_user(user_id.uuid()), micros(now())).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user_id": user_id})).await?;
             Ok(user.into())
         })
         .await

@@ -2,6 +2,7 @@
 //! tokens this server mints for its own Admin API.
 
 use crate::crypto::jwt::{ALGORITHMS, SigningKey};
+use crate::domain::ids::SigningKeyId;
 use crate::service::Result;
 use crate::service::SigningKeys;
 use crate::service::store::time::{micros, now, time_of};
@@ -286,7 +287,7 @@ pub const MAX_ADMIN_TOKEN_TTL: Duration = Duration::from_secs(86_400);
 #[derive(Debug, Clone)]
 pub struct SigningKeyInfo {
     /// ID.
-    pub id: Uuid,
+    pub id: SigningKeyId,
     /// Key ID (RFC 7638 thumbprint).
     pub kid: String,
     /// Algorithm.
@@ -305,7 +306,7 @@ pub struct SigningKeyInfo {
 
 fn info(row: signing_key::Model, jwk: serde_json::Value) -> SigningKeyInfo {
     SigningKeyInfo {
-        id: row.id,
+        id: row.id.into(),
         kid: row.kid,
         alg: row.alg,
         active: row.active,

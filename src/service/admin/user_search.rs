@@ -1,5 +1,6 @@
 //! The users list: keyword search, role/group/status filters, keyset paging.
 
+use crate::domain::ids::{GroupId, RoleId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
@@ -36,9 +37,9 @@ pub struct UserFilter {
     /// Disabled (true) or enabled (false) users at the time of the query.
     pub is_disabled: Option<bool>,
     /// Users with this role assigned directly.
-    pub direct_role: Option<Uuid>,
+    pub direct_role: Option<RoleId>,
     /// Users in this group.
-    pub direct_group: Option<Uuid>,
+    pub direct_group: Option<GroupId>,
     /// Sort key.
     pub sort: UserSort,
     /// Ascending order (default descending).
@@ -229,7 +230,7 @@ impl Users<'_> {
                 UserSort::CreatedAt => Some(u.created_at),
                 UserSort::LastLoginAt => u.last_login_at,
             };
-            Cursor::time(value, u.id)
+            Cursor::time(value, u.id.uuid())
         }))
     }
 
@@ -290,13 +291,13 @@ impl Users<'_> {
     }
 
     /// IDs of users owning any of these login ID unique keys.
-    pub(in crate::service) async fn user_ids_by_unique_keys(&self, keys: &[String]) -> Result<Vec<Uuid>> {
+    pub(in crate::service) async fn user_ids_by_unique_keys(&self, keys: &[String]) -> Result<Vec<UserId>> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
             .all(&self.db.conn)
             .await?;
         let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.user_id).collect();
         ids.dedup();
-        Ok(ids)
+        Ok(ids.into_iter().map(UserId::from).collect())
     }
 }

@@ -1,6 +1,7 @@
 //! Users: creation, profile, account status and passwords.
 
 use crate::domain::attributes::{validate_custom, validate_standard};
+use crate::domain::ids::{TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::service::Users;
@@ -105,7 +106,8 @@ impl Users<'_> {
             }
             .insert(txn)
             .await?;
-            crate::service::admin::identities::insert_login_id(txn, &input.login_id_key, row.id, &login_id, t).await?;
+            crate::service::admin::identities::insert_login_id(txn, &input.login_id_key, row.id.into(), &login_id, t)
+                .await?;
             if let Some(hash) = password_hash {
                 insert_password(txn, row.id, hash, t, input.set_password_expired).await?;
             }
@@ -120,7 +122,7 @@ impl Users<'_> {
     pub async fn update(
         &self,
         audit: &Audit,
-        user_id: Uuid,
+        user_id: UserId,
         standard: Option<Value>,
         custom: Option<Value>,
     ) -> Result<User> {
@@ -128,7 +130,7 @@ impl Users<'_> {
         let custom = custom.map(|c| validate_custom(&self.config.custom_attributes, &c)).transpose()?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
             let mut am = row.clone().into_active_model();
             if let Some(mut std) = standard {
                 let idents =
@@ -162,20 +164,20 @@ impl Users<'_> {
             am.updated_at = Set(micros(now()));
             let row = am.update(txn).await?;
             let row = refresh_derived(txn, row).await?;
-            tx.record(audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(row.into())
         })
         .await
     }
 
     /// Deletes a user and everything that belongs to them; the audit log keeps the record.
-    pub async fn delete(&self, audit: &Audit, user_id: Uuid, reason: Option<String>) -> Result<Uuid> {
+    pub async fn delete(&self, audit: &Audit, user_id: UserId, reason: Option<String>) -> Result<UserId> {
         crate::domain::text::check_text("reason", reason.as_deref().unwrap_or(""))?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
             user::Entity::delete_by_id(user_id).exec(txn).await?;
-            tx.record(audit, Some(user_id), json!({"user": snapshot(&row), "reason": reason})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "reason": reason})).await?;
             Ok(user_id)
         })
         .await
@@ -185,7 +187,7 @@ impl Users<'_> {
     pub async fn set_disabled_status(
         &self,
         audit: &Audit,
-        user_id: Uuid,
+        user_id: UserId,
         disabled: bool,
         reason: Option<String>,
         window: (Option<OffsetDateTime>, Option<OffsetDateTime>),
@@ -215,7 +217,7 @@ impl Users<'_> {
         };
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
             if let Some((from, until)) = window {
                 let outside = row.account_valid_from.is_some_and(|v| micros(from) < v)
                     || row.account_valid_until.is_some_and(|v| micros(until) > v);
@@ -241,26 +243,26 @@ impl Users<'_> {
                 // Admin API's list, and no refresh grant waits for its next use to fail.
                 ended = crate::service::store::session_end::end_sessions(
                     txn,
-                    crate::service::store::session_end::of_user(user_id),
+                    crate::service::store::session_end::of_user(user_id.uuid()),
                     micros(t),
                 )
                 .await?;
             }
             if disabled {
                 // A reset link sent before disabling stays dead after re-enabling too.
-                crate::service::account::password_reset::end_reset_codes(txn, user_id, micros(t)).await?;
+                crate::service::account::password_reset::end_reset_codes(txn, user_id.uuid(), micros(t)).await?;
             }
-            tx.record(audit, Some(user_id), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
             Ok(user)
         })
         .await
     }
 
     /// Sets or clears the bounds of the account valid period.
-    pub async fn set_account_valid_period(&self, audit: &Audit, user_id: Uuid, p: ValidPeriod) -> Result<User> {
+    pub async fn set_account_valid_period(&self, audit: &Audit, user_id: UserId, p: ValidPeriod) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
             let from = p.from.unwrap_or(row.account_valid_from.map(time_of));
             let until = p.until.unwrap_or(row.account_valid_until.map(time_of));
             if let (Some(f), Some(u)) = (from, until)
@@ -284,7 +286,7 @@ impl Users<'_> {
             am.account_valid_until = Set(until.map(micros));
             am.updated_at = Set(micros(now()));
             let row = am.update(txn).await?;
-            tx.record(audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(row.into())
         })
         .await
@@ -292,7 +294,13 @@ impl Users<'_> {
 
     /// Sets a new primary password (creating the authenticator if the user has none); an
     /// empty password generates a random one.
-    pub async fn reset_password(&self, audit: &Audit, user_id: Uuid, password: String, expired: bool) -> Result<User> {
+    pub async fn reset_password(
+        &self,
+        audit: &Audit,
+        user_id: UserId,
+        password: String,
+        expired: bool,
+    ) -> Result<User> {
         let password = self.password_or_generated(password)?;
         // Fail fast on an unknown user before spending a hash.
         user::Entity::find_by_id(user_id)
@@ -303,20 +311,20 @@ impl Users<'_> {
         let t = now();
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
-            upsert_password(txn, user_id, hash, t, expired).await?;
-            tx.record(audit, Some(user_id), json!({"user": snapshot(&row)})).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
+            upsert_password(txn, user_id.uuid(), hash, t, expired).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(row.into())
         })
         .await
     }
 
     /// Marks the primary password as expired (the user must change it at next login), or not.
-    pub async fn set_password_expired(&self, audit: &Audit, user_id: Uuid, expired: bool) -> Result<User> {
+    pub async fn set_password_expired(&self, audit: &Audit, user_id: UserId, expired: bool) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
-            let auth = primary_password(txn, user_id).await?.ok_or_else(|| {
+            let row = user_row(txn, user_id.uuid()).await?;
+            let auth = primary_password(txn, user_id.uuid()).await?.ok_or_else(|| {
                 Error::not_found("PasswordAuthenticatorNotFound", format!("user {user_id} has no password"))
             })?;
             let t = now();
@@ -324,7 +332,7 @@ impl Users<'_> {
             am.expire_after = Set(expired.then_some(micros(t)));
             am.updated_at = Set(micros(t));
             am.update(txn).await?;
-            tx.record(audit, Some(user_id), json!({"user": snapshot(&row), "expired": expired})).await?;
+            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "expired": expired})).await?;
             Ok(row.into())
         })
         .await
@@ -334,7 +342,7 @@ impl Users<'_> {
     pub async fn set_verified_status(
         &self,
         audit: &Audit,
-        user_id: Uuid,
+        user_id: UserId,
         claim: &str,
         value: &str,
         verified: bool,
@@ -351,7 +359,7 @@ impl Users<'_> {
         };
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id).await?;
+            let row = user_row(txn, user_id.uuid()).await?;
             let existing = verified_claim::Entity::find()
                 .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
                 .filter(Expr::col(verified_claim::Column::Name).eq(claim))
@@ -362,7 +370,7 @@ impl Users<'_> {
                 (None, true) => {
                     verified_claim::ActiveModel {
                         id: Set(Uuid::now_v7()),
-                        user_id: Set(user_id),
+                        user_id: Set(user_id.uuid()),
                         name: Set(claim.to_owned()),
                         value: Set(value.clone()),
                         created_at: Set(micros(now())),
@@ -378,7 +386,7 @@ impl Users<'_> {
             let row = refresh_derived(txn, row).await?;
             tx.record(
                 audit,
-                Some(user_id),
+                Some(user_id.uuid()),
                 json!({"user": snapshot(&row), "claim_name": claim, "claim_value": value, "is_verified": verified}),
             )
             .await?;
@@ -388,12 +396,12 @@ impl Users<'_> {
     }
 
     /// Loads one user.
-    pub async fn get(&self, id: Uuid) -> Result<Option<User>> {
+    pub async fn get(&self, id: UserId) -> Result<Option<User>> {
         Ok(user::Entity::find_by_id(id).one(&self.db.conn).await?.map(User::from))
     }
 
     /// Records a successful login time (the login flow calls this; tests use it to seed).
-    pub async fn set_last_login_at(&self, user_id: Uuid, at: OffsetDateTime) -> Result<()> {
+    pub async fn set_last_login_at(&self, user_id: UserId, at: OffsetDateTime) -> Result<()> {
         let res = user::Entity::update_many()
             .col_expr(user::Column::LastLoginAt, Expr::value(micros(at)))
             .filter(Expr::col(user::Column::Id).eq(user_id))
@@ -410,7 +418,7 @@ impl Users<'_> {
 #[derive(Debug, Clone)]
 pub struct User {
     /// ID.
-    pub id: Uuid,
+    pub id: UserId,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -469,7 +477,7 @@ impl User {
 impl From<entity::user::Model> for User {
     fn from(m: entity::user::Model) -> Self {
         Self {
-            id: m.id,
+            id: m.id.into(),
             created_at: time_of(m.created_at),
             updated_at: time_of(m.updated_at),
             last_login_at: m.last_login_at.map(time_of),

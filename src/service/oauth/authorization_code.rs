@@ -2,6 +2,7 @@
 //! and the PKCE verifier; a replayed code revokes what its first use issued.
 
 use crate::crypto::{b64, ct_eq, sha256};
+use crate::domain::ids::{SessionId, TypedId};
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
 use crate::service::oauth::error::OAuthError;
@@ -33,7 +34,7 @@ pub struct CodeTokens {
 
 impl OAuth<'_> {
     /// Whether a session (browser session or refresh-token grant) is still live.
-    pub async fn session_live(&self, id: Uuid) -> Result<bool> {
+    pub async fn session_live(&self, id: SessionId) -> Result<bool> {
         let t = micros(now());
         Ok(session::Entity::find_by_id(id)
             .one(&self.db.conn)
@@ -87,11 +88,11 @@ impl OAuth<'_> {
             (None, Some(_)) => return Err(invalid("code_verifier given but the request had no code_challenge")),
             (None, None) => {}
         }
-        let user = match self.users().get(row.user_id).await? {
+        let user = match self.users().get(row.user_id.into()).await? {
             Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
             _ => return Err(invalid("the user is disabled or deleted")),
         };
-        if !self.session_live(row.idp_session_id).await? {
+        if !self.session_live(row.idp_session_id.into()).await? {
             return Err(invalid("the user logged out"));
         }
         let scopes = strings(&row.scopes);
@@ -119,7 +120,7 @@ impl OAuth<'_> {
                 let (sid, refresh) = if offline {
                     let grant = session::ActiveModel {
                         id: Set(Uuid::now_v7()),
-                        user_id: Set(user.id),
+                        user_id: Set(user.id.uuid()),
                         kind: Set("offline_grant".into()),
                         client_id: Set(Some(app.client_id.clone())),
                         idp_session_id: Set(Some(row.idp_session_id)),

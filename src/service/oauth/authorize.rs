@@ -2,6 +2,7 @@
 //! (log in, choose the account, consent, or issue a code) and issuing codes.
 
 use crate::crypto::{b64, random_bytes, sha256};
+use crate::domain::ids::{TypedId, UserId};
 use crate::domain::oauth::{AppType, redirect_uri_matches};
 use crate::service::OAuth;
 use crate::service::account::login::IdpSession;
@@ -102,9 +103,9 @@ pub struct AuthRequest {
     pub iat: i64,
     /// The user who chose to continue on the select-account page. Bound to the user, so
     /// that a sealed request passed from one browser to another proves nothing.
-    pub account_chosen_by: Option<Uuid>,
+    pub account_chosen_by: Option<UserId>,
     /// The user who consented on the consent page (bound for the same reason).
-    pub consented_by: Option<Uuid>,
+    pub consented_by: Option<UserId>,
 }
 
 impl AuthRequest {
@@ -380,8 +381,8 @@ impl OAuth<'_> {
             id: Set(Uuid::now_v7()),
             code_hash: Set(sha256(code.as_bytes()).to_vec()),
             client_id: Set(req.client_id.clone()),
-            user_id: Set(s.user_id),
-            idp_session_id: Set(s.id),
+            user_id: Set(s.user_id.uuid()),
+            idp_session_id: Set(s.id.uuid()),
             redirect_uri: Set(req.redirect_uri.clone()),
             scopes: Set(json!(req.scopes)),
             nonce: Set(req.nonce.clone()),
@@ -400,7 +401,7 @@ impl OAuth<'_> {
     }
 
     /// Whether the user already consented to every one of `scopes` for this client.
-    pub async fn has_consent(&self, user_id: Uuid, client_id: &str, scopes: &[String]) -> Result<bool> {
+    pub async fn has_consent(&self, user_id: UserId, client_id: &str, scopes: &[String]) -> Result<bool> {
         let row = authorization::Entity::find()
             .filter(Expr::col(authorization::Column::UserId).eq(user_id))
             .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
@@ -411,7 +412,13 @@ impl OAuth<'_> {
     }
 
     /// Records the user's consent to `scopes` for a client (adding to earlier consent).
-    pub async fn grant_consent(&self, user_id: Uuid, client_id: &str, scopes: &[String], actor: &Actor) -> Result<()> {
+    pub async fn grant_consent(
+        &self,
+        user_id: UserId,
+        client_id: &str,
+        scopes: &[String],
+        actor: &Actor,
+    ) -> Result<()> {
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
@@ -428,7 +435,7 @@ impl OAuth<'_> {
             }
             authorization::Entity::insert(authorization::ActiveModel {
                 id: Set(Uuid::now_v7()),
-                user_id: Set(user_id),
+                user_id: Set(user_id.uuid()),
                 client_id: Set(client_id.to_owned()),
                 scopes: Set(json!(all)),
                 created_at: Set(t),
@@ -442,7 +449,7 @@ impl OAuth<'_> {
             .exec(txn)
             .await?;
             let audit = Audit { actor: actor.clone(), activity: "user.authorization.granted".into() };
-            tx.record(&audit, Some(user_id), json!({"client_id": client_id, "scopes": all})).await?;
+            tx.record(&audit, Some(user_id.uuid()), json!({"client_id": client_id, "scopes": all})).await?;
             Ok(())
         })
         .await

@@ -211,13 +211,13 @@ impl OAuth<'_> {
         {
             return Err(BearerError::InvalidToken("the token was revoked".into()));
         }
-        if !self.session_live(sid).await? {
+        if !self.session_live(sid.into()).await? {
             return Err(BearerError::InvalidToken("the session of this token has ended".into()));
         }
         if self.applications().client_deleted(claims.get("client_id").and_then(Value::as_str)).await? {
             return Err(BearerError::InvalidToken("the application of this token was deleted".into()));
         }
-        let user = match self.users().get(sub).await? {
+        let user = match self.users().get(sub.into()).await? {
             Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
             _ => return Err(BearerError::InvalidToken("the user is disabled or deleted".into())),
         };
