@@ -10,7 +10,6 @@ use super::context::{audit, held, services};
 use super::error::bad_input;
 use super::node::{decode, encode};
 use crate::domain::oauth::AppType;
-use crate::domain::scope::AdminScope;
 use crate::service::admin::applications::AppSettings;
 
 /// Application types.
@@ -418,12 +417,7 @@ impl ApplicationMutation {
         let name = input.name.clone();
         let app = services(ctx)?
             .applications()
-            .update(
-                &audit(ctx, "update_application"),
-                &AdminScope::names(held(ctx)),
-                &client_id,
-                settings!(input, name),
-            )
+            .update(&audit(ctx, "update_application"), held(ctx), &client_id, settings!(input, name))
             .await?;
         Ok(UpdateApplicationPayload { application: Application(app) })
     }
@@ -435,10 +429,7 @@ impl ApplicationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The application to delete.")] input: DeleteApplicationInput,
     ) -> async_graphql::Result<DeleteApplicationPayload> {
-        services(ctx)?
-            .applications()
-            .delete(&audit(ctx, "delete_application"), &AdminScope::names(held(ctx)), &input.client_id)
-            .await?;
+        services(ctx)?.applications().delete(&audit(ctx, "delete_application"), held(ctx), &input.client_id).await?;
         Ok(DeleteApplicationPayload { ok: true })
     }
 
@@ -452,7 +443,7 @@ impl ApplicationMutation {
     ) -> async_graphql::Result<CreateApplicationSecretPayload> {
         let (app, secret) = services(ctx)?
             .applications()
-            .create_secret(&audit(ctx, "create_application_secret"), &AdminScope::names(held(ctx)), &input.client_id)
+            .create_secret(&audit(ctx, "create_application_secret"), held(ctx), &input.client_id)
             .await?;
         Ok(CreateApplicationSecretPayload { application: Application(app), client_secret: secret })
     }
@@ -470,12 +461,7 @@ impl ApplicationMutation {
         }
         let app = services(ctx)?
             .applications()
-            .revoke_secret(
-                &audit(ctx, "revoke_application_secret"),
-                &AdminScope::names(held(ctx)),
-                &input.client_id,
-                secret_id.uuid(),
-            )
+            .revoke_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id.uuid())
             .await?;
         Ok(RevokeApplicationSecretPayload { application: Application(app) })
     }

@@ -9,7 +9,6 @@ use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
 use super::loaders::{AppLoader, ClientIdsOf};
 use super::node::encode;
-use crate::domain::scope::AdminScope;
 use crate::service::admin::resources::ResourceFilter;
 use crate::service::admin::resources::ScopeFilter;
 use crate::service::admin::resources::ScopeOp;
@@ -378,7 +377,7 @@ impl ResourceMutation {
             .resources()
             .link_resource(
                 &audit(ctx, "add_resource_to_client_id"),
-                &AdminScope::names(held(ctx)),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 true,
@@ -398,7 +397,7 @@ impl ResourceMutation {
             .resources()
             .link_resource(
                 &audit(ctx, "remove_resource_from_client_id"),
-                &AdminScope::names(held(ctx)),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 false,
@@ -418,7 +417,7 @@ impl ResourceMutation {
             .resources()
             .change_client_scopes(
                 &audit(ctx, "add_scopes_to_client_id"),
-                &AdminScope::names(held(ctx)),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -439,7 +438,7 @@ impl ResourceMutation {
             .resources()
             .change_client_scopes(
                 &audit(ctx, "remove_scopes_from_client_id"),
-                &AdminScope::names(held(ctx)),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,
@@ -460,7 +459,7 @@ impl ResourceMutation {
             .resources()
             .change_client_scopes(
                 &audit(ctx, "replace_scopes_of_client_id"),
-                &AdminScope::names(held(ctx)),
+                held(ctx),
                 &input.resource_uri,
                 &input.client_id,
                 &input.scopes,

@@ -3,6 +3,7 @@
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::ids::{ApplicationId, ApplicationSecretId, TypedId};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
+use crate::domain::scope::AdminScope;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Applications;
 use crate::service::admin::escalation;
@@ -252,7 +253,13 @@ impl Applications<'_> {
     /// Changes an application's settings.
     /// An application that holds Admin API scopes can only be changed by a caller that
     /// holds all of them (`held`), here and in the secret and delete operations.
-    pub async fn update(&self, audit: &Audit, held: &[String], client_id: &str, s: AppSettings) -> Result<Application> {
+    pub async fn update(
+        &self,
+        audit: &Audit,
+        held: &[AdminScope],
+        client_id: &str,
+        s: AppSettings,
+    ) -> Result<Application> {
         let value = self
             .write(async |tx| {
                 let txn = tx.conn();
@@ -307,7 +314,7 @@ impl Applications<'_> {
     }
 
     /// Deletes an application with its secrets and grants.
-    pub async fn delete(&self, audit: &Audit, held: &[String], client_id: &str) -> Result<()> {
+    pub async fn delete(&self, audit: &Audit, held: &[AdminScope], client_id: &str) -> Result<()> {
         let value = self
             .write(async |tx| {
                 let txn = tx.conn();
@@ -340,7 +347,7 @@ impl Applications<'_> {
     pub async fn create_secret(
         &self,
         audit: &Audit,
-        held: &[String],
+        held: &[AdminScope],
         client_id: &str,
     ) -> Result<(Application, String)> {
         self.write(async |tx| {
@@ -378,7 +385,7 @@ impl Applications<'_> {
     pub async fn revoke_secret(
         &self,
         audit: &Audit,
-        held: &[String],
+        held: &[AdminScope],
         client_id: &str,
         secret_id: Uuid,
     ) -> Result<Application> {

@@ -7,6 +7,7 @@
 //! Admin API scope that application holds. The checks run inside the write transaction, so
 //! they see the grants the write is about to change.
 
+use crate::domain::scope::AdminScope;
 use crate::service::{Error, Result};
 use entity::application;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -31,8 +32,9 @@ pub(in crate::service) async fn admin_scopes_of(
 }
 
 /// Refuses unless `held` contains every scope of `needed`; `what` says what was attempted.
-pub(in crate::service) fn ensure_held(held: &[String], needed: &[String], what: &str) -> Result<()> {
-    let mut missing: Vec<&str> = needed.iter().filter(|s| !held.iter().any(|h| h == *s)).map(String::as_str).collect();
+pub(in crate::service) fn ensure_held(held: &[AdminScope], needed: &[String], what: &str) -> Result<()> {
+    let mut missing: Vec<&str> =
+        needed.iter().filter(|s| !held.iter().any(|h| h.as_str() == s.as_str())).map(String::as_str).collect();
     missing.sort_unstable();
     missing.dedup();
     if missing.is_empty() {
@@ -47,7 +49,7 @@ pub(in crate::service) fn ensure_held(held: &[String], needed: &[String], what: 
 /// Refuses unless the caller holds every Admin API scope that `application_id` holds.
 pub(in crate::service) async fn ensure_holds_all_of(
     conn: &impl ConnectionTrait,
-    held: &[String],
+    held: &[AdminScope],
     application_id: Uuid,
     client_id: &str,
 ) -> Result<()> {

@@ -2,6 +2,7 @@
 
 use crate::domain::ids::{ApplicationId, ResourceId, ScopeId, TypedId};
 use crate::domain::oauth::{validate_resource_uri, validate_scope};
+use crate::domain::scope::AdminScope;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Resources;
 use crate::service::admin::applications::app_row;
@@ -303,7 +304,7 @@ impl Resources<'_> {
     pub async fn link_resource(
         &self,
         audit: &Audit,
-        held: &[String],
+        held: &[AdminScope],
         uri: &str,
         client_id: &str,
         add: bool,
@@ -355,7 +356,7 @@ impl Resources<'_> {
     pub async fn change_client_scopes(
         &self,
         audit: &Audit,
-        held: &[String],
+        held: &[AdminScope],
         uri: &str,
         client_id: &str,
         scopes: &[String],
