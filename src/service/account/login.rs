@@ -131,7 +131,7 @@ impl Account<'_> {
         }
         // The password was right: the attempt is not a failure.
         self.release_attempt(reservation).await?;
-        let Some(user) = self.users().get(user_id.into()).await? else { return Err(LoginError::Invalid) };
+        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         if user.is_disabled_at(t) || user.is_deactivated {
             return Err(LoginError::Disabled(user.disable_reason.clone()));

@@ -315,7 +315,7 @@ impl Applications<'_> {
 
     /// Deletes an application with its secrets and grants.
     pub async fn delete(&self, audit: &Audit, held: &[AdminScope], client_id: &str) -> Result<()> {
-        let value = self
+        self
             .write(async |tx| {
                 let txn = tx.conn();
                 let row = app_row(txn, client_id).await?;
@@ -340,7 +340,7 @@ impl Applications<'_> {
             })
             .await?;
         self.forget().await;
-        Ok(value)
+        Ok(())
     }
 
     /// Adds a secret (at most two are active at a time); returns it, shown this once.
