@@ -1,5 +1,6 @@
 //! Standard attributes (OIDC claim names) and declared custom attributes.
 
+use crate::domain::reason;
 use serde_json::{Map, Value};
 
 use super::Invalid;
@@ -26,11 +27,12 @@ pub fn is_standard_attribute(name: &str) -> bool {
 pub fn validate_standard(input: &Value) -> Result<Map<String, Value>, Invalid> {
     super::text::check_json_text("standardAttributes", input)?;
     let Value::Object(obj) = input else {
-        return Err(Invalid::new("InvalidStandardAttributes", "standardAttributes must be a JSON object"));
+        return Err(Invalid::new(reason::INVALID_STANDARD_ATTRIBUTES, "standardAttributes must be a JSON object"));
     };
     let mut out = Map::new();
     for (k, v) in obj {
-        let bad = |what: &str| Invalid::new("InvalidStandardAttributes", format!("standardAttributes.{k} {what}"));
+        let bad =
+            |what: &str| Invalid::new(reason::INVALID_STANDARD_ATTRIBUTES, format!("standardAttributes.{k} {what}"));
         if v.is_null() {
             continue;
         }
@@ -102,11 +104,12 @@ pub fn validate_standard(input: &Value) -> Result<Map<String, Value>, Invalid> {
 pub fn validate_custom(decls: &[CustomAttribute], input: &Value) -> Result<Map<String, Value>, Invalid> {
     super::text::check_json_text("customAttributes", input)?;
     let Value::Object(obj) = input else {
-        return Err(Invalid::new("InvalidCustomAttributes", "customAttributes must be a JSON object"));
+        return Err(Invalid::new(reason::INVALID_CUSTOM_ATTRIBUTES, "customAttributes must be a JSON object"));
     };
     let mut out = Map::new();
     for (k, v) in obj {
-        let bad = |what: String| Invalid::new("InvalidCustomAttributes", format!("customAttributes.{k} {what}"));
+        let bad =
+            |what: String| Invalid::new(reason::INVALID_CUSTOM_ATTRIBUTES, format!("customAttributes.{k} {what}"));
         let Some(decl) = decls.iter().find(|d| d.name() == k) else {
             return Err(bad("is not declared in custom_attributes".to_owned()));
         };

@@ -1,6 +1,7 @@
 //! Role and group keys.
 
 use super::Invalid;
+use crate::domain::reason;
 
 /// Validates a role or group key: `^[a-zA-Z_][a-zA-Z0-9:_]*$`, 1 to 40 characters,
 /// and not in the reserved `authgraph:` or `authgear:` namespaces.
@@ -10,12 +11,12 @@ pub fn validate_key(what: &str, key: &str) -> Result<(), Invalid> {
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '_');
     if !first_ok || !rest_ok || key.len() > 40 {
         return Err(Invalid::new(
-            "InvalidKey",
+            reason::INVALID_KEY,
             format!("{what} key `{key}` must be 1 to 40 characters matching ^[a-zA-Z_][a-zA-Z0-9:_]*$"),
         ));
     }
     if key.starts_with("authgraph:") || key.starts_with("authgear:") {
-        return Err(Invalid::new("ReservedKey", format!("{what} key `{key}` uses a reserved prefix")));
+        return Err(Invalid::new(reason::RESERVED_KEY, format!("{what} key `{key}` uses a reserved prefix")));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Login IDs: email, phone and username, with their normalisation rules.
 
 use super::Invalid;
+use crate::domain::reason;
 use serde::{Deserialize, Serialize};
 
 /// A validated login ID.
@@ -25,14 +26,14 @@ impl LoginId {
             "username" => LoginIdType::Username,
             _ => {
                 return Err(Invalid::new(
-                    "InvalidLoginIDKey",
+                    reason::INVALID_LOGIN_ID_KEY,
                     format!("unknown login ID key `{key}`: use email, phone or username"),
                 ));
             }
         };
         if !cfg.types.contains(&kind) {
             return Err(Invalid::new(
-                "InvalidLoginIDKey",
+                reason::INVALID_LOGIN_ID_KEY,
                 format!("login ID type `{key}` is not enabled in login_id.types"),
             ));
         }
@@ -66,7 +67,7 @@ impl LoginId {
             "phone" => normalize_phone(value),
             "username" => Ok(value.to_lowercase()),
             _ => Err(Invalid::new(
-                "InvalidLoginIDKey",
+                reason::INVALID_LOGIN_ID_KEY,
                 format!("unknown login ID key `{key}`: use email, phone or username"),
             )),
         }
@@ -75,7 +76,7 @@ impl LoginId {
 
 /// Checks email syntax and lower-cases the domain.
 pub fn normalize_email(input: &str) -> Result<String, Invalid> {
-    let bad = || Invalid::new("InvalidEmail", format!("`{input}` is not a valid email address"));
+    let bad = || Invalid::new(reason::INVALID_EMAIL, format!("`{input}` is not a valid email address"));
     let (local, domain) = input.rsplit_once('@').ok_or_else(bad)?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
@@ -105,26 +106,29 @@ pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
     if ok {
         Ok(input.to_owned())
     } else {
-        Err(Invalid::new("InvalidPhoneNumber", format!("`{input}` is not an E.164 phone number (e.g. +14155550100)")))
+        Err(Invalid::new(
+            reason::INVALID_PHONE_NUMBER,
+            format!("`{input}` is not an E.164 phone number (e.g. +14155550100)"),
+        ))
     }
 }
 
 fn validate_username(cfg: &LoginIdConfig, input: &str) -> Result<(), Invalid> {
     if input.is_empty() || input.chars().count() > cfg.username_max_length {
         return Err(Invalid::new(
-            "InvalidUsername",
+            reason::INVALID_USERNAME,
             format!("a username has 1 to {} characters", cfg.username_max_length),
         ));
     }
     if !input.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
         return Err(Invalid::new(
-            "InvalidUsername",
+            reason::INVALID_USERNAME,
             format!("`{input}` may contain only letters, digits, `_`, `.` and `-`"),
         ));
     }
     let folded = input.to_lowercase();
     if cfg.reserved_usernames.iter().any(|r| r.to_lowercase() == folded) {
-        return Err(Invalid::new("UsernameReserved", format!("the username `{input}` is reserved")));
+        return Err(Invalid::new(reason::USERNAME_RESERVED, format!("the username `{input}` is reserved")));
     }
     Ok(())
 }

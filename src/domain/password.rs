@@ -1,6 +1,7 @@
 //! Password policy checks (the hashing itself lives in `crypto::password`).
 
 use super::Invalid;
+use crate::domain::reason;
 use serde::{Deserialize, Serialize};
 
 /// Checks `password` against the policy; the message lists every rule it breaks.
@@ -35,7 +36,7 @@ pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<(), Inval
     if broken.is_empty() {
         Ok(())
     } else {
-        Err(Invalid::new("PasswordPolicyViolated", format!("the password must contain {}", broken.join(", "))))
+        Err(Invalid::new(reason::PASSWORD_POLICY_VIOLATED, format!("the password must contain {}", broken.join(", "))))
     }
 }
 

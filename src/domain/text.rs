@@ -1,5 +1,6 @@
 //! Free text and list limits that apply to every input.
 
+use crate::domain::reason;
 use serde_json::Value;
 
 use super::Invalid;
@@ -27,10 +28,10 @@ pub fn has_forbidden_char(s: &str) -> bool {
 /// would fail deep in the database instead of as bad input.
 pub fn check_text(field: &str, s: &str) -> Result<(), Invalid> {
     if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-        return Err(Invalid::new("InvalidText", format!("{field} must not contain control characters")));
+        return Err(Invalid::new(reason::INVALID_TEXT, format!("{field} must not contain control characters")));
     }
     if s.len() > MAX_TEXT {
-        return Err(Invalid::new("InvalidText", format!("{field} must be at most {MAX_TEXT} bytes")));
+        return Err(Invalid::new(reason::INVALID_TEXT, format!("{field} must be at most {MAX_TEXT} bytes")));
     }
     Ok(())
 }
@@ -51,7 +52,7 @@ pub fn check_json_text(field: &str, v: &Value) -> Result<(), Invalid> {
 /// Refuses lists longer than [`MAX_LIST`].
 pub fn check_list(field: &str, len: usize) -> Result<(), Invalid> {
     if len > MAX_LIST {
-        return Err(Invalid::new("TooManyItems", format!("{field} may hold at most {MAX_LIST} items")));
+        return Err(Invalid::new(reason::TOO_MANY_ITEMS, format!("{field} may hold at most {MAX_LIST} items")));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::domain::ids::ApplicationSecretId;
 use crate::domain::ids::TypedId;
+use crate::domain::reason;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
@@ -457,7 +458,7 @@ impl ApplicationMutation {
     ) -> async_graphql::Result<RevokeApplicationSecretPayload> {
         let secret_id = decode::<ApplicationSecretId>(&input.secret_id)?;
         if input.client_id.is_empty() {
-            return Err(bad_input("InvalidClientID", "clientID is required"));
+            return Err(bad_input(reason::INVALID_CLIENT_ID, "clientID is required"));
         }
         let app = services(ctx)?
             .applications()

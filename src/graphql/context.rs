@@ -1,5 +1,7 @@
 //! Per-request context: who is calling, from where, and the runtime scope check of `node`.
 
+use crate::domain::reason;
+use crate::graphql::error::code;
 use async_graphql::{Context, ErrorExtensions};
 
 use crate::domain::scope::AdminScope;
@@ -31,9 +33,9 @@ pub fn check_scope(ctx: &Context<'_>, scope: AdminScope) -> async_graphql::Resul
         Some(p) if p.scopes.contains(&scope) => Ok(()),
         Some(_) => Err(async_graphql::Error::new(format!("this operation requires the scope `{scope}`")).extend_with(
             |_, e| {
-                e.set("code", "FORBIDDEN");
+                e.set("code", code::FORBIDDEN);
                 e.set("errorName", "Forbidden");
-                e.set("reason", "InsufficientScope");
+                e.set("reason", reason::INSUFFICIENT_SCOPE);
                 e.set(
                     "info",
                     async_graphql::Value::from_json(serde_json::json!({"scope": scope.as_str()})).unwrap_or_default(),
@@ -41,7 +43,7 @@ pub fn check_scope(ctx: &Context<'_>, scope: AdminScope) -> async_graphql::Resul
             },
         )),
         None => Err(async_graphql::Error::new("authentication required").extend_with(|_, e| {
-            e.set("code", "UNAUTHENTICATED");
+            e.set("code", code::UNAUTHENTICATED);
             e.set("errorName", "Unauthenticated");
         })),
     }

@@ -1,8 +1,25 @@
 //! The one adapter from service errors to GraphQL errors with `extensions.code`.
 
+use crate::domain::reason;
 use async_graphql::ErrorExtensions;
 
 use crate::service::Error;
+
+/// The `extensions.code` values of the Admin API's errors, as Authgear and Apollo name them.
+pub mod code {
+    /// The input is wrong; nothing changed.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// The token lacks a scope, or the change would escalate privileges.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// A referenced object does not exist.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The change conflicts with existing data.
+    pub const CONFLICT: &str = "CONFLICT";
+    /// Something failed inside the server (logged, never described).
+    pub const INTERNAL: &str = "INTERNAL";
+    /// No valid bearer token.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+}
 
 fn with_code(message: String, code: &'static str, name: &'static str, reason: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| {
@@ -15,13 +32,13 @@ fn with_code(message: String, code: &'static str, name: &'static str, reason: &'
 impl From<Error> for async_graphql::Error {
     fn from(e: Error) -> Self {
         match e {
-            Error::Invalid { reason, message } => with_code(message, "BAD_USER_INPUT", "Invalid", reason),
-            Error::NotFound { reason, message } => with_code(message, "NOT_FOUND", "NotFound", reason),
-            Error::Conflict { reason, message } => with_code(message, "CONFLICT", "AlreadyExists", reason),
-            Error::Forbidden { reason, message } => with_code(message, "FORBIDDEN", "Forbidden", reason),
+            Error::Invalid { reason, message } => with_code(message, code::BAD_USER_INPUT, "Invalid", reason),
+            Error::NotFound { reason, message } => with_code(message, code::NOT_FOUND, "NotFound", reason),
+            Error::Conflict { reason, message } => with_code(message, code::CONFLICT, "AlreadyExists", reason),
+            Error::Forbidden { reason, message } => with_code(message, code::FORBIDDEN, "Forbidden", reason),
             Error::Internal(cause) => {
                 tracing::error!(cause = %cause.chain(), "internal error in Admin API");
-                with_code("internal error".to_owned(), "INTERNAL", "InternalError", "InternalError")
+                with_code("internal error".to_owned(), code::INTERNAL, "InternalError", reason::INTERNAL_ERROR)
             }
         }
     }
@@ -29,7 +46,7 @@ impl From<Error> for async_graphql::Error {
 
 /// A `BAD_USER_INPUT` error.
 pub fn bad_input(reason: &'static str, message: impl Into<String>) -> async_graphql::Error {
-    with_code(message.into(), "BAD_USER_INPUT", "Invalid", reason)
+    with_code(message.into(), code::BAD_USER_INPUT, "Invalid", reason)
 }
 
 /// An error that refuses a whole request before it runs (from an extension, where no

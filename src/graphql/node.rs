@@ -1,5 +1,6 @@
 //! Relay global IDs (`base64url("Type:uuid")`, no padding) and the `Node` interface.
 
+use crate::domain::reason;
 use async_graphql::{Context, ID, Interface, Object};
 use uuid::Uuid;
 
@@ -36,14 +37,14 @@ pub fn decode_any(id: &str) -> Option<(String, Uuid)> {
 pub fn decode<T: TypedId>(id: &ID) -> async_graphql::Result<T> {
     match decode_any(id) {
         Some((t, u)) if t == T::TYPE => Ok(T::from_uuid(u)),
-        _ => Err(bad_input("InvalidID", format!("`{}` is not a valid {} ID", id.as_str(), T::TYPE))),
+        _ => Err(bad_input(reason::INVALID_ID, format!("`{}` is not a valid {} ID", id.as_str(), T::TYPE))),
     }
 }
 
 /// Decodes a list of global IDs of one type.
 pub fn decode_all<T: TypedId>(ids: &[ID]) -> async_graphql::Result<Vec<T>> {
     if ids.len() > crate::domain::text::MAX_LIST {
-        return Err(bad_input("TooManyItems", format!("pass at most {} IDs", crate::domain::text::MAX_LIST)));
+        return Err(bad_input(reason::TOO_MANY_ITEMS, format!("pass at most {} IDs", crate::domain::text::MAX_LIST)));
     }
     ids.iter().map(decode).collect()
 }
@@ -101,7 +102,9 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     let svc = services(ctx)?;
     let decoded: Vec<(String, Uuid)> = ids
         .iter()
-        .map(|id| decode_any(id).ok_or_else(|| bad_input("InvalidID", format!("`{}` is not a valid ID", id.as_str()))))
+        .map(|id| {
+            decode_any(id).ok_or_else(|| bad_input(reason::INVALID_ID, format!("`{}` is not a valid ID", id.as_str())))
+        })
         .collect::<Result<_, _>>()?;
     let mut found: Vec<(Uuid, Node)> = Vec::new();
     let wanted = |scope| Wanted { ctx, decoded: &decoded, scope };
@@ -243,7 +246,7 @@ impl NodeQuery {
         #[graphql(desc = "Global IDs (at most 100).")] ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > 100 {
-            return Err(bad_input("TooManyIDs", "pass at most 100 IDs"));
+            return Err(bad_input(reason::TOO_MANY_I_DS, "pass at most 100 IDs"));
         }
         load_nodes(ctx, &ids).await
     }

@@ -16,6 +16,8 @@
 //! The declarations are strings (the attribute takes a literal); the planner parses each
 //! into [`AdminScope`] when it is built, and an unknown one is a start-up error.
 
+use crate::domain::reason;
+use crate::graphql::error::code;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
@@ -339,13 +341,25 @@ fn forbidden(alternatives: &[String]) -> ServerError {
         let names: Vec<String> = alternatives.iter().map(|a| format!("`{a}`")).collect();
         format!("this operation requires one of the scopes {}", names.join(", "))
     };
-    request_error(message, "FORBIDDEN", "Forbidden", "InsufficientScope", Some(serde_json::json!({"scope": first})))
+    request_error(
+        message,
+        code::FORBIDDEN,
+        "Forbidden",
+        reason::INSUFFICIENT_SCOPE,
+        Some(serde_json::json!({"scope": first})),
+    )
 }
 
 fn unauthenticated() -> ServerError {
-    request_error("authentication required".into(), "UNAUTHENTICATED", "Unauthenticated", "Unauthenticated", None)
+    request_error(
+        "authentication required".into(),
+        code::UNAUTHENTICATED,
+        reason::UNAUTHENTICATED,
+        "Unauthenticated",
+        None,
+    )
 }
 
 fn limit_error(message: String) -> ServerError {
-    request_error(message, "BAD_USER_INPUT", "Invalid", "QueryTooComplex", None)
+    request_error(message, code::BAD_USER_INPUT, "Invalid", reason::QUERY_TOO_COMPLEX, None)
 }

@@ -2,6 +2,8 @@
 //! variables or in the literal arguments of its document holds NUL (U+0000): PostgreSQL
 //! cannot store it, and SQLite and PostgreSQL must give the same `BAD_USER_INPUT`.
 
+use crate::domain::reason;
+use crate::graphql::error::code;
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
 };
@@ -25,9 +27,9 @@ pub fn check(document: &ExecutableDocument, variables: &Variables) -> Result<(),
 fn refusal(place: &str) -> ServerError {
     super::error::request_error(
         format!("{place} contains a forbidden character (NUL, U+0000); no text may hold it, so nothing was run"),
-        "BAD_USER_INPUT",
+        code::BAD_USER_INPUT,
         "Invalid",
-        "InvalidCharacter",
+        reason::INVALID_CHARACTER,
         None,
     )
 }

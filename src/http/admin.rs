@@ -1,5 +1,6 @@
 //! `POST /_api/admin/graphql`: bearer-token auth, then the GraphQL request.
 
+use crate::graphql::error::code;
 use async_graphql::dataloader::DataLoader;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
@@ -19,14 +20,14 @@ fn unauthorized(description: &str) -> Response {
         description.replace('"', "'")
     );
     let body = json!({
-        "errors": [{"message": description, "extensions": {"code": "UNAUTHENTICATED", "errorName": "Unauthenticated"}}]
+        "errors": [{"message": description, "extensions": {"code": code::UNAUTHENTICATED, "errorName": "Unauthenticated"}}]
     });
     (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, challenge)], axum::Json(body)).into_response()
 }
 
 fn bad_request(description: &str) -> Response {
     let body = json!({
-        "errors": [{"message": description, "extensions": {"code": "BAD_USER_INPUT", "errorName": "Invalid"}}]
+        "errors": [{"message": description, "extensions": {"code": code::BAD_USER_INPUT, "errorName": "Invalid"}}]
     });
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
@@ -83,7 +84,7 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("code", code::BAD_USER_INPUT);
             extensions.set("errorName", "Invalid");
             extensions.set("reason", "InvalidQuery");
         }

@@ -9,6 +9,19 @@
 //! - `store/`: database plumbing (connection, group commit, paging);
 //! - `unit_of_work/`: the one write path, with the audit row;
 //! - `maintenance.rs`: background clean-up.
+//!
+//! The compiler keeps the database inside this module. Outside it, neither the database
+//! handle nor the storage plumbing is visible:
+//!
+//! ```compile_fail
+//! fn peek(services: &authgraph::service::Services) {
+//!     let _ = &services.db; // private to the service layer
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use authgraph::service::store::db::Db; // the module is private to the service layer
+//! ```
 
 pub mod account;
 pub mod admin;

@@ -1,6 +1,7 @@
 //! The `User` object and its nested fields.
 
 use crate::domain::ids::TypedId;
+use crate::domain::reason;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use time::OffsetDateTime;
@@ -27,7 +28,7 @@ pub struct User(pub crate::service::admin::users::User);
 pub(super) fn refuse_send_password(send: Option<bool>) -> async_graphql::Result<()> {
     if send == Some(true) {
         return Err(bad_input(
-            "SendPasswordUnsupported",
+            reason::SEND_PASSWORD_UNSUPPORTED,
             "sendPassword is not supported yet: set the password and tell the user yourself",
         ));
     }

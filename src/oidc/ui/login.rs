@@ -1,5 +1,6 @@
 //! The login and signup pages.
 
+use crate::domain::reason;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -209,7 +210,7 @@ pub async fn signup_submit(
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
-        Err(Error::Invalid { reason: "RateLimited", .. }) => state.ui.message(
+        Err(Error::Invalid { reason: reason::RATE_LIMITED, .. }) => state.ui.message(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ups",
             "Too many accounts were created from this network in the last minute. Wait a minute and try again.",

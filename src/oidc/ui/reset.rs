@@ -1,5 +1,6 @@
 //! Forgot password and reset by one-time link.
 
+use crate::domain::reason;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -113,7 +114,7 @@ pub async fn reset_submit(
                 link => "/login", link_text => "Sign in",
             },
         ),
-        Err(Error::Invalid { reason: "ResetCodeInvalid", .. } | Error::NotFound { .. }) => link_expired(&state),
+        Err(Error::Invalid { reason: reason::RESET_CODE_INVALID, .. } | Error::NotFound { .. }) => link_expired(&state),
         Err(Error::Invalid { message, .. }) => {
             reset_page(&state, jar, StatusCode::UNPROCESSABLE_ENTITY, &code, Some(&sentence(&message)))
         }

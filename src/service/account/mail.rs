@@ -2,6 +2,7 @@
 //! to the log instead, so that a developer can follow a reset link locally.
 
 use crate::config::{SmtpConfig, SmtpTls};
+use crate::domain::reason;
 use crate::service::Account;
 use crate::service::store::time::now;
 use crate::service::unit_of_work::audit_row as audit;
@@ -47,7 +48,7 @@ impl Account<'_> {
     #[tracing::instrument(skip(self, body, actor))]
     pub async fn send_email(&self, to: &str, subject: &str, body: String, kind: &str, actor: &Actor) -> Result<()> {
         let recipient: Mailbox =
-            to.parse().map_err(|_| Error::invalid("InvalidEmail", format!("`{to}` is not an email address")))?;
+            to.parse().map_err(|_| Error::invalid(reason::INVALID_EMAIL, format!("`{to}` is not an email address")))?;
         let result = match &self.mailer.transport {
             None => {
                 tracing::info!(to, subject, body = %body, "no SMTP server is configured; this email was not sent");

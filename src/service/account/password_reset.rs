@@ -5,6 +5,7 @@
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::TypedId;
 use crate::domain::password::check_policy;
+use crate::domain::reason;
 use crate::service::Account;
 use crate::service::admin::user_rows::set_primary_password;
 use crate::service::admin::users::User;
@@ -80,7 +81,7 @@ impl Account<'_> {
     /// the user (whoever knew the old password is logged out).
     pub async fn finish_password_reset(&self, code: &str, password: String, actor: &Actor) -> Result<User> {
         check_policy(&self.config.password_policy, &password)?;
-        let expired = || Error::invalid("ResetCodeInvalid", "this reset link has expired or was already used");
+        let expired = || Error::invalid(reason::RESET_CODE_INVALID, "this reset link has expired or was already used");
         if !self.reset_code_valid(code).await? {
             return Err(expired());
         }

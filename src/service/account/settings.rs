@@ -3,6 +3,7 @@
 
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::password::check_policy;
+use crate::domain::reason;
 use crate::service::account::login::IdpSession;
 use crate::service::admin::user_rows::set_primary_password;
 use crate::service::admin::users::User;
@@ -21,7 +22,8 @@ pub const EDITABLE_PROFILE: [(&str, &str); 4] =
 impl Services {
     /// Saves the editable profile attributes (an empty value removes the attribute).
     pub async fn update_own_profile(&self, user_id: UserId, edits: &[(String, String)], actor: &Actor) -> Result<User> {
-        let user = self.users().get(user_id).await?.ok_or_else(|| Error::not_found("UserNotFound", "no such user"))?;
+        let user =
+            self.users().get(user_id).await?.ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, "no such user"))?;
         let mut attrs = user.standard_attributes.as_object().cloned().unwrap_or_default();
         attrs.retain(|k, _| !crate::domain::attributes::DERIVED_ATTRS.contains(&k.as_str()));
         for (k, v) in edits {
@@ -44,12 +46,12 @@ impl Services {
         let bucket = format!("password:user:{user_id}");
         let limit = self.config.rate_limits.password_check_failures_per_user_per_minute;
         let Some(reservation) = self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? else {
-            return Err(Error::invalid("RateLimited", "too many wrong passwords; wait a minute and try again"));
+            return Err(Error::invalid(reason::RATE_LIMITED, "too many wrong passwords; wait a minute and try again"));
         };
         let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
             reservation.keep();
-            return Err(Error::invalid("InvalidCredentials", "the current password is incorrect"));
+            return Err(Error::invalid(reason::INVALID_CREDENTIALS, "the current password is incorrect"));
         }
         self.account().release_attempt(reservation).await?;
         Ok(())
@@ -94,7 +96,7 @@ impl Services {
             // Only the user's own sessions: the ID of someone else's ends nothing.
             let cond = of_user(user_id.uuid()).add(session_and_grants(session_id.uuid()));
             if end_sessions(txn, cond, t).await? == 0 {
-                return Err(Error::not_found("SessionNotFound", "this session has already ended"));
+                return Err(Error::not_found(reason::SESSION_NOT_FOUND, "this session has already ended"));
             }
             let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
             let payload = json!({"session_id": session_id, "termination_type": "individual"});

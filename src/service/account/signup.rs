@@ -2,6 +2,7 @@
 
 use crate::config::LoginIdType;
 use crate::domain::ids::SessionId;
+use crate::domain::reason;
 use crate::service::Account;
 use crate::service::account::login::IdpSession;
 use crate::service::account::rate_limit::PerIp;
@@ -21,7 +22,7 @@ impl Account<'_> {
         replaces: Option<SessionId>,
     ) -> Result<(User, IdpSession, String)> {
         if password.is_empty() {
-            return Err(Error::invalid("PasswordPolicyViolated", "choose a password"));
+            return Err(Error::invalid(reason::PASSWORD_POLICY_VIOLATED, "choose a password"));
         }
         let text = login_id.trim();
         let types = &self.config.login_id.types;
@@ -35,14 +36,14 @@ impl Account<'_> {
         if !types.contains(&kind) {
             let allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
             return Err(Error::invalid(
-                "InvalidLoginID",
+                reason::INVALID_LOGIN_ID,
                 format!("sign up with one of: {}", allowed.join(", ").replace("phone", "phone number (+country code)")),
             ));
         }
         let ip = actor.ip.as_deref().unwrap_or("-");
         if !self.allow_per_ip(PerIp::Signup, ip, actor).await? {
             return Err(Error::invalid(
-                "RateLimited",
+                reason::RATE_LIMITED,
                 "too many sign-ups from this address; wait a minute and try again",
             ));
         }

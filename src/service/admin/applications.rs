@@ -3,6 +3,7 @@
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::ids::{ApplicationId, ApplicationSecretId, TypedId};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
+use crate::domain::reason;
 use crate::domain::scope::AdminScope;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Applications;
@@ -89,7 +90,7 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
     if let Some(name) = &s.name {
         check_text("name", name)?;
         if name.trim().is_empty() || name.chars().count() > 200 {
-            return Err(Error::invalid("InvalidApplication", "name must have 1 to 200 characters"));
+            return Err(Error::invalid(reason::INVALID_APPLICATION, "name must have 1 to 200 characters"));
         }
     }
     for (field, list) in [("redirectURIs", &s.redirect_uris), ("postLogoutRedirectURIs", &s.post_logout_redirect_uris)]
@@ -100,7 +101,7 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
                 validate_redirect_uri(field, uri)?;
             }
             if kind == AppType::M2m && !list.is_empty() {
-                return Err(Error::invalid("InvalidApplication", format!("an m2m application has no {field}")));
+                return Err(Error::invalid(reason::INVALID_APPLICATION, format!("an m2m application has no {field}")));
             }
         }
     }
@@ -114,13 +115,13 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
         && let Some(bad) = grants.iter().find(|g| !kind.allowed_grants().contains(&g.as_str()))
     {
         return Err(Error::invalid(
-            "InvalidGrantType",
+            reason::INVALID_GRANT_TYPE,
             format!("a {} application cannot use the grant `{bad}`", kind.as_str()),
         ));
     }
     let within = |v: Option<i64>, min: i64, max: i64, field: &str| match v {
         Some(v) if v < min || v > max => {
-            Err(Error::invalid("InvalidLifetime", format!("{field} must be between {min} and {max} seconds")))
+            Err(Error::invalid(reason::INVALID_LIFETIME, format!("{field} must be between {min} and {max} seconds")))
         }
         _ => Ok(()),
     };
@@ -130,11 +131,14 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
     if let Some(alg) = &s.access_token_alg
         && !matches!(alg.as_str(), "RS256" | "ES256" | "EdDSA")
     {
-        return Err(Error::invalid("InvalidAlgorithm", "accessTokenSigningAlgorithm must be RS256, ES256 or EdDSA"));
+        return Err(Error::invalid(
+            reason::INVALID_ALGORITHM,
+            "accessTokenSigningAlgorithm must be RS256, ES256 or EdDSA",
+        ));
     }
     if s.can_introspect_all_tokens == Some(true) && !kind.has_secret() {
         return Err(Error::invalid(
-            "InvalidApplication",
+            reason::INVALID_APPLICATION,
             format!("a {} application is a public client and cannot introspect tokens", kind.as_str()),
         ));
     }
@@ -169,7 +173,9 @@ pub(in crate::service) async fn app_row(conn: &impl ConnectionTrait, client_id: 
         .filter(Expr::col(application::Column::ClientId).eq(client_id))
         .one(conn)
         .await?
-        .ok_or_else(|| Error::not_found("ApplicationNotFound", format!("no application has client ID `{client_id}`")))
+        .ok_or_else(|| {
+            Error::not_found(reason::APPLICATION_NOT_FOUND, format!("no application has client ID `{client_id}`"))
+        })
 }
 
 fn app_json(a: &application::Model) -> Value {
@@ -211,7 +217,7 @@ impl Applications<'_> {
         settings: AppSettings,
     ) -> Result<(Application, Option<String>)> {
         if settings.name.is_none() {
-            return Err(Error::invalid("InvalidApplication", "name is required"));
+            return Err(Error::invalid(reason::INVALID_APPLICATION, "name is required"));
         }
         validate(kind, &settings)?;
         let t = micros(now());
@@ -238,7 +244,7 @@ impl Applications<'_> {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| conflict_on_unique(e, "DuplicatedClientID", "client ID collision; try again"))?;
+                .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_CLIENT_ID, "client ID collision; try again"))?;
                 let secret = if kind.has_secret() { Some(insert_secret(txn, row.id).await?) } else { None };
                 tx.record(audit, None, json!({"application": app_json(&row)})).await?;
                 let app = self.one_app(txn, row).await?;
@@ -315,30 +321,29 @@ impl Applications<'_> {
 
     /// Deletes an application with its secrets and grants.
     pub async fn delete(&self, audit: &Audit, held: &[AdminScope], client_id: &str) -> Result<()> {
-        self
-            .write(async |tx| {
-                let txn = tx.conn();
-                let row = app_row(txn, client_id).await?;
-                escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
-                // Its grants end with it: refresh tokens stop at once, and access tokens are
-                // refused wherever they are checked (the client no longer exists).
-                let grants = Condition::all().add(Expr::col(session::Column::ClientId).eq(client_id));
-                end_sessions(txn, grants, micros(now())).await?;
-                // Its users' consents and unused codes go too: they name a client that is gone.
-                authorization::Entity::delete_many()
-                    .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
-                    .exec(txn)
-                    .await?;
-                authorization_code::Entity::delete_many()
-                    .filter(Expr::col(authorization_code::Column::ClientId).eq(client_id))
-                    .exec(txn)
-                    .await?;
-                application::Entity::delete_by_id(row.id).exec(txn).await?;
-                tx.record(audit, None, json!({"application": app_json(&row)})).await?;
-                changes::bump(txn, Area::Applications).await?;
-                Ok::<_, crate::service::Error>(())
-            })
-            .await?;
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = app_row(txn, client_id).await?;
+            escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
+            // Its grants end with it: refresh tokens stop at once, and access tokens are
+            // refused wherever they are checked (the client no longer exists).
+            let grants = Condition::all().add(Expr::col(session::Column::ClientId).eq(client_id));
+            end_sessions(txn, grants, micros(now())).await?;
+            // Its users' consents and unused codes go too: they name a client that is gone.
+            authorization::Entity::delete_many()
+                .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
+                .exec(txn)
+                .await?;
+            authorization_code::Entity::delete_many()
+                .filter(Expr::col(authorization_code::Column::ClientId).eq(client_id))
+                .exec(txn)
+                .await?;
+            application::Entity::delete_by_id(row.id).exec(txn).await?;
+            tx.record(audit, None, json!({"application": app_json(&row)})).await?;
+            changes::bump(txn, Area::Applications).await?;
+            Ok::<_, crate::service::Error>(())
+        })
+        .await?;
         self.forget().await;
         Ok(())
     }
@@ -357,7 +362,7 @@ impl Applications<'_> {
             let kind = AppType::parse(&row.kind).unwrap_or(AppType::Confidential);
             if !kind.has_secret() {
                 return Err(Error::invalid(
-                    "ApplicationHasNoSecrets",
+                    reason::APPLICATION_HAS_NO_SECRETS,
                     format!("a {} application is a public client and has no secrets", kind.as_str()),
                 ));
             }
@@ -368,7 +373,7 @@ impl Applications<'_> {
                 .await?;
             if active >= MAX_ACTIVE_SECRETS as u64 {
                 return Err(Error::conflict(
-                    "TooManySecrets",
+                    reason::TOO_MANY_SECRETS,
                     format!("an application has at most {MAX_ACTIVE_SECRETS} active secrets: revoke one first"),
                 ));
             }
@@ -398,7 +403,10 @@ impl Applications<'_> {
                 .await?
                 .filter(|s| s.application_id == row.id)
                 .ok_or_else(|| {
-                    Error::not_found("SecretNotFound", format!("application `{client_id}` has no secret {secret_id}"))
+                    Error::not_found(
+                        reason::SECRET_NOT_FOUND,
+                        format!("application `{client_id}` has no secret {secret_id}"),
+                    )
                 })?;
             if secret.revoked_at.is_none() {
                 let mut am = secret.into_active_model();

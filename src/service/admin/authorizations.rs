@@ -1,6 +1,7 @@
 //! Third-party consents (`authorizations`) as the Admin API sees them.
 
 use crate::domain::ids::{AuthorizationId, UserId};
+use crate::domain::reason;
 use crate::service::Authorizations;
 use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
@@ -74,7 +75,7 @@ impl Authorizations<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = authorization::Entity::find_by_id(id).one(txn).await?.ok_or_else(|| {
-                Error::not_found("AuthorizationNotFound", format!("authorization {id} does not exist"))
+                Error::not_found(reason::AUTHORIZATION_NOT_FOUND, format!("authorization {id} does not exist"))
             })?;
             authorization::Entity::delete_by_id(id).exec(txn).await?;
             let grants = of_user(row.user_id).add(Expr::col(session::Column::ClientId).eq(row.client_id.clone()));

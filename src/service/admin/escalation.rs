@@ -7,6 +7,7 @@
 //! Admin API scope that application holds. The checks run inside the write transaction, so
 //! they see the grants the write is about to change.
 
+use crate::domain::reason;
 use crate::domain::scope::AdminScope;
 use crate::service::{Error, Result};
 use entity::application;
@@ -41,7 +42,7 @@ pub(in crate::service) fn ensure_held(held: &[AdminScope], needed: &[String], wh
         return Ok(());
     }
     Err(Error::Forbidden {
-        reason: "PrivilegeEscalation",
+        reason: reason::PRIVILEGE_ESCALATION,
         message: format!("{what} needs every Admin API scope involved; this token lacks `{}`", missing.join("`, `")),
     })
 }

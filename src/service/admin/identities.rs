@@ -3,6 +3,7 @@
 use crate::domain::ids::{AuthenticatorId, IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
+use crate::domain::reason;
 use crate::service::Identities;
 use crate::service::admin::user_rows::{insert_password, refresh_derived, user_row};
 use crate::service::admin::users::User;
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 fn duplicate(login_id: &LoginId) -> Error {
     Error::conflict(
-        "DuplicatedIdentity",
+        reason::DUPLICATED_IDENTITY,
         format!("the {} `{}` is already used by a user", login_id.kind.as_str(), login_id.original),
     )
 }
@@ -45,14 +46,14 @@ pub(in crate::service) async fn insert_login_id(
     }
     .insert(conn)
     .await
-    .map_err(|e| conflict_on_unique(e, "DuplicatedIdentity", duplicate(login_id).describe()))
+    .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_IDENTITY, duplicate(login_id).describe()))
 }
 
 async fn identity_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<identity::Model> {
     identity::Entity::find_by_id(id)
         .one(conn)
         .await?
-        .ok_or_else(|| Error::not_found("IdentityNotFound", format!("identity {id} does not exist")))
+        .ok_or_else(|| Error::not_found(reason::IDENTITY_NOT_FOUND, format!("identity {id} does not exist")))
 }
 
 impl Identities<'_> {
@@ -114,13 +115,13 @@ impl Identities<'_> {
             let ident = identity_row(txn, identity_id.uuid()).await?;
             if ident.user_id != user_id.uuid() {
                 return Err(Error::not_found(
-                    "IdentityNotFound",
+                    reason::IDENTITY_NOT_FOUND,
                     format!("identity {identity_id} does not belong to user {user_id}"),
                 ));
             }
             if ident.login_id_key != key {
                 return Err(Error::invalid(
-                    "IdentityTypeMismatch",
+                    reason::IDENTITY_TYPE_MISMATCH,
                     format!("identity {identity_id} is a {} login ID; it cannot become {key}", ident.login_id_key),
                 ));
             }
@@ -132,7 +133,7 @@ impl Identities<'_> {
             let ident = am
                 .update(txn)
                 .await
-                .map_err(|e| conflict_on_unique(e, "DuplicatedIdentity", duplicate(&login_id).describe()))?;
+                .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_IDENTITY, duplicate(&login_id).describe()))?;
             let row = refresh_derived(txn, row).await?;
             let ident = Identity::from(ident);
             tx.record(audit, Some(user_id.uuid()), json!({"identity": ident.claims(), "identity_id": ident.id}))
@@ -154,7 +155,7 @@ impl Identities<'_> {
                 .await?;
             if count <= 1 {
                 return Err(Error::invalid(
-                    "RemoveLastIdentity",
+                    reason::REMOVE_LAST_IDENTITY,
                     "this is the user's last identity; add another one before removing it",
                 ));
             }

@@ -2,6 +2,7 @@
 
 use crate::domain::ids::{ApplicationId, ResourceId, ScopeId, TypedId};
 use crate::domain::oauth::{validate_resource_uri, validate_scope};
+use crate::domain::reason;
 use crate::domain::scope::AdminScope;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Resources;
@@ -49,13 +50,13 @@ async fn resource_row(conn: &impl ConnectionTrait, uri: &str) -> Result<resource
         .filter(Expr::col(resource::Column::Uri).eq(uri))
         .one(conn)
         .await?
-        .ok_or_else(|| Error::not_found("ResourceNotFound", format!("no resource has the URI `{uri}`")))
+        .ok_or_else(|| Error::not_found(reason::RESOURCE_NOT_FOUND, format!("no resource has the URI `{uri}`")))
 }
 
 fn fixed(r: &resource::Model) -> Result<()> {
     if r.builtin {
         return Err(Error::invalid(
-            "BuiltinResource",
+            reason::BUILTIN_RESOURCE,
             "the Admin API resource and its scopes are built in and cannot be changed",
         ));
     }
@@ -175,7 +176,9 @@ impl Resources<'_> {
             }
             .insert(txn)
             .await
-            .map_err(|e| conflict_on_unique(e, "DuplicatedResource", format!("a resource with URI `{uri}` exists")))?;
+            .map_err(|e| {
+                conflict_on_unique(e, reason::DUPLICATED_RESOURCE, format!("a resource with URI `{uri}` exists"))
+            })?;
             tx.record(audit, None, json!({"resource_uri": uri})).await?;
             Ok(row.into())
         })
@@ -238,7 +241,7 @@ impl Resources<'_> {
             .insert(txn)
             .await
             .map_err(|e| {
-                conflict_on_unique(e, "DuplicatedScope", format!("`{uri}` already has the scope `{scope}`"))
+                conflict_on_unique(e, reason::DUPLICATED_SCOPE, format!("`{uri}` already has the scope `{scope}`"))
             })?;
             tx.record(audit, None, json!({"resource_uri": uri, "scope": scope})).await?;
             Ok(row.into())
@@ -258,7 +261,7 @@ impl Resources<'_> {
             .filter(Expr::col(resource_scope::Column::Scope).eq(scope))
             .one(conn)
             .await?
-            .ok_or_else(|| Error::not_found("ScopeNotFound", format!("`{uri}` has no scope `{scope}`")))?;
+            .ok_or_else(|| Error::not_found(reason::SCOPE_NOT_FOUND, format!("`{uri}` has no scope `{scope}`")))?;
         Ok((res, row))
     }
 
@@ -381,7 +384,7 @@ impl Resources<'_> {
                 > 0;
             if !linked {
                 return Err(Error::invalid(
-                    "ResourceNotLinked",
+                    reason::RESOURCE_NOT_LINKED,
                     format!("add the resource `{uri}` to `{client_id}` before granting its scopes"),
                 ));
             }
@@ -394,7 +397,7 @@ impl Resources<'_> {
                 let found = defined
                     .iter()
                     .find(|d| &d.scope == s)
-                    .ok_or_else(|| Error::not_found("ScopeNotFound", format!("`{uri}` has no scope `{s}`")))?;
+                    .ok_or_else(|| Error::not_found(reason::SCOPE_NOT_FOUND, format!("`{uri}` has no scope `{s}`")))?;
                 ids.push(found.id);
             }
             let all_ids: Vec<Uuid> = defined.iter().map(|d| d.id).collect();

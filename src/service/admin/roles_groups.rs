@@ -3,6 +3,7 @@
 
 use crate::domain::ids::{GroupId, RoleId, TypedId, UserId};
 use crate::domain::key::validate_key;
+use crate::domain::reason;
 use crate::domain::text::{check_list, check_text};
 use crate::service::RolesGroups;
 use crate::service::admin::user_rows::user_row;
@@ -57,14 +58,18 @@ impl Kind {
     }
     fn not_found(self, what: impl std::fmt::Display) -> Error {
         match self {
-            Self::Role => Error::not_found("RoleNotFound", format!("role {what} does not exist")),
-            Self::Group => Error::not_found("GroupNotFound", format!("group {what} does not exist")),
+            Self::Role => Error::not_found(reason::ROLE_NOT_FOUND, format!("role {what} does not exist")),
+            Self::Group => Error::not_found(reason::GROUP_NOT_FOUND, format!("group {what} does not exist")),
         }
     }
     fn duplicate(self, key: &str) -> Error {
         match self {
-            Self::Role => Error::conflict("RoleDuplicateKey", format!("a role with key `{key}` already exists")),
-            Self::Group => Error::conflict("GroupDuplicateKey", format!("a group with key `{key}` already exists")),
+            Self::Role => {
+                Error::conflict(reason::ROLE_DUPLICATE_KEY, format!("a role with key `{key}` already exists"))
+            }
+            Self::Group => {
+                Error::conflict(reason::GROUP_DUPLICATE_KEY, format!("a group with key `{key}` already exists"))
+            }
         }
     }
 }
@@ -196,7 +201,7 @@ impl RolesGroups<'_> {
                 ])
                 .map_err(Error::internal)?
                 .to_owned();
-            txn.execute(&stmt).await.map_err(|e| match conflict_on_unique(e, "Duplicate", "") {
+            txn.execute(&stmt).await.map_err(|e| match conflict_on_unique(e, reason::DUPLICATE, "") {
                 Error::Conflict { .. } => kind.duplicate(key),
                 other => other,
             })?;
@@ -237,7 +242,7 @@ impl RolesGroups<'_> {
             if let Some(d) = description {
                 stmt.value("description", Some(d).filter(|s| !s.is_empty()));
             }
-            txn.execute(&stmt).await.map_err(|e| match conflict_on_unique(e, "Duplicate", "") {
+            txn.execute(&stmt).await.map_err(|e| match conflict_on_unique(e, reason::DUPLICATE, "") {
                 Error::Conflict { .. } => kind.duplicate(&new_key),
                 other => other,
             })?;
@@ -313,7 +318,7 @@ impl RolesGroups<'_> {
                 .all(txn)
                 .await?;
             if let Some(missing) = user_ids.iter().find(|u| !found.contains(&u.uuid())) {
-                return Err(Error::not_found("UserNotFound", format!("user {missing} does not exist")));
+                return Err(Error::not_found(reason::USER_NOT_FOUND, format!("user {missing} does not exist")));
             }
             let pairs: Vec<(Uuid, Uuid)> = user_ids.iter().map(|u| (u.uuid(), row.id)).collect();
             set_links(txn, link, &pairs, add).await?;

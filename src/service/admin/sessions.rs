@@ -3,6 +3,7 @@
 
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::oauth::AppType;
+use crate::domain::reason;
 use crate::service::Sessions;
 use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
@@ -71,18 +72,21 @@ impl Sessions<'_> {
                 let txn = tx.conn();
                 let user: User = user_row(txn, user_id.uuid()).await?.into();
                 if user.is_disabled_at(OffsetDateTime::now_utc()) {
-                    return Err(Error::invalid("UserDisabled", "the user is disabled and cannot get a session"));
+                    return Err(Error::invalid(reason::USER_DISABLED, "the user is disabled and cannot get a session"));
                 }
                 let app = self.applications().get(client_id).await?.ok_or_else(|| {
-                    Error::not_found("ApplicationNotFound", format!("no application has client ID `{client_id}`"))
+                    Error::not_found(
+                        reason::APPLICATION_NOT_FOUND,
+                        format!("no application has client ID `{client_id}`"),
+                    )
                 })?;
                 if app.kind == AppType::M2m {
-                    return Err(Error::invalid("InvalidApplication", "an m2m application has no user sessions"));
+                    return Err(Error::invalid(reason::INVALID_APPLICATION, "an m2m application has no user sessions"));
                 }
                 // A third-party app gets a user's tokens only with the user's own consent.
                 if app.kind == AppType::ThirdPartyApp {
                     return Err(Error::invalid(
-                        "InvalidApplication",
+                        reason::INVALID_APPLICATION,
                         "a third-party application gets a user's tokens only through the user's consent",
                     ));
                 }
@@ -154,7 +158,7 @@ impl Sessions<'_> {
             let txn = tx.conn();
             let sess =
                 session::Entity::find_by_id(session_id).one(txn).await?.filter(|s| s.revoked_at.is_none()).ok_or_else(
-                    || Error::not_found("SessionNotFound", format!("session {session_id} does not exist")),
+                    || Error::not_found(reason::SESSION_NOT_FOUND, format!("session {session_id} does not exist")),
                 )?;
             let user = user_row(txn, sess.user_id).await?;
             // Ending a browser session also ends the grants that came from it.

@@ -3,6 +3,7 @@
 
 use crate::crypto::jwt::{ALGORITHMS, SigningKey};
 use crate::domain::ids::SigningKeyId;
+use crate::domain::reason;
 use crate::service::Result;
 use crate::service::SigningKeys;
 use crate::service::store::time::{micros, now, time_of};
@@ -201,7 +202,7 @@ impl SigningKeys<'_> {
     pub async fn rotate(&self, audit: &crate::service::Audit, alg: &str) -> Result<SigningKeyInfo> {
         if !ALGORITHMS.contains(&alg) {
             return Err(crate::service::Error::invalid(
-                "InvalidAlgorithm",
+                reason::INVALID_ALGORITHM,
                 "the algorithm must be RS256, ES256 or EdDSA",
             ));
         }

@@ -3,6 +3,7 @@
 //! flows.
 
 use crate::domain::attributes::formatted_name;
+use crate::domain::reason;
 use crate::service::store::time::{micros, now, time_of};
 use crate::service::{Error, Result, conflict_on_unique};
 use entity::{authenticator, identity, user, verified_claim};
@@ -22,7 +23,7 @@ pub(in crate::service) async fn user_row(conn: &impl ConnectionTrait, id: Uuid) 
     if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         q = q.lock_exclusive();
     }
-    q.one(conn).await?.ok_or_else(|| Error::not_found("UserNotFound", format!("user {id} does not exist")))
+    q.one(conn).await?.ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {id} does not exist")))
 }
 
 /// The user as an audit payload records it; times are RFC 3339 text.
@@ -164,7 +165,7 @@ pub(in crate::service) async fn insert_password(
     }
     .insert(conn)
     .await
-    .map_err(|e| conflict_on_unique(e, "DuplicatedAuthenticator", "the user already has a password"))?;
+    .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_AUTHENTICATOR, "the user already has a password"))?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 use crate::domain::ids::{GroupId, RoleId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
+use crate::domain::reason;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
 use crate::service::admin::users::User;
@@ -278,7 +279,7 @@ impl Users<'_> {
             "preferred_username" => "username",
             other => {
                 return Err(Error::invalid(
-                    "GetUsersInvalidArgument",
+                    reason::GET_USERS_INVALID_ARGUMENT,
                     format!("attributeName `{other}` is not supported: use email, phone_number or preferred_username"),
                 ));
             }

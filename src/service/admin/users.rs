@@ -4,6 +4,7 @@ use crate::domain::attributes::{validate_custom, validate_standard};
 use crate::domain::ids::{TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
+use crate::domain::reason;
 use crate::service::Users;
 use crate::service::admin::user_rows::generate_password;
 use crate::service::admin::user_rows::insert_password;
@@ -73,7 +74,7 @@ impl Users<'_> {
             && f >= u
         {
             return Err(Error::invalid(
-                "InvalidAccountValidPeriod",
+                reason::INVALID_ACCOUNT_VALID_PERIOD,
                 "accountValidFrom must be before accountValidUntil",
             ));
         }
@@ -144,7 +145,7 @@ impl Users<'_> {
                         });
                         if !owned {
                             return Err(Error::invalid(
-                                "InvalidStandardAttributes",
+                                reason::INVALID_STANDARD_ATTRIBUTES,
                                 format!("standardAttributes.{claim} must be one of the user's {login_type} login IDs"),
                             ));
                         }
@@ -198,19 +199,19 @@ impl Users<'_> {
             (Some(from), Some(until)) if from < until && disabled => Some((from, until)),
             (Some(_), Some(_)) if !disabled => {
                 return Err(Error::invalid(
-                    "InvalidDisabledStatus",
+                    reason::INVALID_DISABLED_STATUS,
                     "temporarilyDisabledFrom/Until only apply when isDisabled is true",
                 ));
             }
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
-                    "InvalidDisabledStatus",
+                    reason::INVALID_DISABLED_STATUS,
                     "temporarilyDisabledFrom must be before temporarilyDisabledUntil",
                 ));
             }
             _ => {
                 return Err(Error::invalid(
-                    "InvalidDisabledStatus",
+                    reason::INVALID_DISABLED_STATUS,
                     "give both temporarilyDisabledFrom and temporarilyDisabledUntil, or neither",
                 ));
             }
@@ -223,7 +224,7 @@ impl Users<'_> {
                     || row.account_valid_until.is_some_and(|v| micros(until) > v);
                 if outside {
                     return Err(Error::invalid(
-                        "InvalidDisabledStatus",
+                        reason::INVALID_DISABLED_STATUS,
                         "the temporary disable window must lie inside the account valid period",
                     ));
                 }
@@ -269,7 +270,7 @@ impl Users<'_> {
                 && f >= u
             {
                 return Err(Error::invalid(
-                    "InvalidAccountValidPeriod",
+                    reason::INVALID_ACCOUNT_VALID_PERIOD,
                     "accountValidFrom must be before accountValidUntil",
                 ));
             }
@@ -277,7 +278,7 @@ impl Users<'_> {
                 || row.temporarily_disabled_until.is_some_and(|w| until.is_some_and(|u| micros(u) < w));
             if window_outside {
                 return Err(Error::invalid(
-                    "InvalidAccountValidPeriod",
+                    reason::INVALID_ACCOUNT_VALID_PERIOD,
                     "the account valid period must contain the user's temporary disable window",
                 ));
             }
@@ -306,7 +307,7 @@ impl Users<'_> {
         user::Entity::find_by_id(user_id)
             .one(&self.db.conn)
             .await?
-            .ok_or_else(|| Error::not_found("UserNotFound", format!("user {user_id} does not exist")))?;
+            .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist")))?;
         let hash = self.hasher.hash(password).await?;
         let t = now();
         self.write(async |tx| {
@@ -325,7 +326,7 @@ impl Users<'_> {
             let txn = tx.conn();
             let row = user_row(txn, user_id.uuid()).await?;
             let auth = primary_password(txn, user_id.uuid()).await?.ok_or_else(|| {
-                Error::not_found("PasswordAuthenticatorNotFound", format!("user {user_id} has no password"))
+                Error::not_found(reason::PASSWORD_AUTHENTICATOR_NOT_FOUND, format!("user {user_id} has no password"))
             })?;
             let t = now();
             let mut am = auth.into_active_model();
@@ -352,7 +353,7 @@ impl Users<'_> {
             "phone_number" => crate::domain::login_id::normalize_phone(value.trim())?,
             other => {
                 return Err(Error::invalid(
-                    "InvalidClaimName",
+                    reason::INVALID_CLAIM_NAME,
                     format!("claim `{other}` cannot be verified: use email or phone_number"),
                 ));
             }
@@ -408,7 +409,7 @@ impl Users<'_> {
             .exec(&self.db.conn)
             .await?;
         if res.rows_affected == 0 {
-            return Err(Error::not_found("UserNotFound", format!("user {user_id} does not exist")));
+            return Err(Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist")));
         }
         Ok(())
     }

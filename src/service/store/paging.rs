@@ -2,6 +2,7 @@
 //! bound to its list and order: it names them, and any other list or order refuses it.
 
 use crate::crypto::{b64, b64_decode};
+use crate::domain::reason;
 use crate::service::{Error, Result};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement};
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Select, Value};
@@ -89,7 +90,7 @@ impl Cursor {
     }
 
     fn foreign() -> Error {
-        Error::invalid("InvalidCursor", "the cursor belongs to another list or order")
+        Error::invalid(reason::INVALID_CURSOR, "the cursor belongs to another list or order")
     }
 
     /// Refuses the cursor unless it was made for the list and order named `list`.
@@ -106,7 +107,7 @@ impl Cursor {
     pub fn decode(text: &str) -> Result<Self> {
         b64_decode(text)
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| Error::invalid("InvalidCursor", format!("`{text}` is not a valid cursor")))
+            .ok_or_else(|| Error::invalid(reason::INVALID_CURSOR, format!("`{text}` is not a valid cursor")))
     }
 }
 
@@ -127,12 +128,12 @@ impl PageArgs {
     /// Validates the arguments.
     pub(in crate::service) fn plan(&self) -> Result<Plan> {
         if self.first.is_some() && self.last.is_some() {
-            return Err(Error::invalid("InvalidPagination", "pass `first` or `last`, not both"));
+            return Err(Error::invalid(reason::INVALID_PAGINATION, "pass `first` or `last`, not both"));
         }
         let size = |n: i32, name: &str| {
             u64::try_from(n)
                 .map(|n| std::cmp::min(n, MAX_PAGE_SIZE))
-                .map_err(|_| Error::invalid("InvalidPagination", format!("`{name}` must not be negative")))
+                .map_err(|_| Error::invalid(reason::INVALID_PAGINATION, format!("`{name}` must not be negative")))
         };
         let (limit, backward) = match (self.first, self.last) {
             (Some(n), _) => (size(n, "first")?, false),

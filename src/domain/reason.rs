@@ -1,0 +1,137 @@
+//! Every machine-readable reason an error carries (`extensions.reason` in the Admin API,
+//! `reason` in the service error): one list, so that a client can match on them and a
+//! new error does not invent a near-duplicate. The GraphQL `extensions.code` values are
+//! in `graphql/error.rs`, the one adapter that sets them.
+
+/// `ApplicationHasNoSecrets`.
+pub const APPLICATION_HAS_NO_SECRETS: &str = "ApplicationHasNoSecrets";
+/// `ApplicationNotFound`.
+pub const APPLICATION_NOT_FOUND: &str = "ApplicationNotFound";
+/// `AuthorizationNotFound`.
+pub const AUTHORIZATION_NOT_FOUND: &str = "AuthorizationNotFound";
+/// `BuiltinResource`.
+pub const BUILTIN_RESOURCE: &str = "BuiltinResource";
+/// `Duplicate`.
+pub const DUPLICATE: &str = "Duplicate";
+/// `DuplicatedAuthenticator`.
+pub const DUPLICATED_AUTHENTICATOR: &str = "DuplicatedAuthenticator";
+/// `DuplicatedClientID`.
+pub const DUPLICATED_CLIENT_ID: &str = "DuplicatedClientID";
+/// `DuplicatedIdentity`.
+pub const DUPLICATED_IDENTITY: &str = "DuplicatedIdentity";
+/// `DuplicatedResource`.
+pub const DUPLICATED_RESOURCE: &str = "DuplicatedResource";
+/// `DuplicatedScope`.
+pub const DUPLICATED_SCOPE: &str = "DuplicatedScope";
+/// `GetUsersInvalidArgument`.
+pub const GET_USERS_INVALID_ARGUMENT: &str = "GetUsersInvalidArgument";
+/// `GroupDuplicateKey`.
+pub const GROUP_DUPLICATE_KEY: &str = "GroupDuplicateKey";
+/// `GroupNotFound`.
+pub const GROUP_NOT_FOUND: &str = "GroupNotFound";
+/// `IdentityNotFound`.
+pub const IDENTITY_NOT_FOUND: &str = "IdentityNotFound";
+/// `IdentityTypeMismatch`.
+pub const IDENTITY_TYPE_MISMATCH: &str = "IdentityTypeMismatch";
+/// `InvalidAccountValidPeriod`.
+pub const INVALID_ACCOUNT_VALID_PERIOD: &str = "InvalidAccountValidPeriod";
+/// `InvalidAlgorithm`.
+pub const INVALID_ALGORITHM: &str = "InvalidAlgorithm";
+/// `InvalidApplication`.
+pub const INVALID_APPLICATION: &str = "InvalidApplication";
+/// `InvalidClaimName`.
+pub const INVALID_CLAIM_NAME: &str = "InvalidClaimName";
+/// `InvalidClientID`.
+pub const INVALID_CLIENT_ID: &str = "InvalidClientID";
+/// `InvalidCredentials`.
+pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
+/// `InvalidCursor`.
+pub const INVALID_CURSOR: &str = "InvalidCursor";
+/// `InvalidCustomAttributes`.
+pub const INVALID_CUSTOM_ATTRIBUTES: &str = "InvalidCustomAttributes";
+/// `InvalidDisabledStatus`.
+pub const INVALID_DISABLED_STATUS: &str = "InvalidDisabledStatus";
+/// `InvalidEmail`.
+pub const INVALID_EMAIL: &str = "InvalidEmail";
+/// `InvalidGrantType`.
+pub const INVALID_GRANT_TYPE: &str = "InvalidGrantType";
+/// `InvalidID`.
+pub const INVALID_ID: &str = "InvalidID";
+/// `InvalidKey`.
+pub const INVALID_KEY: &str = "InvalidKey";
+/// `InvalidLifetime`.
+pub const INVALID_LIFETIME: &str = "InvalidLifetime";
+/// `InvalidLoginID`.
+pub const INVALID_LOGIN_ID: &str = "InvalidLoginID";
+/// `InvalidLoginIDKey`.
+pub const INVALID_LOGIN_ID_KEY: &str = "InvalidLoginIDKey";
+/// `InvalidOrigin`.
+pub const INVALID_ORIGIN: &str = "InvalidOrigin";
+/// `InvalidPagination`.
+pub const INVALID_PAGINATION: &str = "InvalidPagination";
+/// `InvalidPhoneNumber`.
+pub const INVALID_PHONE_NUMBER: &str = "InvalidPhoneNumber";
+/// `InvalidRedirectURI`.
+pub const INVALID_REDIRECT_URI: &str = "InvalidRedirectURI";
+/// `InvalidResourceURI`.
+pub const INVALID_RESOURCE_URI: &str = "InvalidResourceURI";
+/// `InvalidScope`.
+pub const INVALID_SCOPE: &str = "InvalidScope";
+/// `InvalidStandardAttributes`.
+pub const INVALID_STANDARD_ATTRIBUTES: &str = "InvalidStandardAttributes";
+/// `InvalidText`.
+pub const INVALID_TEXT: &str = "InvalidText";
+/// `InvalidUsername`.
+pub const INVALID_USERNAME: &str = "InvalidUsername";
+/// `PasswordAuthenticatorNotFound`.
+pub const PASSWORD_AUTHENTICATOR_NOT_FOUND: &str = "PasswordAuthenticatorNotFound";
+/// `PasswordPolicyViolated`.
+pub const PASSWORD_POLICY_VIOLATED: &str = "PasswordPolicyViolated";
+/// `PrivilegeEscalation`.
+pub const PRIVILEGE_ESCALATION: &str = "PrivilegeEscalation";
+/// `RateLimited`.
+pub const RATE_LIMITED: &str = "RateLimited";
+/// `RemoveLastIdentity`.
+pub const REMOVE_LAST_IDENTITY: &str = "RemoveLastIdentity";
+/// `ReservedKey`.
+pub const RESERVED_KEY: &str = "ReservedKey";
+/// `ResetCodeInvalid`.
+pub const RESET_CODE_INVALID: &str = "ResetCodeInvalid";
+/// `ResourceNotFound`.
+pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFound";
+/// `ResourceNotLinked`.
+pub const RESOURCE_NOT_LINKED: &str = "ResourceNotLinked";
+/// `RoleDuplicateKey`.
+pub const ROLE_DUPLICATE_KEY: &str = "RoleDuplicateKey";
+/// `RoleNotFound`.
+pub const ROLE_NOT_FOUND: &str = "RoleNotFound";
+/// `ScopeNotFound`.
+pub const SCOPE_NOT_FOUND: &str = "ScopeNotFound";
+/// `SecretNotFound`.
+pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+/// `SendPasswordUnsupported`.
+pub const SEND_PASSWORD_UNSUPPORTED: &str = "SendPasswordUnsupported";
+/// `SessionNotFound`.
+pub const SESSION_NOT_FOUND: &str = "SessionNotFound";
+/// `TooManyIDs`.
+pub const TOO_MANY_I_DS: &str = "TooManyIDs";
+/// `TooManyItems`.
+pub const TOO_MANY_ITEMS: &str = "TooManyItems";
+/// `TooManySecrets`.
+pub const TOO_MANY_SECRETS: &str = "TooManySecrets";
+/// `UserDisabled`.
+pub const USER_DISABLED: &str = "UserDisabled";
+/// `UserNotFound`.
+pub const USER_NOT_FOUND: &str = "UserNotFound";
+/// `UsernameReserved`.
+pub const USERNAME_RESERVED: &str = "UsernameReserved";
+/// `InsufficientScope`.
+pub const INSUFFICIENT_SCOPE: &str = "InsufficientScope";
+/// `QueryTooComplex`.
+pub const QUERY_TOO_COMPLEX: &str = "QueryTooComplex";
+/// `InternalError`.
+pub const INTERNAL_ERROR: &str = "InternalError";
+/// `InvalidCharacter`.
+pub const INVALID_CHARACTER: &str = "InvalidCharacter";
+/// `Unauthenticated`.
+pub const UNAUTHENTICATED: &str = "Unauthenticated";
