@@ -15,7 +15,7 @@ url=${1:?database URL}
 secs=${2:-30}
 conns=${3:-8}
 users=${USERS:-1000000}
-bin=target/release/authgraph
+bin=${BIN:-target/release/authgraph}
 port=${PORT:-3900}
 work=$(mktemp -d)
 # The master key must stay the same across runs on one database (it encrypts its signing keys).

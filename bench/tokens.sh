@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 url=${1:?database URL}
 secs=${2:-20}
 conns=${3:-32}
-bin=target/release/authgraph
+bin=${BIN:-target/release/authgraph}
 port=${PORT:-3910}
 work=$(mktemp -d)
 export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn

@@ -9,6 +9,7 @@ use crate::service::admin::user_rows::{insert_password, refresh_derived, user_ro
 use crate::service::admin::users::User;
 use crate::service::store::time::time_of;
 use crate::service::store::time::{micros, now};
+use crate::service::unit_of_work::Tx;
 use crate::service::{Audit, Error, Result, conflict_on_unique};
 use entity::{authenticator, identity};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -56,6 +57,20 @@ async fn identity_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<identity:
         .ok_or_else(|| Error::not_found(reason::IDENTITY_NOT_FOUND, format!("identity {id} does not exist")))
 }
 
+/// Refreshes the user's derived columns and records the identity's change: the end of
+/// `createIdentity` and `updateIdentity`.
+async fn identity_changed(
+    tx: &Tx,
+    audit: &Audit,
+    user: entity::user::Model,
+    ident: entity::identity::Model,
+) -> Result<(Identity, User)> {
+    let row = refresh_derived(tx.conn(), user).await?;
+    let ident = Identity::from(ident);
+    tx.record(audit, Some(row.id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+    Ok((ident, row.into()))
+}
+
 impl Identities<'_> {
     /// Adds a login ID to a user; with `password`, also a primary password if they have none.
     pub async fn create(
@@ -90,11 +105,7 @@ impl Identities<'_> {
                     insert_password(txn, user_id.uuid(), hash, t, false).await?;
                 }
             }
-            let row = refresh_derived(txn, row).await?;
-            let ident = Identity::from(ident);
-            tx.record(audit, Some(user_id.uuid()), json!({"identity": ident.claims(), "identity_id": ident.id}))
-                .await?;
-            Ok((ident, row.into()))
+            identity_changed(tx, audit, row, ident).await
         })
         .await
     }
@@ -134,11 +145,7 @@ impl Identities<'_> {
                 .update(txn)
                 .await
                 .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_IDENTITY, duplicate(&login_id).describe()))?;
-            let row = refresh_derived(txn, row).await?;
-            let ident = Identity::from(ident);
-            tx.record(audit, Some(user_id.uuid()), json!({"identity": ident.claims(), "identity_id": ident.id}))
-                .await?;
-            Ok((ident, row.into()))
+            identity_changed(tx, audit, row, ident).await
         })
         .await
     }

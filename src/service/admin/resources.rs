@@ -68,6 +68,18 @@ fn prefix(column: Expr, kw: &str) -> Expr {
     Expr::expr(Func::lower(column)).like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// `id_col` is among the `column` values of `link_table` rows of application `app`.
+fn granted_to(
+    app: ApplicationId,
+    id_col: (&'static str, &'static str),
+    link_table: &'static str,
+    column: &'static str,
+) -> sea_orm::sea_query::SimpleExpr {
+    let linked =
+        Query::select().column(column).from(link_table).and_where(Expr::col("application_id").eq(app)).to_owned();
+    Expr::col(id_col).in_subquery(linked)
+}
+
 fn resource_condition(f: &ResourceFilter) -> Result<Condition> {
     let mut cond = Condition::all();
     if let Some(kw) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -79,12 +91,7 @@ fn resource_condition(f: &ResourceFilter) -> Result<Condition> {
         );
     }
     if let Some(app) = f.client_id {
-        let linked = Query::select()
-            .column("resource_id")
-            .from("client_resources")
-            .and_where(Expr::col("application_id").eq(app))
-            .to_owned();
-        cond = cond.add(Expr::col(("resources", "id")).in_subquery(linked));
+        cond = cond.add(granted_to(app, ("resources", "id"), "client_resources", "resource_id"));
     }
     Ok(cond)
 }
@@ -96,12 +103,7 @@ fn scope_condition(f: &ScopeFilter) -> Result<Condition> {
         cond = cond.add(prefix(Expr::col(("resource_scopes", "scope")), kw));
     }
     if let Some(app) = f.client_id {
-        let granted = Query::select()
-            .column("scope_id")
-            .from("client_scopes")
-            .and_where(Expr::col("application_id").eq(app))
-            .to_owned();
-        cond = cond.add(Expr::col(("resource_scopes", "id")).in_subquery(granted));
+        cond = cond.add(granted_to(app, ("resource_scopes", "id"), "client_scopes", "scope_id"));
     }
     Ok(cond)
 }

@@ -13,6 +13,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelec
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::scope::AdminScope;
@@ -61,32 +62,24 @@ impl SigningKeys<'_> {
                 .order_by_desc(signing_key::Column::CreatedAt)
         };
         let mut rows = live().all(&self.db.conn).await?;
-        let mut created = false;
+        let mut missing = Vec::new();
         for alg in ALGORITHMS {
-            if rows.iter().any(|r| r.active && r.alg == *alg) {
-                continue;
+            if !rows.iter().any(|r| r.active && r.alg == *alg) {
+                missing.push(self.new_key_row(alg, t)?.0);
             }
-            let (key, der) = SigningKey::generate(alg)?;
-            signing_key::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                kid: Set(key.kid.clone()),
-                alg: Set(key.alg.to_owned()),
-                private_key: Set(self.master_key.encrypt(&der)),
-                created_at: Set(micros(t)),
-                active: Set(true),
-                deactivated_at: Set(None),
-                retire_at: Set(None),
-            }
-            .insert(&self.db.conn)
+        }
+        let created = !missing.is_empty();
+        if created {
+            // The first start (or a new algorithm): the keys and the generation that tells
+            // other processes about them are written together.
+            self.write_unaudited(async |tx| {
+                for row in missing {
+                    row.insert(tx.conn()).await?;
+                }
+                crate::service::store::changes::bump(tx.conn(), crate::service::store::changes::Area::SigningKeys).await
+            })
             .await?;
-            created = true;
-        }
-        if created {
             rows = live().all(&self.db.conn).await?;
-        }
-        if created {
-            crate::service::store::changes::bump(&self.db.conn, crate::service::store::changes::Area::SigningKeys)
-                .await?;
         }
         // A key signs only once it has been published for `key_publish_seconds`, so every
         // process has it in its JWKS first; until then the key it replaces keeps signing.
@@ -217,8 +210,8 @@ impl SigningKeys<'_> {
         let longest = std::cmp::max(longest_app, i64::try_from(MAX_ADMIN_TOKEN_TTL.as_secs()).unwrap_or(86_400))
             + 60
             + self.config.oauth.key_publish_seconds;
-        let (key, der) = SigningKey::generate(alg)?;
         let t = now();
+        let (new_row, key) = self.new_key_row(alg, t)?;
         let value = self
             .write(async |tx| {
                 let txn = tx.conn();
@@ -234,18 +227,7 @@ impl SigningKeys<'_> {
                     am.retire_at = Set(Some(micros(t + time::Duration::seconds(longest))));
                     am.update(txn).await?;
                 }
-                let row = signing_key::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    kid: Set(key.kid.clone()),
-                    alg: Set(key.alg.to_owned()),
-                    private_key: Set(self.master_key.encrypt(&der)),
-                    created_at: Set(micros(t)),
-                    active: Set(true),
-                    deactivated_at: Set(None),
-                    retire_at: Set(None),
-                }
-                .insert(txn)
-                .await?;
+                let row = new_row.insert(txn).await?;
                 tx.record(audit, None, serde_json::json!({"kid": key.kid, "alg": alg})).await?;
                 crate::service::store::changes::bump(txn, crate::service::store::changes::Area::SigningKeys).await?;
                 Ok::<_, crate::service::Error>(info(row, key.jwk))
@@ -253,6 +235,23 @@ impl SigningKeys<'_> {
             .await?;
         self.load().await?;
         Ok(value)
+    }
+
+    /// A new key of `alg` as a row (private part encrypted with the master key), active
+    /// from `t`, with the key itself.
+    fn new_key_row(&self, alg: &str, t: OffsetDateTime) -> Result<(signing_key::ActiveModel, SigningKey)> {
+        let (key, der) = SigningKey::generate(alg)?;
+        let row = signing_key::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            kid: Set(key.kid.clone()),
+            alg: Set(key.alg.to_owned()),
+            private_key: Set(self.master_key.encrypt(&der)),
+            created_at: Set(micros(t)),
+            active: Set(true),
+            deactivated_at: Set(None),
+            retire_at: Set(None),
+        };
+        Ok((row, key))
     }
 
     /// Every key that still verifies (active and rotated-out), newest first.
