@@ -13,22 +13,11 @@ cd "$(dirname "$0")/.."
 url=${1:?database URL}
 secs=${2:-20}
 browsers=${3:-4}
-bin=target/release/authgraph
 port=${PORT:-3921}
-work=$(mktemp -d)
-export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
-export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
 # The ceiling run below fails logins on purpose, from one address: no rate limits here.
 export AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_IP_PER_MINUTE=0 AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE=0
-"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.02; done
-TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
-gql() {
-  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
-    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
-}
+# shellcheck source=bench/server.sh
+source bench/server.sh
 password="bench password 42"
 stamp=$(date +%s%N)
 ids=""

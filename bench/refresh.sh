@@ -12,20 +12,9 @@ cd "$(dirname "$0")/.."
 url=${1:?database URL}
 secs=${2:-20}
 conns=${3:-32}
-bin=${BIN:-target/release/authgraph}
 port=${PORT:-3920}
-work=$(mktemp -d)
-export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
-export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
-"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.02; done
-TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
-gql() {
-  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
-    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
-}
+# shellcheck source=bench/server.sh
+source bench/server.sh
 email="bench$(date +%s%N)@example.com"
 user=$(gql 'mutation($e: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}}) { user { id } } }' "{\"e\": \"$email\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createUser"]["user"]["id"])')
 alg=${ALG:-RS256}

@@ -13,22 +13,11 @@ cd "$(dirname "$0")/.."
 url=${1:?database URL}
 secs=${2:-20}
 conns=${3:-32}
-bin=${BIN:-target/release/authgraph}
 port=${PORT:-3910}
-work=$(mktemp -d)
-export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
-export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
-"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.02; done
+# shellcheck source=bench/server.sh
+source bench/server.sh
 sleep 1
 echo "idle_rss_kb=$(ps -o rss= -p $pid)"
-TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
-gql() {
-  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
-    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
-}
 resource="https://bench.example.com/api/$(date +%s%N)"
 gql 'mutation($u: String!) { createResource(input: {resourceURI: $u}) { resource { id } } createScope(input: {resourceURI: $u, scope: "read"}) { scope { id } } }' "{\"u\": \"$resource\"}" >/dev/null
 export RESOURCE_ENC
