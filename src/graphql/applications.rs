@@ -1,7 +1,6 @@
 //! Applications (OAuth clients) and their secrets.
 
 use crate::domain::ids::ApplicationSecretId;
-use crate::domain::ids::TypedId;
 use crate::domain::reason;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
@@ -462,7 +461,7 @@ impl ApplicationMutation {
         }
         let app = services(ctx)?
             .applications()
-            .revoke_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id.uuid())
+            .revoke_secret(&audit(ctx, "revoke_application_secret"), held(ctx), &input.client_id, secret_id)
             .await?;
         Ok(RevokeApplicationSecretPayload { application: Application(app) })
     }

@@ -392,13 +392,13 @@ impl Applications<'_> {
         audit: &Audit,
         held: &[AdminScope],
         client_id: &str,
-        secret_id: Uuid,
+        secret_id: ApplicationSecretId,
     ) -> Result<Application> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = app_row(txn, client_id).await?;
             escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
-            let secret = client_secret::Entity::find_by_id(secret_id)
+            let secret = client_secret::Entity::find_by_id(secret_id.uuid())
                 .one(txn)
                 .await?
                 .filter(|s| s.application_id == row.id)

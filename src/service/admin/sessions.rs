@@ -67,6 +67,9 @@ impl Sessions<'_> {
     /// Admin API `createSession`: a refresh-token grant for a user and an application,
     /// with its first tokens.
     pub async fn create(&self, audit: &Audit, user_id: UserId, client_id: &str) -> Result<UserTokens> {
+        // Read before the write transaction opens: on a single-connection pool the read
+        // would otherwise wait for the transaction's own connection.
+        let found = self.applications().get(client_id).await?;
         let (user, app, session_id, t, scopes, refresh) = self
             .write(async |tx| {
                 let txn = tx.conn();
@@ -74,7 +77,7 @@ impl Sessions<'_> {
                 if user.is_disabled_at(OffsetDateTime::now_utc()) {
                     return Err(Error::invalid(reason::USER_DISABLED, "the user is disabled and cannot get a session"));
                 }
-                let app = self.applications().get(client_id).await?.ok_or_else(|| {
+                let app = found.ok_or_else(|| {
                     Error::not_found(
                         reason::APPLICATION_NOT_FOUND,
                         format!("no application has client ID `{client_id}`"),

@@ -64,7 +64,8 @@ impl OAuth<'_> {
             .map_err(Error::internal)?
             .on_conflict(OnConflict::column("jti").do_nothing().to_owned())
             .to_owned();
-        self.db.conn.execute(&stmt).await?;
+        // One idempotent statement: it autocommits on the writer connection.
+        self.db.writer().execute(&stmt).await?;
         Ok(())
     }
 
