@@ -12,11 +12,11 @@ use crate::service::admin::roles_groups::KeyedFilter;
 use crate::service::admin::roles_groups::Kind;
 use crate::service::admin::roles_groups::Link;
 use crate::service::admin::user_search::UserFilter;
-use crate::service::store::paging::Cursor;
-use crate::service::store::paging::Page;
-use crate::service::store::paging::PageArgs;
-use crate::service::store::paging::SortKind;
-use crate::service::store::paging::paginate_in_memory;
+use crate::service::paging::Cursor;
+use crate::service::paging::Page;
+use crate::service::paging::PageArgs;
+use crate::service::paging::SortKind;
+use crate::service::paging::paginate_in_memory;
 
 /// A connection of `T` with `totalCount`.
 pub type Conn<T> = Connection<String, T, TotalCount, EmptyFields>;

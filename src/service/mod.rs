@@ -30,7 +30,7 @@ mod handles;
 pub mod maintenance;
 pub mod oauth;
 pub mod startup;
-pub mod store;
+pub(in crate::service) mod store;
 pub mod unit_of_work;
 
 use std::sync::Arc;
@@ -47,6 +47,7 @@ pub use handles::{
     Sessions, SigningKeys, Users,
 };
 pub(in crate::service) use store::db::Db;
+pub use store::{paging, time};
 pub use unit_of_work::{Actor, Audit};
 
 /// Everything the service layer needs, shared by all requests.

@@ -25,7 +25,7 @@ pub struct Group(pub Keyed);
 async fn users_of(
     ctx: &Context<'_>,
     filter: UserFilter,
-    a: crate::service::store::paging::PageArgs,
+    a: crate::service::paging::PageArgs,
     link: Link,
     id: uuid::Uuid,
 ) -> async_graphql::Result<Conn<User>> {

@@ -18,8 +18,8 @@ use crate::graphql::roles_groups::{Group, Role};
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
 use crate::graphql::sessions::{Authorization, Session};
 use crate::service::admin::lookups::Owner;
-use crate::service::store::paging::Cursor;
-use crate::service::store::paging::SortKind;
+use crate::service::paging::Cursor;
+use crate::service::paging::SortKind;
 
 /// An end user.
 #[derive(Clone)]

@@ -20,8 +20,8 @@ use crate::oidc::ForbiddenChar;
 use crate::service::Actor;
 use crate::service::oauth::authorize::AuthRequest;
 use crate::service::oauth::authorize::REQUEST_LIFETIME_US;
-use crate::service::store::time::micros;
-use crate::service::store::time::now;
+use crate::service::time::micros;
+use crate::service::time::now;
 pub use crate::state::ui::FORM_POST_SCRIPT;
 use crate::state::{AppState, Peer};
 
