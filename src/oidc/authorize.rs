@@ -2,6 +2,7 @@
 //! validates the request, then sends the browser to log in, choose an account, consent,
 //! or back to the client with a code or an error (query or `form_post`, with RFC 9207 `iss`).
 
+use super::ui::Visit;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -84,13 +85,7 @@ pub async fn authorize(
 }
 
 /// `GET /oauth2/authorize/resume?flow=...`: where the Auth UI pages send the browser back.
-pub async fn resume(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    UiQuery(q): UiQuery,
-) -> Response {
+pub async fn resume(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuery) -> Response {
     match open_flow(&state, q.get("flow").map(String::as_str)) {
         Some(req) => proceed(&state, &jar, req, &actor(&peer, &headers)).await,
         None => flow_expired(&state),

@@ -9,7 +9,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CsrfForm, Fields, actor, csrf, current_session};
+use super::{CsrfForm, Fields, Visit, actor, csrf, current_session};
 use crate::state::{AppState, Peer};
 
 /// Where to send the browser after logging out.
@@ -124,13 +124,7 @@ pub async fn end_session(
 }
 
 /// `POST /logout`: the confirmed logout (also the settings page's sign-out button).
-pub async fn logout(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn logout(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let after: AfterLogout = f.get("request").and_then(|r| state.services.unseal("logout", r)).unwrap_or_default();
     let actor = actor(&peer, &headers);
     match current_session(&state, &jar, &actor).await {

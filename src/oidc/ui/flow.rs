@@ -1,12 +1,11 @@
 //! Steps inside an authorization request: choosing the account and consenting.
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, UiQuery, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
+use super::{CsrfForm, UiQuery, Visit, actor, csrf, current_session, flow_expired, open_flow, page_lang, seal_flow};
 use crate::oidc::authorize::{proceed, respond};
 use crate::service::admin::users::User;
 use crate::service::oauth::authorize::AuthRequest;
@@ -52,13 +51,7 @@ async fn signed_in(
 }
 
 /// `GET /select_account`.
-pub async fn select_form(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    UiQuery(q): UiQuery,
-) -> Response {
+pub async fn select_form(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuery) -> Response {
     let (req, user) = match signed_in(&state, &jar, &headers, &peer, q.get("flow").map(String::as_str)).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -75,13 +68,7 @@ pub async fn select_form(
 }
 
 /// `POST /select_account`: continue as the signed-in user, or log in as someone else.
-pub async fn select_submit(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn select_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let (mut req, user) = match signed_in(&state, &jar, &headers, &peer, f.get("flow").map(String::as_str)).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -96,13 +83,7 @@ pub async fn select_submit(
 }
 
 /// `GET /consent`.
-pub async fn consent_form(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    UiQuery(q): UiQuery,
-) -> Response {
+pub async fn consent_form(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuery) -> Response {
     let (req, user) = match signed_in(&state, &jar, &headers, &peer, q.get("flow").map(String::as_str)).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -122,13 +103,7 @@ pub async fn consent_form(
 }
 
 /// `POST /consent`: allow (records the consent) or deny (`access_denied` to the client).
-pub async fn consent_submit(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn consent_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let (mut req, user) = match signed_in(&state, &jar, &headers, &peer, f.get("flow").map(String::as_str)).await {
         Ok(x) => x,
         Err(r) => return r,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, Fields, UiQuery, actor, csrf, current_session, open_flow, page_lang};
+use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, open_flow, page_lang};
 use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
 use crate::service::Error;
@@ -114,13 +114,7 @@ pub async fn login_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q
 }
 
 /// `POST /login`.
-pub async fn login_submit(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -191,13 +185,7 @@ pub async fn signup_form(State(state): State<AppState>, jar: CookieJar, UiQuery(
 }
 
 /// `POST /signup`.
-pub async fn signup_submit(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn signup_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     if !state.services.config().ui.signup_enabled {
         return signup_closed(&state);
     }

@@ -137,6 +137,33 @@ impl FromRequestParts<AppState> for UiQuery {
     }
 }
 
+/// What every Auth UI handler reads besides its form or query: the shared state, the
+/// caller's address and headers (for the audit actor and the client IP) and the cookies.
+pub struct Visit {
+    /// The shared application state.
+    pub state: AppState,
+    /// The peer address of the connection.
+    pub peer: Peer,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The request cookies.
+    pub jar: CookieJar,
+}
+
+impl FromRequestParts<AppState> for Visit {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let peer = Peer::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            state: state.clone(),
+            peer,
+            headers: parts.headers.clone(),
+            jar: CookieJar::from_headers(&parts.headers),
+        })
+    }
+}
+
 /// The page for a form or address with a NUL character in it (status 400).
 pub fn forbidden_char_page(state: &AppState, e: &ForbiddenChar) -> Response {
     let message = format!(

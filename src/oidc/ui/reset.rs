@@ -8,7 +8,7 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::login::sentence;
-use super::{CsrfForm, UiQuery, actor, csrf};
+use super::{CsrfForm, UiQuery, Visit, actor, csrf};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
 use crate::service::account::rate_limit::PerIp;
@@ -95,13 +95,7 @@ pub async fn reset_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q
 }
 
 /// `POST /reset_password`.
-pub async fn reset_submit(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn reset_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let code = f.get("code").cloned().unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     match state.services.account().finish_password_reset(&code, password, &actor(&peer, &headers)).await {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use super::login::sentence;
-use super::{CsrfForm, UiQuery, actor, csrf, current_session};
+use super::{CsrfForm, UiQuery, Visit, actor, csrf, current_session};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
 use crate::service::account::login::IdpSession;
@@ -112,13 +112,7 @@ async fn render(
 }
 
 /// `GET /settings`.
-pub async fn page(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    jar: CookieJar,
-    UiQuery(q): UiQuery,
-) -> Response {
+pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuery) -> Response {
     let sess = match session_of(&state, &jar, &headers, &peer).await {
         Ok(s) => s,
         Err(r) => return r,
