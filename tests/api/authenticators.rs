@@ -429,3 +429,59 @@ async fn writes_need_user_write_and_reads_need_user_read() {
     let res = app.gql_as(&app.token(&["role:read"]), FIELDS, json!({"id": user})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN", "{res}");
 }
+
+#[tokio::test]
+async fn the_authenticator_columns_roll_back_and_come_again() {
+    use migration::MigratorTrait;
+    let app = spawn_app().await;
+    let user = app.create_user("gus@example.com", None).await;
+    create(
+        &app,
+        &user,
+        json!({"kind": "SECONDARY", "type": "OOB_OTP_EMAIL", "oobOtpEmail": {"email": "gus@example.com"}}),
+    )
+    .await;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let applied = migration::Migrator::get_applied_migrations(&db).await.unwrap();
+    let n = applied.iter().rev().position(|m| m.name() == "m20261201_135000_add_authenticator_details").unwrap();
+    // Back to before this migration (and any after it), then forward again.
+    migration::Migrator::down(&db, Some(u32::try_from(n + 1).unwrap())).await.unwrap();
+    migration::Migrator::up(&db, None).await.unwrap();
+    let u = fields(&app, &user).await;
+    assert_eq!(u["secondaryOOBOTPEmailAuthenticators"][0]["claims"], json!({TYPE: "oob_otp_email"}), "the target went");
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_give_one_authenticator_and_a_conflict() {
+    let app = spawn_app().await;
+    let user = app.create_user("hal@example.com", None).await;
+    for d in [
+        json!({"kind": "SECONDARY", "type": "OOB_OTP_SMS", "oobOtpSMS": {"phone": "+14155550123"}}),
+        json!({"kind": "SECONDARY", "type": "PASSWORD", "password": {"password": "long enough pw"}}),
+    ] {
+        let v = json!({"u": user, "d": d});
+        let (a, b) = tokio::join!(app.gql(CREATE, v.clone()), app.gql(CREATE, v.clone()));
+        let codes: Vec<&Value> = [&a, &b].iter().map(|r| &r["errors"][0]["extensions"]["code"]).collect();
+        assert!(
+            codes.contains(&&Value::Null) && codes.contains(&&json!("CONFLICT")),
+            "one succeeds, one conflicts: {a} {b}"
+        );
+    }
+    assert_eq!(fields(&app, &user).await["authenticators"]["totalCount"], 2);
+}
+
+#[tokio::test]
+async fn a_secondary_password_does_not_count_as_the_first_factor() {
+    let app = spawn_app().await;
+    let user = app.create_user("ida@example.com", None).await;
+    create(&app, &user, json!({"kind": "SECONDARY", "type": "PASSWORD", "password": {"password": "second long pw"}}))
+        .await;
+    app.ok(
+        "mutation($u: ID!) { createIdentity(input: {userID: $u, definition: {loginID: {key: \"username\", value: \"ida\"}}, password: \"first long pw\"}) { user { id } } }",
+        json!({"u": user}),
+    )
+    .await;
+    let u = fields(&app, &user).await;
+    assert!(u["primaryPassword"].is_object(), "createIdentity added the primary password: {u}");
+    assert!(u["secondaryPassword"].is_object());
+}
