@@ -259,7 +259,6 @@ impl User {
     }
     /// Until then the user may sign in without a second factor even where MFA is
     /// required (`setMFAGracePeriod`); null if no grace period is set.
-    #[graphql(name = "mfaGracePeriodEndAt")]
     async fn mfa_grace_period_end_at(&self) -> Option<OffsetDateTime> {
         self.0.mfa_grace_period_end_at
     }
