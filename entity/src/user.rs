@@ -26,6 +26,8 @@ pub struct Model {
     pub temporarily_disabled_until: Option<i64>,
     pub account_valid_from: Option<i64>,
     pub account_valid_until: Option<i64>,
+    /// Until then, a user without a second factor may sign in when MFA is required.
+    pub mfa_grace_period_end_at: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -73,7 +73,7 @@ typed_ids! {
     UserId = "User";
     /// An identity (a login ID) of a user.
     IdentityId = "Identity";
-    /// An authenticator (a password) of a user.
+    /// An authenticator (a password, an email or SMS code, a TOTP) of a user.
     AuthenticatorId = "Authenticator";
     /// A role.
     RoleId = "Role";

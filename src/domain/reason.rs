@@ -7,6 +7,8 @@
 pub const APPLICATION_HAS_NO_SECRETS: &str = "ApplicationHasNoSecrets";
 /// `ApplicationNotFound`.
 pub const APPLICATION_NOT_FOUND: &str = "ApplicationNotFound";
+/// `AuthenticatorNotFound`.
+pub const AUTHENTICATOR_NOT_FOUND: &str = "AuthenticatorNotFound";
 /// `AuthorizationNotFound`.
 pub const AUTHORIZATION_NOT_FOUND: &str = "AuthorizationNotFound";
 /// `BuiltinResource`.
@@ -39,6 +41,8 @@ pub const INVALID_ACCOUNT_VALID_PERIOD: &str = "InvalidAccountValidPeriod";
 pub const INVALID_ALGORITHM: &str = "InvalidAlgorithm";
 /// `InvalidApplication`.
 pub const INVALID_APPLICATION: &str = "InvalidApplication";
+/// `InvalidAuthenticatorDefinition`.
+pub const INVALID_AUTHENTICATOR_DEFINITION: &str = "InvalidAuthenticatorDefinition";
 /// `InvalidClaimName`.
 pub const INVALID_CLAIM_NAME: &str = "InvalidClaimName";
 /// `InvalidClientID`.
@@ -65,6 +69,8 @@ pub const INVALID_LIFETIME: &str = "InvalidLifetime";
 pub const INVALID_LOGIN_ID: &str = "InvalidLoginID";
 /// `InvalidLoginIDKey`.
 pub const INVALID_LOGIN_ID_KEY: &str = "InvalidLoginIDKey";
+/// `InvalidMFAGracePeriod`.
+pub const INVALID_MFA_GRACE_PERIOD: &str = "InvalidMFAGracePeriod";
 /// `InvalidOrigin`.
 pub const INVALID_ORIGIN: &str = "InvalidOrigin";
 /// `InvalidPagination`.
@@ -119,6 +125,8 @@ pub const TOO_MANY_I_DS: &str = "TooManyIDs";
 pub const TOO_MANY_ITEMS: &str = "TooManyItems";
 /// `TooManySecrets`.
 pub const TOO_MANY_SECRETS: &str = "TooManySecrets";
+/// `UnsupportedAuthenticatorType`.
+pub const UNSUPPORTED_AUTHENTICATOR_TYPE: &str = "UnsupportedAuthenticatorType";
 /// `UserDisabled`.
 pub const USER_DISABLED: &str = "UserDisabled";
 /// `UserNotFound`.

@@ -1,13 +1,13 @@
-//! `Identity` and `Authenticator` types and identity mutations.
+//! The `Identity` type and identity mutations.
 
 use crate::domain::ids::{IdentityId, UserId};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use serde_json::{Value, json};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::context::{audit, services};
 use super::node::{decode, encode};
-use super::scalars::{AuthenticatorClaims, IdentityClaims};
+use super::scalars::IdentityClaims;
 use super::users::{IdentityDefinition, IdentityType, User};
 
 /// A way a user is recognised: a login ID now; social and passkey identities later.
@@ -40,101 +40,6 @@ impl Identity {
         self.0.created_at
     }
     /// When the identity was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
-    }
-}
-
-/// Authenticator types.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum AuthenticatorType {
-    /// Password.
-    Password,
-    /// Time-based one-time password.
-    Totp,
-    /// One-time code by email.
-    OobOtpEmail,
-    /// One-time code by SMS.
-    OobOtpSms,
-    /// Passkey.
-    Passkey,
-}
-
-impl AuthenticatorType {
-    /// Database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Password => "password",
-            Self::Totp => "totp",
-            Self::OobOtpEmail => "oob_otp_email",
-            Self::OobOtpSms => "oob_otp_sms",
-            Self::Passkey => "passkey",
-        }
-    }
-}
-
-/// Primary (first factor) or secondary (second factor).
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum AuthenticatorKind {
-    /// First factor.
-    Primary,
-    /// Second factor.
-    Secondary,
-}
-
-impl AuthenticatorKind {
-    /// Database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Primary => "primary",
-            Self::Secondary => "secondary",
-        }
-    }
-}
-
-/// A way a user proves an identity. Secrets such as password hashes are never exposed.
-#[derive(Clone)]
-pub struct Authenticator(pub crate::service::admin::identities::Authenticator);
-
-/// A way a user proves an identity. Secrets such as password hashes are never exposed.
-#[Object(requires_scopes = "user:read")]
-impl Authenticator {
-    /// The global ID of the authenticator.
-    pub async fn id(&self) -> ID {
-        encode(self.0.id)
-    }
-    /// The authenticator type.
-    #[graphql(name = "type")]
-    async fn authenticator_type(&self) -> AuthenticatorType {
-        match self.0.kind.as_str() {
-            "totp" => AuthenticatorType::Totp,
-            "oob_otp_email" => AuthenticatorType::OobOtpEmail,
-            "oob_otp_sms" => AuthenticatorType::OobOtpSms,
-            "passkey" => AuthenticatorType::Passkey,
-            _ => AuthenticatorType::Password,
-        }
-    }
-    /// Primary or secondary.
-    async fn kind(&self) -> AuthenticatorKind {
-        if self.0.factor == "secondary" { AuthenticatorKind::Secondary } else { AuthenticatorKind::Primary }
-    }
-    /// Whether this is the default authenticator of its kind.
-    async fn is_default(&self) -> bool {
-        self.0.is_default
-    }
-    /// When a password expires (the user must change it); null if it does not.
-    async fn expire_after(&self) -> Option<OffsetDateTime> {
-        self.0.expire_after
-    }
-    /// Non-secret claims of the authenticator.
-    async fn claims(&self) -> AuthenticatorClaims {
-        AuthenticatorClaims(json!({"https://authgear.com/claims/authenticator/type": self.0.kind}))
-    }
-    /// When the authenticator was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
-    }
-    /// When the authenticator was last changed.
     pub async fn updated_at(&self) -> OffsetDateTime {
         self.0.updated_at
     }

@@ -6,7 +6,7 @@ use async_graphql::dataloader::Loader;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-use crate::service::admin::identities::Authenticator;
+use crate::service::admin::authenticators::Authenticator;
 use crate::service::admin::identities::Identity;
 use crate::service::admin::identities::VerifiedClaim;
 use crate::service::admin::lookups::Owner;

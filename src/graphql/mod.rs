@@ -19,6 +19,7 @@ macro_rules! payload {
 
 pub mod applications;
 pub mod audit;
+pub mod authenticators;
 pub mod connection;
 pub mod context;
 pub mod cost;
@@ -57,6 +58,7 @@ pub struct Query(
 pub struct Mutation(
     users::UserMutation,
     identities::IdentityMutation,
+    authenticators::AuthenticatorMutation,
     roles_groups::RoleGroupMutation,
     applications::ApplicationMutation,
     resources::ResourceMutation,

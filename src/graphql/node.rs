@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use super::applications::Application;
 use super::audit::AuditLog;
+use super::authenticators::Authenticator;
 use super::context::{check_scope, services};
 use super::error::bad_input;
-use super::identities::{Authenticator, Identity};
+use super::identities::Identity;
 use super::resources::{Resource, Scope};
 use super::roles_groups::{Group, Role};
 use super::sessions::{Authorization, Session};

@@ -37,7 +37,8 @@ json_scalar!(
     IdentityClaims
 );
 json_scalar!(
-    /// Claims of an authenticator.
+    /// Claims of an authenticator: a JSON object with Authgear's namespaced keys, such as
+    /// `https://authgear.com/claims/oob_otp/email`. Secrets are never among them.
     AuthenticatorClaims
 );
 json_scalar!(

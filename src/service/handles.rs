@@ -35,6 +35,9 @@ handles! {
     users => Users;
     /// Identities (login IDs) of users.
     identities => Identities;
+    /// Authenticators (passwords, email and SMS codes, TOTP) of users, and their MFA grace
+    /// period.
+    authenticators => Authenticators;
     /// Roles and groups, and their links to users and to each other.
     roles_groups => RolesGroups;
     /// Applications (OAuth clients), their secrets and the cache of them.

@@ -6,6 +6,7 @@ mod account_ui;
 mod applications;
 mod audit;
 mod auth;
+mod authenticators;
 mod cli;
 mod config;
 mod cost;

@@ -1,10 +1,11 @@
-//! A page of users with roles, groups and identities runs a fixed number of statements.
+//! A page of users with roles, groups, identities and authenticators runs a fixed number
+//! of statements.
 
 use serde_json::json;
 
 use crate::helpers::spawn_app;
 
-const PAGE: &str = "query($n: Int) { users(first: $n) { edges { node { id standardAttributes identities { edges { node { claims } } } loginIDs { id } authenticators { totalCount } verifiedClaims { name } roles { edges { node { key } } } groups { edges { node { key } } } effectiveRoles { edges { node { key } } } } } } }";
+const PAGE: &str = "query($n: Int) { users(first: $n) { edges { node { id standardAttributes identities { edges { node { claims } } } loginIDs { id } authenticators { totalCount } primaryPassword { id } secondaryPassword { id } primaryOOBOTPEmailAuthenticator { id } primaryOOBOTPSMSAuthenticator { id } secondaryOOBOTPEmailAuthenticators { id } secondaryOOBOTPSMSAuthenticators { id } secondaryTOTPAuthenticators { claims } mfaGracePeriodEndAt verifiedClaims { name } roles { edges { node { key } } } groups { edges { node { key } } } effectiveRoles { edges { node { key } } } } } } }";
 
 #[tokio::test]
 async fn a_page_of_100_users_with_relations_is_a_fixed_handful_of_queries() {

@@ -6,9 +6,10 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use time::OffsetDateTime;
 
+use crate::graphql::authenticators::{Authenticator, AuthenticatorKind, AuthenticatorType};
 use crate::graphql::connection::{Conn, args, list_conn};
 use crate::graphql::error::bad_input;
-use crate::graphql::identities::{Authenticator, AuthenticatorKind, AuthenticatorType, Identity};
+use crate::graphql::identities::Identity;
 use crate::graphql::loaders::{
     AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf,
     VerifiedClaimsOf,
@@ -17,6 +18,7 @@ use crate::graphql::node::encode;
 use crate::graphql::roles_groups::{Group, Role};
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
 use crate::graphql::sessions::{Authorization, Session};
+use crate::service::admin::authenticators::Factor;
 use crate::service::admin::lookups::Owner;
 use crate::service::paging::Cursor;
 use crate::service::paging::SortKind;
@@ -50,6 +52,26 @@ pub struct Claim {
     pub name: String,
     /// Verified value.
     pub value: String,
+}
+
+impl User {
+    /// The user's authenticators of type `kind` and `factor`, oldest first, from the
+    /// request's batched look-up of authenticators (no query of its own).
+    async fn authenticators_of(
+        &self,
+        ctx: &Context<'_>,
+        kind: &str,
+        factor: Factor,
+    ) -> async_graphql::Result<Vec<Authenticator>> {
+        let list = loader(ctx)?.load_one(AuthenticatorsOf(self.0.id)).await?.unwrap_or_default();
+        Ok(list.into_iter().filter(|a| a.is(kind, factor)).map(Authenticator).collect())
+    }
+}
+
+/// The default one of a list of authenticators, else the oldest.
+fn first_of(mut list: Vec<Authenticator>) -> Option<Authenticator> {
+    let i = list.iter().position(|a| a.0.is_default).unwrap_or(0);
+    (i < list.len()).then(|| list.swap_remove(i))
 }
 
 /// An end user: profile, account status, identities, authenticators, roles and groups.
@@ -167,7 +189,7 @@ impl User {
         let list = loader(ctx)?.load_one(IdentitiesOf(self.0.id)).await?.unwrap_or_default();
         Ok(list.into_iter().filter(|i| i.kind == "login_id").map(Identity).collect())
     }
-    /// The user's authenticators (passwords, ...), oldest first.
+    /// The user's authenticators (passwords, email and SMS codes, TOTP), oldest first.
     #[allow(clippy::too_many_arguments)]
     async fn authenticators(
         &self,
@@ -187,6 +209,58 @@ impl User {
                 && authenticator_kind.is_none_or(|k| k.as_str() == a.factor)
         });
         list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id.uuid()), Authenticator)
+    }
+    /// The user's primary password; null if none.
+    async fn primary_password(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Authenticator>> {
+        Ok(first_of(self.authenticators_of(ctx, "password", Factor::Primary).await?))
+    }
+    /// The user's secondary password (a second factor); null if none.
+    async fn secondary_password(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Authenticator>> {
+        Ok(first_of(self.authenticators_of(ctx, "password", Factor::Secondary).await?))
+    }
+    /// The user's primary email code authenticator (the default one if there are
+    /// several); null if none.
+    #[graphql(name = "primaryOOBOTPEmailAuthenticator")]
+    async fn primary_oob_otp_email_authenticator(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Authenticator>> {
+        Ok(first_of(self.authenticators_of(ctx, "oob_otp_email", Factor::Primary).await?))
+    }
+    /// The user's primary SMS code authenticator (the default one if there are several);
+    /// null if none.
+    #[graphql(name = "primaryOOBOTPSMSAuthenticator")]
+    async fn primary_oob_otp_sms_authenticator(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Authenticator>> {
+        Ok(first_of(self.authenticators_of(ctx, "oob_otp_sms", Factor::Primary).await?))
+    }
+    /// The user's secondary email code authenticators, oldest first.
+    #[graphql(name = "secondaryOOBOTPEmailAuthenticators")]
+    async fn secondary_oob_otp_email_authenticators(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<Authenticator>> {
+        self.authenticators_of(ctx, "oob_otp_email", Factor::Secondary).await
+    }
+    /// The user's secondary SMS code authenticators, oldest first.
+    #[graphql(name = "secondaryOOBOTPSMSAuthenticators")]
+    async fn secondary_oob_otp_sms_authenticators(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<Authenticator>> {
+        self.authenticators_of(ctx, "oob_otp_sms", Factor::Secondary).await
+    }
+    /// The user's TOTP authenticators (always secondary), oldest first.
+    #[graphql(name = "secondaryTOTPAuthenticators")]
+    async fn secondary_totp_authenticators(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Authenticator>> {
+        self.authenticators_of(ctx, "totp", Factor::Secondary).await
+    }
+    /// Until then the user may sign in without a second factor even where MFA is
+    /// required (`setMFAGracePeriod`); null if no grace period is set.
+    async fn mfa_grace_period_end_at(&self) -> Option<OffsetDateTime> {
+        self.0.mfa_grace_period_end_at
     }
     /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
     async fn sessions(

@@ -1,17 +1,17 @@
 //! Identities (login IDs) of a user.
 
-use crate::domain::ids::{AuthenticatorId, IdentityId, TypedId, UserId};
+use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Identities;
-use crate::service::admin::user_rows::{insert_password, refresh_derived, user_row};
+use crate::service::admin::user_rows::{insert_password, primary_password, refresh_derived, user_row};
 use crate::service::admin::users::User;
 use crate::service::store::time::time_of;
 use crate::service::store::time::{micros, now};
 use crate::service::unit_of_work::Tx;
 use crate::service::{Audit, Error, Result, conflict_on_unique};
-use entity::{authenticator, identity};
+use entity::identity;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -95,13 +95,8 @@ impl Identities<'_> {
             let row = user_row(txn, user_id.uuid()).await?;
             let ident = insert_login_id(txn, key, user_id, &login_id, t).await?;
             if let Some(hash) = hash {
-                let has_password = authenticator::Entity::find()
-                    .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-                    .filter(Expr::col(authenticator::Column::Kind).eq("password"))
-                    .count(txn)
-                    .await?
-                    > 0;
-                if !has_password {
+                // A secondary password does not count: the password given here is a first factor.
+                if primary_password(txn, user_id.uuid()).await?.is_none() {
                     insert_password(txn, user_id.uuid(), hash, t, false).await?;
                 }
             }
@@ -228,42 +223,6 @@ impl From<entity::identity::Model> for Identity {
             login_id_type: m.login_id_type,
             value: m.value,
             original_value: m.original_value,
-            created_at: time_of(m.created_at),
-            updated_at: time_of(m.updated_at),
-        }
-    }
-}
-
-/// An authenticator (passwords for now). The hash never leaves the service layer.
-#[derive(Debug, Clone)]
-pub struct Authenticator {
-    /// ID.
-    pub id: AuthenticatorId,
-    /// Owner.
-    pub user_id: UserId,
-    /// `password`.
-    pub kind: String,
-    /// `primary` or `secondary`.
-    pub factor: String,
-    /// Default of its kind.
-    pub is_default: bool,
-    /// When the password expires (set by `setPasswordExpired`).
-    pub expire_after: Option<OffsetDateTime>,
-    /// Creation time.
-    pub created_at: OffsetDateTime,
-    /// Last change.
-    pub updated_at: OffsetDateTime,
-}
-
-impl From<entity::authenticator::Model> for Authenticator {
-    fn from(m: entity::authenticator::Model) -> Self {
-        Self {
-            id: m.id.into(),
-            user_id: m.user_id.into(),
-            kind: m.kind,
-            factor: m.factor,
-            is_default: m.is_default,
-            expire_after: m.expire_after.map(time_of),
             created_at: time_of(m.created_at),
             updated_at: time_of(m.updated_at),
         }

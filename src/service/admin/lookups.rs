@@ -2,7 +2,8 @@
 
 use crate::domain::ids::{AuthenticatorId, IdentityId, TypedId, UserId};
 use crate::service::Lookups;
-use crate::service::admin::identities::{Authenticator, Identity, VerifiedClaim};
+use crate::service::admin::authenticators::Authenticator;
+use crate::service::admin::identities::{Identity, VerifiedClaim};
 use crate::service::admin::roles_groups::{Keyed, KeyedRow, Kind};
 use crate::service::admin::users::User;
 use crate::service::{Error, Result};

@@ -1,10 +1,11 @@
-//! What the Admin API manages: users, identities, roles and groups, applications, API
+//! What the Admin API manages: users, identities, authenticators, roles and groups, applications, API
 //! resources, sessions and authorizations, signing keys and the audit log. Each file holds
 //! one area's data type, its writes (each a unit of work with its audit row) and its reads.
 
 pub mod app_cache;
 pub mod applications;
 pub mod audit_logs;
+pub mod authenticators;
 pub mod authorizations;
 pub(in crate::service) mod escalation;
 pub mod identities;

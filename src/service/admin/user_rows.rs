@@ -42,6 +42,7 @@ pub(in crate::service) fn snapshot(u: &user::Model) -> Value {
         "temporarily_disabled_until": t(u.temporarily_disabled_until),
         "account_valid_from": t(u.account_valid_from),
         "account_valid_until": t(u.account_valid_until),
+        "mfa_grace_period_end_at": t(u.mfa_grace_period_end_at),
     })
 }
 
@@ -160,6 +161,10 @@ pub(in crate::service) async fn insert_password(
         is_default: Set(true),
         password_hash: Set(Some(hash)),
         expire_after: Set(expired.then_some(micros(t))),
+        oob_target: Set(None),
+        display_name: Set(None),
+        totp_secret: Set(None),
+        totp_last_step: Set(None),
         created_at: Set(micros(t)),
         updated_at: Set(micros(t)),
     }

@@ -104,6 +104,7 @@ impl Users<'_> {
                 temporarily_disabled_until: Set(None),
                 account_valid_from: Set(input.account_valid_from.map(micros)),
                 account_valid_until: Set(input.account_valid_until.map(micros)),
+                mfa_grace_period_end_at: Set(None),
             }
             .insert(txn)
             .await?;
@@ -452,6 +453,8 @@ pub struct User {
     pub account_valid_from: Option<OffsetDateTime>,
     /// End of the valid period.
     pub account_valid_until: Option<OffsetDateTime>,
+    /// End of the user's MFA grace period (enrol a second factor before then).
+    pub mfa_grace_period_end_at: Option<OffsetDateTime>,
 }
 
 impl User {
@@ -495,6 +498,7 @@ impl From<entity::user::Model> for User {
             temporarily_disabled_until: m.temporarily_disabled_until.map(time_of),
             account_valid_from: m.account_valid_from.map(time_of),
             account_valid_until: m.account_valid_until.map(time_of),
+            mfa_grace_period_end_at: m.mfa_grace_period_end_at.map(time_of),
         }
     }
 }
