@@ -3,6 +3,7 @@
 pub mod jwt;
 pub mod master_key;
 pub mod password;
+pub mod totp;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
