@@ -119,6 +119,8 @@ pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
 pub const SEND_PASSWORD_UNSUPPORTED: &str = "SendPasswordUnsupported";
 /// `SessionNotFound`.
 pub const SESSION_NOT_FOUND: &str = "SessionNotFound";
+/// `TOTPEnrolmentInvalid`.
+pub const TOTP_ENROLMENT_INVALID: &str = "TOTPEnrolmentInvalid";
 /// `TooManyIDs`.
 pub const TOO_MANY_I_DS: &str = "TooManyIDs";
 /// `TooManyItems`.

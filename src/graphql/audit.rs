@@ -93,6 +93,8 @@ activity_types! {
     UserPasswordChanged => "user.password.changed",
     UserPasswordReset => "user.password.reset",
     UserDeletionScheduled => "user.deletion_scheduled",
+    AuthenticatorCreated => "authenticator.created",
+    AuthenticatorDeleted => "authenticator.deleted",
     UserDeleted => "user.deleted",
     RateLimitBlocked => "rate_limit.blocked",
     EmailSent => "email.sent",

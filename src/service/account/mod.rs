@@ -7,3 +7,4 @@ pub mod password_reset;
 pub mod rate_limit;
 pub mod settings;
 pub mod signup;
+pub mod totp;

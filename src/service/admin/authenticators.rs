@@ -290,7 +290,7 @@ impl Authenticator {
     }
 
     /// What an audit row records of it.
-    fn audit_view(&self) -> Value {
+    pub(in crate::service) fn audit_view(&self) -> Value {
         json!({
             "id": self.id,
             "type": self.kind,
