@@ -74,8 +74,8 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
 pub fn qr_svg(text: &str) -> Option<String> {
     let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
     let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).quiet_zone(true).build();
-    let start = svg.find("<svg")?;
-    Some(svg[start..].to_owned())
+    let start = svg.find("<svg")? + "<svg".len();
+    Some(format!("<svg role=\"img\" aria-label=\"QR code\"{}", &svg[start..]))
 }
 
 #[cfg(test)]

@@ -103,5 +103,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/password", post(ui::settings::change_password))
         .route("/settings/sessions/revoke", post(ui::settings::revoke_session))
         .route("/settings/delete", post(ui::settings::request_deletion))
+        .route("/settings/totp", get(ui::settings::totp_page).post(ui::settings::add_totp))
+        .route("/settings/totp/remove", post(ui::settings::remove_totp))
         .route("/static/authgraph.css", get(ui::stylesheet))
 }

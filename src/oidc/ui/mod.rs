@@ -27,7 +27,7 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 13] = [
+pub const BUILTIN: [(&str, &str); 14] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("signup.html", include_str!("templates/signup.html")),
@@ -37,6 +37,7 @@ pub const BUILTIN: [(&str, &str); 13] = [
     ("consent.html", include_str!("templates/consent.html")),
     ("logout.html", include_str!("templates/logout.html")),
     ("settings.html", include_str!("templates/settings.html")),
+    ("totp_new.html", include_str!("templates/totp_new.html")),
     ("message.html", include_str!("templates/message.html")),
     ("form_post.html", include_str!("templates/form_post.html")),
     ("email_reset.txt", include_str!("templates/email_reset.txt")),

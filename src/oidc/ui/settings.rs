@@ -16,6 +16,7 @@ use crate::domain::password::describe_policy;
 use crate::service::Error;
 use crate::service::account::login::IdpSession;
 use crate::service::account::settings::EDITABLE_PROFILE;
+use crate::service::account::totp::TotpEnrolment;
 use crate::state::{AppState, Peer};
 
 fn fmt_time(t: time::OffsetDateTime) -> String {
@@ -98,9 +99,23 @@ async fn render(
             serde_json::json!({"name": name, "label": label, "value": value, "autocomplete": autocomplete})
         })
         .collect();
+    let totps: Vec<Value> = match state.services.account().totp_authenticators(sess.user_id).await {
+        Ok(list) => list
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id.to_string(),
+                    "name": a.display_name.as_deref().unwrap_or("Authenticator app"),
+                    "created_at": fmt_time(a.created_at),
+                })
+            })
+            .collect(),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
         csrf, notice, error,
+        totps => minijinja::Value::from(minijinja::value::Serde(&totps)),
         sessions => minijinja::Value::from(minijinja::value::Serde(&sessions)),
         profile => minijinja::Value::from(minijinja::value::Serde(&profile)),
         user_display => user.end_user_account_id().unwrap_or_else(|| user.id.to_string()),
@@ -121,6 +136,8 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
         Some("profile") => Some("Your profile is saved."),
         Some("password") => Some("Your password is changed. Your other sessions were signed out."),
         Some("session") => Some("The session is signed out."),
+        Some("totp") => Some("The authenticator app is added. Keep it: you will need its codes to sign in."),
+        Some("totp-removed") => Some("The authenticator app is removed."),
         _ => None,
     };
     render(&state, jar, &sess, StatusCode::OK, notice, None).await
@@ -202,4 +219,72 @@ pub async fn request_deletion(State(state): State<AppState>, me: SignedIn, CsrfF
     );
     (me.jar.add(state.ui.clear_session()), state.ui.message(StatusCode::OK, "Account deletion requested", &msg))
         .into_response()
+}
+
+/// The enrolment page of an authenticator app: the QR code, the key URI and the secret,
+/// and the form for its name and first code.
+fn render_totp(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    enrolment: &TotpEnrolment,
+    display_name: &str,
+    error: Option<&str>,
+) -> Response {
+    let (jar, csrf) = csrf(state, jar);
+    let ctx = context! {
+        csrf, error, display_name,
+        qr_svg => enrolment.qr_svg.clone(),
+        uri => enrolment.uri.clone(),
+        secret => enrolment.secret_base32.clone(),
+        pending => enrolment.pending.clone(),
+    };
+    (jar, state.ui.page(status, "totp_new.html", ctx)).into_response()
+}
+
+/// `GET /settings/totp`: starts adding an authenticator app (nothing is stored yet).
+pub async fn totp_page(Visit { state, peer, headers, jar }: Visit) -> Response {
+    let sess = match session_of(&state, &jar, &headers, &peer).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match state.services.account().begin_totp_enrolment(sess.user_id).await {
+        Ok(e) => render_totp(&state, jar, StatusCode::OK, &e, "", None),
+        Err(e) => state.ui.server_error(&e),
+    }
+}
+
+/// `POST /settings/totp`: the first code confirms the new authenticator app. A wrong
+/// code shows the same QR code again; a tampered or expired enrolment starts a new one.
+pub async fn add_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    let pending = f.get("pending").map(String::as_str).unwrap_or("");
+    let name = f.get("display_name").map(String::as_str).unwrap_or("");
+    let code = f.get("code").map(String::as_str).unwrap_or("");
+    let account = state.services.account();
+    let err = match account.confirm_totp_enrolment(me.sess.user_id, pending, name, code, &me.actor).await {
+        Ok(_) => return Redirect::to("/settings?done=totp").into_response(),
+        Err(Error::Invalid { message, .. } | Error::NotFound { message, .. } | Error::Conflict { message, .. }) => {
+            sentence(&message)
+        }
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let enrolment = match account.reopen_totp_enrolment(me.sess.user_id, pending).await {
+        Ok(e) => Ok(e),
+        Err(Error::Invalid { .. }) => account.begin_totp_enrolment(me.sess.user_id).await,
+        Err(e) => Err(e),
+    };
+    match enrolment {
+        Ok(e) => render_totp(&state, me.jar, StatusCode::BAD_REQUEST, &e, name.trim(), Some(&err)),
+        Err(e) => state.ui.server_error(&e),
+    }
+}
+
+/// `POST /settings/totp/remove`: removes one of the user's authenticator apps.
+pub async fn remove_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    let Some(id) = f.get("authenticator_id").and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
+        let msg = "Choose an authenticator app to remove.";
+        return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
+    };
+    let result = state.services.account().delete_own_totp(me.sess.user_id, id.into(), &me.actor).await;
+    outcome(&state, me, result.map(|()| "/settings?done=totp-removed")).await
 }
