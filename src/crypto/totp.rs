@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn rfc_6238_vectors() {
         let secret = b"12345678901234567890";
-        for (t, code) in [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")]
+        for (t, code) in
+            [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")]
         {
             assert_eq!(code_at(secret, t).as_deref(), Some(code));
             assert_eq!(check(secret, code, t), Some(t / STEP));

@@ -37,4 +37,5 @@ mod scope_plan;
 mod sessions;
 mod smtp;
 mod tokens;
+mod totp;
 mod users;

@@ -91,7 +91,8 @@ impl Account<'_> {
     pub async fn begin_totp_enrolment(&self, user_id: UserId) -> Result<TotpEnrolment> {
         let account = self.account_label(user_id).await?;
         let secret = totp::new_secret();
-        let pending = Pending { user: user_id.uuid(), secret: b64(self.master_key.encrypt(&secret)), iat: micros(now()) };
+        let pending =
+            Pending { user: user_id.uuid(), secret: b64(self.master_key.encrypt(&secret)), iat: micros(now()) };
         let sealed = self.seal(PURPOSE, &pending);
         self.enrolment(user_id, &account, &secret, sealed)
     }
@@ -223,7 +224,10 @@ impl Account<'_> {
     pub async fn delete_own_totp(&self, user_id: UserId, id: AuthenticatorId, actor: &Actor) -> Result<()> {
         let owned = totp_rows(self, user_id).await?.iter().any(|r| r.id == id.uuid());
         if !owned {
-            return Err(Error::not_found(reason::AUTHENTICATOR_NOT_FOUND, "this authenticator app has already been removed"));
+            return Err(Error::not_found(
+                reason::AUTHENTICATOR_NOT_FOUND,
+                "this authenticator app has already been removed",
+            ));
         }
         let audit = Audit { actor: actor.clone(), activity: DELETED.into() };
         self.authenticators().delete(&audit, id).await.map(|_| ())
