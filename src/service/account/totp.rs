@@ -193,7 +193,15 @@ impl Account<'_> {
         let mut reused = false;
         for row in totp_rows(self, user_id).await? {
             let Some(enc) = row.totp_secret.as_deref() else { continue };
-            let secret = self.master_key.decrypt(enc)?;
+            // A secret that does not decrypt (another master key, a damaged row) is
+            // logged and skipped, so that it does not lock out the user's other apps.
+            let secret = match self.master_key.decrypt(enc) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(authenticator = %row.id, cause = %e, "a TOTP secret does not decrypt");
+                    continue;
+                }
+            };
             let Some(step) = totp::check(&secret, code, at).and_then(|s| i64::try_from(s).ok()) else { continue };
             let claimed = authenticator::Entity::update_many()
                 .col_expr(authenticator::Column::TotpLastStep, Expr::value(step))
