@@ -118,3 +118,25 @@ impl Default for RateLimitConfig {
         }
     }
 }
+
+/// Whether sign-in asks for a second factor (Authgear's `authentication.secondary_authentication_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMode {
+    /// Never: a password alone signs in, even for a user with an authenticator app.
+    Disabled,
+    /// A user who has a second factor must use it; others sign in with a password alone.
+    #[default]
+    IfExists,
+    /// Every user needs a second factor. A user without one signs in only while their
+    /// MFA grace period (`setMFAGracePeriod`) lasts; otherwise sign-in is refused.
+    Required,
+}
+
+/// Multi-factor authentication at sign-in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// `disabled`, `if_exists` (default) or `required`.
+    pub mode: MfaMode,
+}

@@ -16,7 +16,7 @@ mod login;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
-pub use login::{RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
+pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "database_url_file", "master_key_file_content"];
@@ -79,6 +79,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Limits on failed password attempts, sign-ups and account lookups.
     pub rate_limits: RateLimitConfig,
+    /// Multi-factor authentication at sign-in.
+    pub mfa: MfaConfig,
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -136,6 +138,7 @@ impl Default for Config {
             ui: UiConfig::default(),
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
+            mfa: MfaConfig::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
         }

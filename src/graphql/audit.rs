@@ -88,6 +88,7 @@ activity_types! {
     UserSignedOut => "user.signed_out",
     AuthenticationIdentityLoginIdFailed => "authentication.identity.login_id.failed",
     AuthenticationPrimaryPasswordFailed => "authentication.primary.password.failed",
+    AuthenticationSecondaryTotpFailed => "authentication.secondary.totp.failed",
     UserAuthorizationGranted => "user.authorization.granted",
     UserProfileUpdated => "user.profile.updated",
     UserPasswordChanged => "user.password.changed",

@@ -93,6 +93,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/oauth2/end_session", get(ui::account::end_session).post(ui::account::end_session))
         .route("/logout", post(ui::account::logout))
         .route("/login", get(ui::login::login_form).post(ui::login::login_submit))
+        .route("/login/totp", post(ui::login::login_totp_submit))
         .route("/signup", get(ui::login::signup_form).post(ui::login::signup_submit))
         .route("/select_account", get(ui::flow::select_form).post(ui::flow::select_submit))
         .route("/consent", get(ui::flow::consent_form).post(ui::flow::consent_submit))

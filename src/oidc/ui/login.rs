@@ -11,7 +11,7 @@ use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, open
 use crate::config::LoginIdType;
 use crate::domain::password::describe_policy;
 use crate::service::Error;
-use crate::service::account::login::LoginError;
+use crate::service::account::login::{LoginError, LoginOutcome};
 use crate::state::{AppState, Peer};
 
 fn login_id_label(state: &AppState) -> String {
@@ -119,35 +119,96 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         Ok(a) => a,
         Err(r) => return r,
     };
-    match state.services.account().login_with_password(&login_id, password, &actor, current).await {
-        Ok((_, _, token)) => (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response(),
+    match state.services.account().login_with_password(&login_id, password, &actor, current, &flow).await {
+        Ok(LoginOutcome::SignedIn(_, _, token)) => {
+            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        }
+        Ok(LoginOutcome::SecondFactor(pending)) => totp_page(&state, jar, StatusCode::OK, &flow, &pending, None).await,
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
             login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg)).await
         }
-        Err(LoginError::Disabled(reason)) => {
+        Err(e) => login_refused(&state, jar, &flow, e).await,
+    }
+}
+
+/// The page for a refused sign-in (other than a wrong password or code).
+async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, e: LoginError) -> Response {
+    match e {
+        LoginError::Invalid => login_page(state, jar, StatusCode::UNAUTHORIZED, flow, None, Some("The login ID or the password is incorrect.")).await,
+        LoginError::Disabled(reason) => {
             let msg = match reason {
                 Some(r) if !r.is_empty() => format!("Your account is disabled. The administrator's reason: {r}"),
                 _ => "Your account is disabled. Contact the administrator of this service.".to_owned(),
             };
             state.ui.message(StatusCode::FORBIDDEN, "Account disabled", &msg)
         }
-        Err(LoginError::PasswordExpired) => state.ui.message(
+        LoginError::PasswordExpired => state.ui.message(
             StatusCode::FORBIDDEN,
             "Your password has expired",
             "Choose a new password with “Forgot your password?” on the sign-in page, then sign in again.",
         ),
-        Err(LoginError::DeletionScheduled) => state.ui.message(
+        LoginError::DeletionScheduled => state.ui.message(
             StatusCode::FORBIDDEN,
             "Account scheduled for deletion",
             "You asked to delete this account, so it can no longer sign in. Contact the administrator of this service to keep it.",
         ),
-        Err(LoginError::RateLimited) => state.ui.message(
+        LoginError::RateLimited => state.ui.message(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts",
             "Sign-in is paused for this account and network after too many failed attempts. Wait a minute and try again.",
         ),
-        Err(LoginError::Server(e)) => state.ui.server_error(&e),
+        LoginError::MfaSetupRequired => state.ui.message(
+            StatusCode::FORBIDDEN,
+            "Two-factor authentication required",
+            "This service requires a second factor, such as an authenticator app, and none is set up for your account. Ask the administrator of this service for a grace period, then add an authenticator app in your account settings.",
+        ),
+        LoginError::SecondFactorExpired => {
+            let msg = "Your sign-in took too long or is no longer valid. Sign in again.";
+            login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(msg)).await
+        }
+        LoginError::WrongCode(msg) => login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&sentence(&msg))).await,
+        LoginError::Server(e) => state.ui.server_error(&e),
+    }
+}
+
+/// The second-factor page: a code from an authenticator app.
+async fn totp_page(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    pending: &str,
+    error: Option<&str>,
+) -> Response {
+    let req = open_flow(state, Some(flow));
+    let client = match &req {
+        Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
+        None => None,
+    };
+    let (jar, csrf) = csrf(state, jar);
+    let ctx = context! { csrf, flow, pending, error, client_name => client, lang => req.as_ref().and_then(page_lang) };
+    (jar, state.ui.page(status, "login_totp.html", ctx)).into_response()
+}
+
+/// `POST /login/totp`: the second step of a sign-in.
+pub async fn login_totp_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
+    let actor = actor(&peer, &headers);
+    let current = match current_session(&state, &jar, &actor).await {
+        Ok(s) => s.map(|s| s.id),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let flow = f.get("flow").cloned().unwrap_or_default();
+    let pending = f.get("pending").cloned().unwrap_or_default();
+    let code = f.get("code").cloned().unwrap_or_default();
+    match state.services.account().login_with_totp(&pending, &flow, &code, &actor, current).await {
+        Ok((_, _, token)) => {
+            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        }
+        Err(LoginError::WrongCode(msg)) => {
+            totp_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg))).await
+        }
+        Err(e) => login_refused(&state, jar, &flow, e).await,
     }
 }
 

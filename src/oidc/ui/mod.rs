@@ -27,9 +27,10 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 14] = [
+pub const BUILTIN: [(&str, &str); 15] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("login_totp.html", include_str!("templates/login_totp.html")),
     ("signup.html", include_str!("templates/signup.html")),
     ("forgot_password.html", include_str!("templates/forgot_password.html")),
     ("reset_password.html", include_str!("templates/reset_password.html")),

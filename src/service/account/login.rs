@@ -1,7 +1,7 @@
 //! End-user authentication with a login ID and password, and browser (IdP) sessions:
 //! the cookie's SHA-256 is all the database keeps.
 
-use crate::config::LoginIdType;
+use crate::config::{LoginIdType, MfaMode};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
@@ -15,6 +15,7 @@ use crate::service::{Actor, Audit, Error, Result, Services};
 use entity::{session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -46,8 +47,42 @@ pub enum LoginError {
     DeletionScheduled,
     /// Too many failed attempts from this IP address or for this login ID; try later.
     RateLimited,
+    /// The user has no second factor, MFA is required and no grace period lasts.
+    MfaSetupRequired,
+    /// The second-factor code is wrong or was used already; the message says which.
+    WrongCode(String),
+    /// The "password passed" state is tampered with, for another flow, or expired.
+    SecondFactorExpired,
     /// The server failed.
     Server(Error),
+}
+
+/// What a correct password leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Signed in: the user, the session and the cookie value.
+    SignedIn(User, IdpSession, String),
+    /// The user must enter a code from an authenticator app; the sealed "password passed"
+    /// state to send back with it.
+    SecondFactor(String),
+}
+
+/// The purpose the "password passed" state is sealed for.
+const MFA_PURPOSE: &str = "login-mfa";
+
+/// How long the "password passed" state is good for, in seconds.
+pub const MFA_STATE_LIFETIME_SECS: i64 = 5 * 60;
+
+/// The authentication methods of a sign-in with a password and an authenticator app.
+const AMR_PASSWORD_TOTP: [&str; 4] = ["pwd", "otp", "mfa", "x_secondary_totp"];
+
+/// Between a correct password and the second factor: the user, the authorization flow
+/// and when the password passed (Unix seconds); sealed with a MAC.
+#[derive(Serialize, Deserialize)]
+struct PasswordPassed {
+    user: Uuid,
+    flow: String,
+    iat: i64,
 }
 
 impl From<Error> for LoginError {
@@ -85,13 +120,18 @@ impl Account<'_> {
     /// so that they take as long as wrong passwords. On success, creates a browser
     /// session, updates `lastLoginAt` and writes `user.authenticated`; returns the user,
     /// the session and the cookie value. `replaces` is a session of this browser to end.
+    ///
+    /// When the user has an authenticator app and `mfa.mode` is not `disabled`, no
+    /// session starts yet: the outcome is the sealed state for [`Self::login_with_totp`],
+    /// bound to the user and to `flow` (the sealed authorization request, or empty).
     pub async fn login_with_password(
         &self,
         login_id: &str,
         password: String,
         actor: &Actor,
         replaces: Option<SessionId>,
-    ) -> Result<(User, IdpSession, String), LoginError> {
+        flow: &str,
+    ) -> Result<LoginOutcome, LoginError> {
         let rl = &self.config.rate_limits;
         let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
         let ip_bucket = format!("login:ip:{ip}");
@@ -142,7 +182,74 @@ impl Account<'_> {
         if pw.and_then(|p| p.expire_after).is_some_and(|at| at <= micros(t)) {
             return Err(LoginError::PasswordExpired);
         }
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t).await?;
+        let mode = self.config.mfa.mode;
+        if mode != MfaMode::Disabled {
+            if !self.totp_authenticators(user.id).await?.is_empty() {
+                let state = PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp() };
+                return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
+            }
+            if mode == MfaMode::Required && !user.mfa_grace_period_end_at.is_some_and(|end| end > t) {
+                return Err(LoginError::MfaSetupRequired);
+            }
+        }
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &["pwd"]).await?;
+        Ok(LoginOutcome::SignedIn(user, sess, token))
+    }
+
+    /// The second step of a sign-in: a code from one of the user's authenticator apps,
+    /// with the sealed state a correct password gave for this `flow`. A right code starts
+    /// the session with `amr` `pwd otp mfa x_secondary_totp`; a wrong or reused one is
+    /// audited as `authentication.secondary.totp.failed` and counted in the failed-login
+    /// limits (per IP address, and per user from that address).
+    pub async fn login_with_totp(
+        &self,
+        state: &str,
+        flow: &str,
+        code: &str,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+    ) -> Result<(User, IdpSession, String), LoginError> {
+        let t = now();
+        let Some(passed) = self.unseal::<PasswordPassed>(MFA_PURPOSE, state) else {
+            return Err(LoginError::SecondFactorExpired);
+        };
+        let age = t.unix_timestamp() - passed.iat;
+        if passed.flow != flow || !(0..=MFA_STATE_LIFETIME_SECS).contains(&age) {
+            return Err(LoginError::SecondFactorExpired);
+        }
+        let user_id = UserId::from(passed.user);
+        let rl = &self.config.rate_limits;
+        let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
+        let ip_bucket = format!("login:ip:{ip}");
+        let user_bucket = format!("login:totp:{ip}:{}", passed.user);
+        let limits = [
+            (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
+            (user_bucket.as_str(), rl.login_failures_per_account_per_minute),
+        ];
+        let Some(reservation) = self.reserve_attempt(&limits).await? else {
+            self.record_blocked(actor, "login", &user_bucket).await?;
+            return Err(LoginError::RateLimited);
+        };
+        match self.verify_totp(user_id, code.trim()).await {
+            Ok(_) => self.release_attempt(reservation).await?,
+            Err(Error::Invalid { message, .. }) => {
+                reservation.keep();
+                let audit = Audit { actor: actor.clone(), activity: "authentication.secondary.totp.failed".into() };
+                self.audit_batch
+                    .record(audit::row(&audit, Some(user_id.uuid()), json!({"user_id": user_id}), now()))
+                    .await?;
+                return Err(LoginError::WrongCode(message));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::SecondFactorExpired) };
+        if user.is_disabled_at(t) || user.is_deactivated {
+            return Err(LoginError::Disabled(user.disable_reason.clone()));
+        }
+        if user.delete_at.is_some() {
+            return Err(LoginError::DeletionScheduled);
+        }
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &AMR_PASSWORD_TOTP).await?;
         Ok((user, sess, token))
     }
 
@@ -153,10 +260,11 @@ impl Account<'_> {
         actor: &Actor,
         replaces: Option<SessionId>,
         at: OffsetDateTime,
+        amr: &[&str],
     ) -> Result<(IdpSession, String)> {
         let t = micros(at);
         let token = b64(random_bytes::<32>());
-        let amr = vec!["pwd".to_owned()];
+        let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
         self.write(async |tx| {
             let txn = tx.conn();
             let row = session::ActiveModel {

@@ -57,7 +57,7 @@ impl Account<'_> {
             account_valid_until: None,
         };
         let user = self.users().create(&audit, input).await?;
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, now()).await?;
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
         Ok((user, sess, token))
     }
 }
