@@ -26,6 +26,8 @@ fn unknown_keys_and_invalid_values_name_the_key() {
         ("", vec![("AUTHGRAPH_DATABASE_URL", "mysql://x")], "database_url"),
         ("[[custom_attributes]]\npointer = \"/email\"\ntype = \"string\"\n", vec![], "custom_attributes[0].pointer"),
         ("[[custom_attributes]]\npointer = \"/x\"\ntype = \"colour\"\n", vec![], "custom_attributes"),
+        ("[mfa]\nmode = \"always\"\n", vec![], "mfa.mode"),
+        ("", vec![("AUTHGRAPH_MFA__MODE", "sometimes")], "MFA.MODE"),
     ];
     for (toml, env, key) in cases {
         let path = dir.path().join("authgraph.toml");
@@ -107,7 +109,8 @@ fn out_of_range_numbers_and_silent_log_filters_name_the_key() {
     // The edges of each range, and ordinary filters, are fine.
     let fine = "[rate_limits]\nsignups_per_ip_per_minute = 0\n[oauth]\nrefresh_token_reuse_grace_seconds = 0\n[ui]\ndeletion_grace_days = 180\n[log]\nlevel = \"warn,authgraph=debug,tower_http=off\"\n";
     std::fs::write(dir.path().join("authgraph.toml"), fine).unwrap();
-    let out = authgraph(dir.path(), &["schema"], &[("RUST_LOG", "info,sqlx=warn")]);
+    let out =
+        authgraph(dir.path(), &["schema"], &[("RUST_LOG", "info,sqlx=warn"), ("AUTHGRAPH_MFA__MODE", "required")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

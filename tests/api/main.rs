@@ -20,6 +20,7 @@ mod login_code_flow;
 mod login_conformance;
 mod login_consent;
 mod login_helpers;
+mod login_mfa;
 mod login_password;
 mod login_session;
 mod nodes;

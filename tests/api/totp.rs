@@ -15,7 +15,7 @@ const PW: &str = "correct horse battery";
 const NAME_CLAIM: &str = "https://authgear.com/claims/totp/display_name";
 
 /// RFC 6238 with HMAC-SHA1, 6 digits, 30-second steps: the code of time step `step`.
-fn code(secret: &[u8], step: u64) -> String {
+pub(crate) fn code(secret: &[u8], step: u64) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let mac = hmac::sign(&key, &step.to_be_bytes());
     let mac = mac.as_ref();
@@ -31,7 +31,7 @@ fn independent_code_matches_rfc_6238() {
     assert_eq!(code(b"12345678901234567890", 1_111_111_109 / 30), "081804");
 }
 
-fn step_now() -> u64 {
+pub(crate) fn step_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() / 30
 }
 
@@ -50,7 +50,7 @@ fn secret_of(uri: &str) -> Vec<u8> {
     data_encoding::BASE32_NOPAD.decode(b32.as_bytes()).unwrap()
 }
 
-async fn signed_in(app: &TestApp, email: &str) -> (Browser, String, String) {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> (Browser, String, String) {
     let user = app.create_user(email, Some(PW)).await;
     let browser = Browser::new(app);
     let (_, login) = browser.open("/login").await.page();
@@ -66,7 +66,7 @@ async fn raw_id(app: &TestApp, user: &str) -> uuid::Uuid {
 
 /// Enrols an authenticator app named `name` through the forms; returns its secret and
 /// the step of the code that confirmed it.
-async fn enrol(browser: &Browser, csrf: &str, name: &str) -> (Vec<u8>, u64) {
+pub(crate) async fn enrol(browser: &Browser, csrf: &str, name: &str) -> (Vec<u8>, u64) {
     let (s, page) = browser.open("/settings/totp").await.page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("<svg") && page.contains("</svg>"), "an inline QR code: {page}");

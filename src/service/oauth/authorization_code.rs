@@ -158,7 +158,7 @@ impl OAuth<'_> {
             return Err(invalid("this code was already used; the tokens it gave are revoked"));
         };
 
-        let access = self.sign_access_token(&user, app, sid, row.auth_time, &scopes, &authgear, &jti)?;
+        let access = self.sign_access_token(&user, app, sid, row.auth_time, &amr, &scopes, &authgear, &jti)?;
         let mut claims = Map::new();
         let iat = now().unix_timestamp();
         claims.insert("iss".into(), json!(self.config.public_url()));

@@ -145,6 +145,7 @@ impl OAuth<'_> {
         app: &Application,
         session_id: Uuid,
         auth_time: i64,
+        amr: &[String],
         scopes: &[String],
         authgear: &Map<String, Value>,
         jti: &str,
@@ -166,6 +167,9 @@ impl OAuth<'_> {
         claims.insert("jti".into(), json!(jti));
         claims.insert("sid".into(), json!(session_id.to_string()));
         claims.insert("auth_time".into(), json!(time_of(auth_time).unix_timestamp()));
+        if !amr.is_empty() {
+            claims.insert("amr".into(), json!(amr));
+        }
         claims.extend(authgear.clone());
         Ok(key.sign("at+jwt", &Value::Object(claims))?)
     }
