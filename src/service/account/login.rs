@@ -61,7 +61,7 @@ pub enum LoginError {
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// Signed in: the user, the session and the cookie value.
-    SignedIn(User, IdpSession, String),
+    SignedIn(Box<User>, IdpSession, String),
     /// The user must enter a code from an authenticator app; the sealed "password passed"
     /// state to send back with it.
     SecondFactor(String),
@@ -188,12 +188,12 @@ impl Account<'_> {
                 let state = PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp() };
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
             }
-            if mode == MfaMode::Required && !user.mfa_grace_period_end_at.is_some_and(|end| end > t) {
+            if mode == MfaMode::Required && user.mfa_grace_period_end_at.is_none_or(|end| end <= t) {
                 return Err(LoginError::MfaSetupRequired);
             }
         }
         let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &["pwd"]).await?;
-        Ok(LoginOutcome::SignedIn(user, sess, token))
+        Ok(LoginOutcome::SignedIn(Box::new(user), sess, token))
     }
 
     /// The second step of a sign-in: a code from one of the user's authenticator apps,
