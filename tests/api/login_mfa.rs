@@ -10,14 +10,16 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, jwt_claims, spawn_app, spawn_with};
 use crate::login_helpers::{CB, PW, spa, start};
 use crate::rp::{Browser, Rp, hidden, http_client, param};
-use crate::totp::{code, enrol, signed_in, step_now};
+use crate::totp::{code, enrol, raw_id, signed_in, step_now};
 
 const PROMPT: &str = "Enter the code from your authenticator app";
 
-/// A user with an authenticator app: its secret and the step of the last code used.
-async fn user_with_totp(app: &TestApp, email: &str) -> (Vec<u8>, u64) {
-    let (browser, csrf, _) = signed_in(app, email).await;
-    enrol(&browser, &csrf, "Phone").await
+/// A user with an authenticator app: its secret, the step of the last code used and the
+/// user's ID.
+async fn user_with_totp(app: &TestApp, email: &str) -> (Vec<u8>, u64, String) {
+    let (browser, csrf, user) = signed_in(app, email).await;
+    let (secret, step) = enrol(&browser, &csrf, "Phone").await;
+    (secret, step, user)
 }
 
 /// A code that has not been used yet and that the server accepts now.
@@ -80,7 +82,7 @@ async fn totp_failures(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn password_then_code_signs_in_with_amr_x_secondary_totp() {
     let app = spawn_app().await;
-    let (secret, mut last) = user_with_totp(&app, "tom@example.com").await;
+    let (secret, mut last, _) = user_with_totp(&app, "tom@example.com").await;
     let (rp, _) = spa(&app).await;
 
     // A wrong code: the same page again with a message, 400, audited; then the right one.
@@ -121,9 +123,9 @@ async fn password_then_code_signs_in_with_amr_x_secondary_totp() {
 }
 
 #[tokio::test]
-async fn a_tampered_or_foreign_state_goes_back_to_the_login_page() {
+async fn a_tampered_expired_or_foreign_state_goes_back_to_the_login_page() {
     let app = spawn_app().await;
-    let (secret, mut last) = user_with_totp(&app, "ted@example.com").await;
+    let (secret, mut last, user) = user_with_totp(&app, "ted@example.com").await;
     let (rp, _) = spa(&app).await;
     let browser = Browser::new(&app);
     let f = start(&rp, &[], &[]);
@@ -149,6 +151,31 @@ async fn a_tampered_or_foreign_state_goes_back_to_the_login_page() {
         .page();
     assert_eq!(s, 400, "{back}");
     assert!(back.contains("Sign in again"), "{back}");
+    // A state that is more than five minutes old (sealed here with the server's key, as
+    // the server would have sealed it then) is refused too.
+    let user = raw_id(&app, &user).await;
+    let old = time::OffsetDateTime::now_utc().unix_timestamp() - 301;
+    let expired = app.services.seal("login-mfa", &json!({"user": user, "flow": flow, "iat": old}));
+    let (s, back) = browser
+        .submit("/login/totp", &[("csrf", &csrf), ("flow", &flow), ("pending", &expired), ("code", &good)])
+        .await
+        .page();
+    assert_eq!(s, 400, "{back}");
+    assert!(back.contains("Sign in again"), "{back}");
+    // Sealed just now, the same state is accepted as far as the code (a wrong one here).
+    let recent = app.services.seal(
+        "login-mfa",
+        &json!({"user": user, "flow": flow, "iat": time::OffsetDateTime::now_utc().unix_timestamp()}),
+    );
+    let (s, back) = browser
+        .submit(
+            "/login/totp",
+            &[("csrf", &csrf), ("flow", &flow), ("pending", &recent), ("code", &wrong_code(&secret))],
+        )
+        .await
+        .page();
+    assert_eq!(s, 400, "{back}");
+    assert!(back.contains("The code is not correct"), "{back}");
     // Without the CSRF token the form is refused.
     let (s, _) = browser.submit("/login/totp", &[("flow", &flow), ("pending", &pending), ("code", &good)]).await.page();
     assert_eq!(s, 403);
@@ -161,7 +188,7 @@ async fn a_tampered_or_foreign_state_goes_back_to_the_login_page() {
 #[tokio::test]
 async fn repeated_wrong_codes_hit_the_failed_login_limit() {
     let app = spawn_with(|c| c.rate_limits.login_failures_per_account_per_minute = 3).await;
-    let (secret, _) = user_with_totp(&app, "rex@example.com").await;
+    let (secret, _, _) = user_with_totp(&app, "rex@example.com").await;
     let browser = Browser::new(&app);
     let (_, login) = browser.open("/login").await.page();
     let (s, page) = browser.login(&login, "rex@example.com", PW).await.page();

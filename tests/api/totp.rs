@@ -59,7 +59,7 @@ pub(crate) async fn signed_in(app: &TestApp, email: &str) -> (Browser, String, S
     (browser, hidden(&page, "csrf"), user)
 }
 
-async fn raw_id(app: &TestApp, user: &str) -> uuid::Uuid {
+pub(crate) async fn raw_id(app: &TestApp, user: &str) -> uuid::Uuid {
     let d = app.ok("query($id: ID!) { node(id: $id) { ... on User { rawID } } }", json!({"id": user})).await;
     d["node"]["rawID"].as_str().unwrap().parse().unwrap()
 }
