@@ -94,6 +94,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/logout", post(ui::account::logout))
         .route("/login", get(ui::login::login_form).post(ui::login::login_submit))
         .route("/login/totp", post(ui::login::login_totp_submit))
+        .route("/login/recovery_code", post(ui::login::login_recovery_code_submit))
         .route("/signup", get(ui::login::signup_form).post(ui::login::signup_submit))
         .route("/select_account", get(ui::flow::select_form).post(ui::flow::select_submit))
         .route("/consent", get(ui::flow::consent_form).post(ui::flow::consent_submit))
@@ -106,5 +107,6 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/delete", post(ui::settings::request_deletion))
         .route("/settings/totp", get(ui::settings::totp_page).post(ui::settings::add_totp))
         .route("/settings/totp/remove", post(ui::settings::remove_totp))
+        .route("/settings/recovery_codes", post(ui::settings::regenerate_recovery_codes))
         .route("/static/authgraph.css", get(ui::stylesheet))
 }

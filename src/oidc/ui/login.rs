@@ -123,7 +123,9 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         Ok(LoginOutcome::SignedIn(_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
-        Ok(LoginOutcome::SecondFactor(pending)) => totp_page(&state, jar, StatusCode::OK, &flow, &pending, None).await,
+        Ok(LoginOutcome::SecondFactor(pending)) => {
+            totp_page(&state, jar, StatusCode::OK, &flow, &pending, None, false).await
+        }
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
             login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg)).await
@@ -180,6 +182,7 @@ async fn totp_page(
     flow: &str,
     pending: &str,
     error: Option<&str>,
+    recovery: bool,
 ) -> Response {
     let req = open_flow(state, Some(flow));
     let client = match &req {
@@ -187,12 +190,21 @@ async fn totp_page(
         None => None,
     };
     let (jar, csrf) = csrf(state, jar);
-    let ctx = context! { csrf, flow, pending, error, client_name => client, lang => req.as_ref().and_then(page_lang) };
+    let ctx = context! { csrf, flow, pending, error, recovery, client_name => client, lang => req.as_ref().and_then(page_lang) };
     (jar, state.ui.page(status, "login_totp.html", ctx)).into_response()
 }
 
 /// `POST /login/totp`: the second step of a sign-in.
-pub async fn login_totp_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
+pub async fn login_totp_submit(visit: Visit, form: CsrfForm) -> Response {
+    second_step(visit, form, false).await
+}
+
+/// `POST /login/recovery_code`: the second step of a sign-in with a recovery code.
+pub async fn login_recovery_code_submit(visit: Visit, form: CsrfForm) -> Response {
+    second_step(visit, form, true).await
+}
+
+async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm, recovery: bool) -> Response {
     let actor = actor(&peer, &headers);
     let current = match current_session(&state, &jar, &actor).await {
         Ok(s) => s.map(|s| s.id),
@@ -201,12 +213,18 @@ pub async fn login_totp_submit(Visit { state, peer, headers, jar }: Visit, CsrfF
     let flow = f.get("flow").cloned().unwrap_or_default();
     let pending = f.get("pending").cloned().unwrap_or_default();
     let code = f.get("code").cloned().unwrap_or_default();
-    match state.services.account().login_with_totp(&pending, &flow, &code, &actor, current).await {
+    let account = state.services.account();
+    let result = if recovery {
+        account.login_with_recovery_code(&pending, &flow, &code, &actor, current).await
+    } else {
+        account.login_with_totp(&pending, &flow, &code, &actor, current).await
+    };
+    match result {
         Ok((_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(LoginError::WrongCode(msg)) => {
-            totp_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg))).await
+            totp_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery).await
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }

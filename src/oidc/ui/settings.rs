@@ -112,9 +112,13 @@ async fn render(
             .collect(),
         Err(e) => return state.ui.server_error(&e),
     };
+    let recovery_unused = match state.services.account().unused_recovery_codes(sess.user_id).await {
+        Ok(n) => n,
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, notice, error,
+        csrf, notice, error, recovery_unused,
         totps => minijinja::Value::from(minijinja::value::Serde(&totps)),
         sessions => minijinja::Value::from(minijinja::value::Serde(&sessions)),
         profile => minijinja::Value::from(minijinja::value::Serde(&profile)),
@@ -262,7 +266,19 @@ pub async fn add_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f): 
     let code = f.get("code").map(String::as_str).unwrap_or("");
     let account = state.services.account();
     let err = match account.confirm_totp_enrolment(me.sess.user_id, pending, name, code, &me.actor).await {
-        Ok(_) => return Redirect::to("/settings?done=totp").into_response(),
+        Ok(_) => {
+            // The first second factor comes with a set of recovery codes, shown once.
+            return match account.totp_authenticators(me.sess.user_id).await {
+                Ok(list) if list.len() == 1 => {
+                    match account.generate_recovery_codes(me.sess.user_id, &me.actor).await {
+                        Ok(codes) => show_recovery_codes(&state, me.jar, "The authenticator app is added.", &codes),
+                        Err(e) => state.ui.server_error(&e),
+                    }
+                }
+                Ok(_) => Redirect::to("/settings?done=totp").into_response(),
+                Err(e) => state.ui.server_error(&e),
+            };
+        }
         Err(Error::Invalid { message, .. } | Error::NotFound { message, .. } | Error::Conflict { message, .. }) => {
             sentence(&message)
         }
@@ -287,4 +303,26 @@ pub async fn remove_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f
     };
     let result = state.services.account().delete_own_totp(me.sess.user_id, id.into(), &me.actor).await;
     outcome(&state, me, result.map(|()| "/settings?done=totp-removed")).await
+}
+
+/// The page that shows a new set of recovery codes, the one time they are shown.
+fn show_recovery_codes(state: &AppState, jar: CookieJar, lead: &str, codes: &[String]) -> Response {
+    let message = format!(
+        "{lead} Here are your recovery codes. Store them somewhere safe: each one signs you in once when your \
+         authenticator app is not at hand, and they will not be shown again."
+    );
+    let ctx = context! {
+        title => "Your recovery codes", message, codes => codes.to_vec(),
+        link => "/settings", link_text => "Back to account settings",
+    };
+    (jar, state.ui.page(StatusCode::OK, "message.html", ctx)).into_response()
+}
+
+/// `POST /settings/recovery_codes`: replaces the user's recovery codes with a new set and
+/// shows it once.
+pub async fn regenerate_recovery_codes(State(state): State<AppState>, me: SignedIn, CsrfForm(_): CsrfForm) -> Response {
+    match state.services.account().generate_recovery_codes(me.sess.user_id, &me.actor).await {
+        Ok(codes) => show_recovery_codes(&state, me.jar, "Your previous recovery codes no longer work.", &codes),
+        Err(e) => state.ui.server_error(&e),
+    }
 }

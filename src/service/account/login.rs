@@ -6,6 +6,7 @@ use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
+use crate::service::account::recovery_codes::FAILED as RECOVERY_CODE_FAILED;
 use crate::service::admin::users::User;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
@@ -75,6 +76,9 @@ pub const MFA_STATE_LIFETIME_SECS: i64 = 5 * 60;
 
 /// The authentication methods of a sign-in with a password and an authenticator app.
 const AMR_PASSWORD_TOTP: [&str; 4] = ["pwd", "otp", "mfa", "x_secondary_totp"];
+
+/// The authentication methods of a sign-in with a password and a recovery code.
+const AMR_PASSWORD_RECOVERY_CODE: [&str; 3] = ["pwd", "mfa", "x_recovery_code"];
 
 /// Between a correct password and the second factor: the user, the authorization flow
 /// and when the password passed (Unix seconds); sealed with a MAC.
@@ -209,6 +213,33 @@ impl Account<'_> {
         actor: &Actor,
         replaces: Option<SessionId>,
     ) -> Result<(User, IdpSession, String), LoginError> {
+        self.second_step(state, flow, code, false, actor, replaces).await
+    }
+
+    /// The second step with one of the user's recovery codes instead of an app's code:
+    /// a right, unused code is used up and starts the session with `amr`
+    /// `pwd mfa x_recovery_code`; a wrong or used one is audited as
+    /// `authentication.secondary.recovery_code.failed` and counted in the same limits.
+    pub async fn login_with_recovery_code(
+        &self,
+        state: &str,
+        flow: &str,
+        code: &str,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+    ) -> Result<(User, IdpSession, String), LoginError> {
+        self.second_step(state, flow, code, true, actor, replaces).await
+    }
+
+    async fn second_step(
+        &self,
+        state: &str,
+        flow: &str,
+        code: &str,
+        recovery: bool,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+    ) -> Result<(User, IdpSession, String), LoginError> {
         let t = now();
         let Some(passed) = self.unseal::<PasswordPassed>(MFA_PURPOSE, state) else {
             return Err(LoginError::SecondFactorExpired);
@@ -230,11 +261,17 @@ impl Account<'_> {
             self.record_blocked(actor, "login", &user_bucket).await?;
             return Err(LoginError::RateLimited);
         };
-        match self.verify_totp(user_id, code.trim()).await {
-            Ok(_) => self.release_attempt(reservation).await?,
+        let checked = if recovery {
+            self.use_recovery_code(user_id, code).await
+        } else {
+            self.verify_totp(user_id, code.trim()).await.map(|_| ())
+        };
+        match checked {
+            Ok(()) => self.release_attempt(reservation).await?,
             Err(Error::Invalid { message, .. }) => {
                 reservation.keep();
-                let audit = Audit { actor: actor.clone(), activity: "authentication.secondary.totp.failed".into() };
+                let activity = if recovery { RECOVERY_CODE_FAILED } else { "authentication.secondary.totp.failed" };
+                let audit = Audit { actor: actor.clone(), activity: activity.into() };
                 self.audit_batch
                     .record(audit::row(&audit, Some(user_id.uuid()), json!({"user_id": user_id}), now()))
                     .await?;
@@ -249,7 +286,8 @@ impl Account<'_> {
         if user.delete_at.is_some() {
             return Err(LoginError::DeletionScheduled);
         }
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &AMR_PASSWORD_TOTP).await?;
+        let amr: &[&str] = if recovery { &AMR_PASSWORD_RECOVERY_CODE } else { &AMR_PASSWORD_TOTP };
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, amr).await?;
         Ok((user, sess, token))
     }
 

@@ -5,6 +5,7 @@ pub mod login;
 pub mod mail;
 pub mod password_reset;
 pub mod rate_limit;
+pub mod recovery_codes;
 pub mod settings;
 pub mod signup;
 pub mod totp;
