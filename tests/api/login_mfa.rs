@@ -37,7 +37,7 @@ fn wrong_code(secret: &[u8]) -> String {
 }
 
 /// Opens the authorization URL and submits the password; returns the second-factor page.
-async fn password_step(browser: &Browser, url: &str, email: &str) -> String {
+pub(crate) async fn password_step(browser: &Browser, url: &str, email: &str) -> String {
     let (s, page) = browser.open(url).await.page();
     assert_eq!(s, 200, "{page}");
     let (s, page) = browser.login(&page, email, PW).await.page();
@@ -58,7 +58,7 @@ async fn submit_code(browser: &Browser, page: &str, code: &str) -> crate::rp::La
 }
 
 /// Exchanges the callback's code; returns the ID token's and the access token's claims.
-async fn tokens(rp: &Rp, cb: &str, f: crate::login_helpers::Flow) -> (Value, Value) {
+pub(crate) async fn tokens(rp: &Rp, cb: &str, f: crate::login_helpers::Flow) -> (Value, Value) {
     assert!(cb.starts_with(CB), "{cb}");
     assert_eq!(param(cb, "state").as_deref(), Some(f.state.secret().as_str()));
     let http = http_client(reqwest::Client::new());

@@ -30,6 +30,7 @@ mod playground;
 mod processes;
 mod queries_count;
 mod rate_limits;
+mod recovery_codes;
 mod resources;
 mod roles_groups;
 mod rp;

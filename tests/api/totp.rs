@@ -67,6 +67,12 @@ pub(crate) async fn raw_id(app: &TestApp, user: &str) -> uuid::Uuid {
 /// Enrols an authenticator app named `name` through the forms; returns its secret and
 /// the step of the code that confirmed it.
 pub(crate) async fn enrol(browser: &Browser, csrf: &str, name: &str) -> (Vec<u8>, u64) {
+    let (secret, step, _) = enrol_page(browser, csrf, name).await;
+    (secret, step)
+}
+
+/// [`enrol`], also returning the page the confirmation lands on.
+pub(crate) async fn enrol_page(browser: &Browser, csrf: &str, name: &str) -> (Vec<u8>, u64, String) {
     let (s, page) = browser.open("/settings/totp").await.page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("<svg") && page.contains("</svg>"), "an inline QR code: {page}");
@@ -87,7 +93,7 @@ pub(crate) async fn enrol(browser: &Browser, csrf: &str, name: &str) -> (Vec<u8>
         .page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("The authenticator app is added."), "{page}");
-    (secret, step)
+    (secret, step, page)
 }
 
 #[tokio::test]
