@@ -141,3 +141,27 @@ async fn a_code_is_used_once_even_concurrently_and_is_stored_hashed() {
         assert!(codes.iter().all(|c| !hash.contains(c.as_str()) && !hash.contains(&c.replace('-', ""))), "{hash}");
     }
 }
+
+#[tokio::test]
+async fn wrong_recovery_codes_count_in_the_failed_login_limit() {
+    let app = crate::helpers::spawn_with(|c| c.rate_limits.login_failures_per_account_per_minute = 3).await;
+    let (browser, csrf, _) = signed_in(&app, "rob@example.com").await;
+    enrol(&browser, &csrf, "Phone").await;
+    let other = Browser::new(&app);
+    let (_, login) = other.open("/login").await.page();
+    let (s, page) = other.login(&login, "rob@example.com", crate::login_helpers::PW).await.page();
+    assert_eq!(s, 200, "{page}");
+    // The counter's window is a minute; should one end during the loop, it starts over.
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let (s, body) = submit_recovery(&other, &page, "ZZZZZ-ZZZZZ").await.page();
+        statuses.push(s);
+        if s == 429 {
+            assert!(body.contains("Too many failed attempts"), "{body}");
+            break;
+        }
+        assert_eq!(s, 400, "{body}");
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.len() >= 4, "three wrong codes are allowed first: {statuses:?}");
+}
