@@ -338,6 +338,51 @@ pub fn endpoints(w: &World) -> Vec<Endpoint> {
             SignedIn,
             vec![("csrf", signed_csrf.clone()), ("confirm", "yes".to_owned()), ("password", "wrong".to_owned())],
         ),
+        e(
+            "POST",
+            "/login/totp",
+            Page,
+            Anon,
+            vec![
+                ("csrf", anon_csrf.clone()),
+                ("flow", flow.clone()),
+                ("pending", "x".to_owned()),
+                ("code", "123456".to_owned()),
+            ],
+        ),
+        e(
+            "POST",
+            "/login/recovery_code",
+            Page,
+            Anon,
+            vec![
+                ("csrf", anon_csrf.clone()),
+                ("flow", flow.clone()),
+                ("pending", "x".to_owned()),
+                ("code", "ABCDE-FGHJK".to_owned()),
+            ],
+        ),
+        e("GET", "/settings/totp", Page, SignedIn, vec![]),
+        e(
+            "POST",
+            "/settings/totp",
+            Page,
+            SignedIn,
+            vec![
+                ("csrf", signed_csrf.clone()),
+                ("pending", "x".to_owned()),
+                ("display_name", "Phone".to_owned()),
+                ("code", "123456".to_owned()),
+            ],
+        ),
+        e(
+            "POST",
+            "/settings/totp/remove",
+            Page,
+            SignedIn,
+            vec![("csrf", signed_csrf.clone()), ("authenticator_id", uuid::Uuid::now_v7().to_string())],
+        ),
+        e("POST", "/settings/recovery_codes", Page, SignedIn, vec![("csrf", signed_csrf.clone())]),
         // Last: it ends the anonymous browser's session, if a login above made one.
         e("POST", "/logout", Page, Anon, vec![("csrf", anon_csrf), ("request", "x".to_owned())]),
     ]

@@ -247,7 +247,8 @@ fn render_totp(
 }
 
 /// `GET /settings/totp`: starts adding an authenticator app (nothing is stored yet).
-pub async fn totp_page(Visit { state, peer, headers, jar }: Visit) -> Response {
+/// The query carries nothing, but it is read like every page's, so a NUL in it is refused.
+pub async fn totp_page(Visit { state, peer, headers, jar }: Visit, UiQuery(_): UiQuery) -> Response {
     let sess = match session_of(&state, &jar, &headers, &peer).await {
         Ok(s) => s,
         Err(r) => return r,
