@@ -18,6 +18,7 @@ pub mod client_secret;
 pub mod group;
 pub mod group_role;
 pub mod identity;
+pub mod otp_code;
 pub mod password_reset_code;
 pub mod rate_limit;
 pub mod refresh_token;

@@ -13,9 +13,14 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod login;
+mod messaging;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
+pub use messaging::{
+    EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider, SmsWebhookConfig,
+    TWILIO_API, TwilioConfig,
+};
 pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
@@ -81,6 +86,12 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Multi-factor authentication at sign-in.
     pub mfa: MfaConfig,
+    /// One-time codes and login links by email and SMS.
+    pub oob_otp: OobOtpConfig,
+    /// Outgoing SMS.
+    pub sms: SmsConfig,
+    /// Limits on messages sent and on wrong codes.
+    pub messaging: MessagingLimits,
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -139,6 +150,9 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
             mfa: MfaConfig::default(),
+            oob_otp: OobOtpConfig::default(),
+            sms: SmsConfig::default(),
+            messaging: MessagingLimits::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
         }
@@ -281,6 +295,7 @@ impl Config {
         if self.smtp.host.is_some() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return bad("smtp.from", "must be an email address, optionally with a name: `Name <a@example.com>`");
         }
+        self.check_messaging()?;
         if !(0..=3600).contains(&self.oauth.key_publish_seconds) {
             return bad("oauth.key_publish_seconds", "must be between 0 and 3600");
         }
@@ -326,6 +341,59 @@ impl Config {
                     }
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// One-time codes and the SMS provider.
+    fn check_messaging(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: &str| Err(ConfigError(format!("`{key}`: {msg}")));
+        let o = &self.oob_otp;
+        within("oob_otp.code_lifetime_seconds", o.code_lifetime_seconds, 30, 86_400)?;
+        within("oob_otp.link_lifetime_seconds", o.link_lifetime_seconds, 60, 86_400)?;
+        within("oob_otp.max_failed_attempts", o.max_failed_attempts, 1, 100)?;
+        within("oob_otp.resend_cooldown_seconds", o.resend_cooldown_seconds, 0, 3_600)?;
+        within("oob_otp.code_digits", o.code_digits, 4, 12)?;
+        let m = &self.messaging;
+        for (key, v) in [
+            ("messaging.sms_per_ip_per_minute", m.sms_per_ip_per_minute),
+            ("messaging.sms_per_target_per_hour", m.sms_per_target_per_hour),
+            ("messaging.email_per_ip_per_minute", m.email_per_ip_per_minute),
+            ("messaging.email_per_target_per_day", m.email_per_target_per_day),
+            ("messaging.code_failures_per_ip_per_minute", m.code_failures_per_ip_per_minute),
+        ] {
+            within(key, v, 0, 1_000_000)?;
+        }
+        let types = &self.login_id.types;
+        if o.email.channel.primary && !types.contains(&LoginIdType::Email) {
+            return bad("oob_otp.email.primary", "needs `email` in login_id.types");
+        }
+        if o.sms.primary && !types.contains(&LoginIdType::Phone) {
+            return bad("oob_otp.sms.primary", "needs `phone` in login_id.types");
+        }
+        let http_url = |u: &str| url::Url::parse(u).is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https");
+        match self.sms.provider {
+            SmsProvider::Log => {}
+            SmsProvider::Webhook => {
+                if !self.sms.webhook.url.as_deref().is_some_and(http_url) {
+                    return bad("sms.webhook.url", "must be an http(s) URL when sms.provider is `webhook`");
+                }
+                if self.sms.webhook.secret.as_ref().is_none_or(|s| s.expose().len() < 16) {
+                    return bad("sms.webhook.secret", "must be at least 16 characters when sms.provider is `webhook`");
+                }
+            }
+            SmsProvider::Twilio => {
+                let t = &self.sms.twilio;
+                if !http_url(&t.base_url) {
+                    return bad("sms.twilio.base_url", "must be an http(s) URL");
+                }
+                if t.account_sid.is_empty() || t.auth_token.is_none() {
+                    return bad("sms.twilio", "needs account_sid and auth_token when sms.provider is `twilio`");
+                }
+                if t.from.is_none() == t.messaging_service_sid.is_none() {
+                    return bad("sms.twilio", "needs exactly one of `from` and `messaging_service_sid`");
+                }
             }
         }
         Ok(())

@@ -41,3 +41,25 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
+
+/// HMAC-SHA256 of `data` under `key` (webhook signatures).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
+    out
+}
+
+/// A uniformly random decimal code of `digits` digits (rejection sampling, no modulo bias).
+pub fn random_digits(digits: usize) -> String {
+    let mut out = String::with_capacity(digits);
+    while out.len() < digits {
+        for b in random_bytes::<16>() {
+            // 250 is the largest multiple of 10 that fits in a byte.
+            if b < 250 && out.len() < digits {
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    out
+}

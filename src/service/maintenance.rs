@@ -47,7 +47,8 @@ impl Maintenance<'_> {
                     .exec(txn)
                     .await?
                     .rows_affected;
-                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets))
+                let otps = crate::service::account::otp::forget_old_codes(txn, t).await?;
+                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets + otps))
             })
             .await?;
         let users = self.delete_due_users().await?;

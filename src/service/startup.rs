@@ -62,6 +62,8 @@ impl Services {
             generations: Arc::default(),
             refresh_batch: crate::service::store::refresh_batch::RefreshBatcher::start(db.clone()),
             mailer,
+            sms: Arc::new(crate::service::account::sms::SmsSender::new(&config)?),
+            messages: Arc::new(crate::service::account::messages::Messages::load(&config)?),
             db,
             config: Arc::new(config),
             hasher,

@@ -36,8 +36,20 @@ fn login_id_label(state: &AppState) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
+/// The label of the "sign in with a code" button, when codes sign in.
+fn code_button(state: &AppState) -> Option<&'static str> {
+    let o = &state.services.config().oob_otp;
+    match (o.email.channel.primary, o.sms.primary, o.email.mode) {
+        (true, false, crate::config::EmailOtpMode::LoginLink) => Some("Email me a sign-in link instead"),
+        (true, false, _) => Some("Email me a code instead"),
+        (false, true, _) => Some("Text me a code instead"),
+        (true, true, _) => Some("Send me a code instead"),
+        (false, false, _) => None,
+    }
+}
+
 /// Where to go after logging in: back to the authorization request, or to settings.
-fn after_login(flow: &str) -> String {
+pub(super) fn after_login(flow: &str) -> String {
     if flow.is_empty() {
         "/settings".to_owned()
     } else {
@@ -75,6 +87,7 @@ async fn login_page(
         login_id => login_id.unwrap_or_default(),
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
+        code_enabled => code_button(state).is_some(), code_button => code_button(state),
     };
     (jar, state.ui.page(status, "login.html", ctx)).into_response()
 }
@@ -124,7 +137,7 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Ok(LoginOutcome::SecondFactor(pending)) => {
-            totp_page(&state, jar, StatusCode::OK, &flow, &pending, None, false).await
+            second_factor_page(&state, jar, StatusCode::OK, &flow, &pending, None, false).await
         }
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
@@ -135,7 +148,7 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
 }
 
 /// The page for a refused sign-in (other than a wrong password or code).
-async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, e: LoginError) -> Response {
+pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, e: LoginError) -> Response {
     match e {
         LoginError::Invalid => login_page(state, jar, StatusCode::UNAUTHORIZED, flow, None, Some("The login ID or the password is incorrect.")).await,
         LoginError::Disabled(reason) => {
@@ -169,13 +182,16 @@ async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, e: LoginErr
             let msg = "Your sign-in took too long or is no longer valid. Sign in again.";
             login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(msg)).await
         }
-        LoginError::WrongCode(msg) => login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&sentence(&msg))).await,
+        LoginError::WrongCode(msg) | LoginError::CodeUnavailable(msg) => {
+            login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&sentence(&msg))).await
+        }
         LoginError::Server(e) => state.ui.server_error(&e),
     }
 }
 
-/// The second-factor page: a code from an authenticator app.
-async fn totp_page(
+/// The second-factor page: a code from an authenticator app, a code by email or SMS to
+/// a registered address, or a recovery code.
+pub(super) async fn second_factor_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
@@ -184,13 +200,28 @@ async fn totp_page(
     error: Option<&str>,
     recovery: bool,
 ) -> Response {
+    let factors = match state.services.account().second_factors(pending, flow).await {
+        Ok(f) => f,
+        Err(e) => return Box::pin(login_refused(state, jar, flow, e)).await,
+    };
+    let oob: Vec<_> = factors
+        .oob
+        .iter()
+        .map(|f| {
+            let channel = if f.channel == crate::service::account::otp::Channel::Sms { "sms" } else { "email" };
+            context! { id => f.id.to_string(), channel, masked => f.masked.clone() }
+        })
+        .collect();
+    let totp = factors.totp;
     let req = open_flow(state, Some(flow));
     let client = match &req {
         Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
         None => None,
     };
     let (jar, csrf) = csrf(state, jar);
-    let ctx = context! { csrf, flow, pending, error, recovery, client_name => client, lang => req.as_ref().and_then(page_lang) };
+    let ctx = context! {
+        csrf, flow, pending, error, recovery, totp, oob, client_name => client, lang => req.as_ref().and_then(page_lang),
+    };
     (jar, state.ui.page(status, "login_totp.html", ctx)).into_response()
 }
 
@@ -224,7 +255,7 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(LoginError::WrongCode(msg)) => {
-            totp_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery).await
+            second_factor_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery).await
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }

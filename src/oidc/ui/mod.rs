@@ -3,6 +3,7 @@
 //! operator's `ui.template_dir` overrides any of them and the stylesheet.
 
 pub mod account;
+pub mod code;
 pub mod flow;
 pub mod login;
 pub mod reset;
@@ -27,10 +28,12 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 15] = [
+pub const BUILTIN: [(&str, &str); 16] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("login_totp.html", include_str!("templates/login_totp.html")),
+    ("login_code.html", include_str!("templates/login_code.html")),
+    ("login_link.html", include_str!("templates/login_link.html")),
     ("signup.html", include_str!("templates/signup.html")),
     ("forgot_password.html", include_str!("templates/forgot_password.html")),
     ("reset_password.html", include_str!("templates/reset_password.html")),
@@ -41,7 +44,6 @@ pub const BUILTIN: [(&str, &str); 15] = [
     ("totp_new.html", include_str!("templates/totp_new.html")),
     ("message.html", include_str!("templates/message.html")),
     ("form_post.html", include_str!("templates/form_post.html")),
-    ("email_reset.txt", include_str!("templates/email_reset.txt")),
     ("authgraph.css", include_str!("templates/authgraph.css")),
 ];
 

@@ -45,25 +45,11 @@ pub async fn forgot_submit(
     }
     let task = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = send_reset_link(&task, &email, &actor).await {
+        if let Err(e) = task.services.account().send_password_reset_link(&email, &actor).await {
             tracing::warn!(cause = %e.describe(), "the password reset email could not be sent");
         }
     });
     state.ui.page(StatusCode::OK, "forgot_password.html", context! { sent => true })
-}
-
-/// Sends a reset link to the account's email address, if the address has an account.
-async fn send_reset_link(state: &AppState, email: &str, actor: &crate::service::Actor) -> Result<(), Error> {
-    let Some((user, code)) = state.services.account().start_password_reset(email).await? else { return Ok(()) };
-    let to = user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(email).to_owned();
-    let link = format!(
-        "{}/reset_password?code={}",
-        state.services.config().public_url(),
-        url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
-    );
-    let body = state.ui.text("email_reset.txt", context! { link }).map_err(Error::internal)?;
-    let subject = format!("Reset your {} password", state.services.config().ui.app_name);
-    state.services.account().send_email(&to, &subject, body, "forgot_password", actor).await
 }
 
 fn link_expired(state: &AppState) -> Response {

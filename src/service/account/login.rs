@@ -54,6 +54,8 @@ pub enum LoginError {
     WrongCode(String),
     /// The "password passed" state is tampered with, for another flow, or expired.
     SecondFactorExpired,
+    /// A code cannot be sent for this input; the message says what to enter instead.
+    CodeUnavailable(String),
     /// The server failed.
     Server(Error),
 }
@@ -74,19 +76,42 @@ const MFA_PURPOSE: &str = "login-mfa";
 /// How long the "password passed" state is good for, in seconds.
 pub const MFA_STATE_LIFETIME_SECS: i64 = 5 * 60;
 
-/// The authentication methods of a sign-in with a password and an authenticator app.
-const AMR_PASSWORD_TOTP: [&str; 4] = ["pwd", "otp", "mfa", "x_secondary_totp"];
+/// The authentication methods an authenticator app adds as a second factor.
+const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
 
-/// The authentication methods of a sign-in with a password and a recovery code.
-const AMR_PASSWORD_RECOVERY_CODE: [&str; 3] = ["pwd", "mfa", "x_recovery_code"];
+/// The authentication methods a recovery code adds.
+const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
 
-/// Between a correct password and the second factor: the user, the authorization flow
-/// and when the password passed (Unix seconds); sealed with a MAC.
+/// Between a first factor (a password, or a code) and the second factor: the user, the
+/// authorization flow, when the first factor passed (Unix seconds) and its methods
+/// (`pwd` when absent); sealed with a MAC.
 #[derive(Serialize, Deserialize)]
-struct PasswordPassed {
-    user: Uuid,
+pub(in crate::service) struct PasswordPassed {
+    pub(in crate::service) user: Uuid,
     flow: String,
     iat: i64,
+    #[serde(default)]
+    first: Vec<String>,
+}
+
+impl PasswordPassed {
+    /// The methods of the first factor.
+    pub(in crate::service) fn first_amr(&self) -> Vec<String> {
+        if self.first.is_empty() { vec!["pwd".to_owned()] } else { self.first.clone() }
+    }
+}
+
+/// The methods of a two-factor sign-in, each once, in Authgear's order: the first
+/// factor's, the second's plain methods (`otp`, `sms`), `mfa`, then the second's `x_…`.
+pub(in crate::service) fn combined_amr(first: &[String], second: &[&str]) -> Vec<String> {
+    let (named, plain): (Vec<&str>, Vec<&str>) = second.iter().partition(|m| m.starts_with("x_"));
+    let mut amr = first.to_vec();
+    for m in plain.into_iter().chain(["mfa"]).chain(named) {
+        if !amr.iter().any(|a| a == m) {
+            amr.push(m.to_owned());
+        }
+    }
+    amr
 }
 
 impl From<Error> for LoginError {
@@ -177,27 +202,64 @@ impl Account<'_> {
         self.release_attempt(reservation).await?;
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
-        if user.is_disabled_at(t) || user.is_deactivated {
+        self.check_may_sign_in(&user)?;
+        if pw.and_then(|p| p.expire_after).is_some_and(|at| at <= micros(t)) {
+            return Err(LoginError::PasswordExpired);
+        }
+        self.second_factor_or_session(&user, vec!["pwd".to_owned()], flow, actor, replaces, t).await
+    }
+
+    /// Refuses a disabled, deactivated or deleting user.
+    pub(in crate::service) fn check_may_sign_in(&self, user: &User) -> Result<(), LoginError> {
+        if user.is_disabled_at(now()) || user.is_deactivated {
             return Err(LoginError::Disabled(user.disable_reason.clone()));
         }
         if user.delete_at.is_some() {
             return Err(LoginError::DeletionScheduled);
         }
-        if pw.and_then(|p| p.expire_after).is_some_and(|at| at <= micros(t)) {
-            return Err(LoginError::PasswordExpired);
-        }
+        Ok(())
+    }
+
+    /// After a first factor with methods `first`: the sealed state for a second factor
+    /// when `mfa.mode` asks for one and the user has one; a refusal when MFA is required
+    /// and the user has none (and no grace period); otherwise the session.
+    pub(in crate::service) async fn second_factor_or_session(
+        &self,
+        user: &User,
+        first: Vec<String>,
+        flow: &str,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+        t: OffsetDateTime,
+    ) -> Result<LoginOutcome, LoginError> {
         let mode = self.config.mfa.mode;
         if mode != MfaMode::Disabled {
-            if !self.totp_authenticators(user.id).await?.is_empty() {
-                let state = PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp() };
+            let has_factor = !self.totp_authenticators(user.id).await?.is_empty()
+                || !self.secondary_oob(user.id).await?.is_empty();
+            if has_factor {
+                let state =
+                    PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
             }
             if mode == MfaMode::Required && user.mfa_grace_period_end_at.is_none_or(|end| end <= t) {
                 return Err(LoginError::MfaSetupRequired);
             }
         }
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &["pwd"]).await?;
-        Ok(LoginOutcome::SignedIn(Box::new(user), sess, token))
+        let amr: Vec<&str> = first.iter().map(String::as_str).collect();
+        let (sess, token) = self.start_idp_session(user, actor, replaces, t, &amr).await?;
+        Ok(LoginOutcome::SignedIn(Box::new(user.clone()), sess, token))
+    }
+
+    /// The sealed "first factor passed" state, if it is genuine, for `flow` and recent.
+    pub(in crate::service) fn first_factor_passed(&self, state: &str, flow: &str) -> Result<PasswordPassed, LoginError> {
+        let Some(passed) = self.unseal::<PasswordPassed>(MFA_PURPOSE, state) else {
+            return Err(LoginError::SecondFactorExpired);
+        };
+        let age = now().unix_timestamp() - passed.iat;
+        if passed.flow != flow || !(0..=MFA_STATE_LIFETIME_SECS).contains(&age) {
+            return Err(LoginError::SecondFactorExpired);
+        }
+        Ok(passed)
     }
 
     /// The second step of a sign-in: a code from one of the user's authenticator apps,
@@ -241,13 +303,7 @@ impl Account<'_> {
         replaces: Option<SessionId>,
     ) -> Result<(User, IdpSession, String), LoginError> {
         let t = now();
-        let Some(passed) = self.unseal::<PasswordPassed>(MFA_PURPOSE, state) else {
-            return Err(LoginError::SecondFactorExpired);
-        };
-        let age = t.unix_timestamp() - passed.iat;
-        if passed.flow != flow || !(0..=MFA_STATE_LIFETIME_SECS).contains(&age) {
-            return Err(LoginError::SecondFactorExpired);
-        }
+        let passed = self.first_factor_passed(state, flow)?;
         let user_id = UserId::from(passed.user);
         let rl = &self.config.rate_limits;
         let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
@@ -280,14 +336,10 @@ impl Account<'_> {
             Err(e) => return Err(e.into()),
         }
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::SecondFactorExpired) };
-        if user.is_disabled_at(t) || user.is_deactivated {
-            return Err(LoginError::Disabled(user.disable_reason.clone()));
-        }
-        if user.delete_at.is_some() {
-            return Err(LoginError::DeletionScheduled);
-        }
-        let amr: &[&str] = if recovery { &AMR_PASSWORD_RECOVERY_CODE } else { &AMR_PASSWORD_TOTP };
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, amr).await?;
+        self.check_may_sign_in(&user)?;
+        let amr = combined_amr(&passed.first_amr(), if recovery { &AMR_RECOVERY_CODE } else { &AMR_TOTP });
+        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
         Ok((user, sess, token))
     }
 

@@ -1,11 +1,16 @@
 //! End users acting on their own account through the Auth UI: login and browser sessions,
 //! signup, settings, password reset, the rate limits that guard them, and outgoing mail.
 
+pub mod code_login;
 pub mod login;
 pub mod mail;
+pub mod messages;
+pub mod otp;
 pub mod password_reset;
 pub mod rate_limit;
 pub mod recovery_codes;
 pub mod settings;
 pub mod signup;
+pub mod sms;
 pub mod totp;
+pub mod verification;

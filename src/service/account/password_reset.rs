@@ -61,6 +61,24 @@ impl Account<'_> {
         .await
     }
 
+    /// Sends a reset link to the account with this email login ID, if there is one (and
+    /// it may reset, and no link went out in the last minute); otherwise sends nothing.
+    /// Returns whether a message was sent.
+    pub async fn send_password_reset_link(&self, email: &str, actor: &Actor) -> Result<bool> {
+        let Some((user, code)) = self.start_password_reset(email).await? else { return Ok(false) };
+        let to = user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(email).to_owned();
+        let link = format!(
+            "{}/reset_password?code={}",
+            self.config.public_url(),
+            url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
+        );
+        let minutes = RESET_LIFETIME_US / 60_000_000;
+        let body = self.messages.render("email_reset.txt", minijinja::context! { link, minutes })?;
+        let subject = self.messages.subject("forgot_password", None)?;
+        self.send_email(&to, &subject, body, "forgot_password", actor).await?;
+        Ok(true)
+    }
+
     /// Whether a reset code can still be used: unused, unexpired, and its user may reset.
     pub async fn reset_code_valid(&self, code: &str) -> Result<bool> {
         let t = micros(now());

@@ -18,6 +18,10 @@ use serde_json::json;
 
 const WINDOW_SECONDS: i64 = 60;
 
+const HOUR_SECONDS: i64 = 3_600;
+
+const DAY_SECONDS: i64 = 86_400;
+
 fn window_start() -> i64 {
     let t = now().unix_timestamp();
     t - t.rem_euclid(WINDOW_SECONDS)
@@ -102,6 +106,38 @@ impl Account<'_> {
         }
     }
 
+    /// Whether one more message on `channel` to `target` from `ip` is within the
+    /// messaging limits (per address per minute; per target per hour for SMS and per
+    /// day for email, as Authgear's defaults); counts it. A refusal is audited as
+    /// `rate_limit.blocked`.
+    pub(in crate::service) async fn allow_message(
+        &self,
+        channel: crate::service::account::otp::Channel,
+        target: &str,
+        actor: &Actor,
+    ) -> Result<bool> {
+        use crate::service::account::otp::Channel;
+        let m = &self.config.messaging;
+        let ip = network_key(actor.ip.as_deref().unwrap_or("-"));
+        let (name, per_ip, per_target, target_window) = match channel {
+            Channel::Sms => ("messaging.sms", m.sms_per_ip_per_minute, m.sms_per_target_per_hour, HOUR_SECONDS),
+            Channel::Email => ("messaging.email", m.email_per_ip_per_minute, m.email_per_target_per_day, DAY_SECONDS),
+        };
+        let t = now().unix_timestamp();
+        let checks = [
+            (format!("{name}:ip:{ip}"), per_ip, WINDOW_SECONDS),
+            (format!("{name}:target:{target}"), per_target, target_window),
+        ];
+        for (bucket, limit, window) in checks.iter().filter(|c| c.1 > 0) {
+            let start = t - t.rem_euclid(*window);
+            if increment(self.db.writer(), bucket, start, 1).await? > *limit {
+                self.record_blocked(actor, name, bucket).await?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Audits `rate_limit.blocked` for `bucket`, once per minute: a flood of refused
     /// requests writes one row, not one per request.
     pub(in crate::service) async fn record_blocked(&self, actor: &Actor, what: &str, bucket: &str) -> Result<()> {
@@ -117,10 +153,11 @@ impl Account<'_> {
 }
 
 impl Maintenance<'_> {
-    /// Deletes counters of windows that have ended.
+    /// Deletes counters whose window ended: the longest window is a day, so counters that
+    /// started more than a day ago.
     pub(in crate::service) async fn forget_old_counters(&self) -> Result<u64> {
         Ok(rate_limit::Entity::delete_many()
-            .filter(Expr::col(rate_limit::Column::WindowStart).lt(window_start()))
+            .filter(Expr::col(rate_limit::Column::WindowStart).lt(window_start() - DAY_SECONDS))
             .exec(self.db.writer())
             .await?
             .rows_affected)
