@@ -17,11 +17,11 @@ mod messaging;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
-pub use messaging::{
-    EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider, SmsWebhookConfig,
-    TWILIO_API, TwilioConfig,
-};
 pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
+pub use messaging::{
+    EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
+    SmsWebhookConfig, TWILIO_API, TwilioConfig,
+};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "database_url_file", "master_key_file_content"];

@@ -185,6 +185,11 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
         LoginError::WrongCode(msg) | LoginError::CodeUnavailable(msg) => {
             login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&sentence(&msg))).await
         }
+        LoginError::DeliveryFailed => state.ui.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The message could not be sent",
+            "The code could not be sent just now. Wait a moment and try again, or sign in another way.",
+        ),
         LoginError::Server(e) => state.ui.server_error(&e),
     }
 }
@@ -255,7 +260,8 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(LoginError::WrongCode(msg)) => {
-            second_factor_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery).await
+            second_factor_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery)
+                .await
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }

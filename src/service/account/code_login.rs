@@ -146,7 +146,12 @@ impl Account<'_> {
     /// phone number typed as the login ID. An address without an account gets one only
     /// when signup is open (the code then creates the account); either way the answer is
     /// the same page.
-    pub async fn start_code_login(&self, login_id: &str, flow: &str, actor: &Actor) -> Result<CodeChallenge, LoginError> {
+    pub async fn start_code_login(
+        &self,
+        login_id: &str,
+        flow: &str,
+        actor: &Actor,
+    ) -> Result<CodeChallenge, LoginError> {
         let (channel, target) = self.passwordless_target(login_id)?;
         let key = if channel == Channel::Email { "email" } else { "phone" };
         let known = self.users().by_login_id(key, &target).await?.is_some();
@@ -253,7 +258,14 @@ impl Account<'_> {
         let mut not_sent = None;
         if send {
             match self.issue_code(OtpPurpose::Login, state.channel, &state.target, state.link, actor).await? {
-                Ok(issued) => self.deliver_code(OtpPurpose::Login, state.channel, &state.target, &issued, actor).await?,
+                Ok(issued) => {
+                    if let Err(e) =
+                        self.deliver_code(OtpPurpose::Login, state.channel, &state.target, &issued, actor).await
+                    {
+                        tracing::error!(cause = %e.describe(), "a sign-in code could not be sent");
+                        return Err(LoginError::DeliveryFailed);
+                    }
+                }
                 Err(NotSent::RateLimited) => return Err(LoginError::RateLimited),
                 Err(n) => not_sent = Some(n),
             }
@@ -358,7 +370,9 @@ impl Account<'_> {
             let activity = format!("authentication.{step}.{}.failed", kind_of(state.channel));
             let audit = Audit { actor: actor.clone(), activity };
             let user = state.user;
-            self.audit_batch.record(audit::row(&audit, user, json!({"target": mask(state.channel, &state.target)}), now())).await?;
+            self.audit_batch
+                .record(audit::row(&audit, user, json!({"target": mask(state.channel, &state.target)}), now()))
+                .await?;
             return Err(LoginError::WrongCode(match checked {
                 CodeCheck::Wrong(0) => "too many wrong codes: this one no longer works; send a new one".into(),
                 CodeCheck::Wrong(1) => "the code is incorrect; one more try before it stops working".into(),
@@ -386,7 +400,9 @@ impl Account<'_> {
         match self.take_approved_link(OtpPurpose::Login, &state.target).await? {
             CodeCheck::Accepted => Ok(Some(self.finish_code(state, actor, replaces).await?)),
             CodeCheck::Wrong(_) => Ok(None),
-            CodeCheck::Expired => Err(LoginError::WrongCode("this sign-in link has expired or was already used; send a new one".into())),
+            CodeCheck::Expired => {
+                Err(LoginError::WrongCode("this sign-in link has expired or was already used; send a new one".into()))
+            }
         }
     }
 
@@ -399,13 +415,20 @@ impl Account<'_> {
     pub async fn approve_login_link(&self, token: &str, actor: &Actor) -> Result<bool> {
         let Some(target) = self.approve_link(token).await? else { return Ok(false) };
         let audit = Audit { actor: actor.clone(), activity: "authentication.login_link.approved".into() };
-        self.audit_batch.record(audit::row(&audit, None, json!({"target": mask(Channel::Email, &target)}), now())).await?;
+        self.audit_batch
+            .record(audit::row(&audit, None, json!({"target": mask(Channel::Email, &target)}), now()))
+            .await?;
         Ok(true)
     }
 
     /// After a right code: the second factor's session, or the passwordless user's next
     /// step (signup for a new address, a second factor, or the session).
-    async fn finish_code(&self, state: CodeSent, actor: &Actor, replaces: Option<SessionId>) -> Result<LoginOutcome, LoginError> {
+    async fn finish_code(
+        &self,
+        state: CodeSent,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+    ) -> Result<LoginOutcome, LoginError> {
         let t = now();
         if let Some(user_id) = state.user {
             let user_id = UserId::from(user_id);
@@ -424,7 +447,16 @@ impl Account<'_> {
             None if self.config.ui.signup_enabled => (self.signup_by_code(key, &state.target, actor).await?, true),
             None => return Err(LoginError::Invalid),
         };
-        self.mark_verified(user.id, state.channel, &state.target, created, actor).await?;
+        // The claim as the user's profile spells it (an address's case may differ).
+        let (claim, _) = crate::service::account::verification::claim_of(state.channel);
+        let value = user
+            .standard_attributes
+            .get(claim)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| v.eq_ignore_ascii_case(&state.target))
+            .unwrap_or(&state.target)
+            .to_owned();
+        self.mark_verified(user.id, state.channel, &value, created, actor).await?;
         self.check_may_sign_in(&user)?;
         let amr = code_amr(state.channel, false);
         self.second_factor_or_session(&user, amr, &state.flow, actor, replaces, t).await

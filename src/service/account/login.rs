@@ -56,6 +56,8 @@ pub enum LoginError {
     SecondFactorExpired,
     /// A code cannot be sent for this input; the message says what to enter instead.
     CodeUnavailable(String),
+    /// The email or SMS provider failed to take the message; try again later.
+    DeliveryFailed,
     /// The server failed.
     Server(Error),
 }
@@ -234,8 +236,8 @@ impl Account<'_> {
     ) -> Result<LoginOutcome, LoginError> {
         let mode = self.config.mfa.mode;
         if mode != MfaMode::Disabled {
-            let has_factor = !self.totp_authenticators(user.id).await?.is_empty()
-                || !self.secondary_oob(user.id).await?.is_empty();
+            let has_factor =
+                !self.totp_authenticators(user.id).await?.is_empty() || !self.secondary_oob(user.id).await?.is_empty();
             if has_factor {
                 let state =
                     PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
@@ -251,7 +253,11 @@ impl Account<'_> {
     }
 
     /// The sealed "first factor passed" state, if it is genuine, for `flow` and recent.
-    pub(in crate::service) fn first_factor_passed(&self, state: &str, flow: &str) -> Result<PasswordPassed, LoginError> {
+    pub(in crate::service) fn first_factor_passed(
+        &self,
+        state: &str,
+        flow: &str,
+    ) -> Result<PasswordPassed, LoginError> {
         let Some(passed) = self.unseal::<PasswordPassed>(MFA_PURPOSE, state) else {
             return Err(LoginError::SecondFactorExpired);
         };

@@ -178,7 +178,12 @@ impl Account<'_> {
 
     /// Checks a code for `purpose` and `target`. A right code is used up at once; a wrong
     /// one counts, and the last allowed wrong try revokes the code.
-    pub(in crate::service) async fn check_code(&self, purpose: OtpPurpose, target: &str, code: &str) -> Result<CodeCheck> {
+    pub(in crate::service) async fn check_code(
+        &self,
+        purpose: OtpPurpose,
+        target: &str,
+        code: &str,
+    ) -> Result<CodeCheck> {
         let t = micros(now());
         let max = self.config.oob_otp.max_failed_attempts;
         let Some(row) = otp_code::Entity::find()
@@ -206,10 +211,10 @@ impl Account<'_> {
                 .await?;
             return Ok(if used.rows_affected == 1 { CodeCheck::Accepted } else { CodeCheck::Expired });
         }
-        let counted = live(otp_code::Entity::update_many().col_expr(
-            otp_code::Column::FailedAttempts,
-            Expr::col(otp_code::Column::FailedAttempts).add(1),
-        ))
+        let counted = live(
+            otp_code::Entity::update_many()
+                .col_expr(otp_code::Column::FailedAttempts, Expr::col(otp_code::Column::FailedAttempts).add(1)),
+        )
         .exec(self.db.writer())
         .await?;
         if counted.rows_affected == 0 {
@@ -223,10 +228,8 @@ impl Account<'_> {
     pub(in crate::service) async fn approve_link(&self, token: &str) -> Result<Option<String>> {
         let t = micros(now());
         let hash = sha256(token.as_bytes()).to_vec();
-        let Some(row) = otp_code::Entity::find()
-            .filter(Expr::col(otp_code::Column::LinkHash).eq(hash))
-            .one(&self.db.conn)
-            .await?
+        let Some(row) =
+            otp_code::Entity::find().filter(Expr::col(otp_code::Column::LinkHash).eq(hash)).one(&self.db.conn).await?
         else {
             return Ok(None);
         };

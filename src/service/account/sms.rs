@@ -69,7 +69,8 @@ impl SmsSender {
             SmsProvider::Twilio => {
                 let t = &self.config.twilio;
                 let token = t.auth_token.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
-                let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", t.base_url.trim_end_matches('/'), t.account_sid);
+                let url =
+                    format!("{}/2010-04-01/Accounts/{}/Messages.json", t.base_url.trim_end_matches('/'), t.account_sid);
                 let sender = match (&t.messaging_service_sid, &t.from) {
                     (Some(sid), _) => ("MessagingServiceSid", sid.as_str()),
                     (None, Some(from)) => ("From", from.as_str()),

@@ -87,8 +87,12 @@ impl Account<'_> {
             }
             let row = refresh_derived(txn, row).await?;
             let audit = Audit { actor: actor.clone(), activity: activity.into() };
-            tx.record(&audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "claim_name": claim, "claim_value": target}))
-                .await?;
+            tx.record(
+                &audit,
+                Some(user_id.uuid()),
+                json!({"user": snapshot(&row), "claim_name": claim, "claim_value": target}),
+            )
+            .await?;
             Ok(!verified)
         })
         .await
