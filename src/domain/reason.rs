@@ -115,8 +115,10 @@ pub const ROLE_NOT_FOUND: &str = "RoleNotFound";
 pub const SCOPE_NOT_FOUND: &str = "ScopeNotFound";
 /// `SecretNotFound`.
 pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
-/// `SendPasswordUnsupported`.
-pub const SEND_PASSWORD_UNSUPPORTED: &str = "SendPasswordUnsupported";
+/// `OTPCodeInvalid`: a one-time code is wrong, expired or used.
+pub const OTP_CODE_INVALID: &str = "OTPCodeInvalid";
+/// `SendPasswordInvalid`: `sendPassword` without a password or an email address to send to.
+pub const SEND_PASSWORD_INVALID: &str = "SendPasswordInvalid";
 /// `SessionNotFound`.
 pub const SESSION_NOT_FOUND: &str = "SessionNotFound";
 /// `TOTPEnrolmentInvalid`.

@@ -27,6 +27,7 @@ pub mod error;
 pub mod identities;
 pub mod loaders;
 pub mod node;
+pub mod otp;
 pub mod resources;
 pub mod roles_groups;
 pub mod scalars;
@@ -59,6 +60,7 @@ pub struct Mutation(
     users::UserMutation,
     identities::IdentityMutation,
     authenticators::AuthenticatorMutation,
+    otp::OtpMutation,
     roles_groups::RoleGroupMutation,
     applications::ApplicationMutation,
     resources::ResourceMutation,

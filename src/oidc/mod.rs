@@ -114,5 +114,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/totp", get(ui::settings::totp_page).post(ui::settings::add_totp))
         .route("/settings/totp/remove", post(ui::settings::remove_totp))
         .route("/settings/recovery_codes", post(ui::settings::regenerate_recovery_codes))
+        .route("/settings/verify", post(ui::settings::start_verification))
+        .route("/settings/verify/confirm", post(ui::settings::confirm_verification))
         .route("/static/authgraph.css", get(ui::stylesheet))
 }

@@ -24,6 +24,7 @@ mod login_helpers;
 mod login_mfa;
 mod login_password;
 mod login_session;
+mod messages_admin;
 mod nodes;
 mod oidc_client;
 mod paging;

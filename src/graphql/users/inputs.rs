@@ -32,8 +32,8 @@ pub struct CreateUserInput {
     /// without a password; an empty string generates a random one that nobody knows
     /// (the user resets it).
     pub password: Option<String>,
-    /// Send the password to the user. Not supported yet: messaging arrives with the Auth
-    /// UI, so `true` is refused.
+    /// Email the password to the user's email login ID (needs a password, or `""` to
+    /// generate one).
     pub send_password: Option<bool>,
     /// Make the user change the password at the first login.
     pub set_password_expired: Option<bool>,
@@ -172,7 +172,7 @@ pub struct ResetPasswordInput {
     /// The new password, checked against the password policy; null or empty generates a
     /// random one that nobody knows.
     pub password: Option<String>,
-    /// Send the password to the user. Not supported yet: `true` is refused.
+    /// Email the new password to the user's email address.
     pub send_password: Option<bool>,
     /// Make the user change the password at the next login.
     pub set_password_expired: Option<bool>,

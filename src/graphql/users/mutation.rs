@@ -23,11 +23,11 @@ impl UserMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new user.")] input: CreateUserInput,
     ) -> async_graphql::Result<CreateUserPayload> {
-        refuse_send_password(input.send_password)?;
         let new = NewUser {
             login_id_key: input.definition.login_id.key,
             login_id_value: input.definition.login_id.value,
             password: input.password,
+            send_password: input.send_password.unwrap_or(false),
             set_password_expired: input.set_password_expired.unwrap_or(false),
             account_valid_from: input.account_valid_from,
             account_valid_until: input.account_valid_until,
@@ -139,7 +139,6 @@ impl UserMutation {
         #[graphql(desc = "The new password.")] input: ResetPasswordInput,
     ) -> async_graphql::Result<ResetPasswordPayload> {
         let id = decode::<UserId>(&input.user_id)?;
-        refuse_send_password(input.send_password)?;
         let user = services(ctx)?
             .users()
             .reset_password(
@@ -147,6 +146,7 @@ impl UserMutation {
                 id,
                 input.password.unwrap_or_default(),
                 input.set_password_expired.unwrap_or(false),
+                input.send_password.unwrap_or(false),
             )
             .await?;
         Ok(ResetPasswordPayload { user: User(user) })

@@ -1,14 +1,12 @@
 //! The `User` object and its nested fields.
 
 use crate::domain::ids::TypedId;
-use crate::domain::reason;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use crate::graphql::authenticators::{Authenticator, AuthenticatorKind, AuthenticatorType};
 use crate::graphql::connection::{Conn, args, list_conn};
-use crate::graphql::error::bad_input;
 use crate::graphql::identities::Identity;
 use crate::graphql::loaders::{
     AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf,
@@ -26,16 +24,6 @@ use crate::service::paging::SortKind;
 /// An end user.
 #[derive(Clone)]
 pub struct User(pub crate::service::admin::users::User);
-
-pub(super) fn refuse_send_password(send: Option<bool>) -> async_graphql::Result<()> {
-    if send == Some(true) {
-        return Err(bad_input(
-            reason::SEND_PASSWORD_UNSUPPORTED,
-            "sendPassword is not supported yet: set the password and tell the user yourself",
-        ));
-    }
-    Ok(())
-}
 
 pub(super) fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<AppLoader>> {
     ctx.data::<DataLoader<AppLoader>>()

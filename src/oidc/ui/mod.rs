@@ -28,7 +28,7 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 16] = [
+pub const BUILTIN: [(&str, &str); 17] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("login_totp.html", include_str!("templates/login_totp.html")),
@@ -42,6 +42,7 @@ pub const BUILTIN: [(&str, &str); 16] = [
     ("logout.html", include_str!("templates/logout.html")),
     ("settings.html", include_str!("templates/settings.html")),
     ("totp_new.html", include_str!("templates/totp_new.html")),
+    ("verify_code.html", include_str!("templates/verify_code.html")),
     ("message.html", include_str!("templates/message.html")),
     ("form_post.html", include_str!("templates/form_post.html")),
     ("authgraph.css", include_str!("templates/authgraph.css")),

@@ -116,9 +116,18 @@ async fn render(
         Ok(n) => n,
         Err(e) => return state.ui.server_error(&e),
     };
+    let contacts: Vec<Value> = [("email", "email", "email_verified"), ("sms", "phone_number", "phone_number_verified")]
+        .iter()
+        .filter_map(|(channel, claim, verified)| {
+            let value = user.standard_attributes.get(*claim).and_then(Value::as_str)?;
+            let verified = user.standard_attributes.get(*verified).and_then(Value::as_bool).unwrap_or(false);
+            Some(serde_json::json!({"channel": channel, "value": value, "verified": verified}))
+        })
+        .collect();
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
         csrf, notice, error, recovery_unused,
+        contacts => minijinja::Value::from(minijinja::value::Serde(&contacts)),
         totps => minijinja::Value::from(minijinja::value::Serde(&totps)),
         sessions => minijinja::Value::from(minijinja::value::Serde(&sessions)),
         profile => minijinja::Value::from(minijinja::value::Serde(&profile)),
@@ -142,6 +151,8 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
         Some("session") => Some("The session is signed out."),
         Some("totp") => Some("The authenticator app is added. Keep it: you will need its codes to sign in."),
         Some("totp-removed") => Some("The authenticator app is removed."),
+        Some("verified-email") => Some("Your email address is verified."),
+        Some("verified-sms") => Some("Your phone number is verified."),
         _ => None,
     };
     render(&state, jar, &sess, StatusCode::OK, notice, None).await
@@ -325,5 +336,63 @@ pub async fn regenerate_recovery_codes(State(state): State<AppState>, me: Signed
     match state.services.account().generate_recovery_codes(me.sess.user_id, &me.actor).await {
         Ok(codes) => show_recovery_codes(&state, me.jar, "Your previous recovery codes no longer work.", &codes),
         Err(e) => state.ui.server_error(&e),
+    }
+}
+
+/// The page that asks for a verification code.
+fn render_verify(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    c: &crate::service::account::verification::VerificationChallenge,
+    error: Option<&str>,
+) -> Response {
+    use crate::service::account::otp::{Channel, NotSent};
+    let cooldown = match c.not_sent {
+        Some(NotSent::Cooldown(s)) => Some(s),
+        _ => None,
+    };
+    let (jar, csrf) = csrf(state, jar);
+    let ctx = context! {
+        csrf, error, cooldown, pending => c.pending.clone(), masked => c.masked.clone(),
+        channel => if c.channel == Channel::Sms { "sms" } else { "email" },
+    };
+    (jar, state.ui.page(status, "verify_code.html", ctx)).into_response()
+}
+
+/// `POST /settings/verify`: sends a code to the user's email address or phone number.
+pub async fn start_verification(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    use crate::service::account::otp::Channel;
+    let channel = match f.get("channel").map(String::as_str) {
+        Some("email") => Channel::Email,
+        Some("sms") => Channel::Sms,
+        _ => {
+            let msg = "Choose an email address or phone number to verify.";
+            return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
+        }
+    };
+    match state.services.account().start_verification(me.sess.user_id, channel, &me.actor).await {
+        Ok(c) => render_verify(&state, me.jar, StatusCode::OK, &c, None),
+        Err(e) => outcome(&state, me, Err(e)).await,
+    }
+}
+
+/// `POST /settings/verify/confirm`: checks the verification code.
+pub async fn confirm_verification(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    use crate::service::account::otp::Channel;
+    let pending = f.get("pending").map(String::as_str).unwrap_or("");
+    let code = f.get("code").map(String::as_str).unwrap_or("");
+    let account = state.services.account();
+    match account.finish_verification(me.sess.user_id, pending, code, &me.actor).await {
+        Ok(Channel::Email) => Redirect::to("/settings?done=verified-email").into_response(),
+        Ok(Channel::Sms) => Redirect::to("/settings?done=verified-sms").into_response(),
+        Err(Error::Invalid { message, .. }) => match account.verification_challenge(me.sess.user_id, pending) {
+            Some(c) => render_verify(&state, me.jar, StatusCode::BAD_REQUEST, &c, Some(&sentence(&message))),
+            None => {
+                let msg = sentence(&message);
+                render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(&msg)).await
+            }
+        },
+        Err(e) => outcome(&state, me, Err(e)).await,
     }
 }

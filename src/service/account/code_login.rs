@@ -472,6 +472,7 @@ impl Account<'_> {
             login_id_key: key.to_owned(),
             login_id_value: target.to_owned(),
             password: None,
+            send_password: false,
             set_password_expired: false,
             account_valid_from: None,
             account_valid_until: None,

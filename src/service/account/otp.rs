@@ -117,63 +117,46 @@ impl Account<'_> {
         if !self.allow_message(channel, target, actor).await? {
             return Ok(Err(NotSent::RateLimited));
         }
-        let code = random_digits(cfg.code_digits);
-        let link_token = link.then(|| b64(random_bytes::<32>()));
-        let lifetime = if link { cfg.link_lifetime_seconds } else { cfg.code_lifetime_seconds };
-        let code_hash = self.code_hash(purpose, target, &code);
-        let link_hash = link_token.as_ref().map(|l| sha256(l.as_bytes()).to_vec());
-        let stmt = Query::insert()
-            .into_table("otp_codes")
-            .columns([
-                "id",
-                "purpose",
-                "target",
-                "channel",
-                "code_hash",
-                "link_hash",
-                "failed_attempts",
-                "created_at",
-                "expires_at",
-                "approved_at",
-                "consumed_at",
-            ])
-            .values([
-                Uuid::now_v7().into(),
-                purpose.as_str().into(),
-                target.into(),
-                channel.as_str().into(),
-                code_hash.into(),
-                link_hash.into(),
-                0i32.into(),
-                t.into(),
-                (t + lifetime * 1_000_000).into(),
-                Option::<i64>::None.into(),
-                Option::<i64>::None.into(),
-            ])
-            .map_err(Error::internal)?
-            .on_conflict(
-                OnConflict::columns(["purpose", "target"])
-                    .update_columns([
-                        "id",
-                        "channel",
-                        "code_hash",
-                        "link_hash",
-                        "failed_attempts",
-                        "created_at",
-                        "expires_at",
-                        "approved_at",
-                        "consumed_at",
-                    ])
-                    .action_and_where(Expr::col(("otp_codes", "created_at")).lte(t - cooldown))
-                    .to_owned(),
-            )
-            .returning_col("id")
-            .to_owned();
-        if self.db.writer().query_one(&stmt).await?.is_none() {
+        let issued = self.new_code(link);
+        if !upsert_code(self, self.db.writer(), purpose, channel, target, &issued, Some(cooldown)).await? {
             // Another request sent one a moment ago.
             return Ok(Err(NotSent::Cooldown(std::cmp::max(cfg.resend_cooldown_seconds, 1))));
         }
-        Ok(Ok(Issued { code, link_token }))
+        Ok(Ok(issued))
+    }
+
+    /// A fresh code (and link token).
+    fn new_code(&self, link: bool) -> Issued {
+        Issued {
+            code: random_digits(self.config.oob_otp.code_digits),
+            link_token: link.then(|| b64(random_bytes::<32>())),
+        }
+    }
+
+    /// `generateOOBOTPCode`: a code for `target` (an email address or phone number) that
+    /// replaces the live one, without sending it and without cooldown or messaging limits;
+    /// audited in the same transaction. Returns the code.
+    pub async fn generate_code(
+        &self,
+        audit: &crate::service::Audit,
+        target: &str,
+        purpose: OtpPurpose,
+    ) -> Result<String> {
+        let text = target.trim();
+        let (channel, target) = if text.starts_with('+') {
+            (Channel::Sms, crate::domain::login_id::normalize_phone(text)?)
+        } else {
+            let key = crate::domain::login_id::LoginId::lookup_key(&self.config.login_id, "email", text)?;
+            (Channel::Email, key)
+        };
+        let issued = self.new_code(false);
+        self.write(async |tx| {
+            upsert_code(self, tx.conn(), purpose, channel, &target, &issued, None).await?;
+            tx.record(audit, None, serde_json::json!({"target": target, "purpose": purpose.as_str()})).await?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+        Ok(issued.code)
     }
 
     /// Checks a code for `purpose` and `target`. A right code is used up at once; a wrong
@@ -281,6 +264,73 @@ impl Account<'_> {
             .await?;
         Ok(if used.rows_affected == 1 { CodeCheck::Accepted } else { CodeCheck::Expired })
     }
+}
+
+/// Writes `issued` as the live code of `purpose` and `target`. With `cooldown` (micros),
+/// only if the live one is older than that; returns whether it was written.
+async fn upsert_code(
+    account: &Account<'_>,
+    conn: &impl ConnectionTrait,
+    purpose: OtpPurpose,
+    channel: Channel,
+    target: &str,
+    issued: &Issued,
+    cooldown: Option<i64>,
+) -> Result<bool> {
+    let cfg = &account.config.oob_otp;
+    let t = micros(now());
+    let link = issued.link_token.is_some();
+    let lifetime = if link { cfg.link_lifetime_seconds } else { cfg.code_lifetime_seconds };
+    let code_hash = account.code_hash(purpose, target, &issued.code);
+    let link_hash = issued.link_token.as_ref().map(|l| sha256(l.as_bytes()).to_vec());
+    let mut on_conflict = OnConflict::columns(["purpose", "target"]);
+    on_conflict.update_columns([
+        "id",
+        "channel",
+        "code_hash",
+        "link_hash",
+        "failed_attempts",
+        "created_at",
+        "expires_at",
+        "approved_at",
+        "consumed_at",
+    ]);
+    if let Some(cooldown) = cooldown {
+        on_conflict.action_and_where(Expr::col(("otp_codes", "created_at")).lte(t - cooldown));
+    }
+    let stmt = Query::insert()
+        .into_table("otp_codes")
+        .columns([
+            "id",
+            "purpose",
+            "target",
+            "channel",
+            "code_hash",
+            "link_hash",
+            "failed_attempts",
+            "created_at",
+            "expires_at",
+            "approved_at",
+            "consumed_at",
+        ])
+        .values([
+            Uuid::now_v7().into(),
+            purpose.as_str().into(),
+            target.into(),
+            channel.as_str().into(),
+            code_hash.into(),
+            link_hash.into(),
+            0i32.into(),
+            t.into(),
+            (t + lifetime * 1_000_000).into(),
+            Option::<i64>::None.into(),
+            Option::<i64>::None.into(),
+        ])
+        .map_err(Error::internal)?
+        .on_conflict(on_conflict)
+        .returning_col("id")
+        .to_owned();
+    Ok(conn.query_one(&stmt).await?.is_some())
 }
 
 /// Deletes codes that ended more than a day ago.

@@ -30,20 +30,29 @@ impl Account<'_> {
     /// same page either way.
     pub async fn start_password_reset(&self, email: &str) -> Result<Option<(User, String)>> {
         let Ok(Some(user)) = self.users().by_login_id("email", email).await else { return Ok(None) };
-        if !may_reset(&user) {
+        if !may_reset(&user) || self.reset_cooling_down(&user).await? {
             return Ok(None);
         }
-        let t = micros(now());
+        let code = self.issue_reset_code(&user, None).await?;
+        Ok(Some((user, code)))
+    }
+
+    /// Whether a reset link went to this user less than a minute ago.
+    async fn reset_cooling_down(&self, user: &User) -> Result<bool> {
         let last = password_reset_code::Entity::find()
             .filter(Expr::col(password_reset_code::Column::UserId).eq(user.id))
             .order_by_desc(password_reset_code::Column::CreatedAt)
             .one(&self.db.conn)
             .await?;
-        if last.is_some_and(|l| t - l.created_at < RESET_COOLDOWN_US) {
-            return Ok(None);
-        }
+        Ok(last.is_some_and(|l| micros(now()) - l.created_at < RESET_COOLDOWN_US))
+    }
+
+    /// Ends the user's older codes and stores a new one; with `audit`, audited in the
+    /// same transaction. Returns the code.
+    async fn issue_reset_code(&self, user: &User, audit: Option<&Audit>) -> Result<String> {
+        let t = micros(now());
         let code = b64(random_bytes::<32>());
-        self.write_unaudited(async |tx| {
+        let change = async |tx: &crate::service::unit_of_work::Tx| {
             let txn = tx.conn();
             end_reset_codes(txn, user.id.uuid(), t).await?;
             password_reset_code::ActiveModel {
@@ -56,17 +65,44 @@ impl Account<'_> {
             }
             .insert(txn)
             .await?;
-            Ok(Some((user, code)))
-        })
-        .await
+            if let Some(a) = audit {
+                tx.record(a, Some(user.id.uuid()), json!({"user_id": user.id})).await?;
+            }
+            Ok::<_, Error>(())
+        };
+        match audit {
+            Some(_) => self.write(change).await?,
+            None => self.write_unaudited(change).await?,
+        }
+        Ok(code)
     }
 
-    /// Sends a reset link to the account with this email login ID, if there is one (and
-    /// it may reset, and no link went out in the last minute); otherwise sends nothing.
-    /// Returns whether a message was sent.
-    pub async fn send_password_reset_link(&self, email: &str, actor: &Actor) -> Result<bool> {
-        let Some((user, code)) = self.start_password_reset(email).await? else { return Ok(false) };
-        let to = user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(email).to_owned();
+    /// `sendResetPasswordMessage`: emails a reset link to the account with this email
+    /// login ID. Refuses an unknown address, a user who may not reset (disabled,
+    /// deactivated, deleting), and a second message within a minute.
+    pub async fn admin_send_reset_link(&self, audit: &Audit, login_id: &str) -> Result<()> {
+        let user = self.users().by_login_id("email", login_id).await?.ok_or_else(|| {
+            Error::not_found(reason::USER_NOT_FOUND, format!("no user has the email login ID `{}`", login_id.trim()))
+        })?;
+        if !may_reset(&user) {
+            return Err(Error::invalid(
+                reason::USER_DISABLED,
+                "this user is disabled, deactivated or scheduled for deletion",
+            ));
+        }
+        if self.reset_cooling_down(&user).await? {
+            return Err(Error::invalid(
+                reason::RATE_LIMITED,
+                "a reset message went to this user less than a minute ago",
+            ));
+        }
+        let code = self.issue_reset_code(&user, Some(audit)).await?;
+        let to =
+            user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(login_id).to_owned();
+        self.mail_reset_link(&to, &code, &audit.actor).await
+    }
+
+    async fn mail_reset_link(&self, to: &str, code: &str, actor: &Actor) -> Result<()> {
         let link = format!(
             "{}/reset_password?code={}",
             self.config.public_url(),
@@ -75,8 +111,34 @@ impl Account<'_> {
         let minutes = RESET_LIFETIME_US / 60_000_000;
         let body = self.messages.render("email_reset.txt", minijinja::context! { link, minutes })?;
         let subject = self.messages.subject("forgot_password", None)?;
-        self.send_email(&to, &subject, body, "forgot_password", actor).await?;
+        self.send_email(to, &subject, body, "forgot_password", actor).await
+    }
+
+    /// Sends a reset link to the account with this email login ID, if there is one (and
+    /// it may reset, and no link went out in the last minute); otherwise sends nothing.
+    /// Returns whether a message was sent.
+    pub async fn send_password_reset_link(&self, email: &str, actor: &Actor) -> Result<bool> {
+        let Some((user, code)) = self.start_password_reset(email).await? else { return Ok(false) };
+        let to = user.standard_attributes.get("email").and_then(serde_json::Value::as_str).unwrap_or(email).to_owned();
+        self.mail_reset_link(&to, &code, actor).await?;
         Ok(true)
+    }
+
+    /// `sendPassword`: emails a password an administrator set (`reset`) or created the
+    /// account with, with the sign-in address. `expired`: the user must change it.
+    pub(in crate::service) async fn send_password_email(
+        &self,
+        to: &str,
+        password: &str,
+        reset: bool,
+        expired: bool,
+        actor: &Actor,
+    ) -> Result<()> {
+        let login_url = format!("{}/login", self.config.public_url());
+        let body =
+            self.messages.render("email_password.txt", minijinja::context! { password, reset, expired, login_url })?;
+        let subject = self.messages.subject("send_password", None)?;
+        self.send_email(to, &subject, body, "send_password", actor).await
     }
 
     /// Whether a reset code can still be used: unused, unexpired, and its user may reset.

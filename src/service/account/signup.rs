@@ -52,6 +52,7 @@ impl Account<'_> {
             login_id_key: kind.as_str().to_owned(),
             login_id_value: text.to_owned(),
             password: Some(password),
+            send_password: false,
             set_password_expired: false,
             account_valid_from: None,
             account_valid_until: None,

@@ -98,3 +98,138 @@ impl Account<'_> {
         .await
     }
 }
+
+/// Sealed between sending a verification code and checking it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct VerificationSent {
+    user: Uuid,
+    target: String,
+    channel: Channel,
+    iat: i64,
+}
+
+/// The purpose a verification state is sealed for.
+const VERIFY_PURPOSE: &str = "verify-code";
+
+/// A verification code on its way.
+#[derive(Debug, Clone)]
+pub struct VerificationChallenge {
+    /// The sealed state to send back with the code.
+    pub pending: String,
+    /// Where the code went, partly hidden.
+    pub masked: String,
+    /// Email or SMS.
+    pub channel: Channel,
+    /// Why no new message went out (the last one still works), if so.
+    pub not_sent: Option<crate::service::account::otp::NotSent>,
+}
+
+impl Account<'_> {
+    /// Sends a code to the user's own email address (`Email`) or phone number (`Sms`) to
+    /// verify it.
+    pub async fn start_verification(
+        &self,
+        user_id: UserId,
+        channel: Channel,
+        actor: &Actor,
+    ) -> Result<VerificationChallenge> {
+        use crate::service::account::otp::{NotSent, OtpPurpose};
+        let (claim, _) = claim_of(channel);
+        let user = self.users().get(user_id).await?.ok_or_else(|| {
+            crate::service::Error::not_found(crate::domain::reason::USER_NOT_FOUND, "the user does not exist")
+        })?;
+        let Some(target) = user.standard_attributes.get(claim).and_then(serde_json::Value::as_str).map(str::to_owned)
+        else {
+            let what = if channel == Channel::Email { "an email address" } else { "a phone number" };
+            return Err(crate::service::Error::invalid(
+                crate::domain::reason::INVALID_CLAIM_NAME,
+                format!("your account has no {what} to verify"),
+            ));
+        };
+        let mut not_sent = None;
+        match self.issue_code(OtpPurpose::Verification, channel, &target, false, actor).await? {
+            Ok(issued) => self.deliver_code(OtpPurpose::Verification, channel, &target, &issued, actor).await?,
+            Err(NotSent::RateLimited) => {
+                return Err(crate::service::Error::invalid(
+                    crate::domain::reason::RATE_LIMITED,
+                    "too many messages were sent; wait and try again later",
+                ));
+            }
+            Err(n) => not_sent = Some(n),
+        }
+        let state =
+            VerificationSent { user: user_id.uuid(), target: target.clone(), channel, iat: now().unix_timestamp() };
+        Ok(VerificationChallenge {
+            pending: self.seal(VERIFY_PURPOSE, &state),
+            masked: crate::service::account::code_login::mask(channel, &target),
+            channel,
+            not_sent,
+        })
+    }
+
+    /// The page's view of a sealed verification state of this user, if valid.
+    pub fn verification_challenge(&self, user_id: UserId, pending: &str) -> Option<VerificationChallenge> {
+        let s = self.verification_sent(user_id, pending)?;
+        Some(VerificationChallenge {
+            pending: pending.to_owned(),
+            masked: crate::service::account::code_login::mask(s.channel, &s.target),
+            channel: s.channel,
+            not_sent: None,
+        })
+    }
+
+    fn verification_sent(&self, user_id: UserId, pending: &str) -> Option<VerificationSent> {
+        let s: VerificationSent = self.unseal(VERIFY_PURPOSE, pending)?;
+        let age = now().unix_timestamp() - s.iat;
+        (s.user == user_id.uuid() && (0..=self.config.oob_otp.code_lifetime_seconds + 60).contains(&age)).then_some(s)
+    }
+
+    /// Checks a verification code; a right one marks the address or number verified
+    /// (audited `identity.email.verified` / `identity.phone.verified`). Wrong codes count
+    /// in the per-address limit and revoke the code after `oob_otp.max_failed_attempts`.
+    pub async fn finish_verification(
+        &self,
+        user_id: UserId,
+        pending: &str,
+        code: &str,
+        actor: &Actor,
+    ) -> Result<Channel> {
+        use crate::service::account::otp::{CodeCheck, OtpPurpose};
+        use crate::service::{Error, account::rate_limit::network_key};
+        let expired =
+            || Error::invalid(crate::domain::reason::OTP_CODE_INVALID, "this code has expired; send a new one");
+        let s = self.verification_sent(user_id, pending).ok_or_else(expired)?;
+        let bucket = format!("code:ip:{}", network_key(actor.ip.as_deref().unwrap_or("-")));
+        let Some(reservation) =
+            self.reserve_attempt(&[(bucket.as_str(), self.config.messaging.code_failures_per_ip_per_minute)]).await?
+        else {
+            self.record_blocked(actor, "code", &bucket).await?;
+            return Err(Error::invalid(crate::domain::reason::RATE_LIMITED, "too many wrong codes; wait a minute"));
+        };
+        match self.check_code(OtpPurpose::Verification, &s.target, code).await? {
+            CodeCheck::Accepted => {
+                self.release_attempt(reservation).await?;
+                self.mark_verified(user_id, s.channel, &s.target, false, actor).await?;
+                Ok(s.channel)
+            }
+            CodeCheck::Wrong(left) => {
+                reservation.keep();
+                Err(Error::invalid(
+                    crate::domain::reason::OTP_CODE_INVALID,
+                    if left == 0 {
+                        "too many wrong codes: this one no longer works; send a new one".to_owned()
+                    } else {
+                        format!("the code is incorrect; {left} more tries before it stops working")
+                    },
+                ))
+            }
+            CodeCheck::Expired => {
+                reservation.keep();
+                Err(Error::invalid(
+                    crate::domain::reason::OTP_CODE_INVALID,
+                    "this code has expired or was already used; send a new one",
+                ))
+            }
+        }
+    }
+}

@@ -31,6 +31,8 @@ pub struct NewUser {
     pub login_id_value: String,
     /// Initial password; `None` creates a user without one, `""` generates a random one.
     pub password: Option<String>,
+    /// Email the password to the user's email login ID after the user is created.
+    pub send_password: bool,
     /// The password must be changed at the first login.
     pub set_password_expired: bool,
     /// Start of the account valid period.
@@ -78,46 +80,74 @@ impl Users<'_> {
                 "accountValidFrom must be before accountValidUntil",
             ));
         }
-        let password_hash = match input.password {
+        let plain = input.password.map(|p| self.password_or_generated(p)).transpose()?;
+        let send_to = match (input.send_password, &plain) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(Error::invalid(
+                    reason::SEND_PASSWORD_INVALID,
+                    "sendPassword needs a password (or \"\" to generate one)",
+                ));
+            }
+            (true, Some(_)) if input.login_id_key != "email" => {
+                return Err(Error::invalid(
+                    reason::SEND_PASSWORD_INVALID,
+                    "sendPassword needs an email login ID to send to",
+                ));
+            }
+            (true, Some(_)) => Some(login_id.value.clone()),
+        };
+        let password_hash = match &plain {
             None => None,
-            Some(p) => Some(self.hasher.hash(self.password_or_generated(p)?).await?),
+            Some(p) => Some(self.hasher.hash(p.clone()).await?),
         };
         let t = now();
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let row = user::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                created_at: Set(micros(t)),
-                updated_at: Set(micros(t)),
-                last_login_at: Set(None),
-                standard_attributes: Set(json!({})),
-                custom_attributes: Set(json!({})),
-                name_key: Set(None),
-                is_disabled: Set(false),
-                disable_reason: Set(None),
-                is_deactivated: Set(false),
-                is_anonymous: Set(false),
-                is_anonymized: Set(false),
-                delete_at: Set(None),
-                anonymize_at: Set(None),
-                temporarily_disabled_from: Set(None),
-                temporarily_disabled_until: Set(None),
-                account_valid_from: Set(input.account_valid_from.map(micros)),
-                account_valid_until: Set(input.account_valid_until.map(micros)),
-                mfa_grace_period_end_at: Set(None),
-            }
-            .insert(txn)
-            .await?;
-            crate::service::admin::identities::insert_login_id(txn, &input.login_id_key, row.id.into(), &login_id, t)
+        let user = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let row = user::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    created_at: Set(micros(t)),
+                    updated_at: Set(micros(t)),
+                    last_login_at: Set(None),
+                    standard_attributes: Set(json!({})),
+                    custom_attributes: Set(json!({})),
+                    name_key: Set(None),
+                    is_disabled: Set(false),
+                    disable_reason: Set(None),
+                    is_deactivated: Set(false),
+                    is_anonymous: Set(false),
+                    is_anonymized: Set(false),
+                    delete_at: Set(None),
+                    anonymize_at: Set(None),
+                    temporarily_disabled_from: Set(None),
+                    temporarily_disabled_until: Set(None),
+                    account_valid_from: Set(input.account_valid_from.map(micros)),
+                    account_valid_until: Set(input.account_valid_until.map(micros)),
+                    mfa_grace_period_end_at: Set(None),
+                }
+                .insert(txn)
                 .await?;
-            if let Some(hash) = password_hash {
-                insert_password(txn, row.id, hash, t, input.set_password_expired).await?;
-            }
-            let row = refresh_derived(txn, row).await?;
-            tx.record(audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
-            Ok(row.into())
-        })
-        .await
+                crate::service::admin::identities::insert_login_id(
+                    txn,
+                    &input.login_id_key,
+                    row.id.into(),
+                    &login_id,
+                    t,
+                )
+                .await?;
+                if let Some(hash) = password_hash {
+                    insert_password(txn, row.id, hash, t, input.set_password_expired).await?;
+                }
+                let row = refresh_derived(txn, row).await?;
+                tx.record(audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
+                Ok::<_, Error>(User::from(row))
+            })
+            .await?;
+        if let (Some(to), Some(p)) = (send_to, plain) {
+            self.account().send_password_email(&to, &p, false, input.set_password_expired, &audit.actor).await?;
+        }
+        Ok(user)
     }
 
     /// Replaces standard and/or custom attributes (each object as a whole).
@@ -302,23 +332,40 @@ impl Users<'_> {
         user_id: UserId,
         password: String,
         expired: bool,
+        send: bool,
     ) -> Result<User> {
         let password = self.password_or_generated(password)?;
         // Fail fast on an unknown user before spending a hash.
-        user::Entity::find_by_id(user_id)
+        let found: User = user::Entity::find_by_id(user_id)
             .one(&self.db.conn)
             .await?
-            .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist")))?;
-        let hash = self.hasher.hash(password).await?;
+            .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist")))?
+            .into();
+        let send_to = match (send, found.standard_attributes.get("email").and_then(Value::as_str)) {
+            (false, _) => None,
+            (true, Some(email)) => Some(email.to_owned()),
+            (true, None) => {
+                return Err(Error::invalid(
+                    reason::SEND_PASSWORD_INVALID,
+                    "sendPassword needs the user to have an email address",
+                ));
+            }
+        };
+        let hash = self.hasher.hash(password.clone()).await?;
         let t = now();
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
-            upsert_password(txn, user_id.uuid(), hash, t, expired).await?;
-            tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
-            Ok(row.into())
-        })
-        .await
+        let user = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let row = user_row(txn, user_id.uuid()).await?;
+                upsert_password(txn, user_id.uuid(), hash, t, expired).await?;
+                tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
+                Ok::<_, Error>(User::from(row))
+            })
+            .await?;
+        if let Some(to) = send_to {
+            self.account().send_password_email(&to, &password, true, expired, &audit.actor).await?;
+        }
+        Ok(user)
     }
 
     /// Marks the primary password as expired (the user must change it at next login), or not.
