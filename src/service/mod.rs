@@ -61,6 +61,7 @@ pub struct Services {
     pub(in crate::service) audit_batch: store::audit_batch::AuditBatcher,
     pub(in crate::service) origins: Arc<admin::app_cache::OriginCache>,
     pub(in crate::service) mailer: Arc<account::mail::Mailer>,
+    pub(in crate::service) http: reqwest::Client,
     pub(in crate::service) refresh_batch: store::refresh_batch::RefreshBatcher,
     pub(in crate::service) app_cache: Arc<admin::app_cache::AppCache>,
     pub(in crate::service) generations: Arc<store::changes::Generations>,

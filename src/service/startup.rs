@@ -62,6 +62,7 @@ impl Services {
             generations: Arc::default(),
             refresh_batch: crate::service::store::refresh_batch::RefreshBatcher::start(db.clone()),
             mailer,
+            http: crate::service::account::bot_protection::http_client()?,
             db,
             config: Arc::new(config),
             hasher,
