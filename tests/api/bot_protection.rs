@@ -23,7 +23,8 @@ const NO_OUTSIDE: &str =
 type Seen = Arc<Mutex<Vec<HashMap<String, String>>>>;
 
 /// The fake provider: `good` passes, `good-v3-<action>` passes with a high score for that
-/// action, `low` scores 0.1, `boom` answers HTTP 500, anything else fails.
+/// action, `low` scores 0.1, `boom` answers HTTP 500, `slow` answers after 7 s (past the
+/// server's 5 s timeout), anything else fails.
 struct FakeProvider {
     url: String,
     seen: Seen,
@@ -40,6 +41,10 @@ async fn siteverify(State(seen): State<Seen>, body: String) -> Response {
         "good" => json!({"success": true, "hostname": "localhost"}),
         "low" => json!({"success": true, "score": 0.1, "action": "login"}),
         "boom" => return (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+        "slow" => {
+            tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+            json!({"success": true})
+        }
         t if t.starts_with("good-v3-") => json!({"success": true, "score": 0.9, "action": &t[8..]}),
         _ => json!({"success": false, "error-codes": ["invalid-input-response"]}),
     };
@@ -352,4 +357,56 @@ fn configuration_is_validated() {
     c.bot_protection.enabled = false;
     c.bot_protection.secret_key = None;
     assert!(c.validate().is_ok(), "nothing is required while it is off");
+}
+
+/// A provider slower than the 5-second timeout fails closed too; an oversized token is
+/// refused without asking the provider.
+#[tokio::test]
+async fn slow_provider_and_oversized_token_are_refused() {
+    let fake = FakeProvider::start().await;
+    let app = spawn_with(|c| protect(c, BotProvider::Cloudflare, &fake.url)).await;
+    let browser = Browser::new(&app);
+    let (forgot, _) = page_and_csp(&app, &browser, "/forgot_password").await;
+    let csrf = hidden(&forgot, "csrf");
+    let started = std::time::Instant::now();
+    let form = [("csrf", csrf.as_str()), ("email", "hal@example.com"), ("cf-turnstile-response", "slow")];
+    let (s, page) = browser.submit("/forgot_password", &form).await.page();
+    assert_eq!(s, 400);
+    assert!(page.contains("could not verify"), "{page}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(7), "the server gave up after its timeout");
+    let huge = "x".repeat(10_000);
+    let form = [("csrf", csrf.as_str()), ("email", "hal@example.com"), ("cf-turnstile-response", huge.as_str())];
+    let (s, page) = browser.submit("/forgot_password", &form).await.page();
+    assert_eq!(s, 400);
+    assert!(page.contains("not a robot failed"), "{page}");
+    assert_eq!(fake.seen().len(), 1, "only the slow token was sent to the provider");
+}
+
+/// The secret key can come from the file named by
+/// `AUTHGRAPH_BOT_PROTECTION__SECRET_KEY_FILE`; a missing secret or an unknown key stops
+/// start-up with a message that names the key.
+#[test]
+fn the_secret_can_come_from_a_file_and_bad_settings_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |toml: &str, env: &[(&str, &str)]| {
+        std::fs::write(dir.path().join("authgraph.toml"), toml).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_authgraph"));
+        cmd.current_dir(dir.path()).arg("schema").env_remove("AUTHGRAPH_DATABASE_URL").env_remove("RUST_LOG");
+        let out = cmd.envs(env.iter().copied()).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let toml = "[bot_protection]\nenabled = true\nprovider = \"cloudflare\"\nsite_key = \"site\"\n";
+    let (code, err) = run(toml, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bot_protection.secret_key"), "{err}");
+    let file = dir.path().join("turnstile-secret");
+    std::fs::write(&file, "0x-from-a-file\n").unwrap();
+    let (code, err) = run(toml, &[("AUTHGRAPH_BOT_PROTECTION__SECRET_KEY_FILE", file.to_str().unwrap())]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(&format!("{toml}captcha = true\n"), &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("captcha"), "{err}");
+    let (code, err) = run("[bot_protection.requirements]\nlogin = \"sometimes\"\n", &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("sometimes"), "{err}");
 }
