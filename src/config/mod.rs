@@ -12,11 +12,16 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod bot_protection;
 mod login;
 mod messaging;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
+pub use bot_protection::{
+    BotFlow, BotMode, BotProtectionConfig, BotProvider, BotRequirements, RECAPTCHA_SCRIPT_URL, RECAPTCHA_VERIFY_URL,
+    TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
+};
 pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
 pub use messaging::{
     EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
@@ -24,7 +29,8 @@ pub use messaging::{
 };
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["config", "test_database_url", "database_url_file", "master_key_file_content"];
+const NON_CONFIG_ENV: &[&str] =
+    &["config", "test_database_url", "database_url_file", "master_key_file_content", "bot_protection.secret_key_file"];
 
 /// A secret string: never printed by `Debug`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -92,6 +98,9 @@ pub struct Config {
     pub sms: SmsConfig,
     /// Limits on messages sent and on wrong codes.
     pub messaging: MessagingLimits,
+    /// A Turnstile or reCAPTCHA challenge on the signup, sign-in, send-code and
+    /// forgot-password forms.
+    pub bot_protection: BotProtectionConfig,
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -153,6 +162,7 @@ impl Default for Config {
             oob_otp: OobOtpConfig::default(),
             sms: SmsConfig::default(),
             messaging: MessagingLimits::default(),
+            bot_protection: BotProtectionConfig::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
         }
@@ -250,6 +260,12 @@ impl Config {
                 .map_err(|e| ConfigError(format!("AUTHGRAPH_DATABASE_URL_FILE: cannot read {path}: {e}")))?;
             fig = fig.merge(Serialized::default("database_url", value.trim()));
         }
+        if let Ok(path) = std::env::var("AUTHGRAPH_BOT_PROTECTION__SECRET_KEY_FILE") {
+            let value = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError(format!("AUTHGRAPH_BOT_PROTECTION__SECRET_KEY_FILE: cannot read {path}: {e}"))
+            })?;
+            fig = fig.merge(Serialized::default("bot_protection.secret_key", value.trim()));
+        }
         let config: Config = fig.extract().map_err(|e| {
             let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             ConfigError(msgs.join("; "))
@@ -277,6 +293,7 @@ impl Config {
         }
         check_log_filter("log.level", &self.log.level)?;
         self.check_ranges()?;
+        self.bot_protection.validate()?;
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {

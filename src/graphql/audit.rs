@@ -107,6 +107,7 @@ activity_types! {
     RecoveryCodesGenerated => "recovery_codes.generated",
     UserDeleted => "user.deleted",
     RateLimitBlocked => "rate_limit.blocked",
+    BotProtectionVerificationFailed => "bot_protection.verification.failed",
     EmailSent => "email.sent",
     EmailError => "email.error",
     SmsSent => "sms.sent",

@@ -63,6 +63,7 @@ pub struct Services {
     pub(in crate::service) mailer: Arc<account::mail::Mailer>,
     pub(in crate::service) sms: Arc<account::sms::SmsSender>,
     pub(in crate::service) messages: Arc<account::messages::Messages>,
+    pub(in crate::service) http: reqwest::Client,
     pub(in crate::service) refresh_batch: store::refresh_batch::RefreshBatcher,
     pub(in crate::service) app_cache: Arc<admin::app_cache::AppCache>,
     pub(in crate::service) generations: Arc<store::changes::Generations>,

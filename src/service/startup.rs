@@ -64,6 +64,7 @@ impl Services {
             mailer,
             sms: Arc::new(crate::service::account::sms::SmsSender::new(&config)?),
             messages: Arc::new(crate::service::account::messages::Messages::load(&config)?),
+            http: crate::service::account::bot_protection::http_client()?,
             db,
             config: Arc::new(config),
             hasher,

@@ -2,6 +2,7 @@
 //! Auth UI pages) is given. It sits below `http` and `oidc`, which both use it, and
 //! above `graphql` and `service`, whose handles it holds.
 
+pub mod bot_widget;
 pub mod ui;
 
 use std::net::SocketAddr;

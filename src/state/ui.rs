@@ -29,6 +29,7 @@ pub struct Ui {
     session_cookie: &'static str,
     csrf_cookie: &'static str,
     form_post_csp: HeaderValue,
+    bot_widgets: super::bot_widget::BotWidgets,
     session_max_age: Option<i64>,
 }
 
@@ -74,6 +75,7 @@ impl Ui {
             session_cookie,
             csrf_cookie,
             form_post_csp,
+            bot_widgets: super::bot_widget::BotWidgets::new(&config.bot_protection)?,
             session_max_age: config.session.persistent_cookie.then_some(config.session.lifetime_seconds),
         })
     }
@@ -84,8 +86,15 @@ impl Ui {
         self.env.get_template(name)?.render(ctx)
     }
 
-    /// Renders a page with the security headers every page carries.
+    /// Renders a page with the security headers every page carries. A page whose flow
+    /// asks for bot protection is given the widget as `bot_protection`, and a policy
+    /// that allows the provider's script.
     pub fn page(&self, status: StatusCode, name: &str, ctx: Value) -> Response {
+        let widget = self.bot_widgets.for_page(name);
+        let ctx = match widget {
+            Some((w, _)) => context! { bot_protection => w.clone(), ..ctx },
+            None => ctx,
+        };
         let body = match self.text(name, ctx) {
             Ok(b) => b,
             Err(e) => {
@@ -96,12 +105,10 @@ impl Ui {
         };
         let mut res = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
         let h = res.headers_mut();
-        let csp = if name == "form_post.html" {
-            self.form_post_csp.clone()
-        } else {
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-            )
+        let csp = match widget {
+            _ if name == "form_post.html" => self.form_post_csp.clone(),
+            Some((_, csp)) => csp.clone(),
+            None => HeaderValue::from_static(super::bot_widget::PAGE_CSP),
         };
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

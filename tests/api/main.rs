@@ -7,6 +7,7 @@ mod applications;
 mod audit;
 mod auth;
 mod authenticators;
+mod bot_protection;
 mod cli;
 mod config;
 mod cost;

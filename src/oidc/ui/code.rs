@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::login::{after_login, login_refused, second_factor_page, sentence};
 use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, open_flow, page_lang};
+use crate::config::BotFlow;
 use crate::domain::ids::AuthenticatorId;
 use crate::service::account::code_login::CodeChallenge;
 use crate::service::account::login::{LoginError, LoginOutcome};
@@ -68,6 +69,11 @@ fn field(f: &Fields, name: &str) -> String {
 pub async fn send(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let actor = actor(&peer, &headers);
     let flow = field(&f, "flow");
+    // The sign-in form's challenge: asking for a code is a sign-in attempt.
+    if let Err(msg) = super::bot_protection::check(&state, BotFlow::Login, &f, &actor).await {
+        let typed = field(&f, "login_id");
+        return super::login::login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&typed), Some(msg)).await;
+    }
     match state.services.account().start_code_login(&field(&f, "login_id"), &flow, &actor).await {
         Ok(c) => code_page(&state, jar, StatusCode::OK, &flow, &c, None).await,
         Err(e) => login_refused(&state, jar, &flow, e).await,
@@ -78,6 +84,13 @@ pub async fn send(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfF
 pub async fn resend(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let actor = actor(&peer, &headers);
     let flow = field(&f, "flow");
+    if let Err(msg) = super::bot_protection::check(&state, BotFlow::SendCode, &f, &actor).await {
+        let pending = field(&f, "pending");
+        return match state.services.account().code_challenge(&pending, &flow) {
+            Some(c) => code_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &c, Some(msg)).await,
+            None => login_refused(&state, jar, &flow, LoginError::SecondFactorExpired).await,
+        };
+    }
     match state.services.account().resend_code(&field(&f, "pending"), &flow, &actor).await {
         Ok(c) => code_page(&state, jar, StatusCode::OK, &flow, &c, None).await,
         Err(e) => login_refused(&state, jar, &flow, e).await,

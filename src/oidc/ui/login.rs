@@ -8,7 +8,7 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, open_flow, page_lang};
-use crate::config::LoginIdType;
+use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
 use crate::service::account::login::{LoginError, LoginOutcome};
@@ -67,7 +67,7 @@ fn lang(state: &AppState, flow: &str) -> Option<String> {
 
 /// The login page. The pending request (opened once) names the app, the language and,
 /// unless the form is shown again with what was typed, the login ID hint.
-async fn login_page(
+pub(super) async fn login_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
@@ -128,10 +128,14 @@ pub async fn login_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q
 
 /// `POST /login`.
 pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
+    let bot = super::bot_protection::check(&state, BotFlow::Login, &f, &actor(&peer, &headers)).await;
     let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(msg) = bot {
+        return login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&login_id), Some(msg)).await;
+    }
     match state.services.account().login_with_password(&login_id, password, &actor, current, &flow).await {
         Ok(LoginOutcome::SignedIn(_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
@@ -305,10 +309,14 @@ pub async fn signup_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(
     if !state.services.config().ui.signup_enabled {
         return signup_closed(&state);
     }
+    let bot = super::bot_protection::check(&state, BotFlow::Signup, &f, &actor(&peer, &headers)).await;
     let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(msg) = bot {
+        return signup_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &login_id, Some(msg));
+    }
     match state.services.account().signup(&login_id, password, &actor, current).await {
         Ok((_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()

@@ -3,6 +3,7 @@
 //! operator's `ui.template_dir` overrides any of them and the stylesheet.
 
 pub mod account;
+pub mod bot_protection;
 pub mod code;
 pub mod flow;
 pub mod login;
@@ -28,7 +29,7 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 17] = [
+pub const BUILTIN: [(&str, &str); 18] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("login_totp.html", include_str!("templates/login_totp.html")),
@@ -36,6 +37,7 @@ pub const BUILTIN: [(&str, &str); 17] = [
     ("login_link.html", include_str!("templates/login_link.html")),
     ("signup.html", include_str!("templates/signup.html")),
     ("forgot_password.html", include_str!("templates/forgot_password.html")),
+    ("bot_protection.html", include_str!("templates/bot_protection.html")),
     ("reset_password.html", include_str!("templates/reset_password.html")),
     ("select_account.html", include_str!("templates/select_account.html")),
     ("consent.html", include_str!("templates/consent.html")),

@@ -2,17 +2,18 @@
 
 use crate::domain::reason;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::login::sentence;
 use super::{CsrfForm, UiQuery, Visit, actor, csrf};
+use crate::config::BotFlow;
 use crate::domain::password::describe_policy;
 use crate::service::Error;
 use crate::service::account::rate_limit::PerIp;
-use crate::state::{AppState, Peer};
+use crate::state::AppState;
 
 /// `GET /forgot_password`.
 pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -23,14 +24,14 @@ pub async fn forgot_form(State(state): State<AppState>, jar: CookieJar) -> Respo
 /// `POST /forgot_password`: answers at once with the same page whether or not the address
 /// belongs to an account; the lookup and the email happen afterwards, so neither the page
 /// nor its timing tells who has an account.
-pub async fn forgot_submit(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    CsrfForm(f): CsrfForm,
-) -> Response {
+pub async fn forgot_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let email = f.get("email").map(|s| s.trim().to_owned()).unwrap_or_default();
     let actor = actor(&peer, &headers);
+    if let Err(error) = super::bot_protection::check(&state, BotFlow::ForgotPassword, &f, &actor).await {
+        let (jar, csrf) = csrf(&state, jar);
+        let ctx = context! { csrf, email, error };
+        return (jar, state.ui.page(StatusCode::BAD_REQUEST, "forgot_password.html", ctx)).into_response();
+    }
     let ip = actor.ip.clone().unwrap_or_default();
     match state.services.account().allow_per_ip(PerIp::AccountEnumeration, &ip, &actor).await {
         Ok(true) => {}

@@ -1,6 +1,8 @@
 //! End users acting on their own account through the Auth UI: login and browser sessions,
-//! signup, settings, password reset, the rate limits that guard them, and outgoing mail.
+//! signup, settings, password reset, the rate limits and the bot protection that guard
+//! them, and outgoing mail.
 
+pub mod bot_protection;
 pub mod code_login;
 pub mod login;
 pub mod mail;
