@@ -12,10 +12,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod lockout;
 mod login;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
+pub use lockout::{LockoutConfig, LockoutMethod, LockoutMethodConfig, LockoutType};
 pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
@@ -81,6 +83,9 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Multi-factor authentication at sign-in.
     pub mfa: MfaConfig,
+    /// Account lockout after failed sign-in attempts (Authgear's `authentication.lockout`);
+    /// off unless `max_attempts` is set.
+    pub authentication_lockout: LockoutConfig,
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -139,6 +144,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
             mfa: MfaConfig::default(),
+            authentication_lockout: LockoutConfig::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
         }
@@ -263,6 +269,7 @@ impl Config {
         }
         check_log_filter("log.level", &self.log.level)?;
         self.check_ranges()?;
+        self.authentication_lockout.validate()?;
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {

@@ -1,6 +1,8 @@
 //! End users acting on their own account through the Auth UI: login and browser sessions,
-//! signup, settings, password reset, the rate limits that guard them, and outgoing mail.
+//! signup, settings, password reset, the rate limits and the account lockout that guard them, and
+//! outgoing mail.
 
+pub mod lockout;
 pub mod login;
 pub mod mail;
 pub mod password_reset;
