@@ -63,7 +63,7 @@ impl Lookups<'_> {
                         r.lock_at(t).map(|u| LockedIp { ip_address: r.ip.clone(), locked_until: time_of(u) })
                     })
                     .collect();
-                locked_ips.sort_by(|a, b| b.locked_until.cmp(&a.locked_until));
+                locked_ips.sort_by_key(|l| std::cmp::Reverse(l.locked_until));
                 let locked_until = whole.map(time_of).or_else(|| locked_ips.first().map(|l| l.locked_until));
                 (*id, AccountLockout { lockout_type, locked_until, locked_ips })
             })
