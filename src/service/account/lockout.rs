@@ -154,12 +154,18 @@ impl Account<'_> {
         let ip = contributor(actor);
         let lock_ip = self.lock_row_ip(&ip).to_owned();
         let audit = Audit { actor: actor.clone(), activity: BLOCKED.into() };
+        // Counting a failure is bookkeeping (the failure itself is audited by the caller);
+        // a new lock records `authentication.blocked` in this same transaction.
         let until = self
             .write_unaudited(async |tx| {
                 let txn = tx.conn();
                 let uid = user_id.uuid();
-                // Serializes this user's lockout writes (a row lock on PostgreSQL).
-                user_row(txn, uid).await?;
+                // Serializes this user's lockout writes (a row lock on PostgreSQL). A user
+                // deleted meanwhile has nothing left to lock.
+                match user_row(txn, uid).await {
+                    Err(Error::NotFound { .. }) => return Ok(None),
+                    other => other.map(drop)?,
+                }
                 let t = micros(now());
                 let cutoff = t - cfg.history_duration_seconds.saturating_mul(1_000_000);
                 let rows = lockout_rows(txn, &[uid], Some(&[ACCOUNT, ip.as_str()])).await?;
@@ -216,7 +222,10 @@ impl Account<'_> {
         let cutoff = micros(now()) - self.config.authentication_lockout.history_duration_seconds * 1_000_000;
         self.write_unaudited(async |tx| {
             let txn = tx.conn();
-            user_row(txn, uid).await?;
+            match user_row(txn, uid).await {
+                Err(Error::NotFound { .. }) => return Ok(()),
+                other => other.map(drop)?,
+            }
             let rows = lockout_rows(txn, &[uid], Some(&[ACCOUNT, ip.as_str()])).await?;
             let from_ip = rows.iter().find(|r| r.ip == ip).map_or(0, |r| r.live_attempts(cutoff));
             if let Some(mut account) = rows.into_iter().find(|r| r.ip == ACCOUNT) {
