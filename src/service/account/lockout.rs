@@ -13,6 +13,9 @@
 //! lock. Failures of a row are forgotten when none followed for `history_duration_seconds`.
 //! Writes lock the user's row first (on PostgreSQL; SQLite write transactions are serial),
 //! so concurrent failures of one user, in any process, are counted one after the other.
+//! Attempts already past the check when a lock starts still have their credential checked
+//! (a failure then reports the lock without counting); the per-minute rate limits,
+//! reserved before any check, bound such a burst.
 
 use crate::config::{LockoutMethod, LockoutType};
 use crate::domain::ids::{TypedId, UserId};
