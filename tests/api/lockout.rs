@@ -343,3 +343,35 @@ async fn two_processes_on_one_database_share_the_count() {
     assert_eq!(on_a.login("shared@example.com", WRONG).await.0, 429, "the third failure, across processes, locks");
     assert_eq!(on_b.login("shared@example.com", PW).await.0, 429, "the other process refuses too");
 }
+
+#[tokio::test]
+async fn recovery_code_failures_count_unless_recovery_code_is_not_enabled() {
+    for enabled in [true, false] {
+        let app = spawn_with(|c| {
+            lockout(c, 2);
+            c.authentication_lockout.recovery_code.enabled = enabled;
+        })
+        .await;
+        totp_user(&app, "recovery@example.com").await;
+        let client = Client::new(&app, "203.0.113.1");
+        let mut page = password_step(&client, "recovery@example.com").await;
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let fields = [
+                ("csrf", hidden(&page, "csrf")),
+                ("flow", hidden(&page, "flow")),
+                ("pending", hidden(&page, "pending")),
+                ("code", "AAAAA-AAAAA".to_owned()),
+            ];
+            let (s, next) = client.post("/login/recovery_code", &fields).await;
+            statuses.push(s);
+            if s == 400 {
+                page = next;
+            }
+        }
+        let expected = if enabled { [400, 429, 429] } else { [400, 400, 400] };
+        assert_eq!(statuses, expected, "recovery_code.enabled = {enabled}");
+        let blocked = audit_count(&app, "AUTHENTICATION_BLOCKED").await;
+        assert_eq!(blocked, i64::from(enabled), "recovery_code.enabled = {enabled}");
+    }
+}
