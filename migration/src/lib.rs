@@ -13,6 +13,7 @@ mod m20261201_000001_create_change_generations;
 mod m20261201_100600_add_can_introspect_all_tokens;
 mod m20261201_135000_add_authenticator_details;
 mod m20261201_143000_create_recovery_codes;
+mod m20261201_160000_create_account_lockouts;
 mod m20261201_161000_create_otp_codes;
 
 /// Runs every migration in order.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_100600_add_can_introspect_all_tokens::Migration),
             Box::new(m20261201_135000_add_authenticator_details::Migration),
             Box::new(m20261201_143000_create_recovery_codes::Migration),
+            Box::new(m20261201_160000_create_account_lockouts::Migration),
             Box::new(m20261201_161000_create_otp_codes::Migration),
         ]
     }

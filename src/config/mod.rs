@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod bot_protection;
+mod lockout;
 mod login;
 mod messaging;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
@@ -22,6 +23,7 @@ pub use bot_protection::{
     BotFlow, BotMode, BotProtectionConfig, BotProvider, BotRequirements, RECAPTCHA_SCRIPT_URL, RECAPTCHA_VERIFY_URL,
     TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
 };
+pub use lockout::{LockoutConfig, LockoutMethod, LockoutMethodConfig, LockoutType};
 pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
 pub use messaging::{
     EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
@@ -101,6 +103,9 @@ pub struct Config {
     /// A Turnstile or reCAPTCHA challenge on the signup, sign-in, send-code and
     /// forgot-password forms.
     pub bot_protection: BotProtectionConfig,
+    /// Account lockout after failed sign-in attempts (Authgear's `authentication.lockout`);
+    /// off unless `max_attempts` is set.
+    pub authentication_lockout: LockoutConfig,
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -163,6 +168,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             messaging: MessagingLimits::default(),
             bot_protection: BotProtectionConfig::default(),
+            authentication_lockout: LockoutConfig::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
         }
@@ -294,6 +300,7 @@ impl Config {
         check_log_filter("log.level", &self.log.level)?;
         self.check_ranges()?;
         self.bot_protection.validate()?;
+        self.authentication_lockout.validate()?;
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {

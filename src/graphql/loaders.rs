@@ -51,6 +51,9 @@ pub struct ClientIdsOf(pub ResourceId);
 /// Effective roles of a user.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EffectiveRolesOf(pub UserId);
+/// The account lockout of a user.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccountLockoutOf(pub UserId);
 
 fn ids<K, I>(keys: &[K], f: impl Fn(&K) -> I) -> Vec<I> {
     keys.iter().map(f).collect()
@@ -156,5 +159,14 @@ impl Loader<AuthorizationsOf> for AppLoader {
     async fn load(&self, keys: &[AuthorizationsOf]) -> Result<HashMap<AuthorizationsOf, Self::Value>, LoadError> {
         let map = self.0.authorizations().by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
         Ok(spread(keys, |k| k.0, map))
+    }
+}
+
+impl Loader<AccountLockoutOf> for AppLoader {
+    type Value = crate::service::admin::lockouts::AccountLockout;
+    type Error = LoadError;
+    async fn load(&self, keys: &[AccountLockoutOf]) -> Result<HashMap<AccountLockoutOf, Self::Value>, LoadError> {
+        let map = self.0.lookups().account_lockouts_by_user_ids(&ids(keys, |k| k.0)).await.map_err(err)?;
+        Ok(map.into_iter().map(|(k, v)| (AccountLockoutOf(k), v)).collect())
     }
 }

@@ -26,6 +26,7 @@ pub mod cost;
 pub mod error;
 pub mod identities;
 pub mod loaders;
+pub mod lockout;
 pub mod node;
 pub mod otp;
 pub mod resources;
@@ -66,6 +67,7 @@ pub struct Mutation(
     resources::ResourceMutation,
     signing_keys::SigningKeyMutation,
     sessions::SessionMutation,
+    lockout::LockoutMutation,
 );
 
 /// The Admin API schema type.

@@ -53,6 +53,7 @@ impl Maintenance<'_> {
             .await?;
         let users = self.delete_due_users().await?;
         let counters = self.forget_old_counters().await?;
-        Ok(tokens + sessions + codes + resets + users + counters)
+        let lockouts = self.forget_old_lockouts().await?;
+        Ok(tokens + sessions + codes + resets + users + counters + lockouts)
     }
 }

@@ -123,3 +123,33 @@ fn secrets_can_come_from_files() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("from-file.db").exists());
 }
+
+#[test]
+fn lockout_settings_are_checked_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("[authentication_lockout]\nmax_attempts = -1\n", vec![], "`authentication_lockout.max_attempts`"),
+        ("[authentication_lockout]\nbackoff_factor = 0.5\n", vec![], "`authentication_lockout.backoff_factor`"),
+        ("", vec![("AUTHGRAPH_AUTHENTICATION_LOCKOUT__BACKOFF_FACTOR", "0")], "backoff_factor"),
+        (
+            "[authentication_lockout]\nminimum_duration_seconds = 600\nmaximum_duration_seconds = 60\n",
+            vec![],
+            "`authentication_lockout.maximum_duration_seconds`",
+        ),
+        ("[authentication_lockout]\nhistory_duration_seconds = 0\n", vec![], "history_duration_seconds"),
+        ("[authentication_lockout]\nlockout_type = \"per_ip\"\n", vec![], "lockout_type"),
+        ("[authentication_lockout.totp]\nenable = false\n", vec![], "enable"),
+    ];
+    for (toml, env, key) in cases {
+        std::fs::write(dir.path().join("authgraph.toml"), toml).unwrap();
+        let out = authgraph(dir.path(), &["schema"], &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml} {env:?}: {stderr}");
+        assert!(stderr.contains(key), "message for {toml} {env:?} names {key}: {stderr}");
+    }
+    let fine = "[authentication_lockout]\nmax_attempts = 6\nbackoff_factor = 2\nlockout_type = \"per_user_per_ip\"\ntotp.enabled = false\n";
+    std::fs::write(dir.path().join("authgraph.toml"), fine).unwrap();
+    let out = authgraph(dir.path(), &["schema"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

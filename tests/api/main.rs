@@ -16,6 +16,7 @@ mod fuzz;
 mod helpers;
 mod hostile_input;
 mod identities;
+mod lockout;
 mod login_authorize_request;
 mod login_code_flow;
 mod login_codes;

@@ -9,9 +9,10 @@ use crate::graphql::authenticators::{Authenticator, AuthenticatorKind, Authentic
 use crate::graphql::connection::{Conn, args, list_conn};
 use crate::graphql::identities::Identity;
 use crate::graphql::loaders::{
-    AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf, SessionsOf,
-    VerifiedClaimsOf,
+    AccountLockoutOf, AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf,
+    SessionsOf, VerifiedClaimsOf,
 };
+use crate::graphql::lockout::AccountLockout;
 use crate::graphql::node::encode;
 use crate::graphql::roles_groups::{Group, Role};
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
@@ -249,6 +250,12 @@ impl User {
     /// required (`setMFAGracePeriod`); null if no grace period is set.
     async fn mfa_grace_period_end_at(&self) -> Option<OffsetDateTime> {
         self.0.mfa_grace_period_end_at
+    }
+    /// The account lockout: whether too many failed sign-in attempts lock the user (or
+    /// some addresses) out, and until when.
+    async fn account_lockout(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountLockout> {
+        let lockout = loader(ctx)?.load_one(AccountLockoutOf(self.0.id)).await?.unwrap_or_default();
+        Ok(AccountLockout(lockout))
     }
     /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
     async fn sessions(

@@ -186,6 +186,7 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             let msg = "Your sign-in took too long or is no longer valid. Sign in again.";
             login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(msg)).await
         }
+        LoginError::Locked { until } => locked_page(state, until),
         LoginError::WrongCode(msg) | LoginError::CodeUnavailable(msg) => {
             login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&sentence(&msg))).await
         }
@@ -196,6 +197,18 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
         ),
         LoginError::Server(e) => state.ui.server_error(&e),
     }
+}
+
+/// The page for a locked account (`authentication_lockout`): until when, and a
+/// `Retry-After` with the seconds left.
+fn locked_page(state: &AppState, until: time::OffsetDateTime) -> Response {
+    let fmt = time::macros::format_description!("[hour]:[minute]:[second] UTC on [year]-[month]-[day]");
+    let when = until.format(&fmt).unwrap_or_else(|_| until.to_string());
+    let msg = format!("Too many failed sign-in attempts. This account is locked until {when}; try again after that.");
+    let wait = (until - time::OffsetDateTime::now_utc()).whole_seconds().max(1);
+    let mut res = state.ui.message(StatusCode::TOO_MANY_REQUESTS, "Account locked", &msg);
+    res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(wait));
+    res
 }
 
 /// The second-factor page: a code from an authenticator app, a code by email or SMS to

@@ -7,7 +7,7 @@
 //! the first. A page never says whether an address has an account: an unknown address
 //! with signup closed gets the same page and no message.
 
-use crate::config::EmailOtpMode;
+use crate::config::{EmailOtpMode, LockoutMethod};
 use crate::domain::ids::{AuthenticatorId, SessionId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
@@ -363,6 +363,21 @@ impl Account<'_> {
             self.record_blocked(actor, "code", &bucket).await?;
             return Err(LoginError::RateLimited);
         };
+        // The account lockout counts wrong codes of a known user, and refuses a locked one
+        // before the code is looked at.
+        let known = match state.user {
+            Some(u) => Some(UserId::from(u)),
+            None => {
+                let key = if state.channel == Channel::Email { "email" } else { "phone" };
+                self.users().by_login_id(key, &state.target).await?.map(|u| u.id)
+            }
+        };
+        if let Some(u) = known
+            && let Some(until) = self.check_lockout(u, LockoutMethod::OobOtp, actor).await?
+        {
+            reservation.keep();
+            return Err(LoginError::Locked { until });
+        }
         let checked = self.check_code(OtpPurpose::Login, &state.target, code).await?;
         if checked != CodeCheck::Accepted {
             reservation.keep();
@@ -373,6 +388,11 @@ impl Account<'_> {
             self.audit_batch
                 .record(audit::row(&audit, user, json!({"target": mask(state.channel, &state.target)}), now()))
                 .await?;
+            if let Some(u) = known
+                && let Some(until) = self.record_lockout_failure(u, LockoutMethod::OobOtp, actor).await?
+            {
+                return Err(LoginError::Locked { until });
+            }
             return Err(LoginError::WrongCode(match checked {
                 CodeCheck::Wrong(0) => "too many wrong codes: this one no longer works; send a new one".into(),
                 CodeCheck::Wrong(1) => "the code is incorrect; one more try before it stops working".into(),
@@ -438,6 +458,7 @@ impl Account<'_> {
             let second: Vec<&str> = second.iter().map(String::as_str).collect();
             let amr = crate::service::account::login::combined_amr(&state.first, &second);
             let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+            self.clear_lockout(user.id, actor).await?;
             let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
             return Ok(LoginOutcome::SignedIn(Box::new(user), sess, token));
         }

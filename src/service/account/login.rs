@@ -1,7 +1,7 @@
 //! End-user authentication with a login ID and password, and browser (IdP) sessions:
 //! the cookie's SHA-256 is all the database keeps.
 
-use crate::config::{LoginIdType, MfaMode};
+use crate::config::{LockoutMethod, LoginIdType, MfaMode};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
@@ -58,6 +58,11 @@ pub enum LoginError {
     CodeUnavailable(String),
     /// The email or SMS provider failed to take the message; try again later.
     DeliveryFailed,
+    /// Too many failed attempts locked the account (`authentication_lockout`) until then.
+    Locked {
+        /// When the user may try again.
+        until: OffsetDateTime,
+    },
     /// The server failed.
     Server(Error),
 }
@@ -186,6 +191,11 @@ impl Account<'_> {
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
         };
+        if let Some(until) = self.check_lockout(user_id, LockoutMethod::Password, actor).await? {
+            // Refused before the hash: a locked account costs no Argon2.
+            reservation.keep();
+            return Err(LoginError::Locked { until });
+        }
         let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         let ok = self
             .hasher
@@ -198,6 +208,9 @@ impl Account<'_> {
             self.audit_batch
                 .record(audit::row(&audit, Some(user_id.uuid()), json!({"user_id": user_id}), now()))
                 .await?;
+            if let Some(until) = self.record_lockout_failure(user_id, LockoutMethod::Password, actor).await? {
+                return Err(LoginError::Locked { until });
+            }
             return Err(LoginError::Invalid);
         }
         // The password was right: the attempt is not a failure.
@@ -248,6 +261,7 @@ impl Account<'_> {
             }
         }
         let amr: Vec<&str> = first.iter().map(String::as_str).collect();
+        self.clear_lockout(user.id, actor).await?;
         let (sess, token) = self.start_idp_session(user, actor, replaces, t, &amr).await?;
         Ok(LoginOutcome::SignedIn(Box::new(user.clone()), sess, token))
     }
@@ -323,6 +337,11 @@ impl Account<'_> {
             self.record_blocked(actor, "login", &user_bucket).await?;
             return Err(LoginError::RateLimited);
         };
+        let method = if recovery { LockoutMethod::RecoveryCode } else { LockoutMethod::Totp };
+        if let Some(until) = self.check_lockout(user_id, method, actor).await? {
+            reservation.keep();
+            return Err(LoginError::Locked { until });
+        }
         let checked = if recovery {
             self.use_recovery_code(user_id, code).await
         } else {
@@ -337,6 +356,9 @@ impl Account<'_> {
                 self.audit_batch
                     .record(audit::row(&audit, Some(user_id.uuid()), json!({"user_id": user_id}), now()))
                     .await?;
+                if let Some(until) = self.record_lockout_failure(user_id, method, actor).await? {
+                    return Err(LoginError::Locked { until });
+                }
                 return Err(LoginError::WrongCode(message));
             }
             Err(e) => return Err(e.into()),
@@ -345,6 +367,7 @@ impl Account<'_> {
         self.check_may_sign_in(&user)?;
         let amr = combined_amr(&passed.first_amr(), if recovery { &AMR_RECOVERY_CODE } else { &AMR_TOTP });
         let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+        self.clear_lockout(user.id, actor).await?;
         let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
         Ok((user, sess, token))
     }

@@ -1,9 +1,10 @@
 //! End users acting on their own account through the Auth UI: login and browser sessions,
-//! signup, settings, password reset, the rate limits and the bot protection that guard
-//! them, and outgoing mail.
+//! signup, settings, password reset, the rate limits, bot protection and account lockout
+//! that guard them, and outgoing mail and SMS.
 
 pub mod bot_protection;
 pub mod code_login;
+pub mod lockout;
 pub mod login;
 pub mod mail;
 pub mod messages;

@@ -31,6 +31,7 @@ fn admin_ops(user_id: &str) -> Vec<(&'static str, &'static str, String)> {
         ("mutation", "String!", "createRole(input: {key: \"fine\", name: {V}}) { role { id } }".to_owned()),
         ("mutation", "String!", "createApplication(input: {name: {V}, type: SPA}) { application { id } }".to_owned()),
         ("mutation", "String!", "createResource(input: {resourceURI: {V}}) { resource { id } }".to_owned()),
+        ("mutation", "ID!", "resetAccountLockout(input: {userID: {V}}) { user { id } }".to_owned()),
     ]
 }
 
