@@ -360,3 +360,31 @@ async fn a_login_link_opened_on_another_device_lets_the_first_page_continue() {
     assert_eq!(s, 400, "{gone}");
     assert!(gone.contains("This link has expired"), "{gone}");
 }
+
+#[tokio::test]
+async fn wrong_codes_count_in_the_account_lockout() {
+    let (app, mail) = app_with(|c| {
+        c.oob_otp.email.channel.primary = true;
+        c.authentication_lockout.max_attempts = 3;
+    })
+    .await;
+    app.create_user("lou@example.com", Some(PW)).await;
+    let browser = Browser::new(&app);
+    let (_, login) = browser.open("/login").await.page();
+    let (_, page) = post(&browser, "/login/code", &login, &[("login_id", "lou@example.com")]).await.page();
+    let code = code_in(&body(&mail.wait_for(1).await[0]), 6);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..2 {
+        let (s, _) = post(&browser, "/login/code/verify", &page, &[("code", wrong)]).await.page();
+        assert_eq!(s, 400);
+    }
+    let (s, locked) = post(&browser, "/login/code/verify", &page, &[("code", wrong)]).await.page();
+    assert_eq!(s, 429, "{locked}");
+    assert!(locked.contains("Account locked"), "{locked}");
+    // Locked: even the right code is not looked at, and the password is refused too.
+    let (s, still) = post(&browser, "/login/code/verify", &page, &[("code", &code)]).await.page();
+    assert_eq!(s, 429, "{still}");
+    let (s, _) = browser.login(&login, "lou@example.com", PW).await.page();
+    assert_eq!(s, 429);
+    assert_eq!(count(&app, "AUTHENTICATION_BLOCKED").await, 1);
+}

@@ -32,6 +32,8 @@ fn admin_ops(user_id: &str) -> Vec<(&'static str, &'static str, String)> {
         ("mutation", "String!", "createApplication(input: {name: {V}, type: SPA}) { application { id } }".to_owned()),
         ("mutation", "String!", "createResource(input: {resourceURI: {V}}) { resource { id } }".to_owned()),
         ("mutation", "ID!", "resetAccountLockout(input: {userID: {V}}) { user { id } }".to_owned()),
+        ("mutation", "String!", "generateOOBOTPCode(input: {target: {V}}) { code }".to_owned()),
+        ("mutation", "ID!", "sendResetPasswordMessage(input: {loginID: {V}})".to_owned()),
     ]
 }
 
