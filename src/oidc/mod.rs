@@ -115,6 +115,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/totp/remove", post(ui::settings::remove_totp))
         .route("/settings/recovery_codes", post(ui::settings::regenerate_recovery_codes))
         .route("/settings/verify", post(ui::settings::start_verification))
+        .route("/settings/mfa/oob", post(ui::settings::add_second_factor_address))
+        .route("/settings/mfa/oob/remove", post(ui::settings::remove_second_factor_address))
         .route("/settings/verify/confirm", post(ui::settings::confirm_verification))
         .route("/static/authgraph.css", get(ui::stylesheet))
 }

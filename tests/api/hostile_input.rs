@@ -417,6 +417,20 @@ pub fn endpoints(w: &World) -> Vec<Endpoint> {
             SignedIn,
             vec![("csrf", signed_csrf.clone()), ("pending", "x".to_owned()), ("code", "123456".to_owned())],
         ),
+        e(
+            "POST",
+            "/settings/mfa/oob",
+            Page,
+            SignedIn,
+            vec![("csrf", signed_csrf.clone()), ("channel", "email".to_owned()), ("target", enc("x@example.com"))],
+        ),
+        e(
+            "POST",
+            "/settings/mfa/oob/remove",
+            Page,
+            SignedIn,
+            vec![("csrf", signed_csrf.clone()), ("authenticator_id", uuid::Uuid::now_v7().to_string())],
+        ),
         e("GET", "/settings/totp", Page, SignedIn, vec![]),
         e(
             "POST",

@@ -388,3 +388,61 @@ async fn wrong_codes_count_in_the_account_lockout() {
     assert_eq!(s, 429);
     assert_eq!(count(&app, "AUTHENTICATION_BLOCKED").await, 1);
 }
+
+#[tokio::test]
+async fn a_second_factor_address_added_in_settings_is_asked_for_at_sign_in() {
+    let (app, mail) = app_with(|_| {}).await;
+    let (browser, csrf, _) = crate::totp::signed_in(&app, "ada@example.com").await;
+    let (s, page) = browser
+        .submit("/settings/mfa/oob", &[("csrf", &csrf), ("channel", "email"), ("target", "Ada.Codes@Example.com")])
+        .await
+        .page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("We sent a code to <strong>a•••@example.com</strong>"), "{page}");
+    let code = code_in(&body(&mail.wait_for(1).await[0]), 6);
+    let pending = hidden(&page, "pending");
+    let (s, codes) = browser
+        .submit("/settings/verify/confirm", &[("csrf", &csrf), ("pending", &pending), ("code", &code)])
+        .await
+        .page();
+    assert_eq!(s, 200, "{codes}");
+    assert!(codes.contains("The address is added as a second factor") && codes.contains("recovery codes"), "{codes}");
+    assert_eq!(count(&app, "AUTHENTICATOR_CREATED").await, 1);
+    // The same address again is refused.
+    let (s, again) = browser
+        .submit("/settings/mfa/oob", &[("csrf", &csrf), ("channel", "email"), ("target", "ada.codes@example.com")])
+        .await
+        .page();
+    assert_eq!(s, 422, "{again}");
+    assert!(again.contains("already a second factor"), "{again}");
+
+    // Signing in now asks for the code.
+    let (rp, _) = spa(&app).await;
+    let other = Browser::new(&app);
+    let f = start(&rp, &[], &[]);
+    let (_, login) = other.open(&f.url).await.page();
+    let (s, second) = other.login(&login, "ada@example.com", PW).await.page();
+    assert_eq!(s, 200, "{second}");
+    assert!(second.contains("Email a code to a•••@example.com"), "{second}");
+    let id = hidden(&second, "authenticator");
+    let (_, page) = post(&other, "/login/mfa/send", &second, &[("authenticator", &id)]).await.page();
+    let code = code_in(&body(&mail.wait_for(2).await[1]), 6);
+    let cb = post(&other, "/login/code/verify", &page, &[("code", &code)]).await.redirect();
+    let (claims, _) = tokens(&rp, &cb, f).await;
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa", "x_secondary_oob_otp_email"]));
+
+    // Removing it in settings: the password alone signs in again.
+    let (_, settings) = browser.open("/settings").await.page();
+    let authenticator = hidden(&settings, "authenticator_id");
+    let (s, done) = browser
+        .submit("/settings/mfa/oob/remove", &[("csrf", &csrf), ("authenticator_id", &authenticator)])
+        .await
+        .page();
+    assert_eq!(s, 200, "{done}");
+    assert!(done.contains("removed from your second factors"), "{done}");
+    let third = Browser::new(&app);
+    let (_, login) = third.open("/login").await.page();
+    let (s, landed) = third.login(&login, "ada@example.com", PW).await.page();
+    assert_eq!(s, 200);
+    assert!(landed.contains("Your account"), "{landed}");
+}

@@ -112,6 +112,20 @@ async fn render(
             .collect(),
         Err(e) => return state.ui.server_error(&e),
     };
+    let oob: Vec<Value> = match state.services.account().secondary_oob(sess.user_id).await {
+        Ok(list) => list
+            .iter()
+            .map(|f| {
+                let channel = if f.channel == crate::service::account::otp::Channel::Sms { "sms" } else { "email" };
+                serde_json::json!({"id": f.id.to_string(), "masked": f.masked, "channel": channel})
+            })
+            .collect(),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let oob_channels: Vec<&str> = {
+        let o = &state.services.config().oob_otp;
+        [(o.email.channel.secondary, "email"), (o.sms.secondary, "sms")].iter().filter(|c| c.0).map(|c| c.1).collect()
+    };
     let recovery_unused = match state.services.account().unused_recovery_codes(sess.user_id).await {
         Ok(n) => n,
         Err(e) => return state.ui.server_error(&e),
@@ -128,6 +142,7 @@ async fn render(
     let ctx = context! {
         csrf, notice, error, recovery_unused,
         contacts => minijinja::Value::from(minijinja::value::Serde(&contacts)),
+        oob => minijinja::Value::from(minijinja::value::Serde(&oob)), oob_channels,
         totps => minijinja::Value::from(minijinja::value::Serde(&totps)),
         sessions => minijinja::Value::from(minijinja::value::Serde(&sessions)),
         profile => minijinja::Value::from(minijinja::value::Serde(&profile)),
@@ -152,6 +167,8 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
         Some("totp") => Some("The authenticator app is added. Keep it: you will need its codes to sign in."),
         Some("totp-removed") => Some("The authenticator app is removed."),
         Some("verified-email") => Some("Your email address is verified."),
+        Some("mfa-added") => Some("The address is added as a second factor."),
+        Some("mfa-removed") => Some("The address is removed from your second factors."),
         Some("verified-sms") => Some("Your phone number is verified."),
         _ => None,
     };
@@ -380,12 +397,16 @@ pub async fn start_verification(State(state): State<AppState>, me: SignedIn, Csr
 /// `POST /settings/verify/confirm`: checks the verification code.
 pub async fn confirm_verification(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
     use crate::service::account::otp::Channel;
+    use crate::service::account::verification::Verified;
     let pending = f.get("pending").map(String::as_str).unwrap_or("");
     let code = f.get("code").map(String::as_str).unwrap_or("");
     let account = state.services.account();
     match account.finish_verification(me.sess.user_id, pending, code, &me.actor).await {
-        Ok(Channel::Email) => Redirect::to("/settings?done=verified-email").into_response(),
-        Ok(Channel::Sms) => Redirect::to("/settings?done=verified-sms").into_response(),
+        Ok(Verified::Claim(Channel::Email)) => Redirect::to("/settings?done=verified-email").into_response(),
+        Ok(Verified::Claim(Channel::Sms)) => Redirect::to("/settings?done=verified-sms").into_response(),
+        Ok(Verified::SecondFactor(_)) => {
+            first_factor_codes(&state, me, "The address is added as a second factor.").await
+        }
         Err(Error::Invalid { message, .. }) => match account.verification_challenge(me.sess.user_id, pending) {
             Some(c) => render_verify(&state, me.jar, StatusCode::BAD_REQUEST, &c, Some(&sentence(&message))),
             None => {
@@ -395,4 +416,51 @@ pub async fn confirm_verification(State(state): State<AppState>, me: SignedIn, C
         },
         Err(e) => outcome(&state, me, Err(e)).await,
     }
+}
+
+/// After a second factor is added: the first one comes with recovery codes, shown once;
+/// otherwise back to settings.
+async fn first_factor_codes(state: &AppState, me: SignedIn, lead: &str) -> Response {
+    let account = state.services.account();
+    match account.unused_recovery_codes(me.sess.user_id).await {
+        Ok(0) => match account.generate_recovery_codes(me.sess.user_id, &me.actor).await {
+            Ok(codes) => show_recovery_codes(state, me.jar, lead, &codes),
+            Err(e) => state.ui.server_error(&e),
+        },
+        Ok(_) => Redirect::to("/settings?done=mfa-added").into_response(),
+        Err(e) => state.ui.server_error(&e),
+    }
+}
+
+/// `POST /settings/mfa/oob`: adds an email address or phone number as a second factor,
+/// once a code sent to it comes back.
+pub async fn add_second_factor_address(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    use crate::service::account::otp::Channel;
+    let channel = match f.get("channel").map(String::as_str) {
+        Some("email") => Channel::Email,
+        Some("sms") => Channel::Sms,
+        _ => {
+            let msg = "Choose email or text message.";
+            return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
+        }
+    };
+    let target = f.get("target").map(String::as_str).unwrap_or("");
+    match state.services.account().start_second_factor_enrolment(me.sess.user_id, channel, target, &me.actor).await {
+        Ok(c) => render_verify(&state, me.jar, StatusCode::OK, &c, None),
+        Err(e) => outcome(&state, me, Err(e)).await,
+    }
+}
+
+/// `POST /settings/mfa/oob/remove`: removes one of the user's second-factor addresses.
+pub async fn remove_second_factor_address(
+    State(state): State<AppState>,
+    me: SignedIn,
+    CsrfForm(f): CsrfForm,
+) -> Response {
+    let Some(id) = f.get("authenticator_id").and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
+        let msg = "Choose an address to remove.";
+        return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
+    };
+    let result = state.services.account().delete_own_secondary_oob(me.sess.user_id, id.into(), &me.actor).await;
+    outcome(&state, me, result.map(|()| "/settings?done=mfa-removed")).await
 }

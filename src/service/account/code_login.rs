@@ -179,7 +179,7 @@ impl Account<'_> {
     }
 
     /// The user's second-factor email addresses and phone numbers, enabled channels only.
-    pub(in crate::service) async fn secondary_oob(&self, user_id: UserId) -> Result<Vec<OobFactor>> {
+    pub async fn secondary_oob(&self, user_id: UserId) -> Result<Vec<OobFactor>> {
         let cfg = &self.config.oob_otp;
         let rows = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
@@ -200,6 +200,18 @@ impl Account<'_> {
                 enabled.then(|| OobFactor { id: r.id.into(), channel, masked: mask(channel, &target) })
             })
             .collect())
+    }
+
+    /// Removes one of the user's second-factor addresses (audited `authenticator.deleted`).
+    pub async fn delete_own_secondary_oob(&self, user_id: UserId, id: AuthenticatorId, actor: &Actor) -> Result<()> {
+        if !self.secondary_oob(user_id).await?.iter().any(|f| f.id == id) {
+            return Err(Error::not_found(
+                crate::domain::reason::AUTHENTICATOR_NOT_FOUND,
+                "this address has already been removed",
+            ));
+        }
+        let audit = Audit { actor: actor.clone(), activity: "authenticator.deleted".into() };
+        self.authenticators().delete(&audit, id).await.map(|_| ())
     }
 
     /// Second factor by code, step one: sends a code to one of the user's registered

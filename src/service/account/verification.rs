@@ -106,6 +106,18 @@ struct VerificationSent {
     target: String,
     channel: Channel,
     iat: i64,
+    /// A second-factor address being added: a right code registers it.
+    #[serde(default)]
+    enrol: bool,
+}
+
+/// What a right verification code did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Marked the user's own email address or phone number verified.
+    Claim(Channel),
+    /// Registered the address or number as a second factor.
+    SecondFactor(Channel),
 }
 
 /// The purpose a verification state is sealed for.
@@ -133,7 +145,6 @@ impl Account<'_> {
         channel: Channel,
         actor: &Actor,
     ) -> Result<VerificationChallenge> {
-        use crate::service::account::otp::{NotSent, OtpPurpose};
         let (claim, _) = claim_of(channel);
         let user = self.users().get(user_id).await?.ok_or_else(|| {
             crate::service::Error::not_found(crate::domain::reason::USER_NOT_FOUND, "the user does not exist")
@@ -146,6 +157,63 @@ impl Account<'_> {
                 format!("your account has no {what} to verify"),
             ));
         };
+        self.send_verification(user_id, channel, target, false, actor).await
+    }
+
+    /// Adding an email address or phone number as a second factor, step one: sends a
+    /// code to it (the right code registers it with [`Self::finish_verification`]).
+    pub async fn start_second_factor_enrolment(
+        &self,
+        user_id: UserId,
+        channel: Channel,
+        input: &str,
+        actor: &Actor,
+    ) -> Result<VerificationChallenge> {
+        use crate::domain::login_id::{LoginId, normalize_phone};
+        let target = match channel {
+            Channel::Email => LoginId::lookup_key(&self.config.login_id, "email", input)?,
+            Channel::Sms => normalize_phone(input.trim())?,
+        };
+        let enabled = match channel {
+            Channel::Email => self.config.oob_otp.email.channel.secondary,
+            Channel::Sms => self.config.oob_otp.sms.secondary,
+        };
+        if !enabled {
+            return Err(crate::service::Error::invalid(
+                crate::domain::reason::UNSUPPORTED_AUTHENTICATOR_TYPE,
+                "codes by this channel are not enabled as a second factor",
+            ));
+        }
+        if self.has_secondary_oob(user_id, channel, &target).await? {
+            return Err(crate::service::Error::conflict(
+                crate::domain::reason::DUPLICATED_AUTHENTICATOR,
+                "this address is already a second factor of your account",
+            ));
+        }
+        self.send_verification(user_id, channel, target, true, actor).await
+    }
+
+    async fn has_secondary_oob(&self, user_id: UserId, channel: Channel, target: &str) -> Result<bool> {
+        let kind = if channel == Channel::Email { "oob_otp_email" } else { "oob_otp_sms" };
+        Ok(authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+            .filter(Expr::col(authenticator::Column::Kind).eq(kind))
+            .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
+            .all(&self.db.conn)
+            .await?
+            .iter()
+            .any(|a| a.oob_target.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(target))))
+    }
+
+    async fn send_verification(
+        &self,
+        user_id: UserId,
+        channel: Channel,
+        target: String,
+        enrol: bool,
+        actor: &Actor,
+    ) -> Result<VerificationChallenge> {
+        use crate::service::account::otp::{NotSent, OtpPurpose};
         let mut not_sent = None;
         match self.issue_code(OtpPurpose::Verification, channel, &target, false, actor).await? {
             Ok(issued) => self.deliver_code(OtpPurpose::Verification, channel, &target, &issued, actor).await?,
@@ -157,8 +225,13 @@ impl Account<'_> {
             }
             Err(n) => not_sent = Some(n),
         }
-        let state =
-            VerificationSent { user: user_id.uuid(), target: target.clone(), channel, iat: now().unix_timestamp() };
+        let state = VerificationSent {
+            user: user_id.uuid(),
+            target: target.clone(),
+            channel,
+            iat: now().unix_timestamp(),
+            enrol,
+        };
         Ok(VerificationChallenge {
             pending: self.seal(VERIFY_PURPOSE, &state),
             masked: crate::service::account::code_login::mask(channel, &target),
@@ -185,7 +258,9 @@ impl Account<'_> {
     }
 
     /// Checks a verification code; a right one marks the address or number verified
-    /// (audited `identity.email.verified` / `identity.phone.verified`). Wrong codes count
+    /// (audited `identity.email.verified` / `identity.phone.verified`), or, for a
+    /// second-factor address being added, registers it (audited `authenticator.created`);
+    /// the result says which. Wrong codes count
     /// in the per-address limit and revoke the code after `oob_otp.max_failed_attempts`.
     pub async fn finish_verification(
         &self,
@@ -193,7 +268,7 @@ impl Account<'_> {
         pending: &str,
         code: &str,
         actor: &Actor,
-    ) -> Result<Channel> {
+    ) -> Result<Verified> {
         use crate::service::account::otp::{CodeCheck, OtpPurpose};
         use crate::service::{Error, account::rate_limit::network_key};
         let expired =
@@ -209,8 +284,18 @@ impl Account<'_> {
         match self.check_code(OtpPurpose::Verification, &s.target, code).await? {
             CodeCheck::Accepted => {
                 self.release_attempt(reservation).await?;
+                if s.enrol {
+                    use crate::service::admin::authenticators::{Factor, NewAuthenticator};
+                    let new = match s.channel {
+                        Channel::Email => NewAuthenticator::OobOtpEmail(s.target.clone()),
+                        Channel::Sms => NewAuthenticator::OobOtpSms(s.target.clone()),
+                    };
+                    let audit = Audit { actor: actor.clone(), activity: "authenticator.created".into() };
+                    self.authenticators().create(&audit, user_id, Factor::Secondary, new).await?;
+                    return Ok(Verified::SecondFactor(s.channel));
+                }
                 self.mark_verified(user_id, s.channel, &s.target, false, actor).await?;
-                Ok(s.channel)
+                Ok(Verified::Claim(s.channel))
             }
             CodeCheck::Wrong(left) => {
                 reservation.keep();
