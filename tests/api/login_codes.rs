@@ -446,3 +446,34 @@ async fn a_second_factor_address_added_in_settings_is_asked_for_at_sign_in() {
     assert_eq!(s, 200);
     assert!(landed.contains("Your account"), "{landed}");
 }
+
+#[tokio::test]
+async fn message_templates_are_overridable_and_get_the_pages_language() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("email_code.txt"),
+        "{% if lang == \"fr\" %}Votre code pour {{ app_name }} : {{ code }}{% else %}Code: {{ code }}{% endif %}",
+    )
+    .unwrap();
+    let path = dir.path().to_owned();
+    let (app, mail) = app_with(move |c| {
+        c.oob_otp.email.channel.primary = true;
+        c.ui.template_dir = Some(path);
+    })
+    .await;
+    let (rp, _) = spa(&app).await;
+    let browser = Browser::new(&app);
+    let f = start(&rp, &[], &[("ui_locales", "fr-CA fr")]);
+    let (_, login) = browser.open(&f.url).await.page();
+    let (s, _) = post(&browser, "/login/code", &login, &[("login_id", "fr@example.com")]).await.page();
+    assert_eq!(s, 200);
+    let text = body(&mail.wait_for(1).await[0]);
+    assert!(text.starts_with("Code: "), "fr-CA is not fr: {text}");
+    let f = start(&rp, &[], &[("ui_locales", "fr")]);
+    let other = Browser::new(&app);
+    let (_, login) = other.open(&f.url).await.page();
+    let (s, _) = post(&other, "/login/code", &login, &[("login_id", "fr2@example.com")]).await.page();
+    assert_eq!(s, 200);
+    let text = body(&mail.wait_for(2).await[1]);
+    assert!(text.starts_with("Votre code pour authgraph : "), "{text}");
+}

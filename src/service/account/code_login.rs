@@ -271,8 +271,10 @@ impl Account<'_> {
         if send {
             match self.issue_code(OtpPurpose::Login, state.channel, &state.target, state.link, actor).await? {
                 Ok(issued) => {
+                    let lang = self.flow_lang(&state.flow);
+                    let (channel, target) = (state.channel, state.target.as_str());
                     if let Err(e) =
-                        self.deliver_code(OtpPurpose::Login, state.channel, &state.target, &issued, actor).await
+                        self.deliver_code(OtpPurpose::Login, channel, target, &issued, lang.as_deref(), actor).await
                     {
                         tracing::error!(cause = %e.describe(), "a sign-in code could not be sent");
                         return Err(LoginError::DeliveryFailed);
@@ -298,6 +300,7 @@ impl Account<'_> {
         channel: Channel,
         target: &str,
         issued: &crate::service::account::otp::Issued,
+        lang: Option<&str>,
         actor: &Actor,
     ) -> Result<()> {
         let cfg = &self.config.oob_otp;
@@ -310,26 +313,34 @@ impl Account<'_> {
                     url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
                 );
                 let minutes = cfg.link_lifetime_seconds / 60;
-                let body = self.messages.render("email_login_link.txt", context! { link, minutes })?;
-                let subject = self.messages.subject("login_link", None)?;
+                let body = self.messages.render("email_login_link.txt", context! { link, minutes, lang })?;
+                let subject = self.messages.subject("login_link", lang)?;
                 self.send_email(target, &subject, body, "login_link", actor).await
             }
             (Channel::Email, None) => {
                 let minutes = cfg.code_lifetime_seconds / 60;
-                let ctx = context! { code => issued.code.clone(), minutes, purpose => purpose_name };
+                let ctx = context! { code => issued.code.clone(), minutes, lang, purpose => purpose_name };
                 let body = self.messages.render("email_code.txt", ctx)?;
                 let kind = if purpose == OtpPurpose::Login { "login_code" } else { "verification_code" };
-                let subject = self.messages.subject(kind, None)?;
+                let subject = self.messages.subject(kind, lang)?;
                 self.send_email(target, &subject, body, kind, actor).await
             }
             (Channel::Sms, _) => {
                 let minutes = cfg.code_lifetime_seconds / 60;
-                let ctx = context! { code => issued.code.clone(), minutes, purpose => purpose_name };
+                let ctx = context! { code => issued.code.clone(), minutes, lang, purpose => purpose_name };
                 let body = self.messages.render("sms_code.txt", ctx)?;
                 let kind = if purpose == OtpPurpose::Login { "login_code" } else { "verification_code" };
                 self.send_sms(target, &body, kind, actor).await
             }
         }
+    }
+
+    /// The language of the authorization request's pages (its first `ui_locales` tag),
+    /// for the message's template.
+    fn flow_lang(&self, flow: &str) -> Option<String> {
+        let req: crate::service::oauth::authorize::AuthRequest = self.unseal("authorize", flow)?;
+        let tag = req.ui_locales.as_deref()?.split_ascii_whitespace().next()?;
+        (tag.len() <= 35 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')).then(|| tag.to_owned())
     }
 
     fn code_sent(&self, pending: &str, flow: &str) -> Result<CodeSent, LoginError> {

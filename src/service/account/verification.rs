@@ -216,7 +216,7 @@ impl Account<'_> {
         use crate::service::account::otp::{NotSent, OtpPurpose};
         let mut not_sent = None;
         match self.issue_code(OtpPurpose::Verification, channel, &target, false, actor).await? {
-            Ok(issued) => self.deliver_code(OtpPurpose::Verification, channel, &target, &issued, actor).await?,
+            Ok(issued) => self.deliver_code(OtpPurpose::Verification, channel, &target, &issued, None, actor).await?,
             Err(NotSent::RateLimited) => {
                 return Err(crate::service::Error::invalid(
                     crate::domain::reason::RATE_LIMITED,
