@@ -306,6 +306,9 @@ mod tests {
             assert_eq!(guessable_level(strong, &[]), 4, "{strong}");
         }
         assert!(guessable_level("authgraph2024", &["authgraph".into()]) < 3);
+        for (p, level) in [("password123", 0), ("Password123!", 1), ("qwerty123", 0), ("vK9#mQ2$xL7!tz", 4)] {
+            assert_eq!(guessable_level(p, &[]), level, "{p}");
+        }
         let p = PasswordPolicy { minimum_guessable_level: 3, ..PasswordPolicy::default() };
         assert!(check_policy(&p, "password123").unwrap_err().message.contains("too easy to guess"));
     }
