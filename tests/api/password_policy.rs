@@ -211,3 +211,39 @@ async fn password_older_than_the_policy_allows_is_changed_at_sign_in() {
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     change_at_sign_in(&app, "old@example.com", "Your password is too old", true).await;
 }
+
+#[tokio::test]
+async fn a_password_that_breaks_the_policy_is_changed_at_sign_in() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_with(|c| c.password_policy.minimum_guessable_level = 3).await;
+    app.create_user("weak@example.com", Some(STRONG)).await;
+    // A password from before the policy was tightened.
+    let hash = authgraph::crypto::password::PasswordHasher::new(1).hash("password123".into()).await.unwrap();
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let sql = format!("UPDATE authenticators SET password_hash = '{hash}' WHERE kind = 'password'");
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+
+    let browser = Browser::new(&app);
+    let (_, login) = browser.open("/login").await.page();
+    let (s, page) = browser.login(&login, "weak@example.com", "password123").await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("no longer meets the password rules"), "{page}");
+    let fields = |page: &str, new: &str| {
+        vec![
+            ("csrf".to_owned(), hidden(page, "csrf")),
+            ("flow".to_owned(), hidden(page, "flow")),
+            ("pending".to_owned(), hidden(page, "pending")),
+            ("new_password".to_owned(), new.to_owned()),
+        ]
+    };
+    let f = fields(&page, "Password1234!");
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (s, again) = browser.submit("/login/change_password", &f).await.page();
+    assert_eq!(s, 400, "{again}");
+    assert!(again.contains("too easy to guess"), "{again}");
+    let f = fields(&again, "correct-Horse-battery-7staple");
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (s, settings) = browser.submit("/login/change_password", &f).await.page();
+    assert_eq!(s, 200, "{settings}");
+    assert!(settings.contains("action=\"/settings/password\""), "signed in: {settings}");
+}
