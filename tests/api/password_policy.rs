@@ -95,6 +95,16 @@ async fn history_refuses_a_reused_password_in_settings_reset_link_and_admin_api(
     // With three kept, the first password is out of the history now.
     let res = reset(&app, &user, PW).await;
     assert!(res.get("errors").is_none(), "{res}");
+    assert_eq!(history_rows(&app).await, 3, "only the newest three hashes are kept");
+}
+
+/// How many password hashes the history holds, over all users.
+async fn history_rows(app: &TestApp) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let sql = "SELECT COUNT(*) AS n FROM password_history";
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
 }
 
 #[tokio::test]
@@ -109,6 +119,16 @@ async fn history_days_refuses_a_password_used_recently() {
     let (_, reason, message) = error_reason(&res);
     assert_eq!(reason, "PasswordReused", "{res}");
     assert!(message.contains("in the last 30 days"), "{message}");
+    assert_eq!(history_rows(&app).await, 3);
+}
+
+#[tokio::test]
+async fn without_a_history_rule_no_hashes_are_kept() {
+    let app = spawn_with(|_| {}).await;
+    let user = app.create_user("nan@example.com", Some(PW)).await;
+    let res = reset(&app, &user, SECOND).await;
+    assert!(res.get("errors").is_none(), "{res}");
+    assert_eq!(history_rows(&app).await, 0);
 }
 
 #[tokio::test]
