@@ -267,3 +267,30 @@ async fn a_password_that_breaks_the_policy_is_changed_at_sign_in() {
     assert_eq!(s, 200, "{settings}");
     assert!(settings.contains("action=\"/settings/password\""), "signed in: {settings}");
 }
+
+#[tokio::test]
+async fn after_the_change_at_sign_in_a_second_factor_is_still_asked() {
+    let app = spawn_with(|_| {}).await;
+    let (browser, csrf, user) = crate::totp::signed_in(&app, "two@example.com").await;
+    crate::totp::enrol(&browser, &csrf, "Phone").await;
+    let expire = "mutation($id: ID!) { setPasswordExpired(input: {userID: $id, expired: true}) { user { id } } }";
+    app.ok(expire, json!({"id": user})).await;
+
+    let fresh = Browser::new(&app);
+    let (_, login) = fresh.open("/login").await.page();
+    let (s, page) = fresh.login(&login, "two@example.com", PW).await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Your password has expired"), "{page}");
+    let fields = [
+        ("csrf", hidden(&page, "csrf")),
+        ("flow", hidden(&page, "flow")),
+        ("pending", hidden(&page, "pending")),
+        ("new_password", SECOND.to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, page) = fresh.submit("/login/change_password", &fields).await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Enter the code from your authenticator app"), "the second factor: {page}");
+    let (_, settings) = fresh.open("/settings").await.page();
+    assert!(settings.contains("action=\"/login\""), "no session before the code: {settings}");
+}
