@@ -19,6 +19,7 @@ pub mod group;
 pub mod group_role;
 pub mod identity;
 pub mod otp_code;
+pub mod password_history;
 pub mod password_reset_code;
 pub mod rate_limit;
 pub mod refresh_token;

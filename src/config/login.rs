@@ -17,11 +17,20 @@ pub struct SessionConfig {
     /// Keep the session cookie across browser restarts (`Max-Age`); otherwise it is a
     /// browser-session cookie.
     pub persistent_cookie: bool,
+    /// Sensitive settings (change the password, add or remove an authenticator app, new
+    /// recovery codes, delete the account) need a sign-in at most this many seconds old;
+    /// an older session is asked to confirm it's the user first.
+    pub reauthentication_max_age_seconds: i64,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { lifetime_seconds: 30 * 86_400, idle_timeout_seconds: 7 * 86_400, persistent_cookie: true }
+        Self {
+            lifetime_seconds: 30 * 86_400,
+            idle_timeout_seconds: 7 * 86_400,
+            persistent_cookie: true,
+            reauthentication_max_age_seconds: 300,
+        }
     }
 }
 

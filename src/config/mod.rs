@@ -435,6 +435,18 @@ impl Config {
         within("admin_api.search_broad_threshold", a.search_broad_threshold, 1, 100_000_000)?;
         within("admin_api.search_walk_window", a.search_walk_window, 1, 100_000_000)?;
         within("password_policy.max_length", self.password_policy.max_length, 1, 4_096)?;
+        let pp = &self.password_policy;
+        within("password_policy.minimum_guessable_level", pp.minimum_guessable_level, 0, 4)?;
+        let max_history = crate::domain::password::MAX_PASSWORD_HISTORY;
+        within("password_policy.history_size", pp.history_size, 0, max_history)?;
+        within("password_policy.history_days", pp.history_days, 0, 3_660)?;
+        within(
+            "password_policy.expiry.force_change.duration_since_last_update_seconds",
+            pp.expiry.force_change.duration_since_last_update_seconds,
+            1,
+            10 * YEAR,
+        )?;
+        within("session.reauthentication_max_age_seconds", self.session.reauthentication_max_age_seconds, 1, YEAR)?;
         within("oauth.refresh_token_reuse_grace_seconds", self.oauth.refresh_token_reuse_grace_seconds, 0, 300)?;
         within("session.lifetime_seconds", self.session.lifetime_seconds, 60, 10 * YEAR)?;
         within("session.idle_timeout_seconds", self.session.idle_timeout_seconds, 60, 10 * YEAR)?;

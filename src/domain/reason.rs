@@ -93,10 +93,14 @@ pub const INVALID_USERNAME: &str = "InvalidUsername";
 pub const PASSWORD_AUTHENTICATOR_NOT_FOUND: &str = "PasswordAuthenticatorNotFound";
 /// `PasswordPolicyViolated`.
 pub const PASSWORD_POLICY_VIOLATED: &str = "PasswordPolicyViolated";
+/// `PasswordReused`: the new password repeats one in the password history.
+pub const PASSWORD_REUSED: &str = "PasswordReused";
 /// `PrivilegeEscalation`.
 pub const PRIVILEGE_ESCALATION: &str = "PrivilegeEscalation";
 /// `RateLimited`.
 pub const RATE_LIMITED: &str = "RateLimited";
+/// `ReauthenticationFailed`: the confirmation of a sensitive action was wrong.
+pub const REAUTHENTICATION_FAILED: &str = "ReauthenticationFailed";
 /// `RemoveLastIdentity`.
 pub const REMOVE_LAST_IDENTITY: &str = "RemoveLastIdentity";
 /// `ReservedKey`.

@@ -86,6 +86,7 @@ activity_types! {
     AdminApiMutationRemoveUserFromGroupsExecuted => "admin_api.mutation.remove_user_from_groups.executed",
     UserCreated => "user.created",
     UserAuthenticated => "user.authenticated",
+    UserReauthenticated => "user.reauthenticated",
     UserSignedOut => "user.signed_out",
     AuthenticationIdentityLoginIdFailed => "authentication.identity.login_id.failed",
     AuthenticationPrimaryPasswordFailed => "authentication.primary.password.failed",

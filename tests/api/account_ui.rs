@@ -9,7 +9,7 @@ use crate::smtp::SmtpSink;
 
 const PW: &str = "correct horse battery";
 
-async fn with_smtp() -> (TestApp, SmtpSink) {
+pub(crate) async fn with_smtp_and(customize: impl FnOnce(&mut authgraph::config::Config)) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let port = sink.port;
     let app = spawn_with(move |c| {
@@ -17,13 +17,18 @@ async fn with_smtp() -> (TestApp, SmtpSink) {
         c.smtp.port = port;
         c.smtp.tls = authgraph::config::SmtpTls::None;
         c.smtp.from = "Auth <auth@example.com>".into();
+        customize(c);
     })
     .await;
     (app, sink)
 }
 
+async fn with_smtp() -> (TestApp, SmtpSink) {
+    with_smtp_and(|_| {}).await
+}
+
 /// The reset link in a message (undoing quoted-printable soft breaks if any).
-fn link_in(data: &str) -> String {
+pub(crate) fn link_in(data: &str) -> String {
     let text = data.replace("=\n", "").replace("=3D", "=");
     let start = text.find("http://").unwrap();
     text[start..].split_whitespace().next().unwrap().to_owned()

@@ -452,6 +452,25 @@ pub fn endpoints(w: &World) -> Vec<Endpoint> {
             vec![("csrf", signed_csrf.clone()), ("authenticator_id", uuid::Uuid::now_v7().to_string())],
         ),
         e("POST", "/settings/recovery_codes", Page, SignedIn, vec![("csrf", signed_csrf.clone())]),
+        e(
+            "POST",
+            "/settings/reauthenticate",
+            Page,
+            SignedIn,
+            vec![("csrf", signed_csrf.clone()), ("next", "/settings".to_owned()), ("secret", "wrong".to_owned())],
+        ),
+        e(
+            "POST",
+            "/login/change_password",
+            Page,
+            Anon,
+            vec![
+                ("csrf", anon_csrf.clone()),
+                ("flow", flow.clone()),
+                ("pending", "x".to_owned()),
+                ("new_password", "a new good password".to_owned()),
+            ],
+        ),
         // Last: it ends the anonymous browser's session, if a login above made one.
         e("POST", "/logout", Page, Anon, vec![("csrf", anon_csrf), ("request", "x".to_owned())]),
     ]

@@ -12,6 +12,7 @@ use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
 use crate::service::account::login::{LoginError, LoginOutcome};
+use crate::service::account::password_change::ChangeReason;
 use crate::state::{AppState, Peer};
 
 fn login_id_label(state: &AppState) -> String {
@@ -162,11 +163,12 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             };
             state.ui.message(StatusCode::FORBIDDEN, "Account disabled", &msg)
         }
-        LoginError::PasswordExpired => state.ui.message(
-            StatusCode::FORBIDDEN,
-            "Your password has expired",
-            "Choose a new password with “Forgot your password?” on the sign-in page, then sign in again.",
-        ),
+        LoginError::PasswordChangeRequired { pending, why } => {
+            password_change_page(state, jar, StatusCode::OK, flow, &pending, why, None).await
+        }
+        LoginError::PasswordRejected(msg) => {
+            login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&sentence(&msg))).await
+        }
         LoginError::DeletionScheduled => state.ui.message(
             StatusCode::FORBIDDEN,
             "Account scheduled for deletion",
@@ -280,6 +282,69 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
             second_factor_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery)
                 .await
         }
+        Err(e) => login_refused(&state, jar, &flow, e).await,
+    }
+}
+
+/// The page that asks for a new password before a sign-in finishes, and why.
+async fn password_change_page(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    pending: &str,
+    why: ChangeReason,
+    error: Option<&str>,
+) -> Response {
+    let reason = match why {
+        ChangeReason::Expired => "Your password has expired. Choose a new one to continue signing in.",
+        ChangeReason::TooOld => "Your password is too old. Choose a new one to continue signing in.",
+        ChangeReason::PolicyViolated => {
+            "Your password no longer meets the password rules of this service. Choose a new one to continue signing in."
+        }
+    };
+    let req = open_flow(state, Some(flow));
+    let client = match &req {
+        Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
+        None => None,
+    };
+    let policy = describe_policy(&state.services.config().password_policy);
+    let (jar, csrf) = csrf(state, jar);
+    let ctx = context! {
+        csrf, flow, pending, error, reason, policy, client_name => client, lang => req.as_ref().and_then(page_lang),
+    };
+    (jar, state.ui.page(status, "password_change.html", ctx)).into_response()
+}
+
+/// `POST /login/change_password`: the new password of a sign-in whose password must
+/// change; then the second factor, or the session.
+pub async fn login_change_password_submit(
+    Visit { state, peer, headers, jar }: Visit,
+    CsrfForm(f): CsrfForm,
+) -> Response {
+    let actor = actor(&peer, &headers);
+    let current = match current_session(&state, &jar, &actor).await {
+        Ok(s) => s.map(|s| s.id),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let flow = f.get("flow").cloned().unwrap_or_default();
+    let pending = f.get("pending").cloned().unwrap_or_default();
+    let new = f.get("new_password").cloned().unwrap_or_default();
+    let account = state.services.account();
+    match account.change_password_at_login(&pending, &flow, new, &actor, current).await {
+        Ok(LoginOutcome::SignedIn(_, _, token)) => {
+            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        }
+        Ok(LoginOutcome::SecondFactor(next)) => {
+            second_factor_page(&state, jar, StatusCode::OK, &flow, &next, None, false).await
+        }
+        Err(LoginError::PasswordRejected(msg)) => match account.password_change_pending(&pending, &flow) {
+            Ok(why) => {
+                let msg = sentence(&msg);
+                password_change_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, why, Some(&msg)).await
+            }
+            Err(e) => login_refused(&state, jar, &flow, e).await,
+        },
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }
 }

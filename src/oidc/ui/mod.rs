@@ -29,7 +29,7 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 18] = [
+pub const BUILTIN: [(&str, &str); 20] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("login_totp.html", include_str!("templates/login_totp.html")),
@@ -39,6 +39,8 @@ pub const BUILTIN: [(&str, &str); 18] = [
     ("forgot_password.html", include_str!("templates/forgot_password.html")),
     ("bot_protection.html", include_str!("templates/bot_protection.html")),
     ("reset_password.html", include_str!("templates/reset_password.html")),
+    ("password_change.html", include_str!("templates/password_change.html")),
+    ("reauthenticate.html", include_str!("templates/reauthenticate.html")),
     ("select_account.html", include_str!("templates/select_account.html")),
     ("consent.html", include_str!("templates/consent.html")),
     ("logout.html", include_str!("templates/logout.html")),

@@ -170,6 +170,7 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
         Some("mfa-added") => Some("The address is added as a second factor."),
         Some("mfa-removed") => Some("The address is removed from your second factors."),
         Some("verified-sms") => Some("Your phone number is verified."),
+        Some("reauthenticated") => Some("You confirmed it's you. You can make the change now."),
         _ => None,
     };
     render(&state, jar, &sess, StatusCode::OK, notice, None).await
@@ -207,6 +208,59 @@ async fn outcome(state: &AppState, me: SignedIn, result: Result<&str, Error>) ->
     }
 }
 
+/// Where the "confirm it's you" page may send the browser back to.
+const REAUTH_NEXT: [&str; 2] = ["/settings", "/settings/totp"];
+
+/// The "confirm it's you" page: the password, or a code from an authenticator app.
+async fn reauth_page(
+    state: &AppState,
+    jar: CookieJar,
+    sess: &IdpSession,
+    status: StatusCode,
+    next: &str,
+    error: Option<&str>,
+) -> Response {
+    let totp = match state.services.account().totp_authenticators(sess.user_id).await {
+        Ok(list) => !list.is_empty(),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let next = REAUTH_NEXT.into_iter().find(|n| *n == next).unwrap_or("/settings");
+    let (jar, csrf) = csrf(state, jar);
+    (jar, state.ui.page(status, "reauthenticate.html", context! { csrf, next, error, totp })).into_response()
+}
+
+/// For a sensitive action: the "confirm it's you" page when the session's last sign-in
+/// is older than `session.reauthentication_max_age_seconds`; `None` when it is recent.
+/// Once confirmed, the browser goes back to `next` to do the action again.
+async fn confirm_first(state: &AppState, me: &SignedIn, next: &str) -> Option<Response> {
+    if !state.services.account().needs_reauthentication(&me.sess) {
+        return None;
+    }
+    Some(reauth_page(state, me.jar.clone(), &me.sess, StatusCode::OK, next, None).await)
+}
+
+/// `POST /settings/reauthenticate`: confirms it's the user (password or authenticator
+/// code), which renews the session's sign-in time, and goes back to the page of the action.
+pub async fn reauthenticate(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    let next = f.get("next").map(String::as_str).unwrap_or("/settings");
+    let next = REAUTH_NEXT.into_iter().find(|n| *n == next).unwrap_or("/settings");
+    let secret = f.get("secret").map(String::as_str).unwrap_or("");
+    match state.services.account().reauthenticate(&me.sess, secret, &me.actor).await {
+        Ok(_) if next == "/settings" => Redirect::to("/settings?done=reauthenticated").into_response(),
+        Ok(_) => Redirect::to(next).into_response(),
+        Err(Error::Invalid { reason: crate::domain::reason::RATE_LIMITED, .. }) => state.ui.message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts",
+            "Too many failed attempts from this network or for this account. Wait a minute and try again.",
+        ),
+        Err(Error::Invalid { message, .. }) => {
+            let msg = sentence(&message);
+            reauth_page(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, next, Some(&msg)).await
+        }
+        Err(e) => state.ui.server_error(&e),
+    }
+}
+
 /// `POST /settings/profile`.
 pub async fn save_profile(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
     let edits: Vec<(String, String)> = f.into_iter().collect();
@@ -215,7 +269,12 @@ pub async fn save_profile(State(state): State<AppState>, me: SignedIn, CsrfForm(
 }
 
 /// `POST /settings/password`.
+/// A session older than the reauthentication window confirms it's the user first; the
+/// current password the form asks for does not count as that confirmation (see README).
 pub async fn change_password(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     let current = f.get("current_password").cloned().unwrap_or_default();
     let new = f.get("new_password").cloned().unwrap_or_default();
     let result = state.services.change_own_password(&me.sess, current, new, &me.actor).await;
@@ -237,6 +296,9 @@ pub async fn revoke_session(State(state): State<AppState>, me: SignedIn, CsrfFor
 
 /// `POST /settings/delete`: schedules the account's deletion and signs out everywhere.
 pub async fn request_deletion(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     if f.get("confirm").map(String::as_str) != Some("yes") {
         let msg = "Tick the box to confirm that you want to delete your account.";
         return render(&state, me.jar, &me.sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
@@ -276,11 +338,15 @@ fn render_totp(
 
 /// `GET /settings/totp`: starts adding an authenticator app (nothing is stored yet).
 /// The query carries nothing, but it is read like every page's, so a NUL in it is refused.
+/// A session older than the reauthentication window confirms it's the user first.
 pub async fn totp_page(Visit { state, peer, headers, jar }: Visit, UiQuery(_): UiQuery) -> Response {
     let sess = match session_of(&state, &jar, &headers, &peer).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    if state.services.account().needs_reauthentication(&sess) {
+        return reauth_page(&state, jar, &sess, StatusCode::OK, "/settings/totp", None).await;
+    }
     match state.services.account().begin_totp_enrolment(sess.user_id).await {
         Ok(e) => render_totp(&state, jar, StatusCode::OK, &e, "", None),
         Err(e) => state.ui.server_error(&e),
@@ -290,6 +356,9 @@ pub async fn totp_page(Visit { state, peer, headers, jar }: Visit, UiQuery(_): U
 /// `POST /settings/totp`: the first code confirms the new authenticator app. A wrong
 /// code shows the same QR code again; a tampered or expired enrolment starts a new one.
 pub async fn add_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings/totp").await {
+        return r;
+    }
     let pending = f.get("pending").map(String::as_str).unwrap_or("");
     let name = f.get("display_name").map(String::as_str).unwrap_or("");
     let code = f.get("code").map(String::as_str).unwrap_or("");
@@ -326,6 +395,9 @@ pub async fn add_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f): 
 
 /// `POST /settings/totp/remove`: removes one of the user's authenticator apps.
 pub async fn remove_totp(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     let Some(id) = f.get("authenticator_id").and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
         let msg = "Choose an authenticator app to remove.";
         return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;
@@ -350,6 +422,9 @@ fn show_recovery_codes(state: &AppState, jar: CookieJar, lead: &str, codes: &[St
 /// `POST /settings/recovery_codes`: replaces the user's recovery codes with a new set and
 /// shows it once.
 pub async fn regenerate_recovery_codes(State(state): State<AppState>, me: SignedIn, CsrfForm(_): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     match state.services.account().generate_recovery_codes(me.sess.user_id, &me.actor).await {
         Ok(codes) => show_recovery_codes(&state, me.jar, "Your previous recovery codes no longer work.", &codes),
         Err(e) => state.ui.server_error(&e),
@@ -436,6 +511,9 @@ async fn first_factor_codes(state: &AppState, me: SignedIn, lead: &str) -> Respo
 /// once a code sent to it comes back.
 pub async fn add_second_factor_address(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
     use crate::service::account::otp::Channel;
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     let channel = match f.get("channel").map(String::as_str) {
         Some("email") => Channel::Email,
         Some("sms") => Channel::Sms,
@@ -457,6 +535,9 @@ pub async fn remove_second_factor_address(
     me: SignedIn,
     CsrfForm(f): CsrfForm,
 ) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     let Some(id) = f.get("authenticator_id").and_then(|s| uuid::Uuid::parse_str(s).ok()) else {
         let msg = "Choose an address to remove.";
         return render(&state, me.jar, &me.sess, StatusCode::BAD_REQUEST, None, Some(msg)).await;

@@ -42,8 +42,17 @@ pub enum LoginError {
     Invalid,
     /// The account is disabled; the admin's reason, if any.
     Disabled(Option<String>),
-    /// The password expired; the user must reset it.
-    PasswordExpired,
+    /// The password was right but must be changed before the sign-in finishes (expired by
+    /// an administrator, too old, or against the policy): the sealed state for
+    /// [`Account::change_password_at_login`] and why.
+    PasswordChangeRequired {
+        /// The sealed "password must change" state.
+        pending: String,
+        /// Why the password must change.
+        why: crate::service::account::password_change::ChangeReason,
+    },
+    /// The new password chosen at sign-in was refused; the message says why.
+    PasswordRejected(String),
     /// The user asked to delete the account; it is scheduled for deletion.
     DeletionScheduled,
     /// Too many failed attempts from this IP address or for this login ID; try later.
@@ -197,6 +206,8 @@ impl Account<'_> {
             return Err(LoginError::Locked { until });
         }
         let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
+        // Kept only to check the password against the policy once it proved right.
+        let plain = self.config.password_policy.force_change.then(|| password.clone());
         let ok = self
             .hasher
             .verify(password, pw.as_ref().and_then(|p| p.password_hash.clone()))
@@ -218,8 +229,11 @@ impl Account<'_> {
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         self.check_may_sign_in(&user)?;
-        if pw.and_then(|p| p.expire_after).is_some_and(|at| at <= micros(t)) {
-            return Err(LoginError::PasswordExpired);
+        if let Some(pw) = &pw
+            && let Some(why) = self.password_change_reason(pw, plain.as_deref(), t)
+        {
+            let pending = self.password_change_state(user_id, pw, flow, t, why);
+            return Err(LoginError::PasswordChangeRequired { pending, why });
         }
         self.second_factor_or_session(&user, vec!["pwd".to_owned()], flow, actor, replaces, t).await
     }

@@ -143,18 +143,24 @@ impl Account<'_> {
 
     /// Whether a reset code can still be used: unused, unexpired, and its user may reset.
     pub async fn reset_code_valid(&self, code: &str) -> Result<bool> {
+        Ok(self.reset_code_user(code).await?.is_some())
+    }
+
+    /// The user a usable reset code belongs to.
+    async fn reset_code_user(&self, code: &str) -> Result<Option<Uuid>> {
         let t = micros(now());
         let Some(row) = password_reset_code::Entity::find()
             .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
             .one(&self.db.conn)
             .await?
         else {
-            return Ok(false);
+            return Ok(None);
         };
         if row.used_at.is_some() || row.expires_at <= t {
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(self.users().get(row.user_id.into()).await?.is_some_and(|u| may_reset(&u)))
+        let ok = self.users().get(row.user_id.into()).await?.is_some_and(|u| may_reset(&u));
+        Ok(ok.then_some(row.user_id))
     }
 
     /// Sets a new password with a reset code, uses the code up, and ends every session of
@@ -162,10 +168,12 @@ impl Account<'_> {
     pub async fn finish_password_reset(&self, code: &str, password: String, actor: &Actor) -> Result<User> {
         check_policy(&self.config.password_policy, &password)?;
         let expired = || Error::invalid(reason::RESET_CODE_INVALID, "this reset link has expired or was already used");
-        if !self.reset_code_valid(code).await? {
+        let Some(user_id) = self.reset_code_user(code).await? else {
             return Err(expired());
-        }
+        };
+        self.check_password_history(user_id.into(), &password).await?;
         let hash = self.hasher.hash(password).await?;
+        let keep = self.config.password_policy.history_kept();
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
@@ -190,7 +198,7 @@ impl Account<'_> {
             if !may_reset(&user) {
                 return Err(expired());
             }
-            set_primary_password(txn, user.id.uuid(), hash, now()).await?;
+            set_primary_password(txn, user.id.uuid(), hash, now(), keep).await?;
             end_sessions(txn, of_user(user.id.uuid()), t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
             tx.record(&audit, Some(user.id.uuid()), json!({"user_id": user.id, "sessions_ended": true})).await?;

@@ -67,11 +67,13 @@ impl Services {
     ) -> Result<()> {
         self.check_own_password(sess.user_id, current).await?;
         check_policy(&self.config.password_policy, &new)?;
+        self.check_password_history(sess.user_id, &new).await?;
         let hash = self.hasher.hash(new).await?;
+        let keep = self.config.password_policy.history_kept();
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
-            set_primary_password(txn, sess.user_id.uuid(), hash, now()).await?;
+            set_primary_password(txn, sess.user_id.uuid(), hash, now(), keep).await?;
             let others = Condition::all()
                 .add(Expr::col(session::Column::UserId).eq(sess.user_id))
                 .add(Expr::col(session::Column::Id).ne(sess.id))

@@ -180,6 +180,10 @@ impl Authenticators<'_> {
                 .insert(txn)
                 .await
                 .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_AUTHENTICATOR, duplicate.describe()))?;
+            if let (Checked::Password(hash), Factor::Primary) = (&checked, factor) {
+                let keep = self.config.password_policy.history_kept();
+                crate::service::admin::user_rows::record_password_history(txn, user_id.uuid(), hash, t, keep).await?;
+            }
             let a = Authenticator::from(a);
             tx.record(audit, Some(row.id), json!({"user": snapshot(&row), "authenticator": a.audit_view()})).await?;
             Ok(a)

@@ -97,7 +97,8 @@ impl Identities<'_> {
             if let Some(hash) = hash {
                 // A secondary password does not count: the password given here is a first factor.
                 if primary_password(txn, user_id.uuid()).await?.is_none() {
-                    insert_password(txn, user_id.uuid(), hash, t, false).await?;
+                    insert_password(txn, user_id.uuid(), hash, t, false, self.config.password_policy.history_kept())
+                        .await?;
                 }
             }
             identity_changed(tx, audit, row, ident).await

@@ -3,10 +3,12 @@
 //! flows.
 
 use crate::domain::attributes::formatted_name;
+use crate::domain::ids::{TypedId, UserId};
+use crate::domain::password::MAX_PASSWORD_HISTORY;
 use crate::domain::reason;
 use crate::service::store::time::{micros, now, time_of};
 use crate::service::{Error, Result, conflict_on_unique};
-use entity::{authenticator, identity, user, verified_claim};
+use entity::{authenticator, identity, password_history, user, verified_claim};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -112,47 +114,115 @@ pub(in crate::service) async fn primary_password(
         .await?)
 }
 
+/// Adds a password hash to the user's password history and keeps only the newest `keep`
+/// entries (none when `keep` is 0: no history rule is configured).
+pub(in crate::service) async fn record_password_history(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: &str,
+    t: OffsetDateTime,
+    keep: usize,
+) -> Result<()> {
+    if keep > 0 {
+        password_history::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            password_hash: Set(hash.to_owned()),
+            created_at: Set(micros(t)),
+        }
+        .insert(conn)
+        .await?;
+    }
+    let kept: Vec<Uuid> = password_history::Entity::find()
+        .select_only()
+        .column(password_history::Column::Id)
+        .filter(Expr::col(password_history::Column::UserId).eq(user_id))
+        .order_by_desc(password_history::Column::CreatedAt)
+        .order_by_desc(password_history::Column::Id)
+        .limit(u64::try_from(keep).unwrap_or(u64::MAX))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    password_history::Entity::delete_many()
+        .filter(Expr::col(password_history::Column::UserId).eq(user_id))
+        .filter(Expr::col(password_history::Column::Id).is_not_in(kept))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The user's stored password hashes, newest first, at most `limit`, set at or after
+/// `since` (UTC micros) unless they are among the newest `newest`.
+pub(in crate::service) async fn password_history_hashes(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    newest: usize,
+    since: Option<i64>,
+    limit: usize,
+) -> Result<Vec<String>> {
+    let rows = password_history::Entity::find()
+        .filter(Expr::col(password_history::Column::UserId).eq(user_id))
+        .order_by_desc(password_history::Column::CreatedAt)
+        .order_by_desc(password_history::Column::Id)
+        .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .filter(|(i, r)| *i < newest || since.is_some_and(|s| r.created_at >= s))
+        .map(|(_, r)| r.password_hash)
+        .collect())
+}
+
 /// Replaces (or creates) the primary password, expired at once if `expired`, and ends the
 /// user's unused reset links (a link sent for the old password opens nothing any more).
+/// The hash joins the password history (the newest `keep` are kept).
 pub(in crate::service) async fn upsert_password(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     hash: String,
     t: OffsetDateTime,
     expired: bool,
+    keep: usize,
 ) -> Result<()> {
     crate::service::account::password_reset::end_reset_codes(conn, user_id, micros(t)).await?;
     match primary_password(conn, user_id).await? {
         Some(a) => {
             let mut am = a.into_active_model();
+            record_password_history(conn, user_id, &hash, t, keep).await?;
             am.password_hash = Set(Some(hash));
             am.expire_after = Set(expired.then_some(micros(t)));
             am.updated_at = Set(micros(t));
             am.update(conn).await?;
             Ok(())
         }
-        None => insert_password(conn, user_id, hash, t, expired).await,
+        None => insert_password(conn, user_id, hash, t, expired, keep).await,
     }
 }
 
-/// Sets the primary password the user chose (never expired).
+/// Sets the primary password the user chose (never expired); it joins the history.
 pub(in crate::service) async fn set_primary_password(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     hash: String,
     t: OffsetDateTime,
+    keep: usize,
 ) -> Result<()> {
-    upsert_password(conn, user_id, hash, t, false).await
+    upsert_password(conn, user_id, hash, t, false, keep).await
 }
 
-/// Inserts a primary password authenticator, expired at once if `expired`.
+/// Inserts a primary password authenticator, expired at once if `expired`; the hash
+/// joins the password history (the newest `keep` are kept).
 pub(in crate::service) async fn insert_password(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     hash: String,
     t: OffsetDateTime,
     expired: bool,
+    keep: usize,
 ) -> Result<()> {
+    record_password_history(conn, user_id, &hash, t, keep).await?;
     authenticator::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
@@ -172,6 +242,52 @@ pub(in crate::service) async fn insert_password(
     .await
     .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_AUTHENTICATOR, "the user already has a password"))?;
     Ok(())
+}
+
+impl crate::service::Services {
+    /// Refuses a new password that equals one in the user's password history: one of the
+    /// last `history_size` passwords (the current one included) or one set within
+    /// `history_days`, among the newest [`MAX_PASSWORD_HISTORY`]. Each stored hash costs an
+    /// Argon2 verification on the bounded hasher, so at most that many run.
+    pub(in crate::service) async fn check_password_history(&self, user_id: UserId, password: &str) -> Result<()> {
+        let policy = &self.config.password_policy;
+        if policy.history_size == 0 && policy.history_days == 0 {
+            return Ok(());
+        }
+        let since =
+            (policy.history_days > 0).then(|| micros(now()) - i64::from(policy.history_days) * 86_400 * 1_000_000);
+        let mut hashes = password_history_hashes(
+            &self.db.conn,
+            user_id.uuid(),
+            policy.history_size.min(MAX_PASSWORD_HISTORY),
+            since,
+            MAX_PASSWORD_HISTORY,
+        )
+        .await?;
+        // A password set before the history was kept still counts as the current one.
+        if let Some(current) = primary_password(&self.db.conn, user_id.uuid()).await?.and_then(|p| p.password_hash)
+            && !hashes.contains(&current)
+        {
+            hashes.insert(0, current);
+            hashes.truncate(MAX_PASSWORD_HISTORY);
+        }
+        for hash in hashes {
+            if self.hasher.verify(password.to_owned(), Some(hash)).await? {
+                let mut rules = Vec::new();
+                if policy.history_size > 0 {
+                    rules.push(format!("your last {} passwords", policy.history_size));
+                }
+                if policy.history_days > 0 {
+                    rules.push(format!("a password you used in the last {} days", policy.history_days));
+                }
+                return Err(Error::invalid(
+                    reason::PASSWORD_REUSED,
+                    format!("the new password must not be one of {}: choose another", rules.join(" or ")),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A random password that meets `policy`: at least 24 characters drawn from upper- and

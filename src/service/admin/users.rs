@@ -101,6 +101,7 @@ impl Users<'_> {
             None => None,
             Some(p) => Some(self.hasher.hash(p.clone()).await?),
         };
+        let keep = self.config.password_policy.history_kept();
         let t = now();
         let user = self
             .write(async |tx| {
@@ -137,7 +138,7 @@ impl Users<'_> {
                 )
                 .await?;
                 if let Some(hash) = password_hash {
-                    insert_password(txn, row.id, hash, t, input.set_password_expired).await?;
+                    insert_password(txn, row.id, hash, t, input.set_password_expired, keep).await?;
                 }
                 let row = refresh_derived(txn, row).await?;
                 tx.record(audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
@@ -351,13 +352,15 @@ impl Users<'_> {
                 ));
             }
         };
+        self.check_password_history(user_id, &password).await?;
         let hash = self.hasher.hash(password.clone()).await?;
+        let keep = self.config.password_policy.history_kept();
         let t = now();
         let user = self
             .write(async |tx| {
                 let txn = tx.conn();
                 let row = user_row(txn, user_id.uuid()).await?;
-                upsert_password(txn, user_id.uuid(), hash, t, expired).await?;
+                upsert_password(txn, user_id.uuid(), hash, t, expired, keep).await?;
                 tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
                 Ok::<_, Error>(User::from(row))
             })

@@ -70,6 +70,8 @@ const ROUTES: &[&str] = &[
     "/settings",
     "/settings/profile",
     "/settings/password",
+    "/settings/reauthenticate",
+    "/login/change_password",
     "/settings/sessions/revoke",
     "/settings/delete",
     "/static/authgraph.css",
