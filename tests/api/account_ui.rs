@@ -9,7 +9,7 @@ use crate::smtp::SmtpSink;
 
 const PW: &str = "correct horse battery";
 
-async fn with_smtp() -> (TestApp, SmtpSink) {
+pub(crate) async fn with_smtp() -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let port = sink.port;
     let app = spawn_with(move |c| {
@@ -23,7 +23,7 @@ async fn with_smtp() -> (TestApp, SmtpSink) {
 }
 
 /// The reset link in a message (undoing quoted-printable soft breaks if any).
-fn link_in(data: &str) -> String {
+pub(crate) fn link_in(data: &str) -> String {
     let text = data.replace("=\n", "").replace("=3D", "=");
     let start = text.find("http://").unwrap();
     text[start..].split_whitespace().next().unwrap().to_owned()
