@@ -97,7 +97,7 @@ async fn sign_in(
         crate::rp::Landing::Redirect(cb) => Ok((cb, f)),
         crate::rp::Landing::Page(s, page) => {
             assert_eq!(s, 200, "{page}");
-            assert!(page.contains("action=\"/login/totp\""), "the second-factor page: {page}");
+            assert!(page.contains("<h1>Two-factor authentication</h1>"), "the second-factor page: {page}");
             Err(page)
         }
     }
@@ -273,4 +273,31 @@ async fn ending_all_sessions_ends_device_tokens() {
     let (s, page) = browser.login(&page, "kai@example.com", "a brand new password").await.page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("action=\"/login/totp\""), "revokeAllSessions ended the device token: {page}");
+}
+
+#[tokio::test]
+async fn an_email_code_as_second_factor_can_remember_the_device_too() {
+    let (app, mail) = crate::login_codes::app_with(|_| {}).await;
+    let user = app.create_user("eve@example.com", Some(PW)).await;
+    app.ok(
+        "mutation($u: ID!, $d: AuthenticatorDefinition!) { createAuthenticator(input: {userID: $u, definition: $d}) { authenticator { id } } }",
+        json!({"u": user, "d": {"kind": "SECONDARY", "type": "OOB_OTP_EMAIL", "oobOtpEmail": {"email": "eve.2fa@example.com"}}}),
+    )
+    .await;
+    let (rp, _) = spa(&app).await;
+    let (browser, jar) = browser_with_jar(&app);
+    let second = asked(sign_in(&browser, &rp, "eve@example.com").await, "the second factor is asked");
+    let authenticator = hidden(&second, "authenticator");
+    let post = crate::login_codes::post;
+    let (s, page) = post(&browser, "/login/mfa/send", &second, &[("authenticator", &authenticator)]).await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Don't ask again on this device"), "{page}");
+    let mails = mail.wait_for(1).await;
+    let code = crate::sms::code_in(&crate::login_codes::body(&mails[0]), 6);
+    let cb =
+        post(&browser, "/login/code/verify", &page, &[("code", &code), ("remember_device", "on")]).await.redirect();
+    assert!(cb.contains("code="), "{cb}");
+    assert!(device_cookie(&app, &jar).is_some());
+    let (cb, f) = skipped(sign_in(&browser, &rp, "eve@example.com").await, "remembered");
+    assert_eq!(tokens(&rp, &cb, f).await.0["amr"], json!(["pwd", "x_device_token"]));
 }

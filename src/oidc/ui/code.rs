@@ -38,9 +38,13 @@ pub(super) async fn code_page(
         Some(NotSent::Cooldown(s)) => Some(s),
         _ => None,
     };
+    let mfa = &state.services.config().mfa;
+    let remember_enabled = c.second_factor && mfa.device_token_enabled;
+    let remember_days = mfa.device_token_lifetime_seconds / 86_400;
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
         csrf, flow, error, cooldown, client_name => client, lang => req.as_ref().and_then(page_lang),
+        remember_enabled, remember_days,
         pending => c.pending.clone(), masked => c.masked.clone(), link => c.link,
         channel => if c.channel == Channel::Sms { "sms" } else { "email" },
         digits => state.services.config().oob_otp.code_digits, poll_seconds => POLL_SECONDS,
@@ -142,7 +146,12 @@ pub async fn verify(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
     let flow = field(&f, "flow");
     let pending = field(&f, "pending");
     let account = state.services.account();
+    let remember = f.get("remember_device").is_some_and(|v| v == "on");
     match account.login_with_code(&pending, &flow, &field(&f, "code"), &actor, current).await {
+        // A second factor by code, with "Don't ask again on this device" ticked.
+        Ok(LoginOutcome::SignedIn(_, sess, token)) if remember => {
+            super::mfa::signed_in_after_second_factor(&state, jar, &flow, &sess, token, true, &actor).await
+        }
         Ok(o) => outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::WrongCode(msg)) => match account.code_challenge(&pending, &flow) {
             Some(c) => code_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &c, Some(&sentence(&msg))).await,
