@@ -179,3 +179,19 @@ impl Default for MfaConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MfaGracePeriodConfig;
+    use time::{Duration, OffsetDateTime};
+
+    #[test]
+    fn the_global_grace_period_lasts_while_enabled_and_before_its_end() {
+        let t = OffsetDateTime::now_utc();
+        assert!(!MfaGracePeriodConfig::default().lasts_at(t));
+        assert!(MfaGracePeriodConfig { enabled: true, end_at: None }.lasts_at(t));
+        assert!(MfaGracePeriodConfig { enabled: true, end_at: Some(t + Duration::hours(1)) }.lasts_at(t));
+        assert!(!MfaGracePeriodConfig { enabled: true, end_at: Some(t) }.lasts_at(t));
+        assert!(!MfaGracePeriodConfig { enabled: false, end_at: Some(t + Duration::hours(1)) }.lasts_at(t));
+    }
+}

@@ -301,3 +301,33 @@ async fn an_email_code_as_second_factor_can_remember_the_device_too() {
     let (cb, f) = skipped(sign_in(&browser, &rp, "eve@example.com").await, "remembered");
     assert_eq!(tokens(&rp, &cb, f).await.0["amr"], json!(["pwd", "x_device_token"]));
 }
+
+#[tokio::test]
+async fn tokens_are_stored_hashed_and_expired_ones_are_ignored_then_cleaned_up() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let mut factors = user_with_totp(&app, "ida@example.com").await;
+    let (rp, _) = spa(&app).await;
+    let (browser, jar) = browser_with_jar(&app);
+    let token = remember(&app, &rp, &browser, &jar, "ida@example.com", &mut factors).await;
+
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let rows = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap() }
+    };
+    let stored = rows("SELECT token_hash, user_agent FROM device_tokens").await;
+    assert_eq!(stored.len(), 1);
+    let hash: Vec<u8> = stored[0].try_get("", "token_hash").unwrap();
+    assert_eq!(hash, aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
+    let ua: Option<String> = stored[0].try_get("", "user_agent").unwrap();
+    assert_eq!(ua.as_deref(), Some("test-browser/1.0"));
+
+    // A live token survives the clean-up; an expired one is ignored, then deleted.
+    app.services.maintenance().cleanup().await.unwrap();
+    assert_eq!(rows("SELECT id FROM device_tokens").await.len(), 1);
+    db.execute_unprepared("UPDATE device_tokens SET expires_at = 1").await.unwrap();
+    asked(sign_in(&browser, &rp, "ida@example.com").await, "an expired token asks again");
+    app.services.maintenance().cleanup().await.unwrap();
+    assert_eq!(rows("SELECT id FROM device_tokens").await.len(), 0);
+}
