@@ -331,3 +331,16 @@ async fn tokens_are_stored_hashed_and_expired_ones_are_ignored_then_cleaned_up()
     app.services.maintenance().cleanup().await.unwrap();
     assert_eq!(rows("SELECT id FROM device_tokens").await.len(), 0);
 }
+
+#[tokio::test]
+async fn with_device_tokens_off_the_box_is_not_offered_and_no_cookie_is_set() {
+    let app = crate::helpers::spawn_with(|c| c.mfa.device_token_enabled = false).await;
+    let mut factors = user_with_totp(&app, "ola@example.com").await;
+    let (rp, _) = spa(&app).await;
+    let (browser, jar) = browser_with_jar(&app);
+    let page = asked(sign_in(&browser, &rp, "ola@example.com").await, "asked");
+    assert!(!page.contains("remember_device"), "{page}");
+    second_factor(&browser, &page, &mut factors, true).await.redirect();
+    assert_eq!(device_cookie(&app, &jar), None);
+    assert_eq!(count(&app, "DEVICE_TOKEN_CREATED").await, 0);
+}
