@@ -15,6 +15,7 @@ pub mod authorization_code;
 pub mod client_resource;
 pub mod client_scope;
 pub mod client_secret;
+pub mod device_token;
 pub mod group;
 pub mod group_role;
 pub mod identity;

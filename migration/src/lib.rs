@@ -15,6 +15,7 @@ mod m20261201_135000_add_authenticator_details;
 mod m20261201_143000_create_recovery_codes;
 mod m20261201_160000_create_account_lockouts;
 mod m20261201_161000_create_otp_codes;
+mod m20261201_170000_create_device_tokens;
 mod m20261201_171000_create_password_history;
 
 /// Runs every migration in order.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_143000_create_recovery_codes::Migration),
             Box::new(m20261201_160000_create_account_lockouts::Migration),
             Box::new(m20261201_161000_create_otp_codes::Migration),
+            Box::new(m20261201_170000_create_device_tokens::Migration),
             Box::new(m20261201_171000_create_password_history::Migration),
         ]
     }

@@ -137,15 +137,70 @@ pub enum MfaMode {
     /// A user who has a second factor must use it; others sign in with a password alone.
     #[default]
     IfExists,
-    /// Every user needs a second factor. A user without one signs in only while their
-    /// MFA grace period (`setMFAGracePeriod`) lasts; otherwise sign-in is refused.
+    /// Every user needs a second factor. A user without one signs in while a grace period
+    /// lasts (their own, `setMFAGracePeriod`, or `mfa.grace_period`) and is then asked to
+    /// set one up; otherwise the sign-in goes through enrolling an authenticator app.
     Required,
 }
 
-/// Multi-factor authentication at sign-in.
+/// The global MFA grace period of `required` mode (Authgear's
+/// `authentication.secondary_authentication_grace_period`): while it lasts, users without
+/// a second factor sign in and are only asked to set one up.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaGracePeriodConfig {
+    /// Whether the global grace period applies.
+    pub enabled: bool,
+    /// When it ends (RFC 3339); unset = no end while `enabled`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end_at: Option<time::OffsetDateTime>,
+}
+
+impl MfaGracePeriodConfig {
+    /// Whether the global grace period lasts at `t`.
+    pub fn lasts_at(&self, t: time::OffsetDateTime) -> bool {
+        self.enabled && self.end_at.is_none_or(|end| t < end)
+    }
+}
+
+/// Multi-factor authentication at sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MfaConfig {
     /// `disabled`, `if_exists` (default) or `required`.
     pub mode: MfaMode,
+    /// The global grace period of `required` mode.
+    pub grace_period: MfaGracePeriodConfig,
+    /// Whether the second-factor page offers "Don't ask again on this device"
+    /// (Authgear's `authentication.device_token.disabled`, inverted).
+    pub device_token_enabled: bool,
+    /// How long a remembered device skips the second factor, in seconds (30 days).
+    pub device_token_lifetime_seconds: i64,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self {
+            mode: MfaMode::default(),
+            grace_period: MfaGracePeriodConfig::default(),
+            device_token_enabled: true,
+            device_token_lifetime_seconds: 30 * 86_400,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MfaGracePeriodConfig;
+    use time::{Duration, OffsetDateTime};
+
+    #[test]
+    fn the_global_grace_period_lasts_while_enabled_and_before_its_end() {
+        let t = OffsetDateTime::now_utc();
+        assert!(!MfaGracePeriodConfig::default().lasts_at(t));
+        assert!(MfaGracePeriodConfig { enabled: true, end_at: None }.lasts_at(t));
+        assert!(MfaGracePeriodConfig { enabled: true, end_at: Some(t + Duration::hours(1)) }.lasts_at(t));
+        assert!(!MfaGracePeriodConfig { enabled: true, end_at: Some(t) }.lasts_at(t));
+        assert!(!MfaGracePeriodConfig { enabled: false, end_at: Some(t + Duration::hours(1)) }.lasts_at(t));
+    }
 }

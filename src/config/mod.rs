@@ -24,7 +24,9 @@ pub use bot_protection::{
     TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
 };
 pub use lockout::{LockoutConfig, LockoutMethod, LockoutMethodConfig, LockoutType};
-pub use login::{MfaConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig};
+pub use login::{
+    MfaConfig, MfaGracePeriodConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig,
+};
 pub use messaging::{
     EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
     SmsWebhookConfig, TWILIO_API, TwilioConfig,
@@ -451,6 +453,7 @@ impl Config {
         within("session.lifetime_seconds", self.session.lifetime_seconds, 60, 10 * YEAR)?;
         within("session.idle_timeout_seconds", self.session.idle_timeout_seconds, 60, 10 * YEAR)?;
         within("ui.deletion_grace_days", self.ui.deletion_grace_days, 1, 180)?;
+        within("mfa.device_token_lifetime_seconds", self.mfa.device_token_lifetime_seconds, 60, 10 * YEAR)?;
         within("smtp.port", self.smtp.port, 1, u16::MAX)?;
         within("rate_limits.login_failures_per_ip_per_minute", r.login_failures_per_ip_per_minute, 0, RATE)?;
         within("rate_limits.login_failures_per_account_per_minute", r.login_failures_per_account_per_minute, 0, RATE)?;

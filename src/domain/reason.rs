@@ -7,6 +7,8 @@
 pub const APPLICATION_HAS_NO_SECRETS: &str = "ApplicationHasNoSecrets";
 /// `ApplicationNotFound`.
 pub const APPLICATION_NOT_FOUND: &str = "ApplicationNotFound";
+/// `DeviceTokenNotFound`.
+pub const DEVICE_TOKEN_NOT_FOUND: &str = "DeviceTokenNotFound";
 /// `AuthenticatorNotFound`.
 pub const AUTHENTICATOR_NOT_FOUND: &str = "AuthenticatorNotFound";
 /// `AuthorizationNotFound`.

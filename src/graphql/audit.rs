@@ -108,6 +108,8 @@ activity_types! {
     AuthenticatorCreated => "authenticator.created",
     AuthenticatorDeleted => "authenticator.deleted",
     RecoveryCodesGenerated => "recovery_codes.generated",
+    DeviceTokenCreated => "device_token.created",
+    DeviceTokenRevoked => "device_token.revoked",
     UserDeleted => "user.deleted",
     RateLimitBlocked => "rate_limit.blocked",
     BotProtectionVerificationFailed => "bot_protection.verification.failed",

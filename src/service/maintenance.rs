@@ -1,5 +1,5 @@
-//! Background work: deleting expired sessions, codes, revoked-token records and old
-//! counters, and users whose scheduled deletion is due.
+//! Background work: deleting expired sessions, codes, device tokens, revoked-token
+//! records and old counters, and users whose scheduled deletion is due.
 
 use crate::service::Maintenance;
 use crate::service::Result;
@@ -14,7 +14,7 @@ const KEEP_ENDED_SESSIONS_US: i64 = 86_400 * 1_000_000;
 impl Maintenance<'_> {
     /// Deletes revoked-token records past their token's expiry; sessions (with their
     /// refresh tokens), authorization codes and reset codes that ended more than a day
-    /// ago; and users whose scheduled deletion is due. Rotated refresh
+    /// ago; expired device tokens; and users whose scheduled deletion is due. Rotated refresh
     /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
     pub async fn cleanup(&self) -> Result<u64> {
         let t = micros(now());
@@ -48,7 +48,8 @@ impl Maintenance<'_> {
                     .await?
                     .rows_affected;
                 let otps = crate::service::account::otp::forget_old_codes(txn, t).await?;
-                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets + otps))
+                let devices = crate::service::account::device_tokens::forget_expired(txn, t).await?;
+                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets + otps + devices))
             })
             .await?;
         let users = self.delete_due_users().await?;

@@ -17,6 +17,11 @@ fn cookie_names(https: bool) -> (&'static str, &'static str) {
     if https { ("__Host-ag_session", "__Host-ag_csrf") } else { ("ag_session", "ag_csrf") }
 }
 
+/// Name of the device-token cookie ("Don't ask again on this device"), by the same rule.
+fn device_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-ag_device" } else { "ag_device" }
+}
+
 /// The one inline script: it submits the `form_post` response form.
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 
@@ -145,6 +150,31 @@ impl Ui {
             c.set_max_age(time::Duration::seconds(s));
         }
         c
+    }
+
+    /// The device-token cookie holding `token` for `max_age_seconds`: `HttpOnly`,
+    /// `SameSite=Lax`, `Secure` over https.
+    pub fn device_cookie(&self, token: String, max_age_seconds: i64) -> Cookie<'static> {
+        Cookie::build((device_cookie_name(self.secure_cookies), token))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure_cookies)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::seconds(max_age_seconds))
+            .build()
+    }
+
+    /// A cookie that deletes the device-token cookie.
+    pub fn clear_device(&self) -> Cookie<'static> {
+        let name = device_cookie_name(self.secure_cookies);
+        let mut c = Cookie::build((name, "")).path("/").http_only(true).secure(self.secure_cookies).build();
+        c.make_removal();
+        c
+    }
+
+    /// The name of the device-token cookie.
+    pub fn device_cookie_name(&self) -> &'static str {
+        device_cookie_name(self.secure_cookies)
     }
 
     /// A cookie that deletes the session cookie.

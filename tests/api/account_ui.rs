@@ -23,7 +23,7 @@ pub(crate) async fn with_smtp_and(customize: impl FnOnce(&mut authgraph::config:
     (app, sink)
 }
 
-async fn with_smtp() -> (TestApp, SmtpSink) {
+pub(crate) async fn with_smtp() -> (TestApp, SmtpSink) {
     with_smtp_and(|_| {}).await
 }
 

@@ -28,6 +28,9 @@ fn unknown_keys_and_invalid_values_name_the_key() {
         ("[[custom_attributes]]\npointer = \"/x\"\ntype = \"colour\"\n", vec![], "custom_attributes"),
         ("[mfa]\nmode = \"always\"\n", vec![], "mfa.mode"),
         ("", vec![("AUTHGRAPH_MFA__MODE", "sometimes")], "MFA.MODE"),
+        ("[mfa.grace_period]\nend_at = \"tomorrow\"\n", vec![], "mfa.grace_period.end_at"),
+        ("[mfa.grace_period]\nenabled = true\nends = 1\n", vec![], "ends"),
+        ("[mfa]\ndevice_token_lifetime_seconds = 0\n", vec![], "mfa.device_token_lifetime_seconds"),
     ];
     for (toml, env, key) in cases {
         let path = dir.path().join("authgraph.toml");
@@ -37,6 +40,11 @@ fn unknown_keys_and_invalid_values_name_the_key() {
         assert_eq!(out.status.code(), Some(2), "{toml} {env:?}: {stderr}");
         assert!(stderr.contains(key), "message for {toml} {env:?} names `{key}`: {stderr}");
     }
+    // A valid global MFA grace period loads.
+    let path = dir.path().join("authgraph.toml");
+    std::fs::write(&path, "[mfa.grace_period]\nenabled = true\nend_at = \"2030-01-01T00:00:00Z\"\n").unwrap();
+    let out = authgraph(dir.path(), &["schema"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = authgraph(dir.path(), &["--config", "missing.toml", "schema"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));

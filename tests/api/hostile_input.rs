@@ -471,6 +471,27 @@ pub fn endpoints(w: &World) -> Vec<Endpoint> {
                 ("new_password", "a new good password".to_owned()),
             ],
         ),
+        e(
+            "POST",
+            "/settings/devices/revoke",
+            Page,
+            SignedIn,
+            vec![("csrf", signed_csrf.clone()), ("device_id", uuid::Uuid::now_v7().to_string())],
+        ),
+        e("POST", "/settings/devices/revoke_all", Page, SignedIn, vec![("csrf", signed_csrf.clone())]),
+        e(
+            "POST",
+            "/login/mfa/enrol",
+            Page,
+            Anon,
+            vec![
+                ("csrf", anon_csrf.clone()),
+                ("flow", flow.clone()),
+                ("pending", "x".to_owned()),
+                ("display_name", "Phone".to_owned()),
+                ("code", "123456".to_owned()),
+            ],
+        ),
         // Last: it ends the anonymous browser's session, if a login above made one.
         e("POST", "/logout", Page, Anon, vec![("csrf", anon_csrf), ("request", "x".to_owned())]),
     ]

@@ -15,7 +15,7 @@ use crate::sms::{SmsSink, code_in};
 use crate::smtp::{Mail, SmtpSink};
 
 /// An app with SMTP pointed at a local sink and `customize` applied.
-async fn app_with(customize: impl FnOnce(&mut Config) + Send + 'static) -> (TestApp, SmtpSink) {
+pub(crate) async fn app_with(customize: impl FnOnce(&mut Config) + Send + 'static) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let port = sink.port;
     let app = spawn_with(move |c| {
@@ -30,7 +30,7 @@ async fn app_with(customize: impl FnOnce(&mut Config) + Send + 'static) -> (Test
 }
 
 /// The body of a message (after the headers, quoted-printable soft breaks undone).
-fn body(m: &Mail) -> String {
+pub(crate) fn body(m: &Mail) -> String {
     let text = m.data.replace("\r\n", "\n").replace("=\n", "").replace("=3D", "=");
     text.split_once("\n\n").map(|(_, b)| b.to_owned()).unwrap_or(text)
 }
@@ -45,7 +45,7 @@ fn fields<'a>(page: &str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)
     f
 }
 
-async fn post(browser: &Browser, path: &str, page: &str, extra: &[(&str, &str)]) -> Landing {
+pub(crate) async fn post(browser: &Browser, path: &str, page: &str, extra: &[(&str, &str)]) -> Landing {
     let f = fields(page, extra);
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
     browser.submit(path, &f).await

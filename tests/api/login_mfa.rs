@@ -224,7 +224,7 @@ async fn mode_disabled_skips_the_second_factor() {
 }
 
 #[tokio::test]
-async fn mode_required_refuses_a_user_without_a_second_factor_after_the_grace_period() {
+async fn mode_required_enrols_a_user_without_a_second_factor_after_the_grace_period() {
     let app = spawn_with(|c| c.mfa.mode = MfaMode::Required).await;
     // A user with an authenticator app (enrolled during a grace period) gets the code page.
     let user = app.create_user("gus@example.com", Some(PW)).await;
@@ -237,6 +237,8 @@ async fn mode_required_refuses_a_user_without_a_second_factor_after_the_grace_pe
     let (_, login) = browser.open("/login").await.page();
     let (s, page) = browser.login(&login, "gus@example.com", PW).await.page();
     assert_eq!(s, 200, "signed in during the grace period: {page}");
+    assert!(page.contains("Set up two-factor authentication now"), "{page}");
+    let (_, page) = browser.open("/settings").await.page();
     let csrf = hidden(&page, "csrf");
     let (secret, mut last) = enrol(&browser, &csrf, "Phone").await;
     let (rp, _) = spa(&app).await;
@@ -246,22 +248,26 @@ async fn mode_required_refuses_a_user_without_a_second_factor_after_the_grace_pe
     let cb = submit_code(&b, &page, &fresh_code(&secret, &mut last)).await.redirect();
     assert_eq!(tokens(&rp, &cb, f).await.0["amr"], json!(["pwd", "otp", "mfa", "x_secondary_totp"]));
 
-    // Without a second factor and without a grace period: refused with a page.
+    // Without a second factor and without a grace period: the sign-in goes through
+    // enrolling an app (tests/api/mfa_enrolment.rs follows it to the end).
     let user = app.create_user("nan@example.com", Some(PW)).await;
     let b = Browser::new(&app);
     let (_, login) = b.open("/login").await.page();
     let (s, page) = b.login(&login, "nan@example.com", PW).await.page();
-    assert_eq!(s, 403, "{page}");
-    assert!(page.contains("second factor") && page.contains("Two-factor authentication required"), "{page}");
-    // During a grace period the user signs in with the password alone; once it is removed, not.
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("action=\"/login/mfa/enrol\""), "{page}");
+    // During a grace period the user signs in with the password alone and is asked to set
+    // one up; once it is removed, enrolment again.
     app.ok(set, json!({"u": user, "t": future})).await;
-    let f = start(&rp, &[], &[]);
-    let cb = b.authorize_with_login(&f.url, "nan@example.com", PW).await;
-    assert_eq!(tokens(&rp, &cb, f).await.0["amr"], json!(["pwd"]));
+    let (_, login) = b.open("/login").await.page();
+    let (s, page) = b.login(&login, "nan@example.com", PW).await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("Set up two-factor authentication now"), "{page}");
     let remove = "mutation($u: ID!) { removeMFAGracePeriod(input: {userID: $u}) { user { id } } }";
     app.ok(remove, json!({"u": user})).await;
     let b = Browser::new(&app);
     let (_, login) = b.open("/login").await.page();
     let (s, page) = b.login(&login, "nan@example.com", PW).await.page();
-    assert_eq!(s, 403, "{page}");
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("action=\"/login/mfa/enrol\""), "{page}");
 }

@@ -38,9 +38,13 @@ pub(super) async fn code_page(
         Some(NotSent::Cooldown(s)) => Some(s),
         _ => None,
     };
+    let mfa = &state.services.config().mfa;
+    let remember_enabled = c.second_factor && mfa.device_token_enabled;
+    let remember_days = mfa.device_token_lifetime_seconds / 86_400;
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
         csrf, flow, error, cooldown, client_name => client, lang => req.as_ref().and_then(page_lang),
+        remember_enabled, remember_days,
         pending => c.pending.clone(), masked => c.masked.clone(), link => c.link,
         channel => if c.channel == Channel::Sms { "sms" } else { "email" },
         digits => state.services.config().oob_otp.code_digits, poll_seconds => POLL_SECONDS,
@@ -48,14 +52,29 @@ pub(super) async fn code_page(
     (jar, state.ui.page(status, "login_code.html", ctx)).into_response()
 }
 
-/// Where a finished step leads: the session, or the second-factor page.
-pub(super) async fn outcome(state: &AppState, jar: CookieJar, flow: &str, o: LoginOutcome) -> Response {
+/// Where a finished step leads: the session (with a nudge to set up a second factor
+/// during an MFA grace period), the second factor (skipped on a remembered device), or
+/// the enrolment of an authenticator app that `required` mode asks for.
+pub(super) async fn outcome(
+    state: &AppState,
+    jar: CookieJar,
+    flow: &str,
+    o: LoginOutcome,
+    actor: &crate::service::Actor,
+    current: Option<crate::domain::ids::SessionId>,
+) -> Response {
     match o {
         LoginOutcome::SignedIn(_, _, token) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(flow))).into_response()
         }
         LoginOutcome::SecondFactor(pending) => {
-            second_factor_page(state, jar, StatusCode::OK, flow, &pending, None, false).await
+            super::mfa::second_factor_or_device(state, jar, flow, &pending, actor, current).await
+        }
+        LoginOutcome::SignedInWithoutSecondFactor(_, _, token) => {
+            super::mfa::signed_in_during_grace(state, jar, flow, token)
+        }
+        LoginOutcome::EnrolmentRequired(e) => {
+            super::mfa::enrolment_page(state, jar, StatusCode::OK, flow, &e, "", None)
         }
     }
 }
@@ -127,8 +146,13 @@ pub async fn verify(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
     let flow = field(&f, "flow");
     let pending = field(&f, "pending");
     let account = state.services.account();
+    let remember = f.get("remember_device").is_some_and(|v| v == "on");
     match account.login_with_code(&pending, &flow, &field(&f, "code"), &actor, current).await {
-        Ok(o) => outcome(&state, jar, &flow, o).await,
+        // A second factor by code, with "Don't ask again on this device" ticked.
+        Ok(LoginOutcome::SignedIn(_, sess, token)) if remember => {
+            super::mfa::signed_in_after_second_factor(&state, jar, &flow, &sess, token, true, &actor).await
+        }
+        Ok(o) => outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::WrongCode(msg)) => match account.code_challenge(&pending, &flow) {
             Some(c) => code_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &c, Some(&sentence(&msg))).await,
             None => login_refused(&state, jar, &flow, LoginError::SecondFactorExpired).await,
@@ -148,7 +172,7 @@ pub async fn wait(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
     let pending = q.get("pending").cloned().unwrap_or_default();
     let account = state.services.account();
     match account.login_with_link(&pending, &flow, &actor, current).await {
-        Ok(Some(o)) => outcome(&state, jar, &flow, o).await,
+        Ok(Some(o)) => outcome(&state, jar, &flow, o, &actor, current).await,
         Ok(None) => match account.code_challenge(&pending, &flow) {
             Some(c) => code_page(&state, jar, StatusCode::OK, &flow, &c, None).await,
             None => login_refused(&state, jar, &flow, LoginError::SecondFactorExpired).await,

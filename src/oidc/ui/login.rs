@@ -141,9 +141,7 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         Ok(LoginOutcome::SignedIn(_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
-        Ok(LoginOutcome::SecondFactor(pending)) => {
-            second_factor_page(&state, jar, StatusCode::OK, &flow, &pending, None, false).await
-        }
+        Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
             login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg)).await
@@ -178,11 +176,6 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts",
             "Sign-in is paused for this account and network after too many failed attempts. Wait a minute and try again.",
-        ),
-        LoginError::MfaSetupRequired => state.ui.message(
-            StatusCode::FORBIDDEN,
-            "Two-factor authentication required",
-            "This service requires a second factor, such as an authenticator app, and none is set up for your account. Ask the administrator of this service for a grace period, then add an authenticator app in your account settings.",
         ),
         LoginError::SecondFactorExpired => {
             let msg = "Your sign-in took too long or is no longer valid. Sign in again.";
@@ -237,6 +230,8 @@ pub(super) async fn second_factor_page(
         })
         .collect();
     let totp = factors.totp;
+    let mfa = &state.services.config().mfa;
+    let (remember_enabled, remember_days) = (mfa.device_token_enabled, mfa.device_token_lifetime_seconds / 86_400);
     let req = open_flow(state, Some(flow));
     let client = match &req {
         Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
@@ -245,6 +240,7 @@ pub(super) async fn second_factor_page(
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
         csrf, flow, pending, error, recovery, totp, oob, client_name => client, lang => req.as_ref().and_then(page_lang),
+        remember_enabled, remember_days,
     };
     (jar, state.ui.page(status, "login_totp.html", ctx)).into_response()
 }
@@ -268,6 +264,7 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
     let flow = f.get("flow").cloned().unwrap_or_default();
     let pending = f.get("pending").cloned().unwrap_or_default();
     let code = f.get("code").cloned().unwrap_or_default();
+    let remember = f.get("remember_device").is_some_and(|v| v == "on");
     let account = state.services.account();
     let result = if recovery {
         account.login_with_recovery_code(&pending, &flow, &code, &actor, current).await
@@ -275,8 +272,8 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
         account.login_with_totp(&pending, &flow, &code, &actor, current).await
     };
     match result {
-        Ok((_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        Ok((_, sess, token)) => {
+            super::mfa::signed_in_after_second_factor(&state, jar, &flow, &sess, token, remember, &actor).await
         }
         Err(LoginError::WrongCode(msg)) => {
             second_factor_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery)
@@ -332,12 +329,7 @@ pub async fn login_change_password_submit(
     let new = f.get("new_password").cloned().unwrap_or_default();
     let account = state.services.account();
     match account.change_password_at_login(&pending, &flow, new, &actor, current).await {
-        Ok(LoginOutcome::SignedIn(_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
-        }
-        Ok(LoginOutcome::SecondFactor(next)) => {
-            second_factor_page(&state, jar, StatusCode::OK, &flow, &next, None, false).await
-        }
+        Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::PasswordRejected(msg)) => match account.password_change_pending(&pending, &flow) {
             Ok(why) => {
                 let msg = sentence(&msg);

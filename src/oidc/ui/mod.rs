@@ -5,8 +5,10 @@
 pub mod account;
 pub mod bot_protection;
 pub mod code;
+pub mod devices;
 pub mod flow;
 pub mod login;
+pub mod mfa;
 pub mod reset;
 pub mod settings;
 

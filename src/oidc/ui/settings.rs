@@ -19,11 +19,11 @@ use crate::service::account::settings::EDITABLE_PROFILE;
 use crate::service::account::totp::TotpEnrolment;
 use crate::state::{AppState, Peer};
 
-fn fmt_time(t: time::OffsetDateTime) -> String {
+pub(super) fn fmt_time(t: time::OffsetDateTime) -> String {
     t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
 }
 
-fn browser_label(ua: Option<&str>) -> String {
+pub(super) fn browser_label(ua: Option<&str>) -> String {
     let ua = ua.unwrap_or("");
     let name = ["Edg", "Firefox", "Chrome", "Safari"].into_iter().find(|n| ua.contains(n));
     match name {
@@ -56,7 +56,7 @@ async fn session_of(
     }
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     jar: CookieJar,
     sess: &IdpSession,
@@ -130,6 +130,10 @@ async fn render(
         Ok(n) => n,
         Err(e) => return state.ui.server_error(&e),
     };
+    let devices = match super::devices::listed(state, sess.user_id).await {
+        Ok(d) => d,
+        Err(e) => return state.ui.server_error(&e),
+    };
     let contacts: Vec<Value> = [("email", "email", "email_verified"), ("sms", "phone_number", "phone_number_verified")]
         .iter()
         .filter_map(|(channel, claim, verified)| {
@@ -144,6 +148,7 @@ async fn render(
         contacts => minijinja::Value::from(minijinja::value::Serde(&contacts)),
         oob => minijinja::Value::from(minijinja::value::Serde(&oob)), oob_channels,
         totps => minijinja::Value::from(minijinja::value::Serde(&totps)),
+        devices => minijinja::Value::from(minijinja::value::Serde(&devices)),
         sessions => minijinja::Value::from(minijinja::value::Serde(&sessions)),
         profile => minijinja::Value::from(minijinja::value::Serde(&profile)),
         user_display => user.end_user_account_id().unwrap_or_else(|| user.id.to_string()),
@@ -166,6 +171,8 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
         Some("session") => Some("The session is signed out."),
         Some("totp") => Some("The authenticator app is added. Keep it: you will need its codes to sign in."),
         Some("totp-removed") => Some("The authenticator app is removed."),
+        Some("device") => Some("The device is forgotten: it will be asked for a second factor again."),
+        Some("devices") => Some("All remembered devices are forgotten."),
         Some("verified-email") => Some("Your email address is verified."),
         Some("mfa-added") => Some("The address is added as a second factor."),
         Some("mfa-removed") => Some("The address is removed from your second factors."),
@@ -179,9 +186,9 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
 /// The signed-in browser of a settings form: its cookies, session and audit actor. A
 /// browser without a live session is sent to the login page.
 pub struct SignedIn {
-    jar: CookieJar,
-    sess: IdpSession,
-    actor: crate::service::Actor,
+    pub(super) jar: CookieJar,
+    pub(super) sess: IdpSession,
+    pub(super) actor: crate::service::Actor,
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -197,7 +204,7 @@ impl FromRequestParts<AppState> for SignedIn {
 
 /// Redirects to `done` on success; shows the page again with the reason when the input
 /// was refused; the error page when the server failed.
-async fn outcome(state: &AppState, me: SignedIn, result: Result<&str, Error>) -> Response {
+pub(super) async fn outcome(state: &AppState, me: SignedIn, result: Result<&str, Error>) -> Response {
     match result {
         Ok(done) => Redirect::to(done).into_response(),
         Err(Error::Invalid { message, .. } | Error::NotFound { message, .. } | Error::Conflict { message, .. }) => {

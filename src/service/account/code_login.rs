@@ -42,6 +42,8 @@ pub struct CodeChallenge {
     pub link: bool,
     /// Why no new message went out this time (the last one still works), if so.
     pub not_sent: Option<NotSent>,
+    /// The code is a second factor (the page may offer "Don't ask again on this device").
+    pub second_factor: bool,
 }
 
 /// The second factors a user can choose from on the second-factor page.
@@ -289,6 +291,7 @@ impl Account<'_> {
             channel: state.channel,
             link: state.link,
             not_sent,
+            second_factor: state.user.is_some(),
             pending: self.seal(CODE_PURPOSE, &state),
         })
     }
@@ -362,6 +365,7 @@ impl Account<'_> {
             channel: state.channel,
             link: state.link,
             not_sent: None,
+            second_factor: state.user.is_some(),
             pending: pending.to_owned(),
         })
     }

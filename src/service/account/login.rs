@@ -57,8 +57,6 @@ pub enum LoginError {
     DeletionScheduled,
     /// Too many failed attempts from this IP address or for this login ID; try later.
     RateLimited,
-    /// The user has no second factor, MFA is required and no grace period lasts.
-    MfaSetupRequired,
     /// The second-factor code is wrong or was used already; the message says which.
     WrongCode(String),
     /// The "password passed" state is tampered with, for another flow, or expired.
@@ -84,6 +82,12 @@ pub enum LoginOutcome {
     /// The user must enter a code from an authenticator app; the sealed "password passed"
     /// state to send back with it.
     SecondFactor(String),
+    /// Signed in during an MFA grace period (`required` mode, no second factor yet): as
+    /// `SignedIn`, and the user should now be led to set one up.
+    SignedInWithoutSecondFactor(Box<User>, IdpSession, String),
+    /// `required` mode, no second factor and no grace period: the sign-in completes only
+    /// once an authenticator app is enrolled with this enrolment (bound to the first factor).
+    EnrolmentRequired(Box<crate::service::account::totp::TotpEnrolment>),
 }
 
 /// The purpose the "password passed" state is sealed for.
@@ -93,7 +97,7 @@ const MFA_PURPOSE: &str = "login-mfa";
 pub const MFA_STATE_LIFETIME_SECS: i64 = 5 * 60;
 
 /// The authentication methods an authenticator app adds as a second factor.
-const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
+pub(in crate::service) const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
 
 /// The authentication methods a recovery code adds.
 const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
@@ -104,10 +108,10 @@ const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
 #[derive(Serialize, Deserialize)]
 pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) user: Uuid,
-    flow: String,
-    iat: i64,
+    pub(in crate::service) flow: String,
+    pub(in crate::service) iat: i64,
     #[serde(default)]
-    first: Vec<String>,
+    pub(in crate::service) first: Vec<String>,
 }
 
 impl PasswordPassed {
@@ -250,8 +254,9 @@ impl Account<'_> {
     }
 
     /// After a first factor with methods `first`: the sealed state for a second factor
-    /// when `mfa.mode` asks for one and the user has one; a refusal when MFA is required
-    /// and the user has none (and no grace period); otherwise the session.
+    /// when `mfa.mode` asks for one and the user has one; when MFA is required and the user
+    /// has none, the session and a nudge to set one up during a grace period, else an
+    /// enrolment the sign-in must go through; otherwise the session.
     pub(in crate::service) async fn second_factor_or_session(
         &self,
         user: &User,
@@ -270,13 +275,18 @@ impl Account<'_> {
                     PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
             }
-            if mode == MfaMode::Required && user.mfa_grace_period_end_at.is_none_or(|end| end <= t) {
-                return Err(LoginError::MfaSetupRequired);
+            if mode == MfaMode::Required && !self.in_mfa_grace_period(user, t) {
+                let state =
+                    PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+                return Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)));
             }
         }
         let amr: Vec<&str> = first.iter().map(String::as_str).collect();
         self.clear_lockout(user.id, actor).await?;
         let (sess, token) = self.start_idp_session(user, actor, replaces, t, &amr).await?;
+        if mode == MfaMode::Required {
+            return Ok(LoginOutcome::SignedInWithoutSecondFactor(Box::new(user.clone()), sess, token));
+        }
         Ok(LoginOutcome::SignedIn(Box::new(user.clone()), sess, token))
     }
 

@@ -4,10 +4,12 @@
 
 pub mod bot_protection;
 pub mod code_login;
+pub mod device_tokens;
 pub mod lockout;
 pub mod login;
 pub mod mail;
 pub mod messages;
+pub mod mfa_enrolment;
 pub mod otp;
 pub mod password_change;
 pub mod password_reset;

@@ -200,6 +200,7 @@ impl Account<'_> {
             }
             set_primary_password(txn, user.id.uuid(), hash, now(), keep).await?;
             end_sessions(txn, of_user(user.id.uuid()), t).await?;
+            crate::service::account::device_tokens::end_device_tokens(txn, user.id.uuid()).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.password.reset".into() };
             tx.record(&audit, Some(user.id.uuid()), json!({"user_id": user.id, "sessions_ended": true})).await?;
             Ok(user)

@@ -83,6 +83,7 @@ impl Services {
                         .add(Expr::col(session::Column::IdpSessionId).ne(sess.id)),
                 );
             let ended = end_sessions(txn, others, t).await?;
+            crate::service::account::device_tokens::end_device_tokens(txn, sess.user_id.uuid()).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.password.changed".into() };
             tx.record(&audit, Some(sess.user_id.uuid()), json!({"other_sessions_ended": ended})).await?;
             Ok(())
@@ -123,6 +124,7 @@ impl Services {
                 .exec(txn)
                 .await?;
             end_sessions(txn, of_user(user_id.uuid()), t).await?;
+            crate::service::account::device_tokens::end_device_tokens(txn, user_id.uuid()).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.deletion_scheduled".into() };
             tx.record(
                 &audit,

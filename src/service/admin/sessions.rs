@@ -178,6 +178,7 @@ impl Sessions<'_> {
             let txn = tx.conn();
             let user = user_row(txn, user_id.uuid()).await?;
             end_sessions(txn, session_end::of_user(user_id.uuid()), micros(now())).await?;
+            crate::service::account::device_tokens::end_device_tokens(txn, user_id.uuid()).await?;
             tx.record(audit, Some(user_id.uuid()), json!({"user_id": user_id})).await?;
             Ok(user.into())
         })

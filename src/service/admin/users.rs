@@ -280,6 +280,7 @@ impl Users<'_> {
                     micros(t),
                 )
                 .await?;
+                crate::service::account::device_tokens::end_device_tokens(txn, user_id.uuid()).await?;
             }
             if disabled {
                 // A reset link sent before disabling stays dead after re-enabling too.
