@@ -15,6 +15,7 @@ mod m20261201_135000_add_authenticator_details;
 mod m20261201_143000_create_recovery_codes;
 mod m20261201_160000_create_account_lockouts;
 mod m20261201_161000_create_otp_codes;
+mod m20261201_172000_create_fraud_protection_decisions;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_143000_create_recovery_codes::Migration),
             Box::new(m20261201_160000_create_account_lockouts::Migration),
             Box::new(m20261201_161000_create_otp_codes::Migration),
+            Box::new(m20261201_172000_create_fraud_protection_decisions::Migration),
         ]
     }
 }

@@ -11,6 +11,8 @@ pub const APPLICATION_NOT_FOUND: &str = "ApplicationNotFound";
 pub const AUTHENTICATOR_NOT_FOUND: &str = "AuthenticatorNotFound";
 /// `AuthorizationNotFound`.
 pub const AUTHORIZATION_NOT_FOUND: &str = "AuthorizationNotFound";
+/// `BlockedByFraudProtection`: the SMS fraud protection blocked a message.
+pub const BLOCKED_BY_FRAUD_PROTECTION: &str = "BlockedByFraudProtection";
 /// `BuiltinResource`.
 pub const BUILTIN_RESOURCE: &str = "BuiltinResource";
 /// `Duplicate`.
@@ -77,6 +79,8 @@ pub const INVALID_ORIGIN: &str = "InvalidOrigin";
 pub const INVALID_PAGINATION: &str = "InvalidPagination";
 /// `InvalidPhoneNumber`.
 pub const INVALID_PHONE_NUMBER: &str = "InvalidPhoneNumber";
+/// `InvalidRange`: a time range is empty or too long.
+pub const INVALID_RANGE: &str = "InvalidRange";
 /// `InvalidRedirectURI`.
 pub const INVALID_REDIRECT_URI: &str = "InvalidRedirectURI";
 /// `InvalidResourceURI`.

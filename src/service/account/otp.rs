@@ -192,7 +192,11 @@ impl Account<'_> {
             let used = live(otp_code::Entity::update_many().col_expr(otp_code::Column::ConsumedAt, Expr::value(t)))
                 .exec(self.db.writer())
                 .await?;
-            return Ok(if used.rows_affected == 1 { CodeCheck::Accepted } else { CodeCheck::Expired });
+            if used.rows_affected != 1 {
+                return Ok(CodeCheck::Expired);
+            }
+            self.sms_code_verified(purpose, target).await?;
+            return Ok(CodeCheck::Accepted);
         }
         let counted = live(
             otp_code::Entity::update_many()
