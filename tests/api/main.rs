@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod cost;
 mod escalation;
+mod fraud_protection;
 mod fuzz;
 mod helpers;
 mod hostile_input;
