@@ -212,13 +212,22 @@ async fn deny_blocks_an_always_allow_regex_passes_and_a_used_code_lowers_the_cou
     assert_eq!(allowed["totalCount"], 1, "{allowed:#}");
     assert_eq!(allowed["edges"][0]["node"]["actionDetail"]["recipient"], "+6591239999");
 
+    // A verification code from the settings page goes through the same check: the
+    // signed-in user's number is in SG, still over the hourly threshold.
+    let (s, page) = post(browser, "/settings/verify", &settings, &[("channel", "sms")]).await.page();
+    assert_eq!(s, 422, "{page}");
+    assert!(page.contains("blocked to protect the service from SMS abuse"), "{page}");
+    assert_eq!(sms.all().len(), 5);
+    let blocked = logs(&app, "(verdicts: [blocked], first: 1)").await;
+    assert_eq!(blocked["edges"][0]["node"]["actionDetail"]["type"], "verification", "{blocked:#}");
+
     let o = overview(&app).await;
     assert_eq!(
         (o["total"].as_i64(), o["blocked"].as_i64(), o["flagged"].as_i64()),
-        (Some(7), Some(2), Some(1)),
+        (Some(8), Some(3), Some(1)),
         "{o:#}"
     );
-    assert_eq!(audit_count(&app, "FRAUD_PROTECTION_DECISION_RECORDED").await, 7);
+    assert_eq!(audit_count(&app, "FRAUD_PROTECTION_DECISION_RECORDED").await, 8);
     assert_eq!(audit_count(&app, "SMS_SENT").await, 5);
 }
 

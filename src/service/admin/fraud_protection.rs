@@ -15,6 +15,8 @@ use time::{Duration, OffsetDateTime};
 /// The longest range an overview covers (Authgear: 90 days).
 pub const OVERVIEW_MAX_DAYS: i64 = 90;
 
+const HOUR_MICROS: i64 = 3_600_000_000;
+
 /// Filters of `fraudProtectionLogs`.
 #[derive(Debug, Clone, Default)]
 pub struct DecisionFilter {
@@ -198,14 +200,13 @@ impl FraudProtection<'_> {
             ));
         }
         let range = (micros(from), micros(to));
-        let hour = format!("created_at / {}", 3_600_000_000i64);
         Ok(Overview {
             totals: self.tally(range, None, 1).await?.into_iter().next().map(|(_, t)| t).unwrap_or_default(),
             hours: self
-                .tally(range, Some(Expr::cust(hour)), 24 * OVERVIEW_MAX_DAYS as u64)
+                .tally(range, Some(GroupBy::Hour), 24 * OVERVIEW_MAX_DAYS as u64)
                 .await?
                 .into_iter()
-                .filter_map(|(k, t)| k.as_i64().map(|h| (time_of(h * 3_600_000_000), t)))
+                .filter_map(|(k, t)| k.as_i64().map(|h| (time_of(h * HOUR_MICROS), t)))
                 .collect(),
             top_ips: self.top(range, fpd::Column::IpAddress).await?,
             top_ip_locations: self.top(range, fpd::Column::GeoLocationCode).await?,
@@ -215,7 +216,7 @@ impl FraudProtection<'_> {
 
     /// The ten values of `column` with most decisions, most first.
     async fn top(&self, range: (i64, i64), column: fpd::Column) -> Result<Vec<(String, Tally)>> {
-        let mut rows = self.tally(range, Some(Expr::col(column)), u64::MAX).await?;
+        let mut rows = self.tally(range, Some(GroupBy::Column(column)), u64::MAX).await?;
         rows.retain(|(k, _)| k.as_str().is_some_and(|s| !s.is_empty()));
         rows.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.as_str().cmp(&b.0.as_str())));
         rows.truncate(10);
@@ -224,7 +225,7 @@ impl FraudProtection<'_> {
 
     /// Tallies of the decisions in `range`, grouped by `key` (all in one group without),
     /// ordered by the key; at most `limit` groups.
-    async fn tally(&self, range: (i64, i64), key: Option<Expr>, limit: u64) -> Result<Vec<(Key, Tally)>> {
+    async fn tally(&self, range: (i64, i64), key: Option<GroupBy>, limit: u64) -> Result<Vec<(Key, Tally)>> {
         let blocked = Expr::cust("SUM(CASE WHEN decision = 'blocked' THEN 1 ELSE 0 END)");
         let flagged = Expr::cust("SUM(CASE WHEN decision = 'allowed' AND warning_count > 0 THEN 1 ELSE 0 END)");
         let mut q = Query::select();
@@ -234,7 +235,7 @@ impl FraudProtection<'_> {
             .from(fpd::Entity)
             .and_where(Expr::col(fpd::Column::CreatedAt).gte(range.0))
             .and_where(Expr::col(fpd::Column::CreatedAt).lt(range.1));
-        if let Some(key) = &key {
+        if let Some(key) = key.as_ref().map(GroupBy::expr) {
             q.expr_as(key.clone(), "k").add_group_by([key.clone()]).order_by_expr(key.clone(), sea_orm::Order::Asc);
         }
         if limit != u64::MAX {
@@ -248,16 +249,31 @@ impl FraudProtection<'_> {
             }
             let sum = |c: &str| row.try_get::<Option<i64>>("", c).map(Option::unwrap_or_default);
             let tally = Tally { total, blocked: sum("blocked")?, flagged: sum("flagged")? };
-            let k = if key.is_none() {
-                Key::None
-            } else if let Ok(n) = row.try_get::<Option<i64>>("", "k") {
-                n.map_or(Key::None, Key::Int)
-            } else {
-                row.try_get::<Option<String>>("", "k")?.map_or(Key::None, Key::Text)
+            let k = match &key {
+                None => Key::None,
+                Some(GroupBy::Hour) => row.try_get::<Option<i64>>("", "k")?.map_or(Key::None, Key::Int),
+                Some(GroupBy::Column(_)) => row.try_get::<Option<String>>("", "k")?.map_or(Key::None, Key::Text),
             };
             out.push((k, tally));
         }
         Ok(out)
+    }
+}
+
+/// What decisions are grouped by.
+enum GroupBy {
+    /// The hour (UTC) they were made in, as hours since the epoch.
+    Hour,
+    /// A text column.
+    Column(fpd::Column),
+}
+
+impl GroupBy {
+    fn expr(&self) -> Expr {
+        match self {
+            Self::Hour => Expr::cust(format!("created_at / {HOUR_MICROS}")),
+            Self::Column(c) => Expr::col(*c),
+        }
     }
 }
 
