@@ -195,7 +195,10 @@ impl Account<'_> {
             if used.rows_affected != 1 {
                 return Ok(CodeCheck::Expired);
             }
-            self.sms_code_verified(purpose, target).await?;
+            // Bookkeeping for the fraud protection: a failure must not fail the sign-in.
+            if let Err(e) = self.sms_code_verified(purpose, target).await {
+                tracing::error!(cause = %e.describe(), "a used SMS code could not be marked verified");
+            }
             return Ok(CodeCheck::Accepted);
         }
         let counted = live(
