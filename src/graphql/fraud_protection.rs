@@ -105,7 +105,7 @@ pub struct FraudProtectionDecisionRecord(pub DecisionRecord);
 #[Object(requires_scopes = "audit-log:read")]
 impl FraudProtectionDecisionRecord {
     /// The global ID of the record.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         encode(self.0.id)
     }
     /// When the decision was made.

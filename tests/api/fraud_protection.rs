@@ -109,6 +109,11 @@ async fn record_only_sends_every_sms_and_records_the_warning() {
     assert_eq!(node["ipAddress"], "127.0.0.1");
     assert_eq!(node["geoLocationCode"], Value::Null);
     assert_eq!(node["data"]["triggered_warnings"], json!([COUNTRY_HOURLY]));
+    // The record is a Node.
+    let q = "query($id: ID!) { node(id: $id) { __typename ... on FraudProtectionDecisionRecord { decision triggeredWarnings } } }";
+    let d = app.ok(q, json!({"id": node["id"]})).await;
+    assert_eq!(d["node"]["__typename"], "FraudProtectionDecisionRecord", "{d:#}");
+    assert_eq!(d["node"]["triggeredWarnings"], json!([COUNTRY_HOURLY]));
 
     assert_eq!(total(&app, "").await, 4);
     assert_eq!(total(&app, "(minimumWarningCount: 1)").await, 1);
