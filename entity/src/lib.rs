@@ -16,6 +16,7 @@ pub mod client_resource;
 pub mod client_scope;
 pub mod client_secret;
 pub mod device_token;
+pub mod fraud_protection_decision;
 pub mod group;
 pub mod group_role;
 pub mod identity;

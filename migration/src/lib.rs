@@ -17,6 +17,7 @@ mod m20261201_160000_create_account_lockouts;
 mod m20261201_161000_create_otp_codes;
 mod m20261201_170000_create_device_tokens;
 mod m20261201_171000_create_password_history;
+mod m20261201_172000_create_fraud_protection_decisions;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_161000_create_otp_codes::Migration),
             Box::new(m20261201_170000_create_device_tokens::Migration),
             Box::new(m20261201_171000_create_password_history::Migration),
+            Box::new(m20261201_172000_create_fraud_protection_decisions::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod bot_protection;
+mod fraud_protection;
 mod lockout;
 mod login;
 mod messaging;
@@ -22,6 +23,11 @@ pub use crate::domain::password::PasswordPolicy;
 pub use bot_protection::{
     BotFlow, BotMode, BotProtectionConfig, BotProvider, BotRequirements, RECAPTCHA_SCRIPT_URL, RECAPTCHA_VERIFY_URL,
     TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
+};
+pub use fraud_protection::{
+    AlwaysAllow, AlwaysAllowIp, AlwaysAllowPhone, FraudProtectionAction, FraudProtectionConfig,
+    FraudProtectionDecisionConfig, FraudProtectionSms, FraudProtectionWarning, FraudProtectionWarningType,
+    PhoneCountryBudget, UnverifiedOtpBudget,
 };
 pub use lockout::{LockoutConfig, LockoutMethod, LockoutMethodConfig, LockoutType};
 pub use login::{
@@ -108,6 +114,9 @@ pub struct Config {
     /// Account lockout after failed sign-in attempts (Authgear's `authentication.lockout`);
     /// off unless `max_attempts` is set.
     pub authentication_lockout: LockoutConfig,
+    /// SMS fraud protection (Authgear's `fraud_protection`): warnings about SMS pumping
+    /// before each SMS with a code, and the decision to send or block it.
+    pub fraud_protection: FraudProtectionConfig,
     /// Proxies (CIDRs such as `10.0.0.0/8` or single addresses) whose `Forwarded` /
     /// `X-Forwarded-For` headers name the client. Empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -171,6 +180,7 @@ impl Default for Config {
             messaging: MessagingLimits::default(),
             bot_protection: BotProtectionConfig::default(),
             authentication_lockout: LockoutConfig::default(),
+            fraud_protection: FraudProtectionConfig::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
         }
@@ -303,6 +313,7 @@ impl Config {
         self.check_ranges()?;
         self.bot_protection.validate()?;
         self.authentication_lockout.validate()?;
+        self.fraud_protection.validate()?;
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {

@@ -93,6 +93,8 @@ typed_ids! {
     AuthorizationId = "Authorization";
     /// An audit log entry.
     AuditLogId = "AuditLog";
+    /// A fraud protection decision record.
+    FraudProtectionDecisionRecordId = "FraudProtectionDecisionRecord";
     /// A signing key.
     SigningKeyId = "SigningKey";
 }

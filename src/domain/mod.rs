@@ -6,6 +6,7 @@ pub mod key;
 pub mod login_id;
 pub mod oauth;
 pub mod password;
+pub mod phone_country;
 pub mod reason;
 pub mod scope;
 pub mod text;

@@ -13,6 +13,8 @@ pub const DEVICE_TOKEN_NOT_FOUND: &str = "DeviceTokenNotFound";
 pub const AUTHENTICATOR_NOT_FOUND: &str = "AuthenticatorNotFound";
 /// `AuthorizationNotFound`.
 pub const AUTHORIZATION_NOT_FOUND: &str = "AuthorizationNotFound";
+/// `BlockedByFraudProtection`: the SMS fraud protection blocked a message.
+pub const BLOCKED_BY_FRAUD_PROTECTION: &str = "BlockedByFraudProtection";
 /// `BuiltinResource`.
 pub const BUILTIN_RESOURCE: &str = "BuiltinResource";
 /// `Duplicate`.
@@ -79,6 +81,8 @@ pub const INVALID_ORIGIN: &str = "InvalidOrigin";
 pub const INVALID_PAGINATION: &str = "InvalidPagination";
 /// `InvalidPhoneNumber`.
 pub const INVALID_PHONE_NUMBER: &str = "InvalidPhoneNumber";
+/// `InvalidRange`: a time range is empty or too long.
+pub const INVALID_RANGE: &str = "InvalidRange";
 /// `InvalidRedirectURI`.
 pub const INVALID_REDIRECT_URI: &str = "InvalidRedirectURI";
 /// `InvalidResourceURI`.

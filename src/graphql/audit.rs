@@ -117,6 +117,7 @@ activity_types! {
     EmailError => "email.error",
     SmsSent => "sms.sent",
     SmsError => "sms.error",
+    FraudProtectionDecisionRecorded => "fraud_protection.decision_recorded",
     AdminApiMutationGenerateOobOtpCodeExecuted => "admin_api.mutation.generate_oob_otp_code.executed",
     AdminApiMutationSendResetPasswordMessageExecuted => "admin_api.mutation.send_reset_password_message.executed",
     #[graphql(name = "USER_SESSION_TERMINATED")]

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::context::services;
 use crate::service::admin::audit_logs::AuditFilter;
+use crate::service::admin::fraud_protection::DecisionFilter;
 use crate::service::admin::resources::ResourceFilter;
 use crate::service::admin::resources::ScopeFilter;
 use crate::service::admin::roles_groups::KeyedFilter;
@@ -34,6 +35,8 @@ pub enum CountSource {
     Links(Link, bool, Uuid),
     /// Audit log entries matching a filter.
     AuditLogs(Box<AuditFilter>),
+    /// Fraud protection decision records matching a filter.
+    FraudProtectionLogs(Box<DecisionFilter>),
     /// Applications matching a search keyword.
     Applications(Option<String>),
     /// Resources matching a filter.
@@ -56,6 +59,7 @@ impl TotalCount {
             CountSource::Keyed(kind, f) => svc.roles_groups().count(*kind, f).await?,
             CountSource::Links(link, right, id) => svc.roles_groups().count_links(*link, *right, *id).await?,
             CountSource::AuditLogs(f) => svc.audit_logs().count(f).await?,
+            CountSource::FraudProtectionLogs(f) => svc.fraud_protection().count(f).await?,
             CountSource::Applications(search) => svc.applications().count(search.as_deref()).await?,
             CountSource::Resources(f) => svc.resources().count(f).await?,
             CountSource::Scopes(f) => svc.resources().count_scopes(f).await?,

@@ -24,6 +24,7 @@ pub mod connection;
 pub mod context;
 pub mod cost;
 pub mod error;
+pub mod fraud_protection;
 pub mod identities;
 pub mod loaders;
 pub mod lockout;
@@ -50,6 +51,7 @@ pub struct Query(
     users::UserQuery,
     roles_groups::RoleGroupQuery,
     audit::AuditQuery,
+    fraud_protection::FraudProtectionQuery,
     applications::ApplicationQuery,
     resources::ResourceQuery,
     signing_keys::SigningKeyQuery,

@@ -9,6 +9,7 @@ use super::audit::AuditLog;
 use super::authenticators::Authenticator;
 use super::context::{check_scope, services};
 use super::error::bad_input;
+use super::fraud_protection::FraudProtectionDecisionRecord;
 use super::identities::Identity;
 use super::resources::{Resource, Scope};
 use super::roles_groups::{Group, Role};
@@ -16,8 +17,8 @@ use super::sessions::{Authorization, Session};
 use super::users::User;
 use crate::crypto::{b64, b64_decode};
 use crate::domain::ids::{
-    ApplicationId, AuditLogId, AuthenticatorId, AuthorizationId, GroupId, IdentityId, ResourceId, RoleId, ScopeId,
-    SessionId, TypedId, UserId,
+    ApplicationId, AuditLogId, AuthenticatorId, AuthorizationId, FraudProtectionDecisionRecordId, GroupId, IdentityId,
+    ResourceId, RoleId, ScopeId, SessionId, TypedId, UserId,
 };
 use crate::domain::scope::AdminScope;
 
@@ -76,6 +77,8 @@ pub enum Node {
     Session(Session),
     /// A user's consent to a third-party application.
     Authorization(Authorization),
+    /// A fraud protection decision record.
+    FraudProtectionDecisionRecord(FraudProtectionDecisionRecord),
 }
 
 /// An object that records when it was created and last changed.
@@ -185,6 +188,16 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
             svc.audit_logs().by_ids(&logs).await?.into_iter().map(|l| (l.id.uuid(), Node::AuditLog(AuditLog(l)))),
         );
     }
+    let decisions = wanted(AdminScope::AuditLogRead).of::<FraudProtectionDecisionRecordId>()?;
+    if !decisions.is_empty() {
+        found.extend(
+            svc.fraud_protection()
+                .by_ids(&decisions)
+                .await?
+                .into_iter()
+                .map(|d| (d.id.uuid(), Node::FraudProtectionDecisionRecord(FraudProtectionDecisionRecord(d)))),
+        );
+    }
     Ok(decoded
         .iter()
         .map(|(t, u)| found.iter().position(|(id, n)| id == u && node_type(n) == t).map(|p| found[p].1.clone()))
@@ -221,6 +234,7 @@ fn node_type(n: &Node) -> &'static str {
         Node::Scope(_) => "Scope",
         Node::Session(_) => "Session",
         Node::Authorization(_) => "Authorization",
+        Node::FraudProtectionDecisionRecord(_) => "FraudProtectionDecisionRecord",
     }
 }
 

@@ -46,6 +46,11 @@ json_scalar!(
     AuditLogData
 );
 json_scalar!(
+    /// A fraud protection decision record as JSON: `decision`, `action`, `action_detail`,
+    /// `triggered_warnings`, `ip_address`, `user_agent`, `timestamp`.
+    FraudProtectionDecisionRecordData
+);
+json_scalar!(
     /// A JSON Web Key (RFC 7517), public parts only.
     JWK
 );

@@ -46,6 +46,8 @@ handles! {
     resources => Resources;
     /// The audit log as the Admin API reads it.
     audit_logs => AuditLogs;
+    /// The SMS fraud protection's decision records and overview, as the Admin API reads them.
+    fraud_protection => FraudProtection;
     /// Signing keys: loading, rotation, and the Admin API's own tokens.
     signing_keys => SigningKeys;
     /// Sessions as the Admin API sees them.

@@ -161,3 +161,33 @@ fn lockout_settings_are_checked_at_start_up() {
     let out = authgraph(dir.path(), &["schema"], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn fraud_protection_settings_are_checked_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[fraud_protection.decision]\naction = \"deny\"\n", "action"),
+        ("[fraud_protection]\nwarnings = [{ type = \"SMS__NOPE\" }]\n", "SMS__NOPE"),
+        (
+            "[fraud_protection.sms.unverified_otp_budget]\ndaily_ratio = -1\n",
+            "`fraud_protection.sms.unverified_otp_budget.daily_ratio`",
+        ),
+        (
+            "[fraud_protection.decision.always_allow.phone_number]\nregex = [\"(\"]\n",
+            "`fraud_protection.decision.always_allow.phone_number.regex`",
+        ),
+        ("[fraud_protection.decision.always_allow.ip_address]\ncidrs = [\"10.0.0/8\"]\n", "cidrs"),
+        ("[fraud_protection.decision.always_allow.ip_address]\ngeo_location_codes = [\"HK\"]\n", "GeoIP"),
+    ];
+    for (toml, key) in cases {
+        std::fs::write(dir.path().join("authgraph.toml"), toml).unwrap();
+        let out = authgraph(dir.path(), &["schema"], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        assert!(stderr.contains(key), "message for {toml} names {key}: {stderr}");
+    }
+    let fine = "[fraud_protection.decision]\naction = \"deny_if_any_warning\"\nalways_allow.phone_number.regex = ['^\\+852\\d*$']\nalways_allow.ip_address.cidrs = [\"203.0.113.0/24\", \"2001:db8::1\"]\n";
+    std::fs::write(dir.path().join("authgraph.toml"), fine).unwrap();
+    let out = authgraph(dir.path(), &["schema"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -13,6 +13,7 @@ mod config;
 mod cost;
 mod device_tokens;
 mod escalation;
+mod fraud_protection;
 mod fuzz;
 mod helpers;
 mod hostile_input;

@@ -190,6 +190,11 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             "The message could not be sent",
             "The code could not be sent just now. Wait a moment and try again, or sign in another way.",
         ),
+        LoginError::BlockedByFraudProtection => state.ui.message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "The text message was not sent",
+            "To protect this service from SMS abuse, no code was sent to this phone number just now. Try again later, or sign in another way.",
+        ),
         LoginError::Server(e) => state.ui.server_error(&e),
     }
 }

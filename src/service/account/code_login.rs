@@ -10,6 +10,7 @@
 use crate::config::{EmailOtpMode, LockoutMethod};
 use crate::domain::ids::{AuthenticatorId, SessionId, UserId};
 use crate::domain::login_id::LoginId;
+use crate::domain::reason::BLOCKED_BY_FRAUD_PROTECTION;
 use crate::service::Account;
 use crate::service::account::login::{LoginError, LoginOutcome};
 use crate::service::account::otp::{Channel, CodeCheck, NotSent, OtpPurpose};
@@ -275,11 +276,15 @@ impl Account<'_> {
                 Ok(issued) => {
                     let lang = self.flow_lang(&state.flow);
                     let (channel, target) = (state.channel, state.target.as_str());
-                    if let Err(e) =
-                        self.deliver_code(OtpPurpose::Login, channel, target, &issued, lang.as_deref(), actor).await
-                    {
-                        tracing::error!(cause = %e.describe(), "a sign-in code could not be sent");
-                        return Err(LoginError::DeliveryFailed);
+                    match self.deliver_code(OtpPurpose::Login, channel, target, &issued, lang.as_deref(), actor).await {
+                        Ok(()) => {}
+                        Err(Error::Invalid { reason: BLOCKED_BY_FRAUD_PROTECTION, .. }) => {
+                            return Err(LoginError::BlockedByFraudProtection);
+                        }
+                        Err(e) => {
+                            tracing::error!(cause = %e.describe(), "a sign-in code could not be sent");
+                            return Err(LoginError::DeliveryFailed);
+                        }
                     }
                 }
                 Err(NotSent::RateLimited) => return Err(LoginError::RateLimited),
@@ -333,6 +338,7 @@ impl Account<'_> {
                 let ctx = context! { code => issued.code.clone(), minutes, lang, purpose => purpose_name };
                 let body = self.messages.render("sms_code.txt", ctx)?;
                 let kind = if purpose == OtpPurpose::Login { "login_code" } else { "verification_code" };
+                self.guard_sms(purpose, target, actor).await?;
                 self.send_sms(target, &body, kind, actor).await
             }
         }

@@ -65,6 +65,8 @@ pub enum LoginError {
     CodeUnavailable(String),
     /// The email or SMS provider failed to take the message; try again later.
     DeliveryFailed,
+    /// The SMS fraud protection blocked the text message (`deny_if_any_warning`).
+    BlockedByFraudProtection,
     /// Too many failed attempts locked the account (`authentication_lockout`) until then.
     Locked {
         /// When the user may try again.

@@ -5,6 +5,7 @@
 pub mod bot_protection;
 pub mod code_login;
 pub mod device_tokens;
+pub mod fraud_protection;
 pub mod lockout;
 pub mod login;
 pub mod mail;

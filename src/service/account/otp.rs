@@ -192,7 +192,14 @@ impl Account<'_> {
             let used = live(otp_code::Entity::update_many().col_expr(otp_code::Column::ConsumedAt, Expr::value(t)))
                 .exec(self.db.writer())
                 .await?;
-            return Ok(if used.rows_affected == 1 { CodeCheck::Accepted } else { CodeCheck::Expired });
+            if used.rows_affected != 1 {
+                return Ok(CodeCheck::Expired);
+            }
+            // Bookkeeping for the fraud protection: a failure must not fail the sign-in.
+            if let Err(e) = self.sms_code_verified(purpose, target).await {
+                tracing::error!(cause = %e.describe(), "a used SMS code could not be marked verified");
+            }
+            return Ok(CodeCheck::Accepted);
         }
         let counted = live(
             otp_code::Entity::update_many()

@@ -8,6 +8,7 @@ pub mod audit_logs;
 pub mod authenticators;
 pub mod authorizations;
 pub(in crate::service) mod escalation;
+pub mod fraud_protection;
 pub mod identities;
 pub mod lockouts;
 pub mod lookups;

@@ -13,6 +13,8 @@ fn admin_ops(user_id: &str) -> Vec<(&'static str, &'static str, String)> {
         ("query", "String", "users(searchKeyword: {V}) { totalCount }".to_owned()),
         ("query", "String", "roles(searchKeyword: {V}) { totalCount }".to_owned()),
         ("query", "String", "resources(searchKeyword: {V}) { totalCount }".to_owned()),
+        ("query", "String", "fraudProtectionLogs(search: {V}) { totalCount }".to_owned()),
+        ("query", "String!", "fraudProtectionLogs(reasonCodes: [{V}]) { totalCount }".to_owned()),
         ("query", "ID!", "node(id: {V}) { id }".to_owned()),
         ("query", "ID!", "nodes(ids: [{V}]) { id }".to_owned()),
         (
