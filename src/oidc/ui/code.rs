@@ -9,7 +9,7 @@ use minijinja::context;
 use uuid::Uuid;
 
 use super::login::{after_login, login_refused, second_factor_page, sentence};
-use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, open_flow, page_lang};
+use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session_id, open_flow, page_lang};
 use crate::config::BotFlow;
 use crate::domain::ids::AuthenticatorId;
 use crate::service::account::code_login::CodeChallenge;
@@ -139,9 +139,9 @@ pub async fn send_second_factor(Visit { state, peer, headers, jar }: Visit, Csrf
 /// `POST /login/code/verify`.
 pub async fn verify(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let current = match current_session_id(&state, &jar, &actor).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let flow = field(&f, "flow");
     let pending = field(&f, "pending");
@@ -164,9 +164,9 @@ pub async fn verify(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
 /// `GET /login/link/wait`: the page waiting for its login link to be opened.
 pub async fn wait(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuery) -> Response {
     let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let current = match current_session_id(&state, &jar, &actor).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let flow = q.get("flow").cloned().unwrap_or_default();
     let pending = q.get("pending").cloned().unwrap_or_default();

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
-use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, open_flow, page_lang};
+use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, current_session_id, open_flow, page_lang};
 use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
@@ -262,9 +262,9 @@ pub async fn login_recovery_code_submit(visit: Visit, form: CsrfForm) -> Respons
 
 async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm, recovery: bool) -> Response {
     let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let current = match current_session_id(&state, &jar, &actor).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let flow = f.get("flow").cloned().unwrap_or_default();
     let pending = f.get("pending").cloned().unwrap_or_default();
@@ -325,9 +325,9 @@ pub async fn login_change_password_submit(
     CsrfForm(f): CsrfForm,
 ) -> Response {
     let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let current = match current_session_id(&state, &jar, &actor).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let flow = f.get("flow").cloned().unwrap_or_default();
     let pending = f.get("pending").cloned().unwrap_or_default();

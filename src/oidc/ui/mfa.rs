@@ -8,7 +8,7 @@ use axum_extra::extract::CookieJar;
 use minijinja::context;
 
 use super::login::{after_login, login_refused, second_factor_page, sentence};
-use super::{CsrfForm, Visit, actor, csrf, current_session};
+use super::{CsrfForm, Visit, actor, csrf, current_session_id};
 use crate::domain::ids::SessionId;
 use crate::service::Actor;
 use crate::service::account::login::{IdpSession, LoginError};
@@ -101,9 +101,9 @@ pub(super) fn enrolment_page(
 /// state goes back to the login page.
 pub async fn enrol_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let actor = actor(&peer, &headers);
-    let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
-        Err(e) => return state.ui.server_error(&e),
+    let current = match current_session_id(&state, &jar, &actor).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let field = |n: &str| f.get(n).cloned().unwrap_or_default();
     let (flow, pending, name) = (field("flow"), field("pending"), field("display_name"));

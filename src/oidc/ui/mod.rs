@@ -205,6 +205,15 @@ pub async fn current_session(
     }
 }
 
+/// The ID of the browser's live session, if any; the error page when the lookup fails.
+pub async fn current_session_id(
+    state: &AppState,
+    jar: &CookieJar,
+    actor: &Actor,
+) -> Result<Option<crate::domain::ids::SessionId>, Response> {
+    current_session(state, jar, actor).await.map(|s| s.map(|s| s.id)).map_err(|e| state.ui.server_error(&e))
+}
+
 /// Seals a pending authorization request for the next page.
 pub fn seal_flow(state: &AppState, req: &AuthRequest) -> String {
     state.services.seal("authorize", req)
