@@ -181,6 +181,26 @@ impl Account<'_> {
         })
     }
 
+    /// Whether the user has a second factor to ask for: an authenticator app, or an email
+    /// address or phone number of an enabled channel. One query.
+    pub(in crate::service) async fn has_second_factor(&self, user_id: UserId) -> Result<bool> {
+        let cfg = &self.config.oob_otp;
+        let mut kinds = vec!["totp"];
+        if cfg.email.channel.secondary {
+            kinds.push("oob_otp_email");
+        }
+        if cfg.sms.secondary {
+            kinds.push("oob_otp_sms");
+        }
+        Ok(authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+            .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
+            .filter(Expr::col(authenticator::Column::Kind).is_in(kinds))
+            .one(&self.db.conn)
+            .await?
+            .is_some())
+    }
+
     /// The user's second-factor email addresses and phone numbers, enabled channels only.
     pub async fn secondary_oob(&self, user_id: UserId) -> Result<Vec<OobFactor>> {
         let cfg = &self.config.oob_otp;
@@ -400,6 +420,8 @@ impl Account<'_> {
         // before the code is looked at.
         let known = match state.user {
             Some(u) => Some(UserId::from(u)),
+            // Looked up only when the lockout counts codes: it costs two statements.
+            None if !self.config.authentication_lockout.applies_to(LockoutMethod::OobOtp) => None,
             None => {
                 let key = if state.channel == Channel::Email { "email" } else { "phone" };
                 self.users().by_login_id(key, &state.target).await?.map(|u| u.id)
@@ -510,7 +532,14 @@ impl Account<'_> {
             .filter(|v| v.eq_ignore_ascii_case(&state.target))
             .unwrap_or(&state.target)
             .to_owned();
-        self.mark_verified(user.id, state.channel, &value, created, actor).await?;
+        // The profile's derived `…_verified` flag says whether it is verified already, so a
+        // returning user costs no look-up.
+        let flag = format!("{claim}_verified");
+        let already = user.standard_attributes.get(flag.as_str()).and_then(serde_json::Value::as_bool) == Some(true)
+            && user.standard_attributes.get(claim).and_then(serde_json::Value::as_str) == Some(value.as_str());
+        if created || !already {
+            self.mark_verified(user.id, state.channel, &value, created, actor).await?;
+        }
         self.check_may_sign_in(&user)?;
         let amr = code_amr(state.channel, false);
         self.second_factor_or_session(&user, amr, &state.flow, actor, replaces, t).await

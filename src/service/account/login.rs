@@ -270,9 +270,7 @@ impl Account<'_> {
     ) -> Result<LoginOutcome, LoginError> {
         let mode = self.config.mfa.mode;
         if mode != MfaMode::Disabled {
-            let has_factor =
-                !self.totp_authenticators(user.id).await?.is_empty() || !self.secondary_oob(user.id).await?.is_empty();
-            if has_factor {
+            if self.has_second_factor(user.id).await? {
                 let state =
                     PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
