@@ -77,11 +77,6 @@ async fn submit_code(browser: &Browser, page: &str, code: &str, remember: bool, 
     browser.submit(action, &fields).await
 }
 
-async fn count(app: &TestApp, activity: &str) -> i64 {
-    let q = format!("{{ auditLogs(activityTypes: [{activity}]) {{ totalCount }} }}");
-    app.ok(&q, json!({})).await["auditLogs"]["totalCount"].as_i64().unwrap()
-}
-
 /// Signs in with the password in a new flow (`prompt=login`, so that a live session does
 /// not answer instead); returns the callback when no second factor was asked, or the
 /// second-factor page.
@@ -151,7 +146,7 @@ async fn a_remembered_browser_skips_the_second_factor_and_others_are_still_asked
     let token = device_cookie(&app, &jar).expect("a device cookie");
     assert!(token.len() >= 43, "{token}");
     assert!(token.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{token}");
-    assert_eq!(count(&app, "DEVICE_TOKEN_CREATED").await, 1);
+    assert_eq!(app.audit_count_of("DEVICE_TOKEN_CREATED").await, 1);
 
     // The same browser signs in with the password alone.
     let (cb, f) = skipped(sign_in(&browser, &rp, "rob@example.com").await, "no second factor asked");
@@ -210,7 +205,7 @@ async fn forgetting_devices_in_settings_asks_again() {
     let (s, page) = browser.submit("/settings/devices/revoke", &[("csrf", &csrf), ("device_id", &first)]).await.page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("The device is forgotten"), "{page}");
-    assert_eq!(count(&app, "DEVICE_TOKEN_REVOKED").await, 1);
+    assert_eq!(app.audit_count_of("DEVICE_TOKEN_REVOKED").await, 1);
     asked(sign_in(&second, &rp, "sue@example.com").await, "the forgotten browser is asked");
     skipped(sign_in(&browser, &rp, "sue@example.com").await, "the other one is not");
     // The same ID again, or nonsense: refused with a page.
@@ -342,5 +337,5 @@ async fn with_device_tokens_off_the_box_is_not_offered_and_no_cookie_is_set() {
     assert!(!page.contains("remember_device"), "{page}");
     second_factor(&browser, &page, &mut factors, true).await.redirect();
     assert_eq!(device_cookie(&app, &jar), None);
-    assert_eq!(count(&app, "DEVICE_TOKEN_CREATED").await, 0);
+    assert_eq!(app.audit_count_of("DEVICE_TOKEN_CREATED").await, 0);
 }

@@ -191,6 +191,12 @@ impl TestApp {
     pub async fn audit_count(&self) -> i64 {
         self.ok("{ auditLogs { totalCount } }", json!({})).await["auditLogs"]["totalCount"].as_i64().expect("count")
     }
+
+    /// Audit log entries of one `AuditLogActivityType` (e.g. `USER_CREATED`).
+    pub async fn audit_count_of(&self, activity: &str) -> i64 {
+        let q = format!("{{ auditLogs(activityTypes: [{activity}]) {{ totalCount }} }}");
+        self.ok(&q, json!({})).await["auditLogs"]["totalCount"].as_i64().expect("count")
+    }
 }
 
 /// The claims of a JWT, unverified (tests verify signatures separately).

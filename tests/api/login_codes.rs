@@ -51,11 +51,6 @@ pub(crate) async fn post(browser: &Browser, path: &str, page: &str, extra: &[(&s
     browser.submit(path, &f).await
 }
 
-async fn count(app: &TestApp, activity: &str) -> i64 {
-    let q = format!("{{ auditLogs(activityTypes: [{activity}]) {{ totalCount }} }}");
-    app.ok(&q, json!({})).await["auditLogs"]["totalCount"].as_i64().unwrap()
-}
-
 async fn user_by_email(app: &TestApp, email: &str) -> Value {
     let d = app
         .ok(
@@ -90,7 +85,7 @@ async fn email_code_signs_up_a_new_address_and_signs_in_with_amr_otp() {
     let (s, again) = post(&browser, "/login/code/verify", &page, &[("code", wrong)]).await.page();
     assert_eq!(s, 400, "{again}");
     assert!(again.contains("The code is incorrect; 4 more tries"), "{again}");
-    assert_eq!(count(&app, "AUTHENTICATION_PRIMARY_OOB_OTP_EMAIL_FAILED").await, 1);
+    assert_eq!(app.audit_count_of("AUTHENTICATION_PRIMARY_OOB_OTP_EMAIL_FAILED").await, 1);
 
     // Asking again within the cooldown sends nothing: the last code still works.
     let (s, cooled) = post(&browser, "/login/code/resend", &again, &[]).await.page();
@@ -108,9 +103,9 @@ async fn email_code_signs_up_a_new_address_and_signs_in_with_amr_otp() {
     let user = user_by_email(&app, "new.person@example.com").await;
     assert!(user["primaryOOBOTPEmailAuthenticator"]["id"].is_string(), "{user}");
     assert!(user["primaryPassword"].is_null(), "{user}");
-    assert_eq!(count(&app, "USER_CREATED").await, 1);
-    assert_eq!(count(&app, "IDENTITY_EMAIL_VERIFIED").await, 1);
-    assert_eq!(count(&app, "EMAIL_SENT").await, 1);
+    assert_eq!(app.audit_count_of("USER_CREATED").await, 1);
+    assert_eq!(app.audit_count_of("IDENTITY_EMAIL_VERIFIED").await, 1);
+    assert_eq!(app.audit_count_of("EMAIL_SENT").await, 1);
 
     // The same code again, from another browser: used up.
     let other = Browser::new(&app);
@@ -214,8 +209,8 @@ async fn sms_code_through_twilios_api_signs_in_with_amr_sms() {
     let (id, _) = tokens(&rp, &cb, f).await;
     assert_eq!(id["amr"], json!(["otp", "sms", "x_primary_oob_otp_sms"]), "{id}");
     assert_eq!(id["phone_number_verified"], json!(true), "{id}");
-    assert_eq!(count(&app, "SMS_SENT").await, 1);
-    assert_eq!(count(&app, "IDENTITY_PHONE_VERIFIED").await, 1);
+    assert_eq!(app.audit_count_of("SMS_SENT").await, 1);
+    assert_eq!(app.audit_count_of("IDENTITY_PHONE_VERIFIED").await, 1);
 
     // The provider refuses: a clear page (503), audited as sms.error with its answer.
     sms.answer(400);
@@ -224,7 +219,7 @@ async fn sms_code_through_twilios_api_signs_in_with_amr_sms() {
     let (s, p) = post(&other, "/login/code", &login, &[("login_id", "+14155550199")]).await.page();
     assert_eq!(s, 503, "{p}");
     assert!(p.contains("The message could not be sent"), "{p}");
-    assert_eq!(count(&app, "SMS_ERROR").await, 1);
+    assert_eq!(app.audit_count_of("SMS_ERROR").await, 1);
 }
 
 fn base64_of(s: &str) -> String {
@@ -291,7 +286,7 @@ async fn an_email_code_as_second_factor_after_the_password() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (s, again) = post(&browser, "/login/code/verify", &page, &[("code", wrong)]).await.page();
     assert_eq!(s, 400, "{again}");
-    assert_eq!(count(&app, "AUTHENTICATION_SECONDARY_OOB_OTP_EMAIL_FAILED").await, 1);
+    assert_eq!(app.audit_count_of("AUTHENTICATION_SECONDARY_OOB_OTP_EMAIL_FAILED").await, 1);
     let cb = post(&browser, "/login/code/verify", &again, &[("code", &code)]).await.redirect();
     let (id, _) = tokens(&rp, &cb, f).await;
     assert_eq!(id["amr"], json!(["pwd", "otp", "mfa", "x_secondary_oob_otp_email"]), "{id}");
@@ -386,7 +381,7 @@ async fn wrong_codes_count_in_the_account_lockout() {
     assert_eq!(s, 429, "{still}");
     let (s, _) = browser.login(&login, "lou@example.com", PW).await.page();
     assert_eq!(s, 429);
-    assert_eq!(count(&app, "AUTHENTICATION_BLOCKED").await, 1);
+    assert_eq!(app.audit_count_of("AUTHENTICATION_BLOCKED").await, 1);
 }
 
 #[tokio::test]
@@ -407,7 +402,7 @@ async fn a_second_factor_address_added_in_settings_is_asked_for_at_sign_in() {
         .page();
     assert_eq!(s, 200, "{codes}");
     assert!(codes.contains("The address is added as a second factor") && codes.contains("recovery codes"), "{codes}");
-    assert_eq!(count(&app, "AUTHENTICATOR_CREATED").await, 1);
+    assert_eq!(app.audit_count_of("AUTHENTICATOR_CREATED").await, 1);
     // The same address again is refused.
     let (s, again) = browser
         .submit("/settings/mfa/oob", &[("csrf", &csrf), ("channel", "email"), ("target", "ada.codes@example.com")])

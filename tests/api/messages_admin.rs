@@ -6,10 +6,11 @@
 use serde_json::json;
 
 use crate::helpers::TestApp;
+use crate::login_codes::body;
 use crate::login_helpers::PW;
 use crate::rp::{Browser, hidden};
 use crate::sms::code_in;
-use crate::smtp::{Mail, SmtpSink};
+use crate::smtp::SmtpSink;
 
 async fn app() -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
@@ -22,16 +23,6 @@ async fn app() -> (TestApp, SmtpSink) {
     })
     .await;
     (app, sink)
-}
-
-fn body(m: &Mail) -> String {
-    let text = m.data.replace("\r\n", "\n").replace("=\n", "").replace("=3D", "=");
-    text.split_once("\n\n").map(|(_, b)| b.to_owned()).unwrap_or(text)
-}
-
-async fn count(app: &TestApp, activity: &str) -> i64 {
-    let q = format!("{{ auditLogs(activityTypes: [{activity}]) {{ totalCount }} }}");
-    app.ok(&q, json!({})).await["auditLogs"]["totalCount"].as_i64().unwrap()
 }
 
 const GENERATE: &str =
@@ -53,7 +44,7 @@ async fn a_generated_code_signs_in_and_nothing_is_sent() {
     let code = d["generateOOBOTPCode"]["code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 6);
     assert_eq!(mail.all().len(), 1, "a generated code is not sent");
-    assert_eq!(count(&app, "ADMIN_API_MUTATION_GENERATE_OOB_OTP_CODE_EXECUTED").await, 1);
+    assert_eq!(app.audit_count_of("ADMIN_API_MUTATION_GENERATE_OOB_OTP_CODE_EXECUTED").await, 1);
     let pending = hidden(&page, "pending");
     let landing = browser
         .submit("/login/code/verify", &[("csrf", &csrf), ("flow", ""), ("pending", &pending), ("code", &code)])
@@ -76,7 +67,7 @@ async fn send_reset_password_message_and_send_password() {
     let mails = mail.wait_for(1).await;
     assert_eq!(mails[0].to, ["rex@example.com"]);
     assert!(body(&mails[0]).contains("/reset_password?code="), "{}", body(&mails[0]));
-    assert_eq!(count(&app, "ADMIN_API_MUTATION_SEND_RESET_PASSWORD_MESSAGE_EXECUTED").await, 1);
+    assert_eq!(app.audit_count_of("ADMIN_API_MUTATION_SEND_RESET_PASSWORD_MESSAGE_EXECUTED").await, 1);
     // A second one within a minute, and an unknown address, are refused; nothing sent.
     app.err(q, json!({"l": "rex@example.com"}), "BAD_USER_INPUT", Some("RateLimited")).await;
     app.err(q, json!({"l": "nobody@example.com"}), "NOT_FOUND", Some("UserNotFound")).await;
@@ -160,7 +151,7 @@ async fn verifying_an_email_address_in_settings() {
         )
         .await;
     assert_eq!(d["node"]["standardAttributes"]["email_verified"], true, "{d}");
-    assert_eq!(count(&app, "IDENTITY_EMAIL_VERIFIED").await, 1);
+    assert_eq!(app.audit_count_of("IDENTITY_EMAIL_VERIFIED").await, 1);
     // Another user's state cannot be used.
     let (other, other_csrf, _) = crate::totp::signed_in(&app, "eve@example.com").await;
     let (s, p) = other

@@ -33,11 +33,6 @@ async fn confirm(browser: &Browser, page: &str, secret: &str) -> (u16, String) {
     browser.submit("/settings/reauthenticate", &fields).await.page()
 }
 
-async fn count(app: &TestApp, activity: &str) -> i64 {
-    let q = format!("{{ auditLogs(activityTypes: [{activity}]) {{ totalCount }} }}");
-    app.ok(&q, json!({})).await["auditLogs"]["totalCount"].as_i64().unwrap()
-}
-
 #[tokio::test]
 async fn an_old_session_confirms_before_removing_an_app_or_changing_the_password() {
     let app = app_with_window().await;
@@ -58,13 +53,13 @@ async fn an_old_session_confirms_before_removing_an_app_or_changing_the_password
     let (s, again) = confirm(&browser, &page, "not my password").await;
     assert_eq!(s, 400, "{again}");
     assert!(again.contains("The password is incorrect.") && is_confirm_page(&again), "{again}");
-    assert_eq!(count(&app, "AUTHENTICATION_PRIMARY_PASSWORD_FAILED").await, 1);
+    assert_eq!(app.audit_count_of("AUTHENTICATION_PRIMARY_PASSWORD_FAILED").await, 1);
 
     // The right password: back to settings with the action ready, and it goes through.
     let (s, settings) = confirm(&browser, &again, PW).await;
     assert_eq!(s, 200, "{settings}");
     assert!(settings.contains("You confirmed it"), "{settings}");
-    assert_eq!(count(&app, "USER_REAUTHENTICATED").await, 1);
+    assert_eq!(app.audit_count_of("USER_REAUTHENTICATED").await, 1);
     let (s, page) = browser.submit("/settings/totp/remove", &remove).await.page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("The authenticator app is removed."), "{page}");
@@ -84,7 +79,7 @@ async fn an_old_session_confirms_before_removing_an_app_or_changing_the_password
     let (s, done) = browser.submit("/settings/password", &change).await.page();
     assert_eq!(s, 200, "{done}");
     assert!(done.contains("Your password is changed"), "{done}");
-    assert_eq!(count(&app, "USER_REAUTHENTICATED").await, 2);
+    assert_eq!(app.audit_count_of("USER_REAUTHENTICATED").await, 2);
 }
 
 #[tokio::test]

@@ -273,6 +273,21 @@ impl Account<'_> {
     }
 }
 
+/// The columns of `otp_codes`, in the order `upsert_code` gives their values.
+const COLUMNS: [&str; 11] = [
+    "id",
+    "purpose",
+    "target",
+    "channel",
+    "code_hash",
+    "link_hash",
+    "failed_attempts",
+    "created_at",
+    "expires_at",
+    "approved_at",
+    "consumed_at",
+];
+
 /// Writes `issued` as the live code of `purpose` and `target`. With `cooldown` (micros),
 /// only if the live one is older than that; returns whether it was written.
 async fn upsert_code(
@@ -291,35 +306,14 @@ async fn upsert_code(
     let code_hash = account.code_hash(purpose, target, &issued.code);
     let link_hash = issued.link_token.as_ref().map(|l| sha256(l.as_bytes()).to_vec());
     let mut on_conflict = OnConflict::columns(["purpose", "target"]);
-    on_conflict.update_columns([
-        "id",
-        "channel",
-        "code_hash",
-        "link_hash",
-        "failed_attempts",
-        "created_at",
-        "expires_at",
-        "approved_at",
-        "consumed_at",
-    ]);
+    // A new code replaces everything of the old one but its key (purpose, target).
+    on_conflict.update_columns(COLUMNS.iter().copied().filter(|c| !matches!(*c, "purpose" | "target")));
     if let Some(cooldown) = cooldown {
         on_conflict.action_and_where(Expr::col(("otp_codes", "created_at")).lte(t - cooldown));
     }
     let stmt = Query::insert()
         .into_table("otp_codes")
-        .columns([
-            "id",
-            "purpose",
-            "target",
-            "channel",
-            "code_hash",
-            "link_hash",
-            "failed_attempts",
-            "created_at",
-            "expires_at",
-            "approved_at",
-            "consumed_at",
-        ])
+        .columns(COLUMNS)
         .values([
             Uuid::now_v7().into(),
             purpose.as_str().into(),
