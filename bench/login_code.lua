@@ -1,14 +1,18 @@
--- wrk script: complete passwordless sign-ins with an email code, as a browser does them,
--- plus one Admin API request that stands in for reading the email:
+-- wrk script: complete passwordless sign-ins with an email code, as a browser does them:
 --   GET  /oauth2/authorize (public client, PKCE S256)   -> 303 /login?flow=...
 --   GET  /login?flow=...                                -> 200, CSRF cookie and token
 --   POST /login/code (the email address)                -> 200, the sealed "code sent" state
---   POST /_api/admin/graphql generateOOBOTPCode          -> 200 {"code": ...} (replaces the sent one)
+--   (the code is read from the email, which the server without SMTP writes to its log:
+--    MAIL_LOG, JSON lines; every thread follows the file)
 --   POST /login/code/verify (the code)                  -> 303 resume, session cookie
 --   GET  /oauth2/authorize/resume?flow=...              -> 303 redirect_uri?code=...
 --   POST /oauth2/token (code + verifier)                -> 200 access + ID token (both RS256)
--- No Argon2 anywhere. Run with one connection per thread (-t N -c N); LOGIN_IDS
--- (comma-separated) are cycled per thread so that the resend cooldown never matters.
+-- With WRONG_FIRST=1, a wrong code is submitted before the right one (400, the same form),
+-- so that the difference between the two runs is the cost of checking one code.
+-- No Argon2 anywhere. Run with one connection per thread (-t N -c N); LOGIN_IDS_FILE's
+-- lines are dealt out to the threads (BROWSERS of them) and each thread takes
+-- its own in turn: with more addresses than sign-ins in the run, no address meets the
+-- resend cooldown.
 local counter = 0
 local threads = {}
 
@@ -21,13 +25,16 @@ end
 local verifier = "bench-verifier-bench-verifier-bench-verifier-0123"
 local challenge = os.getenv("CHALLENGE")
 local client = os.getenv("CLIENT_ID")
-local token = os.getenv("TOKEN")
 local redirect = "http%3A%2F%2F127.0.0.1%3A9%2Fcb"
+local wrong_first = os.getenv("WRONG_FIRST") == "1"
 
 function init(args)
   ids = {}
-  for t in string.gmatch(os.getenv("LOGIN_IDS"), "[^,]+") do table.insert(ids, t) end
+  for t in io.lines(os.getenv("LOGIN_IDS_FILE")) do table.insert(ids, t) end
   nth = id
+  browsers = tonumber(os.getenv("BROWSERS"))
+  mail = io.open(os.getenv("MAIL_LOG"), "r")
+  codes = {}
   step = 1
   logins = 0
   failures = 0
@@ -40,7 +47,7 @@ end
 request = function()
   local form_hdr = {["Content-Type"] = "application/x-www-form-urlencoded"}
   if step == 1 then
-    nth = nth + counter
+    nth = nth + browsers
     login_id = ids[(nth % #ids) + 1]
     return wrk.format("GET", "/oauth2/authorize?response_type=code&scope=openid&client_id=" .. client ..
       "&redirect_uri=" .. redirect .. "&code_challenge=" .. challenge .. "&code_challenge_method=S256&state=s")
@@ -50,19 +57,27 @@ request = function()
     form_hdr["Cookie"] = "ag_csrf=" .. csrf_cookie
     return wrk.format("POST", "/login/code", form_hdr,
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&login_id=" .. form(login_id))
-  elseif step == 4 then
-    local body = '{"query":"mutation($t: String!) { generateOOBOTPCode(input: {target: $t}) { code } }","variables":{"t":"' .. login_id .. '"}}'
-    return wrk.format("POST", "/_api/admin/graphql",
-      {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
-  elseif step == 5 then
+  elseif step == 4 or step == 5 then
+    local c = otp
+    if step == 4 then c = (otp == "000000") and "111111" or "000000" end
     form_hdr["Cookie"] = "ag_csrf=" .. csrf_cookie
     return wrk.format("POST", "/login/code/verify", form_hdr,
-      "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&pending=" .. form(pending) .. "&code=" .. otp)
+      "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&pending=" .. form(pending) .. "&code=" .. c)
   elseif step == 6 then
     return wrk.format("GET", resume_path, {["Cookie"] = "ag_session=" .. session_cookie})
   else
     return wrk.format("POST", "/oauth2/token", form_hdr, "grant_type=authorization_code&client_id=" .. client ..
       "&redirect_uri=" .. redirect .. "&code_verifier=" .. verifier .. "&code=" .. form(code))
+  end
+end
+
+-- Reads the mail log written since the last call; remembers the latest code per address.
+local function read_mail()
+  mail:seek("cur") -- clears the end-of-file mark of the last read
+  for line in mail:lines() do
+    local to = string.match(line, '"to":"([^"]+)"')
+    local code = string.match(line, '\\n    (%d+)\\n')
+    if to and code then codes[to] = code end
   end
 end
 
@@ -91,10 +106,13 @@ response = function(status, headers, body)
     pending = string.match(body, 'name="pending" value="([^"]+)"')
     if status ~= 200 or not pending then return restart() end
     pending = unescape(pending)
-    step = 4
+    read_mail()
+    otp = codes[login_id]
+    codes[login_id] = nil
+    if not otp then return restart() end
+    step = wrong_first and 4 or 5
   elseif step == 4 then
-    otp = string.match(body, '"code":"(%d+)"')
-    if status ~= 200 or not otp then return restart() end
+    if status ~= 400 then return restart() end
     step = 5
   elseif step == 5 then
     session_cookie = string.match(headers["set-cookie"] or "", "ag_session=([^;]+)")

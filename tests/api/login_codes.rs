@@ -472,3 +472,47 @@ async fn message_templates_are_overridable_and_get_the_pages_language() {
     let text = body(&mail.wait_for(2).await[1]);
     assert!(text.starts_with("Votre code pour authgraph : "), "{text}");
 }
+
+#[tokio::test]
+async fn wrong_codes_from_one_address_are_limited_and_right_codes_do_not_count() {
+    let (app, mail) = app_with(|c| {
+        c.oob_otp.email.channel.primary = true;
+        c.messaging.code_failures_per_ip_per_minute = 2;
+    })
+    .await;
+    for who in ["ada@example.com", "bob@example.com", "cy@example.com"] {
+        app.create_user(who, None).await;
+    }
+    let code_page = |browser: Browser, who: &'static str| async move {
+        let (_, login) = browser.open("/login").await.page();
+        let (s, page) = post(&browser, "/login/code", &login, &[("login_id", who)]).await.page();
+        assert_eq!(s, 200, "{page}");
+        (browser, page)
+    };
+
+    // Right codes are not failures: two sign-ins, and the limit of two is untouched.
+    for (n, who) in ["ada@example.com", "cy@example.com"].into_iter().enumerate() {
+        let (browser, page) = code_page(Browser::new(&app), who).await;
+        let code = code_in(&body(&mail.wait_for(n + 1).await[n]), 6);
+        let (s, p) = post(&browser, "/login/code/verify", &page, &[("code", &code)]).await.page();
+        assert!(s == 303 || s == 200, "signed in: {s} {p}");
+        let (_, settings) = browser.open("/settings").await.page();
+        assert!(!settings.contains("action=\"/login\""), "signed in: {settings}");
+    }
+
+    // Two wrong codes reach the limit: the third try is refused even with the right code,
+    // and the refusal is audited.
+    let (browser, page) = code_page(Browser::new(&app), "bob@example.com").await;
+    let code = code_in(&body(&mail.wait_for(3).await[2]), 6);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in [4, 3] {
+        let (s, p) = post(&browser, "/login/code/verify", &page, &[("code", wrong)]).await.page();
+        assert_eq!(s, 400, "{p}");
+        assert!(p.contains(&format!("The code is incorrect; {left} more tries")), "{p}");
+    }
+    let (s, p) = post(&browser, "/login/code/verify", &page, &[("code", &code)]).await.page();
+    assert_eq!(s, 429, "{p}");
+    assert!(p.contains("Too many failed attempts"), "{p}");
+    assert_eq!(app.audit_count_of("RATE_LIMIT_BLOCKED").await, 1);
+    assert_eq!(app.audit_count_of("AUTHENTICATION_PRIMARY_OOB_OTP_EMAIL_FAILED").await, 2);
+}

@@ -411,11 +411,11 @@ impl Account<'_> {
         let state = self.code_sent(pending, flow)?;
         let ip = network_key(actor.ip.as_deref().unwrap_or("-"));
         let bucket = format!("code:ip:{ip}");
-        let limits = [(bucket.as_str(), self.config.messaging.code_failures_per_ip_per_minute)];
-        let Some(reservation) = self.reserve_attempt(&limits).await? else {
+        let limit = self.config.messaging.code_failures_per_ip_per_minute;
+        if !self.under_limit(&bucket, limit).await? {
             self.record_blocked(actor, "code", &bucket).await?;
             return Err(LoginError::RateLimited);
-        };
+        }
         // The account lockout counts wrong codes of a known user, and refuses a locked one
         // before the code is looked at.
         let known = match state.user {
@@ -430,12 +430,12 @@ impl Account<'_> {
         if let Some(u) = known
             && let Some(until) = self.check_lockout(u, LockoutMethod::OobOtp, actor).await?
         {
-            reservation.keep();
+            self.count_failure(&bucket, limit).await?;
             return Err(LoginError::Locked { until });
         }
         let checked = self.check_code(OtpPurpose::Login, &state.target, code).await?;
         if checked != CodeCheck::Accepted {
-            reservation.keep();
+            self.count_failure(&bucket, limit).await?;
             let step = if state.user.is_some() { "secondary" } else { "primary" };
             let activity = format!("authentication.{step}.{}.failed", kind_of(state.channel));
             let audit = Audit { actor: actor.clone(), activity };
@@ -455,7 +455,6 @@ impl Account<'_> {
                 _ => "this code has expired or was already used; send a new one".into(),
             }));
         }
-        self.release_attempt(reservation).await?;
         self.finish_code(state, actor, replaces).await
     }
 

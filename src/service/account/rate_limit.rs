@@ -85,6 +85,31 @@ impl Account<'_> {
         Ok(())
     }
 
+    /// For a limit on the failures of a cheap check (a one-time code, whose own limit of
+    /// attempts is kept strictly by the code's row): whether `bucket` is under `limit` in
+    /// this window, read without writing, so that a right code costs no write here. Count
+    /// each failure with [`Self::count_failure`]. Parallel wrong codes from one address can
+    /// pass this limit by as many as arrive at once; no code gets more than its attempts.
+    pub(in crate::service) async fn under_limit(&self, bucket: &str, limit: i64) -> Result<bool> {
+        if limit <= 0 {
+            return Ok(true);
+        }
+        let row = rate_limit::Entity::find()
+            .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window_start()))
+            .one(&self.db.conn)
+            .await?;
+        Ok(row.is_none_or(|r| r.count < limit))
+    }
+
+    /// Counts one failure against a limit checked with [`Self::under_limit`].
+    pub(in crate::service) async fn count_failure(&self, bucket: &str, limit: i64) -> Result<()> {
+        if limit > 0 {
+            increment(self.db.writer(), bucket, window_start(), 1).await?;
+        }
+        Ok(())
+    }
+
     /// Whether one more request of `kind` from `ip` is allowed this minute; counts it. A
     /// refusal is audited as `rate_limit.blocked` (once per bucket and minute).
     pub async fn allow_per_ip(&self, kind: PerIp, ip: &str, actor: &Actor) -> Result<bool> {

@@ -275,15 +275,17 @@ impl Account<'_> {
             || Error::invalid(crate::domain::reason::OTP_CODE_INVALID, "this code has expired; send a new one");
         let s = self.verification_sent(user_id, pending).ok_or_else(expired)?;
         let bucket = format!("code:ip:{}", network_key(actor.ip.as_deref().unwrap_or("-")));
-        let Some(reservation) =
-            self.reserve_attempt(&[(bucket.as_str(), self.config.messaging.code_failures_per_ip_per_minute)]).await?
-        else {
+        let limit = self.config.messaging.code_failures_per_ip_per_minute;
+        if !self.under_limit(&bucket, limit).await? {
             self.record_blocked(actor, "code", &bucket).await?;
             return Err(Error::invalid(crate::domain::reason::RATE_LIMITED, "too many wrong codes; wait a minute"));
-        };
-        match self.check_code(OtpPurpose::Verification, &s.target, code).await? {
+        }
+        let checked = self.check_code(OtpPurpose::Verification, &s.target, code).await?;
+        if checked != CodeCheck::Accepted {
+            self.count_failure(&bucket, limit).await?;
+        }
+        match checked {
             CodeCheck::Accepted => {
-                self.release_attempt(reservation).await?;
                 if s.enrol {
                     use crate::service::admin::authenticators::{Factor, NewAuthenticator};
                     let new = match s.channel {
@@ -297,24 +299,18 @@ impl Account<'_> {
                 self.mark_verified(user_id, s.channel, &s.target, false, actor).await?;
                 Ok(Verified::Claim(s.channel))
             }
-            CodeCheck::Wrong(left) => {
-                reservation.keep();
-                Err(Error::invalid(
-                    crate::domain::reason::OTP_CODE_INVALID,
-                    if left == 0 {
-                        "too many wrong codes: this one no longer works; send a new one".to_owned()
-                    } else {
-                        format!("the code is incorrect; {left} more tries before it stops working")
-                    },
-                ))
-            }
-            CodeCheck::Expired => {
-                reservation.keep();
-                Err(Error::invalid(
-                    crate::domain::reason::OTP_CODE_INVALID,
-                    "this code has expired or was already used; send a new one",
-                ))
-            }
+            CodeCheck::Wrong(left) => Err(Error::invalid(
+                crate::domain::reason::OTP_CODE_INVALID,
+                if left == 0 {
+                    "too many wrong codes: this one no longer works; send a new one".to_owned()
+                } else {
+                    format!("the code is incorrect; {left} more tries before it stops working")
+                },
+            )),
+            CodeCheck::Expired => Err(Error::invalid(
+                crate::domain::reason::OTP_CODE_INVALID,
+                "this code has expired or was already used; send a new one",
+            )),
         }
     }
 }

@@ -261,14 +261,17 @@ impl Users<'_> {
         Ok(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)).count(&self.db.conn).await?)
     }
 
-    /// Finds the user who owns a login ID.
+    /// Finds the user who owns a login ID (one statement: every sign-in starts here).
     pub async fn by_login_id(&self, key: &str, value: &str) -> Result<Option<User>> {
         let unique_key = LoginId::lookup_key(&self.config.login_id, key, value)?;
-        let ids = self.user_ids_by_unique_keys(std::slice::from_ref(&unique_key)).await?;
-        match ids.first() {
-            Some(id) => self.get(*id).await,
-            None => Ok(None),
-        }
+        let owner = Query::select()
+            .column(identity::Column::UserId)
+            .from(identity::Entity)
+            .and_where(Expr::col(identity::Column::UniqueKey).eq(unique_key))
+            .to_owned();
+        let found =
+            user::Entity::find().filter(Expr::col(user::Column::Id).in_subquery(owner)).one(&self.db.conn).await?;
+        Ok(found.map(User::from))
     }
 
     /// Finds users by `email`, `phone_number` or `preferred_username`.

@@ -39,6 +39,15 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false);
         if is_sqlite {
+            // An embedded database cannot drop a connection: sqlx's ping on every checkout
+            // would be one more hand-off to the connection's thread per statement.
+            opts.test_before_acquire(false);
+        } else {
+            // A server may have dropped a connection that sat idle (a restart, a proxy's
+            // timeout): ping only those, not every checkout.
+            opts.test_before_acquire_if_idle_for(Duration::from_secs(30));
+        }
+        if is_sqlite {
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sqlx_sqlite_journal())
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
