@@ -13,19 +13,8 @@
 -- lines are dealt out to the threads (BROWSERS of them) and each thread takes
 -- its own in turn: with more addresses than sign-ins in the run, no address meets the
 -- resend cooldown.
-local counter = 0
-local threads = {}
+dofile("bench/browser.lua")
 
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
-
-local verifier = "bench-verifier-bench-verifier-bench-verifier-0123"
-local challenge = os.getenv("CHALLENGE")
-local client = os.getenv("CLIENT_ID")
-local redirect = "http%3A%2F%2F127.0.0.1%3A9%2Fcb"
 local wrong_first = os.getenv("WRONG_FIRST") == "1"
 
 function init(args)
@@ -40,34 +29,25 @@ function init(args)
   failures = 0
 end
 
-local function form(s)
-  return (string.gsub(s, "[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end))
-end
-
 request = function()
-  local form_hdr = {["Content-Type"] = "application/x-www-form-urlencoded"}
   if step == 1 then
     nth = nth + browsers
     login_id = ids[(nth % #ids) + 1]
-    return wrk.format("GET", "/oauth2/authorize?response_type=code&scope=openid&client_id=" .. client ..
-      "&redirect_uri=" .. redirect .. "&code_challenge=" .. challenge .. "&code_challenge_method=S256&state=s")
+    return authorize_request()
   elseif step == 2 then
     return wrk.format("GET", login_path)
   elseif step == 3 then
-    form_hdr["Cookie"] = "ag_csrf=" .. csrf_cookie
-    return wrk.format("POST", "/login/code", form_hdr,
+    return wrk.format("POST", "/login/code", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&login_id=" .. form(login_id))
   elseif step == 4 or step == 5 then
     local c = otp
     if step == 4 then c = (otp == "000000") and "111111" or "000000" end
-    form_hdr["Cookie"] = "ag_csrf=" .. csrf_cookie
-    return wrk.format("POST", "/login/code/verify", form_hdr,
+    return wrk.format("POST", "/login/code/verify", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&pending=" .. form(pending) .. "&code=" .. c)
   elseif step == 6 then
-    return wrk.format("GET", resume_path, {["Cookie"] = "ag_session=" .. session_cookie})
+    return resume_request(resume_path, session_cookie)
   else
-    return wrk.format("POST", "/oauth2/token", form_hdr, "grant_type=authorization_code&client_id=" .. client ..
-      "&redirect_uri=" .. redirect .. "&code_verifier=" .. verifier .. "&code=" .. form(code))
+    return token_request(code)
   end
 end
 
@@ -86,21 +66,14 @@ local function restart()
   step = 1
 end
 
-local function unescape(s)
-  return (string.gsub(string.gsub(s, "&#x2f;", "/"), "&amp;", "&"))
-end
-
 response = function(status, headers, body)
   if step == 1 then
-    login_path = headers["location"] or headers["Location"]
+    login_path = headers["location"]
     if status ~= 303 or not login_path then return restart() end
     step = 2
   elseif step == 2 then
-    csrf = string.match(body, 'name="csrf" value="([^"]+)"')
-    flow = string.match(body, 'name="flow" value="([^"]+)"')
-    csrf_cookie = string.match(headers["set-cookie"] or "", "ag_csrf=([^;]+)")
-    if status ~= 200 or not csrf or not flow or not csrf_cookie then return restart() end
-    csrf, flow = unescape(csrf), unescape(flow)
+    csrf, flow, csrf_cookie = login_page(status, headers, body)
+    if not csrf then return restart() end
     step = 3
   elseif step == 3 then
     pending = string.match(body, 'name="pending" value="([^"]+)"')
@@ -120,25 +93,11 @@ response = function(status, headers, body)
     if status ~= 303 or not session_cookie or not resume_path then return restart() end
     step = 6
   elseif step == 6 then
-    code = string.match(headers["location"] or "", "[?&]code=([^&]+)")
-    if status ~= 303 or not code then return restart() end
-    code = string.gsub(code, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    code = code_of(status, headers)
+    if not code then return restart() end
     step = 7
   else
-    if status == 200 and string.find(body, '"id_token"', 1, true) then logins = logins + 1 else failures = failures + 1 end
+    count_tokens(status, body)
     step = 1
   end
-end
-
-done = function(summary, latency, requests)
-  local total, failed = 0, 0
-  for _, t in ipairs(threads) do
-    total = total + t:get("logins")
-    failed = failed + t:get("failures")
-  end
-  local secs = summary.duration / 1e6
-  io.write(string.format("RESULT logins=%d failed_logins=%d logins_per_s=%.1f requests=%d rps=%.1f http_errors=%d p50_ms=%.2f p99_ms=%.2f\n",
-    total, failed, total / secs, summary.requests, summary.requests / secs,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
