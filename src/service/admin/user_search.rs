@@ -268,6 +268,8 @@ impl Users<'_> {
             .column(identity::Column::UserId)
             .from(identity::Entity)
             .and_where(Expr::col(identity::Column::UniqueKey).eq(unique_key))
+            // Only login IDs: another kind's key (a device key's ID) may read the same.
+            .and_where(Expr::col(identity::Column::Kind).eq("login_id"))
             .to_owned();
         let found =
             user::Entity::find().filter(Expr::col(user::Column::Id).in_subquery(owner)).one(&self.db.conn).await?;
