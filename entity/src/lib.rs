@@ -15,6 +15,7 @@ pub mod authorization_code;
 pub mod client_resource;
 pub mod client_scope;
 pub mod client_secret;
+pub mod consumed_challenge;
 pub mod device_token;
 pub mod fraud_protection_decision;
 pub mod group;

@@ -18,6 +18,8 @@ mod m20261201_161000_create_otp_codes;
 mod m20261201_170000_create_device_tokens;
 mod m20261201_171000_create_password_history;
 mod m20261201_172000_create_fraud_protection_decisions;
+mod m20261201_200000_create_consumed_challenges;
+mod m20261201_200100_add_identity_details;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_170000_create_device_tokens::Migration),
             Box::new(m20261201_171000_create_password_history::Migration),
             Box::new(m20261201_172000_create_fraud_protection_decisions::Migration),
+            Box::new(m20261201_200000_create_consumed_challenges::Migration),
+            Box::new(m20261201_200100_add_identity_details::Migration),
         ]
     }
 }

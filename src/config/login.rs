@@ -111,6 +111,9 @@ pub struct RateLimitConfig {
     pub password_check_failures_per_user_per_minute: i64,
     /// Sign-ups per minute from one IP address (Authgear's `authentication.signup.per_ip`).
     pub signups_per_ip_per_minute: i64,
+    /// New anonymous users per minute from one IP address (Authgear's
+    /// `authentication.signup_anonymous.per_ip`); returning anonymous users do not count.
+    pub anonymous_signups_per_ip_per_minute: i64,
     /// Forgot-password requests per minute from one IP address (Authgear's
     /// `account_enumeration.per_ip`).
     pub account_enumeration_per_ip_per_minute: i64,
@@ -123,6 +126,7 @@ impl Default for RateLimitConfig {
             login_failures_per_account_per_minute: 10,
             password_check_failures_per_user_per_minute: 10,
             signups_per_ip_per_minute: 10,
+            anonymous_signups_per_ip_per_minute: 60,
             account_enumeration_per_ip_per_minute: 10,
         }
     }

@@ -12,6 +12,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod anonymous;
 mod bot_protection;
 mod fraud_protection;
 mod lockout;
@@ -20,6 +21,7 @@ mod messaging;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
+pub use anonymous::AnonymousConfig;
 pub use bot_protection::{
     BotFlow, BotMode, BotProtectionConfig, BotProvider, BotRequirements, RECAPTCHA_SCRIPT_URL, RECAPTCHA_VERIFY_URL,
     TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
@@ -100,6 +102,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// Limits on failed password attempts, sign-ups and account lookups.
     pub rate_limits: RateLimitConfig,
+    /// Anonymous users for apps (the anonymous-request grant); off by default.
+    pub anonymous: AnonymousConfig,
     /// Multi-factor authentication at sign-in.
     pub mfa: MfaConfig,
     /// One-time codes and login links by email and SMS.
@@ -174,6 +178,7 @@ impl Default for Config {
             ui: UiConfig::default(),
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
+            anonymous: AnonymousConfig::default(),
             mfa: MfaConfig::default(),
             oob_otp: OobOtpConfig::default(),
             sms: SmsConfig::default(),
@@ -475,6 +480,7 @@ impl Config {
             RATE,
         )?;
         within("rate_limits.signups_per_ip_per_minute", r.signups_per_ip_per_minute, 0, RATE)?;
+        within("rate_limits.anonymous_signups_per_ip_per_minute", r.anonymous_signups_per_ip_per_minute, 0, RATE)?;
         within("rate_limits.account_enumeration_per_ip_per_minute", r.account_enumeration_per_ip_per_minute, 0, RATE)?;
         Ok(())
     }

@@ -51,6 +51,15 @@ impl AppType {
         matches!(self, Self::Confidential | Self::M2m | Self::ThirdPartyApp | Self::TraditionalWebapp)
     }
 
+    /// Whether the application may sign users in anonymously (the anonymous-request
+    /// grant) when `anonymous.enabled` is set: the types that get Authgear's full-access
+    /// scope (SPA, native and traditional web applications), whatever their
+    /// `grant_types` list says, as in Authgear. Confidential, M2M and third-party clients
+    /// never may.
+    pub fn allows_anonymous_users(self) -> bool {
+        matches!(self, Self::Spa | Self::Native | Self::TraditionalWebapp)
+    }
+
     /// Grant types allowed by default.
     pub fn default_grants(self) -> Vec<String> {
         let g: &[&str] = match self {

@@ -89,6 +89,7 @@ activity_types! {
     UserReauthenticated => "user.reauthenticated",
     UserSignedOut => "user.signed_out",
     AuthenticationIdentityLoginIdFailed => "authentication.identity.login_id.failed",
+    AuthenticationIdentityAnonymousFailed => "authentication.identity.anonymous.failed",
     AuthenticationPrimaryPasswordFailed => "authentication.primary.password.failed",
     AuthenticationSecondaryTotpFailed => "authentication.secondary.totp.failed",
     AuthenticationSecondaryRecoveryCodeFailed => "authentication.secondary.recovery_code.failed",

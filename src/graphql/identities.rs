@@ -10,11 +10,13 @@ use super::node::{decode, encode};
 use super::scalars::IdentityClaims;
 use super::users::{IdentityDefinition, IdentityType, User};
 
-/// A way a user is recognised: a login ID now; social and passkey identities later.
+/// A way a user is recognised: a login ID, or an anonymous user's device key; social and
+/// passkey identities later.
 #[derive(Clone)]
 pub struct Identity(pub crate::service::admin::identities::Identity);
 
-/// A way a user is recognised (a login ID now; social and passkey identities later).
+/// A way a user is recognised: a login ID, or the device key of an anonymous user (type
+/// `ANONYMOUS`); social and passkey identities later.
 #[Object(requires_scopes = "user:read")]
 impl Identity {
     /// The global ID of the identity.
@@ -27,7 +29,8 @@ impl Identity {
         IdentityType::parse(&self.0.kind)
     }
     /// Claims of the identity, with OIDC names (`email`, `phone_number`,
-    /// `preferred_username`) and Authgear's namespaced login ID claims.
+    /// `preferred_username`) and Authgear's namespaced login ID claims; an anonymous
+    /// identity has `https://authgear.com/claims/anonymous/key_id`.
     async fn claims(&self, #[graphql(desc = "Only these claims.")] names: Option<Vec<String>>) -> IdentityClaims {
         let mut c = self.0.claims();
         if let (Some(names), Value::Object(map)) = (names, &mut c) {

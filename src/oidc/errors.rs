@@ -26,6 +26,7 @@ pub fn oauth_error(e: OAuthError, basic: bool) -> Response {
         OAuthError::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", d),
         OAuthError::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", d),
         OAuthError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
+        OAuthError::TooManyRequests(d) => (StatusCode::TOO_MANY_REQUESTS, "invalid_request", d),
         OAuthError::Server(e) => {
             tracing::error!(cause = %e.describe(), "token endpoint failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the server failed; try again".to_owned())

@@ -1,8 +1,10 @@
 //! The OAuth 2 / OpenID Connect endpoints: discovery, JWKS, authorization, token,
-//! userinfo, introspection, revocation and logout, and the Auth UI pages. Handlers parse the request, call one service function
+//! challenges for device-signed grants, userinfo, introspection, revocation and logout,
+//! and the Auth UI pages. Handlers parse the request, call one service function
 //! and map the result; errors follow RFC 6749 §5.2.
 
 pub mod authorize;
+mod challenge;
 mod client_auth;
 mod cors;
 mod discovery;
@@ -84,6 +86,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
         .route("/oauth2/jwks", get(discovery::jwks))
         .route("/oauth2/token", post(token::token))
+        .route("/oauth2/challenge", post(challenge::challenge))
         .route("/oauth2/introspect", post(introspect::introspect))
         .route("/oauth2/revoke", post(revoke::revoke))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))

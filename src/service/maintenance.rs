@@ -1,5 +1,5 @@
 //! Background work: deleting expired sessions, codes, device tokens, revoked-token
-//! records and old counters, and users whose scheduled deletion is due.
+//! records, used challenges and old counters, and users whose scheduled deletion is due.
 
 use crate::service::Maintenance;
 use crate::service::Result;
@@ -14,7 +14,8 @@ const KEEP_ENDED_SESSIONS_US: i64 = 86_400 * 1_000_000;
 impl Maintenance<'_> {
     /// Deletes revoked-token records past their token's expiry; sessions (with their
     /// refresh tokens), authorization codes and reset codes that ended more than a day
-    /// ago; expired device tokens; and users whose scheduled deletion is due. Rotated refresh
+    /// ago; expired device tokens and records of used challenges; and users whose scheduled
+    /// deletion is due. Rotated refresh
     /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
     pub async fn cleanup(&self) -> Result<u64> {
         let t = micros(now());
@@ -49,7 +50,8 @@ impl Maintenance<'_> {
                     .rows_affected;
                 let otps = crate::service::account::otp::forget_old_codes(txn, t).await?;
                 let devices = crate::service::account::device_tokens::forget_expired(txn, t).await?;
-                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets + otps + devices))
+                let challenges = crate::service::oauth::challenge::forget_expired_challenges(txn, t).await?;
+                Ok::<_, crate::service::Error>((tokens, sessions, codes, resets + otps + devices + challenges))
             })
             .await?;
         let users = self.delete_due_users().await?;

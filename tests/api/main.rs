@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account_ui;
+mod anonymous;
 mod applications;
 mod audit;
 mod auth;
@@ -11,6 +12,7 @@ mod bot_protection;
 mod cli;
 mod config;
 mod cost;
+mod device_key;
 mod device_tokens;
 mod escalation;
 mod fraud_protection;

@@ -3,6 +3,7 @@
 //! or an OAuth error (RFC 6749 §5.2). The form reading and the actor are shared with
 //! introspection and revocation.
 
+mod anonymous_request;
 mod authorization_code;
 mod client_credentials;
 mod refresh_token;
@@ -16,6 +17,7 @@ use super::client_auth::{Form, identify, uses_basic};
 use super::errors::{no_store, oauth_error};
 use crate::service::Actor;
 use crate::service::admin::applications::Application;
+use crate::service::oauth::anonymous_request::GRANT_TYPE as ANONYMOUS_GRANT;
 use crate::service::oauth::error::OAuthError;
 use crate::state::{AppState, Peer};
 
@@ -47,6 +49,8 @@ enum Grant {
     RefreshToken,
     /// `client_credentials` (RFC 9068 access tokens for a resource): [`client_credentials`].
     ClientCredentials,
+    /// Authgear's anonymous-request grant (a device-signed JWT): [`anonymous_request`].
+    AnonymousRequest,
 }
 
 impl Grant {
@@ -56,6 +60,7 @@ impl Grant {
             "authorization_code" => Ok(Self::AuthorizationCode),
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
+            ANONYMOUS_GRANT => Ok(Self::AnonymousRequest),
             other => Err(OAuthError::UnsupportedGrantType(format!("the grant type `{other}` is not supported"))),
         }
     }
@@ -66,6 +71,7 @@ impl Grant {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::AnonymousRequest => ANONYMOUS_GRANT,
         }
     }
 }
@@ -79,10 +85,16 @@ struct TokenRequest<'a> {
 }
 
 impl TokenRequest<'_> {
+    /// The client, identified as [`identify`] does (public clients by `client_id`); for a
+    /// grant whose use the service decides (anonymous request).
+    async fn client(&self) -> Result<Application, OAuthError> {
+        identify(&self.state.services, self.headers, &self.form).await
+    }
+
     /// The client, identified as [`identify`] does (public clients by `client_id`), that
     /// must be allowed to use `grant`.
     async fn client_allowed(&self, grant: Grant) -> Result<Application, OAuthError> {
-        let app = identify(&self.state.services, self.headers, &self.form).await?;
+        let app = self.client().await?;
         if !app.grant_types.iter().any(|g| g == grant.as_str()) {
             return Err(OAuthError::UnauthorizedClient(format!(
                 "this client may not use the {} grant",
@@ -111,6 +123,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             Grant::AuthorizationCode => authorization_code::exchange(&request).await,
             Grant::RefreshToken => refresh_token::exchange(&request).await,
             Grant::ClientCredentials => client_credentials::exchange(&request).await,
+            Grant::AnonymousRequest => anonymous_request::exchange(&request).await,
         }
     }
     .await;

@@ -35,6 +35,9 @@ pub enum PerIp {
     /// Forgot-password requests (each looks an account up):
     /// `rate_limits.account_enumeration_per_ip_per_minute`.
     AccountEnumeration,
+    /// New anonymous users (the anonymous-request grant with a new key):
+    /// `rate_limits.anonymous_signups_per_ip_per_minute`.
+    AnonymousSignup,
 }
 
 /// Attempts counted in their buckets; give them back with [`Services::release_attempt`]
@@ -117,6 +120,7 @@ impl Account<'_> {
         let (name, limit) = match kind {
             PerIp::Signup => ("signup", rl.signups_per_ip_per_minute),
             PerIp::AccountEnumeration => ("account_enumeration", rl.account_enumeration_per_ip_per_minute),
+            PerIp::AnonymousSignup => ("signup_anonymous", rl.anonymous_signups_per_ip_per_minute),
         };
         let bucket = format!("{name}:ip:{}", network_key(ip));
         match self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? {

@@ -1,4 +1,4 @@
-//! Identities (login IDs) of a user.
+//! Identities of a user: login IDs, and the device keys of anonymous users.
 
 use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
@@ -42,12 +42,55 @@ pub(in crate::service) async fn insert_login_id(
         value: Set(login_id.value.clone()),
         original_value: Set(login_id.original.clone()),
         unique_key: Set(login_id.unique_key.clone()),
+        details: Set(None),
         created_at: Set(micros(t)),
         updated_at: Set(micros(t)),
     }
     .insert(conn)
     .await
     .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_IDENTITY, duplicate(login_id).describe()))
+}
+
+/// The kind of an anonymous user's identity: a device key.
+pub(in crate::service) const ANONYMOUS: &str = "anonymous";
+
+/// Inserts the `anonymous` identity of a device key: its key ID in `unique_key` (unique
+/// among anonymous identities), `{key_id, jwk}` in `details`.
+pub(in crate::service) async fn insert_anonymous(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    key_id: &str,
+    jwk: &Value,
+    t: i64,
+) -> std::result::Result<identity::Model, sea_orm::DbErr> {
+    identity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set(ANONYMOUS.into()),
+        login_id_key: Set(String::new()),
+        login_id_type: Set(ANONYMOUS.into()),
+        value: Set(key_id.to_owned()),
+        original_value: Set(key_id.to_owned()),
+        unique_key: Set(key_id.to_owned()),
+        details: Set(Some(json!({"key_id": key_id, "jwk": jwk}))),
+        created_at: Set(t),
+        updated_at: Set(t),
+    }
+    .insert(conn)
+    .await
+}
+
+/// The anonymous identity of a device key, if any.
+pub(in crate::service) async fn anonymous_by_key_id(
+    conn: &impl ConnectionTrait,
+    key_id: &str,
+) -> Result<Option<identity::Model>> {
+    Ok(identity::Entity::find()
+        .filter(Expr::col(identity::Column::LoginIdType).eq(ANONYMOUS))
+        .filter(Expr::col(identity::Column::UniqueKey).eq(key_id))
+        .filter(Expr::col(identity::Column::Kind).eq(ANONYMOUS))
+        .one(conn)
+        .await?)
 }
 
 async fn identity_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<identity::Model> {
@@ -172,16 +215,16 @@ impl Identities<'_> {
     }
 }
 
-/// An identity (a login ID for now).
+/// An identity: a login ID, or an anonymous user's device key.
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// ID.
     pub id: IdentityId,
     /// Owner.
     pub user_id: UserId,
-    /// `login_id`.
+    /// `login_id` or `anonymous`.
     pub kind: String,
-    /// Login ID key.
+    /// Login ID key (empty for other kinds).
     pub login_id_key: String,
     /// Login ID type.
     pub login_id_type: String,
@@ -196,8 +239,12 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Claims with OIDC names plus Authgear's namespaced login ID claims.
+    /// Claims with OIDC names plus Authgear's namespaced login ID claims; for an
+    /// anonymous identity, Authgear's `…/anonymous/key_id`.
     pub fn claims(&self) -> Value {
+        if self.kind == ANONYMOUS {
+            return json!({"https://authgear.com/claims/anonymous/key_id": self.value});
+        }
         let mut c = json!({
             "https://authgear.com/claims/login_id/key": self.login_id_key,
             "https://authgear.com/claims/login_id/type": self.login_id_type,

@@ -28,6 +28,32 @@ pub(in crate::service) async fn user_row(conn: &impl ConnectionTrait, id: Uuid) 
     q.one(conn).await?.ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {id} does not exist")))
 }
 
+/// A new user's row, created at `t` (microseconds), enabled, without attributes;
+/// `is_anonymous` for a user of the anonymous-request grant.
+pub(in crate::service) fn new_user_row(t: i64, is_anonymous: bool) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        created_at: Set(t),
+        updated_at: Set(t),
+        last_login_at: Set(None),
+        standard_attributes: Set(json!({})),
+        custom_attributes: Set(json!({})),
+        name_key: Set(None),
+        is_disabled: Set(false),
+        disable_reason: Set(None),
+        is_deactivated: Set(false),
+        is_anonymous: Set(is_anonymous),
+        is_anonymized: Set(false),
+        delete_at: Set(None),
+        anonymize_at: Set(None),
+        temporarily_disabled_from: Set(None),
+        temporarily_disabled_until: Set(None),
+        account_valid_from: Set(None),
+        account_valid_until: Set(None),
+        mfa_grace_period_end_at: Set(None),
+    }
+}
+
 /// The user as an audit payload records it; times are RFC 3339 text.
 pub(in crate::service) fn snapshot(u: &user::Model) -> Value {
     let t = |v: Option<i64>| {

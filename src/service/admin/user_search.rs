@@ -296,10 +296,12 @@ impl Users<'_> {
         Ok(users)
     }
 
-    /// IDs of users owning any of these login ID unique keys.
+    /// IDs of users owning any of these login ID unique keys (only login IDs: an
+    /// anonymous identity's key ID is no login ID, even if it looks like a username).
     pub(in crate::service) async fn user_ids_by_unique_keys(&self, keys: &[String]) -> Result<Vec<UserId>> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
+            .filter(Expr::col(identity::Column::Kind).eq("login_id"))
             .all(&self.db.conn)
             .await?;
         let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.user_id).collect();

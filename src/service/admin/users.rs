@@ -8,6 +8,7 @@ use crate::domain::reason;
 use crate::service::Users;
 use crate::service::admin::user_rows::generate_password;
 use crate::service::admin::user_rows::insert_password;
+use crate::service::admin::user_rows::new_user_row;
 use crate::service::admin::user_rows::primary_password;
 use crate::service::admin::user_rows::refresh_derived;
 use crate::service::admin::user_rows::snapshot;
@@ -106,29 +107,10 @@ impl Users<'_> {
         let user = self
             .write(async |tx| {
                 let txn = tx.conn();
-                let row = user::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    created_at: Set(micros(t)),
-                    updated_at: Set(micros(t)),
-                    last_login_at: Set(None),
-                    standard_attributes: Set(json!({})),
-                    custom_attributes: Set(json!({})),
-                    name_key: Set(None),
-                    is_disabled: Set(false),
-                    disable_reason: Set(None),
-                    is_deactivated: Set(false),
-                    is_anonymous: Set(false),
-                    is_anonymized: Set(false),
-                    delete_at: Set(None),
-                    anonymize_at: Set(None),
-                    temporarily_disabled_from: Set(None),
-                    temporarily_disabled_until: Set(None),
-                    account_valid_from: Set(input.account_valid_from.map(micros)),
-                    account_valid_until: Set(input.account_valid_until.map(micros)),
-                    mfa_grace_period_end_at: Set(None),
-                }
-                .insert(txn)
-                .await?;
+                let mut row = new_user_row(micros(t), false);
+                row.account_valid_from = Set(input.account_valid_from.map(micros));
+                row.account_valid_until = Set(input.account_valid_until.map(micros));
+                let row = row.insert(txn).await?;
                 crate::service::admin::identities::insert_login_id(
                     txn,
                     &input.login_id_key,

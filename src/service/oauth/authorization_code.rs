@@ -5,16 +5,17 @@ use crate::crypto::{b64, ct_eq, sha256};
 use crate::domain::ids::{SessionId, TypedId};
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
+use crate::service::oauth::claims::IdTokenFor;
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
-use crate::service::store::time::{micros, now, strings, time_of};
-use crate::service::{Actor, Audit, Error, Result};
+use crate::service::store::time::{micros, now, strings};
+use crate::service::{Actor, Audit, Result};
 use entity::{authorization_code, revoked_token, session};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 /// What a code is exchanged for.
@@ -159,25 +160,19 @@ impl OAuth<'_> {
         };
 
         let access = self.sign_access_token(&user, app, sid, row.auth_time, &amr, &scopes, &authgear, &jti)?;
-        let mut claims = Map::new();
-        let iat = now().unix_timestamp();
-        claims.insert("iss".into(), json!(self.config.public_url()));
-        claims.insert("sub".into(), json!(user.id.to_string()));
-        claims.insert("aud".into(), json!([app.client_id]));
-        claims.insert("iat".into(), json!(iat));
-        claims.insert("exp".into(), json!(iat + app.access_token_lifetime));
-        claims.insert("auth_time".into(), json!(time_of(row.auth_time).unix_timestamp()));
-        if let Some(n) = &row.nonce {
-            claims.insert("nonce".into(), json!(n));
-        }
-        claims.insert("amr".into(), json!(amr));
-        claims.insert("sid".into(), json!(row.idp_session_id.to_string()));
-        // OIDC Core §3.1.3.6: the left half of the SHA-256 of the access token.
-        claims.insert("at_hash".into(), json!(b64(&sha256(access.as_bytes())[..16])));
-        claims.extend(crate::service::oauth::claims::scope_claims(&user, &scopes));
-        claims.extend(authgear);
-        let key = self.keys.active("RS256").ok_or_else(|| Error::internal("no active RS256 signing key"))?;
-        let id_token = key.sign("JWT", &Value::Object(claims)).map_err(Error::from)?;
+        let id_token = self.sign_id_token(
+            &IdTokenFor {
+                user: &user,
+                app,
+                sid: row.idp_session_id,
+                auth_time: row.auth_time,
+                nonce: row.nonce.as_deref(),
+            },
+            &amr,
+            &access,
+            &scopes,
+            authgear,
+        )?;
         Ok(CodeTokens {
             access_token: access,
             id_token,

@@ -1,6 +1,7 @@
 //! Claims about a user in tokens and at the userinfo endpoint: standard claims by scope
 //! and Authgear's `https://authgear.com/claims/user/*` claims.
 
+use crate::crypto::{b64, sha256};
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
 use crate::service::admin::users::User;
@@ -50,6 +51,21 @@ const AUTHGEAR_CLAIMS: [&str; 4] = [
     "https://authgear.com/claims/user/is_verified",
     "https://authgear.com/claims/user/can_reauthenticate",
 ];
+
+/// Whom an ID token is for: the user, the application, the session (`sid`), when the
+/// user authenticated (microseconds) and the authorization request's `nonce`.
+pub(in crate::service) struct IdTokenFor<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// The application (`aud`).
+    pub app: &'a Application,
+    /// The session (`sid`).
+    pub sid: Uuid,
+    /// When the user authenticated, in microseconds.
+    pub auth_time: i64,
+    /// The authorization request's `nonce`.
+    pub nonce: Option<&'a str>,
+}
 
 /// Why a bearer token was refused at the userinfo endpoint (RFC 6750 §3.1).
 #[derive(Debug)]
@@ -172,6 +188,37 @@ impl OAuth<'_> {
         }
         claims.extend(authgear.clone());
         Ok(key.sign("at+jwt", &Value::Object(claims))?)
+    }
+
+    /// Signs an ID token: `sub`, the session and its authentication time, `amr`, the
+    /// `at_hash` of `access_token`, standard claims by scope and Authgear's user claims.
+    pub(in crate::service) fn sign_id_token(
+        &self,
+        to: &IdTokenFor<'_>,
+        amr: &[String],
+        access_token: &str,
+        scopes: &[String],
+        authgear: Map<String, Value>,
+    ) -> Result<String> {
+        let mut claims = Map::new();
+        let iat = now().unix_timestamp();
+        claims.insert("iss".into(), json!(self.config.public_url()));
+        claims.insert("sub".into(), json!(to.user.id.to_string()));
+        claims.insert("aud".into(), json!([to.app.client_id]));
+        claims.insert("iat".into(), json!(iat));
+        claims.insert("exp".into(), json!(iat + to.app.access_token_lifetime));
+        claims.insert("auth_time".into(), json!(time_of(to.auth_time).unix_timestamp()));
+        if let Some(n) = to.nonce {
+            claims.insert("nonce".into(), json!(n));
+        }
+        claims.insert("amr".into(), json!(amr));
+        claims.insert("sid".into(), json!(to.sid.to_string()));
+        // OIDC Core §3.1.3.6: the left half of the SHA-256 of the access token.
+        claims.insert("at_hash".into(), json!(b64(&sha256(access_token.as_bytes())[..16])));
+        claims.extend(scope_claims(to.user, scopes));
+        claims.extend(authgear);
+        let key = self.keys.active("RS256").ok_or_else(|| Error::internal("no active RS256 signing key"))?;
+        Ok(key.sign("JWT", &Value::Object(claims))?)
     }
 
     /// The `sub` of an ID token this server issued, expired or not.

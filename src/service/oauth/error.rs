@@ -19,6 +19,9 @@ pub enum OAuthError {
     InvalidTarget(String),
     /// `invalid_grant`.
     InvalidGrant(String),
+    /// A rate limit refused the request: HTTP 429 with `invalid_request`, since RFC 6749
+    /// has no code of its own for it.
+    TooManyRequests(String),
     /// A server failure (logged, shown as `server_error`).
     Server(Error),
 }

@@ -1,0 +1,15 @@
+//! Anonymous users (Authgear's `identity.anonymous`): an app signs in without asking the
+//! person anything, with a key pair it keeps on the device.
+
+use serde::{Deserialize, Serialize};
+
+/// Anonymous users for apps: the grant
+/// `urn:authgear:params:oauth:grant-type:anonymous-request` with a device key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnonymousConfig {
+    /// Whether SPA, native and traditional web applications may sign users in
+    /// anonymously (off by default, as in Authgear). The sign-ups are limited by
+    /// `rate_limits.anonymous_signups_per_ip_per_minute`.
+    pub enabled: bool,
+}

@@ -1,0 +1,214 @@
+//! The anonymous-request grant (`urn:authgear:params:oauth:grant-type:anonymous-request`,
+//! Authgear's `handleAnonymousRequest`): an app proves a device key pair with a JWT over a
+//! challenge from `POST /oauth2/challenge`. The first use of a key ID creates an anonymous
+//! user with an `anonymous` identity holding the public key; later uses verify the JWT
+//! against that stored key and sign the same user in again. Either way the answer is a
+//! refresh-token grant with an access token, a refresh token and an ID token.
+//!
+//! Unlike Authgear, the first JWT's signature is verified too (against the key in its own
+//! header, which the SDKs always sign with).
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::crypto::challenge::Purpose;
+use crate::crypto::device_jwt::{ANONYMOUS_REQUEST_TYP, DeviceClaims, DeviceJwt, DeviceJwtError};
+use crate::domain::ids::{TypedId, UserId};
+use crate::service::account::rate_limit::PerIp;
+use crate::service::admin::applications::Application;
+use crate::service::admin::identities::{ANONYMOUS, anonymous_by_key_id, insert_anonymous};
+use crate::service::admin::user_rows::{new_user_row, snapshot};
+use crate::service::admin::users::User;
+use crate::service::oauth::authorize::FULL_ACCESS;
+use crate::service::oauth::challenge::consume_challenge;
+use crate::service::oauth::claims::IdTokenFor;
+use crate::service::oauth::error::OAuthError;
+use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::time::{micros, now};
+use crate::service::unit_of_work::audit_row;
+use crate::service::{Actor, Audit, Error, OAuth};
+use entity::{session, user};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+
+/// The grant's `grant_type`.
+pub const GRANT_TYPE: &str = "urn:authgear:params:oauth:grant-type:anonymous-request";
+
+/// What the grant answers with.
+#[derive(Debug, Clone)]
+pub struct AnonymousTokens {
+    /// RFC 9068 access token.
+    pub access_token: String,
+    /// The refresh token of the new grant.
+    pub refresh_token: String,
+    /// The ID token (its `…/user/is_anonymous` claim is true).
+    pub id_token: String,
+    /// Access token lifetime in seconds.
+    pub expires_in: i64,
+    /// The granted scopes, space-separated: always `openid offline_access` and full access.
+    pub scope: String,
+}
+
+/// Who the grant signs in: a known key's user, or a new one for a new key.
+enum Signer {
+    Known(Box<User>),
+    New { jwk: serde_json::Value },
+}
+
+fn invalid(e: DeviceJwtError) -> OAuthError {
+    OAuthError::InvalidGrant(e.0)
+}
+
+impl OAuth<'_> {
+    /// The anonymous-request grant for `app` with the device's `jwt`. Refused with
+    /// `unauthorized_client` when `anonymous.enabled` is off or the application type may
+    /// not have anonymous users, and with `invalid_grant` for a JWT or challenge that does
+    /// not pass. A wrong signature for a known key is audited as
+    /// `authentication.identity.anonymous.failed`. A new user counts against
+    /// `rate_limits.anonymous_signups_per_ip_per_minute` and is audited as `user.created`;
+    /// every success writes `user.authenticated`.
+    #[tracing::instrument(skip_all, fields(client_id = %app.client_id))]
+    pub async fn anonymous_request(
+        &self,
+        app: &Application,
+        jwt: &str,
+        actor: &Actor,
+    ) -> Result<AnonymousTokens, OAuthError> {
+        if !self.config.anonymous.enabled {
+            return Err(OAuthError::UnauthorizedClient(
+                "anonymous users are disabled (AnonymousUserDisallowed)".into(),
+            ));
+        }
+        if !app.kind.allows_anonymous_users() {
+            return Err(OAuthError::UnauthorizedClient(format!(
+                "anonymous users are not supported by a {} application; use a SPA, native or traditional web application",
+                app.kind.as_str()
+            )));
+        }
+        let parsed = DeviceJwt::parse(jwt, ANONYMOUS_REQUEST_TYP).map_err(invalid)?;
+        let t = now();
+        let (signer, claims) = self.verify_device_jwt(&parsed, jwt, t.unix_timestamp(), actor).await?;
+        if claims.action.as_deref().is_some_and(|a| a != "auth") {
+            return Err(OAuthError::InvalidGrant(
+                "the token endpoint takes action `auth`; a promotion goes through the authorization endpoint".into(),
+            ));
+        }
+        let challenge = self.open_challenge(&claims.challenge, Purpose::AnonymousRequest)?;
+        if matches!(signer, Signer::New { .. }) {
+            let ip = actor.ip.as_deref().unwrap_or("-");
+            if !self.account().allow_per_ip(PerIp::AnonymousSignup, ip, actor).await? {
+                return Err(OAuthError::TooManyRequests(
+                    "too many new anonymous users from this address; try again in a minute".into(),
+                ));
+            }
+        }
+
+        let scopes: Vec<String> = ["openid", "offline_access", FULL_ACCESS].map(str::to_owned).to_vec();
+        let tm = micros(t);
+        let (user, sid, refresh) = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                consume_challenge(txn, &claims.challenge, &challenge).await?;
+                let user = match &signer {
+                    Signer::Known(u) => User::clone(u),
+                    Signer::New { jwk } => {
+                        let row = new_user_row(tm, true).insert(txn).await?;
+                        insert_anonymous(txn, row.id, &parsed.key_id, jwk, tm).await.map_err(|e| {
+                            match e.sql_err() {
+                                // A concurrent first use of the same key won.
+                                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                                    OAuthError::InvalidGrant("this key was registered by a concurrent request".into())
+                                }
+                                _ => OAuthError::from(Error::from(e)),
+                            }
+                        })?;
+                        let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
+                        let payload = json!({"user": snapshot(&row), "identity_type": ANONYMOUS});
+                        tx.record_at(&audit, Some(row.id), payload, t).await?;
+                        User::from(row)
+                    }
+                };
+                let grant = session::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    user_id: Set(user.id.uuid()),
+                    kind: Set("offline_grant".into()),
+                    client_id: Set(Some(app.client_id.clone())),
+                    idp_session_id: Set(None),
+                    scopes: Set(json!(scopes)),
+                    amr: Set(json!([])),
+                    auth_time: Set(tm),
+                    created_at: Set(tm),
+                    last_accessed_at: Set(tm),
+                    created_by_ip: Set(actor.ip.clone()),
+                    last_accessed_by_ip: Set(actor.ip.clone()),
+                    user_agent: Set(actor.user_agent.clone()),
+                    expires_at: Set(tm + app.refresh_token_lifetime.saturating_mul(1_000_000)),
+                    revoked_at: Set(None),
+                    token_hash: Set(None),
+                }
+                .insert(txn)
+                .await?;
+                let refresh = insert_refresh_token(txn, grant.id, tm).await?;
+                user::Entity::update_many()
+                    .col_expr(user::Column::LastLoginAt, Expr::value(tm))
+                    .filter(Expr::col(user::Column::Id).eq(user.id.uuid()))
+                    .exec(txn)
+                    .await?;
+                let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
+                let payload = json!({"session_id": grant.id, "amr": [], "identity_type": ANONYMOUS});
+                tx.record_at(&audit, Some(user.id.uuid()), payload, t).await?;
+                Ok::<_, OAuthError>((user, grant.id, refresh))
+            })
+            .await?;
+
+        let authgear = self.authgear_claims(&user).await?;
+        let jti = Uuid::now_v7().to_string();
+        let access = self.sign_access_token(&user, app, sid, tm, &[], &scopes, &authgear, &jti)?;
+        let to = IdTokenFor { user: &user, app, sid, auth_time: tm, nonce: None };
+        let id_token = self.sign_id_token(&to, &[], &access, &scopes, authgear)?;
+        Ok(AnonymousTokens {
+            access_token: access,
+            refresh_token: refresh,
+            id_token,
+            expires_in: app.access_token_lifetime,
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// Verifies the JWT: against the stored key when its key ID is known (a failure is
+    /// audited), else against the key in its header, which a new key must carry.
+    async fn verify_device_jwt(
+        &self,
+        parsed: &DeviceJwt,
+        jwt: &str,
+        now_s: i64,
+        actor: &Actor,
+    ) -> Result<(Signer, DeviceClaims), OAuthError> {
+        let Some(ident) = anonymous_by_key_id(&self.db.conn, &parsed.key_id).await? else {
+            let jwk = parsed.jwk.clone().ok_or_else(|| {
+                OAuthError::InvalidGrant("the key ID is unknown; the JWT header must carry the public key (jwk)".into())
+            })?;
+            let claims = parsed.verify(jwt, &jwk, now_s).map_err(invalid)?;
+            return Ok((Signer::New { jwk }, claims));
+        };
+        let stored = ident
+            .details
+            .as_ref()
+            .and_then(|d| d.get("jwk"))
+            .ok_or_else(|| Error::internal("an anonymous identity without its key"))?;
+        let claims = match parsed.verify(jwt, stored, now_s) {
+            Ok(c) => c,
+            Err(e) => {
+                let audit = Audit { actor: actor.clone(), activity: "authentication.identity.anonymous.failed".into() };
+                let payload = json!({"user_id": ident.user_id, "identity_type": ANONYMOUS, "key_id": parsed.key_id});
+                self.audit_batch.record(audit_row::row(&audit, Some(ident.user_id), payload, now())).await?;
+                return Err(invalid(e));
+            }
+        };
+        let user = match self.users().get(UserId::from(ident.user_id)).await? {
+            Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
+            _ => return Err(OAuthError::InvalidGrant("the user is disabled or deleted".into())),
+        };
+        Ok((Signer::Known(Box::new(user)), claims))
+    }
+}
