@@ -10,12 +10,13 @@ use crate::service::account::recovery_codes::FAILED as RECOVERY_CODE_FAILED;
 use crate::service::admin::users::User;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
+use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result, Services};
 use entity::{session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -410,24 +411,18 @@ impl Account<'_> {
         let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = session::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                user_id: Set(user.id.uuid()),
-                kind: Set("idp".into()),
-                client_id: Set(None),
-                idp_session_id: Set(None),
-                scopes: Set(json!([])),
-                amr: Set(json!(amr)),
-                auth_time: Set(t),
-                created_at: Set(t),
-                last_accessed_at: Set(t),
-                created_by_ip: Set(actor.ip.clone()),
-                last_accessed_by_ip: Set(actor.ip.clone()),
-                user_agent: Set(actor.user_agent.clone()),
-                expires_at: Set(t + self.config.session.lifetime_seconds.saturating_mul(1_000_000)),
-                revoked_at: Set(None),
-                token_hash: Set(Some(sha256(token.as_bytes()).to_vec())),
+            let row = NewSession {
+                kind: "idp",
+                user_id: user.id.uuid(),
+                client_id: None,
+                idp_session_id: None,
+                scopes: &[],
+                amr: &amr,
+                auth_time: t,
+                lifetime_seconds: self.config.session.lifetime_seconds,
+                token_hash: Some(sha256(token.as_bytes()).to_vec()),
             }
+            .row(t, actor)
             .insert(txn)
             .await?;
             if let Some(old) = replaces {

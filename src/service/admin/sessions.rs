@@ -11,15 +11,15 @@ use crate::service::oauth::refresh_token::UserTokens;
 use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
+use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings, time_of};
 use crate::service::{Audit, Error, Result};
 use entity::session;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use std::collections::HashMap;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A session of a user.
 #[derive(Debug, Clone)]
@@ -95,24 +95,18 @@ impl Sessions<'_> {
                 }
                 let t = micros(now());
                 let scopes = vec!["openid".to_owned(), "offline_access".to_owned()];
-                let row = session::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    user_id: Set(user_id.uuid()),
-                    kind: Set("offline_grant".into()),
-                    client_id: Set(Some(client_id.to_owned())),
-                    idp_session_id: Set(None),
-                    scopes: Set(json!(scopes)),
-                    amr: Set(json!([])),
-                    auth_time: Set(t),
-                    created_at: Set(t),
-                    last_accessed_at: Set(t),
-                    created_by_ip: Set(audit.actor.ip.clone()),
-                    last_accessed_by_ip: Set(audit.actor.ip.clone()),
-                    user_agent: Set(audit.actor.user_agent.clone()),
-                    expires_at: Set(t + app.refresh_token_lifetime.saturating_mul(1_000_000)),
-                    revoked_at: Set(None),
-                    token_hash: Set(None),
+                let row = NewSession {
+                    kind: "offline_grant",
+                    user_id: user_id.uuid(),
+                    client_id: Some(client_id.to_owned()),
+                    idp_session_id: None,
+                    scopes: &scopes,
+                    amr: &[],
+                    auth_time: t,
+                    lifetime_seconds: app.refresh_token_lifetime,
+                    token_hash: None,
                 }
+                .row(t, &audit.actor)
                 .insert(txn)
                 .await?;
                 let refresh = insert_refresh_token(txn, row.id, t).await?;

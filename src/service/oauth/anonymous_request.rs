@@ -8,6 +8,7 @@
 //! Unlike Authgear, the first JWT's signature is verified too (against the key in its own
 //! header, which the SDKs always sign with).
 
+use crate::service::store::session_row::NewSession;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -27,9 +28,9 @@ use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::time::{micros, now};
 use crate::service::unit_of_work::audit_row;
 use crate::service::{Actor, Audit, Error, OAuth};
-use entity::{session, user};
+use entity::user;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
 
 /// The grant's `grant_type`.
 pub const GRANT_TYPE: &str = "urn:authgear:params:oauth:grant-type:anonymous-request";
@@ -128,24 +129,18 @@ impl OAuth<'_> {
                         User::from(row)
                     }
                 };
-                let grant = session::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    user_id: Set(user.id.uuid()),
-                    kind: Set("offline_grant".into()),
-                    client_id: Set(Some(app.client_id.clone())),
-                    idp_session_id: Set(None),
-                    scopes: Set(json!(scopes)),
-                    amr: Set(json!([])),
-                    auth_time: Set(tm),
-                    created_at: Set(tm),
-                    last_accessed_at: Set(tm),
-                    created_by_ip: Set(actor.ip.clone()),
-                    last_accessed_by_ip: Set(actor.ip.clone()),
-                    user_agent: Set(actor.user_agent.clone()),
-                    expires_at: Set(tm + app.refresh_token_lifetime.saturating_mul(1_000_000)),
-                    revoked_at: Set(None),
-                    token_hash: Set(None),
+                let grant = NewSession {
+                    kind: "offline_grant",
+                    user_id: user.id.uuid(),
+                    client_id: Some(app.client_id.clone()),
+                    idp_session_id: None,
+                    scopes: &scopes,
+                    amr: &[],
+                    auth_time: tm,
+                    lifetime_seconds: app.refresh_token_lifetime,
+                    token_hash: None,
                 }
+                .row(tm, actor)
                 .insert(txn)
                 .await?;
                 let refresh = insert_refresh_token(txn, grant.id, tm).await?;

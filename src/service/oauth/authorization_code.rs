@@ -10,6 +10,7 @@ use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
+use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
 use entity::{authorization_code, revoked_token, session};
@@ -119,24 +120,18 @@ impl OAuth<'_> {
                     return Ok::<_, OAuthError>(None);
                 }
                 let (sid, refresh) = if offline {
-                    let grant = session::ActiveModel {
-                        id: Set(Uuid::now_v7()),
-                        user_id: Set(user.id.uuid()),
-                        kind: Set("offline_grant".into()),
-                        client_id: Set(Some(app.client_id.clone())),
-                        idp_session_id: Set(Some(row.idp_session_id)),
-                        scopes: Set(json!(scopes)),
-                        amr: Set(json!(amr)),
-                        auth_time: Set(row.auth_time),
-                        created_at: Set(t),
-                        last_accessed_at: Set(t),
-                        created_by_ip: Set(actor.ip.clone()),
-                        last_accessed_by_ip: Set(actor.ip.clone()),
-                        user_agent: Set(actor.user_agent.clone()),
-                        expires_at: Set(t + app.refresh_token_lifetime.saturating_mul(1_000_000)),
-                        revoked_at: Set(None),
-                        token_hash: Set(None),
+                    let grant = NewSession {
+                        kind: "offline_grant",
+                        user_id: user.id.uuid(),
+                        client_id: Some(app.client_id.clone()),
+                        idp_session_id: Some(row.idp_session_id),
+                        scopes: &scopes,
+                        amr: &amr,
+                        auth_time: row.auth_time,
+                        lifetime_seconds: app.refresh_token_lifetime,
+                        token_hash: None,
                     }
+                    .row(t, actor)
                     .insert(txn)
                     .await?;
                     authorization_code::Entity::update_many()

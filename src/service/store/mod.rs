@@ -11,4 +11,5 @@ pub mod paging;
 pub(in crate::service) mod refresh_batch;
 pub(in crate::service) mod sealed;
 pub(in crate::service) mod session_end;
+pub(in crate::service) mod session_row;
 pub mod time;
