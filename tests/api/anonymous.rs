@@ -283,3 +283,32 @@ async fn the_per_ip_signup_limit_refuses_the_third_new_user_but_not_returning_on
     let (status, body) = sign_in(&app, &client_id, &first).await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn hostile_bytes_and_a_parallel_burst_on_one_challenge() {
+    let app = enabled().await;
+    let (client_id, _) = application(&app, "NATIVE").await;
+    let users = async |app: &TestApp| app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"].clone();
+    let before = users(&app).await;
+
+    // NUL bytes and a megabyte in the purpose, and as the JWT: clear 400s, nothing created.
+    for purpose in ["anonymous\u{0}request".to_owned(), "x".repeat(1_000_000)] {
+        let (status, body) = post_challenge(&app, &json!({"purpose": purpose}).to_string()).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    for jwt in ["a\u{0}b.c.d".to_owned(), "x".repeat(1_000_000), format!("{}.{}.", "e".repeat(500_000), "f")] {
+        let (status, body) = grant(&app, &client_id, &jwt).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"] == "invalid_request" || body["error"] == "invalid_grant", "{body}");
+    }
+    assert_eq!(users(&app).await, before);
+
+    // One signed challenge sent 40 times at once: one user, one answer with tokens.
+    let key = DeviceKey::es256();
+    let jwt = key.anonymous_jwt(&challenge(&app, "anonymous_request").await);
+    let answers = futures::future::join_all((0..40).map(|_| grant(&app, &client_id, &jwt))).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(ok, 1, "{answers:?}");
+    assert!(answers.iter().all(|(s, b)| *s == 200 || (*s == 400 && b["error"] == "invalid_grant")), "{answers:?}");
+    assert_eq!(users(&app).await, json!(before.as_i64().unwrap() + 1));
+}
