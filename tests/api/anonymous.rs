@@ -288,7 +288,8 @@ async fn the_per_ip_signup_limit_refuses_the_third_new_user_but_not_returning_on
 async fn hostile_bytes_and_a_parallel_burst_on_one_challenge() {
     let app = enabled().await;
     let (client_id, _) = application(&app, "NATIVE").await;
-    let users = async |app: &TestApp| app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"].clone();
+    let users =
+        async |app: &TestApp| app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"].clone();
     let before = users(&app).await;
 
     // NUL bytes and a megabyte in the purpose, and as the JWT: clear 400s, nothing created.
