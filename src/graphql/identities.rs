@@ -10,13 +10,14 @@ use super::node::{decode, encode};
 use super::scalars::IdentityClaims;
 use super::users::{IdentityDefinition, IdentityType, User};
 
-/// A way a user is recognised: a login ID, or an anonymous user's device key; social and
-/// passkey identities later.
+/// A way a user is recognised: a login ID, a device key (anonymous or biometric), a
+/// passkey, or an account at a social or enterprise login provider.
 #[derive(Clone)]
 pub struct Identity(pub crate::service::admin::identities::Identity);
 
-/// A way a user is recognised: a login ID, or the device key of an anonymous user (type
-/// `ANONYMOUS`); social and passkey identities later.
+/// A way a user is recognised: a login ID, the device key of an anonymous user
+/// (`ANONYMOUS`) or of a phone set up for biometric sign-in (`BIOMETRIC`), a passkey
+/// (`PASSKEY`), or an account at a social or enterprise login provider (`OAUTH`).
 #[Object(requires_scopes = "user:read")]
 impl Identity {
     /// The global ID of the identity.
@@ -28,9 +29,11 @@ impl Identity {
     async fn identity_type(&self) -> IdentityType {
         IdentityType::parse(&self.0.kind)
     }
-    /// Claims of the identity, with OIDC names (`email`, `phone_number`,
-    /// `preferred_username`) and Authgear's namespaced login ID claims; an anonymous
-    /// identity has `https://authgear.com/claims/anonymous/key_id`.
+    /// Claims of the identity as Authgear names them: a login ID has OIDC names (`email`,
+    /// `phone_number`, `preferred_username`) and `https://authgear.com/claims/login_id/…`;
+    /// the other types have `…/anonymous/key_id`, `…/biometric/{key_id,device_info,
+    /// formatted_device_info}`, `…/passkey/{credential_id,display_name}` or
+    /// `…/oauth/{provider_type,provider_alias,subject_id,profile}`.
     async fn claims(&self, #[graphql(desc = "Only these claims.")] names: Option<Vec<String>>) -> IdentityClaims {
         let mut c = self.0.claims();
         if let (Some(names), Value::Object(map)) = (names, &mut c) {

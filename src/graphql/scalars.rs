@@ -37,6 +37,11 @@ json_scalar!(
     IdentityClaims
 );
 json_scalar!(
+    /// Sign-in with Ethereum accounts of a user: `{"accounts": [...]}`. Deprecated, as in
+    /// Authgear: always empty.
+    Web3Claims
+);
+json_scalar!(
     /// Claims of an authenticator: a JSON object with Authgear's namespaced keys, such as
     /// `https://authgear.com/claims/oob_otp/email`. Secrets are never among them.
     AuthenticatorClaims

@@ -15,7 +15,7 @@ use crate::graphql::loaders::{
 use crate::graphql::lockout::AccountLockout;
 use crate::graphql::node::encode;
 use crate::graphql::roles_groups::{Group, Role};
-use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
+use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes, Web3Claims};
 use crate::graphql::sessions::{Authorization, Session};
 use crate::service::admin::authenticators::Factor;
 use crate::service::admin::lookups::Owner;
@@ -177,6 +177,25 @@ impl User {
     async fn login_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
         let list = loader(ctx)?.load_one(IdentitiesOf(self.0.id)).await?.unwrap_or_default();
         Ok(list.into_iter().filter(|i| i.kind == "login_id").map(Identity).collect())
+    }
+    /// The user's social and enterprise login connections (identities of type `OAUTH`),
+    /// oldest first.
+    async fn oauth_connections(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
+        identities_of_kind(ctx, &self.0, IdentityType::Oauth).await
+    }
+    /// The user's passkeys (identities of type `PASSKEY`), oldest first.
+    async fn passkeys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
+        identities_of_kind(ctx, &self.0, IdentityType::Passkey).await
+    }
+    /// The devices set up for biometric sign-in (identities of type `BIOMETRIC`), oldest
+    /// first.
+    async fn biometric_registrations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
+        identities_of_kind(ctx, &self.0, IdentityType::Biometric).await
+    }
+    /// Sign-in with Ethereum accounts. Deprecated, as in Authgear, which no longer offers
+    /// it and always returns an empty object (`{"accounts": []}`); so does this server.
+    async fn web3(&self) -> Web3Claims {
+        Web3Claims(serde_json::json!({"accounts": []}))
     }
     /// The user's authenticators (passwords, email and SMS codes, TOTP), oldest first.
     #[allow(clippy::too_many_arguments)]
@@ -367,4 +386,14 @@ impl IdentityType {
             _ => Self::LoginId,
         }
     }
+}
+
+/// The user's identities of one type, oldest first.
+async fn identities_of_kind(
+    ctx: &Context<'_>,
+    user: &crate::service::admin::users::User,
+    kind: IdentityType,
+) -> async_graphql::Result<Vec<Identity>> {
+    let list = loader(ctx)?.load_one(IdentitiesOf(user.id)).await?.unwrap_or_default();
+    Ok(list.into_iter().filter(|i| i.kind == kind.as_str()).map(Identity).collect())
 }

@@ -53,6 +53,55 @@ pub(in crate::service) async fn insert_login_id(
 
 /// The kind of an anonymous user's identity: a device key.
 pub(in crate::service) const ANONYMOUS: &str = "anonymous";
+/// The kind of a biometric identity: a device key set up for biometric sign-in.
+pub(in crate::service) const BIOMETRIC: &str = "biometric";
+/// The kind of a passkey identity: a WebAuthn discoverable credential.
+pub(in crate::service) const PASSKEY: &str = "passkey";
+/// The kind of a social or enterprise login identity: an account at an OAuth provider.
+pub(in crate::service) const OAUTH: &str = "oauth";
+
+/// Inserts an identity that is not a login ID (`anonymous`, `biometric`, `passkey`,
+/// `oauth`): `kind` in `kind` and `login_id_type`, its look-up key in `value` and
+/// `unique_key` (unique per kind: a device key ID, a credential ID, `alias:subject`), and
+/// what the kind needs in `details` (see [`Identity::claims`] for each kind's shape).
+pub(in crate::service) async fn insert_keyed(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    user_id: Uuid,
+    unique_key: &str,
+    details: Value,
+    t: i64,
+) -> std::result::Result<identity::Model, sea_orm::DbErr> {
+    identity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set(kind.into()),
+        login_id_key: Set(String::new()),
+        login_id_type: Set(kind.into()),
+        value: Set(unique_key.to_owned()),
+        original_value: Set(unique_key.to_owned()),
+        unique_key: Set(unique_key.to_owned()),
+        details: Set(Some(details)),
+        created_at: Set(t),
+        updated_at: Set(t),
+    }
+    .insert(conn)
+    .await
+}
+
+/// The identity of `kind` (not a login ID) with look-up key `unique_key`, if any.
+pub(in crate::service) async fn keyed_identity(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    unique_key: &str,
+) -> Result<Option<identity::Model>> {
+    Ok(identity::Entity::find()
+        .filter(Expr::col(identity::Column::LoginIdType).eq(kind))
+        .filter(Expr::col(identity::Column::UniqueKey).eq(unique_key))
+        .filter(Expr::col(identity::Column::Kind).eq(kind))
+        .one(conn)
+        .await?)
+}
 
 /// Inserts the `anonymous` identity of a device key: its key ID in `unique_key` (unique
 /// among anonymous identities), `{key_id, jwk}` in `details`.
@@ -63,21 +112,7 @@ pub(in crate::service) async fn insert_anonymous(
     jwk: &Value,
     t: i64,
 ) -> std::result::Result<identity::Model, sea_orm::DbErr> {
-    identity::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user_id),
-        kind: Set(ANONYMOUS.into()),
-        login_id_key: Set(String::new()),
-        login_id_type: Set(ANONYMOUS.into()),
-        value: Set(key_id.to_owned()),
-        original_value: Set(key_id.to_owned()),
-        unique_key: Set(key_id.to_owned()),
-        details: Set(Some(json!({"key_id": key_id, "jwk": jwk}))),
-        created_at: Set(t),
-        updated_at: Set(t),
-    }
-    .insert(conn)
-    .await
+    insert_keyed(conn, ANONYMOUS, user_id, key_id, json!({"key_id": key_id, "jwk": jwk}), t).await
 }
 
 /// The anonymous identity of a device key, if any.
@@ -85,12 +120,7 @@ pub(in crate::service) async fn anonymous_by_key_id(
     conn: &impl ConnectionTrait,
     key_id: &str,
 ) -> Result<Option<identity::Model>> {
-    Ok(identity::Entity::find()
-        .filter(Expr::col(identity::Column::LoginIdType).eq(ANONYMOUS))
-        .filter(Expr::col(identity::Column::UniqueKey).eq(key_id))
-        .filter(Expr::col(identity::Column::Kind).eq(ANONYMOUS))
-        .one(conn)
-        .await?)
+    keyed_identity(conn, ANONYMOUS, key_id).await
 }
 
 async fn identity_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<identity::Model> {
@@ -236,14 +266,57 @@ pub struct Identity {
     pub created_at: OffsetDateTime,
     /// Last change.
     pub updated_at: OffsetDateTime,
+    /// What a kind other than a login ID keeps (see [`Identity::claims`]).
+    pub details: Option<Value>,
 }
 
 impl Identity {
-    /// Claims with OIDC names plus Authgear's namespaced login ID claims; for an
-    /// anonymous identity, Authgear's `…/anonymous/key_id`.
+    /// Claims as Authgear names them, per kind:
+    /// - `login_id`: OIDC names (`email`, `phone_number`, `preferred_username`) and
+    ///   `…/login_id/{key,type,value,original_value}`;
+    /// - `anonymous` (details `{key_id, jwk}`): `…/anonymous/key_id`;
+    /// - `biometric` (details `{key_id, jwk, device_info}`):
+    ///   `…/biometric/{key_id,device_info,formatted_device_info}`;
+    /// - `passkey` (details `{credential_id, display_name, …}`):
+    ///   `…/passkey/{credential_id,display_name}`;
+    /// - `oauth` (details `{provider_type, provider_alias, subject_id, profile}`):
+    ///   `…/oauth/{provider_type,provider_alias,subject_id,profile}`, plus `email` when the
+    ///   profile has one.
     pub fn claims(&self) -> Value {
-        if self.kind == ANONYMOUS {
-            return json!({"https://authgear.com/claims/anonymous/key_id": self.value});
+        const NS: &str = "https://authgear.com/claims";
+        let empty = Value::Null;
+        let d = self.details.as_ref().unwrap_or(&empty);
+        let get = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
+        match self.kind.as_str() {
+            ANONYMOUS => return json!({format!("{NS}/anonymous/key_id"): self.value}),
+            BIOMETRIC => {
+                let info = get("device_info");
+                return json!({
+                    format!("{NS}/biometric/key_id"): self.value,
+                    format!("{NS}/biometric/device_info"): info,
+                    format!("{NS}/biometric/formatted_device_info"): formatted_device_info(&info),
+                });
+            }
+            PASSKEY => {
+                return json!({
+                    format!("{NS}/passkey/credential_id"): self.value,
+                    format!("{NS}/passkey/display_name"): get("display_name"),
+                });
+            }
+            OAUTH => {
+                let profile = get("profile");
+                let mut c = json!({
+                    format!("{NS}/oauth/provider_type"): get("provider_type"),
+                    format!("{NS}/oauth/provider_alias"): get("provider_alias"),
+                    format!("{NS}/oauth/subject_id"): get("subject_id"),
+                    format!("{NS}/oauth/profile"): profile.clone(),
+                });
+                if let Some(email) = profile.get("email").filter(|e| e.is_string()) {
+                    c["email"] = email.clone();
+                }
+                return c;
+            }
+            _ => {}
         }
         let mut c = json!({
             "https://authgear.com/claims/login_id/key": self.login_id_key,
@@ -273,8 +346,40 @@ impl From<entity::identity::Model> for Identity {
             original_value: m.original_value,
             created_at: time_of(m.created_at),
             updated_at: time_of(m.updated_at),
+            details: m.details,
         }
     }
+}
+
+/// Authgear's one-line description of a device (`…/biometric/formatted_device_info`):
+/// the model and the system with its version, from the `device_info` its SDKs send
+/// (`ios.uname.machine` + `ios.UIDevice.systemName`/`systemVersion`, or
+/// `android.Build.MODEL` + `android.Build.VERSION.RELEASE`). Empty when unknown.
+pub fn formatted_device_info(info: &Value) -> String {
+    let s = |v: &Value, path: &[&str]| {
+        path.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_str).unwrap_or("").trim().to_owned()
+    };
+    let join = |a: String, b: String| match (a.is_empty(), b.is_empty()) {
+        (false, false) => format!("{a}, {b}"),
+        (false, true) => a,
+        (true, _) => b,
+    };
+    if info.get("ios").is_some() {
+        let model = s(info, &["ios", "uname", "machine"]);
+        let system = format!(
+            "{} {}",
+            s(info, &["ios", "UIDevice", "systemName"]),
+            s(info, &["ios", "UIDevice", "systemVersion"])
+        );
+        return join(model, system.trim().to_owned());
+    }
+    if info.get("android").is_some() {
+        let model = s(info, &["android", "Build", "MODEL"]);
+        let release = s(info, &["android", "Build", "VERSION", "RELEASE"]);
+        let system = if release.is_empty() { String::new() } else { format!("Android {release}") };
+        return join(model, system);
+    }
+    String::new()
 }
 
 /// A verified claim.
