@@ -234,3 +234,14 @@ async fn a_deleted_application_stops_working_in_every_process_within_a_second() 
         a.ok("query($u: ID!) { node(id: $u) { ... on User { sessions { totalCount } } } }", json!({"u": user})).await;
     assert_eq!(d["node"]["sessions"]["totalCount"], 0, "the grant ended with its application");
 }
+
+/// A SQLite database is in WAL mode (readers never wait for the writer): the mode is set
+/// once on the file, which marks it in the header (bytes 18 and 19 are 2).
+#[tokio::test]
+async fn a_sqlite_database_is_in_wal_mode() {
+    let app = spawn_with(|_| {}).await;
+    let Some(path) = app.database_url.strip_prefix("sqlite://") else { return };
+    let path = path.split('?').next().unwrap_or(path);
+    let header = std::fs::read(path).expect("database file");
+    assert_eq!((header[18], header[19]), (2, 2), "the file is not in WAL mode");
+}

@@ -40,23 +40,31 @@ impl Db {
             .sqlx_logging(false);
         if is_sqlite {
             // An embedded database cannot drop a connection: sqlx's ping on every checkout
-            // would be one more hand-off to the connection's thread per statement.
-            opts.test_before_acquire(false);
+            // would be one more hand-off to the connection's thread per statement. Nor does
+            // it need recycling: all connections open at start and stay, so a burst never
+            // waits for new ones (nor races another process while they set themselves up).
+            opts.test_before_acquire(false).min_connections(max_connections).idle_timeout(None).max_lifetime(None);
         } else {
             // A server may have dropped a connection that sat idle (a restart, a proxy's
             // timeout): ping only those, not every checkout.
             opts.test_before_acquire_if_idle_for(Duration::from_secs(30));
         }
         if is_sqlite {
+            // No `journal_mode` here: WAL is a property of the file, set once below. Set on
+            // every new connection, the pragma can need a lock that SQLite does not wait for
+            // (its busy timeout does not apply), so a connection opened while another process
+            // writes failed with "database is locked".
             opts.map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sqlx_sqlite_journal())
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                o.synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
                     .pragma("cache_size", "-8000")
             });
         }
         let mut conn = Database::connect(opts.clone()).await?;
+        if is_sqlite && !url.contains(":memory:") {
+            use_wal(&conn).await?;
+        }
         let statements = Arc::new(AtomicU64::new(0));
         let count = |conn: &mut DatabaseConnection| {
             let counter = statements.clone();
@@ -139,6 +147,31 @@ impl Db {
     }
 }
 
-fn sqlx_sqlite_journal() -> sea_orm::sqlx::sqlite::SqliteJournalMode {
-    sea_orm::sqlx::sqlite::SqliteJournalMode::Wal
+/// Puts a SQLite database in WAL mode (readers never wait for the writer), once: the mode
+/// stays with the file. Another process starting at the same moment may hold the lock that
+/// switching needs, which SQLite does not wait for: retry for a few seconds.
+async fn use_wal(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    let mut tries = 0;
+    loop {
+        let mode = match conn
+            .query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), "PRAGMA journal_mode"))
+            .await?
+        {
+            Some(row) => row.try_get_by_index::<String>(0)?,
+            None => String::new(),
+        };
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.execute_unprepared("PRAGMA journal_mode = WAL").await {
+            Ok(_) => {}
+            Err(e) if tries < 50 => {
+                tries += 1;
+                tracing::debug!(error = %e, "switching to WAL waits for another connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
