@@ -27,6 +27,8 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// SHA-256 of an IdP session's cookie; `None` for refresh-token grants.
     pub token_hash: Option<Vec<u8>>,
+    /// What the app's SDK said about the device (`x_device_info`), for device-key grants.
+    pub device_info: Option<Json>,
     #[sea_orm(has_many)]
     pub refresh_tokens: HasMany<super::refresh_token::Entity>,
 }

@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod anonymous;
+mod biometric;
 mod bot_protection;
 mod fraud_protection;
 mod lockout;
@@ -22,6 +23,7 @@ pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
 pub use anonymous::AnonymousConfig;
+pub use biometric::BiometricConfig;
 pub use bot_protection::{
     BotFlow, BotMode, BotProtectionConfig, BotProvider, BotRequirements, RECAPTCHA_SCRIPT_URL, RECAPTCHA_VERIFY_URL,
     TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
@@ -104,6 +106,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Anonymous users for apps (the anonymous-request grant); off by default.
     pub anonymous: AnonymousConfig,
+    /// Biometric sign-in for apps (the biometric-request grant); off by default.
+    pub biometric: BiometricConfig,
     /// Multi-factor authentication at sign-in.
     pub mfa: MfaConfig,
     /// One-time codes and login links by email and SMS.
@@ -179,6 +183,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             rate_limits: RateLimitConfig::default(),
             anonymous: AnonymousConfig::default(),
+            biometric: BiometricConfig::default(),
             mfa: MfaConfig::default(),
             oob_otp: OobOtpConfig::default(),
             sms: SmsConfig::default(),

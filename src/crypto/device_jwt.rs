@@ -17,6 +17,9 @@ use super::{b64, b64_decode};
 /// The `typ` of an anonymous-request JWT.
 pub const ANONYMOUS_REQUEST_TYP: &str = "vnd.authgear.anonymous-request";
 
+/// The `typ` of a biometric-request JWT.
+pub const BIOMETRIC_REQUEST_TYP: &str = "vnd.authgear.biometric-request";
+
 /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 300;
 
@@ -159,6 +162,15 @@ impl DeviceJwt {
         }
         Ok(claims)
     }
+}
+
+/// The `action` in the payload of `token`, read without verifying anything: the
+/// biometric grant picks between setup and sign-in by it, then verifies the JWT.
+pub fn unverified_action(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = b64_decode(payload)?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("action")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -57,6 +57,13 @@ impl AppType {
     /// `grant_types` list says, as in Authgear. Confidential, M2M and third-party clients
     /// never may.
     pub fn allows_anonymous_users(self) -> bool {
+        self.has_full_access()
+    }
+
+    /// Whether applications of this type get Authgear's full-access scope: first-party
+    /// SPA, native and traditional web applications. Only they may use the device-key
+    /// grants (anonymous and biometric), as in Authgear.
+    pub fn has_full_access(self) -> bool {
         matches!(self, Self::Spa | Self::Native | Self::TraditionalWebapp)
     }
 

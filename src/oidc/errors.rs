@@ -26,6 +26,7 @@ pub fn oauth_error(e: OAuthError, basic: bool) -> Response {
         OAuthError::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", d),
         OAuthError::InvalidTarget(d) => (StatusCode::BAD_REQUEST, "invalid_target", d),
         OAuthError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
+        OAuthError::NotSignedIn(d) => (StatusCode::UNAUTHORIZED, "invalid_grant", d),
         OAuthError::TooManyRequests(d) => (StatusCode::TOO_MANY_REQUESTS, "invalid_request", d),
         OAuthError::Server(e) => {
             tracing::error!(cause = %e.describe(), "token endpoint failed");

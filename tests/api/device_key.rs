@@ -8,6 +8,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use serde_json::{Value, json};
 
 pub const ANONYMOUS_TYP: &str = "vnd.authgear.anonymous-request";
+pub const BIOMETRIC_TYP: &str = "vnd.authgear.biometric-request";
 
 enum Inner {
     Ec(EcdsaKeyPair),
@@ -91,6 +92,24 @@ impl DeviceKey {
             "challenge": challenge,
             "action": "auth",
             "device_info": {"ios": {"uname": {"machine": "iPhone13,1"}}},
+        });
+        self.sign(&header, &claims)
+    }
+
+    /// The biometric-request JWT over `challenge` for `action`, as the SDKs build it: the
+    /// public key in the header for `setup`, only its `kid` for `authenticate`.
+    pub fn biometric_jwt(&self, challenge: &str, action: &str) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut header = json!({"typ": BIOMETRIC_TYP, "kid": self.kid, "alg": self.alg()});
+        if action == "setup" {
+            header["jwk"] = self.jwk();
+        }
+        let claims = json!({
+            "iat": now,
+            "exp": now + 60,
+            "challenge": challenge,
+            "action": action,
+            "device_info": {"ios": {"uname": {"machine": "iPhone13,3"}, "UIDevice": {"systemName": "iOS", "systemVersion": "17.2"}}},
         });
         self.sign(&header, &claims)
     }

@@ -8,6 +8,7 @@ mod applications;
 mod audit;
 mod auth;
 mod authenticators;
+mod biometric;
 mod bot_protection;
 mod cli;
 mod config;

@@ -5,7 +5,9 @@
 
 mod anonymous_request;
 mod authorization_code;
+mod biometric_request;
 mod client_credentials;
+mod device_info;
 mod refresh_token;
 
 use axum::body::Bytes;
@@ -18,6 +20,7 @@ use super::errors::{no_store, oauth_error};
 use crate::service::Actor;
 use crate::service::admin::applications::Application;
 use crate::service::oauth::anonymous_request::GRANT_TYPE as ANONYMOUS_GRANT;
+use crate::service::oauth::biometric_request::GRANT_TYPE as BIOMETRIC_GRANT;
 use crate::service::oauth::error::OAuthError;
 use crate::state::{AppState, Peer};
 
@@ -51,6 +54,9 @@ enum Grant {
     ClientCredentials,
     /// Authgear's anonymous-request grant (a device-signed JWT): [`anonymous_request`].
     AnonymousRequest,
+    /// Authgear's biometric-request grant (setup or sign-in with a device key):
+    /// [`biometric_request`].
+    BiometricRequest,
 }
 
 impl Grant {
@@ -61,6 +67,7 @@ impl Grant {
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
             ANONYMOUS_GRANT => Ok(Self::AnonymousRequest),
+            BIOMETRIC_GRANT => Ok(Self::BiometricRequest),
             other => Err(OAuthError::UnsupportedGrantType(format!("the grant type `{other}` is not supported"))),
         }
     }
@@ -72,6 +79,7 @@ impl Grant {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::AnonymousRequest => ANONYMOUS_GRANT,
+            Self::BiometricRequest => BIOMETRIC_GRANT,
         }
     }
 }
@@ -124,6 +132,7 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             Grant::RefreshToken => refresh_token::exchange(&request).await,
             Grant::ClientCredentials => client_credentials::exchange(&request).await,
             Grant::AnonymousRequest => anonymous_request::exchange(&request).await,
+            Grant::BiometricRequest => biometric_request::exchange(&request).await,
         }
     }
     .await;

@@ -35,15 +35,16 @@ use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
 /// The grant's `grant_type`.
 pub const GRANT_TYPE: &str = "urn:authgear:params:oauth:grant-type:anonymous-request";
 
-/// What the grant answers with.
+/// What the device-key grants (anonymous and biometric) answer with.
 #[derive(Debug, Clone)]
-pub struct AnonymousTokens {
+pub struct DeviceGrantTokens {
     /// RFC 9068 access token.
     pub access_token: String,
     /// The refresh token of the new grant.
     pub refresh_token: String,
-    /// The ID token (its `…/user/is_anonymous` claim is true).
-    pub id_token: String,
+    /// The ID token, when `openid` was granted (for an anonymous user its
+    /// `…/user/is_anonymous` claim is true).
+    pub id_token: Option<String>,
     /// Access token lifetime in seconds.
     pub expires_in: i64,
     /// The granted scopes, space-separated: always `openid offline_access` and full access.
@@ -73,8 +74,9 @@ impl OAuth<'_> {
         &self,
         app: &Application,
         jwt: &str,
+        device_info: Option<serde_json::Value>,
         actor: &Actor,
-    ) -> Result<AnonymousTokens, OAuthError> {
+    ) -> Result<DeviceGrantTokens, OAuthError> {
         if !self.config.anonymous.enabled {
             return Err(OAuthError::UnauthorizedClient(
                 "anonymous users are disabled (AnonymousUserDisallowed)".into(),
@@ -129,7 +131,7 @@ impl OAuth<'_> {
                         User::from(row)
                     }
                 };
-                let grant = NewSession {
+                let mut grant = NewSession {
                     kind: "offline_grant",
                     user_id: user.id.uuid(),
                     client_id: Some(app.client_id.clone()),
@@ -140,9 +142,9 @@ impl OAuth<'_> {
                     lifetime_seconds: app.refresh_token_lifetime,
                     token_hash: None,
                 }
-                .row(tm, actor)
-                .insert(txn)
-                .await?;
+                .row(tm, actor);
+                grant.device_info = sea_orm::Set(device_info.clone());
+                let grant = grant.insert(txn).await?;
                 let refresh = insert_refresh_token(txn, grant.id, tm).await?;
                 user::Entity::update_many()
                     .col_expr(user::Column::LastLoginAt, Expr::value(tm))
@@ -161,10 +163,10 @@ impl OAuth<'_> {
         let access = self.sign_access_token(&user, app, sid, tm, &[], &scopes, &authgear, &jti)?;
         let to = IdTokenFor { user: &user, app, sid, auth_time: tm, nonce: None };
         let id_token = self.sign_id_token(&to, &[], &access, &scopes, authgear)?;
-        Ok(AnonymousTokens {
+        Ok(DeviceGrantTokens {
             access_token: access,
             refresh_token: refresh,
-            id_token,
+            id_token: Some(id_token),
             expires_in: app.access_token_lifetime,
             scope: scopes.join(" "),
         })

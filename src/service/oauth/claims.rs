@@ -234,9 +234,10 @@ impl OAuth<'_> {
         self.keys.verify_id_token(token, &self.config.public_url()).ok()
     }
 
-    /// The userinfo response for an access token: `sub`, claims by scope and Authgear's
-    /// user claims. The token's session must still be live and its user enabled.
-    pub async fn userinfo(&self, token: &str) -> std::result::Result<Value, BearerError> {
+    /// The user of an access token this server issued to a user, with the token's scopes:
+    /// its signature and expiry hold, it was not revoked, its session is live, its
+    /// application exists, and its user is enabled.
+    pub async fn bearer_user(&self, token: &str) -> std::result::Result<(User, Vec<String>), BearerError> {
         self.signing_keys().learn_kid(token).await;
         let claims: Value = self
             .keys
@@ -254,9 +255,6 @@ impl OAuth<'_> {
             .split_ascii_whitespace()
             .map(str::to_owned)
             .collect();
-        if !scopes.iter().any(|s| s == "openid") {
-            return Err(BearerError::InsufficientScope("the token was not granted the openid scope".into()));
-        }
         if let Some(jti) = claims.get("jti").and_then(Value::as_str)
             && self.is_revoked(jti).await?
         {
@@ -268,10 +266,19 @@ impl OAuth<'_> {
         if self.applications().client_deleted(claims.get("client_id").and_then(Value::as_str)).await? {
             return Err(BearerError::InvalidToken("the application of this token was deleted".into()));
         }
-        let user = match self.users().get(sub.into()).await? {
-            Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
-            _ => return Err(BearerError::InvalidToken("the user is disabled or deleted".into())),
-        };
+        match self.users().get(sub.into()).await? {
+            Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => Ok((u, scopes)),
+            _ => Err(BearerError::InvalidToken("the user is disabled or deleted".into())),
+        }
+    }
+
+    /// The userinfo response for an access token: `sub`, claims by scope and Authgear's
+    /// user claims. The token's session must still be live and its user enabled.
+    pub async fn userinfo(&self, token: &str) -> std::result::Result<Value, BearerError> {
+        let (user, scopes) = self.bearer_user(token).await?;
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(BearerError::InsufficientScope("the token was not granted the openid scope".into()));
+        }
         let mut out = Map::new();
         out.insert("sub".into(), json!(user.id.to_string()));
         out.extend(scope_claims(&user, &scopes));

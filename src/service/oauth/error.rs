@@ -19,6 +19,9 @@ pub enum OAuthError {
     InvalidTarget(String),
     /// `invalid_grant`.
     InvalidGrant(String),
+    /// `invalid_grant` with HTTP 401: the grant needs a signed-in user's access token in
+    /// the `Authorization` header (biometric setup), and there was none that holds.
+    NotSignedIn(String),
     /// A rate limit refused the request: HTTP 429 with `invalid_request`, since RFC 6749
     /// has no code of its own for it.
     TooManyRequests(String),

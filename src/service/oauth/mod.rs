@@ -6,6 +6,7 @@
 pub mod anonymous_request;
 pub mod authorization_code;
 pub mod authorize;
+pub mod biometric_request;
 pub mod challenge;
 pub mod claims;
 pub mod client_credentials;

@@ -48,6 +48,7 @@ impl NewSession<'_> {
             expires_at: Set(t + self.lifetime_seconds.saturating_mul(1_000_000)),
             revoked_at: Set(None),
             token_hash: Set(self.token_hash),
+            device_info: Set(None),
         }
     }
 }
