@@ -108,6 +108,9 @@ pub struct Config {
     pub anonymous: AnonymousConfig,
     /// Biometric sign-in for apps (the biometric-request grant); off by default.
     pub biometric: BiometricConfig,
+    /// A MaxMind DB file (GeoLite2 or GeoIP2 Country or City) for the country of a
+    /// session's IP address in the Admin API; none by default.
+    pub geoip_database_file: Option<PathBuf>,
     /// Multi-factor authentication at sign-in.
     pub mfa: MfaConfig,
     /// One-time codes and login links by email and SMS.
@@ -184,6 +187,7 @@ impl Default for Config {
             rate_limits: RateLimitConfig::default(),
             anonymous: AnonymousConfig::default(),
             biometric: BiometricConfig::default(),
+            geoip_database_file: None,
             mfa: MfaConfig::default(),
             oob_otp: OobOtpConfig::default(),
             sms: SmsConfig::default(),

@@ -10,6 +10,7 @@ pub mod phone_country;
 pub mod reason;
 pub mod scope;
 pub mod text;
+pub mod user_agent;
 
 /// A validation failure: `reason` is machine-readable, `message` tells a person what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

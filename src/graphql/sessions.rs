@@ -66,6 +66,49 @@ impl Session {
     async fn user_agent(&self) -> Option<&str> {
         self.0.user_agent.as_deref()
     }
+    /// A name people recognise the session by: the device an app described in
+    /// `x_device_info` (an iPhone's model name, an Android phone's maker and model), else
+    /// the browser and system of the user agent ("Chrome 120.0.0.0, Mac OSX 10.15.7").
+    async fn display_name(&self) -> String {
+        self.0.display_name()
+    }
+    /// The name of the application of a refresh-token grant.
+    async fn application_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let Some(client_id) = self.0.client_id.as_deref() else { return Ok(None) };
+        Ok(services(ctx)?.applications().cached(client_id).await?.map(|a| a.name))
+    }
+    /// The authentication context class: `http://schemas.openid.net/pape/policies/2007/06/multi-factor`
+    /// when the sign-in used a second factor, else null.
+    async fn acr(&self) -> Option<&str> {
+        self.0.acr()
+    }
+    /// When the session was last changed (its last use).
+    async fn updated_at(&self) -> OffsetDateTime {
+        self.0.last_accessed_at
+    }
+    /// ISO 3166-1 alpha-2 code of the country of the last IP address, when a GeoIP
+    /// database is configured (`geoip_database_file`) and knows the address; else null.
+    #[graphql(name = "lastAccessedByIPCountryCode")]
+    async fn last_accessed_by_ip_country_code(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.country(ctx)?.map(|c| c.code))
+    }
+    /// English name of the country of the last IP address, when a GeoIP database is
+    /// configured and knows the address; else null.
+    #[graphql(name = "lastAccessedByIPEnglishCountryName")]
+    async fn last_accessed_by_ip_english_country_name(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(self.country(ctx)?.map(|c| c.english_name))
+    }
+}
+
+impl Session {
+    /// The country of the last IP address.
+    fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<crate::service::geoip::IpCountry>> {
+        let ip = self.0.last_accessed_by_ip.as_deref().unwrap_or("");
+        Ok(services(ctx)?.ip_country(ip))
+    }
 }
 
 /// A user's consent to a third-party application (`third_party_app`) and its scopes.

@@ -26,6 +26,7 @@
 pub mod account;
 pub mod admin;
 mod error;
+pub mod geoip;
 mod handles;
 pub mod maintenance;
 pub mod oauth;
@@ -67,6 +68,7 @@ pub struct Services {
     pub(in crate::service) refresh_batch: store::refresh_batch::RefreshBatcher,
     pub(in crate::service) app_cache: Arc<admin::app_cache::AppCache>,
     pub(in crate::service) generations: Arc<store::changes::Generations>,
+    pub(in crate::service) geoip: Option<Arc<geoip::GeoIp>>,
 }
 
 impl Services {
@@ -78,6 +80,11 @@ impl Services {
     /// The signing and verification keys.
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    /// The country of `ip`, when a GeoIP database is configured and knows it.
+    pub fn ip_country(&self, ip: &str) -> Option<geoip::IpCountry> {
+        self.geoip.as_ref()?.country(ip)
     }
 
     /// Whether the database answers (the readiness check).

@@ -65,6 +65,10 @@ impl Services {
             sms: Arc::new(crate::service::account::sms::SmsSender::new(&config)?),
             messages: Arc::new(crate::service::account::messages::Messages::load(&config)?),
             http: crate::service::account::bot_protection::http_client()?,
+            geoip: match &config.geoip_database_file {
+                Some(path) => Some(Arc::new(crate::service::geoip::GeoIp::open(path)?)),
+                None => None,
+            },
             db,
             config: Arc::new(config),
             hasher,

@@ -82,7 +82,7 @@ async fn totp_failures(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn password_then_code_signs_in_with_amr_x_secondary_totp() {
     let app = spawn_app().await;
-    let (secret, mut last, _) = user_with_totp(&app, "tom@example.com").await;
+    let (secret, mut last, user) = user_with_totp(&app, "tom@example.com").await;
     let (rp, _) = spa(&app).await;
 
     // A wrong code: the same page again with a message, 400, audited; then the right one.
@@ -98,6 +98,20 @@ async fn password_then_code_signs_in_with_amr_x_secondary_totp() {
     let (id, access) = tokens(&rp, &cb, f).await;
     assert_eq!(id["amr"], json!(["pwd", "otp", "mfa", "x_secondary_totp"]), "{id}");
     assert_eq!(access["amr"], id["amr"], "{access}");
+    // The Admin API shows the sign-in as multi-factor (`acr`), and only that one.
+    let q = "query($id: ID!) { node(id: $id) { ... on User { sessions { edges { node { acr amr } } } } } }";
+    let d = app.ok(q, json!({"id": user})).await;
+    let acrs: Vec<Value> = d["node"]["sessions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["amr"].as_array().unwrap().contains(&json!("mfa")))
+        .map(|e| e["node"]["acr"].clone())
+        .collect();
+    assert!(
+        !acrs.is_empty() && acrs.iter().all(|a| a == "http://schemas.openid.net/pape/policies/2007/06/multi-factor"),
+        "{d}"
+    );
     // The browser is signed in: the settings page opens.
     let (s, page) = browser.open("/settings").await.page();
     assert_eq!(s, 200, "{page}");

@@ -48,6 +48,7 @@ mod roles_groups;
 mod rp;
 mod schema;
 mod scope_plan;
+mod session_fields;
 mod sessions;
 mod sms;
 mod smtp;

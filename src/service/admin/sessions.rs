@@ -44,6 +44,31 @@ pub struct Session {
     pub last_accessed_by_ip: Option<String>,
     /// User agent.
     pub user_agent: Option<String>,
+    /// What an app's SDK said about the device (`x_device_info`).
+    pub device_info: Option<serde_json::Value>,
+}
+
+/// Authgear's `acr` for a sign-in with a second factor.
+const ACR_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+
+impl Session {
+    /// A name people recognise the session by: the device an app described
+    /// (`x_device_info`), else the browser and system of its user agent.
+    pub fn display_name(&self) -> String {
+        if let Some(info) = &self.device_info {
+            let name = crate::service::admin::identities::formatted_device_info(info);
+            if !name.is_empty() {
+                return name;
+            }
+        }
+        crate::domain::user_agent::display_name(self.user_agent.as_deref())
+    }
+
+    /// The authentication context class: multi-factor when the sign-in used a second
+    /// factor (`amr` has `mfa`), else none.
+    pub fn acr(&self) -> Option<&'static str> {
+        self.amr.iter().any(|a| a == "mfa").then_some(ACR_MFA)
+    }
 }
 
 impl From<session::Model> for Session {
@@ -59,6 +84,7 @@ impl From<session::Model> for Session {
             created_by_ip: m.created_by_ip,
             last_accessed_by_ip: m.last_accessed_by_ip,
             user_agent: m.user_agent,
+            device_info: m.device_info,
         }
     }
 }
