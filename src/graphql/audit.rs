@@ -100,6 +100,8 @@ activity_types! {
     AuthenticationLoginLinkApproved => "authentication.login_link.approved",
     IdentityEmailVerified => "identity.email.verified",
     IdentityPhoneVerified => "identity.phone.verified",
+    IdentityOauthConnected => "identity.oauth.connected",
+    IdentityOauthDisconnected => "identity.oauth.disconnected",
     AuthenticationBlocked => "authentication.blocked",
     UserAuthorizationGranted => "user.authorization.granted",
     UserProfileUpdated => "user.profile.updated",

@@ -76,6 +76,27 @@ pub(super) async fn login_page(
     typed: Option<&str>,
     error: Option<&str>,
 ) -> Response {
+    render_login(state, jar, status, flow, typed, error, None).await
+}
+
+/// An account link waiting for the sign-in (`login_and_link`): the sealed state, the
+/// email and the provider's name.
+pub(super) struct LinkNotice<'a> {
+    pub(super) pending: &'a str,
+    pub(super) email: &'a str,
+    pub(super) provider: &'a str,
+}
+
+/// The login page, with the provider buttons, or the notice of a pending account link.
+pub(super) async fn render_login(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    typed: Option<&str>,
+    error: Option<&str>,
+    link: Option<LinkNotice<'_>>,
+) -> Response {
     let req = open_flow(state, Some(flow));
     let client = match &req {
         Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
@@ -89,6 +110,9 @@ pub(super) async fn login_page(
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
         code_enabled => code_button(state).is_some(), code_button => code_button(state),
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
+        link => link.as_ref().map(|l| l.pending), link_email => link.as_ref().map(|l| l.email),
+        link_provider => link.as_ref().map(|l| l.provider),
     };
     (jar, state.ui.page(status, "login.html", ctx)).into_response()
 }
@@ -130,6 +154,7 @@ pub async fn login_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q
 /// `POST /login`.
 pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let bot = super::bot_protection::check(&state, BotFlow::Login, &f, &actor(&peer, &headers)).await;
+    let link = f.get("link").cloned();
     let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -138,8 +163,14 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         return login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&login_id), Some(msg)).await;
     }
     match state.services.account().login_with_password(&login_id, password, &actor, current, &flow).await {
-        Ok(LoginOutcome::SignedIn(_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        Ok(LoginOutcome::SignedIn(user, _, token)) => {
+            let jar = jar.add(state.ui.session_cookie(token));
+            if let Some(link) = link.filter(|l| !l.is_empty())
+                && let Err(e) = state.services.account().sso_link_after_login(&link, user.id, &actor).await
+            {
+                return super::social::refused(&state, jar, &flow, e).await;
+            }
+            (jar, Redirect::to(&after_login(&flow))).into_response()
         }
         Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::Invalid) => {
@@ -358,6 +389,7 @@ fn signup_page(
     let policy = describe_policy(&state.services.config().password_policy);
     let ctx = context! {
         csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state),
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
     };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }

@@ -1,0 +1,503 @@
+//! Social and enterprise login. A second authgraph process is the upstream OpenID Connect
+//! provider (an application registered in it with the first app's callback, the user
+//! signing in at its real login page); a small axum server fakes GitHub's APIs and an
+//! OpenID Connect provider that misbehaves on demand (wrong nonce, issuer, audience, or
+//! `access_denied`).
+
+use std::sync::{Arc, Mutex};
+
+use authgraph::config::{AccountLinking, OAuthProviderConfig};
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_with};
+use crate::login_helpers::PW;
+use crate::rp::{Browser, Landing, hidden, param, register};
+
+const ALICE: &str = "alice@example.com";
+
+fn provider(v: Value) -> OAuthProviderConfig {
+    serde_json::from_value(v).expect("provider config")
+}
+
+/// How the fake provider answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Good,
+    WrongNonce,
+    OtherIssuer,
+    OtherAudience,
+    Deny,
+}
+
+struct Fake {
+    base: String,
+    mode: Mode,
+    nonce: String,
+    email: String,
+    verified: bool,
+    key: EncodingKey,
+    jwk: Jwk,
+    token_calls: usize,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+async fn authorize(State(s): State<Shared>, Query(q): Query<std::collections::HashMap<String, String>>) -> Response {
+    let mut f = s.lock().unwrap();
+    f.nonce = q.get("nonce").cloned().unwrap_or_default();
+    assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"), "PKCE is used");
+    let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
+    if f.mode == Mode::Deny {
+        back.query_pairs_mut().append_pair("error", "access_denied").append_pair("state", &q["state"]);
+    } else {
+        back.query_pairs_mut().append_pair("code", "fake-code").append_pair("state", &q["state"]);
+    }
+    Redirect::to(back.as_str()).into_response()
+}
+
+async fn github_token(State(s): State<Shared>, body: String) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    assert_eq!(form.get("code").map(String::as_str), Some("fake-code"));
+    assert!(form.get("code_verifier").is_some_and(|v| v.len() >= 43));
+    s.lock().unwrap().token_calls += 1;
+    axum::Json(json!({"access_token": "gh-token", "token_type": "bearer"})).into_response()
+}
+
+fn github_auth(h: &HeaderMap) -> Result<(), Response> {
+    let bearer = h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer gh-token");
+    if !bearer || h.get("user-agent").is_none() {
+        return Err((StatusCode::FORBIDDEN, "token and User-Agent required").into_response());
+    }
+    Ok(())
+}
+
+async fn github_user(h: HeaderMap) -> Response {
+    if let Err(r) = github_auth(&h) {
+        return r;
+    }
+    axum::Json(json!({"id": 4242, "login": "octocat", "name": "Octo Cat"})).into_response()
+}
+
+async fn github_emails(State(s): State<Shared>, h: HeaderMap) -> Response {
+    if let Err(r) = github_auth(&h) {
+        return r;
+    }
+    let f = s.lock().unwrap();
+    axum::Json(json!([
+        {"email": "old@example.com", "primary": false, "verified": true},
+        {"email": f.email, "primary": true, "verified": f.verified},
+    ]))
+    .into_response()
+}
+
+async fn discovery(State(s): State<Shared>) -> Response {
+    let b = s.lock().unwrap().base.clone();
+    axum::Json(json!({
+        "issuer": format!("{b}/oidc"),
+        "authorization_endpoint": format!("{b}/oidc/authorize"),
+        "token_endpoint": format!("{b}/oidc/token"),
+        "jwks_uri": format!("{b}/oidc/jwks"),
+    }))
+    .into_response()
+}
+
+async fn jwks(State(s): State<Shared>) -> Response {
+    let jwk = s.lock().unwrap().jwk.clone();
+    axum::Json(JwkSet { keys: vec![jwk] }).into_response()
+}
+
+async fn oidc_token(State(s): State<Shared>) -> Response {
+    let mut f = s.lock().unwrap();
+    f.token_calls += 1;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let iss = if f.mode == Mode::OtherIssuer { "https://evil.example".to_owned() } else { format!("{}/oidc", f.base) };
+    let aud = if f.mode == Mode::OtherAudience { "another-client" } else { "down-client" };
+    let nonce = if f.mode == Mode::WrongNonce { "not-the-nonce".to_owned() } else { f.nonce.clone() };
+    let claims = json!({
+        "iss": iss, "aud": aud, "sub": "fake-sub", "iat": now, "exp": now + 300, "nonce": nonce,
+        "email": f.email, "email_verified": f.verified,
+    });
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = f.jwk.common.key_id.clone();
+    let id_token = jsonwebtoken::encode(&header, &claims, &f.key).unwrap();
+    axum::Json(json!({"access_token": "oidc-token", "token_type": "Bearer", "id_token": id_token})).into_response()
+}
+
+/// Starts the fake provider; returns its base URL and its shared state.
+async fn fake() -> (String, Shared) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let der = pair.to_pkcs8v1().unwrap();
+    let key = EncodingKey::from_ec_der(der.as_ref());
+    let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+    jwk.common.key_id = Some("fake-key".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shared = Arc::new(Mutex::new(Fake {
+        base: base.clone(),
+        mode: Mode::Good,
+        nonce: String::new(),
+        email: ALICE.into(),
+        verified: true,
+        key,
+        jwk,
+        token_calls: 0,
+    }));
+    let app = Router::new()
+        .route("/login/oauth/authorize", get(authorize))
+        .route("/login/oauth/access_token", post(github_token))
+        .route("/api/user", get(github_user))
+        .route("/api/user/emails", get(github_emails))
+        .route("/oidc/.well-known/openid-configuration", get(discovery))
+        .route("/oidc/authorize", get(authorize))
+        .route("/oidc/token", post(oidc_token))
+        .route("/oidc/jwks", get(jwks))
+        .with_state(shared.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, shared)
+}
+
+/// The fake GitHub (`gh`) and the fake OpenID Connect provider (`fake`).
+fn fake_providers(base: &str) -> Vec<OAuthProviderConfig> {
+    vec![
+        provider(json!({
+            "alias": "gh", "type": "github", "client_id": "gh-client", "client_secret": "gh-secret",
+            "authorization_endpoint": format!("{base}/login/oauth/authorize"),
+            "token_endpoint": format!("{base}/login/oauth/access_token"),
+            "api_base_url": format!("{base}/api"),
+        })),
+        provider(json!({
+            "alias": "fake", "type": "oidc", "client_id": "down-client", "client_secret": "s",
+            "issuer": format!("{base}/oidc"),
+        })),
+    ]
+}
+
+struct World {
+    up: TestApp,
+    down: TestApp,
+    fake: Shared,
+}
+
+/// The upstream authgraph with an application for the downstream one, whose providers
+/// are the upstream (`up`), the fake GitHub (`gh`) and the fake OIDC provider (`fake`).
+async fn world(linking: AccountLinking) -> World {
+    let up = spawn_app().await;
+    let (client_id, secret) = register(&up, "TRADITIONAL_WEBAPP", "http://127.0.0.1:9/cb").await;
+    let (base, fake) = fake().await;
+    let up_url = up.url.clone();
+    let cid = client_id.clone();
+    let down = spawn_with(move |c| {
+        let mut all = vec![provider(json!({
+            "alias": "up", "type": "oidc", "client_id": cid, "client_secret": secret.unwrap(), "issuer": up_url,
+        }))];
+        all.extend(fake_providers(&base));
+        c.social_login.providers = all;
+        c.social_login.account_linking = linking;
+    })
+    .await;
+    up.ok(
+        "mutation($c: String!, $r: [String!]!) { updateApplication(input: {clientID: $c, redirectURIs: $r}) { application { clientID } } }",
+        json!({"c": client_id, "r": [format!("{}/sso/oauth2/callback/up", down.url)]}),
+    )
+    .await;
+    World { up, down, fake }
+}
+
+/// Creates a user at `app` with a verified email (or not).
+async fn user_with_email(app: &TestApp, email: &str, verified: bool) -> String {
+    let id = app.create_user(email, Some(PW)).await;
+    app.ok(
+        "mutation($u: ID!, $v: String!, $b: Boolean!) { setVerifiedStatus(input: {userID: $u, claimName: \"email\", claimValue: $v, isVerified: $b}) { user { id } } }",
+        json!({"u": id, "v": email, "b": verified}),
+    )
+    .await;
+    id
+}
+
+async fn user_count(app: &TestApp) -> i64 {
+    app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"].as_i64().unwrap()
+}
+
+async fn by_oauth(app: &TestApp, alias: &str, subject: &str) -> Value {
+    app.ok(
+        "query($a: String!, $s: String!) { getUserByOAuth(oauthProviderAlias: $a, oauthProviderUserID: $s) { id oauthConnections { claims } } }",
+        json!({"a": alias, "s": subject}),
+    )
+    .await["getUserByOAuth"]
+        .clone()
+}
+
+/// Presses the button of provider `alias` on the login page; returns the provider's URL.
+async fn press(down: &Browser, alias: &str) -> String {
+    let (status, page) = down.open("/login").await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("action=\"/sso/oauth2/start\""), "the login page shows the provider buttons: {page}");
+    let csrf = hidden(&page, "csrf");
+    down.submit("/sso/oauth2/start", &[("csrf", &csrf), ("flow", ""), ("alias", alias)]).await.redirect()
+}
+
+/// Through the upstream authgraph's real login page: the URL of the callback to us.
+async fn through_upstream(down: &Browser, up: &Browser, email: &str) -> String {
+    let to_up = press(down, "up").await;
+    match up.open(&to_up).await {
+        Landing::Page(200, page) => up.login(&page, email, PW).await.redirect(),
+        Landing::Redirect(u) => u,
+        Landing::Page(s, page) => panic!("upstream page {s}: {page}"),
+    }
+}
+
+/// Through a fake provider (which redirects at once): the URL of the callback to us.
+async fn through_fake(down: &Browser, alias: &str) -> String {
+    let to_fake = press(down, alias).await;
+    let res = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap().get(to_fake);
+    let res = res.send().await.unwrap();
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sign_up_then_sign_in_through_an_upstream_authgraph() {
+    let w = world(AccountLinking::Error).await;
+    user_with_email(&w.up, ALICE, true).await;
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b, &up_b, ALICE).await;
+    assert!(back.starts_with(&format!("{}/sso/oauth2/callback/up?", w.down.url)), "{back}");
+    let (status, page) = down_b.open(&back).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Connected accounts"), "signed in, on the settings page: {page}");
+    assert_eq!(user_count(&w.down).await, 1);
+    assert_eq!(w.down.audit_count_of("USER_CREATED").await, 1);
+    assert_eq!(w.down.audit_count_of("USER_AUTHENTICATED").await, 1);
+
+    // The new user: the oauth identity, the verified email as attributes, no password.
+    let users = w.down.ok("{ users { edges { node { id standardAttributes oauthConnections { claims } authenticators { totalCount } } } } }", json!({})).await;
+    let node = &users["users"]["edges"][0]["node"];
+    assert_eq!(node["standardAttributes"]["email"], ALICE);
+    assert_eq!(node["standardAttributes"]["email_verified"], true);
+    assert_eq!(node["authenticators"]["totalCount"], 0);
+    let claims = &node["oauthConnections"][0]["claims"];
+    assert_eq!(claims["https://authgear.com/claims/oauth/provider_type"], "oidc");
+    assert_eq!(claims["https://authgear.com/claims/oauth/provider_alias"], "up");
+    let subject = claims["https://authgear.com/claims/oauth/subject_id"].as_str().unwrap().to_owned();
+    let found = by_oauth(&w.down, "up", &subject).await;
+    assert_eq!(found["id"], node["id"], "getUserByOAuth finds the user");
+    assert!(by_oauth(&w.down, "up", "nobody").await.is_null());
+    assert!(by_oauth(&w.down, "gh", &subject).await.is_null(), "the alias is part of the key");
+
+    // Another browser signs in to the same account: no new user, an empty amr.
+    let (down_b2, up_b2) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b2, &up_b2, ALICE).await;
+    let (status, _) = down_b2.open(&back).await.page();
+    assert_eq!(status, 200);
+    assert_eq!(user_count(&w.down).await, 1);
+    assert_eq!(w.down.audit_count_of("USER_AUTHENTICATED").await, 2);
+    let sessions = w.down.ok("{ users { edges { node { sessions { edges { node { amr } } } } } } }", json!({})).await;
+    let amr = &sessions["users"]["edges"][0]["node"]["sessions"]["edges"][0]["node"]["amr"];
+    assert_eq!(amr, &json!([]), "an OAuth sign-in has an empty amr, as in Authgear");
+}
+
+#[tokio::test]
+async fn tampered_state_and_bad_id_tokens_end_in_a_clear_page_and_no_account() {
+    let w = world(AccountLinking::Error).await;
+    user_with_email(&w.up, ALICE, true).await;
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b, &up_b, ALICE).await;
+    let state = param(&back, "state").unwrap();
+    let tampered = back.replace(
+        &format!("state={}", url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()),
+        "state=forged",
+    );
+    assert_ne!(tampered, back);
+    let (status, page) = down_b.open(&tampered).await.page();
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("does not belong to a sign-in started in this browser"), "{page}");
+    // The state of another browser does not work either.
+    let (status, _) = Browser::new(&w.down).open(&back).await.page();
+    assert_eq!(status, 400);
+    assert_eq!(user_count(&w.down).await, 0);
+
+    for (mode, text) in [
+        (Mode::WrongNonce, "wrong nonce"),
+        (Mode::OtherIssuer, "another issuer"),
+        (Mode::OtherAudience, "another client (audience)"),
+    ] {
+        w.fake.lock().unwrap().mode = mode;
+        let b = Browser::new(&w.down);
+        let back = through_fake(&b, "fake").await;
+        let (status, page) = b.open(&back).await.page();
+        assert_eq!(status, 502, "{page}");
+        assert!(page.contains(text), "{text}: {page}");
+    }
+    assert_eq!(user_count(&w.down).await, 0);
+
+    w.fake.lock().unwrap().mode = Mode::Deny;
+    let b = Browser::new(&w.down);
+    let back = through_fake(&b, "fake").await;
+    assert!(back.contains("error=access_denied"));
+    let calls = w.fake.lock().unwrap().token_calls;
+    let (status, page) = b.open(&back).await.page();
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("Sign-in cancelled"), "{page}");
+    assert_eq!(w.fake.lock().unwrap().token_calls, calls, "no code exchange after an error");
+    assert_eq!(user_count(&w.down).await, 0);
+
+    // The good answer of the same fake signs up.
+    w.fake.lock().unwrap().mode = Mode::Good;
+    let b = Browser::new(&w.down);
+    let back = through_fake(&b, "fake").await;
+    let (status, page) = b.open(&back).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(user_count(&w.down).await, 1);
+}
+
+#[tokio::test]
+async fn linking_is_refused_under_error() {
+    let w = world(AccountLinking::Error).await;
+    user_with_email(&w.up, ALICE, true).await;
+    w.down.create_user(ALICE, Some(PW)).await;
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b, &up_b, ALICE).await;
+    let (status, page) = down_b.open(&back).await.page();
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("An account with this email already exists"), "{page}");
+    assert_eq!(user_count(&w.down).await, 1);
+    let d = w.down.ok("{ users { edges { node { oauthConnections { id } } } } }", json!({})).await;
+    assert_eq!(d["users"]["edges"][0]["node"]["oauthConnections"], json!([]));
+}
+
+#[tokio::test]
+async fn login_and_link_connects_after_signing_in_and_unverified_emails_never_link() {
+    let w = world(AccountLinking::LoginAndLink).await;
+    user_with_email(&w.up, ALICE, true).await;
+    let alice = w.down.create_user(ALICE, Some(PW)).await;
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b, &up_b, ALICE).await;
+    let (status, page) = down_b.open(&back).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("already exists. Sign in to it to connect"), "{page}");
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0, "nothing linked before the sign-in");
+    let link = hidden(&page, "link");
+    // A wrong password links nothing.
+    let fields = |pw: &'static str| {
+        vec![
+            ("csrf", hidden(&page, "csrf")),
+            ("flow", String::new()),
+            ("link", link.clone()),
+            ("login_id", ALICE.to_owned()),
+            ("password", pw.to_owned()),
+        ]
+    };
+    let wrong: Vec<(&str, String)> = fields("wrong password");
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _) = down_b.submit("/login", &wrong).await.page();
+    assert_eq!(status, 401);
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0);
+    let right = fields(PW);
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page) = down_b.submit("/login", &right).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 1);
+    assert_eq!(user_count(&w.down).await, 1);
+    let d = w
+        .down
+        .ok("query($id: ID!) { node(id: $id) { ... on User { oauthConnections { claims } } } }", json!({"id": alice}))
+        .await;
+    let subject = d["node"]["oauthConnections"][0]["claims"]["https://authgear.com/claims/oauth/subject_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(by_oauth(&w.down, "up", &subject).await["id"], alice);
+    // Next time the provider signs Alice in directly.
+    let (down_b2, up_b2) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b2, &up_b2, ALICE).await;
+    let (status, page) = down_b2.open(&back).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("Connected accounts"), "{page}");
+    assert_eq!(user_count(&w.down).await, 1);
+
+    // GitHub says the same address is not verified: a separate new user, no link.
+    w.fake.lock().unwrap().verified = false;
+    let b = Browser::new(&w.down);
+    let back = through_fake(&b, "gh").await;
+    let (status, page) = b.open(&back).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("Sign in to it to connect"), "{page}");
+    assert_eq!(user_count(&w.down).await, 2);
+    let gh = by_oauth(&w.down, "gh", "4242").await;
+    assert_ne!(gh["id"], alice);
+    let profile = &gh["oauthConnections"][0]["claims"]["https://authgear.com/claims/oauth/profile"];
+    assert_eq!(profile["login"], "octocat");
+    assert_eq!(profile["email_verified"], false);
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 1);
+}
+
+#[tokio::test]
+async fn connect_and_disconnect_in_settings() {
+    let w = world(AccountLinking::Error).await;
+    let bob = w.down.create_user("bob@example.com", Some(PW)).await;
+    let b = Browser::new(&w.down);
+    let (_, page) = b.open("/login").await.page();
+    let (status, settings) = b.login(&page, "bob@example.com", PW).await.page();
+    assert_eq!(status, 200, "{settings}");
+    assert!(settings.contains("action=\"/settings/oauth/connect\""), "{settings}");
+    let csrf = hidden(&settings, "csrf");
+    let to_fake = b.submit("/settings/oauth/connect", &[("csrf", &csrf), ("alias", "gh")]).await.redirect();
+    let res = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let back = res.get(to_fake).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let (status, settings) = b.open(&back).await.page();
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(by_oauth(&w.down, "gh", "4242").await["id"], bob);
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 1);
+    assert!(settings.contains("octocat") || settings.contains(ALICE), "{settings}");
+
+    // Another user cannot connect the same GitHub account.
+    w.down.create_user("carol@example.com", Some(PW)).await;
+    let c = Browser::new(&w.down);
+    let (_, page) = c.open("/login").await.page();
+    let (_, s) = c.login(&page, "carol@example.com", PW).await.page();
+    let to_fake =
+        c.submit("/settings/oauth/connect", &[("csrf", &hidden(&s, "csrf")), ("alias", "gh")]).await.redirect();
+    let back = res.get(to_fake).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let (status, page) = c.open(&back).await.page();
+    assert_eq!(status, 409, "{page}");
+    assert_eq!(by_oauth(&w.down, "gh", "4242").await["id"], bob);
+
+    let identity = hidden(&settings, "identity_id");
+    // Carol cannot disconnect Bob's account.
+    let (status, _) = c
+        .submit("/settings/oauth/disconnect", &[("csrf", &hidden(&s, "csrf")), ("identity_id", &identity)])
+        .await
+        .page();
+    assert_eq!(status, 404);
+    let (status, page) =
+        b.submit("/settings/oauth/disconnect", &[("csrf", &csrf), ("identity_id", &identity)]).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(by_oauth(&w.down, "gh", "4242").await.is_null());
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_DISCONNECTED").await, 1);
+}
+
+#[tokio::test]
+async fn apple_form_post_goes_on_to_the_get_callback() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = res
+        .post(format!("{}/sso/oauth2/callback/apple", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("code=c1&state=s1&user=%7B%7D")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/sso/oauth2/callback/apple?code=c1&state=s1");
+    // An unknown provider is a clear page, not a 500.
+    let page = res.get(format!("{}/sso/oauth2/callback/nope?code=c&state=s", app.url)).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+}
