@@ -71,23 +71,22 @@ async fn github_token(State(s): State<Shared>, body: String) -> Response {
     axum::Json(json!({"access_token": "gh-token", "token_type": "bearer"})).into_response()
 }
 
-fn github_auth(h: &HeaderMap) -> Result<(), Response> {
+/// GitHub's API wants the token and a `User-Agent`.
+fn github_refuses(h: &HeaderMap) -> Option<Response> {
     let bearer = h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer gh-token");
-    if !bearer || h.get("user-agent").is_none() {
-        return Err((StatusCode::FORBIDDEN, "token and User-Agent required").into_response());
-    }
-    Ok(())
+    (!bearer || h.get("user-agent").is_none())
+        .then(|| (StatusCode::FORBIDDEN, "token and User-Agent required").into_response())
 }
 
 async fn github_user(h: HeaderMap) -> Response {
-    if let Err(r) = github_auth(&h) {
+    if let Some(r) = github_refuses(&h) {
         return r;
     }
     axum::Json(json!({"id": 4242, "login": "octocat", "name": "Octo Cat"})).into_response()
 }
 
 async fn github_emails(State(s): State<Shared>, h: HeaderMap) -> Response {
-    if let Err(r) = github_auth(&h) {
+    if let Some(r) = github_refuses(&h) {
         return r;
     }
     let f = s.lock().unwrap();
@@ -397,8 +396,9 @@ async fn login_and_link_connects_after_signing_in_and_unverified_emails_never_li
     };
     let wrong: Vec<(&str, String)> = fields("wrong password");
     let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, _) = down_b.submit("/login", &wrong).await.page();
+    let (status, again) = down_b.submit("/login", &wrong).await.page();
     assert_eq!(status, 401);
+    assert_eq!(hidden(&again, "link"), link, "the link waits for the right password");
     assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0);
     let right = fields(PW);
     let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -175,7 +175,10 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
-            login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg)).await
+            let pending = link.as_deref().unwrap_or_default();
+            let shown = state.services.account().sso_pending_link(pending);
+            let notice = shown.as_ref().map(|(email, provider)| LinkNotice { pending, email, provider });
+            render_login(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg), notice).await
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }

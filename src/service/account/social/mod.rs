@@ -101,6 +101,8 @@ struct Started {
 #[derive(Serialize, Deserialize)]
 struct PendingLink {
     alias: String,
+    email: String,
+    provider: String,
     subject: String,
     details: Value,
     user: Uuid,
@@ -294,6 +296,8 @@ impl Account<'_> {
                 AccountLinking::LoginAndLink => {
                     let pending = PendingLink {
                         alias: alias.to_owned(),
+                        email: email.clone(),
+                        provider: p.kind.display_name().to_owned(),
                         subject: who.subject.clone(),
                         details,
                         user: owner.uuid(),
@@ -319,11 +323,12 @@ impl Account<'_> {
         Ok(SsoOutcome::SignedIn(Box::new(user), sess, token))
     }
 
-    /// The flow of a pending link, if it is genuine and recent.
-    pub fn sso_link_flow(&self, pending: &str) -> Option<String> {
+    /// The email and the provider's name of a pending link, if it is genuine and recent
+    /// (to show the login page's notice again after a wrong password).
+    pub fn sso_pending_link(&self, pending: &str) -> Option<(String, String)> {
         self.unseal::<PendingLink>(LINK_PURPOSE, pending)
             .filter(|l| (0..=LIFETIME_SECS).contains(&(now().unix_timestamp() - l.iat)))
-            .map(|l| l.flow)
+            .map(|l| (l.email, l.provider))
     }
 
     /// `login_and_link`, after the user signed in to the account the email belongs to:
