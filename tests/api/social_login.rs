@@ -45,6 +45,10 @@ struct Fake {
     key: EncodingKey,
     jwk: Jwk,
     token_calls: usize,
+    /// The `client_secret` of the last code exchange at the OIDC token endpoint.
+    client_secret: String,
+    /// The `response_mode` of the last authorization request.
+    response_mode: Option<String>,
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -52,6 +56,7 @@ type Shared = Arc<Mutex<Fake>>;
 async fn authorize(State(s): State<Shared>, Query(q): Query<std::collections::HashMap<String, String>>) -> Response {
     let mut f = s.lock().unwrap();
     f.nonce = q.get("nonce").cloned().unwrap_or_default();
+    f.response_mode = q.get("response_mode").cloned();
     assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"), "PKCE is used");
     let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
     if f.mode == Mode::Deny {
@@ -113,9 +118,12 @@ async fn jwks(State(s): State<Shared>) -> Response {
     axum::Json(JwkSet { keys: vec![jwk] }).into_response()
 }
 
-async fn oidc_token(State(s): State<Shared>) -> Response {
+async fn oidc_token(State(s): State<Shared>, body: String) -> Response {
     let mut f = s.lock().unwrap();
     f.token_calls += 1;
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    f.client_secret = form.get("client_secret").cloned().unwrap_or_default();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let iss = if f.mode == Mode::OtherIssuer { "https://evil.example".to_owned() } else { format!("{}/oidc", f.base) };
     let aud = if f.mode == Mode::OtherAudience { "another-client" } else { "down-client" };
@@ -149,6 +157,8 @@ async fn fake() -> (String, Shared) {
         key,
         jwk,
         token_calls: 0,
+        client_secret: String::new(),
+        response_mode: None,
     }));
     let app = Router::new()
         .route("/login/oauth/authorize", get(authorize))
@@ -164,7 +174,23 @@ async fn fake() -> (String, Shared) {
     (base, shared)
 }
 
-/// The fake GitHub (`gh`) and the fake OpenID Connect provider (`fake`).
+/// The team's `.p8` key of the Apple tests (PKCS#8 PEM) and its public JWK.
+fn apple_key() -> (String, Jwk) {
+    use base64::Engine;
+    static KEY: std::sync::OnceLock<(String, Jwk)> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let der = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap().to_pkcs8v1().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n");
+        let jwk = Jwk::from_encoding_key(&EncodingKey::from_ec_der(der.as_ref()), Algorithm::ES256).unwrap();
+        (pem, jwk)
+    })
+    .clone()
+}
+
+/// The fake GitHub (`gh`), the fake OpenID Connect provider (`fake`) and Apple pointed at
+/// it (`apple`).
 fn fake_providers(base: &str) -> Vec<OAuthProviderConfig> {
     vec![
         provider(json!({
@@ -176,6 +202,10 @@ fn fake_providers(base: &str) -> Vec<OAuthProviderConfig> {
         provider(json!({
             "alias": "fake", "type": "oidc", "client_id": "down-client", "client_secret": "s",
             "issuer": format!("{base}/oidc"),
+        })),
+        provider(json!({
+            "alias": "apple", "type": "apple", "client_id": "down-client", "client_secret": apple_key().0,
+            "team_id": "TEAM123", "key_id": "KEY123", "issuer": format!("{base}/oidc"),
         })),
     ]
 }
@@ -500,4 +530,94 @@ async fn apple_form_post_goes_on_to_the_get_callback() {
     // An unknown provider is a clear page, not a 500.
     let page = res.get(format!("{}/sso/oauth2/callback/nope?code=c&state=s", app.url)).send().await.unwrap();
     assert_eq!(page.status(), 404);
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_clear_page() {
+    let app = spawn_with(|c| {
+        c.social_login.providers = vec![provider(json!({
+            "alias": "gone", "type": "oidc", "client_id": "c", "client_secret": "s", "issuer": "http://127.0.0.1:9",
+        }))];
+    })
+    .await;
+    let b = Browser::new(&app);
+    let (_, page) = b.open("/login").await.page();
+    assert!(page.contains("Continue with OpenID Connect"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let (status, page) =
+        b.submit("/sso/oauth2/start", &[("csrf", &csrf), ("flow", ""), ("alias", "gone")]).await.page();
+    assert_eq!(status, 502, "{page}");
+    assert!(page.contains("could not be reached"), "{page}");
+    let (status, _) = b.submit("/sso/oauth2/start", &[("csrf", &csrf), ("flow", ""), ("alias", "nope")]).await.page();
+    assert_eq!(status, 404);
+    // Without the CSRF token nothing starts.
+    let (status, _) = b.submit("/sso/oauth2/start", &[("flow", ""), ("alias", "gone")]).await.page();
+    assert_eq!(status, 403);
+}
+
+#[test]
+fn provider_secrets_come_from_files_and_bad_providers_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("gh.secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let path = dir.path().join("authgraph.toml");
+    let provider = |extra: &str| {
+        format!("[[social_login.providers]]\nalias = \"gh\"\ntype = \"github\"\nclient_id = \"id\"\n{extra}")
+    };
+    std::fs::write(&path, provider(&format!("client_secret_file = \"{}\"\n", secret.display()))).unwrap();
+    let config = authgraph::config::Config::load(Some(&path)).unwrap();
+    assert_eq!(config.social_login.providers[0].client_secret.as_ref().unwrap().expose(), "s3cret");
+    assert!(!format!("{config:?}").contains("s3cret"), "the secret stays out of Debug");
+    for (toml, key) in [
+        (provider(""), "social_login.providers[0].client_secret"),
+        (provider("client_secret = \"s\"\n").replace("github", "oidc"), "social_login.providers[0].issuer"),
+        (provider("client_secret = \"s\"\n").replace("github", "apple"), "social_login.providers[0].team_id"),
+        (provider("client_secret = \"s\"\n").replace("\"gh\"", "\"g h\""), "social_login.providers[0].alias"),
+        (provider("client_secret = \"s\"\n").repeat(2), "social_login.providers[1].alias"),
+        (provider("client_secret_file = \"/nonexistent/secret\"\n"), "client_secret_file"),
+    ] {
+        std::fs::write(&path, &toml).unwrap();
+        let err = authgraph::config::Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn apple_signs_its_client_secret_and_comes_back_by_form_post() {
+    let w = world(AccountLinking::Error).await;
+    let b = Browser::new(&w.down);
+    let back = through_fake(&b, "apple").await;
+    assert_eq!(w.fake.lock().unwrap().response_mode.as_deref(), Some("form_post"));
+    // Apple POSTs the answer from its own site: the form goes on to the GET callback,
+    // which has the round trip's cookie.
+    let form: Vec<(String, String)> = url::Url::parse(&back).unwrap().query_pairs().into_owned().collect();
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+    let res = b
+        .client
+        .post(format!("{}/sso/oauth2/callback/apple", w.down.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let next = res.headers()["location"].to_str().unwrap().to_owned();
+    let (status, page) = b.open(&next).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(by_oauth(&w.down, "apple", "fake-sub").await.is_object());
+    // The round trip is used up: the same answer again is refused.
+    let (status, _) = b.open(&next).await.page();
+    assert_eq!(status, 400);
+
+    let secret = w.fake.lock().unwrap().client_secret.clone();
+    let header = jsonwebtoken::decode_header(&secret).unwrap();
+    assert_eq!(header.alg, Algorithm::ES256);
+    assert_eq!(header.kid.as_deref(), Some("KEY123"));
+    let key = jsonwebtoken::DecodingKey::from_jwk(&apple_key().1).unwrap();
+    let mut v = jsonwebtoken::Validation::new(Algorithm::ES256);
+    v.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Value>(&secret, &key, &v).unwrap().claims;
+    assert_eq!(claims["iss"], "TEAM123");
+    assert_eq!(claims["sub"], "down-client");
+    assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 300);
 }
