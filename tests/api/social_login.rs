@@ -479,8 +479,19 @@ async fn connect_and_disconnect_in_settings() {
     assert_eq!(status, 200, "{settings}");
     assert!(settings.contains("action=\"/settings/oauth/connect\""), "{settings}");
     let csrf = hidden(&settings, "csrf");
-    let to_fake = b.submit("/settings/oauth/connect", &[("csrf", &csrf), ("alias", "gh")]).await.redirect();
     let res = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // A connection started, then the user signed out: nothing is connected.
+    let to_fake = b.submit("/settings/oauth/connect", &[("csrf", &csrf), ("alias", "gh")]).await.redirect();
+    let back = res.get(to_fake).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    b.submit("/logout", &[("csrf", &csrf)]).await;
+    let (status, page) = b.open(&back).await.page();
+    assert_eq!(status, 400, "{page}");
+    assert!(by_oauth(&w.down, "gh", "4242").await.is_null());
+    let (_, page) = b.open("/login").await.page();
+    let (status, settings) = b.login(&page, "bob@example.com", PW).await.page();
+    assert_eq!(status, 200, "{settings}");
+    let csrf = hidden(&settings, "csrf");
+    let to_fake = b.submit("/settings/oauth/connect", &[("csrf", &csrf), ("alias", "gh")]).await.redirect();
     let back = res.get(to_fake).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
     let (status, settings) = b.open(&back).await.page();
     assert_eq!(status, 200, "{settings}");

@@ -245,7 +245,7 @@ async fn reauth_page(
 /// For a sensitive action: the "confirm it's you" page when the session's last sign-in
 /// is older than `session.reauthentication_max_age_seconds`; `None` when it is recent.
 /// Once confirmed, the browser goes back to `next` to do the action again.
-async fn confirm_first(state: &AppState, me: &SignedIn, next: &str) -> Option<Response> {
+pub(super) async fn confirm_first(state: &AppState, me: &SignedIn, next: &str) -> Option<Response> {
     if !state.services.account().needs_reauthentication(&me.sess) {
         return None;
     }

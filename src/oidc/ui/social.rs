@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde_json::{Value, json};
 
 use super::login::{LinkNotice, after_login, login_refused, render_login};
+use super::settings::{SignedIn, confirm_first};
 use super::{CsrfForm, Visit, actor, current_session};
 use crate::domain::ids::IdentityId;
 use crate::service::account::social::{SsoCallback, SsoError, SsoOutcome};
@@ -105,7 +106,7 @@ pub(super) async fn refused(state: &AppState, jar: CookieJar, flow: &str, e: Sso
         SsoError::LinkExpired => (
             StatusCode::BAD_REQUEST,
             "The account could not be connected",
-            "The connection waited too long, or you signed in to another account than the one with this email address. Sign in with the provider again."
+            "The connection waited too long, you signed out meanwhile, or you signed in to another account than the one with this email address. Start again."
                 .to_owned(),
         ),
         SsoError::Login(e) => return login_refused(state, jar, flow, e).await,
@@ -124,29 +125,25 @@ pub async fn start(State(state): State<AppState>, jar: CookieJar, CsrfForm(f): C
     }
 }
 
-/// `POST /settings/oauth/connect`: connect a provider account to the signed-in user.
-pub async fn connect(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
-    let actor = actor(&peer, &headers);
-    let sess = match current_session(&state, &jar, &actor).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return state.ui.server_error(&e),
-    };
+/// `POST /settings/oauth/connect`: connect a provider account to the signed-in user. A
+/// session older than the reauthentication window confirms it's the user first.
+pub async fn connect(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     let alias = f.get("alias").cloned().unwrap_or_default();
-    match state.services.account().sso_start(&alias, "", Some(sess.user_id)).await {
-        Ok(s) => (jar.add(round_trip_cookie(&state, s.cookie)), Redirect::to(&s.url)).into_response(),
-        Err(e) => refused(&state, jar, "", e).await,
+    match state.services.account().sso_start(&alias, "", Some(me.sess.user_id)).await {
+        Ok(s) => (me.jar.add(round_trip_cookie(&state, s.cookie)), Redirect::to(&s.url)).into_response(),
+        Err(e) => refused(&state, me.jar, "", e).await,
     }
 }
 
-/// `POST /settings/oauth/disconnect`: remove one of the user's connected accounts.
-pub async fn disconnect(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
-    let actor = actor(&peer, &headers);
-    let sess = match current_session(&state, &jar, &actor).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return state.ui.server_error(&e),
-    };
+/// `POST /settings/oauth/disconnect`: remove one of the user's connected accounts (never
+/// the last identity). A session older than the reauthentication window confirms first.
+pub async fn disconnect(State(state): State<AppState>, me: SignedIn, CsrfForm(f): CsrfForm) -> Response {
+    if let Some(r) = confirm_first(&state, &me, "/settings").await {
+        return r;
+    }
     let Some(id) = f.get("identity_id").and_then(|v| v.parse::<uuid::Uuid>().ok()).map(IdentityId::from) else {
         return state.ui.message(
             StatusCode::BAD_REQUEST,
@@ -154,7 +151,7 @@ pub async fn disconnect(Visit { state, peer, headers, jar }: Visit, CsrfForm(f):
             "Reload the settings page and try again.",
         );
     };
-    match state.services.account().sso_disconnect(sess.user_id, id, &actor).await {
+    match state.services.account().sso_disconnect(me.sess.user_id, id, &me.actor).await {
         Ok(()) => Redirect::to("/settings").into_response(),
         Err(crate::service::Error::NotFound { .. }) => state.ui.message(
             StatusCode::NOT_FOUND,
@@ -198,14 +195,14 @@ pub async fn callback(Visit { state, peer, headers, jar }: Visit, Path(alias): P
     let cb = SsoCallback { code: get("code"), state: get("state"), error: get("error") };
     let actor = actor(&peer, &headers);
     let current = match current_session(&state, &jar, &actor).await {
-        Ok(s) => s.map(|s| s.id),
+        Ok(s) => s,
         Err(e) => return state.ui.server_error(&e),
     };
     let cookie = jar.get(COOKIE).map(|c| c.value().to_owned());
     let account = state.services.account();
     let flow = account.sso_flow(cookie.as_deref());
     let jar = jar.add(clear_round_trip(&state));
-    match account.sso_callback(&alias, cb, cookie.as_deref(), &actor, current).await {
+    match account.sso_callback(&alias, cb, cookie.as_deref(), &actor, current.as_ref()).await {
         Ok(SsoOutcome::SignedIn(_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::config::{AccountLinking, OAuthProviderConfig};
 use crate::crypto::{b64, ct_eq, random_bytes};
-use crate::domain::ids::{IdentityId, SessionId, TypedId, UserId};
+use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
 use crate::service::account::login::{IdpSession, LoginError};
@@ -63,7 +63,7 @@ pub enum SsoError {
     /// Too many sign-ups from this network.
     RateLimited,
     /// The pending link is tampered with or expired, or the user who signed in is not the
-    /// account to link.
+    /// account to link; or the user who started a connection is no longer signed in.
     LinkExpired,
     /// The user may not sign in (disabled, deleting).
     Login(LoginError),
@@ -220,9 +220,10 @@ impl Account<'_> {
         cb: SsoCallback,
         cookie: Option<&str>,
         actor: &Actor,
-        replaces: Option<SessionId>,
+        current: Option<&IdpSession>,
     ) -> Result<SsoOutcome, SsoError> {
         let p = self.provider(alias)?;
+        let replaces = current.map(|s| s.id);
         let started = cookie.and_then(|c| self.unseal::<Started>(STARTED_PURPOSE, c)).ok_or(SsoError::InvalidState)?;
         let age = now().unix_timestamp() - started.iat;
         let state_ok = cb.state.as_deref().is_some_and(|s| ct_eq(s.as_bytes(), started.state.as_bytes()));
@@ -266,6 +267,10 @@ impl Account<'_> {
         });
         let existing = keyed_identity(&self.db.conn, OAUTH, &key).await?;
         if let Some(connect) = started.connect {
+            // Connected only for the user still signed in in this browser.
+            if current.is_none_or(|s| s.user_id.uuid() != connect) {
+                return Err(SsoError::LinkExpired);
+            }
             return match existing {
                 Some(i) if i.user_id == connect => Ok(SsoOutcome::Connected),
                 Some(_) => Err(SsoError::ConnectedElsewhere),
