@@ -632,3 +632,35 @@ async fn apple_signs_its_client_secret_and_comes_back_by_form_post() {
     assert_eq!(claims["sub"], "down-client");
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 300);
 }
+
+#[tokio::test]
+async fn a_provider_sign_in_inside_an_authorization_request_returns_to_the_client() {
+    let w = world(AccountLinking::Error).await;
+    user_with_email(&w.up, ALICE, true).await;
+    let (rp, client_id) = crate::login_helpers::spa(&w.down).await;
+    let flow = crate::login_helpers::start(&rp, &["openid", "email"], &[]);
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let (status, page) = down_b.open(&flow.url).await.page();
+    assert_eq!(status, 200, "{page}");
+    let sealed = hidden(&page, "flow");
+    assert!(!sealed.is_empty());
+    let to_up = down_b
+        .submit("/sso/oauth2/start", &[("csrf", &hidden(&page, "csrf")), ("flow", &sealed), ("alias", "up")])
+        .await
+        .redirect();
+    let (_, up_page) = up_b.open(&to_up).await.page();
+    let back = up_b.login(&up_page, ALICE, PW).await.redirect();
+    let done = down_b.open(&back).await.redirect();
+    assert!(done.starts_with(crate::login_helpers::CB), "back at the client: {done}");
+    assert_eq!(param(&done, "state").as_deref(), Some(flow.state.secret().as_str()));
+    let code = param(&done, "code").unwrap();
+    let (status, tokens) = w
+        .down
+        .exchange_code(&code, crate::login_helpers::CB, &client_id, None, &[("code_verifier", flow.verifier.secret())])
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = crate::helpers::jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert!(claims.get("amr").is_none_or(|a| a == &json!([])), "no amr for an OAuth sign-in: {claims}");
+    assert_eq!(claims["nonce"], flow.nonce.secret().as_str());
+    assert_eq!(user_count(&w.down).await, 1);
+}
