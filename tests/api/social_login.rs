@@ -33,6 +33,9 @@ enum Mode {
     WrongNonce,
     OtherIssuer,
     OtherAudience,
+    Expired,
+    /// HMAC with the key ID of the provider's EC key (algorithm confusion).
+    Hs256,
     Deny,
 }
 
@@ -102,6 +105,18 @@ async fn github_emails(State(s): State<Shared>, h: HeaderMap) -> Response {
     .into_response()
 }
 
+/// The Graph API's `me`: the token and its `appsecret_proof` (HMAC-SHA256 under the app
+/// secret `fb-secret`, hex).
+async fn facebook_me(State(s): State<Shared>, Query(q): Query<std::collections::HashMap<String, String>>) -> Response {
+    let token = q.get("access_token").cloned().unwrap_or_default();
+    let proof = data_encoding::HEXLOWER.encode(&authgraph::crypto::hmac_sha256(b"fb-secret", token.as_bytes()));
+    if token != "gh-token" || q.get("appsecret_proof") != Some(&proof) {
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"message": "bad proof"}}))).into_response();
+    }
+    let email = s.lock().unwrap().email.clone();
+    axum::Json(json!({"id": "10001", "name": "Face Book", "email": email})).into_response()
+}
+
 async fn discovery(State(s): State<Shared>) -> Response {
     let b = s.lock().unwrap().base.clone();
     axum::Json(json!({
@@ -132,9 +147,20 @@ async fn oidc_token(State(s): State<Shared>, body: String) -> Response {
         "iss": iss, "aud": aud, "sub": "fake-sub", "iat": now, "exp": now + 300, "nonce": nonce,
         "email": f.email, "email_verified": f.verified,
     });
-    let mut header = Header::new(Algorithm::ES256);
+    let mut claims = claims;
+    if f.mode == Mode::Expired {
+        claims["exp"] = json!(now - 3600);
+        claims["iat"] = json!(now - 7200);
+    }
+    let alg = if f.mode == Mode::Hs256 { Algorithm::HS256 } else { Algorithm::ES256 };
+    let mut header = Header::new(alg);
     header.kid = f.jwk.common.key_id.clone();
-    let id_token = jsonwebtoken::encode(&header, &claims, &f.key).unwrap();
+    let id_token = if f.mode == Mode::Hs256 {
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"the public key, as a secret").unwrap())
+            .unwrap()
+    } else {
+        jsonwebtoken::encode(&header, &claims, &f.key).unwrap()
+    };
     axum::Json(json!({"access_token": "oidc-token", "token_type": "Bearer", "id_token": id_token})).into_response()
 }
 
@@ -165,6 +191,9 @@ async fn fake() -> (String, Shared) {
         .route("/login/oauth/access_token", post(github_token))
         .route("/api/user", get(github_user))
         .route("/api/user/emails", get(github_emails))
+        .route("/fb/dialog", get(authorize))
+        .route("/fb/oauth/access_token", post(github_token))
+        .route("/fb/me", get(facebook_me))
         .route("/oidc/.well-known/openid-configuration", get(discovery))
         .route("/oidc/authorize", get(authorize))
         .route("/oidc/token", post(oidc_token))
@@ -198,6 +227,12 @@ fn fake_providers(base: &str) -> Vec<OAuthProviderConfig> {
             "authorization_endpoint": format!("{base}/login/oauth/authorize"),
             "token_endpoint": format!("{base}/login/oauth/access_token"),
             "api_base_url": format!("{base}/api"),
+        })),
+        provider(json!({
+            "alias": "fb", "type": "facebook", "client_id": "fb-client", "client_secret": "fb-secret",
+            "authorization_endpoint": format!("{base}/fb/dialog"),
+            "token_endpoint": format!("{base}/fb/oauth/access_token"),
+            "api_base_url": format!("{base}/fb"),
         })),
         provider(json!({
             "alias": "fake", "type": "oidc", "client_id": "down-client", "client_secret": "s",
@@ -357,6 +392,8 @@ async fn tampered_state_and_bad_id_tokens_end_in_a_clear_page_and_no_account() {
         (Mode::WrongNonce, "wrong nonce"),
         (Mode::OtherIssuer, "another issuer"),
         (Mode::OtherAudience, "another client (audience)"),
+        (Mode::Expired, "has expired"),
+        (Mode::Hs256, "uses an algorithm its key is not for"),
     ] {
         w.fake.lock().unwrap().mode = mode;
         let b = Browser::new(&w.down);
@@ -663,4 +700,20 @@ async fn a_provider_sign_in_inside_an_authorization_request_returns_to_the_clien
     assert!(claims.get("amr").is_none_or(|a| a == &json!([])), "no amr for an OAuth sign-in: {claims}");
     assert_eq!(claims["nonce"], flow.nonce.secret().as_str());
     assert_eq!(user_count(&w.down).await, 1);
+}
+
+#[tokio::test]
+async fn facebook_signs_up_with_appsecret_proof_and_its_email_never_links() {
+    let w = world(AccountLinking::LoginAndLink).await;
+    w.down.create_user(ALICE, Some(PW)).await;
+    let b = Browser::new(&w.down);
+    let back = through_fake(&b, "fb").await;
+    let (status, page) = b.open(&back).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Connected accounts"), "signed up, not asked to link: {page}");
+    let user = by_oauth(&w.down, "fb", "10001").await;
+    let claims = &user["oauthConnections"][0]["claims"];
+    assert_eq!(claims["https://authgear.com/claims/oauth/provider_type"], "facebook");
+    assert_eq!(claims["https://authgear.com/claims/oauth/profile"]["name"], "Face Book");
+    assert_eq!(user_count(&w.down).await, 2);
 }
