@@ -109,6 +109,11 @@ pub(super) async fn endpoints(http: &reqwest::Client, p: &OAuthProviderConfig) -
             else {
                 return Err(provider_failed(p, "sent incomplete discovery metadata"));
             };
+            // The metadata must be the issuer's own (Microsoft's multi-tenant metadata names
+            // a `{tenantid}` template instead).
+            if p.kind != ProviderType::Azureadv2 && s("issuer").as_deref() != Some(issuer.as_str()) {
+                return Err(provider_failed(p, "sent discovery metadata for another issuer"));
+            }
             Ok(Endpoints {
                 authorization,
                 token,
@@ -269,6 +274,12 @@ pub(super) async fn verify_id_token(
     };
     if claims.get("iss").and_then(Value::as_str) != Some(expected.as_str()) {
         return Err(rejected("comes from another issuer"));
+    }
+    if let Some(Value::Array(auds)) = claims.get("aud")
+        && auds.len() > 1
+        && claims.get("azp").and_then(Value::as_str) != Some(p.client_id.as_str())
+    {
+        return Err(rejected("is for another client (azp)"));
     }
     if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
         return Err(rejected("carries the wrong nonce"));
