@@ -50,6 +50,7 @@ mod scope_plan;
 mod sessions;
 mod sms;
 mod smtp;
+mod social_fake;
 mod social_login;
 mod tokens;
 mod totp;
