@@ -237,33 +237,13 @@ impl Account<'_> {
             .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| SsoError::Provider(format!("{} sent no authorization code", p.kind.display_name())))?;
-        let e = upstream::endpoints(&self.http, p).await?;
-        let redirect_uri = self.sso_redirect_uri(alias);
-        let tokens = upstream::exchange_code(&self.http, p, &e, &code, &redirect_uri, &started.verifier).await?;
-        let access = tokens.get("access_token").and_then(Value::as_str);
-        let who = if p.kind.is_oidc() {
-            let id_token = tokens
-                .get("id_token")
-                .and_then(Value::as_str)
-                .ok_or_else(|| SsoError::Rejected(format!("{} returned no ID token", p.kind.display_name())))?;
-            let claims = upstream::verify_id_token(&self.http, p, &e, id_token, &started.nonce).await?;
-            upstream::oidc_user(&self.http, p, &e, claims, access).await?
-        } else {
-            let access = access
-                .ok_or_else(|| SsoError::Provider(format!("{} returned no access token", p.kind.display_name())))?;
-            if p.kind == crate::config::ProviderType::Github {
-                upstream::github_user(&self.http, p, &e, access).await?
-            } else {
-                upstream::facebook_user(&self.http, p, &e, access).await?
-            }
-        };
+        let who = self.upstream_user(p, alias, &code, &started).await?;
         let key = format!("{alias}:{}", who.subject);
-        let profile = who.profile.clone();
         let details = json!({
             "provider_type": p.kind.as_str(),
             "provider_alias": alias,
             "subject_id": who.subject,
-            "profile": profile,
+            "profile": who.profile,
         });
         let existing = keyed_identity(&self.db.conn, OAUTH, &key).await?;
         if let Some(connect) = started.connect {
@@ -326,6 +306,36 @@ impl Account<'_> {
         let user = self.sso_signup(&key, details, email.as_deref(), actor).await?;
         let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
         Ok(SsoOutcome::SignedIn(Box::new(user), sess, token))
+    }
+
+    /// The code exchange, then who the provider says the user is: the checked ID token
+    /// (completed from userinfo), or GitHub's or Facebook's API.
+    async fn upstream_user(
+        &self,
+        p: &OAuthProviderConfig,
+        alias: &str,
+        code: &str,
+        started: &Started,
+    ) -> Result<upstream::UpstreamUser, SsoError> {
+        let e = upstream::endpoints(&self.http, p).await?;
+        let redirect_uri = self.sso_redirect_uri(alias);
+        let tokens = upstream::exchange_code(&self.http, p, &e, code, &redirect_uri, &started.verifier).await?;
+        let access = tokens.get("access_token").and_then(Value::as_str);
+        let name = p.kind.display_name();
+        if p.kind.is_oidc() {
+            let id_token = tokens
+                .get("id_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| SsoError::Rejected(format!("{name} returned no ID token")))?;
+            let claims = upstream::verify_id_token(&self.http, p, &e, id_token, &started.nonce).await?;
+            return upstream::oidc_user(&self.http, p, &e, claims, access).await;
+        }
+        let access = access.ok_or_else(|| SsoError::Provider(format!("{name} returned no access token")))?;
+        if p.kind == crate::config::ProviderType::Github {
+            upstream::github_user(&self.http, p, &e, access).await
+        } else {
+            upstream::facebook_user(&self.http, p, &e, access).await
+        }
     }
 
     /// The email and the provider's name of a pending link, if it is genuine and recent

@@ -28,7 +28,7 @@ pub(super) struct Endpoints {
 
 /// Who the provider says the user is.
 #[derive(Debug, Clone)]
-pub(super) struct UpstreamUser {
+pub(in crate::service) struct UpstreamUser {
     pub(super) subject: String,
     pub(super) email: Option<String>,
     pub(super) email_verified: bool,
