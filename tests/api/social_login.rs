@@ -217,26 +217,12 @@ async fn login_and_link_connects_after_signing_in_and_unverified_emails_never_li
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("already exists. Sign in to it to connect"), "{page}");
     assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0, "nothing linked before the sign-in");
-    let link = hidden(&page, "link");
-    // A wrong password links nothing.
-    let fields = |pw: &'static str| {
-        vec![
-            ("csrf", hidden(&page, "csrf")),
-            ("flow", String::new()),
-            ("link", link.clone()),
-            ("login_id", ALICE.to_owned()),
-            ("password", pw.to_owned()),
-        ]
-    };
-    let wrong: Vec<(&str, String)> = fields("wrong password");
-    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, again) = down_b.submit("/login", &wrong).await.page();
+    // A wrong password links nothing; the notice stays.
+    let (status, again) = down_b.login(&page, ALICE, "wrong password").await.page();
     assert_eq!(status, 401);
-    assert_eq!(hidden(&again, "link"), link, "the link waits for the right password");
+    assert!(again.contains("Sign in to it to connect"), "the link waits for the right password: {again}");
     assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0);
-    let right = fields(PW);
-    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, page) = down_b.submit("/login", &right).await.page();
+    let (status, page) = down_b.login(&again, ALICE, PW).await.page();
     assert_eq!(status, 200, "{page}");
     assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 1);
     assert_eq!(user_count(&w.down).await, 1);
@@ -483,4 +469,48 @@ async fn facebook_signs_up_with_appsecret_proof_and_its_email_never_links() {
     assert_eq!(claims["https://authgear.com/claims/oauth/provider_type"], "facebook");
     assert_eq!(claims["https://authgear.com/claims/oauth/profile"]["name"], "Face Book");
     assert_eq!(user_count(&w.down).await, 2);
+}
+
+#[tokio::test]
+async fn login_and_link_goes_through_the_second_factor_and_only_for_that_account() {
+    use crate::totp::{code, enrol, signed_in, step_now};
+    let w = world(AccountLinking::LoginAndLink).await;
+    user_with_email(&w.up, "tom@example.com", true).await;
+    let (b0, csrf, tom) = signed_in(&w.down, "tom@example.com").await;
+    let (secret, step) = enrol(&b0, &csrf, "Phone").await;
+    w.down.create_user("eve@example.com", Some(PW)).await;
+
+    // Signing in to another account drops the link.
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b, &up_b, "tom@example.com").await;
+    let (_, page) = down_b.open(&back).await.page();
+    assert!(page.contains("Sign in to it to connect"), "{page}");
+    let (status, page) = down_b.login(&page, "eve@example.com", PW).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0);
+
+    // Tom signs in with his password and his authenticator app: then the link is added.
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let back = through_upstream(&down_b, &up_b, "tom@example.com").await;
+    let (_, page) = down_b.open(&back).await.page();
+    let (status, page) = down_b.login(&page, "tom@example.com", PW).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("action=\"/login/totp\""), "the second factor: {page}");
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0, "not before the second factor");
+    let totp = code(&secret, step_now().max(step + 1));
+    let fields = [
+        ("csrf", hidden(&page, "csrf")),
+        ("flow", hidden(&page, "flow")),
+        ("pending", hidden(&page, "pending")),
+        ("code", totp),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page) = down_b.submit("/login/totp", &fields).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 1);
+    let d = w
+        .down
+        .ok("query($id: ID!) { node(id: $id) { ... on User { oauthConnections { id } } } }", json!({"id": tom}))
+        .await;
+    assert_eq!(d["node"]["oauthConnections"].as_array().unwrap().len(), 1);
 }

@@ -11,7 +11,7 @@ use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, curr
 use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
-use crate::service::account::login::{LoginError, LoginOutcome};
+use crate::service::account::login::LoginError;
 use crate::service::account::password_change::ChangeReason;
 use crate::state::{AppState, Peer};
 
@@ -79,10 +79,9 @@ pub(super) async fn login_page(
     render_login(state, jar, status, flow, typed, error, None).await
 }
 
-/// An account link waiting for the sign-in (`login_and_link`): the sealed state, the
-/// email and the provider's name.
+/// An account link waiting for the sign-in (`login_and_link`): the email and the
+/// provider's name.
 pub(super) struct LinkNotice<'a> {
-    pub(super) pending: &'a str,
     pub(super) email: &'a str,
     pub(super) provider: &'a str,
 }
@@ -111,7 +110,7 @@ pub(super) async fn render_login(
         signup_enabled => state.services.config().ui.signup_enabled,
         code_enabled => code_button(state).is_some(), code_button => code_button(state),
         sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
-        link => link.as_ref().map(|l| l.pending), link_email => link.as_ref().map(|l| l.email),
+        link => link.is_some(), link_email => link.as_ref().map(|l| l.email),
         link_provider => link.as_ref().map(|l| l.provider),
     };
     (jar, state.ui.page(status, "login.html", ctx)).into_response()
@@ -154,7 +153,6 @@ pub async fn login_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q
 /// `POST /login`.
 pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let bot = super::bot_protection::check(&state, BotFlow::Login, &f, &actor(&peer, &headers)).await;
-    let link = f.get("link").cloned();
     let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
         Ok(a) => a,
         Err(r) => return r,
@@ -163,21 +161,12 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         return login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&login_id), Some(msg)).await;
     }
     match state.services.account().login_with_password(&login_id, password, &actor, current, &flow).await {
-        Ok(LoginOutcome::SignedIn(user, _, token)) => {
-            let jar = jar.add(state.ui.session_cookie(token));
-            if let Some(link) = link.filter(|l| !l.is_empty())
-                && let Err(e) = state.services.account().sso_link_after_login(&link, user.id, &actor).await
-            {
-                return super::social::refused(&state, jar, &flow, e).await;
-            }
-            (jar, Redirect::to(&after_login(&flow))).into_response()
-        }
         Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
-            let pending = link.as_deref().unwrap_or_default();
-            let shown = state.services.account().sso_pending_link(pending);
-            let notice = shown.as_ref().map(|(email, provider)| LinkNotice { pending, email, provider });
+            let link = super::social::pending_link(&jar).unwrap_or_default();
+            let shown = state.services.account().sso_pending_link(&link);
+            let notice = shown.as_ref().map(|(email, provider)| LinkNotice { email, provider });
             render_login(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg), notice).await
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,

@@ -12,13 +12,17 @@ use serde_json::{Value, json};
 use super::login::{LinkNotice, after_login, login_refused, render_login};
 use super::settings::{SignedIn, confirm_first};
 use super::{CsrfForm, Visit, actor, current_session};
-use crate::domain::ids::IdentityId;
+use crate::domain::ids::{IdentityId, UserId};
+use crate::service::Actor;
 use crate::service::account::social::{SsoCallback, SsoError, SsoOutcome};
 use crate::service::admin::identities::Identity;
 use crate::state::AppState;
 
 /// The cookie that keeps a round trip's state, nonce and PKCE verifier.
 const COOKIE: &str = "authgraph_sso";
+/// The cookie that keeps a pending account link (`login_and_link`) until the user signs
+/// in to the account, however they do (password, code, second factor).
+const LINK_COOKIE: &str = "authgraph_sso_link";
 
 fn round_trip_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((COOKIE, value))
@@ -30,10 +34,30 @@ fn round_trip_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .build()
 }
 
-fn clear_round_trip(state: &AppState) -> Cookie<'static> {
-    let mut c = Cookie::build((COOKIE, "")).path("/").http_only(true).secure(state.ui.secure_cookies()).build();
+fn clear_cookie(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut c = Cookie::build((name, "")).path("/").http_only(true).secure(state.ui.secure_cookies()).build();
     c.make_removal();
     c
+}
+
+/// The pending account link of this browser, if any.
+pub(super) fn pending_link(jar: &CookieJar) -> Option<String> {
+    jar.get(LINK_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// After any sign-in: adds this browser's pending account link when the user who signed
+/// in is the account it is for (`identity.oauth.connected`). A link for another account,
+/// an expired one, or one that cannot be added (the provider account was connected
+/// elsewhere meanwhile) is dropped, and the sign-in goes on; the cookie goes either way.
+pub(super) async fn finish_link(state: &AppState, jar: CookieJar, user_id: UserId, actor: &Actor) -> CookieJar {
+    let Some(pending) = pending_link(&jar) else { return jar };
+    let jar = jar.add(clear_cookie(state, LINK_COOKIE));
+    match state.services.account().sso_link_after_login(&pending, user_id, actor).await {
+        Ok(()) | Err(SsoError::LinkExpired) => {}
+        Err(SsoError::Server(e)) => tracing::error!(error = ?e, "the pending account link failed"),
+        Err(e) => tracing::info!(reason = ?e, "the pending account link was dropped"),
+    }
+    jar
 }
 
 /// One connected account as the settings page lists it.
@@ -201,15 +225,23 @@ pub async fn callback(Visit { state, peer, headers, jar }: Visit, Path(alias): P
     let cookie = jar.get(COOKIE).map(|c| c.value().to_owned());
     let account = state.services.account();
     let flow = account.sso_flow(cookie.as_deref());
-    let jar = jar.add(clear_round_trip(&state));
+    let jar = jar.add(clear_cookie(&state, COOKIE));
     match account.sso_callback(&alias, cb, cookie.as_deref(), &actor, current.as_ref()).await {
-        Ok(SsoOutcome::SignedIn(_, _, token)) => {
+        Ok(SsoOutcome::SignedIn(user, _, token)) => {
+            let jar = finish_link(&state, jar, user.id, &actor).await;
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Ok(SsoOutcome::Connected) => Redirect::to("/settings").into_response(),
         Ok(SsoOutcome::LinkRequired { pending, email, provider }) => {
-            let notice = LinkNotice { pending: &pending, email: &email, provider: &provider };
-            render_login(&state, jar, StatusCode::OK, &flow, Some(&email), None, Some(notice)).await
+            let cookie = Cookie::build((LINK_COOKIE, pending.clone()))
+                .path("/")
+                .http_only(true)
+                .secure(state.ui.secure_cookies())
+                .same_site(SameSite::Lax)
+                .max_age(time::Duration::minutes(10))
+                .build();
+            let notice = LinkNotice { email: &email, provider: &provider };
+            render_login(&state, jar.add(cookie), StatusCode::OK, &flow, Some(&email), None, Some(notice)).await
         }
         Err(e) => refused(&state, jar, &flow, e).await,
     }
