@@ -34,6 +34,8 @@ use sea_orm::{ActiveModelTrait, Set};
 const STARTED_PURPOSE: &str = "sso-started";
 /// The purpose of the "sign in to link" state.
 const LINK_PURPOSE: &str = "sso-link";
+/// The longest sealed pending link kept whole in its cookie.
+const MAX_LINK_COOKIE: usize = 3_000;
 /// How long a round trip through the provider, or a pending link, may take (seconds).
 const LIFETIME_SECS: i64 = 10 * 60;
 
@@ -97,7 +99,7 @@ struct Started {
 }
 
 /// Sealed between a sign-in that found the email taken (`login_and_link`) and the sign-in
-/// to that account.
+/// to that account: the provider account and the account it is for.
 #[derive(Serialize, Deserialize)]
 struct PendingLink {
     alias: String,
@@ -106,7 +108,6 @@ struct PendingLink {
     subject: String,
     details: Value,
     user: Uuid,
-    flow: String,
     iat: i64,
 }
 
@@ -279,18 +280,27 @@ impl Account<'_> {
             return match self.config.social_login.account_linking {
                 AccountLinking::Error => Err(SsoError::LinkRefused),
                 AccountLinking::LoginAndLink => {
-                    let pending = PendingLink {
+                    let mut pending = PendingLink {
                         alias: alias.to_owned(),
                         email: email.clone(),
                         provider: p.kind.display_name().to_owned(),
                         subject: who.subject.clone(),
                         details,
                         user: owner.uuid(),
-                        flow: started.flow.clone(),
                         iat: t.unix_timestamp(),
                     };
+                    let mut sealed = self.seal(LINK_PURPOSE, &pending);
+                    if sealed.len() > MAX_LINK_COOKIE {
+                        // A browser drops a cookie over 4 KB: keep the profile's main claims.
+                        let keep = ["sub", "email", "email_verified", "name", "login", "oid", "tid"];
+                        let profile = &mut pending.details["profile"];
+                        if let Value::Object(m) = profile {
+                            m.retain(|k, _| keep.contains(&k.as_str()));
+                        }
+                        sealed = self.seal(LINK_PURPOSE, &pending);
+                    }
                     Ok(SsoOutcome::LinkRequired {
-                        pending: self.seal(LINK_PURPOSE, &pending),
+                        pending: sealed,
                         email: email.clone(),
                         provider: p.kind.display_name().to_owned(),
                     })
