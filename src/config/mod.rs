@@ -19,6 +19,7 @@ mod fraud_protection;
 mod lockout;
 mod login;
 mod messaging;
+mod social;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
@@ -41,6 +42,7 @@ pub use messaging::{
     EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
     SmsWebhookConfig, TWILIO_API, TwilioConfig,
 };
+pub use social::{AccountLinking, OAuthProviderConfig, ProviderType, SocialLoginConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] =
@@ -134,6 +136,9 @@ pub struct Config {
     /// The one header the trusted proxies write the client into: `x-forwarded-for`
     /// (default) or `forwarded`. The other is ignored, since a client can send it through.
     pub trusted_proxy_header: ProxyHeader,
+    /// Social and enterprise login: upstream OAuth 2.0 / OpenID Connect providers and
+    /// account linking.
+    pub social_login: SocialLoginConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -197,6 +202,7 @@ impl Default for Config {
             fraud_protection: FraudProtectionConfig::default(),
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
+            social_login: SocialLoginConfig::default(),
         }
     }
 }
@@ -298,10 +304,11 @@ impl Config {
             })?;
             fig = fig.merge(Serialized::default("bot_protection.secret_key", value.trim()));
         }
-        let config: Config = fig.extract().map_err(|e| {
+        let mut config: Config = fig.extract().map_err(|e| {
             let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             ConfigError(msgs.join("; "))
         })?;
+        config.social_login.read_secret_files()?;
         config.validate()?;
         // `RUST_LOG` replaces `log.level`: a typo there must not silence the server.
         if let Ok(filter) = std::env::var("RUST_LOG") {
@@ -328,6 +335,7 @@ impl Config {
         self.bot_protection.validate()?;
         self.authentication_lockout.validate()?;
         self.fraud_protection.validate()?;
+        self.social_login.validate()?;
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {

@@ -103,6 +103,8 @@ activity_types! {
     IdentityPhoneVerified => "identity.phone.verified",
     IdentityBiometricEnabled => "identity.biometric.enabled",
     IdentityBiometricDisabled => "identity.biometric.disabled",
+    IdentityOauthConnected => "identity.oauth.connected",
+    IdentityOauthDisconnected => "identity.oauth.disconnected",
     AuthenticationBlocked => "authentication.blocked",
     UserAuthorizationGranted => "user.authorization.granted",
     UserProfileUpdated => "user.profile.updated",

@@ -126,5 +126,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/mfa/oob", post(ui::settings::add_second_factor_address))
         .route("/settings/mfa/oob/remove", post(ui::settings::remove_second_factor_address))
         .route("/settings/verify/confirm", post(ui::settings::confirm_verification))
+        .route("/sso/oauth2/start", post(ui::social::start))
+        .route("/sso/oauth2/callback/{alias}", get(ui::social::callback).post(ui::social::callback_post))
+        .route("/settings/oauth/connect", post(ui::social::connect))
+        .route("/settings/oauth/disconnect", post(ui::social::disconnect))
         .route("/static/authgraph.css", get(ui::stylesheet))
 }

@@ -52,6 +52,8 @@ mod session_fields;
 mod sessions;
 mod sms;
 mod smtp;
+mod social_fake;
+mod social_login;
 mod tokens;
 mod totp;
 mod users;

@@ -87,6 +87,20 @@ impl UserQuery {
         Ok(services(ctx)?.users().by_login_id(&login_id_key, &login_id_value).await?.map(User))
     }
 
+    /// The user who signed in with (or connected) this account at an OAuth provider, or
+    /// null. Needs `user:read`.
+    #[graphql(name = "getUserByOAuth", requires_scopes = "user:read")]
+    async fn get_user_by_oauth(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "oauthProviderAlias", desc = "The provider's alias in `social_login.providers`.")]
+        oauth_provider_alias: String,
+        #[graphql(name = "oauthProviderUserID", desc = "The user's subject at the provider (GitHub: the numeric ID).")]
+        oauth_provider_user_id: String,
+    ) -> async_graphql::Result<Option<User>> {
+        Ok(services(ctx)?.users().by_oauth(&oauth_provider_alias, &oauth_provider_user_id).await?.map(User))
+    }
+
     /// Users whose `email`, `phone_number` or `preferred_username` equals the value
     /// (normalised first). Reads the primary store, so it sees writes at once. Needs `user:read`.
     #[graphql(requires_scopes = "user:read")]

@@ -64,13 +64,15 @@ pub(super) async fn outcome(
     current: Option<crate::domain::ids::SessionId>,
 ) -> Response {
     match o {
-        LoginOutcome::SignedIn(_, _, token) => {
+        LoginOutcome::SignedIn(user, _, token) => {
+            let jar = super::social::finish_link(state, jar, user.id, actor).await;
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(flow))).into_response()
         }
         LoginOutcome::SecondFactor(pending) => {
             super::mfa::second_factor_or_device(state, jar, flow, &pending, actor, current).await
         }
-        LoginOutcome::SignedInWithoutSecondFactor(_, _, token) => {
+        LoginOutcome::SignedInWithoutSecondFactor(user, _, token) => {
+            let jar = super::social::finish_link(state, jar, user.id, actor).await;
             super::mfa::signed_in_during_grace(state, jar, flow, token)
         }
         LoginOutcome::EnrolmentRequired(e) => {

@@ -11,7 +11,7 @@ use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, curr
 use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
-use crate::service::account::login::{LoginError, LoginOutcome};
+use crate::service::account::login::LoginError;
 use crate::service::account::password_change::ChangeReason;
 use crate::state::{AppState, Peer};
 
@@ -76,6 +76,26 @@ pub(super) async fn login_page(
     typed: Option<&str>,
     error: Option<&str>,
 ) -> Response {
+    render_login(state, jar, status, flow, typed, error, None).await
+}
+
+/// An account link waiting for the sign-in (`login_and_link`): the email and the
+/// provider's name.
+pub(super) struct LinkNotice<'a> {
+    pub(super) email: &'a str,
+    pub(super) provider: &'a str,
+}
+
+/// The login page, with the provider buttons, or the notice of a pending account link.
+pub(super) async fn render_login(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    typed: Option<&str>,
+    error: Option<&str>,
+    link: Option<LinkNotice<'_>>,
+) -> Response {
     let req = open_flow(state, Some(flow));
     let client = match &req {
         Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
@@ -89,6 +109,9 @@ pub(super) async fn login_page(
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
         code_enabled => code_button(state).is_some(), code_button => code_button(state),
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
+        link => link.is_some(), link_email => link.as_ref().map(|l| l.email),
+        link_provider => link.as_ref().map(|l| l.provider),
     };
     (jar, state.ui.page(status, "login.html", ctx)).into_response()
 }
@@ -138,13 +161,13 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
         return login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&login_id), Some(msg)).await;
     }
     match state.services.account().login_with_password(&login_id, password, &actor, current, &flow).await {
-        Ok(LoginOutcome::SignedIn(_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
-        }
         Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
-            login_page(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg)).await
+            let link = super::social::pending_link(&jar).unwrap_or_default();
+            let shown = state.services.account().sso_pending_link(&link);
+            let notice = shown.as_ref().map(|(email, provider)| LinkNotice { email, provider });
+            render_login(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg), notice).await
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }
@@ -358,6 +381,7 @@ fn signup_page(
     let policy = describe_policy(&state.services.config().password_policy);
     let ctx = context! {
         csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state),
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
     };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }

@@ -28,7 +28,8 @@ pub(super) async fn second_factor_or_device(
     let token = jar.get(state.ui.device_cookie_name()).map(|c| c.value().to_owned()).unwrap_or_default();
     if !token.is_empty() {
         match state.services.account().login_with_device_token(pending, flow, &token, actor, current).await {
-            Ok(Some((_, _, session))) => {
+            Ok(Some((user, _, session))) => {
+                let jar = super::social::finish_link(state, jar, user.id, actor).await;
                 return (jar.add(state.ui.session_cookie(session)), Redirect::to(&after_login(flow))).into_response();
             }
             Ok(None) => {}
@@ -49,6 +50,7 @@ pub(super) async fn signed_in_after_second_factor(
     remember: bool,
     actor: &Actor,
 ) -> Response {
+    let jar = super::social::finish_link(state, jar, sess.user_id, actor).await;
     let mut jar = jar.add(state.ui.session_cookie(token));
     if remember {
         match state.services.account().remember_device(sess, actor).await {
@@ -110,6 +112,7 @@ pub async fn enrol_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
     let account = state.services.account();
     match account.login_with_enrolment(&pending, &flow, &name, &field("code"), &actor, current).await {
         Ok(done) => {
+            let jar = super::social::finish_link(&state, jar, done.user.id, &actor).await;
             let message = "Two-factor authentication is set up. Here are your recovery codes. Store them somewhere safe: each one signs you in once when your authenticator app is not at hand, and they will not be shown again.";
             let ctx = context! {
                 title => "Your recovery codes", message, codes => done.recovery_codes,

@@ -11,6 +11,7 @@ pub mod login;
 pub mod mfa;
 pub mod reset;
 pub mod settings;
+pub mod social;
 
 use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -31,7 +32,7 @@ use crate::state::{AppState, Peer};
 
 /// The Auth UI's built-in templates and stylesheet, by file name (see
 /// [`Ui::load`](crate::state::ui::Ui::load)).
-pub const BUILTIN: [(&str, &str); 20] = [
+pub const BUILTIN: [(&str, &str); 21] = [
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("login_totp.html", include_str!("templates/login_totp.html")),
@@ -51,6 +52,7 @@ pub const BUILTIN: [(&str, &str); 20] = [
     ("verify_code.html", include_str!("templates/verify_code.html")),
     ("message.html", include_str!("templates/message.html")),
     ("form_post.html", include_str!("templates/form_post.html")),
+    ("sso_buttons.html", include_str!("templates/sso_buttons.html")),
     ("authgraph.css", include_str!("templates/authgraph.css")),
 ];
 

@@ -142,9 +142,15 @@ pub(super) async fn render(
             Some(serde_json::json!({"channel": channel, "value": value, "verified": verified}))
         })
         .collect();
+    let sso_connections: Vec<Value> = match state.services.account().sso_connections(sess.user_id).await {
+        Ok(list) => list.iter().map(super::social::connection_view).collect(),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
         csrf, notice, error, recovery_unused,
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
+        sso_connections => minijinja::Value::from(minijinja::value::Serde(&sso_connections)),
         contacts => minijinja::Value::from(minijinja::value::Serde(&contacts)),
         oob => minijinja::Value::from(minijinja::value::Serde(&oob)), oob_channels,
         totps => minijinja::Value::from(minijinja::value::Serde(&totps)),
@@ -239,7 +245,7 @@ async fn reauth_page(
 /// For a sensitive action: the "confirm it's you" page when the session's last sign-in
 /// is older than `session.reauthentication_max_age_seconds`; `None` when it is recent.
 /// Once confirmed, the browser goes back to `next` to do the action again.
-async fn confirm_first(state: &AppState, me: &SignedIn, next: &str) -> Option<Response> {
+pub(super) async fn confirm_first(state: &AppState, me: &SignedIn, next: &str) -> Option<Response> {
     if !state.services.account().needs_reauthentication(&me.sess) {
         return None;
     }

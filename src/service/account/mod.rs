@@ -20,5 +20,6 @@ pub mod recovery_codes;
 pub mod settings;
 pub mod signup;
 pub mod sms;
+pub mod social;
 pub mod totp;
 pub mod verification;

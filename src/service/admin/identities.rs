@@ -241,8 +241,8 @@ impl Identities<'_> {
             let payload = json!({"identity": ident.claims(), "identity_id": ident.id});
             tx.record(audit, Some(row.id), payload.clone()).await?;
             // The event of the identity's own kind, as Authgear sends it next to the
-            // mutation's.
-            if let Some(event) = removed_event(&ident.kind) {
+            // mutation's (unless the change is that event: a disconnection in settings).
+            if let Some(event) = removed_event(&ident.kind).filter(|e| *e != audit.activity) {
                 tx.record(&Audit { actor: audit.actor.clone(), activity: event.into() }, Some(row.id), payload).await?;
             }
             Ok(row.into())

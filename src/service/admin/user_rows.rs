@@ -96,8 +96,16 @@ pub(in crate::service) async fn refresh_derived(
         ("phone_number", "phone", Some("phone_number_verified")),
         ("preferred_username", "username", None),
     ] {
-        let values: Vec<&str> =
+        let mut values: Vec<&str> =
             idents.iter().filter(|i| i.login_id_type == login_type).map(|i| i.value.as_str()).collect();
+        if claim == "email" {
+            // A provider account's email counts once it is verified (a social sign-up).
+            let oauth = idents
+                .iter()
+                .filter(|i| i.kind == "oauth")
+                .filter_map(|i| i.details.as_ref()?.get("profile")?.get("email")?.as_str());
+            values.extend(oauth.filter(|e| verified.iter().any(|c| c.name == "email" && c.value == *e)));
+        }
         let current = attrs.get(claim).and_then(Value::as_str).filter(|v| values.contains(v)).map(str::to_owned);
         match current.or_else(|| values.first().map(|v| (*v).to_owned())) {
             Some(v) => {

@@ -276,6 +276,21 @@ impl Users<'_> {
         Ok(found.map(User::from))
     }
 
+    /// The user who owns the `oauth` identity of provider `alias` and subject `subject`.
+    pub async fn by_oauth(&self, alias: &str, subject: &str) -> Result<Option<User>> {
+        let key = format!("{alias}:{subject}");
+        let Some(ident) = crate::service::admin::identities::keyed_identity(
+            &self.db.conn,
+            crate::service::admin::identities::OAUTH,
+            &key,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        self.get(ident.user_id.into()).await
+    }
+
     /// Finds users by `email`, `phone_number` or `preferred_username`.
     pub async fn by_standard_attribute(&self, name: &str, value: &str) -> Result<Vec<User>> {
         let key = match name {
