@@ -88,6 +88,7 @@ activity_types! {
     UserAuthenticated => "user.authenticated",
     UserReauthenticated => "user.reauthenticated",
     UserSignedOut => "user.signed_out",
+    UserAnonymousPromoted => "user.anonymous.promoted",
     AuthenticationIdentityLoginIdFailed => "authentication.identity.login_id.failed",
     AuthenticationIdentityAnonymousFailed => "authentication.identity.anonymous.failed",
     AuthenticationIdentityBiometricFailed => "authentication.identity.biometric.failed",

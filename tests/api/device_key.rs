@@ -84,13 +84,18 @@ impl DeviceKey {
 
     /// The anonymous-request JWT over `challenge`, as the SDKs build it.
     pub fn anonymous_jwt(&self, challenge: &str) -> String {
+        self.anonymous_jwt_for(challenge, "auth")
+    }
+
+    /// The anonymous-request JWT over `challenge` for `action` (`auth` or `promote`).
+    pub fn anonymous_jwt_for(&self, challenge: &str, action: &str) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let header = json!({"typ": ANONYMOUS_TYP, "kid": self.kid, "alg": self.alg(), "jwk": self.jwk()});
         let claims = json!({
             "iat": now,
             "exp": now + 60,
             "challenge": challenge,
-            "action": "auth",
+            "action": action,
             "device_info": {"ios": {"uname": {"machine": "iPhone13,1"}}},
         });
         self.sign(&header, &claims)

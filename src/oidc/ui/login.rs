@@ -416,7 +416,8 @@ pub async fn signup_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(
     if let Err(msg) = bot {
         return signup_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &login_id, Some(msg));
     }
-    match state.services.account().signup(&login_id, password, &actor, current).await {
+    let promote = open_flow(&state, Some(&flow)).and_then(|r| r.promote);
+    match state.services.account().signup(&login_id, password, &actor, current, promote).await {
         Ok((_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }

@@ -1,25 +1,39 @@
-//! Self-service signup from the Auth UI: one login ID and a password, then logged in.
+//! Self-service signup from the Auth UI: one login ID and a password, then logged in; or,
+//! for an authorization request that promotes an anonymous user, the same added to that
+//! user.
 
 use crate::config::LoginIdType;
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{SessionId, TypedId, UserId};
+use crate::domain::login_id::LoginId;
+use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Account;
 use crate::service::account::login::IdpSession;
 use crate::service::account::rate_limit::PerIp;
+use crate::service::admin::identities::{ANONYMOUS, insert_login_id};
+use crate::service::admin::user_rows::{insert_password, refresh_derived, snapshot, user_row};
 use crate::service::admin::users::User;
+use crate::service::store::time::micros;
 use crate::service::store::time::now;
 use crate::service::{Actor, Audit, Error, Result};
+use entity::identity;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use serde_json::json;
 
 impl Account<'_> {
     /// Self-service signup: creates a user with one login ID and a password (the login ID
     /// type is recognised from the text), then logs them in. Writes `user.created` and
-    /// `user.authenticated`.
+    /// `user.authenticated`. With `promote` (the anonymous user of a promotion request),
+    /// the login ID and password go to that user instead, whose device key identity is
+    /// removed: `user.anonymous.promoted`.
     pub async fn signup(
         &self,
         login_id: &str,
         password: String,
         actor: &Actor,
         replaces: Option<SessionId>,
+        promote: Option<UserId>,
     ) -> Result<(User, IdpSession, String)> {
         if password.is_empty() {
             return Err(Error::invalid(reason::PASSWORD_POLICY_VIOLATED, "choose a password"));
@@ -47,6 +61,11 @@ impl Account<'_> {
                 "too many sign-ups from this address; wait a minute and try again",
             ));
         }
+        if let Some(anonymous) = promote {
+            let user = self.promote(anonymous, kind.as_str(), text, password, actor).await?;
+            let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
+            return Ok((user, sess, token));
+        }
         let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
         let input = crate::service::admin::users::NewUser {
             login_id_key: kind.as_str().to_owned(),
@@ -60,5 +79,40 @@ impl Account<'_> {
         let user = self.users().create(&audit, input).await?;
         let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
         Ok((user, sess, token))
+    }
+
+    /// Adds a login ID and a password to the anonymous user `user_id` and removes the
+    /// user's device key identities: the user keeps their ID, and is no longer anonymous.
+    async fn promote(&self, user_id: UserId, key: &str, value: &str, password: String, actor: &Actor) -> Result<User> {
+        let login_id = LoginId::parse(&self.config.login_id, key, value)?;
+        check_policy(&self.config.password_policy, &password)?;
+        let hash = self.hasher.hash(password).await?;
+        let keep = self.config.password_policy.history_kept();
+        let t = now();
+        self.write(async |tx| {
+            let txn = tx.conn();
+            let row = user_row(txn, user_id.uuid()).await?;
+            if !row.is_anonymous {
+                return Err(Error::conflict(reason::DUPLICATED_IDENTITY, "this account was promoted already; sign in"));
+            }
+            let anonymous = snapshot(&row);
+            insert_login_id(txn, key, user_id, &login_id, t).await?;
+            insert_password(txn, row.id, hash, t, false, keep).await?;
+            identity::Entity::delete_many()
+                .filter(Expr::col(identity::Column::UserId).eq(row.id))
+                .filter(Expr::col(identity::Column::Kind).eq(ANONYMOUS))
+                .exec(txn)
+                .await?;
+            let mut am = row.clone().into_active_model();
+            am.is_anonymous = Set(false);
+            am.updated_at = Set(micros(t));
+            let row = am.update(txn).await?;
+            let row = refresh_derived(txn, row).await?;
+            let audit = Audit { actor: actor.clone(), activity: "user.anonymous.promoted".into() };
+            let payload = json!({"anonymous_user": anonymous, "user": snapshot(&row), "identity_type": "login_id"});
+            tx.record(&audit, Some(row.id), payload).await?;
+            Ok(User::from(row))
+        })
+        .await
     }
 }

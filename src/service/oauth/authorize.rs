@@ -106,6 +106,10 @@ pub struct AuthRequest {
     pub account_chosen_by: Option<UserId>,
     /// The user who consented on the consent page (bound for the same reason).
     pub consented_by: Option<UserId>,
+    /// The anonymous user this request promotes (a promotion `login_hint` that verified):
+    /// the signup page adds the new login ID to this user instead of creating one.
+    #[serde(default)]
+    pub promote: Option<UserId>,
 }
 
 impl AuthRequest {
@@ -214,6 +218,7 @@ impl OAuth<'_> {
             iat: micros(now()),
             account_chosen_by: None,
             consented_by: None,
+            promote: None,
         };
         let fail = |e: RedirectError, req: &AuthRequest| Err(AuthorizeError::Redirect(e, Box::new(req.clone())));
         match p.response_mode.as_deref() {
@@ -304,6 +309,26 @@ impl OAuth<'_> {
                 Some(sub) => req.hint_sub = Some(sub),
                 None => {
                     return fail(rerr("invalid_request", "id_token_hint is not an ID token this server issued"), &req);
+                }
+            }
+        }
+        if let Some(jwt) = req.login_hint.as_deref().and_then(crate::service::oauth::promotion::promotion_jwt) {
+            // Authgear's promotion of an anonymous user: the signup page adds to that user.
+            req.login_hint = None;
+            match self.promotion_target(&app, &jwt).await {
+                Ok(user) => {
+                    req.promote = Some(user);
+                    req.signup_first = true;
+                }
+                Err(crate::service::oauth::error::OAuthError::Server(e)) => return Err(e.into()),
+                // The authorization endpoint's codes (RFC 6749 §4.1.2.1) have no
+                // invalid_grant: a JWT or challenge that does not pass is invalid_request.
+                Err(crate::service::oauth::error::OAuthError::UnauthorizedClient(why)) => {
+                    return fail(rerr("unauthorized_client", why), &req);
+                }
+                Err(e) => {
+                    let why = format!("the anonymous user cannot be promoted: {}", e.description());
+                    return fail(rerr("invalid_request", why), &req);
                 }
             }
         }

@@ -29,6 +29,24 @@ pub enum OAuthError {
     Server(Error),
 }
 
+impl OAuthError {
+    /// The `error_description` (a server failure says only that).
+    pub fn description(&self) -> String {
+        match self {
+            Self::InvalidRequest(d)
+            | Self::InvalidClient(d)
+            | Self::UnauthorizedClient(d)
+            | Self::UnsupportedGrantType(d)
+            | Self::InvalidScope(d)
+            | Self::InvalidTarget(d)
+            | Self::InvalidGrant(d)
+            | Self::NotSignedIn(d)
+            | Self::TooManyRequests(d) => d.clone(),
+            Self::Server(_) => "internal error".into(),
+        }
+    }
+}
+
 impl From<Error> for OAuthError {
     fn from(e: Error) -> Self {
         Self::Server(e)

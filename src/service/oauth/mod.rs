@@ -11,5 +11,6 @@ pub mod challenge;
 pub mod claims;
 pub mod client_credentials;
 pub mod error;
+pub mod promotion;
 pub mod refresh_token;
 pub mod revocation;

@@ -1,0 +1,69 @@
+//! Promotion of an anonymous user, as Authgear's SDKs start it (`promoteAnonymousUser`):
+//! an authorization request whose `login_hint` is
+//! `https://authgear.com/login_hint?type=anonymous&jwt=<JWT>`, the JWT signed by the
+//! anonymous user's device key over a fresh challenge with `action: "promote"`. The
+//! request then opens on the signup page, and the account created there is the
+//! anonymous user itself: same `sub`, a login ID and a password added, the device key
+//! removed, `isAnonymous` false, `user.anonymous.promoted` audited.
+
+use crate::crypto::challenge::Purpose;
+use crate::crypto::device_jwt::{ANONYMOUS_REQUEST_TYP, DeviceJwt};
+use crate::domain::ids::UserId;
+use crate::service::OAuth;
+use crate::service::admin::applications::Application;
+use crate::service::admin::identities::anonymous_by_key_id;
+use crate::service::oauth::challenge::consume_challenge;
+use crate::service::oauth::error::OAuthError;
+use crate::service::store::time::now;
+
+/// The JWT of a promotion `login_hint`, if `hint` is one (any other hint is a login ID).
+pub fn promotion_jwt(hint: &str) -> Option<String> {
+    let query = hint.strip_prefix("https://authgear.com/login_hint?")?;
+    let mut kind = None;
+    let mut jwt = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "type" => kind = Some(v.into_owned()),
+            "jwt" => jwt = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    (kind.as_deref() == Some("anonymous")).then_some(jwt).flatten()
+}
+
+impl OAuth<'_> {
+    /// The anonymous user a promotion JWT names: the JWT must verify against the user's
+    /// stored device key, say `action: "promote"`, and carry an unused challenge of purpose
+    /// `anonymous_request` (used up here). Errors are `invalid_request` / `invalid_grant`
+    /// descriptions for the redirect.
+    pub(in crate::service) async fn promotion_target(
+        &self,
+        app: &Application,
+        jwt: &str,
+    ) -> Result<UserId, OAuthError> {
+        if !self.config.anonymous.enabled || !app.kind.allows_anonymous_users() {
+            return Err(OAuthError::UnauthorizedClient("this client may not promote anonymous users".into()));
+        }
+        let parsed = DeviceJwt::parse(jwt, ANONYMOUS_REQUEST_TYP).map_err(|e| OAuthError::InvalidGrant(e.0))?;
+        let Some(ident) = anonymous_by_key_id(&self.db.conn, &parsed.key_id).await? else {
+            return Err(OAuthError::InvalidGrant("no anonymous user has this key".into()));
+        };
+        let stored = ident
+            .details
+            .as_ref()
+            .and_then(|d| d.get("jwk"))
+            .ok_or_else(|| crate::service::Error::internal("an anonymous identity without its key"))?;
+        let claims = parsed.verify(jwt, stored, now().unix_timestamp()).map_err(|e| OAuthError::InvalidGrant(e.0))?;
+        if claims.action.as_deref() != Some("promote") {
+            return Err(OAuthError::InvalidGrant("the JWT's action must be `promote`".into()));
+        }
+        let challenge = self.open_challenge(&claims.challenge, Purpose::AnonymousRequest)?;
+        let user = UserId::from(ident.user_id);
+        match self.users().get(user).await? {
+            Some(u) if u.is_anonymous && !u.is_disabled_at(now()) && !u.is_deactivated => {}
+            _ => return Err(OAuthError::InvalidGrant("the user is not an anonymous user who may sign in".into())),
+        }
+        self.write_unaudited(async |tx| consume_challenge(tx.conn(), &claims.challenge, &challenge).await).await?;
+        Ok(user)
+    }
+}
