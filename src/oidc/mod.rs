@@ -97,6 +97,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/logout", post(ui::account::logout))
         .route("/login", get(ui::login::login_form).post(ui::login::login_submit))
         .route("/login/totp", post(ui::login::login_totp_submit))
+        .route("/login/passkey", post(ui::passkey::login))
         .route("/login/change_password", post(ui::login::login_change_password_submit))
         .route("/login/recovery_code", post(ui::login::login_recovery_code_submit))
         .route("/login/code", post(ui::code::send))
@@ -119,6 +120,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/delete", post(ui::settings::request_deletion))
         .route("/settings/totp", get(ui::settings::totp_page).post(ui::settings::add_totp))
         .route("/settings/totp/remove", post(ui::settings::remove_totp))
+        .route("/settings/passkeys", post(ui::passkey::add))
+        .route("/settings/passkeys/remove", post(ui::passkey::remove))
         .route("/settings/recovery_codes", post(ui::settings::regenerate_recovery_codes))
         .route("/settings/devices/revoke", post(ui::devices::forget_device))
         .route("/settings/devices/revoke_all", post(ui::devices::forget_all_devices))
@@ -127,4 +130,5 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/mfa/oob/remove", post(ui::settings::remove_second_factor_address))
         .route("/settings/verify/confirm", post(ui::settings::confirm_verification))
         .route("/static/authgraph.css", get(ui::stylesheet))
+        .route("/static/passkey.js", get(ui::passkey::script))
 }

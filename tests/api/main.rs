@@ -35,6 +35,8 @@ mod mfa_enrolment;
 mod nodes;
 mod oidc_client;
 mod paging;
+mod passkey_device;
+mod passkeys;
 mod password_policy;
 mod playground;
 mod processes;

@@ -82,9 +82,13 @@ pub(super) async fn login_page(
         None => None,
     };
     let login_id = typed.map(str::to_owned).or_else(|| req.as_ref().and_then(|r| r.login_hint.clone()));
+    let passkey = match state.services.account().begin_passkey_login() {
+        Ok(c) => c.as_ref().map(super::passkey::template_value),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, flow, error, client_name => client, lang => req.as_ref().and_then(page_lang),
+        csrf, flow, error, client_name => client, lang => req.as_ref().and_then(page_lang), passkey,
         login_id => login_id.unwrap_or_default(),
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
@@ -195,6 +199,7 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             "The text message was not sent",
             "To protect this service from SMS abuse, no code was sent to this phone number just now. Try again later, or sign in another way.",
         ),
+        LoginError::PasskeyRefused(msg) => login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&msg)).await,
         LoginError::Server(e) => state.ui.server_error(&e),
     }
 }

@@ -236,9 +236,21 @@ impl Identities<'_> {
                 ));
             }
             identity::Entity::delete_by_id(identity_id).exec(txn).await?;
+            // A passkey is one identity and one authenticator: both go.
+            let paired = if ident.kind == PASSKEY {
+                crate::service::account::passkeys::delete_paired_authenticator(txn, ident.user_id, &ident.unique_key)
+                    .await?
+                    .map(|a| crate::service::admin::authenticators::Authenticator::from(a).audit_view())
+            } else {
+                None
+            };
             let row = refresh_derived(txn, row).await?;
             let ident = Identity::from(ident);
-            tx.record(audit, Some(row.id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
+            let mut body = json!({"identity": ident.claims(), "identity_id": ident.id});
+            if let Some(a) = paired {
+                body["authenticator"] = a;
+            }
+            tx.record(audit, Some(row.id), body).await?;
             Ok(row.into())
         })
         .await
