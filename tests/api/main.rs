@@ -35,6 +35,7 @@ mod mfa_enrolment;
 mod nodes;
 mod oidc_client;
 mod paging;
+mod passkey_browser;
 mod passkey_device;
 mod passkeys;
 mod password_policy;

@@ -88,10 +88,23 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::invalid(reason::PASSKEY_REJECTED, msg)
 }
 
-/// The `publicKey` member of a serialised challenge response.
+/// The `publicKey` member of a serialised challenge response, without its null members
+/// (a browser refuses `null` where the WebAuthn dictionaries expect a list or a string).
 fn public_key(v: impl Serialize) -> Result<Value> {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|_, x| !Value::is_null(x));
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
     let mut v = serde_json::to_value(v).map_err(Error::internal)?;
-    Ok(v.get_mut("publicKey").map(Value::take).unwrap_or(Value::Null))
+    let mut pk = v.get_mut("publicKey").map(Value::take).unwrap_or(Value::Null);
+    strip(&mut pk);
+    Ok(pk)
 }
 
 fn digest(purpose: &str, id: &str) -> Vec<u8> {
