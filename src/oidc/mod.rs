@@ -108,6 +108,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/login/link", get(ui::code::link_form).post(ui::code::link_approve))
         .route("/login/link/wait", get(ui::code::wait))
         .route("/signup", get(ui::login::signup_form).post(ui::login::signup_submit))
+        .route("/signup/passkey", post(ui::passkey::signup))
         .route("/select_account", get(ui::flow::select_form).post(ui::flow::select_submit))
         .route("/consent", get(ui::flow::consent_form).post(ui::flow::consent_submit))
         .route("/forgot_password", get(ui::reset::forgot_form).post(ui::reset::forgot_submit))

@@ -27,7 +27,7 @@ pub const PASSKEY_PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style
      frame-ancestors 'none'; base-uri 'none'";
 
 /// The templates that carry the passkey script when passkeys are on.
-pub const PASSKEY_PAGES: [&str; 2] = ["login.html", "settings.html"];
+pub const PASSKEY_PAGES: [&str; 3] = ["login.html", "signup.html", "settings.html"];
 
 /// reCAPTCHA v3's one inline script: on submit, asks `grecaptcha` for a token for the
 /// form's action, puts it in the hidden field and sends the form. Its hash is in the

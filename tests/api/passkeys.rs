@@ -244,3 +244,53 @@ async fn a_user_with_totp_is_not_asked_for_it_after_a_passkey() {
     let (id, _) = tokens(&rp, &cb, f).await;
     assert_eq!(id["amr"], json!(["x_passkey"]), "{id}");
 }
+
+#[tokio::test]
+async fn signup_with_a_passkey_instead_of_a_password() {
+    let app = spawn_localhost().await;
+    let browser = Browser::new(&app);
+    let (s, page) = browser.open("/signup").await.page();
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("action=\"/signup/passkey\""), "{page}");
+    let mut device = Device::new(&app.url);
+    let credential = device.create(&options_in(&page));
+    let fields = [
+        ("csrf", hidden(&page, "csrf")),
+        ("flow", String::new()),
+        ("state", hidden(&page, "state")),
+        ("login_id", "uma@example.com".to_owned()),
+        ("credential", credential),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, settings) = browser.submit("/signup/passkey", &fields).await.page();
+    assert_eq!(s, 200, "{settings}");
+    assert!(settings.contains("Signed in as <strong>uma@example.com</strong>"), "{settings}");
+    // The same form again: the ceremony was used.
+    let other = Browser::new(&app);
+    let (_, fresh) = other.open("/signup").await.page();
+    let mut again = fields.clone();
+    let csrf = hidden(&fresh, "csrf");
+    again[0] = ("csrf", csrf.as_str());
+    let (s, body) = other.submit("/signup/passkey", &again).await.page();
+    assert_eq!(s, 422, "{body}");
+    assert!(body.contains("already used"), "{body}");
+
+    // One user: an email login ID, a passkey whose user handle is the user's ID, no password.
+    let d = app.ok("{ users(first: 5) { edges { node { id rawID loginIDs { id } } } } }", json!({})).await;
+    let users = d["users"]["edges"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "{d}");
+    let user = users[0]["node"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(users[0]["node"]["rawID"], uuid::Uuid::from_slice(&device.user_handle).unwrap().to_string());
+    let node = user_passkeys(&app, &user).await;
+    assert_eq!(node["passkeys"][0]["claims"]["https://authgear.com/claims/passkey/credential_id"], device.id());
+    let q = "query($id: ID!) { node(id: $id) { ... on User { authenticators { edges { node { type } } } } } }";
+    let d = app.ok(q, json!({"id": user})).await;
+    assert_eq!(d["node"]["authenticators"]["edges"], json!([{"node": {"type": "PASSKEY"}}]), "{d}");
+
+    // It signs in with the passkey.
+    let b = Browser::new(&app);
+    let page = login_page(&b, "/login").await;
+    let (s, body) = sign_in_on(&b, &page, device.get(&options_in(&page))).await.page();
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("Signed in as <strong>uma@example.com</strong>"), "{body}");
+}

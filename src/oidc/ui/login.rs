@@ -351,7 +351,7 @@ pub async fn login_change_password_submit(
     }
 }
 
-fn signup_page(
+pub(super) fn signup_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
@@ -359,15 +359,19 @@ fn signup_page(
     login_id: &str,
     error: Option<&str>,
 ) -> Response {
+    let passkey = match state.services.account().begin_passkey_signup() {
+        Ok(c) => c.as_ref().map(super::passkey::template_value),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let policy = describe_policy(&state.services.config().password_policy);
     let ctx = context! {
-        csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state),
+        csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state), passkey,
     };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }
 
-fn signup_closed(state: &AppState) -> Response {
+pub(super) fn signup_closed(state: &AppState) -> Response {
     state.ui.message(
         StatusCode::FORBIDDEN,
         "Signup is closed",

@@ -7,9 +7,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
-use super::login::{after_login, login_refused};
+use super::login::{after_login, login_refused, sentence, signup_closed, signup_page};
 use super::settings::{SignedIn, outcome, render};
 use super::{CsrfForm, Visit, actor, current_session_id};
+use crate::config::BotFlow;
+use crate::domain::reason;
+use crate::service::Error;
 use crate::service::account::passkeys::PasskeyCeremony;
 use crate::state::AppState;
 
@@ -49,6 +52,47 @@ pub async fn login(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csrf
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
         Err(e) => login_refused(&state, jar, &flow, e).await,
+    }
+}
+
+/// `POST /signup/passkey`: creates an account with the login ID typed and the passkey the
+/// page's script created (no password), and signs it in.
+pub async fn signup(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
+    if !state.services.config().ui.signup_enabled {
+        return signup_closed(&state);
+    }
+    let actor = actor(&peer, &headers);
+    let flow = f.get("flow").cloned().unwrap_or_default();
+    let login_id = f.get("login_id").map(|s| s.trim().to_owned()).unwrap_or_default();
+    if let Err(msg) = super::bot_protection::check(&state, BotFlow::Signup, &f, &actor).await {
+        return signup_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &login_id, Some(msg));
+    }
+    let current = match current_session_id(&state, &jar, &actor).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let sealed = f.get("state").map(String::as_str).unwrap_or("");
+    let credential = f.get("credential").map(String::as_str).unwrap_or("");
+    match state.services.account().signup_with_passkey(&login_id, sealed, credential, &actor, current).await {
+        Ok((_, _, token)) => {
+            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        }
+        Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
+        Err(e) => {
+            let (status, msg) = match &e {
+                Error::Invalid { reason: reason::RATE_LIMITED, .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many accounts were created from this network in the last minute. Wait a minute and try again."
+                        .to_owned(),
+                ),
+                Error::Conflict { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "An account with this login ID already exists. Sign in instead.".to_owned(),
+                ),
+                other => (StatusCode::UNPROCESSABLE_ENTITY, sentence(&other.describe())),
+            };
+            signup_page(&state, jar, status, &flow, &login_id, Some(&msg))
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub const CEREMONY_LIFETIME_SECS: i64 = 5 * 60;
 const REGISTRATION: &str = "passkey_registration";
 /// What a sign-in state is sealed for.
 const AUTHENTICATION: &str = "passkey_authentication";
+/// What a signup's registration state is sealed for (its user does not exist yet).
+const SIGNUP: &str = "passkey_signup";
 /// The audit type of a refused passkey sign-in (Authgear's naming).
 pub const FAILED: &str = "authentication.primary.passkey.failed";
 /// The audit type of a passkey added by its user.
@@ -162,6 +164,63 @@ pub(in crate::service) async fn delete_paired_authenticator(
     Ok(row)
 }
 
+/// A verified new passkey: its credential ID (base64url), display name and what the
+/// identity keeps in `details`.
+struct NewPasskey {
+    credential_id: String,
+    name: String,
+    details: Value,
+}
+
+impl NewPasskey {
+    /// Checks the browser's new credential against the registration state.
+    fn verified(
+        wa: &Webauthn,
+        cred: &RegisterPublicKeyCredential,
+        state: &PasskeyRegistration,
+        display_name: &str,
+    ) -> Result<Self> {
+        let passkey = wa
+            .finish_passkey_registration(cred, state)
+            .map_err(|e| invalid(format!("the passkey was not accepted ({e})")))?;
+        let credential_id = b64(passkey.cred_id());
+        let name: String = display_name.trim().chars().take(MAX_NAME_CHARS).collect();
+        let name = if name.is_empty() { "Passkey".to_owned() } else { name };
+        let details = json!({
+            "credential_id": credential_id,
+            "display_name": name,
+            "credential": serde_json::to_value(&passkey).map_err(Error::internal)?,
+        });
+        Ok(Self { credential_id, name, details })
+    }
+}
+
+/// Inserts a passkey identity and its paired primary passkey authenticator.
+async fn insert_passkey(conn: &impl ConnectionTrait, user_id: Uuid, new: &NewPasskey, t: i64) -> Result<Identity> {
+    let ident = insert_keyed(conn, PASSKEY, user_id, &new.credential_id, new.details.clone(), t)
+        .await
+        .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_IDENTITY, "this passkey is already registered"))?;
+    authenticator::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        kind: Set(PASSKEY.into()),
+        factor: Set("primary".into()),
+        is_default: Set(false),
+        password_hash: Set(None),
+        expire_after: Set(None),
+        oob_target: Set(None),
+        display_name: Set(Some(new.name.clone())),
+        totp_secret: Set(None),
+        totp_last_step: Set(None),
+        passkey_credential_id: Set(Some(new.credential_id.clone())),
+        created_at: Set(t),
+        updated_at: Set(t),
+    }
+    .insert(conn)
+    .await?;
+    Ok(Identity::from(ident))
+}
+
 impl Account<'_> {
     fn webauthn(&self) -> Option<Webauthn> {
         relying_party(&self.config.public_url(), &self.config.ui.app_name)
@@ -230,17 +289,7 @@ impl Account<'_> {
         }
         let cred: RegisterPublicKeyCredential = serde_json::from_str(credential)
             .map_err(|_| invalid("the browser sent no passkey, or one that cannot be read; try again"))?;
-        let passkey = wa
-            .finish_passkey_registration(&cred, &sealed.state)
-            .map_err(|e| invalid(format!("the passkey was not accepted ({e})")))?;
-        let credential_id = b64(passkey.cred_id());
-        let name: String = display_name.trim().chars().take(MAX_NAME_CHARS).collect();
-        let name = if name.is_empty() { "Passkey".to_owned() } else { name };
-        let details = json!({
-            "credential_id": credential_id,
-            "display_name": name,
-            "credential": serde_json::to_value(&passkey).map_err(Error::internal)?,
-        });
+        let new = NewPasskey::verified(&wa, &cred, &sealed.state, display_name)?;
         let t = micros(now());
         let audit = Audit { actor: actor.clone(), activity: ADDED.into() };
         self.write(async |tx| {
@@ -249,29 +298,8 @@ impl Account<'_> {
                 return Err(invalid("this passkey request was already used; try again"));
             }
             let row = user_row(txn, user_id.uuid()).await?;
-            let ident = insert_keyed(txn, PASSKEY, user_id.uuid(), &credential_id, details, t).await.map_err(|e| {
-                conflict_on_unique(e, reason::DUPLICATED_IDENTITY, "this passkey is already registered")
-            })?;
-            authenticator::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                user_id: Set(user_id.uuid()),
-                kind: Set(PASSKEY.into()),
-                factor: Set("primary".into()),
-                is_default: Set(false),
-                password_hash: Set(None),
-                expire_after: Set(None),
-                oob_target: Set(None),
-                display_name: Set(Some(name.clone())),
-                totp_secret: Set(None),
-                totp_last_step: Set(None),
-                passkey_credential_id: Set(Some(credential_id.clone())),
-                created_at: Set(t),
-                updated_at: Set(t),
-            }
-            .insert(txn)
-            .await?;
+            let ident = insert_passkey(txn, user_id.uuid(), &new, t).await?;
             let row = refresh_derived(txn, row).await?;
-            let ident = Identity::from(ident);
             tx.record(&audit, Some(row.id), json!({"identity": ident.claims(), "identity_id": ident.id})).await?;
             Ok(ident)
         })
@@ -366,6 +394,79 @@ impl Account<'_> {
         }
         self.clear_lockout(user.id, actor).await?;
         let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &["x_passkey"]).await?;
+        Ok((user, sess, token))
+    }
+
+    /// Starts a signup with a passkey instead of a password; `None` when passkeys are off.
+    /// The new user's ID is chosen now (it is the credential's user handle); the page's
+    /// script names the credential after the login ID typed.
+    pub fn begin_passkey_signup(&self) -> Result<Option<PasskeyCeremony>> {
+        let Some(wa) = self.webauthn() else { return Ok(None) };
+        let user = Uuid::now_v7();
+        let (ccr, reg) =
+            wa.start_passkey_registration(user, "new account", "new account", None).map_err(Error::internal)?;
+        let mut options = public_key(&ccr)?;
+        if let Some(sel) = options.get_mut("authenticatorSelection").and_then(Value::as_object_mut) {
+            sel.insert("residentKey".into(), json!("required"));
+            sel.insert("requireResidentKey".into(), json!(true));
+        }
+        let sealed =
+            Sealed { id: b64(random_bytes::<16>()), user: Some(user), iat: now().unix_timestamp(), state: reg };
+        Ok(Some(PasskeyCeremony { options: options.to_string(), state: self.seal(SIGNUP, &sealed) }))
+    }
+
+    /// Signup with a passkey: a new user with the login ID `login_id` and the passkey the
+    /// browser created (no password), in one transaction (`user.created`), then signed in
+    /// with `amr` `["x_passkey"]`.
+    pub async fn signup_with_passkey(
+        &self,
+        login_id: &str,
+        state: &str,
+        credential: &str,
+        actor: &Actor,
+        replaces: Option<crate::domain::ids::SessionId>,
+    ) -> Result<(User, IdpSession, String)> {
+        let wa = self.webauthn().ok_or_else(|| invalid("passkeys are not available on this server"))?;
+        let text = login_id.trim();
+        let kind = self.signup_login_id_kind(text)?;
+        let login = crate::domain::login_id::LoginId::parse(&self.config.login_id, kind.as_str(), text)?;
+        let Some((sealed, user_id)) =
+            self.open::<PasskeyRegistration>(SIGNUP, state).and_then(|s| s.user.map(|u| (s, u)))
+        else {
+            return Err(invalid("the passkey request has expired; try again"));
+        };
+        if used(&self.db.conn, SIGNUP, &sealed.id).await? {
+            return Err(invalid("this passkey request was already used; try again"));
+        }
+        let cred: RegisterPublicKeyCredential = serde_json::from_str(credential)
+            .map_err(|_| invalid("the browser sent no passkey, or one that cannot be read; try again"))?;
+        let new = NewPasskey::verified(&wa, &cred, &sealed.state, "")?;
+        self.check_signup_rate(actor).await?;
+        let at = now();
+        let t = micros(at);
+        let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
+        let user = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                if !consume(txn, SIGNUP, &sealed.id, sealed.iat).await? {
+                    return Err(invalid("this passkey request was already used; try again"));
+                }
+                let mut row = crate::service::admin::user_rows::new_user_row(t, false);
+                row.id = Set(user_id);
+                let row = row.insert(txn).await?;
+                crate::service::admin::identities::insert_login_id(txn, kind.as_str(), user_id.into(), &login, at)
+                    .await?;
+                let ident = insert_passkey(txn, user_id, &new, t).await?;
+                let row = refresh_derived(txn, row).await?;
+                let body = json!({
+                    "user": crate::service::admin::user_rows::snapshot(&row),
+                    "identity": ident.claims(), "identity_id": ident.id,
+                });
+                tx.record(&audit, Some(row.id), body).await?;
+                Ok::<_, Error>(User::from(row))
+            })
+            .await?;
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, at, &["x_passkey"]).await?;
         Ok((user, sess, token))
     }
 

@@ -1,4 +1,5 @@
 //! Self-service signup from the Auth UI: one login ID and a password, then logged in.
+//! (Signup with a passkey instead of a password is in `passkeys.rs`.)
 
 use crate::config::LoginIdType;
 use crate::domain::ids::SessionId;
@@ -25,6 +26,26 @@ impl Account<'_> {
             return Err(Error::invalid(reason::PASSWORD_POLICY_VIOLATED, "choose a password"));
         }
         let text = login_id.trim();
+        let kind = self.signup_login_id_kind(text)?;
+        self.check_signup_rate(actor).await?;
+        let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
+        let input = crate::service::admin::users::NewUser {
+            login_id_key: kind.as_str().to_owned(),
+            login_id_value: text.to_owned(),
+            password: Some(password),
+            send_password: false,
+            set_password_expired: false,
+            account_valid_from: None,
+            account_valid_until: None,
+        };
+        let user = self.users().create(&audit, input).await?;
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
+        Ok((user, sess, token))
+    }
+
+    /// The type of a login ID typed at signup (recognised from the text), if signup
+    /// accepts that type.
+    pub(in crate::service) fn signup_login_id_kind(&self, text: &str) -> Result<LoginIdType> {
         let types = &self.config.login_id.types;
         let kind = if text.contains('@') {
             LoginIdType::Email
@@ -40,6 +61,11 @@ impl Account<'_> {
                 format!("sign up with one of: {}", allowed.join(", ").replace("phone", "phone number (+country code)")),
             ));
         }
+        Ok(kind)
+    }
+
+    /// Refuses a signup beyond the per-IP rate.
+    pub(in crate::service) async fn check_signup_rate(&self, actor: &Actor) -> Result<()> {
         let ip = actor.ip.as_deref().unwrap_or("-");
         if !self.allow_per_ip(PerIp::Signup, ip, actor).await? {
             return Err(Error::invalid(
@@ -47,18 +73,6 @@ impl Account<'_> {
                 "too many sign-ups from this address; wait a minute and try again",
             ));
         }
-        let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
-        let input = crate::service::admin::users::NewUser {
-            login_id_key: kind.as_str().to_owned(),
-            login_id_value: text.to_owned(),
-            password: Some(password),
-            send_password: false,
-            set_password_expired: false,
-            account_valid_from: None,
-            account_valid_until: None,
-        };
-        let user = self.users().create(&audit, input).await?;
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
-        Ok((user, sess, token))
+        Ok(())
     }
 }

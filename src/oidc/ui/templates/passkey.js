@@ -66,7 +66,15 @@
     var options = function () { return JSON.parse(form.dataset.options); };
     if (form.dataset.passkey === "create") {
       button.addEventListener("click", function () {
-        navigator.credentials.create({ publicKey: creation(options()) }).then(
+        var o = creation(options());
+        // Signup: the account's login ID comes from the other form's field.
+        var from = form.dataset.loginIdFrom && document.getElementById(form.dataset.loginIdFrom);
+        if (from) {
+          if (!from.value.trim()) { show(form, "Enter your login ID first."); from.focus(); return; }
+          form.elements.login_id.value = from.value.trim();
+          o.user.name = o.user.displayName = from.value.trim();
+        }
+        navigator.credentials.create({ publicKey: o }).then(
           function (c) { send(form, c); },
           function (e) { show(form, "No passkey was created (" + e.name + "). Try again."); });
       });
