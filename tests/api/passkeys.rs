@@ -294,3 +294,24 @@ async fn signup_with_a_passkey_instead_of_a_password() {
     assert_eq!(s, 200, "{body}");
     assert!(body.contains("Signed in as <strong>uma@example.com</strong>"), "{body}");
 }
+
+/// Two sign-ins at once with assertions of the same counter value (a cloned passkey used
+/// in two places): exactly one passes.
+#[tokio::test]
+async fn two_assertions_with_one_counter_at_once_sign_in_once() {
+    let app = spawn_localhost().await;
+    let (browser, _, _) = signed_in(&app, "val@example.com").await;
+    let (device, _) = register(&app, &browser, "Key").await;
+    for round in 1..=3u32 {
+        let (a, b) = (Browser::new(&app), Browser::new(&app));
+        let (pa, pb) = (login_page(&a, "/login").await, login_page(&b, "/login").await);
+        let counter = round * 10;
+        let (ra, rb) = tokio::join!(
+            sign_in_on(&a, &pa, device.assert_with(&options_in(&pa), counter)),
+            sign_in_on(&b, &pb, device.assert_with(&options_in(&pb), counter)),
+        );
+        let mut statuses = [ra.page().0, rb.page().0];
+        statuses.sort();
+        assert_eq!(statuses, [200, 400], "round {round}");
+    }
+}

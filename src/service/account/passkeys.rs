@@ -23,7 +23,7 @@ use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Account, Actor, Audit, Error, Result, conflict_on_unique};
 use entity::{authenticator, identity};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -375,21 +375,35 @@ impl Account<'_> {
         let mut details = row.details.clone().unwrap_or_else(|| json!({}));
         details["credential"] = serde_json::to_value(&passkey).map_err(Error::internal)?;
         let t = now();
-        let used = self
+        // The ceremony is used once, and the credential is updated only if no other sign-in
+        // with it changed it meanwhile (two assertions checked against the same counter).
+        let conflict = self
             .write_unaudited(async |tx| {
                 let txn = tx.conn();
                 if !consume(txn, AUTHENTICATION, &sealed.id, sealed.iat).await? {
-                    return Ok(false);
+                    return Ok(Some("challenge already used"));
                 }
-                let mut am = row.clone().into_active_model();
-                am.details = Set(Some(details.clone()));
-                am.updated_at = Set(micros(t));
-                am.update(txn).await?;
-                Ok::<_, Error>(true)
+                let updated = identity::Entity::update_many()
+                    .col_expr(identity::Column::Details, Expr::value(details.clone()))
+                    .col_expr(identity::Column::UpdatedAt, Expr::value(micros(t)))
+                    .filter(Expr::col(identity::Column::Id).eq(row.id))
+                    .filter(Expr::col(identity::Column::UpdatedAt).eq(row.updated_at))
+                    .exec(txn)
+                    .await?;
+                if updated.rows_affected == 0 {
+                    return Err(Error::conflict(reason::PASSKEY_REJECTED, "concurrent sign-in with this passkey"));
+                }
+                Ok::<_, Error>(None)
             })
-            .await?;
-        if !used {
-            self.passkey_failed(actor, Some(user_id), &credential_id, "challenge already used").await?;
+            .await;
+        let why = match conflict {
+            Ok(None) => None,
+            Ok(Some(why)) => Some(why),
+            Err(Error::Conflict { .. }) => Some("concurrent sign-in with the same passkey"),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(why) = why {
+            self.passkey_failed(actor, Some(user_id), &credential_id, why).await?;
             return Err(refused("This passkey sign-in was already used. Try again."));
         }
         self.clear_lockout(user.id, actor).await?;
