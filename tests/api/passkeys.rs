@@ -208,6 +208,11 @@ async fn passkeys_are_removed_in_settings_and_through_delete_identity() {
     assert_eq!(s, 400, "{body}");
     assert!(body.contains("not registered here"), "{body}");
 
+    // deleteAuthenticator refuses a passkey's authenticator (it goes with its identity).
+    let aid = edges[0]["node"]["id"].as_str().unwrap().to_owned();
+    let del = "mutation($i: ID!) { deleteAuthenticator(input: {authenticatorID: $i}) { user { id } } }";
+    app.err(del, json!({"i": aid}), "BAD_USER_INPUT", Some("UnsupportedAuthenticatorType")).await;
+
     // The Admin API's deleteIdentity removes the identity and its authenticator.
     let gid = node["passkeys"][0]["id"].as_str().unwrap().to_owned();
     let delete = "mutation($i: ID!) { deleteIdentity(input: {identityID: $i}) { user { passkeys { id } } } }";

@@ -249,7 +249,6 @@ impl Account<'_> {
             .await?
             .iter()
             .filter_map(|r| crate::crypto::b64_decode(&r.unique_key))
-            .map(Into::into)
             .collect();
         let name = user.end_user_account_id().unwrap_or_else(|| user.id.to_string());
         let (ccr, reg) =

@@ -205,6 +205,12 @@ impl Authenticators<'_> {
                     format!("authenticator {authenticator_id} does not exist"),
                 )
             })?;
+            if a.kind == "passkey" {
+                return Err(Error::invalid(
+                    reason::UNSUPPORTED_AUTHENTICATOR_TYPE,
+                    "a passkey authenticator goes with its passkey identity: delete the identity (deleteIdentity)",
+                ));
+            }
             let row = user_row(txn, a.user_id).await?;
             authenticator::Entity::delete_by_id(authenticator_id).exec(txn).await?;
             if a.is_default
