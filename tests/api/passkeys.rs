@@ -133,6 +133,26 @@ async fn foreign_challenges_wrong_origins_and_backward_counters_are_refused() {
     let (mut device, _) = register(&app, &browser, "Key").await;
     let failed = || app.audit_count_of("AUTHENTICATION_PRIMARY_PASSKEY_FAILED");
 
+    // Garbage in place of the credential or of the state: a clear 400, nobody signed in.
+    let b = Browser::new(&app);
+    let page = login_page(&b, "/login").await;
+    let good = device.assert_with(&options_in(&page), 0);
+    for (state, credential, says) in [
+        (hidden(&page, "state"), "{\"id\": 1}".to_owned(), "cannot be read"),
+        (hidden(&page, "state"), String::new(), "cannot be read"),
+        ("x.y".to_owned(), good.clone(), "expired"),
+        (format!("{}x", hidden(&page, "state")), good, "expired"),
+    ] {
+        let fields =
+            [("csrf", hidden(&page, "csrf")), ("flow", String::new()), ("state", state), ("credential", credential)];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, body) = b.submit("/login/passkey", &fields).await.page();
+        assert_eq!(s, 400, "{body}");
+        assert!(body.contains(says), "{says}: {body}");
+    }
+    let (_, settings) = b.open("/settings").await.page();
+    assert!(settings.contains("action=\"/login\""), "not signed in: {settings}");
+
     // Signed for one page's challenge, posted with another page's state.
     let b = Browser::new(&app);
     let first = login_page(&b, "/login").await;
