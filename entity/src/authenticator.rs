@@ -24,6 +24,9 @@ pub struct Model {
     pub totp_secret: Option<Vec<u8>>,
     /// The last TOTP time step accepted, so that a code is accepted once.
     pub totp_last_step: Option<i64>,
+    /// The WebAuthn credential ID (base64url) of a passkey, the `unique_key` of its paired
+    /// `passkey` identity.
+    pub passkey_credential_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -20,6 +20,7 @@ mod m20261201_171000_create_password_history;
 mod m20261201_172000_create_fraud_protection_decisions;
 mod m20261201_200000_create_consumed_challenges;
 mod m20261201_200100_add_identity_details;
+mod m20261201_220000_add_authenticator_credential_id;
 mod m20261201_220000_add_session_device_info;
 
 /// Runs every migration in order.
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_200000_create_consumed_challenges::Migration),
             Box::new(m20261201_200100_add_identity_details::Migration),
             Box::new(m20261201_220000_add_session_device_info::Migration),
+            Box::new(m20261201_220000_add_authenticator_credential_id::Migration),
         ]
     }
 }

@@ -19,6 +19,8 @@ pub const BLOCKED_BY_FRAUD_PROTECTION: &str = "BlockedByFraudProtection";
 pub const BUILTIN_RESOURCE: &str = "BuiltinResource";
 /// `Duplicate`.
 pub const DUPLICATE: &str = "Duplicate";
+/// `PasskeyRejected`: a passkey ceremony failed (expired, used, or not verified).
+pub const PASSKEY_REJECTED: &str = "PasskeyRejected";
 /// `DuplicatedAuthenticator`.
 pub const DUPLICATED_AUTHENTICATOR: &str = "DuplicatedAuthenticator";
 /// `DuplicatedClientID`.

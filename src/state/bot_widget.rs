@@ -22,6 +22,13 @@ pub const BOT_PAGES: [(&str, BotFlow); 4] = [
 pub const PAGE_CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
+/// The policy of a page that carries the passkey script (`/static/passkey.js`) and no widget.
+pub const PASSKEY_PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The templates that carry the passkey script when passkeys are on.
+pub const PASSKEY_PAGES: [&str; 3] = ["login.html", "signup.html", "settings.html"];
+
 /// reCAPTCHA v3's one inline script: on submit, asks `grecaptcha` for a token for the
 /// form's action, puts it in the hidden field and sends the form. Its hash is in the
 /// page's policy.

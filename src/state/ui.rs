@@ -35,6 +35,7 @@ pub struct Ui {
     csrf_cookie: &'static str,
     form_post_csp: HeaderValue,
     bot_widgets: super::bot_widget::BotWidgets,
+    passkeys: bool,
     session_max_age: Option<i64>,
 }
 
@@ -81,6 +82,7 @@ impl Ui {
             csrf_cookie,
             form_post_csp,
             bot_widgets: super::bot_widget::BotWidgets::new(&config.bot_protection)?,
+            passkeys: crate::service::account::passkeys::relying_party(&config.public_url(), "").is_some(),
             session_max_age: config.session.persistent_cookie.then_some(config.session.lifetime_seconds),
         })
     }
@@ -110,9 +112,17 @@ impl Ui {
         };
         let mut res = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
         let h = res.headers_mut();
+        let passkey_script = self.passkeys && super::bot_widget::PASSKEY_PAGES.contains(&name);
         let csp = match widget {
             _ if name == "form_post.html" => self.form_post_csp.clone(),
+            // The page's own script is allowed next to the provider's.
+            Some((_, csp)) if passkey_script => csp
+                .to_str()
+                .ok()
+                .and_then(|c| HeaderValue::from_str(&c.replacen("script-src ", "script-src 'self' ", 1)).ok())
+                .unwrap_or_else(|| csp.clone()),
             Some((_, csp)) => csp.clone(),
+            None if passkey_script => HeaderValue::from_static(super::bot_widget::PASSKEY_PAGE_CSP),
             None => HeaderValue::from_static(super::bot_widget::PAGE_CSP),
         };
         h.insert(header::CONTENT_SECURITY_POLICY, csp);

@@ -112,6 +112,7 @@ async fn each_type_and_kind_is_created_and_listed_on_the_user() {
         display_name: Set(Some("Ann's phone".into())),
         totp_secret: Set(Some(vec![1, 2, 3])),
         totp_last_step: Set(None),
+        passkey_credential_id: Set(None),
         created_at: Set(t),
         updated_at: Set(t),
     }

@@ -102,9 +102,13 @@ pub(super) async fn render_login(
         None => None,
     };
     let login_id = typed.map(str::to_owned).or_else(|| req.as_ref().and_then(|r| r.login_hint.clone()));
+    let passkey = match state.services.account().begin_passkey_login() {
+        Ok(c) => c.as_ref().map(super::passkey::template_value),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, flow, error, client_name => client, lang => req.as_ref().and_then(page_lang),
+        csrf, flow, error, client_name => client, lang => req.as_ref().and_then(page_lang), passkey,
         login_id => login_id.unwrap_or_default(),
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
@@ -218,6 +222,7 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             "The text message was not sent",
             "To protect this service from SMS abuse, no code was sent to this phone number just now. Try again later, or sign in another way.",
         ),
+        LoginError::PasskeyRefused(msg) => login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&msg)).await,
         LoginError::Server(e) => state.ui.server_error(&e),
     }
 }
@@ -369,7 +374,7 @@ pub async fn login_change_password_submit(
     }
 }
 
-fn signup_page(
+pub(super) fn signup_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
@@ -377,16 +382,24 @@ fn signup_page(
     login_id: &str,
     error: Option<&str>,
 ) -> Response {
+    // Promoting an anonymous user goes through the password form only: a passkey or a
+    // provider account would start another user.
+    let promoting = open_flow(state, Some(flow)).is_some_and(|r| r.promote.is_some());
+    let passkey = match state.services.account().begin_passkey_signup() {
+        Ok(c) => c.as_ref().filter(|_| !promoting).map(super::passkey::template_value),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let providers = if promoting { Vec::new() } else { state.services.account().sso_providers() };
     let (jar, csrf) = csrf(state, jar);
     let policy = describe_policy(&state.services.config().password_policy);
     let ctx = context! {
-        csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state),
-        sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
+        csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state), passkey,
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&providers)),
     };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }
 
-fn signup_closed(state: &AppState) -> Response {
+pub(super) fn signup_closed(state: &AppState) -> Response {
     state.ui.message(
         StatusCode::FORBIDDEN,
         "Signup is closed",

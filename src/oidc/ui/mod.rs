@@ -9,6 +9,7 @@ pub mod devices;
 pub mod flow;
 pub mod login;
 pub mod mfa;
+pub mod passkey;
 pub mod reset;
 pub mod settings;
 pub mod social;

@@ -146,9 +146,28 @@ pub(super) async fn render(
         Ok(list) => list.iter().map(super::social::connection_view).collect(),
         Err(e) => return state.ui.server_error(&e),
     };
+    let passkeys: Vec<Value> = match state.services.account().passkeys(sess.user_id).await {
+        Ok(list) => list
+            .iter()
+            .map(|p| {
+                let name = p.details.as_ref().and_then(|d| d.get("display_name")).and_then(Value::as_str);
+                serde_json::json!({
+                    "id": p.id.to_string(),
+                    "name": name.unwrap_or("Passkey"),
+                    "created_at": fmt_time(p.created_at),
+                })
+            })
+            .collect(),
+        Err(e) => return state.ui.server_error(&e),
+    };
+    let passkey = match state.services.account().begin_passkey_registration(&user).await {
+        Ok(c) => c.as_ref().map(super::passkey::template_value),
+        Err(e) => return state.ui.server_error(&e),
+    };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, notice, error, recovery_unused,
+        csrf, notice, error, recovery_unused, passkey,
+        passkeys => minijinja::Value::from(minijinja::value::Serde(&passkeys)),
         sso_providers => minijinja::Value::from(minijinja::value::Serde(&state.services.account().sso_providers())),
         sso_connections => minijinja::Value::from(minijinja::value::Serde(&sso_connections)),
         contacts => minijinja::Value::from(minijinja::value::Serde(&contacts)),
@@ -177,6 +196,8 @@ pub async fn page(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQuer
         Some("session") => Some("The session is signed out."),
         Some("totp") => Some("The authenticator app is added. Keep it: you will need its codes to sign in."),
         Some("totp-removed") => Some("The authenticator app is removed."),
+        Some("passkey") => Some("The passkey is added. You can now sign in with it, without a password."),
+        Some("passkey-removed") => Some("The passkey is removed."),
         Some("device") => Some("The device is forgotten: it will be asked for a second factor again."),
         Some("devices") => Some("All remembered devices are forgotten."),
         Some("verified-email") => Some("Your email address is verified."),

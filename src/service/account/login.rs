@@ -73,6 +73,8 @@ pub enum LoginError {
         /// When the user may try again.
         until: OffsetDateTime,
     },
+    /// A passkey sign-in was refused; the message says why and what to do.
+    PasskeyRefused(String),
     /// The server failed.
     Server(Error),
 }

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod messages;
 pub mod mfa_enrolment;
 pub mod otp;
+pub mod passkeys;
 pub mod password_change;
 pub mod password_reset;
 pub mod rate_limit;

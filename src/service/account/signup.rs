@@ -1,6 +1,6 @@
 //! Self-service signup from the Auth UI: one login ID and a password, then logged in; or,
 //! for an authorization request that promotes an anonymous user, the same added to that
-//! user.
+//! user. (Signup with a passkey instead of a password is in `passkeys.rs`.)
 
 use crate::config::LoginIdType;
 use crate::domain::ids::{SessionId, TypedId, UserId};
@@ -39,28 +39,8 @@ impl Account<'_> {
             return Err(Error::invalid(reason::PASSWORD_POLICY_VIOLATED, "choose a password"));
         }
         let text = login_id.trim();
-        let types = &self.config.login_id.types;
-        let kind = if text.contains('@') {
-            LoginIdType::Email
-        } else if text.starts_with('+') {
-            LoginIdType::Phone
-        } else {
-            LoginIdType::Username
-        };
-        if !types.contains(&kind) {
-            let allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-            return Err(Error::invalid(
-                reason::INVALID_LOGIN_ID,
-                format!("sign up with one of: {}", allowed.join(", ").replace("phone", "phone number (+country code)")),
-            ));
-        }
-        let ip = actor.ip.as_deref().unwrap_or("-");
-        if !self.allow_per_ip(PerIp::Signup, ip, actor).await? {
-            return Err(Error::invalid(
-                reason::RATE_LIMITED,
-                "too many sign-ups from this address; wait a minute and try again",
-            ));
-        }
+        let kind = self.signup_login_id_kind(text)?;
+        self.check_signup_rate(actor).await?;
         if let Some(anonymous) = promote {
             let user = self.promote(anonymous, kind.as_str(), text, password, actor).await?;
             let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
@@ -79,6 +59,39 @@ impl Account<'_> {
         let user = self.users().create(&audit, input).await?;
         let (sess, token) = self.start_idp_session(&user, actor, replaces, now(), &["pwd"]).await?;
         Ok((user, sess, token))
+    }
+
+    /// The type of a login ID typed at signup (recognised from the text), if signup
+    /// accepts that type.
+    pub(in crate::service) fn signup_login_id_kind(&self, text: &str) -> Result<LoginIdType> {
+        let types = &self.config.login_id.types;
+        let kind = if text.contains('@') {
+            LoginIdType::Email
+        } else if text.starts_with('+') {
+            LoginIdType::Phone
+        } else {
+            LoginIdType::Username
+        };
+        if !types.contains(&kind) {
+            let allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+            return Err(Error::invalid(
+                reason::INVALID_LOGIN_ID,
+                format!("sign up with one of: {}", allowed.join(", ").replace("phone", "phone number (+country code)")),
+            ));
+        }
+        Ok(kind)
+    }
+
+    /// Refuses a signup beyond the per-IP rate.
+    pub(in crate::service) async fn check_signup_rate(&self, actor: &Actor) -> Result<()> {
+        let ip = actor.ip.as_deref().unwrap_or("-");
+        if !self.allow_per_ip(PerIp::Signup, ip, actor).await? {
+            return Err(Error::invalid(
+                reason::RATE_LIMITED,
+                "too many sign-ups from this address; wait a minute and try again",
+            ));
+        }
+        Ok(())
     }
 
     /// Adds a login ID and a password to the anonymous user `user_id` and removes the

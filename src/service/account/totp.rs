@@ -169,6 +169,7 @@ impl Account<'_> {
                 display_name: Set(Some(name.to_owned())),
                 totp_secret: Set(Some(encrypted.clone())),
                 totp_last_step: Set(Some(step)),
+                passkey_credential_id: Set(None),
                 created_at: Set(t),
                 updated_at: Set(t),
             };

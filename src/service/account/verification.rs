@@ -79,6 +79,7 @@ impl Account<'_> {
                     display_name: Set(None),
                     totp_secret: Set(None),
                     totp_last_step: Set(None),
+                    passkey_credential_id: Set(None),
                     created_at: Set(t),
                     updated_at: Set(t),
                 }

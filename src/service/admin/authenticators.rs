@@ -28,6 +28,8 @@ pub mod claim {
     pub const OOB_OTP_PHONE: &str = "https://authgear.com/claims/oob_otp/phone";
     /// The display name of a TOTP authenticator.
     pub const TOTP_DISPLAY_NAME: &str = "https://authgear.com/claims/totp/display_name";
+    /// The credential ID of a passkey authenticator.
+    pub const PASSKEY_CREDENTIAL_ID: &str = "https://authgear.com/claims/passkey/credential_id";
 }
 
 /// Primary (a first factor) or secondary (a second factor); Authgear's authenticator
@@ -150,6 +152,7 @@ impl Authenticators<'_> {
                 display_name: Set(None),
                 totp_secret: Set(None),
                 totp_last_step: Set(None),
+                passkey_credential_id: Set(None),
                 created_at: Set(micros(t)),
                 updated_at: Set(micros(t)),
             };
@@ -202,6 +205,12 @@ impl Authenticators<'_> {
                     format!("authenticator {authenticator_id} does not exist"),
                 )
             })?;
+            if a.kind == "passkey" {
+                return Err(Error::invalid(
+                    reason::UNSUPPORTED_AUTHENTICATOR_TYPE,
+                    "a passkey authenticator goes with its passkey identity: delete the identity (deleteIdentity)",
+                ));
+            }
             let row = user_row(txn, a.user_id).await?;
             authenticator::Entity::delete_by_id(authenticator_id).exec(txn).await?;
             if a.is_default
@@ -264,8 +273,10 @@ pub struct Authenticator {
     pub expire_after: Option<OffsetDateTime>,
     /// The email address or phone number of an OOB OTP authenticator.
     pub oob_target: Option<String>,
-    /// The display name of a TOTP authenticator.
+    /// The display name of a TOTP or passkey authenticator.
     pub display_name: Option<String>,
+    /// The credential ID (base64url) of a passkey authenticator.
+    pub passkey_credential_id: Option<String>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -285,6 +296,7 @@ impl Authenticator {
             "oob_otp_email" => Some((claim::OOB_OTP_EMAIL, &self.oob_target)),
             "oob_otp_sms" => Some((claim::OOB_OTP_PHONE, &self.oob_target)),
             "totp" => Some((claim::TOTP_DISPLAY_NAME, &self.display_name)),
+            "passkey" => Some((claim::PASSKEY_CREDENTIAL_ID, &self.passkey_credential_id)),
             _ => None,
         };
         if let Some((key, Some(v))) = extra {
@@ -316,6 +328,7 @@ impl From<authenticator::Model> for Authenticator {
             expire_after: m.expire_after.map(time_of),
             oob_target: m.oob_target,
             display_name: m.display_name,
+            passkey_credential_id: m.passkey_credential_id,
             created_at: time_of(m.created_at),
             updated_at: time_of(m.updated_at),
         }

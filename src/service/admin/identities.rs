@@ -236,9 +236,20 @@ impl Identities<'_> {
                 ));
             }
             identity::Entity::delete_by_id(identity_id).exec(txn).await?;
+            // A passkey is one identity and one authenticator: both go.
+            let paired = if ident.kind == PASSKEY {
+                crate::service::account::passkeys::delete_paired_authenticator(txn, ident.user_id, &ident.unique_key)
+                    .await?
+                    .map(|a| crate::service::admin::authenticators::Authenticator::from(a).audit_view())
+            } else {
+                None
+            };
             let row = refresh_derived(txn, row).await?;
             let ident = Identity::from(ident);
-            let payload = json!({"identity": ident.claims(), "identity_id": ident.id});
+            let mut payload = json!({"identity": ident.claims(), "identity_id": ident.id});
+            if let Some(a) = paired {
+                payload["authenticator"] = a;
+            }
             tx.record(audit, Some(row.id), payload.clone()).await?;
             // The event of the identity's own kind, as Authgear sends it next to the
             // mutation's (unless the change is that event: a disconnection in settings).
@@ -256,6 +267,7 @@ fn removed_event(kind: &str) -> Option<&'static str> {
     match kind {
         BIOMETRIC => Some("identity.biometric.disabled"),
         OAUTH => Some("identity.oauth.disconnected"),
+        PASSKEY => Some("identity.passkey.removed"),
         _ => None,
     }
 }

@@ -269,6 +269,7 @@ pub(in crate::service) async fn insert_password(
         display_name: Set(None),
         totp_secret: Set(None),
         totp_last_step: Set(None),
+        passkey_credential_id: Set(None),
         created_at: Set(micros(t)),
         updated_at: Set(micros(t)),
     }
