@@ -12,4 +12,7 @@ pub struct AnonymousConfig {
     /// anonymously (off by default, as in Authgear). The sign-ups are limited by
     /// `rate_limits.anonymous_signups_per_ip_per_minute`.
     pub enabled: bool,
+    /// Delete anonymous users abandoned for this many days: no sign-in and no use of a
+    /// live session (a refresh) in that time. 0 (the default) keeps them forever.
+    pub delete_inactive_after_days: u32,
 }

@@ -1,5 +1,6 @@
 //! Background work: deleting expired sessions, codes, device tokens, revoked-token
-//! records, used challenges and old counters, and users whose scheduled deletion is due.
+//! records, used challenges and old counters, users whose scheduled deletion is due, and
+//! abandoned anonymous users (when configured).
 
 use crate::service::Maintenance;
 use crate::service::Result;
@@ -57,6 +58,7 @@ impl Maintenance<'_> {
         let users = self.delete_due_users().await?;
         let counters = self.forget_old_counters().await?;
         let lockouts = self.forget_old_lockouts().await?;
-        Ok(tokens + sessions + codes + resets + users + counters + lockouts)
+        let anonymous = self.delete_abandoned_anonymous_users().await?;
+        Ok(tokens + sessions + codes + resets + users + counters + lockouts + anonymous)
     }
 }

@@ -4,6 +4,7 @@
 
 mod account_ui;
 mod anonymous;
+mod anonymous_cleanup;
 mod anonymous_promotion;
 mod applications;
 mod audit;

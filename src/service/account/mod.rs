@@ -2,6 +2,7 @@
 //! signup, settings, password reset, the rate limits, bot protection and account lockout
 //! that guard them, and outgoing mail and SMS.
 
+mod anonymous_cleanup;
 pub mod bot_protection;
 pub mod code_login;
 pub mod device_tokens;
