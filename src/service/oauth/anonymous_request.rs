@@ -8,13 +8,11 @@
 //! Unlike Authgear, the first JWT's signature is verified too (against the key in its own
 //! header, which the SDKs always sign with).
 
-use crate::service::store::session_row::NewSession;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::crypto::challenge::Purpose;
 use crate::crypto::device_jwt::{ANONYMOUS_REQUEST_TYP, DeviceClaims, DeviceJwt, DeviceJwtError};
-use crate::domain::ids::{TypedId, UserId};
+use crate::domain::ids::UserId;
 use crate::service::account::rate_limit::PerIp;
 use crate::service::admin::applications::Application;
 use crate::service::admin::identities::{ANONYMOUS, anonymous_by_key_id, insert_anonymous};
@@ -22,34 +20,15 @@ use crate::service::admin::user_rows::{new_user_row, snapshot};
 use crate::service::admin::users::User;
 use crate::service::oauth::authorize::FULL_ACCESS;
 use crate::service::oauth::challenge::consume_challenge;
-use crate::service::oauth::claims::IdTokenFor;
+use crate::service::oauth::device_grant::{DeviceGrantTokens, DeviceSignIn};
 use crate::service::oauth::error::OAuthError;
-use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::time::{micros, now};
 use crate::service::unit_of_work::audit_row;
 use crate::service::{Actor, Audit, Error, OAuth};
-use entity::user;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
+use sea_orm::ActiveModelTrait;
 
 /// The grant's `grant_type`.
 pub const GRANT_TYPE: &str = "urn:authgear:params:oauth:grant-type:anonymous-request";
-
-/// What the device-key grants (anonymous and biometric) answer with.
-#[derive(Debug, Clone)]
-pub struct DeviceGrantTokens {
-    /// RFC 9068 access token.
-    pub access_token: String,
-    /// The refresh token of the new grant.
-    pub refresh_token: String,
-    /// The ID token, when `openid` was granted (for an anonymous user its
-    /// `…/user/is_anonymous` claim is true).
-    pub id_token: Option<String>,
-    /// Access token lifetime in seconds.
-    pub expires_in: i64,
-    /// The granted scopes, space-separated: always `openid offline_access` and full access.
-    pub scope: String,
-}
 
 /// Who the grant signs in: a known key's user, or a new one for a new key.
 enum Signer {
@@ -108,6 +87,7 @@ impl OAuth<'_> {
 
         let scopes: Vec<String> = ["openid", "offline_access", FULL_ACCESS].map(str::to_owned).to_vec();
         let tm = micros(t);
+        let sign_in = DeviceSignIn { app, scopes: &scopes, amr: &[], identity_type: ANONYMOUS, device_info, at: t };
         let (user, sid, refresh) = self
             .write(async |tx| {
                 let txn = tx.conn();
@@ -131,45 +111,11 @@ impl OAuth<'_> {
                         User::from(row)
                     }
                 };
-                let mut grant = NewSession {
-                    kind: "offline_grant",
-                    user_id: user.id.uuid(),
-                    client_id: Some(app.client_id.clone()),
-                    idp_session_id: None,
-                    scopes: &scopes,
-                    amr: &[],
-                    auth_time: tm,
-                    lifetime_seconds: app.refresh_token_lifetime,
-                    token_hash: None,
-                }
-                .row(tm, actor);
-                grant.device_info = sea_orm::Set(device_info.clone());
-                let grant = grant.insert(txn).await?;
-                let refresh = insert_refresh_token(txn, grant.id, tm).await?;
-                user::Entity::update_many()
-                    .col_expr(user::Column::LastLoginAt, Expr::value(tm))
-                    .filter(Expr::col(user::Column::Id).eq(user.id.uuid()))
-                    .exec(txn)
-                    .await?;
-                let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-                let payload = json!({"session_id": grant.id, "amr": [], "identity_type": ANONYMOUS});
-                tx.record_at(&audit, Some(user.id.uuid()), payload, t).await?;
-                Ok::<_, OAuthError>((user, grant.id, refresh))
+                let (sid, refresh) = sign_in.open_grant(tx, &user, actor).await?;
+                Ok::<_, OAuthError>((user, sid, refresh))
             })
             .await?;
-
-        let authgear = self.authgear_claims(&user).await?;
-        let jti = Uuid::now_v7().to_string();
-        let access = self.sign_access_token(&user, app, sid, tm, &[], &scopes, &authgear, &jti)?;
-        let to = IdTokenFor { user: &user, app, sid, auth_time: tm, nonce: None };
-        let id_token = self.sign_id_token(&to, &[], &access, &scopes, authgear)?;
-        Ok(DeviceGrantTokens {
-            access_token: access,
-            refresh_token: refresh,
-            id_token: Some(id_token),
-            expires_in: app.access_token_lifetime,
-            scope: scopes.join(" "),
-        })
+        self.device_grant_tokens(&sign_in, &user, sid, refresh).await
     }
 
     /// Verifies the JWT: against the stored key when its key ID is known (a failure is

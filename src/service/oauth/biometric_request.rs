@@ -8,26 +8,20 @@
 //! `biometric_request`), used once.
 
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::crypto::challenge::Purpose;
 use crate::crypto::device_jwt::{BIOMETRIC_REQUEST_TYP, DeviceJwt, DeviceJwtError};
 use crate::domain::ids::{TypedId, UserId};
 use crate::service::admin::applications::Application;
 use crate::service::admin::identities::{BIOMETRIC, insert_keyed, keyed_identity};
-use crate::service::oauth::anonymous_request::DeviceGrantTokens;
 use crate::service::oauth::authorize::FULL_ACCESS;
 use crate::service::oauth::challenge::consume_challenge;
-use crate::service::oauth::claims::{BearerError, IdTokenFor};
+use crate::service::oauth::claims::BearerError;
+use crate::service::oauth::device_grant::{DeviceGrantTokens, DeviceSignIn};
 use crate::service::oauth::error::OAuthError;
-use crate::service::oauth::refresh_token::insert_refresh_token;
-use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now};
 use crate::service::unit_of_work::audit_row;
 use crate::service::{Actor, Audit, Error, OAuth};
-use entity::user;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
 
 /// The grant's `grant_type`.
 pub const GRANT_TYPE: &str = "urn:authgear:params:oauth:grant-type:biometric-request";
@@ -170,52 +164,13 @@ impl OAuth<'_> {
             _ => return Err(OAuthError::InvalidGrant("the user is disabled or deleted".into())),
         };
         let amr = vec![AMR_BIOMETRIC.to_owned()];
-        let tm = micros(t);
+        let sign_in = DeviceSignIn { app, scopes: &scopes, amr: &amr, identity_type: BIOMETRIC, device_info, at: t };
         let (sid, refresh) = self
             .write(async |tx| {
-                let txn = tx.conn();
-                consume_challenge(txn, &claims.challenge, &challenge).await?;
-                let mut row = NewSession {
-                    kind: "offline_grant",
-                    user_id: user.id.uuid(),
-                    client_id: Some(app.client_id.clone()),
-                    idp_session_id: None,
-                    scopes: &scopes,
-                    amr: &amr,
-                    auth_time: tm,
-                    lifetime_seconds: app.refresh_token_lifetime,
-                    token_hash: None,
-                }
-                .row(tm, actor);
-                row.device_info = sea_orm::Set(device_info.clone());
-                let grant = row.insert(txn).await?;
-                let refresh = insert_refresh_token(txn, grant.id, tm).await?;
-                user::Entity::update_many()
-                    .col_expr(user::Column::LastLoginAt, Expr::value(tm))
-                    .filter(Expr::col(user::Column::Id).eq(user.id.uuid()))
-                    .exec(txn)
-                    .await?;
-                let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-                let payload = json!({"session_id": grant.id, "amr": amr, "identity_type": BIOMETRIC});
-                tx.record_at(&audit, Some(user.id.uuid()), payload, t).await?;
-                Ok::<_, OAuthError>((grant.id, refresh))
+                consume_challenge(tx.conn(), &claims.challenge, &challenge).await?;
+                sign_in.open_grant(tx, &user, actor).await
             })
             .await?;
-        let authgear = self.authgear_claims(&user).await?;
-        let jti = Uuid::now_v7().to_string();
-        let access = self.sign_access_token(&user, app, sid, tm, &amr, &scopes, &authgear, &jti)?;
-        let to = IdTokenFor { user: &user, app, sid, auth_time: tm, nonce: None };
-        let id_token = if scopes.iter().any(|s| s == "openid") {
-            Some(self.sign_id_token(&to, &amr, &access, &scopes, authgear)?)
-        } else {
-            None
-        };
-        Ok(DeviceGrantTokens {
-            access_token: access,
-            refresh_token: refresh,
-            id_token,
-            expires_in: app.access_token_lifetime,
-            scope: scopes.join(" "),
-        })
+        self.device_grant_tokens(&sign_in, &user, sid, refresh).await
     }
 }

@@ -10,6 +10,7 @@ pub mod biometric_request;
 pub mod challenge;
 pub mod claims;
 pub mod client_credentials;
+pub mod device_grant;
 pub mod error;
 pub mod promotion;
 pub mod refresh_token;
