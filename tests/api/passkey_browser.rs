@@ -90,13 +90,13 @@ async fn chromium(profile: &std::path::Path) -> (tokio::process::Child, String) 
 }
 
 /// Whether `chromium` is on the PATH. Without it the browser test is skipped with a note,
-/// unless `AUTHGRAPH_REQUIRE_BROWSER` is set (`.ci/run` sets it and installs Chromium), so
+/// unless `TEST_REQUIRE_BROWSER` is set (`.ci/run` sets it and installs Chromium; not an `AUTHGRAPH_` variable, which the server would read as configuration), so
 /// that `cargo test` passes on a machine without a browser and CI never skips it.
 fn have_chromium() -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("chromium").is_file()));
-    if !found && std::env::var_os("AUTHGRAPH_REQUIRE_BROWSER").is_some() {
-        panic!("chromium is not on the PATH and AUTHGRAPH_REQUIRE_BROWSER is set: apt-get install chromium");
+    if !found && std::env::var_os("TEST_REQUIRE_BROWSER").is_some() {
+        panic!("chromium is not on the PATH and TEST_REQUIRE_BROWSER is set: apt-get install chromium");
     }
     if !found {
         eprintln!("skipped: the passkey browser test needs chromium on the PATH (apt-get install chromium)");
