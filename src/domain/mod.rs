@@ -1,6 +1,7 @@
 //! Value types with parse constructors: the only places that validate input formats.
 
 pub mod attributes;
+pub mod device_info;
 pub mod ids;
 pub mod key;
 pub mod login_id;

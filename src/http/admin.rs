@@ -34,9 +34,11 @@ fn bad_request(description: &str) -> Response {
 
 /// Runs an Admin API request for an authenticated caller.
 pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(v) if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") => v[7..].trim(),
-        Some(_) => return unauthorized("the Authorization header must be `Bearer <token>`"),
+    let token = match crate::state::bearer_token(&headers) {
+        Some(t) => t,
+        None if headers.contains_key(header::AUTHORIZATION) => {
+            return unauthorized("the Authorization header must be `Bearer <token>`");
+        }
         None => return unauthorized("an Authorization: Bearer <token> header is required"),
     };
     let claims = match state.services.signing_keys().verify_admin_token(token).await {

@@ -33,11 +33,7 @@ fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
 /// The token from the `Authorization: Bearer` header or, for a form POST, the
 /// `access_token` body parameter (RFC 6750 §2.1, §2.2). Both at once is an error.
 fn bearer(method: &Method, headers: &HeaderMap, body: &Bytes) -> Result<Option<String>, Box<Response>> {
-    let header_token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
-        .map(|v| v[7..].trim().to_owned());
+    let header_token = crate::state::bearer_token(headers).map(str::to_owned);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -25,3 +25,10 @@ pub struct AppState {
 
 /// The peer address type the server is run with.
 pub type Peer = axum::extract::ConnectInfo<SocketAddr>;
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case), if
+/// the request has one; `None` for no header or another scheme.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim())
+}

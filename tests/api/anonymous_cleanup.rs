@@ -1,17 +1,15 @@
 //! The clean-up of abandoned anonymous users (`anonymous.delete_inactive_after_days`).
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::device_key::DeviceKey;
+use crate::device_key::{DeviceKey, challenge};
 use crate::helpers::{TestApp, jwt_claims, spawn_with};
 use crate::login_helpers::CB;
 use crate::rp::register;
 
 /// A new anonymous user of `client_id`; returns the user's global ID.
 async fn anonymous_user(app: &TestApp, client_id: &str) -> String {
-    let res = app.client.post(format!("{}/oauth2/challenge", app.url)).json(&json!({"purpose": "anonymous_request"}));
-    let body: Value = res.send().await.unwrap().json().await.unwrap();
-    let c = body["result"]["token"].as_str().unwrap().to_owned();
+    let c = challenge(app, "anonymous_request").await;
     let (status, body) = app
         .token_request(&[
             ("grant_type", "urn:authgear:params:oauth:grant-type:anonymous-request"),

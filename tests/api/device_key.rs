@@ -119,3 +119,11 @@ impl DeviceKey {
         self.sign(&header, &claims)
     }
 }
+
+/// A fresh challenge from `POST /oauth2/challenge` for `purpose` (`anonymous_request`,
+/// `biometric_request`).
+pub async fn challenge(app: &crate::helpers::TestApp, purpose: &str) -> String {
+    let res = app.client.post(format!("{}/oauth2/challenge", app.url)).json(&json!({"purpose": purpose}));
+    let body: Value = res.send().await.unwrap().json().await.unwrap();
+    body["result"]["token"].as_str().unwrap().to_owned()
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::device_key::DeviceKey;
+use crate::device_key::{DeviceKey, challenge};
 use crate::helpers::{TestApp, spawn_with};
 use crate::login_helpers::{CB, PW};
 use crate::rp::{Browser, register};
@@ -142,12 +142,7 @@ async fn sessions_show_names_application_and_country() {
     assert_eq!(grant["applicationName"], "App");
 
     // An app's grant is named after the device its SDK describes.
-    let c = {
-        let res =
-            app.client.post(format!("{}/oauth2/challenge", app.url)).json(&json!({"purpose": "anonymous_request"}));
-        let body: Value = res.send().await.unwrap().json().await.unwrap();
-        body["result"]["token"].as_str().unwrap().to_owned()
-    };
+    let c = challenge(&app, "anonymous_request").await;
     let info = authgraph::crypto::b64(
         json!({"android": {"Build": {"MANUFACTURER": "samsung", "MODEL": "SM-S918B"}}}).to_string(),
     );

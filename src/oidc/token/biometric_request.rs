@@ -4,7 +4,6 @@
 //! `{}`) or `authenticate` (answers tokens). Whether the client may use it depends on
 //! `biometric.enabled` and its application type, not on its `grant_types` list.
 
-use axum::http::header;
 use serde_json::{Value, json};
 
 use super::TokenRequest;
@@ -19,13 +18,8 @@ pub(super) async fn exchange(request: &TokenRequest<'_>) -> Result<Value, OAuthE
     let oauth = request.state.services.oauth();
     match unverified_action(&jwt).as_deref() {
         Some("setup") => {
-            let bearer = request
-                .headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
-                .map(|v| v[7..].trim().to_owned());
-            oauth.biometric_setup(&app, &jwt, bearer.as_deref(), &request.actor()).await?;
+            let bearer = crate::state::bearer_token(request.headers);
+            oauth.biometric_setup(&app, &jwt, bearer, &request.actor()).await?;
             Ok(json!({}))
         }
         Some("authenticate") => {

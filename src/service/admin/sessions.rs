@@ -56,7 +56,7 @@ impl Session {
     /// (`x_device_info`), else the browser and system of its user agent.
     pub fn display_name(&self) -> String {
         if let Some(info) = &self.device_info {
-            let name = crate::service::admin::identities::formatted_device_info(info);
+            let name = crate::domain::device_info::formatted_device_info(info);
             if !name.is_empty() {
                 return name;
             }
