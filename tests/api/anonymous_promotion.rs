@@ -3,24 +3,18 @@
 //! signs `action: promote`), the signup page, and tokens for the same `sub`, no longer
 //! anonymous.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::device_key::DeviceKey;
+use crate::device_key::{DeviceKey, challenge};
 use crate::helpers::{TestApp, jwt_claims, spawn_with};
 use crate::login_helpers::{CB, PW, start};
 use crate::rp::{Browser, hidden, param, register, relying_party};
 
 const IS_ANONYMOUS: &str = "https://authgear.com/claims/user/is_anonymous";
 
-async fn challenge(app: &TestApp) -> String {
-    let res = app.client.post(format!("{}/oauth2/challenge", app.url)).json(&json!({"purpose": "anonymous_request"}));
-    let body: Value = res.send().await.unwrap().json().await.unwrap();
-    body["result"]["token"].as_str().unwrap().to_owned()
-}
-
 /// A new anonymous user of `client_id` with `key`; returns the `sub`.
 async fn anonymous_user(app: &TestApp, client_id: &str, key: &DeviceKey) -> String {
-    let c = challenge(app).await;
+    let c = challenge(app, "anonymous_request").await;
     let (status, body) = app
         .token_request(&[
             ("grant_type", "urn:authgear:params:oauth:grant-type:anonymous-request"),
@@ -34,7 +28,7 @@ async fn anonymous_user(app: &TestApp, client_id: &str, key: &DeviceKey) -> Stri
 
 /// The promotion `login_hint` for `key` over a fresh challenge, with `action`.
 async fn hint(app: &TestApp, key: &DeviceKey, action: &str) -> String {
-    let jwt = key.anonymous_jwt_for(&challenge(app).await, action);
+    let jwt = key.anonymous_jwt_for(&challenge(app, "anonymous_request").await, action);
     format!("https://authgear.com/login_hint?type=anonymous&jwt={jwt}")
 }
 
@@ -92,7 +86,7 @@ async fn an_anonymous_user_signs_up_and_keeps_their_sub() {
     assert_eq!(users["users"]["totalCount"], 1, "no second user");
 
     // The device key no longer signs in: it was the anonymous identity.
-    let c = challenge(&app).await;
+    let c = challenge(&app, "anonymous_request").await;
     let (status, body) = app
         .token_request(&[
             ("grant_type", "urn:authgear:params:oauth:grant-type:anonymous-request"),
@@ -136,4 +130,39 @@ async fn a_promotion_hint_that_does_not_verify_is_refused_to_the_client() {
     let f = start(&rp, &[], &[("login_hint", &once)]);
     let cb = Browser::new(&off).open(&f.url).await.redirect();
     assert_eq!(param(&cb, "error").as_deref(), Some("unauthorized_client"));
+}
+
+#[tokio::test]
+async fn hostile_promotion_hints_are_refused_and_promote_nobody() {
+    let app = spawn_with(|c| c.anonymous.enabled = true).await;
+    let (client_id, _) = register(&app, "NATIVE", CB).await;
+    let key = DeviceKey::es256();
+    let sub = anonymous_user(&app, &client_id, &key).await;
+    let rp = relying_party(&app, &client_id, None, CB).await;
+    let browser = Browser::new(&app);
+    // (A URL cannot be much longer than 64 KB.)
+    let big = format!("https://authgear.com/login_hint?type=anonymous&jwt={}", "a".repeat(60_000));
+    for h in [
+        "https://authgear.com/login_hint?type=anonymous&jwt=\0",
+        "https://authgear.com/login_hint?type=anonymous",
+        &big,
+    ] {
+        let f = start(&rp, &[], &[("login_hint", h)]);
+        let res = browser.client.get(&f.url).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert!((300..500).contains(&status), "{status} for a hostile hint");
+    }
+    // The same promotion hint sent 40 times at once opens one promotion.
+    let once = hint(&app, &key, "promote").await;
+    let f = start(&rp, &[], &[("login_hint", &once)]);
+    let opened = futures::future::join_all((0..40).map(|_| browser.client.get(&f.url).send())).await;
+    // An opened promotion is a page of this server; a refused one redirects to the client.
+    let to_client = |r: &reqwest::Response| {
+        r.headers().get("location").and_then(|l| l.to_str().ok()).is_some_and(|l| l.starts_with(CB))
+    };
+    let pages = opened.into_iter().filter(|r| r.as_ref().is_ok_and(|r| !to_client(r))).count();
+    assert_eq!(pages, 1, "a challenge is used once");
+    let gid = authgraph::crypto::b64(format!("User:{sub}"));
+    let d = app.ok("query($id: ID!) { node(id: $id) { ... on User { isAnonymous } } }", json!({"id": gid})).await;
+    assert_eq!(d["node"]["isAnonymous"], true);
 }

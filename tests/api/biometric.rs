@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::device_key::DeviceKey;
+use crate::device_key::{DeviceKey, challenge};
 use crate::helpers::{TestApp, jwt_claims, spawn_with};
 use crate::login_helpers::{CB, PW, start};
 use crate::rp::{Browser, param, register, relying_party};
@@ -19,19 +19,6 @@ async fn enabled() -> TestApp {
         c.anonymous.enabled = true;
     })
     .await
-}
-
-/// A fresh challenge for `purpose`.
-async fn challenge(app: &TestApp, purpose: &str) -> String {
-    let res = app
-        .client
-        .post(format!("{}/oauth2/challenge", app.url))
-        .json(&json!({"purpose": purpose}))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    body["result"]["token"].as_str().unwrap().to_owned()
 }
 
 /// Signs `email` in to the native app `client_id` through the Auth UI and the code flow;
@@ -74,7 +61,9 @@ async fn grant(
         req = req.bearer_auth(b);
     }
     let res = req.send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 /// Sets `key` up for the user of `token`.
@@ -236,4 +225,55 @@ async fn setup_needs_a_signed_in_real_user_and_a_first_party_app() {
     let (status, body) = grant(&off, &native, &key.biometric_jwt(&c, "authenticate"), None, &[]).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
     assert_eq!(count(&app, "IDENTITY_BIOMETRIC_ENABLED").await, 0);
+}
+
+#[tokio::test]
+async fn a_burst_hostile_bytes_and_a_second_process_change_nothing_they_should_not() {
+    let app = enabled().await;
+    let (client_id, user) = app_and_user(&app, "bio4@example.com").await;
+    let token = access_token(&app, &client_id, "bio4@example.com").await;
+    let key = DeviceKey::es256();
+    assert_eq!(setup(&app, &client_id, &key, &token).await.0, 200);
+
+    // One signed challenge sent 40 times at once signs in exactly once.
+    let c = challenge(&app, "biometric_request").await;
+    let jwt = key.biometric_jwt(&c, "authenticate");
+    let burst = futures::future::join_all((0..40).map(|_| grant(&app, &client_id, &jwt, None, &[]))).await;
+    let ok = burst.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(ok, 1, "{burst:?}");
+    assert!(burst.iter().all(|(s, b)| *s == 200 || b["error"] == "invalid_grant"), "{burst:?}");
+    assert_eq!(count(&app, "USER_AUTHENTICATED").await, 2, "the browser sign-in and one biometric");
+
+    // Hostile bytes: clear 400s, nothing written.
+    let huge = "a".repeat(1 << 20);
+    let nul = format!("{}\0.x.y", key.biometric_jwt(&challenge(&app, "biometric_request").await, "authenticate"));
+    for (jwt, extra) in [
+        (nul.as_str(), vec![]),
+        (huge.as_str(), vec![]),
+        (jwt.as_str(), vec![("x_device_info", huge.as_str())]),
+        (jwt.as_str(), vec![("x_device_info", "e30\0")]),
+        (jwt.as_str(), vec![("scope", "openid\0offline_access")]),
+    ] {
+        let (status, body) = grant(&app, &client_id, jwt, Some("not-a-token"), &extra).await;
+        // A megabyte body is over the endpoint's size limit: 413 before any parsing.
+        assert!(status == 400 && body["error"].is_string() || status == 413, "{status} {body}");
+    }
+    let q = "query($id: ID!) { node(id: $id) { ... on User { biometricRegistrations { id } } } }";
+    assert_eq!(app.ok(q, json!({"id": user})).await["node"]["biometricRegistrations"].as_array().unwrap().len(), 1);
+
+    // A second process on the same database signs the device in, and sees it removed.
+    let url = app.database_url.clone();
+    let master = app.dir.path().join("master.key");
+    let other = spawn_with(move |c| {
+        c.biometric.enabled = true;
+        c.database_url = authgraph::config::Secret::new(url);
+        c.master_key_file = master;
+    })
+    .await;
+    let (status, body) = authenticate(&other, &client_id, &key, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let reg = app.ok(q, json!({"id": user})).await["node"]["biometricRegistrations"][0]["id"].clone();
+    app.ok("mutation($id: ID!) { deleteIdentity(input: {identityID: $id}) { user { id } } }", json!({"id": reg})).await;
+    let (status, body) = authenticate(&other, &client_id, &key, &[]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
 }
