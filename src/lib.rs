@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod graphql;
+pub mod hooks;
 pub mod http;
 pub mod jobs;
 pub mod oidc;
@@ -36,6 +37,7 @@ pub async fn init_services(config: Config) -> anyhow::Result<(Services, Startup)
 pub fn start_background(services: &Services) {
     services.maintenance().spawn_change_watch();
     jobs::spawn_cleanup(services.clone());
+    jobs::spawn_delivery(services.clone());
 }
 
 /// Builds the HTTP application: the one constructor that `main` and the tests share.

@@ -229,7 +229,11 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
             match command {
                 KeysCommand::Rotate { alg } => {
                     let audit = authgraph::service::Audit {
-                        actor: authgraph::service::Actor { subject: Some("admin-cli".into()), ..Default::default() },
+                        actor: authgraph::service::Actor {
+                            subject: Some("admin-cli".into()),
+                            triggered_by: authgraph::service::TriggeredBy::AdminApi,
+                            ..Default::default()
+                        },
                         activity: "admin_api.mutation.rotate_signing_key.executed".into(),
                     };
                     let key = services

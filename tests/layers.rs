@@ -20,17 +20,18 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["state", "oidc", "graphql", "service", "config", "domain", "crypto"]),
     ("oidc", &["state", "service", "config", "domain", "crypto"]),
-    ("jobs", &["service", "config", "domain", "crypto"]),
+    ("jobs", &["service", "hooks", "config", "domain", "crypto"]),
     ("state", &["graphql", "service", "config", "domain", "crypto"]),
     ("graphql", &["service", "config", "domain", "crypto"]),
-    ("service", &["config", "domain", "crypto"]),
+    ("service", &["hooks", "config", "domain", "crypto"]),
+    ("hooks", &["config", "domain", "crypto"]),
     ("config", &["domain"]),
     ("crypto", &[]),
     ("domain", &[]),
 ];
 
 /// Folders whose files may not mention the database layer.
-const ADAPTERS: &[&str] = &["graphql", "oidc", "http"];
+const ADAPTERS: &[&str] = &["graphql", "oidc", "http", "hooks"];
 
 /// Words of the database layer that an adapter may not mention.
 const DATABASE_WORDS: &[&str] = &["sea_orm", "entity::"];

@@ -16,6 +16,7 @@ mod anonymous;
 mod biometric;
 mod bot_protection;
 mod fraud_protection;
+mod hook;
 mod lockout;
 mod login;
 mod messaging;
@@ -34,6 +35,9 @@ pub use fraud_protection::{
     FraudProtectionDecisionConfig, FraudProtectionSms, FraudProtectionWarning, FraudProtectionWarningType,
     PhoneCountryBudget, UnverifiedOtpBudget,
 };
+pub use hook::{
+    BLOCKING_EVENTS, BlockingHandler, HandlerTarget, HookConfig, NonBlockingHandler, SCRIPT_URL_PREFIX, is_script_name,
+};
 pub use lockout::{LockoutConfig, LockoutMethod, LockoutMethodConfig, LockoutType};
 pub use login::{
     MfaConfig, MfaGracePeriodConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig,
@@ -45,8 +49,14 @@ pub use messaging::{
 pub use social::{AccountLinking, OAuthProviderConfig, ProviderType, SocialLoginConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] =
-    &["config", "test_database_url", "database_url_file", "master_key_file_content", "bot_protection.secret_key_file"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "config",
+    "test_database_url",
+    "database_url_file",
+    "master_key_file_content",
+    "bot_protection.secret_key_file",
+    "hook.webhook_secret_file",
+];
 
 /// A secret string: never printed by `Debug`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -67,6 +77,21 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
+    }
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Days an audit row (an event) is kept; older rows are deleted by the periodic
+    /// clean-up. Authgear keeps 180.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 180 }
     }
 }
 
@@ -139,6 +164,10 @@ pub struct Config {
     /// Social and enterprise login: upstream OAuth 2.0 / OpenID Connect providers and
     /// account linking.
     pub social_login: SocialLoginConfig,
+    /// Event hooks: webhooks, blocking handlers and scripts (Authgear's `hook`).
+    pub hook: HookConfig,
+    /// The audit log: how long its rows are kept.
+    pub audit: AuditConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -203,6 +232,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             trusted_proxy_header: ProxyHeader::default(),
             social_login: SocialLoginConfig::default(),
+            hook: HookConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -304,11 +335,15 @@ impl Config {
             })?;
             fig = fig.merge(Serialized::default("bot_protection.secret_key", value.trim()));
         }
+        if let Ok(path) = std::env::var("AUTHGRAPH_HOOK__WEBHOOK_SECRET_FILE") {
+            fig = fig.merge(Serialized::default("hook.webhook_secret_file", path));
+        }
         let mut config: Config = fig.extract().map_err(|e| {
             let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             ConfigError(msgs.join("; "))
         })?;
         config.social_login.read_secret_files()?;
+        config.hook.read_secret_files()?;
         config.validate()?;
         // `RUST_LOG` replaces `log.level`: a typo there must not silence the server.
         if let Ok(filter) = std::env::var("RUST_LOG") {
@@ -336,6 +371,10 @@ impl Config {
         self.authentication_lockout.validate()?;
         self.fraud_protection.validate()?;
         self.social_login.validate()?;
+        self.hook.validate()?;
+        if !(1..=3650).contains(&self.audit.retention_days) {
+            return bad("audit.retention_days", "must be between 1 and 3650");
+        }
         if let Some(uri) = &self.admin_api.resource_uri
             && url::Url::parse(uri).is_err()
         {

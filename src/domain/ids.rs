@@ -97,6 +97,8 @@ typed_ids! {
     FraudProtectionDecisionRecordId = "FraudProtectionDecisionRecord";
     /// A signing key.
     SigningKeyId = "SigningKey";
+    /// A webhook delivery (one event to one handler).
+    WebhookDeliveryId = "WebhookDelivery";
 }
 
 #[cfg(test)]

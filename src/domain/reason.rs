@@ -143,6 +143,8 @@ pub const TOO_MANY_ITEMS: &str = "TooManyItems";
 pub const TOO_MANY_SECRETS: &str = "TooManySecrets";
 /// `UnsupportedAuthenticatorType`.
 pub const UNSUPPORTED_AUTHENTICATOR_TYPE: &str = "UnsupportedAuthenticatorType";
+/// `WebhookEventNotFound`: no webhook delivery of this event exists.
+pub const WEBHOOK_EVENT_NOT_FOUND: &str = "WebhookEventNotFound";
 /// `UserDisabled`.
 pub const USER_DISABLED: &str = "UserDisabled";
 /// `UserNotFound`.

@@ -30,11 +30,15 @@ pub enum AdminScope {
     ResourceRead,
     /// `resource:write`.
     ResourceWrite,
+    /// `hook:read`.
+    HookRead,
+    /// `hook:write`.
+    HookWrite,
 }
 
 impl AdminScope {
     /// Every scope, in the order the built-in Admin API resource lists them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::UserRead,
         Self::UserWrite,
         Self::RoleRead,
@@ -46,11 +50,13 @@ impl AdminScope {
         Self::ApplicationWrite,
         Self::ResourceRead,
         Self::ResourceWrite,
+        Self::HookRead,
+        Self::HookWrite,
     ];
 
     /// The name of every scope, in the order of [`ALL`](Self::ALL).
-    pub const NAMES: [&'static str; 11] = {
-        let mut out = [""; 11];
+    pub const NAMES: [&'static str; 13] = {
+        let mut out = [""; 13];
         let mut i = 0;
         while i < out.len() {
             out[i] = Self::ALL[i].as_str();
@@ -60,8 +66,8 @@ impl AdminScope {
     };
 
     /// Every scope's name with its description, in the order of [`ALL`](Self::ALL).
-    pub const DESCRIBED: [(&'static str, &'static str); 11] = {
-        let mut out = [("", ""); 11];
+    pub const DESCRIBED: [(&'static str, &'static str); 13] = {
+        let mut out = [("", ""); 13];
         let mut i = 0;
         while i < out.len() {
             out[i] = (Self::ALL[i].as_str(), Self::ALL[i].description());
@@ -84,6 +90,8 @@ impl AdminScope {
             Self::ApplicationWrite => "application:write",
             Self::ResourceRead => "resource:read",
             Self::ResourceWrite => "resource:write",
+            Self::HookRead => "hook:read",
+            Self::HookWrite => "hook:write",
         }
     }
 
@@ -101,6 +109,8 @@ impl AdminScope {
             Self::ApplicationWrite => "Create, change and delete applications and their secrets",
             Self::ResourceRead => "Read API resources and their scopes",
             Self::ResourceWrite => "Create, change and delete API resources, scopes and their grants",
+            Self::HookRead => "Read webhook deliveries and hook scripts",
+            Self::HookWrite => "Redeliver webhook events and manage hook scripts",
         }
     }
 

@@ -153,6 +153,8 @@ activity_types! {
     AdminApiMutationAddScopesToClientIdExecuted => "admin_api.mutation.add_scopes_to_client_id.executed",
     AdminApiMutationRemoveScopesFromClientIdExecuted => "admin_api.mutation.remove_scopes_from_client_id.executed",
     AdminApiMutationReplaceScopesOfClientIdExecuted => "admin_api.mutation.replace_scopes_of_client_id.executed",
+    AdminApiMutationRedeliverWebhookEventExecuted => "admin_api.mutation.redeliver_webhook_event.executed",
+    AdminApiMutationRedeliverFailedWebhookDeliveriesExecuted => "admin_api.mutation.redeliver_failed_webhook_deliveries.executed",
 }
 
 /// An audit log entry.

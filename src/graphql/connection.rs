@@ -43,6 +43,8 @@ pub enum CountSource {
     Resources(ResourceFilter),
     /// Scopes matching a filter.
     Scopes(ScopeFilter),
+    /// Webhook deliveries matching a filter.
+    WebhookDeliveries(Box<crate::service::events::deliveries::DeliveryFilter>),
 }
 
 /// Extra connection fields.
@@ -63,6 +65,7 @@ impl TotalCount {
             CountSource::Applications(search) => svc.applications().count(search.as_deref()).await?,
             CountSource::Resources(f) => svc.resources().count(f).await?,
             CountSource::Scopes(f) => svc.resources().count_scopes(f).await?,
+            CountSource::WebhookDeliveries(f) => svc.webhooks().count(f).await?,
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }

@@ -5,7 +5,7 @@ use crate::graphql::error::code;
 use async_graphql::{Context, ErrorExtensions};
 
 use crate::domain::scope::AdminScope;
-use crate::service::{Actor, Audit, Services};
+use crate::service::{Actor, Audit, Services, TriggeredBy};
 
 /// The authenticated caller of the Admin API.
 #[derive(Debug, Clone)]
@@ -69,6 +69,7 @@ pub fn audit(ctx: &Context<'_>, name: &str) -> Audit {
             ip: meta.ip,
             user_agent: meta.user_agent,
             client_id: principal.and_then(|p| p.client_id.clone()),
+            triggered_by: TriggeredBy::AdminApi,
         },
         name,
     )

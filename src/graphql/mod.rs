@@ -38,6 +38,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod text_check;
 pub mod users;
+pub mod webhooks;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 
@@ -55,6 +56,7 @@ pub struct Query(
     applications::ApplicationQuery,
     resources::ResourceQuery,
     signing_keys::SigningKeyQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Root mutation.
@@ -70,6 +72,7 @@ pub struct Mutation(
     signing_keys::SigningKeyMutation,
     sessions::SessionMutation,
     lockout::LockoutMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The Admin API schema type.

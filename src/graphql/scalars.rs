@@ -59,3 +59,7 @@ json_scalar!(
     /// A JSON Web Key (RFC 7517), public parts only.
     JWK
 );
+json_scalar!(
+    /// An event as a webhook receives it: Authgear's envelope `{id, seq, type, payload, context}`.
+    EventEnvelope
+);

@@ -1,10 +1,14 @@
-//! Background work of a serving process: periodic clean-up of rows nothing needs any more.
+//! Background work of a serving process: periodic clean-up of rows nothing needs any more,
+//! and the webhook delivery worker (`webhooks.rs`).
 //! Every process runs it; the deletes are idempotent, so several processes on one
 //! database do no harm.
 
 use std::time::Duration;
 
 use crate::service::Services;
+
+mod webhooks;
+pub use webhooks::spawn_delivery;
 
 /// How often the clean-up runs.
 const CLEANUP_EVERY: Duration = Duration::from_secs(600);

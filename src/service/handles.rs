@@ -54,6 +54,8 @@ handles! {
     sessions => Sessions;
     /// Authorizations (consents) granted by users to applications.
     authorizations => Authorizations;
+    /// Webhook deliveries: the delivery worker's claims and outcomes, the log, redelivery.
+    webhooks => Webhooks;
     /// Batch look-ups by ID for the GraphQL data loaders.
     lookups => Lookups;
     /// The OAuth and OpenID Connect flows: authorize, grants, claims, introspection,

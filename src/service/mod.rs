@@ -26,6 +26,7 @@
 pub mod account;
 pub mod admin;
 mod error;
+pub mod events;
 pub mod geoip;
 mod handles;
 pub mod maintenance;
@@ -45,11 +46,11 @@ pub(in crate::service) use error::conflict_on_unique;
 pub use error::{Error, Internal, Result};
 pub use handles::{
     Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, Identities, Lookups,
-    Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users,
+    Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
 };
 pub(in crate::service) use store::db::Db;
 pub use store::{paging, time};
-pub use unit_of_work::{Actor, Audit};
+pub use unit_of_work::{Actor, Audit, TriggeredBy};
 
 /// Everything the service layer needs, shared by all requests.
 #[derive(Clone)]
@@ -69,6 +70,9 @@ pub struct Services {
     pub(in crate::service) app_cache: Arc<admin::app_cache::AppCache>,
     pub(in crate::service) generations: Arc<store::changes::Generations>,
     pub(in crate::service) geoip: Option<Arc<geoip::GeoIp>>,
+    pub(in crate::service) routing: Arc<events::routing::EventRouting>,
+    pub(in crate::service) outbox_wake: Arc<tokio::sync::Notify>,
+    pub(in crate::service) outcomes: events::deliveries::OutcomeWriter,
 }
 
 impl Services {

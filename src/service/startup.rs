@@ -53,10 +53,22 @@ impl Services {
         };
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let hasher = PasswordHasher::new(cores);
-        let audit_batch = crate::service::store::audit_batch::AuditBatcher::start(db.clone());
+        let routing = Arc::new(crate::service::events::routing::EventRouting::new(&config.hook));
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let audit_batch = crate::service::store::audit_batch::AuditBatcher::start(
+            db.clone(),
+            crate::service::store::audit_batch::Outbox {
+                routing: routing.clone(),
+                retry_hours: config.hook.delivery_retry_hours,
+                wake: outbox_wake.clone(),
+            },
+        );
         let mailer = Arc::new(crate::service::account::mail::Mailer::new(&config.smtp)?);
         let services = Services {
             audit_batch,
+            routing,
+            outbox_wake,
+            outcomes: crate::service::events::deliveries::start_outcome_writer(db.clone()),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

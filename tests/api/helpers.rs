@@ -62,6 +62,7 @@ pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let (services, _) = authgraph::init_services(config).await.expect("init services");
     // What a serving process runs in the background to follow other processes' changes.
     services.maintenance().spawn_change_watch();
+    authgraph::jobs::spawn_delivery(services.clone());
     let router = authgraph::build_router(services.clone()).expect("router");
     tokio::spawn(authgraph::serve(listener, router, std::future::pending()));
     let scopes: Vec<String> = ADMIN_SCOPES.iter().map(|s| s.to_string()).collect();

@@ -62,3 +62,5 @@ mod social_login;
 mod tokens;
 mod totp;
 mod users;
+mod webhook_receiver;
+mod webhooks;

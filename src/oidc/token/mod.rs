@@ -17,11 +17,11 @@ use axum::response::Response;
 
 use super::client_auth::{Form, identify, uses_basic};
 use super::errors::{no_store, oauth_error};
-use crate::service::Actor;
 use crate::service::admin::applications::Application;
 use crate::service::oauth::anonymous_request::GRANT_TYPE as ANONYMOUS_GRANT;
 use crate::service::oauth::biometric_request::GRANT_TYPE as BIOMETRIC_GRANT;
 use crate::service::oauth::error::OAuthError;
+use crate::service::{Actor, TriggeredBy};
 use crate::state::{AppState, Peer};
 
 /// The form body of a request to the token, introspection or revocation endpoint.
@@ -40,6 +40,7 @@ pub(super) fn actor(peer: &Peer, headers: &HeaderMap) -> Actor {
         ip: Some(peer.0.ip().to_string()),
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         client_id: None,
+        triggered_by: TriggeredBy::User,
     }
 }
 

@@ -23,11 +23,11 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::oidc::ForbiddenChar;
-use crate::service::Actor;
 use crate::service::oauth::authorize::AuthRequest;
 use crate::service::oauth::authorize::REQUEST_LIFETIME_US;
 use crate::service::time::micros;
 use crate::service::time::now;
+use crate::service::{Actor, TriggeredBy};
 pub use crate::state::ui::FORM_POST_SCRIPT;
 use crate::state::{AppState, Peer};
 
@@ -73,6 +73,7 @@ pub fn actor(peer: &Peer, headers: &HeaderMap) -> Actor {
         ip: Some(peer.0.ip().to_string()),
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         client_id: None,
+        triggered_by: TriggeredBy::User,
     }
 }
 

@@ -48,7 +48,11 @@ impl Maintenance<'_> {
             .all(&self.db.conn)
             .await?;
         let audit = Audit {
-            actor: Actor { subject: Some("system".into()), ..Actor::default() },
+            actor: Actor {
+                subject: Some("system".into()),
+                triggered_by: crate::service::TriggeredBy::System,
+                ..Actor::default()
+            },
             activity: "user.deleted".into(),
         };
         let reason = format!("anonymous user inactive for {days} days");

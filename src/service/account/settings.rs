@@ -143,7 +143,11 @@ impl Services {
         let t = micros(now());
         let due = user::Entity::find().filter(Expr::col(user::Column::DeleteAt).lte(t)).all(&self.db.conn).await?;
         let audit = Audit {
-            actor: Actor { subject: Some("system".into()), ..Actor::default() },
+            actor: Actor {
+                subject: Some("system".into()),
+                triggered_by: crate::service::TriggeredBy::System,
+                ..Actor::default()
+            },
             activity: "user.deleted".into(),
         };
         let mut n = 0;

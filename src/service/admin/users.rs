@@ -124,6 +124,7 @@ impl Users<'_> {
                 }
                 let row = refresh_derived(txn, row).await?;
                 tx.record(audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
+                tx.event(audit, "user.created", Some(row.id), json!({"user": snapshot(&row)})).await?;
                 Ok::<_, Error>(User::from(row))
             })
             .await?;

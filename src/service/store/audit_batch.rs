@@ -1,9 +1,14 @@
 //! Group commit for audit rows on hot paths (token issuance, failed logins): the rows of
 //! many concurrent requests are written in one transaction, and each request waits until
-//! its row is committed before it answers.
+//! its row is committed before it answers. A row whose event a handler subscribes to goes
+//! to the outbox in the same transaction.
+
+use std::sync::Arc;
 
 use crate::service::Db;
+use crate::service::events::routing::EventRouting;
 use crate::service::store::group_commit::{BatchError, GroupCommit};
+use crate::service::unit_of_work::audit_row::active;
 use entity::audit_log;
 use sea_orm::EntityTrait;
 
@@ -12,27 +17,47 @@ const MAX_BATCH: usize = 512;
 
 /// Sends audit rows to the group-commit writer.
 #[derive(Clone)]
-pub struct AuditBatcher(GroupCommit<audit_log::ActiveModel, ()>);
+pub struct AuditBatcher(GroupCommit<audit_log::Model, ()>);
+
+/// Where the batch's events go.
+#[derive(Clone)]
+pub(in crate::service) struct Outbox {
+    pub routing: Arc<EventRouting>,
+    pub retry_hours: u64,
+    pub wake: Arc<tokio::sync::Notify>,
+}
 
 impl AuditBatcher {
     /// Starts the writer task on `db`.
-    pub fn start(db: Db) -> Self {
-        Self(GroupCommit::start(db, MAX_BATCH, write))
+    pub(in crate::service) fn start(db: Db, outbox: Outbox) -> Self {
+        Self(GroupCommit::start(db, MAX_BATCH, move |db, rows| write(db, rows, outbox.clone())))
     }
 
     /// Queues a row and waits until it is committed.
-    pub async fn record(&self, row: audit_log::ActiveModel) -> crate::service::Result<()> {
+    pub async fn record(&self, row: audit_log::Model) -> crate::service::Result<()> {
         self.0.submit(row).await
     }
 }
 
-async fn write(db: Db, rows: Vec<audit_log::ActiveModel>) -> Result<Vec<()>, BatchError> {
+async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Vec<()>, BatchError> {
     let n = rows.len();
     let txn = db.transaction().await.map_err(BatchError::new)?;
+    let mut queued = false;
+    if !outbox.routing.is_empty() {
+        for row in &rows {
+            queued |= crate::service::events::outbox::enqueue(&txn, &outbox.routing, outbox.retry_hours, row)
+                .await
+                .map_err(|e| BatchError::new(sea_orm::DbErr::Custom(e.describe())))?;
+        }
+    }
+    let rows: Vec<audit_log::ActiveModel> = rows.into_iter().map(active).collect();
     // SQLite allows 32,766 bound values per statement; an audit row binds 9.
     for chunk in rows.chunks(256) {
         audit_log::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(BatchError::new)?;
     }
     txn.commit().await.map_err(BatchError::new)?;
+    if queued {
+        outbox.wake.notify_one();
+    }
     Ok(vec![(); n])
 }

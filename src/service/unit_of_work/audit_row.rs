@@ -53,12 +53,13 @@ fn bound_payload(v: Value, max: usize) -> Value {
 
 /// Builds an audit row: the whole event (type, payload, context) goes into `data`. Every
 /// string a caller could supply is bounded (see [`bound`]).
-pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateTime) -> audit_log::ActiveModel {
+pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateTime) -> audit_log::Model {
     let a = &Actor {
         subject: bound_opt(&audit.actor.subject, MAX_AUDIT_ID),
         ip: bound_opt(&audit.actor.ip, MAX_AUDIT_ID),
         user_agent: bound_opt(&audit.actor.user_agent, MAX_AUDIT_USER_AGENT),
         client_id: bound_opt(&audit.actor.client_id, MAX_AUDIT_ID),
+        triggered_by: audit.actor.triggered_by,
     };
     let payload = bound_payload(payload, MAX_AUDIT_TEXT);
     let data = json!({
@@ -71,18 +72,34 @@ pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateT
             "ip_address": a.ip,
             "user_agent": a.user_agent,
             "client_id": a.client_id,
+            "triggered_by": a.triggered_by.as_str(),
         },
     });
+    audit_log::Model {
+        id: Uuid::now_v7(),
+        created_at: micros(at),
+        activity_type: audit.activity.clone(),
+        user_id,
+        actor: a.subject.clone(),
+        ip_address: a.ip.clone(),
+        user_agent: a.user_agent.clone(),
+        client_id: a.client_id.clone(),
+        data,
+    }
+}
+
+/// The row to insert.
+pub fn active(m: audit_log::Model) -> audit_log::ActiveModel {
     audit_log::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        created_at: Set(micros(at)),
-        activity_type: Set(audit.activity.clone()),
-        user_id: Set(user_id),
-        actor: Set(a.subject.clone()),
-        ip_address: Set(a.ip.clone()),
-        user_agent: Set(a.user_agent.clone()),
-        client_id: Set(a.client_id.clone()),
-        data: Set(data),
+        id: Set(m.id),
+        created_at: Set(m.created_at),
+        activity_type: Set(m.activity_type),
+        user_id: Set(m.user_id),
+        actor: Set(m.actor),
+        ip_address: Set(m.ip_address),
+        user_agent: Set(m.user_agent),
+        client_id: Set(m.client_id),
+        data: Set(m.data),
     }
 }
 

@@ -4,12 +4,14 @@
 //! or commits a transaction, apart from the group-commit batch writers, which write rows
 //! (audit rows, refresh rotations) that many requests submitted.
 //!
-//! An audit row is recorded with [`Tx::record`]. When events arrive, `record` is where the
-//! outbox row is written beside it.
+//! An audit row is recorded with [`Tx::record`]. Every audit row is an event; when a
+//! handler subscribes to its type, `record` writes it to the outbox too (the event and its
+//! deliveries), and after the commit the delivery worker is woken.
 
 pub(in crate::service) mod audit_row;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sea_orm::{ActiveModelTrait, DatabaseTransaction};
 use serde_json::Value;
@@ -30,6 +32,31 @@ pub struct Actor {
     pub user_agent: Option<String>,
     /// OAuth client ID, if the token came from one.
     pub client_id: Option<String>,
+    /// What started the change (the event context's `triggered_by`).
+    pub triggered_by: TriggeredBy,
+}
+
+/// What started a change, as Authgear's event context names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TriggeredBy {
+    /// An end user (Auth UI, OAuth flows).
+    #[default]
+    User,
+    /// An Admin API call.
+    AdminApi,
+    /// The server itself (scheduled jobs, clean-up).
+    System,
+}
+
+impl TriggeredBy {
+    /// Authgear's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::AdminApi => "admin_api",
+            Self::System => "system",
+        }
+    }
 }
 
 /// The audit record a write must produce: who did it and what activity it is.
@@ -52,6 +79,9 @@ impl Audit {
 pub(in crate::service) struct Tx {
     txn: DatabaseTransaction,
     recorded: AtomicUsize,
+    routing: Arc<crate::service::events::routing::EventRouting>,
+    retry_hours: u64,
+    queued_events: AtomicBool,
 }
 
 impl Tx {
@@ -65,6 +95,23 @@ impl Tx {
         self.record_at(audit, user_id, payload, now()).await
     }
 
+    /// Records the non-blocking event `event_type` that a change of `audit`'s kind also
+    /// causes (an Admin API `createUser` is `admin_api.mutation.create_user.executed` and
+    /// `user.created`), by the same actor. Nothing when `audit` already is that event.
+    pub(in crate::service) async fn event(
+        &self,
+        audit: &Audit,
+        event_type: &str,
+        user_id: Option<Uuid>,
+        payload: Value,
+    ) -> Result<()> {
+        if audit.activity == event_type {
+            return Ok(());
+        }
+        let also = Audit { actor: audit.actor.clone(), activity: event_type.to_owned() };
+        self.record(&also, user_id, payload).await
+    }
+
     /// [`Tx::record`] with an explicit time (the time the change itself carries).
     pub(in crate::service) async fn record_at(
         &self,
@@ -73,8 +120,14 @@ impl Tx {
         payload: Value,
         at: OffsetDateTime,
     ) -> Result<()> {
-        audit_row::row(audit, user_id, payload, at).insert(&self.txn).await?;
+        let entry = audit_row::row(audit, user_id, payload, at);
+        audit_row::active(entry.clone()).insert(&self.txn).await?;
         self.recorded.fetch_add(1, Ordering::Relaxed);
+        if !self.routing.is_empty()
+            && crate::service::events::outbox::enqueue(&self.txn, &self.routing, self.retry_hours, &entry).await?
+        {
+            self.queued_events.store(true, Ordering::Relaxed);
+        }
         Ok(())
     }
 }
@@ -113,12 +166,22 @@ impl Services {
         change: impl AsyncFnOnce(&Tx) -> Result<T, E>,
     ) -> Result<T, E> {
         let txn = self.db.transaction().await.map_err(|e| Error::caused("beginning a write", e))?;
-        let tx = Tx { txn, recorded: AtomicUsize::new(0) };
+        let tx = Tx {
+            txn,
+            recorded: AtomicUsize::new(0),
+            routing: self.routing.clone(),
+            retry_hours: self.config.hook.delivery_retry_hours,
+            queued_events: AtomicBool::new(false),
+        };
         let value = change(&tx).await?;
         if audited == Audited::Required && tx.recorded.load(Ordering::Relaxed) == 0 {
             return Err(Error::internal("a unit of work recorded no audit row").into());
         }
+        let queued = tx.queued_events.load(Ordering::Relaxed);
         tx.txn.commit().await.map_err(|e| Error::caused("committing a write", e))?;
+        if queued {
+            self.outbox_wake.notify_one();
+        }
         Ok(value)
     }
 }

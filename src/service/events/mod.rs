@@ -1,0 +1,15 @@
+//! Events: the non-blocking events that reach webhooks and scripts through the outbox,
+//! and the blocking events whose handlers may refuse or change an operation.
+//!
+//! - `catalogue.rs`: which events go to hooks (Authgear's `ForHook`);
+//! - `routing.rs`: which handlers subscribe to an event type (from config);
+//! - `outbox.rs`: the event and its deliveries, written in the change's transaction;
+//! - `user_model.rs`: the user as event payloads show it (Authgear's API model);
+//! - `deliveries.rs`: the delivery worker's claims and outcomes, and the Admin API's log
+//!   and redelivery.
+
+pub mod catalogue;
+pub mod deliveries;
+pub(in crate::service) mod outbox;
+pub mod routing;
+pub(in crate::service) mod user_model;
