@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 mod anonymous;
 mod biometric;
 mod bot_protection;
+mod claims;
 mod fraud_protection;
 mod hook;
 mod lockout;
@@ -30,6 +31,7 @@ pub use bot_protection::{
     BotFlow, BotMode, BotProtectionConfig, BotProvider, BotRequirements, RECAPTCHA_SCRIPT_URL, RECAPTCHA_VERIFY_URL,
     TURNSTILE_SCRIPT_URL, TURNSTILE_VERIFY_URL,
 };
+pub use claims::{ClaimSource, CustomClaim, TokenKind};
 pub use fraud_protection::{
     AlwaysAllow, AlwaysAllowIp, AlwaysAllowPhone, FraudProtectionAction, FraudProtectionConfig,
     FraudProtectionDecisionConfig, FraudProtectionSms, FraudProtectionWarning, FraudProtectionWarningType,
@@ -168,6 +170,8 @@ pub struct Config {
     pub hook: HookConfig,
     /// The audit log: how long its rows are kept.
     pub audit: AuditConfig,
+    /// Extra token claims from attributes, roles and groups (no code needed).
+    pub custom_claims: Vec<CustomClaim>,
 }
 
 /// Where trusted proxies record the client's address.
@@ -234,6 +238,7 @@ impl Default for Config {
             social_login: SocialLoginConfig::default(),
             hook: HookConfig::default(),
             audit: AuditConfig::default(),
+            custom_claims: Vec::new(),
         }
     }
 }
@@ -372,6 +377,7 @@ impl Config {
         self.fraud_protection.validate()?;
         self.social_login.validate()?;
         self.hook.validate()?;
+        claims::validate(&self.custom_claims, &self.custom_attributes)?;
         if !(1..=3650).contains(&self.audit.retention_days) {
             return bad("audit.retention_days", "must be between 1 and 3650");
         }

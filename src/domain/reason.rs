@@ -145,6 +145,16 @@ pub const TOO_MANY_SECRETS: &str = "TooManySecrets";
 pub const UNSUPPORTED_AUTHENTICATOR_TYPE: &str = "UnsupportedAuthenticatorType";
 /// `WebhookEventNotFound`: no webhook delivery of this event exists.
 pub const WEBHOOK_EVENT_NOT_FOUND: &str = "WebhookEventNotFound";
+/// `HookDisallowed`: a blocking hook answered `is_allowed: false`.
+pub const HOOK_DISALLOWED: &str = "HookDisallowed";
+/// `HookDeliveryTimeout`: a blocking hook did not answer in time.
+pub const HOOK_DELIVERY_TIMEOUT: &str = "HookDeliveryTimeout";
+/// `HookDeliveryFailed`: a blocking hook could not be reached, answered non-2xx, or threw.
+pub const HOOK_DELIVERY_FAILED: &str = "HookDeliveryFailed";
+/// `HookInvalidResponse`: a blocking hook's answer is not a valid response for its event.
+pub const HOOK_INVALID_RESPONSE: &str = "HookInvalidResponse";
+/// `InvalidJWTMutations`: a hook removed or changed token claims (it may only add).
+pub const INVALID_JWT_MUTATIONS: &str = "InvalidJWTMutations";
 /// `UserDisabled`.
 pub const USER_DISABLED: &str = "UserDisabled";
 /// `UserNotFound`.

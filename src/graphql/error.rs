@@ -19,6 +19,8 @@ pub mod code {
     pub const INTERNAL: &str = "INTERNAL";
     /// No valid bearer token.
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// A blocking hook refused the change or failed; nothing changed.
+    pub const BLOCKED_BY_HOOK: &str = "BLOCKED_BY_HOOK";
 }
 
 fn with_code(message: String, code: &'static str, name: &'static str, reason: &'static str) -> async_graphql::Error {
@@ -36,6 +38,18 @@ impl From<Error> for async_graphql::Error {
             Error::NotFound { reason, message } => with_code(message, code::NOT_FOUND, "NotFound", reason),
             Error::Conflict { reason, message } => with_code(message, code::CONFLICT, "AlreadyExists", reason),
             Error::Forbidden { reason, message } => with_code(message, code::FORBIDDEN, "Forbidden", reason),
+            Error::Hook(h) => {
+                let name = match *h {
+                    crate::service::HookFailure::Disallowed { .. } => "Forbidden",
+                    crate::service::HookFailure::Failed { .. } => "InternalError",
+                    crate::service::HookFailure::InvalidJwtMutations { .. } => "Invalid",
+                };
+                if let crate::service::HookFailure::Failed { event_type, detail, .. } = &*h {
+                    tracing::warn!(event = %event_type, %detail, "a blocking hook failed an Admin API call");
+                }
+                let info = async_graphql::Value::from_json(h.info()).unwrap_or_default();
+                with_code(h.message(), code::BLOCKED_BY_HOOK, name, h.reason()).extend_with(|_, e| e.set("info", info))
+            }
             Error::Internal(cause) => {
                 tracing::error!(cause = %cause.chain(), "internal error in Admin API");
                 with_code("internal error".to_owned(), code::INTERNAL, "InternalError", reason::INTERNAL_ERROR)

@@ -28,6 +28,16 @@ pub fn oauth_error(e: OAuthError, basic: bool) -> Response {
         OAuthError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
         OAuthError::NotSignedIn(d) => (StatusCode::UNAUTHORIZED, "invalid_grant", d),
         OAuthError::TooManyRequests(d) => (StatusCode::TOO_MANY_REQUESTS, "invalid_request", d),
+        OAuthError::Server(crate::service::Error::Hook(h)) => {
+            let code = match *h {
+                crate::service::HookFailure::Disallowed { .. } => "access_denied",
+                _ => "server_error",
+            };
+            let status =
+                if code == "access_denied" { StatusCode::FORBIDDEN } else { StatusCode::INTERNAL_SERVER_ERROR };
+            tracing::info!(reason = h.reason(), detail = %h.message(), "a blocking hook stopped a token request");
+            (status, code, h.message())
+        }
         OAuthError::Server(e) => {
             tracing::error!(cause = %e.describe(), "token endpoint failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the server failed; try again".to_owned())

@@ -40,9 +40,100 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A blocking hook refused the operation, or failed; nothing changed.
+    Hook(Box<HookFailure>),
     /// Something failed inside the server; logged (with its whole source chain), never
     /// shown.
     Internal(Internal),
+}
+
+/// Why a blocking hook stopped an operation.
+#[derive(Debug, Clone)]
+pub enum HookFailure {
+    /// A handler answered `is_allowed: false` (Authgear's `HookDisallowed`).
+    Disallowed {
+        /// The blocking event.
+        event_type: String,
+        /// The refusing handler's `title` and `reason`.
+        reasons: Vec<HookReason>,
+    },
+    /// A handler timed out, could not be reached, answered non-2xx, threw, or answered
+    /// something that is not a valid response for the event.
+    Failed {
+        /// The blocking event.
+        event_type: String,
+        /// `HookDeliveryTimeout`, `HookDeliveryFailed` or `HookInvalidResponse`.
+        reason: &'static str,
+        /// What went wrong (for the log and the admin; never a secret).
+        detail: String,
+    },
+    /// A JWT or ID-token mutation removed or changed claims (it may only add).
+    InvalidJwtMutations {
+        /// Claims removed.
+        removed: Vec<String>,
+        /// Claims changed.
+        changed: Vec<String>,
+    },
+}
+
+/// A refusing handler's message.
+#[derive(Debug, Clone, Default)]
+pub struct HookReason {
+    /// Short title.
+    pub title: Option<String>,
+    /// Explanation.
+    pub reason: Option<String>,
+}
+
+impl HookFailure {
+    /// The machine-readable reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Disallowed { .. } => crate::domain::reason::HOOK_DISALLOWED,
+            Self::Failed { reason, .. } => reason,
+            Self::InvalidJwtMutations { .. } => crate::domain::reason::INVALID_JWT_MUTATIONS,
+        }
+    }
+
+    /// A sentence for the person or client: the handler's own words for a refusal.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Disallowed { reasons, .. } => {
+                let text: Vec<String> = reasons
+                    .iter()
+                    .map(|r| match (&r.title, &r.reason) {
+                        (Some(t), Some(r)) => format!("{t}: {r}"),
+                        (Some(t), None) => t.clone(),
+                        (None, Some(r)) => r.clone(),
+                        (None, None) => String::new(),
+                    })
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if text.is_empty() { "refused by a hook".into() } else { text.join("; ") }
+            }
+            Self::Failed { event_type, detail, .. } => format!("the {event_type} hook failed: {detail}"),
+            Self::InvalidJwtMutations { removed, changed } => format!(
+                "a hook may only add claims to a token; it removed [{}] and changed [{}]",
+                removed.join(", "),
+                changed.join(", ")
+            ),
+        }
+    }
+
+    /// Authgear's `info`: `{event_type, reasons}` for a refusal, `{removed, changed}` for
+    /// a JWT mutation.
+    pub fn info(&self) -> serde_json::Value {
+        match self {
+            Self::Disallowed { event_type, reasons } => serde_json::json!({
+                "event_type": event_type,
+                "reasons": reasons.iter().map(|r| serde_json::json!({"title": r.title, "reason": r.reason})).collect::<Vec<_>>(),
+            }),
+            Self::Failed { event_type, .. } => serde_json::json!({"event_type": event_type}),
+            Self::InvalidJwtMutations { removed, changed } => {
+                serde_json::json!({"removed": removed, "changed": changed})
+            }
+        }
+    }
 }
 
 /// An internal failure: what the server was doing, and the error that caused it.
@@ -102,6 +193,7 @@ impl Error {
             | Self::NotFound { message, .. }
             | Self::Conflict { message, .. }
             | Self::Forbidden { message, .. } => message.clone(),
+            Self::Hook(h) => h.message(),
             Self::Internal(cause) => format!("internal error: {}", cause.chain()),
         }
     }

@@ -69,6 +69,9 @@ impl Services {
             routing,
             outbox_wake,
             outcomes: crate::service::events::deliveries::start_outcome_writer(db.clone()),
+            hook_client: crate::hooks::webhook::WebhookClient::new(
+                config.hook.webhook_secret.as_ref().map(|s| s.expose().as_bytes()).unwrap_or_default(),
+            ),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

@@ -140,12 +140,36 @@ impl Ui {
 
     /// The page for a server failure; the cause is logged, never shown.
     pub fn server_error(&self, cause: &crate::service::Error) -> Response {
+        if let crate::service::Error::Hook(h) = cause {
+            return self.hook_refusal(h);
+        }
         tracing::error!(cause = %cause.describe(), "auth UI request failed");
         self.message(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
             "The server could not complete this request. Please try again in a moment.",
         )
+    }
+
+    /// The page that says a blocking hook stopped the request: the hook's own title and
+    /// reason for a refusal, a plain sentence for a failing hook.
+    pub fn hook_refusal(&self, h: &crate::service::HookFailure) -> Response {
+        match h {
+            crate::service::HookFailure::Disallowed { reasons, .. } => {
+                let first = reasons.first().cloned().unwrap_or_default();
+                let title = first.title.unwrap_or_else(|| "Not allowed".to_owned());
+                let reason = first.reason.unwrap_or_else(|| "This request was refused.".to_owned());
+                self.message(StatusCode::FORBIDDEN, &title, &reason)
+            }
+            other => {
+                tracing::warn!(reason = other.reason(), detail = %other.message(), "a blocking hook failed an Auth UI request");
+                self.message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Something went wrong",
+                    "A check this server runs before this step did not answer. Please try again in a moment.",
+                )
+            }
+        }
     }
 
     /// The session cookie holding `token`.

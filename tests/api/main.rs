@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod authenticators;
 mod biometric;
+mod blocking_hooks;
 mod bot_protection;
 mod cli;
 mod config;

@@ -186,6 +186,8 @@ impl Account<'_> {
         replaces: Option<SessionId>,
         flow: &str,
     ) -> Result<LoginOutcome, LoginError> {
+        use crate::service::events::blocking::AuthStep;
+        let mut more = self.authentication_hook(AuthStep::PreInitialize, None, None, &[], actor).await?;
         let rl = &self.config.rate_limits;
         let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
         let ip_bucket = format!("login:ip:{ip}");
@@ -214,6 +216,9 @@ impl Account<'_> {
             reservation.keep();
             return Err(LoginError::Locked { until });
         }
+        let kind = candidate_kind(login_id);
+        more |=
+            self.authentication_hook(AuthStep::PostIdentified, Some(user_id.uuid()), Some(kind), &[], actor).await?;
         let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         // Kept only to check the password against the policy once it proved right.
         let plain = self.config.password_policy.force_change.then(|| password.clone());
@@ -244,7 +249,31 @@ impl Account<'_> {
             let pending = self.password_change_state(user_id, pw, flow, t, why);
             return Err(LoginError::PasswordChangeRequired { pending, why });
         }
-        self.second_factor_or_session(&user, vec!["pwd".to_owned()], flow, actor, replaces, t).await
+        let first = vec!["pwd".to_owned()];
+        more |= self
+            .authentication_hook(AuthStep::PreAuthenticated, Some(user_id.uuid()), Some(kind), &first, actor)
+            .await?;
+        if more {
+            return self.required_second_factor(&user, first, flow, t).await;
+        }
+        self.second_factor_or_session(&user, first, flow, actor, replaces, t).await
+    }
+
+    /// A hook's `constraints.amr` asked for a second factor: the second step when the
+    /// user has one (whatever `mfa.mode` says), else the enrolment the sign-in must go
+    /// through.
+    async fn required_second_factor(
+        &self,
+        user: &User,
+        first: Vec<String>,
+        flow: &str,
+        t: OffsetDateTime,
+    ) -> Result<LoginOutcome, LoginError> {
+        let state = PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+        if self.has_second_factor(user.id).await? {
+            return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
+        }
+        Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)))
     }
 
     /// Refuses a disabled, deactivated or deleting user.
@@ -493,5 +522,17 @@ impl Account<'_> {
             Ok(())
         })
         .await
+    }
+}
+
+/// How a typed login ID identifies the user, as Authgear's `identification` names it.
+fn candidate_kind(login_id: &str) -> &'static str {
+    let t = login_id.trim();
+    if t.contains('@') {
+        "email"
+    } else if t.starts_with('+') {
+        "phone"
+    } else {
+        "username"
     }
 }

@@ -471,6 +471,7 @@ impl Account<'_> {
                     .await?;
                 let ident = insert_passkey(txn, user_id, &new, t).await?;
                 let row = refresh_derived(txn, row).await?;
+                let row = self.pre_create_hook(txn, row, actor).await?;
                 let body = json!({
                     "user": crate::service::admin::user_rows::snapshot(&row),
                     "identity": ident.claims(), "identity_id": ident.id,

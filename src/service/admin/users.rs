@@ -123,6 +123,7 @@ impl Users<'_> {
                     insert_password(txn, row.id, hash, t, input.set_password_expired, keep).await?;
                 }
                 let row = refresh_derived(txn, row).await?;
+                let row = self.pre_create_hook(txn, row, &audit.actor).await?;
                 tx.record(audit, Some(row.id), json!({"user": snapshot(&row)})).await?;
                 tx.event(audit, "user.created", Some(row.id), json!({"user": snapshot(&row)})).await?;
                 Ok::<_, Error>(User::from(row))
@@ -148,31 +149,8 @@ impl Users<'_> {
             let txn = tx.conn();
             let row = user_row(txn, user_id.uuid()).await?;
             let mut am = row.clone().into_active_model();
-            if let Some(mut std) = standard {
-                let idents =
-                    identity::Entity::find().filter(Expr::col(identity::Column::UserId).eq(user_id)).all(txn).await?;
-                for (claim, login_type) in
-                    [("email", "email"), ("phone_number", "phone"), ("preferred_username", "username")]
-                {
-                    if let Some(v) = std.get(claim).and_then(Value::as_str) {
-                        let owned = idents.iter().any(|i| {
-                            i.login_id_type == login_type && (i.value == v || i.unique_key == v.to_lowercase())
-                        });
-                        if !owned {
-                            return Err(Error::invalid(
-                                reason::INVALID_STANDARD_ATTRIBUTES,
-                                format!("standardAttributes.{claim} must be one of the user's {login_type} login IDs"),
-                            ));
-                        }
-                    }
-                }
-                // Keep derived flags; refresh_derived recomputes them.
-                for flag in ["email_verified", "phone_number_verified"] {
-                    if let Some(v) = row.standard_attributes.get(flag) {
-                        std.insert(flag.to_owned(), v.clone());
-                    }
-                }
-                am.standard_attributes = Set(Value::Object(std));
+            if let Some(std) = standard {
+                am.standard_attributes = Set(merge_standard(txn, &row, std).await?);
             }
             if let Some(custom) = custom {
                 am.custom_attributes = Set(Value::Object(custom));
@@ -180,6 +158,7 @@ impl Users<'_> {
             am.updated_at = Set(micros(now()));
             let row = am.update(txn).await?;
             let row = refresh_derived(txn, row).await?;
+            let row = self.pre_update_hook(txn, row, &audit.actor).await?;
             tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(row.into())
         })
@@ -535,4 +514,34 @@ impl From<entity::user::Model> for User {
             mfa_grace_period_end_at: m.mfa_grace_period_end_at.map(time_of),
         }
     }
+}
+
+/// New standard attributes for `row`: `email`, `phone_number` and `preferred_username`
+/// must be among the user's login IDs; the derived `*_verified` flags are kept (the
+/// caller's `refresh_derived` recomputes them).
+pub(in crate::service) async fn merge_standard(
+    txn: &impl sea_orm::ConnectionTrait,
+    row: &user::Model,
+    mut std: serde_json::Map<String, Value>,
+) -> Result<Value> {
+    let idents = identity::Entity::find().filter(Expr::col(identity::Column::UserId).eq(row.id)).all(txn).await?;
+    for (claim, login_type) in [("email", "email"), ("phone_number", "phone"), ("preferred_username", "username")] {
+        if let Some(v) = std.get(claim).and_then(Value::as_str) {
+            let owned = idents
+                .iter()
+                .any(|i| i.login_id_type == login_type && (i.value == v || i.unique_key == v.to_lowercase()));
+            if !owned {
+                return Err(Error::invalid(
+                    reason::INVALID_STANDARD_ATTRIBUTES,
+                    format!("standardAttributes.{claim} must be one of the user's {login_type} login IDs"),
+                ));
+            }
+        }
+    }
+    for flag in ["email_verified", "phone_number_verified"] {
+        if let Some(v) = row.standard_attributes.get(flag) {
+            std.insert(flag.to_owned(), v.clone());
+        }
+    }
+    Ok(Value::Object(std))
 }

@@ -1,6 +1,7 @@
 //! Events: the non-blocking events that reach webhooks and scripts through the outbox,
 //! and the blocking events whose handlers may refuse or change an operation.
 //!
+//! - `blocking.rs`: the chain of blocking handlers and the user mutations they return;
 //! - `catalogue.rs`: which events go to hooks (Authgear's `ForHook`);
 //! - `routing.rs`: which handlers subscribe to an event type (from config);
 //! - `outbox.rs`: the event and its deliveries, written in the change's transaction;
@@ -8,6 +9,7 @@
 //! - `deliveries.rs`: the delivery worker's claims and outcomes, and the Admin API's log
 //!   and redelivery.
 
+pub(in crate::service) mod blocking;
 pub mod catalogue;
 pub mod deliveries;
 pub(in crate::service) mod outbox;

@@ -38,6 +38,11 @@ async fn keys(
     Ok(out)
 }
 
+/// The keys of the groups `user_id` belongs to.
+pub(in crate::service) async fn group_keys(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>> {
+    keys(conn, "user_groups", "groups", "group_id", user_id).await
+}
+
 /// The API model of `user_id`, or `None` when the user does not exist (any more).
 pub(in crate::service) async fn api_user(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<Option<Value>> {
     let Some(u) = user::Entity::find_by_id(user_id).one(conn).await? else {

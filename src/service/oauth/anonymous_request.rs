@@ -105,6 +105,7 @@ impl OAuth<'_> {
                                 _ => OAuthError::from(Error::from(e)),
                             }
                         })?;
+                        let row = self.pre_create_hook(txn, row, actor).await?;
                         let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
                         let payload = json!({"user": snapshot(&row), "identity_type": ANONYMOUS});
                         tx.record_at(&audit, Some(row.id), payload, t).await?;

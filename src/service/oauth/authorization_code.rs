@@ -154,20 +154,22 @@ impl OAuth<'_> {
             return Err(invalid("this code was already used; the tokens it gave are revoked"));
         };
 
-        let access = self.sign_access_token(&user, app, sid, row.auth_time, &amr, &scopes, &authgear, &jti)?;
-        let id_token = self.sign_id_token(
-            &IdTokenFor {
-                user: &user,
-                app,
-                sid: row.idp_session_id,
-                auth_time: row.auth_time,
-                nonce: row.nonce.as_deref(),
-            },
-            &amr,
-            &access,
-            &scopes,
-            authgear,
-        )?;
+        let access = self.sign_access_token(&user, app, sid, row.auth_time, &amr, &scopes, &authgear, &jti).await?;
+        let id_token = self
+            .sign_id_token(
+                &IdTokenFor {
+                    user: &user,
+                    app,
+                    sid: row.idp_session_id,
+                    auth_time: row.auth_time,
+                    nonce: row.nonce.as_deref(),
+                },
+                &amr,
+                &access,
+                &scopes,
+                authgear,
+            )
+            .await?;
         Ok(CodeTokens {
             access_token: access,
             id_token,

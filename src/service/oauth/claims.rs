@@ -1,13 +1,16 @@
 //! Claims about a user in tokens and at the userinfo endpoint: standard claims by scope
 //! and Authgear's `https://authgear.com/claims/user/*` claims.
 
+use crate::config::{ClaimSource, TokenKind};
 use crate::crypto::{b64, sha256};
+use crate::domain::ids::TypedId;
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
 use crate::service::admin::users::User;
+use crate::service::events::user_model::{api_identities, api_user, group_keys};
 use crate::service::oauth::authorize::{FULL_ACCESS, FULL_USERINFO};
 use crate::service::store::time::{now, time_of};
-use crate::service::{Error, Result};
+use crate::service::{Actor, Error, Result};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -153,9 +156,65 @@ impl OAuth<'_> {
         Ok(authgear_claims_with(user, self.lookups().effective_role_keys(user.id).await?))
     }
 
+    /// Adds the configured custom claims, then runs the `oidc.jwt.pre_create` or
+    /// `oidc.id_token.pre_create` hooks, which may add claims (never remove or change one).
+    async fn finish_claims(
+        &self,
+        user: &User,
+        app: &Application,
+        claims: &mut Map<String, Value>,
+        kind: TokenKind,
+    ) -> Result<()> {
+        let mapped: Vec<_> = self.config.custom_claims.iter().filter(|c| c.tokens.contains(&kind)).collect();
+        if !mapped.is_empty() {
+            let conn = &self.db.conn;
+            let mut groups = None;
+            for c in mapped {
+                let value = match c.source() {
+                    Some(ClaimSource::Standard(n)) => user.standard_attributes.get(&n).cloned(),
+                    Some(ClaimSource::Custom(n)) => user.custom_attributes.get(&n).cloned(),
+                    Some(ClaimSource::Roles) => match claims.get("https://authgear.com/claims/user/roles") {
+                        Some(v) => Some(v.clone()),
+                        None => Some(json!(self.lookups().effective_role_keys(user.id).await?)),
+                    },
+                    Some(ClaimSource::Groups) => {
+                        if groups.is_none() {
+                            groups = Some(group_keys(conn, user.id.uuid()).await?);
+                        }
+                        groups.as_ref().map(|g| json!(g))
+                    }
+                    None => None,
+                };
+                if let Some(v) = value.filter(|v| !v.is_null()) {
+                    claims.insert(c.claim.clone(), v);
+                }
+            }
+        }
+        let event = match kind {
+            TokenKind::AccessToken => "oidc.jwt.pre_create",
+            TokenKind::IdToken => "oidc.id_token.pre_create",
+        };
+        if !self.will_deliver(event) {
+            return Ok(());
+        }
+        let conn = &self.db.conn;
+        let key = if kind == TokenKind::AccessToken { "jwt" } else { "id_token" };
+        let payload = json!({
+            "user": api_user(conn, user.id.uuid()).await?,
+            "identities": api_identities(conn, user.id.uuid(), &["login_id", "oauth"]).await?,
+            key: {"payload": Value::Object(claims.clone())},
+        });
+        let actor = Actor { client_id: Some(app.client_id.clone()), ..Actor::default() };
+        let outcome = self.run_blocking(event, Some(user.id.uuid()), payload, &actor).await?;
+        if let Some(p) = outcome.token_payload {
+            *claims = p;
+        }
+        Ok(())
+    }
+
     /// Signs an access token (RFC 9068) for a user.
     #[allow(clippy::too_many_arguments)]
-    pub(in crate::service) fn sign_access_token(
+    pub(in crate::service) async fn sign_access_token(
         &self,
         user: &User,
         app: &Application,
@@ -187,12 +246,13 @@ impl OAuth<'_> {
             claims.insert("amr".into(), json!(amr));
         }
         claims.extend(authgear.clone());
+        self.finish_claims(user, app, &mut claims, TokenKind::AccessToken).await?;
         Ok(key.sign("at+jwt", &Value::Object(claims))?)
     }
 
     /// Signs an ID token: `sub`, the session and its authentication time, `amr`, the
     /// `at_hash` of `access_token`, standard claims by scope and Authgear's user claims.
-    pub(in crate::service) fn sign_id_token(
+    pub(in crate::service) async fn sign_id_token(
         &self,
         to: &IdTokenFor<'_>,
         amr: &[String],
@@ -217,6 +277,7 @@ impl OAuth<'_> {
         claims.insert("at_hash".into(), json!(b64(&sha256(access_token.as_bytes())[..16])));
         claims.extend(scope_claims(to.user, scopes));
         claims.extend(authgear);
+        self.finish_claims(to.user, to.app, &mut claims, TokenKind::IdToken).await?;
         let key = self.keys.active("RS256").ok_or_else(|| Error::internal("no active RS256 signing key"))?;
         Ok(key.sign("JWT", &Value::Object(claims))?)
     }

@@ -98,10 +98,10 @@ impl OAuth<'_> {
         let tm = crate::service::store::time::micros(s.at);
         let authgear = self.authgear_claims(user).await?;
         let jti = Uuid::now_v7().to_string();
-        let access = self.sign_access_token(user, s.app, sid, tm, s.amr, s.scopes, &authgear, &jti)?;
+        let access = self.sign_access_token(user, s.app, sid, tm, s.amr, s.scopes, &authgear, &jti).await?;
         let id_token = if s.scopes.iter().any(|x| x == "openid") {
             let to = IdTokenFor { user, app: s.app, sid, auth_time: tm, nonce: None };
-            Some(self.sign_id_token(&to, s.amr, &access, s.scopes, authgear)?)
+            Some(self.sign_id_token(&to, s.amr, &access, s.scopes, authgear).await?)
         } else {
             None
         };

@@ -144,7 +144,7 @@ impl OAuth<'_> {
     ) -> Result<String> {
         let authgear = self.authgear_claims(user).await?;
         let jti = Uuid::now_v7().to_string();
-        self.sign_access_token(user, app, session_id, auth_time, &[], scopes, &authgear, &jti)
+        self.sign_access_token(user, app, session_id, auth_time, &[], scopes, &authgear, &jti).await
     }
 
     /// The `refresh_token` grant: rotates the token (unless the application turned rotation
@@ -211,8 +211,9 @@ impl OAuth<'_> {
         let scopes = strings(&sess.scopes);
         let authgear = crate::service::oauth::claims::authgear_claims_with(&user, roles);
         let jti = Uuid::now_v7().to_string();
-        let access =
-            self.sign_access_token(&user, app, sess.id, sess.auth_time, &strings(&sess.amr), &scopes, &authgear, &jti)?;
+        let access = self
+            .sign_access_token(&user, app, sess.id, sess.auth_time, &strings(&sess.amr), &scopes, &authgear, &jti)
+            .await?;
         Ok(UserTokens {
             access_token: access,
             refresh_token: refresh,

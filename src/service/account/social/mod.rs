@@ -422,6 +422,7 @@ impl Account<'_> {
                 .await?;
             }
             let row = refresh_derived(txn, row).await?;
+            let row = self.pre_create_hook(txn, row, actor).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
             tx.record(&audit, Some(row.id), json!({"user": snapshot(&row), "identity_type": OAUTH})).await?;
             Ok(User::from(row))
