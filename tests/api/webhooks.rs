@@ -312,3 +312,34 @@ async fn killing_the_server_mid_delivery_loses_nothing() {
     assert!(got.iter().all(|r| r.json["type"] == "user.created"));
     assert!(got.iter().all(|r| r.signature == expected_signature(SECRET, &r.body)));
 }
+
+#[tokio::test]
+async fn two_processes_on_one_database_never_send_one_event_twice() {
+    let rx = Receiver::start(Mode::Down).await;
+    let a = app_with_handler(&rx, &["*"]).await;
+    let (db, key, url) = (a.database_url.clone(), a.dir.path().join("master.key"), rx.url.clone());
+    let b = spawn_with(move |c| {
+        c.database_url = Secret::new(db);
+        c.master_key_file = key;
+        c.hook.webhook_secret = Some(Secret::new(SECRET));
+        c.hook.delivery_timeout_seconds = 2;
+        c.hook.non_blocking_handlers = vec![NonBlockingHandler { events: vec!["*".into()], url }];
+    })
+    .await;
+    // Both processes write events while the receiver is down, so both workers hold
+    // claims and retries on the same rows; then it comes back.
+    let emails: Vec<String> = (0..20).map(|i| format!("two{i}@example.com")).collect();
+    let creates = emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| if i % 2 == 0 { a.create_user(e, None) } else { b.create_user(e, None) });
+    futures::future::join_all(creates).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rx.set(Mode::Up);
+    rx.wait_for(Duration::from_secs(30), "20 events", |r| r.len() >= 20).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = rx.received();
+    let ids: HashSet<&str> = got.iter().map(|r| r.json["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 20, "every event");
+    assert_eq!(got.len(), 20, "none twice");
+}
