@@ -113,6 +113,6 @@ async fn resources_scopes_and_grants() {
     )
     .await;
     app.ok("mutation($u: String!) { deleteResource(input: {resourceURI: $u}) { ok } }", json!({"u": api})).await;
-    let audit = app.ok("{ auditLogs(activityTypes: [ADMIN_API_MUTATION_CREATE_SCOPE_EXECUTED, ADMIN_API_MUTATION_ADD_RESOURCE_TO_CLIENT_ID_EXECUTED]) { totalCount } }", json!({})).await;
+    let audit = app.ok("{ auditLogs(activityTypes: [ADMIN_API_MUTATION_CREATE_SCOPE_EXECUTED, ADMIN_API_MUTATION_ADD_RESOURCE_TO_CLIENTID_EXECUTED]) { totalCount } }", json!({})).await;
     assert_eq!(audit["auditLogs"]["totalCount"], 4);
 }
