@@ -26,6 +26,7 @@ pub mod cost;
 pub mod error;
 pub mod fraud_protection;
 pub mod identities;
+pub mod live_events;
 pub mod loaders;
 pub mod lockout;
 pub mod node;
@@ -39,7 +40,6 @@ pub mod signing_keys;
 pub mod text_check;
 pub mod users;
 pub mod webhooks;
-pub mod live_events;
 
 use async_graphql::{MergedObject, SDLExportOptions, Schema};
 

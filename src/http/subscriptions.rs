@@ -115,7 +115,8 @@ pub async fn get(State(state): State<AppState>, peer: Peer, request: axum::extra
                         "a bearer token is required: send {\"Authorization\": \"Bearer <token>\"} in connection_init",
                     ));
                 };
-                let claims = services.signing_keys().verify_admin_token(&token).await.map_err(async_graphql::Error::new)?;
+                let claims =
+                    services.signing_keys().verify_admin_token(&token).await.map_err(async_graphql::Error::new)?;
                 let p = Principal {
                     subject: claims.sub,
                     scopes: claims.scope.split_whitespace().filter_map(AdminScope::parse).collect(),

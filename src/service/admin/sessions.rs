@@ -6,8 +6,8 @@ use crate::domain::oauth::AppType;
 use crate::domain::reason;
 use crate::service::Sessions;
 use crate::service::admin::user_rows::{snapshot, user_row};
-use crate::service::events::user_model::session_model;
 use crate::service::admin::users::User;
+use crate::service::events::user_model::session_model;
 use crate::service::oauth::refresh_token::UserTokens;
 use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::session_end;
@@ -188,7 +188,8 @@ impl Sessions<'_> {
             // Ending a browser session also ends the grants that came from it.
             end_sessions(txn, session_end::session_and_grants(session_id.uuid()), micros(now())).await?;
             tx.record(audit, Some(user.id), json!({"session_id": session_id})).await?;
-            let payload = json!({"user": snapshot(&user), "sessions": [session_model(&sess)], "termination_type": "individual"});
+            let payload =
+                json!({"user": snapshot(&user), "sessions": [session_model(&sess)], "termination_type": "individual"});
             tx.event(audit, "user.session.terminated", Some(user.id), payload).await?;
             Ok(user.into())
         })
