@@ -186,6 +186,7 @@ async fn without_a_token_or_without_audit_log_read_the_stream_is_refused() {
         other => panic!("expected a FORBIDDEN error, got {other:?}"),
     }
     // Even asking only for `id` (which needs no scope on an object) is refused.
+    assert!(matches!(ws.next(Duration::from_secs(5)).await, Got::Json(v) if v["type"] == "complete" && v["id"] == "1"));
     ws.send(json!({"id": "2", "type": "subscribe", "payload": {"query": "subscription { events { id } }"}})).await;
     match ws.next(Duration::from_secs(5)).await {
         Got::Json(v) if v["type"] == "next" => {
