@@ -52,6 +52,7 @@ impl Event {
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live streams, over WebSocket (`graphql-transport-ws`) on the Admin API endpoint.
 #[Subscription]
 impl Subscription {
     /// Events as they commit, from every process on the database, oldest first (within
