@@ -26,6 +26,7 @@ pub mod cost;
 pub mod error;
 pub mod fraud_protection;
 pub mod identities;
+pub mod live_events;
 pub mod loaders;
 pub mod lockout;
 pub mod node;
@@ -40,7 +41,7 @@ pub mod text_check;
 pub mod users;
 pub mod webhooks;
 
-use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, SDLExportOptions, Schema};
 
 use crate::config::AdminApiConfig;
 use crate::service::Services;
@@ -76,7 +77,7 @@ pub struct Mutation(
 );
 
 /// The Admin API schema type.
-pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AdminSchema = Schema<Query, Mutation, live_events::Subscription>;
 
 /// Builds the schema with depth and complexity limits and the request checks; resolvers
 /// reach `services` through the schema data. Fails if a field declares a scope that is
@@ -90,8 +91,8 @@ pub fn build_schema(cfg: &AdminApiConfig, services: Option<Services>) -> Result<
 }
 
 /// The schema's types and limits, without its data.
-fn schema_builder(cfg: &AdminApiConfig) -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn schema_builder(cfg: &AdminApiConfig) -> async_graphql::SchemaBuilder<Query, Mutation, live_events::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), live_events::Subscription)
         .register_output_type::<node::Entity>()
         .limit_depth(cfg.max_depth)
         .limit_complexity(cfg.max_complexity)
@@ -103,6 +104,14 @@ fn registry() -> async_graphql::registry::Registry {
     let mut registry = async_graphql::registry::Registry::default();
     Query::create_type_info(&mut registry);
     Mutation::create_type_info(&mut registry);
+    <live_events::Subscription as async_graphql::SubscriptionType>::create_type_info(&mut registry);
+    // `#[Subscription]` fields cannot declare `requires_scopes`: the plan gets it here
+    // (the resolver checks it too).
+    if let Some(async_graphql::registry::MetaType::Object { fields, .. }) = registry.types.get_mut("Subscription")
+        && let Some(events) = fields.get_mut("events")
+    {
+        events.requires_scopes = vec!["audit-log:read".to_owned()];
+    }
     node::Entity::create_type_info(&mut registry);
     registry
 }

@@ -376,7 +376,7 @@ impl ResourceMutation {
         let r = services(ctx)?
             .resources()
             .link_resource(
-                &audit(ctx, "add_resource_to_client_id"),
+                &audit(ctx, "add_resource_to_clientid"),
                 held(ctx),
                 &input.resource_uri,
                 &input.client_id,
@@ -396,7 +396,7 @@ impl ResourceMutation {
         let r = services(ctx)?
             .resources()
             .link_resource(
-                &audit(ctx, "remove_resource_from_client_id"),
+                &audit(ctx, "remove_resource_from_clientid"),
                 held(ctx),
                 &input.resource_uri,
                 &input.client_id,
@@ -416,7 +416,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .resources()
             .change_client_scopes(
-                &audit(ctx, "add_scopes_to_client_id"),
+                &audit(ctx, "add_scopes_to_clientid"),
                 held(ctx),
                 &input.resource_uri,
                 &input.client_id,
@@ -437,7 +437,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .resources()
             .change_client_scopes(
-                &audit(ctx, "remove_scopes_from_client_id"),
+                &audit(ctx, "remove_scopes_from_clientid"),
                 held(ctx),
                 &input.resource_uri,
                 &input.client_id,
@@ -458,7 +458,7 @@ impl ResourceMutation {
         let s = services(ctx)?
             .resources()
             .change_client_scopes(
-                &audit(ctx, "replace_scopes_of_client_id"),
+                &audit(ctx, "replace_scopes_of_clientid"),
                 held(ctx),
                 &input.resource_uri,
                 &input.client_id,

@@ -181,9 +181,15 @@ impl Planner {
         let root_type = match root {
             async_graphql::parser::types::OperationType::Query => "Query",
             async_graphql::parser::types::OperationType::Mutation => "Mutation",
-            async_graphql::parser::types::OperationType::Subscription => return Ok(()),
+            async_graphql::parser::types::OperationType::Subscription => "Subscription",
         };
-        match super::cost::check(&self.registry, doc, variables, root_type, selection, self.max_cost) {
+        // A subscription's cost is its stream, not counts: only its scopes are planned.
+        let cost = if root_type == "Subscription" {
+            Ok(0)
+        } else {
+            super::cost::check(&self.registry, doc, variables, root_type, selection, self.max_cost)
+        };
+        match cost {
             Ok(_) => {}
             Err(super::cost::Refusal::TooCostly(cost)) => {
                 return Err(limit_error(format!(

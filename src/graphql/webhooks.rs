@@ -42,6 +42,8 @@ impl WebhookDeliveryStatus {
 /// One event sent (or to be sent) to one non-blocking handler.
 pub struct WebhookDelivery(pub Delivery);
 
+/// One event sent (or to be sent) to one non-blocking handler: its status, attempts and
+/// last outcome. Needs `hook:read`.
 #[Object(requires_scopes = "hook:read")]
 impl WebhookDelivery {
     /// The global ID of the delivery.

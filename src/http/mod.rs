@@ -4,6 +4,7 @@
 mod admin;
 pub mod client_ip;
 mod graphiql;
+mod subscriptions;
 
 use std::time::Duration;
 
@@ -26,10 +27,10 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let graphiql_enabled = state.services.config().admin_api.graphiql;
-    let mut admin = Router::new().route("/_api/admin/graphql", axum::routing::post(admin::graphql));
+    // GET is a WebSocket for subscriptions, or GraphiQL when it is enabled.
+    let mut admin = Router::new().route("/_api/admin/graphql", get(subscriptions::get).post(admin::graphql));
     if graphiql_enabled {
         admin = admin
-            .route("/_api/admin/graphql", get(graphiql::page))
             .route("/graphiql", get(graphiql::page))
             .route("/_api/admin/graphiql", get(graphiql::page))
             .route("/_api/admin/graphiql/graphiql.js", get(graphiql::script))

@@ -1,6 +1,9 @@
 //! Background work: deleting expired sessions, codes, device tokens, revoked-token
 //! records, used challenges and old counters, users whose scheduled deletion is due, and
-//! abandoned anonymous users (when configured).
+//! abandoned anonymous users (when configured), and audit rows and finished webhook
+//! events past the audit retention (`retention.rs`).
+
+mod retention;
 
 use crate::service::Maintenance;
 use crate::service::Result;
@@ -59,6 +62,7 @@ impl Maintenance<'_> {
         let counters = self.forget_old_counters().await?;
         let lockouts = self.forget_old_lockouts().await?;
         let anonymous = self.delete_abandoned_anonymous_users().await?;
-        Ok(tokens + sessions + codes + resets + users + counters + lockouts + anonymous)
+        let audit = self.forget_old_audit().await?;
+        Ok(tokens + sessions + codes + resets + users + counters + lockouts + anonymous + audit)
     }
 }

@@ -72,6 +72,8 @@ pub struct Services {
     pub(in crate::service) geoip: Option<Arc<geoip::GeoIp>>,
     pub(in crate::service) routing: Arc<events::routing::EventRouting>,
     pub(in crate::service) outbox_wake: Arc<tokio::sync::Notify>,
+    /// Signalled after every commit that wrote audit rows: live event streams wake on it.
+    pub(in crate::service) audit_committed: tokio::sync::broadcast::Sender<()>,
     pub(in crate::service) outcomes: events::deliveries::OutcomeWriter,
     pub(in crate::service) hook_client: crate::hooks::webhook::WebhookClient,
 }

@@ -55,12 +55,14 @@ impl Services {
         let hasher = PasswordHasher::new(cores);
         let routing = Arc::new(crate::service::events::routing::EventRouting::new(&config.hook));
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let (audit_committed, _) = tokio::sync::broadcast::channel(16);
         let audit_batch = crate::service::store::audit_batch::AuditBatcher::start(
             db.clone(),
             crate::service::store::audit_batch::Outbox {
                 routing: routing.clone(),
                 retry_hours: config.hook.delivery_retry_hours,
                 wake: outbox_wake.clone(),
+                committed: audit_committed.clone(),
             },
         );
         let mailer = Arc::new(crate::service::account::mail::Mailer::new(&config.smtp)?);
@@ -68,6 +70,7 @@ impl Services {
             audit_batch,
             routing,
             outbox_wake,
+            audit_committed,
             outcomes: crate::service::events::deliveries::start_outcome_writer(db.clone()),
             hook_client: crate::hooks::webhook::WebhookClient::new(
                 config.hook.webhook_secret.as_ref().map(|s| s.expose().as_bytes()).unwrap_or_default(),

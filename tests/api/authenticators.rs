@@ -262,7 +262,11 @@ async fn bad_definitions_weak_passwords_and_duplicates_are_refused_and_change_no
         app.err(CREATE, json!({"u": gone, "d": d}), "NOT_FOUND", Some("UserNotFound")).await;
     }
     assert_eq!(app.audit_count().await, audit_mid, "refusals write no audit row");
-    assert_eq!(audit_mid, audit_before + 3, "the secondary password, the user and its deletion");
+    assert_eq!(
+        audit_mid,
+        audit_before + 5,
+        "the secondary password, the user (and user.created), its deletion (and user.deleted)"
+    );
     let after = fields(&app, &user).await["authenticators"]["totalCount"].as_i64().unwrap();
     assert_eq!(after, count_before.as_i64().unwrap() + 1, "only the secondary password was added");
 }

@@ -14,7 +14,7 @@ async fn the_admin_api_is_a_builtin_resource() {
     let r = &d["resources"]["edges"][0]["node"];
     assert_eq!(r["resourceURI"], uri.as_str());
     assert_eq!(r["isBuiltin"], true);
-    assert_eq!(r["scopes"]["totalCount"], 11);
+    assert_eq!(r["scopes"]["totalCount"], 13);
     let scopes: Vec<&str> =
         r["scopes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["scope"].as_str().unwrap()).collect();
     assert!(scopes.contains(&"user:read") && scopes.contains(&"application:write"));
@@ -113,6 +113,6 @@ async fn resources_scopes_and_grants() {
     )
     .await;
     app.ok("mutation($u: String!) { deleteResource(input: {resourceURI: $u}) { ok } }", json!({"u": api})).await;
-    let audit = app.ok("{ auditLogs(activityTypes: [ADMIN_API_MUTATION_CREATE_SCOPE_EXECUTED, ADMIN_API_MUTATION_ADD_RESOURCE_TO_CLIENT_ID_EXECUTED]) { totalCount } }", json!({})).await;
+    let audit = app.ok("{ auditLogs(activityTypes: [ADMIN_API_MUTATION_CREATE_SCOPE_EXECUTED, ADMIN_API_MUTATION_ADD_RESOURCE_TO_CLIENTID_EXECUTED]) { totalCount } }", json!({})).await;
     assert_eq!(audit["auditLogs"]["totalCount"], 4);
 }

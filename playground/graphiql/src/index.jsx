@@ -2,9 +2,10 @@
 // binary. Bundled by build.sh (esbuild) into build/graphiql.js (IIFE) and
 // build/graphiql.css. Exposes:
 //
-//   window.AuthgraphGraphiQL.mount(element, { endpoint, defaultQuery?, defaultHeaders? })
+//   window.AuthgraphGraphiQL.mount(element, { endpoint, defaultQuery?, defaultHeaders?, wrapFetcher? })
 //
-// No network access other than POSTs to `endpoint` happens at runtime.
+// No network access other than POSTs to `endpoint` (and the page's WebSocket for
+// subscriptions) happens at runtime.
 import React from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
@@ -79,7 +80,9 @@ function mount(element, options) {
   const root = createRoot(element);
   root.render(
     React.createElement(GraphiQL, {
-      fetcher: createFetcher(endpoint),
+      // `wrapFetcher(fetcher)` lets the page add transports (index.html adds
+      // subscriptions over WebSocket).
+      fetcher: opts.wrapFetcher ? opts.wrapFetcher(createFetcher(endpoint)) : createFetcher(endpoint),
       defaultQuery: opts.defaultQuery || DEFAULT_QUERY,
       defaultHeaders: opts.defaultHeaders || DEFAULT_HEADERS,
       defaultEditorToolsVisibility: 'headers',

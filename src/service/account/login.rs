@@ -7,7 +7,9 @@ use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
 use crate::service::account::recovery_codes::FAILED as RECOVERY_CODE_FAILED;
+use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
+use crate::service::events::user_model::session_model;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
 use crate::service::store::session_row::NewSession;
@@ -474,7 +476,9 @@ impl Account<'_> {
                 .exec(txn)
                 .await?;
             let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-            tx.record_at(&audit, Some(user.id.uuid()), json!({"session_id": row.id, "amr": amr}), at).await?;
+            let snap = crate::service::admin::user_rows::snapshot(&user_row(txn, user.id.uuid()).await?);
+            let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
+            tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
             Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr }, token))
         })
         .await
@@ -516,9 +520,17 @@ impl Account<'_> {
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
+            let ending = session::Entity::find()
+                .filter(session_end::session_and_grants(sess.id.uuid()))
+                .filter(Expr::col(session::Column::RevokedAt).is_null())
+                .all(txn)
+                .await?;
             end_sessions(txn, session_end::session_and_grants(sess.id.uuid()), t).await?;
             let audit = Audit { actor: actor.clone(), activity: "user.signed_out".into() };
-            tx.record(&audit, Some(sess.user_id.uuid()), json!({"session_id": sess.id})).await?;
+            let user = user_row(txn, sess.user_id.uuid()).await?;
+            let sessions: Vec<_> = ending.iter().map(session_model).collect();
+            let payload = json!({"user": crate::service::admin::user_rows::snapshot(&user), "sessions": sessions, "session_id": sess.id});
+            tx.record(&audit, Some(sess.user_id.uuid()), payload).await?;
             Ok(())
         })
         .await

@@ -5,8 +5,9 @@ use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Identities;
-use crate::service::admin::user_rows::{insert_password, primary_password, refresh_derived, user_row};
+use crate::service::admin::user_rows::{insert_password, primary_password, refresh_derived, snapshot, user_row};
 use crate::service::admin::users::User;
+use crate::service::events::user_model::{identity_model, login_id_event as login_id_event_type};
 use crate::service::store::time::time_of;
 use crate::service::store::time::{micros, now};
 use crate::service::unit_of_work::Tx;
@@ -174,7 +175,10 @@ impl Identities<'_> {
                         .await?;
                 }
             }
-            identity_changed(tx, audit, row, ident).await
+            let out = identity_changed(tx, audit, row, ident).await?;
+            let payload = |u: Value| json!({"user": u, "identity": identity_model(&out.0)});
+            login_id_event(tx, audit, &out.0, "added", payload).await?;
+            Ok(out)
         })
         .await
     }
@@ -205,6 +209,7 @@ impl Identities<'_> {
                     format!("identity {identity_id} is a {} login ID; it cannot become {key}", ident.login_id_key),
                 ));
             }
+            let old_ident = Identity::from(ident.clone());
             let mut am = ident.into_active_model();
             am.value = Set(login_id.value.clone());
             am.original_value = Set(login_id.original.clone());
@@ -214,7 +219,12 @@ impl Identities<'_> {
                 .update(txn)
                 .await
                 .map_err(|e| conflict_on_unique(e, reason::DUPLICATED_IDENTITY, duplicate(&login_id).describe()))?;
-            identity_changed(tx, audit, row, ident).await
+            let out = identity_changed(tx, audit, row, ident).await?;
+            let payload = |u: Value| {
+                json!({"user": u, "old_identity": identity_model(&old_ident), "new_identity": identity_model(&out.0)})
+            };
+            login_id_event(tx, audit, &out.0, "updated", payload).await?;
+            Ok(out)
         })
         .await
     }
@@ -256,10 +266,27 @@ impl Identities<'_> {
             if let Some(event) = removed_event(&ident.kind).filter(|e| *e != audit.activity) {
                 tx.record(&Audit { actor: audit.actor.clone(), activity: event.into() }, Some(row.id), payload).await?;
             }
+            let payload = |u: Value| json!({"user": u, "identity": identity_model(&ident)});
+            login_id_event(tx, audit, &ident, "removed", payload).await?;
             Ok(row.into())
         })
         .await
     }
+}
+
+/// Records `identity.<email|phone|username>.<verb>` for a login ID (Authgear's identity
+/// event, beside the Admin API mutation's own row) with `payload(user)`; nothing for other
+/// kinds of identity.
+async fn login_id_event(
+    tx: &Tx,
+    audit: &Audit,
+    ident: &Identity,
+    verb: &str,
+    payload: impl FnOnce(Value) -> Value,
+) -> Result<()> {
+    let Some(event) = login_id_event_type(&ident.login_id_type, verb) else { return Ok(()) };
+    let user = user_row(tx.conn(), ident.user_id.uuid()).await?;
+    tx.event(audit, &event, Some(user.id), payload(snapshot(&user))).await
 }
 
 /// The event of removing an identity of `kind`, besides the Admin API mutation's own.

@@ -5,8 +5,9 @@ use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::oauth::AppType;
 use crate::domain::reason;
 use crate::service::Sessions;
-use crate::service::admin::user_rows::user_row;
+use crate::service::admin::user_rows::{snapshot, user_row};
 use crate::service::admin::users::User;
+use crate::service::events::user_model::session_model;
 use crate::service::oauth::refresh_token::UserTokens;
 use crate::service::oauth::refresh_token::insert_refresh_token;
 use crate::service::store::session_end;
@@ -187,6 +188,9 @@ impl Sessions<'_> {
             // Ending a browser session also ends the grants that came from it.
             end_sessions(txn, session_end::session_and_grants(session_id.uuid()), micros(now())).await?;
             tx.record(audit, Some(user.id), json!({"session_id": session_id})).await?;
+            let payload =
+                json!({"user": snapshot(&user), "sessions": [session_model(&sess)], "termination_type": "individual"});
+            tx.event(audit, "user.session.terminated", Some(user.id), payload).await?;
             Ok(user.into())
         })
         .await
@@ -197,9 +201,17 @@ impl Sessions<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let user = user_row(txn, user_id.uuid()).await?;
+            let live = session::Entity::find()
+                .filter(Expr::col(session::Column::UserId).eq(user_id))
+                .filter(Expr::col(session::Column::RevokedAt).is_null())
+                .all(txn)
+                .await?;
             end_sessions(txn, session_end::of_user(user_id.uuid()), micros(now())).await?;
             crate::service::account::device_tokens::end_device_tokens(txn, user_id.uuid()).await?;
             tx.record(audit, Some(user_id.uuid()), json!({"user_id": user_id})).await?;
+            let sessions: Vec<_> = live.iter().map(session_model).collect();
+            let payload = json!({"user": snapshot(&user), "sessions": sessions, "termination_type": "all"});
+            tx.event(audit, "user.session.terminated", Some(user.id), payload).await?;
             Ok(user.into())
         })
         .await

@@ -160,6 +160,7 @@ impl Users<'_> {
             let row = refresh_derived(txn, row).await?;
             let row = self.pre_update_hook(txn, row, &audit.actor).await?;
             tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
+            tx.event(audit, "user.profile.updated", Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(row.into())
         })
         .await
@@ -173,6 +174,7 @@ impl Users<'_> {
             let row = user_row(txn, user_id.uuid()).await?;
             user::Entity::delete_by_id(user_id).exec(txn).await?;
             tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "reason": reason})).await?;
+            tx.event(audit, "user.deleted", Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(user_id)
         })
         .await
@@ -249,6 +251,8 @@ impl Users<'_> {
                 crate::service::account::password_reset::end_reset_codes(txn, user_id.uuid(), micros(t)).await?;
             }
             tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "sessions_ended": ended})).await?;
+            let event = if disabled { "user.disabled" } else { "user.reenabled" };
+            tx.event(audit, event, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
             Ok(user)
         })
         .await
@@ -381,6 +385,7 @@ impl Users<'_> {
                 .filter(Expr::col(verified_claim::Column::Value).eq(value.clone()))
                 .one(txn)
                 .await?;
+            let changed = existing.is_some() != verified;
             match (existing, verified) {
                 (None, true) => {
                     verified_claim::ActiveModel {
@@ -405,6 +410,9 @@ impl Users<'_> {
                 json!({"user": snapshot(&row), "claim_name": claim, "claim_value": value, "is_verified": verified}),
             )
             .await?;
+            if changed {
+                verified_event(tx, audit, &row, claim, &value, verified).await?;
+            }
             Ok(row.into())
         })
         .await
@@ -544,4 +552,28 @@ pub(in crate::service) async fn merge_standard(
         }
     }
     Ok(Value::Object(std))
+}
+
+/// Records `identity.{email,phone}.{verified,unverified}` after `setVerifiedStatus`
+/// changed a claim: the payload is the user and the login ID with that value (null when
+/// the value is not one of the user's login IDs).
+async fn verified_event(
+    tx: &crate::service::unit_of_work::Tx,
+    audit: &Audit,
+    row: &user::Model,
+    claim: &str,
+    value: &str,
+    verified: bool,
+) -> Result<()> {
+    let login_type = if claim == "email" { "email" } else { "phone" };
+    let verb = if verified { "verified" } else { "unverified" };
+    let ident = identity::Entity::find()
+        .filter(Expr::col(identity::Column::UserId).eq(row.id))
+        .filter(Expr::col(identity::Column::LoginIdType).eq(login_type))
+        .filter(Expr::col(identity::Column::Value).eq(value))
+        .one(tx.conn())
+        .await?
+        .map(|i| crate::service::events::user_model::identity_model(&i.into()));
+    let payload = json!({"user": snapshot(row), "identity": ident, "claim_name": claim, "claim_value": value});
+    tx.event(audit, &format!("identity.{login_type}.{verb}"), Some(row.id), payload).await
 }

@@ -7,11 +7,14 @@
 //! - `outbox.rs`: the event and its deliveries, written in the change's transaction;
 //! - `user_model.rs`: the user as event payloads show it (Authgear's API model);
 //! - `deliveries.rs`: the delivery worker's claims and outcomes, and the Admin API's log
-//!   and redelivery.
+//!   and redelivery;
+//! - `live.rs`: the live event stream (audit rows as they commit) of the Admin API's
+//!   `events` subscription.
 
 pub(in crate::service) mod blocking;
 pub mod catalogue;
 pub mod deliveries;
+pub mod live;
 pub(in crate::service) mod outbox;
 pub mod routing;
 pub(in crate::service) mod user_model;

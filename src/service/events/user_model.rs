@@ -119,3 +119,26 @@ pub(in crate::service) fn identity_model(i: &crate::service::admin::identities::
         "claims": i.claims(),
     })
 }
+
+/// A session as event payloads show it (Authgear's session model: `id`, `type`, `amr`,
+/// times, the client and the device's IP and user agent).
+pub(in crate::service) fn session_model(s: &entity::session::Model) -> Value {
+    json!({
+        "id": s.id,
+        "type": if s.kind == "idp" { "idp" } else { "offline_grant" },
+        "client_id": s.client_id,
+        "amr": s.amr,
+        "created_at": at(Some(s.created_at)),
+        "last_accessed_at": at(Some(s.last_accessed_at)),
+        "created_by_ip": s.created_by_ip,
+        "last_accessed_by_ip": s.last_accessed_by_ip,
+        "user_agent": s.user_agent,
+    })
+}
+
+/// The login-ID event type of `identity` for `verb` (`added`, `removed`, `updated`,
+/// `verified`, `unverified`): `identity.email.added` and so on; `None` for identities that
+/// are not email, phone or username login IDs.
+pub(in crate::service) fn login_id_event(login_id_type: &str, verb: &str) -> Option<String> {
+    matches!(login_id_type, "email" | "phone" | "username").then(|| format!("identity.{login_id_type}.{verb}"))
+}

@@ -79,7 +79,11 @@ impl DeviceSignIn<'_> {
             .exec(txn)
             .await?;
         let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-        let payload = json!({"session_id": grant.id, "amr": self.amr, "identity_type": self.identity_type});
+        let snap = crate::service::admin::user_rows::snapshot(
+            &crate::service::admin::user_rows::user_row(txn, user.id.uuid()).await?,
+        );
+        let session = crate::service::events::user_model::session_model(&grant);
+        let payload = json!({"user": snap, "session": session, "session_id": grant.id, "amr": self.amr, "identity_type": self.identity_type});
         tx.record_at(&audit, Some(user.id.uuid()), payload, self.at).await?;
         Ok((grant.id, refresh))
     }

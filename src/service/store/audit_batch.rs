@@ -25,6 +25,8 @@ pub(in crate::service) struct Outbox {
     pub routing: Arc<EventRouting>,
     pub retry_hours: u64,
     pub wake: Arc<tokio::sync::Notify>,
+    /// Signalled after each batch commits (live event streams).
+    pub committed: tokio::sync::broadcast::Sender<()>,
 }
 
 impl AuditBatcher {
@@ -56,6 +58,8 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
         audit_log::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(BatchError::new)?;
     }
     txn.commit().await.map_err(BatchError::new)?;
+    // No stream listening is not an error.
+    let _ = outbox.committed.send(());
     if queued {
         outbox.wake.notify_one();
     }

@@ -179,6 +179,10 @@ impl Services {
         }
         let queued = tx.queued_events.load(Ordering::Relaxed);
         tx.txn.commit().await.map_err(|e| Error::caused("committing a write", e))?;
+        if tx.recorded.load(Ordering::Relaxed) > 0 {
+            // No stream listening is not an error.
+            let _ = self.audit_committed.send(());
+        }
         if queued {
             self.outbox_wake.notify_one();
         }
