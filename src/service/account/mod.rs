@@ -14,6 +14,7 @@ pub mod messages;
 pub mod mfa_enrolment;
 pub mod otp;
 pub mod passkeys;
+mod promotion;
 pub mod password_change;
 pub mod password_reset;
 pub mod rate_limit;
