@@ -394,7 +394,7 @@ pub(super) fn signup_page(
     let policy = describe_policy(&state.services.config().password_policy);
     let ctx = context! {
         csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state), passkey,
-        sso_providers => minijinja::Value::from(minijinja::value::Serde(&providers)),
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&providers)), promoting => promote.is_some(),
     };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }
