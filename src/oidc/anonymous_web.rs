@@ -174,7 +174,8 @@ pub async fn promotion_code(State(state): State<AppState>, peer: Peer, headers: 
         Ok(c) => {
             // An OffsetDateTime in the supported range always formats as RFC 3339.
             let expire_at = c.expire_at.format(&Rfc3339).unwrap_or_default();
-            let mut res = no_store(StatusCode::OK, json!({"result": {"promotion_code": c.code, "expire_at": expire_at}}));
+            let mut res =
+                no_store(StatusCode::OK, json!({"result": {"promotion_code": c.code, "expire_at": expire_at}}));
             res.headers_mut().append(header::VARY, header::HeaderValue::from_static("Cookie"));
             res
         }

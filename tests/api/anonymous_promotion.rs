@@ -10,11 +10,11 @@ use authgraph::config::AccountLinking;
 
 use crate::anonymous_web::{assert_promoted, promotion_code, promotion_request, token_signup, web_app};
 use crate::device_key::{DeviceKey, challenge};
-use crate::social_fake::ALICE;
-use crate::social_login::{user_with_email, world_with};
 use crate::helpers::{TestApp, jwt_claims, spawn_with};
 use crate::login_helpers::{CB, PW, start};
 use crate::rp::{Browser, hidden, param, register, relying_party};
+use crate::social_fake::ALICE;
+use crate::social_login::{user_with_email, world_with};
 
 const IS_ANONYMOUS: &str = "https://authgear.com/claims/user/is_anonymous";
 
@@ -199,7 +199,10 @@ async fn a_web_anonymous_user_is_promoted_by_social_login() {
     let (sub, flow, page) = web_promotion_page(&w.down, &down_b, &client_id, &rp).await;
     assert!(page.contains("action=\"/sso/oauth2/start\""), "the providers are offered: {page}");
     let to_up = down_b
-        .submit("/sso/oauth2/start", &[("csrf", &hidden(&page, "csrf")), ("flow", &hidden(&page, "flow")), ("alias", "up")])
+        .submit(
+            "/sso/oauth2/start",
+            &[("csrf", &hidden(&page, "csrf")), ("flow", &hidden(&page, "flow")), ("alias", "up")],
+        )
         .await
         .redirect();
     let (_, up_page) = up_b.open(&to_up).await.page();
@@ -223,7 +226,10 @@ async fn a_promotion_by_a_provider_whose_email_is_another_users_login_id_is_refu
     let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
     let (sub, _, page) = web_promotion_page(&w.down, &down_b, &client_id, &rp).await;
     let to_up = down_b
-        .submit("/sso/oauth2/start", &[("csrf", &hidden(&page, "csrf")), ("flow", &hidden(&page, "flow")), ("alias", "up")])
+        .submit(
+            "/sso/oauth2/start",
+            &[("csrf", &hidden(&page, "csrf")), ("flow", &hidden(&page, "flow")), ("alias", "up")],
+        )
         .await
         .redirect();
     let (_, up_page) = up_b.open(&to_up).await.page();

@@ -76,8 +76,12 @@ pub(crate) async fn assert_promoted(app: &TestApp, client_id: &str, flow: &Flow,
     let q = "query($id: ID!) { node(id: $id) { ... on User { isAnonymous identities { edges { node { type } } } } } }";
     let d = app.ok(q, json!({"id": gid})).await;
     assert_eq!(d["node"]["isAnonymous"], false, "{d}");
-    let types: Vec<&str> =
-        d["node"]["identities"]["edges"].as_array().unwrap().iter().filter_map(|e| e["node"]["type"].as_str()).collect();
+    let types: Vec<&str> = d["node"]["identities"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["node"]["type"].as_str())
+        .collect();
     assert!(!types.contains(&"ANONYMOUS"), "the anonymous identity is gone: {d}");
     assert_eq!(app.audit_count_of("USER_ANONYMOUS_PROMOTED").await, 1);
     d["node"].clone()
@@ -188,7 +192,9 @@ async fn disabled_anonymous_users_wrong_clients_and_bad_bodies_are_refused_and_c
     assert_eq!(user_count(&off).await, 0);
 
     let app = spawn_with(|c| c.anonymous.enabled = true).await;
-    let d = app.ok("mutation { createApplication(input: {name: \"M\", type: M2M}) { application { clientID } } }", json!({})).await;
+    let d = app
+        .ok("mutation { createApplication(input: {name: \"M\", type: M2M}) { application { clientID } } }", json!({}))
+        .await;
     let m2m = d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
     let cases = [
         (json!({"client_id": "nobody", "session_type": "cookie"}), "InvalidClient"),

@@ -14,8 +14,8 @@
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::reason;
-use crate::service::account::promotion::{anonymous_row, finish_promotion};
 use crate::service::account::login::{IdpSession, LoginError};
+use crate::service::account::promotion::{anonymous_row, finish_promotion};
 use crate::service::admin::identities::{Identity, PASSKEY, insert_keyed, keyed_identity};
 use crate::service::admin::user_rows::{refresh_derived, user_row};
 use crate::service::admin::users::User;

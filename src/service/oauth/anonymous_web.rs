@@ -208,8 +208,7 @@ impl OAuth<'_> {
                 let token = self
                     .write(async |tx| {
                         let user = new_web_anonymous_user(tx, actor, t).await?;
-                        let (_, token) =
-                            self.account().open_idp_session(tx, &user, actor, replaces, t, &[]).await?;
+                        let (_, token) = self.account().open_idp_session(tx, &user, actor, replaces, t, &[]).await?;
                         Ok::<_, AnonymousApiError>(token)
                     })
                     .await?;
@@ -222,8 +221,14 @@ impl OAuth<'_> {
                 self.check_anonymous_signup_rate(actor).await?;
                 let t = now();
                 let scopes: Vec<String> = ["openid", "offline_access", FULL_ACCESS].map(str::to_owned).to_vec();
-                let sign_in =
-                    DeviceSignIn { app: &app, scopes: &scopes, amr: &[], identity_type: ANONYMOUS, device_info: None, at: t };
+                let sign_in = DeviceSignIn {
+                    app: &app,
+                    scopes: &scopes,
+                    amr: &[],
+                    identity_type: ANONYMOUS,
+                    device_info: None,
+                    at: t,
+                };
                 let (user, sid, refresh) = self
                     .write(async |tx| {
                         let user = new_web_anonymous_user(tx, actor, t).await?;
@@ -248,12 +253,18 @@ impl OAuth<'_> {
 
     /// A new access token for the anonymous user of refresh token `rt` of `app` (the
     /// token is not rotated, as in Authgear).
-    async fn anonymous_access_token(&self, app: &Application, rt: &str) -> Result<DeviceGrantTokens, AnonymousApiError> {
+    async fn anonymous_access_token(
+        &self,
+        app: &Application,
+        rt: &str,
+    ) -> Result<DeviceGrantTokens, AnonymousApiError> {
         let invalid = || AnonymousApiError::Invalid("InvalidGrant", "invalid refresh token".into());
         let t = micros(now());
         let (token, sess, user_row, _) =
             token_session_user(&self.db.conn, sha256(rt.as_bytes()).to_vec()).await?.ok_or_else(invalid)?;
-        if sess.client_id.as_deref() != Some(app.client_id.as_str()) || token.rotated_at.is_some() || !live(&sess, app, t)
+        if sess.client_id.as_deref() != Some(app.client_id.as_str())
+            || token.rotated_at.is_some()
+            || !live(&sess, app, t)
         {
             return Err(invalid());
         }
@@ -321,7 +332,8 @@ impl OAuth<'_> {
             _ => return Err(AnonymousApiError::Unauthenticated("authentication required".into())),
         }
         let t = now();
-        let code = PromotionCode { id: b64(random_bytes::<16>()), user: user_id.uuid(), client_id, iat: t.unix_timestamp() };
+        let code =
+            PromotionCode { id: b64(random_bytes::<16>()), user: user_id.uuid(), client_id, iat: t.unix_timestamp() };
         Ok(IssuedPromotionCode {
             code: self.seal(PROMOTION_CODE_PURPOSE, &code),
             expire_at: t + time::Duration::seconds(PROMOTION_CODE_LIFETIME_SECS),
@@ -330,7 +342,11 @@ impl OAuth<'_> {
 
     /// Redeems a promotion code at the authorization endpoint of `app`: the anonymous user it
     /// promotes. The code is used up here. Errors are sentences for the error page.
-    pub(in crate::service) async fn redeem_promotion_code(&self, app: &Application, code: &str) -> Result<UserId, String> {
+    pub(in crate::service) async fn redeem_promotion_code(
+        &self,
+        app: &Application,
+        code: &str,
+    ) -> Result<UserId, String> {
         if !self.config.anonymous.enabled || !app.kind.allows_anonymous_users() {
             return Err("This application may not promote anonymous users.".into());
         }
@@ -356,10 +372,8 @@ impl OAuth<'_> {
             _ => return Err("The guest account of this promotion link no longer exists or is disabled.".into()),
         }
         let expires = (c.iat + PROMOTION_CODE_LIFETIME_SECS).saturating_mul(1_000_000);
-        let fresh = self
-            .write_unaudited(async |tx| consume_code(tx.conn(), &c.id, expires).await)
-            .await
-            .map_err(server)?;
+        let fresh =
+            self.write_unaudited(async |tx| consume_code(tx.conn(), &c.id, expires).await).await.map_err(server)?;
         if !fresh {
             return Err("This promotion link was already used. Go back to the application and try again.".into());
         }

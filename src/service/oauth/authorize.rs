@@ -318,7 +318,10 @@ impl OAuth<'_> {
             // Authgear's promotion of an anonymous user: the signup page adds to that user.
             req.login_hint = None;
             if req.has_prompt("none") {
-                return fail(rerr("invalid_request", "a promotion shows the signup page; prompt=none cannot ask for it"), &req);
+                return fail(
+                    rerr("invalid_request", "a promotion shows the signup page; prompt=none cannot ask for it"),
+                    &req,
+                );
             }
             let target = match hint {
                 PromotionHint::Code(code) => self.redeem_promotion_code(&app, &code).await.map_err(page)?,

@@ -71,7 +71,10 @@ fn role_keys_sql(backend: sea_orm::DbBackend, from: &str) -> String {
 
 /// A refresh token with its session, the session's user and the user's effective role
 /// keys, by token hash: one round trip on the hot path.
-pub(in crate::service) async fn token_session_user(conn: &impl ConnectionTrait, digest: Vec<u8>) -> Result<Option<GrantRow>> {
+pub(in crate::service) async fn token_session_user(
+    conn: &impl ConnectionTrait,
+    digest: Vec<u8>,
+) -> Result<Option<GrantRow>> {
     use sea_orm::{FromQueryResult, IdenStatic, Iterable};
     let mut q = Query::select();
     q.from(refresh_token::Entity)
