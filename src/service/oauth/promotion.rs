@@ -84,3 +84,19 @@ impl OAuth<'_> {
         Ok(user)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promotion_hint_carries_a_jwt_or_a_code_and_anything_else_is_a_login_id() {
+        let h = |q: &str| promotion_hint(&format!("https://authgear.com/login_hint?{q}"));
+        assert_eq!(h("type=anonymous&jwt=a.b.c"), Some(PromotionHint::Jwt("a.b.c".into())));
+        assert_eq!(h("type=anonymous&promotion_code=x%2By"), Some(PromotionHint::Code("x+y".into())));
+        assert_eq!(h("type=anonymous&jwt=a&promotion_code=b"), Some(PromotionHint::Jwt("a".into())));
+        assert_eq!(h("type=anonymous"), Some(PromotionHint::Jwt(String::new())), "verifies as nothing");
+        assert_eq!(h("type=login_id&promotion_code=b"), None);
+        assert_eq!(promotion_hint("someone@example.com"), None);
+    }
+}
