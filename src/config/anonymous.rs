@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct AnonymousConfig {
     /// Whether SPA, native and traditional web applications may sign users in
-    /// anonymously (off by default, as in Authgear). The sign-ups are limited by
+    /// anonymously (off by default, as in Authgear): the app grant and the web SDK's
+    /// `/api/anonymous_user/signup`. The sign-ups are limited by
     /// `rate_limits.anonymous_signups_per_ip_per_minute`.
     pub enabled: bool,
     /// Delete anonymous users abandoned for this many days: no sign-in and no use of a

@@ -1,8 +1,9 @@
 //! The OAuth 2 / OpenID Connect endpoints: discovery, JWKS, authorization, token,
 //! challenges for device-signed grants, userinfo, introspection, revocation and logout,
-//! and the Auth UI pages. Handlers parse the request, call one service function
+//! the web SDK's anonymous user API (`/api/anonymous_user/…`), and the Auth UI pages. Handlers parse the request, call one service function
 //! and map the result; errors follow RFC 6749 §5.2.
 
+mod anonymous_web;
 pub mod authorize;
 mod challenge;
 mod client_auth;
@@ -90,6 +91,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/oauth2/introspect", post(introspect::introspect))
         .route("/oauth2/revoke", post(revoke::revoke))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/api/anonymous_user/signup", post(anonymous_web::signup))
+        .route("/api/anonymous_user/promotion_code", post(anonymous_web::promotion_code))
         .layer(axum::middleware::from_fn_with_state(state, cors::cors))
         .route("/oauth2/authorize", get(authorize::authorize).post(authorize::authorize))
         .route("/oauth2/authorize/resume", get(authorize::resume))

@@ -1,5 +1,6 @@
 //! `/oauth2/userinfo` (GET and POST): the user's claims for a bearer access token, with
-//! RFC 6750 errors in `WWW-Authenticate`.
+//! RFC 6750 errors in `WWW-Authenticate`. Without a token, the browser's IdP session
+//! cookie answers too (Authgear's web SDK reads the user of a cookie session this way).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::service::oauth::claims::BearerError;
-use crate::state::AppState;
+use crate::state::{AppState, Peer};
 
 fn challenge(status: StatusCode, error: Option<(&str, &str)>) -> Response {
     let value = match error {
@@ -54,11 +55,41 @@ fn bearer(method: &Method, headers: &HeaderMap, body: &Bytes) -> Result<Option<S
     }
 }
 
+/// The claims of the browser's IdP session, or the 401 challenge without one.
+async fn session_userinfo(state: &AppState, peer: &Peer, headers: &HeaderMap) -> Response {
+    let jar = axum_extra::extract::CookieJar::from_headers(headers);
+    let actor = super::ui::actor(peer, headers);
+    let claims = match super::ui::current_session(state, &jar, &actor).await {
+        Ok(Some(s)) => state.services.oauth().session_userinfo(s.user_id).await,
+        Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
+        Err(e) => Err(e),
+    };
+    match claims {
+        Ok(Some(claims)) => {
+            let mut res = axum::Json(claims).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut().append(header::VARY, HeaderValue::from_static("Cookie"));
+            res
+        }
+        Ok(None) => challenge(StatusCode::UNAUTHORIZED, None),
+        Err(e) => {
+            tracing::error!(cause = %e.describe(), "userinfo failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": "server_error"}))).into_response()
+        }
+    }
+}
+
 /// `GET|POST /oauth2/userinfo`.
-pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn userinfo(
+    State(state): State<AppState>,
+    peer: Peer,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let token = match bearer(&method, &headers, &body) {
         Ok(Some(t)) => t,
-        Ok(None) => return challenge(StatusCode::UNAUTHORIZED, None),
+        Ok(None) => return session_userinfo(&state, &peer, &headers).await,
         Err(res) => return *res,
     };
     match state.services.oauth().userinfo(&token).await {

@@ -1,14 +1,20 @@
 //! Promotion of an anonymous user, as Authgear's SDKs start it: an authorization request
 //! with `login_hint=https://authgear.com/login_hint?type=anonymous&jwt=…` (the device key
 //! signs `action: promote`), the signup page, and tokens for the same `sub`, no longer
-//! anonymous.
+//! anonymous. Web anonymous users (`promotion_code=`) are promoted by a provider account
+//! and by a passkey here too.
 
 use serde_json::json;
 
+use authgraph::config::AccountLinking;
+
+use crate::anonymous_web::{assert_promoted, promotion_code, promotion_request, token_signup, web_app};
 use crate::device_key::{DeviceKey, challenge};
 use crate::helpers::{TestApp, jwt_claims, spawn_with};
 use crate::login_helpers::{CB, PW, start};
 use crate::rp::{Browser, hidden, param, register, relying_party};
+use crate::social_fake::ALICE;
+use crate::social_login::{user_with_email, world_with};
 
 const IS_ANONYMOUS: &str = "https://authgear.com/claims/user/is_anonymous";
 
@@ -165,4 +171,125 @@ async fn hostile_promotion_hints_are_refused_and_promote_nobody() {
     let gid = authgraph::crypto::b64(format!("User:{sub}"));
     let d = app.ok("query($id: ID!) { node(id: $id) { ... on User { isAnonymous } } }", json!({"id": gid})).await;
     assert_eq!(d["node"]["isAnonymous"], true);
+}
+
+/// The promotion page of a web anonymous user of `w.down` (refresh-token session) in
+/// `browser`: the user's `sub`, the request and the page.
+async fn web_promotion_page(
+    app: &TestApp,
+    browser: &Browser,
+    client_id: &str,
+    rp: &crate::rp::Rp,
+) -> (String, crate::login_helpers::Flow, String) {
+    let first = token_signup(app, client_id).await;
+    let sub = jwt_claims(first["id_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+    let code = promotion_code(&app.client, app, first["refresh_token"].as_str()).await;
+    let flow = promotion_request(rp, &code);
+    let (status, page) = browser.open(&flow.url).await.page();
+    assert_eq!(status, 200, "{page}");
+    (sub, flow, page)
+}
+
+#[tokio::test]
+async fn a_web_anonymous_user_is_promoted_by_social_login() {
+    let w = world_with(AccountLinking::LoginAndLink, |c| c.anonymous.enabled = true).await;
+    user_with_email(&w.up, ALICE, true).await;
+    let (client_id, rp) = web_app(&w.down).await;
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let (sub, flow, page) = web_promotion_page(&w.down, &down_b, &client_id, &rp).await;
+    assert!(page.contains("action=\"/sso/oauth2/start\""), "the providers are offered: {page}");
+    let to_up = down_b
+        .submit(
+            "/sso/oauth2/start",
+            &[("csrf", &hidden(&page, "csrf")), ("flow", &hidden(&page, "flow")), ("alias", "up")],
+        )
+        .await
+        .redirect();
+    let (_, up_page) = up_b.open(&to_up).await.page();
+    let back = up_b.login(&up_page, ALICE, PW).await.redirect();
+    let cb = down_b.open(&back).await.redirect();
+    assert!(cb.starts_with(CB), "back at the client: {cb}");
+    let node = assert_promoted(&w.down, &client_id, &flow, &cb, &sub).await;
+    assert_eq!(node["identities"]["edges"], json!([{"node": {"type": "OAUTH"}}]));
+    let users = w.down.ok("{ users { totalCount edges { node { standardAttributes } } } }", json!({})).await;
+    assert_eq!(users["users"]["totalCount"], 1, "no second user");
+    assert_eq!(users["users"]["edges"][0]["node"]["standardAttributes"]["email"], ALICE);
+}
+
+#[tokio::test]
+async fn a_promotion_by_a_provider_whose_email_is_another_users_login_id_is_refused() {
+    // Even with login_and_link, a promotion never links to another account.
+    let w = world_with(AccountLinking::LoginAndLink, |c| c.anonymous.enabled = true).await;
+    user_with_email(&w.up, ALICE, true).await;
+    w.down.create_user(ALICE, Some(PW)).await;
+    let (client_id, rp) = web_app(&w.down).await;
+    let (down_b, up_b) = (Browser::new(&w.down), Browser::new(&w.up));
+    let (sub, _, page) = web_promotion_page(&w.down, &down_b, &client_id, &rp).await;
+    let to_up = down_b
+        .submit(
+            "/sso/oauth2/start",
+            &[("csrf", &hidden(&page, "csrf")), ("flow", &hidden(&page, "flow")), ("alias", "up")],
+        )
+        .await
+        .redirect();
+    let (_, up_page) = up_b.open(&to_up).await.page();
+    let back = up_b.login(&up_page, ALICE, PW).await.redirect();
+    let (status, page) = down_b.open(&back).await.page();
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("belongs to another account"), "{page}");
+    let gid = authgraph::crypto::b64(format!("User:{sub}"));
+    let q = "query($id: ID!) { node(id: $id) { ... on User { isAnonymous oauthConnections { id } } } }";
+    let d = w.down.ok(q, json!({"id": gid})).await;
+    assert_eq!(d["node"]["isAnonymous"], true, "{d}");
+    assert_eq!(d["node"]["oauthConnections"], json!([]));
+    assert_eq!(w.down.audit_count_of("USER_ANONYMOUS_PROMOTED").await, 0);
+    assert_eq!(w.down.audit_count_of("IDENTITY_OAUTH_CONNECTED").await, 0);
+}
+
+#[tokio::test]
+async fn a_web_anonymous_user_is_promoted_by_a_passkey() {
+    let mut app = spawn_with(|c| {
+        c.public_url = Some(format!("http://localhost:{}", c.listen.port()));
+        c.anonymous.enabled = true;
+    })
+    .await;
+    app.url = app.url.replace("127.0.0.1", "localhost");
+    let (client_id, rp) = web_app(&app).await;
+    let browser = Browser::new(&app);
+    let (sub, flow, page) = web_promotion_page(&app, &browser, &client_id, &rp).await;
+    assert!(page.contains("action=\"/signup/passkey\""), "the passkey is offered: {page}");
+    let mut device = crate::passkey_device::Device::new(&app.url);
+    let credential = device.create(&crate::passkey_device::options_in(&page));
+    assert_eq!(uuid::Uuid::from_slice(&device.user_handle).unwrap().to_string(), sub, "the user handle is the user's");
+    let fields = [
+        ("csrf", hidden(&page, "csrf")),
+        ("flow", hidden(&page, "flow")),
+        ("state", hidden(&page, "state")),
+        ("login_id", "key@example.com".to_owned()),
+        ("credential", credential),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cb = browser.submit("/signup/passkey", &fields).await.redirect();
+    let node = assert_promoted(&app, &client_id, &flow, &cb, &sub).await;
+    let mut types: Vec<&str> =
+        node["identities"]["edges"].as_array().unwrap().iter().filter_map(|e| e["node"]["type"].as_str()).collect();
+    types.sort();
+    assert_eq!(types, ["LOGIN_ID", "PASSKEY"]);
+    let gid = authgraph::crypto::b64(format!("User:{sub}"));
+    let q = "query($id: ID!) { node(id: $id) { ... on User { authenticators { edges { node { type } } } } } }";
+    let d = app.ok(q, json!({"id": gid})).await;
+    assert_eq!(d["node"]["authenticators"]["edges"], json!([{"node": {"type": "PASSKEY"}}]), "{d}");
+    // The passkey signs the user in afterwards.
+    let b = Browser::new(&app);
+    let (_, login) = b.open("/login").await.page();
+    let fields = [
+        ("csrf", hidden(&login, "csrf")),
+        ("flow", String::new()),
+        ("state", hidden(&login, "state")),
+        ("credential", device.get(&crate::passkey_device::options_in(&login))),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, settings) = b.submit("/login/passkey", &fields).await.page();
+    assert_eq!(status, 200, "{settings}");
+    assert!(settings.contains("key@example.com"), "{settings}");
 }

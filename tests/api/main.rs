@@ -6,6 +6,7 @@ mod account_ui;
 mod anonymous;
 mod anonymous_cleanup;
 mod anonymous_promotion;
+mod anonymous_web;
 mod applications;
 mod audit;
 mod audit_retention;

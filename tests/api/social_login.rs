@@ -12,15 +12,23 @@ use crate::login_helpers::PW;
 use crate::rp::{Browser, Landing, hidden, param, register};
 use crate::social_fake::{ALICE, Mode, Shared, apple_key, fake, fake_providers, provider};
 
-struct World {
-    up: TestApp,
-    down: TestApp,
-    fake: Shared,
+pub(crate) struct World {
+    pub(crate) up: TestApp,
+    pub(crate) down: TestApp,
+    pub(crate) fake: Shared,
 }
 
 /// The upstream authgraph with an application for the downstream one, whose providers
 /// are the upstream (`up`), the fake GitHub (`gh`) and the fake OIDC provider (`fake`).
 async fn world(linking: AccountLinking) -> World {
+    world_with(linking, |_| {}).await
+}
+
+/// [`world`] with more settings for the downstream authgraph.
+pub(crate) async fn world_with(
+    linking: AccountLinking,
+    more: impl FnOnce(&mut authgraph::config::Config) + Send + 'static,
+) -> World {
     let up = spawn_app().await;
     let (client_id, secret) = register(&up, "TRADITIONAL_WEBAPP", "http://127.0.0.1:9/cb").await;
     let (base, fake) = fake().await;
@@ -33,6 +41,7 @@ async fn world(linking: AccountLinking) -> World {
         all.extend(fake_providers(&base));
         c.social_login.providers = all;
         c.social_login.account_linking = linking;
+        more(c);
     })
     .await;
     up.ok(
@@ -44,7 +53,7 @@ async fn world(linking: AccountLinking) -> World {
 }
 
 /// Creates a user at `app` with a verified email (or not).
-async fn user_with_email(app: &TestApp, email: &str, verified: bool) -> String {
+pub(crate) async fn user_with_email(app: &TestApp, email: &str, verified: bool) -> String {
     let id = app.create_user(email, Some(PW)).await;
     app.ok(
         "mutation($u: ID!, $v: String!, $b: Boolean!) { setVerifiedStatus(input: {userID: $u, claimName: \"email\", claimValue: $v, isVerified: $b}) { user { id } } }",

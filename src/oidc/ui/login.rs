@@ -382,19 +382,19 @@ pub(super) fn signup_page(
     login_id: &str,
     error: Option<&str>,
 ) -> Response {
-    // Promoting an anonymous user goes through the password form only: a passkey or a
-    // provider account would start another user.
-    let promoting = open_flow(state, Some(flow)).is_some_and(|r| r.promote.is_some());
-    let passkey = match state.services.account().begin_passkey_signup() {
-        Ok(c) => c.as_ref().filter(|_| !promoting).map(super::passkey::template_value),
+    // Promoting an anonymous user: the password form, a passkey (created for that user)
+    // and the providers all add to that user.
+    let promote = open_flow(state, Some(flow)).and_then(|r| r.promote);
+    let passkey = match state.services.account().begin_passkey_signup(promote) {
+        Ok(c) => c.as_ref().map(super::passkey::template_value),
         Err(e) => return state.ui.server_error(&e),
     };
-    let providers = if promoting { Vec::new() } else { state.services.account().sso_providers() };
+    let providers = state.services.account().sso_providers();
     let (jar, csrf) = csrf(state, jar);
     let policy = describe_policy(&state.services.config().password_policy);
     let ctx = context! {
         csrf, flow, login_id, error, policy, lang => lang(state, flow), login_id_label => login_id_label(state), passkey,
-        sso_providers => minijinja::Value::from(minijinja::value::Serde(&providers)),
+        sso_providers => minijinja::Value::from(minijinja::value::Serde(&providers)), promoting => promote.is_some(),
     };
     (jar, state.ui.page(status, "signup.html", ctx)).into_response()
 }

@@ -56,7 +56,8 @@ pub async fn login(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csrf
 }
 
 /// `POST /signup/passkey`: creates an account with the login ID typed and the passkey the
-/// page's script created (no password), and signs it in.
+/// page's script created (no password), and signs it in; on a promotion's page, adds both
+/// to the anonymous user instead.
 pub async fn signup(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     if !state.services.config().ui.signup_enabled {
         return signup_closed(&state);
@@ -73,7 +74,8 @@ pub async fn signup(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
     };
     let sealed = f.get("state").map(String::as_str).unwrap_or("");
     let credential = f.get("credential").map(String::as_str).unwrap_or("");
-    match state.services.account().signup_with_passkey(&login_id, sealed, credential, &actor, current).await {
+    let promote = super::open_flow(&state, Some(&flow)).and_then(|r| r.promote);
+    match state.services.account().signup_with_passkey(&login_id, sealed, credential, &actor, current, promote).await {
         Ok((_, _, token)) => {
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
         }
@@ -85,6 +87,9 @@ pub async fn signup(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
                     "Too many accounts were created from this network in the last minute. Wait a minute and try again."
                         .to_owned(),
                 ),
+                Error::Conflict { message, .. } if message.contains("promoted already") => {
+                    (StatusCode::CONFLICT, "This account was promoted already. Sign in to it instead.".to_owned())
+                }
                 Error::Conflict { .. } => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "An account with this login ID already exists. Sign in instead.".to_owned(),

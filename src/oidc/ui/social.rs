@@ -127,6 +127,17 @@ pub(super) async fn refused(state: &AppState, jar: CookieJar, flow: &str, e: Sso
             "Too many sign-ups",
             "Too many accounts were created from this network in the last minute. Wait a minute and try again.".to_owned(),
         ),
+        SsoError::PromotionEmailTaken => (
+            StatusCode::CONFLICT,
+            "This email address belongs to another account",
+            "The email address of this account at the sign-in provider is the login ID of another account here, so it cannot be added to your guest account. Nothing was changed: go back and save your guest account another way, or sign in to the other account."
+                .to_owned(),
+        ),
+        SsoError::AlreadyPromoted => (
+            StatusCode::CONFLICT,
+            "This account was promoted already",
+            "Your guest account has already been saved. Sign in to it instead.".to_owned(),
+        ),
         SsoError::LinkExpired => (
             StatusCode::BAD_REQUEST,
             "The account could not be connected",
@@ -139,11 +150,13 @@ pub(super) async fn refused(state: &AppState, jar: CookieJar, flow: &str, e: Sso
     (jar, state.ui.message(status, title, &msg)).into_response()
 }
 
-/// `POST /sso/oauth2/start`: a provider button of the login or signup page.
+/// `POST /sso/oauth2/start`: a provider button of the login or signup page (on a
+/// promotion's signup page, the provider account is added to the anonymous user).
 pub async fn start(State(state): State<AppState>, jar: CookieJar, CsrfForm(f): CsrfForm) -> Response {
     let flow = f.get("flow").cloned().unwrap_or_default();
     let alias = f.get("alias").cloned().unwrap_or_default();
-    match state.services.account().sso_start(&alias, &flow, None).await {
+    let promote = super::open_flow(&state, Some(&flow)).and_then(|r| r.promote);
+    match state.services.account().sso_start(&alias, &flow, None, promote).await {
         Ok(s) => (jar.add(round_trip_cookie(&state, s.cookie)), Redirect::to(&s.url)).into_response(),
         Err(e) => refused(&state, jar, &flow, e).await,
     }
@@ -156,7 +169,7 @@ pub async fn connect(State(state): State<AppState>, me: SignedIn, CsrfForm(f): C
         return r;
     }
     let alias = f.get("alias").cloned().unwrap_or_default();
-    match state.services.account().sso_start(&alias, "", Some(me.sess.user_id)).await {
+    match state.services.account().sso_start(&alias, "", Some(me.sess.user_id), None).await {
         Ok(s) => (me.jar.add(round_trip_cookie(&state, s.cookie)), Redirect::to(&s.url)).into_response(),
         Err(e) => refused(&state, me.jar, "", e).await,
     }

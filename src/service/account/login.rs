@@ -14,6 +14,7 @@ use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
 use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings};
+use crate::service::unit_of_work::Tx;
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result, Services};
 use entity::{session, user};
@@ -439,49 +440,60 @@ impl Account<'_> {
         at: OffsetDateTime,
         amr: &[&str],
     ) -> Result<(IdpSession, String)> {
+        self.write(async |tx| self.open_idp_session(tx, user, actor, replaces, at, amr).await).await
+    }
+
+    /// [`Self::start_idp_session`] inside the caller's unit of work `tx`: the session row,
+    /// the end of the browser's previous session, the last login and `user.authenticated`.
+    pub(in crate::service) async fn open_idp_session(
+        &self,
+        tx: &Tx,
+        user: &User,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+        at: OffsetDateTime,
+        amr: &[&str],
+    ) -> Result<(IdpSession, String)> {
         let t = micros(at);
         let token = b64(random_bytes::<32>());
         let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let row = NewSession {
-                kind: "idp",
-                user_id: user.id.uuid(),
-                client_id: None,
-                idp_session_id: None,
-                scopes: &[],
-                amr: &amr,
-                auth_time: t,
-                lifetime_seconds: self.config.session.lifetime_seconds,
-                token_hash: Some(sha256(token.as_bytes()).to_vec()),
-            }
-            .row(t, actor)
-            .insert(txn)
-            .await?;
-            if let Some(old) = replaces {
-                // The browser's previous session ends. The same user's refresh grants from it
-                // (other apps, by single sign-on) move to the new one, so that they live on and
-                // a later logout still ends them; another user's grants are left alone.
-                session::Entity::update_many()
-                    .col_expr(session::Column::IdpSessionId, Expr::value(row.id))
-                    .filter(Expr::col(session::Column::IdpSessionId).eq(old))
-                    .filter(Expr::col(session::Column::UserId).eq(user.id))
-                    .exec(txn)
-                    .await?;
-                end_sessions(txn, session_end::session(old.uuid()), t).await?;
-            }
-            user::Entity::update_many()
-                .col_expr(user::Column::LastLoginAt, Expr::value(t))
-                .filter(Expr::col(user::Column::Id).eq(user.id))
+        let txn = tx.conn();
+        let row = NewSession {
+            kind: "idp",
+            user_id: user.id.uuid(),
+            client_id: None,
+            idp_session_id: None,
+            scopes: &[],
+            amr: &amr,
+            auth_time: t,
+            lifetime_seconds: self.config.session.lifetime_seconds,
+            token_hash: Some(sha256(token.as_bytes()).to_vec()),
+        }
+        .row(t, actor)
+        .insert(txn)
+        .await?;
+        if let Some(old) = replaces {
+            // The browser's previous session ends. The same user's refresh grants from it
+            // (other apps, by single sign-on) move to the new one, so that they live on and
+            // a later logout still ends them; another user's grants are left alone.
+            session::Entity::update_many()
+                .col_expr(session::Column::IdpSessionId, Expr::value(row.id))
+                .filter(Expr::col(session::Column::IdpSessionId).eq(old))
+                .filter(Expr::col(session::Column::UserId).eq(user.id))
                 .exec(txn)
                 .await?;
-            let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-            let snap = crate::service::admin::user_rows::snapshot(&user_row(txn, user.id.uuid()).await?);
-            let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
-            tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
-            Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr }, token))
-        })
-        .await
+            end_sessions(txn, session_end::session(old.uuid()), t).await?;
+        }
+        user::Entity::update_many()
+            .col_expr(user::Column::LastLoginAt, Expr::value(t))
+            .filter(Expr::col(user::Column::Id).eq(user.id))
+            .exec(txn)
+            .await?;
+        let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
+        let snap = crate::service::admin::user_rows::snapshot(&user_row(txn, user.id.uuid()).await?);
+        let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
+        tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
+        Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr }, token))
     }
 
     /// The live browser session a cookie names, if any. Refreshes its last access at most

@@ -16,6 +16,7 @@ pub mod otp;
 pub mod passkeys;
 pub mod password_change;
 pub mod password_reset;
+mod promotion;
 pub mod rate_limit;
 pub mod reauthentication;
 pub mod recovery_codes;

@@ -15,6 +15,7 @@ use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::reason;
 use crate::service::account::login::{IdpSession, LoginError};
+use crate::service::account::promotion::{anonymous_row, finish_promotion};
 use crate::service::admin::identities::{Identity, PASSKEY, insert_keyed, keyed_identity};
 use crate::service::admin::user_rows::{refresh_derived, user_row};
 use crate::service::admin::users::User;
@@ -412,10 +413,11 @@ impl Account<'_> {
 
     /// Starts a signup with a passkey instead of a password; `None` when passkeys are off.
     /// The new user's ID is chosen now (it is the credential's user handle); the page's
-    /// script names the credential after the login ID typed.
-    pub fn begin_passkey_signup(&self) -> Result<Option<PasskeyCeremony>> {
+    /// script names the credential after the login ID typed. With `promote` (the anonymous
+    /// user a promotion request adds to), the user handle is that user's ID.
+    pub fn begin_passkey_signup(&self, promote: Option<UserId>) -> Result<Option<PasskeyCeremony>> {
         let Some(wa) = self.webauthn() else { return Ok(None) };
-        let user = Uuid::now_v7();
+        let user = promote.map_or_else(Uuid::now_v7, |u| u.uuid());
         let (ccr, reg) =
             wa.start_passkey_registration(user, "new account", "new account", None).map_err(Error::internal)?;
         let mut options = public_key(&ccr)?;
@@ -430,7 +432,9 @@ impl Account<'_> {
 
     /// Signup with a passkey: a new user with the login ID `login_id` and the passkey the
     /// browser created (no password), in one transaction (`user.created`), then signed in
-    /// with `amr` `["x_passkey"]`.
+    /// with `amr` `["x_passkey"]`. With `promote`, the login ID and the passkey (identity
+    /// and authenticator) go to that anonymous user instead, who stops being anonymous
+    /// (`user.anonymous.promoted`); the ceremony must have been started for that user.
     pub async fn signup_with_passkey(
         &self,
         login_id: &str,
@@ -438,6 +442,7 @@ impl Account<'_> {
         credential: &str,
         actor: &Actor,
         replaces: Option<crate::domain::ids::SessionId>,
+        promote: Option<UserId>,
     ) -> Result<(User, IdpSession, String)> {
         let wa = self.webauthn().ok_or_else(|| invalid("passkeys are not available on this server"))?;
         let text = login_id.trim();
@@ -451,6 +456,9 @@ impl Account<'_> {
         if used(&self.db.conn, SIGNUP, &sealed.id).await? {
             return Err(invalid("this passkey request was already used; try again"));
         }
+        if promote.is_some_and(|p| p.uuid() != user_id) {
+            return Err(invalid("this passkey was created for another sign-up; try again"));
+        }
         let cred: RegisterPublicKeyCredential = serde_json::from_str(credential)
             .map_err(|_| invalid("the browser sent no passkey, or one that cannot be read; try again"))?;
         let new = NewPasskey::verified(&wa, &cred, &sealed.state, "")?;
@@ -463,6 +471,13 @@ impl Account<'_> {
                 let txn = tx.conn();
                 if !consume(txn, SIGNUP, &sealed.id, sealed.iat).await? {
                     return Err(invalid("this passkey request was already used; try again"));
+                }
+                if promote.is_some() {
+                    let row = anonymous_row(tx, user_id).await?;
+                    crate::service::admin::identities::insert_login_id(txn, kind.as_str(), user_id.into(), &login, at)
+                        .await?;
+                    insert_passkey(txn, user_id, &new, t).await?;
+                    return finish_promotion(tx, row, PASSKEY, actor, at).await;
                 }
                 let mut row = crate::service::admin::user_rows::new_user_row(t, false);
                 row.id = Set(user_id);

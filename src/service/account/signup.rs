@@ -9,17 +9,13 @@ use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Account;
 use crate::service::account::login::IdpSession;
+use crate::service::account::promotion::{anonymous_row, finish_promotion};
 use crate::service::account::rate_limit::PerIp;
-use crate::service::admin::identities::{ANONYMOUS, insert_login_id};
-use crate::service::admin::user_rows::{insert_password, refresh_derived, snapshot, user_row};
+use crate::service::admin::identities::insert_login_id;
+use crate::service::admin::user_rows::insert_password;
 use crate::service::admin::users::User;
-use crate::service::store::time::micros;
 use crate::service::store::time::now;
 use crate::service::{Actor, Audit, Error, Result};
-use entity::identity;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
-use serde_json::json;
 
 impl Account<'_> {
     /// Self-service signup: creates a user with one login ID and a password (the login ID
@@ -103,28 +99,11 @@ impl Account<'_> {
         let keep = self.config.password_policy.history_kept();
         let t = now();
         self.write(async |tx| {
+            let row = anonymous_row(tx, user_id.uuid()).await?;
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
-            if !row.is_anonymous {
-                return Err(Error::conflict(reason::DUPLICATED_IDENTITY, "this account was promoted already; sign in"));
-            }
-            let anonymous = snapshot(&row);
             insert_login_id(txn, key, user_id, &login_id, t).await?;
             insert_password(txn, row.id, hash, t, false, keep).await?;
-            identity::Entity::delete_many()
-                .filter(Expr::col(identity::Column::UserId).eq(row.id))
-                .filter(Expr::col(identity::Column::Kind).eq(ANONYMOUS))
-                .exec(txn)
-                .await?;
-            let mut am = row.clone().into_active_model();
-            am.is_anonymous = Set(false);
-            am.updated_at = Set(micros(t));
-            let row = am.update(txn).await?;
-            let row = refresh_derived(txn, row).await?;
-            let audit = Audit { actor: actor.clone(), activity: "user.anonymous.promoted".into() };
-            let payload = json!({"anonymous_user": anonymous, "user": snapshot(&row), "identity_type": "login_id"});
-            tx.record(&audit, Some(row.id), payload).await?;
-            Ok(User::from(row))
+            finish_promotion(tx, row, "login_id", actor, t).await
         })
         .await
     }

@@ -116,6 +116,17 @@ pub(in crate::service) async fn insert_anonymous(
     insert_keyed(conn, ANONYMOUS, user_id, key_id, json!({"key_id": key_id, "jwk": jwk}), t).await
 }
 
+/// Inserts the `anonymous` identity of a web anonymous user, who has no device key: its
+/// look-up key is random and unguessable (no device JWT can name it), `key_id` is null.
+pub(in crate::service) async fn insert_keyless_anonymous(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    t: i64,
+) -> std::result::Result<identity::Model, sea_orm::DbErr> {
+    let key = format!("web:{}", crate::crypto::b64(crate::crypto::random_bytes::<32>()));
+    insert_keyed(conn, ANONYMOUS, user_id, &key, json!({"key_id": null}), t).await
+}
+
 /// The anonymous identity of a device key, if any.
 pub(in crate::service) async fn anonymous_by_key_id(
     conn: &impl ConnectionTrait,
@@ -329,7 +340,8 @@ impl Identity {
     /// Claims as Authgear names them, per kind:
     /// - `login_id`: OIDC names (`email`, `phone_number`, `preferred_username`) and
     ///   `…/login_id/{key,type,value,original_value}`;
-    /// - `anonymous` (details `{key_id, jwk}`): `…/anonymous/key_id`;
+    /// - `anonymous` (details `{key_id, jwk}`, or `{key_id: null}` without a key):
+    ///   `…/anonymous/key_id`;
     /// - `biometric` (details `{key_id, jwk, device_info}`):
     ///   `…/biometric/{key_id,device_info,formatted_device_info}`;
     /// - `passkey` (details `{credential_id, display_name, …}`):
@@ -343,7 +355,11 @@ impl Identity {
         let d = self.details.as_ref().unwrap_or(&empty);
         let get = |k: &str| d.get(k).cloned().unwrap_or(Value::Null);
         match self.kind.as_str() {
-            ANONYMOUS => return json!({format!("{NS}/anonymous/key_id"): self.value}),
+            ANONYMOUS => {
+                // A web anonymous user (`/api/anonymous_user/signup`) has no key: null.
+                let key_id = if d.get("key_id").is_some_and(Value::is_null) { Value::Null } else { json!(self.value) };
+                return json!({format!("{NS}/anonymous/key_id"): key_id});
+            }
             BIOMETRIC => {
                 let info = get("device_info");
                 return json!({

@@ -135,11 +135,9 @@ impl OAuth<'_> {
             let claims = parsed.verify(jwt, &jwk, now_s).map_err(invalid)?;
             return Ok((Signer::New { jwk }, claims));
         };
-        let stored = ident
-            .details
-            .as_ref()
-            .and_then(|d| d.get("jwk"))
-            .ok_or_else(|| Error::internal("an anonymous identity without its key"))?;
+        let Some(stored) = ident.details.as_ref().and_then(|d| d.get("jwk")).filter(|k| !k.is_null()) else {
+            return Err(OAuthError::InvalidGrant("this anonymous user has no device key".into()));
+        };
         let claims = match parsed.verify(jwt, stored, now_s) {
             Ok(c) => c,
             Err(e) => {

@@ -6,6 +6,8 @@ use crate::domain::ids::{TypedId, UserId};
 use crate::domain::oauth::{AppType, redirect_uri_matches};
 use crate::service::OAuth;
 use crate::service::account::login::IdpSession;
+use crate::service::oauth::error::OAuthError;
+use crate::service::oauth::promotion::PromotionHint;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
 use entity::{authorization, authorization_code};
@@ -312,24 +314,37 @@ impl OAuth<'_> {
                 }
             }
         }
-        if let Some(jwt) = req.login_hint.as_deref().and_then(crate::service::oauth::promotion::promotion_jwt) {
+        if let Some(hint) = req.login_hint.as_deref().and_then(crate::service::oauth::promotion::promotion_hint) {
             // Authgear's promotion of an anonymous user: the signup page adds to that user.
             req.login_hint = None;
-            match self.promotion_target(&app, &jwt).await {
-                Ok(user) => {
-                    req.promote = Some(user);
-                    req.signup_first = true;
-                }
-                Err(crate::service::oauth::error::OAuthError::Server(e)) => return Err(e.into()),
-                // The authorization endpoint's codes (RFC 6749 §4.1.2.1) have no
-                // invalid_grant: a JWT or challenge that does not pass is invalid_request.
-                Err(crate::service::oauth::error::OAuthError::UnauthorizedClient(why)) => {
-                    return fail(rerr("unauthorized_client", why), &req);
-                }
-                Err(e) => {
-                    let why = format!("the anonymous user cannot be promoted: {}", e.description());
-                    return fail(rerr("invalid_request", why), &req);
-                }
+            if req.has_prompt("none") {
+                return fail(
+                    rerr("invalid_request", "a promotion shows the signup page; prompt=none cannot ask for it"),
+                    &req,
+                );
+            }
+            let target = match hint {
+                PromotionHint::Code(code) => self.redeem_promotion_code(&app, &code).await.map_err(page)?,
+                PromotionHint::Jwt(jwt) => match self.promotion_target(&app, &jwt).await {
+                    Ok(user) => user,
+                    Err(OAuthError::Server(e)) => return Err(e.into()),
+                    // The authorization endpoint's codes (RFC 6749 §4.1.2.1) have no
+                    // invalid_grant: a JWT or challenge that does not pass is invalid_request.
+                    Err(OAuthError::UnauthorizedClient(why)) => {
+                        return fail(rerr("unauthorized_client", why), &req);
+                    }
+                    Err(e) => {
+                        let why = format!("the anonymous user cannot be promoted: {}", e.description());
+                        return fail(rerr("invalid_request", why), &req);
+                    }
+                },
+            };
+            req.promote = Some(target);
+            req.signup_first = true;
+            // The browser may be signed in as the anonymous user (a web app's cookie
+            // session): the promotion always shows its page.
+            if !req.has_prompt("login") {
+                req.prompt.push("login".into());
             }
         }
         Ok(req)

@@ -333,6 +333,23 @@ impl OAuth<'_> {
         }
     }
 
+    /// The userinfo response for a browser's IdP session (a first-party web app that keeps
+    /// a cookie session, as Authgear's web SDK does with `session_type: cookie`): `sub`,
+    /// every standard claim and Authgear's user claims. `None` when the user is disabled or
+    /// gone.
+    pub async fn session_userinfo(&self, user_id: crate::domain::ids::UserId) -> Result<Option<Value>> {
+        let Some(user) = self.users().get(user_id).await?.filter(|u| !u.is_disabled_at(now()) && !u.is_deactivated)
+        else {
+            return Ok(None);
+        };
+        let scopes: Vec<String> = ["openid", "profile", "email", "phone", "address"].map(str::to_owned).to_vec();
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(user.id.to_string()));
+        out.extend(scope_claims(&user, &scopes));
+        out.extend(self.authgear_claims(&user).await?);
+        Ok(Some(Value::Object(out)))
+    }
+
     /// The userinfo response for an access token: `sub`, claims by scope and Authgear's
     /// user claims. The token's session must still be live and its user enabled.
     pub async fn userinfo(&self, token: &str) -> std::result::Result<Value, BearerError> {

@@ -4,6 +4,7 @@
 //! revocation, and the errors of the token endpoint.
 
 pub mod anonymous_request;
+pub mod anonymous_web;
 pub mod authorization_code;
 pub mod authorize;
 pub mod biometric_request;

@@ -4,7 +4,8 @@
 //! anonymous user's device key over a fresh challenge with `action: "promote"`. The
 //! request then opens on the signup page, and the account created there is the
 //! anonymous user itself: same `sub`, a login ID and a password added, the device key
-//! removed, `isAnonymous` false, `user.anonymous.promoted` audited.
+//! removed, `isAnonymous` false, `user.anonymous.promoted` audited. Web apps send
+//! `promotion_code=<code>` instead (`anonymous_web.rs`).
 
 use crate::crypto::challenge::Purpose;
 use crate::crypto::device_jwt::{ANONYMOUS_REQUEST_TYP, DeviceJwt};
@@ -16,19 +17,37 @@ use crate::service::oauth::challenge::consume_challenge;
 use crate::service::oauth::error::OAuthError;
 use crate::service::store::time::now;
 
-/// The JWT of a promotion `login_hint`, if `hint` is one (any other hint is a login ID).
-pub fn promotion_jwt(hint: &str) -> Option<String> {
+/// What a promotion `login_hint` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromotionHint {
+    /// `jwt=`: signed by the anonymous user's device key (apps).
+    Jwt(String),
+    /// `promotion_code=`: from `POST /api/anonymous_user/promotion_code` (web apps).
+    Code(String),
+}
+
+/// The promotion a `login_hint` asks for, if `hint` is one (any other hint is a login ID).
+/// A promotion hint with neither a JWT nor a code is a JWT that does not verify.
+pub fn promotion_hint(hint: &str) -> Option<PromotionHint> {
     let query = hint.strip_prefix("https://authgear.com/login_hint?")?;
     let mut kind = None;
     let mut jwt = None;
+    let mut code = None;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "type" => kind = Some(v.into_owned()),
             "jwt" => jwt = Some(v.into_owned()),
+            "promotion_code" => code = Some(v.into_owned()),
             _ => {}
         }
     }
-    (kind.as_deref() == Some("anonymous")).then_some(jwt).flatten()
+    if kind.as_deref() != Some("anonymous") {
+        return None;
+    }
+    match (jwt, code) {
+        (None, Some(code)) => Some(PromotionHint::Code(code)),
+        (jwt, _) => Some(PromotionHint::Jwt(jwt.unwrap_or_default())),
+    }
 }
 
 impl OAuth<'_> {
@@ -48,11 +67,9 @@ impl OAuth<'_> {
         let Some(ident) = anonymous_by_key_id(&self.db.conn, &parsed.key_id).await? else {
             return Err(OAuthError::InvalidGrant("no anonymous user has this key".into()));
         };
-        let stored = ident
-            .details
-            .as_ref()
-            .and_then(|d| d.get("jwk"))
-            .ok_or_else(|| crate::service::Error::internal("an anonymous identity without its key"))?;
+        let Some(stored) = ident.details.as_ref().and_then(|d| d.get("jwk")).filter(|k| !k.is_null()) else {
+            return Err(OAuthError::InvalidGrant("this anonymous user has no device key".into()));
+        };
         let claims = parsed.verify(jwt, stored, now().unix_timestamp()).map_err(|e| OAuthError::InvalidGrant(e.0))?;
         if claims.action.as_deref() != Some("promote") {
             return Err(OAuthError::InvalidGrant("the JWT's action must be `promote`".into()));
@@ -65,5 +82,21 @@ impl OAuth<'_> {
         }
         self.write_unaudited(async |tx| consume_challenge(tx.conn(), &claims.challenge, &challenge).await).await?;
         Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promotion_hint_carries_a_jwt_or_a_code_and_anything_else_is_a_login_id() {
+        let h = |q: &str| promotion_hint(&format!("https://authgear.com/login_hint?{q}"));
+        assert_eq!(h("type=anonymous&jwt=a.b.c"), Some(PromotionHint::Jwt("a.b.c".into())));
+        assert_eq!(h("type=anonymous&promotion_code=x%2By"), Some(PromotionHint::Code("x+y".into())));
+        assert_eq!(h("type=anonymous&jwt=a&promotion_code=b"), Some(PromotionHint::Jwt("a".into())));
+        assert_eq!(h("type=anonymous"), Some(PromotionHint::Jwt(String::new())), "verifies as nothing");
+        assert_eq!(h("type=login_id&promotion_code=b"), None);
+        assert_eq!(promotion_hint("someone@example.com"), None);
     }
 }

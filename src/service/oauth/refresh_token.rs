@@ -58,7 +58,7 @@ pub(in crate::service) async fn insert_refresh_token(
 
 /// What a refresh grant reads: the token, its session, the user and the user's effective
 /// role keys.
-type GrantRow = (refresh_token::Model, session::Model, entity::user::Model, Vec<String>);
+pub(in crate::service) type GrantRow = (refresh_token::Model, session::Model, entity::user::Model, Vec<String>);
 
 /// Comma-separated role keys of `users`.`id` from `link` (role keys never hold commas).
 fn role_keys_sql(backend: sea_orm::DbBackend, from: &str) -> String {
@@ -71,7 +71,10 @@ fn role_keys_sql(backend: sea_orm::DbBackend, from: &str) -> String {
 
 /// A refresh token with its session, the session's user and the user's effective role
 /// keys, by token hash: one round trip on the hot path.
-async fn token_session_user(conn: &impl ConnectionTrait, digest: Vec<u8>) -> Result<Option<GrantRow>> {
+pub(in crate::service) async fn token_session_user(
+    conn: &impl ConnectionTrait,
+    digest: Vec<u8>,
+) -> Result<Option<GrantRow>> {
     use sea_orm::{FromQueryResult, IdenStatic, Iterable};
     let mut q = Query::select();
     q.from(refresh_token::Entity)
@@ -126,7 +129,7 @@ async fn token_session_user(conn: &impl ConnectionTrait, digest: Vec<u8>) -> Res
 /// days, so a minute's precision is plenty and saves a write per refresh).
 const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 
-fn live(s: &session::Model, app: &Application, t: i64) -> bool {
+pub(in crate::service) fn live(s: &session::Model, app: &Application, t: i64) -> bool {
     s.revoked_at.is_none()
         && s.expires_at > t
         && s.last_accessed_at + app.refresh_token_idle_timeout.saturating_mul(1_000_000) > t

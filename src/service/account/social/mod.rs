@@ -21,6 +21,7 @@ use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
 use crate::service::account::login::{IdpSession, LoginError};
+use crate::service::account::promotion::{anonymous_row, finish_promotion};
 use crate::service::account::rate_limit::PerIp;
 use crate::service::admin::identities::{Identity, OAUTH, insert_keyed, keyed_identity};
 use crate::service::admin::user_rows::{new_user_row, refresh_derived, snapshot, user_row};
@@ -62,6 +63,11 @@ pub enum SsoError {
     ConnectedElsewhere,
     /// The provider account is new and signup is closed.
     SignupClosed,
+    /// Promoting an anonymous user: the provider's verified email is another account's
+    /// login ID (never linked silently; the promotion is refused).
+    PromotionEmailTaken,
+    /// Promoting an anonymous user who was promoted already (another tab finished first).
+    AlreadyPromoted,
     /// Too many sign-ups from this network.
     RateLimited,
     /// The pending link is tampered with or expired, or the user who signed in is not the
@@ -96,6 +102,10 @@ struct Started {
     iat: i64,
     /// The user connecting the account from the settings page; none for a sign-in.
     connect: Option<Uuid>,
+    /// The anonymous user the authorization request promotes; the provider account is
+    /// added to that user.
+    #[serde(default)]
+    promote: Option<Uuid>,
 }
 
 /// Sealed between a sign-in that found the email taken (`login_and_link`) and the sign-in
@@ -159,6 +169,25 @@ pub struct ProviderButton {
     pub label: String,
 }
 
+/// Records `email` as a verified claim of `user_id` (the provider said so).
+async fn insert_verified_email(
+    conn: &impl sea_orm::ConnectionTrait,
+    user_id: Uuid,
+    email: &str,
+    t: i64,
+) -> Result<(), sea_orm::DbErr> {
+    verified_claim::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        name: Set("email".to_owned()),
+        value: Set(email.to_owned()),
+        created_at: Set(t),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
 fn random() -> String {
     b64(random_bytes::<32>())
 }
@@ -179,10 +208,17 @@ impl Account<'_> {
         format!("{}/sso/oauth2/callback/{alias}", self.config.public_url())
     }
 
-    /// Starts a sign-in (or, with `connect`, a connection for that user) through the
-    /// provider `alias`: the provider's authorization URL and the sealed cookie.
+    /// Starts a sign-in (or, with `connect`, a connection for that user; with `promote`,
+    /// the promotion of that anonymous user) through the provider `alias`: the provider's
+    /// authorization URL and the sealed cookie.
     #[tracing::instrument(skip(self, flow))]
-    pub async fn sso_start(&self, alias: &str, flow: &str, connect: Option<UserId>) -> Result<SsoStart, SsoError> {
+    pub async fn sso_start(
+        &self,
+        alias: &str,
+        flow: &str,
+        connect: Option<UserId>,
+        promote: Option<UserId>,
+    ) -> Result<SsoStart, SsoError> {
         let p = self.provider(alias)?;
         let e = upstream::endpoints(&self.http, p).await?;
         let started = Started {
@@ -193,6 +229,7 @@ impl Account<'_> {
             flow: flow.to_owned(),
             iat: now().unix_timestamp(),
             connect: connect.map(|u| u.uuid()),
+            promote: promote.map(|u| u.uuid()),
         };
         let url = upstream::authorization_url(
             p,
@@ -262,6 +299,14 @@ impl Account<'_> {
             };
         }
         let t = now();
+        if let Some(anonymous) = started.promote {
+            if existing.is_some() {
+                return Err(SsoError::ConnectedElsewhere);
+            }
+            let user = self.sso_promote(anonymous, &key, details, &who, actor).await?;
+            let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
+            return Ok(SsoOutcome::SignedIn(Box::new(user), sess, token));
+        }
         if let Some(ident) = existing {
             let Some(user) = self.users().get(UserId::from(ident.user_id)).await? else {
                 return Err(SsoError::InvalidState);
@@ -316,6 +361,51 @@ impl Account<'_> {
         let user = self.sso_signup(&key, details, email.as_deref(), actor).await?;
         let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
         Ok(SsoOutcome::SignedIn(Box::new(user), sess, token))
+    }
+
+    /// Adds a new provider account to the anonymous user `anonymous` (a promotion): the
+    /// `oauth` identity and the verified email, the anonymous identity removed,
+    /// `user.anonymous.promoted`. A verified email that is another account's login ID
+    /// refuses the promotion, whatever `account_linking` says.
+    async fn sso_promote(
+        &self,
+        anonymous: Uuid,
+        key: &str,
+        details: Value,
+        who: &upstream::UpstreamUser,
+        actor: &Actor,
+    ) -> Result<User, SsoError> {
+        let email = who.email.clone().filter(|_| who.email_verified);
+        if let Some(email) = &email
+            && let Ok(lookup) = LoginId::lookup_key(&self.config.login_id, "email", email)
+            && !self.users().user_ids_by_unique_keys(&[lookup]).await?.is_empty()
+        {
+            return Err(SsoError::PromotionEmailTaken);
+        }
+        if !self.config.ui.signup_enabled {
+            return Err(SsoError::SignupClosed);
+        }
+        if !self.allow_per_ip(PerIp::Signup, actor.ip.as_deref().unwrap_or("-"), actor).await? {
+            return Err(SsoError::RateLimited);
+        }
+        let at = now();
+        let t = micros(at);
+        self.write(async |tx| {
+            let row = anonymous_row(tx, anonymous).await.map_err(|e| match e {
+                Error::Conflict { .. } => SsoError::AlreadyPromoted,
+                e => SsoError::Server(e),
+            })?;
+            let txn = tx.conn();
+            insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| match e.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
+                _ => SsoError::from(e),
+            })?;
+            if let Some(email) = &email {
+                insert_verified_email(txn, row.id, email, t).await?;
+            }
+            Ok(finish_promotion(tx, row, OAUTH, actor, at).await?)
+        })
+        .await
     }
 
     /// The code exchange, then who the provider says the user is: the checked ID token
@@ -411,15 +501,7 @@ impl Account<'_> {
                 _ => SsoError::from(e),
             })?;
             if let Some(email) = email {
-                verified_claim::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    user_id: Set(row.id),
-                    name: Set("email".to_owned()),
-                    value: Set(email.to_owned()),
-                    created_at: Set(t),
-                }
-                .insert(txn)
-                .await?;
+                insert_verified_email(txn, row.id, email, t).await?;
             }
             let row = refresh_derived(txn, row).await?;
             let row = self.pre_create_hook(txn, row, actor).await?;
