@@ -32,14 +32,17 @@ struct Checked {
 
 impl Checked {
     /// The request with the caller, or the refusal.
-    fn admit(&self, mut request: Request) -> Result<Request, Response> {
+    fn admit(&self, mut request: Request) -> Result<Request, Box<Response>> {
         let Some(principal) = self.principal.get().cloned() else {
-            return Err(Response::from_errors(vec![async_graphql::ServerError::new("authentication required", None)]));
+            return Err(Box::new(Response::from_errors(vec![async_graphql::ServerError::new(
+                "authentication required",
+                None,
+            )])));
         };
         if let Some(planner) = self.schema.data::<crate::graphql::scopes::Planner>()
             && let Err(e) = planner.check(&mut request, Some(&principal))
         {
-            return Err(Response::from_errors(vec![e]));
+            return Err(Box::new(Response::from_errors(vec![e])));
         }
         Ok(request.data(principal).data(self.meta.clone()))
     }
@@ -51,7 +54,7 @@ impl Executor for Checked {
         async move {
             match this.admit(request) {
                 Ok(r) => this.schema.execute(r).await,
-                Err(refused) => refused,
+                Err(refused) => *refused,
             }
         }
     }
@@ -59,7 +62,7 @@ impl Executor for Checked {
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         match self.admit(request) {
             Ok(r) => Executor::execute_stream(&self.schema, r, session_data),
-            Err(refused) => futures::stream::once(async move { refused }).boxed(),
+            Err(refused) => futures::stream::once(async move { *refused }).boxed(),
         }
     }
 }
