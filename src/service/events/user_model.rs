@@ -89,7 +89,6 @@ pub(in crate::service) async fn model_of(conn: &impl ConnectionTrait, u: &user::
 /// The identities of `user_id` as hook payloads show them (Authgear's identity model:
 /// `{id, created_at, updated_at, type, user_id, claims}`), oldest first. `kinds` limits
 /// them (empty: all).
-#[allow(dead_code)] // for the blocking hooks' payloads (`user.pre_create`, `oidc.jwt.pre_create`)
 pub(in crate::service) async fn api_identities(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
