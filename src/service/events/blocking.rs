@@ -102,6 +102,9 @@ impl Services {
             if let Some(m) = response.mutations {
                 if let Some(u) = m.user {
                     let acc = out.user.get_or_insert_with(UserMutations::default);
+                    if !payload["user"].is_object() {
+                        payload["user"] = json!({});
+                    }
                     let user = &mut payload["user"];
                     if let Some(v) = u.standard_attributes {
                         user["standard_attributes"] = Value::Object(v.clone());
