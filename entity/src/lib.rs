@@ -19,6 +19,7 @@ pub mod consumed_challenge;
 pub mod device_token;
 pub mod fraud_protection_decision;
 pub mod group;
+pub mod hook_script;
 pub mod group_role;
 pub mod hook_event;
 pub mod identity;

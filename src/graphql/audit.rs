@@ -155,6 +155,9 @@ activity_types! {
     AdminApiMutationReplaceScopesOfClientIdExecuted => "admin_api.mutation.replace_scopes_of_client_id.executed",
     AdminApiMutationRedeliverWebhookEventExecuted => "admin_api.mutation.redeliver_webhook_event.executed",
     AdminApiMutationRedeliverFailedWebhookDeliveriesExecuted => "admin_api.mutation.redeliver_failed_webhook_deliveries.executed",
+    AdminApiMutationCreateHookScriptExecuted => "admin_api.mutation.create_hook_script.executed",
+    AdminApiMutationUpdateHookScriptExecuted => "admin_api.mutation.update_hook_script.executed",
+    AdminApiMutationDeleteHookScriptExecuted => "admin_api.mutation.delete_hook_script.executed",
 }
 
 /// An audit log entry.

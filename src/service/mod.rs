@@ -45,7 +45,7 @@ use crate::crypto::password::PasswordHasher;
 pub(in crate::service) use error::conflict_on_unique;
 pub use error::{Error, Internal, Result};
 pub use handles::{
-    Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, Identities, Lookups,
+    Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, HookScripts, Identities, Lookups,
     Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
 };
 pub(in crate::service) use store::db::Db;
@@ -73,6 +73,7 @@ pub struct Services {
     pub(in crate::service) routing: Arc<events::routing::EventRouting>,
     pub(in crate::service) outbox_wake: Arc<tokio::sync::Notify>,
     pub(in crate::service) outcomes: events::deliveries::OutcomeWriter,
+    pub(in crate::service) scripts: Arc<events::scripts::ScriptStore>,
 }
 
 impl Services {

@@ -69,6 +69,7 @@ impl Services {
             routing,
             outbox_wake,
             outcomes: crate::service::events::deliveries::start_outcome_writer(db.clone()),
+            scripts: Arc::new(crate::service::events::scripts::ScriptStore::new(&config.hook)),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

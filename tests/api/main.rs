@@ -63,4 +63,5 @@ mod tokens;
 mod totp;
 mod users;
 mod webhook_receiver;
+mod hook_scripts;
 mod webhooks;
