@@ -6,7 +6,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use time::OffsetDateTime;
 
 use super::context::{audit, services};
-use super::scalars::JSONValue;
+use super::scalars::HookValue;
 use crate::service::admin::hook_scripts::HookScript as Script;
 
 /// A hook script kept by the Admin API.
@@ -81,7 +81,7 @@ pub struct TestHookScriptInput {
     /// The script's name (an Admin API script, or a file of `hook.scripts_dir`).
     pub name: String,
     /// The event the script receives, e.g. `{"type": "user.pre_create", "payload": {…}}`.
-    pub event: JSONValue,
+    pub event: HookValue,
 }
 
 payload!(/// Result of `createHookScript`.
@@ -98,7 +98,7 @@ payload!(/// Result of `deleteHookScript`.
 #[derive(SimpleObject)]
 pub struct TestHookScriptPayload {
     /// The script's result (`undefined` is null), when it finished.
-    pub output: Option<JSONValue>,
+    pub output: Option<HookValue>,
     /// Why it gave no result: it threw, timed out, ran out of memory, fetched a host not
     /// in `hook.script_allowed_hosts`, or returned something that is not JSON.
     pub error: Option<String>,
@@ -123,10 +123,8 @@ impl HookScriptMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The name and source.")] input: HookScriptInput,
     ) -> async_graphql::Result<CreateHookScriptPayload> {
-        let s = services(ctx)?
-            .hook_scripts()
-            .create(&audit(ctx, "create_hook_script"), &input.name, &input.source)
-            .await?;
+        let s =
+            services(ctx)?.hook_scripts().create(&audit(ctx, "create_hook_script"), &input.name, &input.source).await?;
         Ok(CreateHookScriptPayload { hook_script: HookScript(s) })
     }
 
@@ -138,10 +136,8 @@ impl HookScriptMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The name and new source.")] input: HookScriptInput,
     ) -> async_graphql::Result<UpdateHookScriptPayload> {
-        let s = services(ctx)?
-            .hook_scripts()
-            .update(&audit(ctx, "update_hook_script"), &input.name, &input.source)
-            .await?;
+        let s =
+            services(ctx)?.hook_scripts().update(&audit(ctx, "update_hook_script"), &input.name, &input.source).await?;
         Ok(UpdateHookScriptPayload { hook_script: HookScript(s) })
     }
 
@@ -168,7 +164,7 @@ impl HookScriptMutation {
     ) -> async_graphql::Result<TestHookScriptPayload> {
         let trial = services(ctx)?.try_script(&input.name, &input.event.0).await?;
         Ok(TestHookScriptPayload {
-            output: trial.output.map(JSONValue),
+            output: trial.output.map(HookValue),
             error_kind: trial.error.as_ref().map(|e| e.kind().to_owned()),
             error: trial.error.map(|e| e.to_string()),
             duration_ms: trial.duration.as_secs_f64() * 1000.0,

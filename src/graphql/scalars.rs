@@ -65,5 +65,5 @@ json_scalar!(
 );
 json_scalar!(
     /// Any JSON value: the event given to a hook script, or what the script returned.
-    JSONValue
+    HookValue
 );

@@ -45,8 +45,8 @@ use crate::crypto::password::PasswordHasher;
 pub(in crate::service) use error::conflict_on_unique;
 pub use error::{Error, Internal, Result};
 pub use handles::{
-    Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, HookScripts, Identities, Lookups,
-    Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
+    Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, HookScripts, Identities,
+    Lookups, Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
 };
 pub(in crate::service) use store::db::Db;
 pub use store::{paging, time};

@@ -63,11 +63,7 @@ impl Fetcher {
                 attempt.stop()
             }
         });
-        let client = reqwest::Client::builder()
-            .redirect(policy)
-            .no_proxy()
-            .build()
-            .map_err(std::io::Error::other)?;
+        let client = reqwest::Client::builder().redirect(policy).no_proxy().build().map_err(std::io::Error::other)?;
         Ok(Self { runtime, client, allowed })
     }
 

@@ -45,8 +45,13 @@ fn source_type(name: &str) -> SourceType {
 }
 
 /// Compiles a script (`.ts` or `.js` by its name) to plain JavaScript, or says where it
-/// is wrong.
+/// is wrong. A panic inside the compiler is a refusal, not a crash.
 pub fn to_javascript(name: &str, source: &str) -> Result<String, ScriptSyntaxError> {
+    std::panic::catch_unwind(|| compile(name, source))
+        .unwrap_or_else(|_| Err(at(source, 0, "the TypeScript compiler cannot handle this script")))
+}
+
+fn compile(name: &str, source: &str) -> Result<String, ScriptSyntaxError> {
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, source, source_type(name)).parse();
     if let Some(e) = parsed.diagnostics.errors().next() {
@@ -65,10 +70,10 @@ pub fn to_javascript(name: &str, source: &str) -> Result<String, ScriptSyntaxErr
                     return Err(at(source, i.span.start, "a script cannot import modules"));
                 }
                 ModuleDeclaration::ExportDefaultDeclaration(_) => has_default = true,
-                ModuleDeclaration::ExportAllDeclaration(e) => {
+                ModuleDeclaration::ExportAllDeclaration(e) if e.export_kind.is_value() => {
                     return Err(at(source, e.span.start, "a script cannot re-export modules"));
                 }
-                ModuleDeclaration::ExportNamedDeclaration(e) if e.source.is_some() => {
+                ModuleDeclaration::ExportFromDeclaration(e) if e.export_kind.is_value() => {
                     return Err(at(source, e.span.start, "a script cannot re-export modules"));
                 }
                 ModuleDeclaration::TSExportAssignment(e) => {
@@ -81,7 +86,7 @@ pub fn to_javascript(name: &str, source: &str) -> Result<String, ScriptSyntaxErr
     if !has_default {
         return Err(at(source, 0, "a script must `export default` the function that handles the event"));
     }
-    let scoping = SemanticBuilder::new().build(&program).semantic.into_scoping();
+    let scoping = SemanticBuilder::new().with_enum_eval(true).build(&program).semantic.into_scoping();
     let transformed = Transformer::new(&allocator, Path::new(name), &TransformOptions::default())
         .build_with_scoping(scoping, &mut program);
     if let Some(e) = transformed.diagnostics.errors().next() {

@@ -238,27 +238,26 @@ fn install_natives<'js>(ctx: &Ctx<'js>, state: &Rc<RunState>, fetcher: &Rc<Fetch
     globals.set("__authgraph_log", log)?;
     let s = state.clone();
     let fetch_one = fetcher.clone();
-    let fetch = Function::new(ctx.clone(), move |url: String, method: String, headers: String, body: Option<String>| {
-        let n = s.fetches.get();
-        s.fetches.set(n.saturating_add(1));
-        let reply = if n >= fetch::MAX_CALLS {
-            Reply::Error(format!("fetch: a run may make at most {} requests", fetch::MAX_CALLS))
-        } else {
-            fetch_one.fetch(&url, &method, &headers, body, s.deadline)
-        };
-        let v = match reply {
-            Reply::Response(v) => v,
-            Reply::Error(e) => serde_json::json!({ "error": e }),
-            Reply::Refused(host) => {
-                let msg = format!(
-                    "fetch: the host `{host}` is not allowed (add it to hook.script_allowed_hosts)"
-                );
-                *s.refused.borrow_mut() = Some(host);
-                serde_json::json!({ "error": msg })
-            }
-        };
-        v.to_string()
-    })?;
+    let fetch =
+        Function::new(ctx.clone(), move |url: String, method: String, headers: String, body: Option<String>| {
+            let n = s.fetches.get();
+            s.fetches.set(n.saturating_add(1));
+            let reply = if n >= fetch::MAX_CALLS {
+                Reply::Error(format!("fetch: a run may make at most {} requests", fetch::MAX_CALLS))
+            } else {
+                fetch_one.fetch(&url, &method, &headers, body, s.deadline)
+            };
+            let v = match reply {
+                Reply::Response(v) => v,
+                Reply::Error(e) => serde_json::json!({ "error": e }),
+                Reply::Refused(host) => {
+                    let msg = format!("fetch: the host `{host}` is not allowed (add it to hook.script_allowed_hosts)");
+                    *s.refused.borrow_mut() = Some(host);
+                    serde_json::json!({ "error": msg })
+                }
+            };
+            v.to_string()
+        })?;
     globals.set("__authgraph_fetch", fetch)?;
     Ok(())
 }

@@ -17,8 +17,8 @@ use sea_orm::{EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::config::{HookConfig, is_script_name};
-use crate::hooks::script::{ScriptEngine, ScriptError, ScriptLimits};
 use crate::domain::reason;
+use crate::hooks::script::{ScriptEngine, ScriptError, ScriptLimits};
 use crate::service::{Error, Result, Services};
 use entity::hook_script;
 
