@@ -113,10 +113,13 @@ struct Job {
     reply: oneshot::Sender<Result<serde_json::Value, ScriptError>>,
 }
 
+/// A script's name and the SHA-256 of its source.
+type CacheKey = (String, [u8; 32]);
+
 /// Compiled (type-stripped) scripts by name and source hash, shared by the threads.
 #[derive(Default)]
 struct CompiledCache {
-    map: Mutex<HashMap<(String, [u8; 32]), Arc<str>>>,
+    map: Mutex<HashMap<CacheKey, Arc<str>>>,
 }
 
 /// Most compiled scripts kept.

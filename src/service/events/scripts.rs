@@ -72,7 +72,7 @@ impl ScriptStore {
         &self.engine
     }
 
-    async fn from_file(&self, name: &str) -> Option<Arc<str>> {
+    async fn read_file(&self, name: &str) -> Option<Arc<str>> {
         let dir = self.dir.as_ref()?;
         // `name` has no separator (is_script_name), so the file is directly in the folder;
         // a link that leads outside it is not followed.
@@ -183,7 +183,7 @@ impl Services {
         };
         match from_db {
             Some(s) => Ok(Some(s)),
-            None => Ok(store.from_file(name).await),
+            None => Ok(store.read_file(name).await),
         }
     }
 
