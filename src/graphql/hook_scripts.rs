@@ -12,6 +12,7 @@ use crate::service::admin::hook_scripts::HookScript as Script;
 /// A hook script kept by the Admin API.
 pub struct HookScript(pub Script);
 
+/// A hook script kept by the Admin API: a handler URL `authgeardeno:///deno/<name>` runs it.
 #[Object(requires_scopes = "hook:read", requires_scopes = "hook:write")]
 impl HookScript {
     /// The script's name, as a handler URL gives it: `claims.ts` in
