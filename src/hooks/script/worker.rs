@@ -76,8 +76,10 @@ pub fn serve(jobs: Arc<Mutex<Receiver<Job>>>, limits: ScriptLimits, cache: Arc<C
             vm = Vm::new(&limits).ok();
         }
         let outcome = match &vm {
-            Some(vm) => std::panic::catch_unwind(AssertUnwindSafe(|| run(vm, &job, &fetcher, &cache)))
-                .unwrap_or_else(|_| Err(ScriptError::Unavailable("the script engine failed".to_owned()))),
+            Some(vm) => {
+                std::panic::catch_unwind(AssertUnwindSafe(|| run(vm, &job, &fetcher, &cache, limits.memory_bytes)))
+                    .unwrap_or_else(|_| Err(ScriptError::Unavailable("the script engine failed".to_owned())))
+            }
             None => Err(ScriptError::Unavailable("the script engine cannot start".to_owned())),
         };
         if matches!(outcome, Err(ScriptError::Timeout | ScriptError::OutOfMemory | ScriptError::Unavailable(_))) {
@@ -90,7 +92,13 @@ pub fn serve(jobs: Arc<Mutex<Receiver<Job>>>, limits: ScriptLimits, cache: Arc<C
     }
 }
 
-fn run(vm: &Vm, job: &Job, fetcher: &Rc<Fetcher>, cache: &CompiledCache) -> Result<serde_json::Value, ScriptError> {
+fn run(
+    vm: &Vm,
+    job: &Job,
+    fetcher: &Rc<Fetcher>,
+    cache: &CompiledCache,
+    memory_limit: usize,
+) -> Result<serde_json::Value, ScriptError> {
     if Instant::now() >= job.deadline {
         return Err(ScriptError::Timeout);
     }
@@ -109,8 +117,19 @@ fn run(vm: &Vm, job: &Job, fetcher: &Rc<Fetcher>, cache: &CompiledCache) -> Resu
         let r = evaluate(&ctx, &js, job, &state, fetcher);
         r.map_err(|e| classify(&ctx, e, &state))?
     });
+    // When QuickJS is already out of memory it throws `null` rather than an error: tell
+    // that apart from a script's own throw by how full the heap is.
+    let result = match result {
+        Err(ScriptError::Thrown(_)) if near_limit(&vm.rt, memory_limit) => Err(ScriptError::OutOfMemory),
+        other => other,
+    };
     drop(ctx);
     result
+}
+
+fn near_limit(rt: &Runtime, limit: usize) -> bool {
+    let used = usize::try_from(rt.memory_usage().malloc_size).unwrap_or(0);
+    used >= limit / 10 * 9
 }
 
 /// A failure inside a run, before it is classified.
