@@ -117,15 +117,21 @@ fn run(
         let r = evaluate(&ctx, &js, job, &state, fetcher);
         r.map_err(|e| classify(&ctx, e, &state))?
     });
-    // When QuickJS is already out of memory it throws `null` rather than an error: tell
-    // that apart from a script's own throw by how full the heap is.
+    // When QuickJS cannot even allocate the "out of memory" error it throws `null`, and
+    // by now the garbage is freed; a heap still near the limit says the same.
     let result = match result {
-        Err(ScriptError::Thrown(_)) if near_limit(&vm.rt, memory_limit) => Err(ScriptError::OutOfMemory),
+        Err(ScriptError::Thrown(m)) if m == THROWN_NULL || near_limit(&vm.rt, memory_limit) => {
+            Err(ScriptError::OutOfMemory)
+        }
         other => other,
     };
     drop(ctx);
     result
 }
+
+/// What a thrown `null` reads as. A script that throws `null` itself is reported as out of
+/// memory too: QuickJS gives no way to tell the two apart.
+const THROWN_NULL: &str = "null";
 
 fn near_limit(rt: &Runtime, limit: usize) -> bool {
     let used = usize::try_from(rt.memory_usage().malloc_size).unwrap_or(0);
