@@ -21,6 +21,7 @@ pub mod fraud_protection_decision;
 pub mod group;
 pub mod group_role;
 pub mod hook_event;
+pub mod hook_script;
 pub mod identity;
 pub mod otp_code;
 pub mod password_history;

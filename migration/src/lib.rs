@@ -23,6 +23,7 @@ mod m20261201_200100_add_identity_details;
 mod m20261201_220000_add_authenticator_credential_id;
 mod m20261201_220000_add_session_device_info;
 mod m20261202_000000_create_webhook_outbox;
+mod m20261202_010000_create_hook_scripts;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_220000_add_session_device_info::Migration),
             Box::new(m20261202_000000_create_webhook_outbox::Migration),
             Box::new(m20261201_220000_add_authenticator_credential_id::Migration),
+            Box::new(m20261202_010000_create_hook_scripts::Migration),
         ]
     }
 }

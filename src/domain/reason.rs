@@ -25,6 +25,8 @@ pub const PASSKEY_REJECTED: &str = "PasskeyRejected";
 pub const DUPLICATED_AUTHENTICATOR: &str = "DuplicatedAuthenticator";
 /// `DuplicatedClientID`.
 pub const DUPLICATED_CLIENT_ID: &str = "DuplicatedClientID";
+/// `DuplicatedHookScript`: a hook script of that name exists.
+pub const DUPLICATED_HOOK_SCRIPT: &str = "DuplicatedHookScript";
 /// `DuplicatedIdentity`.
 pub const DUPLICATED_IDENTITY: &str = "DuplicatedIdentity";
 /// `DuplicatedResource`.
@@ -89,6 +91,13 @@ pub const INVALID_RANGE: &str = "InvalidRange";
 pub const INVALID_REDIRECT_URI: &str = "InvalidRedirectURI";
 /// `InvalidResourceURI`.
 pub const INVALID_RESOURCE_URI: &str = "InvalidResourceURI";
+/// `InvalidScript`: a hook script does not compile (the message gives line and column), or
+/// is too large.
+pub const INVALID_SCRIPT: &str = "InvalidScript";
+/// `InvalidScriptName`: not letters, digits and dots ending in `.ts` or `.js`.
+pub const INVALID_SCRIPT_NAME: &str = "InvalidScriptName";
+/// `HookScriptNotFound`.
+pub const HOOK_SCRIPT_NOT_FOUND: &str = "HookScriptNotFound";
 /// `InvalidScope`.
 pub const INVALID_SCOPE: &str = "InvalidScope";
 /// `InvalidStandardAttributes`.

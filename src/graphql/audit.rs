@@ -185,6 +185,9 @@ activity_types! {
     WhatsappOtpVerified => "whatsapp.otp.verified",
     WhatsappSent => "whatsapp.sent",
     WhatsappSuppressed => "whatsapp.suppressed",
+    AdminApiMutationCreateHookScriptExecuted => "admin_api.mutation.create_hook_script.executed",
+    AdminApiMutationUpdateHookScriptExecuted => "admin_api.mutation.update_hook_script.executed",
+    AdminApiMutationDeleteHookScriptExecuted => "admin_api.mutation.delete_hook_script.executed",
 }
 
 /// An audit log entry.

@@ -25,6 +25,7 @@ pub mod context;
 pub mod cost;
 pub mod error;
 pub mod fraud_protection;
+pub mod hook_scripts;
 pub mod identities;
 pub mod live_events;
 pub mod loaders;
@@ -58,6 +59,7 @@ pub struct Query(
     resources::ResourceQuery,
     signing_keys::SigningKeyQuery,
     webhooks::WebhookQuery,
+    hook_scripts::HookScriptQuery,
 );
 
 /// Root mutation.
@@ -74,6 +76,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     lockout::LockoutMutation,
     webhooks::WebhookMutation,
+    hook_scripts::HookScriptMutation,
 );
 
 /// The Admin API schema type.

@@ -63,3 +63,7 @@ json_scalar!(
     /// An event as a webhook receives it: Authgear's envelope `{id, seq, type, payload, context}`.
     EventEnvelope
 );
+json_scalar!(
+    /// Any JSON value: the event given to a hook script, or what the script returned.
+    HookValue
+);

@@ -4,5 +4,6 @@
 //! touches the database: the service layer decides what to send and records the outcome.
 
 pub mod blocking;
+pub mod script;
 pub mod signature;
 pub mod webhook;

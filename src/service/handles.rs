@@ -56,6 +56,8 @@ handles! {
     authorizations => Authorizations;
     /// Webhook deliveries: the delivery worker's claims and outcomes, the log, redelivery.
     webhooks => Webhooks;
+    /// Hook scripts managed through the Admin API.
+    hook_scripts => HookScripts;
     /// Batch look-ups by ID for the GraphQL data loaders.
     lookups => Lookups;
     /// The OAuth and OpenID Connect flows: authorize, grants, claims, introspection,

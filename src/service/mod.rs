@@ -45,8 +45,8 @@ use crate::crypto::password::PasswordHasher;
 pub(in crate::service) use error::conflict_on_unique;
 pub use error::{Error, HookFailure, HookReason, Internal, Result};
 pub use handles::{
-    Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, Identities, Lookups,
-    Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
+    Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, HookScripts, Identities,
+    Lookups, Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
 };
 pub(in crate::service) use store::db::Db;
 pub use store::{paging, time};
@@ -76,6 +76,7 @@ pub struct Services {
     pub(in crate::service) audit_committed: tokio::sync::broadcast::Sender<()>,
     pub(in crate::service) outcomes: events::deliveries::OutcomeWriter,
     pub(in crate::service) hook_client: crate::hooks::webhook::WebhookClient,
+    pub(in crate::service) scripts: Arc<events::scripts::ScriptStore>,
 }
 
 impl Services {

@@ -75,6 +75,7 @@ impl Services {
             hook_client: crate::hooks::webhook::WebhookClient::new(
                 config.hook.webhook_secret.as_ref().map(|s| s.expose().as_bytes()).unwrap_or_default(),
             ),
+            scripts: Arc::new(crate::service::events::scripts::ScriptStore::new(&config.hook)),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

@@ -402,3 +402,78 @@ async fn sign_in_hooks_refuse_see_the_user_and_can_require_a_second_factor() {
     let (status, page) = login(Browser::new(&app)).await;
     assert_eq!(status, 503, "{page}");
 }
+
+#[tokio::test]
+async fn script_hooks_add_a_claim_the_relying_party_sees_refuse_signups_and_fail_closed_on_a_loop() {
+    use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::write(
+        scripts.path().join("claims.ts"),
+        r#"
+interface Event { payload: { user: { standard_attributes: Record<string, unknown> }; jwt: { payload: Record<string, unknown> } } }
+export default async function (e: Event): Promise<object> {
+  const payload = { ...e.payload.jwt.payload, plan: "gold", email_seen: e.payload.user.standard_attributes.email };
+  return { is_allowed: true, mutations: { jwt: { payload } } };
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        scripts.path().join("idtoken.ts"),
+        "export default (e: any) => ({ is_allowed: true, mutations: { id_token: { payload: { ...e.payload.id_token.payload, plan: 'gold' } } } });",
+    )
+    .unwrap();
+    std::fs::write(
+        scripts.path().join("signup.ts"),
+        "export default (e: any) => e.payload.user.standard_attributes.email.endsWith('@blocked.example') ? { is_allowed: false, title: 'Not here', reason: 'blocked domain' } : { is_allowed: true };",
+    )
+    .unwrap();
+    std::fs::write(scripts.path().join("loop.ts"), "export default () => { for (;;) {} };").unwrap();
+    let dir = scripts.path().to_owned();
+    let app = spawn_with(move |c| {
+        c.hook.scripts_dir = Some(dir);
+        c.hook.sync_hook_timeout_seconds = 1;
+        c.hook.blocking_handlers = vec![
+            BlockingHandler { event: "oidc.jwt.pre_create".into(), url: "authgeardeno:///deno/claims.ts".into() },
+            BlockingHandler { event: "oidc.id_token.pre_create".into(), url: "authgeardeno:///deno/idtoken.ts".into() },
+            BlockingHandler { event: "user.pre_create".into(), url: "authgeardeno:///deno/signup.ts".into() },
+        ];
+    })
+    .await;
+    app.create_user("script@example.com", Some(PW)).await;
+    app.err(CREATE, json!({"e": "x@blocked.example"}), "BLOCKED_BY_HOOK", Some("HookDisallowed")).await;
+
+    // The `openidconnect` relying party verifies the ID token and reads the added claim.
+    let (rp, _) = spa(&app).await;
+    let browser = Browser::new(&app);
+    let f = start(&rp, &["email"], &[]);
+    let cb = browser.authorize_with_login(&f.url, "script@example.com", PW).await;
+    let http = crate::rp::http_client(reqwest::Client::new());
+    let token = rp
+        .exchange_code(AuthorizationCode::new(param(&cb, "code").unwrap()))
+        .set_pkce_verifier(f.verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = token.id_token().expect("an ID token");
+    id_token.claims(&rp.id_token_verifier(), &f.nonce).expect("the ID token verifies");
+    assert_eq!(jwt_claims(&id_token.to_string())["plan"], "gold");
+    let access = jwt_claims(token.access_token().secret());
+    assert_eq!(access["plan"], "gold");
+    assert_eq!(access["email_seen"], "script@example.com");
+
+    // A script that loops forever is stopped at the timeout and fails the sign-up closed.
+    let dir = scripts.path().to_owned();
+    let looping = spawn_with(move |c| {
+        c.hook.scripts_dir = Some(dir);
+        c.hook.sync_hook_timeout_seconds = 1;
+        c.hook.blocking_handlers =
+            vec![BlockingHandler { event: "user.pre_create".into(), url: "authgeardeno:///deno/loop.ts".into() }];
+    })
+    .await;
+    let started = Instant::now();
+    looping.err(CREATE, json!({"e": "l@example.com"}), "BLOCKED_BY_HOOK", Some("HookDeliveryTimeout")).await;
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(user_count(&looping).await, 0);
+    assert_eq!(user_count(&looping).await, 0, "the server still answers");
+}

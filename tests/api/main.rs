@@ -26,6 +26,7 @@ mod events;
 mod fraud_protection;
 mod fuzz;
 mod helpers;
+mod hook_scripts;
 mod hostile_input;
 mod identities;
 mod lockout;

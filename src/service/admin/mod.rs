@@ -9,6 +9,7 @@ pub mod authenticators;
 pub mod authorizations;
 pub(in crate::service) mod escalation;
 pub mod fraud_protection;
+pub mod hook_scripts;
 pub mod identities;
 pub mod lockouts;
 pub mod lookups;

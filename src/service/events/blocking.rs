@@ -182,15 +182,28 @@ impl Services {
         parse_response(event_type, &answer).map_err(|e| failed(event_type, reason::HOOK_INVALID_RESPONSE, e))
     }
 
-    /// A script handler's answer, as JSON bytes.
+    /// A script handler's answer, as JSON bytes. The script's own deadline is
+    /// `hook.sync_hook_timeout_seconds`; the chain's remaining time bounds it too.
     async fn script_answer(
         &self,
         event_type: &str,
         name: &str,
-        _envelope: &Value,
-        _timeout: Duration,
+        envelope: &Value,
+        timeout: Duration,
     ) -> Result<Vec<u8>> {
-        Err(failed(event_type, reason::HOOK_DELIVERY_FAILED, format!("script handler {name} is not available")))
+        use super::scripts::ScriptFailure;
+        let run = self.run_script_handler(name, envelope);
+        let out = match tokio::time::timeout(timeout, run).await {
+            Err(_) | Ok(Err(ScriptFailure::Timeout)) => {
+                return Err(failed(event_type, reason::HOOK_DELIVERY_TIMEOUT, format!("script {name} timed out")));
+            }
+            Ok(Err(ScriptFailure::BadOutput(e))) => {
+                return Err(failed(event_type, reason::HOOK_INVALID_RESPONSE, format!("script {name}: {e}")));
+            }
+            Ok(Err(e)) => return Err(failed(event_type, reason::HOOK_DELIVERY_FAILED, format!("script {name}: {e}"))),
+            Ok(Ok(v)) => v,
+        };
+        serde_json::to_vec(&out).map_err(|e| Error::caused("encoding a script's answer", e))
     }
 }
 

@@ -6,6 +6,8 @@
 //! - `routing.rs`: which handlers subscribe to an event type (from config);
 //! - `outbox.rs`: the event and its deliveries, written in the change's transaction;
 //! - `user_model.rs`: the user as event payloads show it (Authgear's API model);
+//! - `scripts.rs`: script handlers: their sources (Admin API or `hook.scripts_dir`) and
+//!   running them;
 //! - `deliveries.rs`: the delivery worker's claims and outcomes, and the Admin API's log
 //!   and redelivery;
 //! - `live.rs`: the live event stream (audit rows as they commit) of the Admin API's
@@ -17,4 +19,5 @@ pub mod deliveries;
 pub mod live;
 pub(in crate::service) mod outbox;
 pub mod routing;
+pub mod scripts;
 pub(in crate::service) mod user_model;

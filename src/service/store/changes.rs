@@ -1,6 +1,7 @@
 //! One truth across processes: every write to a cached area bumps that area's generation
 //! in its own transaction, and every process polls the generations (one small query every
-//! [`POLL`]), dropping its caches or reloading its keys when one moved. So a change made
+//! [`POLL`]), dropping its caches (applications, hook scripts) or reloading its keys when
+//! one moved. So a change made
 //! by any process reaches every other process within a second. The same loop reloads the
 //! signing keys when a published key becomes the signing key or an old one retires.
 
@@ -22,6 +23,8 @@ pub(in crate::service) enum Area {
     Applications,
     /// Signing keys.
     SigningKeys,
+    /// Hook scripts of the Admin API.
+    HookScripts,
 }
 
 impl Area {
@@ -29,6 +32,7 @@ impl Area {
         match self {
             Self::Applications => "applications",
             Self::SigningKeys => "signing_keys",
+            Self::HookScripts => "hook_scripts",
         }
     }
 }
@@ -49,6 +53,7 @@ pub(in crate::service) async fn bump(conn: &impl ConnectionTrait, area: Area) ->
 pub struct Generations {
     applications: AtomicI64,
     signing_keys: AtomicI64,
+    hook_scripts: AtomicI64,
     /// When (UTC micros) the loaded keys next change by themselves: a published key starts
     /// signing, or a key retires.
     next_key_change: AtomicI64,
@@ -59,6 +64,7 @@ impl Default for Generations {
         Self {
             applications: AtomicI64::new(-1),
             signing_keys: AtomicI64::new(-1),
+            hook_scripts: AtomicI64::new(-1),
             next_key_change: AtomicI64::new(i64::MAX),
         }
     }
@@ -83,6 +89,7 @@ impl Maintenance<'_> {
                 if let Err(e) = svc.maintenance().follow_changes().await {
                     // Unsure what changed: drop what could be stale.
                     svc.applications().forget().await;
+                    svc.scripts.forget();
                     tracing::warn!(cause = %e.describe(), "polling change generations failed");
                 }
             }
@@ -101,12 +108,15 @@ impl Maintenance<'_> {
             let seen = match area.as_str() {
                 "applications" => &g.applications,
                 "signing_keys" => &g.signing_keys,
+                "hook_scripts" => &g.hook_scripts,
                 _ => continue,
             };
             let before = seen.swap(generation, Ordering::Relaxed);
             if before != generation && before != -1 {
                 if area == "applications" {
                     self.applications().forget().await;
+                } else if area == "hook_scripts" {
+                    self.scripts.forget();
                 } else {
                     reload_keys = true;
                 }
