@@ -58,6 +58,29 @@ enum Command {
         #[arg(long, default_value = "admin-cli")]
         subject: String,
     },
+    /// Import users from an NDJSON or CSV file of Authgear's import records.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The file: NDJSON (one record per line), or CSV when it ends in .csv.
+    file: PathBuf,
+    /// Update existing users with the fields a record names (default: skip them).
+    #[arg(long)]
+    upsert: bool,
+    /// The login ID that finds existing users: email, phone_number or preferred_username.
+    #[arg(long, default_value = "email")]
+    identifier: String,
+    /// Validate every record and report outcomes without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// ndjson or csv (default: from the file name).
+    #[arg(long)]
+    format: Option<String>,
+    /// Continue an interrupted import of the same file after the records it committed.
+    #[arg(long)]
+    resume: Option<uuid::Uuid>,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +94,8 @@ enum KeysCommand {
     /// List the keys that can still verify tokens.
     List,
 }
+
+mod cli_import;
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -223,6 +248,10 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
                 .map_err(|e| anyhow::anyhow!(e.describe()))?;
             println!("{token}");
             Ok(())
+        }
+        Command::Import(args) => {
+            let (services, _) = authgraph::init_services(config).await?;
+            cli_import::run(&services, args).await
         }
         Command::Keys { command } => {
             let (services, _) = authgraph::init_services(config).await?;

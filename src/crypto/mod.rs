@@ -3,6 +3,7 @@
 
 pub mod challenge;
 pub mod device_jwt;
+pub mod foreign_hash;
 pub mod jwt;
 pub mod master_key;
 pub mod password;

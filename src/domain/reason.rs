@@ -180,3 +180,11 @@ pub const INTERNAL_ERROR: &str = "InternalError";
 pub const INVALID_CHARACTER: &str = "InvalidCharacter";
 /// `Unauthenticated`.
 pub const UNAUTHENTICATED: &str = "Unauthenticated";
+/// `InvalidImportRecord`: an import record that cannot be read or applied.
+pub const INVALID_IMPORT_RECORD: &str = "InvalidImportRecord";
+/// `InvalidPasswordHash`: an imported password hash of an unknown or malformed format.
+pub const INVALID_PASSWORD_HASH: &str = "InvalidPasswordHash";
+/// `UserImportNotFound`.
+pub const USER_IMPORT_NOT_FOUND: &str = "UserImportNotFound";
+/// `InvalidUserImport`: import options that cannot be used.
+pub const INVALID_USER_IMPORT: &str = "InvalidUserImport";

@@ -155,6 +155,12 @@ activity_types! {
     AdminApiMutationReplaceScopesOfClientidExecuted => "admin_api.mutation.replace_scopes_of_clientid.executed",
     AdminApiMutationRedeliverWebhookEventExecuted => "admin_api.mutation.redeliver_webhook_event.executed",
     AdminApiMutationRedeliverFailedWebhookDeliveriesExecuted => "admin_api.mutation.redeliver_failed_webhook_deliveries.executed",
+    AdminApiMutationImportUsersExecuted => "admin_api.mutation.import_users.executed",
+    AdminApiMutationCancelUserImportExecuted => "admin_api.mutation.cancel_user_import.executed",
+    /// A batch of a bulk import was written (or validated, in a dry run).
+    UserImportBatchCommitted => "user_import.batch_committed",
+    /// A bulk import finished.
+    UserImportCompleted => "user_import.completed",
     AdminApiMutationAnonymizeUserExecuted => "admin_api.mutation.anonymize_user.executed",
     AdminApiMutationScheduleAccountAnonymizationExecuted => "admin_api.mutation.schedule_account_anonymization.executed",
     AdminApiMutationScheduleAccountDeletionExecuted => "admin_api.mutation.schedule_account_deletion.executed",

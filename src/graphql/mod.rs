@@ -39,6 +39,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod signing_keys;
 pub mod text_check;
+pub mod user_import;
 pub mod users;
 pub mod webhooks;
 
@@ -60,6 +61,7 @@ pub struct Query(
     signing_keys::SigningKeyQuery,
     webhooks::WebhookQuery,
     hook_scripts::HookScriptQuery,
+    user_import::UserImportQuery,
 );
 
 /// Root mutation.
@@ -77,6 +79,7 @@ pub struct Mutation(
     lockout::LockoutMutation,
     webhooks::WebhookMutation,
     hook_scripts::HookScriptMutation,
+    user_import::UserImportMutation,
 );
 
 /// The Admin API schema type.

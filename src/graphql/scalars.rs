@@ -67,3 +67,8 @@ json_scalar!(
     /// Any JSON value: the event given to a hook script, or what the script returned.
     HookValue
 );
+json_scalar!(
+    /// A JSON value of a bulk import: a record (Authgear's import record), or the errors and
+    /// warnings of one.
+    UserImportValue
+);

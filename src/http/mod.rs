@@ -5,6 +5,7 @@ mod admin;
 pub mod client_ip;
 mod graphiql;
 mod subscriptions;
+mod user_import;
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -28,7 +29,11 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let graphiql_enabled = state.services.config().admin_api.graphiql;
     // GET is a WebSocket for subscriptions, or GraphiQL when it is enabled.
-    let mut admin = Router::new().route("/_api/admin/graphql", get(subscriptions::get).post(admin::graphql));
+    let mut admin = Router::new()
+        .route("/_api/admin/graphql", get(subscriptions::get).post(admin::graphql))
+        .route("/_api/admin/users/import", post(user_import::create))
+        .route("/_api/admin/users/import/{id}", get(user_import::get))
+        .route("/_api/admin/users/import/{id}/cancel", post(user_import::cancel));
     if graphiql_enabled {
         admin = admin
             .route("/graphiql", get(graphiql::page))

@@ -58,6 +58,8 @@ handles! {
     webhooks => Webhooks;
     /// Hook scripts managed through the Admin API.
     hook_scripts => HookScripts;
+    /// Bulk user imports: jobs, their records and outcomes.
+    imports => Imports;
     /// Batch look-ups by ID for the GraphQL data loaders.
     lookups => Lookups;
     /// The OAuth and OpenID Connect flows: authorize, grants, claims, introspection,

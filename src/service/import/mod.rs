@@ -1,0 +1,409 @@
+//! Bulk user import: Authgear's import records (NDJSON, CSV or a JSON request's
+//! `records`) written in batches of up to [`BATCH`] records, each batch one transaction
+//! with its users, its outcomes, the job's progress and an audit row. One import runs at
+//! a time per database (a lease row); a job can be cancelled between batches; a process
+//! that dies leaves whole batches in and the job `interrupted` at `processed`.
+
+mod jobs;
+mod prepare;
+pub mod record;
+pub mod source;
+mod write;
+
+use std::collections::HashSet;
+
+use entity::{group, role};
+use sea_orm::{EntityTrait, QuerySelect};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use prepare::Identifier;
+use prepare::{Keys, Prepared, RecordError};
+pub use source::{Format, RecordStream};
+pub use write::Outcome;
+use write::RecordResult;
+
+use crate::domain::reason;
+use crate::service::{Audit, Error, Imports, Result};
+
+/// Records per batch (one transaction).
+pub const BATCH: usize = 1000;
+
+/// How an import treats existing users, and whether it writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportOptions {
+    /// Update users that exist (by `identifier`) with the fields a record names; without
+    /// it they are skipped.
+    pub upsert: bool,
+    /// The login ID that finds an existing user.
+    pub identifier: Identifier,
+    /// Validate and report every record's outcome without changing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Where the records came from (`request`, `ndjson`, `csv`, a file name).
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self { upsert: false, identifier: Identifier::Email, dry_run: false, source: String::new() }
+    }
+}
+
+/// An import job and its summary.
+#[derive(Debug, Clone)]
+pub struct ImportJob {
+    /// Job ID.
+    pub id: Uuid,
+    /// Created (microseconds).
+    pub created_at: i64,
+    /// Started running (microseconds).
+    pub started_at: Option<i64>,
+    /// Ended (microseconds).
+    pub completed_at: Option<i64>,
+    /// `pending`, `running`, `completed`, `cancelled`, `interrupted` or `failed`.
+    pub status: String,
+    /// Its options.
+    pub options: ImportOptions,
+    /// Records read so far.
+    pub total: i64,
+    /// Records whose outcome is committed.
+    pub processed: i64,
+    /// New users.
+    pub inserted: i64,
+    /// Updated users.
+    pub updated: i64,
+    /// Existing users left alone.
+    pub skipped: i64,
+    /// Records not imported.
+    pub failed: i64,
+    /// Why the job stopped early.
+    pub error: Option<String>,
+    /// Cancellation was asked for.
+    pub cancel_requested: bool,
+}
+
+/// The outcome of one record.
+#[derive(Debug, Clone)]
+pub struct ImportDetail {
+    /// The record's index (0-based).
+    pub index: i64,
+    /// `inserted`, `updated`, `skipped` or `failed`.
+    pub outcome: String,
+    /// The user it made or found.
+    pub user_id: Option<Uuid>,
+    /// The failed record, secrets redacted.
+    pub record: Option<Value>,
+    /// `[{message}]`.
+    pub warnings: Option<Value>,
+    /// Authgear's API errors.
+    pub errors: Option<Value>,
+}
+
+/// A batch transaction that must not commit (a dry run), or failed.
+enum Stop {
+    Rollback(Vec<RecordResult>),
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl Imports<'_> {
+    /// Creates a pending job (audited); [`Imports::run`] then imports its records.
+    pub async fn create(&self, audit: &Audit, options: ImportOptions) -> Result<ImportJob> {
+        crate::domain::text::check_text("source", &options.source)?;
+        self.write(async |tx| {
+            let m = sea_orm::ActiveModelTrait::insert(jobs::new_job(&options), tx.conn()).await?;
+            let payload = json!({"import_id": m.id, "upsert": options.upsert,
+                "identifier": options.identifier.as_str(), "dry_run": options.dry_run});
+            tx.record(audit, None, payload).await?;
+            Ok(jobs::job_of(m))
+        })
+        .await
+    }
+
+    /// Creates a job and runs it in the background over `records`; returns it pending.
+    pub async fn start(&self, audit: &Audit, options: ImportOptions, records: RecordStream) -> Result<ImportJob> {
+        let job = self.create(audit, options).await?;
+        let services: crate::service::Services = (**self).clone();
+        let id = job.id;
+        tokio::spawn(async move {
+            if let Err(e) = services.imports().run(id, records).await {
+                tracing::error!(import = %id, error = ?e, "user import stopped");
+            }
+        });
+        Ok(job)
+    }
+
+    /// A job, if it exists.
+    pub async fn get(&self, id: Uuid) -> Result<Option<ImportJob>> {
+        match jobs::load(&self.db.conn, id).await {
+            Ok(m) => Ok(Some(jobs::job_of(m))),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A page of a job's per-record outcomes from record `offset`.
+    pub async fn details(&self, id: Uuid, offset: u64, limit: u64) -> Result<Vec<ImportDetail>> {
+        jobs::details(&self.db.conn, id, offset, limit).await
+    }
+
+    /// Asks a job to stop after its current batch (audited).
+    pub async fn cancel(&self, audit: &Audit, id: Uuid) -> Result<ImportJob> {
+        self.write(async |tx| {
+            jobs::request_cancel(tx.conn(), id).await?;
+            tx.record(audit, None, json!({"import_id": id})).await?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+        self.get(id).await?.ok_or_else(|| Error::not_found(reason::USER_IMPORT_NOT_FOUND, "the import is gone"))
+    }
+
+    /// Runs job `id` over `records`: waits for the import lease, then writes the records
+    /// batch by batch until they end, the job is cancelled, or something fails inside.
+    pub async fn run(&self, id: Uuid, mut records: RecordStream) -> Result<ImportJob> {
+        loop {
+            if jobs::cancel_requested(&self.db.conn, id).await? {
+                self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await).await?;
+                return self.finished(id).await;
+            }
+            if self.write_unaudited(async |tx| jobs::try_lock(tx.conn(), id).await).await? {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let result = self.run_locked(id, &mut records).await;
+        // Whatever happened, the lease goes (if this process still holds it).
+        let unlocked = self.write_unaudited(async |tx| jobs::unlock(tx.conn(), id).await).await;
+        if let Err(e) = result {
+            tracing::error!(import = %id, error = ?e, "user import failed");
+            let message = match &e {
+                Error::Internal(_) => "the import failed inside the server; see the server log".to_owned(),
+                other => other.describe(),
+            };
+            self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "failed", Some(message.clone())).await)
+                .await?;
+        }
+        unlocked?;
+        self.finished(id).await
+    }
+
+    async fn finished(&self, id: Uuid) -> Result<ImportJob> {
+        self.get(id).await?.ok_or_else(|| Error::not_found(reason::USER_IMPORT_NOT_FOUND, "the import is gone"))
+    }
+
+    async fn run_locked(&self, id: Uuid, records: &mut RecordStream) -> Result<()> {
+        let job = jobs::job_of(jobs::load(&self.db.conn, id).await?);
+        self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "running", None).await).await?;
+        let keys = self.key_maps().await?;
+        let mut idx = job.processed;
+        // Records of the previous run of this job (none for a new one) are skipped.
+        for _ in 0..job.processed {
+            if records.recv().await.is_none() {
+                break;
+            }
+        }
+        let mut items = Vec::with_capacity(BATCH);
+        loop {
+            items.clear();
+            let n = records.recv_many(&mut items, BATCH).await;
+            if n == 0 {
+                break;
+            }
+            while items.len() < BATCH {
+                match records.try_recv() {
+                    Ok(i) => items.push(i),
+                    Err(_) => break,
+                }
+            }
+            let prepared: Vec<Result<Prepared, (Option<Value>, RecordError)>> = items
+                .drain(..)
+                .map(|item| {
+                    let i = idx;
+                    idx += 1;
+                    match item {
+                        Ok(raw) => {
+                            prepare::prepare(&self.config, &self.master_key, &keys, job.options.identifier, i, &raw)
+                                .map_err(|e| (Some(record::redacted(&raw)), e))
+                        }
+                        Err(why) => Err((None, RecordError::new(reason::INVALID_IMPORT_RECORD, why))),
+                    }
+                })
+                .collect();
+            self.commit(&job, idx - prepared.len() as i64, prepared).await?;
+            if jobs::cancel_requested(&self.db.conn, id).await? {
+                self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await).await?;
+                return Ok(());
+            }
+        }
+        let done = self.finished(id).await?;
+        let audit = system_audit("user_import.completed");
+        self.write(async |tx| {
+            jobs::set_status(tx.conn(), id, "completed", None).await?;
+            let payload = json!({"import_id": id, "summary": {"total": done.total, "inserted": done.inserted,
+                "updated": done.updated, "skipped": done.skipped, "failed": done.failed}});
+            tx.record(&audit, None, payload).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn key_maps(&self) -> Result<Keys> {
+        let roles = role::Entity::find()
+            .select_only()
+            .column(role::Column::Key)
+            .column(role::Column::Id)
+            .into_tuple::<(String, Uuid)>()
+            .all(&self.db.conn)
+            .await?;
+        let groups = group::Entity::find()
+            .select_only()
+            .column(group::Column::Key)
+            .column(group::Column::Id)
+            .into_tuple::<(String, Uuid)>()
+            .all(&self.db.conn)
+            .await?;
+        Ok(Keys { roles: roles.into_iter().collect(), groups: groups.into_iter().collect() })
+    }
+
+    /// Writes one read batch: records that failed their checks, and the rest in runs
+    /// without a repeated login ID (a repeat must see the earlier record's user).
+    async fn commit(
+        &self,
+        job: &ImportJob,
+        first: i64,
+        prepared: Vec<Result<Prepared, (Option<Value>, RecordError)>>,
+    ) -> Result<()> {
+        let mut early = Vec::new();
+        let mut run: Vec<Prepared> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for (offset, p) in prepared.into_iter().enumerate() {
+            match p {
+                Err((record, e)) => early.push(RecordResult::failed(first + offset as i64, record, e.to_json())),
+                Ok(p) => {
+                    let keys: Vec<String> = p
+                        .login_ids
+                        .iter()
+                        .map(|(_, id)| format!("{}:{}", id.kind.as_str(), id.unique_key))
+                        .chain(p.user_id.map(|u| format!("sub:{u}")))
+                        .collect();
+                    if keys.iter().any(|k| seen.contains(k)) {
+                        self.commit_run(job, std::mem::take(&mut run), std::mem::take(&mut early)).await?;
+                        seen.clear();
+                    }
+                    seen.extend(keys);
+                    run.push(p);
+                }
+            }
+        }
+        self.commit_run(job, run, early).await
+    }
+
+    /// One transaction: the run's users, the outcomes (with `early` failures), progress
+    /// and an audit row. A unique-key race retries the records one by one.
+    async fn commit_run(&self, job: &ImportJob, run: Vec<Prepared>, early: Vec<RecordResult>) -> Result<()> {
+        if run.is_empty() && early.is_empty() {
+            return Ok(());
+        }
+        match self.commit_once(job, &run, early.clone()).await {
+            Err(Error::Conflict { .. }) if run.len() > 1 => {
+                let mut early = Some(early);
+                for p in run {
+                    let e = early.take().unwrap_or_default();
+                    match self.commit_once(job, std::slice::from_ref(&p), e.clone()).await {
+                        Err(Error::Conflict { reason, message }) => {
+                            let mut e = e;
+                            e.push(RecordResult::failed(
+                                p.idx,
+                                Some(p.redacted.clone()),
+                                RecordError::new(reason, message).to_json(),
+                            ));
+                            self.commit_once(job, &[], e).await?;
+                        }
+                        other => other?,
+                    }
+                }
+                Ok(())
+            }
+            Err(Error::Conflict { reason, message }) => {
+                let mut early = early;
+                for p in &run {
+                    early.push(RecordResult::failed(
+                        p.idx,
+                        Some(p.redacted.clone()),
+                        RecordError::new(reason, message.clone()).to_json(),
+                    ));
+                }
+                self.commit_once(job, &[], early).await
+            }
+            other => other,
+        }
+    }
+
+    async fn commit_once(&self, job: &ImportJob, run: &[Prepared], early: Vec<RecordResult>) -> Result<()> {
+        let identifier = job.options.identifier.login_key();
+        let upsert = job.options.upsert;
+        let mut results = if job.options.dry_run && !run.is_empty() {
+            // Everything is written, then rolled back: the outcomes are what a real run
+            // would give, conflicts included.
+            let attempt = self
+                .write_unaudited(async |tx| {
+                    let r = write::write_batch(tx.conn(), run, identifier, upsert).await?;
+                    Err::<(), Stop>(Stop::Rollback(r))
+                })
+                .await;
+            match attempt {
+                Err(Stop::Rollback(r)) => r,
+                Err(Stop::Failed(e)) => return Err(e),
+                Ok(()) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let audit = system_audit("user_import.batch_committed");
+        self.write(async |tx| {
+            let conn = tx.conn();
+            if !jobs::renew(conn, job.id).await? {
+                return Err(Error::internal("the import lease was taken by another process"));
+            }
+            if !job.options.dry_run && !run.is_empty() {
+                results = write::write_batch(conn, run, identifier, upsert).await?;
+            }
+            results.extend(early.iter().cloned());
+            results.sort_by_key(|r| r.idx);
+            jobs::save_results(conn, job.id, &results).await?;
+            let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+            let payload = json!({
+                "import_id": job.id,
+                "from": results.first().map(|r| r.idx),
+                "to": results.last().map(|r| r.idx),
+                "inserted": count(Outcome::Inserted),
+                "updated": count(Outcome::Updated),
+                "skipped": count(Outcome::Skipped),
+                "failed": count(Outcome::Failed),
+                "dry_run": job.options.dry_run,
+            });
+            tx.record(&audit, None, payload).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn system_audit(activity: &str) -> Audit {
+    Audit {
+        actor: crate::service::Actor {
+            subject: Some("system".into()),
+            triggered_by: crate::service::TriggeredBy::System,
+            ..Default::default()
+        },
+        activity: activity.into(),
+    }
+}
