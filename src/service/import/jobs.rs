@@ -176,9 +176,7 @@ pub(super) async fn save_results(conn: &impl ConnectionTrait, id: Uuid, results:
             errors: Set((!r.errors.is_empty()).then(|| Value::Array(r.errors.clone()))),
         })
         .collect();
-    for chunk in rows.chunks(1000) {
-        user_import_result::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await?;
-    }
+    crate::service::store::bulk::insert_rows(conn, rows).await?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::prepare::{Factor, Prepared};
 use crate::domain::reason;
 use crate::service::admin::user_rows::{refresh_derived, user_row};
+use crate::service::store::bulk::in_text_list;
 use crate::service::store::time::{micros, now};
 use crate::service::{Result, conflict_on_unique};
 
@@ -57,19 +58,11 @@ impl RecordResult {
     }
 }
 
-/// Rows per INSERT statement: well under SQLite's 32,766 bound parameters.
-const ROWS_PER_INSERT: usize = 400;
-
 async fn insert_chunks<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> Result<()>
 where
     A: ActiveModelTrait + Send,
 {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(ROWS_PER_INSERT).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(conn).await.map_err(taken)?;
-    }
-    Ok(())
+    crate::service::store::bulk::insert_rows(conn, rows).await.map_err(taken)
 }
 
 /// A unique-key violation as a conflict: a login ID or user ID that a concurrent writer took.
@@ -160,6 +153,7 @@ pub(super) async fn write_batch(
     upsert: bool,
 ) -> Result<Vec<RecordResult>> {
     let t = micros(now());
+    let backend = conn.get_database_backend();
     // Who already exists, by identifier.
     let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
     let existing: HashMap<String, Uuid> = identity::Entity::find()
@@ -167,7 +161,7 @@ pub(super) async fn write_batch(
         .column(identity::Column::UniqueKey)
         .column(identity::Column::UserId)
         .filter(Expr::col(identity::Column::LoginIdType).eq(identifier_type))
-        .filter(Expr::col(identity::Column::UniqueKey).is_in(keys))
+        .filter(in_text_list(backend, "identities", "unique_key", &keys))
         .into_tuple::<(String, Uuid)>()
         .all(conn)
         .await?
@@ -184,7 +178,7 @@ pub(super) async fn write_batch(
             .select_only()
             .column(identity::Column::LoginIdType)
             .column(identity::Column::UniqueKey)
-            .filter(Expr::col(identity::Column::UniqueKey).is_in(other_keys))
+            .filter(in_text_list(backend, "identities", "unique_key", &other_keys))
             .into_tuple::<(String, String)>()
             .all(conn)
             .await?
