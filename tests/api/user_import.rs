@@ -341,10 +341,21 @@ async fn cli_imports_100k_users_survives_a_kill_and_resumes() {
     child.wait().unwrap();
     assert!(processed > 0, "the import got going");
     let j = job(&app, &id).await;
+    assert_eq!(j["status"], "running", "the dead process's lease has not lapsed yet: {j:#}");
     let stopped = j["processed"].as_i64().unwrap();
     assert!(stopped < 100_000, "killed before the end: {j:#}");
     assert_eq!(stopped % 1000, 0, "whole batches only: {j:#}");
     assert_eq!(total_users(&app).await, stopped, "exactly the committed records are in");
+    // Once the dead process's lease lapses (made to lapse now), the job reads as interrupted.
+    {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+        db.execute_unprepared("UPDATE job_locks SET held_until = 0").await.unwrap();
+        db.close().await.unwrap();
+    }
+    let j = job(&app, &id).await;
+    assert_eq!(j["status"], "interrupted", "{j:#}");
+    assert!(j["error"]["message"].as_str().unwrap().contains("processed"));
 
     let out = cli(&app, &[path, "--resume", &id]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

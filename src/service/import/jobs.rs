@@ -64,6 +64,22 @@ pub(super) async fn load(conn: &impl ConnectionTrait, id: Uuid) -> Result<user_i
         .ok_or_else(|| Error::not_found(reason::USER_IMPORT_NOT_FOUND, format!("import {id} does not exist")))
 }
 
+/// Why an interrupted job stopped.
+pub(super) const INTERRUPTED: &str =
+    "the server stopped during the import; `processed` records are in, the rest are not";
+
+/// Whether `owner` holds an unexpired import lease.
+pub(super) async fn holds_lock(conn: &impl ConnectionTrait, owner: Uuid) -> Result<bool> {
+    let t = micros(now());
+    Ok(job_lock::Entity::find()
+        .filter(Expr::col(job_lock::Column::Name).eq(LOCK))
+        .filter(Expr::col(job_lock::Column::Owner).eq(owner.to_string()))
+        .filter(Expr::col(job_lock::Column::HeldUntil).gte(t))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// Takes the import lease for `owner` when it is free or expired. Jobs the previous
 /// holder left `running` are marked `interrupted`: their `processed` says where they
 /// stopped. One UPDATE decides between racing processes.
@@ -87,10 +103,7 @@ pub(super) async fn try_lock(conn: &impl ConnectionTrait, owner: Uuid) -> Result
         user_import::Entity::update_many()
             .col_expr(user_import::Column::Status, Expr::value("interrupted"))
             .col_expr(user_import::Column::CompletedAt, Expr::value(t))
-            .col_expr(
-                user_import::Column::Error,
-                Expr::value("the server stopped during the import; `processed` records are in, the rest are not"),
-            )
+            .col_expr(user_import::Column::Error, Expr::value(INTERRUPTED))
             .filter(Expr::col(user_import::Column::Status).eq("running"))
             .filter(Expr::col(user_import::Column::Id).ne(owner))
             .exec(conn)

@@ -141,13 +141,19 @@ impl Imports<'_> {
         Ok(job)
     }
 
-    /// A job, if it exists.
+    /// A job, if it exists. A `running` job whose process no longer holds the lease (it
+    /// died) reads as `interrupted`.
     pub async fn get(&self, id: Uuid) -> Result<Option<ImportJob>> {
-        match jobs::load(&self.db.conn, id).await {
-            Ok(m) => Ok(Some(jobs::job_of(m))),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+        let mut job = match jobs::load(&self.db.conn, id).await {
+            Ok(m) => jobs::job_of(m),
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if job.status == "running" && !jobs::holds_lock(&self.db.conn, id).await? {
+            job.status = "interrupted".into();
+            job.error = Some(jobs::INTERRUPTED.into());
         }
+        Ok(Some(job))
     }
 
     /// A page of a job's per-record outcomes from record `offset`.
