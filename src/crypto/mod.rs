@@ -1,8 +1,9 @@
-//! Cryptography: password hashing, the master key, signing keys and JWTs, random secrets,
+//! Cryptography: password hashing (and foreign hashes of imported users), the master key, signing keys and JWTs, random secrets,
 //! the challenges of `/oauth2/challenge` and the JWTs that devices sign.
 
 pub mod challenge;
 pub mod device_jwt;
+pub mod foreign_hash;
 pub mod jwt;
 pub mod master_key;
 pub mod password;
