@@ -487,7 +487,7 @@ fn import_pbkdf2(h: &str, prf: Pbkdf2Prf) -> Result<StoredHash, ForeignHashError
 }
 
 /// Splits a stored form `$<ident>$<params>$<fields...>` with exactly `n` base64 fields.
-fn split_stored<'a>(rest: &'a str, n: usize) -> Option<(&'a str, Vec<Vec<u8>>)> {
+fn split_stored(rest: &str, n: usize) -> Option<(&str, Vec<Vec<u8>>)> {
     let mut parts = rest.split('$');
     let ps = parts.next()?;
     let fields: Option<Vec<Vec<u8>>> = parts.map(|f| STANDARD_NO_PAD.decode(f).ok()).collect();
