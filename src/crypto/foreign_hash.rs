@@ -14,7 +14,9 @@
 //! | `pbkdf2_sha1`, `pbkdf2_sha256` | `$authgraph-pbkdf2-sha1$i=..$<salt>$<hash>`, `$authgraph-pbkdf2-sha256$...` |
 //! | `sha256_salted`, `sha512_salted` | `$authgraph-sha256-salted$salt=before$<salt>$<digest>` (or `after`), `$authgraph-sha512-salted$...` |
 //!
-//! `<...>` are the raw bytes in standard base64 without padding. The Firebase form carries
+//! `<...>` are the raw bytes in standard base64 without padding. A `password_hash` that is
+//! already a stored `$authgraph-…` form of its `type` (what an export writes, see
+//! [`StoredHash::export_record`]) is taken as it is. The Firebase form carries
 //! the project's parameters, so a later change of `[password_import.firebase_scrypt]`
 //! cannot lock out users who have not signed in yet. Every form bounds its cost (memory,
 //! iterations), checked both at import and before each verification.
@@ -249,6 +251,18 @@ impl ImportedPassword {
             )));
         }
         let h = self.password_hash.as_str();
+        // A stored form as an export wrote it reads back unchanged (for Firebase hashes,
+        // with the project's parameters it carries).
+        if h.starts_with("$authgraph-") && TYPES.contains(&kind) {
+            let stored = StoredHash::parse(h).map_err(|e| ForeignHashError::new(format!("password_hash: {e}")))?;
+            if stored.import_type() != kind {
+                return malformed(kind, format!("it is a stored {} hash", stored.import_type()));
+            }
+            if self.salt.is_some() {
+                return Err(ForeignHashError::new("password.salt is not used with a stored $authgraph-… hash"));
+            }
+            return Ok(stored.encode());
+        }
         let stored = match kind {
             "bcrypt" => parse_bcrypt(h, kind)?,
             "argon2" => parse_argon2(&normalize_argon2(h, kind)?, kind)?,
@@ -554,6 +568,35 @@ impl StoredHash {
         Ok(hash)
     }
 
+    /// The import `type` this hash came in as (`argon2` for the server's own).
+    pub fn import_type(&self) -> &'static str {
+        match self {
+            Self::Argon2(_) => "argon2",
+            Self::Bcrypt(_) => "bcrypt",
+            Self::Scrypt { .. } => "scrypt",
+            Self::FirebaseScrypt { .. } => "firebase_scrypt",
+            Self::Pbkdf2 { prf: Pbkdf2Prf::Sha1, .. } => "pbkdf2_sha1",
+            Self::Pbkdf2 { prf: Pbkdf2Prf::Sha256, .. } => "pbkdf2_sha256",
+            Self::SaltedSha { sha: Sha::Sha256, .. } => "sha256_salted",
+            Self::SaltedSha { sha: Sha::Sha512, .. } => "sha512_salted",
+        }
+    }
+
+    /// The `password` object of an export record for a stored hash: `{type,
+    /// password_hash}` with the stored form itself, which an import reads back unchanged.
+    /// `None` for a form this server cannot read.
+    pub fn export_record(stored: &str) -> Option<ImportedPassword> {
+        let hash = Self::parse(stored).ok()?;
+        Some(ImportedPassword {
+            kind: hash.import_type().to_owned(),
+            password_hash: hash.encode(),
+            salt: None,
+            expire_after: None,
+            salt_position: None,
+            salt_encoding: None,
+        })
+    }
+
     /// The stored form ([`StoredHash::parse`] reads it back).
     pub fn encode(&self) -> String {
         match self {
@@ -770,6 +813,10 @@ mod tests {
         assert!(!parsed.verify(b"wrong password"), "{} refuses a wrong password", rec.kind);
         assert!(!parsed.verify(format!("{password} ").as_bytes()), "{} refuses a near miss", rec.kind);
         assert!(parsed.needs_rehash(), "{} is upgraded at sign-in", rec.kind);
+        // What an export writes, an import reads back unchanged, even without the config.
+        let exported = StoredHash::export_record(&stored).unwrap();
+        assert_eq!(exported.kind, rec.kind);
+        assert_eq!(exported.stored_form(&PasswordImportConfig::default()).unwrap(), stored);
         stored
     }
 
@@ -979,6 +1026,14 @@ mod tests {
         for s in ["", "plain", "$md5$abc", "$authgraph-md5$x$y$z", "$authgraph-scrypt$ln=10$a$b", "$2b$"] {
             assert!(StoredHash::parse(s).is_err(), "{s}");
         }
+        // A stored form of another type, or with a salt beside it, is refused.
+        let stored =
+            with_salt("sha256_salted", "4ecde0b80c3e2724a0e56f8903554336a174bc25b0bbc9ff7d50c808c5342d18", "s")
+                .stored_form(&firebase_cfg())
+                .unwrap();
+        assert!(error(&record("sha512_salted", &stored)).contains("it is a stored sha256_salted hash"));
+        assert!(error(&with_salt("sha256_salted", &stored, "s")).contains("salt is not used"));
+        assert!(error(&record("scrypt", "$authgraph-scrypt$ln=10$a$b")).contains("unknown form"));
         // A stored form edited to cost too much is refused before any work.
         let huge = "$authgraph-pbkdf2-sha256$i=4000000000$c2FsdA$WYgsCdPksPRcXCYy4AMZIhtWJ2HdCO/2MNYuuWMmps0";
         assert!(StoredHash::parse(huge).is_err());
