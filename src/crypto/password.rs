@@ -73,8 +73,8 @@ impl PasswordHasher {
     }
 
     /// Whether a stored hash that a password just matched should be replaced by a fresh
-    /// hash of that password: a foreign hash, an Argon2 hash with other parameters than the
-    /// server's (m=19456 KiB, t=2, p=1, Argon2id v19, 32 bytes).
+    /// hash of that password: a foreign hash, or an Argon2 hash with other parameters than
+    /// the server's (Argon2id v19, m=19456 KiB, t=2, p=1, 32 bytes).
     pub fn needs_rehash(&self, stored: &str) -> bool {
         StoredHash::parse(stored).is_ok_and(|h| h.needs_rehash())
     }
