@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 /// Each top-level module with the modules it may use. Read top to bottom: the adapters,
 /// the state they share, the Admin API schema, the business logic, the building blocks.
-/// `config` may be used by any layer above it; `domain` and `crypto` use nothing.
+/// `config` may be used by any layer above it; `domain` uses nothing; `crypto` only reads
+/// `config` (the parameters of imported password hashes).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["state", "oidc", "graphql", "service", "config", "domain", "crypto"]),
     ("oidc", &["state", "service", "config", "domain", "crypto"]),
@@ -26,7 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("service", &["hooks", "config", "domain", "crypto"]),
     ("hooks", &["config", "domain", "crypto"]),
     ("config", &["domain"]),
-    ("crypto", &[]),
+    ("crypto", &["config"]),
     ("domain", &[]),
     // The `import` command of the binary: it uses the library by its name (`authgraph::`).
     ("cli_import", &[]),

@@ -21,6 +21,7 @@ mod hook;
 mod lockout;
 mod login;
 mod messaging;
+mod password_import;
 mod social;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
@@ -48,6 +49,7 @@ pub use messaging::{
     EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
     SmsWebhookConfig, TWILIO_API, TwilioConfig,
 };
+pub use password_import::{FirebaseScryptConfig, PasswordImportConfig};
 pub use social::{AccountLinking, OAuthProviderConfig, ProviderType, SocialLoginConfig};
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
@@ -172,6 +174,9 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Extra token claims from attributes, roles and groups (no code needed).
     pub custom_claims: Vec<CustomClaim>,
+    /// Password hashes imported from other systems: project-wide parameters such as
+    /// Firebase's signer key.
+    pub password_import: PasswordImportConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -239,6 +244,7 @@ impl Default for Config {
             hook: HookConfig::default(),
             audit: AuditConfig::default(),
             custom_claims: Vec::new(),
+            password_import: PasswordImportConfig::default(),
         }
     }
 }
@@ -349,6 +355,7 @@ impl Config {
         })?;
         config.social_login.read_secret_files()?;
         config.hook.read_secret_files()?;
+        config.password_import.read_secret_files()?;
         config.validate()?;
         // `RUST_LOG` replaces `log.level`: a typo there must not silence the server.
         if let Ok(filter) = std::env::var("RUST_LOG") {
@@ -377,6 +384,7 @@ impl Config {
         self.fraud_protection.validate()?;
         self.social_login.validate()?;
         self.hook.validate()?;
+        self.password_import.validate()?;
         claims::validate(&self.custom_claims, &self.custom_attributes)?;
         if !(1..=3650).contains(&self.audit.retention_days) {
             return bad("audit.retention_days", "must be between 1 and 3650");

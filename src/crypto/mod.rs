@@ -1,4 +1,4 @@
-//! Cryptography: password hashing, the master key, signing keys and JWTs, random secrets,
+//! Cryptography: password hashing (and foreign hashes of imported users), the master key, signing keys and JWTs, random secrets,
 //! the challenges of `/oauth2/challenge` and the JWTs that devices sign.
 
 pub mod challenge;

@@ -1,10 +1,13 @@
-//! Argon2id password hashing on a bounded blocking pool.
+//! Argon2id password hashing on a bounded blocking pool; verification also accepts the
+//! foreign hashes of imported users (see [`super::foreign_hash`]).
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
+
+use super::foreign_hash::StoredHash;
 
 /// Hashes and verifies passwords with Argon2id (m=19456 KiB, t=2, p=1).
 ///
@@ -51,8 +54,11 @@ impl PasswordHasher {
         self.run(move || hash_sync(password.as_bytes())).await?
     }
 
-    /// Verifies a password; with `None` it checks a dummy hash so that an unknown user
-    /// takes as long as a known one, and returns false.
+    /// Verifies a password against any stored form: the server's Argon2id, or a foreign
+    /// hash of an imported user (bcrypt, Argon2, scrypt, Firebase scrypt, PBKDF2, salted
+    /// SHA-2), on the blocking pool with constant-time comparisons. A stored hash in no
+    /// known form matches nothing. With `None` it checks a dummy hash so that an unknown
+    /// user takes as long as a known one, and returns false.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
         let known = phc.is_some();
         let phc = match phc {
@@ -62,13 +68,14 @@ impl PasswordHasher {
                 self.dummy_hash.get_or_try_init(|| self.hash(random)).await?.clone()
             }
         };
-        let ok = self
-            .run(move || {
-                PasswordHash::new(&phc)
-                    .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
-                    .unwrap_or(false)
-            })
-            .await?;
+        let ok = self.run(move || StoredHash::parse(&phc).is_ok_and(|h| h.verify(password.as_bytes()))).await?;
         Ok(ok && known)
+    }
+
+    /// Whether a stored hash that a password just matched should be replaced by a fresh
+    /// hash of that password: a foreign hash, or an Argon2 hash with other parameters than
+    /// the server's (Argon2id v19, m=19456 KiB, t=2, p=1, 32 bytes).
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        StoredHash::parse(stored).is_ok_and(|h| h.needs_rehash())
     }
 }

@@ -23,6 +23,7 @@ mod device_tokens;
 mod escalation;
 mod event_stream;
 mod events;
+mod foreign_hashes;
 mod fraud_protection;
 mod fuzz;
 mod helpers;

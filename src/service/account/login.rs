@@ -17,7 +17,7 @@ use crate::service::store::time::{micros, now, strings};
 use crate::service::unit_of_work::Tx;
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result, Services};
-use entity::{session, user};
+use entity::{authenticator, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
@@ -225,11 +225,10 @@ impl Account<'_> {
         let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         // Kept only to check the password against the policy once it proved right.
         let plain = self.config.password_policy.force_change.then(|| password.clone());
-        let ok = self
-            .hasher
-            .verify(password, pw.as_ref().and_then(|p| p.password_hash.clone()))
-            .await
-            .map_err(Error::from)?;
+        let stored = pw.as_ref().and_then(|p| p.password_hash.clone());
+        // An imported (foreign) or outdated hash is replaced once the password proves right.
+        let rehash = stored.as_deref().filter(|h| self.hasher.needs_rehash(h)).map(|_| password.clone());
+        let ok = self.hasher.verify(password, stored).await.map_err(Error::from)?;
         if !ok {
             reservation.keep();
             let audit = Audit { actor: actor.clone(), activity: "authentication.primary.password.failed".into() };
@@ -243,6 +242,9 @@ impl Account<'_> {
         }
         // The password was right: the attempt is not a failure.
         self.release_attempt(reservation).await?;
+        if let (Some(pw), Some(password)) = (&pw, rehash) {
+            self.upgrade_password_hash(pw, password).await;
+        }
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         self.check_may_sign_in(&user)?;
@@ -260,6 +262,39 @@ impl Account<'_> {
             return self.required_second_factor(&user, first, flow, t).await;
         }
         self.second_factor_or_session(&user, first, flow, actor, replaces, t).await
+    }
+
+    /// Replaces the foreign or outdated hash of `pw`, which `password` just matched, by the
+    /// server's Argon2id. Only the hash changes: `updated_at` dates the password itself (its
+    /// age for `password_policy.expiry`), and the password is the same. The row is left
+    /// alone if its hash changed meanwhile (a password change racing this sign-in). Not an
+    /// audited change (the server rewrites its own storage; no one changed anything), and
+    /// best effort: a failure is logged and the sign-in goes on, to try again next time.
+    async fn upgrade_password_hash(&self, pw: &authenticator::Model, password: String) {
+        let Some(old) = pw.password_hash.clone() else { return };
+        let new = match self.hasher.hash(password).await {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not rehash an imported password");
+                return;
+            }
+        };
+        let id = pw.id;
+        let result = self
+            .write_unaudited(async |tx| {
+                let done = authenticator::Entity::update_many()
+                    .col_expr(authenticator::Column::PasswordHash, Expr::value(new.clone()))
+                    .filter(Expr::col(authenticator::Column::Id).eq(id))
+                    .filter(Expr::col(authenticator::Column::PasswordHash).eq(old.clone()))
+                    .exec(tx.conn())
+                    .await?;
+                Ok::<_, Error>(done.rows_affected)
+            })
+            .await;
+        match result {
+            Ok(n) => tracing::info!(authenticator = %id, upgraded = n == 1, "password hash upgraded to Argon2id"),
+            Err(e) => tracing::warn!(authenticator = %id, error = ?e, "could not store the upgraded password hash"),
+        }
     }
 
     /// A hook's `constraints.amr` asked for a second factor: the second step when the

@@ -166,8 +166,13 @@ fn login(config: &Config, key: &'static str, field: &str, v: &str) -> Result<Log
     LoginId::parse(&config.login_id, key, v).map_err(|e| RecordError::new(e.reason, format!("{field}: {}", e.message)))
 }
 
-fn password(p: &crate::crypto::foreign_hash::ImportedPassword, field: &str) -> Result<String, RecordError> {
-    p.stored_form().map_err(|e| RecordError::new(reason::INVALID_PASSWORD_HASH, format!("{field}: {e}")))
+fn password(
+    config: &Config,
+    p: &crate::crypto::foreign_hash::ImportedPassword,
+    field: &str,
+) -> Result<String, RecordError> {
+    p.stored_form(&config.password_import)
+        .map_err(|e| RecordError::new(reason::INVALID_PASSWORD_HASH, format!("{field}: {e}")))
 }
 
 fn by_key(map: &HashMap<String, Uuid>, keys: &[String], what: &str) -> Result<Vec<Uuid>, RecordError> {
@@ -251,7 +256,7 @@ pub(super) fn prepare(
     let password = rec
         .password
         .as_ref()
-        .map(|p| Ok::<_, RecordError>((password(p, "password")?, p.expire_after.map(micros))))
+        .map(|p| Ok::<_, RecordError>((password(config, p, "password")?, p.expire_after.map(micros))))
         .transpose()?;
     let factors = match &rec.mfa {
         Some(m) => factors(config, master_key, m)?,
@@ -295,7 +300,7 @@ fn factors(config: &Config, master_key: &MasterKey, m: &MfaRecord) -> Result<Vec
         out.push(Factor::Sms(id.value));
     }
     if let Some(p) = &m.password {
-        out.push(Factor::Password(password(p, "mfa.password")?));
+        out.push(Factor::Password(password(config, p, "mfa.password")?));
     }
     for t in m.totp.iter().chain(&m.totps) {
         let cleaned: String = t.secret.chars().filter(|c| !c.is_whitespace() && *c != '=').collect();
