@@ -336,6 +336,14 @@ async fn scheduling_disables_and_signs_out_and_unscheduling_reenables() {
         Some("InvalidAccountStatusTransition"),
     )
     .await;
+    // Re-enabling is unscheduling, not `setDisabledStatus`.
+    app.err(
+        "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: false}) { user { id } } }",
+        u.clone(),
+        "BAD_USER_INPUT",
+        Some("InvalidAccountStatusTransition"),
+    )
+    .await;
     let d = app
         .ok("mutation($u: ID!) { unscheduleAccountDeletion(input: {userID: $u}) { user { isDisabled deleteAt deleteReason } } }", u.clone())
         .await;

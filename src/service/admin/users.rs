@@ -219,6 +219,14 @@ impl Users<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = admin_user_row(txn, user_id.uuid()).await?;
+            if row.delete_at.is_some() || row.anonymize_at.is_some() {
+                // As in Authgear: a scheduled deletion or anonymization is unscheduled, not
+                // overridden, so that no re-enabled account is deleted later.
+                return Err(Error::invalid(
+                    reason::INVALID_ACCOUNT_STATUS_TRANSITION,
+                    "the user's deletion or anonymization is scheduled: unschedule it first",
+                ));
+            }
             if let Some((from, until)) = window {
                 let outside = row.account_valid_from.is_some_and(|v| micros(from) < v)
                     || row.account_valid_until.is_some_and(|v| micros(until) > v);
