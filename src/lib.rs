@@ -38,6 +38,7 @@ pub fn start_background(services: &Services) {
     services.maintenance().spawn_change_watch();
     jobs::spawn_cleanup(services.clone());
     jobs::spawn_delivery(services.clone());
+    jobs::spawn_lifecycle(services.clone());
 }
 
 /// Builds the HTTP application: the one constructor that `main` and the tests share.

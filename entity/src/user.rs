@@ -21,6 +21,8 @@ pub struct Model {
     pub is_anonymous: bool,
     pub is_anonymized: bool,
     pub delete_at: Option<i64>,
+    /// Why the deletion was scheduled (`scheduleAccountDeletion`'s `reason`).
+    pub delete_reason: Option<String>,
     pub anonymize_at: Option<i64>,
     pub temporarily_disabled_from: Option<i64>,
     pub temporarily_disabled_until: Option<i64>,
@@ -28,6 +30,8 @@ pub struct Model {
     pub account_valid_until: Option<i64>,
     /// Until then, a user without a second factor may sign in when MFA is required.
     pub mfa_grace_period_end_at: Option<i64>,
+    /// When the user was anonymized.
+    pub anonymized_at: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

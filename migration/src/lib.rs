@@ -24,6 +24,7 @@ mod m20261201_220000_add_authenticator_credential_id;
 mod m20261201_220000_add_session_device_info;
 mod m20261202_000000_create_webhook_outbox;
 mod m20261202_010000_create_hook_scripts;
+mod m20261203_100000_add_user_lifecycle_columns;
 mod m20261203_200000_create_user_imports;
 
 /// Runs every migration in order.
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000000_create_webhook_outbox::Migration),
             Box::new(m20261201_220000_add_authenticator_credential_id::Migration),
             Box::new(m20261202_010000_create_hook_scripts::Migration),
+            Box::new(m20261203_100000_add_user_lifecycle_columns::Migration),
             Box::new(m20261203_200000_create_user_imports::Migration),
         ]
     }

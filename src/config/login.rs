@@ -45,13 +45,13 @@ pub struct UiConfig {
     pub template_dir: Option<PathBuf>,
     /// Whether people may create their own accounts on the signup page.
     pub signup_enabled: bool,
-    /// Days between a user's request to delete their account and its deletion.
-    pub deletion_grace_days: i64,
+    /// Old name of `account_deletion.grace_period_days`, still accepted; unset by default.
+    pub deletion_grace_days: Option<i64>,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self { app_name: "authgraph".into(), template_dir: None, signup_enabled: true, deletion_grace_days: 30 }
+        Self { app_name: "authgraph".into(), template_dir: None, signup_enabled: true, deletion_grace_days: None }
     }
 }
 

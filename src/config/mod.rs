@@ -18,6 +18,7 @@ mod bot_protection;
 mod claims;
 mod fraud_protection;
 mod hook;
+mod lifecycle;
 mod lockout;
 mod login;
 mod messaging;
@@ -41,6 +42,7 @@ pub use fraud_protection::{
 pub use hook::{
     BLOCKING_EVENTS, BlockingHandler, HandlerTarget, HookConfig, NonBlockingHandler, SCRIPT_URL_PREFIX, is_script_name,
 };
+pub use lifecycle::{AccountAnonymizationConfig, AccountDeletionConfig, LifecycleJobConfig};
 pub use lockout::{LockoutConfig, LockoutMethod, LockoutMethodConfig, LockoutType};
 pub use login::{
     MfaConfig, MfaGracePeriodConfig, MfaMode, RateLimitConfig, SessionConfig, SmtpConfig, SmtpTls, UiConfig,
@@ -177,6 +179,12 @@ pub struct Config {
     /// Password hashes imported from other systems: project-wide parameters such as
     /// Firebase's signer key.
     pub password_import: PasswordImportConfig,
+    /// Scheduled deletion: the grace period.
+    pub account_deletion: AccountDeletionConfig,
+    /// Scheduled anonymization: the grace period.
+    pub account_anonymization: AccountAnonymizationConfig,
+    /// The background job that runs due deletions and anonymizations.
+    pub lifecycle_job: LifecycleJobConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -245,6 +253,9 @@ impl Default for Config {
             audit: AuditConfig::default(),
             custom_claims: Vec::new(),
             password_import: PasswordImportConfig::default(),
+            account_deletion: AccountDeletionConfig::default(),
+            account_anonymization: AccountAnonymizationConfig::default(),
+            lifecycle_job: LifecycleJobConfig::default(),
         }
     }
 }
@@ -356,12 +367,32 @@ impl Config {
         config.social_login.read_secret_files()?;
         config.hook.read_secret_files()?;
         config.password_import.read_secret_files()?;
+        let explicit_grace = fig
+            .find_metadata("account_deletion.grace_period_days")
+            .is_some_and(|m| m.name != std::any::type_name::<Config>());
+        config.resolve_aliases(explicit_grace)?;
         config.validate()?;
         // `RUST_LOG` replaces `log.level`: a typo there must not silence the server.
         if let Ok(filter) = std::env::var("RUST_LOG") {
             check_log_filter("RUST_LOG", &filter)?;
         }
         Ok(config)
+    }
+
+    /// Applies the old names of settings: `ui.deletion_grace_days` is
+    /// `account_deletion.grace_period_days` (`explicit_grace`: the new key was set too;
+    /// then the two must agree).
+    pub fn resolve_aliases(&mut self, explicit_grace: bool) -> Result<(), ConfigError> {
+        if let Some(days) = self.ui.deletion_grace_days {
+            if explicit_grace && days != self.account_deletion.grace_period_days {
+                return Err(ConfigError(
+                    "`ui.deletion_grace_days` is the old name of `account_deletion.grace_period_days`; set only the new one"
+                        .into(),
+                ));
+            }
+            self.account_deletion.grace_period_days = days;
+        }
+        Ok(())
     }
 
     /// Checks values that serde cannot.
@@ -538,7 +569,13 @@ impl Config {
         within("oauth.refresh_token_reuse_grace_seconds", self.oauth.refresh_token_reuse_grace_seconds, 0, 300)?;
         within("session.lifetime_seconds", self.session.lifetime_seconds, 60, 10 * YEAR)?;
         within("session.idle_timeout_seconds", self.session.idle_timeout_seconds, 60, 10 * YEAR)?;
-        within("ui.deletion_grace_days", self.ui.deletion_grace_days, 1, 180)?;
+        if let Some(days) = self.ui.deletion_grace_days {
+            within("ui.deletion_grace_days", days, 1, 180)?;
+        }
+        within("account_deletion.grace_period_days", self.account_deletion.grace_period_days, 1, 180)?;
+        within("account_anonymization.grace_period_days", self.account_anonymization.grace_period_days, 1, 180)?;
+        within("lifecycle_job.interval_seconds", self.lifecycle_job.interval_seconds, 1, 86_400)?;
+        within("lifecycle_job.batch_size", self.lifecycle_job.batch_size, 1, 10_000)?;
         within("mfa.device_token_lifetime_seconds", self.mfa.device_token_lifetime_seconds, 60, 10 * YEAR)?;
         within("smtp.port", self.smtp.port, 1, u16::MAX)?;
         within("rate_limits.login_failures_per_ip_per_minute", r.login_failures_per_ip_per_minute, 0, RATE)?;

@@ -166,6 +166,11 @@ pub const HOOK_INVALID_RESPONSE: &str = "HookInvalidResponse";
 pub const INVALID_JWT_MUTATIONS: &str = "InvalidJWTMutations";
 /// `UserDisabled`.
 pub const USER_DISABLED: &str = "UserDisabled";
+/// `UserIsAnonymized`: an anonymized user cannot be changed, only deleted.
+pub const USER_IS_ANONYMIZED: &str = "UserIsAnonymized";
+/// `InvalidAccountStatusTransition`: the user's account status does not allow the
+/// change (e.g. unscheduling a deletion that is not scheduled).
+pub const INVALID_ACCOUNT_STATUS_TRANSITION: &str = "InvalidAccountStatusTransition";
 /// `UserNotFound`.
 pub const USER_NOT_FOUND: &str = "UserNotFound";
 /// `UsernameReserved`.

@@ -1,5 +1,6 @@
 //! Background work of a serving process: periodic clean-up of rows nothing needs any more,
-//! and the webhook delivery worker (`webhooks.rs`).
+//! the webhook delivery worker (`webhooks.rs`) and the account lifecycle job
+//! (`lifecycle.rs`).
 //! Every process runs it; the deletes are idempotent, so several processes on one
 //! database do no harm.
 
@@ -7,7 +8,9 @@ use std::time::Duration;
 
 use crate::service::Services;
 
+mod lifecycle;
 mod webhooks;
+pub use lifecycle::spawn_lifecycle;
 pub use webhooks::spawn_delivery;
 
 /// How often the clean-up runs.

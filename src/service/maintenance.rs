@@ -1,6 +1,6 @@
 //! Background work: deleting expired sessions, codes, device tokens, revoked-token
-//! records, used challenges and old counters, users whose scheduled deletion is due, and
-//! abandoned anonymous users (when configured), and audit rows and finished webhook
+//! records, used challenges and old counters, and abandoned anonymous users (when
+//! configured), and audit rows and finished webhook
 //! events past the audit retention (`retention.rs`).
 
 mod retention;
@@ -18,8 +18,8 @@ const KEEP_ENDED_SESSIONS_US: i64 = 86_400 * 1_000_000;
 impl Maintenance<'_> {
     /// Deletes revoked-token records past their token's expiry; sessions (with their
     /// refresh tokens), authorization codes and reset codes that ended more than a day
-    /// ago; expired device tokens and records of used challenges; and users whose scheduled
-    /// deletion is due. Rotated refresh
+    /// ago; expired device tokens and records of used challenges. (Due deletions and
+    /// anonymizations are the lifecycle job's, `admin/lifecycle.rs`.) Rotated refresh
     /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
     pub async fn cleanup(&self) -> Result<u64> {
         let t = micros(now());
@@ -58,11 +58,10 @@ impl Maintenance<'_> {
                 Ok::<_, crate::service::Error>((tokens, sessions, codes, resets + otps + devices + challenges))
             })
             .await?;
-        let users = self.delete_due_users().await?;
         let counters = self.forget_old_counters().await?;
         let lockouts = self.forget_old_lockouts().await?;
         let anonymous = self.delete_abandoned_anonymous_users().await?;
         let audit = self.forget_old_audit().await?;
-        Ok(tokens + sessions + codes + resets + users + counters + lockouts + anonymous + audit)
+        Ok(tokens + sessions + codes + resets + counters + lockouts + anonymous + audit)
     }
 }

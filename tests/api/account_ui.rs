@@ -172,7 +172,7 @@ async fn settings_profile_password_sessions_and_deletion() {
     assert!(page.contains("The session is signed out."), "{page}");
     assert!(third.open("/settings").await.page().1.contains("action=\"/login\""));
 
-    // Deletion request: scheduled, signed out, and the account can no longer sign in.
+    // Deletion request: scheduled, signed out, and the account is deactivated.
     let (s, _) = browser.submit("/settings/delete", &[("csrf", &csrf)]).await.page();
     assert_eq!(s, 422, "needs the confirmation box");
     let (s, page) =
@@ -185,16 +185,20 @@ async fn settings_profile_password_sessions_and_deletion() {
         .page();
     assert_eq!(s, 200);
     assert!(page.contains("will be deleted in 30 days"), "{page}");
-    let d = app.ok("query($u: ID!) { node(id: $u) { ... on User { deleteAt } } }", json!({"u": user})).await;
+    let q = "query($u: ID!) { node(id: $u) { ... on User { deleteAt isDeactivated isDisabled } } }";
+    let d = app.ok(q, json!({"u": user})).await;
     assert!(d["node"]["deleteAt"].is_string());
+    assert_eq!((&d["node"]["isDeactivated"], &d["node"]["isDisabled"]), (&json!(true), &json!(true)));
+    // Signing in again reactivates the account, as in Authgear: the deletion is cancelled.
     let (_, login) = browser.open("/login").await.page();
     let (s, page) = browser.login(&login, "lee@example.com", "another good password").await.page();
-    assert_eq!(s, 403);
-    assert!(page.contains("scheduled for deletion"));
-    let d = app.ok("{ a: auditLogs(activityTypes: [USER_PROFILE_UPDATED]) { totalCount } b: auditLogs(activityTypes: [USER_DELETION_SCHEDULED]) { totalCount } c: auditLogs(activityTypes: [USER_PASSWORD_CHANGED]) { totalCount } }", json!({})).await;
+    assert_eq!(s, 200, "{page}");
+    let d = app.ok(q, json!({"u": user})).await;
+    assert_eq!(d["node"], json!({"deleteAt": null, "isDeactivated": false, "isDisabled": false}));
+    let d = app.ok("{ a: auditLogs(activityTypes: [USER_PROFILE_UPDATED]) { totalCount } b: auditLogs(activityTypes: [USER_DELETION_SCHEDULED]) { totalCount } c: auditLogs(activityTypes: [USER_PASSWORD_CHANGED]) { totalCount } d: auditLogs(activityTypes: [USER_DELETION_UNSCHEDULED]) { totalCount } }", json!({})).await;
     assert_eq!(
-        [&d["a"]["totalCount"], &d["b"]["totalCount"], &d["c"]["totalCount"]],
-        [&json!(1), &json!(1), &json!(1)]
+        [&d["a"]["totalCount"], &d["b"]["totalCount"], &d["c"]["totalCount"], &d["d"]["totalCount"]],
+        [&json!(1), &json!(1), &json!(1), &json!(1)]
     );
 }
 

@@ -30,6 +30,7 @@ mod helpers;
 mod hook_scripts;
 mod hostile_input;
 mod identities;
+mod lifecycle;
 mod lockout;
 mod login_authorize_request;
 mod login_code_flow;

@@ -222,3 +222,81 @@ pub struct SetVerifiedStatusPayload {
     /// The user after the change.
     pub user: User,
 }
+
+/// Input of `anonymizeUser`.
+#[derive(InputObject)]
+pub struct AnonymizeUserInput {
+    /// The user to anonymize.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+}
+
+/// Result of `anonymizeUser`.
+#[derive(SimpleObject)]
+pub struct AnonymizeUserPayload {
+    /// ID of the anonymized user.
+    #[graphql(name = "anonymizedUserID")]
+    pub anonymized_user_id: ID,
+}
+
+/// Input of `scheduleAccountDeletion`.
+#[derive(InputObject)]
+pub struct ScheduleAccountDeletionInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+    /// Why; shown as `deleteReason` until the deletion, and kept in the audit log.
+    pub reason: Option<String>,
+}
+
+/// Result of `scheduleAccountDeletion`.
+#[derive(SimpleObject)]
+pub struct ScheduleAccountDeletionPayload {
+    /// The user after the change.
+    pub user: User,
+}
+
+/// Input of `unscheduleAccountDeletion`.
+#[derive(InputObject)]
+pub struct UnscheduleAccountDeletionInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+}
+
+/// Result of `unscheduleAccountDeletion`.
+#[derive(SimpleObject)]
+pub struct UnscheduleAccountDeletionPayload {
+    /// The user after the change.
+    pub user: User,
+}
+
+/// Input of `scheduleAccountAnonymization`.
+#[derive(InputObject)]
+pub struct ScheduleAccountAnonymizationInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+}
+
+/// Result of `scheduleAccountAnonymization`.
+#[derive(SimpleObject)]
+pub struct ScheduleAccountAnonymizationPayload {
+    /// The user after the change.
+    pub user: User,
+}
+
+/// Input of `unscheduleAccountAnonymization`.
+#[derive(InputObject)]
+pub struct UnscheduleAccountAnonymizationInput {
+    /// The user.
+    #[graphql(name = "userID")]
+    pub user_id: ID,
+}
+
+/// Result of `unscheduleAccountAnonymization`.
+#[derive(SimpleObject)]
+pub struct UnscheduleAccountAnonymizationPayload {
+    /// The user after the change.
+    pub user: User,
+}

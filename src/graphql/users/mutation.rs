@@ -56,7 +56,9 @@ impl UserMutation {
         Ok(UpdateUserPayload { user: User(user) })
     }
 
-    /// Deletes a user with their identities, authenticators and role and group links.
+    /// Deletes a user now with everything that belongs to them: identities,
+    /// authenticators, sessions, consents, role and group links and pending codes. The
+    /// audit log keeps its rows. Works on an anonymized user too.
     #[graphql(requires_scopes = "user:write")]
     async fn delete_user(
         &self,
@@ -66,6 +68,84 @@ impl UserMutation {
         let id = decode::<UserId>(&input.user_id)?;
         services(ctx)?.users().delete(&audit(ctx, "delete_user"), id, input.reason).await?;
         Ok(DeleteUserPayload { deleted_user_id: encode(id) })
+    }
+
+    /// Anonymizes a user now: every identity, authenticator, attribute, session, consent
+    /// and role and group link goes; only the user ID and the fact that it was anonymized
+    /// stay. Cannot be undone. Fails with `UserIsAnonymized` on an anonymized user.
+    #[graphql(requires_scopes = "user:write")]
+    async fn anonymize_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user to anonymize.")] input: AnonymizeUserInput,
+    ) -> async_graphql::Result<AnonymizeUserPayload> {
+        let id = decode::<UserId>(&input.user_id)?;
+        services(ctx)?.users().anonymize(&audit(ctx, "anonymize_user"), id).await?;
+        Ok(AnonymizeUserPayload { anonymized_user_id: encode(id) })
+    }
+
+    /// Schedules a user's deletion after `account_deletion.grace_period_days` (default
+    /// 30). Until then the account is disabled and signed out. The blocking hook
+    /// `user.pre_schedule_deletion` runs first and may refuse. Fails with
+    /// `InvalidAccountStatusTransition` when a deletion is already scheduled.
+    #[graphql(requires_scopes = "user:write")]
+    async fn schedule_account_deletion(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user and the reason.")] input: ScheduleAccountDeletionInput,
+    ) -> async_graphql::Result<ScheduleAccountDeletionPayload> {
+        let id = decode::<UserId>(&input.user_id)?;
+        let user = services(ctx)?
+            .users()
+            .schedule_deletion(&audit(ctx, "schedule_account_deletion"), id, input.reason)
+            .await?;
+        Ok(ScheduleAccountDeletionPayload { user: User(user) })
+    }
+
+    /// Cancels a scheduled deletion (the administrator's or the user's own request) and
+    /// re-enables the account. Fails with `InvalidAccountStatusTransition` when none is
+    /// scheduled.
+    #[graphql(requires_scopes = "user:write")]
+    async fn unschedule_account_deletion(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user.")] input: UnscheduleAccountDeletionInput,
+    ) -> async_graphql::Result<UnscheduleAccountDeletionPayload> {
+        let id = decode::<UserId>(&input.user_id)?;
+        let user = services(ctx)?.users().unschedule_deletion(&audit(ctx, "unschedule_account_deletion"), id).await?;
+        Ok(UnscheduleAccountDeletionPayload { user: User(user) })
+    }
+
+    /// Schedules a user's anonymization after `account_anonymization.grace_period_days`
+    /// (default 30). Until then the account is disabled and signed out. The blocking hook
+    /// `user.pre_schedule_anonymization` runs first and may refuse. Fails with
+    /// `InvalidAccountStatusTransition` when one is already scheduled.
+    #[graphql(requires_scopes = "user:write")]
+    async fn schedule_account_anonymization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user.")] input: ScheduleAccountAnonymizationInput,
+    ) -> async_graphql::Result<ScheduleAccountAnonymizationPayload> {
+        let id = decode::<UserId>(&input.user_id)?;
+        let user =
+            services(ctx)?.users().schedule_anonymization(&audit(ctx, "schedule_account_anonymization"), id).await?;
+        Ok(ScheduleAccountAnonymizationPayload { user: User(user) })
+    }
+
+    /// Cancels a scheduled anonymization and re-enables the account. Fails with
+    /// `InvalidAccountStatusTransition` when none is scheduled.
+    #[graphql(requires_scopes = "user:write")]
+    async fn unschedule_account_anonymization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user.")] input: UnscheduleAccountAnonymizationInput,
+    ) -> async_graphql::Result<UnscheduleAccountAnonymizationPayload> {
+        let id = decode::<UserId>(&input.user_id)?;
+        let user = services(ctx)?
+            .users()
+            .unschedule_anonymization(&audit(ctx, "unschedule_account_anonymization"), id)
+            .await?;
+        Ok(UnscheduleAccountAnonymizationPayload { user: User(user) })
     }
 
     /// Disables a user (indefinitely, or inside a window) or re-enables them.

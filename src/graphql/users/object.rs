@@ -114,16 +114,19 @@ impl User {
     async fn is_anonymous(&self) -> bool {
         self.0.is_anonymous
     }
-    /// Whether the user is disabled now: indefinitely, inside a temporary window, or
-    /// outside the account valid period. A disabled user cannot log in or refresh tokens.
+    /// Whether the user is disabled now: indefinitely (also while a deletion or an
+    /// anonymization is scheduled, and once anonymized), inside a temporary window,
+    /// outside the account valid period, or deactivated by the user. A disabled user
+    /// cannot log in or refresh tokens.
     async fn is_disabled(&self) -> bool {
-        self.0.is_disabled_at(OffsetDateTime::now_utc())
+        self.0.is_disabled_at(OffsetDateTime::now_utc()) || self.0.is_deactivated
     }
     /// Reason given when the user was disabled; shown to the user.
     async fn disable_reason(&self) -> Option<String> {
         self.0.disable_reason.clone()
     }
-    /// Whether the user deactivated their own account.
+    /// Whether the user deactivated their own account: they asked for its deletion on the
+    /// settings page (see `deleteAt`). Signing in again reactivates it.
     async fn is_deactivated(&self) -> bool {
         self.0.is_deactivated
     }
@@ -131,11 +134,16 @@ impl User {
     async fn is_anonymized(&self) -> bool {
         self.0.is_anonymized
     }
-    /// When the user is scheduled to be deleted.
+    /// When the user is scheduled to be deleted; null if not scheduled.
     async fn delete_at(&self) -> Option<OffsetDateTime> {
         self.0.delete_at
     }
-    /// When the user is scheduled to be anonymized.
+    /// The reason given with `scheduleAccountDeletion`; null if none, or no deletion is
+    /// scheduled.
+    async fn delete_reason(&self) -> Option<String> {
+        self.0.delete_reason.clone()
+    }
+    /// When the user is scheduled to be anonymized; null if not scheduled.
     async fn anonymize_at(&self) -> Option<OffsetDateTime> {
         self.0.anonymize_at
     }

@@ -197,7 +197,7 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
         LoginError::DeletionScheduled => state.ui.message(
             StatusCode::FORBIDDEN,
             "Account scheduled for deletion",
-            "You asked to delete this account, so it can no longer sign in. Contact the administrator of this service to keep it.",
+            "This account is scheduled for deletion and can no longer sign in. Contact the administrator of this service to keep it.",
         ),
         LoginError::RateLimited => state.ui.message(
             StatusCode::TOO_MANY_REQUESTS,

@@ -179,7 +179,7 @@ pub(super) async fn render(
         user_display => user.end_user_account_id().unwrap_or_else(|| user.id.to_string()),
         policy => describe_policy(&state.services.config().password_policy),
         delete_at => user.delete_at.map(fmt_time),
-        deletion_days => state.services.config().ui.deletion_grace_days,
+        deletion_days => state.services.config().account_deletion.grace_period_days,
     };
     (jar, state.ui.page(status, "settings.html", ctx)).into_response()
 }
@@ -237,6 +237,10 @@ pub(super) async fn outcome(state: &AppState, me: SignedIn, result: Result<&str,
         Err(Error::Invalid { message, .. } | Error::NotFound { message, .. } | Error::Conflict { message, .. }) => {
             let msg = sentence(&message);
             render(state, me.jar, &me.sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(&msg)).await
+        }
+        Err(Error::Hook(h)) => {
+            let msg = sentence(&h.message());
+            render(state, me.jar, &me.sess, StatusCode::FORBIDDEN, None, Some(&msg)).await
         }
         Err(e) => state.ui.server_error(&e),
     }
@@ -338,12 +342,13 @@ pub async fn request_deletion(State(state): State<AppState>, me: SignedIn, CsrfF
         return render(&state, me.jar, &me.sess, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await;
     }
     let password = f.get("password").cloned().unwrap_or_default();
-    if let Err(e) = state.services.schedule_own_deletion(&me.sess, password, &me.actor).await {
-        return outcome(&state, me, Err(e)).await;
-    }
-    let days = state.services.config().ui.deletion_grace_days;
+    let at = match state.services.schedule_own_deletion(&me.sess, password, &me.actor).await {
+        Ok(at) => fmt_time(at),
+        Err(e) => return outcome(&state, me, Err(e)).await,
+    };
+    let days = state.services.config().account_deletion.grace_period_days;
     let msg = format!(
-        "Your account will be deleted in {days} days, and you are signed out. To keep it, contact the administrator of this service before then."
+        "Your account will be deleted in {days} days ({at}), and you are signed out. To keep it, sign in again before then."
     );
     (me.jar.add(state.ui.clear_session()), state.ui.message(StatusCode::OK, "Account deletion requested", &msg))
         .into_response()

@@ -57,7 +57,7 @@ pub enum LoginError {
     },
     /// The new password chosen at sign-in was refused; the message says why.
     PasswordRejected(String),
-    /// The user asked to delete the account; it is scheduled for deletion.
+    /// An administrator scheduled the account's deletion.
     DeletionScheduled,
     /// Too many failed attempts from this IP address or for this login ID; try later.
     RateLimited,
@@ -314,13 +314,18 @@ impl Account<'_> {
         Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)))
     }
 
-    /// Refuses a disabled, deactivated or deleting user.
+    /// Refuses an anonymized or disabled user, and one whose deletion an administrator
+    /// scheduled. A user who asked for their own deletion (deactivated) may sign in: the
+    /// session that starts cancels the request (as Authgear reactivates them).
     pub(in crate::service) fn check_may_sign_in(&self, user: &User) -> Result<(), LoginError> {
-        if user.is_disabled_at(now()) || user.is_deactivated {
-            return Err(LoginError::Disabled(user.disable_reason.clone()));
+        if user.is_anonymized {
+            return Err(LoginError::Disabled(None));
         }
-        if user.delete_at.is_some() {
+        if user.delete_at.is_some() && !user.is_deactivated {
             return Err(LoginError::DeletionScheduled);
+        }
+        if user.is_disabled_at(now()) || (user.is_deactivated && user.delete_at.is_none()) {
+            return Err(LoginError::Disabled(user.disable_reason.clone()));
         }
         Ok(())
     }
@@ -492,6 +497,9 @@ impl Account<'_> {
         let t = micros(at);
         let token = b64(random_bytes::<32>());
         let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
+        if user.is_deactivated {
+            self.reactivate_on_sign_in(tx, user.id, actor).await?;
+        }
         let txn = tx.conn();
         let row = NewSession {
             kind: "idp",

@@ -1,5 +1,5 @@
 //! Self-service account management for the settings page: profile, password, sessions,
-//! and the request to delete the account.
+//! and the request to delete the account (`admin/lifecycle.rs` has the rules).
 
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::password::check_policy;
@@ -10,9 +10,8 @@ use crate::service::admin::users::User;
 use crate::service::store::session_end::{end_sessions, of_user, session_and_grants};
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Audit, Error, Result, Services};
-use entity::{session, user};
+use entity::session;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 /// Profile attributes a user may edit on the settings page.
@@ -109,52 +108,17 @@ impl Services {
         .await
     }
 
-    /// Schedules the user's account for deletion after the grace period and logs them out
-    /// everywhere; the current password confirms it. Until then the account cannot sign in; an administrator can still act.
-    pub async fn schedule_own_deletion(&self, sess: &IdpSession, password: String, actor: &Actor) -> Result<()> {
+    /// Schedules the user's account for deletion after `account_deletion.grace_period_days`
+    /// (Authgear's deletion by the end user): the current password confirms it; the account
+    /// is deactivated and signed out everywhere. Signing in again, or an administrator's
+    /// `unscheduleAccountDeletion`, cancels it. Returns the deletion time.
+    pub async fn schedule_own_deletion(
+        &self,
+        sess: &IdpSession,
+        password: String,
+        actor: &Actor,
+    ) -> Result<time::OffsetDateTime> {
         self.check_own_password(sess.user_id, password).await?;
-        let user_id = sess.user_id;
-        let t = micros(now());
-        let at = t + self.config.ui.deletion_grace_days.saturating_mul(86_400 * 1_000_000);
-        self.write(async |tx| {
-            let txn = tx.conn();
-            user::Entity::update_many()
-                .col_expr(user::Column::DeleteAt, Expr::value(at))
-                .filter(Expr::col(user::Column::Id).eq(user_id))
-                .exec(txn)
-                .await?;
-            end_sessions(txn, of_user(user_id.uuid()), t).await?;
-            crate::service::account::device_tokens::end_device_tokens(txn, user_id.uuid()).await?;
-            let audit = Audit { actor: actor.clone(), activity: "user.deletion_scheduled".into() };
-            tx.record(
-                &audit,
-                Some(user_id.uuid()),
-                json!({"delete_at": crate::service::store::time::time_of(at).unix_timestamp()}),
-            )
-            .await?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Deletes users whose scheduled deletion time has passed; each gets a `user.deleted`
-    /// audit row. Returns how many were deleted.
-    pub async fn delete_due_users(&self) -> Result<u64> {
-        let t = micros(now());
-        let due = user::Entity::find().filter(Expr::col(user::Column::DeleteAt).lte(t)).all(&self.db.conn).await?;
-        let audit = Audit {
-            actor: Actor {
-                subject: Some("system".into()),
-                triggered_by: crate::service::TriggeredBy::System,
-                ..Actor::default()
-            },
-            activity: "user.deleted".into(),
-        };
-        let mut n = 0;
-        for u in due {
-            self.users().delete(&audit, u.id.into(), Some("scheduled deletion".into())).await?;
-            n += 1;
-        }
-        Ok(n)
+        self.schedule_deletion_by_end_user(sess.user_id, actor).await
     }
 }

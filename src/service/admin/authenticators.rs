@@ -7,7 +7,7 @@ use crate::domain::login_id::{normalize_email, normalize_phone};
 use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Authenticators;
-use crate::service::admin::user_rows::{snapshot, user_row};
+use crate::service::admin::user_rows::{admin_user_row, snapshot};
 use crate::service::admin::users::User;
 use crate::service::store::time::{micros, now, time_of};
 use crate::service::{Audit, Error, Result, conflict_on_unique};
@@ -137,7 +137,7 @@ impl Authenticators<'_> {
         let t = now();
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let existing = rows_of(txn, user_id).await?;
             let is_default = !existing.iter().any(|a| a.factor == factor.as_str() && a.is_default);
             let mut am = authenticator::ActiveModel {
@@ -211,7 +211,7 @@ impl Authenticators<'_> {
                     "a passkey authenticator goes with its passkey identity: delete the identity (deleteIdentity)",
                 ));
             }
-            let row = user_row(txn, a.user_id).await?;
+            let row = admin_user_row(txn, a.user_id).await?;
             authenticator::Entity::delete_by_id(authenticator_id).exec(txn).await?;
             if a.is_default
                 && let Some(next) = rows_of(txn, a.user_id.into()).await?.into_iter().find(|r| r.factor == a.factor)
@@ -244,7 +244,7 @@ impl Authenticators<'_> {
     async fn grace_period(&self, audit: &Audit, user_id: UserId, end_at: Option<OffsetDateTime>) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let mut am = row.into_active_model();
             am.mfa_grace_period_end_at = Set(end_at.map(micros));
             am.updated_at = Set(micros(now()));

@@ -3,7 +3,7 @@
 use crate::domain::ids::{AuthorizationId, UserId};
 use crate::domain::reason;
 use crate::service::Authorizations;
-use crate::service::admin::user_rows::user_row;
+use crate::service::admin::user_rows::admin_user_row;
 use crate::service::admin::users::User;
 use crate::service::store::session_end::{end_sessions, of_user};
 use crate::service::store::time::{micros, now, strings, time_of};
@@ -80,7 +80,7 @@ impl Authorizations<'_> {
             authorization::Entity::delete_by_id(id).exec(txn).await?;
             let grants = of_user(row.user_id).add(Expr::col(session::Column::ClientId).eq(row.client_id.clone()));
             end_sessions(txn, grants, micros(now())).await?;
-            let user = user_row(txn, row.user_id).await?;
+            let user = admin_user_row(txn, row.user_id).await?;
             tx.record(audit, Some(row.user_id), json!({"authorization_id": id, "client_id": row.client_id})).await?;
             Ok(user.into())
         })

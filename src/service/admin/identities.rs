@@ -5,6 +5,7 @@ use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Identities;
+use crate::service::admin::user_rows::admin_user_row;
 use crate::service::admin::user_rows::{insert_password, primary_password, refresh_derived, snapshot, user_row};
 use crate::service::admin::users::User;
 use crate::service::events::user_model::{identity_model, login_id_event as login_id_event_type};
@@ -177,7 +178,7 @@ impl Identities<'_> {
         let t = now();
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let ident = insert_login_id(txn, key, user_id, &login_id, t).await?;
             if let Some(hash) = hash {
                 // A secondary password does not count: the password given here is a first factor.
@@ -206,7 +207,7 @@ impl Identities<'_> {
         let login_id = LoginId::parse(&self.config.login_id, key, value)?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let ident = identity_row(txn, identity_id.uuid()).await?;
             if ident.user_id != user_id.uuid() {
                 return Err(Error::not_found(
@@ -245,7 +246,7 @@ impl Identities<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let ident = identity_row(txn, identity_id.uuid()).await?;
-            let row = user_row(txn, ident.user_id).await?;
+            let row = admin_user_row(txn, ident.user_id).await?;
             let count = identity::Entity::find()
                 .filter(Expr::col(identity::Column::UserId).eq(ident.user_id))
                 .count(txn)

@@ -4,7 +4,7 @@
 use crate::domain::ids::{TypedId, UserId};
 use crate::service::account::lockout::{ACCOUNT, lockout_rows};
 use crate::service::admin::lookups::group_by;
-use crate::service::admin::user_rows::{snapshot, user_row};
+use crate::service::admin::user_rows::{admin_user_row, snapshot};
 use crate::service::admin::users::User;
 use crate::service::store::time::{micros, now, time_of};
 use crate::service::{Audit, Lookups, Result, Users};
@@ -76,7 +76,7 @@ impl Users<'_> {
     pub async fn reset_account_lockout(&self, audit: &Audit, user_id: UserId) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let del =
                 Query::delete().from_table("account_lockouts").and_where(Expr::col("user_id").eq(row.id)).to_owned();
             let cleared = txn.execute(&del).await?.rows_affected();

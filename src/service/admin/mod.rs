@@ -11,6 +11,7 @@ pub(in crate::service) mod escalation;
 pub mod fraud_protection;
 pub mod hook_scripts;
 pub mod identities;
+pub mod lifecycle;
 pub mod lockouts;
 pub mod lookups;
 pub mod resources;

@@ -6,7 +6,7 @@ use crate::domain::key::validate_key;
 use crate::domain::reason;
 use crate::domain::text::{check_list, check_text};
 use crate::service::RolesGroups;
-use crate::service::admin::user_rows::user_row;
+use crate::service::admin::user_rows::admin_user_row;
 use crate::service::admin::users::User;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, SortKind};
 use crate::service::store::time::time_of;
@@ -346,7 +346,7 @@ impl RolesGroups<'_> {
         check_list("keys", keys.len())?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let user = user_row(txn, user_id.uuid()).await?;
+            let user = admin_user_row(txn, user_id.uuid()).await?;
             let rows = by_keys(txn, kind, keys).await?;
             let pairs: Vec<(Uuid, Uuid)> = rows.iter().map(|r| (user_id.uuid(), r.id)).collect();
             set_links(txn, link, &pairs, add).await?;

@@ -5,7 +5,7 @@ use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::oauth::AppType;
 use crate::domain::reason;
 use crate::service::Sessions;
-use crate::service::admin::user_rows::{snapshot, user_row};
+use crate::service::admin::user_rows::{admin_user_row, snapshot};
 use crate::service::admin::users::User;
 use crate::service::events::user_model::session_model;
 use crate::service::oauth::refresh_token::UserTokens;
@@ -100,7 +100,7 @@ impl Sessions<'_> {
         let (user, app, session_id, t, scopes, refresh) = self
             .write(async |tx| {
                 let txn = tx.conn();
-                let user: User = user_row(txn, user_id.uuid()).await?.into();
+                let user: User = admin_user_row(txn, user_id.uuid()).await?.into();
                 if user.is_disabled_at(OffsetDateTime::now_utc()) {
                     return Err(Error::invalid(reason::USER_DISABLED, "the user is disabled and cannot get a session"));
                 }
@@ -184,7 +184,7 @@ impl Sessions<'_> {
                 session::Entity::find_by_id(session_id).one(txn).await?.filter(|s| s.revoked_at.is_none()).ok_or_else(
                     || Error::not_found(reason::SESSION_NOT_FOUND, format!("session {session_id} does not exist")),
                 )?;
-            let user = user_row(txn, sess.user_id).await?;
+            let user = admin_user_row(txn, sess.user_id).await?;
             // Ending a browser session also ends the grants that came from it.
             end_sessions(txn, session_end::session_and_grants(session_id.uuid()), micros(now())).await?;
             tx.record(audit, Some(user.id), json!({"session_id": session_id})).await?;
@@ -200,7 +200,7 @@ impl Sessions<'_> {
     pub async fn revoke_all(&self, audit: &Audit, user_id: UserId) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let user = user_row(txn, user_id.uuid()).await?;
+            let user = admin_user_row(txn, user_id.uuid()).await?;
             let live = session::Entity::find()
                 .filter(Expr::col(session::Column::UserId).eq(user_id))
                 .filter(Expr::col(session::Column::RevokedAt).is_null())

@@ -28,6 +28,19 @@ pub(in crate::service) async fn user_row(conn: &impl ConnectionTrait, id: Uuid) 
     q.one(conn).await?.ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {id} does not exist")))
 }
 
+/// [`user_row`] for an Admin API change: an anonymized user can no longer be changed
+/// (Authgear's `UserIsAnonymized`), only deleted.
+pub(in crate::service) async fn admin_user_row(conn: &impl ConnectionTrait, id: Uuid) -> Result<user::Model> {
+    let row = user_row(conn, id).await?;
+    if row.is_anonymized {
+        return Err(Error::invalid(
+            reason::USER_IS_ANONYMIZED,
+            format!("user {id} is anonymized and cannot be changed"),
+        ));
+    }
+    Ok(row)
+}
+
 /// A new user's row, created at `t` (microseconds), enabled, without attributes;
 /// `is_anonymous` for a user of the anonymous-request grant.
 pub(in crate::service) fn new_user_row(t: i64, is_anonymous: bool) -> user::ActiveModel {
@@ -45,12 +58,14 @@ pub(in crate::service) fn new_user_row(t: i64, is_anonymous: bool) -> user::Acti
         is_anonymous: Set(is_anonymous),
         is_anonymized: Set(false),
         delete_at: Set(None),
+        delete_reason: Set(None),
         anonymize_at: Set(None),
         temporarily_disabled_from: Set(None),
         temporarily_disabled_until: Set(None),
         account_valid_from: Set(None),
         account_valid_until: Set(None),
         mfa_grace_period_end_at: Set(None),
+        anonymized_at: Set(None),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
 use crate::service::Users;
+use crate::service::admin::user_rows::admin_user_row;
 use crate::service::admin::user_rows::generate_password;
 use crate::service::admin::user_rows::insert_password;
 use crate::service::admin::user_rows::new_user_row;
@@ -147,7 +148,7 @@ impl Users<'_> {
         let custom = custom.map(|c| validate_custom(&self.config.custom_attributes, &c)).transpose()?;
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let mut am = row.clone().into_active_model();
             if let Some(std) = standard {
                 am.standard_attributes = Set(merge_standard(txn, &row, std).await?);
@@ -172,9 +173,12 @@ impl Users<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = user_row(txn, user_id.uuid()).await?;
+            let model = crate::service::events::user_model::model_of(txn, &row).await?;
+            crate::service::admin::lifecycle::purge_user_data(txn, row.id).await?;
             user::Entity::delete_by_id(user_id).exec(txn).await?;
             tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row), "reason": reason})).await?;
-            tx.event(audit, "user.deleted", Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
+            let payload = json!({"user": model, "is_scheduled_deletion": false});
+            tx.event(audit, "user.deleted", Some(user_id.uuid()), payload).await?;
             Ok(user_id)
         })
         .await
@@ -214,7 +218,15 @@ impl Users<'_> {
         };
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
+            if row.delete_at.is_some() || row.anonymize_at.is_some() {
+                // As in Authgear: a scheduled deletion or anonymization is unscheduled, not
+                // overridden, so that no re-enabled account is deleted later.
+                return Err(Error::invalid(
+                    reason::INVALID_ACCOUNT_STATUS_TRANSITION,
+                    "the user's deletion or anonymization is scheduled: unschedule it first",
+                ));
+            }
             if let Some((from, until)) = window {
                 let outside = row.account_valid_from.is_some_and(|v| micros(from) < v)
                     || row.account_valid_until.is_some_and(|v| micros(until) > v);
@@ -262,7 +274,7 @@ impl Users<'_> {
     pub async fn set_account_valid_period(&self, audit: &Audit, user_id: UserId, p: ValidPeriod) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let from = p.from.unwrap_or(row.account_valid_from.map(time_of));
             let until = p.until.unwrap_or(row.account_valid_until.map(time_of));
             if let (Some(f), Some(u)) = (from, until)
@@ -326,7 +338,7 @@ impl Users<'_> {
         let user = self
             .write(async |tx| {
                 let txn = tx.conn();
-                let row = user_row(txn, user_id.uuid()).await?;
+                let row = admin_user_row(txn, user_id.uuid()).await?;
                 upsert_password(txn, user_id.uuid(), hash, t, expired, keep).await?;
                 tx.record(audit, Some(user_id.uuid()), json!({"user": snapshot(&row)})).await?;
                 Ok::<_, Error>(User::from(row))
@@ -342,7 +354,7 @@ impl Users<'_> {
     pub async fn set_password_expired(&self, audit: &Audit, user_id: UserId, expired: bool) -> Result<User> {
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let auth = primary_password(txn, user_id.uuid()).await?.ok_or_else(|| {
                 Error::not_found(reason::PASSWORD_AUTHENTICATOR_NOT_FOUND, format!("user {user_id} has no password"))
             })?;
@@ -378,7 +390,7 @@ impl Users<'_> {
         };
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
+            let row = admin_user_row(txn, user_id.uuid()).await?;
             let existing = verified_claim::Entity::find()
                 .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
                 .filter(Expr::col(verified_claim::Column::Name).eq(claim))
@@ -464,6 +476,10 @@ pub struct User {
     pub is_anonymized: bool,
     /// Scheduled deletion time.
     pub delete_at: Option<OffsetDateTime>,
+    /// Why the deletion was scheduled.
+    pub delete_reason: Option<String>,
+    /// When the user was anonymized.
+    pub anonymized_at: Option<OffsetDateTime>,
     /// Scheduled anonymization time.
     pub anonymize_at: Option<OffsetDateTime>,
     /// Start of a temporary disable window.
@@ -514,6 +530,8 @@ impl From<entity::user::Model> for User {
             is_anonymous: m.is_anonymous,
             is_anonymized: m.is_anonymized,
             delete_at: m.delete_at.map(time_of),
+            delete_reason: m.delete_reason,
+            anonymized_at: m.anonymized_at.map(time_of),
             anonymize_at: m.anonymize_at.map(time_of),
             temporarily_disabled_from: m.temporarily_disabled_from.map(time_of),
             temporarily_disabled_until: m.temporarily_disabled_until.map(time_of),

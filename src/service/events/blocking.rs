@@ -332,7 +332,7 @@ impl Services {
         self.user_hook(conn, "user.profile.pre_update", row, actor, false).await
     }
 
-    async fn user_hook(
+    pub(in crate::service) async fn user_hook(
         &self,
         conn: &impl ConnectionTrait,
         event: &'static str,
