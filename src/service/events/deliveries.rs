@@ -285,14 +285,8 @@ impl Webhooks<'_> {
                 let event_id: Uuid = row.try_get_by_index(3)?;
                 let event_type: String = row.try_get_by_index(4)?;
                 let data: Value = row.try_get_by_index(5)?;
-                let body = json!({
-                    "id": event_id,
-                    "seq": seq,
-                    "type": event_type,
-                    "payload": data.get("payload").cloned().unwrap_or(Value::Null),
-                    "context": data.get("context").cloned().unwrap_or(Value::Null),
-                });
-                let body = serde_json::to_vec(&body).map_err(|e| Error::caused("encoding an event", e))?;
+                let body = serde_json::to_vec(&envelope(event_id, seq, &event_type, &data))
+                    .map_err(|e| Error::caused("encoding an event", e))?;
                 out.push(Claimed { id, handler_url, body, event_id, event_type });
             }
             if !out.is_empty() {
@@ -374,13 +368,7 @@ impl Webhooks<'_> {
         else {
             return Ok(None);
         };
-        Ok(Some(json!({
-            "id": e.id,
-            "seq": e.seq,
-            "type": e.event_type,
-            "payload": e.data.get("payload").cloned().unwrap_or(Value::Null),
-            "context": e.data.get("context").cloned().unwrap_or(Value::Null),
-        })))
+        Ok(Some(envelope(e.id, e.seq, &e.event_type, &e.data)))
     }
 
     /// Sends an event again to every handler it went to, whatever became of it: its
@@ -445,3 +433,14 @@ impl Webhooks<'_> {
 /// How long the worker sleeps when nothing is due, at most (it wakes at once when a
 /// change in this process queues an event).
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The body a handler receives: Authgear's envelope of a stored event.
+fn envelope(id: Uuid, seq: i64, event_type: &str, data: &Value) -> Value {
+    json!({
+        "id": id,
+        "seq": seq,
+        "type": event_type,
+        "payload": data.get("payload").cloned().unwrap_or(Value::Null),
+        "context": data.get("context").cloned().unwrap_or(Value::Null),
+    })
+}
