@@ -113,14 +113,16 @@ async fn rest_import_inserts_skips_fails_and_the_password_signs_in() {
             {"phone_number": "+85298765432"},
             {"email": "cat@example.com", "password": {"type": "md5", "password_hash": "abc"}},
             {"email": "dan@example.com", "unknown_field": 1},
+            {"email": "nul\0@example.com", "name": "N\0L", "n\0": "\0"},
         ]
     });
     let j = import_json(&app, body).await;
     assert_eq!(j["status"], "completed", "{j:#}");
-    assert_eq!(j["summary"], json!({"total": 7, "inserted": 1, "updated": 0, "skipped": 1, "failed": 5}), "{j:#}");
+    assert_eq!(j["summary"], json!({"total": 8, "inserted": 1, "updated": 0, "skipped": 1, "failed": 6}), "{j:#}");
     let d = j["details"].as_array().unwrap();
     let outcomes: Vec<&str> = d.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["inserted", "failed", "failed", "skipped", "failed", "failed", "failed"]);
+    assert_eq!(outcomes, ["inserted", "failed", "failed", "skipped", "failed", "failed", "failed", "failed"]);
+    assert!(!d[7]["record"].to_string().contains("\\u0000"), "NUL is never stored: {:#}", d[7]);
     assert_eq!(d[0]["user_id"], sub, "the given sub is the user ID");
     assert_eq!(d[1]["errors"][0]["reason"], "InvalidEmail", "{:#}", d[1]);
     assert_eq!(d[2]["errors"][0]["reason"], "RoleNotFound");

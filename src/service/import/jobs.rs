@@ -183,14 +183,26 @@ pub(super) async fn save_results(conn: &impl ConnectionTrait, id: Uuid, results:
             idx: Set(r.idx),
             outcome: Set(r.outcome.as_str().into()),
             user_id: Set(r.user_id),
-            record: Set(r.record.clone()),
+            record: Set(r.record.clone().map(without_nul)),
             warnings: Set((!r.warnings.is_empty())
-                .then(|| Value::Array(r.warnings.iter().map(|w| json!({"message": w})).collect()))),
-            errors: Set((!r.errors.is_empty()).then(|| Value::Array(r.errors.clone()))),
+                .then(|| without_nul(Value::Array(r.warnings.iter().map(|w| json!({"message": w})).collect())))),
+            errors: Set((!r.errors.is_empty()).then(|| without_nul(Value::Array(r.errors.clone())))),
         })
         .collect();
     crate::service::store::bulk::insert_rows(conn, rows).await?;
     Ok(())
+}
+
+/// `value` with every NUL character in its strings and keys replaced by U+FFFD: a failed
+/// record (or an error quoting it) may hold NUL, which PostgreSQL's `jsonb` refuses.
+fn without_nul(value: Value) -> Value {
+    let clean = |s: String| if s.contains('\0') { s.replace('\0', "\u{fffd}") } else { s };
+    match value {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nul).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (clean(k), without_nul(v))).collect()),
+        other => other,
+    }
 }
 
 /// Whether cancellation was asked for.
