@@ -35,6 +35,7 @@ pub mod role;
 pub mod session;
 pub mod signing_key;
 pub mod user;
+pub mod user_export;
 pub mod user_group;
 pub mod user_role;
 pub mod verified_claim;

@@ -24,6 +24,7 @@ mod m20261201_220000_add_authenticator_credential_id;
 mod m20261201_220000_add_session_device_info;
 mod m20261202_000000_create_webhook_outbox;
 mod m20261202_010000_create_hook_scripts;
+mod m20261203_300000_create_user_exports;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000000_create_webhook_outbox::Migration),
             Box::new(m20261201_220000_add_authenticator_credential_id::Migration),
             Box::new(m20261202_010000_create_hook_scripts::Migration),
+            Box::new(m20261203_300000_create_user_exports::Migration),
         ]
     }
 }

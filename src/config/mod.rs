@@ -22,6 +22,7 @@ mod lockout;
 mod login;
 mod messaging;
 mod social;
+mod user_export;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
@@ -49,6 +50,7 @@ pub use messaging::{
     SmsWebhookConfig, TWILIO_API, TwilioConfig,
 };
 pub use social::{AccountLinking, OAuthProviderConfig, ProviderType, SocialLoginConfig};
+pub use user_export::UserExportConfig;
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &[
@@ -172,6 +174,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Extra token claims from attributes, roles and groups (no code needed).
     pub custom_claims: Vec<CustomClaim>,
+    /// User exports: link lifetime, retention, batch size.
+    pub user_export: UserExportConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -239,6 +243,7 @@ impl Default for Config {
             hook: HookConfig::default(),
             audit: AuditConfig::default(),
             custom_claims: Vec::new(),
+            user_export: UserExportConfig::default(),
         }
     }
 }
@@ -377,6 +382,7 @@ impl Config {
         self.fraud_protection.validate()?;
         self.social_login.validate()?;
         self.hook.validate()?;
+        self.user_export.validate()?;
         claims::validate(&self.custom_claims, &self.custom_attributes)?;
         if !(1..=3650).contains(&self.audit.retention_days) {
             return bad("audit.retention_days", "must be between 1 and 3650");

@@ -180,3 +180,11 @@ pub const INTERNAL_ERROR: &str = "InternalError";
 pub const INVALID_CHARACTER: &str = "InvalidCharacter";
 /// `Unauthenticated`.
 pub const UNAUTHENTICATED: &str = "Unauthenticated";
+/// `ValidationFailed`: a REST request body does not match its schema (Authgear's name).
+pub const VALIDATION_FAILED: &str = "ValidationFailed";
+/// `UserExportNonUniqueFieldNames`: two CSV columns of an export share a header.
+pub const USER_EXPORT_NON_UNIQUE_FIELD_NAMES: &str = "UserExportNonUniqueFieldNames";
+/// `TaskNotFound`: no such export (or it has expired), as Authgear names it.
+pub const TASK_NOT_FOUND: &str = "TaskNotFound";
+/// `InvalidDownloadLink`: an export download link that is tampered with, or has expired.
+pub const INVALID_DOWNLOAD_LINK: &str = "InvalidDownloadLink";

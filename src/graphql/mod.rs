@@ -39,6 +39,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod signing_keys;
 pub mod text_check;
+pub mod user_export;
 pub mod users;
 pub mod webhooks;
 
@@ -60,6 +61,7 @@ pub struct Query(
     signing_keys::SigningKeyQuery,
     webhooks::WebhookQuery,
     hook_scripts::HookScriptQuery,
+    user_export::UserExportQuery,
 );
 
 /// Root mutation.
@@ -77,6 +79,7 @@ pub struct Mutation(
     lockout::LockoutMutation,
     webhooks::WebhookMutation,
     hook_scripts::HookScriptMutation,
+    user_export::UserExportMutation,
 );
 
 /// The Admin API schema type.

@@ -5,6 +5,7 @@ mod admin;
 pub mod client_ip;
 mod graphiql;
 mod subscriptions;
+mod user_export;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let graphiql_enabled = state.services.config().admin_api.graphiql;
     // GET is a WebSocket for subscriptions, or GraphiQL when it is enabled.
     let mut admin = Router::new().route("/_api/admin/graphql", get(subscriptions::get).post(admin::graphql));
+    admin = admin.merge(user_export::routes());
     if graphiql_enabled {
         admin = admin
             .route("/graphiql", get(graphiql::page))

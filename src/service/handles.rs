@@ -58,6 +58,8 @@ handles! {
     webhooks => Webhooks;
     /// Hook scripts managed through the Admin API.
     hook_scripts => HookScripts;
+    /// User exports: requests, signed download links, the streamed records.
+    user_exports => UserExports;
     /// Batch look-ups by ID for the GraphQL data loaders.
     lookups => Lookups;
     /// The OAuth and OpenID Connect flows: authorize, grants, claims, introspection,

@@ -67,6 +67,7 @@ mod social_fake;
 mod social_login;
 mod tokens;
 mod totp;
+mod user_export;
 mod users;
 mod webhook_receiver;
 mod webhooks;
