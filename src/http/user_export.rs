@@ -71,11 +71,12 @@ struct Caller {
 }
 
 impl Caller {
-    fn require(&self, scope: AdminScope) -> Result<(), Response> {
+    /// The refusal when the caller lacks `scope`.
+    fn lacks(&self, scope: AdminScope) -> Option<Response> {
         if self.scopes.contains(&scope) {
-            return Ok(());
+            return None;
         }
-        Err(api_error(
+        Some(api_error(
             StatusCode::FORBIDDEN,
             "Forbidden",
             reason::INSUFFICIENT_SCOPE,
@@ -147,7 +148,7 @@ pub async fn create(State(state): State<AppState>, peer: Peer, headers: HeaderMa
         Ok(c) => c,
         Err(res) => return res,
     };
-    if let Err(res) = caller.require(AdminScope::UserRead) {
+    if let Some(res) = caller.lacks(AdminScope::UserRead) {
         return res;
     }
     let value: Value = match serde_json::from_slice(&body) {
@@ -182,7 +183,7 @@ pub async fn create(State(state): State<AppState>, peer: Peer, headers: HeaderMa
         }
     }
     if request.include_password_hashes
-        && let Err(res) = caller.require(AdminScope::UserExportPasswordHashes)
+        && let Some(res) = caller.lacks(AdminScope::UserExportPasswordHashes)
     {
         return res;
     }
@@ -209,7 +210,7 @@ pub async fn get(State(state): State<AppState>, peer: Peer, headers: HeaderMap, 
         Ok(c) => c,
         Err(res) => return res,
     };
-    if let Err(res) = caller.require(AdminScope::UserRead) {
+    if let Some(res) = caller.lacks(AdminScope::UserRead) {
         return res;
     }
     let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
@@ -218,7 +219,7 @@ pub async fn get(State(state): State<AppState>, peer: Peer, headers: HeaderMap, 
     match state.services.user_exports().get(uuid).await {
         Ok(Some(export)) => {
             if export.request.include_password_hashes
-                && let Err(res) = caller.require(AdminScope::UserExportPasswordHashes)
+                && let Some(res) = caller.lacks(AdminScope::UserExportPasswordHashes)
             {
                 return res;
             }
