@@ -36,6 +36,7 @@ pub mod role;
 pub mod session;
 pub mod signing_key;
 pub mod user;
+pub mod user_export;
 pub mod user_group;
 pub mod user_import;
 pub mod user_import_result;

@@ -24,6 +24,7 @@ mod login;
 mod messaging;
 mod password_import;
 mod social;
+mod user_export;
 pub use crate::domain::attributes::{CustomAttribute, CustomAttributeType};
 pub use crate::domain::login_id::{LoginIdConfig, LoginIdType};
 pub use crate::domain::password::PasswordPolicy;
@@ -53,6 +54,7 @@ pub use messaging::{
 };
 pub use password_import::{FirebaseScryptConfig, PasswordImportConfig};
 pub use social::{AccountLinking, OAuthProviderConfig, ProviderType, SocialLoginConfig};
+pub use user_export::UserExportConfig;
 
 /// Environment variables with the `AUTHGRAPH_` prefix that are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &[
@@ -185,6 +187,8 @@ pub struct Config {
     pub account_anonymization: AccountAnonymizationConfig,
     /// The background job that runs due deletions and anonymizations.
     pub lifecycle_job: LifecycleJobConfig,
+    /// User exports: link lifetime, retention, batch size.
+    pub user_export: UserExportConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -256,6 +260,7 @@ impl Default for Config {
             account_deletion: AccountDeletionConfig::default(),
             account_anonymization: AccountAnonymizationConfig::default(),
             lifecycle_job: LifecycleJobConfig::default(),
+            user_export: UserExportConfig::default(),
         }
     }
 }
@@ -416,6 +421,7 @@ impl Config {
         self.social_login.validate()?;
         self.hook.validate()?;
         self.password_import.validate()?;
+        self.user_export.validate()?;
         claims::validate(&self.custom_claims, &self.custom_attributes)?;
         if !(1..=3650).contains(&self.audit.retention_days) {
             return bad("audit.retention_days", "must be between 1 and 3650");

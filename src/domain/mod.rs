@@ -12,6 +12,7 @@ pub mod reason;
 pub mod scope;
 pub mod text;
 pub mod user_agent;
+pub mod user_export;
 
 /// A validation failure: `reason` is machine-readable, `message` tells a person what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -193,3 +193,11 @@ pub const INVALID_PASSWORD_HASH: &str = "InvalidPasswordHash";
 pub const USER_IMPORT_NOT_FOUND: &str = "UserImportNotFound";
 /// `InvalidUserImport`: import options that cannot be used.
 pub const INVALID_USER_IMPORT: &str = "InvalidUserImport";
+/// `ValidationFailed`: a REST request body does not match its schema (Authgear's name).
+pub const VALIDATION_FAILED: &str = "ValidationFailed";
+/// `UserExportNonUniqueFieldNames`: two CSV columns of an export share a header.
+pub const USER_EXPORT_NON_UNIQUE_FIELD_NAMES: &str = "UserExportNonUniqueFieldNames";
+/// `TaskNotFound`: no such export (or it has expired), as Authgear names it.
+pub const TASK_NOT_FOUND: &str = "TaskNotFound";
+/// `InvalidDownloadLink`: an export download link that is tampered with, or has expired.
+pub const INVALID_DOWNLOAD_LINK: &str = "InvalidDownloadLink";

@@ -34,11 +34,13 @@ pub enum AdminScope {
     HookRead,
     /// `hook:write`.
     HookWrite,
+    /// `user:export-password-hashes`: user exports that carry password hashes.
+    UserExportPasswordHashes,
 }
 
 impl AdminScope {
     /// Every scope, in the order the built-in Admin API resource lists them.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::UserRead,
         Self::UserWrite,
         Self::RoleRead,
@@ -52,11 +54,12 @@ impl AdminScope {
         Self::ResourceWrite,
         Self::HookRead,
         Self::HookWrite,
+        Self::UserExportPasswordHashes,
     ];
 
     /// The name of every scope, in the order of [`ALL`](Self::ALL).
-    pub const NAMES: [&'static str; 13] = {
-        let mut out = [""; 13];
+    pub const NAMES: [&'static str; 14] = {
+        let mut out = [""; 14];
         let mut i = 0;
         while i < out.len() {
             out[i] = Self::ALL[i].as_str();
@@ -66,8 +69,8 @@ impl AdminScope {
     };
 
     /// Every scope's name with its description, in the order of [`ALL`](Self::ALL).
-    pub const DESCRIBED: [(&'static str, &'static str); 13] = {
-        let mut out = [("", ""); 13];
+    pub const DESCRIBED: [(&'static str, &'static str); 14] = {
+        let mut out = [("", ""); 14];
         let mut i = 0;
         while i < out.len() {
             out[i] = (Self::ALL[i].as_str(), Self::ALL[i].description());
@@ -92,6 +95,7 @@ impl AdminScope {
             Self::ResourceWrite => "resource:write",
             Self::HookRead => "hook:read",
             Self::HookWrite => "hook:write",
+            Self::UserExportPasswordHashes => "user:export-password-hashes",
         }
     }
 
@@ -111,6 +115,7 @@ impl AdminScope {
             Self::ResourceWrite => "Create, change and delete API resources, scopes and their grants",
             Self::HookRead => "Read webhook deliveries and hook scripts",
             Self::HookWrite => "Redeliver webhook events and manage hook scripts",
+            Self::UserExportPasswordHashes => "Export users with their password hashes (with user:read)",
         }
     }
 

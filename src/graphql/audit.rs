@@ -194,6 +194,9 @@ activity_types! {
     AdminApiMutationCreateHookScriptExecuted => "admin_api.mutation.create_hook_script.executed",
     AdminApiMutationUpdateHookScriptExecuted => "admin_api.mutation.update_hook_script.executed",
     AdminApiMutationDeleteHookScriptExecuted => "admin_api.mutation.delete_hook_script.executed",
+    AdminApiMutationExportUsersExecuted => "admin_api.mutation.export_users.executed",
+    AdminApiUserExportDownloaded => "admin_api.user_export.downloaded",
+    AdminApiUserExportPasswordHashesExported => "admin_api.user_export.password_hashes_exported",
 }
 
 /// An audit log entry.

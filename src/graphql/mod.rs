@@ -39,6 +39,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod signing_keys;
 pub mod text_check;
+pub mod user_export;
 pub mod user_import;
 pub mod users;
 pub mod webhooks;
@@ -62,6 +63,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     hook_scripts::HookScriptQuery,
     user_import::UserImportQuery,
+    user_export::UserExportQuery,
 );
 
 /// Root mutation.
@@ -80,6 +82,7 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     hook_scripts::HookScriptMutation,
     user_import::UserImportMutation,
+    user_export::UserExportMutation,
 );
 
 /// The Admin API schema type.

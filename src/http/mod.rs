@@ -5,6 +5,7 @@ mod admin;
 pub mod client_ip;
 mod graphiql;
 mod subscriptions;
+mod user_export;
 mod user_import;
 
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_api/admin/users/import", post(user_import::create))
         .route("/_api/admin/users/import/{id}", get(user_import::get))
         .route("/_api/admin/users/import/{id}/cancel", post(user_import::cancel));
+    admin = admin.merge(user_export::routes());
     if graphiql_enabled {
         admin = admin
             .route("/graphiql", get(graphiql::page))

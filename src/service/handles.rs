@@ -60,6 +60,8 @@ handles! {
     hook_scripts => HookScripts;
     /// Bulk user imports: jobs, their records and outcomes.
     imports => Imports;
+    /// User exports: requests, signed download links, the streamed records.
+    user_exports => UserExports;
     /// Batch look-ups by ID for the GraphQL data loaders.
     lookups => Lookups;
     /// The OAuth and OpenID Connect flows: authorize, grants, claims, introspection,

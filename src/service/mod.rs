@@ -47,7 +47,7 @@ pub(in crate::service) use error::conflict_on_unique;
 pub use error::{Error, HookFailure, HookReason, Internal, Result};
 pub use handles::{
     Account, Applications, AuditLogs, Authenticators, Authorizations, FraudProtection, HookScripts, Identities,
-    Imports, Lookups, Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, Users, Webhooks,
+    Imports, Lookups, Maintenance, OAuth, Resources, RolesGroups, Sessions, SigningKeys, UserExports, Users, Webhooks,
 };
 pub(in crate::service) use store::db::Db;
 pub use store::{paging, time};

@@ -69,6 +69,7 @@ mod social_fake;
 mod social_login;
 mod tokens;
 mod totp;
+mod user_export;
 mod user_import;
 mod users;
 mod webhook_receiver;

@@ -14,7 +14,7 @@ async fn the_admin_api_is_a_builtin_resource() {
     let r = &d["resources"]["edges"][0]["node"];
     assert_eq!(r["resourceURI"], uri.as_str());
     assert_eq!(r["isBuiltin"], true);
-    assert_eq!(r["scopes"]["totalCount"], 13);
+    assert_eq!(r["scopes"]["totalCount"], authgraph::domain::scope::AdminScope::ALL.len());
     let scopes: Vec<&str> =
         r["scopes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["scope"].as_str().unwrap()).collect();
     assert!(scopes.contains(&"user:read") && scopes.contains(&"application:write"));

@@ -99,7 +99,7 @@ fn disabled_at(t: OffsetDateTime) -> Condition {
 
 /// How a keyword condition is shaped for the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeywordPlan {
+pub(in crate::service) enum KeywordPlan {
     /// Few matches: one `IN (... UNION ...)` set of candidate IDs, each part an index range
     /// scan, so the database finds the matches first and sorts only those.
     Candidates,
@@ -156,7 +156,8 @@ fn keyword_condition(kw: &str, plan: KeywordPlan) -> Condition {
     }
 }
 
-fn condition(f: &UserFilter, plan: KeywordPlan) -> Condition {
+/// The filters of `f` as one condition on `users` (the export walks users with it too).
+pub(in crate::service) fn condition(f: &UserFilter, plan: KeywordPlan) -> Condition {
     let mut cond = Condition::all();
     if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         cond = cond.add(keyword_condition(kw, plan));
@@ -237,7 +238,7 @@ impl Users<'_> {
 
     /// Picks the keyword plan by counting matches up to `admin_api.search_broad_threshold`
     /// (index range scans that stop early, so this costs little even for one letter).
-    async fn keyword_plan(&self, f: &UserFilter) -> Result<KeywordPlan> {
+    pub(in crate::service) async fn keyword_plan(&self, f: &UserFilter) -> Result<KeywordPlan> {
         let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
             return Ok(KeywordPlan::Candidates);
         };

@@ -245,10 +245,11 @@ pub(super) fn prepare(
             "account_valid_from must be before account_valid_until",
         ));
     }
-    if rec.email_verified.is_some() && rec.email.is_none() {
+    // An export writes `false` for a login ID the user does not have; `true` needs one.
+    if rec.email_verified == Some(true) && rec.email.is_none() {
         return Err(RecordError::new(reason::INVALID_IMPORT_RECORD, "email_verified needs email"));
     }
-    if rec.phone_number_verified.is_some() && rec.phone_number.is_none() {
+    if rec.phone_number_verified == Some(true) && rec.phone_number.is_none() {
         return Err(RecordError::new(reason::INVALID_IMPORT_RECORD, "phone_number_verified needs phone_number"));
     }
     let roles = rec.roles.as_deref().map(|r| by_key(&keys.roles, r, "role")).transpose()?;
