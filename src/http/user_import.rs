@@ -105,14 +105,14 @@ pub struct StreamQuery {
     dry_run: bool,
 }
 
-fn identifier(s: &str) -> Result<Identifier, Response> {
+fn identifier(s: &str) -> Result<Identifier, Box<Response>> {
     Identifier::parse(s).ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             "Invalid",
             reason::INVALID_USER_IMPORT,
             "identifier must be email, phone_number or preferred_username",
-        )
+        ))
     })
 }
 
@@ -166,7 +166,7 @@ pub async fn create(
             let format = if media == "text/csv" { Format::Csv } else { Format::Ndjson };
             let id = match identifier(query.identifier.as_deref().unwrap_or("email")) {
                 Ok(i) => i,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             let file = match spool(body).await {
                 Ok(f) => f,
@@ -224,7 +224,7 @@ pub async fn create(
             }
             let id = match identifier(&req.identifier) {
                 Ok(i) => i,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             let options =
                 ImportOptions { upsert: req.upsert, identifier: id, dry_run: req.dry_run, source: "request".into() };
@@ -301,9 +301,10 @@ pub struct DetailsQuery {
     limit: Option<u64>,
 }
 
-fn parse_id(id: &str) -> Result<Uuid, Response> {
-    Uuid::parse_str(id)
-        .map_err(|_| error(StatusCode::NOT_FOUND, "NotFound", reason::USER_IMPORT_NOT_FOUND, "no import has this ID"))
+fn parse_id(id: &str) -> Result<Uuid, Box<Response>> {
+    Uuid::parse_str(id).map_err(|_| {
+        Box::new(error(StatusCode::NOT_FOUND, "NotFound", reason::USER_IMPORT_NOT_FOUND, "no import has this ID"))
+    })
 }
 
 /// `GET /_api/admin/users/import/{id}`: the job, its summary and its details (from
@@ -320,7 +321,7 @@ pub async fn get(
     }
     let id = match parse_id(&id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let imports = state.services.imports();
     let job = match imports.get(id).await {
@@ -359,7 +360,7 @@ pub async fn cancel(State(state): State<AppState>, peer: Peer, headers: HeaderMa
     };
     let id = match parse_id(&id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match state.services.imports().cancel(&Audit::admin_mutation(actor, "cancel_user_import"), id).await {
         Ok(job) => axum::Json(json!({"result": job_json(&job, None)})).into_response(),
