@@ -150,8 +150,13 @@ impl Imports<'_> {
             Err(e) => return Err(e),
         };
         if job.status == "running" && !jobs::holds_lock(&self.db.conn, id).await? {
-            job.status = "interrupted".into();
-            job.error = Some(jobs::INTERRUPTED.into());
+            // A job that just ended frees the lease after its status changed: read the
+            // status again after the lease to tell that from a dead process.
+            job = jobs::job_of(jobs::load(&self.db.conn, id).await?);
+            if job.status == "running" {
+                job.status = "interrupted".into();
+                job.error = Some(jobs::INTERRUPTED.into());
+            }
         }
         Ok(Some(job))
     }
