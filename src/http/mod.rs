@@ -2,6 +2,7 @@
 //! middleware stack (request IDs, request logs, body limit, framing policy).
 
 mod admin;
+mod admin_rest;
 pub mod client_ip;
 mod graphiql;
 mod subscriptions;

@@ -27,96 +27,13 @@ use crate::domain::reason;
 use crate::domain::scope::AdminScope;
 use crate::domain::user_export::{ExportRequest, RequestError};
 use crate::service::admin::user_export::UserExport;
-use crate::service::{Actor, Audit, Error, TriggeredBy};
-use crate::state::{AppState, Peer, bearer_token};
+use crate::service::{Actor, Audit, TriggeredBy};
+use crate::state::{AppState, Peer};
 
-/// Authgear's API error as a response.
-fn api_error(status: StatusCode, name: &str, reason: &str, message: &str, info: Option<Value>) -> Response {
-    let mut error = json!({"name": name, "reason": reason, "message": message, "code": status.as_u16()});
-    if let Some(info) = info {
-        error["info"] = info;
-    }
-    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(json!({"error": error}))).into_response()
-}
-
-/// The one mapping of service errors to REST errors.
-fn service_error(e: Error) -> Response {
-    match e {
-        Error::Invalid { reason, message } => api_error(StatusCode::BAD_REQUEST, "Invalid", reason, &message, None),
-        Error::NotFound { reason, message } => api_error(StatusCode::NOT_FOUND, "NotFound", reason, &message, None),
-        Error::Conflict { reason, message } => api_error(StatusCode::CONFLICT, "AlreadyExists", reason, &message, None),
-        Error::Forbidden { reason, message } => api_error(StatusCode::FORBIDDEN, "Forbidden", reason, &message, None),
-        Error::Hook(h) => api_error(StatusCode::FORBIDDEN, "Forbidden", h.reason(), &h.message(), Some(h.info())),
-        Error::Internal(cause) => {
-            tracing::error!(cause = %cause.chain(), "internal error in the user export API");
-            api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                reason::INTERNAL_ERROR,
-                "internal error",
-                None,
-            )
-        }
-    }
-}
+use super::admin_rest::{api_error, authenticate, service_error, user_agent};
 
 fn validation_failed(message: &str) -> Response {
     api_error(StatusCode::BAD_REQUEST, "Invalid", reason::VALIDATION_FAILED, message, None)
-}
-
-/// The caller of an export endpoint: who, with which Admin API scopes.
-struct Caller {
-    scopes: Vec<AdminScope>,
-    actor: Actor,
-}
-
-impl Caller {
-    /// The refusal when the caller lacks `scope`.
-    fn lacks(&self, scope: AdminScope) -> Option<Response> {
-        if self.scopes.contains(&scope) {
-            return None;
-        }
-        Some(api_error(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            reason::INSUFFICIENT_SCOPE,
-            &format!("this operation requires the scope `{scope}`"),
-            Some(json!({"scope": scope.as_str()})),
-        ))
-    }
-}
-
-fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
-/// Verifies the bearer token as `/_api/admin/graphql` does; 401 with a challenge otherwise.
-async fn authenticate(state: &AppState, peer: &Peer, headers: &HeaderMap) -> Result<Caller, Response> {
-    let refuse = |message: &str| {
-        let mut res = api_error(StatusCode::UNAUTHORIZED, "Unauthenticated", reason::UNAUTHENTICATED, message, None);
-        let challenge = format!(
-            "Bearer realm=\"authgraph\", error=\"invalid_token\", error_description=\"{}\"",
-            message.replace('"', "'")
-        );
-        if let Ok(v) = HeaderValue::from_str(&challenge) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
-        res
-    };
-    let Some(token) = bearer_token(headers) else {
-        return Err(refuse("an Authorization: Bearer <token> header is required"));
-    };
-    let claims = state.services.signing_keys().verify_admin_token(token).await.map_err(|e| refuse(&e))?;
-    Ok(Caller {
-        scopes: claims.scope.split_whitespace().filter_map(AdminScope::parse).collect(),
-        actor: Actor {
-            subject: Some(claims.sub),
-            ip: Some(peer.0.ip().to_string()),
-            user_agent: user_agent(headers),
-            client_id: claims.client_id,
-            triggered_by: TriggeredBy::AdminApi,
-        },
-    })
 }
 
 fn rfc3339(t: OffsetDateTime) -> Value {

@@ -18,7 +18,9 @@ use uuid::Uuid;
 use crate::domain::reason;
 use crate::domain::scope::AdminScope;
 use crate::service::import::{Format, Identifier, ImportJob, ImportOptions, source};
-use crate::service::{Actor, Audit, Error, TriggeredBy};
+use crate::service::{Actor, Audit};
+
+use super::admin_rest::{api_error, authenticate, service_error};
 use crate::state::{AppState, Peer};
 
 /// Largest JSON request (`records` in memory); NDJSON and CSV bodies have no limit.
@@ -26,60 +28,17 @@ pub const MAX_JSON_BODY: usize = 256 * 1024 * 1024;
 /// Details returned by default with a job.
 const DEFAULT_DETAILS: u64 = 10_000;
 
-fn error(status: StatusCode, name: &str, reason: &str, message: &str) -> Response {
-    let body = json!({"error": {"name": name, "reason": reason, "message": message, "code": status.as_u16()}});
-    (status, axum::Json(body)).into_response()
-}
-
-fn service_error(e: &Error) -> Response {
-    match e {
-        Error::Invalid { reason, message } => error(StatusCode::BAD_REQUEST, "Invalid", reason, message),
-        Error::NotFound { reason, message } => error(StatusCode::NOT_FOUND, "NotFound", reason, message),
-        Error::Conflict { reason, message } => error(StatusCode::CONFLICT, "AlreadyExists", reason, message),
-        Error::Forbidden { reason, message } => error(StatusCode::FORBIDDEN, "Forbidden", reason, message),
-        other => {
-            tracing::error!(error = ?other, "admin REST request failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "UnexpectedError", "internal error")
-        }
-    }
-}
-
 /// Checks the bearer token and its scope; the caller as an audit actor.
-pub async fn authorize(
-    state: &AppState,
-    peer: &Peer,
-    headers: &HeaderMap,
-    scope: AdminScope,
-) -> Result<Actor, Response> {
-    let Some(token) = crate::state::bearer_token(headers) else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "Unauthenticated",
-            "an Authorization: Bearer <token> header is required",
-        ));
-    };
-    let claims = state
-        .services
-        .signing_keys()
-        .verify_admin_token(token)
-        .await
-        .map_err(|why| error(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthenticated", &why))?;
-    if !claims.scope.split_whitespace().any(|s| s == scope.as_str()) {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "InsufficientScope",
-            &format!("this needs the scope {}", scope.as_str()),
-        ));
+async fn authorize(state: &AppState, peer: &Peer, headers: &HeaderMap, scope: AdminScope) -> Result<Actor, Response> {
+    let caller = authenticate(state, peer, headers).await?;
+    match caller.lacks(scope) {
+        Some(refusal) => Err(refusal),
+        None => Ok(caller.actor),
     }
-    Ok(Actor {
-        subject: Some(claims.sub),
-        ip: Some(peer.0.ip().to_string()),
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        client_id: claims.client_id,
-        triggered_by: TriggeredBy::AdminApi,
-    })
+}
+
+fn error(status: StatusCode, name: &str, reason: &str, message: &str) -> Response {
+    api_error(status, name, reason, message, None)
 }
 
 /// A JSON import request (Authgear's keys, and `dry_run`).
@@ -242,7 +201,7 @@ pub async fn create(
     let audit = Audit::admin_mutation(actor, "import_users");
     let job = match state.services.imports().start(&audit, options, records).await {
         Ok(j) => j,
-        Err(e) => return service_error(&e),
+        Err(e) => return service_error(e),
     };
     axum::Json(json!({"result": {"id": job.id, "created_at": rfc3339(Some(job.created_at)), "status": job.status}}))
         .into_response()
@@ -329,12 +288,12 @@ pub async fn get(
         Ok(None) => {
             return error(StatusCode::NOT_FOUND, "NotFound", reason::USER_IMPORT_NOT_FOUND, "no import has this ID");
         }
-        Err(e) => return service_error(&e),
+        Err(e) => return service_error(e),
     };
     let limit = q.limit.unwrap_or(DEFAULT_DETAILS).min(100_000);
     let details = match imports.details(id, q.offset.unwrap_or(0), limit).await {
         Ok(d) => d,
-        Err(e) => return service_error(&e),
+        Err(e) => return service_error(e),
     };
     let details = details
         .into_iter()
@@ -364,6 +323,6 @@ pub async fn cancel(State(state): State<AppState>, peer: Peer, headers: HeaderMa
     };
     match state.services.imports().cancel(&Audit::admin_mutation(actor, "cancel_user_import"), id).await {
         Ok(job) => axum::Json(json!({"result": job_json(&job, None)})).into_response(),
-        Err(e) => service_error(&e),
+        Err(e) => service_error(e),
     }
 }
