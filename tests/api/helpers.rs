@@ -205,3 +205,29 @@ pub fn jwt_claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&authgraph::crypto::b64_decode(payload).expect("base64url")).expect("JSON claims")
 }
+
+/// Extra time a loaded CI machine (2 cores, dozens of servers in parallel) may take to
+/// schedule the server's poll and the check itself, on top of the bound a test claims.
+pub const LOAD_ALLOWANCE: Duration = Duration::from_secs(2);
+
+/// Checks until `check` holds and returns how long that took. Fails when a check that
+/// started after `claim` + [`LOAD_ALLOWANCE`] still does not hold: the time a slow check
+/// takes to answer is not counted against the server.
+pub async fn converges_within<F, Fut>(claim: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        let started = start.elapsed();
+        if check().await {
+            return started;
+        }
+        assert!(
+            started < claim + LOAD_ALLOWANCE,
+            "not within {claim:?} (a check started {started:?} after the change still failed)"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
