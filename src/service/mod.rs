@@ -78,6 +78,8 @@ pub struct Services {
     pub(in crate::service) outcomes: events::deliveries::OutcomeWriter,
     pub(in crate::service) hook_client: crate::hooks::webhook::WebhookClient,
     pub(in crate::service) scripts: Arc<events::scripts::ScriptStore>,
+    /// Upstream providers' discovery answers and key sets.
+    pub(in crate::service) providers: Arc<account::social::provider_cache::ProviderCache>,
 }
 
 impl Services {

@@ -76,6 +76,7 @@ impl Services {
                 config.hook.webhook_secret.as_ref().map(|s| s.expose().as_bytes()).unwrap_or_default(),
             ),
             scripts: Arc::new(crate::service::events::scripts::ScriptStore::new(&config.hook)),
+            providers: Arc::default(),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

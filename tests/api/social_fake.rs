@@ -31,6 +31,8 @@ pub(crate) enum Mode {
     Expired,
     /// HMAC with the key ID of the provider's EC key (algorithm confusion).
     Hs256,
+    /// Signed with the provider's key under a key ID its key set does not hold.
+    UnknownKid,
     Deny,
 }
 
@@ -43,6 +45,9 @@ pub(crate) struct Fake {
     pub(crate) key: EncodingKey,
     pub(crate) jwk: Jwk,
     pub(crate) token_calls: usize,
+    /// Requests for the discovery document and for the key set.
+    pub(crate) discovery_calls: usize,
+    pub(crate) jwks_calls: usize,
     /// The `client_secret` of the last code exchange at the OIDC token endpoint.
     pub(crate) client_secret: String,
     /// The `response_mode` of the last authorization request.
@@ -113,7 +118,11 @@ async fn facebook_me(State(s): State<Shared>, Query(q): Query<std::collections::
 }
 
 async fn discovery(State(s): State<Shared>) -> Response {
-    let b = s.lock().unwrap().base.clone();
+    let b = {
+        let mut f = s.lock().unwrap();
+        f.discovery_calls += 1;
+        f.base.clone()
+    };
     axum::Json(json!({
         "issuer": format!("{b}/oidc"),
         "authorization_endpoint": format!("{b}/oidc/authorize"),
@@ -124,7 +133,11 @@ async fn discovery(State(s): State<Shared>) -> Response {
 }
 
 async fn jwks(State(s): State<Shared>) -> Response {
-    let jwk = s.lock().unwrap().jwk.clone();
+    let jwk = {
+        let mut f = s.lock().unwrap();
+        f.jwks_calls += 1;
+        f.jwk.clone()
+    };
     axum::Json(JwkSet { keys: vec![jwk] }).into_response()
 }
 
@@ -149,7 +162,7 @@ async fn oidc_token(State(s): State<Shared>, body: String) -> Response {
     }
     let alg = if f.mode == Mode::Hs256 { Algorithm::HS256 } else { Algorithm::ES256 };
     let mut header = Header::new(alg);
-    header.kid = f.jwk.common.key_id.clone();
+    header.kid = if f.mode == Mode::UnknownKid { Some("not-published".into()) } else { f.jwk.common.key_id.clone() };
     let id_token = if f.mode == Mode::Hs256 {
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"the public key, as a secret").unwrap())
             .unwrap()
@@ -159,14 +172,29 @@ async fn oidc_token(State(s): State<Shared>, body: String) -> Response {
     axum::Json(json!({"access_token": "oidc-token", "token_type": "Bearer", "id_token": id_token})).into_response()
 }
 
-/// Starts the fake provider; returns its base URL and its shared state.
-pub(crate) async fn fake() -> (String, Shared) {
+/// A new ES256 signing key and its public JWK under `kid`.
+fn signing_key(kid: &str) -> (EncodingKey, Jwk) {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
     let der = pair.to_pkcs8v1().unwrap();
     let key = EncodingKey::from_ec_der(der.as_ref());
     let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
-    jwk.common.key_id = Some("fake-key".into());
+    jwk.common.key_id = Some(kid.into());
+    (key, jwk)
+}
+
+/// The provider rotates its key: a new key under `kid` signs and is the only one
+/// published.
+pub(crate) fn rotate(s: &Shared, kid: &str) {
+    let (key, jwk) = signing_key(kid);
+    let mut f = s.lock().unwrap();
+    f.key = key;
+    f.jwk = jwk;
+}
+
+/// Starts the fake provider; returns its base URL and its shared state.
+pub(crate) async fn fake() -> (String, Shared) {
+    let (key, jwk) = signing_key("fake-key");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shared = Arc::new(Mutex::new(Fake {
@@ -178,6 +206,8 @@ pub(crate) async fn fake() -> (String, Shared) {
         key,
         jwk,
         token_calls: 0,
+        discovery_calls: 0,
+        jwks_calls: 0,
         client_secret: String::new(),
         response_mode: None,
     }));

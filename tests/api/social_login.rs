@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, spawn_app, spawn_with};
 use crate::login_helpers::PW;
 use crate::rp::{Browser, Landing, hidden, param, register};
-use crate::social_fake::{ALICE, Mode, Shared, apple_key, fake, fake_providers, provider};
+use crate::social_fake::{ALICE, Mode, Shared, apple_key, fake, fake_providers, provider, rotate};
 
 pub(crate) struct World {
     pub(crate) up: TestApp,
@@ -197,6 +197,43 @@ async fn tampered_state_and_bad_id_tokens_end_in_a_clear_page_and_no_account() {
     let back = through_fake(&b, "fake").await;
     let (status, page) = b.open(&back).await.page();
     assert_eq!(status, 200, "{page}");
+    assert_eq!(user_count(&w.down).await, 1);
+}
+
+#[tokio::test]
+async fn discovery_and_keys_are_fetched_once_and_again_only_when_the_provider_rotates() {
+    let w = world(AccountLinking::Error).await;
+    let sign_in = || async {
+        let b = Browser::new(&w.down);
+        let back = through_fake(&b, "fake").await;
+        b.open(&back).await.page()
+    };
+    for _ in 0..3 {
+        let (status, page) = sign_in().await;
+        assert!(status < 400, "{status}: {page}");
+    }
+    let calls = |f: &Shared| {
+        let f = f.lock().unwrap();
+        (f.discovery_calls, f.jwks_calls, f.token_calls)
+    };
+    assert_eq!(calls(&w.fake), (1, 1, 3), "one discovery and one key set for three sign-ins");
+
+    // The provider rotates its key: the first token under the new key ID fetches the set
+    // again, and signs in.
+    rotate(&w.fake, "fake-key-2");
+    let (status, page) = sign_in().await;
+    assert!(status < 400, "{status}: {page}");
+    assert_eq!(calls(&w.fake), (1, 2, 4));
+
+    // A key ID that the fresh set does not hold either is refused without fetching the set
+    // once more (a forged key ID cannot make us hammer the provider).
+    w.fake.lock().unwrap().mode = Mode::UnknownKid;
+    for _ in 0..2 {
+        let (status, page) = sign_in().await;
+        assert_eq!(status, 502, "{page}");
+        assert!(page.contains("signed with a key the provider does not publish"), "{page}");
+    }
+    assert_eq!(calls(&w.fake), (1, 2, 6));
     assert_eq!(user_count(&w.down).await, 1);
 }
 

@@ -9,6 +9,7 @@
 //! `alias:subject`. An OAuth sign-in has an empty `amr` (as in Authgear) and asks for no
 //! second factor.
 
+pub(in crate::service) mod provider_cache;
 mod upstream;
 
 use serde::{Deserialize, Serialize};
@@ -220,7 +221,7 @@ impl Account<'_> {
         promote: Option<UserId>,
     ) -> Result<SsoStart, SsoError> {
         let p = self.provider(alias)?;
-        let e = upstream::endpoints(&self.http, p).await?;
+        let e = upstream::endpoints(&self.http, &self.providers, p).await?;
         let started = Started {
             alias: alias.to_owned(),
             state: random(),
@@ -417,7 +418,7 @@ impl Account<'_> {
         code: &str,
         started: &Started,
     ) -> Result<upstream::UpstreamUser, SsoError> {
-        let e = upstream::endpoints(&self.http, p).await?;
+        let e = upstream::endpoints(&self.http, &self.providers, p).await?;
         let redirect_uri = self.sso_redirect_uri(alias);
         let tokens = upstream::exchange_code(&self.http, p, &e, code, &redirect_uri, &started.verifier).await?;
         let access = tokens.get("access_token").and_then(Value::as_str);
@@ -427,7 +428,8 @@ impl Account<'_> {
                 .get("id_token")
                 .and_then(Value::as_str)
                 .ok_or_else(|| SsoError::Rejected(format!("{name} returned no ID token")))?;
-            let claims = upstream::verify_id_token(&self.http, p, &e, id_token, &started.nonce).await?;
+            let claims =
+                upstream::verify_id_token(&self.http, &self.providers, p, &e, id_token, &started.nonce).await?;
             return upstream::oidc_user(&self.http, p, &e, claims, access).await;
         }
         let access = access.ok_or_else(|| SsoError::Provider(format!("{name} returned no access token")))?;

@@ -3,7 +3,9 @@
 //! APIs of GitHub and Facebook. Every call goes through the services' HTTP client (5 s
 //! timeouts, no redirects).
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -12,6 +14,7 @@ use crate::config::{OAuthProviderConfig, ProviderType};
 use crate::crypto::{b64, hmac_sha256, sha256};
 
 use super::SsoError;
+use super::provider_cache::ProviderCache;
 
 /// The longest answer read from a provider.
 const MAX_BODY: usize = 1024 * 1024;
@@ -68,7 +71,12 @@ async fn json_of<T: DeserializeOwned>(
 
 /// The endpoints of `p`: discovery for OpenID Connect providers, the fixed (or
 /// overridden) URLs of GitHub and Facebook.
-pub(super) async fn endpoints(http: &reqwest::Client, p: &OAuthProviderConfig) -> Result<Endpoints, SsoError> {
+/// Discovery answers are remembered for an hour ([`ProviderCache`]).
+pub(super) async fn endpoints(
+    http: &reqwest::Client,
+    cache: &ProviderCache,
+    p: &OAuthProviderConfig,
+) -> Result<Endpoints, SsoError> {
     match p.kind {
         ProviderType::Github => {
             let api = p.api_base_url.clone().unwrap_or_else(|| "https://api.github.com".into());
@@ -100,6 +108,9 @@ pub(super) async fn endpoints(http: &reqwest::Client, p: &OAuthProviderConfig) -
             })
         }
         _ => {
+            if let Some(e) = cache.endpoints(&p.alias) {
+                return Ok(e);
+            }
             let issuer = p.oidc_issuer().ok_or_else(|| provider_failed(p, "has no issuer"))?;
             let url = format!("{issuer}/.well-known/openid-configuration");
             let d: Value = json_of(p, http.get(url), "discovery").await?;
@@ -114,13 +125,15 @@ pub(super) async fn endpoints(http: &reqwest::Client, p: &OAuthProviderConfig) -
             if p.kind != ProviderType::Azureadv2 && s("issuer").as_deref() != Some(issuer.as_str()) {
                 return Err(provider_failed(p, "sent discovery metadata for another issuer"));
             }
-            Ok(Endpoints {
+            let e = Endpoints {
                 authorization,
                 token,
                 userinfo: s("userinfo_endpoint"),
                 jwks: Some(jwks),
                 issuer: s("issuer"),
-            })
+            };
+            cache.put_endpoints(&p.alias, e.clone());
+            Ok(e)
         }
     }
 }
@@ -228,9 +241,11 @@ fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk, header_alg: Algorithm) -> Option<A
 }
 
 /// Checks an ID token: signed by a key of the provider's JWKS with that key's algorithm,
-/// from the provider's issuer, for this client, not expired, with this nonce.
+/// from the provider's issuer, for this client, not expired, with this nonce. The key set
+/// comes from the cache, fetched again when it lacks the token's key.
 pub(super) async fn verify_id_token(
     http: &reqwest::Client,
+    cache: &ProviderCache,
     p: &OAuthProviderConfig,
     e: &Endpoints,
     id_token: &str,
@@ -239,13 +254,26 @@ pub(super) async fn verify_id_token(
     let rejected = |why: &str| SsoError::Rejected(format!("the ID token from {} {why}", p.kind.display_name()));
     let header = jsonwebtoken::decode_header(id_token).map_err(|_| rejected("is malformed"))?;
     let jwks_uri = e.jwks.as_deref().ok_or_else(|| rejected("cannot be checked: no JWKS"))?;
-    let set: JwkSet = json_of(p, http.get(jwks_uri), "key set").await?;
-    let jwk = match &header.kid {
-        Some(kid) => set.find(kid),
-        None if set.keys.len() == 1 => set.keys.first(),
-        None => None,
-    }
-    .ok_or_else(|| rejected("is signed with a key the provider does not publish"))?;
+    let pick = |set: &JwkSet| -> Option<Jwk> {
+        match &header.kid {
+            Some(kid) => set.find(kid),
+            None if set.keys.len() == 1 => set.keys.first(),
+            None => None,
+        }
+        .cloned()
+    };
+    let cached = cache.key_set(jwks_uri);
+    let found = cached.as_deref().and_then(pick);
+    let jwk = match found {
+        Some(jwk) => jwk,
+        None if cached.is_none() || cache.may_refetch(jwks_uri) => {
+            let set: Arc<JwkSet> = Arc::new(json_of(p, http.get(jwks_uri), "key set").await?);
+            cache.put_key_set(jwks_uri, Arc::clone(&set), cached.is_some());
+            pick(&set).ok_or_else(|| rejected("is signed with a key the provider does not publish"))?
+        }
+        None => return Err(rejected("is signed with a key the provider does not publish")),
+    };
+    let jwk = &jwk;
     let alg = algorithm_of(jwk, header.alg).ok_or_else(|| rejected("uses an algorithm its key is not for"))?;
     if alg != header.alg {
         return Err(rejected("uses an algorithm its key is not for"));
