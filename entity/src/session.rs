@@ -29,6 +29,8 @@ pub struct Model {
     pub token_hash: Option<Vec<u8>>,
     /// What the app's SDK said about the device (`x_device_info`), for device-key grants.
     pub device_info: Option<Json>,
+    /// The identity a device-key grant signed in with (anonymous or biometric).
+    pub identity_id: Option<Uuid>,
     #[sea_orm(has_many)]
     pub refresh_tokens: HasMany<super::refresh_token::Entity>,
 }

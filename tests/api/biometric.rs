@@ -139,6 +139,45 @@ async fn a_device_key_set_up_by_a_signed_in_user_signs_them_in() {
 }
 
 #[tokio::test]
+async fn a_biometric_sign_in_ends_the_earlier_grants_of_the_same_key_only() {
+    let app = enabled().await;
+    let (client_id, _) = app_and_user(&app, "bio-grants@example.com").await;
+    let token = access_token(&app, &client_id, "bio-grants@example.com").await;
+    let (phone, tablet) = (DeviceKey::es256(), DeviceKey::es256());
+    for key in [&phone, &tablet] {
+        assert_eq!(setup(&app, &client_id, key, &token).await.0, 200);
+    }
+    let refresh = |body: &Value| body["refresh_token"].as_str().unwrap().to_owned();
+    let works = |rt: String| {
+        let (app, client_id) = (&app, &client_id);
+        async move {
+            let (status, body) = app
+                .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &rt), ("client_id", client_id)])
+                .await;
+            (status, body)
+        }
+    };
+    let (status, first) = authenticate(&app, &client_id, &phone, &[]).await;
+    assert_eq!(status, 200, "{first}");
+    let (_, on_tablet) = authenticate(&app, &client_id, &tablet, &[]).await;
+    // The phone signs in again: its first grant ends; the tablet's grant and the
+    // browser sign-in's grant (the access token's session) stay.
+    let (status, second) = authenticate(&app, &client_id, &phone, &[]).await;
+    assert_eq!(status, 200, "{second}");
+    let (status, body) = works(refresh(&first)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, body) = works(refresh(&second)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = works(refresh(&on_tablet)).await;
+    assert_eq!(status, 200, "{body}");
+    let q = "{ users { edges { node { sessions { totalCount } } } } }";
+    let d = app.ok(q, json!({})).await;
+    // The browser session, the app grant of its code flow, the tablet, the phone.
+    assert_eq!(d["users"]["edges"][0]["node"]["sessions"]["totalCount"], 4, "{d}");
+}
+
+#[tokio::test]
 async fn a_removed_key_an_impostor_and_a_replayed_challenge_are_refused() {
     let app = enabled().await;
     let (client_id, user) = app_and_user(&app, "bio2@example.com").await;

@@ -87,7 +87,15 @@ impl OAuth<'_> {
 
         let scopes: Vec<String> = ["openid", "offline_access", FULL_ACCESS].map(str::to_owned).to_vec();
         let tm = micros(t);
-        let sign_in = DeviceSignIn { app, scopes: &scopes, amr: &[], identity_type: ANONYMOUS, device_info, at: t };
+        let sign_in = DeviceSignIn {
+            app,
+            scopes: &scopes,
+            amr: &[],
+            identity_type: ANONYMOUS,
+            device_info,
+            replaces_grants_of: None,
+            at: t,
+        };
         let (user, sid, refresh) = self
             .write(async |tx| {
                 let txn = tx.conn();

@@ -227,6 +227,7 @@ impl OAuth<'_> {
                     amr: &[],
                     identity_type: ANONYMOUS,
                     device_info: None,
+                    replaces_grants_of: None,
                     at: t,
                 };
                 let (user, sid, refresh) = self

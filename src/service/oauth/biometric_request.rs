@@ -164,7 +164,15 @@ impl OAuth<'_> {
             _ => return Err(OAuthError::InvalidGrant("the user is disabled or deleted".into())),
         };
         let amr = vec![AMR_BIOMETRIC.to_owned()];
-        let sign_in = DeviceSignIn { app, scopes: &scopes, amr: &amr, identity_type: BIOMETRIC, device_info, at: t };
+        let sign_in = DeviceSignIn {
+            app,
+            scopes: &scopes,
+            amr: &amr,
+            identity_type: BIOMETRIC,
+            device_info,
+            replaces_grants_of: Some(ident.id),
+            at: t,
+        };
         let (sid, refresh) = self
             .write(async |tx| {
                 consume_challenge(tx.conn(), &claims.challenge, &challenge).await?;

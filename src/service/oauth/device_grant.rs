@@ -11,10 +11,11 @@ use crate::service::admin::users::User;
 use crate::service::oauth::claims::IdTokenFor;
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::session_end::{end_sessions, of_user};
 use crate::service::store::session_row::NewSession;
 use crate::service::unit_of_work::Tx;
 use crate::service::{Actor, Audit, OAuth};
-use entity::user;
+use entity::{session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
 
@@ -43,13 +44,17 @@ pub(in crate::service) struct DeviceSignIn<'a> {
     pub identity_type: &'a str,
     /// The request's `x_device_info`, kept on the grant.
     pub device_info: Option<Value>,
+    /// The biometric identity that signed in: kept on the grant, and the earlier grants
+    /// of the same identity end (as in Authgear: one live grant per device key).
+    pub replaces_grants_of: Option<Uuid>,
     /// The time of the sign-in.
     pub at: OffsetDateTime,
 }
 
 impl DeviceSignIn<'_> {
-    /// Opens `user`'s refresh-token grant in `tx`, records the sign-in as the user's last
-    /// and audits `user.authenticated`; returns the grant's ID and its refresh token.
+    /// Opens `user`'s refresh-token grant in `tx` (ending the grants it replaces), records
+    /// the sign-in as the user's last and audits `user.authenticated`; returns the grant's
+    /// ID and its refresh token.
     pub(in crate::service) async fn open_grant(
         &self,
         tx: &Tx,
@@ -71,6 +76,11 @@ impl DeviceSignIn<'_> {
         }
         .row(tm, actor);
         grant.device_info = sea_orm::Set(self.device_info.clone());
+        if let Some(identity) = self.replaces_grants_of {
+            grant.identity_id = sea_orm::Set(Some(identity));
+            let earlier = of_user(user.id.uuid()).add(Expr::col(session::Column::IdentityId).eq(identity));
+            end_sessions(txn, earlier, tm).await?;
+        }
         let grant = grant.insert(txn).await?;
         let refresh = insert_refresh_token(txn, grant.id, tm).await?;
         user::Entity::update_many()

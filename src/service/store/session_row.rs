@@ -49,6 +49,7 @@ impl NewSession<'_> {
             revoked_at: Set(None),
             token_hash: Set(self.token_hash),
             device_info: Set(None),
+            identity_id: Set(None),
         }
     }
 }
