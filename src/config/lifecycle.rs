@@ -11,11 +11,15 @@ pub struct AccountDeletionConfig {
     /// Days between scheduling a deletion (`scheduleAccountDeletion`, or the user's own
     /// request on the settings page) and the deletion; 1 to 180.
     pub grace_period_days: i64,
+    /// Whether users may request their own account's deletion on the settings page
+    /// (Authgear's key; on by default here, since an app that lets people sign up must let
+    /// them delete their account in most app stores).
+    pub scheduled_by_end_user_enabled: bool,
 }
 
 impl Default for AccountDeletionConfig {
     fn default() -> Self {
-        Self { grace_period_days: 30 }
+        Self { grace_period_days: 30, scheduled_by_end_user_enabled: true }
     }
 }
 

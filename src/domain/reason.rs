@@ -201,3 +201,6 @@ pub const USER_EXPORT_NON_UNIQUE_FIELD_NAMES: &str = "UserExportNonUniqueFieldNa
 pub const TASK_NOT_FOUND: &str = "TaskNotFound";
 /// `InvalidDownloadLink`: an export download link that is tampered with, or has expired.
 pub const INVALID_DOWNLOAD_LINK: &str = "InvalidDownloadLink";
+/// `DeletionByEndUserDisabled`: the project does not let users delete their own accounts
+/// (`account_deletion.scheduled_by_end_user_enabled` is off).
+pub const DELETION_BY_END_USER_DISABLED: &str = "DeletionByEndUserDisabled";

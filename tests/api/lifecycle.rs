@@ -463,6 +463,34 @@ async fn a_refusing_pre_schedule_hook_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_project_can_keep_users_from_deleting_their_own_accounts() {
+    let app = spawn_with(|c| c.account_deletion.scheduled_by_end_user_enabled = false).await;
+    let user = app.create_user("keep@example.com", Some(PW)).await;
+    let browser = Browser::new(&app);
+    let (_, login) = browser.open("/login").await.page();
+    let (_, page) = browser.login(&login, "keep@example.com", PW).await.page();
+    assert!(page.contains("Sign out"), "{page}");
+    assert!(!page.contains("/settings/delete"), "no deletion form: {page}");
+    // A hand-made request is refused with a page that says why, and changes nothing.
+    let csrf = hidden(&page, "csrf");
+    let (s, page) =
+        browser.submit("/settings/delete", &[("csrf", &csrf), ("confirm", "yes"), ("password", PW)]).await.page();
+    assert_eq!(s, 403, "{page}");
+    assert!(page.contains("does not let you delete your account yourself"), "{page}");
+    let d = app.ok(USER, json!({"u": user})).await["node"].clone();
+    assert_eq!((&d["isDeactivated"], &d["deleteAt"]), (&json!(false), &Value::Null));
+    assert_eq!(app.audit_count_of("USER_DELETION_SCHEDULED").await, 0);
+    // An admin still can.
+    let d = app
+        .ok(
+            "mutation($u: ID!) { scheduleAccountDeletion(input: {userID: $u}) { user { deleteAt } } }",
+            json!({"u": user}),
+        )
+        .await;
+    assert!(d["scheduleAccountDeletion"]["user"]["deleteAt"].is_string());
+}
+
+#[tokio::test]
 async fn the_end_users_request_is_a_scheduled_deletion_an_admin_sees_and_can_cancel() {
     let app = spawn_with(|c| c.account_deletion.grace_period_days = 10).await;
     let user = app.create_user("self@example.com", Some(PW)).await;

@@ -180,6 +180,7 @@ pub(super) async fn render(
         policy => describe_policy(&state.services.config().password_policy),
         delete_at => user.delete_at.map(fmt_time),
         deletion_days => state.services.config().account_deletion.grace_period_days,
+        self_deletion => state.services.config().account_deletion.scheduled_by_end_user_enabled,
     };
     (jar, state.ui.page(status, "settings.html", ctx)).into_response()
 }
@@ -240,6 +241,10 @@ pub(super) async fn outcome(state: &AppState, me: SignedIn, result: Result<&str,
         }
         Err(Error::Hook(h)) => {
             let msg = sentence(&h.message());
+            render(state, me.jar, &me.sess, StatusCode::FORBIDDEN, None, Some(&msg)).await
+        }
+        Err(Error::Forbidden { message, .. }) => {
+            let msg = sentence(&message);
             render(state, me.jar, &me.sess, StatusCode::FORBIDDEN, None, Some(&msg)).await
         }
         Err(e) => state.ui.server_error(&e),

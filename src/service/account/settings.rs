@@ -118,6 +118,12 @@ impl Services {
         password: String,
         actor: &Actor,
     ) -> Result<time::OffsetDateTime> {
+        if !self.config.account_deletion.scheduled_by_end_user_enabled {
+            return Err(Error::Forbidden {
+                reason: reason::DELETION_BY_END_USER_DISABLED,
+                message: "this service does not let you delete your account yourself; ask its administrator".into(),
+            });
+        }
         self.check_own_password(sess.user_id, password).await?;
         self.schedule_deletion_by_end_user(sess.user_id, actor).await
     }
