@@ -240,7 +240,21 @@ impl Webhooks<'_> {
 
     /// Claims up to `limit` due deliveries, oldest event first, at most one per handler
     /// and user, and builds their bodies.
+    /// An idle worker first asks, read-only, whether anything is due: on SQLite a claim is a
+    /// write transaction that would take the one writer every poll.
     pub async fn claim(&self, limit: u64) -> Result<Vec<Claimed>> {
+        let at = micros(now());
+        let due = Query::select()
+            .expr(Expr::val(1))
+            .from("webhook_deliveries")
+            .and_where(Expr::col("status").eq("pending"))
+            .and_where(Expr::col("next_attempt_at").lte(at))
+            .cond_where(Condition::any().add(Expr::col("locked_until").is_null()).add(Expr::col("locked_until").lt(at)))
+            .limit(1)
+            .to_owned();
+        if self.db.conn.query_one(&due).await?.is_none() {
+            return Ok(Vec::new());
+        }
         let lease = self.lease();
         let postgres = self.db.conn.get_database_backend() == DatabaseBackend::Postgres;
         self.write_unaudited(async |tx| {
