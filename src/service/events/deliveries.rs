@@ -240,6 +240,7 @@ impl Webhooks<'_> {
 
     /// Claims up to `limit` due deliveries, oldest event first, at most one per handler
     /// and user, and builds their bodies.
+    ///
     /// An idle worker first asks, read-only, whether anything is due: on SQLite a claim is a
     /// write transaction that would take the one writer every poll.
     pub async fn claim(&self, limit: u64) -> Result<Vec<Claimed>> {
