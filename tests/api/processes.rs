@@ -221,6 +221,71 @@ async fn a_deleted_application_stops_working_in_every_process_within_a_second() 
 
 /// A SQLite database is in WAL mode (readers never wait for the writer): the mode is set
 /// once on the file, which marks it in the header (bytes 18 and 19 are 2).
+/// A client-credentials request for [`API`] with `scope`.
+async fn cc(app: &TestApp, id: &str, secret: &str, scope: Option<&str>) -> (u16, Value) {
+    let mut form = vec![("grant_type", "client_credentials"), ("resource", API)];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    post_form(app, "/oauth2/token", Some((id, secret)), &form).await
+}
+
+#[tokio::test]
+async fn a_removed_scope_or_resource_and_a_revoked_secret_stop_working_in_every_process_within_a_second() {
+    let (a, b) = two_processes(0).await;
+    let client = m2m(&a, API, &["read", "write"]).await;
+    // Both processes issue (and so cache) the grant.
+    for p in [&a, &b] {
+        let (status, body) = cc(p, &client.0, &client.1, Some("read write")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // A scope removed in one process is refused by the other within a second.
+    a.ok(
+        "mutation($u: String!, $c: String!) { removeScopesFromClientID(input: {resourceURI: $u, clientID: $c, scopes: [\"write\"]}) { scopes { scope } } }",
+        json!({"u": API, "c": client.0}),
+    )
+    .await;
+    assert_eq!(cc(&a, &client.0, &client.1, Some("write")).await.0, 400, "at once in the process that changed it");
+    converges_within(Duration::from_secs(1), || async { cc(&b, &client.0, &client.1, Some("write")).await.0 == 400 })
+        .await;
+    let (status, body) = cc(&b, &client.0, &client.1, None).await;
+    assert_eq!((status, body["scope"].as_str()), (200, Some("read")), "{body}");
+
+    // A revoked secret: a second secret keeps working, the first stops everywhere.
+    let d = a
+        .ok(
+            "mutation($c: String!) { createApplicationSecret(input: {clientID: $c}) { clientSecret application { secrets { id } } } }",
+            json!({"c": client.0}),
+        )
+        .await;
+    let second = d["createApplicationSecret"]["clientSecret"].as_str().unwrap().to_owned();
+    let secrets = d["createApplicationSecret"]["application"]["secrets"].as_array().unwrap().clone();
+    converges_within(Duration::from_secs(1), || async { cc(&b, &client.0, &second, None).await.0 == 200 }).await;
+    assert_eq!(cc(&b, &client.0, &client.1, None).await.0, 200);
+    // Secrets are listed newest first: the first one is the last.
+    assert_eq!(secrets.len(), 2);
+    let first_id = secrets[1]["id"].clone();
+    a.ok(
+        "mutation($c: String!, $s: ID!) { revokeApplicationSecret(input: {clientID: $c, secretID: $s}) { application { clientID } } }",
+        json!({"c": client.0, "s": first_id}),
+    )
+    .await;
+    converges_within(Duration::from_secs(1), || async { cc(&b, &client.0, &client.1, None).await.0 == 401 }).await;
+    assert_eq!(cc(&b, &client.0, &second, None).await.0, 200);
+
+    // An unlinked resource: invalid_target everywhere within a second.
+    a.ok(
+        "mutation($u: String!, $c: String!) { removeResourceFromClientID(input: {resourceURI: $u, clientID: $c}) { resource { id } } }",
+        json!({"u": API, "c": client.0}),
+    )
+    .await;
+    converges_within(Duration::from_secs(1), || async {
+        let (status, body) = cc(&b, &client.0, &second, None).await;
+        status == 400 && body["error"] == "invalid_target"
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_sqlite_database_is_in_wal_mode() {
     let app = spawn_with(|_| {}).await;

@@ -1,5 +1,8 @@
-//! In-process caches of applications (for the token endpoint) and allowed CORS origins.
-//! A change bumps a generation that every process follows, which empties these caches.
+//! In-process caches of applications (for the token endpoint), their resource grants
+//! (for the client-credentials grant) and allowed CORS origins. A change bumps a
+//! generation that every process follows, which empties these caches.
+
+use std::sync::Arc;
 
 use crate::service::Applications;
 use crate::service::Result;
@@ -7,13 +10,20 @@ use crate::service::admin::applications::Application;
 use crate::service::store::time::strings;
 use entity::application;
 
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+/// What an application is granted on one resource: the scopes, or `None` when the resource
+/// is unknown or not linked to the application.
+type Grant = Option<Arc<[String]>>;
 
 /// Applications by client ID for the login and token endpoints, cached for a few seconds
 /// like the origins (a change made in this process is seen at once).
 #[derive(Default)]
 pub struct AppCache {
     inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
+    /// Grants by client ID and resource URI.
+    grants: std::sync::RwLock<std::collections::HashMap<(String, String), (std::time::Instant, Grant)>>,
     /// Moves every time the cache is dropped: a lookup that began before a drop must not
     /// put what it read (perhaps a deleted application) back afterwards.
     epoch: std::sync::atomic::AtomicU64,
@@ -53,6 +63,65 @@ impl Applications<'_> {
         Ok(app)
     }
 
+    /// The scopes `app` is granted on the resource `uri`, or `None` when that resource is
+    /// unknown or not linked to it; cached like the applications, so a client-credentials
+    /// grant reads nothing from the database.
+    pub async fn granted_scopes(&self, app: &Application, uri: &str) -> Result<Grant> {
+        let key = (app.client_id.clone(), uri.to_owned());
+        if let Some((at, grant)) = self.app_cache.grants.read().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && at.elapsed() < ORIGIN_CACHE_TTL
+        {
+            return Ok(grant.clone());
+        }
+        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
+        // One round trip: the resource if it is linked to the client, with the scopes
+        // granted on it (a NULL scope row when none is granted).
+        let granted_ids = Query::select()
+            .column("scope_id")
+            .from("client_scopes")
+            .and_where(Expr::col("application_id").eq(app.id))
+            .to_owned();
+        let q = Query::select()
+            .column(("resources", "id"))
+            .column(("resource_scopes", "scope"))
+            .from("resources")
+            .inner_join(
+                "client_resources",
+                Condition::all()
+                    .add(Expr::col(("client_resources", "resource_id")).equals(("resources", "id")))
+                    .add(Expr::col(("client_resources", "application_id")).eq(app.id)),
+            )
+            .left_join(
+                "resource_scopes",
+                Condition::all()
+                    .add(Expr::col(("resource_scopes", "resource_id")).equals(("resources", "id")))
+                    .add(Expr::col(("resource_scopes", "id")).in_subquery(granted_ids)),
+            )
+            .and_where(Expr::col(("resources", "uri")).eq(uri))
+            .to_owned();
+        let rows = self.db.conn.query_all(&q).await?;
+        let grant: Grant = if rows.is_empty() {
+            None
+        } else {
+            let mut scopes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if let Some(s) = row.try_get::<Option<String>>("", "scope")? {
+                    scopes.push(s);
+                }
+            }
+            Some(scopes.into())
+        };
+        let mut map = self.app_cache.grants.write().unwrap_or_else(|p| p.into_inner());
+        // Dropped while this read ran (see `AppCache::epoch`): do not keep what it read.
+        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
+            if map.len() >= APP_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(key, (std::time::Instant::now(), grant.clone()));
+        }
+        Ok(grant)
+    }
+
     /// Whether any application allows `origin` for CORS.
     pub async fn origin_allowed(&self, origin: &str) -> Result<bool> {
         if let Some((at, set)) = self.origins.inner.read().await.as_ref()
@@ -77,8 +146,10 @@ impl Applications<'_> {
     pub(in crate::service) async fn forget(&self) {
         let mut origins = self.origins.inner.write().await;
         let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut grants = self.app_cache.grants.write().unwrap_or_else(|p| p.into_inner());
         self.app_cache.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         map.clear();
+        grants.clear();
         *origins = None;
     }
 }

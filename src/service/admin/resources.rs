@@ -212,9 +212,12 @@ impl Resources<'_> {
             fixed(&row)?;
             resource::Entity::delete_by_id(row.id).exec(txn).await?;
             tx.record(audit, None, json!({"resource_uri": uri})).await?;
-            Ok(())
+            changes::bump(txn, Area::Applications).await?;
+            Ok::<_, Error>(())
         })
-        .await
+        .await?;
+        self.applications().forget().await;
+        Ok(())
     }
 
     /// Adds a scope to a resource.
@@ -298,9 +301,12 @@ impl Resources<'_> {
             fixed(&res)?;
             resource_scope::Entity::delete_by_id(row.id).exec(txn).await?;
             tx.record(audit, None, json!({"resource_uri": uri, "scope": scope})).await?;
-            Ok(())
+            changes::bump(txn, Area::Applications).await?;
+            Ok::<_, Error>(())
         })
-        .await
+        .await?;
+        self.applications().forget().await;
+        Ok(())
     }
 
     /// Lets an application get tokens for a resource (`add`), or stops it, with its scopes.
@@ -314,44 +320,47 @@ impl Resources<'_> {
         client_id: &str,
         add: bool,
     ) -> Result<Resource> {
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let res = resource_row(txn, uri).await?;
-            let app = app_row(txn, client_id).await?;
-            if res.builtin {
-                escalation::ensure_holds_all_of(txn, held, app.id, client_id).await?;
-            }
-            if add {
-                let stmt = Query::insert()
-                    .into_table("client_resources")
-                    .columns(["application_id", "resource_id", "created_at"])
-                    .values([app.id.into(), res.id.into(), micros(now()).into()])
-                    .map_err(Error::internal)?
-                    .on_conflict(OnConflict::columns(["application_id", "resource_id"]).do_nothing().to_owned())
-                    .to_owned();
-                txn.execute(&stmt).await?;
-            } else {
-                client_resource::Entity::delete_many()
-                    .filter(Expr::col(client_resource::Column::ApplicationId).eq(app.id))
-                    .filter(Expr::col(client_resource::Column::ResourceId).eq(res.id))
-                    .exec(txn)
-                    .await?;
-                let scopes = Query::select()
-                    .column("id")
-                    .from("resource_scopes")
-                    .and_where(Expr::col("resource_id").eq(res.id))
-                    .to_owned();
-                client_scope::Entity::delete_many()
-                    .filter(Expr::col(client_scope::Column::ApplicationId).eq(app.id))
-                    .filter(Expr::col(client_scope::Column::ScopeId).in_subquery(scopes))
-                    .exec(txn)
-                    .await?;
-            }
-            tx.record(audit, None, json!({"resource_uri": uri, "client_id": client_id})).await?;
-            changes::bump(txn, Area::Applications).await?;
-            Ok(res.into())
-        })
-        .await
+        let out = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let res = resource_row(txn, uri).await?;
+                let app = app_row(txn, client_id).await?;
+                if res.builtin {
+                    escalation::ensure_holds_all_of(txn, held, app.id, client_id).await?;
+                }
+                if add {
+                    let stmt = Query::insert()
+                        .into_table("client_resources")
+                        .columns(["application_id", "resource_id", "created_at"])
+                        .values([app.id.into(), res.id.into(), micros(now()).into()])
+                        .map_err(Error::internal)?
+                        .on_conflict(OnConflict::columns(["application_id", "resource_id"]).do_nothing().to_owned())
+                        .to_owned();
+                    txn.execute(&stmt).await?;
+                } else {
+                    client_resource::Entity::delete_many()
+                        .filter(Expr::col(client_resource::Column::ApplicationId).eq(app.id))
+                        .filter(Expr::col(client_resource::Column::ResourceId).eq(res.id))
+                        .exec(txn)
+                        .await?;
+                    let scopes = Query::select()
+                        .column("id")
+                        .from("resource_scopes")
+                        .and_where(Expr::col("resource_id").eq(res.id))
+                        .to_owned();
+                    client_scope::Entity::delete_many()
+                        .filter(Expr::col(client_scope::Column::ApplicationId).eq(app.id))
+                        .filter(Expr::col(client_scope::Column::ScopeId).in_subquery(scopes))
+                        .exec(txn)
+                        .await?;
+                }
+                tx.record(audit, None, json!({"resource_uri": uri, "client_id": client_id})).await?;
+                changes::bump(txn, Area::Applications).await?;
+                Ok(res.into())
+            })
+            .await;
+        self.applications().forget().await;
+        out
     }
 
     /// Grants (`Add`), revokes (`Remove`) or sets (`Replace`) scopes of a resource for an
@@ -368,82 +377,84 @@ impl Resources<'_> {
         op: ScopeOp,
     ) -> Result<Vec<Scope>> {
         check_list("scopes", scopes.len())?;
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let res = resource_row(txn, uri).await?;
-            let app = app_row(txn, client_id).await?;
-            if res.builtin {
-                escalation::ensure_holds_all_of(txn, held, app.id, client_id).await?;
-                if op != ScopeOp::Remove {
-                    escalation::ensure_held(held, scopes, "granting Admin API scopes")?;
+        let out = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let res = resource_row(txn, uri).await?;
+                let app = app_row(txn, client_id).await?;
+                if res.builtin {
+                    escalation::ensure_holds_all_of(txn, held, app.id, client_id).await?;
+                    if op != ScopeOp::Remove {
+                        escalation::ensure_held(held, scopes, "granting Admin API scopes")?;
+                    }
                 }
-            }
-            let linked = client_resource::Entity::find()
-                .filter(Expr::col(client_resource::Column::ApplicationId).eq(app.id))
-                .filter(Expr::col(client_resource::Column::ResourceId).eq(res.id))
-                .count(txn)
-                .await?
-                > 0;
-            if !linked {
-                return Err(Error::invalid(
-                    reason::RESOURCE_NOT_LINKED,
-                    format!("add the resource `{uri}` to `{client_id}` before granting its scopes"),
-                ));
-            }
-            let defined = resource_scope::Entity::find()
-                .filter(Expr::col(resource_scope::Column::ResourceId).eq(res.id))
-                .all(txn)
-                .await?;
-            let mut ids = Vec::with_capacity(scopes.len());
-            for s in scopes {
-                let found = defined
-                    .iter()
-                    .find(|d| &d.scope == s)
-                    .ok_or_else(|| Error::not_found(reason::SCOPE_NOT_FOUND, format!("`{uri}` has no scope `{s}`")))?;
-                ids.push(found.id);
-            }
-            let all_ids: Vec<Uuid> = defined.iter().map(|d| d.id).collect();
-            let remove: Vec<Uuid> = match op {
-                ScopeOp::Add => Vec::new(),
-                ScopeOp::Remove => ids.clone(),
-                ScopeOp::Replace => all_ids.iter().filter(|id| !ids.contains(id)).copied().collect(),
-            };
-            if !remove.is_empty() {
-                client_scope::Entity::delete_many()
-                    .filter(Expr::col(client_scope::Column::ApplicationId).eq(app.id))
-                    .filter(Expr::col(client_scope::Column::ScopeId).is_in(remove))
-                    .exec(txn)
+                let linked = client_resource::Entity::find()
+                    .filter(Expr::col(client_resource::Column::ApplicationId).eq(app.id))
+                    .filter(Expr::col(client_resource::Column::ResourceId).eq(res.id))
+                    .count(txn)
+                    .await?
+                    > 0;
+                if !linked {
+                    return Err(Error::invalid(
+                        reason::RESOURCE_NOT_LINKED,
+                        format!("add the resource `{uri}` to `{client_id}` before granting its scopes"),
+                    ));
+                }
+                let defined = resource_scope::Entity::find()
+                    .filter(Expr::col(resource_scope::Column::ResourceId).eq(res.id))
+                    .all(txn)
                     .await?;
-            }
-            if op != ScopeOp::Remove && !ids.is_empty() {
-                let t = micros(now());
-                let mut stmt = Query::insert();
-                stmt.into_table("client_scopes").columns(["application_id", "scope_id", "created_at"]);
-                for id in &ids {
-                    stmt.values([app.id.into(), (*id).into(), t.into()]).map_err(Error::internal)?;
+                let mut ids = Vec::with_capacity(scopes.len());
+                for s in scopes {
+                    let found = defined.iter().find(|d| &d.scope == s).ok_or_else(|| {
+                        Error::not_found(reason::SCOPE_NOT_FOUND, format!("`{uri}` has no scope `{s}`"))
+                    })?;
+                    ids.push(found.id);
                 }
-                stmt.on_conflict(OnConflict::columns(["application_id", "scope_id"]).do_nothing().to_owned());
-                txn.execute(&stmt).await?;
-            }
-            let granted = resource_scope::Entity::find()
-                .filter(Expr::col(resource_scope::Column::ResourceId).eq(res.id))
-                .filter(
-                    Expr::col(resource_scope::Column::Id).in_subquery(
-                        Query::select()
-                            .column("scope_id")
-                            .from("client_scopes")
-                            .and_where(Expr::col("application_id").eq(app.id))
-                            .to_owned(),
-                    ),
-                )
-                .order_by_asc(resource_scope::Column::Scope)
-                .all(txn)
-                .await?;
-            tx.record(audit, None, json!({"resource_uri": uri, "client_id": client_id, "scopes": scopes})).await?;
-            changes::bump(txn, Area::Applications).await?;
-            Ok(granted.into_iter().map(Scope::from).collect())
-        })
-        .await
+                let all_ids: Vec<Uuid> = defined.iter().map(|d| d.id).collect();
+                let remove: Vec<Uuid> = match op {
+                    ScopeOp::Add => Vec::new(),
+                    ScopeOp::Remove => ids.clone(),
+                    ScopeOp::Replace => all_ids.iter().filter(|id| !ids.contains(id)).copied().collect(),
+                };
+                if !remove.is_empty() {
+                    client_scope::Entity::delete_many()
+                        .filter(Expr::col(client_scope::Column::ApplicationId).eq(app.id))
+                        .filter(Expr::col(client_scope::Column::ScopeId).is_in(remove))
+                        .exec(txn)
+                        .await?;
+                }
+                if op != ScopeOp::Remove && !ids.is_empty() {
+                    let t = micros(now());
+                    let mut stmt = Query::insert();
+                    stmt.into_table("client_scopes").columns(["application_id", "scope_id", "created_at"]);
+                    for id in &ids {
+                        stmt.values([app.id.into(), (*id).into(), t.into()]).map_err(Error::internal)?;
+                    }
+                    stmt.on_conflict(OnConflict::columns(["application_id", "scope_id"]).do_nothing().to_owned());
+                    txn.execute(&stmt).await?;
+                }
+                let granted = resource_scope::Entity::find()
+                    .filter(Expr::col(resource_scope::Column::ResourceId).eq(res.id))
+                    .filter(
+                        Expr::col(resource_scope::Column::Id).in_subquery(
+                            Query::select()
+                                .column("scope_id")
+                                .from("client_scopes")
+                                .and_where(Expr::col("application_id").eq(app.id))
+                                .to_owned(),
+                        ),
+                    )
+                    .order_by_asc(resource_scope::Column::Scope)
+                    .all(txn)
+                    .await?;
+                tx.record(audit, None, json!({"resource_uri": uri, "client_id": client_id, "scopes": scopes})).await?;
+                changes::bump(txn, Area::Applications).await?;
+                Ok(granted.into_iter().map(Scope::from).collect())
+            })
+            .await;
+        self.applications().forget().await;
+        out
     }
 
     /// Lists resources by URI.

@@ -9,8 +9,6 @@ use crate::service::oauth::error::OAuthError;
 use crate::service::store::time::now;
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error};
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -47,45 +45,13 @@ impl OAuth<'_> {
             [] => return Err(OAuthError::InvalidTarget("the resource parameter is required".into())),
             _ => return Err(OAuthError::InvalidTarget("request a token for exactly one resource".into())),
         };
-        // One round trip: the resource if it is linked to the client, with the scopes
-        // granted on it (a NULL scope row when none is granted).
-        let granted_ids = Query::select()
-            .column("scope_id")
-            .from("client_scopes")
-            .and_where(Expr::col("application_id").eq(app.id))
-            .to_owned();
-        let q = Query::select()
-            .column(("resources", "id"))
-            .column(("resource_scopes", "scope"))
-            .from("resources")
-            .inner_join(
-                "client_resources",
-                Condition::all()
-                    .add(Expr::col(("client_resources", "resource_id")).equals(("resources", "id")))
-                    .add(Expr::col(("client_resources", "application_id")).eq(app.id)),
-            )
-            .left_join(
-                "resource_scopes",
-                Condition::all()
-                    .add(Expr::col(("resource_scopes", "resource_id")).equals(("resources", "id")))
-                    .add(Expr::col(("resource_scopes", "id")).in_subquery(granted_ids)),
-            )
-            .and_where(Expr::col(("resources", "uri")).eq(uri.as_str()))
-            .to_owned();
-        let rows = self.db.conn.query_all(&q).await?;
-        if rows.is_empty() {
+        let Some(granted) = self.applications().granted_scopes(app, uri).await? else {
             return Err(OAuthError::InvalidTarget(format!(
                 "`{uri}` is unknown or this client may not get tokens for it"
             )));
-        }
-        let mut granted = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if let Some(s) = row.try_get::<Option<String>>("", "scope")? {
-                granted.push(s);
-            }
-        }
+        };
         let scopes: Vec<String> = match scope.map(str::trim).filter(|s| !s.is_empty()) {
-            None => granted.clone(),
+            None => granted.to_vec(),
             Some(requested) => {
                 let requested: Vec<String> =
                     requested.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
