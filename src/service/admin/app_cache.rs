@@ -17,11 +17,23 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 /// is unknown or not linked to the application.
 type Grant = Option<Arc<[String]>>;
 
+/// An application with the SHA-256 digests of its active secrets (the token endpoint's
+/// client authentication).
+#[derive(Debug)]
+pub struct ClientEntry {
+    /// The application.
+    pub app: Application,
+    /// Digests of its active secrets.
+    pub digests: Vec<Vec<u8>>,
+}
+
 /// Applications by client ID for the login and token endpoints, cached for a few seconds
 /// like the origins (a change made in this process is seen at once).
 #[derive(Default)]
 pub struct AppCache {
     inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
+    /// Applications with their secrets' digests, by client ID.
+    clients: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Arc<ClientEntry>>)>>,
     /// Grants by client ID and resource URI.
     grants: std::sync::RwLock<std::collections::HashMap<(String, String), (std::time::Instant, Grant)>>,
     /// Moves every time the cache is dropped: a lookup that began before a drop must not
@@ -61,6 +73,26 @@ impl Applications<'_> {
         }
         map.insert(client_id.to_owned(), (std::time::Instant::now(), app.clone()));
         Ok(app)
+    }
+
+    /// [`Applications::load_client`] through the cache.
+    pub(in crate::service) async fn cached_client(&self, client_id: &str) -> Result<Option<Arc<ClientEntry>>> {
+        if let Some((at, entry)) = self.app_cache.clients.read().unwrap_or_else(|p| p.into_inner()).get(client_id)
+            && at.elapsed() < ORIGIN_CACHE_TTL
+        {
+            return Ok(entry.clone());
+        }
+        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let entry = self.load_client(client_id).await?.map(Arc::new);
+        let mut map = self.app_cache.clients.write().unwrap_or_else(|p| p.into_inner());
+        // Dropped while this read ran (see `AppCache::epoch`): do not keep what it read.
+        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
+            if map.len() >= APP_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(client_id.to_owned(), (std::time::Instant::now(), entry.clone()));
+        }
+        Ok(entry)
     }
 
     /// The scopes `app` is granted on the resource `uri`, or `None` when that resource is
@@ -146,9 +178,11 @@ impl Applications<'_> {
     pub(in crate::service) async fn forget(&self) {
         let mut origins = self.origins.inner.write().await;
         let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.app_cache.clients.write().unwrap_or_else(|p| p.into_inner());
         let mut grants = self.app_cache.grants.write().unwrap_or_else(|p| p.into_inner());
         self.app_cache.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         map.clear();
+        clients.clear();
         grants.clear();
         *origins = None;
     }

@@ -7,6 +7,7 @@ use crate::domain::reason;
 use crate::domain::scope::AdminScope;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Applications;
+use crate::service::admin::app_cache::ClientEntry;
 use crate::service::admin::escalation;
 use crate::service::store::changes;
 use crate::service::store::changes::Area;
@@ -355,35 +356,38 @@ impl Applications<'_> {
         held: &[AdminScope],
         client_id: &str,
     ) -> Result<(Application, String)> {
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let row = app_row(txn, client_id).await?;
-            escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
-            let kind = AppType::parse(&row.kind).unwrap_or(AppType::Confidential);
-            if !kind.has_secret() {
-                return Err(Error::invalid(
-                    reason::APPLICATION_HAS_NO_SECRETS,
-                    format!("a {} application is a public client and has no secrets", kind.as_str()),
-                ));
-            }
-            let active = client_secret::Entity::find()
-                .filter(Expr::col(client_secret::Column::ApplicationId).eq(row.id))
-                .filter(Expr::col(client_secret::Column::RevokedAt).is_null())
-                .count(txn)
-                .await?;
-            if active >= MAX_ACTIVE_SECRETS as u64 {
-                return Err(Error::conflict(
-                    reason::TOO_MANY_SECRETS,
-                    format!("an application has at most {MAX_ACTIVE_SECRETS} active secrets: revoke one first"),
-                ));
-            }
-            let secret = insert_secret(txn, row.id).await?;
-            tx.record(audit, None, json!({"application": app_json(&row)})).await?;
-            let app = self.one_app(txn, row).await?;
-            changes::bump(txn, Area::Applications).await?;
-            Ok((app, secret))
-        })
-        .await
+        let out = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let row = app_row(txn, client_id).await?;
+                escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
+                let kind = AppType::parse(&row.kind).unwrap_or(AppType::Confidential);
+                if !kind.has_secret() {
+                    return Err(Error::invalid(
+                        reason::APPLICATION_HAS_NO_SECRETS,
+                        format!("a {} application is a public client and has no secrets", kind.as_str()),
+                    ));
+                }
+                let active = client_secret::Entity::find()
+                    .filter(Expr::col(client_secret::Column::ApplicationId).eq(row.id))
+                    .filter(Expr::col(client_secret::Column::RevokedAt).is_null())
+                    .count(txn)
+                    .await?;
+                if active >= MAX_ACTIVE_SECRETS as u64 {
+                    return Err(Error::conflict(
+                        reason::TOO_MANY_SECRETS,
+                        format!("an application has at most {MAX_ACTIVE_SECRETS} active secrets: revoke one first"),
+                    ));
+                }
+                let secret = insert_secret(txn, row.id).await?;
+                tx.record(audit, None, json!({"application": app_json(&row)})).await?;
+                let app = self.one_app(txn, row).await?;
+                changes::bump(txn, Area::Applications).await?;
+                Ok((app, secret))
+            })
+            .await;
+        self.forget().await;
+        out
     }
 
     /// Revokes a secret; it stops authenticating at once.
@@ -394,31 +398,34 @@ impl Applications<'_> {
         client_id: &str,
         secret_id: ApplicationSecretId,
     ) -> Result<Application> {
-        self.write(async |tx| {
-            let txn = tx.conn();
-            let row = app_row(txn, client_id).await?;
-            escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
-            let secret = client_secret::Entity::find_by_id(secret_id.uuid())
-                .one(txn)
-                .await?
-                .filter(|s| s.application_id == row.id)
-                .ok_or_else(|| {
-                    Error::not_found(
-                        reason::SECRET_NOT_FOUND,
-                        format!("application `{client_id}` has no secret {secret_id}"),
-                    )
-                })?;
-            if secret.revoked_at.is_none() {
-                let mut am = secret.into_active_model();
-                am.revoked_at = Set(Some(micros(now())));
-                am.update(txn).await?;
-            }
-            tx.record(audit, None, json!({"application": app_json(&row), "secret_id": secret_id})).await?;
-            let app = self.one_app(txn, row).await?;
-            changes::bump(txn, Area::Applications).await?;
-            Ok(app)
-        })
-        .await
+        let out = self
+            .write(async |tx| {
+                let txn = tx.conn();
+                let row = app_row(txn, client_id).await?;
+                escalation::ensure_holds_all_of(txn, held, row.id, client_id).await?;
+                let secret = client_secret::Entity::find_by_id(secret_id.uuid())
+                    .one(txn)
+                    .await?
+                    .filter(|s| s.application_id == row.id)
+                    .ok_or_else(|| {
+                        Error::not_found(
+                            reason::SECRET_NOT_FOUND,
+                            format!("application `{client_id}` has no secret {secret_id}"),
+                        )
+                    })?;
+                if secret.revoked_at.is_none() {
+                    let mut am = secret.into_active_model();
+                    am.revoked_at = Set(Some(micros(now())));
+                    am.update(txn).await?;
+                }
+                tx.record(audit, None, json!({"application": app_json(&row), "secret_id": secret_id})).await?;
+                let app = self.one_app(txn, row).await?;
+                changes::bump(txn, Area::Applications).await?;
+                Ok(app)
+            })
+            .await;
+        self.forget().await;
+        out
     }
 
     /// Lists applications by name (case-insensitive prefix of name or client ID).
@@ -459,9 +466,24 @@ impl Applications<'_> {
     }
 
     /// Checks a client secret in constant time against every active secret of the
-    /// application; returns the application if one matches.
+    /// application; returns the application if one matches. The application and its
+    /// secrets' digests come from the application cache: the token endpoint reads nothing
+    /// from the database.
     pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<Option<Application>> {
-        // One round trip: the application with its active secrets (a hot path).
+        let Some(entry) = self.cached_client(client_id).await? else {
+            return Ok(None);
+        };
+        let digest = sha256(secret.as_bytes());
+        let mut ok = false;
+        for d in &entry.digests {
+            ok |= ct_eq(d, &digest);
+        }
+        Ok(ok.then(|| entry.app.clone()))
+    }
+
+    /// The application `client_id` with the digests of its active secrets, from the
+    /// database (one round trip).
+    pub(in crate::service) async fn load_client(&self, client_id: &str) -> Result<Option<ClientEntry>> {
         let mut q = Query::select();
         q.from("applications")
             .columns(application::Column::iter().map(|c| ("applications", c.as_str())))
@@ -480,16 +502,15 @@ impl Applications<'_> {
             return Ok(None);
         };
         let app = application::Model::from_query_result(first, "")?;
-        let digest = sha256(secret.as_bytes());
-        let mut ok = false;
+        let mut digests = Vec::new();
         let mut secrets = Vec::new();
         for row in &rows {
             if let Ok(s) = client_secret::Model::from_query_result(row, "s_") {
-                ok |= ct_eq(&s.secret_hash, &digest);
+                digests.push(s.secret_hash.clone());
                 secrets.push(to_secret(s));
             }
         }
-        Ok(if ok { Some(to_app(app, secrets)) } else { None })
+        Ok(Some(ClientEntry { app: to_app(app, secrets), digests }))
     }
 }
 
