@@ -17,6 +17,12 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 /// is unknown or not linked to the application.
 type Grant = Option<Arc<[String]>>;
 
+/// A cached value with the time it was read.
+type Timed<T> = (std::time::Instant, T);
+
+/// A cache by key, for the token endpoint's hot path (never held across an await).
+type Map<K, T> = std::sync::RwLock<std::collections::HashMap<K, Timed<T>>>;
+
 /// An application with the SHA-256 digests of its active secrets (the token endpoint's
 /// client authentication).
 #[derive(Debug)]
@@ -33,9 +39,9 @@ pub struct ClientEntry {
 pub struct AppCache {
     inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
     /// Applications with their secrets' digests, by client ID.
-    clients: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Arc<ClientEntry>>)>>,
+    clients: Map<String, Option<Arc<ClientEntry>>>,
     /// Grants by client ID and resource URI.
-    grants: std::sync::RwLock<std::collections::HashMap<(String, String), (std::time::Instant, Grant)>>,
+    grants: Map<(String, String), Grant>,
     /// Moves every time the cache is dropped: a lookup that began before a drop must not
     /// put what it read (perhaps a deleted application) back afterwards.
     epoch: std::sync::atomic::AtomicU64,
