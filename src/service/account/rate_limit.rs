@@ -268,7 +268,8 @@ async fn subtract(conn: &impl ConnectionTrait, buckets: &[(String, i64)], window
         .col_expr(
             rate_limit::Column::Count,
             Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
-                .finally(0),
+                .finally(0)
+                .into(),
         )
         .filter(Expr::col(rate_limit::Column::Bucket).is_in(names))
         .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
