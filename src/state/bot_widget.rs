@@ -105,7 +105,8 @@ impl BotWidgets {
     /// The widget and the policy for the page `name`, if its flow asks for the challenge
     /// or `forced` (a sign-in hook asked for it) and bot protection is on.
     pub fn for_page(&self, name: &str, forced: bool) -> Option<(&Value, &HeaderValue)> {
-        let widget = self.pages.iter().find(|(n, _, required)| *n == name && (*required || forced)).map(|(_, w, _)| w)?;
+        let widget =
+            self.pages.iter().find(|(n, _, required)| *n == name && (*required || forced)).map(|(_, w, _)| w)?;
         Some((widget, self.csp.as_ref()?))
     }
 }

@@ -32,7 +32,8 @@ async fn sign_in(app: &TestApp, login_id: &str, password: &str, token: Option<&s
     let (_, page) = browser.open("/login").await.page();
     let csrf = hidden(&page, "csrf");
     let flow = hidden(&page, "flow");
-    let mut form = vec![("csrf", csrf.as_str()), ("flow", flow.as_str()), ("login_id", login_id), ("password", password)];
+    let mut form =
+        vec![("csrf", csrf.as_str()), ("flow", flow.as_str()), ("login_id", login_id), ("password", password)];
     if let Some(t) = token {
         form.push(("cf-turnstile-response", t));
     }
@@ -232,4 +233,47 @@ async fn account_enumeration_weights_change_how_many_unknown_login_ids_are_looke
     hooks.set("init", allow_with(json!({})));
     let (s, _) = sign_in(&app, EMAIL, PW, None).await;
     assert_eq!(s, 429, "an existing account is refused alike");
+}
+
+/// A passkey sign-in fires the three hooks too: `post_identified` sees the passkey's
+/// user and can refuse, and a `constraints.amr` asking for a second factor refuses the
+/// sign-in (a passkey sign-in has no step for it) rather than skipping it.
+#[tokio::test]
+async fn passkey_sign_ins_fire_the_hooks_which_can_refuse_or_ask_for_more() {
+    use crate::passkey_device::options_in;
+    use crate::passkeys::{login_page, register, sign_in_on};
+    let (hooks, base) = Hooks::start().await;
+    let all = [HOOKS[0], HOOKS[1], ("authentication.pre_authenticated", "pre")];
+    let mut app =
+        app_with(&base, &all, |c: &mut Config| c.public_url = Some(format!("http://localhost:{}", c.listen.port())))
+            .await;
+    app.url = app.url.replace("127.0.0.1", "localhost");
+    let (browser, _, _) = crate::totp::signed_in(&app, "pk@example.com").await;
+    let (mut device, _) = register(&app, &browser, "laptop").await;
+    let mut passkey_sign_in = async || {
+        let other = Browser::new(&app);
+        let page = login_page(&other, "/login").await;
+        let credential = device.get(&options_in(&page));
+        sign_in_on(&other, &page, credential).await.page()
+    };
+
+    hooks.set("ident", Answer::Json(json!({"is_allowed": false, "title": "Not today", "reason": "Passkeys paused"})));
+    let (_, page) = passkey_sign_in().await;
+    assert!(page.contains("Not today") && page.contains("Passkeys paused"), "{page}");
+    let (ident, _) = hooks.seen("ident").pop().unwrap();
+    assert_eq!(ident["payload"]["identification"]["identification"], "passkey");
+    assert_eq!(ident["payload"]["authentication_context"]["user"]["standard_attributes"]["email"], "pk@example.com");
+
+    hooks.set("ident", allow_with(json!({})));
+    hooks.set("pre", allow_with(json!({"constraints": {"amr": ["mfa"]}})));
+    let (s, page) = passkey_sign_in().await;
+    assert_eq!(s, 400, "{page}");
+    assert!(page.contains("needs a second step"), "{page}");
+    let (pre, _) = hooks.seen("pre").pop().unwrap();
+    assert_eq!(pre["payload"]["authentication_context"]["amr"], json!(["x_passkey"]));
+
+    hooks.set("pre", allow_with(json!({})));
+    let (s, page) = passkey_sign_in().await;
+    assert_eq!(s, 200);
+    assert!(signed_in(&page), "{page}");
 }

@@ -131,7 +131,12 @@ impl Account<'_> {
 
     /// Whether `weight` more fits under `limit` in `bucket` (a weighed bucket) this window,
     /// read without writing. Count it with [`Self::count_weighted`] once it should count.
-    pub(in crate::service) async fn under_weighted_limit(&self, bucket: &str, limit: i64, weight: Weight) -> Result<bool> {
+    pub(in crate::service) async fn under_weighted_limit(
+        &self,
+        bucket: &str,
+        limit: i64,
+        weight: Weight,
+    ) -> Result<bool> {
         if limit <= 0 || weight.is_zero() {
             return Ok(true);
         }

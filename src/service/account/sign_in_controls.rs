@@ -109,4 +109,3 @@ impl Account<'_> {
         self.config.bot_protection.active_provider().map(BotProvider::token_field)
     }
 }
-
