@@ -266,21 +266,24 @@ impl Maintenance<'_> {
     }
 }
 
-/// Takes `by` off the counts of `buckets` in `window`, never below 0.
+/// Takes `by` off the counts of `buckets` in `window`, never below 0. One statement per
+/// bucket: a statement that locked several counters could deadlock on PostgreSQL with
+/// another locking them in another order.
 async fn subtract(conn: &impl ConnectionTrait, buckets: &[(String, i64)], window: i64, by: i64) -> Result<()> {
-    let names: Vec<String> = buckets.iter().map(|(b, _)| b.clone()).collect();
-    rate_limit::Entity::update_many()
-        .col_expr(
-            rate_limit::Column::Count,
-            Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
-                .finally(0)
-                .into(),
-        )
-        .filter(Expr::col(rate_limit::Column::Bucket).is_in(names))
-        .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
-        .filter(Expr::col(rate_limit::Column::Count).gt(0))
-        .exec(conn)
-        .await?;
+    for (bucket, _) in buckets {
+        rate_limit::Entity::update_many()
+            .col_expr(
+                rate_limit::Column::Count,
+                Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
+                    .finally(0)
+                    .into(),
+            )
+            .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket.as_str()))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
+            .filter(Expr::col(rate_limit::Column::Count).gt(0))
+            .exec(conn)
+            .await?;
+    }
     Ok(())
 }
 
