@@ -277,3 +277,47 @@ async fn passkey_sign_ins_fire_the_hooks_which_can_refuse_or_ask_for_more() {
     assert_eq!(s, 200);
     assert!(signed_in(&page), "{page}");
 }
+
+/// The `authentication.general` weight goes on to the second factor's step: with weight
+/// 2 wrong authenticator-app codes reach the limit at half the attempts, with weight 0
+/// they do not count.
+#[tokio::test]
+async fn the_general_weight_goes_on_to_the_second_factor() {
+    use crate::totp::{code, enrol, signed_in as totp_user, step_now};
+    let (hooks, base) = Hooks::start().await;
+    let app = app_with(&base, &HOOKS, |c: &mut Config| {
+        c.rate_limits.login_failures_per_ip_per_minute = 1000;
+        c.rate_limits.login_failures_per_account_per_minute = 4;
+    })
+    .await;
+    let (browser, csrf, _) = totp_user(&app, "two@example.com").await;
+    let (secret, _) = enrol(&browser, &csrf, "phone").await;
+    let near: Vec<String> = (step_now().saturating_sub(2)..=step_now() + 2).map(|t| code(&secret, t)).collect();
+    let wrong = (0..10).map(|d| format!("{d}{d}{d}{d}{d}{d}")).find(|c| !near.contains(c)).unwrap();
+    let wrong_codes = async |n: usize| {
+        let other = Browser::new(&app);
+        let (_, login) = other.open("/login").await.page();
+        let (_, page) = other.login(&login, "two@example.com", PW).await.page();
+        assert!(page.contains("action=\"/login/totp\""), "{page}");
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let fields = [
+                ("csrf", hidden(&page, "csrf")),
+                ("flow", hidden(&page, "flow")),
+                ("pending", hidden(&page, "pending")),
+                ("code", wrong.clone()),
+            ];
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            out.push(other.submit("/login/totp", &fields).await.page().0);
+        }
+        out
+    };
+    inside_one_window().await;
+    hooks.set("init", allow_with(json!({"rate_limits": {"authentication.general": {"weight": 0}}})));
+    let seen = wrong_codes(6).await;
+    assert!(!seen.contains(&429), "weight 0: nothing counted: {seen:?}");
+    hooks.set("init", allow_with(json!({"rate_limits": {"authentication.general": {"weight": 2}}})));
+    let seen = wrong_codes(3).await;
+    assert_eq!(seen[2], 429, "weight 2: half the attempts: {seen:?}");
+    assert!(!seen[..2].contains(&429), "{seen:?}");
+}

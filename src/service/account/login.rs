@@ -8,7 +8,7 @@ use crate::domain::login_id::LoginId;
 use crate::service::Account;
 use crate::service::account::rate_limit::{Reservation, Weight};
 use crate::service::account::recovery_codes::FAILED as RECOVERY_CODE_FAILED;
-use crate::service::account::sign_in_controls::SignInControls;
+use crate::service::account::sign_in_controls::{RateGroup, SignInControls};
 use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
 use crate::service::events::user_model::session_model;
@@ -116,8 +116,10 @@ pub(in crate::service) const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
 const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
 
 /// Between a first factor (a password, or a code) and the second factor: the user, the
-/// authorization flow, when the first factor passed (Unix seconds) and its methods
-/// (`pwd` when absent); sealed with a MAC.
+/// authorization flow, when the first factor passed (Unix seconds), its methods (`pwd`
+/// when absent) and how much a second-factor attempt counts against the failed-sign-in
+/// limits (a sign-in hook's `authentication.general` weight; 1 when absent); sealed with
+/// a MAC.
 #[derive(Serialize, Deserialize)]
 pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) user: Uuid,
@@ -125,9 +127,17 @@ pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) iat: i64,
     #[serde(default)]
     pub(in crate::service) first: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(in crate::service) weight: Option<Weight>,
 }
 
 impl PasswordPassed {
+    /// The state of a first factor with methods `first` that passed at `t` for `user`.
+    fn new(user: &User, flow: &str, t: OffsetDateTime, first: Vec<String>, weight: Weight) -> Self {
+        let weight = (weight != Weight::ONE).then_some(weight);
+        Self { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first, weight }
+    }
+
     /// The methods of the first factor.
     pub(in crate::service) fn first_amr(&self) -> Vec<String> {
         if self.first.is_empty() { vec!["pwd".to_owned()] } else { self.first.clone() }
@@ -202,7 +212,6 @@ impl Account<'_> {
         flow: &str,
     ) -> Result<LoginOutcome, LoginError> {
         use crate::service::account::rate_limit::PerIp;
-        use crate::service::account::sign_in_controls::RateGroup;
         use crate::service::events::blocking::AuthStep;
         let mut ctl = SignInControls::default();
         self.authentication_hook(AuthStep::PreInitialize, None, None, &[], actor, &mut ctl).await?;
@@ -305,10 +314,12 @@ impl Account<'_> {
         let first = vec!["pwd".to_owned()];
         self.authentication_hook(AuthStep::PreAuthenticated, Some(user_id.uuid()), Some(kind), &first, actor, &mut ctl)
             .await?;
+        // The hooks' weight goes on to the second factor's step.
+        let weight = ctl.weight(RateGroup::General);
         if ctl.more {
-            return self.required_second_factor(&user, first, flow, t).await;
+            return self.required_second_factor(&user, first, flow, t, weight).await;
         }
-        self.second_factor_or_session(&user, first, flow, actor, replaces, t).await
+        self.first_factor_passed_weighted(&user, first, flow, actor, replaces, t, weight).await
     }
 
     /// Counts a sign-in attempt of `weight` in the failed-sign-in `limits`; refused (and
@@ -371,8 +382,9 @@ impl Account<'_> {
         first: Vec<String>,
         flow: &str,
         t: OffsetDateTime,
+        weight: Weight,
     ) -> Result<LoginOutcome, LoginError> {
-        let state = PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+        let state = PasswordPassed::new(user, flow, t, first, weight);
         if self.has_second_factor(user.id).await? {
             return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
         }
@@ -408,16 +420,30 @@ impl Account<'_> {
         replaces: Option<SessionId>,
         t: OffsetDateTime,
     ) -> Result<LoginOutcome, LoginError> {
+        self.first_factor_passed_weighted(user, first, flow, actor, replaces, t, Weight::ONE).await
+    }
+
+    /// [`Self::second_factor_or_session`], where a second-factor attempt counts `weight`
+    /// against the failed-sign-in limits.
+    #[allow(clippy::too_many_arguments)]
+    async fn first_factor_passed_weighted(
+        &self,
+        user: &User,
+        first: Vec<String>,
+        flow: &str,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+        t: OffsetDateTime,
+        weight: Weight,
+    ) -> Result<LoginOutcome, LoginError> {
         let mode = self.config.mfa.mode;
         if mode != MfaMode::Disabled {
             if self.has_second_factor(user.id).await? {
-                let state =
-                    PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+                let state = PasswordPassed::new(user, flow, t, first, weight);
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
             }
             if mode == MfaMode::Required && !self.in_mfa_grace_period(user, t) {
-                let state =
-                    PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+                let state = PasswordPassed::new(user, flow, t, first, weight);
                 return Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)));
             }
         }
@@ -497,7 +523,7 @@ impl Account<'_> {
             (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
             (user_bucket.as_str(), rl.login_failures_per_account_per_minute),
         ];
-        let Some(reservation) = self.reserve_attempt(&limits).await? else {
+        let Some(reservation) = self.reserve_weighted(&limits, passed.weight.unwrap_or(Weight::ONE)).await? else {
             self.record_blocked(actor, "login", &user_bucket).await?;
             return Err(LoginError::RateLimited);
         };

@@ -48,7 +48,8 @@ pub enum PerIp {
 
 /// How much one attempt counts against a limit, in thousandths of an attempt: 1 unless an
 /// `authentication.*` blocking hook weighed it (Authgear's `rate_limits.<group>.weight`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub(in crate::service) struct Weight(i64);
 
 impl Weight {
