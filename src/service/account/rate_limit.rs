@@ -79,8 +79,8 @@ fn weighed(limit: i64) -> i64 {
 #[derive(Debug)]
 #[must_use = "a reservation is either kept (the attempt counts) or released"]
 pub(in crate::service) struct Reservation {
-    /// The buckets counted, each with its limit (in attempts).
-    buckets: Vec<(String, i64)>,
+    /// The buckets counted.
+    buckets: Vec<String>,
     window: i64,
     /// What the attempt counted in each bucket.
     weight: Weight,
@@ -110,7 +110,7 @@ impl Account<'_> {
         let mut counted = Reservation { buckets: Vec::new(), window, weight };
         let conn = self.db.writer();
         for (bucket, limit) in limits.iter().filter(|(_, l)| *l > 0) {
-            counted.buckets.push(((*bucket).to_owned(), *limit));
+            counted.buckets.push((*bucket).to_owned());
             if weight.is_zero() {
                 continue;
             }
@@ -270,8 +270,8 @@ impl Maintenance<'_> {
 /// Takes `by` off the counts of `buckets` in `window`, never below 0. One statement per
 /// bucket: a statement that locked several counters could deadlock on PostgreSQL with
 /// another locking them in another order.
-async fn subtract(conn: &impl ConnectionTrait, buckets: &[(String, i64)], window: i64, by: i64) -> Result<()> {
-    for (bucket, _) in buckets {
+async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
+    for bucket in buckets {
         rate_limit::Entity::update_many()
             .col_expr(
                 rate_limit::Column::Count,
