@@ -56,7 +56,9 @@ struct Widget {
 
 /// The widget and policy per page, computed once when the templates load.
 pub struct BotWidgets {
-    pages: Vec<(&'static str, Value)>,
+    /// Each page's widget, and whether its flow asks for the challenge by configuration
+    /// (else it is drawn only when a sign-in hook asked for the challenge).
+    pages: Vec<(&'static str, Value, bool)>,
     csp: Option<HeaderValue>,
 }
 
@@ -74,9 +76,6 @@ impl BotWidgets {
         }
         let mut pages = Vec::new();
         for (name, flow) in BOT_PAGES {
-            if config.required_for(flow).is_none() {
-                continue;
-            }
             let widget = Widget {
                 provider: provider.as_str(),
                 site_key: config.site_key.clone(),
@@ -85,7 +84,7 @@ impl BotWidgets {
                 action: flow.as_str(),
                 inline_script: if provider == BotProvider::Recaptchav3 { RECAPTCHA_V3_SCRIPT } else { "" },
             };
-            pages.push((name, Value::from(minijinja::value::Serde(widget))));
+            pages.push((name, Value::from(minijinja::value::Serde(widget)), config.required_for(flow).is_some()));
         }
         let scripts = match provider {
             BotProvider::Cloudflare => origin.clone(),
@@ -103,9 +102,11 @@ impl BotWidgets {
         Ok(Self { pages, csp: Some(csp) })
     }
 
-    /// The widget and the policy for the page `name`, if its flow asks for the challenge.
-    pub fn for_page(&self, name: &str) -> Option<(&Value, &HeaderValue)> {
-        let widget = self.pages.iter().find(|(n, _)| *n == name).map(|(_, w)| w)?;
+    /// The widget and the policy for the page `name`, if its flow asks for the challenge
+    /// or `forced` (a sign-in hook asked for it) and bot protection is on.
+    pub fn for_page(&self, name: &str, forced: bool) -> Option<(&Value, &HeaderValue)> {
+        let widget =
+            self.pages.iter().find(|(n, _, required)| *n == name && (*required || forced)).map(|(_, w, _)| w)?;
         Some((widget, self.csp.as_ref()?))
     }
 }

@@ -97,7 +97,14 @@ impl Ui {
     /// asks for bot protection is given the widget as `bot_protection`, and a policy
     /// that allows the provider's script.
     pub fn page(&self, status: StatusCode, name: &str, ctx: Value) -> Response {
-        let widget = self.bot_widgets.for_page(name);
+        self.page_with_widget(status, name, ctx, false)
+    }
+
+    /// [`Self::page`], with the bot-protection widget also when `challenge` although the
+    /// page's flow does not ask for it by configuration: a sign-in hook asked for the
+    /// challenge (`bot_protection.mode: always`). Without bot protection, no widget.
+    pub fn page_with_widget(&self, status: StatusCode, name: &str, ctx: Value, challenge: bool) -> Response {
+        let widget = self.bot_widgets.for_page(name, challenge);
         let ctx = match widget {
             Some((w, _)) => context! { bot_protection => w.clone(), ..ctx },
             None => ctx,

@@ -23,7 +23,7 @@ const SECRET: &str = "blocking-hook-secret";
 
 /// What a handler answers.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     Json(Value),
     Status(u16),
     Sleep(u64),
@@ -33,13 +33,13 @@ enum Answer {
 }
 
 #[derive(Default)]
-struct Hooks {
+pub(crate) struct Hooks {
     answers: Mutex<HashMap<String, Answer>>,
     seen: Mutex<Vec<(String, Value, bool)>>,
 }
 
 impl Hooks {
-    async fn start() -> (Arc<Self>, String) {
+    pub(crate) async fn start() -> (Arc<Self>, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let me = Arc::new(Self::default());
@@ -48,12 +48,12 @@ impl Hooks {
         (me, base)
     }
 
-    fn set(&self, name: &str, a: Answer) {
+    pub(crate) fn set(&self, name: &str, a: Answer) {
         self.answers.lock().unwrap().insert(name.to_owned(), a);
     }
 
     /// The events handler `name` received, with whether the signature was valid.
-    fn seen(&self, name: &str) -> Vec<(Value, bool)> {
+    pub(crate) fn seen(&self, name: &str) -> Vec<(Value, bool)> {
         self.seen.lock().unwrap().iter().filter(|(n, _, _)| n == name).map(|(_, v, ok)| (v.clone(), *ok)).collect()
     }
 }
@@ -81,7 +81,7 @@ async fn answer(State(h): State<Arc<Hooks>>, Path(name): Path<String>, headers: 
 }
 
 /// An app whose blocking handlers are `(event, handler name)` on the hook server.
-async fn app_with(base: &str, handlers: &[(&str, &str)], extra: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn app_with(base: &str, handlers: &[(&str, &str)], extra: impl FnOnce(&mut Config)) -> TestApp {
     let handlers: Vec<BlockingHandler> =
         handlers.iter().map(|(e, n)| BlockingHandler { event: e.to_string(), url: format!("{base}/h/{n}") }).collect();
     spawn_with(move |c| {

@@ -16,7 +16,7 @@ use crate::login_helpers::PW;
 use crate::rp::{Browser, hidden};
 
 const SECRET: &str = "0x-test-secret";
-const SITE_KEY: &str = "0x-test-site-key";
+pub(crate) const SITE_KEY: &str = "0x-test-site-key";
 const NO_OUTSIDE: &str =
     "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
@@ -25,8 +25,8 @@ type Seen = Arc<Mutex<Vec<HashMap<String, String>>>>;
 /// The fake provider: `good` passes, `good-v3-<action>` passes with a high score for that
 /// action, `low` scores 0.1, `boom` answers HTTP 500, `slow` answers after 7 s (past the
 /// server's 5 s timeout), anything else fails.
-struct FakeProvider {
-    url: String,
+pub(crate) struct FakeProvider {
+    pub(crate) url: String,
     seen: Seen,
 }
 
@@ -52,7 +52,7 @@ async fn siteverify(State(seen): State<Seen>, body: String) -> Response {
 }
 
 impl FakeProvider {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen: Seen = Arc::default();
@@ -61,12 +61,12 @@ impl FakeProvider {
         Self { url: format!("http://127.0.0.1:{port}/siteverify"), seen }
     }
 
-    fn seen(&self) -> Vec<HashMap<String, String>> {
+    pub(crate) fn seen(&self) -> Vec<HashMap<String, String>> {
         self.seen.lock().unwrap().clone()
     }
 }
 
-fn protect(c: &mut Config, provider: BotProvider, verify_url: &str) {
+pub(crate) fn protect(c: &mut Config, provider: BotProvider, verify_url: &str) {
     let b = &mut c.bot_protection;
     b.enabled = true;
     b.provider = Some(provider);

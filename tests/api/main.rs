@@ -28,6 +28,7 @@ mod fraud_protection;
 mod fuzz;
 mod helpers;
 mod hook_scripts;
+mod hook_sign_in_controls;
 mod hostile_input;
 mod identities;
 mod lifecycle;

@@ -42,7 +42,7 @@ pub(crate) async fn register(app: &TestApp, browser: &Browser, name: &str) -> (D
 }
 
 /// Posts an assertion made by `sign` for the login page `page`.
-async fn sign_in_on(browser: &Browser, page: &str, credential: String) -> Landing {
+pub(crate) async fn sign_in_on(browser: &Browser, page: &str, credential: String) -> Landing {
     let fields = [
         ("csrf", hidden(page, "csrf")),
         ("flow", hidden(page, "flow")),
@@ -53,7 +53,7 @@ async fn sign_in_on(browser: &Browser, page: &str, credential: String) -> Landin
     browser.submit("/login/passkey", &fields).await
 }
 
-async fn login_page(browser: &Browser, url: &str) -> String {
+pub(crate) async fn login_page(browser: &Browser, url: &str) -> String {
     let (s, page) = browser.open(url).await.page();
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("data-passkey=\"get\""), "the passkey form: {page}");

@@ -9,7 +9,7 @@ use crate::rp::{Browser, hidden};
 const PW: &str = "correct horse 12";
 
 /// Waits until the current one-minute window has at least 15 seconds left.
-async fn inside_one_window() {
+pub(crate) async fn inside_one_window() {
     while time::OffsetDateTime::now_utc().second() > 45 {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }

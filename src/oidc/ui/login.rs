@@ -79,6 +79,19 @@ pub(super) async fn login_page(
     render_login(state, jar, status, flow, typed, error, None).await
 }
 
+/// The login page again after the bot-protection check refused a sign-in: the message,
+/// and the challenge's widget even where the configuration would not draw it (a sign-in
+/// hook asked for the challenge).
+async fn challenge_page(
+    state: &AppState,
+    jar: CookieJar,
+    flow: &str,
+    typed: Option<&str>,
+    refusal: &crate::service::account::bot_protection::BotRefusal,
+) -> Response {
+    render_login_page(state, jar, StatusCode::BAD_REQUEST, flow, typed, Some(refusal.message()), None, true).await
+}
+
 /// An account link waiting for the sign-in (`login_and_link`): the email and the
 /// provider's name.
 pub(super) struct LinkNotice<'a> {
@@ -95,6 +108,22 @@ pub(super) async fn render_login(
     typed: Option<&str>,
     error: Option<&str>,
     link: Option<LinkNotice<'_>>,
+) -> Response {
+    render_login_page(state, jar, status, flow, typed, error, link, false).await
+}
+
+/// [`render_login`], with the bot-protection widget whatever the configuration asks of
+/// the form when `challenge`.
+#[allow(clippy::too_many_arguments)]
+async fn render_login_page(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    flow: &str,
+    typed: Option<&str>,
+    error: Option<&str>,
+    link: Option<LinkNotice<'_>>,
+    challenge: bool,
 ) -> Response {
     let req = open_flow(state, Some(flow));
     let client = match &req {
@@ -117,7 +146,7 @@ pub(super) async fn render_login(
         link => link.is_some(), link_email => link.as_ref().map(|l| l.email),
         link_provider => link.as_ref().map(|l| l.provider),
     };
-    (jar, state.ui.page(status, "login.html", ctx)).into_response()
+    (jar, state.ui.page_with_widget(status, "login.html", ctx, challenge)).into_response()
 }
 
 /// The fields of the login and signup forms, with who sends them and the browser's
@@ -155,16 +184,17 @@ pub async fn login_form(State(state): State<AppState>, jar: CookieJar, UiQuery(q
 }
 
 /// `POST /login`.
+///
+/// The bot-protection token is checked by the sign-in itself: whether it is needed is
+/// the configuration's call unless an `authentication.*` hook decides (`bot_protection`).
 pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
-    let bot = super::bot_protection::check(&state, BotFlow::Login, &f, &actor(&peer, &headers)).await;
+    let account = state.services.account();
+    let token = account.bot_token_field().and_then(|field| f.get(field).cloned());
     let Attempt { flow, login_id, password, actor, current } = match attempt(&state, &peer, &headers, &jar, f).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    if let Err(msg) = bot {
-        return login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&login_id), Some(msg)).await;
-    }
-    match state.services.account().login_with_password(&login_id, password, &actor, current, &flow).await {
+    match account.login_with_password(&login_id, password, token.as_deref(), &actor, current, &flow).await {
         Ok(o) => super::code::outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::Invalid) => {
             let msg = "The login ID or the password is incorrect.";
@@ -173,6 +203,7 @@ pub async fn login_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
             let notice = shown.as_ref().map(|(email, provider)| LinkNotice { email, provider });
             render_login(&state, jar, StatusCode::UNAUTHORIZED, &flow, Some(&login_id), Some(msg), notice).await
         }
+        Err(LoginError::BotProtection(r)) => challenge_page(&state, jar, &flow, Some(&login_id), &r).await,
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }
 }
@@ -223,6 +254,7 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             "To protect this service from SMS abuse, no code was sent to this phone number just now. Try again later, or sign in another way.",
         ),
         LoginError::PasskeyRefused(msg) => login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&msg)).await,
+        LoginError::BotProtection(r) => challenge_page(state, jar, flow, None, &r).await,
         LoginError::Server(e) => state.ui.server_error(&e),
     }
 }

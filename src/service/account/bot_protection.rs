@@ -95,8 +95,21 @@ impl Account<'_> {
         token: Option<&str>,
         actor: &Actor,
     ) -> Result<(), BotRefusal> {
+        let Some(provider) = self.config.bot_protection.required_for(flow) else { return Ok(()) };
+        self.verify_bot_token(flow, provider, token, actor).await
+    }
+
+    /// Verifies `token` for `flow` with `provider` whatever the configuration asks of the
+    /// flow's form (a sign-in hook asked for the challenge); as
+    /// [`Self::verify_bot_protection`] otherwise.
+    pub(in crate::service) async fn verify_bot_token(
+        &self,
+        flow: BotFlow,
+        provider: BotProvider,
+        token: Option<&str>,
+        actor: &Actor,
+    ) -> Result<(), BotRefusal> {
         let cfg = &self.config.bot_protection;
-        let Some(provider) = cfg.required_for(flow) else { return Ok(()) };
         let verdict = match token.map(str::trim).filter(|t| !t.is_empty()) {
             None => Verdict { refusal: BotRefusal::Missing, reason: "missing_token", error_codes: vec![], score: None },
             Some(t) if t.len() > MAX_TOKEN_LEN => Verdict {

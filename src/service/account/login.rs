@@ -6,7 +6,9 @@ use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
+use crate::service::account::rate_limit::{Reservation, Weight};
 use crate::service::account::recovery_codes::FAILED as RECOVERY_CODE_FAILED;
+use crate::service::account::sign_in_controls::{RateGroup, SignInControls};
 use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
 use crate::service::events::user_model::session_model;
@@ -78,6 +80,9 @@ pub enum LoginError {
     },
     /// A passkey sign-in was refused; the message says why and what to do.
     PasskeyRefused(String),
+    /// The bot-protection check (asked for by the configuration or a sign-in hook) was
+    /// missing, failed, or could not be done.
+    BotProtection(crate::service::account::bot_protection::BotRefusal),
     /// The server failed.
     Server(Error),
 }
@@ -111,8 +116,10 @@ pub(in crate::service) const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
 const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
 
 /// Between a first factor (a password, or a code) and the second factor: the user, the
-/// authorization flow, when the first factor passed (Unix seconds) and its methods
-/// (`pwd` when absent); sealed with a MAC.
+/// authorization flow, when the first factor passed (Unix seconds), its methods (`pwd`
+/// when absent) and how much a second-factor attempt counts against the failed-sign-in
+/// limits (a sign-in hook's `authentication.general` weight; 1 when absent); sealed with
+/// a MAC.
 #[derive(Serialize, Deserialize)]
 pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) user: Uuid,
@@ -120,9 +127,17 @@ pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) iat: i64,
     #[serde(default)]
     pub(in crate::service) first: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(in crate::service) weight: Option<Weight>,
 }
 
 impl PasswordPassed {
+    /// The state of a first factor with methods `first` that passed at `t` for `user`.
+    fn new(user: &User, flow: &str, t: OffsetDateTime, first: Vec<String>, weight: Weight) -> Self {
+        let weight = (weight != Weight::ONE).then_some(weight);
+        Self { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first, weight }
+    }
+
     /// The methods of the first factor.
     pub(in crate::service) fn first_amr(&self) -> Vec<String> {
         if self.first.is_empty() { vec!["pwd".to_owned()] } else { self.first.clone() }
@@ -181,18 +196,29 @@ impl Account<'_> {
     /// When the user has an authenticator app and `mfa.mode` is not `disabled`, no
     /// session starts yet: the outcome is the sealed state for [`Self::login_with_totp`],
     /// bound to the user and to `flow` (the sealed authorization request, or empty).
+    ///
+    /// `bot_token` is what the form carried in the bot-protection provider's field: it is
+    /// verified when the configuration or an `authentication.*` hook asks for the
+    /// challenge, before any hash (see [`SignInControls`]). The hooks' `rate_limits`
+    /// weigh the attempt against the failed-sign-in limits and, for a login ID that names
+    /// no account, the account-enumeration limit.
     pub async fn login_with_password(
         &self,
         login_id: &str,
         password: String,
+        bot_token: Option<&str>,
         actor: &Actor,
         replaces: Option<SessionId>,
         flow: &str,
     ) -> Result<LoginOutcome, LoginError> {
+        use crate::service::account::rate_limit::PerIp;
         use crate::service::events::blocking::AuthStep;
-        let mut more = self.authentication_hook(AuthStep::PreInitialize, None, None, &[], actor).await?;
+        let mut ctl = SignInControls::default();
+        self.authentication_hook(AuthStep::PreInitialize, None, None, &[], actor, &mut ctl).await?;
+        self.sign_in_bot_check(&mut ctl, bot_token, actor).await?;
         let rl = &self.config.rate_limits;
-        let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
+        let raw_ip = actor.ip.as_deref().unwrap_or("-");
+        let ip = crate::service::account::rate_limit::network_key(raw_ip);
         let ip_bucket = format!("login:ip:{ip}");
         let id_bucket =
             format!("login:id:{ip}:{}", login_id.trim().to_lowercase().chars().take(200).collect::<String>());
@@ -200,14 +226,32 @@ impl Account<'_> {
             (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
             (id_bucket.as_str(), rl.login_failures_per_account_per_minute),
         ];
-        let Some(reservation) = self.reserve_attempt(&limits).await? else {
-            // Refused before any hash is computed: guessing costs the server nothing more.
-            self.record_blocked(actor, "login", &id_bucket).await?;
+        // Login IDs that name no account count against the account-enumeration limit. It
+        // is checked before the lookup, whatever the login ID names, so that a refusal
+        // tells nothing about which accounts exist.
+        let (_, enum_bucket, enum_limit) = self.per_ip_bucket(PerIp::AccountEnumeration, raw_ip);
+        let enum_weight = ctl.weight(RateGroup::AccountEnumeration);
+        if !self.under_weighted_limit(&enum_bucket, enum_limit, enum_weight).await? {
+            self.record_blocked(actor, "account_enumeration", &enum_bucket).await?;
             return Err(LoginError::RateLimited);
+        }
+        // The failed-sign-in limits are counted before the lookup, unless a
+        // `post_identified` hook may still weigh the attempt: then once it has.
+        let weighed_later = self.will_deliver("authentication.post_identified");
+        let early = if weighed_later {
+            None
+        } else {
+            // Refused before any hash is computed: guessing costs the server nothing more.
+            Some(self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?)
         };
         let keys = candidate_keys(self, login_id);
         let ids = if keys.is_empty() { Vec::new() } else { self.users().user_ids_by_unique_keys(&keys).await? };
         let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
+            self.count_weighted(&enum_bucket, enum_limit, enum_weight).await?;
+            let reservation = match early {
+                Some(r) => r,
+                None => self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?,
+            };
             self.hasher.verify(password, None).await.map_err(Error::from)?;
             reservation.keep();
             let audit = Audit { actor: actor.clone(), activity: "authentication.identity.login_id.failed".into() };
@@ -216,12 +260,25 @@ impl Account<'_> {
         };
         if let Some(until) = self.check_lockout(user_id, LockoutMethod::Password, actor).await? {
             // Refused before the hash: a locked account costs no Argon2.
-            reservation.keep();
+            if let Some(r) = early {
+                r.keep();
+            }
             return Err(LoginError::Locked { until });
         }
         let kind = candidate_kind(login_id);
-        more |=
-            self.authentication_hook(AuthStep::PostIdentified, Some(user_id.uuid()), Some(kind), &[], actor).await?;
+        self.authentication_hook(AuthStep::PostIdentified, Some(user_id.uuid()), Some(kind), &[], actor, &mut ctl)
+            .await?;
+        if let Err(refused) = self.sign_in_bot_check(&mut ctl, bot_token, actor).await {
+            // Refused before the hash, as a check before the lookup would have been.
+            if let Some(r) = early {
+                self.release_attempt(r).await?;
+            }
+            return Err(refused);
+        }
+        let reservation = match early {
+            Some(r) => r,
+            None => self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?,
+        };
         let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
         // Kept only to check the password against the policy once it proved right.
         let plain = self.config.password_policy.force_change.then(|| password.clone());
@@ -255,13 +312,32 @@ impl Account<'_> {
             return Err(LoginError::PasswordChangeRequired { pending, why });
         }
         let first = vec!["pwd".to_owned()];
-        more |= self
-            .authentication_hook(AuthStep::PreAuthenticated, Some(user_id.uuid()), Some(kind), &first, actor)
+        self.authentication_hook(AuthStep::PreAuthenticated, Some(user_id.uuid()), Some(kind), &first, actor, &mut ctl)
             .await?;
-        if more {
-            return self.required_second_factor(&user, first, flow, t).await;
+        // The hooks' weight goes on to the second factor's step.
+        let weight = ctl.weight(RateGroup::General);
+        if ctl.more {
+            return self.required_second_factor(&user, first, flow, t, weight).await;
         }
-        self.second_factor_or_session(&user, first, flow, actor, replaces, t).await
+        self.first_factor_passed_weighted(&user, first, flow, actor, replaces, t, weight).await
+    }
+
+    /// Counts a sign-in attempt of `weight` in the failed-sign-in `limits`; refused (and
+    /// audited once a minute) when over one of them.
+    async fn reserve_sign_in(
+        &self,
+        limits: &[(&str, i64)],
+        weight: Weight,
+        id_bucket: &str,
+        actor: &Actor,
+    ) -> Result<Reservation, LoginError> {
+        match self.reserve_weighted(limits, weight).await? {
+            Some(r) => Ok(r),
+            None => {
+                self.record_blocked(actor, "login", id_bucket).await?;
+                Err(LoginError::RateLimited)
+            }
+        }
     }
 
     /// Replaces the foreign or outdated hash of `pw`, which `password` just matched, by the
@@ -306,8 +382,9 @@ impl Account<'_> {
         first: Vec<String>,
         flow: &str,
         t: OffsetDateTime,
+        weight: Weight,
     ) -> Result<LoginOutcome, LoginError> {
-        let state = PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+        let state = PasswordPassed::new(user, flow, t, first, weight);
         if self.has_second_factor(user.id).await? {
             return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
         }
@@ -343,16 +420,30 @@ impl Account<'_> {
         replaces: Option<SessionId>,
         t: OffsetDateTime,
     ) -> Result<LoginOutcome, LoginError> {
+        self.first_factor_passed_weighted(user, first, flow, actor, replaces, t, Weight::ONE).await
+    }
+
+    /// [`Self::second_factor_or_session`], where a second-factor attempt counts `weight`
+    /// against the failed-sign-in limits.
+    #[allow(clippy::too_many_arguments)]
+    async fn first_factor_passed_weighted(
+        &self,
+        user: &User,
+        first: Vec<String>,
+        flow: &str,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+        t: OffsetDateTime,
+        weight: Weight,
+    ) -> Result<LoginOutcome, LoginError> {
         let mode = self.config.mfa.mode;
         if mode != MfaMode::Disabled {
             if self.has_second_factor(user.id).await? {
-                let state =
-                    PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+                let state = PasswordPassed::new(user, flow, t, first, weight);
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
             }
             if mode == MfaMode::Required && !self.in_mfa_grace_period(user, t) {
-                let state =
-                    PasswordPassed { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first };
+                let state = PasswordPassed::new(user, flow, t, first, weight);
                 return Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)));
             }
         }
@@ -432,7 +523,7 @@ impl Account<'_> {
             (ip_bucket.as_str(), rl.login_failures_per_ip_per_minute),
             (user_bucket.as_str(), rl.login_failures_per_account_per_minute),
         ];
-        let Some(reservation) = self.reserve_attempt(&limits).await? else {
+        let Some(reservation) = self.reserve_weighted(&limits, passed.weight.unwrap_or(Weight::ONE)).await? else {
             self.record_blocked(actor, "login", &user_bucket).await?;
             return Err(LoginError::RateLimited);
         };

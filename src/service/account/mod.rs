@@ -21,6 +21,7 @@ pub mod rate_limit;
 pub mod reauthentication;
 pub mod recovery_codes;
 pub mod settings;
+pub mod sign_in_controls;
 pub mod signup;
 pub mod sms;
 pub mod social;

@@ -6,6 +6,12 @@
 //! counts it and returns the new count, so a burst of parallel requests, on either database
 //! and across processes, never gets more than `limit` checks through in a window. A check
 //! that succeeds gives its reservation back when the limit counts only failures.
+//!
+//! The buckets of reserved attempts count in thousandths of an attempt ([`Weight`]), so
+//! that an `authentication.*` blocking hook can weigh one sign-in attempt (`rate_limits`:
+//! 0 does not count it, 2 counts it twice, 0.5 half). The read-then-count buckets
+//! ([`Account::under_limit`]) and the message buckets count whole events; no bucket is
+//! counted both ways.
 
 use crate::service::Account;
 use crate::service::Maintenance;
@@ -40,13 +46,44 @@ pub enum PerIp {
     AnonymousSignup,
 }
 
+/// How much one attempt counts against a limit, in thousandths of an attempt: 1 unless an
+/// `authentication.*` blocking hook weighed it (Authgear's `rate_limits.<group>.weight`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub(in crate::service) struct Weight(i64);
+
+impl Weight {
+    /// One attempt.
+    pub(in crate::service) const ONE: Self = Self(1_000);
+
+    /// A hook's weight (a number ≥ 0, checked when the response was parsed), rounded to a
+    /// thousandth; at most a million attempts.
+    #[allow(clippy::cast_possible_truncation)] // In range by the clamp.
+    pub(in crate::service) fn from_hook(weight: f64) -> Self {
+        Self((weight.clamp(0.0, 1e6) * 1_000.0).round() as i64)
+    }
+
+    /// Whether the attempt does not count at all (it is then never refused by the limit).
+    pub(in crate::service) fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// The count a limit of `limit` attempts allows, in the units of weighed buckets.
+fn weighed(limit: i64) -> i64 {
+    limit.saturating_mul(Weight::ONE.0)
+}
+
 /// Attempts counted in their buckets; give them back with [`Services::release_attempt`]
 /// when they should not count.
 #[derive(Debug)]
 #[must_use = "a reservation is either kept (the attempt counts) or released"]
 pub(in crate::service) struct Reservation {
+    /// The buckets counted.
     buckets: Vec<String>,
     window: i64,
+    /// What the attempt counted in each bucket.
+    weight: Weight,
 }
 
 impl Reservation {
@@ -59,13 +96,25 @@ impl Account<'_> {
     /// reservation, or `None` (and counts nothing) when any bucket is already at its limit:
     /// refuse the attempt without doing the work.
     pub(in crate::service) async fn reserve_attempt(&self, limits: &[(&str, i64)]) -> Result<Option<Reservation>> {
+        self.reserve_weighted(limits, Weight::ONE).await
+    }
+
+    /// [`Self::reserve_attempt`] for an attempt that counts `weight`. A weight of 0 counts
+    /// nothing and is never refused.
+    pub(in crate::service) async fn reserve_weighted(
+        &self,
+        limits: &[(&str, i64)],
+        weight: Weight,
+    ) -> Result<Option<Reservation>> {
         let window = window_start();
-        let mut counted = Reservation { buckets: Vec::new(), window };
+        let mut counted = Reservation { buckets: Vec::new(), window, weight };
         let conn = self.db.writer();
         for (bucket, limit) in limits.iter().filter(|(_, l)| *l > 0) {
-            let count = increment(conn, bucket, window, 1).await?;
             counted.buckets.push((*bucket).to_owned());
-            if count > *limit {
+            if weight.is_zero() {
+                continue;
+            }
+            if increment(conn, bucket, window, weight.0).await? > weighed(*limit) {
                 self.account().release_attempt(counted).await?;
                 return Ok(None);
             }
@@ -75,16 +124,36 @@ impl Account<'_> {
 
     /// Gives a reserved attempt back (it succeeded, or it was refused for another reason).
     pub(in crate::service) async fn release_attempt(&self, r: Reservation) -> Result<()> {
-        if r.buckets.is_empty() {
+        if r.buckets.is_empty() || r.weight.is_zero() {
             return Ok(());
         }
-        rate_limit::Entity::update_many()
-            .col_expr(rate_limit::Column::Count, Expr::col(rate_limit::Column::Count).sub(1))
-            .filter(Expr::col(rate_limit::Column::Bucket).is_in(r.buckets))
-            .filter(Expr::col(rate_limit::Column::WindowStart).eq(r.window))
-            .filter(Expr::col(rate_limit::Column::Count).gt(0))
-            .exec(self.db.writer())
+        subtract(self.db.writer(), &r.buckets, r.window, r.weight.0).await
+    }
+
+    /// Whether `weight` more fits under `limit` in `bucket` (a weighed bucket) this window,
+    /// read without writing. Count it with [`Self::count_weighted`] once it should count.
+    pub(in crate::service) async fn under_weighted_limit(
+        &self,
+        bucket: &str,
+        limit: i64,
+        weight: Weight,
+    ) -> Result<bool> {
+        if limit <= 0 || weight.is_zero() {
+            return Ok(true);
+        }
+        let row = rate_limit::Entity::find()
+            .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window_start()))
+            .one(&self.db.conn)
             .await?;
+        Ok(row.is_none_or(|r| r.count.saturating_add(weight.0) <= weighed(limit)))
+    }
+
+    /// Counts `weight` in a weighed bucket checked with [`Self::under_weighted_limit`].
+    pub(in crate::service) async fn count_weighted(&self, bucket: &str, limit: i64, weight: Weight) -> Result<()> {
+        if limit > 0 && !weight.is_zero() {
+            increment(self.db.writer(), bucket, window_start(), weight.0).await?;
+        }
         Ok(())
     }
 
@@ -116,13 +185,7 @@ impl Account<'_> {
     /// Whether one more request of `kind` from `ip` is allowed this minute; counts it. A
     /// refusal is audited as `rate_limit.blocked` (once per bucket and minute).
     pub async fn allow_per_ip(&self, kind: PerIp, ip: &str, actor: &Actor) -> Result<bool> {
-        let rl = &self.config.rate_limits;
-        let (name, limit) = match kind {
-            PerIp::Signup => ("signup", rl.signups_per_ip_per_minute),
-            PerIp::AccountEnumeration => ("account_enumeration", rl.account_enumeration_per_ip_per_minute),
-            PerIp::AnonymousSignup => ("signup_anonymous", rl.anonymous_signups_per_ip_per_minute),
-        };
-        let bucket = format!("{name}:ip:{}", network_key(ip));
+        let (name, bucket, limit) = self.per_ip_bucket(kind, ip);
         match self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? {
             Some(r) => {
                 r.keep();
@@ -133,6 +196,17 @@ impl Account<'_> {
                 Ok(false)
             }
         }
+    }
+
+    /// The name, bucket and limit (per minute) of the per-IP limit `kind` for `ip`.
+    pub(in crate::service) fn per_ip_bucket(&self, kind: PerIp, ip: &str) -> (&'static str, String, i64) {
+        let rl = &self.config.rate_limits;
+        let (name, limit) = match kind {
+            PerIp::Signup => ("signup", rl.signups_per_ip_per_minute),
+            PerIp::AccountEnumeration => ("account_enumeration", rl.account_enumeration_per_ip_per_minute),
+            PerIp::AnonymousSignup => ("signup_anonymous", rl.anonymous_signups_per_ip_per_minute),
+        };
+        (name, format!("{name}:ip:{}", network_key(ip)), limit)
     }
 
     /// Whether one more message on `channel` to `target` from `ip` is within the
@@ -191,6 +265,27 @@ impl Maintenance<'_> {
             .await?
             .rows_affected)
     }
+}
+
+/// Takes `by` off the counts of `buckets` in `window`, never below 0. One statement per
+/// bucket: a statement that locked several counters could deadlock on PostgreSQL with
+/// another locking them in another order.
+async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
+    for bucket in buckets {
+        rate_limit::Entity::update_many()
+            .col_expr(
+                rate_limit::Column::Count,
+                Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
+                    .finally(0)
+                    .into(),
+            )
+            .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket.as_str()))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
+            .filter(Expr::col(rate_limit::Column::Count).gt(0))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Adds `by` to a bucket's count in `window` (a new window starts again from `by`);

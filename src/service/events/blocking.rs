@@ -18,6 +18,7 @@ use crate::hooks::blocking::{
     BotProtection, Constraints, HookResponse, UserMutations, apply_payload_mutation, parse_response,
 };
 use crate::hooks::webhook::CallError;
+use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Error, HookFailure, HookReason, Result, Services};
 use entity::{group, role, user, user_group, user_role};
@@ -368,9 +369,10 @@ pub(in crate::service) enum AuthStep {
 }
 
 impl Services {
-    /// Runs the `authentication.*` hook of `step` for a password sign-in. Returns whether
-    /// a handler asked (with `constraints.amr`) for more than `amr` already proves: a
-    /// second factor.
+    /// Runs the `authentication.*` hook of `step` for a sign-in and takes its outcome into
+    /// `ctl`: its `bot_protection` and `rate_limits`, and whether a handler asked (with
+    /// `constraints.amr`) for more than `amr` already proves, a second factor
+    /// (`ctl.more`).
     pub(in crate::service) async fn authentication_hook(
         &self,
         step: AuthStep,
@@ -378,14 +380,15 @@ impl Services {
         identification: Option<&str>,
         amr: &[String],
         actor: &Actor,
-    ) -> Result<bool> {
+        ctl: &mut SignInControls,
+    ) -> Result<()> {
         let event = match step {
             AuthStep::PreInitialize => "authentication.pre_initialize",
             AuthStep::PostIdentified => "authentication.post_identified",
             AuthStep::PreAuthenticated => "authentication.pre_authenticated",
         };
         if !self.will_deliver(event) {
-            return Ok(false);
+            return Ok(());
         }
         let conn = &self.db.conn;
         let user = match user_id {
@@ -410,6 +413,8 @@ impl Services {
         }
         let outcome = self.run_blocking(event, user_id, payload, actor).await?;
         let wanted = outcome.constraints.and_then(|c| c.amr).unwrap_or_default();
-        Ok(wanted.iter().any(|a| !amr.contains(a) && a != "pwd"))
+        ctl.more |= wanted.iter().any(|a| !amr.contains(a) && a != "pwd");
+        ctl.absorb(outcome.bot_protection, outcome.rate_limits);
+        Ok(())
     }
 }
