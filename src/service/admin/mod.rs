@@ -20,5 +20,6 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod user_export;
 pub(in crate::service) mod user_rows;
+pub(in crate::service) mod user_keyword;
 pub mod user_search;
 pub mod users;
