@@ -72,7 +72,8 @@ async fn keywords_of_three_or_more_characters_match_substrings_case_insensitivel
     assert_eq!(search(&app, "cia k").await, [named.clone()], "the middle of a name, across a space");
     assert_eq!(search(&app, "KEYS").await, [named.clone()]);
     assert_eq!(search(&app, "ali").await, sorted(vec![&alice, &named]));
-    assert_eq!(search(&app, ".example").await, sorted(vec![&alice, &bob, &named]));
+    assert_eq!(search(&app, ".example").await, sorted(vec![&alice, &bob]));
+    assert_eq!(search(&app, "example").await, sorted(vec![&alice, &bob, &named]));
     assert_eq!(search(&app, "example.com").await, [named.clone()]);
     // A substring never spans two fields of one user.
     assert_eq!(search(&app, "keyszed").await, Vec::<String>::new());
@@ -120,7 +121,7 @@ async fn pages_of_a_keyword_return_every_match_once_in_order() {
             assert_eq!(search_paged(&app, "-XYZ", page).await, expect, "pages of {page}, threshold {threshold}");
         }
         let mut ascending: Vec<String> = older.iter().chain(&newer).cloned().collect();
-        let q = "query($a: String) { users(searchKeyword: \"xyz0\", sortDirection: ASC, first: 4, after: $a) { pageInfo { hasNextPage endCursor } edges { node { id } } } }";
+        let q = "query($a: String) { users(searchKeyword: \"xyz001\", sortDirection: ASC, first: 4, after: $a) { pageInfo { hasNextPage endCursor } edges { node { id } } } }";
         let mut seen = Vec::new();
         let mut after = Value::Null;
         loop {
@@ -134,7 +135,7 @@ async fn pages_of_a_keyword_return_every_match_once_in_order() {
             after = d["users"]["pageInfo"]["endCursor"].clone();
         }
         ascending.retain(|id| seen.contains(id));
-        assert_eq!(seen.len(), 20, "xyz0000..xyz0009 of old and new users");
+        assert_eq!(seen.len(), 10, "xyz0010..xyz0014 of old and new users");
         assert_eq!(seen, ascending, "ascending order, each once");
         let mut all_others = others.clone();
         all_others.reverse();

@@ -58,7 +58,8 @@ impl Keyword {
         format!("\"{}\"", self.lower.replace('"', "\"\""))
     }
 
-    /// `%keyword%` with LIKE's wildcards escaped.
+    /// `%keyword%` with LIKE's wildcards escaped by a backslash, PostgreSQL's default
+    /// escape character (an explicit `ESCAPE` after `ILIKE` is mis-parenthesized by SeaQuery).
     fn like_pattern(&self) -> LikeExpr {
         let mut p = String::with_capacity(self.lower.len() + 2);
         p.push('%');
@@ -69,7 +70,7 @@ impl Keyword {
             p.push(c);
         }
         p.push('%');
-        LikeExpr::new(p).escape('\\')
+        LikeExpr::new(p)
     }
 
     /// The keyword's condition on `users`.
