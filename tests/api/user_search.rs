@@ -65,16 +65,16 @@ async fn keywords_of_three_or_more_characters_match_substrings_case_insensitivel
     let named = app.create_user("zed@example.com", None).await;
     set_name(&app, &named, json!("Alicia Keys")).await;
 
-    assert_eq!(search(&app, "wonder").await, [alice.clone()], "the middle of an email");
-    assert_eq!(search(&app, "WoNdEr.EX").await, [alice.clone()], "case-insensitive");
-    assert_eq!(search(&app, "uild").await, [bob.clone()]);
-    assert_eq!(search(&app, "9123").await, [phone.clone()], "the middle of a phone number");
-    assert_eq!(search(&app, "cia k").await, [named.clone()], "the middle of a name, across a space");
-    assert_eq!(search(&app, "KEYS").await, [named.clone()]);
+    assert_eq!(search(&app, "wonder").await, vec![alice.clone()], "the middle of an email");
+    assert_eq!(search(&app, "WoNdEr.EX").await, vec![alice.clone()], "case-insensitive");
+    assert_eq!(search(&app, "uild").await, vec![bob.clone()]);
+    assert_eq!(search(&app, "9123").await, vec![phone.clone()], "the middle of a phone number");
+    assert_eq!(search(&app, "cia k").await, vec![named.clone()], "the middle of a name, across a space");
+    assert_eq!(search(&app, "KEYS").await, vec![named.clone()]);
     assert_eq!(search(&app, "ali").await, sorted(vec![&alice, &named]));
     assert_eq!(search(&app, ".example").await, sorted(vec![&alice, &bob]));
     assert_eq!(search(&app, "example").await, sorted(vec![&alice, &bob, &named]));
-    assert_eq!(search(&app, "example.com").await, [named.clone()]);
+    assert_eq!(search(&app, "example.com").await, vec![named.clone()]);
     // A substring never spans two fields of one user.
     assert_eq!(search(&app, "keyszed").await, Vec::<String>::new());
     // LIKE and FTS syntax in a keyword is literal text.
@@ -85,8 +85,8 @@ async fn keywords_of_three_or_more_characters_match_substrings_case_insensitivel
     assert_eq!(search(&app, "nothing-like-it").await, Vec::<String>::new());
     // An exact user ID still matches (raw or as a node ID).
     let raw = authgraph::graphql::node::decode_any(&bob).unwrap().1.to_string();
-    assert_eq!(search(&app, &raw).await, [bob.clone()]);
-    assert_eq!(search(&app, &bob).await, [bob.clone()]);
+    assert_eq!(search(&app, &raw).await, vec![bob.clone()]);
+    assert_eq!(search(&app, &bob).await, vec![bob.clone()]);
 }
 
 #[tokio::test]
@@ -98,7 +98,7 @@ async fn keywords_of_one_or_two_characters_match_prefixes() {
     set_name(&app, &zed, json!("Alfred")).await;
     assert_eq!(search(&app, "AL").await, sorted(vec![&alice, &al, &zed]));
     assert_eq!(search(&app, "a").await, sorted(vec![&alice, &al, &zed]));
-    assert_eq!(search(&app, "z").await, [zed.clone()]);
+    assert_eq!(search(&app, "z").await, vec![zed.clone()]);
     assert_eq!(search(&app, "li").await, Vec::<String>::new(), "not a prefix");
     assert_eq!(search(&app, "@e").await, Vec::<String>::new(), "not a prefix");
 }
@@ -148,7 +148,7 @@ async fn the_index_follows_updates_identities_deletion_and_anonymization() {
     let app = spawn_app().await;
     let user = app.create_user("first.mail@old-domain.example", None).await;
     let other = app.create_user("someone@else.example", None).await;
-    assert_eq!(search(&app, "old-dom").await, [user.clone()]);
+    assert_eq!(search(&app, "old-dom").await, vec![user.clone()]);
 
     // Change the email: the old substring no longer matches, the new one does.
     let ident = app
@@ -163,7 +163,7 @@ async fn the_index_follows_updates_identities_deletion_and_anonymization() {
     )
     .await;
     assert_eq!(search(&app, "old-dom").await, Vec::<String>::new());
-    assert_eq!(search(&app, "new-dom").await, [user.clone()]);
+    assert_eq!(search(&app, "new-dom").await, vec![user.clone()]);
 
     // A second login ID, then its removal.
     let d = app
@@ -173,26 +173,25 @@ async fn the_index_follows_updates_identities_deletion_and_anonymization() {
         )
         .await;
     let username = d["createIdentity"]["identity"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(search(&app, "okka_f").await, [user.clone()]);
-    assert_eq!(search(&app, "new-dom").await, [user.clone()], "both login IDs are searchable");
+    assert_eq!(search(&app, "okka_f").await, vec![user.clone()]);
+    assert_eq!(search(&app, "new-dom").await, vec![user.clone()], "both login IDs are searchable");
     app.ok("mutation($i: ID!) { deleteIdentity(input: {identityID: $i}) { user { id } } }", json!({"i": username}))
         .await;
     assert_eq!(search(&app, "okka_f").await, Vec::<String>::new());
 
     // Names: set, changed, removed.
     set_name(&app, &user, json!("Grace Hopper")).await;
-    assert_eq!(search(&app, "hopp").await, [user.clone()]);
+    assert_eq!(search(&app, "hopp").await, vec![user.clone()]);
     set_name(&app, &user, json!("Ada Lovelace")).await;
     assert_eq!(search(&app, "hopp").await, Vec::<String>::new());
-    assert_eq!(search(&app, "lovel").await, [user.clone()]);
+    assert_eq!(search(&app, "lovel").await, vec![user.clone()]);
 
     // Anonymization removes the login IDs and the name from the index.
     set_name(&app, &other, json!("Ada Byron")).await;
-    app.ok("mutation($u: ID!) { anonymizeUser(input: {userID: $u}) { anonymizedUserID } }", json!({"u": other}))
-        .await;
+    app.ok("mutation($u: ID!) { anonymizeUser(input: {userID: $u}) { anonymizedUserID } }", json!({"u": other})).await;
     assert_eq!(search(&app, "someone").await, Vec::<String>::new());
     assert_eq!(search(&app, "byron").await, Vec::<String>::new());
-    assert_eq!(search(&app, "ada ").await, [user.clone()]);
+    assert_eq!(search(&app, "ada ").await, vec![user.clone()]);
 
     // Deletion.
     app.ok("mutation($u: ID!) { deleteUser(input: {userID: $u}) { deletedUserID } }", json!({"u": user})).await;

@@ -75,11 +75,7 @@ impl Keyword {
 
     /// The keyword's condition on `users`.
     pub(in crate::service) fn condition(&self, plan: KeywordPlan, backend: DbBackend) -> Condition {
-        if self.is_substring() {
-            self.substring_condition(plan, backend)
-        } else {
-            self.prefix_condition(plan)
-        }
+        if self.is_substring() { self.substring_condition(plan, backend) } else { self.prefix_condition(plan) }
     }
 
     /// Statements selecting the matches of the keyword from each index, each stopping
@@ -100,7 +96,10 @@ impl Keyword {
                 probe("users", Condition::all().add(Expr::col(("users", "name_key")).ilike(self.like_pattern()))),
             ]
         } else {
-            vec![probe("user_search_fts", Condition::all().add(SqliteExpr::matches(Expr::col("user_search_fts"), self.fts_phrase())))]
+            vec![probe(
+                "user_search_fts",
+                Condition::all().add(SqliteExpr::matches(Expr::col("user_search_fts"), self.fts_phrase())),
+            )]
         }
     }
 
@@ -116,7 +115,10 @@ impl Keyword {
             .and_where(Expr::col(("identities", "unique_key")).is_in(self.login_keys.clone()))
             .to_owned();
         if let Some(id) = self.exact_id {
-            q.union(UnionType::Distinct, subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned());
+            q.union(
+                UnionType::Distinct,
+                subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned(),
+            );
         }
         q
     }
@@ -187,8 +189,9 @@ impl Keyword {
         let lower = &self.lower;
         match plan {
             KeywordPlan::Candidates => {
-                let mut candidates =
-                    subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), lower)).to_owned();
+                let mut candidates = subquery("users", "id")
+                    .cond_where(prefix_range(Expr::col(("users", "name_key")), lower))
+                    .to_owned();
                 for key in &self.login_keys {
                     candidates.union(
                         UnionType::Distinct,

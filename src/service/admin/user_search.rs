@@ -5,14 +5,14 @@ use crate::domain::login_id::LoginId;
 use crate::domain::reason;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
+use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
 use crate::service::admin::users::User;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
 use crate::service::store::time::{micros, now};
 use crate::service::{Error, Result};
 use entity::{identity, user};
-use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use sea_orm::{DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -139,22 +139,31 @@ impl Users<'_> {
         let mut models = None;
         if self.keyword_plan(f).await? == KeywordPlan::PerRow {
             // A broad keyword: test each row while walking users in sort order, but only
-            // the next `search_walk_window` of them. Matches spread over time fill a page at once;
-            // matches clustered elsewhere fall through to the candidate-set plan below,
-            // so neither shape of data makes the walk cover the whole table.
-            let mut window = Query::select().column(("users", "id")).from("users").to_owned();
+            // the next `search_walk_window` of them, as a range of the sort index that
+            // ends before the row just past the window: the walk stops at a full page.
+            // Matches spread over time fill a page at once; matches clustered elsewhere
+            // fall through to the candidate-set plan below, so neither shape of data
+            // makes the walk cover the whole table.
             let walk = std::cmp::max(self.config.admin_api.search_walk_window, plan.limit + 1);
-            ks.apply_stmt(&mut window, &Plan { limit: walk - 1, ..plan.clone() })?;
-            let cond = condition(f, KeywordPlan::PerRow, self.backend()).add(Expr::col(("users", "id")).in_subquery(window));
-            let found = ks.apply(user::Entity::find().filter(cond), &plan)?.all(&self.db.conn).await?;
-            if found.len() as u64 > plan.limit {
+            let edge = self.walk_edge(&ks, &plan, walk).await?;
+            let mut walk_plan = plan.clone();
+            match (&edge, plan.backward) {
+                (Some(c), false) => walk_plan.before = Some(c.clone()),
+                (Some(c), true) => walk_plan.after = Some(c.clone()),
+                (None, _) => {}
+            }
+            let cond = condition(f, KeywordPlan::PerRow, self.backend());
+            let found = ks.apply(user::Entity::find().filter(cond), &walk_plan)?.all(&self.db.conn).await?;
+            // A full page, or every match when the window reached the end of the list.
+            if found.len() as u64 > plan.limit || edge.is_none() {
                 models = Some(found);
             }
         }
         let models = match models {
             Some(m) => m,
             None => {
-                let q = ks.apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
+                let q = ks
+                    .apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
                 q.all(&self.db.conn).await?
             }
         };
@@ -167,6 +176,22 @@ impl Users<'_> {
             };
             Cursor::time(value, u.id.uuid())
         }))
+    }
+
+    /// The cursor of the row `walk` rows beyond the page's start in the page's direction
+    /// (the first row a walk of `walk` rows does not reach), or `None` when the list ends
+    /// sooner. One short scan of the sort index.
+    async fn walk_edge(&self, ks: &Keyset, plan: &Plan, walk: u64) -> Result<Option<Cursor>> {
+        let mut q =
+            Query::select().column(("users", "id")).expr(Expr::col(("users", ks.column))).from("users").to_owned();
+        ks.apply_stmt(&mut q, &Plan { limit: 0, ..plan.clone() })?;
+        q.offset(walk);
+        let Some(row) = self.db.conn.query_one(&q).await? else {
+            return Ok(None);
+        };
+        let id: Uuid = row.try_get_by_index(0)?;
+        let value: Option<i64> = row.try_get_by_index(1)?;
+        Ok(Some(Cursor { list: ks.tag(), kind: SortKind::Time, value: value.map(|v| v.to_string()), id }))
     }
 
     /// Picks the keyword plan by counting matches up to `admin_api.search_broad_threshold`
@@ -190,7 +215,10 @@ impl Users<'_> {
 
     /// Counts users matching `f`.
     pub async fn count(&self, f: &UserFilter) -> Result<u64> {
-        Ok(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())).count(&self.db.conn).await?)
+        Ok(user::Entity::find()
+            .filter(condition(f, KeywordPlan::Candidates, self.backend()))
+            .count(&self.db.conn)
+            .await?)
     }
 
     /// Finds the user who owns a login ID (one statement: every sign-in starts here).
