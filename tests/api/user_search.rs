@@ -137,6 +137,54 @@ async fn pages_of_a_keyword_return_every_match_once_in_order() {
         ascending.retain(|id| seen.contains(id));
         assert_eq!(seen.len(), 10, "xyz0010..xyz0014 of old and new users");
         assert_eq!(seen, ascending, "ascending order, each once");
+        // Backwards (`last`/`before`) from the end: the same list.
+        let q = "query($b: String) { users(searchKeyword: \"-xyz\", last: 4, before: $b) { pageInfo { hasPreviousPage startCursor } edges { node { id } } } }";
+        let mut back: Vec<String> = Vec::new();
+        let mut before = Value::Null;
+        loop {
+            let d = app.ok(q, json!({"b": before})).await;
+            let page: Vec<String> = d["users"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+                .collect();
+            back.splice(0..0, page);
+            if d["users"]["pageInfo"]["hasPreviousPage"] == false {
+                break;
+            }
+            before = d["users"]["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(back, expect, "backward pages, threshold {threshold}");
+        // Sorted by a nullable column (nobody has signed in): each match once, both ways.
+        for dir in ["ASC", "DESC"] {
+            let q = format!(
+                "query($a: String) {{ users(searchKeyword: \"-xyz\", sortBy: LAST_LOGIN_AT, sortDirection: {dir}, first: 4, after: $a) {{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id }} }} }} }}"
+            );
+            let mut seen = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let d = app.ok(&q, json!({"a": after})).await;
+                seen.extend(
+                    d["users"]["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+                );
+                if d["users"]["pageInfo"]["hasNextPage"] == false {
+                    break;
+                }
+                after = d["users"]["pageInfo"]["endCursor"].clone();
+            }
+            let mut got = seen.clone();
+            got.sort();
+            got.dedup();
+            assert_eq!(got.len(), seen.len(), "no match twice ({dir})");
+            let mut want: Vec<String> = older.iter().chain(&newer).cloned().collect();
+            want.sort();
+            assert_eq!(got, want, "every match ({dir}, threshold {threshold})");
+        }
         let mut all_others = others.clone();
         all_others.reverse();
         assert_eq!(search_paged(&app, "other0", 6).await, all_others);
