@@ -28,6 +28,7 @@ mod m20261203_100000_add_user_lifecycle_columns;
 mod m20261203_200000_create_user_imports;
 mod m20261203_300000_create_user_exports;
 mod m20261204_000000_add_session_identity_id;
+mod m20261204_100000_create_user_search_index;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_200000_create_user_imports::Migration),
             Box::new(m20261203_300000_create_user_exports::Migration),
             Box::new(m20261204_000000_add_session_identity_id::Migration),
+            Box::new(m20261204_100000_create_user_search_index::Migration),
         ]
     }
 }

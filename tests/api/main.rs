@@ -72,6 +72,7 @@ mod tokens;
 mod totp;
 mod user_export;
 mod user_import;
+mod user_search;
 mod users;
 mod webhook_receiver;
 mod webhooks;

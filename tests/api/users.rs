@@ -304,7 +304,8 @@ async fn users_search_matches_ids_login_ids_and_prefixes() {
     assert_eq!(search("alice.liddell@wonder.example").await, vec![alice.clone()]);
     assert_eq!(search("+852").await, vec![phone.clone()]);
     assert_eq!(search("alicia k").await, vec![named.clone()]);
-    assert_eq!(search("wonder").await, Vec::<String>::new(), "not a prefix");
+    assert_eq!(search("wonder").await, vec![alice.clone()], "three or more characters: a substring");
+    assert_eq!(search("on").await, Vec::<String>::new(), "one or two characters: only a prefix");
     let raw = authgraph::graphql::node::decode_any(&alice).unwrap().1.to_string();
     let raw: &'static str = raw.leak();
     assert_eq!(search(raw).await, vec![alice.clone()]);
@@ -447,10 +448,12 @@ async fn case_sensitive_emails_are_found_as_typed() {
     let app = spawn_with(|c| c.login_id.email_case_sensitive = true).await;
     let upper = app.create_user("Zoe@example.com", None).await;
     let lower = app.create_user("zoe@example.com", None).await;
-    let d = app.ok("{ a: users(searchKeyword: \"Zoe\") { edges { node { id } } } b: users(searchKeyword: \"zoe\") { totalCount } }", json!({})).await;
-    assert_eq!(d["a"]["edges"].as_array().unwrap().len(), 2, "the typed and the folded prefix both match");
+    let d = app.ok("{ a: users(searchKeyword: \"Zoe\") { edges { node { id } } } b: users(searchKeyword: \"zoe\") { totalCount } c: users(searchKeyword: \"Zo\") { totalCount } d: users(searchKeyword: \"zo\") { totalCount } }", json!({})).await;
+    assert_eq!(d["a"]["edges"].as_array().unwrap().len(), 2, "the typed and the folded keyword both match");
     assert!(d["a"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["id"] == upper.as_str()));
-    assert_eq!(d["b"]["totalCount"], 1);
+    assert_eq!(d["b"]["totalCount"], 2, "a substring search is case-insensitive");
+    assert_eq!(d["c"]["totalCount"], 2, "the typed and the folded prefix both match");
+    assert_eq!(d["d"]["totalCount"], 1, "a prefix compares the stored key byte-wise");
     let by_login = app
         .ok("{ getUserByLoginID(loginIDKey: \"email\", loginIDValue: \"zoe@example.com\") { id } }", json!({}))
         .await;

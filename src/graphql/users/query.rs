@@ -45,7 +45,10 @@ impl UserQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Search keyword.")] search_keyword: Option<String>,
+        #[graphql(
+            desc = "Search keyword, case-insensitive: a user ID or an identity's login ID matches exactly; with three or more characters, any part of a login ID (email, phone number, username) or name matches; with one or two, their beginning."
+        )]
+        search_keyword: Option<String>,
         #[graphql(desc = "Sort key (default CREATED_AT).")] sort_by: Option<UserSortBy>,
         #[graphql(desc = "Sort direction (default DESC).")] sort_direction: Option<SortDirection>,
         #[graphql(desc = "Only users with all these effective roles.")] role_keys: Option<Vec<String>>,

@@ -19,6 +19,7 @@ pub mod roles_groups;
 pub mod sessions;
 pub mod signing_keys;
 pub mod user_export;
+pub(in crate::service) mod user_keyword;
 pub(in crate::service) mod user_rows;
 pub mod user_search;
 pub mod users;

@@ -5,13 +5,14 @@ use crate::domain::login_id::LoginId;
 use crate::domain::reason;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
+use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
 use crate::service::admin::users::User;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
 use crate::service::store::time::{micros, now};
 use crate::service::{Error, Result};
 use entity::{identity, user};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement, UnionType};
-use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -28,8 +29,9 @@ pub enum UserSort {
 /// Filters of the users list.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    /// Matches a user ID or a login ID exactly, or a prefix of an email, username, phone
-    /// number or name, case-insensitively.
+    /// Matches a user ID or an identity's key exactly; with three or more characters, a
+    /// substring of a login ID (email, username, phone number) or name through the trigram
+    /// index; with fewer, a prefix of an identity's key or name; case-insensitively.
     pub keyword: Option<String>,
     /// Users having all these roles (directly or through a group).
     pub role_keys: Vec<String>,
@@ -45,16 +47,6 @@ pub struct UserFilter {
     pub sort: UserSort,
     /// Ascending order (default descending).
     pub ascending: bool,
-}
-
-/// `lo <= col < hi` for every string that starts with `prefix`, on a byte-wise collation.
-fn prefix_range(column: Expr, prefix: &str) -> Condition {
-    let hi = format!("{prefix}\u{10FFFF}");
-    Condition::all().add(column.clone().gte(prefix.to_owned())).add(column.lt(hi))
-}
-
-fn subquery(table: &'static str, select: &'static str) -> SelectStatement {
-    Query::select().column((table, select)).from(table).to_owned()
 }
 
 fn has_role(key: &str) -> Condition {
@@ -97,70 +89,11 @@ fn disabled_at(t: OffsetDateTime) -> Condition {
         .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
 }
 
-/// How a keyword condition is shaped for the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::service) enum KeywordPlan {
-    /// Few matches: one `IN (... UNION ...)` set of candidate IDs, each part an index range
-    /// scan, so the database finds the matches first and sorts only those.
-    Candidates,
-    /// Many matches: a per-row test while walking users in sort order, which finds a page
-    /// of matches after a few rows instead of sorting every match.
-    PerRow,
-}
-
-fn keyword_condition(kw: &str, plan: KeywordPlan) -> Condition {
-    let lower = kw.to_lowercase();
-    // Login IDs are stored case-folded, except emails when `email_case_sensitive` is on:
-    // then the keyword as typed is tried too.
-    let mut login_keys = vec![lower.clone()];
-    if kw != lower {
-        login_keys.push(kw.to_owned());
-    }
-    let exact_id = Uuid::parse_str(kw).ok();
-    match plan {
-        KeywordPlan::Candidates => {
-            let mut candidates =
-                subquery("users", "id").cond_where(prefix_range(Expr::col(("users", "name_key")), &lower)).to_owned();
-            for key in &login_keys {
-                candidates.union(
-                    UnionType::Distinct,
-                    subquery("identities", "user_id")
-                        .cond_where(prefix_range(Expr::col(("identities", "unique_key")), key))
-                        .to_owned(),
-                );
-            }
-            if let Some(id) = exact_id {
-                candidates.union(
-                    UnionType::Distinct,
-                    subquery("users", "id").and_where(Expr::col(("users", "id")).eq(id)).to_owned(),
-                );
-            }
-            Condition::all().add(Expr::col(("users", "id")).in_subquery(candidates))
-        }
-        KeywordPlan::PerRow => {
-            let mut any = Condition::any().add(prefix_range(Expr::col(("users", "name_key")), &lower));
-            for key in &login_keys {
-                let ident = Query::select()
-                    .expr(Expr::val(1))
-                    .from_as("identities", "kw_i")
-                    .and_where(Expr::col(("kw_i", "user_id")).equals(("users", "id")))
-                    .cond_where(prefix_range(Expr::col(("kw_i", "unique_key")), key))
-                    .to_owned();
-                any = any.add(Expr::exists(ident));
-            }
-            if let Some(id) = exact_id {
-                any = any.add(Expr::col(("users", "id")).eq(id));
-            }
-            any
-        }
-    }
-}
-
 /// The filters of `f` as one condition on `users` (the export walks users with it too).
-pub(in crate::service) fn condition(f: &UserFilter, plan: KeywordPlan) -> Condition {
+pub(in crate::service) fn condition(f: &UserFilter, plan: KeywordPlan, backend: DbBackend) -> Condition {
     let mut cond = Condition::all();
-    if let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
-        cond = cond.add(keyword_condition(kw, plan));
+    if let Some(kw) = Keyword::parse(f.keyword.as_deref()) {
+        cond = cond.add(kw.condition(plan, backend));
     }
     for key in &f.role_keys {
         cond = cond.add(has_role(key));
@@ -206,22 +139,31 @@ impl Users<'_> {
         let mut models = None;
         if self.keyword_plan(f).await? == KeywordPlan::PerRow {
             // A broad keyword: test each row while walking users in sort order, but only
-            // the next `search_walk_window` of them. Matches spread over time fill a page at once;
-            // matches clustered elsewhere fall through to the candidate-set plan below,
-            // so neither shape of data makes the walk cover the whole table.
-            let mut window = Query::select().column(("users", "id")).from("users").to_owned();
+            // the next `search_walk_window` of them, as a range of the sort index that
+            // ends before the row just past the window: the walk stops at a full page.
+            // Matches spread over time fill a page at once; matches clustered elsewhere
+            // fall through to the candidate-set plan below, so neither shape of data
+            // makes the walk cover the whole table.
             let walk = std::cmp::max(self.config.admin_api.search_walk_window, plan.limit + 1);
-            ks.apply_stmt(&mut window, &Plan { limit: walk - 1, ..plan.clone() })?;
-            let cond = condition(f, KeywordPlan::PerRow).add(Expr::col(("users", "id")).in_subquery(window));
-            let found = ks.apply(user::Entity::find().filter(cond), &plan)?.all(&self.db.conn).await?;
-            if found.len() as u64 > plan.limit {
+            let edge = self.walk_edge(&ks, &plan, walk).await?;
+            let mut walk_plan = plan.clone();
+            match (&edge, plan.backward) {
+                (Some(c), false) => walk_plan.before = Some(c.clone()),
+                (Some(c), true) => walk_plan.after = Some(c.clone()),
+                (None, _) => {}
+            }
+            let cond = condition(f, KeywordPlan::PerRow, self.backend());
+            let found = ks.apply(user::Entity::find().filter(cond), &walk_plan)?.all(&self.db.conn).await?;
+            // A full page, or every match when the window reached the end of the list.
+            if found.len() as u64 > plan.limit || edge.is_none() {
                 models = Some(found);
             }
         }
         let models = match models {
             Some(m) => m,
             None => {
-                let q = ks.apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)), &plan)?;
+                let q = ks
+                    .apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
                 q.all(&self.db.conn).await?
             }
         };
@@ -236,30 +178,47 @@ impl Users<'_> {
         }))
     }
 
+    /// The cursor of the row `walk` rows beyond the page's start in the page's direction
+    /// (the first row a walk of `walk` rows does not reach), or `None` when the list ends
+    /// sooner. One short scan of the sort index.
+    async fn walk_edge(&self, ks: &Keyset, plan: &Plan, walk: u64) -> Result<Option<Cursor>> {
+        let mut q =
+            Query::select().column(("users", "id")).expr(Expr::col(("users", ks.column))).from("users").to_owned();
+        ks.apply_stmt(&mut q, &Plan { limit: 0, ..plan.clone() })?;
+        q.offset(walk);
+        let Some(row) = self.db.conn.query_one(&q).await? else {
+            return Ok(None);
+        };
+        let id: Uuid = row.try_get_by_index(0)?;
+        let value: Option<i64> = row.try_get_by_index(1)?;
+        Ok(Some(Cursor { list: ks.tag(), kind: SortKind::Time, value: value.map(|v| v.to_string()), id }))
+    }
+
     /// Picks the keyword plan by counting matches up to `admin_api.search_broad_threshold`
-    /// (index range scans that stop early, so this costs little even for one letter).
+    /// (index scans that stop early, so this costs little even for one letter).
     pub(in crate::service) async fn keyword_plan(&self, f: &UserFilter) -> Result<KeywordPlan> {
-        let Some(kw) = f.keyword.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
+        let Some(kw) = Keyword::parse(f.keyword.as_deref()) else {
             return Ok(KeywordPlan::Candidates);
         };
-        let lower = kw.to_lowercase();
         let threshold = self.config.admin_api.search_broad_threshold;
         let mut matches = 0;
-        for (table, column) in [("identities", "unique_key"), ("users", "name_key")] {
-            let limited = Query::select()
-                .expr(Expr::val(1))
-                .from(table)
-                .cond_where(prefix_range(Expr::col((table, column)), &lower))
-                .limit(threshold + 1)
-                .to_owned();
-            matches += self.db.count_rows(limited).await?;
+        for probe in kw.probes(self.backend(), threshold + 1) {
+            matches += self.db.count_rows(probe).await?;
         }
         Ok(if matches > threshold { KeywordPlan::PerRow } else { KeywordPlan::Candidates })
     }
 
+    /// The database's kind (the keyword's SQL differs).
+    pub(in crate::service) fn backend(&self) -> DbBackend {
+        self.db.conn.get_database_backend()
+    }
+
     /// Counts users matching `f`.
     pub async fn count(&self, f: &UserFilter) -> Result<u64> {
-        Ok(user::Entity::find().filter(condition(f, KeywordPlan::Candidates)).count(&self.db.conn).await?)
+        Ok(user::Entity::find()
+            .filter(condition(f, KeywordPlan::Candidates, self.backend()))
+            .count(&self.db.conn)
+            .await?)
     }
 
     /// Finds the user who owns a login ID (one statement: every sign-in starts here).

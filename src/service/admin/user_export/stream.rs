@@ -134,7 +134,7 @@ async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<B
         && filter.group_keys.is_empty()
         && filter.is_disabled.is_none();
     let plan = services.users().keyword_plan(&filter).await?;
-    let condition = crate::service::admin::user_search::condition(&filter, plan);
+    let condition = crate::service::admin::user_search::condition(&filter, plan, services.users().backend());
     let batch = services.config.user_export.batch_size;
     let txn = snapshot(services).await?;
     let mut last: Option<Uuid> = None;

@@ -1,0 +1,296 @@
+//! The users list's keyword search (issue #14): substrings of three or more characters
+//! through the trigram index, shorter keywords as prefixes, the index kept in step with
+//! every write (updates, identity changes, deletion, anonymization, imports), and paging.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_with};
+
+const SEARCH: &str = "query($k: String, $n: Int, $a: String) { users(searchKeyword: $k, first: $n, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }";
+
+/// IDs of the users the keyword finds, in list order (every page of `page` users).
+async fn search_paged(app: &TestApp, kw: &str, page: i64) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let d = app.ok(SEARCH, json!({"k": kw, "n": page, "a": after})).await;
+        let conn = &d["users"];
+        let edges = conn["edges"].as_array().unwrap();
+        ids.extend(edges.iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()));
+        assert!(edges.len() as i64 <= page);
+        if conn["pageInfo"]["hasNextPage"] == false {
+            assert_eq!(conn["totalCount"], ids.len(), "totalCount agrees with the pages of {kw:?}");
+            return ids;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// IDs of the users the keyword finds, sorted.
+async fn search(app: &TestApp, kw: &str) -> Vec<String> {
+    let mut ids = search_paged(app, kw, 100).await;
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<&String>) -> Vec<String> {
+    ids.sort();
+    ids.into_iter().cloned().collect()
+}
+
+async fn set_name(app: &TestApp, user: &str, name: Value) {
+    app.ok(
+        "mutation($id: ID!, $n: String) { updateUser(input: {userID: $id, standardAttributes: {name: $n}}) { user { id } } }",
+        json!({"id": user, "n": name}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn keywords_of_three_or_more_characters_match_substrings_case_insensitively() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice.liddell@wonder.example", None).await;
+    let bob = app.create_user("bob@builder.example", None).await;
+    let phone = app
+        .ok(
+            "mutation { createUser(input: {definition: {loginID: {key: \"phone\", value: \"+85291234567\"}}}) { user { id } } }",
+            json!({}),
+        )
+        .await["createUser"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let named = app.create_user("zed@example.com", None).await;
+    set_name(&app, &named, json!("Alicia Keys")).await;
+
+    assert_eq!(search(&app, "wonder").await, vec![alice.clone()], "the middle of an email");
+    assert_eq!(search(&app, "WoNdEr.EX").await, vec![alice.clone()], "case-insensitive");
+    assert_eq!(search(&app, "uild").await, vec![bob.clone()]);
+    assert_eq!(search(&app, "9123").await, vec![phone.clone()], "the middle of a phone number");
+    assert_eq!(search(&app, "cia k").await, vec![named.clone()], "the middle of a name, across a space");
+    assert_eq!(search(&app, "KEYS").await, vec![named.clone()]);
+    assert_eq!(search(&app, "ali").await, sorted(vec![&alice, &named]));
+    assert_eq!(search(&app, ".example").await, sorted(vec![&alice, &bob]));
+    assert_eq!(search(&app, "example").await, sorted(vec![&alice, &bob, &named]));
+    assert_eq!(search(&app, "example.com").await, vec![named.clone()]);
+    // A substring never spans two fields of one user.
+    assert_eq!(search(&app, "keyszed").await, Vec::<String>::new());
+    // LIKE and FTS syntax in a keyword is literal text.
+    assert_eq!(search(&app, "b%r").await, Vec::<String>::new());
+    assert_eq!(search(&app, "_@b").await, Vec::<String>::new());
+    assert_eq!(search(&app, "\"bob").await, Vec::<String>::new());
+    assert_eq!(search(&app, "bob OR alice").await, Vec::<String>::new());
+    assert_eq!(search(&app, "nothing-like-it").await, Vec::<String>::new());
+    // An exact user ID still matches (raw or as a node ID).
+    let raw = authgraph::graphql::node::decode_any(&bob).unwrap().1.to_string();
+    assert_eq!(search(&app, &raw).await, vec![bob.clone()]);
+    assert_eq!(search(&app, &bob).await, vec![bob.clone()]);
+}
+
+#[tokio::test]
+async fn keywords_of_one_or_two_characters_match_prefixes() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice@example.com", None).await;
+    let al = app.create_user("al@example.com", None).await;
+    let zed = app.create_user("zed@example.com", None).await;
+    set_name(&app, &zed, json!("Alfred")).await;
+    assert_eq!(search(&app, "AL").await, sorted(vec![&alice, &al, &zed]));
+    assert_eq!(search(&app, "a").await, sorted(vec![&alice, &al, &zed]));
+    assert_eq!(search(&app, "z").await, vec![zed.clone()]);
+    assert_eq!(search(&app, "li").await, Vec::<String>::new(), "not a prefix");
+    assert_eq!(search(&app, "@e").await, Vec::<String>::new(), "not a prefix");
+}
+
+#[tokio::test]
+async fn pages_of_a_keyword_return_every_match_once_in_order() {
+    // Tiny thresholds so that both plans (a walk in sort order, the candidate set) run.
+    for (threshold, window) in [(2_000, 5_000), (5, 8)] {
+        let app = spawn_with(|c| {
+            c.admin_api.search_broad_threshold = threshold;
+            c.admin_api.search_walk_window = window;
+        })
+        .await;
+        let older = app.seed_users("old-xyz", 15).await;
+        let others = app.seed_users("other", 15).await;
+        let newer = app.seed_users("new-xyz", 15).await;
+        let mut expect: Vec<String> = older.iter().chain(&newer).cloned().collect();
+        expect.reverse();
+        for page in [1, 4, 7, 100] {
+            assert_eq!(search_paged(&app, "-XYZ", page).await, expect, "pages of {page}, threshold {threshold}");
+        }
+        let mut ascending: Vec<String> = older.iter().chain(&newer).cloned().collect();
+        let q = "query($a: String) { users(searchKeyword: \"xyz001\", sortDirection: ASC, first: 4, after: $a) { pageInfo { hasNextPage endCursor } edges { node { id } } } }";
+        let mut seen = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let d = app.ok(q, json!({"a": after})).await;
+            seen.extend(
+                d["users"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+            );
+            if d["users"]["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = d["users"]["pageInfo"]["endCursor"].clone();
+        }
+        ascending.retain(|id| seen.contains(id));
+        assert_eq!(seen.len(), 10, "xyz0010..xyz0014 of old and new users");
+        assert_eq!(seen, ascending, "ascending order, each once");
+        // Backwards (`last`/`before`) from the end: the same list.
+        let q = "query($b: String) { users(searchKeyword: \"-xyz\", last: 4, before: $b) { pageInfo { hasPreviousPage startCursor } edges { node { id } } } }";
+        let mut back: Vec<String> = Vec::new();
+        let mut before = Value::Null;
+        loop {
+            let d = app.ok(q, json!({"b": before})).await;
+            let page: Vec<String> = d["users"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+                .collect();
+            back.splice(0..0, page);
+            if d["users"]["pageInfo"]["hasPreviousPage"] == false {
+                break;
+            }
+            before = d["users"]["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(back, expect, "backward pages, threshold {threshold}");
+        // Sorted by a nullable column (nobody has signed in): each match once, both ways.
+        for dir in ["ASC", "DESC"] {
+            let q = format!(
+                "query($a: String) {{ users(searchKeyword: \"-xyz\", sortBy: LAST_LOGIN_AT, sortDirection: {dir}, first: 4, after: $a) {{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ id }} }} }} }}"
+            );
+            let mut seen = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let d = app.ok(&q, json!({"a": after})).await;
+                seen.extend(
+                    d["users"]["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+                );
+                if d["users"]["pageInfo"]["hasNextPage"] == false {
+                    break;
+                }
+                after = d["users"]["pageInfo"]["endCursor"].clone();
+            }
+            let mut got = seen.clone();
+            got.sort();
+            got.dedup();
+            assert_eq!(got.len(), seen.len(), "no match twice ({dir})");
+            let mut want: Vec<String> = older.iter().chain(&newer).cloned().collect();
+            want.sort();
+            assert_eq!(got, want, "every match ({dir}, threshold {threshold})");
+        }
+        let mut all_others = others.clone();
+        all_others.reverse();
+        assert_eq!(search_paged(&app, "other0", 6).await, all_others);
+    }
+}
+
+#[tokio::test]
+async fn the_index_follows_updates_identities_deletion_and_anonymization() {
+    let app = spawn_app().await;
+    let user = app.create_user("first.mail@old-domain.example", None).await;
+    let other = app.create_user("someone@else.example", None).await;
+    assert_eq!(search(&app, "old-dom").await, vec![user.clone()]);
+
+    // Change the email: the old substring no longer matches, the new one does.
+    let ident = app
+        .ok("query($id: ID!) { node(id: $id) { ... on User { loginIDs { id } } } }", json!({"id": user}))
+        .await["node"]["loginIDs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        "mutation($u: ID!, $i: ID!) { updateIdentity(input: {userID: $u, identityID: $i, definition: {loginID: {key: \"email\", value: \"second.mail@new-domain.example\"}}}) { identity { id } } }",
+        json!({"u": user, "i": ident}),
+    )
+    .await;
+    assert_eq!(search(&app, "old-dom").await, Vec::<String>::new());
+    assert_eq!(search(&app, "new-dom").await, vec![user.clone()]);
+
+    // A second login ID, then its removal.
+    let d = app
+        .ok(
+            "mutation($id: ID!) { createIdentity(input: {userID: $id, definition: {loginID: {key: \"username\", value: \"quokka_fan\"}}}) { identity { id } } }",
+            json!({"id": user}),
+        )
+        .await;
+    let username = d["createIdentity"]["identity"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(search(&app, "okka_f").await, vec![user.clone()]);
+    assert_eq!(search(&app, "new-dom").await, vec![user.clone()], "both login IDs are searchable");
+    app.ok("mutation($i: ID!) { deleteIdentity(input: {identityID: $i}) { user { id } } }", json!({"i": username}))
+        .await;
+    assert_eq!(search(&app, "okka_f").await, Vec::<String>::new());
+
+    // Names: set, changed, removed.
+    set_name(&app, &user, json!("Grace Hopper")).await;
+    assert_eq!(search(&app, "hopp").await, vec![user.clone()]);
+    set_name(&app, &user, json!("Ada Lovelace")).await;
+    assert_eq!(search(&app, "hopp").await, Vec::<String>::new());
+    assert_eq!(search(&app, "lovel").await, vec![user.clone()]);
+
+    // Anonymization removes the login IDs and the name from the index.
+    set_name(&app, &other, json!("Ada Byron")).await;
+    app.ok("mutation($u: ID!) { anonymizeUser(input: {userID: $u}) { anonymizedUserID } }", json!({"u": other})).await;
+    assert_eq!(search(&app, "someone").await, Vec::<String>::new());
+    assert_eq!(search(&app, "byron").await, Vec::<String>::new());
+    assert_eq!(search(&app, "ada ").await, vec![user.clone()]);
+
+    // Deletion.
+    app.ok("mutation($u: ID!) { deleteUser(input: {userID: $u}) { deletedUserID } }", json!({"u": user})).await;
+    assert_eq!(search(&app, "lovel").await, Vec::<String>::new());
+    assert_eq!(search(&app, "new-dom").await, Vec::<String>::new());
+    assert_eq!(app.ok("{ users { totalCount } }", json!({})).await["users"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn imported_users_are_searchable() {
+    let app = spawn_app().await;
+    let token = app.token(&["user:write", "user:read"]);
+    let records: Vec<Value> = (0..30)
+        .map(|i| json!({"email": format!("imported{i:02}@bulk-load.example"), "name": format!("Bulk Person {i:02}")}))
+        .collect();
+    let body = json!({"identifier": "email", "records": records}).to_string();
+    let res: Value = app
+        .client
+        .post(format!("{}/_api/admin/users/import", app.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = res["result"]["id"].as_str().expect("an import job").to_owned();
+    let mut status = Value::Null;
+    for _ in 0..600 {
+        let j: Value = app
+            .client
+            .get(format!("{}/_api/admin/users/import/{id}", app.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status = j["result"]["status"].clone();
+        if !matches!(status.as_str(), Some("pending" | "running")) {
+            assert_eq!(j["result"]["summary"]["inserted"], 30, "{j:#}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "completed");
+    assert_eq!(search(&app, "bulk-load").await.len(), 30);
+    assert_eq!(search(&app, "person 0").await.len(), 10);
+    assert_eq!(search(&app, "ted17@").await.len(), 1);
+    assert_eq!(search(&app, "bulk person 29").await.len(), 1);
+}
