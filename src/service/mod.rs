@@ -27,6 +27,7 @@ pub mod account;
 pub mod admin;
 mod error;
 pub mod events;
+mod gauges;
 pub mod geoip;
 mod handles;
 pub mod import;
@@ -78,12 +79,18 @@ pub struct Services {
     pub(in crate::service) outcomes: events::deliveries::OutcomeWriter,
     pub(in crate::service) hook_client: crate::hooks::webhook::WebhookClient,
     pub(in crate::service) scripts: Arc<events::scripts::ScriptStore>,
+    pub(in crate::service) telemetry: crate::telemetry::Telemetry,
 }
 
 impl Services {
     /// The configuration the server runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The server's metrics (a no-op unless `metrics` is configured).
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.telemetry
     }
 
     /// The signing and verification keys.

@@ -63,6 +63,11 @@ impl Services {
         let routing = Arc::new(crate::service::events::routing::EventRouting::new(&config.hook));
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let (audit_committed, _) = tokio::sync::broadcast::channel(16);
+        let telemetry = if config.metrics.enabled() {
+            crate::telemetry::Telemetry::enabled()
+        } else {
+            crate::telemetry::Telemetry::disabled()
+        };
         let audit_batch = crate::service::store::audit_batch::AuditBatcher::start(
             db.clone(),
             crate::service::store::audit_batch::Outbox {
@@ -70,6 +75,7 @@ impl Services {
                 retry_hours: config.hook.delivery_retry_hours,
                 wake: outbox_wake.clone(),
                 committed: audit_committed.clone(),
+                telemetry: telemetry.clone(),
             },
         );
         let mailer = Arc::new(crate::service::account::mail::Mailer::new(&config.smtp)?);
@@ -100,6 +106,7 @@ impl Services {
             hasher,
             master_key: Arc::new(master_key),
             keys: Arc::new(KeyRing::default()),
+            telemetry,
         };
         let created_signing_key = services
             .signing_keys()
