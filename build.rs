@@ -1,6 +1,7 @@
 //! Records the git commit the binary is built from, for `authgraph --version`
-//! (`AUTHGRAPH_GIT_COMMIT`: the short hash, or "unknown" outside a git checkout or
-//! without git).
+//! (`BUILD_GIT_COMMIT`: the short hash, or "unknown" outside a git checkout or
+//! without git). Not `AUTHGRAPH_`-prefixed: cargo also sets it when it runs the binary
+//! (`cargo run`, tests), and the config reads every `AUTHGRAPH_*` variable as a key.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +18,7 @@ fn git(args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
-    println!("cargo:rustc-env=AUTHGRAPH_GIT_COMMIT={commit}");
+    println!("cargo:rustc-env=BUILD_GIT_COMMIT={commit}");
     // Build again when HEAD moves: HEAD itself (a checkout), the branch's ref (a commit)
     // and packed-refs. In a worktree HEAD is in its own git dir and refs in the common one.
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {

@@ -17,7 +17,7 @@ use authgraph::service::admin::signing_keys::ADMIN_SCOPES;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `authgraph --version`: the crate version and the git commit it was built from.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("AUTHGRAPH_GIT_COMMIT"), ")");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BUILD_GIT_COMMIT"), ")");
 
 #[derive(Parser)]
 #[command(name = "authgraph", version = VERSION, about = "An identity server with a GraphQL Admin API and an OIDC provider")]
