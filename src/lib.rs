@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod oidc;
 pub mod service;
 pub mod state;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +40,35 @@ pub fn start_background(services: &Services) {
     jobs::spawn_cleanup(services.clone());
     jobs::spawn_delivery(services.clone());
     jobs::spawn_lifecycle(services.clone());
+}
+
+/// Starts what metrics need when they are configured: the upkeep that folds recorded
+/// latencies into histograms, and the separate `metrics.listen` listener. Returns the
+/// address that listener is bound to.
+pub async fn start_metrics(services: &Services) -> anyhow::Result<Option<SocketAddr>> {
+    let telemetry = services.telemetry().clone();
+    if !telemetry.is_enabled() {
+        return Ok(None);
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            telemetry.run_upkeep();
+        }
+    });
+    let Some(addr) = services.config().metrics.listen else { return Ok(None) };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (`metrics.listen`): {e}"))?;
+    let bound = listener.local_addr()?;
+    let router = http::metrics::listener_router(services.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(Some(bound))
 }
 
 /// Builds the HTTP application: the one constructor that `main` and the tests share.

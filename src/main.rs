@@ -16,8 +16,11 @@ use authgraph::service::admin::signing_keys::ADMIN_SCOPES;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `authgraph --version`: the crate version and the git commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BUILD_GIT_COMMIT"), ")");
+
 #[derive(Parser)]
-#[command(name = "authgraph", version, about = "An identity server with a GraphQL Admin API and an OIDC provider")]
+#[command(name = "authgraph", version = VERSION, about = "An identity server with a GraphQL Admin API and an OIDC provider")]
 struct Cli {
     /// Config file (default: ./authgraph.toml if it exists).
     #[arg(long, global = true, env = "AUTHGRAPH_CONFIG")]
@@ -334,6 +337,9 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
                 tracing::info!("generated the first RS256 signing key");
             }
             authgraph::start_background(&services);
+            if let Some(addr) = authgraph::start_metrics(&services).await? {
+                tracing::info!(addr = %addr, "metrics are served at http://{addr}/metrics");
+            }
             let router = authgraph::build_router(services)?;
             tracing::info!(
                 addr = %listen,

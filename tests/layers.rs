@@ -19,16 +19,18 @@ use std::path::{Path, PathBuf};
 /// `config` may be used by any layer above it; `domain` uses nothing; `crypto` only reads
 /// `config` (the parameters of imported password hashes).
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("http", &["state", "oidc", "graphql", "service", "config", "domain", "crypto"]),
-    ("oidc", &["state", "service", "config", "domain", "crypto"]),
+    ("http", &["state", "oidc", "graphql", "service", "config", "domain", "crypto", "telemetry"]),
+    ("oidc", &["state", "service", "config", "domain", "crypto", "telemetry"]),
     ("jobs", &["service", "hooks", "config", "domain", "crypto"]),
     ("state", &["graphql", "service", "config", "domain", "crypto"]),
     ("graphql", &["service", "config", "domain", "crypto"]),
-    ("service", &["hooks", "config", "domain", "crypto"]),
+    ("service", &["hooks", "config", "domain", "crypto", "telemetry"]),
     ("hooks", &["config", "domain", "crypto"]),
     ("config", &["domain"]),
     ("crypto", &["config"]),
     ("domain", &[]),
+    // Metrics: a building block that the adapters and the services record into.
+    ("telemetry", &[]),
     // The `import` command of the binary: it uses the library by its name (`authgraph::`).
     ("cli_import", &[]),
 ];

@@ -22,6 +22,7 @@ mod lifecycle;
 mod lockout;
 mod login;
 mod messaging;
+mod metrics;
 mod password_import;
 mod social;
 mod user_export;
@@ -52,6 +53,7 @@ pub use messaging::{
     EmailOtpMode, MessagingLimits, OobChannelConfig, OobEmailConfig, OobOtpConfig, SmsConfig, SmsProvider,
     SmsWebhookConfig, TWILIO_API, TwilioConfig,
 };
+pub use metrics::MetricsConfig;
 pub use password_import::{FirebaseScryptConfig, PasswordImportConfig};
 pub use social::{AccountLinking, OAuthProviderConfig, ProviderType, SocialLoginConfig};
 pub use user_export::UserExportConfig;
@@ -189,6 +191,8 @@ pub struct Config {
     pub lifecycle_job: LifecycleJobConfig,
     /// User exports: link lifetime, retention, batch size.
     pub user_export: UserExportConfig,
+    /// `GET /metrics`: a separate listener and/or a bearer token on the main one.
+    pub metrics: MetricsConfig,
 }
 
 /// Where trusted proxies record the client's address.
@@ -261,6 +265,7 @@ impl Default for Config {
             account_anonymization: AccountAnonymizationConfig::default(),
             lifecycle_job: LifecycleJobConfig::default(),
             user_export: UserExportConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -372,6 +377,7 @@ impl Config {
         config.social_login.read_secret_files()?;
         config.hook.read_secret_files()?;
         config.password_import.read_secret_files()?;
+        config.metrics.read_secret_files()?;
         let explicit_grace = fig
             .find_metadata("account_deletion.grace_period_days")
             .is_some_and(|m| m.name != std::any::type_name::<Config>());
@@ -418,6 +424,7 @@ impl Config {
         self.bot_protection.validate()?;
         self.authentication_lockout.validate()?;
         self.fraud_protection.validate()?;
+        self.metrics.validate()?;
         self.social_login.validate()?;
         self.hook.validate()?;
         self.password_import.validate()?;

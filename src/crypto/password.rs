@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
 
 use super::foreign_hash::StoredHash;
@@ -16,6 +17,10 @@ use super::foreign_hash::StoredHash;
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// Slots of the pool.
+    concurrency: usize,
+    /// Hashes waiting for a slot (the queue depth that metrics report).
+    queued: Arc<AtomicUsize>,
     /// Hash of a random password, checked when a login ID is unknown. Made on first use,
     /// so start-up stays fast and small.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -41,11 +46,33 @@ fn hash_sync(password: &[u8]) -> Result<String, HashError> {
 impl PasswordHasher {
     /// A hasher allowing `concurrency` hashes at once (default: the number of cores).
     pub fn new(concurrency: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy_hash: Arc::default() }
+        let concurrency = concurrency.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            queued: Arc::default(),
+            dummy_hash: Arc::default(),
+        }
+    }
+
+    /// Hashes waiting for a slot, and hashes running.
+    pub fn load(&self) -> (usize, usize) {
+        (self.queued.load(Ordering::Relaxed), self.concurrency.saturating_sub(self.permits.available_permits()))
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError(e.to_string()))?;
+        /// Counts a waiter until it gets its slot or gives up (its future dropped).
+        struct Queued<'a>(&'a AtomicUsize);
+        impl Drop for Queued<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let waiting = Queued(&self.queued);
+        let permit = self.permits.acquire().await;
+        drop(waiting);
+        let _permit = permit.map_err(|e| HashError(e.to_string()))?;
         tokio::task::spawn_blocking(f).await.map_err(|e| HashError(e.to_string()))
     }
 

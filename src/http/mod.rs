@@ -5,6 +5,7 @@ mod admin;
 mod admin_rest;
 pub mod client_ip;
 mod graphiql;
+pub mod metrics;
 mod subscriptions;
 mod user_export;
 mod user_import;
@@ -46,12 +47,15 @@ pub fn router(state: AppState) -> Router {
     }
     let proxies = state.services.config().trusted_proxy_nets();
     let proxy_header = state.services.config().trusted_proxy_header;
-    let mut router = admin
-        .merge(crate::oidc::routes(state.clone()))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .fallback(not_found)
-        .with_state(state);
+    let mut routes =
+        admin.merge(crate::oidc::routes(state.clone())).route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if state.services.config().metrics.bearer_token.is_some() {
+        routes = routes.route("/metrics", get(metrics::guarded));
+    }
+    if state.services.telemetry().is_enabled() {
+        routes = routes.route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track));
+    }
+    let mut router = routes.fallback(not_found).with_state(state);
     if !proxies.is_empty() {
         let proxies = client_ip::TrustedProxies(std::sync::Arc::new(proxies), proxy_header);
         router = router.layer(axum::middleware::from_fn_with_state(proxies, client_ip::resolve));

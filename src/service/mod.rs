@@ -27,6 +27,7 @@ pub mod account;
 pub mod admin;
 mod error;
 pub mod events;
+mod gauges;
 pub mod geoip;
 mod handles;
 pub mod import;
@@ -80,12 +81,18 @@ pub struct Services {
     pub(in crate::service) scripts: Arc<events::scripts::ScriptStore>,
     /// Upstream providers' discovery answers and key sets.
     pub(in crate::service) providers: Arc<account::social::provider_cache::ProviderCache>,
+    pub(in crate::service) telemetry: crate::telemetry::Telemetry,
 }
 
 impl Services {
     /// The configuration the server runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The server's metrics (a no-op unless `metrics` is configured).
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.telemetry
     }
 
     /// The signing and verification keys.

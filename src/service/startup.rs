@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::crypto::jwt::KeyRing;
 use crate::crypto::master_key::MasterKey;
 use crate::crypto::password::PasswordHasher;
+use crate::service::store::startup_lock::StartupLock;
 use crate::service::{Db, Services};
 
 /// What start-up did, so the CLI can tell the operator.
@@ -26,6 +27,12 @@ impl Services {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        // Several processes may start at once on one database: one at a time migrates and
+        // writes what a first start writes (signing keys, the Admin API resource); the
+        // others wait, then find it done.
+        let lock = StartupLock::acquire(config.database_url.expose())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot lock the database for start-up: {e}"))?;
         let migrations = db.migrate().await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
         let (master_key, created_master_key) = match &config.master_key {
             Some(text) => (MasterKey::parse(text.expose()).map_err(|e| anyhow::anyhow!("`master_key`: {e}"))?, false),
@@ -56,6 +63,11 @@ impl Services {
         let routing = Arc::new(crate::service::events::routing::EventRouting::new(&config.hook));
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let (audit_committed, _) = tokio::sync::broadcast::channel(16);
+        let telemetry = if config.metrics.enabled() {
+            crate::telemetry::Telemetry::enabled()
+        } else {
+            crate::telemetry::Telemetry::disabled()
+        };
         let audit_batch = crate::service::store::audit_batch::AuditBatcher::start(
             db.clone(),
             crate::service::store::audit_batch::Outbox {
@@ -63,6 +75,7 @@ impl Services {
                 retry_hours: config.hook.delivery_retry_hours,
                 wake: outbox_wake.clone(),
                 committed: audit_committed.clone(),
+                telemetry: telemetry.clone(),
             },
         );
         let mailer = Arc::new(crate::service::account::mail::Mailer::new(&config.smtp)?);
@@ -94,26 +107,19 @@ impl Services {
             hasher,
             master_key: Arc::new(master_key),
             keys: Arc::new(KeyRing::default()),
+            telemetry,
         };
         let created_signing_key = services
             .signing_keys()
             .load()
             .await
             .map_err(|e| anyhow::anyhow!("cannot load signing keys: {}", e.describe()))?;
-        // Several processes may start at once on one database: the loser of the race to
-        // create the built-in resource finds it on the second try.
-        if services
+        services
             .resources()
             .ensure_admin_resource(crate::service::admin::signing_keys::ADMIN_SCOPE_DESCRIPTIONS)
             .await
-            .is_err()
-        {
-            services
-                .resources()
-                .ensure_admin_resource(crate::service::admin::signing_keys::ADMIN_SCOPE_DESCRIPTIONS)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot set up the Admin API resource: {}", e.describe()))?;
-        }
+            .map_err(|e| anyhow::anyhow!("cannot set up the Admin API resource: {}", e.describe()))?;
+        lock.release().await.map_err(|e| anyhow::anyhow!("cannot release the start-up lock: {e}"))?;
         Ok((services, Startup { migrations, created_master_key, created_signing_key }))
     }
 }
@@ -122,5 +128,8 @@ impl Services {
 /// many were applied.
 pub async fn migrate(url: &str) -> anyhow::Result<usize> {
     let db = Db::connect(url, 1).await?;
-    Ok(db.migrate().await?)
+    let lock = StartupLock::acquire(url).await?;
+    let n = db.migrate().await?;
+    lock.release().await?;
+    Ok(n)
 }

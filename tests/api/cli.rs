@@ -206,3 +206,14 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `--version` names the version and the commit the binary was built from.
+#[test]
+fn version_prints_the_version_and_the_commit() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with(&format!("authgraph {} (commit ", env!("CARGO_PKG_VERSION"))), "{text}");
+    let commit = text.trim().rsplit(' ').next().unwrap().trim_end_matches(')');
+    assert!(commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())), "{text}");
+}

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dir: TempDir,
     pub database_url: String,
+    /// Where `metrics.listen` is bound, when configured.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     token: String,
 }
 
@@ -63,12 +65,21 @@ pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     // What a serving process runs in the background to follow other processes' changes.
     services.maintenance().spawn_change_watch();
     authgraph::jobs::spawn_delivery(services.clone());
+    let metrics_addr = authgraph::start_metrics(&services).await.expect("metrics");
     let router = authgraph::build_router(services.clone()).expect("router");
     tokio::spawn(authgraph::serve(listener, router, std::future::pending()));
     let scopes: Vec<String> = ADMIN_SCOPES.iter().map(|s| s.to_string()).collect();
     let token =
         services.signing_keys().mint_admin_token("test-admin", &scopes, Duration::from_secs(3600)).expect("token");
-    TestApp { url: format!("http://{addr}"), services, client: reqwest::Client::new(), dir, database_url, token }
+    TestApp {
+        url: format!("http://{addr}"),
+        services,
+        client: reqwest::Client::new(),
+        dir,
+        database_url,
+        metrics_addr,
+        token,
+    }
 }
 
 impl TestApp {

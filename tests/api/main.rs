@@ -43,6 +43,7 @@ mod login_mfa;
 mod login_password;
 mod login_session;
 mod messages_admin;
+mod metrics;
 mod mfa_enrolment;
 mod nodes;
 mod oidc_client;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, converges_within, spawn_with};
+use crate::helpers::{TestApp, converges_within, fresh_database, spawn_with};
 
 const API: &str = "https://api.example.com/inventory";
 
@@ -293,4 +293,35 @@ async fn a_sqlite_database_is_in_wal_mode() {
     let path = path.split('?').next().unwrap_or(path);
     let header = std::fs::read(path).expect("database file");
     assert_eq!((header[18], header[19]), (2, 2), "the file is not in WAL mode");
+}
+
+/// Two processes started at the same moment on one fresh database: one migrates and
+/// writes the first keys while the other waits, then both serve, with one active key per
+/// algorithm between them.
+#[tokio::test]
+async fn two_processes_start_at_once_on_a_fresh_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&dir).await;
+    let key = dir.path().join("master.key");
+    let same = |c: &mut authgraph::config::Config| {
+        c.database_url = authgraph::config::Secret::new(url.clone());
+        c.master_key_file = key.clone();
+        c.public_url = Some("https://auth.example.com".into());
+    };
+    let (a, b) = tokio::join!(spawn_with(same), spawn_with(same));
+    for app in [&a, &b] {
+        let d = app.ok("{ signingKeys { algorithm isActive } }", json!({})).await;
+        let active: Vec<&Value> =
+            d["signingKeys"].as_array().unwrap().iter().filter(|k| k["isActive"] == true).collect();
+        let mut algs: Vec<&str> = active.iter().map(|k| k["algorithm"].as_str().unwrap()).collect();
+        algs.sort_unstable();
+        let before = algs.len();
+        algs.dedup();
+        assert_eq!(before, algs.len(), "one active key per algorithm: {d}");
+    }
+    // Each verifies the other's admin token: they share the master key and the keys.
+    let res = b.gql_as(&a.token(&["role:read"]), "{ roles { totalCount } }", json!({})).await;
+    assert_eq!(res["data"]["roles"]["totalCount"], 0, "{res}");
+    let res = a.gql_as(&b.token(&["role:read"]), "{ roles { totalCount } }", json!({})).await;
+    assert_eq!(res["data"]["roles"]["totalCount"], 0, "{res}");
 }

@@ -119,6 +119,13 @@ impl TokenRequest<'_> {
     }
 }
 
+/// The `alg` in the header of a JWT this server just signed (for the metrics).
+fn jwt_alg(jwt: &str) -> Option<String> {
+    let header = crate::crypto::b64_decode(jwt.split('.').next()?)?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    Some(header["alg"].as_str()?.to_owned())
+}
+
 /// The token endpoint.
 pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
     let basic = uses_basic(&headers);
@@ -128,17 +135,25 @@ pub async fn token(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             form.one("grant_type")?.ok_or_else(|| OAuthError::InvalidRequest("grant_type is required".into()))?;
         let grant = Grant::parse(&grant_type)?;
         let request = TokenRequest { state: &state, peer: &peer, headers: &headers, form };
-        match grant {
+        let body = match grant {
             Grant::AuthorizationCode => authorization_code::exchange(&request).await,
             Grant::RefreshToken => refresh_token::exchange(&request).await,
             Grant::ClientCredentials => client_credentials::exchange(&request).await,
             Grant::AnonymousRequest => anonymous_request::exchange(&request).await,
             Grant::BiometricRequest => biometric_request::exchange(&request).await,
-        }
+        }?;
+        Ok((grant, body))
     }
     .await;
     match result {
-        Ok(body) => no_store(StatusCode::OK, body),
+        Ok((grant, body)) => {
+            let telemetry = state.services.telemetry();
+            if telemetry.is_enabled() {
+                let alg = body["access_token"].as_str().and_then(jwt_alg).unwrap_or_else(|| "none".into());
+                telemetry.token_issued(grant.as_str(), &alg);
+            }
+            no_store(StatusCode::OK, body)
+        }
         Err(e) => oauth_error(e, basic),
     }
 }

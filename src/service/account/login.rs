@@ -627,6 +627,7 @@ impl Account<'_> {
         let snap = crate::service::admin::user_rows::snapshot(&user_row(txn, user.id.uuid()).await?);
         let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
         tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
+        self.telemetry.sign_in(amr.first().map_or("none", String::as_str));
         Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr }, token))
     }
 

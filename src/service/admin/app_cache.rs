@@ -66,8 +66,10 @@ impl Applications<'_> {
         if let Some((at, app)) = self.app_cache.inner.read().unwrap_or_else(|p| p.into_inner()).get(client_id)
             && at.elapsed() < ORIGIN_CACHE_TTL
         {
+            self.telemetry.cache_lookup(crate::telemetry::Cache::Applications, true);
             return Ok(app.clone());
         }
+        self.telemetry.cache_lookup(crate::telemetry::Cache::Applications, false);
         let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
         let app = self.get(client_id).await?;
         let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -165,8 +167,10 @@ impl Applications<'_> {
         if let Some((at, set)) = self.origins.inner.read().await.as_ref()
             && at.elapsed() < ORIGIN_CACHE_TTL
         {
+            self.telemetry.cache_lookup(crate::telemetry::Cache::Origins, true);
             return Ok(set.contains(origin));
         }
+        self.telemetry.cache_lookup(crate::telemetry::Cache::Origins, false);
         let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
         let rows = application::Entity::find().all(&self.db.conn).await?;
         let set: std::collections::HashSet<String> = rows.iter().flat_map(|r| strings(&r.allowed_origins)).collect();

@@ -27,6 +27,8 @@ pub(in crate::service) struct Outbox {
     pub wake: Arc<tokio::sync::Notify>,
     /// Signalled after each batch commits (live event streams).
     pub committed: tokio::sync::broadcast::Sender<()>,
+    /// Batch sizes and failed sign-in steps are counted here.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl AuditBatcher {
@@ -50,6 +52,15 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
             queued |= crate::service::events::outbox::enqueue(&txn, &outbox.routing, outbox.retry_hours, row)
                 .await
                 .map_err(|e| BatchError::new(sea_orm::DbErr::Custom(e.describe())))?;
+        }
+    }
+    if outbox.telemetry.is_enabled() {
+        outbox.telemetry.group_commit_batch(n);
+        for row in rows
+            .iter()
+            .filter(|r| r.activity_type.starts_with("authentication.") && r.activity_type.ends_with(".failed"))
+        {
+            outbox.telemetry.sign_in_failure(&row.activity_type);
         }
     }
     let rows: Vec<audit_log::ActiveModel> = rows.into_iter().map(active).collect();

@@ -141,6 +141,11 @@ impl Db {
             .await
     }
 
+    /// SQLite's one-connection writer pool, if there is one (for the pool gauges).
+    pub(in crate::service) fn writer_pool(&self) -> Option<&DatabaseConnection> {
+        self.writer.as_ref()
+    }
+
     /// The connection single writes (outside a transaction) go to.
     pub(in crate::service) fn writer(&self) -> &DatabaseConnection {
         self.writer.as_ref().unwrap_or(&self.conn)

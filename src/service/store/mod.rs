@@ -13,4 +13,5 @@ pub(in crate::service) mod refresh_batch;
 pub(in crate::service) mod sealed;
 pub(in crate::service) mod session_end;
 pub(in crate::service) mod session_row;
+pub(in crate::service) mod startup_lock;
 pub mod time;
