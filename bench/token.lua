@@ -1,9 +1,11 @@
 -- wrk script: client-credentials token requests. BASIC is "client_id:secret" already
--- base64-encoded; RESOURCE is the resource URI.
+-- base64-encoded; RESOURCE_ENC is the URL-encoded resource URI; SCOPE, when set, is sent
+-- as the scope.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic " .. os.getenv("BASIC")
 wrk.body = "grant_type=client_credentials&resource=" .. os.getenv("RESOURCE_ENC")
+if os.getenv("SCOPE") then wrk.body = wrk.body .. "&scope=" .. os.getenv("SCOPE") end
 
 done = function(summary, latency, requests)
   local e = summary.errors
