@@ -228,10 +228,12 @@ impl Imports<'_> {
             if n == 0 {
                 break;
             }
+            // A batch is whole (BATCH records) unless the input ends: a job stops and
+            // resumes at a multiple of BATCH however fast the reader runs.
             while items.len() < BATCH {
-                match records.try_recv() {
-                    Ok(i) => items.push(i),
-                    Err(_) => break,
+                match records.recv().await {
+                    Some(i) => items.push(i),
+                    None => break,
                 }
             }
             let prepared: Vec<Result<Prepared, (Option<Value>, RecordError)>> = items
