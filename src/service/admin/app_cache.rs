@@ -37,7 +37,7 @@ pub struct ClientEntry {
 /// like the origins (a change made in this process is seen at once).
 #[derive(Default)]
 pub struct AppCache {
-    inner: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Option<Application>)>>,
+    inner: Map<String, Option<Application>>,
     /// Applications with their secrets' digests, by client ID.
     clients: Map<String, Option<Arc<ClientEntry>>>,
     /// Grants by client ID and resource URI.
@@ -45,6 +45,36 @@ pub struct AppCache {
     /// Moves every time the cache is dropped: a lookup that began before a drop must not
     /// put what it read (perhaps a deleted application) back afterwards.
     epoch: std::sync::atomic::AtomicU64,
+}
+
+/// The value kept under `key`, if read less than [`ORIGIN_CACHE_TTL`] ago.
+fn fresh<K, T, Q>(map: &Map<K, T>, key: &Q) -> Option<T>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+    T: Clone,
+{
+    let map = map.read().unwrap_or_else(|p| p.into_inner());
+    map.get(key).filter(|(at, _)| at.elapsed() < ORIGIN_CACHE_TTL).map(|(_, v)| v.clone())
+}
+
+impl AppCache {
+    /// Keeps `value` under `key`, unless the cache was dropped since `epoch` (the read
+    /// began before a change: what it read may be stale).
+    fn keep<K: std::hash::Hash + Eq, T>(&self, map: &Map<K, T>, epoch: u64, key: K, value: T) {
+        let mut map = map.write().unwrap_or_else(|p| p.into_inner());
+        if self.epoch.load(std::sync::atomic::Ordering::Acquire) != epoch {
+            return;
+        }
+        if map.len() >= APP_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key, (std::time::Instant::now(), value));
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// Most applications the cache holds before it starts over.
@@ -63,43 +93,25 @@ impl Applications<'_> {
     /// [`Services::application`] through a cache of [`ORIGIN_CACHE_TTL`]: the end-user
     /// flows look an application up several times per login.
     pub async fn cached(&self, client_id: &str) -> Result<Option<Application>> {
-        if let Some((at, app)) = self.app_cache.inner.read().unwrap_or_else(|p| p.into_inner()).get(client_id)
-            && at.elapsed() < ORIGIN_CACHE_TTL
-        {
-            self.telemetry.cache_lookup(crate::telemetry::Cache::Applications, true);
-            return Ok(app.clone());
-        }
-        self.telemetry.cache_lookup(crate::telemetry::Cache::Applications, false);
-        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
-        let app = self.get(client_id).await?;
-        let mut map = self.app_cache.inner.write().unwrap_or_else(|p| p.into_inner());
-        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) != epoch {
+        let hit = fresh(&self.app_cache.inner, client_id);
+        self.telemetry.cache_lookup(crate::telemetry::Cache::Applications, hit.is_some());
+        if let Some(app) = hit {
             return Ok(app);
         }
-        if map.len() >= APP_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(client_id.to_owned(), (std::time::Instant::now(), app.clone()));
+        let epoch = self.app_cache.epoch();
+        let app = self.get(client_id).await?;
+        self.app_cache.keep(&self.app_cache.inner, epoch, client_id.to_owned(), app.clone());
         Ok(app)
     }
 
     /// [`Applications::load_client`] through the cache.
     pub(in crate::service) async fn cached_client(&self, client_id: &str) -> Result<Option<Arc<ClientEntry>>> {
-        if let Some((at, entry)) = self.app_cache.clients.read().unwrap_or_else(|p| p.into_inner()).get(client_id)
-            && at.elapsed() < ORIGIN_CACHE_TTL
-        {
-            return Ok(entry.clone());
+        if let Some(entry) = fresh(&self.app_cache.clients, client_id) {
+            return Ok(entry);
         }
-        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let epoch = self.app_cache.epoch();
         let entry = self.load_client(client_id).await?.map(Arc::new);
-        let mut map = self.app_cache.clients.write().unwrap_or_else(|p| p.into_inner());
-        // Dropped while this read ran (see `AppCache::epoch`): do not keep what it read.
-        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
-            if map.len() >= APP_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(client_id.to_owned(), (std::time::Instant::now(), entry.clone()));
-        }
+        self.app_cache.keep(&self.app_cache.clients, epoch, client_id.to_owned(), entry.clone());
         Ok(entry)
     }
 
@@ -108,12 +120,10 @@ impl Applications<'_> {
     /// grant reads nothing from the database.
     pub async fn granted_scopes(&self, app: &Application, uri: &str) -> Result<Grant> {
         let key = (app.client_id.clone(), uri.to_owned());
-        if let Some((at, grant)) = self.app_cache.grants.read().unwrap_or_else(|p| p.into_inner()).get(&key)
-            && at.elapsed() < ORIGIN_CACHE_TTL
-        {
-            return Ok(grant.clone());
+        if let Some(grant) = fresh(&self.app_cache.grants, &key) {
+            return Ok(grant);
         }
-        let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let epoch = self.app_cache.epoch();
         // One round trip: the resource if it is linked to the client, with the scopes
         // granted on it (a NULL scope row when none is granted).
         let granted_ids = Query::select()
@@ -151,14 +161,7 @@ impl Applications<'_> {
             }
             Some(scopes.into())
         };
-        let mut map = self.app_cache.grants.write().unwrap_or_else(|p| p.into_inner());
-        // Dropped while this read ran (see `AppCache::epoch`): do not keep what it read.
-        if self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire) == epoch {
-            if map.len() >= APP_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(key, (std::time::Instant::now(), grant.clone()));
-        }
+        self.app_cache.keep(&self.app_cache.grants, epoch, key, grant.clone());
         Ok(grant)
     }
 
