@@ -82,6 +82,9 @@ pub struct Services {
     /// Upstream providers' discovery answers and key sets.
     pub(in crate::service) providers: Arc<account::social::provider_cache::ProviderCache>,
     pub(in crate::service) telemetry: crate::telemetry::Telemetry,
+    /// The turn of the import started last in this process: the next one waits for it,
+    /// so a process's imports run in the order they were started.
+    pub(in crate::service) import_turn: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
 }
 
 impl Services {

@@ -90,6 +90,7 @@ impl Services {
             ),
             scripts: Arc::new(crate::service::events::scripts::ScriptStore::new(&config.hook)),
             providers: Arc::default(),
+            import_turn: Arc::default(),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

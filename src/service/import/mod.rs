@@ -133,10 +133,21 @@ impl Imports<'_> {
         let job = self.create(audit, options).await?;
         let services: crate::service::Services = (**self).clone();
         let id = job.id;
+        // Jobs started here run in the order they were started: each waits for the turn of
+        // the one before (its sender goes when that job's task ends, however it ends).
+        let (done, turn) = tokio::sync::oneshot::channel::<()>();
+        let previous = match self.import_turn.lock() {
+            Ok(mut last) => last.replace(turn),
+            Err(poisoned) => poisoned.into_inner().replace(turn),
+        };
         tokio::spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
             if let Err(e) = services.imports().run(id, records).await {
                 tracing::error!(import = %id, error = ?e, "user import stopped");
             }
+            drop(done);
         });
         Ok(job)
     }
