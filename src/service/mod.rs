@@ -54,9 +54,21 @@ pub(in crate::service) use store::db::Db;
 pub use store::{paging, time};
 pub use unit_of_work::{Actor, Audit, TriggeredBy};
 
-/// Everything the service layer needs, shared by all requests.
+/// Everything the service layer needs, shared by all requests. Cloning it is one
+/// reference count (handlers clone the application state on every request).
 #[derive(Clone)]
-pub struct Services {
+pub struct Services(Arc<Shared>);
+
+impl std::ops::Deref for Services {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`Services`] shares.
+pub struct Shared {
     pub(in crate::service) db: Db,
     pub(in crate::service) config: Arc<Config>,
     pub(in crate::service) hasher: PasswordHasher,

@@ -79,7 +79,7 @@ impl Services {
             },
         );
         let mailer = Arc::new(crate::service::account::mail::Mailer::new(&config.smtp)?);
-        let services = Services {
+        let services = Services(Arc::new(crate::service::Shared {
             audit_batch,
             routing,
             outbox_wake,
@@ -109,7 +109,7 @@ impl Services {
             master_key: Arc::new(master_key),
             keys: Arc::new(KeyRing::default()),
             telemetry,
-        };
+        }));
         let created_signing_key = services
             .signing_keys()
             .load()

@@ -33,6 +33,11 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
         let (tx, mut rx) = mpsc::channel::<Job<J, O>>(4 * max_batch);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                // Let the requests that are ready to run reach their submit first: on a busy
+                // runtime this makes the batch several times larger (fewer commits and fewer
+                // hand-offs to the database per request) for the cost of one turn of the
+                // scheduler.
+                tokio::task::yield_now().await;
                 let mut jobs = vec![first];
                 while jobs.len() < max_batch {
                     match rx.try_recv() {
