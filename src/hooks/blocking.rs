@@ -2,7 +2,7 @@
 //! strictly, checked against what the event allows, and the rule that JWT and ID-token
 //! mutations may only add claims.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// AMR values a hook may require with `constraints.amr`.
@@ -93,7 +93,7 @@ pub struct BotProtection {
 }
 
 /// `bot_protection.mode`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum BotProtectionMode {
     /// Require the challenge.

@@ -82,15 +82,19 @@ async fn answer(State(h): State<Arc<Hooks>>, Path(name): Path<String>, headers: 
 
 /// An app whose blocking handlers are `(event, handler name)` on the hook server.
 pub(crate) async fn app_with(base: &str, handlers: &[(&str, &str)], extra: impl FnOnce(&mut Config)) -> TestApp {
-    let handlers: Vec<BlockingHandler> =
-        handlers.iter().map(|(e, n)| BlockingHandler { event: e.to_string(), url: format!("{base}/h/{n}") }).collect();
     spawn_with(move |c| {
-        c.hook.webhook_secret = Some(Secret::new(SECRET));
-        c.hook.sync_hook_timeout_seconds = 1;
-        c.hook.blocking_handlers = handlers;
+        configure(c, base, handlers);
         extra(c);
     })
     .await
+}
+
+/// Points the blocking handlers `(event, handler name)` at the hook server `base`.
+pub(crate) fn configure(c: &mut Config, base: &str, handlers: &[(&str, &str)]) {
+    c.hook.webhook_secret = Some(Secret::new(SECRET));
+    c.hook.sync_hook_timeout_seconds = 1;
+    c.hook.blocking_handlers =
+        handlers.iter().map(|(e, n)| BlockingHandler { event: e.to_string(), url: format!("{base}/h/{n}") }).collect();
 }
 
 async fn user_count(app: &TestApp) -> i64 {

@@ -77,7 +77,7 @@ async fn by_oauth(app: &TestApp, alias: &str, subject: &str) -> Value {
 }
 
 /// Presses the button of provider `alias` on the login page; returns the provider's URL.
-async fn press(down: &Browser, alias: &str) -> String {
+pub(crate) async fn press(down: &Browser, alias: &str) -> String {
     let (status, page) = down.open("/login").await.page();
     assert_eq!(status, 200);
     assert!(page.contains("action=\"/sso/oauth2/start\""), "the login page shows the provider buttons: {page}");
@@ -96,7 +96,7 @@ async fn through_upstream(down: &Browser, up: &Browser, email: &str) -> String {
 }
 
 /// Through a fake provider (which redirects at once): the URL of the callback to us.
-async fn through_fake(down: &Browser, alias: &str) -> String {
+pub(crate) async fn through_fake(down: &Browser, alias: &str) -> String {
     let to_fake = press(down, alias).await;
     let res = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap().get(to_fake);
     let res = res.send().await.unwrap();

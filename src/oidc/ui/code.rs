@@ -87,16 +87,19 @@ fn field(f: &Fields, name: &str) -> String {
 
 /// `POST /login/code`: sends a code (or a login link) to the login ID typed on the
 /// sign-in page.
+///
+/// Asking for a code is a sign-in attempt: the sign-in form's bot-protection token is
+/// checked by the sign-in itself, as for a password (the configuration's call unless an
+/// `authentication.*` hook decides).
 pub async fn send(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let actor = actor(&peer, &headers);
     let flow = field(&f, "flow");
-    // The sign-in form's challenge: asking for a code is a sign-in attempt.
-    if let Err(msg) = super::bot_protection::check(&state, BotFlow::Login, &f, &actor).await {
-        let typed = field(&f, "login_id");
-        return super::login::login_page(&state, jar, StatusCode::BAD_REQUEST, &flow, Some(&typed), Some(msg)).await;
-    }
-    match state.services.account().start_code_login(&field(&f, "login_id"), &flow, &actor).await {
+    let typed = field(&f, "login_id");
+    let account = state.services.account();
+    let token = account.bot_token_field().and_then(|name| f.get(name).cloned());
+    match account.start_code_login(&typed, &flow, token.as_deref(), &actor).await {
         Ok(c) => code_page(&state, jar, StatusCode::OK, &flow, &c, None).await,
+        Err(LoginError::BotProtection(r)) => super::login::challenge_page(&state, jar, &flow, Some(&typed), &r).await,
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }
 }

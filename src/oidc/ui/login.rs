@@ -82,7 +82,7 @@ pub(super) async fn login_page(
 /// The login page again after the bot-protection check refused a sign-in: the message,
 /// and the challenge's widget even where the configuration would not draw it (a sign-in
 /// hook asked for the challenge).
-async fn challenge_page(
+pub(super) async fn challenge_page(
     state: &AppState,
     jar: CookieJar,
     flow: &str,

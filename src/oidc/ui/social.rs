@@ -152,11 +152,12 @@ pub(super) async fn refused(state: &AppState, jar: CookieJar, flow: &str, e: Sso
 
 /// `POST /sso/oauth2/start`: a provider button of the login or signup page (on a
 /// promotion's signup page, the provider account is added to the anonymous user).
-pub async fn start(State(state): State<AppState>, jar: CookieJar, CsrfForm(f): CsrfForm) -> Response {
+pub async fn start(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): CsrfForm) -> Response {
     let flow = f.get("flow").cloned().unwrap_or_default();
     let alias = f.get("alias").cloned().unwrap_or_default();
     let promote = super::open_flow(&state, Some(&flow)).and_then(|r| r.promote);
-    match state.services.account().sso_start(&alias, &flow, None, promote).await {
+    let actor = actor(&peer, &headers);
+    match state.services.account().sso_start(&alias, &flow, None, promote, &actor).await {
         Ok(s) => (jar.add(round_trip_cookie(&state, s.cookie)), Redirect::to(&s.url)).into_response(),
         Err(e) => refused(&state, jar, &flow, e).await,
     }
@@ -169,7 +170,7 @@ pub async fn connect(State(state): State<AppState>, me: SignedIn, CsrfForm(f): C
         return r;
     }
     let alias = f.get("alias").cloned().unwrap_or_default();
-    match state.services.account().sso_start(&alias, "", Some(me.sess.user_id), None).await {
+    match state.services.account().sso_start(&alias, "", Some(me.sess.user_id), None, &me.actor).await {
         Ok(s) => (me.jar.add(round_trip_cookie(&state, s.cookie)), Redirect::to(&s.url)).into_response(),
         Err(e) => refused(&state, me.jar, "", e).await,
     }
@@ -243,6 +244,10 @@ pub async fn callback(Visit { state, peer, headers, jar }: Visit, Path(alias): P
         Ok(SsoOutcome::SignedIn(user, _, token)) => {
             let jar = finish_link(&state, jar, user.id, &actor).await;
             (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+        }
+        Ok(SsoOutcome::Continue(next)) => {
+            let current = current.as_ref().map(|s| s.id);
+            super::code::outcome(&state, jar, &flow, *next, &actor, current).await
         }
         Ok(SsoOutcome::Connected) => Redirect::to("/settings").into_response(),
         Ok(SsoOutcome::LinkRequired { pending, email, provider }) => {

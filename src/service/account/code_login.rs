@@ -1,6 +1,7 @@
 //! Signing in with a one-time code by email or SMS, or with an email login link: as the
 //! first factor (passwordless; also signs up a new address when signup is open) and as
-//! a second factor (to an address or number the user registered for it).
+//! a second factor (to an address or number the user registered for it; the list of
+//! them is `second_factors.rs`).
 //!
 //! Between sending and checking, the browser carries a sealed state: where the code
 //! went, the authorization flow, and for a second factor the user and the methods of
@@ -8,21 +9,22 @@
 //! with signup closed gets the same page and no message.
 
 use crate::config::{EmailOtpMode, LockoutMethod};
-use crate::domain::ids::{AuthenticatorId, SessionId, UserId};
+use crate::domain::ids::{AuthenticatorId, SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::reason::BLOCKED_BY_FRAUD_PROTECTION;
 use crate::service::Account;
 use crate::service::account::login::{LoginError, LoginOutcome};
 use crate::service::account::otp::{Channel, CodeCheck, NotSent, OtpPurpose};
-use crate::service::account::rate_limit::network_key;
+use crate::service::account::rate_limit::{Weight, code_failures_bucket};
+use crate::service::account::sign_in_controls::{RateGroup, SignInControls};
 use crate::service::admin::users::{NewUser, User};
+use crate::service::events::sign_in::{AuthStep, Identification, SignInSoFar};
 use crate::service::store::time::now;
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result};
 use entity::authenticator;
-use minijinja::context;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -47,26 +49,6 @@ pub struct CodeChallenge {
     pub second_factor: bool,
 }
 
-/// The second factors a user can choose from on the second-factor page.
-#[derive(Debug, Clone, Default)]
-pub struct SecondFactors {
-    /// Has an authenticator app.
-    pub totp: bool,
-    /// Email addresses and phone numbers registered as second factors.
-    pub oob: Vec<OobFactor>,
-}
-
-/// One registered second-factor address or number.
-#[derive(Debug, Clone)]
-pub struct OobFactor {
-    /// The authenticator.
-    pub id: AuthenticatorId,
-    /// Email or SMS.
-    pub channel: Channel,
-    /// The address or number, partly hidden.
-    pub masked: String,
-}
-
 /// Sealed between sending a code and checking it.
 #[derive(Serialize, Deserialize)]
 struct CodeSent {
@@ -79,6 +61,25 @@ struct CodeSent {
     user: Option<Uuid>,
     #[serde(default)]
     first: Vec<String>,
+    /// A first factor: the sign-in hooks' controls so far.
+    #[serde(default)]
+    ctl: SignInControls,
+    /// A first factor: the user the address named when the code was sent
+    /// (`authentication.post_identified` ran for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identified: Option<Uuid>,
+    /// A second factor: how much a wrong code counts against the failed-code limit (the
+    /// first factor's hooks' `authentication.general` weight; 1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weight: Option<Weight>,
+}
+
+impl CodeSent {
+    /// How much a wrong code counts against the failed-code limit: the sign-in hooks'
+    /// `authentication.general` weight.
+    fn failure_weight(&self) -> Weight {
+        self.weight.unwrap_or_else(|| self.ctl.weight(RateGroup::General))
+    }
 }
 
 /// `j•••@example.com` / `+1415•••••00`.
@@ -107,6 +108,22 @@ fn kind_of(channel: Channel) -> &'static str {
     match channel {
         Channel::Email => "oob_otp_email",
         Channel::Sms => "oob_otp_sms",
+    }
+}
+
+/// How an address identifies its user, as Authgear's `identification` names it.
+fn identification_of(channel: Channel) -> Identification {
+    match channel {
+        Channel::Email => Identification::Email,
+        Channel::Sms => Identification::Phone,
+    }
+}
+
+/// Authgear's name of a code as the first factor.
+fn primary_authentication(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "primary_oob_otp_email",
+        Channel::Sms => "primary_oob_otp_sms",
     }
 }
 
@@ -149,16 +166,32 @@ impl Account<'_> {
     /// phone number typed as the login ID. An address without an account gets one only
     /// when signup is open (the code then creates the account); either way the answer is
     /// the same page.
+    ///
+    /// As a password sign-in: `authentication.pre_initialize` runs first, then the
+    /// bot-protection check of `bot_token` (when the configuration or the hook asks for
+    /// it), and for an address that names a user `authentication.post_identified` (and
+    /// the check again if that hook asks for it). A refusal sends nothing. The hooks'
+    /// controls go on in the sealed state.
     pub async fn start_code_login(
         &self,
         login_id: &str,
         flow: &str,
+        bot_token: Option<&str>,
         actor: &Actor,
     ) -> Result<CodeChallenge, LoginError> {
+        let mut ctl = SignInControls::default();
+        self.authentication_hook(AuthStep::PreInitialize, SignInSoFar::default(), actor, &mut ctl).await?;
+        self.sign_in_bot_check(&mut ctl, bot_token, actor).await?;
         let (channel, target) = self.passwordless_target(login_id)?;
         let key = if channel == Channel::Email { "email" } else { "phone" };
-        let known = self.users().by_login_id(key, &target).await?.is_some();
-        let send = known || self.config.ui.signup_enabled;
+        let known = self.users().by_login_id(key, &target).await?.map(|u| u.id.uuid());
+        if let Some(user) = known {
+            let keys = [target.clone()];
+            let identified = SignInSoFar::identified(user, identification_of(channel), &keys);
+            self.authentication_hook(AuthStep::PostIdentified, identified, actor, &mut ctl).await?;
+            self.sign_in_bot_check(&mut ctl, bot_token, actor).await?;
+        }
+        let send = known.is_some() || self.config.ui.signup_enabled;
         let state = CodeSent {
             target,
             channel,
@@ -167,74 +200,11 @@ impl Account<'_> {
             link: channel == Channel::Email && self.config.oob_otp.email.mode == EmailOtpMode::LoginLink,
             user: None,
             first: Vec::new(),
+            ctl,
+            identified: known,
+            weight: None,
         };
         self.send_code(state, send, actor).await
-    }
-
-    /// The second factors of the user a sealed "first factor passed" state names.
-    pub async fn second_factors(&self, mfa_pending: &str, flow: &str) -> Result<SecondFactors, LoginError> {
-        let passed = self.first_factor_passed(mfa_pending, flow)?;
-        let user_id = UserId::from(passed.user);
-        Ok(SecondFactors {
-            totp: !self.totp_authenticators(user_id).await?.is_empty(),
-            oob: self.secondary_oob(user_id).await?,
-        })
-    }
-
-    /// Whether the user has a second factor to ask for: an authenticator app, or an email
-    /// address or phone number of an enabled channel. One query.
-    pub(in crate::service) async fn has_second_factor(&self, user_id: UserId) -> Result<bool> {
-        let cfg = &self.config.oob_otp;
-        let mut kinds = vec!["totp"];
-        if cfg.email.channel.secondary {
-            kinds.push("oob_otp_email");
-        }
-        if cfg.sms.secondary {
-            kinds.push("oob_otp_sms");
-        }
-        Ok(authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-            .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
-            .filter(Expr::col(authenticator::Column::Kind).is_in(kinds))
-            .one(&self.db.conn)
-            .await?
-            .is_some())
-    }
-
-    /// The user's second-factor email addresses and phone numbers, enabled channels only.
-    pub async fn secondary_oob(&self, user_id: UserId) -> Result<Vec<OobFactor>> {
-        let cfg = &self.config.oob_otp;
-        let rows = authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-            .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
-            .filter(Expr::col(authenticator::Column::Kind).is_in(["oob_otp_email", "oob_otp_sms"]))
-            .order_by_asc(authenticator::Column::CreatedAt)
-            .all(&self.db.conn)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let channel = if r.kind == "oob_otp_email" { Channel::Email } else { Channel::Sms };
-                let enabled = match channel {
-                    Channel::Email => cfg.email.channel.secondary,
-                    Channel::Sms => cfg.sms.secondary,
-                };
-                let target = r.oob_target?;
-                enabled.then(|| OobFactor { id: r.id.into(), channel, masked: mask(channel, &target) })
-            })
-            .collect())
-    }
-
-    /// Removes one of the user's second-factor addresses (audited `authenticator.deleted`).
-    pub async fn delete_own_secondary_oob(&self, user_id: UserId, id: AuthenticatorId, actor: &Actor) -> Result<()> {
-        if !self.secondary_oob(user_id).await?.iter().any(|f| f.id == id) {
-            return Err(Error::not_found(
-                crate::domain::reason::AUTHENTICATOR_NOT_FOUND,
-                "this address has already been removed",
-            ));
-        }
-        let audit = Audit { actor: actor.clone(), activity: "authenticator.deleted".into() };
-        self.authenticators().delete(&audit, id).await.map(|_| ())
     }
 
     /// Second factor by code, step one: sends a code to one of the user's registered
@@ -270,6 +240,9 @@ impl Account<'_> {
             link: false,
             user: Some(passed.user),
             first: passed.first_amr(),
+            ctl: SignInControls::default(),
+            identified: None,
+            weight: passed.weight,
         };
         self.send_code(state, true, actor).await
     }
@@ -321,57 +294,6 @@ impl Account<'_> {
         })
     }
 
-    /// Renders and sends the message that carries a code or a login link.
-    pub(in crate::service) async fn deliver_code(
-        &self,
-        purpose: OtpPurpose,
-        channel: Channel,
-        target: &str,
-        issued: &crate::service::account::otp::Issued,
-        lang: Option<&str>,
-        actor: &Actor,
-    ) -> Result<()> {
-        let cfg = &self.config.oob_otp;
-        let purpose_name = purpose.as_str();
-        match (channel, &issued.link_token) {
-            (Channel::Email, Some(token)) => {
-                let link = format!(
-                    "{}/login/link?token={}",
-                    self.config.public_url(),
-                    url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-                );
-                let minutes = cfg.link_lifetime_seconds / 60;
-                let body = self.messages.render("email_login_link.txt", context! { link, minutes, lang })?;
-                let subject = self.messages.subject("login_link", lang)?;
-                self.send_email(target, &subject, body, "login_link", actor).await
-            }
-            (Channel::Email, None) => {
-                let minutes = cfg.code_lifetime_seconds / 60;
-                let ctx = context! { code => issued.code.clone(), minutes, lang, purpose => purpose_name };
-                let body = self.messages.render("email_code.txt", ctx)?;
-                let kind = if purpose == OtpPurpose::Login { "login_code" } else { "verification_code" };
-                let subject = self.messages.subject(kind, lang)?;
-                self.send_email(target, &subject, body, kind, actor).await
-            }
-            (Channel::Sms, _) => {
-                let minutes = cfg.code_lifetime_seconds / 60;
-                let ctx = context! { code => issued.code.clone(), minutes, lang, purpose => purpose_name };
-                let body = self.messages.render("sms_code.txt", ctx)?;
-                let kind = if purpose == OtpPurpose::Login { "login_code" } else { "verification_code" };
-                self.guard_sms(purpose, target, actor).await?;
-                self.send_sms(target, &body, kind, actor).await
-            }
-        }
-    }
-
-    /// The language of the authorization request's pages (its first `ui_locales` tag),
-    /// for the message's template.
-    fn flow_lang(&self, flow: &str) -> Option<String> {
-        let req: crate::service::oauth::authorize::AuthRequest = self.unseal("authorize", flow)?;
-        let tag = req.ui_locales.as_deref()?.split_ascii_whitespace().next()?;
-        (tag.len() <= 35 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')).then(|| tag.to_owned())
-    }
-
     fn code_sent(&self, pending: &str, flow: &str) -> Result<CodeSent, LoginError> {
         let state: CodeSent = self.unseal(CODE_PURPOSE, pending).ok_or(LoginError::SecondFactorExpired)?;
         let cfg = &self.config.oob_otp;
@@ -409,10 +331,10 @@ impl Account<'_> {
         replaces: Option<SessionId>,
     ) -> Result<LoginOutcome, LoginError> {
         let state = self.code_sent(pending, flow)?;
-        let ip = network_key(actor.ip.as_deref().unwrap_or("-"));
-        let bucket = format!("code:ip:{ip}");
+        let bucket = code_failures_bucket(actor);
         let limit = self.config.messaging.code_failures_per_ip_per_minute;
-        if !self.under_limit(&bucket, limit).await? {
+        let weight = state.failure_weight();
+        if !self.under_weighted_limit(&bucket, limit, weight).await? {
             self.record_blocked(actor, "code", &bucket).await?;
             return Err(LoginError::RateLimited);
         }
@@ -430,12 +352,12 @@ impl Account<'_> {
         if let Some(u) = known
             && let Some(until) = self.check_lockout(u, LockoutMethod::OobOtp, actor).await?
         {
-            self.count_failure(&bucket, limit).await?;
+            self.count_weighted(&bucket, limit, weight).await?;
             return Err(LoginError::Locked { until });
         }
         let checked = self.check_code(OtpPurpose::Login, &state.target, code).await?;
         if checked != CodeCheck::Accepted {
-            self.count_failure(&bucket, limit).await?;
+            self.count_weighted(&bucket, limit, weight).await?;
             let step = if state.user.is_some() { "secondary" } else { "primary" };
             let activity = format!("authentication.{step}.{}.failed", kind_of(state.channel));
             let audit = Audit { actor: actor.clone(), activity };
@@ -522,6 +444,13 @@ impl Account<'_> {
             None if self.config.ui.signup_enabled => (self.signup_by_code(key, &state.target, actor).await?, true),
             None => return Err(LoginError::Invalid),
         };
+        self.check_may_sign_in(&user)?;
+        let amr = code_amr(state.channel, false);
+        let mut ctl = state.ctl.clone();
+        if !created {
+            // A refusal changes nothing: the address is not marked verified either.
+            self.code_sign_in_hooks(&state, user.id.uuid(), &amr, actor, &mut ctl).await?;
+        }
         // The claim as the user's profile spells it (an address's case may differ).
         let (claim, _) = crate::service::account::verification::claim_of(state.channel);
         let value = user
@@ -539,9 +468,29 @@ impl Account<'_> {
         if created || !already {
             self.mark_verified(user.id, state.channel, &value, created, actor).await?;
         }
-        self.check_may_sign_in(&user)?;
-        let amr = code_amr(state.channel, false);
-        self.second_factor_or_session(&user, amr, &state.flow, actor, replaces, t).await
+        self.after_first_factor(&user, amr, &state.flow, actor, replaces, t, &ctl).await
+    }
+
+    /// The sign-in hooks once a right code (or an opened link) proved `amr` for the
+    /// existing user `user`: `authentication.post_identified` if the address named no
+    /// user when the code was sent (it does now), then `authentication.pre_authenticated`.
+    /// A code that signs up a new address is a signup (`user.pre_create`), not a sign-in.
+    async fn code_sign_in_hooks(
+        &self,
+        state: &CodeSent,
+        user: Uuid,
+        amr: &[String],
+        actor: &Actor,
+        ctl: &mut SignInControls,
+    ) -> Result<(), LoginError> {
+        let keys = [state.target.clone()];
+        let identified = SignInSoFar::identified(user, identification_of(state.channel), &keys);
+        if state.identified != Some(user) {
+            self.authentication_hook(AuthStep::PostIdentified, identified, actor, ctl).await?;
+        }
+        let so_far = identified.authenticated(Some(primary_authentication(state.channel)), amr);
+        self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, ctl).await?;
+        Ok(())
     }
 
     async fn signup_by_code(&self, key: &str, target: &str, actor: &Actor) -> Result<User, LoginError> {

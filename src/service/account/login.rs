@@ -1,7 +1,7 @@
 //! End-user authentication with a login ID and password, and browser (IdP) sessions:
 //! the cookie's SHA-256 is all the database keeps.
 
-use crate::config::{LockoutMethod, LoginIdType, MfaMode};
+use crate::config::{LockoutMethod, LoginIdType};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
@@ -104,7 +104,7 @@ pub enum LoginOutcome {
 }
 
 /// The purpose the "password passed" state is sealed for.
-const MFA_PURPOSE: &str = "login-mfa";
+pub(in crate::service) const MFA_PURPOSE: &str = "login-mfa";
 
 /// How long the "password passed" state is good for, in seconds.
 pub const MFA_STATE_LIFETIME_SECS: i64 = 5 * 60;
@@ -115,17 +115,18 @@ pub(in crate::service) const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
 /// The authentication methods a recovery code adds.
 const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
 
-/// Between a first factor (a password, or a code) and the second factor: the user, the
-/// authorization flow, when the first factor passed (Unix seconds), its methods (`pwd`
-/// when absent) and how much a second-factor attempt counts against the failed-sign-in
-/// limits (a sign-in hook's `authentication.general` weight; 1 when absent); sealed with
-/// a MAC.
+/// Between a first factor (a password, a code, a provider account) and the second
+/// factor: the user, the authorization flow, when the first factor passed (Unix seconds),
+/// its methods (`pwd` when absent, as states sealed before the field; empty for a
+/// provider account) and how much a second-factor attempt counts against the
+/// failed-sign-in limits (a sign-in hook's `authentication.general` weight; 1 when
+/// absent); sealed with a MAC.
 #[derive(Serialize, Deserialize)]
 pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) user: Uuid,
     pub(in crate::service) flow: String,
     pub(in crate::service) iat: i64,
-    #[serde(default)]
+    #[serde(default = "password_only")]
     pub(in crate::service) first: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(in crate::service) weight: Option<Weight>,
@@ -133,15 +134,26 @@ pub(in crate::service) struct PasswordPassed {
 
 impl PasswordPassed {
     /// The state of a first factor with methods `first` that passed at `t` for `user`.
-    fn new(user: &User, flow: &str, t: OffsetDateTime, first: Vec<String>, weight: Weight) -> Self {
+    pub(in crate::service) fn new(
+        user: &User,
+        flow: &str,
+        t: OffsetDateTime,
+        first: Vec<String>,
+        weight: Weight,
+    ) -> Self {
         let weight = (weight != Weight::ONE).then_some(weight);
         Self { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first, weight }
     }
 
     /// The methods of the first factor.
     pub(in crate::service) fn first_amr(&self) -> Vec<String> {
-        if self.first.is_empty() { vec!["pwd".to_owned()] } else { self.first.clone() }
+        self.first.clone()
     }
+}
+
+/// The first factor of a state sealed before its methods were: a password.
+fn password_only() -> Vec<String> {
+    vec!["pwd".to_owned()]
 }
 
 /// The methods of a two-factor sign-in, each once, in Authgear's order: the first
@@ -212,9 +224,9 @@ impl Account<'_> {
         flow: &str,
     ) -> Result<LoginOutcome, LoginError> {
         use crate::service::account::rate_limit::PerIp;
-        use crate::service::events::blocking::AuthStep;
+        use crate::service::events::sign_in::{AuthStep, Identification, SignInSoFar};
         let mut ctl = SignInControls::default();
-        self.authentication_hook(AuthStep::PreInitialize, None, None, &[], actor, &mut ctl).await?;
+        self.authentication_hook(AuthStep::PreInitialize, SignInSoFar::default(), actor, &mut ctl).await?;
         self.sign_in_bot_check(&mut ctl, bot_token, actor).await?;
         let rl = &self.config.rate_limits;
         let raw_ip = actor.ip.as_deref().unwrap_or("-");
@@ -265,9 +277,8 @@ impl Account<'_> {
             }
             return Err(LoginError::Locked { until });
         }
-        let kind = candidate_kind(login_id);
-        self.authentication_hook(AuthStep::PostIdentified, Some(user_id.uuid()), Some(kind), &[], actor, &mut ctl)
-            .await?;
+        let identified = SignInSoFar::identified(user_id.uuid(), Identification::of_login_id(login_id), &keys);
+        self.authentication_hook(AuthStep::PostIdentified, identified, actor, &mut ctl).await?;
         if let Err(refused) = self.sign_in_bot_check(&mut ctl, bot_token, actor).await {
             // Refused before the hash, as a check before the lookup would have been.
             if let Some(r) = early {
@@ -305,21 +316,17 @@ impl Account<'_> {
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         self.check_may_sign_in(&user)?;
+        let first = vec!["pwd".to_owned()];
+        let so_far = identified.authenticated(Some("primary_password"), &first);
+        self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, &mut ctl).await?;
+        // A password that must change first: the hooks' controls go on with its state.
         if let Some(pw) = &pw
             && let Some(why) = self.password_change_reason(pw, plain.as_deref(), t)
         {
-            let pending = self.password_change_state(user_id, pw, flow, t, why);
+            let pending = self.password_change_state(user_id, pw, flow, t, why, ctl);
             return Err(LoginError::PasswordChangeRequired { pending, why });
         }
-        let first = vec!["pwd".to_owned()];
-        self.authentication_hook(AuthStep::PreAuthenticated, Some(user_id.uuid()), Some(kind), &first, actor, &mut ctl)
-            .await?;
-        // The hooks' weight goes on to the second factor's step.
-        let weight = ctl.weight(RateGroup::General);
-        if ctl.more {
-            return self.required_second_factor(&user, first, flow, t, weight).await;
-        }
-        self.first_factor_passed_weighted(&user, first, flow, actor, replaces, t, weight).await
+        self.after_first_factor(&user, first, flow, actor, replaces, t, &ctl).await
     }
 
     /// Counts a sign-in attempt of `weight` in the failed-sign-in `limits`; refused (and
@@ -373,24 +380,6 @@ impl Account<'_> {
         }
     }
 
-    /// A hook's `constraints.amr` asked for a second factor: the second step when the
-    /// user has one (whatever `mfa.mode` says), else the enrolment the sign-in must go
-    /// through.
-    async fn required_second_factor(
-        &self,
-        user: &User,
-        first: Vec<String>,
-        flow: &str,
-        t: OffsetDateTime,
-        weight: Weight,
-    ) -> Result<LoginOutcome, LoginError> {
-        let state = PasswordPassed::new(user, flow, t, first, weight);
-        if self.has_second_factor(user.id).await? {
-            return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
-        }
-        Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)))
-    }
-
     /// Refuses an anonymized or disabled user, and one whose deletion an administrator
     /// scheduled. A user who asked for their own deletion (deactivated) may sign in: the
     /// session that starts cancels the request (as Authgear reactivates them).
@@ -405,55 +394,6 @@ impl Account<'_> {
             return Err(LoginError::Disabled(user.disable_reason.clone()));
         }
         Ok(())
-    }
-
-    /// After a first factor with methods `first`: the sealed state for a second factor
-    /// when `mfa.mode` asks for one and the user has one; when MFA is required and the user
-    /// has none, the session and a nudge to set one up during a grace period, else an
-    /// enrolment the sign-in must go through; otherwise the session.
-    pub(in crate::service) async fn second_factor_or_session(
-        &self,
-        user: &User,
-        first: Vec<String>,
-        flow: &str,
-        actor: &Actor,
-        replaces: Option<SessionId>,
-        t: OffsetDateTime,
-    ) -> Result<LoginOutcome, LoginError> {
-        self.first_factor_passed_weighted(user, first, flow, actor, replaces, t, Weight::ONE).await
-    }
-
-    /// [`Self::second_factor_or_session`], where a second-factor attempt counts `weight`
-    /// against the failed-sign-in limits.
-    #[allow(clippy::too_many_arguments)]
-    async fn first_factor_passed_weighted(
-        &self,
-        user: &User,
-        first: Vec<String>,
-        flow: &str,
-        actor: &Actor,
-        replaces: Option<SessionId>,
-        t: OffsetDateTime,
-        weight: Weight,
-    ) -> Result<LoginOutcome, LoginError> {
-        let mode = self.config.mfa.mode;
-        if mode != MfaMode::Disabled {
-            if self.has_second_factor(user.id).await? {
-                let state = PasswordPassed::new(user, flow, t, first, weight);
-                return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
-            }
-            if mode == MfaMode::Required && !self.in_mfa_grace_period(user, t) {
-                let state = PasswordPassed::new(user, flow, t, first, weight);
-                return Ok(LoginOutcome::EnrolmentRequired(Box::new(self.begin_login_enrolment(state).await?)));
-            }
-        }
-        let amr: Vec<&str> = first.iter().map(String::as_str).collect();
-        self.clear_lockout(user.id, actor).await?;
-        let (sess, token) = self.start_idp_session(user, actor, replaces, t, &amr).await?;
-        if mode == MfaMode::Required {
-            return Ok(LoginOutcome::SignedInWithoutSecondFactor(Box::new(user.clone()), sess, token));
-        }
-        Ok(LoginOutcome::SignedIn(Box::new(user.clone()), sess, token))
     }
 
     /// The sealed "first factor passed" state, if it is genuine, for `flow` and recent.
@@ -681,17 +621,5 @@ impl Account<'_> {
             Ok(())
         })
         .await
-    }
-}
-
-/// How a typed login ID identifies the user, as Authgear's `identification` names it.
-fn candidate_kind(login_id: &str) -> &'static str {
-    let t = login_id.trim();
-    if t.contains('@') {
-        "email"
-    } else if t.starts_with('+') {
-        "phone"
-    } else {
-        "username"
     }
 }

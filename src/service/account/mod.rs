@@ -4,8 +4,10 @@
 
 mod anonymous_cleanup;
 pub mod bot_protection;
+mod code_delivery;
 pub mod code_login;
 pub mod device_tokens;
+mod first_factor;
 pub mod fraud_protection;
 pub mod lockout;
 pub mod login;
@@ -20,6 +22,7 @@ mod promotion;
 pub mod rate_limit;
 pub mod reauthentication;
 pub mod recovery_codes;
+pub mod second_factors;
 pub mod settings;
 pub mod sign_in_controls;
 pub mod signup;

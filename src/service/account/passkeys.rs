@@ -334,10 +334,10 @@ impl Account<'_> {
         actor: &Actor,
         replaces: Option<crate::domain::ids::SessionId>,
     ) -> Result<(User, IdpSession, String), LoginError> {
-        use crate::service::events::blocking::AuthStep;
+        use crate::service::events::sign_in::{AuthStep, Identification, SignInSoFar};
         let Some(wa) = self.webauthn() else { return Err(refused("Passkeys are not available on this server.")) };
         let mut ctl = crate::service::account::sign_in_controls::SignInControls::default();
-        self.authentication_hook(AuthStep::PreInitialize, None, None, &[], actor, &mut ctl).await?;
+        self.authentication_hook(AuthStep::PreInitialize, SignInSoFar::default(), actor, &mut ctl).await?;
         let Some(sealed) = self.open::<DiscoverableAuthentication>(AUTHENTICATION, state) else {
             return Err(refused("This passkey sign-in has expired. Try again."));
         };
@@ -356,8 +356,9 @@ impl Account<'_> {
             ));
         };
         let user_id = row.user_id;
-        self.authentication_hook(AuthStep::PostIdentified, Some(user_id), Some("passkey"), &[], actor, &mut ctl)
-            .await?;
+        let keys = [credential_id.clone()];
+        let identified = SignInSoFar::identified(user_id, Identification::Passkey, &keys);
+        self.authentication_hook(AuthStep::PostIdentified, identified, actor, &mut ctl).await?;
         let stored = row.details.as_ref().and_then(|d| d.get("credential")).cloned().unwrap_or(Value::Null);
         let mut passkey: Passkey = serde_json::from_value(stored).map_err(Error::internal)?;
         let result = match wa.finish_discoverable_authentication_v2(&cred, sealed.state, &passkey) {
@@ -377,9 +378,9 @@ impl Account<'_> {
         let Some(user) = self.users().get(user_id.into()).await? else { return Err(LoginError::Invalid) };
         self.check_may_sign_in(&user)?;
         let amr = ["x_passkey".to_owned()];
-        self.authentication_hook(AuthStep::PreAuthenticated, Some(user_id), Some("passkey"), &amr, actor, &mut ctl)
-            .await?;
-        if ctl.more {
+        let so_far = identified.authenticated(Some("primary_passkey"), &amr);
+        self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, &mut ctl).await?;
+        if ctl.needs_more(&amr) {
             // A hook's `constraints.amr` asks for a second factor, which the passkey
             // sign-in has no step for: refused rather than skipped.
             return Err(refused(

@@ -8,6 +8,7 @@ use crate::domain::ids::{TypedId, UserId};
 use crate::domain::password::check_policy;
 use crate::service::Account;
 use crate::service::account::login::{LoginError, LoginOutcome, MFA_STATE_LIFETIME_SECS};
+use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::user_rows::{primary_password, set_primary_password};
 use crate::service::store::session_end::{end_sessions, of_user};
 use crate::service::store::time::{micros, now};
@@ -54,6 +55,10 @@ struct MustChange {
     iat: i64,
     why: ChangeReason,
     pw_updated: i64,
+    /// The sign-in hooks' controls (`pre_authenticated` ran before the password had to
+    /// change).
+    #[serde(default)]
+    ctl: SignInControls,
 }
 
 impl Account<'_> {
@@ -80,7 +85,8 @@ impl Account<'_> {
         None
     }
 
-    /// Seals the "password must change" state for this user, flow and password.
+    /// Seals the "password must change" state for this user, flow and password, with the
+    /// sign-in hooks' controls.
     pub(in crate::service) fn password_change_state(
         &self,
         user_id: UserId,
@@ -88,6 +94,7 @@ impl Account<'_> {
         flow: &str,
         t: OffsetDateTime,
         why: ChangeReason,
+        ctl: SignInControls,
     ) -> String {
         let state = MustChange {
             user: user_id.uuid(),
@@ -95,6 +102,7 @@ impl Account<'_> {
             iat: t.unix_timestamp(),
             why,
             pw_updated: pw.updated_at,
+            ctl,
         };
         self.seal(CHANGE_PURPOSE, &state)
     }
@@ -171,6 +179,6 @@ impl Account<'_> {
             Error::Invalid { .. } => LoginError::SecondFactorExpired,
             other => LoginError::Server(other),
         })?;
-        self.second_factor_or_session(&user, vec!["pwd".to_owned()], flow, actor, replaces, now()).await
+        self.after_first_factor(&user, vec!["pwd".to_owned()], flow, actor, replaces, now(), &state.ctl).await
     }
 }

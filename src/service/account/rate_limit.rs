@@ -9,9 +9,9 @@
 //!
 //! The buckets of reserved attempts count in thousandths of an attempt ([`Weight`]), so
 //! that an `authentication.*` blocking hook can weigh one sign-in attempt (`rate_limits`:
-//! 0 does not count it, 2 counts it twice, 0.5 half). The read-then-count buckets
-//! ([`Account::under_limit`]) and the message buckets count whole events; no bucket is
-//! counted both ways.
+//! 0 does not count it, 2 counts it twice, 0.5 half). So do the read-then-count buckets
+//! of cheap checks ([`Account::under_weighted_limit`]: the wrong one-time codes). The
+//! message buckets count whole events; no bucket is counted both ways.
 
 use crate::service::Account;
 use crate::service::Maintenance;
@@ -44,6 +44,15 @@ pub enum PerIp {
     /// New anonymous users (the anonymous-request grant with a new key):
     /// `rate_limits.anonymous_signups_per_ip_per_minute`.
     AnonymousSignup,
+}
+
+/// The bucket of the wrong one-time codes (sign-in, second factor, verification) from
+/// the caller's network, in thousandths ([`Weight`]): read with
+/// [`Account::under_weighted_limit`] so that a right code costs no write, each wrong one
+/// counted with [`Account::count_weighted`]. Parallel wrong codes from one address can
+/// pass the limit by as many as arrive at once; no code gets more than its own attempts.
+pub(in crate::service) fn code_failures_bucket(actor: &Actor) -> String {
+    format!("code_failures:ip:{}", network_key(actor.ip.as_deref().unwrap_or("-")))
 }
 
 /// How much one attempt counts against a limit, in thousandths of an attempt: 1 unless an
@@ -153,31 +162,6 @@ impl Account<'_> {
     pub(in crate::service) async fn count_weighted(&self, bucket: &str, limit: i64, weight: Weight) -> Result<()> {
         if limit > 0 && !weight.is_zero() {
             increment(self.db.writer(), bucket, window_start(), weight.0).await?;
-        }
-        Ok(())
-    }
-
-    /// For a limit on the failures of a cheap check (a one-time code, whose own limit of
-    /// attempts is kept strictly by the code's row): whether `bucket` is under `limit` in
-    /// this window, read without writing, so that a right code costs no write here. Count
-    /// each failure with [`Self::count_failure`]. Parallel wrong codes from one address can
-    /// pass this limit by as many as arrive at once; no code gets more than its attempts.
-    pub(in crate::service) async fn under_limit(&self, bucket: &str, limit: i64) -> Result<bool> {
-        if limit <= 0 {
-            return Ok(true);
-        }
-        let row = rate_limit::Entity::find()
-            .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket))
-            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window_start()))
-            .one(&self.db.conn)
-            .await?;
-        Ok(row.is_none_or(|r| r.count < limit))
-    }
-
-    /// Counts one failure against a limit checked with [`Self::under_limit`].
-    pub(in crate::service) async fn count_failure(&self, bucket: &str, limit: i64) -> Result<()> {
-        if limit > 0 {
-            increment(self.db.writer(), bucket, window_start(), 1).await?;
         }
         Ok(())
     }

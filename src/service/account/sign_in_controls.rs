@@ -1,15 +1,20 @@
 //! What the `authentication.*` blocking hooks decided for one sign-in, beyond "allowed":
-//! whether it must pass the bot-protection challenge (`bot_protection.mode`) and how much
-//! it counts against the sign-in rate limits (`rate_limits.<group>.weight`). As in
-//! Authgear, the last non-null value of each wins: along one event's chain of handlers,
-//! and from one event to the next (`pre_initialize`, then `post_identified`, then
-//! `pre_authenticated`). A later `rate_limits` replaces the whole earlier one: a group it
-//! leaves out counts 1 again.
+//! whether it must pass the bot-protection challenge (`bot_protection.mode`), how much
+//! it counts against the sign-in rate limits (`rate_limits.<group>.weight`), and what it
+//! must prove (`constraints.amr`). As in Authgear, the last non-null value of each wins:
+//! along one event's chain of handlers, and from one event to the next (`pre_initialize`,
+//! then `post_identified`, then `pre_authenticated`). A later `rate_limits` replaces the
+//! whole earlier one: a group it leaves out counts 1 again. `constraints.amr` is checked
+//! once the first factor passed, against what it proved.
+//!
+//! A sign-in that spans requests (a code sent, then entered; a round trip through a
+//! provider) carries its controls in its sealed state.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{BotFlow, BotProvider};
-use crate::hooks::blocking::{BotProtection, BotProtectionMode};
+use crate::hooks::blocking::{BotProtection, BotProtectionMode, Constraints};
 use crate::service::account::login::LoginError;
 use crate::service::account::rate_limit::Weight;
 use crate::service::{Account, Actor};
@@ -37,27 +42,46 @@ impl RateGroup {
 }
 
 /// The hooks' decisions so far in one sign-in.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(in crate::service) struct SignInControls {
     /// The last `bot_protection.mode` a hook returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     bot_protection: Option<BotProtectionMode>,
     /// The last `rate_limits` a hook returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     rate_limits: Option<Map<String, Value>>,
     /// Whether this sign-in passed the bot-protection check already.
+    #[serde(default)]
     bot_checked: bool,
-    /// Whether a hook's `constraints.amr` asked for more than the first factor proves.
-    pub(in crate::service) more: bool,
+    /// The last `constraints.amr` a hook returned (`constraints` without `amr`: nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<String>>,
 }
 
 impl SignInControls {
     /// Takes in one event's outcome: each non-null value replaces the earlier one.
-    pub(in crate::service) fn absorb(&mut self, bot: Option<BotProtection>, rate_limits: Option<Map<String, Value>>) {
+    pub(in crate::service) fn absorb(
+        &mut self,
+        constraints: Option<Constraints>,
+        bot: Option<BotProtection>,
+        rate_limits: Option<Map<String, Value>>,
+    ) {
+        if let Some(c) = constraints {
+            self.amr = Some(c.amr.unwrap_or_default());
+        }
         if let Some(b) = bot {
             self.bot_protection = Some(b.mode);
         }
         if rate_limits.is_some() {
             self.rate_limits = rate_limits;
         }
+    }
+
+    /// Whether the hooks' `constraints.amr` asks for more than a first factor that proved
+    /// `proved`: a second factor. `pwd` is left out (there is no password step after
+    /// another first factor), as before.
+    pub(in crate::service) fn needs_more(&self, proved: &[String]) -> bool {
+        self.amr.as_ref().is_some_and(|wanted| wanted.iter().any(|a| a != "pwd" && !proved.contains(a)))
     }
 
     /// How much this attempt counts against `group`: the hooks' weight, else 1.

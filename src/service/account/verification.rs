@@ -270,20 +270,21 @@ impl Account<'_> {
         code: &str,
         actor: &Actor,
     ) -> Result<Verified> {
+        use crate::service::Error;
         use crate::service::account::otp::{CodeCheck, OtpPurpose};
-        use crate::service::{Error, account::rate_limit::network_key};
+        use crate::service::account::rate_limit::{Weight, code_failures_bucket};
         let expired =
             || Error::invalid(crate::domain::reason::OTP_CODE_INVALID, "this code has expired; send a new one");
         let s = self.verification_sent(user_id, pending).ok_or_else(expired)?;
-        let bucket = format!("code:ip:{}", network_key(actor.ip.as_deref().unwrap_or("-")));
+        let bucket = code_failures_bucket(actor);
         let limit = self.config.messaging.code_failures_per_ip_per_minute;
-        if !self.under_limit(&bucket, limit).await? {
+        if !self.under_weighted_limit(&bucket, limit, Weight::ONE).await? {
             self.record_blocked(actor, "code", &bucket).await?;
             return Err(Error::invalid(crate::domain::reason::RATE_LIMITED, "too many wrong codes; wait a minute"));
         }
         let checked = self.check_code(OtpPurpose::Verification, &s.target, code).await?;
         if checked != CodeCheck::Accepted {
-            self.count_failure(&bucket, limit).await?;
+            self.count_weighted(&bucket, limit, Weight::ONE).await?;
         }
         match checked {
             CodeCheck::Accepted => {

@@ -18,7 +18,6 @@ use crate::hooks::blocking::{
     BotProtection, Constraints, HookResponse, UserMutations, apply_payload_mutation, parse_response,
 };
 use crate::hooks::webhook::CallError;
-use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Error, HookFailure, HookReason, Result, Services};
 use entity::{group, role, user, user_group, user_role};
@@ -353,68 +352,5 @@ impl Services {
             Some(m) => apply_user_mutations(conn, self, row, m).await,
             None => Ok(row),
         }
-    }
-}
-
-/// The steps of a sign-in where `authentication.*` hooks run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::service) enum AuthStep {
-    /// Before anything is checked (`authentication.pre_initialize`).
-    PreInitialize,
-    /// The login ID named a user (`authentication.post_identified`).
-    PostIdentified,
-    /// Every step so far passed, before the session starts
-    /// (`authentication.pre_authenticated`).
-    PreAuthenticated,
-}
-
-impl Services {
-    /// Runs the `authentication.*` hook of `step` for a sign-in and takes its outcome into
-    /// `ctl`: its `bot_protection` and `rate_limits`, and whether a handler asked (with
-    /// `constraints.amr`) for more than `amr` already proves, a second factor
-    /// (`ctl.more`).
-    pub(in crate::service) async fn authentication_hook(
-        &self,
-        step: AuthStep,
-        user_id: Option<Uuid>,
-        identification: Option<&str>,
-        amr: &[String],
-        actor: &Actor,
-        ctl: &mut SignInControls,
-    ) -> Result<()> {
-        let event = match step {
-            AuthStep::PreInitialize => "authentication.pre_initialize",
-            AuthStep::PostIdentified => "authentication.post_identified",
-            AuthStep::PreAuthenticated => "authentication.pre_authenticated",
-        };
-        if !self.will_deliver(event) {
-            return Ok(());
-        }
-        let conn = &self.db.conn;
-        let user = match user_id {
-            Some(id) => super::user_model::api_user(conn, id).await?,
-            None => None,
-        };
-        let identities = match user_id {
-            Some(id) => super::user_model::api_identities(conn, id, &["login_id"]).await?,
-            None => Vec::new(),
-        };
-        let mut payload = json!({
-            "authentication_context": {
-                "user": user,
-                "asserted_identifications": identities.iter().map(|i| json!({"identification": identification, "identity": i})).collect::<Vec<_>>(),
-                "asserted_authentications": amr.iter().map(|a| json!({"authentication": a})).collect::<Vec<_>>(),
-                "amr": amr,
-                "authentication_flow": {"type": "login", "name": "default"},
-            },
-        });
-        if step == AuthStep::PostIdentified {
-            payload["identification"] = json!({"identification": identification, "identity": identities.first()});
-        }
-        let outcome = self.run_blocking(event, user_id, payload, actor).await?;
-        let wanted = outcome.constraints.and_then(|c| c.amr).unwrap_or_default();
-        ctl.more |= wanted.iter().any(|a| !amr.contains(a) && a != "pwd");
-        ctl.absorb(outcome.bot_protection, outcome.rate_limits);
-        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! and the blocking events whose handlers may refuse or change an operation.
 //!
 //! - `blocking.rs`: the chain of blocking handlers and the user mutations they return;
+//! - `sign_in.rs`: the `authentication.*` events of a sign-in and their payloads;
 //! - `catalogue.rs`: which events go to hooks (Authgear's `ForHook`);
 //! - `routing.rs`: which handlers subscribe to an event type (from config);
 //! - `outbox.rs`: the event and its deliveries, written in the change's transaction;
@@ -20,4 +21,5 @@ pub mod live;
 pub(in crate::service) mod outbox;
 pub mod routing;
 pub mod scripts;
+pub(in crate::service) mod sign_in;
 pub(in crate::service) mod user_model;

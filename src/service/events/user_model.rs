@@ -109,6 +109,28 @@ pub(in crate::service) async fn api_identities(
         .collect())
 }
 
+/// The identity of `user_id` of `kind` whose unique key is one of `keys`, as hook
+/// payloads show it; `None` when there is none (or no key to look for).
+pub(in crate::service) async fn api_identity(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    kind: &str,
+    keys: &[String],
+) -> Result<Option<Value>> {
+    use entity::identity::{Column, Entity};
+    use sea_orm::QueryFilter;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let row = Entity::find()
+        .filter(Expr::col(Column::UserId).eq(user_id))
+        .filter(Expr::col(Column::Kind).eq(kind))
+        .filter(Expr::col(Column::UniqueKey).is_in(keys.to_vec()))
+        .one(conn)
+        .await?;
+    Ok(row.map(|r| identity_model(&crate::service::admin::identities::Identity::from(r))))
+}
+
 /// One identity as hook payloads show it.
 pub(in crate::service) fn identity_model(i: &crate::service::admin::identities::Identity) -> Value {
     json!({

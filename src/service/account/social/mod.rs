@@ -7,9 +7,10 @@
 //! cookie with the state, the nonce, the PKCE verifier, the authorization flow and, for a
 //! connection from the settings page, the user. The identity is kind `oauth`, unique per
 //! `alias:subject`. An OAuth sign-in has an empty `amr` (as in Authgear) and asks for no
-//! second factor.
+//! second factor unless a sign-in hook does (`sign_in.rs`).
 
 pub(in crate::service) mod provider_cache;
+mod sign_in;
 mod upstream;
 
 use serde::{Deserialize, Serialize};
@@ -21,9 +22,10 @@ use crate::crypto::{b64, ct_eq, random_bytes};
 use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
-use crate::service::account::login::{IdpSession, LoginError};
+use crate::service::account::login::{IdpSession, LoginError, LoginOutcome};
 use crate::service::account::promotion::{anonymous_row, finish_promotion};
 use crate::service::account::rate_limit::PerIp;
+use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::identities::{Identity, OAUTH, insert_keyed, keyed_identity};
 use crate::service::admin::user_rows::{new_user_row, refresh_derived, snapshot, user_row};
 use crate::service::admin::users::User;
@@ -107,6 +109,9 @@ struct Started {
     /// added to that user.
     #[serde(default)]
     promote: Option<Uuid>,
+    /// A sign-in: the controls of its `authentication.pre_initialize` hook.
+    #[serde(default)]
+    ctl: SignInControls,
 }
 
 /// Sealed between a sign-in that found the email taken (`login_and_link`) and the sign-in
@@ -147,6 +152,9 @@ pub struct SsoCallback {
 pub enum SsoOutcome {
     /// Signed in (or signed up): the user, the session and the cookie value.
     SignedIn(Box<User>, IdpSession, String),
+    /// A sign-in hook's `constraints.amr` asks for a second factor: the sign-in goes on
+    /// there (or through its enrolment).
+    Continue(Box<LoginOutcome>),
     /// The account was connected to the signed-in user (settings).
     Connected,
     /// `login_and_link`: the email belongs to an account; the user signs in to it with
@@ -211,16 +219,23 @@ impl Account<'_> {
 
     /// Starts a sign-in (or, with `connect`, a connection for that user; with `promote`,
     /// the promotion of that anonymous user) through the provider `alias`: the provider's
-    /// authorization URL and the sealed cookie.
-    #[tracing::instrument(skip(self, flow))]
+    /// authorization URL and the sealed cookie. A sign-in runs its
+    /// `authentication.pre_initialize` hook first.
+    #[tracing::instrument(skip(self, flow, actor))]
     pub async fn sso_start(
         &self,
         alias: &str,
         flow: &str,
         connect: Option<UserId>,
         promote: Option<UserId>,
+        actor: &Actor,
     ) -> Result<SsoStart, SsoError> {
         let p = self.provider(alias)?;
+        let ctl = if connect.is_none() && promote.is_none() {
+            self.sso_pre_initialize(actor).await?
+        } else {
+            SignInControls::default()
+        };
         let e = upstream::endpoints(&self.http, &self.providers, p).await?;
         let started = Started {
             alias: alias.to_owned(),
@@ -231,6 +246,7 @@ impl Account<'_> {
             iat: now().unix_timestamp(),
             connect: connect.map(|u| u.uuid()),
             promote: promote.map(|u| u.uuid()),
+            ctl,
         };
         let url = upstream::authorization_url(
             p,
@@ -312,9 +328,7 @@ impl Account<'_> {
             let Some(user) = self.users().get(UserId::from(ident.user_id)).await? else {
                 return Err(SsoError::InvalidState);
             };
-            self.check_may_sign_in(&user).map_err(SsoError::Login)?;
-            let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
-            return Ok(SsoOutcome::SignedIn(Box::new(user), sess, token));
+            return self.sso_sign_in(user, &key, started.ctl, &started.flow, actor, replaces, t).await;
         }
         // A new provider account. A verified email that is an existing login ID links (or
         // is refused); an unverified one never does.
@@ -360,8 +374,7 @@ impl Account<'_> {
             return Err(SsoError::RateLimited);
         }
         let user = self.sso_signup(&key, details, email.as_deref(), actor).await?;
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
-        Ok(SsoOutcome::SignedIn(Box::new(user), sess, token))
+        self.sso_session(user, &started.ctl, &started.flow, actor, replaces, t).await
     }
 
     /// Adds a new provider account to the anonymous user `anonymous` (a promotion): the

@@ -1,0 +1,168 @@
+//! The `authentication.*` blocking events of a sign-in, with Authgear's payloads:
+//! `pre_initialize` before anything is checked, `post_identified` once the user is known
+//! (with the `identification`), and `pre_authenticated` once the first factor passed. Each
+//! sign-in method says what it has shown so far with a [`SignInSoFar`]; the handlers'
+//! `constraints`, `bot_protection` and `rate_limits` go into the sign-in's
+//! [`SignInControls`], which the method applies.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::service::account::sign_in_controls::SignInControls;
+use crate::service::admin::identities::{OAUTH, PASSKEY};
+use crate::service::{Actor, Result, Services};
+
+/// The steps of a sign-in where `authentication.*` hooks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::service) enum AuthStep {
+    /// Before anything is checked (`authentication.pre_initialize`).
+    PreInitialize,
+    /// The user is known (`authentication.post_identified`).
+    PostIdentified,
+    /// The first factor passed, before the session starts or the second factor
+    /// (`authentication.pre_authenticated`).
+    PreAuthenticated,
+}
+
+impl AuthStep {
+    fn event(self) -> &'static str {
+        match self {
+            Self::PreInitialize => "authentication.pre_initialize",
+            Self::PostIdentified => "authentication.post_identified",
+            Self::PreAuthenticated => "authentication.pre_authenticated",
+        }
+    }
+}
+
+/// How a sign-in identified its user, as Authgear's `identification` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::service) enum Identification {
+    /// An email address login ID.
+    Email,
+    /// A phone number login ID.
+    Phone,
+    /// A username login ID.
+    Username,
+    /// A provider account (social or enterprise login).
+    OAuth,
+    /// A passkey.
+    Passkey,
+}
+
+impl Identification {
+    /// Authgear's name.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Username => "username",
+            Self::OAuth => "oauth",
+            Self::Passkey => "passkey",
+        }
+    }
+
+    /// The kind of identity it uses.
+    fn identity_kind(self) -> &'static str {
+        match self {
+            Self::Email | Self::Phone | Self::Username => "login_id",
+            Self::OAuth => OAUTH,
+            Self::Passkey => PASSKEY,
+        }
+    }
+
+    /// How a typed login ID identifies: an `@` is an email address, a leading `+` a phone
+    /// number, anything else a username.
+    pub(in crate::service) fn of_login_id(text: &str) -> Self {
+        let t = text.trim();
+        if t.contains('@') {
+            Self::Email
+        } else if t.starts_with('+') {
+            Self::Phone
+        } else {
+            Self::Username
+        }
+    }
+}
+
+/// What a sign-in has shown so far: the `authentication_context` of the payloads.
+#[derive(Debug, Clone, Copy, Default)]
+pub(in crate::service) struct SignInSoFar<'a> {
+    /// Once identified: the user, how, and the unique keys the identity used may have
+    /// (the typed login ID's candidates, the code's address, the provider account's or
+    /// the passkey's key), to show that identity.
+    identified: Option<(Uuid, Identification, &'a [String])>,
+    /// Once the first factor passed: Authgear's name of it (`primary_password`,
+    /// `primary_oob_otp_email`, ...; none for a provider account) and the methods it
+    /// proved.
+    authenticated: Option<(Option<&'static str>, &'a [String])>,
+}
+
+impl<'a> SignInSoFar<'a> {
+    /// `user` was identified `how`, with an identity whose unique key is one of `keys`.
+    pub(in crate::service) fn identified(user: Uuid, how: Identification, keys: &'a [String]) -> Self {
+        Self { identified: Some((user, how, keys)), authenticated: None }
+    }
+
+    /// The first factor (Authgear's name, if it is one) passed, proving `amr`.
+    pub(in crate::service) fn authenticated(self, authentication: Option<&'static str>, amr: &'a [String]) -> Self {
+        Self { authenticated: Some((authentication, amr)), ..self }
+    }
+}
+
+impl Services {
+    /// Runs the `authentication.*` hook of `step` for a sign-in that has shown `so_far`,
+    /// and takes its outcome into `ctl`. A refusal is the error (`HookDisallowed`). Nothing
+    /// is built or sent when no handler listens.
+    pub(in crate::service) async fn authentication_hook(
+        &self,
+        step: AuthStep,
+        so_far: SignInSoFar<'_>,
+        actor: &Actor,
+        ctl: &mut SignInControls,
+    ) -> Result<()> {
+        let event = step.event();
+        if !self.will_deliver(event) {
+            return Ok(());
+        }
+        let conn = &self.db.conn;
+        let (user_id, user, identification) = match so_far.identified {
+            Some((id, how, keys)) => {
+                let user = super::user_model::api_user(conn, id).await?;
+                let identity = super::user_model::api_identity(conn, id, how.identity_kind(), keys).await?;
+                let identification = json!({"identification": how.as_str(), "identity": identity, "id_token": null});
+                (Some(id), user, Some(identification))
+            }
+            None => (None, None, None),
+        };
+        let (authentication, amr) = so_far.authenticated.unwrap_or((None, &[]));
+        let asserted: Vec<Value> =
+            authentication.map(|a| json!({"authentication": a, "authenticator": null})).into_iter().collect();
+        let mut payload = json!({
+            "authentication_context": {
+                "user": user,
+                "asserted_identifications": identification.iter().collect::<Vec<_>>(),
+                "asserted_authentications": asserted,
+                "amr": amr,
+                "authentication_flow": {"type": "login", "name": "default"},
+            },
+        });
+        if step == AuthStep::PostIdentified {
+            payload["identification"] = identification.unwrap_or(Value::Null);
+        }
+        let outcome = self.run_blocking(event, user_id, payload, actor).await?;
+        ctl.absorb(outcome.constraints, outcome.bot_protection, outcome.rate_limits);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_login_ids_identify_as_authgear_names_them() {
+        assert_eq!(Identification::of_login_id(" ann@example.com").as_str(), "email");
+        assert_eq!(Identification::of_login_id("+14155550100").as_str(), "phone");
+        assert_eq!(Identification::of_login_id("ann").as_str(), "username");
+    }
+}
