@@ -5,6 +5,7 @@
 #   [ALG=ES256] bench/refresh.sh sqlite:///tmp/bench/refresh.db [seconds] [connections]
 #
 # ALG is the application's access token algorithm (RS256 by default, as in Authgear).
+# PERF=/tmp/r records a system-wide perf profile of the run into /tmp/r.
 # Creates a user, a SPA (public client) and one session per connection through the Admin
 # API, then runs wrk (bench/refresh.lua): each connection walks its own rotation chain.
 set -euo pipefail
@@ -25,6 +26,7 @@ for _ in $(seq 1 $((conns * 2))); do
   t=$(gql 'mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }' "{\"u\": \"$user\", \"c\": \"$client\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createSession"]["refreshToken"])')
   tokens="$tokens${tokens:+,}$t"
 done
+if [ -n "${PERF:-}" ]; then perf record -q -F 999 -a -g -o "$PERF" -- sleep "$secs" 2>/dev/null & fi
 TOKENS=$tokens CLIENT_ID=$client THREADS=2 wrk -t2 -c"$conns" -d"${secs}s" -s bench/refresh.lua "http://127.0.0.1:$port/oauth2/token" | grep RESULT | sed "s/^RESULT/refresh_$alg/"
 echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi
