@@ -8,7 +8,9 @@
 # for: `list`, users(first: 50) with roles and groups; `search`, a keyword that is a
 # prefix of a few users' emails (user<n>, n >= 1000); `broad`, a prefix of 1,111 to
 # 111,111 emails (n < 1000); and RSS after the run. The load generator runs on the same
-# machine as the server.
+# machine as the server; PIN=1 pins the server to core 0 and wrk to core 1. REQUESTS="list"
+# runs only the named requests; PERF=/tmp/a records a perf profile of the server into
+# /tmp/a.<request>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
@@ -26,7 +28,9 @@ export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
 # The first start creates the signing key; the timed start below reuses it.
 "$bin" admin-token >/dev/null
 start=$(date +%s%N)
-"$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
+server_pin=() load=""
+if [ "${PIN:-}" = 1 ]; then server_pin=(taskset -c 0) load="taskset -c 1"; fi
+"${server_pin[@]}" "$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do kill -0 $pid 2>/dev/null || { cat "$work/server.log"; exit 1; }; sleep 0.005; done
@@ -42,9 +46,10 @@ search='{"query":"{ users(first: 50, searchKeyword: \"KEYWORD\") { edges { node 
 check=$(curl -s "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$list" | head -c 120)
 echo "sample: $check"
 broad=$search
-for name in list search broad; do
+for name in ${REQUESTS:-list search broad}; do
   if [ "$name" = broad ]; then export KW_MIN=1 KW_MAX=999; else export KW_MIN=1000 KW_MAX=$users; fi
-  BODY=${!name} wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/"
+  if [ -n "${PERF:-}" ]; then perf record -q -F 1999 -g -p "$pid" -o "$PERF.$name" -- sleep "$secs" 2>/dev/null & fi
+  BODY=${!name} $load wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/"
 done
 echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi
