@@ -3,6 +3,7 @@
 
 POST any path: answers 200 (or 503 in "down" mode) and counts the bodies it accepted.
 GET /count: the number accepted so far. POST /mode/up or /mode/down switches the mode.
+POST /hook: a no-op blocking hook, always {"is_allowed": true} (not counted).
 Usage: webhook_receiver.py PORT
 """
 import asyncio
@@ -27,6 +28,8 @@ async def handle(reader, writer):
             if method == "GET" and path == "/count":
                 body = f'{{"count": {state["count"]}, "first": {state["first"] or 0}, "last": {state["last"] or 0}}}'.encode()
                 status = b"200 OK"
+            elif path == "/hook":
+                body, status = b'{"is_allowed": true}', b"200 OK"
             elif path == "/mode/up":
                 state["up"], body, status = True, b"", b"200 OK"
             elif path == "/mode/down":

@@ -32,7 +32,7 @@ url = "http://127.0.0.1:$RX_PORT/events"
 TOML
 
 taskset -c 1 python3 "$ROOT/bench/webhook_receiver.py" $RX_PORT &
-(cd "$DIR" && taskset -c 0 "$BIN" --config "$DIR/authgraph.toml" --listen $SRV serve 2>"$DIR/server.log") &
+(cd "$DIR" && exec taskset -c 0 "$BIN" --config "$DIR/authgraph.toml" --listen $SRV serve 2>"$DIR/server.log") &
 for _ in $(seq 100); do curl -fs "http://$SRV/healthz" >/dev/null && break; sleep 0.1; done
 TOKEN=$(cd "$DIR" && "$BIN" --config "$DIR/authgraph.toml" --listen $SRV admin-token --ttl 1h)
 gql() { curl -fs "http://$SRV/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$1"; }
