@@ -283,6 +283,35 @@ async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
     app.err(cancel, json!({"id": a}), "BAD_USER_INPUT", Some("InvalidUserImport")).await;
 }
 
+/// A job waiting behind a long one reads `cancelled` as soon as it is cancelled, while the
+/// long one still runs (and the long one is not disturbed).
+#[tokio::test]
+async fn a_waiting_job_cancels_at_once() {
+    let app = spawn_app().await;
+    let write = app.token(&["user:write"]);
+    let mut long = String::new();
+    for i in 0..60_000 {
+        long.push_str(&json!({"email": format!("w{i}@example.com")}).to_string());
+        long.push('\n');
+    }
+    let path = "/_api/admin/users/import?identifier=email";
+    let (s, res) = post(&app, &write, path, "application/x-ndjson", long).await;
+    assert_eq!(s, 200, "{res}");
+    let a = res["result"]["id"].as_str().unwrap().to_owned();
+    let (s, res) = post(&app, &write, path, "application/x-ndjson", "{\"email\": \"late@example.com\"}\n".into()).await;
+    assert_eq!(s, 200, "{res}");
+    let b = res["result"]["id"].as_str().unwrap().to_owned();
+    let cancel = "mutation($id: ID!) { cancelUserImport(input: {id: $id}) { import { id } } }";
+    app.ok(cancel, json!({"id": b})).await;
+    let jb = finished(&app, &b).await;
+    assert_eq!(jb["status"], "cancelled", "{jb:#}");
+    let ja = job(&app, &a).await;
+    assert!(matches!(ja["status"].as_str(), Some("pending" | "running")), "60,000 records are not done yet: {ja:#}");
+    let ja = finished(&app, &a).await;
+    assert_eq!(ja["summary"]["inserted"], 60_000, "{ja:#}");
+    assert_eq!(finished(&app, &b).await["summary"]["inserted"], 0);
+}
+
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authgraph"));
     cmd.env_remove("AUTHGRAPH_DATABASE_URL");

@@ -142,7 +142,7 @@ impl Imports<'_> {
         };
         tokio::spawn(async move {
             if let Some(previous) = previous {
-                let _ = previous.await;
+                services.imports().wait_turn(id, previous).await;
             }
             if let Err(e) = services.imports().run(id, records).await {
                 tracing::error!(import = %id, error = ?e, "user import stopped");
@@ -150,6 +150,26 @@ impl Imports<'_> {
             drop(done);
         });
         Ok(job)
+    }
+
+    /// Waits until the job started before job `id` has ended. A cancel meanwhile shows at
+    /// once (the job reads `cancelled`), but the task still waits: the job after it must
+    /// not start while the one before runs.
+    async fn wait_turn(&self, id: Uuid, mut previous: tokio::sync::oneshot::Receiver<()>) {
+        let mut cancelled = false;
+        loop {
+            tokio::select! {
+                _ = &mut previous => return,
+                () = tokio::time::sleep(std::time::Duration::from_millis(250)), if !cancelled => {
+                    if matches!(jobs::cancel_requested(&self.db.conn, id).await, Ok(true)) {
+                        let marked = self
+                            .write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await)
+                            .await;
+                        cancelled = marked.is_ok();
+                    }
+                }
+            }
+        }
     }
 
     /// A job, if it exists. A `running` job whose process no longer holds the lease (it
