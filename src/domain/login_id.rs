@@ -186,6 +186,18 @@ impl LoginIdType {
             Self::Username => "username",
         }
     }
+
+    /// The type a typed login ID reads as: an `@` makes an email address, a leading `+` a
+    /// phone number, anything else a username.
+    pub fn of_text(text: &str) -> Self {
+        if text.contains('@') {
+            Self::Email
+        } else if text.starts_with('+') {
+            Self::Phone
+        } else {
+            Self::Username
+        }
+    }
 }
 
 /// Login ID settings.

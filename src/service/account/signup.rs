@@ -61,13 +61,7 @@ impl Account<'_> {
     /// accepts that type.
     pub(in crate::service) fn signup_login_id_kind(&self, text: &str) -> Result<LoginIdType> {
         let types = &self.config.login_id.types;
-        let kind = if text.contains('@') {
-            LoginIdType::Email
-        } else if text.starts_with('+') {
-            LoginIdType::Phone
-        } else {
-            LoginIdType::Username
-        };
+        let kind = LoginIdType::of_text(text);
         if !types.contains(&kind) {
             let allowed: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
             return Err(Error::invalid(

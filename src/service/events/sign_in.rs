@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::domain::login_id::LoginIdType;
 use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::identities::{OAUTH, PASSKEY};
 use crate::service::{Actor, Result, Services};
@@ -70,16 +71,13 @@ impl Identification {
         }
     }
 
-    /// How a typed login ID identifies: an `@` is an email address, a leading `+` a phone
-    /// number, anything else a username.
+    /// How a typed login ID identifies ([`LoginIdType::of_text`], surrounding spaces
+    /// aside).
     pub(in crate::service) fn of_login_id(text: &str) -> Self {
-        let t = text.trim();
-        if t.contains('@') {
-            Self::Email
-        } else if t.starts_with('+') {
-            Self::Phone
-        } else {
-            Self::Username
+        match LoginIdType::of_text(text.trim()) {
+            LoginIdType::Email => Self::Email,
+            LoginIdType::Phone => Self::Phone,
+            LoginIdType::Username => Self::Username,
         }
     }
 }
