@@ -2,7 +2,8 @@
 //! OpenID Connect provider), through the real provider button and callback:
 //! `pre_initialize` when the button is pressed, `post_identified`
 //! (`identification: "oauth"`) and `pre_authenticated` (`amr: []`) once the callback
-//! names a connected account; a refusal at each ends on a clear page without a session,
+//! names a connected account (of type `signup` before a new account exists); a refusal
+//! at each ends on a clear page without a session,
 //! and `constraints.amr` asks for a second factor a provider sign-in otherwise skips.
 
 use serde_json::json;
@@ -30,12 +31,19 @@ async fn a_provider_sign_in_fires_the_hooks_which_can_refuse_or_ask_for_a_second
         (b, status, page)
     };
 
-    // The first sign-in is a sign-up (`user.pre_create`): nobody to identify yet.
+    // The first sign-in is a sign-up: its events are of type `signup`, before the user
+    // exists.
     let (b, status, page) = sign_in().await;
     assert_eq!(status, 200, "{page}");
     assert!(signed_in(&b).await);
     assert_eq!(hooks.seen("init").len(), 1, "pre_initialize when the button was pressed");
-    assert!(hooks.seen("ident").is_empty() && hooks.seen("pre").is_empty());
+    for name in ["ident", "pre"] {
+        let seen = hooks.seen(name);
+        assert_eq!(seen.len(), 1, "{name}");
+        let ctx = &seen[0].0["payload"]["authentication_context"];
+        assert_eq!(ctx["authentication_flow"]["type"], "signup", "{name}");
+        assert!(ctx["user"].is_null(), "{name}");
+    }
 
     // The connected account signs in: each event with Authgear's payload.
     let (b, status, page) = sign_in().await;

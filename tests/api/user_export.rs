@@ -470,11 +470,36 @@ async fn the_cli_streams_from_the_database() {
 /// password still signs in.
 #[tokio::test]
 async fn an_export_imports_back_unchanged() {
+    use sea_orm::ActiveModelTrait;
     let a = with_plan().await;
-    people(&a).await;
+    let (ann, _, _) = people(&a).await;
+    // Ann also signed in once through a provider (as the callback stores it).
+    let db = sea_orm::Database::connect(a.database_url.as_str()).await.unwrap();
+    let t = time::OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
+    let ann_id = crate::totp::raw_id(&a, &ann).await;
+    let details = json!({"provider_type": "github", "provider_alias": "gh", "subject_id": "4242",
+        "profile": {"id": 4242, "login": "ann-gh", "email": "ann@example.com"}});
+    entity::identity::ActiveModel {
+        id: sea_orm::Set(uuid::Uuid::now_v7()),
+        user_id: sea_orm::Set(ann_id),
+        kind: sea_orm::Set("oauth".into()),
+        login_id_key: sea_orm::Set(String::new()),
+        login_id_type: sea_orm::Set("oauth".into()),
+        value: sea_orm::Set("gh:4242".into()),
+        original_value: sea_orm::Set("gh:4242".into()),
+        unique_key: sea_orm::Set("gh:4242".into()),
+        details: sea_orm::Set(Some(details)),
+        created_at: sea_orm::Set(t),
+        updated_at: sea_orm::Set(t),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
     let first = a.export_file(json!({"format": "ndjson", "include_password_hashes": true})).await;
     let records = ndjson(&first);
     assert_eq!(records.len(), 3);
+    let ann_rec = records.iter().find(|r| r["email"] == "ann@example.com").unwrap();
+    assert!(ann_rec["identities"].as_array().unwrap().iter().any(|i| i["type"] == "oauth"), "{ann_rec}");
 
     let b = with_plan().await;
     for (kind, key) in [("Role", "admin"), ("Group", "staff")] {
@@ -550,4 +575,64 @@ async fn an_export_imports_back_unchanged() {
     let (_, login) = browser.open("/login").await.page();
     let (s, page) = browser.login(&login, "ann@example.com", PW).await.page();
     assert_eq!(s, 200, "{page}");
+    // The provider account is connected again: found by it, and a warning said that no
+    // provider `gh` is configured here yet.
+    let d = b
+        .ok(
+            "{ getUserByOAuth(oauthProviderAlias: \"gh\", oauthProviderUserID: \"4242\") { standardAttributes } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["getUserByOAuth"]["standardAttributes"]["email"], "ann@example.com", "{d}");
+    let details = &job["details"].as_array().unwrap();
+    let warned = details.iter().flat_map(|d| d["warnings"].as_array().unwrap()).any(|w| {
+        let m = w["message"].as_str().unwrap();
+        m.contains("`gh`") && m.contains("configured")
+    });
+    assert!(warned, "{job:#}");
+    // Another user's record naming the same provider account fails; the rest goes in.
+    let other = json!({"email": "eve@example.com", "identities": [
+        {"type": "oauth", "oauth": {"provider_alias": "gh", "provider_type": "github", "provider_subject_id": "4242"}},
+        {"type": "passkey", "claims": {}}]});
+    let fine = json!({"email": "fay@example.com", "identities": [
+        {"type": "oauth", "oauth": {"provider_alias": "gh", "provider_subject_id": "77"}}]});
+    let res: Value = b
+        .client
+        .post(format!("{}/_api/admin/users/import", b.url))
+        .bearer_auth(&token)
+        .json(&json!({"upsert": false, "identifier": "email", "records": [other, fine]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = res["result"]["id"].as_str().unwrap().to_owned();
+    let job = loop {
+        let j = b
+            .client
+            .get(format!("{}/_api/admin/users/import/{id}", b.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["result"]
+            .clone();
+        if j["status"] != "pending" && j["status"] != "running" {
+            break j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(job["summary"]["failed"], 1, "{job:#}");
+    assert_eq!(job["summary"]["inserted"], 1, "{job:#}");
+    assert_eq!(job["details"][0]["errors"][0]["reason"], "DuplicatedIdentity", "{job:#}");
+    let fay = b
+        .ok(
+            "{ getUserByOAuth(oauthProviderAlias: \"gh\", oauthProviderUserID: \"77\") { standardAttributes } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(fay["getUserByOAuth"]["standardAttributes"]["email"], "fay@example.com", "{fay}");
 }

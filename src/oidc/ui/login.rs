@@ -3,7 +3,7 @@
 use crate::domain::reason;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
@@ -11,7 +11,7 @@ use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, curr
 use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
-use crate::service::account::login::LoginError;
+use crate::service::account::login::{LoginError, LoginOutcome};
 use crate::service::account::password_change::ChangeReason;
 use crate::state::{AppState, Peer};
 
@@ -254,6 +254,9 @@ pub(super) async fn login_refused(state: &AppState, jar: CookieJar, flow: &str, 
             "To protect this service from SMS abuse, no code was sent to this phone number just now. Try again later, or sign in another way.",
         ),
         LoginError::PasskeyRefused(msg) => login_page(state, jar, StatusCode::BAD_REQUEST, flow, None, Some(&msg)).await,
+        LoginError::MethodUnavailable(msg) => {
+            state.ui.message(StatusCode::FORBIDDEN, "Another sign-in step is needed", &sentence(&msg))
+        }
         LoginError::BotProtection(r) => challenge_page(state, jar, flow, None, &r).await,
         LoginError::Server(e) => state.ui.server_error(&e),
     }
@@ -295,6 +298,7 @@ pub(super) async fn second_factor_page(
         })
         .collect();
     let totp = factors.totp;
+    let recovery_allowed = factors.recovery_code;
     let mfa = &state.services.config().mfa;
     let (remember_enabled, remember_days) = (mfa.device_token_enabled, mfa.device_token_lifetime_seconds / 86_400);
     let req = open_flow(state, Some(flow));
@@ -304,8 +308,8 @@ pub(super) async fn second_factor_page(
     };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, flow, pending, error, recovery, totp, oob, client_name => client, lang => req.as_ref().and_then(page_lang),
-        remember_enabled, remember_days,
+        csrf, flow, pending, error, recovery, recovery_allowed, totp, oob, client_name => client,
+        lang => req.as_ref().and_then(page_lang), remember_enabled, remember_days,
     };
     (jar, state.ui.page(status, "login_totp.html", ctx)).into_response()
 }
@@ -337,9 +341,10 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
         account.login_with_totp(&pending, &flow, &code, &actor, current).await
     };
     match result {
-        Ok((_, sess, token)) => {
+        Ok(LoginOutcome::SignedIn(_, sess, token)) => {
             super::mfa::signed_in_after_second_factor(&state, jar, &flow, &sess, token, remember, &actor).await
         }
+        Ok(next) => super::code::outcome(&state, jar, &flow, next, &actor, current).await,
         Err(LoginError::WrongCode(msg)) => {
             second_factor_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &pending, Some(&sentence(&msg)), recovery)
                 .await
@@ -462,17 +467,19 @@ pub async fn signup_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(
         return signup_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &login_id, Some(msg));
     }
     let promote = open_flow(&state, Some(&flow)).and_then(|r| r.promote);
-    match state.services.account().signup(&login_id, password, &actor, current, promote).await {
-        Ok((_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
-        }
-        Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
-        Err(Error::Invalid { reason: reason::RATE_LIMITED, .. }) => state.ui.message(
+    let e = match state.services.account().signup(&login_id, password, &actor, current, promote, &flow).await {
+        Ok(next) => return super::code::outcome(&state, jar, &flow, next, &actor, current).await,
+        Err(LoginError::Server(e)) => e,
+        Err(other) => return login_refused(&state, jar, &flow, other).await,
+    };
+    match e {
+        e @ (Error::Internal(_) | Error::Forbidden { .. }) => state.ui.server_error(&e),
+        Error::Invalid { reason: reason::RATE_LIMITED, .. } => state.ui.message(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ups",
             "Too many accounts were created from this network in the last minute. Wait a minute and try again.",
         ),
-        Err(e) => {
+        e => {
             let msg = match &e {
                 Error::Conflict { .. } => "An account with this login ID already exists. Sign in instead.".to_owned(),
                 other => sentence(&other.describe()),

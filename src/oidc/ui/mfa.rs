@@ -11,7 +11,8 @@ use super::login::{after_login, login_refused, second_factor_page, sentence};
 use super::{CsrfForm, Visit, actor, csrf, current_session_id};
 use crate::domain::ids::SessionId;
 use crate::service::Actor;
-use crate::service::account::login::{IdpSession, LoginError};
+use crate::service::account::login::{IdpSession, LoginError, LoginOutcome};
+use crate::service::account::mfa_enrolment::EnrolledSignIn;
 use crate::service::account::totp::TotpEnrolment;
 use crate::state::AppState;
 
@@ -28,10 +29,7 @@ pub(super) async fn second_factor_or_device(
     let token = jar.get(state.ui.device_cookie_name()).map(|c| c.value().to_owned()).unwrap_or_default();
     if !token.is_empty() {
         match state.services.account().login_with_device_token(pending, flow, &token, actor, current).await {
-            Ok(Some((user, _, session))) => {
-                let jar = super::social::finish_link(state, jar, user.id, actor).await;
-                return (jar.add(state.ui.session_cookie(session)), Redirect::to(&after_login(flow))).into_response();
-            }
+            Ok(Some(next)) => return Box::pin(super::code::outcome(state, jar, flow, next, actor, current)).await,
             Ok(None) => {}
             Err(e) => return login_refused(state, jar, flow, e).await,
         }
@@ -111,16 +109,19 @@ pub async fn enrol_submit(Visit { state, peer, headers, jar }: Visit, CsrfForm(f
     let (flow, pending, name) = (field("flow"), field("pending"), field("display_name"));
     let account = state.services.account();
     match account.login_with_enrolment(&pending, &flow, &name, &field("code"), &actor, current).await {
-        Ok(done) => {
-            let jar = super::social::finish_link(&state, jar, done.user.id, &actor).await;
+        Ok(EnrolledSignIn { next: LoginOutcome::SignedIn(user, _, token), recovery_codes }) => {
+            let jar = super::social::finish_link(&state, jar, user.id, &actor).await;
             let message = "Two-factor authentication is set up. Here are your recovery codes. Store them somewhere safe: each one signs you in once when your authenticator app is not at hand, and they will not be shown again.";
             let ctx = context! {
-                title => "Your recovery codes", message, codes => done.recovery_codes,
+                title => "Your recovery codes", message, codes => recovery_codes,
                 link => after_login(&flow), link_text => "Continue",
             };
-            (jar.add(state.ui.session_cookie(done.token)), state.ui.page(StatusCode::OK, "message.html", ctx))
+            (jar.add(state.ui.session_cookie(token)), state.ui.page(StatusCode::OK, "message.html", ctx))
                 .into_response()
         }
+        // The sign-in hooks asked for one more step (the recovery codes can be made anew in
+        // settings).
+        Ok(EnrolledSignIn { next, .. }) => super::code::outcome(&state, jar, &flow, next, &actor, current).await,
         Err(LoginError::WrongCode(msg)) => match account.reopen_login_enrolment(&pending, &flow).await {
             Ok(e) => {
                 enrolment_page(&state, jar, StatusCode::BAD_REQUEST, &flow, &e, name.trim(), Some(&sentence(&msg)))

@@ -13,12 +13,15 @@ use crate::domain::ids::{AuthenticatorId, SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::reason::BLOCKED_BY_FRAUD_PROTECTION;
 use crate::service::Account;
+use crate::service::account::first_factor::FirstFactor;
+use crate::service::account::login::PasswordPassed;
 use crate::service::account::login::{LoginError, LoginOutcome};
 use crate::service::account::otp::{Channel, CodeCheck, NotSent, OtpPurpose};
 use crate::service::account::rate_limit::{Weight, code_failures_bucket};
+use crate::service::account::second_factor_end::FactorKind;
 use crate::service::account::sign_in_controls::{RateGroup, SignInControls};
 use crate::service::admin::users::{NewUser, User};
-use crate::service::events::sign_in::{AuthStep, Identification, SignInSoFar};
+use crate::service::events::sign_in::{AuthStep, FlowType, Identification, SignInSoFar};
 use crate::service::store::time::now;
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result};
@@ -72,6 +75,9 @@ struct CodeSent {
     /// first factor's hooks' `authentication.general` weight; 1 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     weight: Option<Weight>,
+    /// A second factor: the step it ends (what passed before, the hooks' controls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mfa: Option<PasswordPassed>,
 }
 
 impl CodeSent {
@@ -128,7 +134,7 @@ fn primary_authentication(channel: Channel) -> &'static str {
 }
 
 /// The authentication methods a code adds, as Authgear names them.
-fn code_amr(channel: Channel, secondary: bool) -> Vec<String> {
+pub(in crate::service) fn code_amr(channel: Channel, secondary: bool) -> Vec<String> {
     let mut amr = vec!["otp".to_owned()];
     if channel == Channel::Sms {
         amr.push("sms".into());
@@ -203,6 +209,7 @@ impl Account<'_> {
             ctl,
             identified: known,
             weight: None,
+            mfa: None,
         };
         self.send_code(state, send, actor).await
     }
@@ -228,7 +235,7 @@ impl Account<'_> {
                 "oob_otp_sms" => Channel::Sms,
                 _ => return None,
             };
-            Some((channel, r.oob_target?))
+            Some((channel, r.oob_target?)).filter(|(c, _)| passed.accepts(FactorKind::Oob(*c)))
         }) else {
             return Err(LoginError::CodeUnavailable("choose one of the listed ways to get a code".into()));
         };
@@ -243,6 +250,7 @@ impl Account<'_> {
             ctl: SignInControls::default(),
             identified: None,
             weight: passed.weight,
+            mfa: Some(passed),
         };
         self.send_code(state, true, actor).await
     }
@@ -427,29 +435,42 @@ impl Account<'_> {
     ) -> Result<LoginOutcome, LoginError> {
         let t = now();
         if let Some(user_id) = state.user {
-            let user_id = UserId::from(user_id);
-            let user = self.users().get(user_id).await?.ok_or(LoginError::SecondFactorExpired)?;
+            let user = self.users().get(UserId::from(user_id)).await?.ok_or(LoginError::SecondFactorExpired)?;
             self.check_may_sign_in(&user)?;
-            let second = code_amr(state.channel, true);
-            let second: Vec<&str> = second.iter().map(String::as_str).collect();
-            let amr = crate::service::account::login::combined_amr(&state.first, &second);
-            let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
-            self.clear_lockout(user.id, actor).await?;
-            let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
-            return Ok(LoginOutcome::SignedIn(Box::new(user), sess, token));
+            // Only a code sent by this version carries the step; one sent before is alone.
+            let passed = state.mfa.ok_or(LoginError::SecondFactorExpired)?;
+            return self.after_second_factor(passed, &user, FactorKind::Oob(state.channel), actor, replaces, t).await;
         }
         let key = if state.channel == Channel::Email { "email" } else { "phone" };
+        let amr = code_amr(state.channel, false);
+        let mut ctl = state.ctl.clone();
+        let mut first = FirstFactor::new(
+            amr,
+            Some(primary_authentication(state.channel)),
+            identification_of(state.channel),
+            vec![state.target.clone()],
+        );
         let (user, created) = match self.users().by_login_id(key, &state.target).await? {
             Some(u) => (u, false),
-            None if self.config.ui.signup_enabled => (self.signup_by_code(key, &state.target, actor).await?, true),
+            None if self.config.ui.signup_enabled => {
+                // A sign-up: its `pre_authenticated` runs before the account exists, so
+                // that a refusal creates nothing.
+                first.flow = FlowType::Signup;
+                let asserted = [primary_authentication(state.channel).to_owned()];
+                let so_far =
+                    SignInSoFar::start(FlowType::Signup).identifying(first.how).authenticated(&asserted, &first.amr);
+                self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, &mut ctl).await?;
+                first.pre_authenticated = true;
+                (self.signup_by_code(key, &state.target, actor).await?, true)
+            }
             None => return Err(LoginError::Invalid),
         };
         self.check_may_sign_in(&user)?;
-        let amr = code_amr(state.channel, false);
-        let mut ctl = state.ctl.clone();
-        if !created {
-            // A refusal changes nothing: the address is not marked verified either.
-            self.code_sign_in_hooks(&state, user.id.uuid(), &amr, actor, &mut ctl).await?;
+        if !created && state.identified != Some(user.id.uuid()) {
+            // The address named no user when the code was sent; it does now. A refusal
+            // changes nothing: the address is not marked verified either.
+            let identified = SignInSoFar::identified(user.id.uuid(), first.how, &first.keys);
+            self.authentication_hook(AuthStep::PostIdentified, identified, actor, &mut ctl).await?;
         }
         // The claim as the user's profile spells it (an address's case may differ).
         let (claim, _) = crate::service::account::verification::claim_of(state.channel);
@@ -465,32 +486,13 @@ impl Account<'_> {
         let flag = format!("{claim}_verified");
         let already = user.standard_attributes.get(flag.as_str()).and_then(serde_json::Value::as_bool) == Some(true)
             && user.standard_attributes.get(claim).and_then(serde_json::Value::as_str) == Some(value.as_str());
+        // Once the sign-in went on (its hooks did not refuse it): the code proved the
+        // address, whatever step follows.
+        let next = self.after_first_factor(&user, first, &state.flow, actor, replaces, t, ctl).await?;
         if created || !already {
             self.mark_verified(user.id, state.channel, &value, created, actor).await?;
         }
-        self.after_first_factor(&user, amr, &state.flow, actor, replaces, t, &ctl).await
-    }
-
-    /// The sign-in hooks once a right code (or an opened link) proved `amr` for the
-    /// existing user `user`: `authentication.post_identified` if the address named no
-    /// user when the code was sent (it does now), then `authentication.pre_authenticated`.
-    /// A code that signs up a new address is a signup (`user.pre_create`), not a sign-in.
-    async fn code_sign_in_hooks(
-        &self,
-        state: &CodeSent,
-        user: Uuid,
-        amr: &[String],
-        actor: &Actor,
-        ctl: &mut SignInControls,
-    ) -> Result<(), LoginError> {
-        let keys = [state.target.clone()];
-        let identified = SignInSoFar::identified(user, identification_of(state.channel), &keys);
-        if state.identified != Some(user) {
-            self.authentication_hook(AuthStep::PostIdentified, identified, actor, ctl).await?;
-        }
-        let so_far = identified.authenticated(Some(primary_authentication(state.channel)), amr);
-        self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, ctl).await?;
-        Ok(())
+        Ok(next)
     }
 
     async fn signup_by_code(&self, key: &str, target: &str, actor: &Actor) -> Result<User, LoginError> {

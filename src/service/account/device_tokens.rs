@@ -6,8 +6,8 @@
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::reason;
-use crate::service::account::login::{IdpSession, LoginError};
-use crate::service::admin::users::User;
+use crate::service::account::login::{IdpSession, LoginError, LoginOutcome};
+use crate::service::account::second_factor_end::FactorKind;
 use crate::service::store::time::{micros, now, time_of};
 use crate::service::{Account, Actor, Audit, Error, Result};
 use entity::device_token;
@@ -23,7 +23,7 @@ pub const CREATED: &str = "device_token.created";
 pub const REVOKED: &str = "device_token.revoked";
 
 /// The method a device token adds to the first factor's (Authgear's `x_device_token`).
-const AMR_DEVICE_TOKEN: &str = "x_device_token";
+pub(in crate::service) const AMR_DEVICE_TOKEN: &str = "x_device_token";
 
 /// A remembered device, as the settings page lists it.
 #[derive(Debug, Clone)]
@@ -108,9 +108,11 @@ impl Account<'_> {
     }
 
     /// Instead of the second factor: a live device token of the user that the sealed
-    /// "first factor passed" state names starts the session, with `amr` the first
-    /// factor's methods and `x_device_token`. `Ok(None)` when the token is unknown,
-    /// expired, another user's, or device tokens are off: ask for the second factor.
+    /// "first factor passed" state names ends the step, with `amr` the first factor's
+    /// methods and `x_device_token` (then the session, unless the sign-in hooks ask for
+    /// more). `Ok(None)` when the token is unknown, expired, another user's, device tokens
+    /// are off, or the hooks' `constraints.amr` asks for more than a remembered device
+    /// proves: ask for the second factor.
     pub async fn login_with_device_token(
         &self,
         pending: &str,
@@ -118,9 +120,13 @@ impl Account<'_> {
         token: &str,
         actor: &Actor,
         replaces: Option<SessionId>,
-    ) -> Result<Option<(User, IdpSession, String)>, LoginError> {
+    ) -> Result<Option<LoginOutcome>, LoginError> {
         let passed = self.first_factor_passed(pending, flow)?;
-        if !self.config.mfa.device_token_enabled || token.is_empty() || token.len() > 200 {
+        if !self.config.mfa.device_token_enabled
+            || token.is_empty()
+            || token.len() > 200
+            || !passed.accepts(FactorKind::DeviceToken)
+        {
             return Ok(None);
         }
         let t = now();
@@ -134,14 +140,8 @@ impl Account<'_> {
         };
         let Some(user) = self.users().get(UserId::from(row.user_id)).await? else { return Ok(None) };
         self.check_may_sign_in(&user)?;
-        let mut amr = passed.first_amr();
-        if !amr.iter().any(|m| m == AMR_DEVICE_TOKEN) {
-            amr.push(AMR_DEVICE_TOKEN.to_owned());
-        }
-        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
-        self.clear_lockout(user.id, actor).await?;
-        let (sess, cookie) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
-        Ok(Some((user, sess, cookie)))
+        let next = self.after_second_factor(passed, &user, FactorKind::DeviceToken, actor, replaces, t).await?;
+        Ok(Some(next))
     }
 
     /// The user's live remembered devices, newest first.

@@ -6,11 +6,14 @@ use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::service::Account;
+use crate::service::account::first_factor::FirstFactor;
 use crate::service::account::rate_limit::{Reservation, Weight};
 use crate::service::account::recovery_codes::FAILED as RECOVERY_CODE_FAILED;
+use crate::service::account::second_factor_end::FactorKind;
 use crate::service::account::sign_in_controls::{RateGroup, SignInControls};
 use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
+use crate::service::events::sign_in::{FlowType, Identification};
 use crate::service::events::user_model::session_model;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
@@ -80,6 +83,9 @@ pub enum LoginError {
     },
     /// A passkey sign-in was refused; the message says why and what to do.
     PasskeyRefused(String),
+    /// A sign-in hook's `constraints.amr` asks for a way to sign in that the account
+    /// does not have (or the chosen one does not prove); the message says what.
+    MethodUnavailable(String),
     /// The bot-protection check (asked for by the configuration or a sign-in hook) was
     /// missing, failed, or could not be done.
     BotProtection(crate::service::account::bot_protection::BotRefusal),
@@ -112,16 +118,15 @@ pub const MFA_STATE_LIFETIME_SECS: i64 = 5 * 60;
 /// The authentication methods an authenticator app adds as a second factor.
 pub(in crate::service) const AMR_TOTP: [&str; 2] = ["otp", "x_secondary_totp"];
 
-/// The authentication methods a recovery code adds.
-const AMR_RECOVERY_CODE: [&str; 1] = ["x_recovery_code"];
-
 /// Between a first factor (a password, a code, a provider account) and the second
-/// factor: the user, the authorization flow, when the first factor passed (Unix seconds),
-/// its methods (`pwd` when absent, as states sealed before the field; empty for a
-/// provider account) and how much a second-factor attempt counts against the
+/// factor: the user, the authorization flow, when the step began (Unix seconds), the
+/// methods proved so far (`pwd` when absent, as states sealed before the field; empty
+/// for a provider account) and how much a second-factor attempt counts against the
 /// failed-sign-in limits (a sign-in hook's `authentication.general` weight; 1 when
-/// absent); sealed with a MAC.
-#[derive(Serialize, Deserialize)]
+/// absent); for the `authentication.pre_authenticated` hook that runs once the last
+/// factor passed, how the user was identified, the factors asserted so far, the hooks'
+/// controls and whether that hook ran already. Sealed with a MAC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) user: Uuid,
     pub(in crate::service) flow: String,
@@ -130,22 +135,54 @@ pub(in crate::service) struct PasswordPassed {
     pub(in crate::service) first: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(in crate::service) weight: Option<Weight>,
+    /// Authgear's names of the factors that passed (`primary_password`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(in crate::service) asserted: Vec<String>,
+    /// How the user was identified, and the unique keys the identity may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(in crate::service) how: Option<Identification>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(in crate::service) keys: Vec<String>,
+    /// The kind of flow (a sign-in, or a sign-up a hook asked a second factor of).
+    #[serde(default)]
+    pub(in crate::service) flow_type: FlowType,
+    /// The sign-in hooks' controls so far.
+    #[serde(default)]
+    pub(in crate::service) ctl: SignInControls,
+    /// Whether `authentication.pre_authenticated` ran already (its `constraints.amr`
+    /// asked for this step).
+    #[serde(default)]
+    pub(in crate::service) pre_authenticated: bool,
 }
 
 impl PasswordPassed {
-    /// The state of a first factor with methods `first` that passed at `t` for `user`.
+    /// The state after `first` passed at `t` for `user`, with the hooks' controls `ctl`.
     pub(in crate::service) fn new(
         user: &User,
         flow: &str,
         t: OffsetDateTime,
-        first: Vec<String>,
-        weight: Weight,
+        first: &FirstFactor,
+        ctl: SignInControls,
+        pre_authenticated: bool,
     ) -> Self {
+        let weight = ctl.weight(RateGroup::General);
         let weight = (weight != Weight::ONE).then_some(weight);
-        Self { user: user.id.uuid(), flow: flow.to_owned(), iat: t.unix_timestamp(), first, weight }
+        Self {
+            user: user.id.uuid(),
+            flow: flow.to_owned(),
+            iat: t.unix_timestamp(),
+            first: first.amr.clone(),
+            weight,
+            asserted: first.authentication.iter().map(|a| (*a).to_owned()).collect(),
+            how: Some(first.how),
+            keys: first.keys.clone(),
+            flow_type: first.flow,
+            ctl,
+            pre_authenticated,
+        }
     }
 
-    /// The methods of the first factor.
+    /// The methods proved so far.
     pub(in crate::service) fn first_amr(&self) -> Vec<String> {
         self.first.clone()
     }
@@ -224,7 +261,7 @@ impl Account<'_> {
         flow: &str,
     ) -> Result<LoginOutcome, LoginError> {
         use crate::service::account::rate_limit::PerIp;
-        use crate::service::events::sign_in::{AuthStep, Identification, SignInSoFar};
+        use crate::service::events::sign_in::{AuthStep, SignInSoFar};
         let mut ctl = SignInControls::default();
         self.authentication_hook(AuthStep::PreInitialize, SignInSoFar::default(), actor, &mut ctl).await?;
         self.sign_in_bot_check(&mut ctl, bot_token, actor).await?;
@@ -316,17 +353,15 @@ impl Account<'_> {
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         self.check_may_sign_in(&user)?;
-        let first = vec!["pwd".to_owned()];
-        let so_far = identified.authenticated(Some("primary_password"), &first);
-        self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, &mut ctl).await?;
+        let first = FirstFactor::password(Identification::of_login_id(login_id), keys);
         // A password that must change first: the hooks' controls go on with its state.
         if let Some(pw) = &pw
             && let Some(why) = self.password_change_reason(pw, plain.as_deref(), t)
         {
-            let pending = self.password_change_state(user_id, pw, flow, t, why, ctl);
+            let pending = self.password_change_state(user_id, pw, flow, t, why, ctl, &first);
             return Err(LoginError::PasswordChangeRequired { pending, why });
         }
-        self.after_first_factor(&user, first, flow, actor, replaces, t, &ctl).await
+        self.after_first_factor(&user, first, flow, actor, replaces, t, ctl).await
     }
 
     /// Counts a sign-in attempt of `weight` in the failed-sign-in `limits`; refused (and
@@ -414,7 +449,8 @@ impl Account<'_> {
 
     /// The second step of a sign-in: a code from one of the user's authenticator apps,
     /// with the sealed state a correct password gave for this `flow`. A right code starts
-    /// the session with `amr` `pwd otp mfa x_secondary_totp`; a wrong or reused one is
+    /// the session with `amr` `pwd otp mfa x_secondary_totp` (after the
+    /// `authentication.pre_authenticated` hook, which may ask for one more step); a wrong or reused one is
     /// audited as `authentication.secondary.totp.failed` and counted in the failed-login
     /// limits (per IP address, and per user from that address).
     pub async fn login_with_totp(
@@ -424,7 +460,7 @@ impl Account<'_> {
         code: &str,
         actor: &Actor,
         replaces: Option<SessionId>,
-    ) -> Result<(User, IdpSession, String), LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         self.second_step(state, flow, code, false, actor, replaces).await
     }
 
@@ -439,7 +475,7 @@ impl Account<'_> {
         code: &str,
         actor: &Actor,
         replaces: Option<SessionId>,
-    ) -> Result<(User, IdpSession, String), LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         self.second_step(state, flow, code, true, actor, replaces).await
     }
 
@@ -451,9 +487,17 @@ impl Account<'_> {
         recovery: bool,
         actor: &Actor,
         replaces: Option<SessionId>,
-    ) -> Result<(User, IdpSession, String), LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         let t = now();
         let passed = self.first_factor_passed(state, flow)?;
+        let kind = if recovery { FactorKind::RecoveryCode } else { FactorKind::Totp };
+        if !passed.accepts(kind) {
+            // Checked before the code, so that a recovery code is not used up in vain.
+            return Err(LoginError::MethodUnavailable(format!(
+                "this sign-in asks for another second step than {}; choose one of those offered",
+                if recovery { "a recovery code" } else { "an authenticator app" }
+            )));
+        }
         let user_id = UserId::from(passed.user);
         let rl = &self.config.rate_limits;
         let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
@@ -495,11 +539,7 @@ impl Account<'_> {
         }
         let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::SecondFactorExpired) };
         self.check_may_sign_in(&user)?;
-        let amr = combined_amr(&passed.first_amr(), if recovery { &AMR_RECOVERY_CODE } else { &AMR_TOTP });
-        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
-        self.clear_lockout(user.id, actor).await?;
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
-        Ok((user, sess, token))
+        self.after_second_factor(passed, &user, kind, actor, replaces, t).await
     }
 
     /// Creates a browser session for a user who just proved who they are.

@@ -5,8 +5,8 @@
 use crate::domain::ids::SessionId;
 use crate::domain::ids::UserId;
 use crate::domain::reason;
-use crate::service::account::login::IdpSession;
-use crate::service::account::login::{AMR_TOTP, LoginError, PasswordPassed, combined_amr};
+use crate::service::account::login::{LoginError, LoginOutcome, PasswordPassed};
+use crate::service::account::second_factor_end::FactorKind;
 use crate::service::account::totp::TotpEnrolment;
 use crate::service::admin::users::User;
 use crate::service::store::time::now;
@@ -29,12 +29,8 @@ struct EnrolPending {
 /// A finished sign-in enrolment.
 #[derive(Debug)]
 pub struct EnrolledSignIn {
-    /// Who signed in.
-    pub user: User,
-    /// The new browser session.
-    pub session: IdpSession,
-    /// The session cookie's value.
-    pub token: String,
+    /// Where the sign-in goes: the session, unless the sign-in hooks ask for one more step.
+    pub next: LoginOutcome,
     /// The new recovery codes, to be shown this once.
     pub recovery_codes: Vec<String>,
 }
@@ -101,11 +97,8 @@ impl Account<'_> {
             Err(e) => return Err(e.into()),
         }
         let recovery_codes = self.generate_recovery_codes(user_id, actor).await?;
-        let amr = combined_amr(&state.passed.first_amr(), &AMR_TOTP);
-        let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
-        self.clear_lockout(user.id, actor).await?;
-        let (session, token) = self.start_idp_session(&user, actor, replaces, t, &amr).await?;
-        Ok(EnrolledSignIn { user, session, token, recovery_codes })
+        let next = self.after_second_factor(state.passed, &user, FactorKind::Totp, actor, replaces, t).await?;
+        Ok(EnrolledSignIn { next, recovery_codes })
     }
 
     /// Whether a user without a second factor may still sign in without one at `t`: their

@@ -22,6 +22,7 @@ mod promotion;
 pub mod rate_limit;
 pub mod reauthentication;
 pub mod recovery_codes;
+mod second_factor_end;
 pub mod second_factors;
 pub mod settings;
 pub mod sign_in_controls;

@@ -378,7 +378,8 @@ impl Account<'_> {
         let Some(user) = self.users().get(user_id.into()).await? else { return Err(LoginError::Invalid) };
         self.check_may_sign_in(&user)?;
         let amr = ["x_passkey".to_owned()];
-        let so_far = identified.authenticated(Some("primary_passkey"), &amr);
+        let asserted = ["primary_passkey".to_owned()];
+        let so_far = identified.authenticated(&asserted, &amr);
         self.authentication_hook(AuthStep::PreAuthenticated, so_far, actor, &mut ctl).await?;
         if ctl.needs_more(&amr) {
             // A hook's `constraints.amr` asks for a second factor, which the passkey
@@ -478,6 +479,15 @@ impl Account<'_> {
         let cred: RegisterPublicKeyCredential = serde_json::from_str(credential)
             .map_err(|_| invalid("the browser sent no passkey, or one that cannot be read; try again"))?;
         let new = NewPasskey::verified(&wa, &cred, &sealed.state, "")?;
+        let how = crate::service::events::sign_in::Identification::of_login_id(text);
+        let amr = ["x_passkey".to_owned()];
+        let ctl = self.new_account_hooks(promote, how, "primary_passkey", &amr, actor).await?;
+        if ctl.needs_more(&amr) {
+            // As at sign-in: a passkey has no second step to add.
+            return Err(invalid(
+                "this sign-up needs a second step that a passkey cannot give; sign up with a password",
+            ));
+        }
         self.check_signup_rate(actor).await?;
         let at = now();
         let t = micros(at);

@@ -7,9 +7,11 @@
 use crate::domain::ids::{TypedId, UserId};
 use crate::domain::password::check_policy;
 use crate::service::Account;
+use crate::service::account::first_factor::FirstFactor;
 use crate::service::account::login::{LoginError, LoginOutcome, MFA_STATE_LIFETIME_SECS};
 use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::user_rows::{primary_password, set_primary_password};
+use crate::service::events::sign_in::Identification;
 use crate::service::store::session_end::{end_sessions, of_user};
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Audit, Error, Result};
@@ -55,10 +57,16 @@ struct MustChange {
     iat: i64,
     why: ChangeReason,
     pw_updated: i64,
-    /// The sign-in hooks' controls (`pre_authenticated` ran before the password had to
-    /// change).
+    /// The sign-in hooks' controls so far (`pre_authenticated` runs once the password
+    /// changed, right before the sign-in finishes).
     #[serde(default)]
     ctl: SignInControls,
+    /// How the user was identified, and the identity's possible unique keys (for the
+    /// hooks' payloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    how: Option<Identification>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<String>,
 }
 
 impl Account<'_> {
@@ -86,7 +94,8 @@ impl Account<'_> {
     }
 
     /// Seals the "password must change" state for this user, flow and password, with the
-    /// sign-in hooks' controls.
+    /// sign-in hooks' controls and how `first` identified the user.
+    #[allow(clippy::too_many_arguments)]
     pub(in crate::service) fn password_change_state(
         &self,
         user_id: UserId,
@@ -95,6 +104,7 @@ impl Account<'_> {
         t: OffsetDateTime,
         why: ChangeReason,
         ctl: SignInControls,
+        first: &FirstFactor,
     ) -> String {
         let state = MustChange {
             user: user_id.uuid(),
@@ -103,6 +113,8 @@ impl Account<'_> {
             why,
             pw_updated: pw.updated_at,
             ctl,
+            how: Some(first.how),
+            keys: first.keys.clone(),
         };
         self.seal(CHANGE_PURPOSE, &state)
     }
@@ -179,6 +191,7 @@ impl Account<'_> {
             Error::Invalid { .. } => LoginError::SecondFactorExpired,
             other => LoginError::Server(other),
         })?;
-        self.after_first_factor(&user, vec!["pwd".to_owned()], flow, actor, replaces, now(), &state.ctl).await
+        let first = FirstFactor::password(state.how.unwrap_or(Identification::Username), state.keys);
+        self.after_first_factor(&user, first, flow, actor, replaces, now(), state.ctl).await
     }
 }

@@ -2,13 +2,18 @@
 //! authenticator app, new recovery codes, delete the account) need a browser session whose
 //! last sign-in (`auth_time`) is at most `session.reauthentication_max_age_seconds` old.
 //! An older session confirms it's the user with the password, or a code from an
-//! authenticator app, which renews the session's `auth_time` and adds to its `amr`.
+//! authenticator app, which renews the session's `auth_time` and adds to its `amr`. The
+//! `authentication.*` hooks see it as a flow of type `reauth`: `pre_initialize` before
+//! the check, `pre_authenticated` after a right one (its `constraints.amr` may ask for
+//! the authenticator app's code instead of the password).
 
 use crate::domain::ids::TypedId;
 use crate::domain::reason;
 use crate::service::Account;
 use crate::service::account::login::IdpSession;
+use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::user_rows::primary_password;
+use crate::service::events::sign_in::{AuthStep, FlowType, SignInSoFar};
 use crate::service::store::time::{micros, now};
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result};
@@ -32,6 +37,9 @@ impl Account<'_> {
     /// address, and per user from that address). Returns the renewed session.
     pub async fn reauthenticate(&self, sess: &IdpSession, secret: &str, actor: &Actor) -> Result<IdpSession> {
         let user_id = sess.user_id;
+        let mut ctl = SignInControls::default();
+        let so_far = SignInSoFar::of_user(user_id.uuid(), FlowType::Reauth);
+        self.authentication_hook(AuthStep::PreInitialize, so_far, actor, &mut ctl).await?;
         let rl = &self.config.rate_limits;
         let ip = crate::service::account::rate_limit::network_key(actor.ip.as_deref().unwrap_or("-"));
         let ip_bucket = format!("login:ip:{ip}");
@@ -69,6 +77,19 @@ impl Account<'_> {
         }
         self.release_attempt(reservation).await?;
         let added: &[&str] = if by_totp { &["otp", "x_secondary_totp"] } else { &["pwd"] };
+        let proved: Vec<String> = added.iter().map(|m| (*m).to_owned()).collect();
+        let asserted = [if by_totp { "secondary_totp" } else { "primary_password" }.to_owned()];
+        self.authentication_hook(AuthStep::PreAuthenticated, so_far.authenticated(&asserted, &proved), actor, &mut ctl)
+            .await?;
+        if ctl.needs_more(&proved) {
+            // The hooks ask for more than this confirmation proves: another way, if there is one.
+            let msg = if !by_totp && !self.totp_authenticators(user_id).await?.is_empty() {
+                "this action asks you to confirm with a code from your authenticator app instead"
+            } else {
+                "this action asks for a confirmation that this account cannot give; ask the administrator of this service"
+            };
+            return Err(Error::invalid(reason::REAUTHENTICATION_FAILED, msg));
+        }
         let mut amr = sess.amr.clone();
         for m in added {
             if !amr.iter().any(|a| a == m) {

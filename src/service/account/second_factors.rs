@@ -7,8 +7,9 @@ use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::ids::{AuthenticatorId, UserId};
 use crate::service::account::code_login::mask;
-use crate::service::account::login::LoginError;
+use crate::service::account::login::{LoginError, PasswordPassed};
 use crate::service::account::otp::Channel;
+use crate::service::account::second_factor_end::FactorKind;
 use crate::service::{Account, Actor, Audit, Error, Result};
 use entity::authenticator;
 
@@ -19,6 +20,8 @@ pub struct SecondFactors {
     pub totp: bool,
     /// Email addresses and phone numbers registered as second factors.
     pub oob: Vec<OobFactor>,
+    /// A recovery code may be used instead.
+    pub recovery_code: bool,
 }
 
 /// One registered second-factor address or number.
@@ -33,14 +36,23 @@ pub struct OobFactor {
 }
 
 impl Account<'_> {
-    /// The second factors of the user a sealed "first factor passed" state names.
+    /// The second factors of the user a sealed "first factor passed" state names, those
+    /// the sign-in hooks' `constraints.amr` accepts.
     pub async fn second_factors(&self, mfa_pending: &str, flow: &str) -> Result<SecondFactors, LoginError> {
         let passed = self.first_factor_passed(mfa_pending, flow)?;
-        let user_id = UserId::from(passed.user);
-        Ok(SecondFactors {
-            totp: !self.totp_authenticators(user_id).await?.is_empty(),
-            oob: self.secondary_oob(user_id).await?,
-        })
+        self.second_factors_of(UserId::from(passed.user), &passed).await
+    }
+
+    /// The second factors of `user_id` that may end the step `passed`.
+    pub(in crate::service) async fn second_factors_of(
+        &self,
+        user_id: UserId,
+        passed: &PasswordPassed,
+    ) -> Result<SecondFactors, LoginError> {
+        let totp = passed.accepts(FactorKind::Totp) && !self.totp_authenticators(user_id).await?.is_empty();
+        let mut oob = self.secondary_oob(user_id).await?;
+        oob.retain(|f| passed.accepts(FactorKind::Oob(f.channel)));
+        Ok(SecondFactors { totp, oob, recovery_code: passed.accepts(FactorKind::RecoveryCode) })
     }
 
     /// Whether the user has a second factor to ask for: an authenticator app, or an email

@@ -74,6 +74,17 @@ pub(in crate::service) async fn insert_keyed(
     details: Value,
     t: i64,
 ) -> std::result::Result<identity::Model, sea_orm::DbErr> {
+    keyed_row(kind, user_id, unique_key, details, t).insert(conn).await
+}
+
+/// The row of an identity of `kind` (not a login ID) with look-up key `unique_key`.
+pub(in crate::service) fn keyed_row(
+    kind: &str,
+    user_id: Uuid,
+    unique_key: &str,
+    details: Value,
+    t: i64,
+) -> identity::ActiveModel {
     identity::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
@@ -87,8 +98,6 @@ pub(in crate::service) async fn insert_keyed(
         created_at: Set(t),
         updated_at: Set(t),
     }
-    .insert(conn)
-    .await
 }
 
 /// The identity of `kind` (not a login ID) with look-up key `unique_key`, if any.

@@ -1,10 +1,14 @@
 //! The `authentication.*` blocking events of a sign-in, with Authgear's payloads:
 //! `pre_initialize` before anything is checked, `post_identified` once the user is known
-//! (with the `identification`), and `pre_authenticated` once the first factor passed. Each
+//! (with the `identification`), and `pre_authenticated` right before the sign-in
+//! finishes: after its last factor (the second factor when one is asked for). Each
 //! sign-in method says what it has shown so far with a [`SignInSoFar`]; the handlers'
 //! `constraints`, `bot_protection` and `rate_limits` go into the sign-in's
-//! [`SignInControls`], which the method applies.
+//! [`SignInControls`], which the method applies. Sign-ups, reauthentications and the
+//! promotion of an anonymous user raise the same events, with their own
+//! `authentication_flow.type` ([`FlowType`]).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -20,7 +24,7 @@ pub(in crate::service) enum AuthStep {
     PreInitialize,
     /// The user is known (`authentication.post_identified`).
     PostIdentified,
-    /// The first factor passed, before the session starts or the second factor
+    /// The last factor passed, right before the session starts
     /// (`authentication.pre_authenticated`).
     PreAuthenticated,
 }
@@ -35,8 +39,37 @@ impl AuthStep {
     }
 }
 
+/// The kind of flow the events belong to, as Authgear's `authentication_flow.type`
+/// names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(in crate::service) enum FlowType {
+    /// Signing in to an existing account.
+    #[default]
+    Login,
+    /// Creating an account.
+    Signup,
+    /// Confirming it's the user of a session before a sensitive action.
+    Reauth,
+    /// An anonymous user adding a real way to sign in.
+    Promote,
+}
+
+impl FlowType {
+    /// Authgear's name.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Signup => "signup",
+            Self::Reauth => "reauth",
+            Self::Promote => "promote",
+        }
+    }
+}
+
 /// How a sign-in identified its user, as Authgear's `identification` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(in crate::service) enum Identification {
     /// An email address login ID.
     Email,
@@ -89,21 +122,46 @@ pub(in crate::service) struct SignInSoFar<'a> {
     /// (the typed login ID's candidates, the code's address, the provider account's or
     /// the passkey's key), to show that identity.
     identified: Option<(Uuid, Identification, &'a [String])>,
-    /// Once the first factor passed: Authgear's name of it (`primary_password`,
-    /// `primary_oob_otp_email`, ...; none for a provider account) and the methods it
-    /// proved.
-    authenticated: Option<(Option<&'static str>, &'a [String])>,
+    /// A sign-up's identification, before its user exists: how, and nothing to show.
+    identifying: Option<Identification>,
+    /// A user known without an identification (the user of a session confirming it's them).
+    known: Option<Uuid>,
+    /// Once factors passed: Authgear's names of them (`primary_password`,
+    /// `secondary_totp`, ...; none for a provider account) and the methods they proved.
+    authenticated: Option<(&'a [String], &'a [String])>,
+    /// The kind of flow.
+    flow: FlowType,
 }
 
 impl<'a> SignInSoFar<'a> {
-    /// `user` was identified `how`, with an identity whose unique key is one of `keys`.
-    pub(in crate::service) fn identified(user: Uuid, how: Identification, keys: &'a [String]) -> Self {
-        Self { identified: Some((user, how, keys)), authenticated: None }
+    /// Nothing shown yet, in a flow of kind `flow`.
+    pub(in crate::service) fn start(flow: FlowType) -> Self {
+        Self { flow, ..Self::default() }
     }
 
-    /// The first factor (Authgear's name, if it is one) passed, proving `amr`.
-    pub(in crate::service) fn authenticated(self, authentication: Option<&'static str>, amr: &'a [String]) -> Self {
-        Self { authenticated: Some((authentication, amr)), ..self }
+    /// `user` was identified `how`, with an identity whose unique key is one of `keys`.
+    pub(in crate::service) fn identified(user: Uuid, how: Identification, keys: &'a [String]) -> Self {
+        Self { identified: Some((user, how, keys)), ..Self::default() }
+    }
+
+    /// The user of a session, in a flow of kind `flow` (a reauthentication).
+    pub(in crate::service) fn of_user(user: Uuid, flow: FlowType) -> Self {
+        Self { known: Some(user), flow, ..Self::default() }
+    }
+
+    /// A sign-up chose a new identity of kind `how` (there is no user yet).
+    pub(in crate::service) fn identifying(self, how: Identification) -> Self {
+        Self { identifying: Some(how), ..self }
+    }
+
+    /// In a flow of kind `flow`.
+    pub(in crate::service) fn in_flow(self, flow: FlowType) -> Self {
+        Self { flow, ..self }
+    }
+
+    /// The factors named `asserted` (Authgear's names) passed, proving `amr`.
+    pub(in crate::service) fn authenticated(self, asserted: &'a [String], amr: &'a [String]) -> Self {
+        Self { authenticated: Some((asserted, amr)), ..self }
     }
 }
 
@@ -123,25 +181,31 @@ impl Services {
             return Ok(());
         }
         let conn = &self.db.conn;
-        let (user_id, user, identification) = match so_far.identified {
-            Some((id, how, keys)) => {
+        let (user_id, user, identification) = match (so_far.identified, so_far.known) {
+            (Some((id, how, keys)), _) => {
                 let user = super::user_model::api_user(conn, id).await?;
                 let identity = super::user_model::api_identity(conn, id, how.identity_kind(), keys).await?;
                 let identification = json!({"identification": how.as_str(), "identity": identity, "id_token": null});
                 (Some(id), user, Some(identification))
             }
-            None => (None, None, None),
+            (None, Some(id)) => (Some(id), super::user_model::api_user(conn, id).await?, None),
+            (None, None) => {
+                let identification = so_far
+                    .identifying
+                    .map(|how| json!({"identification": how.as_str(), "identity": null, "id_token": null}));
+                (None, None, identification)
+            }
         };
-        let (authentication, amr) = so_far.authenticated.unwrap_or((None, &[]));
+        let (asserted, amr) = so_far.authenticated.unwrap_or((&[], &[]));
         let asserted: Vec<Value> =
-            authentication.map(|a| json!({"authentication": a, "authenticator": null})).into_iter().collect();
+            asserted.iter().map(|a| json!({"authentication": a, "authenticator": null})).collect();
         let mut payload = json!({
             "authentication_context": {
                 "user": user,
                 "asserted_identifications": identification.iter().collect::<Vec<_>>(),
                 "asserted_authentications": asserted,
                 "amr": amr,
-                "authentication_flow": {"type": "login", "name": "default"},
+                "authentication_flow": {"type": so_far.flow.as_str(), "name": "default"},
             },
         });
         if step == AuthStep::PostIdentified {

@@ -77,6 +77,64 @@ impl RecordError {
     }
 }
 
+/// A provider account a record connects: the identity's look-up key
+/// (`<alias>:<subject>`) and its details, as a sign-in through the provider stores them.
+#[derive(Debug, Clone)]
+pub(super) struct OAuthAccount {
+    pub key: String,
+    pub details: Value,
+}
+
+/// Most characters of a provider alias or subject.
+const MAX_OAUTH_FIELD: usize = 255;
+
+/// The provider accounts of `rec` (deduplicated), and a warning for each whose alias no
+/// configured provider has.
+fn oauth_accounts(config: &Config, rec: &ImportRecord) -> Result<(Vec<OAuthAccount>, Vec<String>), RecordError> {
+    let mut out: Vec<OAuthAccount> = Vec::new();
+    let mut warnings = Vec::new();
+    for ident in rec.oauth_identities() {
+        let o = &ident["oauth"];
+        let text = |field: &str| {
+            o.get(field)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.chars().count() <= MAX_OAUTH_FIELD)
+                .ok_or_else(|| {
+                    RecordError::new(
+                        reason::INVALID_IMPORT_RECORD,
+                        format!("identities[].oauth.{field} must be a text of 1 to {MAX_OAUTH_FIELD} characters"),
+                    )
+                })
+        };
+        let (alias, subject) = (text("provider_alias")?, text("provider_subject_id")?);
+        let configured = config.social_login.providers.iter().find(|p| p.alias == alias);
+        let kind = match (o.get("provider_type").and_then(Value::as_str), configured) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(p)) => p.kind.as_str().to_owned(),
+            (None, None) => "oidc".to_owned(),
+        };
+        if configured.is_none() {
+            warnings.push(format!(
+                "no provider `{alias}` is configured: the connected account was imported and signs in once one is"
+            ));
+        }
+        let profile = match o.get("user_profile") {
+            Some(p @ Value::Object(_)) => p.clone(),
+            _ => Value::Object(Map::new()),
+        };
+        let key = format!("{alias}:{subject}");
+        if out.iter().any(|a| a.key == key) {
+            continue;
+        }
+        let details = serde_json::json!({
+            "provider_type": kind, "provider_alias": alias, "subject_id": subject, "profile": profile,
+        });
+        out.push(OAuthAccount { key, details });
+    }
+    Ok((out, warnings))
+}
+
 /// A secondary factor to add.
 #[derive(Debug, Clone)]
 pub(super) enum Factor {
@@ -119,6 +177,8 @@ pub(super) struct Prepared {
     /// Primary password: stored form and expiry.
     pub password: Option<(String, Option<i64>)>,
     pub factors: Vec<Factor>,
+    /// Provider accounts to connect.
+    pub oauth: Vec<OAuthAccount>,
     /// The record with secrets redacted, for the job's details.
     pub redacted: Value,
     pub warnings: Vec<String>,
@@ -263,9 +323,13 @@ pub(super) fn prepare(
         Some(m) => factors(config, master_key, m)?,
         None => Vec::new(),
     };
-    let mut warnings = Vec::new();
+    let (oauth, mut warnings) = oauth_accounts(config, &rec)?;
     for t in rec.foreign_identity_types() {
-        warnings.push(format!("an identity of type {t} cannot be imported and was left out"));
+        let why = match t.as_str() {
+            "passkey" | "biometric" => ": its private key never leaves the user's device; the user registers a new one",
+            _ => "",
+        };
+        warnings.push(format!("an identity of type {t} cannot be imported and was left out{why}"));
     }
     Ok(Prepared {
         idx,
@@ -285,6 +349,7 @@ pub(super) fn prepare(
         groups,
         password,
         factors,
+        oauth,
         redacted: redacted(raw),
         warnings,
     })

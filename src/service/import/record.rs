@@ -1,6 +1,7 @@
 //! The import record: Authgear's flat object, one per NDJSON line or CSV row. Fields that
-//! an export record carries and an import cannot set (identities, counts) are accepted, so
-//! that what `export` writes, `import` reads back.
+//! an export record carries and an import cannot set (identities other than login IDs and
+//! provider accounts, counts) are accepted, so that what `export` writes, `import` reads
+//! back.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -153,10 +154,26 @@ impl ImportRecord {
         m
     }
 
-    /// Identities that an import cannot recreate (not login IDs), by type.
+    /// Identities that an import cannot recreate (neither login IDs nor provider
+    /// accounts), by type.
     pub fn foreign_identity_types(&self) -> Vec<String> {
-        let Some(Value::Array(list)) = &self.identities else { return Vec::new() };
-        list.iter().filter_map(|i| i.get("type")?.as_str()).filter(|t| *t != "login_id").map(str::to_owned).collect()
+        self.identities_of(|t| t != "login_id" && t != "oauth")
+            .filter_map(|i| i.get("type")?.as_str())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The provider accounts of the record (an export's `identities` of type `oauth`).
+    pub fn oauth_identities(&self) -> impl Iterator<Item = &Value> {
+        self.identities_of(|t| t == "oauth")
+    }
+
+    fn identities_of(&self, kind: impl Fn(&str) -> bool) -> impl Iterator<Item = &Value> {
+        let list = match &self.identities {
+            Some(Value::Array(list)) => list.as_slice(),
+            _ => &[],
+        };
+        list.iter().filter(move |i| i.get("type").and_then(Value::as_str).is_some_and(&kind))
     }
 }
 

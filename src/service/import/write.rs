@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::prepare::{Factor, Prepared};
 use crate::domain::reason;
+use crate::service::admin::identities::{OAUTH, keyed_row};
 use crate::service::admin::user_rows::{refresh_derived, user_row};
 use crate::service::store::bulk::in_text_list;
 use crate::service::store::time::{micros, now};
@@ -65,9 +66,14 @@ where
     crate::service::store::bulk::insert_rows(conn, rows).await.map_err(taken)
 }
 
-/// A unique-key violation as a conflict: a login ID or user ID that a concurrent writer took.
+/// A unique-key violation as a conflict: a login ID, provider account or user ID that a
+/// concurrent writer (or another user) took.
 fn taken(e: sea_orm::DbErr) -> crate::service::Error {
-    conflict_on_unique(e, reason::DUPLICATED_IDENTITY, "a login ID or user ID of the record is already taken")
+    conflict_on_unique(
+        e,
+        reason::DUPLICATED_IDENTITY,
+        "a login ID, provider account or user ID of the record is already taken",
+    )
 }
 
 fn failed(p: &Prepared, why: &'static str, message: String) -> RecordResult {
@@ -169,8 +175,13 @@ pub(super) async fn write_batch(
         .collect();
     // Other login IDs of new users that someone already has.
     let fresh: Vec<&Prepared> = batch.iter().filter(|p| !existing.contains_key(&p.key)).collect();
-    let other_keys: Vec<&str> =
-        fresh.iter().flat_map(|p| p.login_ids.iter().map(|(_, id)| id.unique_key.as_str())).collect();
+    let other_keys: Vec<&str> = fresh
+        .iter()
+        .flat_map(|p| {
+            let logins = p.login_ids.iter().map(|(_, id)| id.unique_key.as_str());
+            logins.chain(p.oauth.iter().map(|a| a.key.as_str()))
+        })
+        .collect();
     let taken: HashSet<(String, String)> = if other_keys.is_empty() {
         HashSet::new()
     } else {
@@ -237,6 +248,14 @@ pub(super) async fn write_batch(
             ));
             continue;
         }
+        if let Some(a) = p.oauth.iter().find(|a| taken.contains(&(OAUTH.to_owned(), a.key.clone()))) {
+            results.push(failed(
+                p,
+                reason::DUPLICATED_IDENTITY,
+                format!("the provider account `{}` is connected to another user", a.key),
+            ));
+            continue;
+        }
         if let Some(uid) = p.user_id.filter(|u| used_ids.contains(u)) {
             results.push(failed(p, reason::INVALID_IMPORT_RECORD, format!("a user with sub {uid} already exists")));
             continue;
@@ -278,6 +297,9 @@ pub(super) async fn write_batch(
                 let name = if *key == "email" { "email" } else { "phone_number" };
                 claims.push(claim_row(uid, name, &id.value, t));
             }
+        }
+        for a in &p.oauth {
+            idents.push(keyed_row(OAUTH, uid, &a.key, a.details.clone(), t));
         }
         if let Some((hash, expire)) = &p.password {
             let mut row = authenticator_row(uid, "password", "primary", true, t);
@@ -371,6 +393,11 @@ async fn update_user(conn: &impl ConnectionTrait, uid: Uuid, p: &Prepared, t: i6
             if flag {
                 claim_row(uid, name, &id.value, t).insert(conn).await?;
             }
+        }
+    }
+    for a in &p.oauth {
+        if !idents.iter().any(|i| i.kind == OAUTH && i.unique_key == a.key) {
+            keyed_row(OAUTH, uid, &a.key, a.details.clone(), t).insert(conn).await.map_err(taken)?;
         }
     }
     if let Some(roles) = &p.roles {

@@ -29,6 +29,7 @@ use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::identities::{Identity, OAUTH, insert_keyed, keyed_identity};
 use crate::service::admin::user_rows::{new_user_row, refresh_derived, snapshot, user_row};
 use crate::service::admin::users::User;
+use crate::service::events::sign_in::FlowType;
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Audit, Error};
 use entity::verified_claim;
@@ -320,9 +321,10 @@ impl Account<'_> {
             if existing.is_some() {
                 return Err(SsoError::ConnectedElsewhere);
             }
+            let mut ctl = started.ctl;
+            self.sso_new_account_hooks(FlowType::Promote, Some(anonymous), &mut ctl, actor).await?;
             let user = self.sso_promote(anonymous, &key, details, &who, actor).await?;
-            let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
-            return Ok(SsoOutcome::SignedIn(Box::new(user), sess, token));
+            return self.sso_session(user, &key, FlowType::Promote, ctl, &started.flow, actor, replaces, t).await;
         }
         if let Some(ident) = existing {
             let Some(user) = self.users().get(UserId::from(ident.user_id)).await? else {
@@ -373,8 +375,10 @@ impl Account<'_> {
         if !self.allow_per_ip(PerIp::Signup, actor.ip.as_deref().unwrap_or("-"), actor).await? {
             return Err(SsoError::RateLimited);
         }
+        let mut ctl = started.ctl;
+        self.sso_new_account_hooks(FlowType::Signup, None, &mut ctl, actor).await?;
         let user = self.sso_signup(&key, details, email.as_deref(), actor).await?;
-        self.sso_session(user, &started.ctl, &started.flow, actor, replaces, t).await
+        self.sso_session(user, &key, FlowType::Signup, ctl, &started.flow, actor, replaces, t).await
     }
 
     /// Adds a new provider account to the anonymous user `anonymous` (a promotion): the
