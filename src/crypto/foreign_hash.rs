@@ -274,7 +274,8 @@ impl ImportedPassword {
             "sha512_salted" => self.import_salted_sha(Sha::Sha512)?,
             other => {
                 return Err(ForeignHashError::new(format!(
-                    "password.type `{other}` is not supported; use one of {}",
+                    "password.type {} is not supported; use one of {}",
+                    shown(other),
                     TYPES.join(", ")
                 )));
             }
@@ -324,7 +325,8 @@ impl ImportedPassword {
             Some("after") => true,
             Some(other) => {
                 return Err(ForeignHashError::new(format!(
-                    "password.salt_position `{other}` must be `before` or `after`"
+                    "password.salt_position {} must be `before` or `after`",
+                    shown(other)
                 )));
             }
         };
@@ -337,7 +339,8 @@ impl ImportedPassword {
             Some("base64") => decode_lenient(salt_text),
             Some(other) => {
                 return Err(ForeignHashError::new(format!(
-                    "password.salt_encoding `{other}` must be `utf8`, `hex` or `base64`"
+                    "password.salt_encoding {} must be `utf8`, `hex` or `base64`",
+                    shown(other)
                 )));
             }
         };
@@ -763,6 +766,14 @@ fn firebase_scrypt(
     let mut out = signer_key.to_vec();
     cipher.less_safe_encrypt(&mut out, EncryptionContext::Iv128(FixedLength::from([0u8; 16]))).ok()?;
     Some(out)
+}
+
+/// A value of the record as a message quotes it: in backticks, at most 80 characters.
+/// (`domain::text::quoted` is a layer above this module.)
+fn shown(value: &str) -> String {
+    let clipped: String = value.chars().take(80).filter(|c| !c.is_control()).collect();
+    let more = if value.chars().count() > 80 { "…" } else { "" };
+    format!("`{clipped}{more}`")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Standard attributes (OIDC claim names) and declared custom attributes.
 
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use serde_json::{Map, Value};
 
 use super::Invalid;
@@ -82,7 +83,7 @@ pub fn validate_standard(input: &Value) -> Result<Map<String, Value>, Invalid> {
                 };
                 for (f, fv) in addr {
                     if !ADDRESS_FIELDS.contains(&f.as_str()) {
-                        return Err(bad(&format!("has unknown field `{f}`")));
+                        return Err(bad(&format!("has unknown field {}", quoted(f))));
                     }
                     if !fv.is_string() {
                         return Err(bad(&format!(".{f} must be a string")));

@@ -2,6 +2,7 @@
 
 use super::Invalid;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 
 /// Validates a role or group key: `^[a-zA-Z_][a-zA-Z0-9:_]*$`, 1 to 40 characters,
 /// and not in the reserved `authgraph:` or `authgear:` namespaces.
@@ -12,11 +13,11 @@ pub fn validate_key(what: &str, key: &str) -> Result<(), Invalid> {
     if !first_ok || !rest_ok || key.len() > 40 {
         return Err(Invalid::new(
             reason::INVALID_KEY,
-            format!("{what} key `{key}` must be 1 to 40 characters matching ^[a-zA-Z_][a-zA-Z0-9:_]*$"),
+            format!("{what} key {} must be 1 to 40 characters matching ^[a-zA-Z_][a-zA-Z0-9:_]*$", quoted(key)),
         ));
     }
     if key.starts_with("authgraph:") || key.starts_with("authgear:") {
-        return Err(Invalid::new(reason::RESERVED_KEY, format!("{what} key `{key}` uses a reserved prefix")));
+        return Err(Invalid::new(reason::RESERVED_KEY, format!("{what} key {} uses a reserved prefix", quoted(key))));
     }
     Ok(())
 }

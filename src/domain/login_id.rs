@@ -2,6 +2,7 @@
 
 use super::Invalid;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use serde::{Deserialize, Serialize};
 
 /// A validated login ID.
@@ -27,14 +28,14 @@ impl LoginId {
             _ => {
                 return Err(Invalid::new(
                     reason::INVALID_LOGIN_ID_KEY,
-                    format!("unknown login ID key `{key}`: use email, phone or username"),
+                    format!("unknown login ID key {}: use email, phone or username", quoted(key)),
                 ));
             }
         };
         if !cfg.types.contains(&kind) {
             return Err(Invalid::new(
                 reason::INVALID_LOGIN_ID_KEY,
-                format!("login ID type `{key}` is not enabled in login_id.types"),
+                format!("login ID type {} is not enabled in login_id.types", quoted(key)),
             ));
         }
         let original = value.trim().to_owned();
@@ -68,7 +69,7 @@ impl LoginId {
             "username" => Ok(value.to_lowercase()),
             _ => Err(Invalid::new(
                 reason::INVALID_LOGIN_ID_KEY,
-                format!("unknown login ID key `{key}`: use email, phone or username"),
+                format!("unknown login ID key {}: use email, phone or username", quoted(key)),
             )),
         }
     }
@@ -76,7 +77,7 @@ impl LoginId {
 
 /// Checks email syntax and lower-cases the domain.
 pub fn normalize_email(input: &str) -> Result<String, Invalid> {
-    let bad = || Invalid::new(reason::INVALID_EMAIL, format!("`{input}` is not a valid email address"));
+    let bad = || Invalid::new(reason::INVALID_EMAIL, format!("{} is not a valid email address", quoted(input)));
     let (local, domain) = input.rsplit_once('@').ok_or_else(bad)?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
@@ -108,7 +109,7 @@ pub fn normalize_phone(input: &str) -> Result<String, Invalid> {
     } else {
         Err(Invalid::new(
             reason::INVALID_PHONE_NUMBER,
-            format!("`{input}` is not an E.164 phone number (e.g. +14155550100)"),
+            format!("{} is not an E.164 phone number (e.g. +14155550100)", quoted(input)),
         ))
     }
 }
@@ -123,7 +124,7 @@ fn validate_username(cfg: &LoginIdConfig, input: &str) -> Result<(), Invalid> {
     if !input.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
         return Err(Invalid::new(
             reason::INVALID_USERNAME,
-            format!("`{input}` may contain only letters, digits, `_`, `.` and `-`"),
+            format!("{} may contain only letters, digits, `_`, `.` and `-`", quoted(input)),
         ));
     }
     let folded = input.to_lowercase();

@@ -2,6 +2,7 @@
 
 use super::Invalid;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 
 /// Application (OAuth client) types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +98,7 @@ fn is_loopback(host: &url::Host<&str>) -> bool {
 /// Validates a redirect URI: absolute, no fragment, `http` only for loopback hosts;
 /// private-use schemes (`com.example.app:/cb`) are allowed for native apps.
 pub fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Invalid> {
-    let bad = |why: &str| Invalid::new(reason::INVALID_REDIRECT_URI, format!("{field} `{uri}` {why}"));
+    let bad = |why: &str| Invalid::new(reason::INVALID_REDIRECT_URI, format!("{field} {} {why}", quoted(uri)));
     let parsed = url::Url::parse(uri).map_err(|_| bad("is not an absolute URI"))?;
     if parsed.fragment().is_some() {
         return Err(bad("must not have a fragment"));
@@ -149,8 +150,12 @@ pub fn redirect_uri_matches(kind: AppType, registered: &[String], requested: &st
 
 /// Validates a web origin for CORS: `scheme://host[:port]`, nothing else.
 pub fn validate_origin(origin: &str) -> Result<(), Invalid> {
-    let bad =
-        || Invalid::new(reason::INVALID_ORIGIN, format!("`{origin}` is not an origin such as https://app.example.com"));
+    let bad = || {
+        Invalid::new(
+            reason::INVALID_ORIGIN,
+            format!("{} is not an origin such as https://app.example.com", quoted(origin)),
+        )
+    };
     let parsed = url::Url::parse(origin).map_err(|_| bad())?;
     let ok = matches!(parsed.scheme(), "http" | "https")
         && parsed.host().is_some()
@@ -164,7 +169,7 @@ pub fn validate_origin(origin: &str) -> Result<(), Invalid> {
 
 /// Validates a resource URI (RFC 8707): absolute, no fragment.
 pub fn validate_resource_uri(uri: &str) -> Result<(), Invalid> {
-    let bad = |why: &str| Invalid::new(reason::INVALID_RESOURCE_URI, format!("resource URI `{uri}` {why}"));
+    let bad = |why: &str| Invalid::new(reason::INVALID_RESOURCE_URI, format!("resource URI {} {why}", quoted(uri)));
     let parsed = url::Url::parse(uri).map_err(|_| bad("is not an absolute URI"))?;
     if parsed.fragment().is_some() {
         return Err(bad("must not have a fragment"));
@@ -185,7 +190,7 @@ pub fn validate_scope(scope: &str) -> Result<(), Invalid> {
     } else {
         Err(Invalid::new(
             reason::INVALID_SCOPE,
-            format!("scope `{scope}` must be 1 to 200 printable ASCII characters without spaces, `\"` or `\\`"),
+            format!("scope {} must be 1 to 200 printable ASCII characters without spaces, `\"` or `\\`", quoted(scope)),
         ))
     }
 }

@@ -49,6 +49,30 @@ pub fn check_json_text(field: &str, v: &Value) -> Result<(), Invalid> {
     }
 }
 
+/// Most characters of an input that an error message quotes.
+pub const MAX_QUOTED: usize = 80;
+
+/// `input` as an error message quotes it: in backticks, control characters shown as
+/// `\u{…}` escapes, and clipped to [`MAX_QUOTED`] characters (with `…`), so that a
+/// megabyte of bad input gives a short message.
+pub fn quoted(input: &str) -> String {
+    let mut out = String::with_capacity(input.len().min(MAX_QUOTED * 2) + 2);
+    out.push('`');
+    for (i, c) in input.chars().enumerate() {
+        if i == MAX_QUOTED {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('`');
+    out
+}
+
 /// Refuses lists longer than [`MAX_LIST`].
 pub fn check_list(field: &str, len: usize) -> Result<(), Invalid> {
     if len > MAX_LIST {
@@ -69,5 +93,15 @@ mod tests {
         assert!(check_list("ids", 1_001).is_err());
         assert!(has_forbidden_char("a\0b"));
         assert!(!has_forbidden_char("a\r\n\u{1}b"));
+    }
+
+    #[test]
+    fn quoted_input_is_short_and_printable() {
+        assert_eq!(quoted("ann@x"), "`ann@x`");
+        assert_eq!(quoted("a\u{7}b"), "`a\\u{7}b`");
+        let long = "x".repeat(1_000_000);
+        let q = quoted(&long);
+        assert_eq!(q.chars().count(), MAX_QUOTED + 3, "{q}");
+        assert!(q.ends_with("…`"));
     }
 }

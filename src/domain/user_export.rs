@@ -2,6 +2,7 @@
 //! the `users` list's filters and the password-hash option) and the CSV rules: field
 //! pointers, field names, default fields and cell quoting.
 
+use crate::domain::text::quoted;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -131,7 +132,10 @@ impl From<RequestError> for Invalid {
 /// The reference tokens of an RFC 6901 pointer with at least one token, none empty.
 pub fn pointer_tokens(pointer: &str) -> Result<Vec<String>, Invalid> {
     let bad = |why: &str| {
-        Invalid::new(reason::VALIDATION_FAILED, format!("csv.fields: the pointer `{pointer}` is not valid: {why}"))
+        Invalid::new(
+            reason::VALIDATION_FAILED,
+            format!("csv.fields: the pointer {} is not valid: {why}", quoted(pointer)),
+        )
     };
     if pointer.len() > MAX_POINTER {
         return Err(bad(&format!("it is longer than {MAX_POINTER} bytes")));

@@ -1,6 +1,7 @@
 //! The audit log: `AuditLog` entries and the `auditLogs` query.
 
 use crate::domain::ids::UserId;
+use crate::domain::text::quoted;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object};
 use time::OffsetDateTime;
@@ -214,8 +215,9 @@ impl AuditLog {
     async fn activity_type(&self) -> async_graphql::Result<AuditLogActivityType> {
         // The list query only selects known types, so this fails only on a type that a
         // newer server version wrote.
-        AuditLogActivityType::parse(&self.0.activity_type)
-            .ok_or_else(|| async_graphql::Error::new(format!("unknown activity type `{}`", self.0.activity_type)))
+        AuditLogActivityType::parse(&self.0.activity_type).ok_or_else(|| {
+            async_graphql::Error::new(format!("unknown activity type {}", quoted(&self.0.activity_type)))
+        })
     }
     /// When it happened.
     pub async fn created_at(&self) -> OffsetDateTime {

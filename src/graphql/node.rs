@@ -1,6 +1,7 @@
 //! Relay global IDs (`base64url("Type:uuid")`, no padding) and the `Node` interface.
 
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use async_graphql::{Context, ID, Interface, Object};
 use uuid::Uuid;
 
@@ -39,7 +40,7 @@ pub fn decode_any(id: &str) -> Option<(String, Uuid)> {
 pub fn decode<T: TypedId>(id: &ID) -> async_graphql::Result<T> {
     match decode_any(id) {
         Some((t, u)) if t == T::TYPE => Ok(T::from_uuid(u)),
-        _ => Err(bad_input(reason::INVALID_ID, format!("`{}` is not a valid {} ID", id.as_str(), T::TYPE))),
+        _ => Err(bad_input(reason::INVALID_ID, format!("{} is not a valid {} ID", quoted(id.as_str()), T::TYPE))),
     }
 }
 
@@ -107,7 +108,8 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<
     let decoded: Vec<(String, Uuid)> = ids
         .iter()
         .map(|id| {
-            decode_any(id).ok_or_else(|| bad_input(reason::INVALID_ID, format!("`{}` is not a valid ID", id.as_str())))
+            decode_any(id)
+                .ok_or_else(|| bad_input(reason::INVALID_ID, format!("{} is not a valid ID", quoted(id.as_str()))))
         })
         .collect::<Result<_, _>>()?;
     let mut found: Vec<(Uuid, Node)> = Vec::new();

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::domain::reason;
 use crate::domain::scope::AdminScope;
+use crate::domain::text::quoted;
 use crate::service::import::{Format, Identifier, ImportJob, ImportOptions, source};
 use crate::service::{Actor, Audit};
 
@@ -194,7 +195,10 @@ pub async fn create(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Invalid",
                 reason::INVALID_USER_IMPORT,
-                &format!("unsupported content type `{other}`: use application/json, application/x-ndjson or text/csv"),
+                &format!(
+                    "unsupported content type {}: use application/json, application/x-ndjson or text/csv",
+                    quoted(other)
+                ),
             );
         }
     };

@@ -4,6 +4,7 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 
+use crate::domain::text::quoted;
 use crate::service::Services;
 use crate::service::admin::applications::Application;
 use crate::service::oauth::error::OAuthError;
@@ -28,7 +29,7 @@ impl Form {
         match values.len() {
             0 => Ok(None),
             1 => Ok(values.pop()),
-            _ => Err(OAuthError::InvalidRequest(format!("the parameter `{name}` must not repeat"))),
+            _ => Err(OAuthError::InvalidRequest(format!("the parameter {} must not repeat", quoted(name)))),
         }
     }
 }

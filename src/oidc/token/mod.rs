@@ -17,6 +17,7 @@ use axum::response::Response;
 
 use super::client_auth::{Form, identify, uses_basic};
 use super::errors::{no_store, oauth_error};
+use crate::domain::text::quoted;
 use crate::service::admin::applications::Application;
 use crate::service::oauth::anonymous_request::GRANT_TYPE as ANONYMOUS_GRANT;
 use crate::service::oauth::biometric_request::GRANT_TYPE as BIOMETRIC_GRANT;
@@ -69,7 +70,9 @@ impl Grant {
             "client_credentials" => Ok(Self::ClientCredentials),
             ANONYMOUS_GRANT => Ok(Self::AnonymousRequest),
             BIOMETRIC_GRANT => Ok(Self::BiometricRequest),
-            other => Err(OAuthError::UnsupportedGrantType(format!("the grant type `{other}` is not supported"))),
+            other => {
+                Err(OAuthError::UnsupportedGrantType(format!("the grant type {} is not supported", quoted(other))))
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::config::{SmtpConfig, SmtpTls};
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::Account;
 use crate::service::store::time::now;
 use crate::service::unit_of_work::audit_row as audit;
@@ -47,8 +48,9 @@ impl Account<'_> {
     /// Sends a plain-text email and records `email.sent` (or `email.error`) in the audit log.
     #[tracing::instrument(skip(self, body, actor))]
     pub async fn send_email(&self, to: &str, subject: &str, body: String, kind: &str, actor: &Actor) -> Result<()> {
-        let recipient: Mailbox =
-            to.parse().map_err(|_| Error::invalid(reason::INVALID_EMAIL, format!("`{to}` is not an email address")))?;
+        let recipient: Mailbox = to
+            .parse()
+            .map_err(|_| Error::invalid(reason::INVALID_EMAIL, format!("{} is not an email address", quoted(to))))?;
         let result = match &self.mailer.transport {
             None => {
                 tracing::info!(to, subject, body = %body, "no SMTP server is configured; this email was not sent");

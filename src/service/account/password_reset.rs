@@ -6,6 +6,7 @@ use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::TypedId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::Account;
 use crate::service::admin::user_rows::set_primary_password;
 use crate::service::admin::users::User;
@@ -82,7 +83,10 @@ impl Account<'_> {
     /// deactivated, deleting), and a second message within a minute.
     pub async fn admin_send_reset_link(&self, audit: &Audit, login_id: &str) -> Result<()> {
         let user = self.users().by_login_id("email", login_id).await?.ok_or_else(|| {
-            Error::not_found(reason::USER_NOT_FOUND, format!("no user has the email login ID `{}`", login_id.trim()))
+            Error::not_found(
+                reason::USER_NOT_FOUND,
+                format!("no user has the email login ID {}", quoted(login_id.trim())),
+            )
         })?;
         if !may_reset(&user) {
             return Err(Error::invalid(

@@ -5,6 +5,7 @@ use crate::domain::ids::{ApplicationId, ApplicationSecretId, TypedId};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
 use crate::domain::reason;
 use crate::domain::scope::AdminScope;
+use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Applications;
 use crate::service::admin::app_cache::ClientEntry;
@@ -117,7 +118,7 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
     {
         return Err(Error::invalid(
             reason::INVALID_GRANT_TYPE,
-            format!("a {} application cannot use the grant `{bad}`", kind.as_str()),
+            format!("a {} application cannot use the grant {}", kind.as_str(), quoted(bad)),
         ));
     }
     let within = |v: Option<i64>, min: i64, max: i64, field: &str| match v {
@@ -175,7 +176,10 @@ pub(in crate::service) async fn app_row(conn: &impl ConnectionTrait, client_id: 
         .one(conn)
         .await?
         .ok_or_else(|| {
-            Error::not_found(reason::APPLICATION_NOT_FOUND, format!("no application has client ID `{client_id}`"))
+            Error::not_found(
+                reason::APPLICATION_NOT_FOUND,
+                format!("no application has client ID {}", quoted(client_id)),
+            )
         })
 }
 
@@ -410,7 +414,7 @@ impl Applications<'_> {
                     .ok_or_else(|| {
                         Error::not_found(
                             reason::SECRET_NOT_FOUND,
-                            format!("application `{client_id}` has no secret {secret_id}"),
+                            format!("application {} has no secret {secret_id}", quoted(client_id)),
                         )
                     })?;
                 if secret.revoked_at.is_none() {

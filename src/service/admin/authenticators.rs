@@ -6,6 +6,7 @@ use crate::domain::ids::{AuthenticatorId, TypedId, UserId};
 use crate::domain::login_id::{normalize_email, normalize_phone};
 use crate::domain::password::check_policy;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::Authenticators;
 use crate::service::admin::user_rows::{admin_user_row, snapshot};
 use crate::service::admin::users::User;
@@ -96,7 +97,7 @@ fn duplicated_target(factor: Factor, kind: &str, target: &str) -> Error {
     let what = if kind == "oob_otp_email" { "email" } else { "SMS" };
     Error::conflict(
         reason::DUPLICATED_AUTHENTICATOR,
-        format!("the user already has a {} {what} code authenticator for `{target}`", factor.as_str()),
+        format!("the user already has a {} {what} code authenticator for {}", factor.as_str(), quoted(target)),
     )
 }
 

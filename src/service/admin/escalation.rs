@@ -9,6 +9,7 @@
 
 use crate::domain::reason;
 use crate::domain::scope::AdminScope;
+use crate::domain::text::quoted;
 use crate::service::{Error, Result};
 use entity::application;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -61,5 +62,5 @@ pub(in crate::service) async fn ensure_holds_all_of(
         application::Entity::find_by_id(application_id).lock_exclusive().one(conn).await?;
     }
     let theirs = admin_scopes_of(conn, application_id).await?;
-    ensure_held(held, &theirs, &format!("changing `{client_id}`, which holds Admin API scopes,"))
+    ensure_held(held, &theirs, &format!("changing {}, which holds Admin API scopes,", quoted(client_id)))
 }

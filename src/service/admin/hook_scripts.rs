@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::config::is_script_name;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::hooks::script;
 use crate::service::store::changes::{self, Area};
 use crate::service::store::time::{micros, now, time_of};
@@ -71,17 +72,15 @@ fn check_source(name: &str, source: &str) -> Result<()> {
     script::check(name, source).map_err(|e| {
         Error::invalid(
             reason::INVALID_SCRIPT,
-            format!("`{name}` does not compile: line {}, column {}: {}", e.line, e.column, e.message),
+            format!("{} does not compile: line {}, column {}: {}", quoted(name), e.line, e.column, e.message),
         )
     })
 }
 
 async fn script_row(conn: &impl ConnectionTrait, name: &str) -> Result<hook_script::Model> {
-    hook_script::Entity::find()
-        .filter(Expr::col(hook_script::Column::Name).eq(name))
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::not_found(reason::HOOK_SCRIPT_NOT_FOUND, format!("no hook script is named `{name}`")))
+    hook_script::Entity::find().filter(Expr::col(hook_script::Column::Name).eq(name)).one(conn).await?.ok_or_else(
+        || Error::not_found(reason::HOOK_SCRIPT_NOT_FOUND, format!("no hook script is named {}", quoted(name))),
+    )
 }
 
 impl HookScripts<'_> {
@@ -103,7 +102,11 @@ impl HookScripts<'_> {
                 .insert(txn)
                 .await
                 .map_err(|e| {
-                    conflict_on_unique(e, reason::DUPLICATED_HOOK_SCRIPT, format!("a hook script `{name}` exists"))
+                    conflict_on_unique(
+                        e,
+                        reason::DUPLICATED_HOOK_SCRIPT,
+                        format!("a hook script {} exists", quoted(name)),
+                    )
                 })?;
                 changes::bump(txn, Area::HookScripts).await?;
                 tx.record(audit, None, json!({"script_name": name, "source_bytes": source.len()})).await?;

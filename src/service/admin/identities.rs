@@ -4,6 +4,7 @@ use crate::domain::ids::{IdentityId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::Identities;
 use crate::service::admin::user_rows::admin_user_row;
 use crate::service::admin::user_rows::{insert_password, primary_password, refresh_derived, snapshot, user_row};
@@ -23,7 +24,7 @@ use uuid::Uuid;
 fn duplicate(login_id: &LoginId) -> Error {
     Error::conflict(
         reason::DUPLICATED_IDENTITY,
-        format!("the {} `{}` is already used by a user", login_id.kind.as_str(), login_id.original),
+        format!("the {} {} is already used by a user", login_id.kind.as_str(), quoted(&login_id.original)),
     )
 }
 

@@ -4,6 +4,7 @@ use crate::domain::ids::{ApplicationId, ResourceId, ScopeId, TypedId};
 use crate::domain::oauth::{validate_resource_uri, validate_scope};
 use crate::domain::reason;
 use crate::domain::scope::AdminScope;
+use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Resources;
 use crate::service::admin::applications::app_row;
@@ -50,7 +51,7 @@ async fn resource_row(conn: &impl ConnectionTrait, uri: &str) -> Result<resource
         .filter(Expr::col(resource::Column::Uri).eq(uri))
         .one(conn)
         .await?
-        .ok_or_else(|| Error::not_found(reason::RESOURCE_NOT_FOUND, format!("no resource has the URI `{uri}`")))
+        .ok_or_else(|| Error::not_found(reason::RESOURCE_NOT_FOUND, format!("no resource has the URI {}", quoted(uri))))
 }
 
 fn fixed(r: &resource::Model) -> Result<()> {
@@ -179,7 +180,11 @@ impl Resources<'_> {
             .insert(txn)
             .await
             .map_err(|e| {
-                conflict_on_unique(e, reason::DUPLICATED_RESOURCE, format!("a resource with URI `{uri}` exists"))
+                conflict_on_unique(
+                    e,
+                    reason::DUPLICATED_RESOURCE,
+                    format!("a resource with URI {} exists", quoted(uri)),
+                )
             })?;
             tx.record(audit, None, json!({"resource_uri": uri})).await?;
             Ok(row.into())
@@ -246,7 +251,11 @@ impl Resources<'_> {
             .insert(txn)
             .await
             .map_err(|e| {
-                conflict_on_unique(e, reason::DUPLICATED_SCOPE, format!("`{uri}` already has the scope `{scope}`"))
+                conflict_on_unique(
+                    e,
+                    reason::DUPLICATED_SCOPE,
+                    format!("{} already has the scope {}", quoted(uri), quoted(scope)),
+                )
             })?;
             tx.record(audit, None, json!({"resource_uri": uri, "scope": scope})).await?;
             Ok(row.into())
@@ -266,7 +275,9 @@ impl Resources<'_> {
             .filter(Expr::col(resource_scope::Column::Scope).eq(scope))
             .one(conn)
             .await?
-            .ok_or_else(|| Error::not_found(reason::SCOPE_NOT_FOUND, format!("`{uri}` has no scope `{scope}`")))?;
+            .ok_or_else(|| {
+                Error::not_found(reason::SCOPE_NOT_FOUND, format!("{} has no scope {}", quoted(uri), quoted(scope)))
+            })?;
         Ok((res, row))
     }
 
@@ -397,7 +408,7 @@ impl Resources<'_> {
                 if !linked {
                     return Err(Error::invalid(
                         reason::RESOURCE_NOT_LINKED,
-                        format!("add the resource `{uri}` to `{client_id}` before granting its scopes"),
+                        format!("add the resource {} to {} before granting its scopes", quoted(uri), quoted(client_id)),
                     ));
                 }
                 let defined = resource_scope::Entity::find()
@@ -407,7 +418,7 @@ impl Resources<'_> {
                 let mut ids = Vec::with_capacity(scopes.len());
                 for s in scopes {
                     let found = defined.iter().find(|d| &d.scope == s).ok_or_else(|| {
-                        Error::not_found(reason::SCOPE_NOT_FOUND, format!("`{uri}` has no scope `{s}`"))
+                        Error::not_found(reason::SCOPE_NOT_FOUND, format!("{} has no scope {}", quoted(uri), quoted(s)))
                     })?;
                     ids.push(found.id);
                 }

@@ -4,6 +4,7 @@
 use crate::domain::ids::{GroupId, RoleId, TypedId, UserId};
 use crate::domain::key::validate_key;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::RolesGroups;
 use crate::service::admin::user_rows::admin_user_row;
@@ -65,10 +66,10 @@ impl Kind {
     fn duplicate(self, key: &str) -> Error {
         match self {
             Self::Role => {
-                Error::conflict(reason::ROLE_DUPLICATE_KEY, format!("a role with key `{key}` already exists"))
+                Error::conflict(reason::ROLE_DUPLICATE_KEY, format!("a role with key {} already exists", quoted(key)))
             }
             Self::Group => {
-                Error::conflict(reason::GROUP_DUPLICATE_KEY, format!("a group with key `{key}` already exists"))
+                Error::conflict(reason::GROUP_DUPLICATE_KEY, format!("a group with key {} already exists", quoted(key)))
             }
         }
     }
@@ -126,7 +127,7 @@ async fn by_keys(conn: &impl ConnectionTrait, kind: Kind, keys: &[String]) -> Re
     q.and_where(Expr::col((kind.table(), "key")).is_in(keys.to_vec()));
     let rows = fetch(conn, &q).await?;
     if let Some(missing) = keys.iter().find(|k| !rows.iter().any(|r| &r.key == *k)) {
-        return Err(kind.not_found(format!("`{missing}`")));
+        return Err(kind.not_found(quoted(missing).to_string()));
     }
     Ok(rows)
 }

@@ -4,6 +4,7 @@
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::oauth::AppType;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::Sessions;
 use crate::service::admin::user_rows::{admin_user_row, snapshot};
 use crate::service::admin::users::User;
@@ -107,7 +108,7 @@ impl Sessions<'_> {
                 let app = found.ok_or_else(|| {
                     Error::not_found(
                         reason::APPLICATION_NOT_FOUND,
-                        format!("no application has client ID `{client_id}`"),
+                        format!("no application has client ID {}", quoted(client_id)),
                     )
                 })?;
                 if app.kind == AppType::M2m {

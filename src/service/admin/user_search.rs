@@ -3,6 +3,7 @@
 use crate::domain::ids::{GroupId, RoleId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
 use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
@@ -260,7 +261,10 @@ impl Users<'_> {
             other => {
                 return Err(Error::invalid(
                     reason::GET_USERS_INVALID_ARGUMENT,
-                    format!("attributeName `{other}` is not supported: use email, phone_number or preferred_username"),
+                    format!(
+                        "attributeName {} is not supported: use email, phone_number or preferred_username",
+                        quoted(other)
+                    ),
                 ));
             }
         };

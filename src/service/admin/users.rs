@@ -5,6 +5,7 @@ use crate::domain::ids::{TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::password::check_policy;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::Users;
 use crate::service::admin::user_rows::admin_user_row;
 use crate::service::admin::user_rows::generate_password;
@@ -384,7 +385,7 @@ impl Users<'_> {
             other => {
                 return Err(Error::invalid(
                     reason::INVALID_CLAIM_NAME,
-                    format!("claim `{other}` cannot be verified: use email or phone_number"),
+                    format!("claim {} cannot be verified: use email or phone_number", quoted(other)),
                 ));
             }
         };

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::config::{HookConfig, is_script_name};
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::hooks::script::{ScriptEngine, ScriptError, ScriptLimits};
 use crate::service::{Error, Result, Services};
 use entity::hook_script;
@@ -204,7 +205,7 @@ impl Services {
         let Some(source) = self.hook_script_source(name).await? else {
             return Err(Error::not_found(
                 reason::HOOK_SCRIPT_NOT_FOUND,
-                format!("no hook script is named `{name}` (neither in the Admin API nor in hook.scripts_dir)"),
+                format!("no hook script is named {} (neither in the Admin API nor in hook.scripts_dir)", quoted(name)),
             ));
         };
         let event_id = event.get("id").and_then(Value::as_str).unwrap_or("test");

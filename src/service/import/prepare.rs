@@ -13,6 +13,7 @@ use crate::crypto::master_key::MasterKey;
 use crate::domain::attributes::{formatted_name, validate_custom, validate_standard};
 use crate::domain::login_id::LoginId;
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::store::time::micros;
 
 /// Which login ID finds an existing user (Authgear's `identifier`).
@@ -240,7 +241,7 @@ fn by_key(map: &HashMap<String, Uuid>, keys: &[String], what: &str) -> Result<Ve
     for k in keys {
         let id = map.get(k).ok_or_else(|| {
             let reason = if what == "role" { reason::ROLE_NOT_FOUND } else { reason::GROUP_NOT_FOUND };
-            RecordError::new(reason, format!("{what} `{k}` does not exist; create it first"))
+            RecordError::new(reason, format!("{what} {} does not exist; create it first", quoted(k)))
         })?;
         if !out.contains(id) {
             out.push(*id);

@@ -4,6 +4,7 @@
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{TypedId, UserId};
 use crate::domain::oauth::{AppType, redirect_uri_matches};
+use crate::domain::text::quoted;
 use crate::service::OAuth;
 use crate::service::account::login::IdpSession;
 use crate::service::oauth::error::OAuthError;
@@ -227,7 +228,10 @@ impl OAuth<'_> {
             None | Some("query") => {}
             Some("form_post") => req.form_post = true,
             Some(other) => {
-                return fail(rerr("invalid_request", format!("response_mode `{other}` is not supported")), &req);
+                return fail(
+                    rerr("invalid_request", format!("response_mode {} is not supported", quoted(other))),
+                    &req,
+                );
             }
         }
         match p.response_type.as_deref() {
@@ -235,7 +239,10 @@ impl OAuth<'_> {
             None => return fail(rerr("invalid_request", "response_type is required"), &req),
             Some(other) => {
                 return fail(
-                    rerr("unsupported_response_type", format!("response_type `{other}` is not supported; use code")),
+                    rerr(
+                        "unsupported_response_type",
+                        format!("response_type {} is not supported; use code", quoted(other)),
+                    ),
                     &req,
                 );
             }
@@ -255,7 +262,7 @@ impl OAuth<'_> {
         for s in p.scope.as_deref().unwrap_or("").split_ascii_whitespace() {
             let known = USER_SCOPES.contains(&s) || (first_party && (s == FULL_ACCESS || s == FULL_USERINFO));
             if !known {
-                return fail(rerr("invalid_scope", format!("the scope `{s}` is not supported")), &req);
+                return fail(rerr("invalid_scope", format!("the scope {} is not supported", quoted(s))), &req);
             }
             if s == "offline_access" && !app.grant_types.iter().any(|g| g == "refresh_token") {
                 continue;
@@ -278,7 +285,10 @@ impl OAuth<'_> {
                 return fail(rerr("invalid_request", "code_challenge_method must be S256; plain is refused"), &req);
             }
             (Some(_), Some(m)) => {
-                return fail(rerr("invalid_request", format!("code_challenge_method `{m}` is not supported")), &req);
+                return fail(
+                    rerr("invalid_request", format!("code_challenge_method {} is not supported", quoted(m))),
+                    &req,
+                );
             }
             (None, Some(_)) => {
                 return fail(rerr("invalid_request", "code_challenge_method without code_challenge"), &req);
@@ -293,7 +303,7 @@ impl OAuth<'_> {
             p.prompt.as_deref().unwrap_or("").split_ascii_whitespace().map(str::to_owned).collect();
         for v in &prompt {
             if !["none", "login", "consent", "select_account"].contains(&v.as_str()) {
-                return fail(rerr("invalid_request", format!("prompt `{v}` is not supported")), &req);
+                return fail(rerr("invalid_request", format!("prompt {} is not supported", quoted(v))), &req);
             }
         }
         if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {

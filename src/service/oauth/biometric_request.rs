@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::crypto::challenge::Purpose;
 use crate::crypto::device_jwt::{BIOMETRIC_REQUEST_TYP, DeviceJwt, DeviceJwtError};
 use crate::domain::ids::{TypedId, UserId};
+use crate::domain::text::quoted;
 use crate::service::admin::applications::Application;
 use crate::service::admin::identities::{BIOMETRIC, insert_keyed, keyed_identity};
 use crate::service::oauth::authorize::FULL_ACCESS;
@@ -129,7 +130,7 @@ impl OAuth<'_> {
             .iter()
             .find(|s| !crate::service::oauth::authorize::USER_SCOPES.contains(&s.as_str()) && *s != FULL_ACCESS)
         {
-            return Err(OAuthError::InvalidScope(format!("the scope `{s}` is not supported")));
+            return Err(OAuthError::InvalidScope(format!("the scope {} is not supported", quoted(s))));
         }
         if !["offline_access", FULL_ACCESS].iter().all(|r| scopes.iter().any(|s| s == r)) {
             return Err(OAuthError::InvalidScope("offline_access and full-access must be requested".into()));

@@ -2,6 +2,7 @@
 //! resources and scopes it is granted. The audit row goes through group commit.
 
 use crate::domain::oauth::AppType;
+use crate::domain::text::quoted;
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
 use crate::service::admin::signing_keys::AccessClaims;
@@ -47,7 +48,8 @@ impl OAuth<'_> {
         };
         let Some(granted) = self.applications().granted_scopes(app, uri).await? else {
             return Err(OAuthError::InvalidTarget(format!(
-                "`{uri}` is unknown or this client may not get tokens for it"
+                "{} is unknown or this client may not get tokens for it",
+                quoted(uri)
             )));
         };
         let scopes: Vec<String> = match scope.map(str::trim).filter(|s| !s.is_empty()) {
@@ -57,7 +59,9 @@ impl OAuth<'_> {
                     requested.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
                 if let Some(bad) = requested.iter().find(|s| !granted.contains(s)) {
                     return Err(OAuthError::InvalidScope(format!(
-                        "the scope `{bad}` is not granted to this client on `{uri}`"
+                        "the scope {} is not granted to this client on {}",
+                        quoted(bad),
+                        quoted(uri)
                     )));
                 }
                 let mut unique = requested;

@@ -3,6 +3,7 @@
 
 use crate::crypto::{b64, b64_decode};
 use crate::domain::reason;
+use crate::domain::text::quoted;
 use crate::service::{Error, Result};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, NullOrdering, Order, SelectStatement};
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect, Select, Value};
@@ -107,7 +108,7 @@ impl Cursor {
     pub fn decode(text: &str) -> Result<Self> {
         b64_decode(text)
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| Error::invalid(reason::INVALID_CURSOR, format!("`{text}` is not a valid cursor")))
+            .ok_or_else(|| Error::invalid(reason::INVALID_CURSOR, format!("{} is not a valid cursor", quoted(text))))
     }
 }
 

@@ -120,6 +120,9 @@ async fn nul_in_admin_api_arguments_and_variables_is_refused_before_anything_run
             assert!(status == 200 || status == 400, "{with_var} {status}");
             for e in res["errors"].as_array().into_iter().flatten() {
                 assert_ne!(e["extensions"]["code"], "INTERNAL", "{with_var}: {res:#}");
+                // A long bad value is quoted clipped, not echoed whole.
+                let message = e["message"].as_str().unwrap_or_default();
+                assert!(message.len() < 1_000, "{with_var}: a {}-byte message: {}", message.len(), &message[..120]);
             }
         }
         // A lone surrogate escaped in the JSON body, and in a GraphQL string literal.
