@@ -27,8 +27,15 @@ async fn a_page_of_100_users_with_relations_is_a_fixed_handful_of_queries() {
             after - before
         }
     };
-    let small = count(5).await;
-    let large = count(100).await;
+    // The fewest of three runs: a background job of the server (the outbox poller, a
+    // clean-up) may run a statement inside one measurement on a loaded machine; an N+1
+    // would show in all three.
+    let mut small = u64::MAX;
+    let mut large = u64::MAX;
+    for _ in 0..3 {
+        small = small.min(count(5).await);
+        large = large.min(count(100).await);
+    }
     // users, identities, authenticators, verified claims, direct roles, groups, and two
     // for effective roles: 8 queries, plus slack for a batch that a slow machine splits.
     assert!(large <= 11, "a page of 100 users ran {large} statements");
