@@ -217,6 +217,30 @@ export default (ev) => {
 }
 
 #[tokio::test]
+async fn module_state_that_outgrows_the_memory_limit_is_started_afresh() {
+    // Each run keeps another MiB in module state; 16 MiB cannot hold them all.
+    let e = one_thread(5000);
+    let src =
+        "const keep = []; export default () => { keep.push('x'.repeat(1 << 20) + keep.length); return keep.length; };";
+    let mut kept = 0;
+    for _ in 0..40 {
+        match e.run("grow.js", src, json!({}), "x").await {
+            Ok(n) if n == json!(kept + 1) => kept += 1,
+            Ok(n) => {
+                assert_eq!(n, json!(1), "after {kept} runs");
+                break;
+            }
+            Err(ScriptError::OutOfMemory) => {
+                assert_eq!(e.run("grow.js", src, json!({}), "x").await, Ok(json!(1)), "after {kept} runs");
+                break;
+            }
+            Err(other) => panic!("after {kept} runs: {other:?}"),
+        }
+    }
+    assert!((2..16).contains(&kept), "{kept} runs kept their state");
+}
+
+#[tokio::test]
 async fn fetch_is_limited_to_allowed_hosts() {
     let e = engine(2000);
     let refused =

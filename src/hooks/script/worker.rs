@@ -36,9 +36,11 @@ const MAX_LOG_LINES: u32 = 100;
 const MAX_OUTPUT: usize = 1024 * 1024;
 /// Most warm instances one thread keeps.
 const MAX_INSTANCES: usize = 16;
-/// Growth of the heap since the last collection that triggers one after a run (QuickJS
-/// also collects by itself as it allocates).
+/// Growth of the heap since the last collection that triggers one (QuickJS also collects
+/// by itself as it allocates).
 const GC_STEP: usize = 1024 * 1024;
+/// Successful runs between two looks at the heap (measuring it walks every object).
+const TIDY_EVERY: u64 = 64;
 
 /// The state of the run in progress, read by every instance's natives; `None` between runs.
 type RunSlot = Rc<RefCell<Option<Rc<RunState>>>>;
@@ -91,9 +93,12 @@ impl Vm {
         }
     }
 
-    /// After a successful run: collects when the heap has grown, and when warm instances
-    /// hold more than half the memory limit, drops them all.
+    /// After a successful run, every [`TIDY_EVERY`] runs: collects when the heap has grown,
+    /// and when warm instances hold more than half the memory limit, drops them all.
     fn tidy(&mut self, memory_limit: usize) {
+        if !self.runs.is_multiple_of(TIDY_EVERY) {
+            return;
+        }
         if self.heap() > self.collected_at.saturating_add(GC_STEP) {
             self.collect();
         }
