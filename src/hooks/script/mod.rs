@@ -4,10 +4,14 @@
 //! response, directly or through a promise. Before it runs, its TypeScript types are
 //! stripped (`typescript.rs`, with oxc); the result is cached by name and source hash.
 //! Runs happen on a small pool of threads, each with its own QuickJS runtime
-//! (`worker.rs`): a fresh context per run, a memory limit, a stack limit and an interrupt
-//! at the deadline. A script has no file system, no process, no imports and no timers;
-//! it has `console` (to the server log with the event ID) and `fetch` to the configured
-//! hosts only (`fetch.rs`).
+//! (`worker.rs`): a memory limit, a stack limit and an interrupt at the deadline. Each
+//! thread keeps scripts warm, as serverless platforms do: a script's module is evaluated
+//! once per thread (in its own context, with the globals of `prelude.js`) and a run only
+//! calls its default export, so module-level state may persist between runs on the same
+//! thread. A run that fails starts the script afresh, and so does a new source; scripts
+//! must not rely on state either way. A script has no file system, no process, no imports
+//! and no timers; it has `console` (to the server log with the event ID) and `fetch` to
+//! the configured hosts only (`fetch.rs`), both limited per run.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), authgraph::hooks::script::ScriptError> {
@@ -122,17 +126,23 @@ struct CompiledCache {
     map: Mutex<HashMap<CacheKey, Arc<str>>>,
 }
 
+/// A script ready to run: the SHA-256 of its source and its JavaScript.
+struct Compiled {
+    hash: [u8; 32],
+    js: Arc<str>,
+}
+
 /// Most compiled scripts kept.
 const CACHE_ENTRIES: usize = 256;
 
 impl CompiledCache {
-    fn get_or_compile(&self, name: &str, source: &str) -> Result<Arc<str>, ScriptError> {
+    fn get_or_compile(&self, name: &str, source: &str) -> Result<Compiled, ScriptError> {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, source.as_bytes());
         let mut hash = [0u8; 32];
         hash.copy_from_slice(digest.as_ref());
         let key = (name.to_owned(), hash);
         if let Some(js) = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-            return Ok(js.clone());
+            return Ok(Compiled { hash, js: js.clone() });
         }
         let js: Arc<str> = typescript::to_javascript(name, source).map_err(ScriptError::Syntax)?.into();
         let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -140,13 +150,15 @@ impl CompiledCache {
             map.clear();
         }
         map.insert(key, js.clone());
-        Ok(js)
+        Ok(Compiled { hash, js })
     }
 }
 
 struct Inner {
     limits: ScriptLimits,
     cache: Arc<CompiledCache>,
+    /// How many script threads run.
+    threads: usize,
     /// The pool's queue, started at the first run.
     queue: OnceLock<Mutex<Option<Sender<Job>>>>,
 }
@@ -172,7 +184,12 @@ fn pool_size() -> usize {
 impl ScriptEngine {
     /// An engine with these limits.
     pub fn new(limits: ScriptLimits) -> Self {
-        Self { inner: Arc::new(Inner { limits, cache: Arc::default(), queue: OnceLock::new() }) }
+        Self::with_threads(limits, pool_size())
+    }
+
+    /// An engine with `threads` script threads (tests use one, to know where a run goes).
+    fn with_threads(limits: ScriptLimits, threads: usize) -> Self {
+        Self { inner: Arc::new(Inner { limits, cache: Arc::default(), threads, queue: OnceLock::new() }) }
     }
 
     /// The limits of every run.
@@ -184,7 +201,7 @@ impl ScriptEngine {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(rx));
         let mut started = 0;
-        for i in 0..pool_size() {
+        for i in 0..self.inner.threads {
             let rx = rx.clone();
             let limits = self.inner.limits.clone();
             let cache = self.inner.cache.clone();
@@ -201,9 +218,9 @@ impl ScriptEngine {
     }
 
     /// Runs script `name` (its `source`) on `input`: strips its types, evaluates the
-    /// module, calls the default export with the event, awaits a returned promise, and
-    /// returns the result as JSON (`undefined` is `null`). `event_id` tags its console
-    /// output in the server log.
+    /// module (unless the thread has it warm already), calls the default export with the
+    /// event, awaits a returned promise, and returns the result as JSON (`undefined` is
+    /// `null`). `event_id` tags its console output in the server log.
     pub async fn run(
         &self,
         name: &str,

@@ -1,19 +1,28 @@
 //! One script thread: a QuickJS runtime with a memory limit, a stack limit and an
-//! interrupt at each run's deadline. Each run gets a fresh context (no state carries from
-//! one event to the next), the globals of `prelude.js`, and the compiled script.
-//! A run that times out, runs out of memory or panics gets the runtime replaced.
+//! interrupt at each run's deadline, and the scripts it keeps warm.
+//!
+//! A warm instance is one script (by name and source hash) in its own context: the
+//! natives, the globals of `prelude.js` and the module, evaluated once, with its default
+//! export kept. A run sets the run's state (what the natives read: script name, event ID,
+//! deadline, console and `fetch` counts), calls the export, awaits a promise, runs the
+//! jobs left queued, and clears the state; module-level state persists to the next run of
+//! that script on this thread, as in a serverless worker. Any failed run drops the
+//! script's instance, so its next run starts afresh; a new source replaces it; at most
+//! [`MAX_INSTANCES`] are kept (the least recently used goes). A run that times out, runs
+//! out of memory or panics gets the whole runtime replaced.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rquickjs::{Context, Ctx, Function, Module, Runtime, Value};
+use rquickjs::{Context, Ctx, Function, Module, Persistent, Runtime, Value};
 
 use super::fetch::{self, Fetcher, Reply};
-use super::{CompiledCache, Job, ScriptError, ScriptLimits};
+use super::{Compiled, CompiledCache, Job, ScriptError, ScriptLimits};
 
 const PRELUDE: &str = include_str!("prelude.js");
 /// Most QuickJS stack one run may use (the thread has more).
@@ -25,10 +34,36 @@ const MAX_LOG_CHARS: usize = 2000;
 const MAX_LOG_LINES: u32 = 100;
 /// Most bytes of a script's result as JSON.
 const MAX_OUTPUT: usize = 1024 * 1024;
+/// Most warm instances one thread keeps.
+const MAX_INSTANCES: usize = 16;
+/// Growth of the heap since the last collection that triggers one (QuickJS also collects
+/// by itself as it allocates).
+const GC_STEP: usize = 1024 * 1024;
+/// Successful runs between two looks at the heap (measuring it walks every object).
+const TIDY_EVERY: u64 = 64;
+
+/// The state of the run in progress, read by every instance's natives; `None` between runs.
+type RunSlot = Rc<RefCell<Option<Rc<RunState>>>>;
+
+/// One script kept warm: its context and its module's default export.
+struct Instance {
+    /// Declared before `ctx`: a value must be freed before its context and runtime.
+    handler: Persistent<Function<'static>>,
+    ctx: Context,
+    hash: [u8; 32],
+    /// When it last ran, in runs of this thread (for evicting the least recently used).
+    last_run: u64,
+}
 
 struct Vm {
+    /// Declared before `rt`: the instances' values and contexts go before the runtime.
+    instances: HashMap<String, Instance>,
     rt: Runtime,
     deadline: Rc<Cell<Instant>>,
+    slot: RunSlot,
+    runs: u64,
+    /// The heap's size after the last collection.
+    collected_at: usize,
 }
 
 impl Vm {
@@ -39,7 +74,38 @@ impl Vm {
         let deadline = Rc::new(Cell::new(Instant::now()));
         let d = deadline.clone();
         rt.set_interrupt_handler(Some(Box::new(move || Instant::now() >= d.get())));
-        Ok(Self { rt, deadline })
+        Ok(Self { instances: HashMap::new(), rt, deadline, slot: RunSlot::default(), runs: 0, collected_at: 0 })
+    }
+
+    fn heap(&self) -> usize {
+        usize::try_from(self.rt.memory_usage().malloc_size).unwrap_or(usize::MAX)
+    }
+
+    fn collect(&mut self) {
+        self.rt.run_gc();
+        self.collected_at = self.heap();
+    }
+
+    /// Drops script `name`'s instance, if any, and frees its context.
+    fn drop_instance(&mut self, name: &str) {
+        if self.instances.remove(name).is_some() {
+            self.collect();
+        }
+    }
+
+    /// After a successful run, every [`TIDY_EVERY`] runs: collects when the heap has grown,
+    /// and when warm instances hold more than half the memory limit, drops them all.
+    fn tidy(&mut self, memory_limit: usize) {
+        if !self.runs.is_multiple_of(TIDY_EVERY) {
+            return;
+        }
+        if self.heap() > self.collected_at.saturating_add(GC_STEP) {
+            self.collect();
+        }
+        if self.collected_at > memory_limit / 2 {
+            self.instances.clear();
+            self.collect();
+        }
     }
 }
 
@@ -51,6 +117,15 @@ struct RunState {
     log_lines: Cell<u32>,
     fetches: Cell<u32>,
     refused: RefCell<Option<String>>,
+}
+
+/// Clears the run slot when the run ends, however it ends.
+struct ClearSlot<'a>(&'a RunSlot);
+
+impl Drop for ClearSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() = None;
+    }
 }
 
 /// The thread's loop: runs jobs until the engine is dropped.
@@ -75,7 +150,7 @@ pub fn serve(jobs: Arc<Mutex<Receiver<Job>>>, limits: ScriptLimits, cache: Arc<C
         if vm.is_none() {
             vm = Vm::new(&limits).ok();
         }
-        let outcome = match &vm {
+        let outcome = match &mut vm {
             Some(vm) => {
                 std::panic::catch_unwind(AssertUnwindSafe(|| run(vm, &job, &fetcher, &cache, limits.memory_bytes)))
                     .unwrap_or_else(|_| Err(ScriptError::Unavailable("the script engine failed".to_owned())))
@@ -85,15 +160,21 @@ pub fn serve(jobs: Arc<Mutex<Receiver<Job>>>, limits: ScriptLimits, cache: Arc<C
         if matches!(outcome, Err(ScriptError::Timeout | ScriptError::OutOfMemory | ScriptError::Unavailable(_))) {
             // A fresh runtime, whatever state the stopped one was left in.
             vm = None;
-        } else if let Some(vm) = &vm {
-            vm.rt.run_gc();
+        } else if let Some(vm) = &mut vm {
+            if outcome.is_err() {
+                // Also frees what a module that failed to start left behind.
+                vm.instances.remove(&job.name);
+                vm.collect();
+            } else {
+                vm.tidy(limits.memory_bytes);
+            }
         }
         let _ = job.reply.send(outcome);
     }
 }
 
 fn run(
-    vm: &Vm,
+    vm: &mut Vm,
     job: &Job,
     fetcher: &Rc<Fetcher>,
     cache: &CompiledCache,
@@ -102,7 +183,7 @@ fn run(
     if Instant::now() >= job.deadline {
         return Err(ScriptError::Timeout);
     }
-    let js = cache.get_or_compile(&job.name, &job.source)?;
+    let compiled = cache.get_or_compile(&job.name, &job.source)?;
     vm.deadline.set(job.deadline);
     let state = Rc::new(RunState {
         name: job.name.clone(),
@@ -112,21 +193,81 @@ fn run(
         fetches: Cell::new(0),
         refused: RefCell::new(None),
     });
-    let ctx = Context::full(&vm.rt).map_err(|_| ScriptError::OutOfMemory)?;
-    let result = ctx.with(|ctx| {
-        let r = evaluate(&ctx, &js, job, &state, fetcher);
-        r.map_err(|e| classify(&ctx, e, &state))?
-    });
+    *vm.slot.borrow_mut() = Some(state.clone());
+    let slot = vm.slot.clone();
+    let _clear = ClearSlot(&slot);
+    vm.runs += 1;
+    let runs = vm.runs;
+    let result = match warm_instance(vm, job, &compiled, &state, fetcher) {
+        Ok(instance) => {
+            instance.last_run = runs;
+            instance.ctx.with(|ctx| {
+                let r = call(&ctx, &instance.handler, job, &state);
+                r.map_err(|e| classify(&ctx, e, &state))?
+            })
+        }
+        Err(e) => Err(e),
+    };
     // When QuickJS cannot even allocate the "out of memory" error it throws `null`, and
     // by now the garbage is freed; a heap still near the limit says the same.
-    let result = match result {
+    match result {
         Err(ScriptError::Thrown(m)) if m == THROWN_NULL || near_limit(&vm.rt, memory_limit) => {
             Err(ScriptError::OutOfMemory)
         }
         other => other,
+    }
+}
+
+/// Script `job.name`'s warm instance for this source: the one kept, or a new one (which
+/// replaces an instance of another source and, when the thread keeps the most, the least
+/// recently used one).
+fn warm_instance<'v>(
+    vm: &'v mut Vm,
+    job: &Job,
+    compiled: &Compiled,
+    state: &RunState,
+    fetcher: &Rc<Fetcher>,
+) -> Result<&'v mut Instance, ScriptError> {
+    if vm.instances.get(&job.name).is_some_and(|i| i.hash != compiled.hash) {
+        vm.drop_instance(&job.name);
+    }
+    if !vm.instances.contains_key(&job.name) {
+        if vm.instances.len() >= MAX_INSTANCES {
+            let oldest = vm.instances.iter().min_by_key(|(_, i)| i.last_run).map(|(n, _)| n.clone());
+            if let Some(oldest) = oldest {
+                vm.drop_instance(&oldest);
+            }
+        }
+        let ctx = Context::full(&vm.rt).map_err(|_| ScriptError::OutOfMemory)?;
+        let handler = ctx.with(|ctx| {
+            let r = start(&ctx, &job.name, &compiled.js, &vm.slot, fetcher);
+            r.map_err(|e| classify(&ctx, e, state))
+        })?;
+        let instance = Instance { handler, ctx, hash: compiled.hash, last_run: 0 };
+        vm.instances.insert(job.name.clone(), instance);
+    }
+    vm.instances.get_mut(&job.name).ok_or_else(|| ScriptError::Unavailable("a script instance vanished".to_owned()))
+}
+
+/// Readies a new context: the natives, the prelude and the module; returns its default
+/// export.
+fn start<'js>(
+    ctx: &Ctx<'js>,
+    name: &str,
+    js: &str,
+    slot: &RunSlot,
+    fetcher: &Rc<Fetcher>,
+) -> Result<Persistent<Function<'static>>, Fail> {
+    install_natives(ctx, slot, fetcher)?;
+    ctx.eval::<(), _>(PRELUDE)?;
+    let module = Module::declare(ctx.clone(), name, js)?;
+    let (module, done) = module.eval()?;
+    done.finish::<()>()?;
+    let default: Value = module.get("default")?;
+    let Some(handler) = default.into_function() else {
+        return Err(Fail::Script(ScriptError::NotAFunction));
     };
-    drop(ctx);
-    result
+    Ok(Persistent::save(ctx, handler))
 }
 
 /// What a thrown `null` reads as. A script that throws `null` itself is reported as out of
@@ -150,26 +291,26 @@ impl From<rquickjs::Error> for Fail {
     }
 }
 
-fn evaluate<'js>(
+/// One call of a warm instance's default export on the job's input, then the jobs its
+/// run left queued.
+fn call<'js>(
     ctx: &Ctx<'js>,
-    js: &str,
+    handler: &Persistent<Function<'static>>,
     job: &Job,
-    state: &Rc<RunState>,
-    fetcher: &Rc<Fetcher>,
+    state: &RunState,
 ) -> Result<Result<serde_json::Value, ScriptError>, Fail> {
-    install_natives(ctx, state, fetcher)?;
-    ctx.eval::<(), _>(PRELUDE)?;
-    let module = Module::declare(ctx.clone(), job.name.as_str(), js)?;
-    let (module, done) = module.eval()?;
-    done.finish::<()>()?;
-    let default: Value = module.get("default")?;
-    let Some(handler) = default.as_function() else {
-        return Err(Fail::Script(ScriptError::NotAFunction));
-    };
+    let handler = handler.clone().restore(ctx)?;
     let input = ctx.json_parse(job.input.as_str())?;
     let mut out: Value = handler.call((input,))?;
     if let Some(p) = out.clone().into_promise() {
         out = p.finish::<Value>()?;
+    }
+    // Promise jobs the run started and did not await run now, with this run's state,
+    // not in a later run (a later run may be another script's).
+    while ctx.execute_pending_job() {
+        if Instant::now() >= state.deadline {
+            return Err(Fail::Script(ScriptError::Timeout));
+        }
     }
     if out.is_undefined() {
         return Ok(Ok(serde_json::Value::Null));
@@ -241,10 +382,11 @@ fn classify(ctx: &Ctx<'_>, fail: Fail, state: &RunState) -> ScriptError {
     }
 }
 
-fn install_natives<'js>(ctx: &Ctx<'js>, state: &Rc<RunState>, fetcher: &Rc<Fetcher>) -> rquickjs::Result<()> {
+fn install_natives<'js>(ctx: &Ctx<'js>, slot: &RunSlot, fetcher: &Rc<Fetcher>) -> rquickjs::Result<()> {
     let globals = ctx.globals();
-    let s = state.clone();
+    let run = slot.clone();
     let log = Function::new(ctx.clone(), move |level: String, text: String| {
+        let Some(s) = run.borrow().clone() else { return };
         let n = s.log_lines.get();
         s.log_lines.set(n.saturating_add(1));
         if n > MAX_LOG_LINES {
@@ -261,23 +403,33 @@ fn install_natives<'js>(ctx: &Ctx<'js>, state: &Rc<RunState>, fetcher: &Rc<Fetch
         }
     })?;
     globals.set("__authgraph_log", log)?;
-    let s = state.clone();
+    let run = slot.clone();
     let fetch_one = fetcher.clone();
     let fetch =
         Function::new(ctx.clone(), move |url: String, method: String, headers: String, body: Option<String>| {
-            let n = s.fetches.get();
-            s.fetches.set(n.saturating_add(1));
-            let reply = if n >= fetch::MAX_CALLS {
-                Reply::Error(format!("fetch: a run may make at most {} requests", fetch::MAX_CALLS))
-            } else {
-                fetch_one.fetch(&url, &method, &headers, body, s.deadline)
+            let reply = match run.borrow().clone() {
+                None => Reply::Error("fetch: no run is in progress".to_owned()),
+                Some(s) => {
+                    let n = s.fetches.get();
+                    s.fetches.set(n.saturating_add(1));
+                    if n >= fetch::MAX_CALLS {
+                        Reply::Error(format!("fetch: a run may make at most {} requests", fetch::MAX_CALLS))
+                    } else {
+                        match fetch_one.fetch(&url, &method, &headers, body, s.deadline) {
+                            Reply::Refused(host) => {
+                                *s.refused.borrow_mut() = Some(host.clone());
+                                Reply::Refused(host)
+                            }
+                            other => other,
+                        }
+                    }
+                }
             };
             let v = match reply {
                 Reply::Response(v) => v,
                 Reply::Error(e) => serde_json::json!({ "error": e }),
                 Reply::Refused(host) => {
                     let msg = format!("fetch: the host `{host}` is not allowed (add it to hook.script_allowed_hosts)");
-                    *s.refused.borrow_mut() = Some(host);
                     serde_json::json!({ "error": msg })
                 }
             };
