@@ -227,6 +227,17 @@ async fn a_reauthentication_raises_the_events_as_a_reauth() {
     assert!(done.contains("otpauth:"), "back to adding an app: {done}");
 }
 
+/// The promotion's sign-up form at `url`, filled in.
+async fn promotion_form(browser: &Browser, url: &str) -> [(&'static str, String); 4] {
+    let (_, page) = browser.open(url).await.page();
+    [
+        ("csrf", hidden(&page, "csrf")),
+        ("flow", hidden(&page, "flow")),
+        ("login_id", "promoted@example.com".to_owned()),
+        ("password", PW.to_owned()),
+    ]
+}
+
 #[tokio::test]
 async fn a_promotion_raises_the_events_as_a_promote_for_the_anonymous_user() {
     use crate::anonymous_web::{api, promotion_code, promotion_request, web_app};
@@ -238,13 +249,7 @@ async fn a_promotion_raises_the_events_as_a_promote_for_the_anonymous_user() {
     assert_eq!(api(&browser.client, &app, "/api/anonymous_user/signup", body).await.0, 200);
     let code = promotion_code(&browser.client, &app, None).await;
     let flow = promotion_request(&rp, &code);
-    let (_, page) = browser.open(&flow.url).await.page();
-    let fields = [
-        ("csrf", hidden(&page, "csrf")),
-        ("flow", hidden(&page, "flow")),
-        ("login_id", "promoted@example.com".to_owned()),
-        ("password", PW.to_owned()),
-    ];
+    let fields = promotion_form(&browser, &flow.url).await;
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // Refused: the user stays anonymous, with no login ID.
     hooks.set("pre", refuse("Not yet", "finish the tutorial first"));
@@ -258,13 +263,7 @@ async fn a_promotion_raises_the_events_as_a_promote_for_the_anonymous_user() {
     hooks.set("pre", Answer::Json(json!({"is_allowed": true})));
     let code = promotion_code(&browser.client, &app, None).await;
     let flow = promotion_request(&rp, &code);
-    let (_, page) = browser.open(&flow.url).await.page();
-    let fields = [
-        ("csrf", hidden(&page, "csrf")),
-        ("flow", hidden(&page, "flow")),
-        ("login_id", "promoted@example.com".to_owned()),
-        ("password", PW.to_owned()),
-    ];
+    let fields = promotion_form(&browser, &flow.url).await;
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let cb = browser.submit("/signup", &fields).await.redirect();
     assert!(cb.contains("code="), "{cb}");

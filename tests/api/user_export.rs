@@ -464,6 +464,27 @@ async fn the_cli_streams_from_the_database() {
     assert!(!res.status.success());
 }
 
+/// The import job `id` of `app` once it has finished, through Authgear's endpoint.
+async fn finished_job(app: &TestApp, token: &str, id: &str) -> Value {
+    loop {
+        let job = app
+            .client
+            .get(format!("{}/_api/admin/users/import/{id}", app.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["result"]
+            .clone();
+        if job["status"] != "pending" && job["status"] != "running" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// What export writes, import reads back unchanged: the people above (TOTP, a second-factor
 /// email, roles, groups, attributes, a disabled user, a password) are exported with their
 /// hashes, imported into a fresh server, and exported again: the same records, and the
@@ -525,24 +546,7 @@ async fn an_export_imports_back_unchanged() {
     let id = res["result"]["id"].as_str().unwrap().to_owned();
     // bob (username) and cat (phone) have no email: the identifier must match the record,
     // so they are imported by their own identifiers in further runs.
-    let mut job;
-    loop {
-        job = b
-            .client
-            .get(format!("{}/_api/admin/users/import/{id}", b.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["result"]
-            .clone();
-        if job["status"] != "pending" && job["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let job = finished_job(&b, &token, &id).await;
     assert_eq!(job["summary"]["inserted"], 1, "{job:#}");
     for identifier in ["preferred_username", "phone_number"] {
         let d = b
@@ -608,23 +612,7 @@ async fn an_export_imports_back_unchanged() {
         .await
         .unwrap();
     let id = res["result"]["id"].as_str().unwrap().to_owned();
-    let job = loop {
-        let j = b
-            .client
-            .get(format!("{}/_api/admin/users/import/{id}", b.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["result"]
-            .clone();
-        if j["status"] != "pending" && j["status"] != "running" {
-            break j;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let job = finished_job(&b, &token, &id).await;
     assert_eq!(job["summary"]["failed"], 1, "{job:#}");
     assert_eq!(job["summary"]["inserted"], 1, "{job:#}");
     assert_eq!(job["details"][0]["errors"][0]["reason"], "DuplicatedIdentity", "{job:#}");

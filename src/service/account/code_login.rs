@@ -60,10 +60,6 @@ struct CodeSent {
     flow: String,
     iat: i64,
     link: bool,
-    /// A second factor: the user who passed the first, and its methods.
-    user: Option<Uuid>,
-    #[serde(default)]
-    first: Vec<String>,
     /// A first factor: the sign-in hooks' controls so far.
     #[serde(default)]
     ctl: SignInControls,
@@ -71,11 +67,8 @@ struct CodeSent {
     /// (`authentication.post_identified` ran for them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     identified: Option<Uuid>,
-    /// A second factor: how much a wrong code counts against the failed-code limit (the
-    /// first factor's hooks' `authentication.general` weight; 1 when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    weight: Option<Weight>,
-    /// A second factor: the step it ends (what passed before, the hooks' controls).
+    /// A second factor: the step it ends (the user, what passed before, the hooks'
+    /// controls and their `authentication.general` weight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mfa: Option<PasswordPassed>,
 }
@@ -84,7 +77,15 @@ impl CodeSent {
     /// How much a wrong code counts against the failed-code limit: the sign-in hooks'
     /// `authentication.general` weight.
     fn failure_weight(&self) -> Weight {
-        self.weight.unwrap_or_else(|| self.ctl.weight(RateGroup::General))
+        match &self.mfa {
+            Some(passed) => passed.weight.unwrap_or(Weight::ONE),
+            None => self.ctl.weight(RateGroup::General),
+        }
+    }
+
+    /// A second factor: the user who passed the first.
+    fn user(&self) -> Option<Uuid> {
+        self.mfa.as_ref().map(|m| m.user)
     }
 }
 
@@ -204,11 +205,8 @@ impl Account<'_> {
             flow: flow.to_owned(),
             iat: now().unix_timestamp(),
             link: channel == Channel::Email && self.config.oob_otp.email.mode == EmailOtpMode::LoginLink,
-            user: None,
-            first: Vec::new(),
             ctl,
             identified: known,
-            weight: None,
             mfa: None,
         };
         self.send_code(state, send, actor).await
@@ -245,11 +243,8 @@ impl Account<'_> {
             flow: flow.to_owned(),
             iat: now().unix_timestamp(),
             link: false,
-            user: Some(passed.user),
-            first: passed.first_amr(),
             ctl: SignInControls::default(),
             identified: None,
-            weight: passed.weight,
             mfa: Some(passed),
         };
         self.send_code(state, true, actor).await
@@ -259,7 +254,7 @@ impl Account<'_> {
     pub async fn resend_code(&self, pending: &str, flow: &str, actor: &Actor) -> Result<CodeChallenge, LoginError> {
         let mut state = self.code_sent(pending, flow)?;
         state.iat = now().unix_timestamp();
-        let send = match state.user {
+        let send = match state.user() {
             Some(_) => true,
             None => {
                 let key = if state.channel == Channel::Email { "email" } else { "phone" };
@@ -297,7 +292,7 @@ impl Account<'_> {
             channel: state.channel,
             link: state.link,
             not_sent,
-            second_factor: state.user.is_some(),
+            second_factor: state.user().is_some(),
             pending: self.seal(CODE_PURPOSE, &state),
         })
     }
@@ -321,7 +316,7 @@ impl Account<'_> {
             channel: state.channel,
             link: state.link,
             not_sent: None,
-            second_factor: state.user.is_some(),
+            second_factor: state.user().is_some(),
             pending: pending.to_owned(),
         })
     }
@@ -348,7 +343,7 @@ impl Account<'_> {
         }
         // The account lockout counts wrong codes of a known user, and refuses a locked one
         // before the code is looked at.
-        let known = match state.user {
+        let known = match state.user() {
             Some(u) => Some(UserId::from(u)),
             // Looked up only when the lockout counts codes: it costs two statements.
             None if !self.config.authentication_lockout.applies_to(LockoutMethod::OobOtp) => None,
@@ -366,10 +361,10 @@ impl Account<'_> {
         let checked = self.check_code(OtpPurpose::Login, &state.target, code).await?;
         if checked != CodeCheck::Accepted {
             self.count_weighted(&bucket, limit, weight).await?;
-            let step = if state.user.is_some() { "secondary" } else { "primary" };
+            let step = if state.user().is_some() { "secondary" } else { "primary" };
             let activity = format!("authentication.{step}.{}.failed", kind_of(state.channel));
             let audit = Audit { actor: actor.clone(), activity };
-            let user = state.user;
+            let user = state.user();
             self.audit_batch
                 .record(audit::row(&audit, user, json!({"target": mask(state.channel, &state.target)}), now()))
                 .await?;
@@ -434,11 +429,9 @@ impl Account<'_> {
         replaces: Option<SessionId>,
     ) -> Result<LoginOutcome, LoginError> {
         let t = now();
-        if let Some(user_id) = state.user {
-            let user = self.users().get(UserId::from(user_id)).await?.ok_or(LoginError::SecondFactorExpired)?;
+        if let Some(passed) = state.mfa {
+            let user = self.users().get(UserId::from(passed.user)).await?.ok_or(LoginError::SecondFactorExpired)?;
             self.check_may_sign_in(&user)?;
-            // Only a code sent by this version carries the step; one sent before is alone.
-            let passed = state.mfa.ok_or(LoginError::SecondFactorExpired)?;
             return self.after_second_factor(passed, &user, FactorKind::Oob(state.channel), actor, replaces, t).await;
         }
         let key = if state.channel == Channel::Email { "email" } else { "phone" };

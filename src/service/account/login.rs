@@ -181,11 +181,6 @@ impl PasswordPassed {
             pre_authenticated,
         }
     }
-
-    /// The methods proved so far.
-    pub(in crate::service) fn first_amr(&self) -> Vec<String> {
-        self.first.clone()
-    }
 }
 
 /// The first factor of a state sealed before its methods were: a password.
