@@ -600,11 +600,14 @@ async fn an_export_imports_back_unchanged() {
         {"type": "passkey", "claims": {}}]});
     let fine = json!({"email": "fay@example.com", "identities": [
         {"type": "oauth", "oauth": {"provider_alias": "gh", "provider_subject_id": "77"}}]});
+    // NUL in a provider profile (neither database can store it) fails its record only.
+    let hostile = json!({"email": "gil@example.com", "identities": [
+        {"type": "oauth", "oauth": {"provider_alias": "gh", "provider_subject_id": "78", "user_profile": {"name": "G\u{0}l"}}}]});
     let res: Value = b
         .client
         .post(format!("{}/_api/admin/users/import", b.url))
         .bearer_auth(&token)
-        .json(&json!({"upsert": false, "identifier": "email", "records": [other, fine]}))
+        .json(&json!({"upsert": false, "identifier": "email", "records": [other, fine, hostile]}))
         .send()
         .await
         .unwrap()
@@ -613,8 +616,9 @@ async fn an_export_imports_back_unchanged() {
         .unwrap();
     let id = res["result"]["id"].as_str().unwrap().to_owned();
     let job = finished_job(&b, &token, &id).await;
-    assert_eq!(job["summary"]["failed"], 1, "{job:#}");
+    assert_eq!(job["summary"]["failed"], 2, "{job:#}");
     assert_eq!(job["summary"]["inserted"], 1, "{job:#}");
+    assert_eq!(job["details"][2]["errors"][0]["reason"], "InvalidText", "{job:#}");
     assert_eq!(job["details"][0]["errors"][0]["reason"], "DuplicatedIdentity", "{job:#}");
     let fay = b
         .ok(

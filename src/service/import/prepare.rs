@@ -14,6 +14,7 @@ use crate::domain::attributes::{formatted_name, validate_custom, validate_standa
 use crate::domain::login_id::LoginId;
 use crate::domain::reason;
 use crate::domain::text::quoted;
+use crate::domain::text::{check_json_text, check_text};
 use crate::service::store::time::micros;
 
 /// Which login ID finds an existing user (Authgear's `identifier`).
@@ -124,6 +125,12 @@ fn oauth_accounts(config: &Config, rec: &ImportRecord) -> Result<(Vec<OAuthAccou
             Some(p @ Value::Object(_)) => p.clone(),
             _ => Value::Object(Map::new()),
         };
+        // Neither database stores NUL, and no profile needs control characters.
+        for v in [alias, subject] {
+            check_text("identities[].oauth", v).map_err(|e| RecordError::new(e.reason, e.message))?;
+        }
+        check_json_text("identities[].oauth.user_profile", &profile)
+            .map_err(|e| RecordError::new(e.reason, e.message))?;
         let key = format!("{alias}:{subject}");
         if out.iter().any(|a| a.key == key) {
             continue;
