@@ -24,6 +24,8 @@ pub struct Model {
     pub refresh_token_rotation: bool,
     /// `RS256`, `ES256` or `EdDSA`.
     pub access_token_alg: String,
+    /// The ID tokens' algorithm: `RS256`, `ES256` or `EdDSA`.
+    pub id_token_alg: String,
     /// May introspect tokens issued to other clients (a resource server).
     pub can_introspect_all_tokens: bool,
     pub created_at: i64,

@@ -29,6 +29,7 @@ mod m20261203_200000_create_user_imports;
 mod m20261203_300000_create_user_exports;
 mod m20261204_000000_add_session_identity_id;
 mod m20261204_100000_create_user_search_index;
+mod m20261205_000000_add_id_token_alg;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_300000_create_user_exports::Migration),
             Box::new(m20261204_000000_add_session_identity_id::Migration),
             Box::new(m20261204_100000_create_user_search_index::Migration),
+            Box::new(m20261205_000000_add_id_token_alg::Migration),
         ]
     }
 }

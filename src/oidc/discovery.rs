@@ -33,7 +33,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ALGORITHMS,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": crate::service::oauth::claims::supported_claims(),

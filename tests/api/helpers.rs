@@ -217,6 +217,12 @@ pub fn jwt_claims(jwt: &str) -> Value {
     serde_json::from_slice(&authgraph::crypto::b64_decode(payload).expect("base64url")).expect("JSON claims")
 }
 
+/// The decoded header of a JWT.
+pub fn jwt_header(jwt: &str) -> Value {
+    let header = jwt.split('.').next().expect("a JWT");
+    serde_json::from_slice(&authgraph::crypto::b64_decode(header).expect("base64url")).expect("JSON header")
+}
+
 /// Extra time a loaded CI machine (2 cores, dozens of servers in parallel) may take to
 /// schedule the server's poll and the check itself, on top of the bound a test claims.
 pub const LOAD_ALLOWANCE: Duration = Duration::from_secs(2);

@@ -198,3 +198,49 @@ async fn admin_revocation_ends_a_refresh_family() {
         .unwrap_err();
     assert!(format!("{err:?}").contains("invalid_grant"), "{err:?}");
 }
+
+/// An application may have its ID tokens signed with ES256 (OpenID Connect's
+/// `id_token_signed_response_alg`): discovery lists it, an RP that accepts ES256 verifies
+/// the token against the JWKS, one that accepts only RS256 refuses it, and the token still
+/// works as an `id_token_hint`.
+#[tokio::test]
+async fn an_application_may_sign_id_tokens_with_es256() {
+    use openidconnect::core::CoreJwsSigningAlgorithm;
+    let app = spawn_app().await;
+    app.create_user("erin@example.com", Some(PW)).await;
+    let (_, id) = spa(&app).await;
+    let d = app
+        .ok(
+            "mutation($c: String!) { updateApplication(input: {clientID: $c, idTokenSigningAlgorithm: ES256}) { application { idTokenSigningAlgorithm accessTokenSigningAlgorithm } } }",
+            json!({"c": id}),
+        )
+        .await;
+    assert_eq!(d["updateApplication"]["application"]["idTokenSigningAlgorithm"], "ES256");
+    assert_eq!(d["updateApplication"]["application"]["accessTokenSigningAlgorithm"], "RS256");
+    let discovery: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/openid-configuration", app.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["RS256", "ES256", "EdDSA"]));
+
+    let rp = crate::rp::relying_party(&app, &id, None, CB).await;
+    let browser = Browser::new(&app);
+    let http = http_client(reqwest::Client::new());
+    let f = start(&rp, &[], &[]);
+    let (_, page) = browser.open(&f.url).await.page();
+    let cb = browser.login(&page, "erin@example.com", PW).await.redirect();
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(param(&cb, "code").unwrap()))
+        .set_pkce_verifier(f.verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    let header = crate::helpers::jwt_header(&id_token.to_string());
+    assert_eq!(header["alg"], "ES256");
+    assert!(id_token.claims(&rp.id_token_verifier(), &f.nonce).is_err(), "an RS256-only RP refuses it");
+    let es256 = rp.id_token_verifier().set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let claims = id_token.claims(&es256, &f.nonce).unwrap();
+    assert_eq!(claims.audiences()[0].as_str(), id);
+
+    let f = start(&rp, &[], &[("prompt", "none"), ("id_token_hint", &id_token.to_string())]);
+    assert!(param(&browser.open(&f.url).await.redirect(), "code").is_some());
+}

@@ -52,6 +52,8 @@ pub struct AppSettings {
     pub refresh_token_rotation: Option<bool>,
     /// `RS256`, `ES256` or `EdDSA`.
     pub access_token_alg: Option<String>,
+    /// The ID tokens' algorithm: `RS256`, `ES256` or `EdDSA`.
+    pub id_token_alg: Option<String>,
     /// May introspect other clients' tokens (confidential clients only).
     pub can_introspect_all_tokens: Option<bool>,
 }
@@ -71,6 +73,7 @@ fn to_app(m: application::Model, secrets: Vec<SecretInfo>) -> Application {
         refresh_token_idle_timeout: m.refresh_token_idle_timeout,
         refresh_token_rotation: m.refresh_token_rotation,
         access_token_alg: m.access_token_alg,
+        id_token_alg: m.id_token_alg,
         can_introspect_all_tokens: m.can_introspect_all_tokens,
         secrets,
         created_at: time_of(m.created_at),
@@ -130,13 +133,14 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
     within(s.access_token_lifetime, 60, 86_400, "accessTokenLifetimeSeconds")?;
     within(s.refresh_token_lifetime, 300, 366 * 86_400, "refreshTokenLifetimeSeconds")?;
     within(s.refresh_token_idle_timeout, 300, 366 * 86_400, "refreshTokenIdleTimeoutSeconds")?;
-    if let Some(alg) = &s.access_token_alg
-        && !matches!(alg.as_str(), "RS256" | "ES256" | "EdDSA")
+    for (field, alg) in
+        [("accessTokenSigningAlgorithm", &s.access_token_alg), ("idTokenSigningAlgorithm", &s.id_token_alg)]
     {
-        return Err(Error::invalid(
-            reason::INVALID_ALGORITHM,
-            "accessTokenSigningAlgorithm must be RS256, ES256 or EdDSA",
-        ));
+        if let Some(alg) = alg
+            && !matches!(alg.as_str(), "RS256" | "ES256" | "EdDSA")
+        {
+            return Err(Error::invalid(reason::INVALID_ALGORITHM, format!("{field} must be RS256, ES256 or EdDSA")));
+        }
     }
     if s.can_introspect_all_tokens == Some(true) && !kind.has_secret() {
         return Err(Error::invalid(
@@ -184,7 +188,7 @@ pub(in crate::service) async fn app_row(conn: &impl ConnectionTrait, client_id: 
 }
 
 fn app_json(a: &application::Model) -> Value {
-    json!({"client_id": a.client_id, "name": a.name, "type": a.kind, "redirect_uris": a.redirect_uris, "grant_types": a.grant_types, "can_introspect_all_tokens": a.can_introspect_all_tokens})
+    json!({"client_id": a.client_id, "name": a.name, "type": a.kind, "redirect_uris": a.redirect_uris, "grant_types": a.grant_types, "can_introspect_all_tokens": a.can_introspect_all_tokens, "access_token_alg": a.access_token_alg, "id_token_alg": a.id_token_alg})
 }
 
 impl Applications<'_> {
@@ -243,6 +247,7 @@ impl Applications<'_> {
                     refresh_token_idle_timeout: Set(settings.refresh_token_idle_timeout.unwrap_or(30 * 86_400)),
                     refresh_token_rotation: Set(settings.refresh_token_rotation.unwrap_or(true)),
                     access_token_alg: Set(settings.access_token_alg.unwrap_or_else(|| "RS256".into())),
+                    id_token_alg: Set(settings.id_token_alg.unwrap_or_else(|| "RS256".into())),
                     can_introspect_all_tokens: Set(settings.can_introspect_all_tokens.unwrap_or(false)),
                     created_at: Set(t),
                     updated_at: Set(t),
@@ -308,6 +313,9 @@ impl Applications<'_> {
                 }
                 if let Some(v) = s.access_token_alg {
                     am.access_token_alg = Set(v);
+                }
+                if let Some(v) = s.id_token_alg {
+                    am.id_token_alg = Set(v);
                 }
                 if let Some(v) = s.can_introspect_all_tokens {
                     am.can_introspect_all_tokens = Set(v);
@@ -568,6 +576,8 @@ pub struct Application {
     pub refresh_token_rotation: bool,
     /// Access token signing algorithm.
     pub access_token_alg: String,
+    /// ID token signing algorithm.
+    pub id_token_alg: String,
     /// May introspect tokens issued to other clients; otherwise only its own.
     pub can_introspect_all_tokens: bool,
     /// Secrets, newest first (hints only).

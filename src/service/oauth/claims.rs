@@ -278,7 +278,11 @@ impl OAuth<'_> {
         claims.extend(scope_claims(to.user, scopes));
         claims.extend(authgear);
         self.finish_claims(to.user, to.app, &mut claims, TokenKind::IdToken).await?;
-        let key = self.keys.active("RS256").ok_or_else(|| Error::internal("no active RS256 signing key"))?;
+        let key = self
+            .keys
+            .active(&to.app.id_token_alg)
+            .or_else(|| self.keys.active("RS256"))
+            .ok_or_else(|| Error::internal("no active signing key"))?;
         Ok(key.sign("JWT", &Value::Object(claims))?)
     }
 
