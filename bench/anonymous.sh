@@ -6,7 +6,8 @@
 #   PIN=1 bench/anonymous.sh sqlite:///tmp/bench/anon.db [seconds] [connections] [count]
 #
 # Starts the release server (anonymous users on, no per-IP sign-up limit), creates a
-# native app with ES256 access tokens (and ID tokens unless ID_ALG says otherwise), signs up 2,000 device keys, then pre-signs COUNT
+# native app with ES256 access tokens (and ID tokens unless ID_ALG says otherwise), signs
+# up 2,000 device keys, then pre-signs COUNT
 # JWTs over fresh challenges (bench/anonymous_jwts.py; a challenge is used once) and
 # replays each once with wrk (bench/anonymous.lua). COUNT must exceed rate x seconds:
 # a run that runs out sends used challenges, counted as failed. With PIN=1 the server is
@@ -22,7 +23,7 @@ port=${PORT:-3912}
 export AUTHGRAPH_ANONYMOUS__ENABLED=true AUTHGRAPH_RATE_LIMITS__ANONYMOUS_SIGNUPS_PER_IP_PER_MINUTE=0
 # shellcheck source=bench/server.sh
 source bench/server.sh
-out=$(gql 'mutation { createApplication(input: {name: "bench", type: NATIVE, redirectURIs: ["com.example.bench:/cb"], accessTokenSigningAlgorithm: ES256, idTokenSigningAlgorithm: ${ID_ALG:-ES256}}) { application { clientID } } }' '{}')
+out=$(gql "mutation { createApplication(input: {name: \"bench\", type: NATIVE, redirectURIs: [\"com.example.bench:/cb\"], accessTokenSigningAlgorithm: ES256, idTokenSigningAlgorithm: ${ID_ALG:-ES256}}) { application { clientID } } }" '{}')
 client=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["createApplication"]["application"]["clientID"])' "$out")
 export BODIES="$work/bodies"
 python3 bench/anonymous_jwts.py "http://127.0.0.1:$port" "$client" 2000 "$count" 2 "$BODIES"

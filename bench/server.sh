@@ -1,5 +1,5 @@
 # Sourced by the load scripts (bench/tokens.sh, refresh.sh, login.sh) after they set `url`
-# and `port`: starts the release server on that database (BIN overrides the binary), waits
+# and `port` (and PUBLIC_URL, if not http://127.0.0.1:port): starts the release server on that database (BIN overrides the binary), waits
 # until it is ready, mints an Admin API token into TOKEN, defines `gql QUERY VARIABLES`,
 # and stops the server when the script exits. Leaves `bin`, `pid` and `work` set.
 # PIN=1 pins the server to core 0 and sets `load` to run the load generator on core 1
@@ -7,7 +7,7 @@
 bin=${BIN:-target/release/authgraph}
 work=$(mktemp -d)
 export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
-export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
+export AUTHGRAPH_PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:$port}"
 server_pin=() load=""
 if [ "${PIN:-}" = 1 ]; then server_pin=(taskset -c 0) load="taskset -c 1"; fi
 "${server_pin[@]}" "$bin" --listen "127.0.0.1:$port" serve 2>"$work/server.log" &

@@ -5,6 +5,7 @@ use crate::config::{LockoutMethod, LoginIdType};
 use crate::crypto::{b64, random_bytes, sha256};
 use crate::domain::ids::{SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
+use crate::domain::reason;
 use crate::service::Account;
 use crate::service::account::first_factor::FirstFactor;
 use crate::service::account::rate_limit::{Reservation, Weight};
@@ -593,13 +594,16 @@ impl Account<'_> {
                 .await?;
             end_sessions(txn, session_end::session(old.uuid()), t).await?;
         }
-        user::Entity::update_many()
+        // The row as it is now, for the audit row's snapshot, comes back with the change.
+        let row_now = user::Entity::update_many()
             .col_expr(user::Column::LastLoginAt, Expr::value(t))
             .filter(Expr::col(user::Column::Id).eq(user.id))
-            .exec(txn)
-            .await?;
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {} does not exist", user.id)))?;
         let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
-        let snap = crate::service::admin::user_rows::snapshot(&user_row(txn, user.id.uuid()).await?);
+        let snap = crate::service::admin::user_rows::snapshot(&row_now);
         let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
         tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
         self.telemetry.sign_in(amr.first().map_or("none", String::as_str));

@@ -169,6 +169,30 @@ impl Account<'_> {
     ) -> Result<CodeCheck> {
         let t = micros(now());
         let max = self.config.oob_otp.max_failed_attempts;
+        let code: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        let hash = self.code_hash(purpose, target, &code);
+        let live = |q: sea_orm::UpdateMany<otp_code::Entity>| {
+            q.filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
+                .filter(Expr::col(otp_code::Column::Target).eq(target))
+                .filter(Expr::col(otp_code::Column::ConsumedAt).is_null())
+                .filter(Expr::col(otp_code::Column::FailedAttempts).lt(max))
+                .filter(Expr::col(otp_code::Column::ExpiresAt).gt(t))
+        };
+        // The right code while it is live is used up in one statement. The database
+        // compares keyed digests (HMAC of target and code), which tell a timing observer
+        // nothing about the code.
+        let used = live(otp_code::Entity::update_many().col_expr(otp_code::Column::ConsumedAt, Expr::value(t)))
+            .filter(Expr::col(otp_code::Column::CodeHash).eq(hash.as_str()))
+            .exec(self.db.writer())
+            .await?;
+        if used.rows_affected == 1 {
+            // Bookkeeping for the fraud protection: a failure must not fail the sign-in.
+            if let Err(e) = self.sms_code_verified(purpose, target).await {
+                tracing::error!(cause = %e.describe(), "a used SMS code could not be marked verified");
+            }
+            return Ok(CodeCheck::Accepted);
+        }
+        // Not used up: no live code, the right one already used, or a wrong one.
         let Some(row) = otp_code::Entity::find()
             .filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
             .filter(Expr::col(otp_code::Column::Target).eq(target))
@@ -177,34 +201,15 @@ impl Account<'_> {
         else {
             return Ok(CodeCheck::Expired);
         };
-        if row.consumed_at.is_some() || row.expires_at <= t || row.failed_attempts >= max {
+        let right = ct_eq(hash.as_bytes(), row.code_hash.as_bytes());
+        if right || row.consumed_at.is_some() || row.expires_at <= t || row.failed_attempts >= max {
             return Ok(CodeCheck::Expired);
-        }
-        let code: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-        let right = ct_eq(self.code_hash(purpose, target, &code).as_bytes(), row.code_hash.as_bytes());
-        let live = |q: sea_orm::UpdateMany<otp_code::Entity>| {
-            q.filter(Expr::col(otp_code::Column::Id).eq(row.id))
-                .filter(Expr::col(otp_code::Column::ConsumedAt).is_null())
-                .filter(Expr::col(otp_code::Column::FailedAttempts).lt(max))
-                .filter(Expr::col(otp_code::Column::ExpiresAt).gt(t))
-        };
-        if right {
-            let used = live(otp_code::Entity::update_many().col_expr(otp_code::Column::ConsumedAt, Expr::value(t)))
-                .exec(self.db.writer())
-                .await?;
-            if used.rows_affected != 1 {
-                return Ok(CodeCheck::Expired);
-            }
-            // Bookkeeping for the fraud protection: a failure must not fail the sign-in.
-            if let Err(e) = self.sms_code_verified(purpose, target).await {
-                tracing::error!(cause = %e.describe(), "a used SMS code could not be marked verified");
-            }
-            return Ok(CodeCheck::Accepted);
         }
         let counted = live(
             otp_code::Entity::update_many()
                 .col_expr(otp_code::Column::FailedAttempts, Expr::col(otp_code::Column::FailedAttempts).add(1)),
         )
+        .filter(Expr::col(otp_code::Column::Id).eq(row.id))
         .exec(self.db.writer())
         .await?;
         if counted.rows_affected == 0 {

@@ -9,10 +9,10 @@ use crate::service::account::otp::Channel;
 use crate::service::admin::user_rows::{refresh_derived, snapshot, user_row};
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Audit, Result};
-use entity::{authenticator, verified_claim};
+use entity::{authenticator, user, verified_claim};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
-use serde_json::json;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TryInsertResult};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// The claim a channel verifies and the audit activity it writes.
@@ -41,31 +41,30 @@ impl Account<'_> {
             Channel::Email => "oob_otp_email",
             Channel::Sms => "oob_otp_sms",
         };
-        let verified = verified_claim::Entity::find()
-            .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
-            .filter(Expr::col(verified_claim::Column::Name).eq(claim))
-            .filter(Expr::col(verified_claim::Column::Value).eq(target))
-            .one(&self.db.conn)
-            .await?
-            .is_some();
-        if verified && !primary_oob {
-            return Ok(false);
-        }
         let t = micros(now());
         self.write(async |tx| {
             let txn = tx.conn();
-            let row = user_row(txn, user_id.uuid()).await?;
-            if !verified {
-                verified_claim::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    user_id: Set(user_id.uuid()),
-                    name: Set(claim.to_owned()),
-                    value: Set(target.to_owned()),
-                    created_at: Set(t),
-                }
-                .insert(txn)
+            // The claim first: whether it was verified already comes back with the insert.
+            let claim_row = verified_claim::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(user_id.uuid()),
+                name: Set(claim.to_owned()),
+                value: Set(target.to_owned()),
+                created_at: Set(t),
+            };
+            let inserted = verified_claim::Entity::insert(claim_row)
+                .on_conflict_do_nothing_on([
+                    verified_claim::Column::UserId,
+                    verified_claim::Column::Name,
+                    verified_claim::Column::Value,
+                ])
+                .exec_without_returning(txn)
                 .await?;
+            let newly = matches!(inserted, TryInsertResult::Inserted(n) if n > 0);
+            if !newly && !primary_oob {
+                return Ok(false);
             }
+            let row = user_row(txn, user_id.uuid()).await?;
             if primary_oob {
                 authenticator::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -86,7 +85,7 @@ impl Account<'_> {
                 .insert(txn)
                 .await?;
             }
-            let row = refresh_derived(txn, row).await?;
+            let row = flag_verified(txn, row, claim, target).await?;
             let audit = Audit { actor: actor.clone(), activity: activity.into() };
             tx.record(
                 &audit,
@@ -94,10 +93,32 @@ impl Account<'_> {
                 json!({"user": snapshot(&row), "claim_name": claim, "claim_value": target}),
             )
             .await?;
-            Ok(!verified)
+            Ok(newly)
         })
         .await
     }
+}
+
+/// The user's row once `claim` = `target` is verified. When the profile shows that very
+/// value, only its `…_verified` flag changes (one update); otherwise the derived claims are
+/// worked out again from the identities and verified claims.
+async fn flag_verified(txn: &impl ConnectionTrait, row: user::Model, claim: &str, target: &str) -> Result<user::Model> {
+    let flag = format!("{claim}_verified");
+    let attrs = &row.standard_attributes;
+    if attrs.get(claim).and_then(Value::as_str) != Some(target) {
+        return refresh_derived(txn, row).await;
+    }
+    if attrs.get(flag.as_str()).and_then(Value::as_bool) == Some(true) {
+        return Ok(row);
+    }
+    let mut attrs = attrs.clone();
+    if let Value::Object(m) = &mut attrs {
+        m.insert(flag, Value::Bool(true));
+    }
+    let mut am = row.into_active_model();
+    am.standard_attributes = Set(attrs);
+    am.updated_at = Set(micros(now()));
+    Ok(am.update(txn).await?)
 }
 
 /// Sealed between sending a verification code and checking it.
