@@ -103,49 +103,50 @@ impl OAuth<'_> {
         let jti = Uuid::now_v7().to_string();
         let offline = scopes.iter().any(|s| s == "offline_access");
 
+        let claim = || {
+            authorization_code::Entity::update_many()
+                .col_expr(authorization_code::Column::UsedAt, Expr::value(t))
+                .col_expr(authorization_code::Column::IssuedJti, Expr::value(jti.clone()))
+                .filter(Expr::col(authorization_code::Column::Id).eq(row.id))
+                .filter(Expr::col(authorization_code::Column::UsedAt).is_null())
+        };
         // Claiming the code and creating the grant are one unaudited unit of work: the
-        // audit log records the login, not each code exchange.
-        let claimed = self
-            .write_unaudited(async |tx| {
+        // audit log records the login, not each code exchange. Without a refresh token the
+        // claim is the only write, atomic as one statement.
+        let claimed = if !offline {
+            let claimed = claim().exec(self.db.writer()).await?;
+            (claimed.rows_affected == 1).then_some((row.idp_session_id, None))
+        } else {
+            // The grant's ID is the code's `issued_session_id` from the claim on.
+            let grant_id = Uuid::now_v7();
+            self.write_unaudited(async |tx| {
                 let txn = tx.conn();
-                let claimed = authorization_code::Entity::update_many()
-                    .col_expr(authorization_code::Column::UsedAt, Expr::value(t))
-                    .col_expr(authorization_code::Column::IssuedJti, Expr::value(jti.clone()))
-                    .filter(Expr::col(authorization_code::Column::Id).eq(row.id))
-                    .filter(Expr::col(authorization_code::Column::UsedAt).is_null())
+                let claimed = claim()
+                    .col_expr(authorization_code::Column::IssuedSessionId, Expr::value(grant_id))
                     .exec(txn)
                     .await?;
                 if claimed.rows_affected == 0 {
                     // A concurrent exchange of the same code won: nothing to write.
                     return Ok::<_, OAuthError>(None);
                 }
-                let (sid, refresh) = if offline {
-                    let grant = NewSession {
-                        kind: "offline_grant",
-                        user_id: user.id.uuid(),
-                        client_id: Some(app.client_id.clone()),
-                        idp_session_id: Some(row.idp_session_id),
-                        scopes: &scopes,
-                        amr: &amr,
-                        auth_time: row.auth_time,
-                        lifetime_seconds: app.refresh_token_lifetime,
-                        token_hash: None,
-                    }
-                    .row(t, actor)
-                    .insert(txn)
-                    .await?;
-                    authorization_code::Entity::update_many()
-                        .col_expr(authorization_code::Column::IssuedSessionId, Expr::value(grant.id))
-                        .filter(Expr::col(authorization_code::Column::Id).eq(row.id))
-                        .exec(txn)
-                        .await?;
-                    (grant.id, Some(insert_refresh_token(txn, grant.id, t).await?))
-                } else {
-                    (row.idp_session_id, None)
-                };
-                Ok(Some((sid, refresh)))
+                let mut grant = NewSession {
+                    kind: "offline_grant",
+                    user_id: user.id.uuid(),
+                    client_id: Some(app.client_id.clone()),
+                    idp_session_id: Some(row.idp_session_id),
+                    scopes: &scopes,
+                    amr: &amr,
+                    auth_time: row.auth_time,
+                    lifetime_seconds: app.refresh_token_lifetime,
+                    token_hash: None,
+                }
+                .row(t, actor);
+                grant.id = Set(grant_id);
+                grant.insert(txn).await?;
+                Ok(Some((grant_id, Some(insert_refresh_token(txn, grant_id, t).await?))))
             })
-            .await?;
+            .await?
+        };
         let Some((sid, refresh)) = claimed else {
             // A concurrent exchange of the same code won: treat this one as a replay.
             if let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.conn).await? {
