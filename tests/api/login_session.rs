@@ -244,3 +244,42 @@ async fn an_application_may_sign_id_tokens_with_es256() {
     let f = start(&rp, &[], &[("prompt", "none"), ("id_token_hint", &id_token.to_string())]);
     assert!(param(&browser.open(&f.url).await.redirect(), "code").is_some());
 }
+
+/// A code whose browser session ended before the exchange (the user logged out), or whose
+/// user was disabled since, gets no tokens; the logged-out one is not used up by trying.
+#[tokio::test]
+async fn a_code_after_logout_or_of_a_disabled_user_is_refused() {
+    let app = spawn_app().await;
+    let user = app.create_user("kim@example.com", Some(PW)).await;
+    let (rp, id) = spa(&app).await;
+    let browser = Browser::new(&app);
+    let f = start(&rp, &["offline_access"], &[]);
+    let cb = browser.authorize_with_login(&f.url, "kim@example.com", PW).await;
+    let code = param(&cb, "code").unwrap();
+    let (s, page) = browser.open("/oauth2/end_session").await.page();
+    assert_eq!(s, 200);
+    let (s, _) = browser
+        .submit("/logout", &[("csrf", &hidden(&page, "csrf")), ("request", &hidden(&page, "request"))])
+        .await
+        .page();
+    assert_eq!(s, 200);
+    let verifier = [("code_verifier", f.verifier.secret().as_str())];
+    let (s, body) = app.exchange_code(&code, CB, &id, None, &verifier).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(body["error_description"], "the user logged out", "{body}");
+    let (s, body) = app.exchange_code(&code, CB, &id, None, &verifier).await;
+    assert_eq!(body["error_description"], "the user logged out", "not used up: {s} {body}");
+
+    let f = start(&rp, &[], &[]);
+    let cb = browser.authorize_with_login(&f.url, "kim@example.com", PW).await;
+    let code = param(&cb, "code").unwrap();
+    app.ok(
+        "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true}) { user { id } } }",
+        json!({"u": user}),
+    )
+    .await;
+    let (s, body) = app.exchange_code(&code, CB, &id, None, &[("code_verifier", f.verifier.secret())]).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["error_description"], "the user is disabled or deleted", "{body}");
+}

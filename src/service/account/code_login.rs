@@ -13,7 +13,7 @@ use crate::domain::ids::{AuthenticatorId, SessionId, TypedId, UserId};
 use crate::domain::login_id::LoginId;
 use crate::domain::reason::BLOCKED_BY_FRAUD_PROTECTION;
 use crate::service::Account;
-use crate::service::account::first_factor::FirstFactor;
+use crate::service::account::first_factor::{FirstFactor, VerifiedByCode};
 use crate::service::account::login::PasswordPassed;
 use crate::service::account::login::{LoginError, LoginOutcome};
 use crate::service::account::otp::{Channel, CodeCheck, NotSent, OtpPurpose};
@@ -480,10 +480,14 @@ impl Account<'_> {
         let already = user.standard_attributes.get(flag.as_str()).and_then(serde_json::Value::as_bool) == Some(true)
             && user.standard_attributes.get(claim).and_then(serde_json::Value::as_str) == Some(value.as_str());
         // Once the sign-in went on (its hooks did not refuse it): the code proved the
-        // address, whatever step follows.
+        // address, whatever step follows; with the session when it starts now.
+        let verifies =
+            (created || !already).then(|| VerifiedByCode { channel: state.channel, value, primary_oob: created });
+        first.verifies = verifies.clone();
         let next = self.after_first_factor(&user, first, &state.flow, actor, replaces, t, ctl).await?;
-        if created || !already {
-            self.mark_verified(user.id, state.channel, &value, created, actor).await?;
+        let signed_in = matches!(next, LoginOutcome::SignedIn(..) | LoginOutcome::SignedInWithoutSecondFactor(..));
+        if let Some(v) = verifies.filter(|_| !signed_in) {
+            self.mark_verified(user.id, v.channel, &v.value, v.primary_oob, actor).await?;
         }
         Ok(next)
     }

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::config::MfaMode;
 use crate::domain::ids::{SessionId, TypedId};
 use crate::service::account::login::{LoginError, LoginOutcome, MFA_PURPOSE, PasswordPassed};
+use crate::service::account::otp::Channel;
 use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::users::User;
 use crate::service::events::sign_in::{AuthStep, FlowType, Identification, SignInSoFar};
@@ -35,6 +36,20 @@ pub(in crate::service) struct FirstFactor {
     /// `authentication.pre_authenticated` ran already (a sign-up runs it before the
     /// account is created, so that a refusal creates nothing).
     pub(in crate::service) pre_authenticated: bool,
+    /// A code proved this address: it is marked verified in the transaction that opens
+    /// the session (when another step follows instead, the caller marks it).
+    pub(in crate::service) verifies: Option<VerifiedByCode>,
+}
+
+/// An address a one-time code proved, to mark verified with the session.
+#[derive(Debug, Clone)]
+pub(in crate::service) struct VerifiedByCode {
+    /// Email or SMS.
+    pub(in crate::service) channel: Channel,
+    /// The address as the profile spells it.
+    pub(in crate::service) value: String,
+    /// A sign-up by code: the user also gets a primary OOB OTP authenticator for it.
+    pub(in crate::service) primary_oob: bool,
 }
 
 impl FirstFactor {
@@ -46,7 +61,7 @@ impl FirstFactor {
         how: Identification,
         keys: Vec<String>,
     ) -> Self {
-        Self { amr, authentication, how, keys, flow: FlowType::Login, pre_authenticated: false }
+        Self { amr, authentication, how, keys, flow: FlowType::Login, pre_authenticated: false, verifies: None }
     }
 
     /// A password that passed for a user identified by a typed login ID with `keys`.
@@ -110,7 +125,15 @@ impl Account<'_> {
         }
         let amr: Vec<&str> = first.amr.iter().map(String::as_str).collect();
         self.clear_lockout(user.id, actor).await?;
-        let (sess, token) = self.start_idp_session(user, actor, replaces, t, &amr).await?;
+        let (sess, token) = self
+            .write(async |tx| {
+                let opened = self.open_idp_session(tx, user, actor, replaces, t, &amr).await?;
+                if let Some(v) = &first.verifies {
+                    self.mark_verified_in(tx, user.id, v.channel, &v.value, v.primary_oob, actor).await?;
+                }
+                Ok::<_, crate::service::Error>(opened)
+            })
+            .await?;
         if self.config.mfa.mode == MfaMode::Required {
             return Ok(LoginOutcome::SignedInWithoutSecondFactor(Box::new(user.clone()), sess, token));
         }

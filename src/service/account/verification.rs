@@ -8,6 +8,7 @@ use crate::service::Account;
 use crate::service::account::otp::Channel;
 use crate::service::admin::user_rows::{refresh_derived, snapshot, user_row};
 use crate::service::store::time::{micros, now};
+use crate::service::unit_of_work::Tx;
 use crate::service::{Actor, Audit, Result};
 use entity::{authenticator, user, verified_claim};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -36,13 +37,27 @@ impl Account<'_> {
         primary_oob: bool,
         actor: &Actor,
     ) -> Result<bool> {
+        self.write(async |tx| self.mark_verified_in(tx, user_id, channel, target, primary_oob, actor).await).await
+    }
+
+    /// [`Self::mark_verified`] inside the caller's unit of work `tx` (a sign-in by code
+    /// marks the address verified in the transaction that opens its session).
+    pub(in crate::service) async fn mark_verified_in(
+        &self,
+        tx: &Tx,
+        user_id: UserId,
+        channel: Channel,
+        target: &str,
+        primary_oob: bool,
+        actor: &Actor,
+    ) -> Result<bool> {
         let (claim, activity) = claim_of(channel);
         let kind = match channel {
             Channel::Email => "oob_otp_email",
             Channel::Sms => "oob_otp_sms",
         };
         let t = micros(now());
-        self.write(async |tx| {
+        {
             let txn = tx.conn();
             // The claim first: whether it was verified already comes back with the insert.
             let claim_row = verified_claim::ActiveModel {
@@ -94,8 +109,7 @@ impl Account<'_> {
             )
             .await?;
             Ok(newly)
-        })
-        .await
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use crate::crypto::{b64, ct_eq, sha256};
 use crate::domain::ids::{SessionId, TypedId};
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
+use crate::service::admin::users::User;
 use crate::service::oauth::claims::IdTokenFor;
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
@@ -13,9 +14,9 @@ use crate::service::store::session_end::end_sessions;
 use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
-use entity::{authorization_code, revoked_token, session};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use entity::{authorization_code, revoked_token, session, user};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveModelTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -57,8 +58,15 @@ impl OAuth<'_> {
     ) -> std::result::Result<CodeTokens, OAuthError> {
         let invalid = |why: &str| OAuthError::InvalidGrant(why.to_owned());
         let digest = sha256(code.as_bytes()).to_vec();
-        let Some(row) = authorization_code::Entity::find()
-            .filter(Expr::col(authorization_code::Column::CodeHash).eq(digest))
+        // The code with its user, in one statement.
+        let to_user: RelationDef = authorization_code::Entity::belongs_to(user::Entity)
+            .from(authorization_code::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        let Some((row, user_row)) = authorization_code::Entity::find()
+            .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(digest))
+            .join(JoinType::LeftJoin, to_user)
+            .select_also(user::Entity)
             .one(&self.db.conn)
             .await?
         else {
@@ -90,25 +98,32 @@ impl OAuth<'_> {
             (None, Some(_)) => return Err(invalid("code_verifier given but the request had no code_challenge")),
             (None, None) => {}
         }
-        let user = match self.users().get(row.user_id.into()).await? {
+        let user = match user_row.map(User::from) {
             Some(u) if !u.is_disabled_at(now()) && !u.is_deactivated => u,
             _ => return Err(invalid("the user is disabled or deleted")),
         };
-        if !self.session_live(row.idp_session_id.into()).await? {
-            return Err(invalid("the user logged out"));
-        }
         let scopes = strings(&row.scopes);
         let amr = strings(&row.amr);
         let authgear = self.authgear_claims(&user).await?;
         let jti = Uuid::now_v7().to_string();
         let offline = scopes.iter().any(|s| s == "offline_access");
 
+        // The claim also checks that the browser session the code came from is live (the
+        // user did not log out since).
+        let session_live = Query::select()
+            .expr(Expr::val(1))
+            .from(session::Entity)
+            .and_where(Expr::col((session::Entity, session::Column::Id)).eq(row.idp_session_id))
+            .and_where(Expr::col((session::Entity, session::Column::RevokedAt)).is_null())
+            .and_where(Expr::col((session::Entity, session::Column::ExpiresAt)).gt(t))
+            .to_owned();
         let claim = || {
             authorization_code::Entity::update_many()
                 .col_expr(authorization_code::Column::UsedAt, Expr::value(t))
                 .col_expr(authorization_code::Column::IssuedJti, Expr::value(jti.clone()))
                 .filter(Expr::col(authorization_code::Column::Id).eq(row.id))
                 .filter(Expr::col(authorization_code::Column::UsedAt).is_null())
+                .filter(Expr::exists(session_live.clone()))
         };
         // Claiming the code and creating the grant are one unaudited unit of work: the
         // audit log records the login, not each code exchange. Without a refresh token the
@@ -148,10 +163,15 @@ impl OAuth<'_> {
             .await?
         };
         let Some((sid, refresh)) = claimed else {
-            // A concurrent exchange of the same code won: treat this one as a replay.
-            if let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.conn).await? {
-                self.revoke_code_grant(&row, actor).await?;
+            // Not claimed: a concurrent exchange of the same code won (a replay), or the
+            // session ended.
+            let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.conn).await? else {
+                return Err(invalid("unknown authorization code"));
+            };
+            if row.used_at.is_none() {
+                return Err(invalid("the user logged out"));
             }
+            self.revoke_code_grant(&row, actor).await?;
             return Err(invalid("this code was already used; the tokens it gave are revoked"));
         };
 
