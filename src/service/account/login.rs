@@ -25,7 +25,7 @@ use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result, Services};
 use entity::{authenticator, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -42,6 +42,8 @@ pub struct IdpSession {
     pub auth_time: i64,
     /// Authentication methods (`pwd`).
     pub amr: Vec<String>,
+    /// The user as read with a cookie's session (one statement for both), if it was.
+    pub user: Option<Box<User>>,
 }
 
 /// Why a login attempt failed. `Invalid` is deliberately one case for an unknown login
@@ -607,15 +609,22 @@ impl Account<'_> {
         let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
         tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
         self.telemetry.sign_in(amr.first().map_or("none", String::as_str));
-        Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr }, token))
+        Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr, user: None }, token))
     }
 
     /// The live browser session a cookie names, if any. Refreshes its last access at most
     /// once a minute, so that a busy browser does not write on every request.
     pub async fn idp_session(&self, token: &str, actor: &Actor) -> Result<Option<IdpSession>> {
         let digest = sha256(token.as_bytes()).to_vec();
-        let Some(row) =
-            session::Entity::find().filter(Expr::col(session::Column::TokenHash).eq(digest)).one(&self.db.conn).await?
+        // The session with its user, in one statement.
+        let to_user: RelationDef =
+            session::Entity::belongs_to(user::Entity).from(session::Column::UserId).to(user::Column::Id).into();
+        let Some((row, user_row)) = session::Entity::find()
+            .filter(Expr::col((session::Entity, session::Column::TokenHash)).eq(digest))
+            .join(JoinType::LeftJoin, to_user)
+            .select_also(user::Entity)
+            .one(&self.db.conn)
+            .await?
         else {
             return Ok(None);
         };
@@ -637,6 +646,7 @@ impl Account<'_> {
             user_id: row.user_id.into(),
             auth_time: row.auth_time,
             amr: strings(&row.amr),
+            user: user_row.map(|u| Box::new(User::from(u))),
         }))
     }
 

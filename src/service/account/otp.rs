@@ -85,6 +85,15 @@ pub enum CodeCheck {
 }
 
 impl Account<'_> {
+    /// The code row of `purpose` for `target`, if any (one per pair).
+    async fn code_row(&self, purpose: OtpPurpose, target: &str) -> Result<Option<otp_code::Model>> {
+        Ok(otp_code::Entity::find()
+            .filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
+            .filter(Expr::col(otp_code::Column::Target).eq(target))
+            .one(&self.db.conn)
+            .await?)
+    }
+
     fn code_hash(&self, purpose: OtpPurpose, target: &str, code: &str) -> String {
         self.mac_b64(&format!("otp-code:{}", purpose.as_str()), format!("{target}\0{code}").as_bytes())
     }
@@ -103,11 +112,7 @@ impl Account<'_> {
         let cfg = &self.config.oob_otp;
         let t = micros(now());
         // The cooldown first: a refused resend must not spend the messaging budget.
-        let existing = otp_code::Entity::find()
-            .filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
-            .filter(Expr::col(otp_code::Column::Target).eq(target))
-            .one(&self.db.conn)
-            .await?;
+        let existing = self.code_row(purpose, target).await?;
         let cooldown = cfg.resend_cooldown_seconds * 1_000_000;
         if let Some(row) = &existing
             && t - row.created_at < cooldown
@@ -193,12 +198,7 @@ impl Account<'_> {
             return Ok(CodeCheck::Accepted);
         }
         // Not used up: no live code, the right one already used, or a wrong one.
-        let Some(row) = otp_code::Entity::find()
-            .filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
-            .filter(Expr::col(otp_code::Column::Target).eq(target))
-            .one(&self.db.conn)
-            .await?
-        else {
+        let Some(row) = self.code_row(purpose, target).await? else {
             return Ok(CodeCheck::Expired);
         };
         let right = ct_eq(hash.as_bytes(), row.code_hash.as_bytes());
@@ -253,12 +253,7 @@ impl Account<'_> {
     /// `Accepted`; `Wrong(_)` while it is not approved yet; `Expired` when it is gone.
     pub(in crate::service) async fn take_approved_link(&self, purpose: OtpPurpose, target: &str) -> Result<CodeCheck> {
         let t = micros(now());
-        let Some(row) = otp_code::Entity::find()
-            .filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
-            .filter(Expr::col(otp_code::Column::Target).eq(target))
-            .one(&self.db.conn)
-            .await?
-        else {
+        let Some(row) = self.code_row(purpose, target).await? else {
             return Ok(CodeCheck::Expired);
         };
         if row.link_hash.is_none() || row.consumed_at.is_some() || row.expires_at <= t {

@@ -112,6 +112,6 @@ impl Account<'_> {
             Ok::<_, Error>(())
         })
         .await?;
-        Ok(IdpSession { id: sess.id, user_id, auth_time: t, amr })
+        Ok(IdpSession { id: sess.id, user_id, auth_time: t, amr, user: None })
     }
 }

@@ -37,6 +37,19 @@ impl Account<'_> {
         primary_oob: bool,
         actor: &Actor,
     ) -> Result<bool> {
+        // Nothing to write (and so no audit row for the unit of work) when the claim is
+        // verified already and no authenticator is added.
+        let (claim, _) = claim_of(channel);
+        let verified = verified_claim::Entity::find()
+            .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
+            .filter(Expr::col(verified_claim::Column::Name).eq(claim))
+            .filter(Expr::col(verified_claim::Column::Value).eq(target))
+            .one(&self.db.conn)
+            .await?
+            .is_some();
+        if verified && !primary_oob {
+            return Ok(false);
+        }
         self.write(async |tx| self.mark_verified_in(tx, user_id, channel, target, primary_oob, actor).await).await
     }
 
@@ -57,8 +70,8 @@ impl Account<'_> {
             Channel::Sms => "oob_otp_sms",
         };
         let t = micros(now());
+        let txn = tx.conn();
         {
-            let txn = tx.conn();
             // The claim first: whether it was verified already comes back with the insert.
             let claim_row = verified_claim::ActiveModel {
                 id: Set(Uuid::now_v7()),

@@ -365,7 +365,13 @@ impl OAuth<'_> {
         let none = req.has_prompt("none");
         let t = micros(now());
         let user = match sess {
-            Some(s) => self.users().get(s.user_id).await?.filter(|u| !u.is_disabled_at(now()) && !u.is_deactivated),
+            Some(s) => {
+                let user = match &s.user {
+                    Some(u) => Some((**u).clone()),
+                    None => self.users().get(s.user_id).await?,
+                };
+                user.filter(|u| !u.is_disabled_at(now()) && !u.is_deactivated)
+            }
             None => None,
         };
         let (Some(s), Some(user)) = (sess, user) else {
