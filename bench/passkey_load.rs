@@ -14,6 +14,8 @@
 //! of single requests and of whole sign-ins. URL must be the server's public URL
 //! (`http://localhost:PORT`): the relying-party ID and origin come from it.
 
+#![allow(clippy::unwrap_used)] // the test suite's authenticator, shared as it is
+
 #[path = "../tests/api/passkey_device.rs"]
 #[allow(dead_code)]
 mod passkey_device;

@@ -482,7 +482,7 @@ impl Account<'_> {
         // Once the sign-in went on (its hooks did not refuse it): the code proved the
         // address, whatever step follows; with the session when it starts now.
         let verifies =
-            (created || !already).then(|| VerifiedByCode { channel: state.channel, value, primary_oob: created });
+            (created || !already).then_some(VerifiedByCode { channel: state.channel, value, primary_oob: created });
         first.verifies = verifies.clone();
         let next = self.after_first_factor(&user, first, &state.flow, actor, replaces, t, ctl).await?;
         let signed_in = matches!(next, LoginOutcome::SignedIn(..) | LoginOutcome::SignedInWithoutSecondFactor(..));
