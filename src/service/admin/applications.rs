@@ -1,5 +1,6 @@
 //! Applications (OAuth clients) and their secrets.
 
+use crate::crypto::jwt::ALGORITHMS;
 use crate::crypto::{b64, ct_eq, random_bytes, sha256};
 use crate::domain::ids::{ApplicationId, ApplicationSecretId, TypedId};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
@@ -137,7 +138,7 @@ fn validate(kind: AppType, s: &AppSettings) -> Result<()> {
         [("accessTokenSigningAlgorithm", &s.access_token_alg), ("idTokenSigningAlgorithm", &s.id_token_alg)]
     {
         if let Some(alg) = alg
-            && !matches!(alg.as_str(), "RS256" | "ES256" | "EdDSA")
+            && !ALGORITHMS.contains(&alg.as_str())
         {
             return Err(Error::invalid(reason::INVALID_ALGORITHM, format!("{field} must be RS256, ES256 or EdDSA")));
         }

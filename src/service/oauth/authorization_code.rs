@@ -15,8 +15,8 @@ use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
 use entity::{authorization_code, revoked_token, session, user};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveModelTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -38,11 +38,9 @@ pub struct CodeTokens {
 impl OAuth<'_> {
     /// Whether a session (browser session or refresh-token grant) is still live.
     pub async fn session_live(&self, id: SessionId) -> Result<bool> {
-        let t = micros(now());
-        Ok(session::Entity::find_by_id(id)
-            .one(&self.db.conn)
-            .await?
-            .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > t))
+        let exists = Query::select().expr(Expr::exists(live_session(id.uuid(), micros(now())))).to_owned();
+        let row = self.db.conn.query_one(&exists).await?;
+        Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
     }
 
     /// Exchanges a code: checks client, redirect URI, PKCE verifier and expiry, marks the
@@ -110,13 +108,7 @@ impl OAuth<'_> {
 
         // The claim also checks that the browser session the code came from is live (the
         // user did not log out since).
-        let session_live = Query::select()
-            .expr(Expr::val(1))
-            .from(session::Entity)
-            .and_where(Expr::col((session::Entity, session::Column::Id)).eq(row.idp_session_id))
-            .and_where(Expr::col((session::Entity, session::Column::RevokedAt)).is_null())
-            .and_where(Expr::col((session::Entity, session::Column::ExpiresAt)).gt(t))
-            .to_owned();
+        let session_live = live_session(row.idp_session_id, t);
         let claim = || {
             authorization_code::Entity::update_many()
                 .col_expr(authorization_code::Column::UsedAt, Expr::value(t))
@@ -229,4 +221,15 @@ impl OAuth<'_> {
         })
         .await
     }
+}
+
+/// `SELECT 1` of session `id` if it is live at `t` (not revoked, not expired).
+fn live_session(id: Uuid, t: i64) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(session::Entity)
+        .and_where(Expr::col((session::Entity, session::Column::Id)).eq(id))
+        .and_where(Expr::col((session::Entity, session::Column::RevokedAt)).is_null())
+        .and_where(Expr::col((session::Entity, session::Column::ExpiresAt)).gt(t))
+        .to_owned()
 }

@@ -2,6 +2,7 @@
 //! and Authgear's `https://authgear.com/claims/user/*` claims.
 
 use crate::config::{ClaimSource, TokenKind};
+use crate::crypto::jwt::SigningKey;
 use crate::crypto::{b64, sha256};
 use crate::domain::ids::TypedId;
 use crate::service::OAuth;
@@ -12,6 +13,7 @@ use crate::service::oauth::authorize::{FULL_ACCESS, FULL_USERINFO};
 use crate::service::store::time::{now, time_of};
 use crate::service::{Actor, Error, Result};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 use uuid::Uuid;
 
 const PROFILE: [&str; 13] = [
@@ -151,6 +153,14 @@ pub(in crate::service) fn authgear_claims_with(user: &User, roles: Vec<String>) 
 }
 
 impl OAuth<'_> {
+    /// The active signing key of `alg` (an application's choice), else the RS256 one.
+    pub(in crate::service) fn signing_key(&self, alg: &str) -> Result<Arc<SigningKey>> {
+        self.keys
+            .active(alg)
+            .or_else(|| self.keys.active("RS256"))
+            .ok_or_else(|| Error::internal("no active signing key"))
+    }
+
     /// Authgear's user claims: effective role keys, anonymity, verification.
     pub(in crate::service) async fn authgear_claims(&self, user: &User) -> Result<Map<String, Value>> {
         Ok(authgear_claims_with(user, self.lookups().effective_role_keys(user.id).await?))
@@ -225,11 +235,7 @@ impl OAuth<'_> {
         authgear: &Map<String, Value>,
         jti: &str,
     ) -> Result<String> {
-        let key = self
-            .keys
-            .active(&app.access_token_alg)
-            .or_else(|| self.keys.active("RS256"))
-            .ok_or_else(|| Error::internal("no active signing key"))?;
+        let key = self.signing_key(&app.access_token_alg)?;
         let iat = now().unix_timestamp();
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(self.config.public_url()));
@@ -278,11 +284,7 @@ impl OAuth<'_> {
         claims.extend(scope_claims(to.user, scopes));
         claims.extend(authgear);
         self.finish_claims(to.user, to.app, &mut claims, TokenKind::IdToken).await?;
-        let key = self
-            .keys
-            .active(&to.app.id_token_alg)
-            .or_else(|| self.keys.active("RS256"))
-            .ok_or_else(|| Error::internal("no active signing key"))?;
+        let key = self.signing_key(&to.app.id_token_alg)?;
         Ok(key.sign("JWT", &Value::Object(claims))?)
     }
 

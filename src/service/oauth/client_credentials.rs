@@ -69,11 +69,7 @@ impl OAuth<'_> {
                 unique
             }
         };
-        let key = self
-            .keys
-            .active(&app.access_token_alg)
-            .or_else(|| self.keys.active("RS256"))
-            .ok_or_else(|| OAuthError::Server(Error::internal("no active signing key")))?;
+        let key = self.signing_key(&app.access_token_alg).map_err(OAuthError::Server)?;
         let iat = now().unix_timestamp();
         let claims = AccessClaims {
             iss: self.config.public_url(),
