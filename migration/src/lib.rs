@@ -30,6 +30,7 @@ mod m20261203_300000_create_user_exports;
 mod m20261204_000000_add_session_identity_id;
 mod m20261204_100000_create_user_search_index;
 mod m20261205_000000_add_id_token_alg;
+mod m20261206_000000_order_user_search_by_creation;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000000_add_session_identity_id::Migration),
             Box::new(m20261204_100000_create_user_search_index::Migration),
             Box::new(m20261205_000000_add_id_token_alg::Migration),
+            Box::new(m20261206_000000_order_user_search_by_creation::Migration),
         ]
     }
 }

@@ -95,8 +95,9 @@ pub struct ExportUsersInput {
     pub format: UserExportFormat,
     /// CSV columns (CSV only); default: the columns listed in the README.
     pub csv: Option<UserExportCsvInput>,
-    /// Only users the `users` list's keyword matches: a user ID or login ID exactly, or a
-    /// prefix of an email, username, phone number or name.
+    /// Only users the `users` list's keyword matches: a user ID or login ID exactly, any
+    /// part of an email, username, phone number or name (three or more characters) or
+    /// their beginning (one or two).
     pub search_keyword: Option<String>,
     /// Only users with all these effective roles.
     pub role_keys: Option<Vec<String>>,

@@ -294,3 +294,161 @@ async fn imported_users_are_searchable() {
     assert_eq!(search(&app, "ted17@").await.len(), 1);
     assert_eq!(search(&app, "bulk person 29").await.len(), 1);
 }
+
+/// Runs an import of `records` through Authgear's endpoint to completion.
+async fn import(app: &TestApp, records: Vec<Value>) {
+    let token = app.token(&["user:write", "user:read"]);
+    let n = records.len();
+    let body = json!({"identifier": "email", "records": records}).to_string();
+    let res: Value = app
+        .client
+        .post(format!("{}/_api/admin/users/import", app.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = res["result"]["id"].as_str().expect("an import job").to_owned();
+    for _ in 0..600 {
+        let j: Value = app
+            .client
+            .get(format!("{}/_api/admin/users/import/{id}", app.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !matches!(j["result"]["status"].as_str(), Some("pending" | "running")) {
+            assert_eq!(j["result"]["status"], "completed", "{j:#}");
+            assert_eq!(j["result"]["summary"]["inserted"], n, "{j:#}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the import did not finish");
+}
+
+/// Every page of `users(searchKeyword:)` walked forward (`first`/`after`) or backward
+/// (`last`/`before`) with `extra` arguments, as node IDs in list order.
+async fn walk(app: &TestApp, kw: &str, extra: &str, page: i64, backward: bool) -> Vec<String> {
+    let (size, cursor, more, next) = if backward {
+        ("last", "before", "hasPreviousPage", "startCursor")
+    } else {
+        ("first", "after", "hasNextPage", "endCursor")
+    };
+    let q = format!(
+        "query($k: String, $n: Int, $c: String) {{ users(searchKeyword: $k, {size}: $n, {cursor}: $c{extra}) {{ pageInfo {{ {more} {next} }} edges {{ node {{ id }} }} }} }}"
+    );
+    let mut ids: Vec<String> = Vec::new();
+    let mut at = Value::Null;
+    loop {
+        let d = app.ok(&q, json!({"k": kw, "n": page, "c": at})).await;
+        let page: Vec<String> = d["users"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        if backward {
+            ids.splice(0..0, page);
+        } else {
+            ids.extend(page);
+        }
+        if d["users"]["pageInfo"][more] == false {
+            return ids;
+        }
+        at = d["users"]["pageInfo"][next].clone();
+    }
+}
+
+#[tokio::test]
+async fn substring_pages_follow_creation_order_across_seconds_ties_and_distant_dates() {
+    // Users created at chosen times with chosen IDs: ties within one microsecond (ordered
+    // by ID), several in one second, seconds apart, before 1970 and beyond the index's
+    // clamped range of seconds (before 1717 and after 2223). The index keeps one second's
+    // users in arrival order, so the records arrive in an order unlike the list's.
+    let times = [
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:00.000001Z",
+        "2026-01-01T00:00:00.5Z",
+        "2026-01-01T00:00:00.999999Z",
+        "2026-01-01T00:00:01Z",
+        "2026-01-01T00:00:03Z",
+        "2026-04-01T12:00:00Z",
+        "1969-12-31T23:59:59.5Z",
+        "1969-12-31T23:59:58Z",
+        "1900-06-01T00:00:00Z",
+        "1500-01-01T00:00:00Z",
+        "1200-01-01T00:00:00Z",
+        "2300-01-01T00:00:00Z",
+        "2400-01-01T00:00:00Z",
+        "2400-01-01T00:00:00Z",
+    ];
+    let mut records = Vec::new();
+    let mut expected: Vec<(i128, String, String)> = Vec::new();
+    for round in 0..3 {
+        for (i, t) in times.iter().enumerate() {
+            let k = round * times.len() + i;
+            // IDs in an order unrelated to k, so ties are broken by something else than arrival.
+            let sub = format!("{:08x}-0000-4000-8000-{:012x}", (k * 7919) % 1000, k);
+            let matching = k % 3 != 2;
+            let email = format!("{}-{k:02}@order.example", if matching { "wanted" } else { "other" });
+            records.push(json!({"sub": sub, "email": email, "created_at": t}));
+            if matching {
+                let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
+                expected.push((at.unix_timestamp_nanos() / 1000, sub.clone(), String::new()));
+            }
+        }
+    }
+    records.reverse();
+    let app = spawn_app().await;
+    import(&app, records).await;
+    // Node IDs of the expected users, newest first (ties by ID, descending).
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    let all = walk(&app, "", "", 100, false).await;
+    for e in &mut expected {
+        let raw = e.1.clone();
+        e.2 = all
+            .iter()
+            .find(|id| authgraph::graphql::node::decode_any(id).unwrap().1.to_string() == raw)
+            .unwrap()
+            .clone();
+    }
+    let newest_first: Vec<String> = expected.iter().map(|e| e.2.clone()).collect();
+    let oldest_first: Vec<String> = newest_first.iter().rev().cloned().collect();
+    assert_eq!(newest_first.len(), 34);
+    for page in [1, 2, 5, 7, 100] {
+        assert_eq!(walk(&app, "wanted-", "", page, false).await, newest_first, "forward, pages of {page}");
+        assert_eq!(walk(&app, "wanted-", "", page, true).await, newest_first, "backward, pages of {page}");
+        let asc = ", sortDirection: ASC";
+        assert_eq!(walk(&app, "WANTED", asc, page, false).await, oldest_first, "ascending, pages of {page}");
+        assert_eq!(walk(&app, "WANTED", asc, page, true).await, oldest_first, "ascending backward, pages of {page}");
+        // Another filter takes the general plan: the same list.
+        let enabled = ", isDisabled: false";
+        assert_eq!(walk(&app, "wanted-", enabled, page, false).await, newest_first, "general plan, pages of {page}");
+    }
+    // An exact user ID or login ID still matches on this path, and only that user.
+    let (node, raw) = (&expected[3].2, &expected[3].1);
+    assert_eq!(walk(&app, raw, "", 10, false).await, vec![node.clone()]);
+    assert_eq!(walk(&app, "wanted-04@order.example", "", 10, false).await.len(), 1);
+    assert_eq!(walk(&app, "nobody-at-all", "", 10, false).await, Vec::<String>::new());
+
+    // An upgrade: the migration rebuilds the index of existing users in creation order
+    // (back to the first version of the index, then forward again).
+    use migration::MigratorTrait;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let applied = migration::Migrator::get_applied_migrations(&db).await.unwrap();
+    let n = applied.iter().rev().position(|m| m.name() == "m20261206_000000_order_user_search_by_creation").unwrap();
+    migration::Migrator::down(&db, Some(u32::try_from(n + 1).unwrap())).await.unwrap();
+    migration::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(walk(&app, "wanted-", "", 5, false).await, newest_first, "after the rebuild");
+    assert_eq!(walk(&app, "wanted-", ", sortDirection: ASC", 3, true).await, oldest_first, "after the rebuild");
+}

@@ -33,8 +33,9 @@ pub struct UserQuery;
 
 #[Object]
 impl UserQuery {
-    /// Lists users. The keyword matches a user ID or a login ID exactly, or a prefix of an
-    /// email, username, phone number or name, case-insensitively. Role and group filters
+    /// Lists users. The keyword matches a user ID or a login ID exactly, any part of an
+    /// email, username, phone number or name (three or more characters) or their beginning
+    /// (one or two), case-insensitively. Role and group filters
     /// require every key listed (roles count directly or through groups). Needs `user:read`.
     #[graphql(
         requires_scopes = "user:read",

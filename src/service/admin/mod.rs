@@ -22,4 +22,5 @@ pub mod user_export;
 pub(in crate::service) mod user_keyword;
 pub(in crate::service) mod user_rows;
 pub mod user_search;
+pub(in crate::service) mod user_search_ordered;
 pub mod users;

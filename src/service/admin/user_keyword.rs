@@ -53,8 +53,18 @@ impl Keyword {
         self.lower.chars().count() >= SUBSTRING_MIN_CHARS
     }
 
+    /// The login ID unique keys an exact match compares with.
+    pub(in crate::service) fn login_keys(&self) -> &[String] {
+        &self.login_keys
+    }
+
+    /// The keyword read as a user ID.
+    pub(in crate::service) fn exact_id(&self) -> Option<Uuid> {
+        self.exact_id
+    }
+
     /// The keyword as one FTS5 phrase: with the trigram tokenizer, a substring match.
-    fn fts_phrase(&self) -> String {
+    pub(in crate::service) fn fts_phrase(&self) -> String {
         format!("\"{}\"", self.lower.replace('"', "\"\""))
     }
 

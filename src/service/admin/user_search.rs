@@ -50,6 +50,17 @@ pub struct UserFilter {
     pub ascending: bool,
 }
 
+impl UserFilter {
+    /// Whether the keyword is the only filter.
+    fn only_keyword(&self) -> bool {
+        self.role_keys.is_empty()
+            && self.group_keys.is_empty()
+            && self.is_disabled.is_none()
+            && self.direct_role.is_none()
+            && self.direct_group.is_none()
+    }
+}
+
 fn has_role(key: &str) -> Condition {
     let direct = subquery("user_roles", "user_id")
         .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
@@ -138,7 +149,11 @@ impl Users<'_> {
             kind: SortKind::Time,
         };
         let mut models = None;
-        if self.keyword_plan(f).await? == KeywordPlan::PerRow {
+        let keyword = Keyword::parse(f.keyword.as_deref());
+        if let Some(kw) = keyword.as_ref().filter(|_| f.sort == UserSort::CreatedAt && f.only_keyword()) {
+            models = self.search_in_creation_order(kw, &ks, &plan).await?;
+        }
+        if models.is_none() && self.keyword_plan(f).await? == KeywordPlan::PerRow {
             // A broad keyword: test each row while walking users in sort order, but only
             // the next `search_walk_window` of them, as a range of the sort index that
             // ends before the row just past the window: the walk stops at a full page.

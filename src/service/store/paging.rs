@@ -190,6 +190,14 @@ impl Keyset {
         }
     }
 
+    /// The sort value of a cursor of this time-sorted, non-nullable list (microseconds).
+    pub(in crate::service) fn time_value(&self, c: &Cursor) -> Result<i64> {
+        match self.value(c)? {
+            Some(Value::BigInt(Some(v))) => Ok(v),
+            _ => Err(Cursor::foreign()),
+        }
+    }
+
     /// `(col, id) > (v, id)` (or `<`): a row-value comparison that both databases turn
     /// into an index range, so that deep pages cost as little as the first.
     fn row_cmp(&self, v: Value, id: Value, greater: bool) -> Expr {

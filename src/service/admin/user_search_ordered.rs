@@ -1,0 +1,128 @@
+//! SQLite: a substring keyword's page of users in creation order straight from the FTS5
+//! index, whose row IDs follow creation time (`bucket × 2^30 + slot`, the bucket being the
+//! second of `created_at`; migration `m20261206_000000_order_user_search_by_creation`).
+//!
+//! The index yields matches in row-ID order and stops early, so a page costs about as
+//! much for a keyword of 100,000 clustered matches as for one of 100: the first statement
+//! part takes the page's `n` matches nearest the start in row-ID order; every match from
+//! there up to the end of the bucket of the last of them is then gathered (a bucket's
+//! rows are in arrival order, not in list order) and sorted by (`created_at`, `id`). All
+//! matches before that bucket come earlier in the list than any match after it, so the
+//! first `n` of the sorted gathering are exactly the page.
+
+use crate::service::Result;
+use crate::service::Users;
+use crate::service::admin::user_keyword::Keyword;
+use crate::service::store::paging::{Keyset, Plan};
+use entity::user;
+use sea_orm::{DbBackend, EntityTrait, Statement, Value};
+use uuid::Uuid;
+
+/// Row IDs of one second of creation time.
+const SLOTS: i64 = 1 << 30;
+
+/// The bucket of a creation time (microseconds): its second, truncated toward zero and
+/// clamped, exactly as the migration's triggers compute it.
+fn bucket(created_at: i64) -> i64 {
+    (created_at / 1_000_000).clamp(-8_000_000_000, 8_000_000_000)
+}
+
+fn first_row_id(created_at: i64) -> i64 {
+    bucket(created_at) * SLOTS
+}
+
+fn last_row_id(created_at: i64) -> i64 {
+    bucket(created_at) * SLOTS + SLOTS - 1
+}
+
+/// A bound of the list: rows strictly beyond `(created_at, id)` on one side.
+struct Bound {
+    created_at: i64,
+    id: Uuid,
+}
+
+impl Users<'_> {
+    /// The users of one page of a keyword search in creation order (`limit + 1` rows at
+    /// most, in the page's fetch order), or `None` when this path does not apply: not
+    /// SQLite, a keyword shorter than a trigram, or other filters than the keyword.
+    pub(in crate::service) async fn search_in_creation_order(
+        &self,
+        kw: &Keyword,
+        ks: &Keyset,
+        plan: &Plan,
+    ) -> Result<Option<Vec<user::Model>>> {
+        if self.backend() != DbBackend::Sqlite || !kw.is_substring() {
+            return Ok(None);
+        }
+        let bound = |c: &Option<crate::service::store::paging::Cursor>| -> Result<Option<Bound>> {
+            c.as_ref().map(|c| Ok(Bound { created_at: ks.time_value(c)?, id: c.id })).transpose()
+        };
+        // `upper`: rows before it in creation order; `lower`: rows after it.
+        let (upper, lower) = if ks.desc {
+            (bound(&plan.after)?, bound(&plan.before)?)
+        } else {
+            (bound(&plan.before)?, bound(&plan.after)?)
+        };
+        let newest_first = ks.desc != plan.backward;
+        let n = plan.limit + 1;
+        let phrase = kw.fts_phrase();
+        let mut values: Vec<Value> = Vec::new();
+
+        // The walk's range excludes the buckets of the bounds (they are filtered below);
+        // the gathering's range includes them.
+        let (walk_lo, walk_hi) = (
+            lower.as_ref().map_or(i64::MIN, |b| {
+                if newest_first { first_row_id(b.created_at) } else { last_row_id(b.created_at) + 1 }
+            }),
+            upper.as_ref().map_or(i64::MAX, |b| {
+                if newest_first { first_row_id(b.created_at) - 1 } else { last_row_id(b.created_at) }
+            }),
+        );
+        let (gather_lo, gather_hi) = (
+            lower.as_ref().map_or(i64::MIN, |b| first_row_id(b.created_at)),
+            upper.as_ref().map_or(i64::MAX, |b| last_row_id(b.created_at)),
+        );
+        let (order, edge) = if newest_first {
+            ("DESC", format!("CASE WHEN count(*) < {n} THEN {walk_lo} ELSE (min(r) >> 30) << 30 END"))
+        } else {
+            ("ASC", format!("CASE WHEN count(*) < {n} THEN {walk_hi} ELSE ((max(r) >> 30) << 30) + {} END", SLOTS - 1))
+        };
+        let walk = format!(
+            "SELECT {edge} FROM (SELECT rowid AS r FROM user_search_fts WHERE user_search_fts MATCH ? \
+             AND rowid BETWEEN {walk_lo} AND {walk_hi} ORDER BY rowid {order} LIMIT {n})"
+        );
+        let range =
+            if newest_first { format!("({walk}) AND {gather_hi}") } else { format!("{gather_lo} AND ({walk})") };
+        // The gathering's phrase, then the walk's (nested in the gathering's range).
+        values.push(phrase.clone().into());
+        values.push(phrase.into());
+
+        // Users the keyword names exactly (a user ID, an identity's whole key).
+        let keys = kw.login_keys();
+        let mut exact =
+            format!("SELECT user_id FROM identities WHERE unique_key IN ({})", vec!["?"; keys.len()].join(", "));
+        values.extend(keys.iter().map(|k| Value::from(k.clone())));
+        if let Some(id) = kw.exact_id() {
+            exact.push_str(" UNION SELECT ?");
+            values.push(id.into());
+        }
+
+        let mut bounds = String::new();
+        for (b, op) in [(&upper, "<"), (&lower, ">")] {
+            if let Some(b) = b {
+                bounds.push_str(&format!(" AND (s.created_at, s.user_id) {op} (?, ?)"));
+                values.push(b.created_at.into());
+                values.push(b.id.into());
+            }
+        }
+        let sql = format!(
+            "SELECT users.* FROM (SELECT s.user_id AS uid FROM user_search s \
+             WHERE (s.id IN (SELECT rowid FROM user_search_fts WHERE user_search_fts MATCH ? AND rowid BETWEEN {range}) \
+                    OR s.user_id IN ({exact})){bounds} \
+             ORDER BY s.created_at {order}, s.user_id {order} LIMIT {n}) m \
+             JOIN users ON users.id = m.uid ORDER BY users.created_at {order}, users.id {order}"
+        );
+        let stmt = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
+        Ok(Some(user::Entity::find().from_raw_sql(stmt).all(&self.db.conn).await?))
+    }
+}
