@@ -1,14 +1,16 @@
-//! SQLite: the search table's row IDs follow the users' creation time (issue #14), so that
-//! the FTS5 trigram index hands out a keyword's matches newest (or oldest) first and a
-//! page of a search stops after its last match instead of sorting every match.
+//! SQLite: the search table's row IDs follow the users' creation time, newest first (issue
+//! #14), so that the FTS5 trigram index hands out a keyword's matches in the list's default
+//! order (its fast, forward direction) and a page of a search stops after its last match
+//! instead of sorting every match.
 //!
-//! A row ID is `bucket × 2^30 + slot`: the bucket is the user's `created_at` in whole
-//! seconds (truncated toward zero, clamped to ±8·10^9 s so that the product fits in 64
-//! bits), the slot counts the users of that second in the order they arrived. Row IDs
-//! therefore never invert the creation order across seconds; within one second the list's
-//! exact order (`created_at`, then `id`) comes from sorting that second's matches, which
-//! `user_search.created_at` carries. Triggers keep this in the transaction of every write,
-//! as before; the table is rebuilt in that order here. PostgreSQL is unchanged.
+//! A row ID is `-bucket × 2^26 + slot`: the bucket is the user's `created_at` in tenths of
+//! a second (truncated toward zero, clamped to ±1.3·10^11, about the years 1558 to 2382, so
+//! that the product fits in 64 bits), the slot counts the users of that bucket in the order
+//! they arrived (67 million per tenth of a second). Row IDs therefore never invert the
+//! creation order across buckets; within one bucket the list's exact order (`created_at`,
+//! then `id`) comes from sorting that bucket's matches, which `user_search.created_at`
+//! carries. Triggers keep this in the transaction of every write, as before; the table is
+//! rebuilt in that order here. PostgreSQL is unchanged.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -16,12 +18,13 @@ use sea_orm_migration::sea_orm::DbBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// 2^30: the row IDs of one second of creation time.
-const SLOTS: &str = "1073741824";
+/// 2^26: the row IDs of one bucket (a tenth of a second of creation time).
+const SLOTS: &str = "67108864";
 
-/// The bucket (second of creation, clamped) of the SQL expression `created_at`.
+/// The negated bucket (tenth of a second of creation, clamped) of the SQL expression
+/// `created_at`: newer users have smaller row IDs.
 fn bucket(created_at: &str) -> String {
-    format!("max(-8000000000, min(8000000000, ({created_at}) / 1000000))")
+    format!("(-max(-130000000000, min(130000000000, ({created_at}) / 100000)))")
 }
 
 /// The next free row ID of the bucket of `created_at`: one seek of the primary key.

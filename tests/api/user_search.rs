@@ -371,8 +371,8 @@ async fn walk(app: &TestApp, kw: &str, extra: &str, page: i64, backward: bool) -
 async fn substring_pages_follow_creation_order_across_seconds_ties_and_distant_dates() {
     // Users created at chosen times with chosen IDs: ties within one microsecond (ordered
     // by ID), several in one second, seconds apart, before 1970 and beyond the index's
-    // clamped range of seconds (before 1717 and after 2223). The index keeps one second's
-    // users in arrival order, so the records arrive in an order unlike the list's.
+    // clamped range of time (before 1558 and after 2382). The index keeps the users of one
+    // tenth of a second in arrival order, so the records arrive in an order unlike the list's.
     let times = [
         "2026-01-01T00:00:00Z",
         "2026-01-01T00:00:00Z",
@@ -388,6 +388,7 @@ async fn substring_pages_follow_creation_order_across_seconds_ties_and_distant_d
         "1900-06-01T00:00:00Z",
         "1500-01-01T00:00:00Z",
         "1200-01-01T00:00:00Z",
+        "2390-01-01T00:00:00Z",
         "2300-01-01T00:00:00Z",
         "2400-01-01T00:00:00Z",
         "2400-01-01T00:00:00Z",
@@ -424,7 +425,7 @@ async fn substring_pages_follow_creation_order_across_seconds_ties_and_distant_d
     }
     let newest_first: Vec<String> = expected.iter().map(|e| e.2.clone()).collect();
     let oldest_first: Vec<String> = newest_first.iter().rev().cloned().collect();
-    assert_eq!(newest_first.len(), 34);
+    assert_eq!(newest_first.len(), 36);
     for page in [1, 2, 5, 7, 100] {
         assert_eq!(walk(&app, "wanted-", "", page, false).await, newest_first, "forward, pages of {page}");
         assert_eq!(walk(&app, "wanted-", "", page, true).await, newest_first, "backward, pages of {page}");

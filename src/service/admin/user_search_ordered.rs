@@ -1,6 +1,7 @@
 //! SQLite: a substring keyword's page of users in creation order straight from the FTS5
-//! index, whose row IDs follow creation time (`bucket × 2^30 + slot`, the bucket being the
-//! second of `created_at`; migration `m20261206_000000_order_user_search_by_creation`).
+//! index, whose row IDs follow creation time, newest first (`-bucket × 2^26 + slot`, the
+//! bucket being the tenth of a second of `created_at`; migration
+//! `m20261206_000000_order_user_search_by_creation`).
 //!
 //! The index yields matches in row-ID order and stops early, so a page costs about as
 //! much for a keyword of 100,000 clustered matches as for one of 100: the first statement
@@ -18,13 +19,14 @@ use entity::user;
 use sea_orm::{DbBackend, EntityTrait, Statement, Value};
 use uuid::Uuid;
 
-/// Row IDs of one second of creation time.
-const SLOTS: i64 = 1 << 30;
+/// Row IDs of one bucket: 2^SHIFT.
+const SHIFT: u32 = 26;
+const SLOTS: i64 = 1 << SHIFT;
 
-/// The bucket of a creation time (microseconds): its second, truncated toward zero and
-/// clamped, exactly as the migration's triggers compute it.
+/// The row-ID key of a creation time (microseconds): its tenth of a second, truncated
+/// toward zero, clamped and negated, exactly as the migration's triggers compute it.
 fn bucket(created_at: i64) -> i64 {
-    (created_at / 1_000_000).clamp(-8_000_000_000, 8_000_000_000)
+    -(created_at / 100_000).clamp(-130_000_000_000, 130_000_000_000)
 }
 
 fn first_row_id(created_at: i64) -> i64 {
@@ -68,31 +70,31 @@ impl Users<'_> {
         let phrase = kw.fts_phrase();
         let mut values: Vec<Value> = Vec::new();
 
-        // The walk's range excludes the buckets of the bounds (they are filtered below);
-        // the gathering's range includes them.
-        let (walk_lo, walk_hi) = (
-            lower.as_ref().map_or(i64::MIN, |b| {
-                if newest_first { first_row_id(b.created_at) } else { last_row_id(b.created_at) + 1 }
-            }),
-            upper.as_ref().map_or(i64::MAX, |b| {
-                if newest_first { first_row_id(b.created_at) - 1 } else { last_row_id(b.created_at) }
-            }),
-        );
-        let (gather_lo, gather_hi) = (
-            lower.as_ref().map_or(i64::MIN, |b| first_row_id(b.created_at)),
-            upper.as_ref().map_or(i64::MAX, |b| last_row_id(b.created_at)),
-        );
-        let (order, edge) = if newest_first {
-            ("DESC", format!("CASE WHEN count(*) < {n} THEN {walk_lo} ELSE (min(r) >> 30) << 30 END"))
+        // Row IDs grow as creation time falls. The walk's range excludes the buckets of
+        // the bounds (their rows are filtered below); the gathering's range includes them.
+        let walk_lo = upper.as_ref().map_or(i64::MIN, |b| last_row_id(b.created_at) + 1);
+        let walk_hi = lower.as_ref().map_or(i64::MAX, |b| first_row_id(b.created_at) - 1);
+        let gather_lo = upper.as_ref().map_or(i64::MIN, |b| first_row_id(b.created_at));
+        let gather_hi = lower.as_ref().map_or(i64::MAX, |b| last_row_id(b.created_at));
+        // Newest first is the index's forward direction.
+        let (walk_order, edge) = if newest_first {
+            (
+                "ASC",
+                format!(
+                    "CASE WHEN count(*) < {n} THEN {walk_hi} ELSE ((max(r) >> {SHIFT}) << {SHIFT}) + {} END",
+                    SLOTS - 1
+                ),
+            )
         } else {
-            ("ASC", format!("CASE WHEN count(*) < {n} THEN {walk_hi} ELSE ((max(r) >> 30) << 30) + {} END", SLOTS - 1))
+            ("DESC", format!("CASE WHEN count(*) < {n} THEN {walk_lo} ELSE (min(r) >> {SHIFT}) << {SHIFT} END"))
         };
+        let order = if newest_first { "DESC" } else { "ASC" };
         let walk = format!(
             "SELECT {edge} FROM (SELECT rowid AS r FROM user_search_fts WHERE user_search_fts MATCH ? \
-             AND rowid BETWEEN {walk_lo} AND {walk_hi} ORDER BY rowid {order} LIMIT {n})"
+             AND rowid BETWEEN {walk_lo} AND {walk_hi} ORDER BY rowid {walk_order} LIMIT {n})"
         );
         let range =
-            if newest_first { format!("({walk}) AND {gather_hi}") } else { format!("{gather_lo} AND ({walk})") };
+            if newest_first { format!("{gather_lo} AND ({walk})") } else { format!("({walk}) AND {gather_hi}") };
         // The gathering's phrase, then the walk's (nested in the gathering's range).
         values.push(phrase.clone().into());
         values.push(phrase.into());
