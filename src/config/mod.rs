@@ -117,6 +117,9 @@ pub struct Config {
     pub database_url: Secret,
     /// Maximum connections in the database pool.
     pub database_max_connections: u32,
+    /// SQLite only: the page cache of each connection, in KiB (the pool's connections
+    /// and the writer's each hold one; the operating system caches the file besides).
+    pub database_sqlite_cache_kib: u32,
     /// Base64url (no padding) of 32 random bytes; encrypts signing keys at rest.
     pub master_key: Option<Secret>,
     /// File that holds the master key when `master_key` is not set; created (0600) if missing.
@@ -232,6 +235,7 @@ impl Default for Config {
             public_url: None,
             database_url: Secret::new("sqlite://authgraph.db"),
             database_max_connections: 8,
+            database_sqlite_cache_kib: 2048,
             master_key: None,
             master_key_file: PathBuf::from("authgraph.master.key"),
             log: LogConfig::default(),
@@ -562,6 +566,7 @@ impl Config {
         let a = &self.admin_api;
         let r = &self.rate_limits;
         within("database_max_connections", self.database_max_connections, 1, 1_000)?;
+        within("database_sqlite_cache_kib", self.database_sqlite_cache_kib, 64, 4_194_304)?;
         within("admin_api.max_depth", a.max_depth, 1, 1_000)?;
         within("admin_api.max_complexity", a.max_complexity, 1, 100_000_000)?;
         within("admin_api.search_broad_threshold", a.search_broad_threshold, 1, 100_000_000)?;

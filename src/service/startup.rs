@@ -24,9 +24,13 @@ impl Services {
     /// Connects to the database, applies migrations, loads the master key and the signing
     /// keys, and starts the batch writers.
     pub async fn start(config: Config) -> anyhow::Result<(Services, Startup)> {
-        let db = Db::connect(config.database_url.expose(), config.database_max_connections)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        let db = Db::connect(
+            config.database_url.expose(),
+            config.database_max_connections,
+            config.database_sqlite_cache_kib,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         // Several processes may start at once on one database: one at a time migrates and
         // writes what a first start writes (signing keys, the Admin API resource); the
         // others wait, then find it done.
@@ -128,7 +132,7 @@ impl Services {
 /// Applies the migrations to the database at `url` (the `migrate` command); returns how
 /// many were applied.
 pub async fn migrate(url: &str) -> anyhow::Result<usize> {
-    let db = Db::connect(url, 1).await?;
+    let db = Db::connect(url, 1, Config::default().database_sqlite_cache_kib).await?;
     let lock = StartupLock::acquire(url).await?;
     let n = db.migrate().await?;
     lock.release().await?;

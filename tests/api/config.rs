@@ -91,6 +91,8 @@ fn out_of_range_numbers_and_silent_log_filters_name_the_key() {
         ("[admin_api]\nsearch_broad_threshold = 0\n", vec![], "admin_api.search_broad_threshold"),
         ("[admin_api]\nsearch_walk_window = 0\n", vec![], "admin_api.search_walk_window"),
         ("database_max_connections = 0\n", vec![], "database_max_connections"),
+        ("database_sqlite_cache_kib = 10\n", vec![], "database_sqlite_cache_kib"),
+        ("", vec![("AUTHGRAPH_DATABASE_SQLITE_CACHE_KIB", "5000000")], "database_sqlite_cache_kib"),
         ("[smtp]\nport = 0\n", vec![], "smtp.port"),
         (
             "[[custom_attributes]]\npointer = \"/age\"\ntype = \"integer\"\nminimum = nan\n",

@@ -22,8 +22,9 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects to `url`: `sqlite://path` (created if missing) or `postgres://...`.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+    /// Connects to `url`: `sqlite://path` (created if missing) or `postgres://...`, with
+    /// a page cache of `sqlite_cache_kib` per SQLite connection.
+    pub async fn connect(url: &str, max_connections: u32, sqlite_cache_kib: u32) -> Result<Self, DbErr> {
         let is_sqlite = url.starts_with("sqlite:");
         let url = if is_sqlite && !url.contains("mode=") && !url.contains(":memory:") {
             format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
@@ -54,11 +55,11 @@ impl Db {
             // every new connection, the pragma can need a lock that SQLite does not wait for
             // (its busy timeout does not apply), so a connection opened while another process
             // writes failed with "database is locked".
-            opts.map_sqlx_sqlite_opts(|o| {
+            opts.map_sqlx_sqlite_opts(move |o| {
                 o.synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
-                    .pragma("cache_size", "-8000")
+                    .pragma("cache_size", format!("-{sqlite_cache_kib}"))
             });
         }
         let mut conn = Database::connect(opts.clone()).await?;
