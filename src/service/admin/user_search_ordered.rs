@@ -4,12 +4,15 @@
 //! `m20261206_000000_order_user_search_by_creation`).
 //!
 //! The index yields matches in row-ID order and stops early, so a page costs about as
-//! much for a keyword of 100,000 clustered matches as for one of 100: the first statement
-//! part takes the page's `n` matches nearest the start in row-ID order; every match from
-//! there up to the end of the bucket of the last of them is then gathered (a bucket's
-//! rows are in arrival order, not in list order) and sorted by (`created_at`, `id`). All
-//! matches before that bucket come earlier in the list than any match after it, so the
-//! first `n` of the sorted gathering are exactly the page.
+//! much for a keyword of 100,000 clustered matches as for one of 100. One statement:
+//! the walk takes the page's `n` matches nearest the start in row-ID order (one traversal
+//! of the phrase's doclists, kept); the other matches of the last one's bucket are added
+//! (a bucket's rows are in arrival order, not in list order), or, when the walk found
+//! fewer than `n`, those of the far bound's bucket; so are those of the near bound's
+//! bucket (the walk leaves both bounds' buckets out) and the users the keyword names
+//! exactly. The rows are filtered by the cursors and sorted by (`created_at`, `id`). Every
+//! match left out lies in a bucket beyond all of them, so the first `n` are exactly the
+//! page.
 
 use crate::service::Result;
 use crate::service::Users;
@@ -70,34 +73,41 @@ impl Users<'_> {
         let phrase = kw.fts_phrase();
         let mut values: Vec<Value> = Vec::new();
 
-        // Row IDs grow as creation time falls. The walk's range excludes the buckets of
-        // the bounds (their rows are filtered below); the gathering's range includes them.
+        // Row IDs grow as creation time falls: the rows older than `upper` are those from
+        // its bucket on, the rows newer than `lower` those up to its bucket. The walk
+        // leaves out the bounds' buckets (their rows are gathered and filtered below).
         let walk_lo = upper.as_ref().map_or(i64::MIN, |b| last_row_id(b.created_at) + 1);
         let walk_hi = lower.as_ref().map_or(i64::MAX, |b| first_row_id(b.created_at) - 1);
-        let gather_lo = upper.as_ref().map_or(i64::MIN, |b| first_row_id(b.created_at));
-        let gather_hi = lower.as_ref().map_or(i64::MAX, |b| last_row_id(b.created_at));
-        // Newest first is the index's forward direction.
-        let (walk_order, edge) = if newest_first {
-            (
-                "ASC",
-                format!(
-                    "CASE WHEN count(*) < {n} THEN {walk_hi} ELSE ((max(r) >> {SHIFT}) << {SHIFT}) + {} END",
-                    SLOTS - 1
-                ),
-            )
-        } else {
-            ("DESC", format!("CASE WHEN count(*) < {n} THEN {walk_lo} ELSE (min(r) >> {SHIFT}) << {SHIFT} END"))
-        };
+        // Newest first is the index's forward direction. The walk starts at one bound
+        // (`start`) and heads for the other (`end`).
+        let (walk_order, agg, start, end) =
+            if newest_first { ("ASC", "max", &upper, &lower) } else { ("DESC", "min", &lower, &upper) };
+        // The bucket gathered besides the walk's matches: the last match's bucket when
+        // the walk found a page, else the end bound's bucket (or none).
+        let (end_lo, end_hi) = end.as_ref().map_or((1, 0), |b| (first_row_id(b.created_at), last_row_id(b.created_at)));
+        let edge = format!("(({agg}(r) >> {SHIFT}) << {SHIFT})");
         let order = if newest_first { "DESC" } else { "ASC" };
-        let walk = format!(
-            "SELECT {edge} FROM (SELECT rowid AS r FROM user_search_fts WHERE user_search_fts MATCH ? \
-             AND rowid BETWEEN {walk_lo} AND {walk_hi} ORDER BY rowid {walk_order} LIMIT {n})"
-        );
-        let range =
-            if newest_first { format!("{gather_lo} AND ({walk})") } else { format!("({walk}) AND {gather_hi}") };
-        // The gathering's phrase, then the walk's (nested in the gathering's range).
+        let in_bucket = |lo: &str, hi: &str| {
+            format!(
+                "s.id IN (SELECT rowid FROM user_search_fts WHERE user_search_fts MATCH ? AND rowid BETWEEN {lo} AND {hi})"
+            )
+        };
+        let mut gathered =
+            vec!["s.id IN (SELECT r FROM w)".to_owned(), in_bucket("(SELECT lo FROM e)", "(SELECT hi FROM e)")];
+        // The walk's phrase, the last bucket's, the start bound's bucket's.
         values.push(phrase.clone().into());
-        values.push(phrase.into());
+        values.push(phrase.clone().into());
+        if let Some(b) = start {
+            gathered.push(in_bucket(&first_row_id(b.created_at).to_string(), &last_row_id(b.created_at).to_string()));
+            values.push(phrase.into());
+        }
+        let with = format!(
+            "WITH w AS MATERIALIZED (SELECT rowid AS r FROM user_search_fts WHERE user_search_fts MATCH ? \
+             AND rowid BETWEEN {walk_lo} AND {walk_hi} ORDER BY rowid {walk_order} LIMIT {n}), \
+             e AS MATERIALIZED (SELECT CASE WHEN count(*) < {n} THEN {end_lo} ELSE {edge} END AS lo, \
+             CASE WHEN count(*) < {n} THEN {end_hi} ELSE {edge} + {} END AS hi FROM w)",
+            SLOTS - 1
+        );
 
         // Users the keyword names exactly (a user ID, an identity's whole key).
         let keys = kw.login_keys();
@@ -117,12 +127,13 @@ impl Users<'_> {
                 values.push(b.id.into());
             }
         }
+        gathered.push(format!("s.user_id IN ({exact})"));
         let sql = format!(
-            "SELECT users.* FROM (SELECT s.user_id AS uid FROM user_search s \
-             WHERE (s.id IN (SELECT rowid FROM user_search_fts WHERE user_search_fts MATCH ? AND rowid BETWEEN {range}) \
-                    OR s.user_id IN ({exact})){bounds} \
+            "{with} SELECT users.* FROM (SELECT s.user_id AS uid FROM user_search s \
+             WHERE ({}){bounds} \
              ORDER BY s.created_at {order}, s.user_id {order} LIMIT {n}) m \
-             JOIN users ON users.id = m.uid ORDER BY users.created_at {order}, users.id {order}"
+             JOIN users ON users.id = m.uid ORDER BY users.created_at {order}, users.id {order}",
+            gathered.join(" OR ")
         );
         let stmt = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
         Ok(Some(user::Entity::find().from_raw_sql(stmt).all(&self.db.conn).await?))
