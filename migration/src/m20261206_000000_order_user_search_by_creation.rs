@@ -99,6 +99,16 @@ fn common_triggers() -> Vec<String> {
     ]
 }
 
+/// The FTS table over `user_search`, filled from it.
+fn create_fts() -> [String; 2] {
+    [
+        "CREATE VIRTUAL TABLE user_search_fts USING fts5(text, content='user_search', content_rowid='id', \
+         tokenize='trigram')"
+            .into(),
+        "INSERT INTO user_search_fts (user_search_fts) VALUES ('rebuild')".into(),
+    ]
+}
+
 fn sqlite_up() -> Vec<String> {
     let mut s = drop_triggers();
     s.push("DROP TABLE IF EXISTS user_search_fts".into());
@@ -117,12 +127,7 @@ fn sqlite_up() -> Vec<String> {
     ));
     s.push("DROP TABLE user_search".into());
     s.push("ALTER TABLE user_search_new RENAME TO user_search".into());
-    s.push(
-        "CREATE VIRTUAL TABLE user_search_fts USING fts5(text, content='user_search', content_rowid='id', \
-         tokenize='trigram')"
-            .into(),
-    );
-    s.push("INSERT INTO user_search_fts (user_search_fts) VALUES ('rebuild')".into());
+    s.extend(create_fts());
     s.extend(common_triggers());
     // A row that moves (its user's creation time changed) or whose text changed is
     // re-indexed under its new row ID.
@@ -159,12 +164,7 @@ fn sqlite_down() -> Vec<String> {
     s.push("INSERT INTO user_search_old (user_id, text) SELECT user_id, text FROM user_search ORDER BY id".into());
     s.push("DROP TABLE user_search".into());
     s.push("ALTER TABLE user_search_old RENAME TO user_search".into());
-    s.push(
-        "CREATE VIRTUAL TABLE user_search_fts USING fts5(text, content='user_search', content_rowid='id', \
-         tokenize='trigram')"
-            .into(),
-    );
-    s.push("INSERT INTO user_search_fts (user_search_fts) VALUES ('rebuild')".into());
+    s.extend(create_fts());
     s.extend(common_triggers());
     s.push(
         "CREATE TRIGGER user_search_fts_au AFTER UPDATE OF text ON user_search WHEN old.text IS NOT new.text BEGIN \

@@ -251,44 +251,10 @@ async fn the_index_follows_updates_identities_deletion_and_anonymization() {
 #[tokio::test]
 async fn imported_users_are_searchable() {
     let app = spawn_app().await;
-    let token = app.token(&["user:write", "user:read"]);
     let records: Vec<Value> = (0..30)
         .map(|i| json!({"email": format!("imported{i:02}@bulk-load.example"), "name": format!("Bulk Person {i:02}")}))
         .collect();
-    let body = json!({"identifier": "email", "records": records}).to_string();
-    let res: Value = app
-        .client
-        .post(format!("{}/_api/admin/users/import", app.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = res["result"]["id"].as_str().expect("an import job").to_owned();
-    let mut status = Value::Null;
-    for _ in 0..600 {
-        let j: Value = app
-            .client
-            .get(format!("{}/_api/admin/users/import/{id}", app.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status = j["result"]["status"].clone();
-        if !matches!(status.as_str(), Some("pending" | "running")) {
-            assert_eq!(j["result"]["summary"]["inserted"], 30, "{j:#}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, "completed");
+    import(&app, records).await;
     assert_eq!(search(&app, "bulk-load").await.len(), 30);
     assert_eq!(search(&app, "person 0").await.len(), 10);
     assert_eq!(search(&app, "ted17@").await.len(), 1);
