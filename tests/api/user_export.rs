@@ -181,6 +181,64 @@ async fn ndjson_records_are_authgears_export_records() {
     assert_eq!(app.audit_count_of("ADMIN_API_USER_EXPORT_PASSWORD_HASHES_EXPORTED").await, 0);
 }
 
+/// Several roles and groups come sorted by key, and only direct roles count as the
+/// user's roles (a group's roles stay with the group), on every page of a multi-batch
+/// export.
+#[tokio::test]
+async fn role_and_group_keys_are_sorted_and_roles_are_direct_ones() {
+    let app = spawn_with(|c| c.user_export.batch_size = 2).await;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        let d = app
+            .ok(
+                "mutation($e: String!) { createUser(input: {definition: {loginID: {key: EMAIL, value: $e}}}) { user { id } } }",
+                json!({"e": format!("u{i}@example.com")}),
+            )
+            .await;
+        users.push(d["createUser"]["user"]["id"].as_str().unwrap().to_owned());
+    }
+    for key in ["zeta", "alpha", "mid", "via_group"] {
+        app.ok("mutation($k: String!) { createRole(input: {key: $k}) { role { id } } }", json!({"k": key})).await;
+    }
+    for key in ["crew", "able"] {
+        app.ok("mutation($k: String!) { createGroup(input: {key: $k}) { group { id } } }", json!({"k": key})).await;
+    }
+    app.ok(
+        "mutation { addRoleToGroups(input: {roleKey: \"via_group\", groupKeys: [\"crew\"]}) { role { id } } }",
+        json!({}),
+    )
+    .await;
+    for u in [&users[1], &users[4]] {
+        app.ok(
+            "mutation($u: ID!) { addUserToRoles(input: {userID: $u, roleKeys: [\"zeta\", \"alpha\", \"mid\"]}) { user { id } }
+               addUserToGroups(input: {userID: $u, groupKeys: [\"crew\", \"able\"]}) { user { id } } }",
+            json!({"u": u}),
+        )
+        .await;
+    }
+    app.ok(
+        "mutation($u: ID!) { addUserToGroups(input: {userID: $u, groupKeys: [\"crew\"]}) { user { id } } }",
+        json!({"u": users[2]}),
+    )
+    .await;
+    let records = ndjson(&app.export_file(json!({"format": "ndjson"})).await);
+    assert_eq!(records.len(), 5);
+    for (i, _) in users.iter().enumerate() {
+        let r = by_email(&records, &format!("u{i}@example.com"));
+        match i {
+            1 | 4 => {
+                assert_eq!(r["roles"], json!(["alpha", "mid", "zeta"]), "{r}");
+                assert_eq!(r["groups"], json!(["able", "crew"]), "{r}");
+            }
+            2 => {
+                assert!(r.get("roles").is_none(), "a group's roles are not the user's: {r}");
+                assert_eq!(r["groups"], json!(["crew"]), "{r}");
+            }
+            _ => assert!(r.get("roles").is_none() && r.get("groups").is_none(), "{r}"),
+        }
+    }
+}
+
 impl TestApp {
     async fn export_get(&self, id: &str) -> (u16, Value) {
         let token = self.token(&["user:read"]);
