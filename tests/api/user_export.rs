@@ -191,7 +191,7 @@ async fn role_and_group_keys_are_sorted_and_roles_are_direct_ones() {
     for i in 0..5 {
         let d = app
             .ok(
-                "mutation($e: String!) { createUser(input: {definition: {loginID: {key: EMAIL, value: $e}}}) { user { id } } }",
+                "mutation($e: String!) { createUser(input: {definition: {loginID: {key: \"email\", value: $e}}}) { user { id } } }",
                 json!({"e": format!("u{i}@example.com")}),
             )
             .await;
