@@ -182,11 +182,10 @@ async fn ndjson_records_are_authgears_export_records() {
 }
 
 /// Several roles and groups come sorted by key, and only direct roles count as the
-/// user's roles (a group's roles stay with the group), on every page of a multi-batch
-/// export.
+/// user's roles (a group's roles stay with the group).
 #[tokio::test]
 async fn role_and_group_keys_are_sorted_and_roles_are_direct_ones() {
-    let app = spawn_with(|c| c.user_export.batch_size = 2).await;
+    let app = spawn_app().await;
     let mut users = Vec::new();
     for i in 0..5 {
         let d = app
