@@ -90,11 +90,16 @@ impl Db {
         Ok(Self { conn, writer, statements })
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Applies pending migrations; returns how many ran. On SQLite they run on the one
+    /// writer connection: SQLite migrations run statement by statement outside a
+    /// transaction, and a pooled connection that had read the schema before another
+    /// connection's `DROP TRIGGER` judged the next `CREATE TRIGGER` of that name from its
+    /// stale copy ("trigger … already exists", seen once in a test run).
     pub async fn migrate(&self) -> Result<usize, DbErr> {
-        let pending = Migrator::get_pending_migrations(&self.conn).await?.len();
+        let conn = self.writer.as_ref().unwrap_or(&self.conn);
+        let pending = Migrator::get_pending_migrations(conn).await?.len();
         if pending > 0 {
-            Migrator::up(&self.conn, None).await?;
+            Migrator::up(conn, None).await?;
         }
         Ok(pending)
     }
