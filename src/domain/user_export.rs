@@ -140,6 +140,9 @@ pub fn pointer_tokens(pointer: &str) -> Result<Vec<String>, Invalid> {
     if pointer.len() > MAX_POINTER {
         return Err(bad(&format!("it is longer than {MAX_POINTER} bytes")));
     }
+    if pointer.chars().any(char::is_control) {
+        return Err(bad("it must not contain control characters"));
+    }
     let Some(rest) = pointer.strip_prefix('/') else {
         return Err(bad("it must start with `/`"));
     };
@@ -328,7 +331,7 @@ mod tests {
     fn pointers_need_a_slash_and_non_empty_tokens() {
         assert_eq!(pointer_tokens("/address/formatted").unwrap(), ["address", "formatted"]);
         assert_eq!(pointer_tokens("/a~1b/c~0d").unwrap(), ["a/b", "c~d"]);
-        for bad in ["", "/", "sub", "/a//b", "/a/", "/a~2"] {
+        for bad in ["", "/", "sub", "/a//b", "/a/", "/a~2", "/roles\0", "/a\u{7}b"] {
             assert!(pointer_tokens(bad).is_err(), "{bad:?}");
         }
     }

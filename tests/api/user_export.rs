@@ -305,6 +305,7 @@ async fn csv_writes_the_chosen_columns_or_the_defaults() {
         json!({"format": "csv", "csv": {"fields": []}}),
         json!({"format": "csv", "csv": {"fields": [{"pointer": "sub"}]}}),
         json!({"format": "csv", "csv": {"fields": [{"pointer": "/a//b"}]}}),
+        json!({"format": "csv", "csv": {"fields": [{"pointer": "/roles\u{0}"}]}}),
         json!({"format": "ndjson", "unknown": true}),
     ] {
         let (status, res) = app.export_as(&token, bad.clone()).await;
