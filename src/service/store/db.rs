@@ -18,6 +18,8 @@ pub struct Db {
     /// the pool (async, first come first served) instead of in SQLite's busy handler,
     /// which sleeps up to 100 ms between retries.
     writer: Option<DatabaseConnection>,
+    /// SQLite on a file only: where it is, for bulk reads on a connection of their own.
+    direct: Option<super::direct_sqlite::DirectSqlite>,
     statements: Arc<AtomicU64>,
 }
 
@@ -87,7 +89,9 @@ impl Db {
         } else {
             None
         };
-        Ok(Self { conn, writer, statements })
+        let direct =
+            if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None };
+        Ok(Self { conn, writer, direct, statements })
     }
 
     /// Applies pending migrations; returns how many ran. On SQLite they run on the one
@@ -150,6 +154,12 @@ impl Db {
     /// SQLite's one-connection writer pool, if there is one (for the pool gauges).
     pub(in crate::service) fn writer_pool(&self) -> Option<&DatabaseConnection> {
         self.writer.as_ref()
+    }
+
+    /// SQLite on a file: how to open a connection of one's own to it (for bulk reads on a
+    /// blocking thread); `None` on PostgreSQL and in-memory SQLite.
+    pub(in crate::service) fn direct_sqlite(&self) -> Option<&super::direct_sqlite::DirectSqlite> {
+        self.direct.as_ref()
     }
 
     /// The connection single writes (outside a transaction) go to.

@@ -16,6 +16,7 @@
 //! `admin_api.user_export.password_hashes_exported` whenever hashes leave the server.
 
 mod record;
+mod sqlite_read;
 mod stream;
 
 use futures::stream::BoxStream;

@@ -55,12 +55,12 @@ pub(super) fn spawn(services: Services, request: ExportRequest) -> BoxStream<'st
 }
 
 /// One batch of users with what belongs to them.
-struct Batch {
-    users: Vec<user::Model>,
-    identities: HashMap<Uuid, Vec<identity::Model>>,
-    authenticators: HashMap<Uuid, Vec<authenticator::Model>>,
-    roles: HashMap<Uuid, Vec<(Uuid, String)>>,
-    groups: HashMap<Uuid, Vec<(Uuid, String)>>,
+pub(super) struct Batch {
+    pub(super) users: Vec<user::Model>,
+    pub(super) identities: HashMap<Uuid, Vec<identity::Model>>,
+    pub(super) authenticators: HashMap<Uuid, Vec<authenticator::Model>>,
+    pub(super) roles: HashMap<Uuid, Vec<(Uuid, String)>>,
+    pub(super) groups: HashMap<Uuid, Vec<(Uuid, String)>>,
 }
 
 /// Rows whose `column` is one of the batch's user IDs: an index range from the first to
@@ -84,22 +84,26 @@ async fn snapshot(services: &Services) -> Result<DatabaseTransaction> {
     })
 }
 
-/// `(user_id, key)` pairs of the users' roles (`user_roles`) or groups (`user_groups`).
-async fn keys(
-    txn: &DatabaseTransaction,
+/// The query of the `(user_id, key)` pairs of the users' roles (`user_roles`) or groups
+/// (`user_groups`), by key.
+pub(super) fn keys_query(
     link: &'static str,
     table: &'static str,
     fk: &'static str,
     owners: Condition,
-) -> Result<Vec<(Uuid, String)>> {
-    let q = Query::select()
+) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
         .column((link, "user_id"))
         .column((table, "key"))
         .from(link)
         .inner_join(table, Expr::col((table, "id")).equals((link, fk)))
         .cond_where(owners)
         .order_by((table, "key"), Order::Asc)
-        .to_owned();
+        .to_owned()
+}
+
+/// `(user_id, key)` pairs of [`keys_query`].
+async fn keys(txn: &DatabaseTransaction, q: sea_orm::sea_query::SelectStatement) -> Result<Vec<(Uuid, String)>> {
     let mut out = Vec::new();
     for row in txn.query_all(&q).await? {
         out.push((row.try_get_by_index::<Uuid>(0)?, row.try_get_by_index::<String>(1)?));
@@ -107,7 +111,7 @@ async fn keys(
     Ok(out)
 }
 
-fn by_user<T>(rows: Vec<T>, user: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+pub(super) fn by_user<T>(rows: Vec<T>, user: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
     let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
     for r in rows {
         map.entry(user(&r)).or_default().push(r);
@@ -120,7 +124,75 @@ fn keys_of(map: &HashMap<Uuid, Vec<(Uuid, String)>>, user: Uuid) -> Vec<&str> {
     map.get(&user).map(|v| v.iter().map(|(_, k)| k.as_str()).collect()).unwrap_or_default()
 }
 
+/// The statements of one export: which users, in batches of how many, and what of them.
+#[derive(Clone)]
+pub(super) struct Queries {
+    condition: Condition,
+    everyone: bool,
+    batch: u64,
+    include_password_hashes: bool,
+}
+
+impl Queries {
+    /// The next batch of users after `last`, by ID.
+    pub(super) fn users(&self, last: Option<Uuid>) -> sea_orm::Select<user::Entity> {
+        let mut q = user::Entity::find().filter(self.condition.clone());
+        if let Some(last) = last {
+            q = q.filter(Expr::col((user::Entity, user::Column::Id)).gt(last));
+        }
+        q.order_by_asc(user::Column::Id).limit(self.batch)
+    }
+
+    /// Whether a batch of `n` users was a full one (more may follow).
+    pub(super) fn full(&self, n: usize) -> bool {
+        n as u64 == self.batch
+    }
+
+    /// The ID range of a batch when every user is exported (the batch is then every user
+    /// in that range), else `None` (rows are looked up by the batch's ID list).
+    pub(super) fn range(&self, users: &[user::Model]) -> Option<(Uuid, Uuid)> {
+        match (users.first(), users.last()) {
+            (Some(head), Some(tail)) if self.everyone => Some((head.id, tail.id)),
+            _ => None,
+        }
+    }
+
+    /// The batch's identities, by ID.
+    pub(super) fn identities(&self, ids: &[Uuid], range: Option<(Uuid, Uuid)>) -> sea_orm::Select<identity::Entity> {
+        identity::Entity::find()
+            .filter(of_users(("identities", "user_id"), ids, range))
+            .order_by_asc(identity::Column::Id)
+    }
+
+    /// The batch's authenticators, by ID; passwords only with the hash option.
+    pub(super) fn authenticators(
+        &self,
+        ids: &[Uuid],
+        range: Option<(Uuid, Uuid)>,
+    ) -> sea_orm::Select<authenticator::Entity> {
+        let mut q = authenticator::Entity::find()
+            .filter(of_users(("authenticators", "user_id"), ids, range))
+            .order_by_asc(authenticator::Column::Id);
+        if !self.include_password_hashes {
+            q = q.filter(Expr::col(authenticator::Column::Kind).ne("password"));
+        }
+        q
+    }
+
+    /// The batch's `(user_id, role key)` pairs.
+    pub(super) fn roles(&self, ids: &[Uuid], range: Option<(Uuid, Uuid)>) -> sea_orm::sea_query::SelectStatement {
+        keys_query("user_roles", "roles", "role_id", of_users(("user_roles", "user_id"), ids, range))
+    }
+
+    /// The batch's `(user_id, group key)` pairs.
+    pub(super) fn groups(&self, ids: &[Uuid], range: Option<(Uuid, Uuid)>) -> sea_orm::sea_query::SelectStatement {
+        keys_query("user_groups", "groups", "group_id", of_users(("user_groups", "user_id"), ids, range))
+    }
+}
+
 /// Reads the matching users batch by batch inside one snapshot and hands each batch on.
+/// On a SQLite file the batches are read on a blocking thread with a connection of its
+/// own ([`super::sqlite_read`]): sqlx's hand-off of every row was most of the export's cost.
 async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<Batch>) -> Result<()> {
     let filter = UserFilter {
         keyword: request.search_keyword.clone(),
@@ -134,37 +206,31 @@ async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<B
         && filter.group_keys.is_empty()
         && filter.is_disabled.is_none();
     let plan = services.users().keyword_plan(&filter).await?;
-    let condition = crate::service::admin::user_search::condition(&filter, plan, services.users().backend());
-    let batch = services.config.user_export.batch_size;
+    let queries = Queries {
+        condition: crate::service::admin::user_search::condition(&filter, plan, services.users().backend()),
+        everyone,
+        batch: services.config.user_export.batch_size,
+        include_password_hashes: request.include_password_hashes,
+    };
+    if let Some(direct) = services.db.direct_sqlite() {
+        let (direct, out) = (direct.clone(), out.clone());
+        return tokio::task::spawn_blocking(move || super::sqlite_read::read(&direct, &queries, &out))
+            .await
+            .map_err(|e| Error::internal(format!("the export's SQLite reader: {e}")))?;
+    }
     let txn = snapshot(services).await?;
     let mut last: Option<Uuid> = None;
     loop {
-        let mut q = user::Entity::find().filter(condition.clone());
-        if let Some(last) = last {
-            q = q.filter(Expr::col((user::Entity, user::Column::Id)).gt(last));
-        }
-        let users = q.order_by_asc(user::Column::Id).limit(batch).all(&txn).await?;
-        let (Some(head), Some(tail)) = (users.first(), users.last()) else { break };
-        let range = everyone.then_some((head.id, tail.id));
+        let users = queries.users(last).all(&txn).await?;
+        let Some(tail) = users.last() else { break };
         last = Some(tail.id);
+        let range = queries.range(&users);
         let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-        let identities = identity::Entity::find()
-            .filter(of_users(("identities", "user_id"), &ids, range))
-            .order_by_asc(identity::Column::Id)
-            .all(&txn)
-            .await?;
-        let mut auth_query = authenticator::Entity::find()
-            .filter(of_users(("authenticators", "user_id"), &ids, range))
-            .order_by_asc(authenticator::Column::Id);
-        if !request.include_password_hashes {
-            auth_query = auth_query.filter(Expr::col(authenticator::Column::Kind).ne("password"));
-        }
-        let authenticators = auth_query.all(&txn).await?;
-        let roles =
-            keys(&txn, "user_roles", "roles", "role_id", of_users(("user_roles", "user_id"), &ids, range)).await?;
-        let groups =
-            keys(&txn, "user_groups", "groups", "group_id", of_users(("user_groups", "user_id"), &ids, range)).await?;
-        let full = users.len() as u64 == batch;
+        let identities = queries.identities(&ids, range).all(&txn).await?;
+        let authenticators = queries.authenticators(&ids, range).all(&txn).await?;
+        let roles = keys(&txn, queries.roles(&ids, range)).await?;
+        let groups = keys(&txn, queries.groups(&ids, range)).await?;
+        let full = queries.full(users.len());
         let next = Batch {
             users,
             identities: by_user(identities, |i| i.user_id),

@@ -1,0 +1,150 @@
+//! Direct reads of the SQLite file, for bulk reads on a blocking thread.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and hands every row (every value
+//! copied) to the async side over a channel: for a bulk read of millions of rows that
+//! hand-off, not SQLite, is most of the cost (docs/benchmarks.md, the export's profile).
+//! A [`DirectSqlite`] opens a connection of its own to the same file (read-only by
+//! `query_only`, the same WAL snapshot rules as every other reader), for work that runs
+//! whole on one blocking thread and reads rows where they are. Statements come from the
+//! same sea-query builders as everywhere else; [`bind`] turns their values into SQLite's.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::{Connection, OpenFlags, Row};
+use sea_orm::sea_query::Value;
+use uuid::Uuid;
+
+use crate::service::{Error, Result};
+
+/// Where a SQLite database lives, for connections outside sqlx's pool.
+#[derive(Clone, Debug)]
+pub struct DirectSqlite {
+    path: PathBuf,
+    cache_kib: u32,
+}
+
+impl DirectSqlite {
+    /// The file of a `sqlite:` URL as sqlx reads it (`sqlite://path?options`,
+    /// `sqlite:path`), or `None` for an in-memory database, which no second connection
+    /// can see.
+    pub fn from_url(url: &str, cache_kib: u32) -> Option<Self> {
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        Some(Self { path: PathBuf::from(path), cache_kib })
+    }
+
+    /// A new read-only connection (the file must exist), with the pool's page cache size
+    /// and busy timeout. Call it on a blocking thread.
+    pub fn open_reader(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| Error::caused("open SQLite", e))?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| Error::caused("SQLite busy timeout", e))?;
+        conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{};", self.cache_kib))
+            .map_err(|e| Error::caused("SQLite pragmas", e))?;
+        Ok(conn)
+    }
+}
+
+/// A sea-query value as SQLite stores it, the way sqlx binds it: booleans and integers as
+/// integers, UUIDs as 16-byte blobs, JSON as text.
+pub fn bind(value: &Value) -> Result<Sql> {
+    fn int<T: TryInto<i64>>(v: Option<T>) -> Result<Sql> {
+        match v {
+            None => Ok(Sql::Null),
+            Some(v) => v.try_into().map(Sql::Integer).map_err(|_| Error::internal("an integer beyond i64 bound")),
+        }
+    }
+    Ok(match value {
+        Value::Bool(v) => v.map_or(Sql::Null, |b| Sql::Integer(i64::from(b))),
+        Value::TinyInt(v) => int(*v)?,
+        Value::SmallInt(v) => int(*v)?,
+        Value::Int(v) => int(*v)?,
+        Value::BigInt(v) => int(*v)?,
+        Value::TinyUnsigned(v) => int(*v)?,
+        Value::SmallUnsigned(v) => int(*v)?,
+        Value::Unsigned(v) => int(*v)?,
+        Value::BigUnsigned(v) => int(*v)?,
+        Value::Float(v) => v.map_or(Sql::Null, |f| Sql::Real(f64::from(f))),
+        Value::Double(v) => v.map_or(Sql::Null, Sql::Real),
+        Value::String(v) => v.clone().map_or(Sql::Null, Sql::Text),
+        Value::Char(v) => v.map_or(Sql::Null, |c| Sql::Text(c.to_string())),
+        Value::Bytes(v) => v.clone().map_or(Sql::Null, Sql::Blob),
+        Value::Json(v) => v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
+        Value::Uuid(v) => v.map_or(Sql::Null, |u| Sql::Blob(u.as_bytes().to_vec())),
+        other => return Err(Error::internal(format!("a value SQLite reads do not bind: {other:?}"))),
+    })
+}
+
+/// The values of a built statement, bound.
+pub fn bind_all(values: Option<&sea_orm::sea_query::Values>) -> Result<Vec<Sql>> {
+    values.map_or(Ok(Vec::new()), |v| v.0.iter().map(bind).collect())
+}
+
+/// A reading error of the direct connection.
+pub fn read_error(e: rusqlite::Error) -> Error {
+    Error::caused("SQLite read", e)
+}
+
+/// Column `i` of `row` as a UUID (a 16-byte blob).
+pub fn uuid(row: &Row<'_>, i: usize) -> Result<Uuid> {
+    match row.get_ref(i).map_err(read_error)? {
+        ValueRef::Blob(b) => Uuid::from_slice(b).map_err(|e| Error::caused("a UUID column", e)),
+        _ => Err(Error::internal(format!("column {i} is not a UUID"))),
+    }
+}
+
+/// Column `i` of `row` as a JSON document stored as text, or `None` when NULL.
+pub fn json(row: &Row<'_>, i: usize) -> Result<Option<serde_json::Value>> {
+    match row.get_ref(i).map_err(read_error)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            serde_json::from_slice(t).map(Some).map_err(|e| Error::caused("a JSON column", e))
+        }
+        _ => Err(Error::internal(format!("column {i} is not JSON"))),
+    }
+}
+
+/// Column `i` of `row` as `T`.
+pub fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T> {
+    row.get(i).map_err(read_error)
+}
+
+/// The index of each named column of a prepared statement, in the order given.
+pub fn columns<const N: usize>(stmt: &rusqlite::Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
+    let mut out = [0; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = stmt.column_index(name).map_err(read_error)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_of_each_url_form() {
+        let f = |u| DirectSqlite::from_url(u, 2048).map(|d| d.path);
+        assert_eq!(f("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
+        assert_eq!(f("sqlite://data/a.db"), Some(PathBuf::from("data/a.db")));
+        assert_eq!(f("sqlite:a.db"), Some(PathBuf::from("a.db")));
+        assert_eq!(f("sqlite::memory:"), None);
+        assert_eq!(f("sqlite://file?mode=memory"), None);
+        assert_eq!(f("postgres://x/y"), None);
+    }
+
+    #[test]
+    fn values_bind_as_sqlx_binds_them() {
+        let id = Uuid::now_v7();
+        assert_eq!(bind(&Value::Uuid(Some(id))).ok(), Some(Sql::Blob(id.as_bytes().to_vec())));
+        assert_eq!(bind(&Value::Bool(Some(true))).ok(), Some(Sql::Integer(1)));
+        assert_eq!(bind(&Value::BigInt(None)).ok(), Some(Sql::Null));
+        assert_eq!(bind(&Value::String(Some("a".into()))).ok(), Some(Sql::Text("a".into())));
+        assert!(bind(&Value::BigUnsigned(Some(u64::MAX))).is_err());
+    }
+}
