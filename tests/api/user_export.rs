@@ -340,9 +340,15 @@ async fn filters_are_the_users_lists() {
     assert_eq!(none, "", "no user: an empty file");
 }
 
+/// Also with a small pool, where the export reads on one connection (on PostgreSQL it
+/// otherwise takes three).
 #[tokio::test]
 async fn many_users_come_in_batches_in_id_order() {
-    let app = spawn_with(|c| c.user_export.batch_size = 100).await;
+    let app = spawn_with(|c| {
+        c.user_export.batch_size = 100;
+        c.database_max_connections = 3;
+    })
+    .await;
     app.seed_users("many", 250).await;
     let records = ndjson(&app.export_file(json!({"format": "ndjson"})).await);
     assert_eq!(records.len(), 250);
@@ -685,4 +691,53 @@ async fn an_export_imports_back_unchanged() {
         )
         .await;
     assert_eq!(fay["getUserByOAuth"]["standardAttributes"]["email"], "fay@example.com", "{fay}");
+}
+
+/// A download reads one snapshot from its first batch to its last: a role renamed while
+/// the file streams (its reader held back by a client that has read one chunk) shows with
+/// its old key on every user. On PostgreSQL the batch's look-ups run on connections that
+/// share the first one's snapshot; on SQLite the reads run on a connection of their own
+/// inside one read transaction.
+#[tokio::test]
+async fn a_download_reads_one_snapshot_while_the_data_changes() {
+    const USERS: usize = 30_000;
+    let app = spawn_with(|c| c.user_export.batch_size = 100).await;
+    let role = app.ok("mutation { createRole(input: {key: \"before\"}) { role { id } } }", json!({})).await;
+    let role_id = role["createRole"]["role"]["id"].clone();
+    let token = app.token(authgraph::service::admin::signing_keys::ADMIN_SCOPES);
+    let records: Vec<Value> =
+        (0..USERS).map(|i| json!({"email": format!("s{i:05}@example.com"), "roles": ["before"]})).collect();
+    let res: Value = app
+        .client
+        .post(format!("{}/_api/admin/users/import", app.url))
+        .bearer_auth(&token)
+        .json(&json!({"upsert": false, "identifier": "email", "records": records}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = finished_job(&app, &token, res["result"]["id"].as_str().unwrap()).await;
+    assert_eq!(job["summary"]["inserted"], USERS, "{job:#}");
+
+    let export = app.export(json!({"format": "ndjson"})).await;
+    let mut download = app.client.get(export["download_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    let mut body = download.chunk().await.unwrap().expect("a first chunk").to_vec();
+    // About 13 MB in all: far more than the stream's few batches and the sockets' buffers
+    // hold, so the reader is still at work when the role changes.
+    let upd = "mutation($id: ID!) { updateRole(input: {id: $id, key: \"after\"}) { role { key } } }";
+    app.ok(upd, json!({"id": role_id})).await;
+    while let Some(chunk) = download.chunk().await.unwrap() {
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(body).unwrap();
+    let records = ndjson(&text);
+    assert_eq!(records.len(), USERS);
+    let changed = records.iter().filter(|r| r["roles"] != json!(["before"])).count();
+    assert_eq!(changed, 0, "every user has the role as it was when the download began");
+    // And the next download sees the change.
+    let text = app.export_file(json!({"format": "ndjson", "search_keyword": "s00001@example.com"})).await;
+    assert_eq!(ndjson(&text)[0]["roles"], json!(["after"]), "{text}");
 }

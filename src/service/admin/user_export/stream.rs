@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, Statement, TransactionTrait,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -73,16 +73,41 @@ fn of_users(column: (&'static str, &'static str), ids: &[Uuid], range: Option<(U
     }
 }
 
-/// A read transaction over one consistent snapshot.
-async fn snapshot(services: &Services) -> Result<DatabaseTransaction> {
+/// Read transactions over one consistent snapshot: the first, and on PostgreSQL with a
+/// pool of at least [`PARALLEL_MIN_POOL`] connections two more that share its snapshot
+/// (`pg_export_snapshot`, as `pg_dump --jobs` does), so that a batch's look-ups run side
+/// by side. PostgreSQL's execution, one query at a time, was the bound of the export.
+async fn snapshots(services: &Services) -> Result<Vec<DatabaseTransaction>> {
     let conn = &services.db.conn;
-    Ok(match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            conn.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?
-        }
-        _ => conn.begin().await?,
-    })
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(vec![conn.begin().await?]);
+    }
+    let begin = || conn.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly));
+    let first = begin().await?;
+    if services.config.database_max_connections < PARALLEL_MIN_POOL {
+        return Ok(vec![first]);
+    }
+    let id: String =
+        match first.query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT pg_export_snapshot()")).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => return Err(Error::internal("pg_export_snapshot returned no row")),
+        };
+    // An identifier PostgreSQL made (hex digits and dashes); checked all the same, since
+    // `SET TRANSACTION SNAPSHOT` takes no parameter.
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(Error::internal(format!("an unexpected snapshot identifier {id:?}")));
+    }
+    let mut txns = vec![first];
+    for _ in 0..2 {
+        let t = begin().await?;
+        t.execute_unprepared(&format!("SET TRANSACTION SNAPSHOT '{id}'")).await?;
+        txns.push(t);
+    }
+    Ok(txns)
 }
+
+/// The smallest PostgreSQL pool an export takes three connections of.
+const PARALLEL_MIN_POOL: u32 = 6;
 
 /// The query of the `(user_id, key)` pairs of the users' roles (`user_roles`) or groups
 /// (`user_groups`), by key.
@@ -218,35 +243,43 @@ async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<B
             .await
             .map_err(|e| Error::internal(format!("the export's SQLite reader: {e}")))?;
     }
-    let txn = snapshot(services).await?;
-    let mut last: Option<Uuid> = None;
-    loop {
-        let users = queries.users(last).all(&txn).await?;
-        let Some(tail) = users.last() else { break };
-        last = Some(tail.id);
+    let txns = snapshots(services).await?;
+    // The users of the next batch are read while the look-ups of this one run: three
+    // streams of queries, on three connections when there are three.
+    let (t0, t1, t2) = (&txns[0], txns.get(1).unwrap_or(&txns[0]), txns.get(2).unwrap_or(&txns[0]));
+    let mut users = queries.users(None).all(t0).await?;
+    while let Some(tail) = users.last() {
+        let (last, full) = (tail.id, queries.full(users.len()));
         let range = queries.range(&users);
         let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-        let identities = queries.identities(&ids, range).all(&txn).await?;
-        let authenticators = queries.authenticators(&ids, range).all(&txn).await?;
-        let roles = keys(&txn, queries.roles(&ids, range)).await?;
-        let groups = keys(&txn, queries.groups(&ids, range)).await?;
-        let full = queries.full(users.len());
-        let next = Batch {
-            users,
+        let (next, (identities, authenticators), (roles, groups)) = tokio::try_join!(
+            async { if full { queries.users(Some(last)).all(t0).await.map_err(Error::from) } else { Ok(Vec::new()) } },
+            async {
+                let identities = queries.identities(&ids, range).all(t1).await?;
+                Ok::<_, Error>((identities, queries.authenticators(&ids, range).all(t1).await?))
+            },
+            async {
+                Ok::<_, Error>((
+                    keys(t2, queries.roles(&ids, range)).await?,
+                    keys(t2, queries.groups(&ids, range)).await?,
+                ))
+            },
+        )?;
+        let batch = Batch {
+            users: std::mem::replace(&mut users, next),
             identities: by_user(identities, |i| i.user_id),
             authenticators: by_user(authenticators, |a| a.user_id),
             roles: by_user(roles, |r| r.0),
             groups: by_user(groups, |r| r.0),
         };
-        if out.send(next).await.is_err() {
+        if out.send(batch).await.is_err() {
             // The writer stopped (the reader of the file went away): stop reading.
             return Ok(());
         }
-        if !full {
-            break;
-        }
     }
-    txn.commit().await?;
+    for t in txns {
+        t.commit().await?;
+    }
     Ok(())
 }
 
