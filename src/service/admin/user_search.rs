@@ -169,7 +169,7 @@ impl Users<'_> {
                 (None, _) => {}
             }
             let cond = condition(f, KeywordPlan::PerRow, self.backend());
-            let found = ks.apply(user::Entity::find().filter(cond), &walk_plan)?.all(&self.db.conn).await?;
+            let found = self.db.select_users(ks.apply(user::Entity::find().filter(cond), &walk_plan)?).await?;
             // A full page, or every match when the window reached the end of the list.
             if found.len() as u64 > plan.limit || edge.is_none() {
                 models = Some(found);
@@ -180,7 +180,7 @@ impl Users<'_> {
             None => {
                 let q = ks
                     .apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
-                q.all(&self.db.conn).await?
+                self.db.select_users(q).await?
             }
         };
         let rows: Vec<User> = models.into_iter().map(User::from).collect();

@@ -20,6 +20,8 @@ pub struct Db {
     writer: Option<DatabaseConnection>,
     /// SQLite on a file only: where it is, for bulk reads on a connection of their own.
     direct: Option<super::direct_sqlite::DirectSqlite>,
+    /// SQLite on a file only: direct connections for reads on the request path.
+    direct_pool: Option<Arc<super::direct_sqlite::DirectPool>>,
     statements: Arc<AtomicU64>,
 }
 
@@ -91,7 +93,8 @@ impl Db {
         };
         let direct =
             if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None };
-        Ok(Self { conn, writer, direct, statements })
+        let direct_pool = direct.clone().map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, max_connections)));
+        Ok(Self { conn, writer, direct, direct_pool, statements })
     }
 
     /// Applies pending migrations; returns how many ran. On SQLite they run on the one
@@ -160,6 +163,28 @@ impl Db {
     /// blocking thread); `None` on PostgreSQL and in-memory SQLite.
     pub(in crate::service) fn direct_sqlite(&self) -> Option<&super::direct_sqlite::DirectSqlite> {
         self.direct.as_ref()
+    }
+
+    /// SQLite on a file: the pool of direct read connections ([`super::direct_sqlite`]).
+    pub(in crate::service) fn direct_pool(&self) -> Option<&Arc<super::direct_sqlite::DirectPool>> {
+        self.direct_pool.as_ref()
+    }
+
+    /// The users a select finds: on a SQLite file through a direct connection (one
+    /// hand-off for all rows, not one per row), elsewhere through sqlx.
+    pub(in crate::service) async fn select_users(
+        &self,
+        q: sea_orm::Select<entity::user::Entity>,
+    ) -> crate::service::Result<Vec<entity::user::Model>> {
+        use sea_orm::QueryTrait;
+        match &self.direct_pool {
+            Some(pool) => {
+                let stmt = q.build(sea_orm::DbBackend::Sqlite);
+                self.statements.fetch_add(1, Ordering::Relaxed);
+                pool.run(move |c| super::direct_rows::all(c, stmt, super::direct_rows::users_of)).await
+            }
+            None => Ok(q.all(&self.conn).await?),
+        }
     }
 
     /// The connection single writes (outside a transaction) go to.

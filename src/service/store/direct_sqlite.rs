@@ -50,6 +50,47 @@ impl DirectSqlite {
     }
 }
 
+/// Direct read-only connections kept for reads on the request path: a read runs whole on
+/// a blocking thread (one hand-off there and one back, whatever the number of rows).
+/// Connections open on first use, up to the pool's size, and stay.
+#[derive(Debug)]
+pub struct DirectPool {
+    direct: DirectSqlite,
+    idle: std::sync::Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl DirectPool {
+    /// A pool of at most `size` connections to `direct`'s file.
+    pub fn new(direct: DirectSqlite, size: u32) -> Self {
+        let size = usize::try_from(size.max(1)).unwrap_or(1);
+        Self { direct, idle: std::sync::Mutex::new(Vec::new()), permits: tokio::sync::Semaphore::new(size) }
+    }
+
+    /// Runs `read` with a connection of the pool on a blocking thread.
+    pub async fn run<T: Send + 'static>(
+        self: &std::sync::Arc<Self>,
+        read: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self.permits.acquire().await.map_err(|e| Error::caused("direct SQLite pool", e))?;
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let conn = match taken {
+                Some(c) => c,
+                None => pool.direct.open_reader()?,
+            };
+            let out = read(&conn);
+            if let Ok(mut idle) = pool.idle.lock() {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| Error::internal(format!("a direct SQLite read: {e}")))?
+    }
+}
+
 /// A sea-query value as SQLite stores it, the way sqlx binds it: booleans and integers as
 /// integers, UUIDs as 16-byte blobs, JSON as text.
 pub fn bind(value: &Value) -> Result<Sql> {

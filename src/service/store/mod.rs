@@ -6,6 +6,7 @@ pub(in crate::service) mod audit_batch;
 pub(in crate::service) mod bulk;
 pub(in crate::service) mod changes;
 pub(in crate::service) mod db;
+pub(in crate::service) mod direct_rows;
 pub(in crate::service) mod direct_sqlite;
 pub(in crate::service) mod group_commit;
 mod ids;
