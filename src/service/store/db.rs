@@ -93,7 +93,10 @@ impl Db {
         };
         let direct =
             if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None };
-        let direct_pool = direct.clone().map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, max_connections)));
+        // Half the pool's size: reads on them are short and whole, and each connection
+        // keeps a page cache of its own.
+        let direct_size = (max_connections / 2).max(2);
+        let direct_pool = direct.clone().map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, direct_size)));
         Ok(Self { conn, writer, direct, direct_pool, statements })
     }
 
