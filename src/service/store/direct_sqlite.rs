@@ -23,25 +23,30 @@ use crate::service::{Error, Result};
 pub struct DirectSqlite {
     path: PathBuf,
     cache_kib: u32,
+    /// The URL asked for a read-only database (`mode=ro`).
+    read_only: bool,
 }
 
 impl DirectSqlite {
     /// The file of a `sqlite:` URL as sqlx reads it (`sqlite://path?options`,
-    /// `sqlite:path`), or `None` for an in-memory database, which no second connection
-    /// can see.
+    /// `sqlite:path`, the path percent-decoded), or `None` for an in-memory database,
+    /// which no second connection can see.
     pub fn from_url(url: &str, cache_kib: u32) -> Option<Self> {
         let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-        let path = rest.split('?').next().unwrap_or_default();
-        if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
+        if path.is_empty() || path == ":memory:" || params.split('&').any(|p| p == "mode=memory") {
             return None;
         }
-        Some(Self { path: PathBuf::from(path), cache_kib })
+        let read_only = params.split('&').any(|p| p == "mode=ro");
+        Some(Self { path: PathBuf::from(path.as_ref()), cache_kib, read_only })
     }
 
     /// A new read-only connection (the file must exist), with the pool's page cache size
     /// and busy timeout. Call it on a blocking thread.
     pub fn open_reader(&self) -> Result<Connection> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mode = if self.read_only { OpenFlags::SQLITE_OPEN_READ_ONLY } else { OpenFlags::SQLITE_OPEN_READ_WRITE };
+        let flags = mode | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| Error::caused("open SQLite", e))?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(|e| Error::caused("SQLite busy timeout", e))?;
         conn.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{};", self.cache_kib))
@@ -174,6 +179,7 @@ mod tests {
         assert_eq!(f("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
         assert_eq!(f("sqlite://data/a.db"), Some(PathBuf::from("data/a.db")));
         assert_eq!(f("sqlite:a.db"), Some(PathBuf::from("a.db")));
+        assert_eq!(f("sqlite:///tmp/my%20data/a%3Fb.db?mode=rwc"), Some(PathBuf::from("/tmp/my data/a?b.db")));
         assert_eq!(f("sqlite::memory:"), None);
         assert_eq!(f("sqlite://file?mode=memory"), None);
         assert_eq!(f("postgres://x/y"), None);
