@@ -20,24 +20,19 @@ struct OwnedKeyed {
     row: KeyedRow,
 }
 
-/// The reader of [`OwnedKeyed`] rows on a direct SQLite connection.
+/// The reader of [`OwnedKeyed`] rows on a direct SQLite connection: the owner, then the row.
 fn owned_keyed_of(
     stmt: &rusqlite::Statement<'_>,
 ) -> Result<crate::service::store::direct_rows::Reader<(Uuid, KeyedRow)>> {
+    use crate::service::store::direct_rows::{Reader, model_reader};
     use crate::service::store::direct_sqlite::{columns, get, uuid};
-    let [owner, id, key, name, description, created_at, updated_at] =
-        columns(stmt, ["owner_id", "id", "key", "name", "description", "created_at", "updated_at"])?;
-    Ok(Box::new(move |r| {
-        let row = KeyedRow {
-            id: uuid(r, id)?,
-            key: get(r, key)?,
-            name: get(r, name)?,
-            description: get(r, description)?,
-            created_at: get(r, created_at)?,
-            updated_at: get(r, updated_at)?,
-        };
-        Ok((uuid(r, owner)?, row))
-    }))
+    let [owner] = columns(stmt, ["owner_id"])?;
+    let row: Result<Reader<KeyedRow>> = model_reader!(
+        stmt,
+        KeyedRow { id: uuid, key: get, name: get, description: get, created_at: get, updated_at: get }
+    );
+    let row = row?;
+    Ok(Box::new(move |r| Ok((uuid(r, owner)?, row(r)?))))
 }
 
 /// Who owns the listed roles or groups.
@@ -157,10 +152,8 @@ impl Lookups<'_> {
         let t = kind.table();
         q.columns([(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")])
             .order_by((t, "key"), sea_orm::sea_query::Order::Asc);
-        if let Some(pool) = self.db.direct_pool() {
-            let stmt = sea_orm::DbBackend::Sqlite.build(&q);
-            let rows = pool.run(move |c| crate::service::store::direct_rows::all(c, stmt, owned_keyed_of)).await?;
-            return Ok(group_by(rows.into_iter().map(|(owner, row)| (owner, Keyed::from(row)))));
+        if let Some(rows) = self.db.direct_all(sea_orm::DbBackend::Sqlite.build(&q), owned_keyed_of).await {
+            return Ok(group_by(rows?.into_iter().map(|(owner, row)| (owner, Keyed::from(row)))));
         }
         let rows = self.db.conn.query_all(&q).await?;
         let mut pairs = Vec::with_capacity(rows.len());

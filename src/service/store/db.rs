@@ -168,26 +168,33 @@ impl Db {
         self.direct.as_ref()
     }
 
-    /// SQLite on a file: the pool of direct read connections ([`super::direct_sqlite`]).
-    pub(in crate::service) fn direct_pool(&self) -> Option<&Arc<super::direct_sqlite::DirectPool>> {
-        self.direct_pool.as_ref()
+    /// On a SQLite file, the rows of `stmt` read by `make`'s reader on a direct connection
+    /// (one hand-off for all rows, not one per row); `None` elsewhere, where the caller
+    /// reads through sqlx. Counted as a statement like every other.
+    pub(in crate::service) async fn direct_all<T: Send + 'static>(
+        &self,
+        stmt: sea_orm::Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
+    ) -> Option<crate::service::Result<Vec<T>>> {
+        let pool = self.direct_pool.as_ref()?;
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        Some(pool.run(move |c| super::direct_rows::all(c, stmt, make)).await)
     }
 
-    /// The users a select finds: on a SQLite file through a direct connection (one
-    /// hand-off for all rows, not one per row), elsewhere through sqlx.
+    /// The users a select finds: on a SQLite file through a direct connection, elsewhere
+    /// through sqlx.
     pub(in crate::service) async fn select_users(
         &self,
         q: sea_orm::Select<entity::user::Entity>,
     ) -> crate::service::Result<Vec<entity::user::Model>> {
         use sea_orm::QueryTrait;
-        match &self.direct_pool {
-            Some(pool) => {
-                let stmt = q.build(sea_orm::DbBackend::Sqlite);
-                self.statements.fetch_add(1, Ordering::Relaxed);
-                pool.run(move |c| super::direct_rows::all(c, stmt, super::direct_rows::users_of)).await
+        if self.direct_pool.is_some() {
+            let stmt = q.build(sea_orm::DbBackend::Sqlite);
+            if let Some(rows) = self.direct_all(stmt, super::direct_rows::users_of).await {
+                return rows;
             }
-            None => Ok(q.all(&self.conn).await?),
         }
+        Ok(q.all(&self.conn).await?)
     }
 
     /// The connection single writes (outside a transaction) go to.

@@ -28,181 +28,97 @@ pub fn all<T>(
     Ok(out)
 }
 
+/// The reader of a struct whose fields are columns of the same names, each read with the
+/// function given (`get`, `uuid`, `json_value`, …): every column is named once.
+macro_rules! model_reader {
+    ($stmt:expr, $($model:ident)::+ { $($field:ident: $read:expr),* $(,)? }) => {{
+        let index = columns($stmt, [$(stringify!($field)),*])?;
+        let reader: Reader<$($model)::+> = Box::new(move |r: &rusqlite::Row<'_>| {
+            // Fields are evaluated in the order written, the order of `index`.
+            let mut at = index.into_iter();
+            Ok($($model)::+ { $($field: $read(r, at.next().unwrap_or_default())?),* })
+        });
+        Ok(reader)
+    }};
+}
+pub(in crate::service) use model_reader;
+
+/// A JSON column that is never NULL (a NULL reads as JSON `null`).
+pub fn json_value(row: &Row<'_>, i: usize) -> Result<serde_json::Value> {
+    Ok(json(row, i)?.unwrap_or_default())
+}
+
+/// `users` rows as [`user::Model`].
 pub fn users_of(stmt: &Statement<'_>) -> Result<Reader<user::Model>> {
-    let [
-        id,
-        created_at,
-        updated_at,
-        last_login_at,
-        standard_attributes,
-        custom_attributes,
-        name_key,
-        is_disabled,
-        disable_reason,
-        is_deactivated,
-        is_anonymous,
-        is_anonymized,
-        delete_at,
-        delete_reason,
-        anonymize_at,
-        temporarily_disabled_from,
-        temporarily_disabled_until,
-        account_valid_from,
-        account_valid_until,
-        mfa_grace_period_end_at,
-        anonymized_at,
-    ] = columns(
+    model_reader!(
         stmt,
-        [
-            "id",
-            "created_at",
-            "updated_at",
-            "last_login_at",
-            "standard_attributes",
-            "custom_attributes",
-            "name_key",
-            "is_disabled",
-            "disable_reason",
-            "is_deactivated",
-            "is_anonymous",
-            "is_anonymized",
-            "delete_at",
-            "delete_reason",
-            "anonymize_at",
-            "temporarily_disabled_from",
-            "temporarily_disabled_until",
-            "account_valid_from",
-            "account_valid_until",
-            "mfa_grace_period_end_at",
-            "anonymized_at",
-        ],
-    )?;
-    Ok(Box::new(move |r| {
-        Ok(user::Model {
-            id: uuid(r, id)?,
-            created_at: get(r, created_at)?,
-            updated_at: get(r, updated_at)?,
-            last_login_at: get(r, last_login_at)?,
-            standard_attributes: json(r, standard_attributes)?.unwrap_or_default(),
-            custom_attributes: json(r, custom_attributes)?.unwrap_or_default(),
-            name_key: get(r, name_key)?,
-            is_disabled: get(r, is_disabled)?,
-            disable_reason: get(r, disable_reason)?,
-            is_deactivated: get(r, is_deactivated)?,
-            is_anonymous: get(r, is_anonymous)?,
-            is_anonymized: get(r, is_anonymized)?,
-            delete_at: get(r, delete_at)?,
-            delete_reason: get(r, delete_reason)?,
-            anonymize_at: get(r, anonymize_at)?,
-            temporarily_disabled_from: get(r, temporarily_disabled_from)?,
-            temporarily_disabled_until: get(r, temporarily_disabled_until)?,
-            account_valid_from: get(r, account_valid_from)?,
-            account_valid_until: get(r, account_valid_until)?,
-            mfa_grace_period_end_at: get(r, mfa_grace_period_end_at)?,
-            anonymized_at: get(r, anonymized_at)?,
-        })
-    }))
+        user::Model {
+            id: uuid,
+            created_at: get,
+            updated_at: get,
+            last_login_at: get,
+            standard_attributes: json_value,
+            custom_attributes: json_value,
+            name_key: get,
+            is_disabled: get,
+            disable_reason: get,
+            is_deactivated: get,
+            is_anonymous: get,
+            is_anonymized: get,
+            delete_at: get,
+            delete_reason: get,
+            anonymize_at: get,
+            temporarily_disabled_from: get,
+            temporarily_disabled_until: get,
+            account_valid_from: get,
+            account_valid_until: get,
+            mfa_grace_period_end_at: get,
+            anonymized_at: get,
+        }
+    )
 }
 
+/// `identities` rows as [`identity::Model`].
 pub fn identities_of(stmt: &Statement<'_>) -> Result<Reader<identity::Model>> {
-    let [
-        id,
-        user_id,
-        kind,
-        login_id_key,
-        login_id_type,
-        value,
-        original_value,
-        unique_key,
-        details,
-        created_at,
-        updated_at,
-    ] = columns(
+    model_reader!(
         stmt,
-        [
-            "id",
-            "user_id",
-            "kind",
-            "login_id_key",
-            "login_id_type",
-            "value",
-            "original_value",
-            "unique_key",
-            "details",
-            "created_at",
-            "updated_at",
-        ],
-    )?;
-    Ok(Box::new(move |r| {
-        Ok(identity::Model {
-            id: uuid(r, id)?,
-            user_id: uuid(r, user_id)?,
-            kind: get(r, kind)?,
-            login_id_key: get(r, login_id_key)?,
-            login_id_type: get(r, login_id_type)?,
-            value: get(r, value)?,
-            original_value: get(r, original_value)?,
-            unique_key: get(r, unique_key)?,
-            details: json(r, details)?,
-            created_at: get(r, created_at)?,
-            updated_at: get(r, updated_at)?,
-        })
-    }))
+        identity::Model {
+            id: uuid,
+            user_id: uuid,
+            kind: get,
+            login_id_key: get,
+            login_id_type: get,
+            value: get,
+            original_value: get,
+            unique_key: get,
+            details: json,
+            created_at: get,
+            updated_at: get,
+        }
+    )
 }
 
+/// `authenticators` rows as [`authenticator::Model`].
 pub fn authenticators_of(stmt: &Statement<'_>) -> Result<Reader<authenticator::Model>> {
-    let [
-        id,
-        user_id,
-        kind,
-        factor,
-        is_default,
-        password_hash,
-        expire_after,
-        oob_target,
-        display_name,
-        totp_secret,
-        totp_last_step,
-        passkey_credential_id,
-        created_at,
-        updated_at,
-    ] = columns(
+    model_reader!(
         stmt,
-        [
-            "id",
-            "user_id",
-            "kind",
-            "factor",
-            "is_default",
-            "password_hash",
-            "expire_after",
-            "oob_target",
-            "display_name",
-            "totp_secret",
-            "totp_last_step",
-            "passkey_credential_id",
-            "created_at",
-            "updated_at",
-        ],
-    )?;
-    Ok(Box::new(move |r| {
-        Ok(authenticator::Model {
-            id: uuid(r, id)?,
-            user_id: uuid(r, user_id)?,
-            kind: get(r, kind)?,
-            factor: get(r, factor)?,
-            is_default: get(r, is_default)?,
-            password_hash: get(r, password_hash)?,
-            expire_after: get(r, expire_after)?,
-            oob_target: get(r, oob_target)?,
-            display_name: get(r, display_name)?,
-            totp_secret: get(r, totp_secret)?,
-            totp_last_step: get(r, totp_last_step)?,
-            passkey_credential_id: get(r, passkey_credential_id)?,
-            created_at: get(r, created_at)?,
-            updated_at: get(r, updated_at)?,
-        })
-    }))
+        authenticator::Model {
+            id: uuid,
+            user_id: uuid,
+            kind: get,
+            factor: get,
+            is_default: get,
+            password_hash: get,
+            expire_after: get,
+            oob_target: get,
+            display_name: get,
+            totp_secret: get,
+            totp_last_step: get,
+            passkey_credential_id: get,
+            created_at: get,
+            updated_at: get,
+        }
+    )
 }
 
 /// `(user_id, key)`: the first two columns.

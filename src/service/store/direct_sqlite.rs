@@ -62,14 +62,15 @@ impl DirectSqlite {
 pub struct DirectPool {
     direct: DirectSqlite,
     idle: std::sync::Mutex<Vec<Connection>>,
-    permits: tokio::sync::Semaphore,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl DirectPool {
     /// A pool of at most `size` connections to `direct`'s file.
     pub fn new(direct: DirectSqlite, size: u32) -> Self {
         let size = usize::try_from(size.max(1)).unwrap_or(1);
-        Self { direct, idle: std::sync::Mutex::new(Vec::new()), permits: tokio::sync::Semaphore::new(size) }
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(size));
+        Self { direct, idle: std::sync::Mutex::new(Vec::new()), permits }
     }
 
     /// Runs `read` with a connection of the pool on a blocking thread.
@@ -77,9 +78,12 @@ impl DirectPool {
         self: &std::sync::Arc<Self>,
         read: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(|e| Error::caused("direct SQLite pool", e))?;
+        // The permit goes with the blocking task: a caller that stops waiting (a closed
+        // request) does not free it before the connection is back in the pool.
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| Error::caused("direct SQLite pool", e))?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let taken = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
             let conn = match taken {
                 Some(c) => c,
