@@ -217,3 +217,26 @@ fn version_prints_the_version_and_the_commit() {
     let commit = text.trim().rsplit(' ').next().unwrap().trim_end_matches(')');
     assert!(commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())), "{text}");
 }
+
+/// A SQLite URL is read as sqlx reads it: a percent-encoded path (`my%20data` for a folder
+/// with a space) names the decoded file, for the start-up lock as for the database.
+#[test]
+fn a_percent_encoded_sqlite_path_is_the_decoded_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("my data")).unwrap();
+    let url = format!("sqlite://{}/my%20data/a.db", dir.path().display());
+    let run = |arg: &str| {
+        bin()
+            .current_dir(dir.path())
+            .env("AUTHGRAPH_DATABASE_URL", &url)
+            .env("AUTHGRAPH_MASTER_KEY_FILE", dir.path().join("master.key"))
+            .arg(arg)
+            .output()
+            .unwrap()
+    };
+    let out = run("migrate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("my data/a.db").exists());
+    let out = run("admin-token");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

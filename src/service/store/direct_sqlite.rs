@@ -42,6 +42,11 @@ impl DirectSqlite {
         Some(Self { path: PathBuf::from(path.as_ref()), cache_kib, read_only })
     }
 
+    /// The database file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// A new read-only connection (the file must exist), with the pool's page cache size
     /// and busy timeout. Call it on a blocking thread.
     pub fn open_reader(&self) -> Result<Connection> {

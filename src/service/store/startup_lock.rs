@@ -43,12 +43,15 @@ impl std::fmt::Debug for StartupLock {
 impl StartupLock {
     /// Waits until no other process sets up the database at `url`, then holds the lock.
     pub async fn acquire(url: &str) -> Result<Self, DbErr> {
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.trim_start_matches("//").split('?').next().unwrap_or_default();
-            if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        if url.starts_with("sqlite:") {
+            // The file as sqlx reads the URL (percent-decoded: `my%20data/a.db` is
+            // `my data/a.db`); an in-memory database needs no lock.
+            let Some(file) = super::direct_sqlite::DirectSqlite::from_url(url, 0) else {
                 return Ok(Self { held: Held::Nothing });
-            }
-            return lock_file(std::path::PathBuf::from(format!("{path}.startup.lock"))).await;
+            };
+            let mut lock = file.path().as_os_str().to_owned();
+            lock.push(".startup.lock");
+            return lock_file(std::path::PathBuf::from(lock)).await;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(1)
