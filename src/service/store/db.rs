@@ -18,8 +18,6 @@ pub struct Db {
     /// the pool (async, first come first served) instead of in SQLite's busy handler,
     /// which sleeps up to 100 ms between retries.
     writer: Option<DatabaseConnection>,
-    /// SQLite on a file only: where it is, for bulk reads on a connection of their own.
-    direct: Option<super::direct_sqlite::DirectSqlite>,
     /// SQLite on a file only: direct connections for reads on the request path.
     direct_pool: Option<Arc<super::direct_sqlite::DirectPool>>,
     statements: Arc<AtomicU64>,
@@ -91,13 +89,13 @@ impl Db {
         } else {
             None
         };
-        let direct =
-            if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None };
         // Half the pool's size: reads on them are short and whole, and each connection
         // keeps a page cache of its own.
         let direct_size = (max_connections / 2).max(2);
-        let direct_pool = direct.clone().map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, direct_size)));
-        Ok(Self { conn, writer, direct, direct_pool, statements })
+        let direct_pool =
+            if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None }
+                .map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, direct_size)));
+        Ok(Self { conn, writer, direct_pool, statements })
     }
 
     /// Applies pending migrations; returns how many ran. On SQLite they run on the one
@@ -165,7 +163,7 @@ impl Db {
     /// SQLite on a file: how to open a connection of one's own to it (for bulk reads on a
     /// blocking thread); `None` on PostgreSQL and in-memory SQLite.
     pub(in crate::service) fn direct_sqlite(&self) -> Option<&super::direct_sqlite::DirectSqlite> {
-        self.direct.as_ref()
+        self.direct_pool.as_ref().map(|p| p.file())
     }
 
     /// On a SQLite file, the rows of `stmt` read by `make`'s reader on a direct connection

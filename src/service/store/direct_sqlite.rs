@@ -78,6 +78,11 @@ impl DirectPool {
         Self { direct, idle: std::sync::Mutex::new(Vec::new()), permits }
     }
 
+    /// The file the pool's connections read.
+    pub fn file(&self) -> &DirectSqlite {
+        &self.direct
+    }
+
     /// Runs `read` with a connection of the pool on a blocking thread.
     pub async fn run<T: Send + 'static>(
         self: &std::sync::Arc<Self>,

@@ -7,7 +7,7 @@ use sea_orm::{DbBackend, QueryTrait};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::stream::{Batch, Queries, by_user};
+use super::stream::{Batch, Queries};
 use crate::service::Result;
 use crate::service::store::direct_rows::{all, authenticators_of, identities_of, keys_of, users_of};
 use crate::service::store::direct_sqlite::{DirectSqlite, read_error};
@@ -30,13 +30,7 @@ pub(super) fn read(direct: &DirectSqlite, queries: &Queries, out: &mpsc::Sender<
         let roles = all(&conn, DbBackend::Sqlite.build(&queries.roles(&ids, range)), keys_of)?;
         let groups = all(&conn, DbBackend::Sqlite.build(&queries.groups(&ids, range)), keys_of)?;
         let full = queries.full(users.len());
-        let next = Batch {
-            users,
-            identities: by_user(identities, |i| i.user_id),
-            authenticators: by_user(authenticators, |a| a.user_id),
-            roles: by_user(roles, |r| r.0),
-            groups: by_user(groups, |r| r.0),
-        };
+        let next = Batch::new(users, identities, authenticators, roles, groups);
         if out.blocking_send(next).is_err() {
             return Ok(());
         }

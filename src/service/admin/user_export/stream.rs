@@ -63,6 +63,25 @@ pub(super) struct Batch {
     pub(super) groups: HashMap<Uuid, Vec<(Uuid, String)>>,
 }
 
+impl Batch {
+    /// A batch of users with the rows of theirs, grouped by user.
+    pub(super) fn new(
+        users: Vec<user::Model>,
+        identities: Vec<identity::Model>,
+        authenticators: Vec<authenticator::Model>,
+        roles: Vec<(Uuid, String)>,
+        groups: Vec<(Uuid, String)>,
+    ) -> Self {
+        Self {
+            users,
+            identities: by_user(identities, |i| i.user_id),
+            authenticators: by_user(authenticators, |a| a.user_id),
+            roles: by_user(roles, |r| r.0),
+            groups: by_user(groups, |r| r.0),
+        }
+    }
+}
+
 /// Rows whose `column` is one of the batch's user IDs: an index range from the first to
 /// the last ID when every user is exported (the batch is then every user in that range),
 /// otherwise the list of IDs.
@@ -136,7 +155,7 @@ async fn keys(txn: &DatabaseTransaction, q: sea_orm::sea_query::SelectStatement)
     Ok(out)
 }
 
-pub(super) fn by_user<T>(rows: Vec<T>, user: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+fn by_user<T>(rows: Vec<T>, user: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
     let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
     for r in rows {
         map.entry(user(&r)).or_default().push(r);
@@ -265,13 +284,7 @@ async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<B
                 ))
             },
         )?;
-        let batch = Batch {
-            users: std::mem::replace(&mut users, next),
-            identities: by_user(identities, |i| i.user_id),
-            authenticators: by_user(authenticators, |a| a.user_id),
-            roles: by_user(roles, |r| r.0),
-            groups: by_user(groups, |r| r.0),
-        };
+        let batch = Batch::new(std::mem::replace(&mut users, next), identities, authenticators, roles, groups);
         if out.send(batch).await.is_err() {
             // The writer stopped (the reader of the file went away): stop reading.
             return Ok(());
