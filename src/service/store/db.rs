@@ -21,6 +21,10 @@ pub struct Db {
     /// SQLite on a file only: direct connections for reads on the request path.
     direct_pool: Option<Arc<super::direct_sqlite::DirectPool>>,
     statements: Arc<AtomicU64>,
+    /// One read at a time may take several pooled connections (an export on PostgreSQL):
+    /// two such reads each holding one connection and waiting for more could exhaust the
+    /// pool between them.
+    wide_read: Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -95,7 +99,7 @@ impl Db {
         let direct_pool =
             if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None }
                 .map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, direct_size)));
-        Ok(Self { conn, writer, direct_pool, statements })
+        Ok(Self { conn, writer, direct_pool, statements, wide_read: Arc::new(tokio::sync::Semaphore::new(1)) })
     }
 
     /// Applies pending migrations; returns how many ran. On SQLite they run on the one
@@ -177,6 +181,12 @@ impl Db {
         let pool = self.direct_pool.as_ref()?;
         self.statements.fetch_add(1, Ordering::Relaxed);
         Some(pool.run(move |c| super::direct_rows::all(c, stmt, make)).await)
+    }
+
+    /// The right to take several pooled connections for one read, if no other read holds
+    /// it now; without it, read on one connection.
+    pub(in crate::service) fn try_wide_read(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.wide_read.clone().try_acquire_owned().ok()
     }
 
     /// The users a select finds: on a SQLite file through a direct connection, elsewhere

@@ -96,15 +96,22 @@ fn of_users(column: (&'static str, &'static str), ids: &[Uuid], range: Option<(U
 /// pool of at least [`PARALLEL_MIN_POOL`] connections two more that share its snapshot
 /// (`pg_export_snapshot`, as `pg_dump --jobs` does), so that a batch's look-ups run side
 /// by side. PostgreSQL's execution, one query at a time, was the bound of the export.
-async fn snapshots(services: &Services) -> Result<Vec<DatabaseTransaction>> {
+/// Only one export at a time reads on three connections (the others on one), so that
+/// exports waiting for their second connection never hold the whole pool between them; the
+/// permit that says so comes back with the transactions and is held until the read ends.
+async fn snapshots(
+    services: &Services,
+) -> Result<(Vec<DatabaseTransaction>, Option<tokio::sync::OwnedSemaphorePermit>)> {
     let conn = &services.db.conn;
     if conn.get_database_backend() != DbBackend::Postgres {
-        return Ok(vec![conn.begin().await?]);
+        return Ok((vec![conn.begin().await?], None));
     }
     let begin = || conn.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly));
+    let wide =
+        (services.config.database_max_connections >= PARALLEL_MIN_POOL).then(|| services.db.try_wide_read()).flatten();
     let first = begin().await?;
-    if services.config.database_max_connections < PARALLEL_MIN_POOL {
-        return Ok(vec![first]);
+    if wide.is_none() {
+        return Ok((vec![first], None));
     }
     let id: String =
         match first.query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT pg_export_snapshot()")).await? {
@@ -122,7 +129,7 @@ async fn snapshots(services: &Services) -> Result<Vec<DatabaseTransaction>> {
         t.execute_unprepared(&format!("SET TRANSACTION SNAPSHOT '{id}'")).await?;
         txns.push(t);
     }
-    Ok(txns)
+    Ok((txns, wide))
 }
 
 /// The smallest PostgreSQL pool an export takes three connections of.
@@ -262,7 +269,7 @@ async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<B
             .await
             .map_err(|e| Error::internal(format!("the export's SQLite reader: {e}")))?;
     }
-    let txns = snapshots(services).await?;
+    let (txns, _wide) = snapshots(services).await?;
     // The users of the next batch are read while the look-ups of this one run: three
     // streams of queries, on three connections when there are three.
     let (t0, t1, t2) = (&txns[0], txns.get(1).unwrap_or(&txns[0]), txns.get(2).unwrap_or(&txns[0]));
