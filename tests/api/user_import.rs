@@ -251,13 +251,20 @@ async fn ndjson_and_csv_bodies_stream_and_scopes_are_checked() {
 #[tokio::test]
 async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
     let app = spawn_app().await;
-    let mut text = String::new();
-    for i in 0..5000 {
-        text.push_str(&json!({"email": format!("g{i}@example.com")}).to_string());
-        text.push('\n');
+    // The first job is long enough that the third still waits when it is cancelled; the
+    // second imports the first's first 5,000 users again.
+    let (mut long, mut text) = (String::new(), String::new());
+    for i in 0..20_000 {
+        let line = json!({"email": format!("g{i}@example.com")}).to_string();
+        long.push_str(&line);
+        long.push('\n');
+        if i < 5000 {
+            text.push_str(&line);
+            text.push('\n');
+        }
     }
     let start = "mutation($t: String!) { importUsers(input: {identifier: EMAIL, text: $t}) { import { id status } } }";
-    let a = app.ok(start, json!({"t": text})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
+    let a = app.ok(start, json!({"t": long})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
     let b = app.ok(start, json!({"t": text})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
     let c = app.ok(start, json!({"t": text})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
     let cancel = "mutation($id: ID!) { cancelUserImport(input: {id: $id}) { import { id } } }";
@@ -265,19 +272,19 @@ async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
     let ja = finished(&app, &a).await;
     let jb = finished(&app, &b).await;
     let jc = finished(&app, &c).await;
-    assert_eq!(ja["summary"]["inserted"], 5000, "{ja:#}");
+    assert_eq!(ja["summary"]["inserted"], 20_000, "{ja:#}");
     assert_eq!(jb["summary"]["skipped"], 5000, "the second import sees the first's users: {jb:#}");
     assert_eq!(jc["status"], "cancelled", "{jc:#}");
     let (a_end, b_start) = (ja["completed_at"].as_str().unwrap(), jb["started_at"].as_str().unwrap());
     assert!(b_start >= a_end, "b started {b_start} before a ended {a_end}");
 
-    let q = "query($id: ID!) { userImport(id: $id) { status processed summary { total inserted failed } details(offset: 4998, first: 10) { index outcome userID } } }";
+    let q = "query($id: ID!) { userImport(id: $id) { status processed summary { total inserted failed } details(offset: 19998, first: 10) { index outcome userID } } }";
     let d = app.ok(q, json!({"id": a})).await;
     let u = &d["userImport"];
     assert_eq!(u["status"], "completed");
-    assert_eq!(u["processed"], 5000);
+    assert_eq!(u["processed"], 20_000);
     assert_eq!(u["details"].as_array().unwrap().len(), 2);
-    assert_eq!(u["details"][1]["index"], 4999);
+    assert_eq!(u["details"][1]["index"], 19_999);
     let res = app.gql_as(&app.token(&["user:read"]), start, json!({"t": "{}"})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
     app.err(cancel, json!({"id": a}), "BAD_USER_INPUT", Some("InvalidUserImport")).await;

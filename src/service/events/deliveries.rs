@@ -199,7 +199,7 @@ async fn write_outcomes(db: Db, jobs: Vec<(Uuid, Outcome)>) -> std::result::Resu
             .to_owned();
         txn.execute(&upd).await.map_err(BatchError::new)?;
     }
-    txn.commit().await.map_err(BatchError::new)?;
+    db.commit(txn).await.map_err(BatchError::new)?;
     Ok(vec![(); n])
 }
 
@@ -269,8 +269,11 @@ impl Webhooks<'_> {
                 .and_where(Expr::col(("p", "event_seq")).lt(Expr::col(("d", "event_seq"))))
                 .to_owned();
             let mut q = Query::select();
-            q.columns([("d", "id"), ("d", "handler_url"), ("d", "event_seq")])
-                .columns([("e", "id"), ("e", "event_type"), ("e", "data")])
+            // Aliased and read by name: both tables have an `id`.
+            q.expr_as(Expr::col(("d", "id")), "delivery_id")
+                .columns([("d", "handler_url"), ("d", "event_seq")])
+                .expr_as(Expr::col(("e", "id")), "event_id")
+                .columns([("e", "event_type"), ("e", "data")])
                 .from_as("webhook_deliveries", "d")
                 .join_as(
                     sea_orm::sea_query::JoinType::InnerJoin,
@@ -294,12 +297,12 @@ impl Webhooks<'_> {
             let rows = tx.conn().query_all(&q).await?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                let id: Uuid = row.try_get_by_index(0)?;
-                let handler_url: String = row.try_get_by_index(1)?;
-                let seq: i64 = row.try_get_by_index(2)?;
-                let event_id: Uuid = row.try_get_by_index(3)?;
-                let event_type: String = row.try_get_by_index(4)?;
-                let data: Value = row.try_get_by_index(5)?;
+                let id: Uuid = row.try_get("", "delivery_id")?;
+                let handler_url: String = row.try_get("", "handler_url")?;
+                let seq: i64 = row.try_get("", "event_seq")?;
+                let event_id: Uuid = row.try_get("", "event_id")?;
+                let event_type: String = row.try_get("", "event_type")?;
+                let data: Value = row.try_get("", "data")?;
                 let body = serde_json::to_vec(&envelope(event_id, seq, &event_type, &data))
                     .map_err(|e| Error::caused("encoding an event", e))?;
                 out.push(Claimed { id, handler_url, body, event_id, event_type });

@@ -57,7 +57,7 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
         // so it needs no transaction around it (on SQLite, one hand-off to the connection's
         // thread instead of three; on PostgreSQL, one round trip instead of three).
         let rows: Vec<audit_log::ActiveModel> = rows.into_iter().map(active).collect();
-        audit_log::Entity::insert_many(rows).exec(db.writer()).await.map_err(BatchError::new)?;
+        audit_log::Entity::insert_many(rows).exec(&db.writer().await).await.map_err(BatchError::new)?;
         let _ = outbox.committed.send(());
         return Ok(vec![(); n]);
     }
@@ -74,7 +74,7 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         audit_log::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(BatchError::new)?;
     }
-    txn.commit().await.map_err(BatchError::new)?;
+    db.commit(txn).await.map_err(BatchError::new)?;
     // No stream listening is not an error.
     let _ = outbox.committed.send(());
     if queued {

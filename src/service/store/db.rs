@@ -20,6 +20,9 @@ pub struct Db {
     writer: Option<DatabaseConnection>,
     /// SQLite on a file only: direct connections for reads on the request path.
     direct_pool: Option<Arc<super::direct_sqlite::DirectPool>>,
+    /// SQLite on a file only: the connection every write goes through, run on the calling
+    /// thread (the sqlx writer above then only migrates).
+    direct_writer: Option<Arc<super::direct_writer::DirectWriter>>,
     statements: Arc<AtomicU64>,
     /// One read at a time may take several pooled connections (an export on PostgreSQL):
     /// two such reads each holding one connection and waiting for more could exhaust the
@@ -99,7 +102,20 @@ impl Db {
         let direct_pool =
             if is_sqlite { super::direct_sqlite::DirectSqlite::from_url(&url, sqlite_cache_kib) } else { None }
                 .map(|d| Arc::new(super::direct_sqlite::DirectPool::new(d, direct_size)));
-        Ok(Self { conn, writer, direct_pool, statements, wide_read: Arc::new(tokio::sync::Semaphore::new(1)) })
+        let direct_writer = match direct_pool.as_ref().map(|p| p.file()) {
+            Some(file) if !file.read_only() => {
+                Some(Arc::new(super::direct_writer::DirectWriter::open(file, statements.clone())?))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            conn,
+            writer,
+            direct_pool,
+            direct_writer,
+            statements,
+            wide_read: Arc::new(tokio::sync::Semaphore::new(1)),
+        })
     }
 
     /// Applies pending migrations; returns how many ran. On SQLite they run on the one
@@ -149,6 +165,9 @@ impl Db {
     /// Begins a write transaction (for the unit of work and the batch writers). On SQLite it is `BEGIN IMMEDIATE`, so a transaction
     /// that reads before it writes never fails with "database is locked".
     pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
+        if let Some(direct) = &self.direct_writer {
+            return direct.transaction().await;
+        }
         self.writer
             .as_ref()
             .unwrap_or(&self.conn)
@@ -157,6 +176,17 @@ impl Db {
                 ..Default::default()
             })
             .await
+    }
+
+    /// Commits a transaction begun with [`Db::transaction`], reporting a failed commit (the
+    /// direct writer's commit runs as a statement first: sea-orm's commit of it cannot
+    /// fail).
+    pub(in crate::service) async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
+        use sea_orm::ConnectionTrait;
+        if self.direct_writer.is_some() {
+            txn.execute_unprepared("COMMIT").await?;
+        }
+        txn.commit().await
     }
 
     /// SQLite's one-connection writer pool, if there is one (for the pool gauges).
@@ -205,9 +235,14 @@ impl Db {
         Ok(q.all(&self.conn).await?)
     }
 
-    /// The connection single writes (outside a transaction) go to.
-    pub(in crate::service) fn writer(&self) -> &DatabaseConnection {
-        self.writer.as_ref().unwrap_or(&self.conn)
+    /// The connection single writes (outside a transaction) go to. On a SQLite file it
+    /// holds the one writer until dropped: use it for one statement, and never hold it
+    /// while beginning a transaction or asking for another.
+    pub(in crate::service) async fn writer(&self) -> DatabaseConnection {
+        match &self.direct_writer {
+            Some(direct) => direct.single().await,
+            None => self.writer.as_ref().unwrap_or(&self.conn).clone(),
+        }
     }
 }
 

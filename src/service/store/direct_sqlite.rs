@@ -47,6 +47,16 @@ impl DirectSqlite {
         &self.path
     }
 
+    /// The page cache of each connection, in KiB.
+    pub fn cache_kib(&self) -> u32 {
+        self.cache_kib
+    }
+
+    /// Whether the URL asked for a read-only database.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// A new read-only connection (the file must exist), with the pool's page cache size
     /// and busy timeout. Call it on a blocking thread.
     pub fn open_reader(&self) -> Result<Connection> {

@@ -5,9 +5,11 @@
 pub(in crate::service) mod audit_batch;
 pub(in crate::service) mod bulk;
 pub(in crate::service) mod changes;
+mod column_kinds;
 pub(in crate::service) mod db;
 pub(in crate::service) mod direct_rows;
 pub(in crate::service) mod direct_sqlite;
+pub(in crate::service) mod direct_writer;
 pub(in crate::service) mod group_commit;
 mod ids;
 pub mod paging;

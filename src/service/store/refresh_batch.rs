@@ -134,6 +134,6 @@ async fn write(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchError> 
     for chunk in inserts.chunks(1000) {
         refresh_token::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(s)?;
     }
-    txn.commit().await.map_err(s)?;
+    db.commit(txn).await.map_err(s)?;
     Ok(outcomes)
 }

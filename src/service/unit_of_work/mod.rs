@@ -178,7 +178,7 @@ impl Services {
             return Err(Error::internal("a unit of work recorded no audit row").into());
         }
         let queued = tx.queued_events.load(Ordering::Relaxed);
-        tx.txn.commit().await.map_err(|e| Error::caused("committing a write", e))?;
+        self.db.commit(tx.txn).await.map_err(|e| Error::caused("committing a write", e))?;
         if tx.recorded.load(Ordering::Relaxed) > 0 {
             // No stream listening is not an error.
             let _ = self.audit_committed.send(());

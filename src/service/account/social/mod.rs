@@ -414,9 +414,11 @@ impl Account<'_> {
                 e => SsoError::Server(e),
             })?;
             let txn = tx.conn();
-            insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| match e.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
-                _ => SsoError::from(e),
+            insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| {
+                match crate::service::store::direct_writer::sql_err(&e) {
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
+                    _ => SsoError::from(e),
+                }
             })?;
             if let Some(email) = &email {
                 insert_verified_email(txn, row.id, email, t).await?;
@@ -488,9 +490,11 @@ impl Account<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = user_row(txn, user_id).await?;
-            let ident = insert_keyed(txn, OAUTH, user_id, key, details, t).await.map_err(|e| match e.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
-                _ => SsoError::from(e),
+            let ident = insert_keyed(txn, OAUTH, user_id, key, details, t).await.map_err(|e| {
+                match crate::service::store::direct_writer::sql_err(&e) {
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
+                    _ => SsoError::from(e),
+                }
             })?;
             let row = refresh_derived(txn, row).await?;
             let ident = Identity::from(ident);
@@ -515,9 +519,11 @@ impl Account<'_> {
         self.write(async |tx| {
             let txn = tx.conn();
             let row = new_user_row(t, false).insert(txn).await?;
-            insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| match e.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
-                _ => SsoError::from(e),
+            insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| {
+                match crate::service::store::direct_writer::sql_err(&e) {
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
+                    _ => SsoError::from(e),
+                }
             })?;
             if let Some(email) = email {
                 insert_verified_email(txn, row.id, email, t).await?;
