@@ -195,7 +195,7 @@ impl Account<'_> {
                 .col_expr(fpd::Column::VerifiedAt, Expr::value(t))
                 .filter(Expr::col(fpd::Column::Id).eq(row.id))
                 .filter(Expr::col(fpd::Column::VerifiedAt).is_null())
-                .exec(&self.db.writer().await)
+                .exec(&self.db.writer().await?)
                 .await?;
         }
         Ok(())

@@ -257,6 +257,6 @@ impl Maintenance<'_> {
             .and_where(Expr::col("last_failed_at").lt(cutoff))
             .cond_where(Condition::any().add(Expr::col("locked_until").is_null()).add(Expr::col("locked_until").lte(t)))
             .to_owned();
-        Ok(self.db.writer().await.execute(&del).await?.rows_affected())
+        Ok(self.db.writer().await?.execute(&del).await?.rows_affected())
     }
 }

@@ -638,7 +638,7 @@ impl Account<'_> {
                 .col_expr(session::Column::LastAccessedAt, Expr::value(t))
                 .col_expr(session::Column::LastAccessedByIp, Expr::value(actor.ip.clone()))
                 .filter(Expr::col(session::Column::Id).eq(row.id))
-                .exec(&self.db.writer().await)
+                .exec(&self.db.writer().await?)
                 .await?;
         }
         Ok(Some(IdpSession {

@@ -123,7 +123,7 @@ impl Account<'_> {
             return Ok(Err(NotSent::RateLimited));
         }
         let issued = self.new_code(link);
-        if !upsert_code(self, &self.db.writer().await, purpose, channel, target, &issued, Some(cooldown)).await? {
+        if !upsert_code(self, &self.db.writer().await?, purpose, channel, target, &issued, Some(cooldown)).await? {
             // Another request sent one a moment ago.
             return Ok(Err(NotSent::Cooldown(std::cmp::max(cfg.resend_cooldown_seconds, 1))));
         }
@@ -188,7 +188,7 @@ impl Account<'_> {
         // nothing about the code.
         let used = live(otp_code::Entity::update_many().col_expr(otp_code::Column::ConsumedAt, Expr::value(t)))
             .filter(Expr::col(otp_code::Column::CodeHash).eq(hash.as_str()))
-            .exec(&self.db.writer().await)
+            .exec(&self.db.writer().await?)
             .await?;
         if used.rows_affected == 1 {
             // Bookkeeping for the fraud protection: a failure must not fail the sign-in.
@@ -210,7 +210,7 @@ impl Account<'_> {
                 .col_expr(otp_code::Column::FailedAttempts, Expr::col(otp_code::Column::FailedAttempts).add(1)),
         )
         .filter(Expr::col(otp_code::Column::Id).eq(row.id))
-        .exec(&self.db.writer().await)
+        .exec(&self.db.writer().await?)
         .await?;
         if counted.rows_affected == 0 {
             return Ok(CodeCheck::Expired);
@@ -234,7 +234,7 @@ impl Account<'_> {
             .filter(Expr::col(otp_code::Column::ApprovedAt).is_null())
             .filter(Expr::col(otp_code::Column::ConsumedAt).is_null())
             .filter(Expr::col(otp_code::Column::ExpiresAt).gt(t))
-            .exec(&self.db.writer().await)
+            .exec(&self.db.writer().await?)
             .await?;
         Ok((approved.rows_affected == 1).then_some(row.target))
     }
@@ -267,7 +267,7 @@ impl Account<'_> {
             .filter(Expr::col(otp_code::Column::Id).eq(row.id))
             .filter(Expr::col(otp_code::Column::ConsumedAt).is_null())
             .filter(Expr::col(otp_code::Column::ApprovedAt).is_not_null())
-            .exec(&self.db.writer().await)
+            .exec(&self.db.writer().await?)
             .await?;
         Ok(if used.rows_affected == 1 { CodeCheck::Accepted } else { CodeCheck::Expired })
     }

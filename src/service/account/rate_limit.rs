@@ -122,7 +122,7 @@ impl Account<'_> {
             if weight.is_zero() {
                 continue;
             }
-            if increment(&self.db.writer().await, bucket, window, weight.0).await? > weighed(*limit) {
+            if increment(&self.db.writer().await?, bucket, window, weight.0).await? > weighed(*limit) {
                 self.account().release_attempt(counted).await?;
                 return Ok(None);
             }
@@ -135,7 +135,7 @@ impl Account<'_> {
         if r.buckets.is_empty() || r.weight.is_zero() {
             return Ok(());
         }
-        subtract(&self.db.writer().await, &r.buckets, r.window, r.weight.0).await
+        subtract(&self.db.writer().await?, &r.buckets, r.window, r.weight.0).await
     }
 
     /// Whether `weight` more fits under `limit` in `bucket` (a weighed bucket) this window,
@@ -160,7 +160,7 @@ impl Account<'_> {
     /// Counts `weight` in a weighed bucket checked with [`Self::under_weighted_limit`].
     pub(in crate::service) async fn count_weighted(&self, bucket: &str, limit: i64, weight: Weight) -> Result<()> {
         if limit > 0 && !weight.is_zero() {
-            increment(&self.db.writer().await, bucket, window_start(), weight.0).await?;
+            increment(&self.db.writer().await?, bucket, window_start(), weight.0).await?;
         }
         Ok(())
     }
@@ -216,7 +216,7 @@ impl Account<'_> {
         ];
         for (bucket, limit, window) in checks.iter().filter(|c| c.1 > 0) {
             let start = t - t.rem_euclid(*window);
-            if increment(&self.db.writer().await, bucket, start, 1).await? > *limit {
+            if increment(&self.db.writer().await?, bucket, start, 1).await? > *limit {
                 self.record_blocked(actor, name, bucket).await?;
                 return Ok(false);
             }
@@ -244,7 +244,7 @@ impl Maintenance<'_> {
     pub(in crate::service) async fn forget_old_counters(&self) -> Result<u64> {
         Ok(rate_limit::Entity::delete_many()
             .filter(Expr::col(rate_limit::Column::WindowStart).lt(window_start() - DAY_SECONDS))
-            .exec(&self.db.writer().await)
+            .exec(&self.db.writer().await?)
             .await?
             .rows_affected)
     }

@@ -126,7 +126,7 @@ impl Account<'_> {
             .and_where(Expr::col("consumed_at").is_null())
             .to_owned();
         // One statement: it autocommits on the writer connection.
-        let done = self.db.writer().await.execute(&stmt).await?;
+        let done = self.db.writer().await?.execute(&stmt).await?;
         if done.rows_affected() == 1 { Ok(()) } else { Err(wrong_code()) }
     }
 

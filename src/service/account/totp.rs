@@ -212,7 +212,7 @@ impl Account<'_> {
                         .add(Expr::col(authenticator::Column::TotpLastStep).is_null())
                         .add(Expr::col(authenticator::Column::TotpLastStep).lt(step)),
                 )
-                .exec(&self.db.writer().await)
+                .exec(&self.db.writer().await?)
                 .await?;
             if claimed.rows_affected == 1 {
                 return Ok(row.id.into());

@@ -441,7 +441,7 @@ impl Users<'_> {
         let res = user::Entity::update_many()
             .col_expr(user::Column::LastLoginAt, Expr::value(micros(at)))
             .filter(Expr::col(user::Column::Id).eq(user_id))
-            .exec(&self.db.writer().await)
+            .exec(&self.db.writer().await?)
             .await?;
         if res.rows_affected == 0 {
             return Err(Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist")));

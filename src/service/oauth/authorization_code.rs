@@ -121,7 +121,7 @@ impl OAuth<'_> {
         // audit log records the login, not each code exchange. Without a refresh token the
         // claim is the only write, atomic as one statement.
         let claimed = if !offline {
-            let claimed = claim().exec(&self.db.writer().await).await?;
+            let claimed = claim().exec(&self.db.writer().await?).await?;
             (claimed.rows_affected == 1).then_some((row.idp_session_id, None))
         } else {
             // The grant's ID is the code's `issued_session_id` from the claim on.

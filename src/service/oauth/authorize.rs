@@ -451,7 +451,7 @@ impl OAuth<'_> {
             issued_session_id: Set(None),
             issued_jti: Set(None),
         }
-        .insert(&self.db.writer().await)
+        .insert(&self.db.writer().await?)
         .await?;
         Ok(code)
     }

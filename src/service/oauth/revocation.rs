@@ -65,7 +65,7 @@ impl OAuth<'_> {
             .on_conflict(OnConflict::column("jti").do_nothing().to_owned())
             .to_owned();
         // One idempotent statement: it autocommits on the writer connection.
-        self.db.writer().await.execute(&stmt).await?;
+        self.db.writer().await?.execute(&stmt).await?;
         Ok(())
     }
 

@@ -57,7 +57,10 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
         // so it needs no transaction around it (on SQLite, one hand-off to the connection's
         // thread instead of three; on PostgreSQL, one round trip instead of three).
         let rows: Vec<audit_log::ActiveModel> = rows.into_iter().map(active).collect();
-        audit_log::Entity::insert_many(rows).exec(&db.writer().await).await.map_err(BatchError::new)?;
+        audit_log::Entity::insert_many(rows)
+            .exec(&db.writer().await.map_err(BatchError::new)?)
+            .await
+            .map_err(BatchError::new)?;
         let _ = outbox.committed.send(());
         return Ok(vec![(); n]);
     }

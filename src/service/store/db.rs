@@ -238,10 +238,10 @@ impl Db {
     /// The connection single writes (outside a transaction) go to. On a SQLite file it
     /// holds the one writer until dropped: use it for one statement, and never hold it
     /// while beginning a transaction or asking for another.
-    pub(in crate::service) async fn writer(&self) -> DatabaseConnection {
+    pub(in crate::service) async fn writer(&self) -> Result<DatabaseConnection, DbErr> {
         match &self.direct_writer {
             Some(direct) => direct.single().await,
-            None => self.writer.as_ref().unwrap_or(&self.conn).clone(),
+            None => Ok(self.writer.as_ref().unwrap_or(&self.conn).clone()),
         }
     }
 }

@@ -30,12 +30,16 @@ use super::direct_sqlite::{DirectSqlite, bind_all};
 /// How long a write waits for another process's write lock on the file.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a write waits for the writer (sqlx's pool waits as long for a connection).
+const ACQUIRE_WAIT: Duration = Duration::from_secs(30);
+
 /// The one read-write connection of a SQLite file, for write transactions and single
 /// writes.
 #[derive(Debug)]
 pub(in crate::service) struct DirectWriter {
     conn: Arc<Mutex<Connection>>,
     statements: Arc<AtomicU64>,
+    acquire_wait: Duration,
 }
 
 impl DirectWriter {
@@ -51,13 +55,13 @@ impl DirectWriter {
         .map_err(|e| exec_error(&e))?;
         conn.busy_timeout(BUSY_WAIT).map_err(|e| exec_error(&e))?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), statements })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), statements, acquire_wait: ACQUIRE_WAIT })
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`): waits for the writer, then for the
     /// file's write lock, without blocking the thread while another process holds it.
     pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
-        let guard = self.conn.clone().lock_owned().await;
+        let guard = self.take().await?;
         let deadline = Instant::now() + BUSY_WAIT;
         loop {
             guard.busy_timeout(Duration::ZERO).map_err(|e| exec_error(&e))?;
@@ -83,9 +87,23 @@ impl DirectWriter {
 
     /// A connection for single statements outside a transaction: it holds the writer
     /// until dropped, so keep it for one statement (or a few that belong together).
-    pub(in crate::service) async fn single(&self) -> DatabaseConnection {
-        let guard = self.conn.clone().lock_owned().await;
-        connection(Direct { conn: Some(guard), in_transaction: false, depth: 0, statements: self.statements.clone() })
+    pub(in crate::service) async fn single(&self) -> Result<DatabaseConnection, DbErr> {
+        let guard = self.take().await?;
+        Ok(connection(Direct {
+            conn: Some(guard),
+            in_transaction: false,
+            depth: 0,
+            statements: self.statements.clone(),
+        }))
+    }
+
+    /// The writer, once the transaction or single write that holds it is done; an error
+    /// after as long as sqlx's pool waits for a connection (a caller that asks for the
+    /// writer while it holds it would otherwise wait forever).
+    async fn take(&self) -> Result<OwnedMutexGuard<Connection>, DbErr> {
+        tokio::time::timeout(self.acquire_wait, self.conn.clone().lock_owned())
+            .await
+            .map_err(|_| DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout))
     }
 
     fn count(&self, sql: &str) {
@@ -317,5 +335,79 @@ pub(in crate::service) fn sql_err(e: &DbErr) -> Option<SqlErr> {
         // SQLITE_CONSTRAINT_FOREIGNKEY
         "787" => Some(SqlErr::ForeignKeyConstraintViolation(text.to_owned())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    async fn writer() -> (tempfile::TempDir, DirectWriter) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.db");
+        let c = Connection::open(&path).expect("create");
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (id integer PRIMARY KEY, k text NOT NULL UNIQUE, b boolean)",
+        )
+        .expect("schema");
+        let url = format!("sqlite://{}", path.display());
+        let file = DirectSqlite::from_url(&url, 256).expect("file");
+        (dir, DirectWriter::open(&file, Arc::new(AtomicU64::new(0))).expect("writer"))
+    }
+
+    fn insert(k: &str) -> Statement {
+        Statement::from_sql_and_values(DbBackend::Sqlite, "INSERT INTO t (k, b) VALUES (?, ?)", [k.into(), true.into()])
+    }
+
+    async fn keys(w: &DirectWriter) -> Vec<String> {
+        let c = w.single().await.expect("writer");
+        let rows = c.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT k FROM t ORDER BY k")).await;
+        rows.expect("rows").iter().map(|r| r.try_get::<String>("", "k").expect("k")).collect()
+    }
+
+    #[tokio::test]
+    async fn commit_keeps_drop_undoes_and_a_duplicate_is_a_unique_violation() {
+        let (_dir, w) = writer().await;
+        let txn = w.transaction().await.expect("begin");
+        txn.execute_raw(insert("a")).await.expect("insert");
+        txn.execute_unprepared("COMMIT").await.expect("commit");
+        txn.commit().await.expect("sea-orm's commit after ours");
+
+        let txn = w.transaction().await.expect("begin");
+        txn.execute_raw(insert("b")).await.expect("insert");
+        drop(txn);
+        assert_eq!(keys(&w).await, ["a"], "a dropped transaction leaves nothing");
+
+        let txn = w.transaction().await.expect("begin");
+        let e = txn.execute_raw(insert("a")).await.expect_err("duplicate");
+        assert!(matches!(sql_err(&e), Some(SqlErr::UniqueConstraintViolation(_))), "{e}");
+        drop(txn);
+
+        // A boolean column reads as a boolean, an integer key as i64.
+        let c = w.single().await.expect("writer");
+        let row = c.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT id, b FROM t")).await;
+        let row = row.expect("query").expect("one row");
+        assert_eq!(row.try_get::<bool>("", "b").expect("b"), true);
+        assert_eq!(row.try_get::<i64>("", "id").expect("id"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_writer_asked_for_while_held_errs_after_the_wait_instead_of_hanging() {
+        let (_dir, mut w) = writer().await;
+        w.acquire_wait = Duration::from_millis(50);
+        let held = w.single().await.expect("writer");
+        let e = w.single().await.expect_err("held");
+        assert!(matches!(e, DbErr::ConnectionAcquire(_)), "{e}");
+        drop(held);
+        w.single().await.expect("free again");
+    }
+
+    #[tokio::test]
+    async fn two_result_columns_of_one_name_are_refused() {
+        let (_dir, w) = writer().await;
+        let c = w.single().await.expect("writer");
+        let e = c.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT k, k FROM t")).await;
+        assert!(e.expect_err("duplicate names").to_string().contains("alias one"));
     }
 }
