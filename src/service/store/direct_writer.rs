@@ -388,7 +388,7 @@ mod tests {
         let c = w.single().await.expect("writer");
         let row = c.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT id, b FROM t")).await;
         let row = row.expect("query").expect("one row");
-        assert_eq!(row.try_get::<bool>("", "b").expect("b"), true);
+        assert!(row.try_get::<bool>("", "b").expect("b"));
         assert_eq!(row.try_get::<i64>("", "id").expect("id"), 1);
     }
 
