@@ -49,6 +49,10 @@ async fn abandoned_anonymous_users_are_deleted_and_others_stay() {
     let gone = anonymous_user(&app, &client_id).await;
     let active = anonymous_user(&app, &client_id).await;
     let refreshing = anonymous_user(&app, &client_id).await;
+    // Signed in today, sessions ended since (signed out): not abandoned either.
+    let signed_out = anonymous_user(&app, &client_id).await;
+    app.ok("mutation($id: ID!) { revokeAllSessions(input: {userID: $id}) { user { id } } }", json!({"id": signed_out}))
+        .await;
     let person = app.create_user("real@example.com", None).await;
     abandon(&app, &gone).await;
     abandon(&app, &person).await;
@@ -62,6 +66,7 @@ async fn abandoned_anonymous_users_are_deleted_and_others_stay() {
     assert!(!exists(&app, &gone).await, "the abandoned anonymous user is deleted");
     assert!(exists(&app, &active).await);
     assert!(exists(&app, &refreshing).await, "a session in use keeps the user");
+    assert!(exists(&app, &signed_out).await, "a recent sign-in keeps the user");
     assert!(exists(&app, &person).await, "only anonymous users are cleaned up");
     let d = app.ok("{ auditLogs(activityTypes: [USER_DELETED]) { totalCount } }", json!({})).await;
     assert_eq!(d["auditLogs"]["totalCount"], 1);

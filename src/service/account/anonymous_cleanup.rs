@@ -5,7 +5,7 @@ use crate::service::Maintenance;
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Audit, Result};
 use entity::{session, user};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
 
 /// At most this many users are deleted per run (each in its own transaction).
@@ -33,19 +33,18 @@ impl Maintenance<'_> {
             .column(user::Column::Id)
             .filter(Expr::col((user::Entity, user::Column::IsAnonymous)).eq(true))
             .filter(
-                Expr::cust_with_exprs(
-                    "COALESCE($1, $2)",
-                    [
-                        Expr::col((user::Entity, user::Column::LastLoginAt)),
-                        Expr::col((user::Entity, user::Column::CreatedAt)),
-                    ],
-                )
+                // `Func`, not a custom `COALESCE($1, $2)`: sea-query left that text as it
+                // is, and `$1` and `$2` then named the query's first two bound values.
+                Expr::expr(Func::coalesce([
+                    Expr::col((user::Entity, user::Column::LastLoginAt)),
+                    Expr::col((user::Entity, user::Column::CreatedAt)),
+                ]))
                 .lt(cutoff),
             )
             .filter(Expr::exists(recently_used).not())
             .limit(BATCH)
             .into_tuple()
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         let audit = Audit {
             actor: Actor {

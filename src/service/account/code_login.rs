@@ -225,7 +225,7 @@ impl Account<'_> {
         let row = authenticator::Entity::find_by_id(authenticator)
             .filter(Expr::col(authenticator::Column::UserId).eq(passed.user))
             .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         let Some((channel, target)) = row.and_then(|r| {
             let channel = match r.kind.as_str() {

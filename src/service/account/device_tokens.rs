@@ -133,7 +133,7 @@ impl Account<'_> {
         let digest = sha256(token.as_bytes()).to_vec();
         let row = device_token::Entity::find()
             .filter(Expr::col(device_token::Column::TokenHash).eq(digest))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         let Some(row) = row.filter(|r| r.user_id == passed.user && r.expires_at > micros(t)) else {
             return Ok(None);
@@ -150,7 +150,7 @@ impl Account<'_> {
             .filter(Expr::col(device_token::Column::UserId).eq(user_id))
             .filter(Expr::col(device_token::Column::ExpiresAt).gt(micros(now())))
             .order_by_desc(device_token::Column::CreatedAt)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows
             .into_iter()

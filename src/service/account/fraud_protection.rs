@@ -188,7 +188,7 @@ impl Account<'_> {
             .filter(Expr::col(fpd::Column::VerifiedAt).is_null())
             .filter(Expr::col(fpd::Column::CreatedAt).gte(t - DAY))
             .order_by_desc(fpd::Column::CreatedAt)
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         if let Some(row) = latest {
             fpd::Entity::update_many()
@@ -203,7 +203,7 @@ impl Account<'_> {
 
     /// The counts behind the warnings, at `t`.
     async fn sms_metrics(&self, ip: Option<&str>, country: Option<&str>, t: i64) -> Result<Metrics> {
-        let conn = &self.db.conn;
+        let conn = &self.db.reader();
         let sent = || fpd::Entity::find().filter(Expr::col(fpd::Column::Decision).eq("allowed"));
         let unverified = |since: i64| {
             sent()
@@ -248,7 +248,7 @@ impl Account<'_> {
             .group_by_col(fpd::Column::PhoneCountry)
             .to_owned();
         let mut out = HashMap::new();
-        for row in self.db.conn.query_all(&q).await? {
+        for row in self.db.reader().query_all(&q).await? {
             let country: String = row.try_get("", "phone_country")?;
             let verified: i64 = row.try_get("", "verified")?;
             out.insert(country, verified > 0);
@@ -269,7 +269,7 @@ impl Account<'_> {
             .add_group_by([Expr::cust(day)])
             .to_owned();
         let mut max = 0u64;
-        for row in self.db.conn.query_all(&q).await? {
+        for row in self.db.reader().query_all(&q).await? {
             let n: i64 = row.try_get("", "n")?;
             max = Ord::max(max, u64::try_from(n).unwrap_or(0));
         }

@@ -136,7 +136,7 @@ impl Account<'_> {
         }
         let ip = contributor(actor);
         let lock_ip = self.lock_row_ip(&ip);
-        let rows = lockout_rows(&self.db.conn, &[user_id.uuid()], Some(&[lock_ip])).await?;
+        let rows = lockout_rows(&self.db.reader(), &[user_id.uuid()], Some(&[lock_ip])).await?;
         let t = micros(now());
         Ok(rows.iter().find_map(|r| r.lock_at(t)).map(time_of))
     }
@@ -219,7 +219,7 @@ impl Account<'_> {
         }
         let ip = contributor(actor);
         let uid = user_id.uuid();
-        if lockout_rows(&self.db.conn, &[uid], Some(&[ip.as_str()])).await?.is_empty() {
+        if lockout_rows(&self.db.reader(), &[uid], Some(&[ip.as_str()])).await?.is_empty() {
             return Ok(());
         }
         let cutoff = micros(now()) - self.config.authentication_lockout.history_duration_seconds * 1_000_000;

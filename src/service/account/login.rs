@@ -325,7 +325,7 @@ impl Account<'_> {
             Some(r) => r,
             None => self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?,
         };
-        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
+        let pw = crate::service::admin::user_rows::primary_password(&self.db.reader(), user_id.uuid()).await?;
         // Kept only to check the password against the policy once it proved right.
         let plain = self.config.password_policy.force_change.then(|| password.clone());
         let stored = pw.as_ref().and_then(|p| p.password_hash.clone());
@@ -623,7 +623,7 @@ impl Account<'_> {
             .filter(Expr::col((session::Entity, session::Column::TokenHash)).eq(digest))
             .join(JoinType::LeftJoin, to_user)
             .select_also(user::Entity)
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
         else {
             return Ok(None);

@@ -90,7 +90,7 @@ impl Account<'_> {
         Ok(otp_code::Entity::find()
             .filter(Expr::col(otp_code::Column::Purpose).eq(purpose.as_str()))
             .filter(Expr::col(otp_code::Column::Target).eq(target))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?)
     }
 
@@ -223,8 +223,10 @@ impl Account<'_> {
     pub(in crate::service) async fn approve_link(&self, token: &str) -> Result<Option<String>> {
         let t = micros(now());
         let hash = sha256(token.as_bytes()).to_vec();
-        let Some(row) =
-            otp_code::Entity::find().filter(Expr::col(otp_code::Column::LinkHash).eq(hash)).one(&self.db.conn).await?
+        let Some(row) = otp_code::Entity::find()
+            .filter(Expr::col(otp_code::Column::LinkHash).eq(hash))
+            .one(&self.db.reader())
+            .await?
         else {
             return Ok(None);
         };
@@ -244,7 +246,7 @@ impl Account<'_> {
         let t = micros(now());
         let row = otp_code::Entity::find()
             .filter(Expr::col(otp_code::Column::LinkHash).eq(sha256(token.as_bytes()).to_vec()))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         Ok(row.filter(|r| r.consumed_at.is_none() && r.approved_at.is_none() && r.expires_at > t).map(|r| r.target))
     }

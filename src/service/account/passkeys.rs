@@ -239,14 +239,14 @@ impl Account<'_> {
 
     /// The user's passkeys, oldest first.
     pub async fn passkeys(&self, user_id: UserId) -> Result<Vec<Identity>> {
-        Ok(passkey_rows(&self.db.conn, user_id.uuid()).await?.into_iter().map(Identity::from).collect())
+        Ok(passkey_rows(&self.db.reader(), user_id.uuid()).await?.into_iter().map(Identity::from).collect())
     }
 
     /// Starts registering a passkey for a signed-in user; `None` when passkeys are off. The
     /// user's passkeys are excluded, so an authenticator that holds one says so.
     pub async fn begin_passkey_registration(&self, user: &User) -> Result<Option<PasskeyCeremony>> {
         let Some(wa) = self.webauthn() else { return Ok(None) };
-        let exclude = passkey_rows(&self.db.conn, user.id.uuid())
+        let exclude = passkey_rows(&self.db.reader(), user.id.uuid())
             .await?
             .iter()
             .filter_map(|r| crate::crypto::b64_decode(&r.unique_key))
@@ -284,7 +284,7 @@ impl Account<'_> {
             .open::<PasskeyRegistration>(REGISTRATION, state)
             .filter(|s| s.user == Some(user_id.uuid()))
             .ok_or_else(|| invalid("the passkey request has expired; try again"))?;
-        if used(&self.db.conn, REGISTRATION, &sealed.id).await? {
+        if used(&self.db.reader(), REGISTRATION, &sealed.id).await? {
             return Err(invalid("this passkey request was already used; try again"));
         }
         let cred: RegisterPublicKeyCredential = serde_json::from_str(credential)
@@ -345,11 +345,11 @@ impl Account<'_> {
             return Err(refused("The browser sent no passkey, or one that cannot be read. Try again."));
         };
         let credential_id = b64(&cred.raw_id);
-        if used(&self.db.conn, AUTHENTICATION, &sealed.id).await? {
+        if used(&self.db.reader(), AUTHENTICATION, &sealed.id).await? {
             self.passkey_failed(actor, None, &credential_id, "challenge already used").await?;
             return Err(refused("This passkey sign-in was already used. Try again."));
         }
-        let Some(row) = keyed_identity(&self.db.conn, PASSKEY, &credential_id).await? else {
+        let Some(row) = keyed_identity(&self.db.reader(), PASSKEY, &credential_id).await? else {
             self.passkey_failed(actor, None, &credential_id, "unknown credential").await?;
             return Err(refused(
                 "This passkey is not registered here (it may have been removed). Sign in another way.",
@@ -470,7 +470,7 @@ impl Account<'_> {
         else {
             return Err(invalid("the passkey request has expired; try again"));
         };
-        if used(&self.db.conn, SIGNUP, &sealed.id).await? {
+        if used(&self.db.reader(), SIGNUP, &sealed.id).await? {
             return Err(invalid("this passkey request was already used; try again"));
         }
         if promote.is_some_and(|p| p.uuid() != user_id) {
@@ -528,7 +528,7 @@ impl Account<'_> {
     /// Removes one of the user's passkeys (the identity and its authenticator); the last
     /// identity of a user cannot be removed.
     pub async fn delete_own_passkey(&self, user_id: UserId, identity_id: IdentityId, actor: &Actor) -> Result<()> {
-        let owned = passkey_rows(&self.db.conn, user_id.uuid()).await?.iter().any(|r| r.id == identity_id.uuid());
+        let owned = passkey_rows(&self.db.reader(), user_id.uuid()).await?.iter().any(|r| r.id == identity_id.uuid());
         if !owned {
             return Err(Error::not_found(reason::IDENTITY_NOT_FOUND, "this passkey has already been removed"));
         }

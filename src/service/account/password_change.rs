@@ -159,7 +159,7 @@ impl Account<'_> {
         };
         check_policy(&self.config.password_policy, &new).map_err(|e| rejected(e.into()))?;
         self.check_password_history(user_id, &new).await.map_err(rejected)?;
-        let current = primary_password(&self.db.conn, user_id.uuid()).await?;
+        let current = primary_password(&self.db.reader(), user_id.uuid()).await?;
         if current.as_ref().is_none_or(|c| c.updated_at != state.pw_updated) {
             return Err(LoginError::SecondFactorExpired);
         }

@@ -43,7 +43,7 @@ impl Account<'_> {
         let last = password_reset_code::Entity::find()
             .filter(Expr::col(password_reset_code::Column::UserId).eq(user.id))
             .order_by_desc(password_reset_code::Column::CreatedAt)
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         Ok(last.is_some_and(|l| micros(now()) - l.created_at < RESET_COOLDOWN_US))
     }
@@ -155,7 +155,7 @@ impl Account<'_> {
         let t = micros(now());
         let Some(row) = password_reset_code::Entity::find()
             .filter(Expr::col(password_reset_code::Column::CodeHash).eq(sha256(code.as_bytes()).to_vec()))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
         else {
             return Ok(None);

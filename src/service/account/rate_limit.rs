@@ -152,7 +152,7 @@ impl Account<'_> {
         let row = rate_limit::Entity::find()
             .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket))
             .filter(Expr::col(rate_limit::Column::WindowStart).eq(window_start()))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         Ok(row.is_none_or(|r| r.count.saturating_add(weight.0) <= weighed(limit)))
     }

@@ -62,7 +62,7 @@ impl Account<'_> {
                 Err(e) => return Err(e),
             }
         } else {
-            let pw = primary_password(&self.db.conn, user_id.uuid()).await?;
+            let pw = primary_password(&self.db.reader(), user_id.uuid()).await?;
             self.hasher.verify(secret.to_owned(), pw.and_then(|p| p.password_hash)).await?
         };
         if !ok {

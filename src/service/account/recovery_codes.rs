@@ -138,7 +138,7 @@ impl Account<'_> {
             .and_where(Expr::col("user_id").eq(user_id.uuid()))
             .and_where(Expr::col("consumed_at").is_null())
             .to_owned();
-        let n = match self.db.conn.query_one(&q).await? {
+        let n = match self.db.reader().query_one(&q).await? {
             Some(row) => Count::from_query_result(&row, "").map_err(Error::from)?.n,
             None => 0,
         };

@@ -70,7 +70,7 @@ impl Account<'_> {
             .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
             .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
             .filter(Expr::col(authenticator::Column::Kind).is_in(kinds))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
             .is_some())
     }
@@ -83,7 +83,7 @@ impl Account<'_> {
             .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
             .filter(Expr::col(authenticator::Column::Kind).is_in(["oob_otp_email", "oob_otp_sms"]))
             .order_by_asc(authenticator::Column::CreatedAt)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows
             .into_iter()

@@ -47,7 +47,7 @@ impl Services {
         let Some(reservation) = self.account().reserve_attempt(&[(bucket.as_str(), limit)]).await? else {
             return Err(Error::invalid(reason::RATE_LIMITED, "too many wrong passwords; wait a minute and try again"));
         };
-        let pw = crate::service::admin::user_rows::primary_password(&self.db.conn, user_id.uuid()).await?;
+        let pw = crate::service::admin::user_rows::primary_password(&self.db.reader(), user_id.uuid()).await?;
         if !self.hasher.verify(password, pw.and_then(|p| p.password_hash)).await? {
             reservation.keep();
             return Err(Error::invalid(reason::INVALID_CREDENTIALS, "the current password is incorrect"));

@@ -249,6 +249,6 @@ async fn totp_rows(account: &Account<'_>, user_id: UserId) -> Result<Vec<authent
         .filter(Expr::col(authenticator::Column::Kind).eq("totp"))
         .filter(Expr::col(authenticator::Column::Factor).eq(Factor::Secondary.as_str()))
         .order_by_asc(authenticator::Column::Id)
-        .all(&account.db.conn)
+        .all(&account.db.reader())
         .await?)
 }

@@ -44,7 +44,7 @@ impl Account<'_> {
             .filter(Expr::col(verified_claim::Column::UserId).eq(user_id))
             .filter(Expr::col(verified_claim::Column::Name).eq(claim))
             .filter(Expr::col(verified_claim::Column::Value).eq(target))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
             .is_some();
         if verified && !primary_oob {
@@ -248,7 +248,7 @@ impl Account<'_> {
             .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
             .filter(Expr::col(authenticator::Column::Kind).eq(kind))
             .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?
             .iter()
             .any(|a| a.oob_target.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(target))))

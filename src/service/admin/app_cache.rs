@@ -149,7 +149,7 @@ impl Applications<'_> {
             )
             .and_where(Expr::col(("resources", "uri")).eq(uri))
             .to_owned();
-        let rows = self.db.conn.query_all(&q).await?;
+        let rows = self.db.reader().query_all(&q).await?;
         let grant: Grant = if rows.is_empty() {
             None
         } else {
@@ -175,7 +175,7 @@ impl Applications<'_> {
         }
         self.telemetry.cache_lookup(crate::telemetry::Cache::Origins, false);
         let epoch = self.app_cache.epoch.load(std::sync::atomic::Ordering::Acquire);
-        let rows = application::Entity::find().all(&self.db.conn).await?;
+        let rows = application::Entity::find().all(&self.db.reader()).await?;
         let set: std::collections::HashSet<String> = rows.iter().flat_map(|r| strings(&r.allowed_origins)).collect();
         let allowed = set.contains(origin);
         let mut cached = self.origins.inner.write().await;

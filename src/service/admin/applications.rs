@@ -447,33 +447,33 @@ impl Applications<'_> {
         let ks =
             Keyset { table: "applications", column: "created_at", desc: true, nullable: false, kind: SortKind::Time };
         let q = ks.apply(application::Entity::find().filter(search_condition(search)?), &plan)?;
-        let rows = q.all(&self.db.conn).await?;
-        let apps = self.with_secrets(&self.db.conn, rows).await?;
+        let rows = q.all(&self.db.reader()).await?;
+        let apps = self.with_secrets(&self.db.reader(), rows).await?;
         Ok(ks.finish(&plan, apps, |a| Cursor::time(Some(a.created_at), a.id.uuid())))
     }
 
     /// Counts applications matching `search`.
     pub async fn count(&self, search: Option<&str>) -> Result<u64> {
-        Ok(application::Entity::find().filter(search_condition(search)?).count(&self.db.conn).await?)
+        Ok(application::Entity::find().filter(search_condition(search)?).count(&self.db.reader()).await?)
     }
 
     /// Loads applications by ID.
     pub async fn by_ids(&self, ids: &[ApplicationId]) -> Result<Vec<Application>> {
         let rows = application::Entity::find()
             .filter(Expr::col(application::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
-        self.with_secrets(&self.db.conn, rows).await
+        self.with_secrets(&self.db.reader(), rows).await
     }
 
     /// Loads one application by client ID.
     pub async fn get(&self, client_id: &str) -> Result<Option<Application>> {
         match application::Entity::find()
             .filter(Expr::col(application::Column::ClientId).eq(client_id))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
         {
-            Some(row) => Ok(Some(self.one_app(&self.db.conn, row).await?)),
+            Some(row) => Ok(Some(self.one_app(&self.db.reader(), row).await?)),
             None => Ok(None),
         }
     }
@@ -510,7 +510,7 @@ impl Applications<'_> {
         for c in client_secret::Column::iter() {
             q.expr_as(Expr::col(("client_secrets", c.as_str())), format!("s_{}", c.as_str()));
         }
-        let rows = self.db.conn.query_all(&q).await?;
+        let rows = self.db.reader().query_all(&q).await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };

@@ -78,21 +78,21 @@ impl AuditLogs<'_> {
             kind: SortKind::Time,
         };
         let q = ks.apply(audit_log::Entity::find().filter(cond), &plan)?;
-        let rows: Vec<AuditLog> = q.all(&self.db.conn).await?.into_iter().map(AuditLog::from).collect();
+        let rows: Vec<AuditLog> = q.all(&self.db.reader()).await?.into_iter().map(AuditLog::from).collect();
         Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id.uuid())))
     }
 
     /// Counts audit log entries matching `f`.
     pub async fn count(&self, f: &AuditFilter) -> Result<u64> {
         let cond = self.audit_condition(f).await?;
-        Ok(audit_log::Entity::find().filter(cond).count(&self.db.conn).await?)
+        Ok(audit_log::Entity::find().filter(cond).count(&self.db.reader()).await?)
     }
 
     /// Loads audit log entries by ID.
     pub async fn by_ids(&self, ids: &[AuditLogId]) -> Result<Vec<AuditLog>> {
         let rows = audit_log::Entity::find()
             .filter(Expr::col(audit_log::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(AuditLog::from).collect())
     }

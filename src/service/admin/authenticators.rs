@@ -124,10 +124,10 @@ impl Authenticators<'_> {
                 check_policy(&self.config.password_policy, &p)?;
                 // Fail fast on an unknown user or a password already there, before paying
                 // for a hash; the transaction checks again.
-                entity::user::Entity::find_by_id(user_id).one(&self.db.conn).await?.ok_or_else(|| {
+                entity::user::Entity::find_by_id(user_id).one(&self.db.reader()).await?.ok_or_else(|| {
                     Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist"))
                 })?;
-                check_password_free(&rows_of(&self.db.conn, user_id).await?, factor)?;
+                check_password_free(&rows_of(&self.db.reader(), user_id).await?, factor)?;
                 Checked::Password(self.hasher.hash(p).await?)
             }
             NewAuthenticator::OobOtpEmail(e) => {

@@ -51,7 +51,7 @@ impl Authorizations<'_> {
         let rows = authorization::Entity::find()
             .filter(Expr::col(authorization::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(authorization::Column::Id)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         let mut map: HashMap<UserId, Vec<Authorization>> = HashMap::new();
         for r in rows {
@@ -64,7 +64,7 @@ impl Authorizations<'_> {
     pub async fn by_ids(&self, ids: &[AuthorizationId]) -> Result<Vec<Authorization>> {
         let rows = authorization::Entity::find()
             .filter(Expr::col(authorization::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(Authorization::from).collect())
     }

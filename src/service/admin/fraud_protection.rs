@@ -172,19 +172,19 @@ impl FraudProtection<'_> {
             kind: SortKind::Time,
         };
         let q = ks.apply(fpd::Entity::find().filter(condition(f)?), &plan)?;
-        let rows: Vec<DecisionRecord> = q.all(&self.db.conn).await?.into_iter().map(DecisionRecord::from).collect();
+        let rows: Vec<DecisionRecord> = q.all(&self.db.reader()).await?.into_iter().map(DecisionRecord::from).collect();
         Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id.uuid())))
     }
 
     /// Counts decision records matching `f`.
     pub async fn count(&self, f: &DecisionFilter) -> Result<u64> {
-        Ok(fpd::Entity::find().filter(condition(f)?).count(&self.db.conn).await?)
+        Ok(fpd::Entity::find().filter(condition(f)?).count(&self.db.reader()).await?)
     }
 
     /// Loads decision records by ID.
     pub async fn by_ids(&self, ids: &[FraudProtectionDecisionRecordId]) -> Result<Vec<DecisionRecord>> {
         let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.uuid()).collect();
-        let rows = fpd::Entity::find().filter(Expr::col(fpd::Column::Id).is_in(ids)).all(&self.db.conn).await?;
+        let rows = fpd::Entity::find().filter(Expr::col(fpd::Column::Id).is_in(ids)).all(&self.db.reader()).await?;
         Ok(rows.into_iter().map(DecisionRecord::from).collect())
     }
 
@@ -242,7 +242,7 @@ impl FraudProtection<'_> {
             q.limit(limit);
         }
         let mut out = Vec::new();
-        for row in self.db.conn.query_all(&q).await? {
+        for row in self.db.reader().query_all(&q).await? {
             let total: i64 = row.try_get("", "total")?;
             if total == 0 {
                 continue;

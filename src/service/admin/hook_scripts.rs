@@ -156,7 +156,7 @@ impl HookScripts<'_> {
 
     /// Every script the Admin API holds, by name.
     pub async fn list(&self) -> Result<Vec<HookScript>> {
-        let rows = hook_script::Entity::find().order_by_asc(hook_script::Column::Name).all(&self.db.conn).await?;
+        let rows = hook_script::Entity::find().order_by_asc(hook_script::Column::Name).all(&self.db.reader()).await?;
         Ok(rows.into_iter().map(HookScript::from).collect())
     }
 
@@ -167,7 +167,7 @@ impl HookScripts<'_> {
         }
         let row = hook_script::Entity::find()
             .filter(Expr::col(hook_script::Column::Name).eq(name))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         Ok(row.map(HookScript::from))
     }

@@ -49,7 +49,7 @@ impl Lookups<'_> {
         let lockout_type = (cfg.max_attempts > 0).then(|| cfg.lockout_type.as_str());
         let t = micros(now());
         let uuids: Vec<_> = ids.iter().map(|i| i.uuid()).collect();
-        let rows = lockout_rows(&self.db.conn, &uuids, None).await?;
+        let rows = lockout_rows(&self.db.reader(), &uuids, None).await?;
         let by_user = group_by(rows.into_iter().filter(|r| r.lock_at(t).is_some()).map(|r| (r.user_id, r)));
         Ok(ids
             .iter()

@@ -60,7 +60,7 @@ impl Lookups<'_> {
     /// Users by ID.
     pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
         let rows =
-            user::Entity::find().filter(Expr::col(user::Column::Id).is_in(ids.to_vec())).all(&self.db.conn).await?;
+            user::Entity::find().filter(Expr::col(user::Column::Id).is_in(ids.to_vec())).all(&self.db.reader()).await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 
@@ -69,7 +69,7 @@ impl Lookups<'_> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(identity::Column::Id)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(group_by(rows.into_iter().map(|r| (UserId::from(r.user_id), Identity::from(r)))))
     }
@@ -78,7 +78,7 @@ impl Lookups<'_> {
     pub async fn identities_by_ids(&self, ids: &[IdentityId]) -> Result<Vec<Identity>> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(Identity::from).collect())
     }
@@ -88,7 +88,7 @@ impl Lookups<'_> {
         let rows = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(authenticator::Column::Id)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(group_by(rows.into_iter().map(|r| (UserId::from(r.user_id), Authenticator::from(r)))))
     }
@@ -97,7 +97,7 @@ impl Lookups<'_> {
     pub async fn authenticators_by_ids(&self, ids: &[AuthenticatorId]) -> Result<Vec<Authenticator>> {
         let rows = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(Authenticator::from).collect())
     }
@@ -107,7 +107,7 @@ impl Lookups<'_> {
         let rows = verified_claim::Entity::find()
             .filter(Expr::col(verified_claim::Column::UserId).is_in(ids.to_vec()))
             .order_by_asc(verified_claim::Column::CreatedAt)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(group_by(
             rows.into_iter().map(|r| (UserId::from(r.user_id), VerifiedClaim { name: r.name, value: r.value })),
@@ -155,7 +155,7 @@ impl Lookups<'_> {
         if let Some(rows) = self.db.direct_all(sea_orm::DbBackend::Sqlite.build(&q), owned_keyed_of).await {
             return Ok(group_by(rows?.into_iter().map(|(owner, row)| (owner, Keyed::from(row)))));
         }
-        let rows = self.db.conn.query_all(&q).await?;
+        let rows = self.db.reader().query_all(&q).await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             let r = OwnedKeyed::from_query_result(row, "").map_err(Error::from)?;
@@ -183,7 +183,7 @@ impl Lookups<'_> {
                 .to_owned(),
         );
         let mut keys = Vec::new();
-        for row in self.db.conn.query_all(&q).await? {
+        for row in self.db.reader().query_all(&q).await? {
             keys.push(row.try_get_by_index::<String>(0)?);
         }
         keys.sort();

@@ -473,13 +473,13 @@ impl Resources<'_> {
         let plan = args.plan()?;
         let ks = Keyset { table: "resources", column: "uri", desc: false, nullable: false, kind: SortKind::Key };
         let q = ks.apply(resource::Entity::find().filter(resource_condition(f)?), &plan)?;
-        let rows: Vec<Resource> = q.all(&self.db.conn).await?.into_iter().map(Resource::from).collect();
+        let rows: Vec<Resource> = q.all(&self.db.reader()).await?.into_iter().map(Resource::from).collect();
         Ok(ks.finish(&plan, rows, |r| Cursor::key(&r.uri, r.id.uuid())))
     }
 
     /// Counts resources matching `f`.
     pub async fn count(&self, f: &ResourceFilter) -> Result<u64> {
-        Ok(resource::Entity::find().filter(resource_condition(f)?).count(&self.db.conn).await?)
+        Ok(resource::Entity::find().filter(resource_condition(f)?).count(&self.db.reader()).await?)
     }
 
     /// Lists scopes of a resource by name.
@@ -488,18 +488,18 @@ impl Resources<'_> {
         let ks =
             Keyset { table: "resource_scopes", column: "scope", desc: false, nullable: false, kind: SortKind::Key };
         let q = ks.apply(resource_scope::Entity::find().filter(scope_condition(f)?), &plan)?;
-        let rows: Vec<Scope> = q.all(&self.db.conn).await?.into_iter().map(Scope::from).collect();
+        let rows: Vec<Scope> = q.all(&self.db.reader()).await?.into_iter().map(Scope::from).collect();
         Ok(ks.finish(&plan, rows, |s| Cursor::key(&s.scope, s.id.uuid())))
     }
 
     /// Counts scopes matching `f`.
     pub async fn count_scopes(&self, f: &ScopeFilter) -> Result<u64> {
-        Ok(resource_scope::Entity::find().filter(scope_condition(f)?).count(&self.db.conn).await?)
+        Ok(resource_scope::Entity::find().filter(scope_condition(f)?).count(&self.db.reader()).await?)
     }
 
     /// Resolves a client ID to the application's row ID (for filters).
     pub async fn application_id(&self, client_id: &str) -> Result<ApplicationId> {
-        Ok(app_row(&self.db.conn, client_id).await?.id.into())
+        Ok(app_row(&self.db.reader(), client_id).await?.id.into())
     }
 
     /// Client IDs linked to each resource.
@@ -515,7 +515,7 @@ impl Resources<'_> {
             .order_by(("applications", "client_id"), sea_orm::sea_query::Order::Asc)
             .to_owned();
         let mut out: HashMap<ResourceId, Vec<String>> = HashMap::new();
-        for row in self.db.conn.query_all(&q).await? {
+        for row in self.db.reader().query_all(&q).await? {
             let rid: Uuid = row.try_get("", "resource_id")?;
             let cid: String = row.try_get("", "client_id")?;
             out.entry(rid.into()).or_default().push(cid);
@@ -527,7 +527,7 @@ impl Resources<'_> {
     pub async fn by_ids(&self, ids: &[ResourceId]) -> Result<Vec<Resource>> {
         let rows = resource::Entity::find()
             .filter(Expr::col(resource::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(Resource::from).collect())
     }
@@ -536,7 +536,7 @@ impl Resources<'_> {
     pub async fn scopes_by_ids(&self, ids: &[ScopeId]) -> Result<Vec<Scope>> {
         let rows = resource_scope::Entity::find()
             .filter(Expr::col(resource_scope::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(Scope::from).collect())
     }

@@ -275,7 +275,7 @@ impl RolesGroups<'_> {
         let mut q = filter_stmt(kind, f);
         let ks = Keyset { table: kind.table(), column: "key", desc: false, nullable: false, kind: SortKind::Key };
         ks.apply_stmt(&mut q, &plan)?;
-        let rows = fetch(&self.db.conn, &q).await?;
+        let rows = fetch(&self.db.reader(), &q).await?;
         Ok(ks.finish(&plan, rows, |r| Cursor::key(&r.key, r.id)))
     }
 
@@ -289,12 +289,12 @@ impl RolesGroups<'_> {
         let kind = I::KIND;
         let mut q = select_keyed(kind);
         q.and_where(Expr::col((kind.table(), "id")).is_in(ids.iter().map(|i| i.uuid())));
-        fetch(&self.db.conn, &q).await
+        fetch(&self.db.reader(), &q).await
     }
 
     /// Loads one role or group by key.
     pub async fn by_key(&self, kind: Kind, key: &str) -> Result<Keyed> {
-        by_key(&self.db.conn, kind, key).await
+        by_key(&self.db.reader(), kind, key).await
     }
 
     /// Adds or removes links between one role/group (by key) and users (by ID).

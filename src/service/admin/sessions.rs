@@ -155,7 +155,7 @@ impl Sessions<'_> {
     pub async fn by_ids(&self, ids: &[SessionId]) -> Result<Vec<Session>> {
         let rows = session::Entity::find()
             .filter(Expr::col(session::Column::Id).is_in(ids.to_vec()))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(rows.into_iter().map(Session::from).collect())
     }
@@ -168,7 +168,7 @@ impl Sessions<'_> {
             .filter(Expr::col(session::Column::RevokedAt).is_null())
             .filter(Expr::col(session::Column::ExpiresAt).gt(t))
             .order_by_asc(session::Column::Id)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         let mut map: HashMap<UserId, Vec<Session>> = HashMap::new();
         for r in rows {

@@ -61,7 +61,7 @@ impl SigningKeys<'_> {
                 )
                 .order_by_desc(signing_key::Column::CreatedAt)
         };
-        let mut rows = live().all(&self.db.conn).await?;
+        let mut rows = live().all(&self.db.reader()).await?;
         let mut missing = Vec::new();
         for alg in ALGORITHMS {
             if !rows.iter().any(|r| r.active && r.alg == *alg) {
@@ -79,7 +79,7 @@ impl SigningKeys<'_> {
                 crate::service::store::changes::bump(tx.conn(), crate::service::store::changes::Area::SigningKeys).await
             })
             .await?;
-            rows = live().all(&self.db.conn).await?;
+            rows = live().all(&self.db.reader()).await?;
         }
         // A key signs only once it has been published for `key_publish_seconds`, so every
         // process has it in its JWKS first; until then the key it replaces keeps signing.
@@ -203,7 +203,7 @@ impl SigningKeys<'_> {
             .select_only()
             .expr(sea_orm::sea_query::Func::max(Expr::col(entity::application::Column::AccessTokenLifetime)))
             .into_tuple::<Option<i64>>()
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
             .flatten()
             .unwrap_or(0);
@@ -264,7 +264,7 @@ impl SigningKeys<'_> {
                     .add(Expr::col(signing_key::Column::RetireAt).gt(t)),
             )
             .order_by_desc(signing_key::Column::CreatedAt)
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {

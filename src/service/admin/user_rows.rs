@@ -307,7 +307,7 @@ impl crate::service::Services {
         let since =
             (policy.history_days > 0).then(|| micros(now()) - i64::from(policy.history_days) * 86_400 * 1_000_000);
         let mut hashes = password_history_hashes(
-            &self.db.conn,
+            &self.db.reader(),
             user_id.uuid(),
             policy.history_size.min(MAX_PASSWORD_HISTORY),
             since,
@@ -315,7 +315,7 @@ impl crate::service::Services {
         )
         .await?;
         // A password set before the history was kept still counts as the current one.
-        if let Some(current) = primary_password(&self.db.conn, user_id.uuid()).await?.and_then(|p| p.password_hash)
+        if let Some(current) = primary_password(&self.db.reader(), user_id.uuid()).await?.and_then(|p| p.password_hash)
             && !hashes.contains(&current)
         {
             hashes.insert(0, current);

@@ -202,7 +202,7 @@ impl Users<'_> {
             Query::select().column(("users", "id")).expr(Expr::col(("users", ks.column))).from("users").to_owned();
         ks.apply_stmt(&mut q, &Plan { limit: 0, ..plan.clone() })?;
         q.offset(walk);
-        let Some(row) = self.db.conn.query_one(&q).await? else {
+        let Some(row) = self.db.reader().query_one(&q).await? else {
             return Ok(None);
         };
         let id: Uuid = row.try_get_by_index(0)?;
@@ -226,14 +226,14 @@ impl Users<'_> {
 
     /// The database's kind (the keyword's SQL differs).
     pub(in crate::service) fn backend(&self) -> DbBackend {
-        self.db.conn.get_database_backend()
+        self.db.reader().get_database_backend()
     }
 
     /// Counts users matching `f`.
     pub async fn count(&self, f: &UserFilter) -> Result<u64> {
         Ok(user::Entity::find()
             .filter(condition(f, KeywordPlan::Candidates, self.backend()))
-            .count(&self.db.conn)
+            .count(&self.db.reader())
             .await?)
     }
 
@@ -248,7 +248,7 @@ impl Users<'_> {
             .and_where(Expr::col(identity::Column::Kind).eq("login_id"))
             .to_owned();
         let found =
-            user::Entity::find().filter(Expr::col(user::Column::Id).in_subquery(owner)).one(&self.db.conn).await?;
+            user::Entity::find().filter(Expr::col(user::Column::Id).in_subquery(owner)).one(&self.db.reader()).await?;
         Ok(found.map(User::from))
     }
 
@@ -256,7 +256,7 @@ impl Users<'_> {
     pub async fn by_oauth(&self, alias: &str, subject: &str) -> Result<Option<User>> {
         let key = format!("{alias}:{subject}");
         let Some(ident) = crate::service::admin::identities::keyed_identity(
-            &self.db.conn,
+            &self.db.reader(),
             crate::service::admin::identities::OAUTH,
             &key,
         )
@@ -296,7 +296,7 @@ impl Users<'_> {
         let rows = identity::Entity::find()
             .filter(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
             .filter(Expr::col(identity::Column::Kind).eq("login_id"))
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.user_id).collect();
         ids.dedup();

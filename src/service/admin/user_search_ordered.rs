@@ -136,6 +136,6 @@ impl Users<'_> {
             gathered.join(" OR ")
         );
         let stmt = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
-        Ok(Some(user::Entity::find().from_raw_sql(stmt).all(&self.db.conn).await?))
+        Ok(Some(user::Entity::find().from_raw_sql(stmt).all(&self.db.reader()).await?))
     }
 }

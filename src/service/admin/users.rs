@@ -318,7 +318,7 @@ impl Users<'_> {
         let password = self.password_or_generated(password)?;
         // Fail fast on an unknown user before spending a hash.
         let found: User = user::Entity::find_by_id(user_id)
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
             .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {user_id} does not exist")))?
             .into();
@@ -433,7 +433,7 @@ impl Users<'_> {
 
     /// Loads one user.
     pub async fn get(&self, id: UserId) -> Result<Option<User>> {
-        Ok(user::Entity::find_by_id(id).one(&self.db.conn).await?.map(User::from))
+        Ok(user::Entity::find_by_id(id).one(&self.db.reader()).await?.map(User::from))
     }
 
     /// Records a successful login time (the login flow calls this; tests use it to seed).

@@ -223,7 +223,7 @@ impl Webhooks<'_> {
     /// Releases every held delivery. Only for SQLite, where one process serves the
     /// database: what a previous run held when it stopped is due again at once.
     pub async fn release_after_restart(&self) -> Result<u64> {
-        if self.db.conn.get_database_backend() != DatabaseBackend::Sqlite {
+        if self.db.reader().get_database_backend() != DatabaseBackend::Sqlite {
             return Ok(0);
         }
         self.write_unaudited(async |tx| {
@@ -253,11 +253,11 @@ impl Webhooks<'_> {
             .cond_where(Condition::any().add(Expr::col("locked_until").is_null()).add(Expr::col("locked_until").lt(at)))
             .limit(1)
             .to_owned();
-        if self.db.conn.query_one(&due).await?.is_none() {
+        if self.db.reader().query_one(&due).await?.is_none() {
             return Ok(Vec::new());
         }
         let lease = self.lease();
-        let postgres = self.db.conn.get_database_backend() == DatabaseBackend::Postgres;
+        let postgres = self.db.reader().get_database_backend() == DatabaseBackend::Postgres;
         self.write_unaudited(async |tx| {
             let at = micros(now());
             let earlier = Query::select()
@@ -367,13 +367,14 @@ impl Webhooks<'_> {
             kind: SortKind::Time,
         };
         let q = ks.apply(webhook_delivery::Entity::find().filter(Self::condition(f)?), &plan)?;
-        let rows: Vec<WebhookDelivery> = q.all(&self.db.conn).await?.into_iter().map(WebhookDelivery::from).collect();
+        let rows: Vec<WebhookDelivery> =
+            q.all(&self.db.reader()).await?.into_iter().map(WebhookDelivery::from).collect();
         Ok(ks.finish(&plan, rows, |r| Cursor::time(Some(r.created_at), r.id)))
     }
 
     /// How many deliveries match `f`.
     pub async fn count(&self, f: &DeliveryFilter) -> Result<u64> {
-        Ok(webhook_delivery::Entity::find().filter(Self::condition(f)?).count(&self.db.conn).await?)
+        Ok(webhook_delivery::Entity::find().filter(Self::condition(f)?).count(&self.db.reader()).await?)
     }
 
     /// The event a delivery sends, as its envelope (without `seq` changes: it is the body
@@ -381,7 +382,7 @@ impl Webhooks<'_> {
     pub async fn event_body(&self, event_id: Uuid) -> Result<Option<Value>> {
         let Some(e) = entity::hook_event::Entity::find()
             .filter(Expr::col(entity::hook_event::Column::Id).eq(event_id))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
         else {
             return Ok(None);

@@ -100,7 +100,7 @@ impl State {
                 .order_by_asc(audit_log::Column::CreatedAt)
                 .order_by_asc(audit_log::Column::Id)
                 .limit(MAX_ROWS)
-                .all(&self.services.db.conn)
+                .all(&self.services.db.reader())
                 .await?;
             let full = rows.len() as u64 >= MAX_ROWS;
             if let Some(last) = rows.last() {

@@ -172,7 +172,7 @@ impl Services {
                 let epoch = store.epoch.load(Ordering::SeqCst);
                 let row = hook_script::Entity::find()
                     .filter(Expr::col(hook_script::Column::Name).eq(name))
-                    .one(&self.db.conn)
+                    .one(&self.db.reader())
                     .await?;
                 let found: Option<Arc<str>> = row.map(|r| r.source.into());
                 let mut map = store.db.write().unwrap_or_else(std::sync::PoisonError::into_inner);

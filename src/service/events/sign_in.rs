@@ -180,7 +180,7 @@ impl Services {
         if !self.will_deliver(event) {
             return Ok(());
         }
-        let conn = &self.db.conn;
+        let conn = &self.db.reader();
         let (user_id, user, identification) = match (so_far.identified, so_far.known) {
             (Some((id, how, keys)), _) => {
                 let user = super::user_model::api_user(conn, id).await?;

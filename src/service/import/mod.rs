@@ -161,7 +161,7 @@ impl Imports<'_> {
             tokio::select! {
                 _ = &mut previous => return,
                 () = tokio::time::sleep(std::time::Duration::from_millis(250)), if !cancelled => {
-                    if matches!(jobs::cancel_requested(&self.db.conn, id).await, Ok(true)) {
+                    if matches!(jobs::cancel_requested(&self.db.reader(), id).await, Ok(true)) {
                         let marked = self
                             .write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await)
                             .await;
@@ -175,15 +175,15 @@ impl Imports<'_> {
     /// A job, if it exists. A `running` job whose process no longer holds the lease (it
     /// died) reads as `interrupted`.
     pub async fn get(&self, id: Uuid) -> Result<Option<ImportJob>> {
-        let mut job = match jobs::load(&self.db.conn, id).await {
+        let mut job = match jobs::load(&self.db.reader(), id).await {
             Ok(m) => jobs::job_of(m),
             Err(Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        if job.status == "running" && !jobs::holds_lock(&self.db.conn, id).await? {
+        if job.status == "running" && !jobs::holds_lock(&self.db.reader(), id).await? {
             // A job that just ended frees the lease after its status changed: read the
             // status again after the lease to tell that from a dead process.
-            job = jobs::job_of(jobs::load(&self.db.conn, id).await?);
+            job = jobs::job_of(jobs::load(&self.db.reader(), id).await?);
             if job.status == "running" {
                 job.status = "interrupted".into();
                 job.error = Some(jobs::INTERRUPTED.into());
@@ -194,7 +194,7 @@ impl Imports<'_> {
 
     /// A page of a job's per-record outcomes from record `offset`.
     pub async fn details(&self, id: Uuid, offset: u64, limit: u64) -> Result<Vec<ImportDetail>> {
-        jobs::details(&self.db.conn, id, offset, limit).await
+        jobs::details(&self.db.reader(), id, offset, limit).await
     }
 
     /// Asks a job to stop after its current batch (audited).
@@ -212,7 +212,7 @@ impl Imports<'_> {
     /// batch by batch until they end, the job is cancelled, or something fails inside.
     pub async fn run(&self, id: Uuid, mut records: RecordStream) -> Result<ImportJob> {
         loop {
-            if jobs::cancel_requested(&self.db.conn, id).await? {
+            if jobs::cancel_requested(&self.db.reader(), id).await? {
                 self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await).await?;
                 return self.finished(id).await;
             }
@@ -242,7 +242,7 @@ impl Imports<'_> {
     }
 
     async fn run_locked(&self, id: Uuid, records: &mut RecordStream) -> Result<()> {
-        let job = jobs::job_of(jobs::load(&self.db.conn, id).await?);
+        let job = jobs::job_of(jobs::load(&self.db.reader(), id).await?);
         self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "running", None).await).await?;
         let keys = self.key_maps().await?;
         let mut idx = job.processed;
@@ -282,7 +282,10 @@ impl Imports<'_> {
                 })
                 .collect();
             self.commit(&job, idx - prepared.len() as i64, prepared).await?;
-            if jobs::cancel_requested(&self.db.conn, id).await? {
+            // On SQLite a batch's statements run on this thread and never wait: give the
+            // thread's other tasks their turn between batches.
+            tokio::task::yield_now().await;
+            if jobs::cancel_requested(&self.db.reader(), id).await? {
                 self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await).await?;
                 return Ok(());
             }
@@ -305,14 +308,14 @@ impl Imports<'_> {
             .column(role::Column::Key)
             .column(role::Column::Id)
             .into_tuple::<(String, Uuid)>()
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         let groups = group::Entity::find()
             .select_only()
             .column(group::Column::Key)
             .column(group::Column::Id)
             .into_tuple::<(String, Uuid)>()
-            .all(&self.db.conn)
+            .all(&self.db.reader())
             .await?;
         Ok(Keys { roles: roles.into_iter().collect(), groups: groups.into_iter().collect() })
     }

@@ -136,7 +136,7 @@ impl OAuth<'_> {
         now_s: i64,
         actor: &Actor,
     ) -> Result<(Signer, DeviceClaims), OAuthError> {
-        let Some(ident) = anonymous_by_key_id(&self.db.conn, &parsed.key_id).await? else {
+        let Some(ident) = anonymous_by_key_id(&self.db.reader(), &parsed.key_id).await? else {
             let jwk = parsed.jwk.clone().ok_or_else(|| {
                 OAuthError::InvalidGrant("the key ID is unknown; the JWT header must carry the public key (jwk)".into())
             })?;

@@ -262,7 +262,7 @@ impl OAuth<'_> {
         let invalid = || AnonymousApiError::Invalid("InvalidGrant", "invalid refresh token".into());
         let t = micros(now());
         let (token, sess, user_row, _) =
-            token_session_user(&self.db.conn, sha256(rt.as_bytes()).to_vec()).await?.ok_or_else(invalid)?;
+            token_session_user(&self.db.reader(), sha256(rt.as_bytes()).to_vec()).await?.ok_or_else(invalid)?;
         if sess.client_id.as_deref() != Some(app.client_id.as_str())
             || token.rotated_at.is_some()
             || !live(&sess, app, t)
@@ -313,7 +313,7 @@ impl OAuth<'_> {
             PromotionCaller::RefreshToken(rt) => {
                 let t = micros(now());
                 let forbidden = |why: &str| AnonymousApiError::Forbidden(why.to_owned());
-                let (token, sess, _, _) = token_session_user(&self.db.conn, sha256(rt.as_bytes()).to_vec())
+                let (token, sess, _, _) = token_session_user(&self.db.reader(), sha256(rt.as_bytes()).to_vec())
                     .await?
                     .ok_or_else(|| forbidden("invalid refresh token"))?;
                 let Some(cid) = sess.client_id.clone() else { return Err(forbidden("invalid refresh token")) };

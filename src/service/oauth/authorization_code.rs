@@ -38,9 +38,10 @@ pub struct CodeTokens {
 impl OAuth<'_> {
     /// Whether a session (browser session or refresh-token grant) is still live.
     pub async fn session_live(&self, id: SessionId) -> Result<bool> {
-        let exists = Query::select().expr(Expr::exists(live_session(id.uuid(), micros(now())))).to_owned();
-        let row = self.db.conn.query_one(&exists).await?;
-        Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
+        // The row itself, not `SELECT EXISTS(…)`: SQLite's answer to that is an integer,
+        // which the direct reader does not know to read as a boolean.
+        let live = live_session(id.uuid(), micros(now())).limit(1).to_owned();
+        Ok(self.db.reader().query_one(&live).await?.is_some())
     }
 
     /// Exchanges a code: checks client, redirect URI, PKCE verifier and expiry, marks the
@@ -65,7 +66,7 @@ impl OAuth<'_> {
             .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(digest))
             .join(JoinType::LeftJoin, to_user)
             .select_also(user::Entity)
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
         else {
             return Err(invalid("unknown authorization code"));
@@ -157,7 +158,7 @@ impl OAuth<'_> {
         let Some((sid, refresh)) = claimed else {
             // Not claimed: a concurrent exchange of the same code won (a replay), or the
             // session ended.
-            let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.conn).await? else {
+            let Some(row) = authorization_code::Entity::find_by_id(row.id).one(&self.db.reader()).await? else {
                 return Err(invalid("unknown authorization code"));
             };
             if row.used_at.is_none() {

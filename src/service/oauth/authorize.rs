@@ -461,7 +461,7 @@ impl OAuth<'_> {
         let row = authorization::Entity::find()
             .filter(Expr::col(authorization::Column::UserId).eq(user_id))
             .filter(Expr::col(authorization::Column::ClientId).eq(client_id))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?;
         let granted: Vec<String> = row.map(|r| strings(&r.scopes)).unwrap_or_default();
         Ok(scopes.iter().all(|s| granted.contains(s)))

@@ -137,7 +137,7 @@ impl OAuth<'_> {
         }
         let parsed = DeviceJwt::parse(jwt, BIOMETRIC_REQUEST_TYP).map_err(invalid)?;
         let t = now();
-        let Some(ident) = keyed_identity(&self.db.conn, BIOMETRIC, &parsed.key_id).await? else {
+        let Some(ident) = keyed_identity(&self.db.reader(), BIOMETRIC, &parsed.key_id).await? else {
             return Err(OAuthError::InvalidGrant(
                 "no biometric sign-in is set up for this key (InvalidCredentials)".into(),
             ));

@@ -177,7 +177,7 @@ impl OAuth<'_> {
     ) -> Result<()> {
         let mapped: Vec<_> = self.config.custom_claims.iter().filter(|c| c.tokens.contains(&kind)).collect();
         if !mapped.is_empty() {
-            let conn = &self.db.conn;
+            let conn = &self.db.reader();
             let mut groups = None;
             for c in mapped {
                 let value = match c.source() {
@@ -207,7 +207,7 @@ impl OAuth<'_> {
         if !self.will_deliver(event) {
             return Ok(());
         }
-        let conn = &self.db.conn;
+        let conn = &self.db.reader();
         let key = if kind == TokenKind::AccessToken { "jwt" } else { "id_token" };
         let payload = json!({
             "user": api_user(conn, user.id.uuid()).await?,

@@ -64,7 +64,7 @@ impl OAuth<'_> {
             return Err(OAuthError::UnauthorizedClient("this client may not promote anonymous users".into()));
         }
         let parsed = DeviceJwt::parse(jwt, ANONYMOUS_REQUEST_TYP).map_err(|e| OAuthError::InvalidGrant(e.0))?;
-        let Some(ident) = anonymous_by_key_id(&self.db.conn, &parsed.key_id).await? else {
+        let Some(ident) = anonymous_by_key_id(&self.db.reader(), &parsed.key_id).await? else {
             return Err(OAuthError::InvalidGrant("no anonymous user has this key".into()));
         };
         let Some(stored) = ident.details.as_ref().and_then(|d| d.get("jwk")).filter(|k| !k.is_null()) else {

@@ -159,7 +159,7 @@ impl OAuth<'_> {
         // Reads first, outside the write transaction; the writes below are conditional,
         // so a concurrent revocation or rotation is still noticed.
         // The token with its session and user in one round trip.
-        let Some((rt, sess, user_row, roles)) = token_session_user(&self.db.conn, digest).await? else {
+        let Some((rt, sess, user_row, roles)) = token_session_user(&self.db.reader(), digest).await? else {
             return Err(invalid("unknown refresh token"));
         };
         if sess.client_id.as_deref() != Some(app.client_id.as_str()) {

@@ -81,7 +81,7 @@ impl OAuth<'_> {
         let Some((_, Some(sess))) = refresh_token::Entity::find()
             .find_also_related(session::Entity)
             .filter(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest))
-            .one(&self.db.conn)
+            .one(&self.db.reader())
             .await?
         else {
             return Ok(());
@@ -110,6 +110,6 @@ impl OAuth<'_> {
 
     /// Whether the access token with this `jti` was revoked.
     pub async fn is_revoked(&self, jti: &str) -> Result<bool, Error> {
-        Ok(revoked_token::Entity::find_by_id(jti.to_owned()).one(&self.db.conn).await?.is_some())
+        Ok(revoked_token::Entity::find_by_id(jti.to_owned()).one(&self.db.reader()).await?.is_some())
     }
 }

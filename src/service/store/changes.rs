@@ -99,7 +99,7 @@ impl Maintenance<'_> {
     /// One poll: drops the application caches or reloads keys if their area moved.
     pub async fn follow_changes(&self) -> Result<()> {
         let q = Query::select().columns(["area", "generation"]).from("change_generations").to_owned();
-        let rows = self.db.conn.query_all(&q).await?;
+        let rows = self.db.reader().query_all(&q).await?;
         let g = &self.generations;
         let mut reload_keys = micros(now()) >= g.next_key_change.load(Ordering::Relaxed);
         for row in rows {

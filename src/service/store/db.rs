@@ -23,6 +23,8 @@ pub struct Db {
     /// SQLite on a file only: the connection every write goes through, run on the calling
     /// thread (the sqlx writer above then only migrates).
     direct_writer: Option<Arc<super::direct_writer::DirectWriter>>,
+    /// SQLite on a file only: read-only connections that run a read on the calling thread.
+    readers: Option<Arc<super::direct_readers::DirectReaders>>,
     statements: Arc<AtomicU64>,
     /// One read at a time may take several pooled connections (an export on PostgreSQL):
     /// two such reads each holding one connection and waiting for more could exhaust the
@@ -108,11 +110,18 @@ impl Db {
             }
             _ => None,
         };
+        let readers = match direct_pool.as_ref().map(|p| p.file()) {
+            Some(file) => {
+                Some(Arc::new(super::direct_readers::DirectReaders::open(file, max_connections, statements.clone())?))
+            }
+            None => None,
+        };
         Ok(Self {
             conn,
             writer,
             direct_pool,
             direct_writer,
+            readers,
             statements,
             wide_read: Arc::new(tokio::sync::Semaphore::new(1)),
         })
@@ -166,6 +175,9 @@ impl Db {
     /// that reads before it writes never fails with "database is locked".
     pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
         if let Some(direct) = &self.direct_writer {
+            // The direct writer's statements never wait: a task that writes in a loop gives
+            // the thread's other tasks a turn now and then.
+            tokio::task::consume_budget().await;
             return direct.transaction().await;
         }
         self.writer
@@ -235,12 +247,24 @@ impl Db {
         Ok(q.all(&self.conn).await?)
     }
 
+    /// The connection reads outside a write transaction go to: on a SQLite file one of the
+    /// direct readers (the read runs on the calling thread), elsewhere sqlx's pool.
+    pub(in crate::service) fn reader(&self) -> DatabaseConnection {
+        match &self.readers {
+            Some(r) => r.get(),
+            None => self.conn.clone(),
+        }
+    }
+
     /// The connection single writes (outside a transaction) go to. On a SQLite file it
     /// holds the one writer until dropped: use it for one statement, and never hold it
     /// while beginning a transaction or asking for another.
     pub(in crate::service) async fn writer(&self) -> Result<DatabaseConnection, DbErr> {
         match &self.direct_writer {
-            Some(direct) => direct.single().await,
+            Some(direct) => {
+                tokio::task::consume_budget().await;
+                direct.single().await
+            }
             None => Ok(self.writer.as_ref().unwrap_or(&self.conn).clone()),
         }
     }

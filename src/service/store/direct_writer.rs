@@ -183,14 +183,8 @@ impl MockDatabaseTrait for Direct {
     }
 
     fn query(&mut self, _counter: usize, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let started = Instant::now();
         let conn = self.conn()?;
-        let rows = query(conn, &stmt).map_err(|e| match e {
-            Failure::Sqlite(e) => query_error(&e),
-            Failure::Decode(m) => DbErr::Type(m),
-        })?;
-        count(&self.statements, &stmt.sql, started.elapsed());
-        MockDatabase::new(DbBackend::Sqlite).append_query_results([rows]).query(0, stmt)
+        results(conn, stmt, &self.statements)
     }
 
     fn begin(&mut self) {
@@ -225,6 +219,20 @@ impl MockDatabaseTrait for Direct {
     fn ping(&self) -> Result<(), DbErr> {
         Ok(())
     }
+}
+
+/// The rows of `stmt` on `conn`, as sea-orm's query results; counted.
+pub(super) fn results(conn: &Connection, stmt: Statement, statements: &AtomicU64) -> Result<Vec<QueryResult>, DbErr> {
+    let started = Instant::now();
+    let rows = query(conn, &stmt).map_err(|e| match e {
+        Failure::Sqlite(e) => {
+            tracing::debug!(target: "authgraph::sql", error = %e, sql = %stmt.sql, "a direct read failed");
+            query_error(&e)
+        }
+        Failure::Decode(m) => DbErr::Type(m),
+    })?;
+    count(statements, &stmt.sql, started.elapsed());
+    MockDatabase::new(DbBackend::Sqlite).append_query_results([rows]).query(0, stmt)
 }
 
 fn exec_result(stmt: Statement, last_insert_id: u64, rows_affected: u64) -> Result<ExecResult, DbErr> {
@@ -274,12 +282,17 @@ fn query(conn: &Connection, stmt: &Statement) -> Result<Vec<BTreeMap<String, sea
     if let Some((dup, _)) = columns.iter().find(|(name, _)| !seen.insert(name.as_str())) {
         return Err(Failure::Decode(format!("two result columns are named {dup}: alias one")));
     }
+    // sea-orm reads a model's fields by name and a tuple's by position, the position
+    // counted in the row's map, which is sorted by key. So each value is also kept under a
+    // key made of its position, which sorts before every column name.
+    let positions: Vec<String> = (0..columns.len()).map(|i| format!("\u{1}{i:05}")).collect();
     let mut out = Vec::new();
     let mut rows = s.raw_query();
     while let Some(row) = rows.next()? {
         let mut values = BTreeMap::new();
         for (i, (name, kind)) in columns.iter().enumerate() {
             let v = column_kinds::value(*kind, row.get_ref(i)?).map_err(|m| Failure::Decode(format!("{name}: {m}")))?;
+            values.insert(positions[i].clone(), v.clone());
             values.insert(name.clone(), v);
         }
         out.push(values);
@@ -401,6 +414,17 @@ mod tests {
         assert!(matches!(e, DbErr::ConnectionAcquire(_)), "{e}");
         drop(held);
         w.single().await.expect("free again");
+    }
+
+    #[tokio::test]
+    async fn columns_read_by_position_come_in_select_order() {
+        let (_dir, w) = writer().await;
+        let c = w.single().await.expect("writer");
+        c.execute_raw(insert("a")).await.expect("insert");
+        let row = c.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT k, id FROM t")).await;
+        let row = row.expect("query").expect("one row");
+        assert_eq!(row.try_get_by_index::<String>(0).expect("k first"), "a");
+        assert_eq!(row.try_get_by_index::<i64>(1).expect("id second"), 1);
     }
 
     #[tokio::test]

@@ -301,7 +301,7 @@ impl Account<'_> {
             "subject_id": who.subject,
             "profile": who.profile,
         });
-        let existing = keyed_identity(&self.db.conn, OAUTH, &key).await?;
+        let existing = keyed_identity(&self.db.reader(), OAUTH, &key).await?;
         if let Some(connect) = started.connect {
             // Connected only for the user still signed in in this browser.
             if current.is_none_or(|s| s.user_id.uuid() != connect) {
@@ -477,7 +477,7 @@ impl Account<'_> {
             return Err(SsoError::LinkExpired);
         }
         let key = format!("{}:{}", link.alias, link.subject);
-        match keyed_identity(&self.db.conn, OAUTH, &key).await? {
+        match keyed_identity(&self.db.reader(), OAUTH, &key).await? {
             Some(i) if i.user_id == link.user => Ok(()),
             Some(_) => Err(SsoError::ConnectedElsewhere),
             None => self.connect_identity(user_id.uuid(), &key, link.details, actor).await,

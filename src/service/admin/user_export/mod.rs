@@ -155,7 +155,7 @@ impl UserExports<'_> {
 
     /// The export with this ID, unless it does not exist or has expired.
     pub async fn get(&self, id: Uuid) -> Result<Option<UserExport>> {
-        let Some(row) = user_export::Entity::find_by_id(id).one(&self.db.conn).await? else {
+        let Some(row) = user_export::Entity::find_by_id(id).one(&self.db.reader()).await? else {
             return Ok(None);
         };
         if row.expires_at <= micros(now()) {
