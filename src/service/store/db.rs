@@ -45,7 +45,11 @@ impl Db {
         let mut opts = ConnectOptions::new(url.clone());
         // Each connection to `sqlite::memory:` is a database of its own: use one.
         let max_connections = if url.contains(":memory:") { 1 } else { max_connections };
-        opts.max_connections(max_connections)
+        // On a SQLite file the direct connections serve the requests' reads and writes;
+        // sqlx's pool keeps the few reads left to it (counts, health) on fewer connections.
+        let sqlx_connections =
+            if is_sqlite && !url.contains(":memory:") { (max_connections / 2).max(2) } else { max_connections };
+        opts.max_connections(sqlx_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
@@ -55,7 +59,7 @@ impl Db {
             // would be one more hand-off to the connection's thread per statement. Nor does
             // it need recycling: all connections open at start and stay, so a burst never
             // waits for new ones (nor races another process while they set themselves up).
-            opts.test_before_acquire(false).min_connections(max_connections).idle_timeout(None).max_lifetime(None);
+            opts.test_before_acquire(false).min_connections(sqlx_connections).idle_timeout(None).max_lifetime(None);
         } else {
             // A server may have dropped a connection that sat idle (a restart, a proxy's
             // timeout): ping only those, not every checkout.
