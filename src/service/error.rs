@@ -231,7 +231,7 @@ impl From<crate::crypto::master_key::MasterKeyError> for Error {
 
 /// Maps a unique-constraint violation to `Conflict`, anything else to `Internal`.
 pub(in crate::service) fn conflict_on_unique(e: DbErr, reason: &'static str, message: impl Into<String>) -> Error {
-    match crate::service::store::direct_writer::sql_err(&e) {
+    match crate::service::store::direct_statements::sql_err(&e) {
         Some(SqlErr::UniqueConstraintViolation(_)) => Error::conflict(reason, message),
         _ => e.into(),
     }

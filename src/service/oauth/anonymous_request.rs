@@ -105,7 +105,7 @@ impl OAuth<'_> {
                     Signer::New { jwk } => {
                         let row = new_user_row(tm, true).insert(txn).await?;
                         insert_anonymous(txn, row.id, &parsed.key_id, jwk, tm).await.map_err(|e| {
-                            match crate::service::store::direct_writer::sql_err(&e) {
+                            match crate::service::store::direct_statements::sql_err(&e) {
                                 // A concurrent first use of the same key won.
                                 Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
                                     OAuthError::InvalidGrant("this key was registered by a concurrent request".into())

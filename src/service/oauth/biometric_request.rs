@@ -90,7 +90,7 @@ impl OAuth<'_> {
             consume_challenge(txn, &claims.challenge, &challenge).await?;
             let ident = insert_keyed(txn, BIOMETRIC, user.id.uuid(), &parsed.key_id, details.clone(), tm)
                 .await
-                .map_err(|e| match crate::service::store::direct_writer::sql_err(&e) {
+                .map_err(|e| match crate::service::store::direct_statements::sql_err(&e) {
                     Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
                         OAuthError::InvalidGrant("this key is already set up for biometric sign-in".into())
                     }

@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use rusqlite::Connection;
 use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult, MockDatabaseConnection,
-    MockDatabaseTrait, QueryResult, Statement,
+    DatabaseConnection, DatabaseConnectionType, DbErr, ExecResult, MockDatabaseConnection, MockDatabaseTrait,
+    QueryResult, Statement,
 };
 
 use super::direct_sqlite::DirectSqlite;
-use super::direct_writer::results;
+use super::direct_statements::{results, sqlite_mock_common};
 
 /// The read-only connections.
 #[derive(Debug)]
@@ -31,7 +31,6 @@ impl DirectReaders {
         let mut readers = Vec::new();
         for _ in 0..n.max(1) {
             let conn = file.open_reader().map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.describe())))?;
-            conn.set_prepared_statement_cache_capacity(256);
             let busy = Arc::new(AtomicBool::new(false));
             let reader = Reader { conn, busy: busy.clone(), statements: statements.clone() };
             let db: DatabaseConnection =
@@ -82,15 +81,5 @@ impl MockDatabaseTrait for Reader {
 
     fn rollback(&mut self) {}
 
-    fn drain_transaction_log(&mut self) -> Vec<sea_orm::Transaction> {
-        Vec::new()
-    }
-
-    fn get_database_backend(&self) -> DbBackend {
-        DbBackend::Sqlite
-    }
-
-    fn ping(&self) -> Result<(), DbErr> {
-        Ok(())
-    }
+    sqlite_mock_common!();
 }

@@ -9,23 +9,21 @@
 //!
 //! It plugs into sea-orm through the mock driver's trait ([`MockDatabaseTrait`]): a
 //! transaction is an ordinary `DatabaseTransaction` over a connection whose "mock" runs the
-//! statement on the real file and hands sea-orm the rows (typed by [`column_kinds`]).
+//! statement on the real file and hands sea-orm the rows (see [`super::direct_statements`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbBackend, DbErr, ExecResult, MockDatabase,
-    MockDatabaseConnection, MockDatabaseTrait, MockExecResult, QueryResult, RuntimeErr, SqlErr, Statement,
-    TransactionTrait,
+    DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr, ExecResult, MockDatabaseConnection,
+    MockDatabaseTrait, QueryResult, Statement, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::column_kinds;
-use super::direct_sqlite::{DirectSqlite, bind_all};
+use super::direct_sqlite::DirectSqlite;
+use super::direct_statements::{count, exec_error, exec_result, executed, is_busy, results, sqlite_mock_common};
 
 /// How long a write waits for another process's write lock on the file.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -46,15 +44,7 @@ impl DirectWriter {
     /// Opens the writer of `file` (already in WAL mode), counting its statements in
     /// `statements`.
     pub(in crate::service) fn open(file: &DirectSqlite, statements: Arc<AtomicU64>) -> Result<Self, DbErr> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(file.path(), flags).map_err(|e| exec_error(&e))?;
-        conn.execute_batch(&format!(
-            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{};",
-            file.cache_kib()
-        ))
-        .map_err(|e| exec_error(&e))?;
-        conn.busy_timeout(BUSY_WAIT).map_err(|e| exec_error(&e))?;
-        conn.set_prepared_statement_cache_capacity(256);
+        let conn = file.open_writer(BUSY_WAIT).map_err(|e| exec_error(&e))?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), statements, acquire_wait: ACQUIRE_WAIT })
     }
 
@@ -115,15 +105,6 @@ fn connection(direct: Direct) -> DatabaseConnection {
     DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(direct))).into()
 }
 
-/// Counts a statement as sqlx's metric callback does for the pooled connections (the
-/// change-generation bookkeeping is left out of the count there too).
-fn count(statements: &AtomicU64, sql: &str, elapsed: Duration) {
-    if !sql.contains("change_generations") {
-        statements.fetch_add(1, Ordering::Relaxed);
-    }
-    tracing::trace!(target: "authgraph::sql", elapsed_us = elapsed.as_micros() as u64, sql = %sql);
-}
-
 /// The writer, lent to one transaction or one run of single statements.
 struct Direct {
     /// `None` once the transaction has ended.
@@ -175,11 +156,7 @@ impl MockDatabaseTrait for Direct {
             self.end("COMMIT").map_err(|e| exec_error(&e))?;
             return exec_result(stmt, 0, 0);
         }
-        let started = Instant::now();
-        let conn = self.conn()?;
-        let (changed, last_id) = execute(conn, &stmt).map_err(|e| exec_error(&e))?;
-        count(&self.statements, &stmt.sql, started.elapsed());
-        exec_result(stmt, last_id, changed)
+        executed(self.conn()?, stmt, &self.statements)
     }
 
     fn query(&mut self, _counter: usize, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
@@ -208,153 +185,14 @@ impl MockDatabaseTrait for Direct {
         self.depth = self.depth.saturating_sub(1);
     }
 
-    fn drain_transaction_log(&mut self) -> Vec<sea_orm::Transaction> {
-        Vec::new()
-    }
-
-    fn get_database_backend(&self) -> DbBackend {
-        DbBackend::Sqlite
-    }
-
-    fn ping(&self) -> Result<(), DbErr> {
-        Ok(())
-    }
-}
-
-/// The rows of `stmt` on `conn`, as sea-orm's query results; counted.
-pub(super) fn results(conn: &Connection, stmt: Statement, statements: &AtomicU64) -> Result<Vec<QueryResult>, DbErr> {
-    let started = Instant::now();
-    let rows = query(conn, &stmt).map_err(|e| match e {
-        Failure::Sqlite(e) => {
-            tracing::debug!(target: "authgraph::sql", error = %e, sql = %stmt.sql, "a direct read failed");
-            query_error(&e)
-        }
-        Failure::Decode(m) => DbErr::Type(m),
-    })?;
-    count(statements, &stmt.sql, started.elapsed());
-    MockDatabase::new(DbBackend::Sqlite).append_query_results([rows]).query(0, stmt)
-}
-
-fn exec_result(stmt: Statement, last_insert_id: u64, rows_affected: u64) -> Result<ExecResult, DbErr> {
-    MockDatabase::new(DbBackend::Sqlite)
-        .append_exec_results([MockExecResult { last_insert_id, rows_affected }])
-        .execute(0, stmt)
-}
-
-/// Runs a statement that returns no rows (or whose rows nobody reads); returns the rows it
-/// changed and the last inserted rowid.
-fn execute(conn: &Connection, stmt: &Statement) -> Result<(u64, u64), rusqlite::Error> {
-    match &stmt.values {
-        None => conn.execute_batch(&stmt.sql)?,
-        Some(_) => {
-            let mut s = conn.prepare_cached(&stmt.sql)?;
-            bind(&mut s, stmt)?;
-            let mut rows = s.raw_query();
-            while rows.next()?.is_some() {}
-        }
-    }
-    Ok((conn.changes(), u64::try_from(conn.last_insert_rowid()).unwrap_or(0)))
-}
-
-enum Failure {
-    Sqlite(rusqlite::Error),
-    Decode(String),
-}
-
-impl From<rusqlite::Error> for Failure {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Sqlite(e)
-    }
-}
-
-/// The rows of a query, each column a value of the kind its field decodes.
-fn query(conn: &Connection, stmt: &Statement) -> Result<Vec<BTreeMap<String, sea_orm::Value>>, Failure> {
-    let mut s = conn.prepare_cached(&stmt.sql)?;
-    bind(&mut s, stmt)?;
-    let decl: Vec<Option<String>> = s.columns().iter().map(|c| c.decl_type().map(str::to_owned)).collect();
-    let columns: Vec<(String, Option<column_kinds::Kind>)> = s
-        .columns_with_metadata()
-        .iter()
-        .zip(&decl)
-        .map(|(c, d)| (c.name().to_owned(), column_kinds::of(c.table_name(), c.origin_name(), d.as_deref())))
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    if let Some((dup, _)) = columns.iter().find(|(name, _)| !seen.insert(name.as_str())) {
-        return Err(Failure::Decode(format!("two result columns are named {dup}: alias one")));
-    }
-    // sea-orm reads a model's fields by name and a tuple's by position, the position
-    // counted in the row's map, which is sorted by key. So each value is also kept under a
-    // key made of its position, which sorts before every column name.
-    let positions: Vec<String> = (0..columns.len()).map(|i| format!("\u{1}{i:05}")).collect();
-    let mut out = Vec::new();
-    let mut rows = s.raw_query();
-    while let Some(row) = rows.next()? {
-        let mut values = BTreeMap::new();
-        for (i, (name, kind)) in columns.iter().enumerate() {
-            let v = column_kinds::value(*kind, row.get_ref(i)?).map_err(|m| Failure::Decode(format!("{name}: {m}")))?;
-            values.insert(positions[i].clone(), v.clone());
-            values.insert(name.clone(), v);
-        }
-        out.push(values);
-    }
-    Ok(out)
-}
-
-fn bind(s: &mut rusqlite::CachedStatement<'_>, stmt: &Statement) -> Result<(), rusqlite::Error> {
-    let values = bind_all(stmt.values.as_ref()).map_err(|e| {
-        rusqlite::Error::ToSqlConversionFailure(Box::<dyn std::error::Error + Send + Sync>::from(e.describe()))
-    })?;
-    for (i, v) in values.iter().enumerate() {
-        s.raw_bind_parameter(i + 1, v)?;
-    }
-    Ok(())
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
-}
-
-/// The prefix of a direct writer's error: SQLite's extended result code follows it.
-const CODE_PREFIX: &str = "SQLite error ";
-
-fn message(e: &rusqlite::Error) -> String {
-    match e {
-        rusqlite::Error::SqliteFailure(f, m) => {
-            format!("{CODE_PREFIX}{}: {}", f.extended_code, m.clone().unwrap_or_else(|| f.to_string()))
-        }
-        other => other.to_string(),
-    }
-}
-
-fn exec_error(e: &rusqlite::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::Internal(message(e)))
-}
-
-fn query_error(e: &rusqlite::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::Internal(message(e)))
-}
-
-/// The constraint a failed write violated, from sqlx's error or the direct writer's.
-pub(in crate::service) fn sql_err(e: &DbErr) -> Option<SqlErr> {
-    if let Some(found) = e.sql_err() {
-        return Some(found);
-    }
-    let (DbErr::Exec(RuntimeErr::Internal(m)) | DbErr::Query(RuntimeErr::Internal(m))) = e else { return None };
-    let rest = m.strip_prefix(CODE_PREFIX)?;
-    let (code, text) = rest.split_once(": ")?;
-    match code {
-        // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
-        "1555" | "2067" => Some(SqlErr::UniqueConstraintViolation(text.to_owned())),
-        // SQLITE_CONSTRAINT_FOREIGNKEY
-        "787" => Some(SqlErr::ForeignKeyConstraintViolation(text.to_owned())),
-        _ => None,
-    }
+    sqlite_mock_common!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::{ConnectionTrait, Statement};
+    use crate::service::store::direct_statements::sql_err;
+    use sea_orm::{ConnectionTrait, DbBackend, SqlErr, Statement};
 
     async fn writer() -> (tempfile::TempDir, DirectWriter) {
         let dir = tempfile::tempdir().expect("temp dir");

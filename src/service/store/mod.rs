@@ -10,6 +10,7 @@ pub(in crate::service) mod db;
 pub(in crate::service) mod direct_readers;
 pub(in crate::service) mod direct_rows;
 pub(in crate::service) mod direct_sqlite;
+pub(in crate::service) mod direct_statements;
 pub(in crate::service) mod direct_writer;
 pub(in crate::service) mod group_commit;
 mod ids;

@@ -415,7 +415,7 @@ impl Account<'_> {
             })?;
             let txn = tx.conn();
             insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| {
-                match crate::service::store::direct_writer::sql_err(&e) {
+                match crate::service::store::direct_statements::sql_err(&e) {
                     Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
                     _ => SsoError::from(e),
                 }
@@ -491,7 +491,7 @@ impl Account<'_> {
             let txn = tx.conn();
             let row = user_row(txn, user_id).await?;
             let ident = insert_keyed(txn, OAUTH, user_id, key, details, t).await.map_err(|e| {
-                match crate::service::store::direct_writer::sql_err(&e) {
+                match crate::service::store::direct_statements::sql_err(&e) {
                     Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
                     _ => SsoError::from(e),
                 }
@@ -520,7 +520,7 @@ impl Account<'_> {
             let txn = tx.conn();
             let row = new_user_row(t, false).insert(txn).await?;
             insert_keyed(txn, OAUTH, row.id, key, details, t).await.map_err(|e| {
-                match crate::service::store::direct_writer::sql_err(&e) {
+                match crate::service::store::direct_statements::sql_err(&e) {
                     Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => SsoError::ConnectedElsewhere,
                     _ => SsoError::from(e),
                 }

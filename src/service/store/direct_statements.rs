@@ -1,0 +1,180 @@
+//! Running sea-query statements on a direct SQLite connection, for the direct writer and
+//! the direct readers: binding values as sqlx binds them, turning rows into sea-orm's query
+//! results (each value typed by [`column_kinds`]), counting statements as the sqlx pools
+//! count theirs, and SQLite's errors as sea-orm's.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use sea_orm::{
+    DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, RuntimeErr, SqlErr,
+    Statement,
+};
+
+use super::column_kinds;
+use super::direct_sqlite::bind_all;
+
+/// The parts of sea-orm's mock trait that every direct connection answers alike.
+macro_rules! sqlite_mock_common {
+    () => {
+        fn drain_transaction_log(&mut self) -> Vec<sea_orm::Transaction> {
+            Vec::new()
+        }
+
+        fn get_database_backend(&self) -> sea_orm::DbBackend {
+            sea_orm::DbBackend::Sqlite
+        }
+
+        fn ping(&self) -> Result<(), sea_orm::DbErr> {
+            Ok(())
+        }
+    };
+}
+pub(super) use sqlite_mock_common;
+
+/// Counts a statement as sqlx's metric callback does for the pooled connections (the
+/// change-generation bookkeeping is left out of the count there too).
+pub(super) fn count(statements: &AtomicU64, sql: &str, elapsed: Duration) {
+    if !sql.contains("change_generations") {
+        statements.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::trace!(target: "authgraph::sql", elapsed_us = elapsed.as_micros() as u64, sql = %sql);
+}
+
+/// The rows of `stmt` on `conn`, as sea-orm's query results; counted.
+pub(super) fn results(conn: &Connection, stmt: Statement, statements: &AtomicU64) -> Result<Vec<QueryResult>, DbErr> {
+    let started = Instant::now();
+    let rows = query(conn, &stmt).map_err(|e| match e {
+        Failure::Sqlite(e) => {
+            tracing::debug!(target: "authgraph::sql", error = %e, sql = %stmt.sql, "a direct read failed");
+            query_error(&e)
+        }
+        Failure::Value(m) => DbErr::Type(m),
+    })?;
+    count(statements, &stmt.sql, started.elapsed());
+    MockDatabase::new(DbBackend::Sqlite).append_query_results([rows]).query(0, stmt)
+}
+
+/// Runs `stmt` on `conn` (its rows, if any, unread); counted.
+pub(super) fn executed(conn: &Connection, stmt: Statement, statements: &AtomicU64) -> Result<ExecResult, DbErr> {
+    let started = Instant::now();
+    let (changed, last_id) = execute(conn, &stmt).map_err(|e| match e {
+        Failure::Sqlite(e) => exec_error(&e),
+        Failure::Value(m) => DbErr::Type(m),
+    })?;
+    count(statements, &stmt.sql, started.elapsed());
+    exec_result(stmt, last_id, changed)
+}
+
+/// sea-orm's result of a statement that changed `rows_affected` rows.
+pub(super) fn exec_result(stmt: Statement, last_insert_id: u64, rows_affected: u64) -> Result<ExecResult, DbErr> {
+    MockDatabase::new(DbBackend::Sqlite)
+        .append_exec_results([MockExecResult { last_insert_id, rows_affected }])
+        .execute(0, stmt)
+}
+
+enum Failure {
+    Sqlite(rusqlite::Error),
+    Value(String),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+fn params(stmt: &Statement) -> Result<rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>>, Failure> {
+    let values = bind_all(stmt.values.as_ref()).map_err(|e| Failure::Value(e.describe()))?;
+    Ok(rusqlite::params_from_iter(values))
+}
+
+/// Runs a statement whose rows nobody reads; returns the rows it changed and the last
+/// inserted rowid.
+fn execute(conn: &Connection, stmt: &Statement) -> Result<(u64, u64), Failure> {
+    match &stmt.values {
+        None => conn.execute_batch(&stmt.sql)?,
+        Some(_) => {
+            let mut s = conn.prepare_cached(&stmt.sql)?;
+            let mut rows = s.query(params(stmt)?)?;
+            while rows.next()?.is_some() {}
+        }
+    }
+    Ok((conn.changes(), u64::try_from(conn.last_insert_rowid()).unwrap_or(0)))
+}
+
+/// The rows of a query, each column a value of the kind its field decodes.
+fn query(conn: &Connection, stmt: &Statement) -> Result<Vec<BTreeMap<String, sea_orm::Value>>, Failure> {
+    let mut s = conn.prepare_cached(&stmt.sql)?;
+    let decl: Vec<Option<String>> = s.columns().iter().map(|c| c.decl_type().map(str::to_owned)).collect();
+    let columns: Vec<(String, Option<column_kinds::Kind>)> = s
+        .columns_with_metadata()
+        .iter()
+        .zip(&decl)
+        .map(|(c, d)| (c.name().to_owned(), column_kinds::of(c.table_name(), c.origin_name(), d.as_deref())))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    if let Some((dup, _)) = columns.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        return Err(Failure::Value(format!("two result columns are named {dup}: alias one")));
+    }
+    // sea-orm reads a model's fields by name and a tuple's by position, the position
+    // counted in the row's map, which is sorted by key. So each value is also kept under a
+    // key made of its position, which sorts before every column name.
+    let positions: Vec<String> = (0..columns.len()).map(|i| format!("\u{1}{i:05}")).collect();
+    let mut out = Vec::new();
+    let mut rows = s.query(params(stmt)?)?;
+    while let Some(row) = rows.next()? {
+        let mut values = BTreeMap::new();
+        for (i, (name, kind)) in columns.iter().enumerate() {
+            let v = column_kinds::value(*kind, row.get_ref(i)?).map_err(|m| Failure::Value(format!("{name}: {m}")))?;
+            values.insert(positions[i].clone(), v.clone());
+            values.insert(name.clone(), v);
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// Whether SQLite answered that another connection holds the lock.
+pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// The prefix of a direct connection's error: SQLite's extended result code follows it.
+const CODE_PREFIX: &str = "SQLite error ";
+
+fn message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(f, m) => {
+            format!("{CODE_PREFIX}{}: {}", f.extended_code, m.clone().unwrap_or_else(|| f.to_string()))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A failed write or connection setup, as sea-orm's error.
+pub(super) fn exec_error(e: &rusqlite::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::Internal(message(e)))
+}
+
+fn query_error(e: &rusqlite::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::Internal(message(e)))
+}
+/// The constraint a failed write violated, from sqlx's error or the direct writer's.
+pub(in crate::service) fn sql_err(e: &DbErr) -> Option<SqlErr> {
+    if let Some(found) = e.sql_err() {
+        return Some(found);
+    }
+    let (DbErr::Exec(RuntimeErr::Internal(m)) | DbErr::Query(RuntimeErr::Internal(m))) = e else { return None };
+    let rest = m.strip_prefix(CODE_PREFIX)?;
+    let (code, text) = rest.split_once(": ")?;
+    match code {
+        // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
+        "1555" | "2067" => Some(SqlErr::UniqueConstraintViolation(text.to_owned())),
+        // SQLITE_CONSTRAINT_FOREIGNKEY
+        "787" => Some(SqlErr::ForeignKeyConstraintViolation(text.to_owned())),
+        _ => None,
+    }
+}
