@@ -252,36 +252,16 @@ impl Imports<'_> {
                 break;
             }
         }
-        let mut items = Vec::with_capacity(BATCH);
-        loop {
-            items.clear();
-            let n = records.recv_many(&mut items, BATCH).await;
-            if n == 0 {
-                break;
-            }
-            // A batch is whole (BATCH records) unless the input ends: a job stops and
-            // resumes at a multiple of BATCH however fast the reader runs.
-            while items.len() < BATCH {
-                match records.recv().await {
-                    Some(i) => items.push(i),
-                    None => break,
-                }
-            }
-            let prepared: Vec<Result<Prepared, (Option<Value>, RecordError)>> = items
-                .drain(..)
-                .map(|item| {
-                    let i = idx;
-                    idx += 1;
-                    match item {
-                        Ok(raw) => {
-                            prepare::prepare(&self.config, &self.master_key, &keys, job.options.identifier, i, &raw)
-                                .map_err(|e| (Some(record::redacted(&raw)), e))
-                        }
-                        Err(why) => Err((None, RecordError::new(reason::INVALID_IMPORT_RECORD, why))),
-                    }
-                })
-                .collect();
-            self.commit(&job, idx - prepared.len() as i64, prepared).await?;
+        let mut next = self.next_batch(&job, &keys, records, &mut idx).await;
+        while !next.is_empty() {
+            let batch = std::mem::take(&mut next);
+            let first = idx - batch.len() as i64;
+            // The next batch is read and checked while this one's statements run (on
+            // PostgreSQL the database works while this process prepares).
+            let (committed, following) =
+                tokio::join!(self.commit(&job, first, batch), self.next_batch(&job, &keys, records, &mut idx));
+            committed?;
+            next = following;
             // On SQLite a batch's statements run on this thread and never wait: give the
             // thread's other tasks their turn between batches.
             tokio::task::yield_now().await;
@@ -300,6 +280,37 @@ impl Imports<'_> {
             Ok(())
         })
         .await
+    }
+
+    /// Reads the next batch (whole, [`BATCH`] records, unless the input ends: a job stops
+    /// and resumes at a multiple of `BATCH` however fast the reader runs) and checks each
+    /// record; `idx` counts the records read. Empty at the end of the input.
+    async fn next_batch(
+        &self,
+        job: &ImportJob,
+        keys: &Keys,
+        records: &mut RecordStream,
+        idx: &mut i64,
+    ) -> Vec<Result<Prepared, (Option<Value>, RecordError)>> {
+        let mut items = Vec::with_capacity(BATCH);
+        while items.len() < BATCH {
+            let room = BATCH - items.len();
+            if records.recv_many(&mut items, room).await == 0 {
+                break;
+            }
+        }
+        items
+            .into_iter()
+            .map(|item| {
+                let i = *idx;
+                *idx += 1;
+                match item {
+                    Ok(raw) => prepare::prepare(&self.config, &self.master_key, keys, job.options.identifier, i, &raw)
+                        .map_err(|e| (Some(record::redacted(&raw)), e)),
+                    Err(why) => Err((None, RecordError::new(reason::INVALID_IMPORT_RECORD, why))),
+                }
+            })
+            .collect()
     }
 
     async fn key_maps(&self) -> Result<Keys> {

@@ -13,7 +13,7 @@ use super::prepare::{Factor, Prepared};
 use crate::domain::reason;
 use crate::service::admin::identities::{OAUTH, keyed_row};
 use crate::service::admin::user_rows::{refresh_derived, user_row};
-use crate::service::store::bulk::in_text_list;
+use crate::service::store::bulk::{in_text_list, text_list_runs};
 use crate::service::store::time::{micros, now};
 use crate::service::{Result, conflict_on_unique};
 
@@ -162,17 +162,19 @@ pub(super) async fn write_batch(
     let backend = conn.get_database_backend();
     // Who already exists, by identifier.
     let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
-    let existing: HashMap<String, Uuid> = identity::Entity::find()
-        .select_only()
-        .column(identity::Column::UniqueKey)
-        .column(identity::Column::UserId)
-        .filter(Expr::col(identity::Column::LoginIdType).eq(identifier_type))
-        .filter(in_text_list(backend, "identities", "unique_key", &keys))
-        .into_tuple::<(String, Uuid)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let mut existing: HashMap<String, Uuid> = HashMap::new();
+    for run in text_list_runs(backend, &keys) {
+        let found = identity::Entity::find()
+            .select_only()
+            .column(identity::Column::UniqueKey)
+            .column(identity::Column::UserId)
+            .filter(Expr::col(identity::Column::LoginIdType).eq(identifier_type))
+            .filter(in_text_list(backend, "identities", "unique_key", run))
+            .into_tuple::<(String, Uuid)>()
+            .all(conn)
+            .await?;
+        existing.extend(found);
+    }
     // Other login IDs of new users that someone already has.
     let fresh: Vec<&Prepared> = batch.iter().filter(|p| !existing.contains_key(&p.key)).collect();
     let other_keys: Vec<&str> = fresh
@@ -182,34 +184,31 @@ pub(super) async fn write_batch(
             logins.chain(p.oauth.iter().map(|a| a.key.as_str()))
         })
         .collect();
-    let taken: HashSet<(String, String)> = if other_keys.is_empty() {
-        HashSet::new()
-    } else {
-        identity::Entity::find()
+    let mut taken: HashSet<(String, String)> = HashSet::new();
+    for run in text_list_runs(backend, &other_keys).into_iter().filter(|r| !r.is_empty()) {
+        let found = identity::Entity::find()
             .select_only()
             .column(identity::Column::LoginIdType)
             .column(identity::Column::UniqueKey)
-            .filter(in_text_list(backend, "identities", "unique_key", &other_keys))
+            .filter(in_text_list(backend, "identities", "unique_key", run))
             .into_tuple::<(String, String)>()
             .all(conn)
-            .await?
-            .into_iter()
-            .collect()
-    };
+            .await?;
+        taken.extend(found);
+    }
     let wanted_ids: Vec<Uuid> = fresh.iter().filter_map(|p| p.user_id).collect();
-    let used_ids: HashSet<Uuid> = if wanted_ids.is_empty() {
-        HashSet::new()
-    } else {
-        user::Entity::find()
+    let mut used_ids: HashSet<Uuid> = HashSet::new();
+    // 500 IDs are 10 KB of bound values: one TLS record (see `text_list_runs`).
+    for run in wanted_ids.chunks(500) {
+        let found = user::Entity::find()
             .select_only()
             .column(user::Column::Id)
-            .filter(Expr::col(user::Column::Id).is_in(wanted_ids))
+            .filter(Expr::col(user::Column::Id).is_in(run.iter().copied()))
             .into_tuple::<Uuid>()
             .all(conn)
-            .await?
-            .into_iter()
-            .collect()
-    };
+            .await?;
+        used_ids.extend(found);
+    }
 
     let mut results = Vec::with_capacity(batch.len());
     let (mut users, mut idents, mut auths, mut claims, mut roles, mut groups) =

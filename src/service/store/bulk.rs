@@ -1,5 +1,6 @@
 //! Bulk inserts of many rows of one table. PostgreSQL gets each chunk of rows as one JSON
-//! parameter unpacked by `json_to_recordset`, which it plans in microseconds: a multi-row
+//! parameter (an array of rows, each an array of values) unpacked by
+//! `jsonb_array_elements`, which it plans in microseconds: a multi-row
 //! `VALUES` list with thousands of parameters took it 40–50 ms to parse and plan per
 //! statement, which capped an import at a few thousand users per second. SQLite, whose
 //! statements cost little to prepare, gets multi-row `VALUES` within its parameter bound.
@@ -9,12 +10,17 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ColumnType, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait,
     IdenStatic, Iterable, Statement,
 };
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 /// Rows per SQLite statement: well under its 32,766 bound parameters for any table here.
 const SQLITE_ROWS: usize = 400;
-/// Rows per PostgreSQL statement (one JSON parameter).
-const POSTGRES_ROWS: usize = 5000;
+/// Bytes of JSON per PostgreSQL statement (one parameter). sqlx leaves Nagle's algorithm on
+/// its sockets and, over TLS, writes each TLS record (16 KiB of plaintext at most) with a
+/// call of its own: a message of several records has its last, partial segment held until
+/// the server's delayed acknowledgement comes, 40 ms later. A statement that fits in one
+/// record (its parameter, and under 100 bytes of Bind, Execute, Close and Sync) goes out at
+/// once.
+pub(in crate::service) const POSTGRES_BYTES: usize = 15_000;
 
 /// Inserts `rows` (every column set) in as few statements as the backend allows.
 pub(in crate::service) async fn insert_rows<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DbErr>
@@ -36,55 +42,58 @@ where
     let table = <A::Entity as Default>::default().table_name().to_owned();
     let mut names = Vec::with_capacity(columns.len());
     let mut select = Vec::with_capacity(columns.len());
-    let mut defs = Vec::with_capacity(columns.len());
-    for c in &columns {
-        let name = c.as_str();
-        let (ty, expr) = match c.def().get_column_type() {
-            ColumnType::Uuid => ("uuid", format!("x.\"{name}\"")),
-            ColumnType::BigInteger => ("bigint", format!("x.\"{name}\"")),
-            ColumnType::Integer => ("integer", format!("x.\"{name}\"")),
-            ColumnType::Boolean => ("boolean", format!("x.\"{name}\"")),
-            ColumnType::Json => ("json", format!("x.\"{name}\"")),
-            ColumnType::JsonBinary => ("jsonb", format!("x.\"{name}\"")),
-            ColumnType::Binary(_) | ColumnType::VarBinary(_) | ColumnType::Blob => {
-                ("text", format!("decode(x.\"{name}\", 'hex')"))
-            }
-            _ => ("text", format!("x.\"{name}\"")),
+    for (i, c) in columns.iter().enumerate() {
+        let text = format!("(x->>{i})");
+        let expr = match c.def().get_column_type() {
+            ColumnType::Uuid => format!("{text}::uuid"),
+            ColumnType::BigInteger => format!("{text}::bigint"),
+            ColumnType::Integer => format!("{text}::integer"),
+            ColumnType::Boolean => format!("{text}::boolean"),
+            // JSON null is SQL NULL, as for every other type.
+            ColumnType::Json => format!("NULLIF(x->{i}, 'null')::json"),
+            ColumnType::JsonBinary => format!("NULLIF(x->{i}, 'null')"),
+            ColumnType::Binary(_) | ColumnType::VarBinary(_) | ColumnType::Blob => format!("decode({text}, 'hex')"),
+            _ => text,
         };
-        names.push(format!("\"{name}\""));
+        names.push(format!("\"{}\"", c.as_str()));
         select.push(expr);
-        defs.push(format!("\"{name}\" {ty}"));
     }
+    // Each row is an array of its values in column order: half the bytes of an object with
+    // the column names, so half the statements (see `POSTGRES_BYTES`).
     let sql = format!(
-        "INSERT INTO \"{table}\" ({}) SELECT {} FROM json_to_recordset($1::json) AS x({})",
+        "INSERT INTO \"{table}\" ({}) SELECT {} FROM jsonb_array_elements($1::jsonb) AS x",
         names.join(", "),
         select.join(", "),
-        defs.join(", ")
     );
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Json> = rows
-            .by_ref()
-            .take(POSTGRES_ROWS)
-            .map(|row| {
-                let mut obj = Map::with_capacity(columns.len());
-                for c in &columns {
-                    let v = match row.get(*c) {
-                        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => json_of(v),
-                        ActiveValue::NotSet => Json::Null,
-                    };
-                    obj.insert(c.as_str().to_owned(), v);
-                }
-                Json::Object(obj)
+    let mut chunk = String::with_capacity(POSTGRES_BYTES + 4096);
+    for row in rows {
+        let values = columns
+            .iter()
+            .map(|c| match row.get(*c) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => json_of(v),
+                ActiveValue::NotSet => Json::Null,
             })
             .collect();
-        let param = Json::Array(chunk).to_string();
-        conn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql.clone(), [param.into()])).await?;
+        let one = Json::Array(values).to_string();
+        if !chunk.is_empty() && chunk.len() + one.len() + 2 > POSTGRES_BYTES {
+            chunk.push(']');
+            run(conn, &sql, std::mem::take(&mut chunk)).await?;
+        }
+        chunk.push(if chunk.is_empty() { '[' } else { ',' });
+        chunk.push_str(&one);
+    }
+    if !chunk.is_empty() {
+        chunk.push(']');
+        run(conn, &sql, chunk).await?;
     }
     Ok(())
 }
 
-/// A column value as `json_to_recordset` reads it back (bytes as hex, for `decode`).
+async fn run(conn: &impl ConnectionTrait, sql: &str, param: String) -> Result<(), DbErr> {
+    conn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, [param.into()])).await.map(|_| ())
+}
+
+/// A column value as the insert reads it back (bytes as hex, for `decode`).
 fn json_of(v: Value) -> Json {
     match v {
         Value::Bool(Some(b)) => Json::Bool(b),
@@ -96,6 +105,29 @@ fn json_of(v: Value) -> Json {
         Value::Bytes(Some(b)) => Json::String(b.iter().map(|x| format!("{x:02x}")).collect()),
         _ => Json::Null,
     }
+}
+
+/// `values` in runs whose [`in_text_list`] parameter stays within one TLS record on
+/// PostgreSQL (see [`POSTGRES_BYTES`]); one run elsewhere.
+pub(in crate::service) fn text_list_runs<'a>(backend: DbBackend, values: &'a [&'a str]) -> Vec<&'a [&'a str]> {
+    if backend != DbBackend::Postgres {
+        return vec![values];
+    }
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, v) in values.iter().enumerate() {
+        // Quotes and a comma; a character JSON escapes takes up to six bytes.
+        let len = 3 + v.len() + 5 * v.bytes().filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\').count();
+        if i > start && bytes + len > POSTGRES_BYTES {
+            runs.push(&values[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    if start < values.len() {
+        runs.push(&values[start..]);
+    }
+    runs
 }
 
 /// `column IN (the strings of values)` with the whole list as one JSON parameter: cheap to
@@ -113,4 +145,27 @@ pub(in crate::service) fn in_text_list(
         _ => format!("\"{table}\".\"{column}\" IN (SELECT value FROM json_each(?))"),
     };
     sea_orm::sea_query::Expr::cust_with_values(sql, [list])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lists_split_into_runs_within_one_tls_record_on_postgres() {
+        let values: Vec<String> = (0..3000).map(|i| format!("user{i}@example.com")).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        assert_eq!(text_list_runs(DbBackend::Sqlite, &refs).len(), 1);
+        let runs = text_list_runs(DbBackend::Postgres, &refs);
+        assert!(runs.len() > 1);
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), refs.len());
+        for run in &runs {
+            let json = Json::Array(run.iter().map(|v| Json::String((*v).to_owned())).collect()).to_string();
+            assert!(json.len() <= POSTGRES_BYTES, "{}", json.len());
+        }
+        let quotes = ["\"\"\"\"".repeat(1000)];
+        let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
+        assert_eq!(text_list_runs(DbBackend::Postgres, &quotes).len(), 1, "one long value is a run of its own");
+        assert!(text_list_runs(DbBackend::Postgres, &[]).is_empty());
+    }
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::record;
-use crate::domain::user_export::{ExportFormat, ExportRequest, csv_cell, write_csv_row};
+use crate::domain::user_export::{ExportFormat, ExportRequest, write_csv_row};
 use crate::service::admin::user_search::UserFilter;
 use crate::service::{Error, Result, Services};
 use entity::{authenticator, identity, user};
@@ -347,8 +347,8 @@ async fn write(
                     out.push(b'\n');
                 }
                 Some(pointers) => {
-                    let value = serde_json::to_value(&rec).map_err(|e| Error::caused("export record", e))?;
-                    let cells: Vec<String> = pointers.iter().map(|p| csv_cell(&value, p)).collect();
+                    let mut whole = None;
+                    let cells: Vec<String> = pointers.iter().map(|p| rec.cell(p, &mut whole)).collect();
                     write_csv_row(&mut out, &cells);
                 }
             }
