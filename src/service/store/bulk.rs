@@ -11,16 +11,33 @@ use sea_orm::{
     IdenStatic, Iterable, Statement,
 };
 use serde_json::Value as Json;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Rows per SQLite statement: well under its 32,766 bound parameters for any table here.
 const SQLITE_ROWS: usize = 400;
-/// Bytes of JSON per PostgreSQL statement (one parameter). sqlx leaves Nagle's algorithm on
-/// its sockets and, over TLS, writes each TLS record (16 KiB of plaintext at most) with a
+/// Bytes of JSON per PostgreSQL statement (one parameter) over TLS. sqlx leaves Nagle's
+/// algorithm on its sockets and writes each TLS record (16 KiB of plaintext at most) with a
 /// call of its own: a message of several records has its last, partial segment held until
 /// the server's delayed acknowledgement comes, 40 ms later. A statement that fits in one
 /// record (its parameter, and under 100 bytes of Bind, Execute, Close and Sync) goes out at
 /// once.
-pub(in crate::service) const POSTGRES_BYTES: usize = 15_000;
+pub(in crate::service) const TLS_BYTES: usize = 15_000;
+/// Bytes per statement without TLS: a message goes out in one write whatever its length,
+/// and fewer, longer statements cost PostgreSQL less.
+const PLAIN_BYTES: usize = 4_000_000;
+
+/// Whether this process's PostgreSQL connections use TLS: set when the pool connects (all
+/// its connections share one `sslmode`); until then, as if they did.
+static POSTGRES_TLS: AtomicBool = AtomicBool::new(true);
+
+/// Records whether the PostgreSQL connections use TLS (see [`TLS_BYTES`]).
+pub(in crate::service) fn set_postgres_tls(tls: bool) {
+    POSTGRES_TLS.store(tls, Ordering::Relaxed);
+}
+
+fn postgres_bytes() -> usize {
+    if POSTGRES_TLS.load(Ordering::Relaxed) { TLS_BYTES } else { PLAIN_BYTES }
+}
 
 /// Inserts `rows` (every column set) in as few statements as the backend allows.
 pub(in crate::service) async fn insert_rows<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DbErr>
@@ -59,13 +76,14 @@ where
         select.push(expr);
     }
     // Each row is an array of its values in column order: half the bytes of an object with
-    // the column names, so half the statements (see `POSTGRES_BYTES`).
+    // the column names, so half the statements over TLS (see `TLS_BYTES`).
     let sql = format!(
         "INSERT INTO \"{table}\" ({}) SELECT {} FROM jsonb_array_elements($1::jsonb) AS x",
         names.join(", "),
         select.join(", "),
     );
-    let mut chunk = String::with_capacity(POSTGRES_BYTES + 4096);
+    let budget = postgres_bytes();
+    let mut chunk = String::with_capacity(budget.min(1 << 20) + 4096);
     for row in rows {
         let values = columns
             .iter()
@@ -75,7 +93,7 @@ where
             })
             .collect();
         let one = Json::Array(values).to_string();
-        if !chunk.is_empty() && chunk.len() + one.len() + 2 > POSTGRES_BYTES {
+        if !chunk.is_empty() && chunk.len() + one.len() + 2 > budget {
             chunk.push(']');
             run(conn, &sql, std::mem::take(&mut chunk)).await?;
         }
@@ -108,17 +126,18 @@ fn json_of(v: Value) -> Json {
 }
 
 /// `values` in runs whose [`in_text_list`] parameter stays within one TLS record on
-/// PostgreSQL (see [`POSTGRES_BYTES`]); one run elsewhere.
+/// PostgreSQL over TLS (see [`TLS_BYTES`]); one run elsewhere.
 pub(in crate::service) fn text_list_runs<'a>(backend: DbBackend, values: &'a [&'a str]) -> Vec<&'a [&'a str]> {
     if backend != DbBackend::Postgres {
         return vec![values];
     }
+    let budget = postgres_bytes();
     let mut runs = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, v) in values.iter().enumerate() {
         // Quotes and a comma; a character JSON escapes takes up to six bytes.
         let len = 3 + v.len() + 5 * v.bytes().filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\').count();
-        if i > start && bytes + len > POSTGRES_BYTES {
+        if i > start && bytes + len > budget {
             runs.push(&values[start..i]);
             (start, bytes) = (i, 0);
         }
@@ -161,7 +180,7 @@ mod tests {
         assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), refs.len());
         for run in &runs {
             let json = Json::Array(run.iter().map(|v| Json::String((*v).to_owned())).collect()).to_string();
-            assert!(json.len() <= POSTGRES_BYTES, "{}", json.len());
+            assert!(json.len() <= TLS_BYTES, "{}", json.len());
         }
         let quotes = ["\"\"\"\"".repeat(1000)];
         let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();

@@ -81,6 +81,9 @@ impl Db {
         if is_sqlite && !url.contains(":memory:") {
             use_wal(&conn).await?;
         }
+        if !is_sqlite {
+            super::bulk::set_postgres_tls(uses_tls(&conn).await);
+        }
         let statements = Arc::new(AtomicU64::new(0));
         let count = |conn: &mut DatabaseConnection| {
             let counter = statements.clone();
@@ -300,5 +303,16 @@ async fn use_wal(conn: &DatabaseConnection) -> Result<(), DbErr> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Whether a pooled PostgreSQL connection negotiated TLS (`sslmode=prefer` falls back to
+/// plain text); when that cannot be read, as if it did.
+async fn uses_tls(conn: &DatabaseConnection) -> bool {
+    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let statement = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+    match sea_orm::ConnectionTrait::query_one_raw(conn, statement).await {
+        Ok(Some(row)) => row.try_get::<bool>("", "ssl").unwrap_or(true),
+        _ => true,
     }
 }
