@@ -37,7 +37,10 @@ async fn a_page_of_100_users_with_relations_is_a_fixed_handful_of_queries() {
         large = large.min(count(100).await);
     }
     // users, identities, authenticators, verified claims, direct roles, groups, and two
-    // for effective roles: 8 queries, plus slack for a batch that a slow machine splits.
-    assert!(large <= 11, "a page of 100 users ran {large} statements");
-    assert!(large <= small + 3, "5 users ran {small} statements, 100 users ran {large}");
+    // for effective roles: 8 queries. The loader's batch waits 1 ms for keys; on a slow
+    // machine (a debug build under CI's load) the resolvers can take longer than that to
+    // ask for all of them, and a batch splits in two: up to 16, plus slack for a
+    // background job's statement. A query per user would be over 100.
+    assert!(large <= 20, "a page of 100 users ran {large} statements");
+    assert!(large <= small + 12, "5 users ran {small} statements, 100 users ran {large}");
 }
