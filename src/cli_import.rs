@@ -67,10 +67,19 @@ pub async fn run(services: &Services, args: ImportArgs) -> anyhow::Result<()> {
         done.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
     );
     if done.failed > 0 {
-        let failed = imports.details(job.id, 0, u64::MAX).await.map_err(|e| anyhow::anyhow!(e.describe()))?;
-        for d in failed.iter().filter(|d| d.outcome == "failed").take(20) {
-            let why = d.errors.as_ref().and_then(|e| e.get(0)?.get("message")?.as_str().map(str::to_owned));
-            eprintln!("  record {}: {}", d.index, why.unwrap_or_default());
+        // The first 20 failed records, read a page at a time (a job can hold millions).
+        let (mut shown, mut offset) = (0, 0);
+        while shown < 20 {
+            let page = imports.details(job.id, offset, 1000).await.map_err(|e| anyhow::anyhow!(e.describe()))?;
+            for d in page.iter().filter(|d| d.outcome == "failed").take(20 - shown) {
+                let why = d.errors.as_ref().and_then(|e| e.get(0)?.get("message")?.as_str().map(str::to_owned));
+                eprintln!("  record {}: {}", d.index, why.unwrap_or_default());
+                shown += 1;
+            }
+            if page.len() < 1000 {
+                break;
+            }
+            offset += 1000;
         }
     }
     if done.status != "completed" {

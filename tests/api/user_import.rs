@@ -335,6 +335,28 @@ fn cli(app: &TestApp, args: &[&str]) -> Command {
     cmd
 }
 
+/// A file with bad records among good ones: the CLI imports the good ones, names the bad
+/// ones on stderr and succeeds (on PostgreSQL it once panicked reading the outcomes).
+#[tokio::test]
+async fn cli_names_the_failed_records_and_imports_the_rest() {
+    let app = spawn_app().await;
+    let file = app.dir.path().join("mixed.ndjson");
+    let lines = [
+        json!({"email": "good1@example.com"}).to_string(),
+        json!({"email": "not an email"}).to_string(),
+        "{ not json".to_owned(),
+        json!({"email": "good2@example.com"}).to_string(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = cli(&app, &[file.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("2 inserted") && stderr.contains("2 failed"), "{stderr}");
+    assert!(stderr.contains("record 1:") && stderr.contains("record 2:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(total_users(&app).await, 2);
+}
+
 async fn total_users(app: &TestApp) -> i64 {
     app.ok("{ users(first: 1) { totalCount } }", json!({})).await["users"]["totalCount"].as_i64().unwrap()
 }

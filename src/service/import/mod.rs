@@ -194,7 +194,10 @@ impl Imports<'_> {
 
     /// A page of a job's per-record outcomes from record `offset`.
     pub async fn details(&self, id: Uuid, offset: u64, limit: u64) -> Result<Vec<ImportDetail>> {
-        jobs::details(&self.db.reader(), id, offset, limit).await
+        // PostgreSQL's LIMIT and OFFSET are signed: a larger bound is "all" (the driver
+        // refuses an unsigned value above it).
+        let bound = |n: u64| n.min(i64::MAX as u64);
+        jobs::details(&self.db.reader(), id, bound(offset), bound(limit)).await
     }
 
     /// Asks a job to stop after its current batch (audited).
