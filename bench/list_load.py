@@ -2,14 +2,18 @@
 connections and checks each answer; used by bench/cpu_per_request.sh.
 
     python3 bench/list_load.py PORT TOKEN N
+
+QUERY=<GraphQL document> sends that document instead (to see what each part of the
+selection costs).
 """
 import http.client
 import json
+import os
 import sys
 import threading
 
 port, token, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-body = json.dumps({"query": "{ users(first: 50) { edges { node { id standardAttributes "
+body = json.dumps({"query": os.environ.get("QUERY") or "{ users(first: 50) { edges { node { id standardAttributes "
                    "roles { edges { node { key } } } groups { edges { node { key } } } } } } }"})
 headers = {"Authorization": "Bearer " + token, "content-type": "application/json"}
 

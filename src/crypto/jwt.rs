@@ -213,6 +213,16 @@ impl KeyRing {
         self.verifiers.read().unwrap_or_else(|p| p.into_inner()).contains_key(kid)
     }
 
+    /// Whether the key `kid` verifies access tokens now: it is loaded and not retired.
+    pub fn verifies_now(&self, kid: &str) -> bool {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let verifiers = self.verifiers.read().unwrap_or_else(|p| p.into_inner());
+        verifiers.get(kid).is_some_and(|(_, _, retire_at, _)| retire_at.is_none_or(|t| now < t))
+    }
+
+    /// Seconds of clock skew allowed on `exp` (and `nbf`).
+    pub const LEEWAY: i64 = 60;
+
     /// Verifies an access token (`typ` at+jwt): signature, `exp`, `iss`, and `aud` when
     /// `audience` is given. Returns the claims.
     pub fn verify<C: DeserializeOwned>(
@@ -261,7 +271,7 @@ impl KeyRing {
             return Err(VerifyError::Invalid("algorithm does not match the key".into()));
         }
         let mut v = Validation::new(alg);
-        v.leeway = 60;
+        v.leeway = Self::LEEWAY.unsigned_abs();
         v.validate_exp = validate_exp;
         v.set_issuer(&[issuer]);
         match audience {

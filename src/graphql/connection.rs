@@ -1,6 +1,6 @@
 //! Relay connections built from service pages, with a lazily computed `totalCount`.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
 use async_graphql::{Context, Object, OutputType};
 use uuid::Uuid;
 
@@ -16,11 +16,25 @@ use crate::service::admin::user_search::UserFilter;
 use crate::service::paging::Cursor;
 use crate::service::paging::Page;
 use crate::service::paging::PageArgs;
+use crate::service::paging::PageCursor;
 use crate::service::paging::SortKind;
 use crate::service::paging::paginate_in_memory;
 
 /// A connection of `T` with `totalCount`.
-pub type Conn<T> = Connection<String, T, TotalCount, EmptyFields>;
+pub type Conn<T> = Connection<PageCursor, T, TotalCount, EmptyFields>;
+
+/// Cursors are encoded when an edge's `cursor` is selected, not before.
+impl CursorType for PageCursor {
+    type Error = &'static str;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        PageCursor::decode(s).map_err(|_| "not a valid cursor")
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.encode()
+    }
+}
 
 /// How to count the items of a connection, evaluated only if `totalCount` is asked for.
 #[derive(Debug, Clone)]

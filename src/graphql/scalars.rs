@@ -2,6 +2,21 @@
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
+/// A JSON value as a GraphQL value, converted in one walk (async-graphql's `from_json`
+/// takes the value by move and goes through serde's deserializer).
+pub fn json_value(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => Value::Number(n.clone()),
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(json_value).collect()),
+        serde_json::Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (async_graphql::Name::new(k), json_value(v))).collect())
+        }
+    }
+}
+
 macro_rules! json_scalar {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -16,7 +31,7 @@ macro_rules! json_scalar {
             }
 
             fn to_value(&self) -> Value {
-                Value::from_json(self.0.clone()).unwrap_or(Value::Null)
+                json_value(&self.0)
             }
         }
     };
@@ -72,3 +87,18 @@ json_scalar!(
     /// warnings of one.
     UserImportValue
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_converts_as_async_graphql_converts_it() {
+        let json = serde_json::json!({
+            "email": "a@example.com", "email_verified": false, "n": 12, "x": -1.5, "none": null,
+            "address": {"street_address": "1 Road", "lines": ["a", {"b": [true, 3]}]}, "empty": {}, "list": []
+        });
+        assert_eq!(json_value(&json), Value::from_json(json.clone()).unwrap());
+        assert_eq!(json_value(&serde_json::json!("text")), Value::String("text".into()));
+    }
+}

@@ -48,6 +48,42 @@ pub struct Planner {
     needs: Vec<Need>,
     /// The declarations of each object and interface type and of its fields.
     types: HashMap<String, TypePlan>,
+    /// Documents parsed before, by their text.
+    documents: Documents,
+}
+
+/// Documents parsed before, by their text: a dashboard sends the same few documents over
+/// and over, and parsing one costs more than copying it. Only short documents are kept,
+/// and the set starts over when it is full, so it stays small whatever clients send.
+#[derive(Default)]
+struct Documents(std::sync::Mutex<HashMap<String, ExecutableDocument>>);
+
+/// Most documents kept.
+const DOCUMENTS: usize = 256;
+/// Longest document text kept, in bytes.
+const DOCUMENT_BYTES: usize = 16 * 1024;
+
+impl Documents {
+    /// Gives `request` its parsed document if the same text was parsed before; otherwise
+    /// parses it, and keeps the document if the text is short.
+    fn parse(&self, request: &mut Request) -> Result<(), ServerError> {
+        if request.query.len() > DOCUMENT_BYTES {
+            return request.parsed_query().map(|_| ());
+        }
+        let known = self.0.lock().ok().and_then(|docs| docs.get(&request.query).cloned());
+        if let Some(doc) = known {
+            request.set_parsed_query(doc);
+            return Ok(());
+        }
+        let doc = request.parsed_query()?.clone();
+        if let Ok(mut docs) = self.0.lock() {
+            if docs.len() >= DOCUMENTS {
+                docs.clear();
+            }
+            docs.insert(request.query.clone(), doc);
+        }
+        Ok(())
+    }
 }
 
 /// One declaration: alternatives, any of which (all its scopes) suffices.
@@ -133,7 +169,7 @@ impl Planner {
                 types.insert(ty.name().to_owned(), TypePlan { needs: index(own), fields });
             }
         }
-        Ok(Self { registry, max_cost, needs, types })
+        Ok(Self { registry, max_cost, needs, types, documents: Documents::default() })
     }
 
     /// Parses the request (async-graphql then reuses the parsed document) and refuses it
@@ -153,6 +189,7 @@ impl Planner {
         principal: Option<&Principal>,
     ) -> Result<(), ServerError> {
         let name = request.operation_name.clone();
+        self.documents.parse(request)?;
         let doc = request.parsed_query()?;
         // Every walk below follows fragment spreads recursively: a long chain of fragments
         // must not reach them (30,000 links overflow the stack).

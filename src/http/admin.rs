@@ -78,7 +78,18 @@ pub async fn graphql(State(state): State<AppState>, peer: Peer, headers: HeaderM
         None => Ok(()),
     };
     let mut response = match checked {
-        Ok(()) => state.schema.execute(request.data(principal).data(meta).data(loader)).await,
+        Ok(()) => {
+            state
+                .schema
+                .execute(
+                    request
+                        .data(principal)
+                        .data(meta)
+                        .data(loader)
+                        .data(crate::graphql::prefetch::Prefetched::default()),
+                )
+                .await
+        }
         Err(e) => async_graphql::Response::from_errors(vec![e]),
     };
     // Errors raised by async-graphql itself (syntax, validation, variable coercion, depth

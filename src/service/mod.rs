@@ -74,6 +74,8 @@ pub struct Shared {
     pub(in crate::service) hasher: PasswordHasher,
     pub(in crate::service) master_key: Arc<MasterKey>,
     pub(in crate::service) keys: Arc<KeyRing>,
+    /// Admin API tokens already verified by this process.
+    pub(in crate::service) admin_tokens: Arc<admin::admin_tokens::AdminTokens>,
     pub(in crate::service) audit_batch: store::audit_batch::AuditBatcher,
     pub(in crate::service) origins: Arc<admin::app_cache::OriginCache>,
     pub(in crate::service) mailer: Arc<account::mail::Mailer>,

@@ -112,6 +112,7 @@ impl Services {
             hasher,
             master_key: Arc::new(master_key),
             keys: Arc::new(KeyRing::default()),
+            admin_tokens: Arc::default(),
             telemetry,
         }));
         let created_signing_key = services

@@ -68,6 +68,59 @@ async fn tampered_expired_and_foreign_tokens_are_refused() {
 }
 
 #[tokio::test]
+async fn a_token_verified_before_is_refused_once_expired_or_once_its_key_is_gone() {
+    // The server remembers tokens whose signature it verified; a remembered token must
+    // still be refused when its lifetime ends (with the 60 s leeway of a full check) and
+    // when the key that signed it no longer verifies.
+    let app = spawn_app().await;
+    let key = app.services.keys().active("RS256").unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let aud = app.services.config().admin_resource_uri();
+    let claims = |exp: i64, jti: &str| json!({"iss": app.url, "sub": "x", "aud": aud, "scope": "user:read", "iat": now, "exp": exp, "jti": jti});
+    let query = json!({"query": "{ users { totalCount } }"});
+    let send = |token: String| {
+        let app = &app;
+        let query = &query;
+        async move {
+            let res = app.client.post(app.endpoint()).bearer_auth(&token).json(query).send().await.unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    // Inside the leeway for two more seconds.
+    let ending = key.sign("at+jwt", &claims(now - 58, "ending")).unwrap();
+    for _ in 0..2 {
+        assert_eq!(send(ending.clone()).await.0, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    let (status, body) = send(ending).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("expired"), "{body}");
+
+    // A second key that verifies beside the server's own, then is retired, then is gone.
+    use authgraph::crypto::jwt::SigningKey;
+    use std::sync::Arc;
+    let (_, der) = SigningKey::generate("RS256").unwrap();
+    let second = Arc::new(SigningKey::from_pkcs8("RS256", &der).unwrap());
+    let ring = app.services.keys();
+    ring.install(std::slice::from_ref(&key), &[key.clone(), second.clone()]).unwrap();
+    let lasting = second.sign("at+jwt", &claims(now + 600, "lasting")).unwrap();
+    for _ in 0..2 {
+        assert_eq!(send(lasting.clone()).await.0, 200);
+    }
+    let mut retired = SigningKey::from_pkcs8("RS256", &der).unwrap();
+    retired.retire_at = Some(now - 1);
+    ring.install(std::slice::from_ref(&key), &[key.clone(), Arc::new(retired)]).unwrap();
+    let (status, body) = send(lasting.clone()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("retired"), "{body}");
+    ring.install(std::slice::from_ref(&key), std::slice::from_ref(&key)).unwrap();
+    let (status, body) = send(lasting).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("unknown key"), "{body}");
+}
+
+#[tokio::test]
 async fn missing_scope_is_forbidden_and_names_the_scope() {
     let app = spawn_app().await;
     let reader = app.token(&["user:read"]);

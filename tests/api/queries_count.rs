@@ -44,3 +44,73 @@ async fn a_page_of_100_users_with_relations_is_a_fixed_handful_of_queries() {
     assert!(large <= 20, "a page of 100 users ran {large} statements");
     assert!(large <= small + 12, "5 users ran {small} statements, 100 users ran {large}");
 }
+
+const KEYED_PAGE: &str = "query($n: Int) { users(first: $n) { edges { node { id roles { edges { node { key } } } groups { edges { node { key } } } } } } }";
+
+/// Keys of a connection of roles or groups.
+fn keys(conn: &serde_json::Value) -> Vec<String> {
+    conn["edges"].as_array().unwrap().iter().map(|e| e["node"]["key"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_page_asking_for_roles_and_groups_reads_them_with_the_page() {
+    let app = spawn_app().await;
+    let ids = app.seed_users("pf", 30).await;
+    app.ok("mutation { a: createRole(input: {key: \"zeta\"}) { role { id } } b: createRole(input: {key: \"alpha\"}) { role { id } } g: createGroup(input: {key: \"g1\"}) { group { id } } }", json!({})).await;
+    app.ok(
+        "mutation($all: [ID!]!, $ten: [ID!]!, $twenty: [ID!]!) { a: addRoleToUsers(input: {roleKey: \"zeta\", userIDs: $all}) { role { id } } b: addRoleToUsers(input: {roleKey: \"alpha\", userIDs: $ten}) { role { id } } g: addGroupToUsers(input: {groupKey: \"g1\", userIDs: $twenty}) { group { id } } }",
+        json!({"all": ids, "ten": ids[..10], "twenty": ids[..20]}),
+    )
+    .await;
+    let expected = |id: &str| {
+        let i = ids.iter().position(|x| x == id).unwrap();
+        let roles = if i < 10 { vec!["alpha", "zeta"] } else { vec!["zeta"] };
+        let groups = if i < 20 { vec!["g1"] } else { vec![] };
+        (roles, groups)
+    };
+
+    // Every user's lists, sorted by key, through `edges { node }` and through `nodes`.
+    let d = app.ok(KEYED_PAGE, json!({"n": 30})).await;
+    let edges = d["users"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 30);
+    for e in edges {
+        let (roles, groups) = expected(e["node"]["id"].as_str().unwrap());
+        assert_eq!(keys(&e["node"]["roles"]), roles);
+        assert_eq!(keys(&e["node"]["groups"]), groups);
+    }
+    let d = app.ok("{ users(first: 30) { nodes { id groups { edges { node { key } } } } } }", json!({})).await;
+    for n in d["users"]["nodes"].as_array().unwrap() {
+        assert_eq!(keys(&n["groups"]), expected(n["id"].as_str().unwrap()).1);
+    }
+    // The same field twice under aliases, one of them paged: the second reads on its own.
+    let d = app
+        .ok("{ users(first: 30) { edges { node { id a: roles { edges { node { key } } } b: roles(first: 1) { edges { node { key } } pageInfo { hasNextPage } } } } } }", json!({}))
+        .await;
+    for e in d["users"]["edges"].as_array().unwrap() {
+        let (roles, _) = expected(e["node"]["id"].as_str().unwrap());
+        assert_eq!(keys(&e["node"]["a"]), roles);
+        assert_eq!(keys(&e["node"]["b"]), roles[..1]);
+        assert_eq!(e["node"]["b"]["pageInfo"]["hasNextPage"], roles.len() > 1);
+    }
+
+    // The page, the roles and the groups: the same few statements for 5 users or 30 (the
+    // fewest of three runs, as above).
+    let count = |n: i64| {
+        let app = &app;
+        async move {
+            let before = app.services.statement_count();
+            app.ok(KEYED_PAGE, json!({"n": n})).await;
+            app.services.statement_count() - before
+        }
+    };
+    let mut small = u64::MAX;
+    let mut large = u64::MAX;
+    for _ in 0..3 {
+        small = small.min(count(5).await);
+        large = large.min(count(30).await);
+    }
+    assert_eq!(small, large, "5 users ran {small} statements, 30 users ran {large}");
+    // The page; the link rows and then the roles they name (SQLite; one join elsewhere);
+    // the same for groups; the token's revocation check.
+    assert!(large <= 6, "a page with roles and groups ran {large} statements");
+}

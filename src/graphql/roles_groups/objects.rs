@@ -22,6 +22,8 @@ pub struct Role(pub Keyed);
 #[derive(Clone)]
 pub struct Group(pub Keyed);
 
+/// A page of users linked to a role or a group. Callers box its future: it is large, and
+/// every field of a role or a group would otherwise be resolved at its size.
 async fn users_of(
     ctx: &Context<'_>,
     filter: UserFilter,
@@ -75,7 +77,7 @@ impl Role {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<User>> {
         let filter = UserFilter { direct_role: Some(RoleId::from_uuid(self.0.id)), ..Default::default() };
-        users_of(ctx, filter, args(first, after, last, before), Link::UserRole, self.0.id).await
+        Box::pin(users_of(ctx, filter, args(first, after, last, before), Link::UserRole, self.0.id)).await
     }
     /// Groups that have this role, by key. Needs `group:read`.
     #[graphql(
@@ -92,7 +94,8 @@ impl Role {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Group>> {
         let f = KeyedFilter { linked_to: Some(self.0.id), ..Default::default() };
-        let page = services(ctx)?.roles_groups().list(Kind::Group, &f, &args(first, after, last, before)).await?;
+        let page =
+            Box::pin(services(ctx)?.roles_groups().list(Kind::Group, &f, &args(first, after, last, before))).await?;
         Ok(to_conn(page, CountSource::Keyed(Kind::Group, f), Group))
     }
 }
@@ -139,7 +142,7 @@ impl Group {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<User>> {
         let filter = UserFilter { direct_group: Some(GroupId::from_uuid(self.0.id)), ..Default::default() };
-        users_of(ctx, filter, args(first, after, last, before), Link::UserGroup, self.0.id).await
+        Box::pin(users_of(ctx, filter, args(first, after, last, before), Link::UserGroup, self.0.id)).await
     }
     /// Roles of the group, by key. Needs `role:read`.
     #[graphql(
@@ -156,7 +159,8 @@ impl Group {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
         let f = KeyedFilter { linked_to: Some(self.0.id), ..Default::default() };
-        let page = services(ctx)?.roles_groups().list(Kind::Role, &f, &args(first, after, last, before)).await?;
+        let page =
+            Box::pin(services(ctx)?.roles_groups().list(Kind::Role, &f, &args(first, after, last, before))).await?;
         Ok(to_conn(page, CountSource::Keyed(Kind::Role, f), Role))
     }
 }

@@ -1,8 +1,10 @@
 //! The `User` object and its nested fields.
 
 use crate::domain::ids::TypedId;
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
 use crate::graphql::authenticators::{Authenticator, AuthenticatorKind, AuthenticatorType};
@@ -10,7 +12,7 @@ use crate::graphql::connection::{Conn, args, list_conn};
 use crate::graphql::identities::Identity;
 use crate::graphql::loaders::{
     AccountLockoutOf, AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf,
-    SessionsOf, VerifiedClaimsOf,
+    LoadError, SessionsOf, VerifiedClaimsOf,
 };
 use crate::graphql::lockout::AccountLockout;
 use crate::graphql::node::encode;
@@ -28,6 +30,20 @@ pub struct User(pub crate::service::admin::users::User);
 
 pub(super) fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<AppLoader>> {
     ctx.data::<DataLoader<AppLoader>>()
+}
+
+/// `key`'s value from the request's DataLoader (the type's default when it has none), as a
+/// boxed future. A DataLoader future is large, and async-graphql boxes and copies the
+/// future of every field it resolves at the size of the object's largest field: unboxed,
+/// `id` of each user would carry the size of `identities`.
+pub(super) fn load<'a, K, V>(ctx: &Context<'a>, key: K) -> BoxFuture<'a, async_graphql::Result<V>>
+where
+    AppLoader: Loader<K, Value = V, Error = LoadError>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    V: Default + Send + Sync + Clone + 'static,
+{
+    let loader = loader(ctx);
+    async move { Ok(loader?.load_one(key).await?.unwrap_or_default()) }.boxed()
 }
 
 pub(super) fn key_cursor(k: &crate::service::admin::roles_groups::Keyed) -> Cursor {
@@ -52,9 +68,20 @@ impl User {
         kind: &str,
         factor: Factor,
     ) -> async_graphql::Result<Vec<Authenticator>> {
-        let list = loader(ctx)?.load_one(AuthenticatorsOf(self.0.id)).await?.unwrap_or_default();
+        let list = load(ctx, AuthenticatorsOf(self.0.id)).await?;
         Ok(list.into_iter().filter(|a| a.is(kind, factor)).map(Authenticator).collect())
     }
+}
+
+/// A user's roles or groups: read ahead with the page if the page did, else batched.
+async fn keyed_of(
+    ctx: &Context<'_>,
+    key: KeyedOf,
+) -> async_graphql::Result<Vec<crate::service::admin::roles_groups::Keyed>> {
+    if let Some(list) = crate::graphql::prefetch::Prefetched::take(ctx, key) {
+        return Ok(list);
+    }
+    load(ctx, key).await
 }
 
 /// The default one of a list of authenticators, else the oldest.
@@ -107,7 +134,7 @@ impl User {
     }
     /// Claims the user has verified.
     async fn verified_claims(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Claim>> {
-        let claims = loader(ctx)?.load_one(VerifiedClaimsOf(self.0.id)).await?.unwrap_or_default();
+        let claims = load(ctx, VerifiedClaimsOf(self.0.id)).await?;
         Ok(claims.into_iter().map(|c| Claim { name: c.name, value: c.value }).collect())
     }
     /// Whether the user is anonymous.
@@ -174,7 +201,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Identity>> {
-        let mut list = loader(ctx)?.load_one(IdentitiesOf(self.0.id)).await?.unwrap_or_default();
+        let mut list = load(ctx, IdentitiesOf(self.0.id)).await?;
         if let Some(t) = identity_type {
             list.retain(|i| i.kind == t.as_str());
         }
@@ -183,7 +210,7 @@ impl User {
     /// The user's login IDs (email, phone, username), oldest first.
     #[graphql(name = "loginIDs")]
     async fn login_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
-        let list = loader(ctx)?.load_one(IdentitiesOf(self.0.id)).await?.unwrap_or_default();
+        let list = load(ctx, IdentitiesOf(self.0.id)).await?;
         Ok(list.into_iter().filter(|i| i.kind == "login_id").map(Identity).collect())
     }
     /// The user's social and enterprise login connections (identities of type `OAUTH`),
@@ -219,7 +246,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Authenticator>> {
-        let mut list = loader(ctx)?.load_one(AuthenticatorsOf(self.0.id)).await?.unwrap_or_default();
+        let mut list = load(ctx, AuthenticatorsOf(self.0.id)).await?;
         list.retain(|a| {
             authenticator_type.is_none_or(|t| t.as_str() == a.kind)
                 && authenticator_kind.is_none_or(|k| k.as_str() == a.factor)
@@ -281,7 +308,7 @@ impl User {
     /// The account lockout: whether too many failed sign-in attempts lock the user (or
     /// some addresses) out, and until when.
     async fn account_lockout(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountLockout> {
-        let lockout = loader(ctx)?.load_one(AccountLockoutOf(self.0.id)).await?.unwrap_or_default();
+        let lockout = load(ctx, AccountLockoutOf(self.0.id)).await?;
         Ok(AccountLockout(lockout))
     }
     /// The user's live sessions (browser sessions and refresh-token grants), oldest first.
@@ -293,7 +320,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Session>> {
-        let list = loader(ctx)?.load_one(SessionsOf(self.0.id)).await?.unwrap_or_default();
+        let list = load(ctx, SessionsOf(self.0.id)).await?;
         list_conn(list, &args(first, after, last, before), SortKind::Id, |s| Cursor::id(s.id.uuid()), Session)
     }
     /// The user's consents to third-party applications, oldest first.
@@ -305,7 +332,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Authorization>> {
-        let list = loader(ctx)?.load_one(AuthorizationsOf(self.0.id)).await?.unwrap_or_default();
+        let list = load(ctx, AuthorizationsOf(self.0.id)).await?;
         list_conn(list, &args(first, after, last, before), SortKind::Id, |a| Cursor::id(a.id.uuid()), Authorization)
     }
     /// Roles assigned to the user directly, by key. Needs `role:read`.
@@ -318,7 +345,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
-        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserRoles, self.0.id.uuid())).await?.unwrap_or_default();
+        let list = keyed_of(ctx, KeyedOf(Owner::UserRoles, self.0.id.uuid())).await?;
         list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
     }
     /// Groups the user is in, by key. Needs `group:read`.
@@ -331,7 +358,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Group>> {
-        let list = loader(ctx)?.load_one(KeyedOf(Owner::UserGroups, self.0.id.uuid())).await?.unwrap_or_default();
+        let list = keyed_of(ctx, KeyedOf(Owner::UserGroups, self.0.id.uuid())).await?;
         list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Group)
     }
     /// Effective roles: direct roles and roles of the user's groups, by key. These are
@@ -345,7 +372,7 @@ impl User {
         #[graphql(desc = "At most this many items from the start (≤ 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<Role>> {
-        let list = loader(ctx)?.load_one(EffectiveRolesOf(self.0.id)).await?.unwrap_or_default();
+        let list = load(ctx, EffectiveRolesOf(self.0.id)).await?;
         list_conn(list, &args(first, after, last, before), SortKind::Key, key_cursor, Role)
     }
 }
@@ -402,6 +429,6 @@ async fn identities_of_kind(
     user: &crate::service::admin::users::User,
     kind: IdentityType,
 ) -> async_graphql::Result<Vec<Identity>> {
-    let list = loader(ctx)?.load_one(IdentitiesOf(user.id)).await?.unwrap_or_default();
+    let list = load(ctx, IdentitiesOf(user.id)).await?;
     Ok(list.into_iter().filter(|i| i.kind == kind.as_str()).map(Identity).collect())
 }

@@ -1,6 +1,7 @@
 //! User queries: the users list and lookups.
 
 use super::*;
+use crate::domain::ids::TypedId;
 use async_graphql::{Context, Enum, Object};
 
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
@@ -77,6 +78,8 @@ impl UserQuery {
             ..Default::default()
         };
         let page = services(ctx)?.users().list(&filter, &args(first, after, last, before)).await?;
+        let ids: Vec<uuid::Uuid> = page.items.iter().map(|(_, u)| u.id.uuid()).collect();
+        crate::graphql::prefetch::users_keyed(ctx, &ids).await?;
         Ok(to_conn(page, CountSource::Users(Box::new(filter)), User))
     }
 

@@ -20,19 +20,19 @@ struct OwnedKeyed {
     row: KeyedRow,
 }
 
-/// The reader of [`OwnedKeyed`] rows on a direct SQLite connection: the owner, then the row.
-fn owned_keyed_of(
-    stmt: &rusqlite::Statement<'_>,
-) -> Result<crate::service::store::direct_rows::Reader<(Uuid, KeyedRow)>> {
+/// The reader of link rows on a direct SQLite connection: the owner, then the ID of the
+/// role or group.
+fn owned_id_of(stmt: &rusqlite::Statement<'_>) -> Result<crate::service::store::direct_rows::Reader<(Uuid, Uuid)>> {
+    use crate::service::store::direct_sqlite::{columns, uuid};
+    let [owner, id] = columns(stmt, ["owner_id", "keyed_id"])?;
+    Ok(Box::new(move |r| Ok((uuid(r, owner)?, uuid(r, id)?))))
+}
+
+/// The reader of roles or groups on a direct SQLite connection.
+fn keyed_of(stmt: &rusqlite::Statement<'_>) -> Result<crate::service::store::direct_rows::Reader<KeyedRow>> {
     use crate::service::store::direct_rows::{Reader, model_reader};
     use crate::service::store::direct_sqlite::{columns, get, uuid};
-    let [owner] = columns(stmt, ["owner_id"])?;
-    let row: Result<Reader<KeyedRow>> = model_reader!(
-        stmt,
-        KeyedRow { id: uuid, key: get, name: get, description: get, created_at: get, updated_at: get }
-    );
-    let row = row?;
-    Ok(Box::new(move |r| Ok((uuid(r, owner)?, row(r)?))))
+    model_reader!(stmt, KeyedRow { id: uuid, key: get, name: get, description: get, created_at: get, updated_at: get })
 }
 
 /// Who owns the listed roles or groups.
@@ -52,6 +52,15 @@ pub(in crate::service) fn group_by<K: Eq + std::hash::Hash, T>(
     let mut map: HashMap<K, Vec<T>> = HashMap::new();
     for (k, v) in pairs {
         map.entry(k).or_default().push(v);
+    }
+    map
+}
+
+/// Each owner's list sorted by key (keys are unique; the ID breaks no tie but keeps the
+/// order total).
+fn by_key(mut map: HashMap<Uuid, Vec<Keyed>>) -> HashMap<Uuid, Vec<Keyed>> {
+    for list in map.values_mut() {
+        list.sort_unstable_by(|a, b| (a.key.as_str(), a.id).cmp(&(b.key.as_str(), b.id)));
     }
     map
 }
@@ -116,27 +125,29 @@ impl Lookups<'_> {
 
     /// Roles or groups of each owner, ordered by key.
     pub async fn keyed_by_owner(&self, owner: Owner, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Keyed>>> {
-        let (kind, mut q) = match owner {
+        // The link rows: each owner with the ID of a role or group of theirs.
+        let (kind, link, mut q) = match owner {
             Owner::UserRoles => (
                 Kind::Role,
+                ("user_roles", "role_id"),
                 Query::select()
                     .expr_as(Expr::col(("user_roles", "user_id")), "owner_id")
                     .from("user_roles")
-                    .inner_join("roles", Expr::col(("roles", "id")).equals(("user_roles", "role_id")))
                     .and_where(Expr::col(("user_roles", "user_id")).is_in(ids.to_vec()))
                     .to_owned(),
             ),
             Owner::UserGroups => (
                 Kind::Group,
+                ("user_groups", "group_id"),
                 Query::select()
                     .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
                     .from("user_groups")
-                    .inner_join("groups", Expr::col(("groups", "id")).equals(("user_groups", "group_id")))
                     .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
                     .to_owned(),
             ),
             Owner::UserGroupRoles => (
                 Kind::Role,
+                ("group_roles", "role_id"),
                 Query::select()
                     .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
                     .from("user_groups")
@@ -144,24 +155,50 @@ impl Lookups<'_> {
                         "group_roles",
                         Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")),
                     )
-                    .inner_join("roles", Expr::col(("roles", "id")).equals(("group_roles", "role_id")))
                     .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
                     .to_owned(),
             ),
         };
         let t = kind.table();
-        q.columns([(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")])
-            .order_by((t, "key"), sea_orm::sea_query::Order::Asc);
-        if let Some(rows) = self.db.direct_all(sea_orm::DbBackend::Sqlite.build(&q), owned_keyed_of).await {
-            return Ok(group_by(rows?.into_iter().map(|(owner, row)| (owner, Keyed::from(row)))));
+        let columns = [(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")];
+        // On a SQLite file: the link rows (a covering index), then the few distinct roles
+        // or groups they name, on one direct connection. A join would look the same role
+        // up again for every owner that has it.
+        let mut links = q.clone();
+        links.expr_as(Expr::col(link), "keyed_id");
+        let links = sea_orm::DbBackend::Sqlite.build(&links);
+        let found = self
+            .db
+            .direct_here(2, move |conn| {
+                use crate::service::store::direct_rows::all;
+                let pairs = all(conn, links, owned_id_of)?;
+                let mut wanted: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
+                wanted.sort_unstable();
+                wanted.dedup();
+                if wanted.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let rows =
+                    Query::select().columns(columns).from(t).and_where(Expr::col((t, "id")).is_in(wanted)).to_owned();
+                let rows: HashMap<Uuid, Keyed> = all(conn, sea_orm::DbBackend::Sqlite.build(&rows), keyed_of)?
+                    .into_iter()
+                    .map(|r| (r.id, Keyed::from(r)))
+                    .collect();
+                Ok(group_by(pairs.into_iter().filter_map(|(owner, id)| Some((owner, rows.get(&id)?.clone())))))
+            })
+            .await;
+        if let Some(found) = found {
+            return Ok(by_key(found?));
         }
+        // Elsewhere one query, joined: a second would be a second round trip.
+        q.inner_join(t, Expr::col((t, "id")).equals(link)).columns(columns);
         let rows = self.db.reader().query_all(&q).await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             let r = OwnedKeyed::from_query_result(row, "").map_err(Error::from)?;
             pairs.push((r.owner_id, Keyed::from(r.row)));
         }
-        Ok(group_by(pairs))
+        Ok(by_key(group_by(pairs)))
     }
 
     /// Keys of one user's effective roles, sorted, in one query (for tokens).

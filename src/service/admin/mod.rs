@@ -2,6 +2,7 @@
 //! resources, sessions and authorizations, signing keys and the audit log. Each file holds
 //! one area's data type, its writes (each a unit of work with its audit row) and its reads.
 
+pub(in crate::service) mod admin_tokens;
 pub mod app_cache;
 pub mod applications;
 pub mod audit_logs;

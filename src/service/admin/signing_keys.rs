@@ -1,7 +1,7 @@
 //! Signing keys in the database (private parts encrypted with the master key) and the
 //! tokens this server mints for its own Admin API.
 
-use crate::crypto::jwt::{ALGORITHMS, SigningKey};
+use crate::crypto::jwt::{ALGORITHMS, KeyRing, SigningKey};
 use crate::domain::ids::SigningKeyId;
 use crate::domain::reason;
 use crate::service::Result;
@@ -154,8 +154,21 @@ impl SigningKeys<'_> {
     pub async fn verify_admin_token(&self, token: &str) -> std::result::Result<AccessClaims, String> {
         let issuer = self.config.public_url();
         let audience = self.config.admin_resource_uri();
-        self.learn_kid(token).await;
-        let claims: AccessClaims = self.keys.verify(token, &issuer, Some(&audience)).map_err(|e| e.to_string())?;
+        let at = now().unix_timestamp();
+        let claims = match self.admin_tokens.get(token) {
+            // Verified before, with the same issuer and audience: its key must still
+            // verify and its lifetime must not have ended.
+            Some((kid, claims)) if self.keys.verifies_now(&kid) && at < claims.exp + KeyRing::LEEWAY => claims,
+            _ => {
+                self.learn_kid(token).await;
+                let claims: AccessClaims =
+                    self.keys.verify(token, &issuer, Some(&audience)).map_err(|e| e.to_string())?;
+                if let Ok(Some(kid)) = jsonwebtoken::decode_header(token).map(|h| h.kid) {
+                    self.admin_tokens.put(token, &kid, &claims);
+                }
+                claims
+            }
+        };
         match self.applications().client_deleted(claims.client_id.as_deref()).await {
             Ok(false) => {}
             Ok(true) => return Err("the application this token was issued to was deleted".into()),

@@ -169,7 +169,7 @@ impl Users<'_> {
                 (None, _) => {}
             }
             let cond = condition(f, KeywordPlan::PerRow, self.backend());
-            let found = self.db.select_users(ks.apply(user::Entity::find().filter(cond), &walk_plan)?).await?;
+            let found = self.db.select_users(ks.apply(user::Entity::find().filter(cond), &walk_plan)?, false).await?;
             // A full page, or every match when the window reached the end of the list.
             if found.len() as u64 > plan.limit || edge.is_none() {
                 models = Some(found);
@@ -180,7 +180,9 @@ impl Users<'_> {
             None => {
                 let q = ks
                     .apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
-                self.db.select_users(q).await?
+                // With no condition at all, the page is a range of the sort index.
+                let bounded = keyword.is_none() && f.only_keyword();
+                self.db.select_users(q, bounded).await?
             }
         };
         let rows: Vec<User> = models.into_iter().map(User::from).collect();

@@ -232,6 +232,31 @@ impl Db {
         Some(pool.run(move |c| super::direct_rows::all(c, stmt, make)).await)
     }
 
+    /// As [`Self::direct_all`], but read on the calling thread: only for statements
+    /// bounded by an index and a small limit (a page, rows of a page's keys).
+    pub(in crate::service) async fn direct_all_here<T>(
+        &self,
+        stmt: sea_orm::Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
+    ) -> Option<crate::service::Result<Vec<T>>> {
+        let pool = self.direct_pool.as_ref()?;
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        Some(pool.run_here(move |c| super::direct_rows::all(c, stmt, make)).await)
+    }
+
+    /// On a SQLite file, `read` run on a direct connection on the calling thread (counted as
+    /// `statements` statements); `None` elsewhere. Only for reads bounded by indexes and a
+    /// small number of keys.
+    pub(in crate::service) async fn direct_here<T>(
+        &self,
+        statements: u64,
+        read: impl FnOnce(&rusqlite::Connection) -> crate::service::Result<T>,
+    ) -> Option<crate::service::Result<T>> {
+        let pool = self.direct_pool.as_ref()?;
+        self.statements.fetch_add(statements, Ordering::Relaxed);
+        Some(pool.run_here(read).await)
+    }
+
     /// The right to take several pooled connections for one read, if no other read holds
     /// it now; without it, read on one connection.
     pub(in crate::service) fn try_wide_read(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
@@ -240,14 +265,22 @@ impl Db {
 
     /// The users a select finds: on a SQLite file through a direct connection, elsewhere
     /// through sqlx.
+    /// `bounded` says the select reads a page of an index and nothing more (no filter that
+    /// may skip rows): it then runs on the calling thread.
     pub(in crate::service) async fn select_users(
         &self,
         q: sea_orm::Select<entity::user::Entity>,
+        bounded: bool,
     ) -> crate::service::Result<Vec<entity::user::Model>> {
         use sea_orm::QueryTrait;
         if self.direct_pool.is_some() {
             let stmt = q.build(sea_orm::DbBackend::Sqlite);
-            if let Some(rows) = self.direct_all(stmt, super::direct_rows::users_of).await {
+            let rows = if bounded {
+                self.direct_all_here(stmt, super::direct_rows::users_of).await
+            } else {
+                self.direct_all(stmt, super::direct_rows::users_of).await
+            };
+            if let Some(rows) = rows {
                 return rows;
             }
         }

@@ -98,6 +98,23 @@ impl DirectPool {
         &self.direct
     }
 
+    /// Runs `read` with a connection of the pool on the calling thread: for a read that
+    /// takes SQLite microseconds (a page of an index, rows by key), where the hand-off to a
+    /// blocking thread and back would cost more than the read.
+    pub async fn run_here<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let _permit = self.permits.acquire().await.map_err(|e| Error::caused("direct SQLite pool", e))?;
+        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match taken {
+            Some(c) => c,
+            None => self.direct.open_reader()?,
+        };
+        let out = read(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        out
+    }
+
     /// Runs `read` with a connection of the pool on a blocking thread.
     pub async fn run<T: Send + 'static>(
         self: &std::sync::Arc<Self>,

@@ -30,7 +30,7 @@ pub struct PageArgs {
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     /// Items in order, each with its cursor.
-    pub items: Vec<(String, T)>,
+    pub items: Vec<(PageCursor, T)>,
     /// More items follow the last one.
     pub has_next: bool,
     /// Items precede the first one.
@@ -69,6 +69,58 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
+/// The cursor of an item of a page, encoded only when a client asks for it: most pages
+/// are read without their cursors, and each encoding is a JSON text and its base64.
+#[derive(Debug, Clone)]
+pub struct PageCursor {
+    /// The list's tag, shared by the page's items.
+    list: std::sync::Arc<str>,
+    /// The position, without the list's tag.
+    cursor: Cursor,
+}
+
+impl PageCursor {
+    /// The cursor `c` of an item of the list `list`.
+    pub fn new(list: std::sync::Arc<str>, c: Cursor) -> Self {
+        Self { list, cursor: Cursor { list: String::new(), ..c } }
+    }
+
+    /// The opaque text of the cursor, as [`Cursor::encode`] gives it.
+    pub fn encode(&self) -> String {
+        CursorText::of(&self.list, &self.cursor).encode()
+    }
+
+    /// Decodes opaque cursor text.
+    pub fn decode(text: &str) -> Result<Self> {
+        let c = Cursor::decode(text)?;
+        Ok(Self { list: c.list.as_str().into(), cursor: Cursor { list: String::new(), ..c } })
+    }
+}
+
+/// A cursor as it is serialized (the same fields, in the same order, as [`Cursor`]),
+/// borrowed, so that encoding one copies nothing first.
+#[derive(Serialize)]
+struct CursorText<'a> {
+    #[serde(rename = "l")]
+    list: &'a str,
+    #[serde(rename = "k")]
+    kind: SortKind,
+    #[serde(rename = "v")]
+    value: Option<&'a str>,
+    #[serde(rename = "i")]
+    id: Uuid,
+}
+
+impl<'a> CursorText<'a> {
+    fn of(list: &'a str, c: &'a Cursor) -> Self {
+        Self { list, kind: c.kind, value: c.value.as_deref(), id: c.id }
+    }
+
+    fn encode(&self) -> String {
+        b64(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
 impl Cursor {
     /// The cursor of an item sorted by a time.
     pub fn time(t: Option<time::OffsetDateTime>, id: Uuid) -> Self {
@@ -101,7 +153,7 @@ impl Cursor {
 
     /// Encodes the cursor as opaque text.
     pub fn encode(&self) -> String {
-        b64(serde_json::to_vec(self).unwrap_or_default())
+        CursorText::of(&self.list, self).encode()
     }
 
     /// Decodes opaque cursor text.
@@ -271,8 +323,8 @@ impl Keyset {
 
     /// Turns fetched rows into a page whose cursors name this list and order.
     pub fn finish<T>(&self, plan: &Plan, rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
-        let list = self.tag();
-        finish(plan, rows, |r| Cursor { list: list.clone(), ..cursor(r) })
+        let list: std::sync::Arc<str> = self.tag().into();
+        finish(plan, rows, |r| PageCursor::new(list.clone(), cursor(r)))
     }
 
     /// Adds the bounds, the order and the limit (one extra row tells whether more exist).
@@ -302,7 +354,7 @@ impl Keyset {
 }
 
 /// Turns fetched rows (one more than the limit at most) into a page.
-fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
+fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> PageCursor) -> Page<T> {
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -310,7 +362,7 @@ fn finish<T>(plan: &Plan, mut rows: Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Pa
         rows.reverse();
     }
     let (has_next, has_prev) = if plan.backward { (plan.before.is_some(), more) } else { (more, plan.after.is_some()) };
-    Page { items: rows.into_iter().map(|r| (cursor(&r).encode(), r)).collect(), has_next, has_prev }
+    Page { items: rows.into_iter().map(|r| (cursor(&r), r)).collect(), has_next, has_prev }
 }
 
 /// Pages through a list that is already in memory (a user's roles, identities, ...).
@@ -328,19 +380,27 @@ pub fn paginate_in_memory<T>(
     for c in plan.after.iter().chain(plan.before.iter()) {
         c.check(list, kind)?;
     }
-    let cursor = |t: &T| Cursor { list: list.to_owned(), ..cursor(t) };
-    let position = |c: &Cursor| (c.value.clone(), c.id);
-    let keyed: Vec<(Cursor, T)> = items.into_iter().map(|t| (cursor(&t), t)).collect();
+    // Positions are compared only against a cursor the client gave; the page's own
+    // cursors are encoded only if the client asks for them.
+    fn position(c: &Cursor) -> (Option<&str>, Uuid) {
+        (c.value.as_deref(), c.id)
+    }
     let start = match &plan.after {
-        Some(c) => keyed.iter().position(|(k, _)| position(k) > position(c)).unwrap_or(keyed.len()),
+        Some(c) => items.iter().position(|t| position(&cursor(t)) > position(c)).unwrap_or(items.len()),
         None => 0,
     };
     let end = match &plan.before {
-        Some(c) => keyed.iter().position(|(k, _)| position(k) >= position(c)).unwrap_or(keyed.len()),
-        None => keyed.len(),
+        Some(c) => items.iter().position(|t| position(&cursor(t)) >= position(c)).unwrap_or(items.len()),
+        None => items.len(),
     };
-    let len_all = keyed.len();
-    let window: Vec<(Cursor, T)> = keyed.into_iter().skip(start).take(end.saturating_sub(start)).collect();
+    let len_all = items.len();
+    let list: std::sync::Arc<str> = list.into();
+    let window: Vec<(PageCursor, T)> = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .map(|t| (PageCursor::new(list.clone(), cursor(&t)), t))
+        .collect();
     let limit = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let total = window.len();
     let (skip, has_next, has_prev) = if plan.backward {
@@ -349,11 +409,28 @@ pub fn paginate_in_memory<T>(
     } else {
         (0, total > limit || end < len_all, start > 0)
     };
-    let items = window.into_iter().skip(skip).take(limit).map(|(c, t)| (c.encode(), t)).collect();
+    let items = window.into_iter().skip(skip).take(limit).collect();
     Ok(Page { items, has_next, has_prev })
 }
 
 /// A column of a table, as an expression.
 pub(in crate::service) fn col(table: &'static str, column: &'static str) -> Expr {
     Expr::col((table, column))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_cursor_encodes_as_the_cursor_did_and_decodes_back() {
+        let id = Uuid::from_u128(7);
+        for c in [Cursor::key("admin", id), Cursor::id(id), Cursor::time(Some(time::OffsetDateTime::UNIX_EPOCH), id)] {
+            let whole = Cursor { list: "users.created_at.desc".into(), ..c.clone() };
+            let page = PageCursor::new("users.created_at.desc".into(), c);
+            assert_eq!(page.encode(), whole.encode());
+            assert_eq!(Cursor::decode(&page.encode()).unwrap(), whole);
+            assert_eq!(PageCursor::decode(&page.encode()).unwrap().encode(), whole.encode());
+        }
+    }
 }
