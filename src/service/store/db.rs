@@ -239,9 +239,7 @@ impl Db {
         stmt: sea_orm::Statement,
         make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
     ) -> Option<crate::service::Result<Vec<T>>> {
-        let pool = self.direct_pool.as_ref()?;
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        Some(pool.run_here(move |c| super::direct_rows::all(c, stmt, make)).await)
+        self.direct_here(1, move |c| super::direct_rows::all(c, stmt, make)).await
     }
 
     /// On a SQLite file, `read` run on a direct connection on the calling thread (counted as

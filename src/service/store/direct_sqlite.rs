@@ -103,6 +103,12 @@ impl DirectPool {
     /// blocking thread and back would cost more than the read.
     pub async fn run_here<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(|e| Error::caused("direct SQLite pool", e))?;
+        self.with_connection(read)
+    }
+
+    /// Runs `read` with an idle connection of the pool (or a new one), then returns it to
+    /// the pool. The caller holds a permit.
+    fn with_connection<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match taken {
             Some(c) => c,
@@ -126,16 +132,7 @@ impl DirectPool {
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let taken = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let conn = match taken {
-                Some(c) => c,
-                None => pool.direct.open_reader()?,
-            };
-            let out = read(&conn);
-            if let Ok(mut idle) = pool.idle.lock() {
-                idle.push(conn);
-            }
-            out
+            pool.with_connection(read)
         })
         .await
         .map_err(|e| Error::internal(format!("a direct SQLite read: {e}")))?
