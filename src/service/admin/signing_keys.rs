@@ -158,7 +158,9 @@ impl SigningKeys<'_> {
         let claims = match self.admin_tokens.get(token) {
             // Verified before, with the same issuer and audience: its key must still
             // verify and its lifetime must not have ended.
-            Some((kid, claims)) if self.keys.verifies_now(&kid) && at < claims.exp + KeyRing::LEEWAY => claims,
+            Some((kid, claims)) if self.keys.verifies_now(&kid) && at < claims.exp.saturating_add(KeyRing::LEEWAY) => {
+                claims
+            }
             _ => {
                 self.learn_kid(token).await;
                 let claims: AccessClaims =

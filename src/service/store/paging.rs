@@ -428,7 +428,11 @@ mod tests {
         for c in [Cursor::key("admin", id), Cursor::id(id), Cursor::time(Some(time::OffsetDateTime::UNIX_EPOCH), id)] {
             let whole = Cursor { list: "users.created_at.desc".into(), ..c.clone() };
             let page = PageCursor::new("users.created_at.desc".into(), c);
-            assert_eq!(page.encode(), whole.encode());
+            // The text cursors had before they were encoded lazily: the derived
+            // serialization of the whole cursor.
+            let before = b64(serde_json::to_vec(&whole).unwrap());
+            assert_eq!(page.encode(), before);
+            assert_eq!(whole.encode(), before);
             assert_eq!(Cursor::decode(&page.encode()).unwrap(), whole);
             assert_eq!(PageCursor::decode(&page.encode()).unwrap().encode(), whole.encode());
         }
