@@ -164,14 +164,14 @@ impl Lookups<'_> {
         // On a SQLite file: the link rows (a covering index), then the few distinct roles
         // or groups they name, on one direct connection. A join would look the same role
         // up again for every owner that has it.
-        let mut links = q.clone();
-        links.expr_as(Expr::col(link), "keyed_id");
-        let links = sea_orm::DbBackend::Sqlite.build(&links);
+        let base = &q;
         let found = self
             .db
             .direct_here(2, move |conn| {
                 use crate::service::store::direct_rows::all;
-                let pairs = all(conn, links, owned_id_of)?;
+                let mut links = base.clone();
+                links.expr_as(Expr::col(link), "keyed_id");
+                let pairs = all(conn, sea_orm::DbBackend::Sqlite.build(&links), owned_id_of)?;
                 let mut wanted: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
                 wanted.sort_unstable();
                 wanted.dedup();
