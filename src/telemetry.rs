@@ -32,6 +32,10 @@ pub const DB_POOL_MAX: &str = "authgraph_db_pool_max_connections";
 /// Webhook deliveries waiting in the outbox.
 pub const OUTBOX_BACKLOG: &str = "authgraph_webhook_outbox_backlog";
 
+/// Admin API pages of users, by how they were built (`plain`: straight into the response;
+/// `executor`: field by field by async-graphql).
+pub const ADMIN_PAGES: &str = "authgraph_admin_pages_total";
+
 /// Audit rows written per group-commit transaction.
 pub const GROUP_COMMIT_BATCH: &str = "authgraph_audit_group_commit_batch_size";
 
@@ -56,6 +60,8 @@ struct Inner {
     app_miss: Counter,
     origins_hit: Counter,
     origins_miss: Counter,
+    pages_plain: Counter,
+    pages_executor: Counter,
     batch: metrics::Histogram,
 }
 
@@ -89,15 +95,17 @@ impl Telemetry {
             // The bounds above are a non-empty constant, which the builder accepts.
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let handle = recorder.handle();
-        let counter = |name: &'static str, labels: [(&'static str, &'static str); 2]| {
+        let counter = |name: &'static str, labels: &[(&'static str, &'static str)]| {
             let labels: Vec<Label> = labels.iter().map(|(k, v)| Label::from_static_parts(k, v)).collect();
             recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
         };
         let inner = Inner {
-            app_hit: counter(CACHE_LOOKUPS, [("cache", "applications"), ("result", "hit")]),
-            app_miss: counter(CACHE_LOOKUPS, [("cache", "applications"), ("result", "miss")]),
-            origins_hit: counter(CACHE_LOOKUPS, [("cache", "origins"), ("result", "hit")]),
-            origins_miss: counter(CACHE_LOOKUPS, [("cache", "origins"), ("result", "miss")]),
+            app_hit: counter(CACHE_LOOKUPS, &[("cache", "applications"), ("result", "hit")]),
+            app_miss: counter(CACHE_LOOKUPS, &[("cache", "applications"), ("result", "miss")]),
+            origins_hit: counter(CACHE_LOOKUPS, &[("cache", "origins"), ("result", "hit")]),
+            origins_miss: counter(CACHE_LOOKUPS, &[("cache", "origins"), ("result", "miss")]),
+            pages_plain: counter(ADMIN_PAGES, &[("built", "plain")]),
+            pages_executor: counter(ADMIN_PAGES, &[("built", "executor")]),
             batch: recorder.register_histogram(&Key::from_static_name(GROUP_COMMIT_BATCH), &METADATA),
             recorder,
             handle,
@@ -160,6 +168,12 @@ impl Telemetry {
             (Cache::Origins, true) => inner.origins_hit.increment(1),
             (Cache::Origins, false) => inner.origins_miss.increment(1),
         }
+    }
+
+    /// An Admin API page of users, built `plain` (straight into the response) or not.
+    pub fn admin_page(&self, plain: bool) {
+        let Some(inner) = &self.inner else { return };
+        if plain { inner.pages_plain.increment(1) } else { inner.pages_executor.increment(1) }
     }
 
     /// Sets a gauge read at scrape time, with optional labels.

@@ -32,6 +32,7 @@ pub mod loaders;
 pub mod lockout;
 pub mod node;
 pub mod otp;
+pub mod plain;
 pub mod prefetch;
 pub mod resources;
 pub mod roles_groups;

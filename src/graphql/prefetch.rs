@@ -29,6 +29,14 @@ impl Prefetched {
         this.0.lock().ok()?.remove(&key)
     }
 
+    /// Runs `f` with the lists read ahead so far (none if this request keeps none), without
+    /// handing them out.
+    pub fn with<R>(ctx: &Context<'_>, f: impl FnOnce(Option<&HashMap<KeyedOf, Vec<Keyed>>>) -> R) -> R {
+        let this = ctx.data_opt::<Prefetched>();
+        let map = this.and_then(|p| p.0.lock().ok());
+        f(map.as_deref())
+    }
+
     /// Reads `owner`'s lists of every one of `ids` (an empty one for an owner with none).
     async fn read(&self, ctx: &Context<'_>, owner: Owner, ids: &[Uuid]) -> async_graphql::Result<()> {
         let mut found = services(ctx)?.lookups().keyed_by_owner(owner, ids).await?;

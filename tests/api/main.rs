@@ -51,6 +51,7 @@ mod mfa_enrolment;
 mod nodes;
 mod oidc_client;
 mod paging;
+mod plain_pages;
 mod passkey_browser;
 mod passkey_device;
 mod passkeys;

@@ -7,6 +7,9 @@ use time::OffsetDateTime;
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::services;
 use crate::graphql::node::encode;
+use crate::graphql::plain::{self, Ahead, Plain};
+use async_graphql::Value;
+use async_graphql::parser::types::Field;
 use crate::graphql::users::User;
 use crate::service::admin::roles_groups::Keyed;
 use crate::service::admin::roles_groups::KeyedFilter;
@@ -33,6 +36,32 @@ async fn users_of(
 ) -> async_graphql::Result<Conn<User>> {
     let page = services(ctx)?.users().list(&filter, &a).await?;
     Ok(to_conn(page, CountSource::Links(link, true, id), User))
+}
+
+/// The fields of a role or a group that need nothing but itself, for pages built
+/// without the executor (`plain`); as their resolvers below return them.
+fn keyed_plain(k: &Keyed, id: impl FnOnce() -> ID, field: &Field) -> Option<Value> {
+    Some(match field.name.node.as_str() {
+        "id" => Value::String(id().0),
+        "key" => Value::String(k.key.clone()),
+        "name" => plain::opt_str(k.name.as_deref()),
+        "description" => plain::opt_str(k.description.as_deref()),
+        "createdAt" => plain::time(k.created_at),
+        "updatedAt" => plain::time(k.updated_at),
+        _ => return None,
+    })
+}
+
+impl Plain for Role {
+    fn plain(&self, field: &Field, _: &Ahead<'_>) -> Option<Value> {
+        keyed_plain(&self.0, || encode(RoleId::from_uuid(self.0.id)), field)
+    }
+}
+
+impl Plain for Group {
+    fn plain(&self, field: &Field, _: &Ahead<'_>) -> Option<Value> {
+        keyed_plain(&self.0, || encode(GroupId::from_uuid(self.0.id)), field)
+    }
 }
 
 /// A role: a key that tokens carry in `https://authgear.com/claims/user/roles`.

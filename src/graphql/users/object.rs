@@ -16,6 +16,10 @@ use crate::graphql::loaders::{
 };
 use crate::graphql::lockout::AccountLockout;
 use crate::graphql::node::encode;
+use crate::graphql::plain::{self, Ahead, Plain};
+use crate::graphql::scalars::json_value;
+use async_graphql::Value;
+use async_graphql::parser::types::Field;
 use crate::graphql::roles_groups::{Group, Role};
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes, Web3Claims};
 use crate::graphql::sessions::{Authorization, Session};
@@ -84,6 +88,61 @@ async fn keyed_of(
     load(ctx, key).await
 }
 
+impl User {
+    /// Whether the user is disabled now (`isDisabled`).
+    fn disabled_now(&self) -> bool {
+        self.0.is_disabled_at(OffsetDateTime::now_utc()) || self.0.is_deactivated
+    }
+
+    /// `roles` or `groups` without arguments, from the lists read with the page.
+    fn keyed_plain<T: Plain>(
+        &self,
+        field: &Field,
+        ahead: &Ahead<'_>,
+        owner: Owner,
+        wrap: impl Fn(crate::service::admin::roles_groups::Keyed) -> T,
+    ) -> Option<Value> {
+        let list = ahead.keyed?.get(&KeyedOf(owner, self.0.id.uuid()))?;
+        let conn = list_conn(list.clone(), &args(None, None, None, None), SortKind::Key, key_cursor, wrap).ok()?;
+        plain::page(&conn, field, ahead)
+    }
+}
+
+/// The fields of a user that need nothing but the user (and the page's roles and
+/// groups), for pages built without the executor (`plain`). Each one returns what its
+/// resolver below returns.
+impl Plain for User {
+    fn plain(&self, field: &Field, ahead: &Ahead<'_>) -> Option<Value> {
+        let u = &self.0;
+        Some(match field.name.node.as_str() {
+            "id" => Value::String(encode(u.id).0),
+            "rawID" => Value::String(u.id.to_string()),
+            "createdAt" => plain::time(u.created_at),
+            "updatedAt" => plain::time(u.updated_at),
+            "lastLoginAt" => plain::opt_time(u.last_login_at),
+            "standardAttributes" => json_value(&u.standard_attributes),
+            "customAttributes" => json_value(&u.custom_attributes),
+            "formattedName" => plain::opt_str(crate::domain::attributes::formatted_name(&u.standard_attributes).as_deref()),
+            "endUserAccountID" => plain::opt_str(u.end_user_account_id().as_deref()),
+            "isAnonymous" => Value::Boolean(u.is_anonymous),
+            "isDisabled" => Value::Boolean(self.disabled_now()),
+            "disableReason" => plain::opt_str(u.disable_reason.as_deref()),
+            "isDeactivated" => Value::Boolean(u.is_deactivated),
+            "isAnonymized" => Value::Boolean(u.is_anonymized),
+            "deleteAt" => plain::opt_time(u.delete_at),
+            "deleteReason" => plain::opt_str(u.delete_reason.as_deref()),
+            "anonymizeAt" => plain::opt_time(u.anonymize_at),
+            "temporarilyDisabledFrom" => plain::opt_time(u.temporarily_disabled_from),
+            "temporarilyDisabledUntil" => plain::opt_time(u.temporarily_disabled_until),
+            "accountValidFrom" => plain::opt_time(u.account_valid_from),
+            "accountValidUntil" => plain::opt_time(u.account_valid_until),
+            "roles" => self.keyed_plain(field, ahead, Owner::UserRoles, Role)?,
+            "groups" => self.keyed_plain(field, ahead, Owner::UserGroups, Group)?,
+            _ => return None,
+        })
+    }
+}
+
 /// The default one of a list of authenticators, else the oldest.
 fn first_of(mut list: Vec<Authenticator>) -> Option<Authenticator> {
     let i = list.iter().position(|a| a.0.is_default).unwrap_or(0);
@@ -146,7 +205,7 @@ impl User {
     /// outside the account valid period, or deactivated by the user. A disabled user
     /// cannot log in or refresh tokens.
     async fn is_disabled(&self) -> bool {
-        self.0.is_disabled_at(OffsetDateTime::now_utc()) || self.0.is_deactivated
+        self.disabled_now()
     }
     /// Reason given when the user was disabled; shown to the user.
     async fn disable_reason(&self) -> Option<String> {

@@ -4,7 +4,9 @@ use super::*;
 use crate::domain::ids::TypedId;
 use async_graphql::{Context, Enum, Object};
 
-use crate::graphql::connection::{Conn, CountSource, args, to_conn};
+use crate::graphql::connection::{CountSource, args, to_conn};
+use crate::graphql::plain::{Ahead, Built};
+use crate::graphql::prefetch::Prefetched;
 use crate::graphql::context::services;
 use crate::graphql::node::decode_any;
 use crate::service::admin::user_search::UserFilter;
@@ -60,7 +62,7 @@ impl UserQuery {
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "At most this many items from the start (≤ 100, default 100).")] first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
-    ) -> async_graphql::Result<Conn<User>> {
+    ) -> async_graphql::Result<Built<User>> {
         let keyword = search_keyword.map(|k| match decode_any(k.trim()) {
             Some((t, id)) if t == "User" => id.to_string(),
             _ => k,
@@ -80,7 +82,10 @@ impl UserQuery {
         let page = services(ctx)?.users().list(&filter, &args(first, after, last, before)).await?;
         let ids: Vec<uuid::Uuid> = page.items.iter().map(|(_, u)| u.id.uuid()).collect();
         crate::graphql::prefetch::users_keyed(ctx, &ids).await?;
-        Ok(to_conn(page, CountSource::Users(Box::new(filter)), User))
+        let conn = to_conn(page, CountSource::Users(Box::new(filter)), User);
+        let built = Prefetched::with(ctx, |keyed| Built::new(conn, &ctx.item.node, &Ahead { keyed }));
+        services(ctx)?.telemetry().admin_page(matches!(built, Built::Value(_)));
+        Ok(built)
     }
 
     /// The user who owns a login ID, or null. Needs `user:read`.

@@ -1,0 +1,125 @@
+//! A page of users whose selection is plain is built straight into the response
+//! (`graphql/plain.rs`); any other selection goes through async-graphql's executor. Both
+//! must answer the same: each document here is sent as it is and again with a directive
+//! that sends it to the executor, and the metrics say which path each one took.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_with};
+
+const TOKEN: &str = "metrics-scraper-secret-plain-pages";
+
+/// Every field a plain page builds, at every level, with `__typename` and cursors.
+const EVERYTHING: &str = "users(first: 20, sortBy: CREATED_AT, sortDirection: ASC) { __typename
+  pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+  nodes { id rawID }
+  edges { __typename cursor node { __typename id rawID createdAt updatedAt lastLoginAt
+    standardAttributes customAttributes formattedName endUserAccountID isAnonymous isDisabled
+    disableReason isDeactivated isAnonymized deleteAt deleteReason anonymizeAt
+    temporarilyDisabledFrom temporarilyDisabledUntil accountValidFrom accountValidUntil
+    roles { __typename totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { __typename cursor node { __typename id key name description createdAt updatedAt } }
+      nodes { key } }
+    groups { totalCount nodes { id key name description } edges { cursor node { key } } } } } }";
+
+/// The number of pages built each way so far.
+async fn built(app: &TestApp) -> (f64, f64) {
+    let text = app.client.get(format!("{}/metrics", app.url)).bearer_auth(TOKEN).send().await.unwrap();
+    let text = text.text().await.unwrap();
+    let count = |how: &str| {
+        let series = format!("authgraph_admin_pages_total{{built=\"{how}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(series.as_str())).map_or(0.0, |v| v.parse().unwrap())
+    };
+    (count("plain"), count("executor"))
+}
+
+/// `users` as the executor resolves it: the same selection with one more field under a
+/// directive, taken out of the answer again.
+fn through_executor(users: &str) -> String {
+    let open = users.find('{').unwrap();
+    format!("{} {{ slowPath: __typename @include(if: true) {}", &users[..open], &users[open + 1..])
+}
+
+/// Sends `{ <users> }` both ways; asserts equal answers and the path each took.
+async fn same_both_ways(app: &TestApp, users: &str, plain: bool) -> Value {
+    let (p0, e0) = built(app).await;
+    let direct = app.ok(&format!("{{ {users} }}"), json!({})).await;
+    let (p1, e1) = built(app).await;
+    assert_eq!((p1 - p0, e1 - e0), if plain { (1.0, 0.0) } else { (0.0, 1.0) }, "path of {users}");
+    let mut slow = app.ok(&format!("{{ {} }}", through_executor(users)), json!({})).await;
+    let (p2, e2) = built(app).await;
+    assert_eq!((p2 - p1, e2 - e1), (0.0, 1.0), "the directive sends {users} to the executor");
+    slow["users"].as_object_mut().unwrap().remove("slowPath");
+    assert_eq!(direct, slow, "{users}");
+    direct
+}
+
+#[tokio::test]
+async fn a_plain_page_answers_as_the_executor_does() {
+    let app = spawn_with(|c| c.metrics.bearer_token = Some(authgraph::config::Secret::new(TOKEN))).await;
+    let ids = app.seed_users("plain", 25).await;
+    app.ok(
+        "mutation { a: createRole(input: {key: \"zeta\", name: \"Zeta \\\"Z\\\"\", description: \"last\"}) { role { id } }
+          b: createRole(input: {key: \"alpha\"}) { role { id } }
+          g: createGroup(input: {key: \"ops\", name: \"Ops\"}) { group { id } } }",
+        json!({}),
+    )
+    .await;
+    app.ok(
+        "mutation($all: [ID!]!, $some: [ID!]!) { a: addRoleToUsers(input: {roleKey: \"zeta\", userIDs: $all}) { role { id } }
+          b: addRoleToUsers(input: {roleKey: \"alpha\", userIDs: $some}) { role { id } }
+          g: addGroupToUsers(input: {groupKey: \"ops\", userIDs: $some}) { group { id } } }",
+        json!({"all": ids[..20], "some": ids[..7]}),
+    )
+    .await;
+    // Users that differ in every field a plain page reads.
+    app.ok(
+        "mutation($a: ID!, $b: ID!, $c: ID!) {
+          updateUser(input: {userID: $a, standardAttributes: {name: \"Ünïcode \\\"quoted\\\" \\\\ name\", given_name: \"Ann\", address: {locality: \"Oslo\"}}, customAttributes: {}}) { user { id } }
+          setDisabledStatus(input: {userID: $b, isDisabled: true, reason: \"policy\\nline\"}) { user { id } }
+          scheduleAccountDeletion(input: {userID: $c, reason: \"asked\"}) { user { id } } }",
+        json!({"a": ids[0], "b": ids[1], "c": ids[2]}),
+    )
+    .await;
+
+    let d = same_both_ways(&app, EVERYTHING, true).await;
+    let edges = d["users"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20);
+    let first = &edges[0]["node"];
+    assert_eq!(first["id"], ids[0]);
+    assert_eq!(first["standardAttributes"]["address"]["locality"], "Oslo");
+    assert_eq!(first["roles"]["nodes"], json!([{"key": "alpha"}, {"key": "zeta"}]));
+    assert_eq!(first["roles"]["edges"][1]["node"]["name"], "Zeta \"Z\"");
+    assert_eq!(first["groups"]["nodes"][0]["name"], "Ops");
+    assert_eq!(edges[1]["node"]["isDisabled"], true);
+    assert_eq!(edges[1]["node"]["disableReason"], "policy\nline");
+    assert_eq!(edges[2]["node"]["deleteReason"], "asked");
+    assert_eq!(edges[19]["node"]["groups"]["totalCount"], 0);
+    assert_eq!(d["users"]["pageInfo"]["hasNextPage"], true);
+
+    // The next page from a cursor of the plain one, and a page from the end.
+    let after = d["users"]["pageInfo"]["endCursor"].as_str().unwrap();
+    let next = format!("users(first: 10, sortDirection: ASC, after: \"{after}\") {{ edges {{ node {{ id roles {{ nodes {{ key }} }} }} }} pageInfo {{ hasPreviousPage }} }}");
+    let d = same_both_ways(&app, &next, true).await;
+    assert_eq!(d["users"]["edges"][0]["node"]["id"], ids[20]);
+    assert_eq!(d["users"]["edges"].as_array().unwrap().len(), 5);
+    same_both_ways(&app, "users(last: 3) { nodes { id isDisabled } pageInfo { hasPreviousPage startCursor } }", true).await;
+    // An empty page, and a search.
+    same_both_ways(&app, "users(first: 5, searchKeyword: \"nobody-here\") { edges { node { id } } }", true).await;
+    same_both_ways(&app, "users(first: 5, searchKeyword: \"plain000\") { nodes { id formattedName } }", true).await;
+    // The same list under two aliases: the executor reads the second through the
+    // DataLoader, the plain page from the lists read with the page.
+    same_both_ways(&app, "users(first: 8) { nodes { id a: roles { nodes { key } } b: roles { nodes { key } } } }", true).await;
+
+    // Not plain: the executor answers, and the same as it does with the directive.
+    for users in [
+        "users(first: 5) { totalCount nodes { id } }",
+        "users(first: 5) { nodes { id identities { edges { node { id } } } } }",
+        "users(first: 5) { nodes { id roles(first: 1) { nodes { key } } } }",
+        "users(first: 5) { nodes { id id } }",
+        "users(first: 5) { nodes { ... on User { id } } }",
+        "users(first: 5) { nodes { id roles { nodes { key users { nodes { id } } } } } }",
+    ] {
+        same_both_ways(&app, users, false).await;
+    }
+}
