@@ -9,7 +9,8 @@
 # prefix of a few users' emails (user<n>, n >= 1000); `broad`, a prefix of 1,111 to
 # 111,111 emails (n < 1000); and RSS after the run. The load generator runs on the same
 # machine as the server; PIN=1 pins the server to core 0 and wrk to core 1. REQUESTS="list"
-# runs only the named requests; PERF=/tmp/a records a perf profile of the server into
+# runs only the named requests (`executor`: the list resolved by async-graphql's executor
+# instead of built plain, to compare the two in one run); PERF=/tmp/a records a perf profile of the server into
 # /tmp/a.<request>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,9 @@ search='{"query":"{ users(first: 50, searchKeyword: \"KEYWORD\") { edges { node 
 check=$(curl -s "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$list" | head -c 120)
 echo "sample: $check"
 broad=$search
+# The list again, with an inline fragment that makes async-graphql's executor resolve it
+# field by field instead of building the plain page directly (graphql/plain.rs).
+executor='{"query":"{ users(first: 50) { ... { slowPath: __typename } edges { node { id standardAttributes roles { edges { node { key } } } groups { edges { node { key } } } } } } }"}'
 for name in ${REQUESTS:-list search broad}; do
   if [ "$name" = broad ]; then export KW_MIN=1 KW_MAX=999; else export KW_MIN=1000 KW_MAX=$users; fi
   if [ -n "${PERF:-}" ]; then perf record -q -F 1999 -g -p "$pid" -o "$PERF.$name" -- sleep "$secs" 2>/dev/null & fi
