@@ -108,7 +108,11 @@ pub fn page<T: Plain>(conn: &Conn<T>, field: &Field, ahead: &Ahead<'_>) -> Optio
     })
 }
 
-fn edge<T: Plain>(e: &Edge<PageCursor, T, EmptyFields>, set: &Positioned<SelectionSet>, ahead: &Ahead<'_>) -> Option<Value> {
+fn edge<T: Plain>(
+    e: &Edge<PageCursor, T, EmptyFields>,
+    set: &Positioned<SelectionSet>,
+    ahead: &Ahead<'_>,
+) -> Option<Value> {
     object(set, Edge::<PageCursor, T, EmptyFields>::type_name, |f| match f.name.node.as_str() {
         "node" => item(&e.node, &f.selection_set, ahead),
         "cursor" => Some(Value::String(e.cursor.encode_cursor())),

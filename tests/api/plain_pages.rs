@@ -100,20 +100,33 @@ async fn a_plain_page_answers_as_the_executor_does() {
 
     // The next page from a cursor of the plain one, and a page from the end.
     let after = d["users"]["pageInfo"]["endCursor"].as_str().unwrap();
-    let next = format!("users(first: 10, sortDirection: ASC, after: \"{after}\") {{ edges {{ node {{ id roles {{ nodes {{ key }} }} }} }} pageInfo {{ hasPreviousPage }} }}");
+    let next = format!(
+        "users(first: 10, sortDirection: ASC, after: \"{after}\") {{ edges {{ node {{ id roles {{ nodes {{ key }} }} }} }} pageInfo {{ hasPreviousPage }} }}"
+    );
     let d = same_both_ways(&app, &next, true).await;
     assert_eq!(d["users"]["edges"][0]["node"]["id"], ids[20]);
     assert_eq!(d["users"]["edges"].as_array().unwrap().len(), 5);
-    same_both_ways(&app, "users(last: 3) { nodes { id isDisabled } pageInfo { hasPreviousPage startCursor } }", true).await;
+    same_both_ways(&app, "users(last: 3) { nodes { id isDisabled } pageInfo { hasPreviousPage startCursor } }", true)
+        .await;
     // An empty page, and a search.
     same_both_ways(&app, "users(first: 5, searchKeyword: \"nobody-here\") { edges { node { id } } }", true).await;
     same_both_ways(&app, "users(first: 5, searchKeyword: \"plain000\") { nodes { id formattedName } }", true).await;
     // `@skip` and `@include` are applied to the document before it runs.
-    let d = same_both_ways(&app, "users(first: 2) { nodes { id isDisabled @skip(if: true) createdAt @include(if: true) } }", true).await;
+    let d = same_both_ways(
+        &app,
+        "users(first: 2) { nodes { id isDisabled @skip(if: true) createdAt @include(if: true) } }",
+        true,
+    )
+    .await;
     assert_eq!(d["users"]["nodes"][0].as_object().unwrap().len(), 2);
     // The same list under two aliases: the executor reads the second through the
     // DataLoader, the plain page from the lists read with the page.
-    same_both_ways(&app, "users(first: 8) { nodes { id a: roles { nodes { key } } b: roles { nodes { key } } } }", true).await;
+    same_both_ways(
+        &app,
+        "users(first: 8) { nodes { id a: roles { nodes { key } } b: roles { nodes { key } } } }",
+        true,
+    )
+    .await;
 
     // Not plain: the executor answers, and the same as it does with the directive.
     for users in [

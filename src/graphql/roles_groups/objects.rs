@@ -8,14 +8,14 @@ use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::services;
 use crate::graphql::node::encode;
 use crate::graphql::plain::{self, Ahead, Plain};
-use async_graphql::Value;
-use async_graphql::parser::types::Field;
 use crate::graphql::users::User;
 use crate::service::admin::roles_groups::Keyed;
 use crate::service::admin::roles_groups::KeyedFilter;
 use crate::service::admin::roles_groups::Kind;
 use crate::service::admin::roles_groups::Link;
 use crate::service::admin::user_search::UserFilter;
+use async_graphql::Value;
+use async_graphql::parser::types::Field;
 
 /// A role: a key that tokens carry in `https://authgear.com/claims/user/roles`.
 #[derive(Clone)]

@@ -17,16 +17,16 @@ use crate::graphql::loaders::{
 use crate::graphql::lockout::AccountLockout;
 use crate::graphql::node::encode;
 use crate::graphql::plain::{self, Ahead, Plain};
-use crate::graphql::scalars::json_value;
-use async_graphql::Value;
-use async_graphql::parser::types::Field;
 use crate::graphql::roles_groups::{Group, Role};
+use crate::graphql::scalars::json_value;
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes, Web3Claims};
 use crate::graphql::sessions::{Authorization, Session};
 use crate::service::admin::authenticators::Factor;
 use crate::service::admin::lookups::Owner;
 use crate::service::paging::Cursor;
 use crate::service::paging::SortKind;
+use async_graphql::Value;
+use async_graphql::parser::types::Field;
 
 /// An end user.
 #[derive(Clone)]
@@ -122,7 +122,9 @@ impl Plain for User {
             "lastLoginAt" => plain::opt_time(u.last_login_at),
             "standardAttributes" => json_value(&u.standard_attributes),
             "customAttributes" => json_value(&u.custom_attributes),
-            "formattedName" => plain::opt_str(crate::domain::attributes::formatted_name(&u.standard_attributes).as_deref()),
+            "formattedName" => {
+                plain::opt_str(crate::domain::attributes::formatted_name(&u.standard_attributes).as_deref())
+            }
             "endUserAccountID" => plain::opt_str(u.end_user_account_id().as_deref()),
             "isAnonymous" => Value::Boolean(u.is_anonymous),
             "isDisabled" => Value::Boolean(self.disabled_now()),

@@ -5,10 +5,10 @@ use crate::domain::ids::TypedId;
 use async_graphql::{Context, Enum, Object};
 
 use crate::graphql::connection::{CountSource, args, to_conn};
-use crate::graphql::plain::{Ahead, Built};
-use crate::graphql::prefetch::Prefetched;
 use crate::graphql::context::services;
 use crate::graphql::node::decode_any;
+use crate::graphql::plain::{Ahead, Built};
+use crate::graphql::prefetch::Prefetched;
 use crate::service::admin::user_search::UserFilter;
 use crate::service::admin::user_search::UserSort;
 
