@@ -10,7 +10,8 @@
 //!
 //! Anything else (a fragment, a directive, an argument, a field an object does not build
 //! here, a response key given twice, a `totalCount` that needs a query) makes [`page`]
-//! return `None`, and the caller resolves the page as usual. Authorization is not
+//! return `None`, and the caller resolves the page as usual. (`@skip` and `@include` never
+//! reach this point: async-graphql applies them to the document before execution.) Authorization is not
 //! affected: the scope planner has already checked every field of the operation before
 //! anything runs (`scopes.rs`). A test compares both paths on the same selections.
 
