@@ -3,6 +3,9 @@
 # (10 groups with 2 roles each, 20 roles), straight into the database with set-based SQL.
 # The schema must exist: `authgraph migrate` first.
 #
+# User IDs are time-ordered (UUIDv7, from each user's creation time) as the server mints
+# them; IDS=random gives random ones instead, as users imported with their own IDs have.
+#
 #   bench/seed.sh sqlite://bench.db 1000000
 #   bench/seed.sh postgres://postgres@127.0.0.1:5432/agbench 1000000
 set -euo pipefail
@@ -14,8 +17,20 @@ case "$url" in
 sqlite:*)
   file=${url#sqlite://}
   file=${file%%\?*}
-  command -v sqlite3 >/dev/null || apt-get install -y -qq sqlite3 >/dev/null
-  sqlite3 "$file" <<SQL
+  # Python's sqlite3 module, for a UUIDv7 function (the sqlite3 shell has no way to
+  # build a blob from a number).
+  ids=${IDS:-v7}
+  python3 -c '
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+def v7(us):
+    b = bytearray((us // 1000).to_bytes(6, "big") + os.urandom(10))
+    b[6] = 0x70 | (b[6] & 0x0F)
+    b[8] = 0x80 | (b[8] & 0x3F)
+    return bytes(b)
+db.create_function("v7", 1, v7, deterministic=False)
+db.executescript(sys.stdin.read())
+' "$file" <<SQL
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=OFF;
 BEGIN;
@@ -30,7 +45,7 @@ INSERT INTO group_roles (group_id, role_id, created_at)
     ON CAST(substr(r.key, 6) AS INTEGER) % 10 = CAST(substr(g.key, 7) AS INTEGER);
 CREATE TEMP TABLE seq AS
   WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n)
-  SELECT i, randomblob(16) AS id FROM s;
+  SELECT i, CASE '$ids' WHEN 'random' THEN randomblob(16) ELSE v7($now_us - ($n - i) * 1000) END AS id FROM s;
 INSERT INTO users (id, created_at, updated_at, last_login_at, standard_attributes, custom_attributes, name_key,
                    is_disabled, is_deactivated, is_anonymous, is_anonymized)
   SELECT id, $now_us - ($n - i) * 1000, $now_us - ($n - i) * 1000,
@@ -61,7 +76,9 @@ INSERT INTO groups (id, key, name, created_at, updated_at)
 INSERT INTO group_roles (group_id, role_id, created_at)
   SELECT g.id, r.id, $now_us FROM groups g JOIN roles r
     ON substr(r.key, 6)::int % 10 = substr(g.key, 7)::int;
-CREATE TEMP TABLE seq AS SELECT i, gen_random_uuid() AS id FROM generate_series(1, $n) i;
+CREATE TEMP TABLE seq AS SELECT i, CASE '${IDS:-v7}' WHEN 'random' THEN gen_random_uuid() ELSE
+  (lpad(to_hex(($now_us - ($n - i) * 1000) / 1000), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8'
+   || substr(md5(random()::text), 1, 15))::uuid END AS id FROM generate_series(1, $n) i;
 INSERT INTO users (id, created_at, updated_at, last_login_at, standard_attributes, custom_attributes, name_key,
                    is_disabled, is_deactivated, is_anonymous, is_anonymized)
   SELECT id, $now_us - ($n - i) * 1000, $now_us - ($n - i) * 1000,

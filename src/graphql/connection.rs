@@ -103,9 +103,13 @@ pub fn list_conn<S, T: OutputType>(
     wrap: impl Fn(S) -> T,
 ) -> async_graphql::Result<Conn<T>> {
     let total = list.len() as u64;
-    let tag = format!("{}.in_memory", T::type_name());
-    let page = paginate_in_memory(list, page_args, &tag, kind, cursor)?;
+    let page = paginate_in_memory(list, page_args, &in_memory_tag::<T>(), kind, cursor)?;
     Ok(to_conn(page, CountSource::Known(total), wrap))
+}
+
+/// The tag of the cursors of an in-memory list of `T` (see [`list_conn`]).
+pub fn in_memory_tag<T: OutputType>() -> String {
+    format!("{}.in_memory", T::type_name())
 }
 
 /// Connection arguments as resolvers receive them.

@@ -58,7 +58,7 @@ fn plain_fields(set: &Positioned<SelectionSet>) -> Option<impl Iterator<Item = &
 }
 
 /// The object value of `set` for `item`, each field built by `build` (`None`: not plain).
-fn object(
+pub fn object(
     set: &Positioned<SelectionSet>,
     type_name: impl Fn() -> Cow<'static, str>,
     mut build: impl FnMut(&Field) -> Option<Value>,
@@ -82,57 +82,87 @@ pub fn item<T: Plain>(t: &T, set: &Positioned<SelectionSet>, ahead: &Ahead<'_>) 
     object(set, T::type_name, |f| t.plain(f, ahead))
 }
 
+/// A page as [`page`] builds it: its edges, and how to build each one's node and cursor.
+pub struct Parts<'a, E, C, N> {
+    /// The page's edges, in order.
+    pub edges: &'a [E],
+    /// `pageInfo.hasPreviousPage`.
+    pub has_prev: bool,
+    /// `pageInfo.hasNextPage`.
+    pub has_next: bool,
+    /// `totalCount`, if known without a query.
+    pub count: Option<u64>,
+    /// The encoded cursor of an edge.
+    pub cursor: C,
+    /// The value of an edge's node for a selection (`None`: not plain).
+    pub node: N,
+}
+
 /// The value of `field`'s selection on a connection of `T`, or `None` if it is not plain.
 pub fn page<T: Plain>(conn: &Conn<T>, field: &Field, ahead: &Ahead<'_>) -> Option<Value> {
+    let parts = Parts {
+        edges: &conn.edges,
+        has_prev: conn.has_previous_page,
+        has_next: conn.has_next_page,
+        count: match &conn.additional_fields.0 {
+            CountSource::Known(n) => Some(*n),
+            _ => None,
+        },
+        cursor: |e: &Edge<PageCursor, T, EmptyFields>| e.cursor.encode_cursor(),
+        node: |e: &Edge<PageCursor, T, EmptyFields>, set: &Positioned<SelectionSet>| item(&e.node, set, ahead),
+    };
+    parts_of::<T, _, _, _>(parts, field)
+}
+
+/// The value of `field`'s selection on a connection of `T` made of `parts`.
+pub fn parts_of<T: OutputType, E, C, N>(parts: Parts<'_, E, C, N>, field: &Field) -> Option<Value>
+where
+    C: Fn(&E) -> String,
+    N: Fn(&E, &Positioned<SelectionSet>) -> Option<Value>,
+{
     let set = &field.selection_set;
     // A count that needs a query is the executor's; see it before building any edge.
-    let counted = |f: &Positioned<Field>| f.node.name.node == "totalCount";
-    let known = match &conn.additional_fields.0 {
-        CountSource::Known(n) => Some(*n),
-        _ => None,
-    };
-    if known.is_none() && plain_fields(set)?.any(counted) {
+    if parts.count.is_none() && plain_fields(set)?.any(|f| f.node.name.node == "totalCount") {
         return None;
     }
     object(set, Conn::<T>::type_name, |f| match f.name.node.as_str() {
         "edges" => {
-            let edges = conn.edges.iter().map(|e| edge(e, &f.selection_set, ahead));
+            let edges = parts.edges.iter().map(|e| edge::<T, E>(e, &f.selection_set, &parts.cursor, &parts.node));
             edges.collect::<Option<Vec<_>>>().map(Value::List)
         }
         "nodes" => {
-            let nodes = conn.edges.iter().map(|e| item(&e.node, &f.selection_set, ahead));
+            let nodes = parts.edges.iter().map(|e| (parts.node)(e, &f.selection_set));
             nodes.collect::<Option<Vec<_>>>().map(Value::List)
         }
-        "pageInfo" => page_info(conn, &f.selection_set),
-        "totalCount" => known.map(|n| Value::from(i32::try_from(n).unwrap_or(i32::MAX))),
+        "pageInfo" => page_info(&parts, &f.selection_set),
+        "totalCount" => parts.count.map(|n| Value::from(i32::try_from(n).unwrap_or(i32::MAX))),
         _ => None,
     })
 }
 
-fn edge<T: Plain>(
-    e: &Edge<PageCursor, T, EmptyFields>,
+fn edge<T: OutputType, E>(
+    e: &E,
     set: &Positioned<SelectionSet>,
-    ahead: &Ahead<'_>,
+    cursor: impl Fn(&E) -> String,
+    node: impl Fn(&E, &Positioned<SelectionSet>) -> Option<Value>,
 ) -> Option<Value> {
     object(set, Edge::<PageCursor, T, EmptyFields>::type_name, |f| match f.name.node.as_str() {
-        "node" => item(&e.node, &f.selection_set, ahead),
-        "cursor" => Some(Value::String(e.cursor.encode_cursor())),
+        "node" => node(e, &f.selection_set),
+        "cursor" => Some(Value::String(cursor(e))),
         _ => None,
     })
 }
 
-fn page_info<T: Plain>(conn: &Conn<T>, set: &Positioned<SelectionSet>) -> Option<Value> {
-    let cursor = |e: Option<&Edge<PageCursor, T, EmptyFields>>| {
-        e.map_or(Value::Null, |e| Value::String(e.cursor.encode_cursor()))
-    };
+fn page_info<E, C: Fn(&E) -> String, N>(parts: &Parts<'_, E, C, N>, set: &Positioned<SelectionSet>) -> Option<Value> {
+    let cursor = |e: Option<&E>| e.map_or(Value::Null, |e| Value::String((parts.cursor)(e)));
     object(
         set,
         || "PageInfo".into(),
         |f| match f.name.node.as_str() {
-            "hasPreviousPage" => Some(Value::Boolean(conn.has_previous_page)),
-            "hasNextPage" => Some(Value::Boolean(conn.has_next_page)),
-            "startCursor" => Some(cursor(conn.edges.first())),
-            "endCursor" => Some(cursor(conn.edges.last())),
+            "hasPreviousPage" => Some(Value::Boolean(parts.has_prev)),
+            "hasNextPage" => Some(Value::Boolean(parts.has_next)),
+            "startCursor" => Some(cursor(parts.edges.first())),
+            "endCursor" => Some(cursor(parts.edges.last())),
             _ => None,
         },
     )

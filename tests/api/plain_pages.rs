@@ -141,3 +141,71 @@ async fn a_plain_page_answers_as_the_executor_does() {
         same_both_ways(&app, users, false).await;
     }
 }
+
+/// A page's roles and groups are read as one range of the link tables when the page's
+/// users are adjacent (`lookups::link_range`), else user by user. Either way each user has
+/// exactly their own, whoever else the range holds.
+#[tokio::test]
+async fn a_page_has_the_roles_and_groups_of_its_own_users_only() {
+    let app = crate::helpers::spawn_app().await;
+    let ids = app.seed_users("ranged", 40).await;
+    app.ok(
+        "mutation { a: createRole(input: {key: \"all\"}) { role { id } }
+          b: createRole(input: {key: \"even\"}) { role { id } }
+          g: createGroup(input: {key: \"fifth\"}) { group { id } } }",
+        json!({}),
+    )
+    .await;
+    let even: Vec<&String> = ids.iter().step_by(2).collect();
+    let fifth: Vec<&String> = ids.iter().step_by(5).collect();
+    app.ok(
+        "mutation($all: [ID!]!, $even: [ID!]!, $fifth: [ID!]!) {
+          a: addRoleToUsers(input: {roleKey: \"all\", userIDs: $all}) { role { id } }
+          b: addRoleToUsers(input: {roleKey: \"even\", userIDs: $even}) { role { id } }
+          g: addGroupToUsers(input: {groupKey: \"fifth\", userIDs: $fifth}) { group { id } } }",
+        json!({"all": ids, "even": even, "fifth": fifth}),
+    )
+    .await;
+    // Every fourth user (from the second) is disabled: they sit among the enabled ones.
+    let disabled: String = (1..40)
+        .step_by(4)
+        .map(|i| {
+            format!(
+                "d{i}: setDisabledStatus(input: {{userID: \"{}\", isDisabled: true}}) {{ user {{ id }} }}\n",
+                ids[i]
+            )
+        })
+        .collect();
+    app.ok(&format!("mutation {{ {disabled} }}"), json!({})).await;
+
+    let expect = |id: &str| {
+        let i = ids.iter().position(|x| x == id).expect("a seeded user");
+        let roles = if i % 2 == 0 { json!([{"key": "all"}, {"key": "even"}]) } else { json!([{"key": "all"}]) };
+        let groups = if i % 5 == 0 { json!([{"key": "fifth"}]) } else { json!([]) };
+        (roles, groups)
+    };
+    // Enabled users, newest and oldest first: a range holds the disabled users' rows too
+    // (under its cap). Disabled users: a range as wide would hold more rows than its cap,
+    // so they are read one by one. A page of a search and a page of a few users.
+    for (filter, n) in [
+        ("isDisabled: false", 30),
+        ("isDisabled: false, sortDirection: ASC", 30),
+        ("isDisabled: true", 10),
+        ("isDisabled: true, sortDirection: ASC, first: 3", 3),
+        ("searchKeyword: \"ranged001\"", 10),
+    ] {
+        let d = app
+            .ok(
+                &format!("{{ users({filter}) {{ nodes {{ id roles {{ nodes {{ key }} }} groups {{ nodes {{ key }} }} }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let nodes = d["users"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), n, "{filter}");
+        for node in nodes {
+            let (roles, groups) = expect(node["id"].as_str().unwrap());
+            assert_eq!(node["roles"]["nodes"], roles, "{filter}: {}", node["id"]);
+            assert_eq!(node["groups"]["nodes"], groups, "{filter}: {}", node["id"]);
+        }
+    }
+}

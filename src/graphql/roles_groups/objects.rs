@@ -52,15 +52,25 @@ fn keyed_plain(k: &Keyed, id: impl FnOnce() -> ID, field: &Field) -> Option<Valu
     })
 }
 
+/// A plain field of the role `k` (see [`keyed_plain`]).
+pub fn role_plain(k: &Keyed, field: &Field) -> Option<Value> {
+    keyed_plain(k, || encode(RoleId::from_uuid(k.id)), field)
+}
+
+/// A plain field of the group `k` (see [`keyed_plain`]).
+pub fn group_plain(k: &Keyed, field: &Field) -> Option<Value> {
+    keyed_plain(k, || encode(GroupId::from_uuid(k.id)), field)
+}
+
 impl Plain for Role {
     fn plain(&self, field: &Field, _: &Ahead<'_>) -> Option<Value> {
-        keyed_plain(&self.0, || encode(RoleId::from_uuid(self.0.id)), field)
+        role_plain(&self.0, field)
     }
 }
 
 impl Plain for Group {
     fn plain(&self, field: &Field, _: &Ahead<'_>) -> Option<Value> {
-        keyed_plain(&self.0, || encode(GroupId::from_uuid(self.0.id)), field)
+        group_plain(&self.0, field)
     }
 }
 

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
 use crate::graphql::authenticators::{Authenticator, AuthenticatorKind, AuthenticatorType};
-use crate::graphql::connection::{Conn, args, list_conn};
+use crate::graphql::connection::{Conn, args, in_memory_tag, list_conn};
 use crate::graphql::identities::Identity;
 use crate::graphql::loaders::{
     AccountLockoutOf, AppLoader, AuthenticatorsOf, AuthorizationsOf, EffectiveRolesOf, IdentitiesOf, KeyedOf,
@@ -17,16 +17,19 @@ use crate::graphql::loaders::{
 use crate::graphql::lockout::AccountLockout;
 use crate::graphql::node::encode;
 use crate::graphql::plain::{self, Ahead, Plain};
-use crate::graphql::roles_groups::{Group, Role};
+use crate::graphql::roles_groups::{Group, Role, group_plain, role_plain};
 use crate::graphql::scalars::json_value;
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes, Web3Claims};
 use crate::graphql::sessions::{Authorization, Session};
 use crate::service::admin::authenticators::Factor;
 use crate::service::admin::lookups::Owner;
+use crate::service::admin::roles_groups::Keyed;
 use crate::service::paging::Cursor;
+use crate::service::paging::MAX_PAGE_SIZE;
+use crate::service::paging::PageCursor;
 use crate::service::paging::SortKind;
-use async_graphql::Value;
-use async_graphql::parser::types::Field;
+use async_graphql::parser::types::{Field, SelectionSet};
+use async_graphql::{Positioned, Value};
 
 /// An end user.
 #[derive(Clone)]
@@ -94,17 +97,31 @@ impl User {
         self.0.is_disabled_at(OffsetDateTime::now_utc()) || self.0.is_deactivated
     }
 
-    /// `roles` or `groups` without arguments, from the lists read with the page.
-    fn keyed_plain<T: Plain>(
+    /// `roles` or `groups` without arguments, from the lists read with the page. A list
+    /// that fits in one page is that page, read in place (its cursors encoded only if
+    /// selected); a longer one is paged as the field's resolver pages it.
+    fn linked_plain<T: Plain>(
         &self,
         field: &Field,
         ahead: &Ahead<'_>,
         owner: Owner,
-        wrap: impl Fn(crate::service::admin::roles_groups::Keyed) -> T,
+        wrap: impl Fn(Keyed) -> T,
+        node: fn(&Keyed, &Field) -> Option<Value>,
     ) -> Option<Value> {
         let list = ahead.keyed?.get(&KeyedOf(owner, self.0.id.uuid()))?;
-        let conn = list_conn(list.clone(), &args(None, None, None, None), SortKind::Key, key_cursor, wrap).ok()?;
-        plain::page(&conn, field, ahead)
+        if u64::try_from(list.len()).map_or(true, |n| n > MAX_PAGE_SIZE) {
+            let conn = list_conn(list.clone(), &args(None, None, None, None), SortKind::Key, key_cursor, wrap).ok()?;
+            return plain::page(&conn, field, ahead);
+        }
+        let parts = plain::Parts {
+            edges: list.as_slice(),
+            has_prev: false,
+            has_next: false,
+            count: u64::try_from(list.len()).ok(),
+            cursor: |k: &Keyed| PageCursor::new(in_memory_tag::<T>().into(), key_cursor(k)).encode(),
+            node: |k: &Keyed, set: &Positioned<SelectionSet>| plain::object(set, T::type_name, |f| node(k, f)),
+        };
+        plain::parts_of::<T, _, _, _>(parts, field)
     }
 }
 
@@ -138,8 +155,8 @@ impl Plain for User {
             "temporarilyDisabledUntil" => plain::opt_time(u.temporarily_disabled_until),
             "accountValidFrom" => plain::opt_time(u.account_valid_from),
             "accountValidUntil" => plain::opt_time(u.account_valid_until),
-            "roles" => self.keyed_plain(field, ahead, Owner::UserRoles, Role)?,
-            "groups" => self.keyed_plain(field, ahead, Owner::UserGroups, Group)?,
+            "roles" => self.linked_plain(field, ahead, Owner::UserRoles, Role, role_plain)?,
+            "groups" => self.linked_plain(field, ahead, Owner::UserGroups, Group, group_plain)?,
             _ => return None,
         })
     }
