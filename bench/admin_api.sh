@@ -40,6 +40,15 @@ sleep 1
 idle_kb=$(ps -o rss= -p $pid)
 echo "startup_to_ready_ms=$ready_ms idle_rss_kb=$idle_kb"
 
+# CPU ticks (user + system) of a process, and of all PostgreSQL processes together.
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+db_ticks() {
+  local sum=0 p
+  for p in $(pgrep -x postgres); do sum=$(( sum + $(ticks "$p" 2>/dev/null || echo 0) )); done
+  echo "$sum"
+}
+
 TOKEN=$("$bin" admin-token --ttl 1h)
 export TOKEN USERS=$users
 list='{"query":"{ users(first: 50) { edges { node { id standardAttributes roles { edges { node { key } } } groups { edges { node { key } } } } } } }"}'
@@ -53,7 +62,12 @@ executor='{"query":"{ users(first: 50) { ... { slowPath: __typename } edges { no
 for name in ${REQUESTS:-list search broad}; do
   if [ "$name" = broad ]; then export KW_MIN=1 KW_MAX=999; else export KW_MIN=1000 KW_MAX=$users; fi
   if [ -n "${PERF:-}" ]; then perf record -q -F 1999 -g -p "$pid" -o "$PERF.$name" -- sleep "$secs" 2>/dev/null & fi
-  BODY=${!name} $load wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/"
+  s0=$(ticks "$pid") d0=$(db_ticks)
+  out=$(BODY=${!name} $load wrk -t"$(( conns < 2 ? 1 : 2 ))" -c"$conns" -d"${secs}s" -s bench/graphql.lua "http://127.0.0.1:$port/_api/admin/graphql" | grep RESULT | sed "s/^RESULT/$name/")
+  s1=$(ticks "$pid") d1=$(db_ticks)
+  n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")
+  # CPU time per request of the server process and of every PostgreSQL process.
+  echo "$out server_cpu_us=$(( (s1 - s0) * 1000000 / hz / (n > 0 ? n : 1) )) db_cpu_us=$(( (d1 - d0) * 1000000 / hz / (n > 0 ? n : 1) ))"
 done
 echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi

@@ -9,6 +9,7 @@ use crate::service::admin::users::User;
 use crate::service::{Error, Result};
 use entity::{authenticator, identity, user, verified_claim};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -28,11 +29,29 @@ fn owned_id_of(stmt: &rusqlite::Statement<'_>) -> Result<crate::service::store::
     Ok(Box::new(move |r| Ok((uuid(r, owner)?, uuid(r, id)?))))
 }
 
+/// The reader of [`KeyedRow`]s (`$row`), with the `columns`, `Reader`, `uuid` and `get` in
+/// scope (SQLite's or PostgreSQL's).
+macro_rules! keyed_row_reader {
+    ($row:ty, $stmt:expr) => {
+        model_reader!(@ $row, $stmt, KeyedRow { id: uuid, key: get, name: get, description: get, created_at: get, updated_at: get })
+    };
+}
+
 /// The reader of roles or groups on a direct SQLite connection.
 fn keyed_of(stmt: &rusqlite::Statement<'_>) -> Result<crate::service::store::direct_rows::Reader<KeyedRow>> {
     use crate::service::store::direct_rows::{Reader, model_reader};
     use crate::service::store::direct_sqlite::{columns, get, uuid};
-    model_reader!(stmt, KeyedRow { id: uuid, key: get, name: get, description: get, created_at: get, updated_at: get })
+    keyed_row_reader!(rusqlite::Row<'_>, stmt)
+}
+
+/// The reader of the joined rows of owners and their roles or groups on PostgreSQL.
+fn owned_keyed_pg(row: &PgRow) -> Result<crate::service::store::pg_rows::Reader<(Uuid, KeyedRow)>> {
+    use crate::service::store::direct_rows::model_reader;
+    use crate::service::store::pg_rows::{Reader, columns, get, uuid};
+    let [owner] = columns(row, ["owner_id"])?;
+    let keyed: Result<Reader<KeyedRow>> = keyed_row_reader!(PgRow, row);
+    let keyed = keyed?;
+    Ok(Box::new(move |r| Ok((uuid(r, owner)?, keyed(r)?))))
 }
 
 /// Who owns the listed roles or groups.
@@ -260,6 +279,9 @@ impl Lookups<'_> {
         // Elsewhere one query, joined: a second would be a second round trip.
         q.inner_join(t, Expr::col((t, "id")).equals(link)).columns(columns);
         let rows = self.db.reader().query_all(&q).await?;
+        if let Some(read) = crate::service::store::pg_rows::read_all(&rows, owned_keyed_pg) {
+            return Ok(by_key(group_by(read?.into_iter().map(|(owner, row)| (owner, Keyed::from(row))))));
+        }
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             let r = OwnedKeyed::from_query_result(row, "").map_err(Error::from)?;

@@ -262,7 +262,7 @@ impl Db {
     }
 
     /// The users a select finds: on a SQLite file through a direct connection, elsewhere
-    /// through sqlx.
+    /// through sqlx (on PostgreSQL read by [`super::pg_rows`]).
     /// `bounded` says the select reads a page of an index and nothing more (no filter that
     /// may skip rows): it then runs on the calling thread.
     pub(in crate::service) async fn select_users(
@@ -282,7 +282,13 @@ impl Db {
                 return rows;
             }
         }
-        Ok(q.all(&self.conn).await?)
+        // Elsewhere the rows as sqlx gives them, read by position on PostgreSQL.
+        use sea_orm::{ConnectionTrait, FromQueryResult};
+        let rows = self.conn.query_all_raw(q.build(self.conn.get_database_backend())).await?;
+        if let Some(read) = super::pg_rows::read_all(&rows, super::pg_rows::users_of) {
+            return read;
+        }
+        Ok(rows.iter().map(|r| entity::user::Model::from_query_result(r, "")).collect::<Result<_, DbErr>>()?)
     }
 
     /// The connection reads outside a write transaction go to: on a SQLite file one of the

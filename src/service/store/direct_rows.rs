@@ -29,11 +29,16 @@ pub fn all<T>(
 }
 
 /// The reader of a struct whose fields are columns of the same names, each read with the
-/// function given (`get`, `uuid`, `json_value`, …): every column is named once.
+/// function given (`get`, `uuid`, `json_value`, …): every column is named once. `columns`,
+/// `Reader` and the read functions are those in scope where it is used, so that
+/// [`super::pg_rows`] reads PostgreSQL rows (`model_reader!(@ PgRow, …)`) the same way.
 macro_rules! model_reader {
-    ($stmt:expr, $($model:ident)::+ { $($field:ident: $read:expr),* $(,)? }) => {{
+    ($stmt:expr, $($model:ident)::+ { $($field:ident: $read:expr),* $(,)? }) => {
+        model_reader!(@ rusqlite::Row<'_>, $stmt, $($model)::+ { $($field: $read),* })
+    };
+    (@ $row:ty, $stmt:expr, $($model:ident)::+ { $($field:ident: $read:expr),* $(,)? }) => {{
         let index = columns($stmt, [$(stringify!($field)),*])?;
-        let reader: Reader<$($model)::+> = Box::new(move |r: &rusqlite::Row<'_>| {
+        let reader: Reader<$($model)::+> = Box::new(move |r: &$row| {
             // Fields are evaluated in the order written, the order of `index`.
             let mut at = index.into_iter();
             Ok($($model)::+ { $($field: $read(r, at.next().unwrap_or_default())?),* })
@@ -43,6 +48,42 @@ macro_rules! model_reader {
 }
 pub(in crate::service) use model_reader;
 
+/// The reader of `users` rows (`$row`) as [`user::Model`], its columns found in `$stmt`
+/// with the `columns`, `Reader`, `uuid`, `get` and `json_value` in scope (SQLite's or
+/// PostgreSQL's).
+macro_rules! user_model_reader {
+    ($row:ty, $stmt:expr) => {
+        model_reader!(
+            @ $row,
+            $stmt,
+            user::Model {
+                id: uuid,
+                created_at: get,
+                updated_at: get,
+                last_login_at: get,
+                standard_attributes: json_value,
+                custom_attributes: json_value,
+                name_key: get,
+                is_disabled: get,
+                disable_reason: get,
+                is_deactivated: get,
+                is_anonymous: get,
+                is_anonymized: get,
+                delete_at: get,
+                delete_reason: get,
+                anonymize_at: get,
+                temporarily_disabled_from: get,
+                temporarily_disabled_until: get,
+                account_valid_from: get,
+                account_valid_until: get,
+                mfa_grace_period_end_at: get,
+                anonymized_at: get,
+            }
+        )
+    };
+}
+pub(in crate::service) use user_model_reader;
+
 /// A JSON column that is never NULL (a NULL reads as JSON `null`).
 pub fn json_value(row: &Row<'_>, i: usize) -> Result<serde_json::Value> {
     Ok(json(row, i)?.unwrap_or_default())
@@ -50,32 +91,7 @@ pub fn json_value(row: &Row<'_>, i: usize) -> Result<serde_json::Value> {
 
 /// `users` rows as [`user::Model`].
 pub fn users_of(stmt: &Statement<'_>) -> Result<Reader<user::Model>> {
-    model_reader!(
-        stmt,
-        user::Model {
-            id: uuid,
-            created_at: get,
-            updated_at: get,
-            last_login_at: get,
-            standard_attributes: json_value,
-            custom_attributes: json_value,
-            name_key: get,
-            is_disabled: get,
-            disable_reason: get,
-            is_deactivated: get,
-            is_anonymous: get,
-            is_anonymized: get,
-            delete_at: get,
-            delete_reason: get,
-            anonymize_at: get,
-            temporarily_disabled_from: get,
-            temporarily_disabled_until: get,
-            account_valid_from: get,
-            account_valid_until: get,
-            mfa_grace_period_end_at: get,
-            anonymized_at: get,
-        }
-    )
+    user_model_reader!(rusqlite::Row<'_>, stmt)
 }
 
 /// `identities` rows as [`identity::Model`].

@@ -15,6 +15,7 @@ pub(in crate::service) mod direct_writer;
 pub(in crate::service) mod group_commit;
 mod ids;
 pub mod paging;
+pub(in crate::service) mod pg_rows;
 pub(in crate::service) mod refresh_batch;
 pub(in crate::service) mod sealed;
 pub(in crate::service) mod session_end;
