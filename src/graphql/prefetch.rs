@@ -37,12 +37,15 @@ impl Prefetched {
         f(map.as_deref())
     }
 
-    /// Reads `owner`'s lists of every one of `ids` (an empty one for an owner with none).
-    async fn read(&self, ctx: &Context<'_>, owner: Owner, ids: &[Uuid]) -> async_graphql::Result<()> {
-        let mut found = services(ctx)?.lookups().keyed_by_owner(owner, ids).await?;
+    /// Reads the lists of each of `owners` of every one of `ids` (an empty one for an owner
+    /// with none), together.
+    async fn read(&self, ctx: &Context<'_>, owners: &[Owner], ids: &[Uuid]) -> async_graphql::Result<()> {
+        let found = services(ctx)?.lookups().keyed_by_owners(owners, ids).await?;
         let Ok(mut map) = self.0.lock() else { return Ok(()) };
-        for id in ids {
-            map.insert(KeyedOf(owner, *id), found.remove(id).unwrap_or_default());
+        for (owner, mut lists) in owners.iter().zip(found) {
+            for id in ids {
+                map.insert(KeyedOf(*owner, *id), lists.remove(id).unwrap_or_default());
+            }
         }
         Ok(())
     }
@@ -58,10 +61,13 @@ pub async fn users_keyed(ctx: &Context<'_>, ids: &[Uuid]) -> async_graphql::Resu
     }
     let look = ctx.look_ahead();
     let nodes = [look.field("edges").field("node"), look.field("nodes")];
-    for (field, owner) in [("roles", Owner::UserRoles), ("groups", Owner::UserGroups)] {
-        if nodes.iter().any(|n| n.field(field).exists()) {
-            this.read(ctx, owner, ids).await?;
-        }
+    let asked: Vec<Owner> = [("roles", Owner::UserRoles), ("groups", Owner::UserGroups)]
+        .into_iter()
+        .filter(|(field, _)| nodes.iter().any(|n| n.field(field).exists()))
+        .map(|(_, owner)| owner)
+        .collect();
+    if !asked.is_empty() {
+        this.read(ctx, &asked, ids).await?;
     }
     Ok(())
 }

@@ -325,3 +325,34 @@ async fn two_processes_start_at_once_on_a_fresh_database() {
     let res = a.gql_as(&b.token(&["role:read"]), "{ roles { totalCount } }", json!({})).await;
     assert_eq!(res["data"]["roles"]["totalCount"], 0, "{res}");
 }
+
+/// Each process remembers that an Admin API token was not revoked until the revocations'
+/// change generation moves: the process that revokes it refuses it at once, the other
+/// within a second.
+#[tokio::test]
+async fn a_revoked_admin_token_is_refused_at_once_here_and_within_a_second_elsewhere() {
+    let (a, b) = two_processes(5).await;
+    let admin = a.services.config().admin_resource_uri();
+    let client = m2m(&a, &admin, &["role:read"]).await;
+    let (revoked, kept) = (token(&a, &client, &admin).await, token(&a, &client, &admin).await);
+    let status = |app: &TestApp, t: &str| {
+        let req = app.client.post(app.endpoint()).bearer_auth(t).json(&json!({"query": "{ roles { totalCount } }"}));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // Both processes have checked both tokens twice (and remember them as not revoked).
+    for app in [&a, &b] {
+        for t in [&revoked, &kept] {
+            for _ in 0..2 {
+                assert_eq!(status(app, t).await, 200);
+            }
+        }
+    }
+    let (code, body) = post_form(&a, "/oauth2/revoke", Some((&client.0, &client.1)), &[("token", &revoked)]).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(status(&a, &revoked).await, 401, "the revoking process refuses it at once");
+    converges_within(Duration::from_secs(1), || async { status(&b, &revoked).await == 401 }).await;
+    // The other token of the same client still works in both.
+    for app in [&a, &b] {
+        assert_eq!(status(app, &kept).await, 200);
+    }
+}

@@ -142,6 +142,68 @@ fn ranged_links(
     Ok(Some(rows.into_iter().filter(|(owner, _)| page.binary_search(owner).is_ok()).collect()))
 }
 
+/// The link rows of `owner` for the owners `ids`, each as `owner_id`: the kind of what
+/// they link to, the link's column naming it, and the select (nothing else selected yet).
+fn owned_links(
+    owner: Owner,
+    ids: &[Uuid],
+) -> (Kind, (&'static str, &'static str), sea_orm::sea_query::SelectStatement) {
+    match owner {
+        Owner::UserRoles => (
+            Kind::Role,
+            ("user_roles", "role_id"),
+            Query::select()
+                .expr_as(Expr::col(("user_roles", "user_id")), "owner_id")
+                .from("user_roles")
+                .and_where(Expr::col(("user_roles", "user_id")).is_in(ids.to_vec()))
+                .to_owned(),
+        ),
+        Owner::UserGroups => (
+            Kind::Group,
+            ("user_groups", "group_id"),
+            Query::select()
+                .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
+                .from("user_groups")
+                .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
+                .to_owned(),
+        ),
+        Owner::UserGroupRoles => (
+            Kind::Role,
+            ("group_roles", "role_id"),
+            Query::select()
+                .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
+                .from("user_groups")
+                .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+                .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
+                .to_owned(),
+        ),
+    }
+}
+
+/// The columns of a role or group (table `t`) that [`KeyedRow`] reads.
+fn keyed_columns(t: &'static str) -> [(&'static str, &'static str); 6] {
+    [(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")]
+}
+
+/// The link rows of `owner` for `ids` joined with the roles or groups they name.
+fn owned_joined(owner: Owner, ids: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
+    let (kind, link, mut q) = owned_links(owner, ids);
+    let t = kind.table();
+    q.inner_join(t, Expr::col((t, "id")).equals(link)).columns(keyed_columns(t));
+    q
+}
+
+/// The reader of [`owned_joined`] rows of a union whose arms are told apart by `which`.
+fn which_owned_keyed_pg(row: &PgRow) -> Result<crate::service::store::pg_rows::Reader<(i32, Uuid, KeyedRow)>> {
+    use crate::service::store::pg_rows::get;
+    let [which] = crate::service::store::pg_rows::columns(row, ["which"])?;
+    let owned = owned_keyed_pg(row)?;
+    Ok(Box::new(move |r| {
+        let (owner, keyed) = owned(r)?;
+        Ok((get(r, which)?, owner, keyed))
+    }))
+}
+
 impl Lookups<'_> {
     /// Users by ID.
     pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
@@ -202,42 +264,9 @@ impl Lookups<'_> {
 
     /// Roles or groups of each owner, ordered by key.
     pub async fn keyed_by_owner(&self, owner: Owner, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Keyed>>> {
-        // The link rows: each owner with the ID of a role or group of theirs.
-        let (kind, link, mut q) = match owner {
-            Owner::UserRoles => (
-                Kind::Role,
-                ("user_roles", "role_id"),
-                Query::select()
-                    .expr_as(Expr::col(("user_roles", "user_id")), "owner_id")
-                    .from("user_roles")
-                    .and_where(Expr::col(("user_roles", "user_id")).is_in(ids.to_vec()))
-                    .to_owned(),
-            ),
-            Owner::UserGroups => (
-                Kind::Group,
-                ("user_groups", "group_id"),
-                Query::select()
-                    .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
-                    .from("user_groups")
-                    .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
-                    .to_owned(),
-            ),
-            Owner::UserGroupRoles => (
-                Kind::Role,
-                ("group_roles", "role_id"),
-                Query::select()
-                    .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
-                    .from("user_groups")
-                    .inner_join(
-                        "group_roles",
-                        Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")),
-                    )
-                    .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
-                    .to_owned(),
-            ),
-        };
+        let (kind, link, q) = owned_links(owner, ids);
         let t = kind.table();
-        let columns = [(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")];
+        let columns = keyed_columns(t);
         // On a SQLite file: the link rows (a covering index), then the few distinct roles
         // or groups they name, on one direct connection. A join would look the same role
         // up again for every owner that has it.
@@ -277,8 +306,7 @@ impl Lookups<'_> {
             return Ok(by_key(found?));
         }
         // Elsewhere one query, joined: a second would be a second round trip.
-        q.inner_join(t, Expr::col((t, "id")).equals(link)).columns(columns);
-        let rows = self.db.reader().query_all(&q).await?;
+        let rows = self.db.reader().query_all(&owned_joined(owner, ids)).await?;
         if let Some(read) = crate::service::store::pg_rows::read_all(&rows, owned_keyed_pg) {
             return Ok(by_key(group_by(read?.into_iter().map(|(owner, row)| (owner, Keyed::from(row))))));
         }
@@ -288,6 +316,42 @@ impl Lookups<'_> {
             pairs.push((r.owner_id, Keyed::from(r.row)));
         }
         Ok(by_key(group_by(pairs)))
+    }
+
+    /// [`Self::keyed_by_owner`] for several kinds of owner at once, in the order given. On
+    /// PostgreSQL one statement (`UNION ALL` of the joined links), so one round trip;
+    /// on a SQLite file, where a statement costs no round trip, one lookup per kind.
+    pub async fn keyed_by_owners(&self, owners: &[Owner], ids: &[Uuid]) -> Result<Vec<HashMap<Uuid, Vec<Keyed>>>> {
+        let reader = self.db.reader();
+        if owners.len() < 2 || reader.get_database_backend() != sea_orm::DbBackend::Postgres {
+            let mut out = Vec::with_capacity(owners.len());
+            for owner in owners {
+                out.push(self.keyed_by_owner(*owner, ids).await?);
+            }
+            return Ok(out);
+        }
+        let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+        for (which, owner) in owners.iter().enumerate() {
+            let mut q = owned_joined(*owner, ids);
+            // A literal, so that each arm's column has the same type (integer).
+            q.expr_as(Expr::cust(which.to_string()), "which");
+            match &mut union {
+                None => union = Some(q),
+                Some(u) => {
+                    u.union(sea_orm::sea_query::UnionType::All, q);
+                }
+            }
+        }
+        let Some(union) = union else { return Ok(Vec::new()) };
+        let rows = reader.query_all(&union).await?;
+        let read = crate::service::store::pg_rows::read_all(&rows, which_owned_keyed_pg)
+            .ok_or_else(|| Error::internal("PostgreSQL rows expected"))??;
+        let mut pairs: Vec<Vec<(Uuid, Keyed)>> = owners.iter().map(|_| Vec::new()).collect();
+        for (which, owner, row) in read {
+            let list = usize::try_from(which).ok().and_then(|w| pairs.get_mut(w));
+            list.ok_or_else(|| Error::internal("a union arm out of range"))?.push((owner, Keyed::from(row)));
+        }
+        Ok(pairs.into_iter().map(|p| by_key(group_by(p))).collect())
     }
 
     /// Keys of one user's effective roles, sorted, in one query (for tokens).

@@ -155,10 +155,16 @@ impl SigningKeys<'_> {
         let issuer = self.config.public_url();
         let audience = self.config.admin_resource_uri();
         let at = now().unix_timestamp();
+        // Read before any lookup of the revocations (see `Generations::revocations`).
+        let revocations = self.generations.revocations();
+        let mut checked = None;
         let claims = match self.admin_tokens.get(token) {
             // Verified before, with the same issuer and audience: its key must still
             // verify and its lifetime must not have ended.
-            Some((kid, claims)) if self.keys.verifies_now(&kid) && at < claims.exp.saturating_add(KeyRing::LEEWAY) => {
+            Some((kid, claims, not_revoked_at))
+                if self.keys.verifies_now(&kid) && at < claims.exp.saturating_add(KeyRing::LEEWAY) =>
+            {
+                checked = not_revoked_at;
                 claims
             }
             _ => {
@@ -179,8 +185,16 @@ impl SigningKeys<'_> {
                 return Err("token could not be checked; try again".into());
             }
         }
+        if revocations.is_some() && checked == revocations {
+            return Ok(claims);
+        }
         match self.oauth().is_revoked(&claims.jti).await {
-            Ok(false) => Ok(claims),
+            Ok(false) => {
+                if let Some(g) = revocations {
+                    self.admin_tokens.not_revoked(token, g);
+                }
+                Ok(claims)
+            }
             Ok(true) => Err("token was revoked".into()),
             Err(e) => {
                 tracing::error!(cause = %e.describe(), "revocation check failed");

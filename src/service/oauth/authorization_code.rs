@@ -197,7 +197,7 @@ impl OAuth<'_> {
     /// and the access token that the first exchange issued are revoked.
     async fn revoke_code_grant(&self, row: &authorization_code::Model, actor: &Actor) -> Result<()> {
         let t = micros(now());
-        self.write(async |tx| {
+        self.write(async |tx| -> Result<()> {
             let txn = tx.conn();
             if let Some(sid) = row.issued_session_id {
                 end_sessions(txn, session_end::session(sid), t).await?;
@@ -213,6 +213,8 @@ impl OAuth<'_> {
                     }
                     .insert(txn)
                     .await?;
+                    crate::service::store::changes::bump(txn, crate::service::store::changes::Area::RevokedTokens)
+                        .await?;
                 }
             }
             let audit = Audit { actor: actor.clone(), activity: "user.session.terminated".into() };
@@ -220,7 +222,9 @@ impl OAuth<'_> {
             tx.record(&audit, Some(row.user_id), payload).await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.generations.revoked_here();
+        Ok(())
     }
 }
 

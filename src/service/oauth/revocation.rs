@@ -64,8 +64,13 @@ impl OAuth<'_> {
             .map_err(Error::internal)?
             .on_conflict(OnConflict::column("jti").do_nothing().to_owned())
             .to_owned();
-        // One idempotent statement: it autocommits on the writer connection.
-        self.db.writer().await?.execute(&stmt).await?;
+        // Idempotent, with the bump that tells every process's cache of checked tokens.
+        self.write_unaudited(async |tx| -> Result<(), Error> {
+            tx.conn().execute(&stmt).await?;
+            crate::service::store::changes::bump(tx.conn(), crate::service::store::changes::Area::RevokedTokens).await
+        })
+        .await?;
+        self.generations.revoked_here();
         Ok(())
     }
 

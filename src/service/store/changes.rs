@@ -25,6 +25,8 @@ pub(in crate::service) enum Area {
     SigningKeys,
     /// Hook scripts of the Admin API.
     HookScripts,
+    /// Revoked access tokens.
+    RevokedTokens,
 }
 
 impl Area {
@@ -33,6 +35,7 @@ impl Area {
             Self::Applications => "applications",
             Self::SigningKeys => "signing_keys",
             Self::HookScripts => "hook_scripts",
+            Self::RevokedTokens => "revoked_tokens",
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct Generations {
     applications: AtomicI64,
     signing_keys: AtomicI64,
     hook_scripts: AtomicI64,
+    /// Revocations seen: from the polls, and one more after each revocation made here.
+    revoked_tokens: AtomicI64,
     /// When (UTC micros) the loaded keys next change by themselves: a published key starts
     /// signing, or a key retires.
     next_key_change: AtomicI64,
@@ -65,12 +70,26 @@ impl Default for Generations {
             applications: AtomicI64::new(-1),
             signing_keys: AtomicI64::new(-1),
             hook_scripts: AtomicI64::new(-1),
+            revoked_tokens: AtomicI64::new(-1),
             next_key_change: AtomicI64::new(i64::MAX),
         }
     }
 }
 
 impl Generations {
+    /// The revocations seen so far, or `None` before the first poll. The value never goes
+    /// down, and it moves after every revocation: at once after one made by this process,
+    /// and at the next poll after one made by another. So a token found not revoked while
+    /// it had a value stays not revoked while it keeps it. Read it before the check.
+    pub(in crate::service) fn revocations(&self) -> Option<i64> {
+        Some(self.revoked_tokens.load(Ordering::Acquire)).filter(|g| *g >= 0)
+    }
+
+    /// Records a revocation this process has committed (its bump of the generation).
+    pub(in crate::service) fn revoked_here(&self) {
+        let _ = self.revoked_tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |g| (g >= 0).then_some(g + 1));
+    }
+
     /// Records when the loaded keys next change by themselves.
     pub(in crate::service) fn set_next_key_change(&self, at_micros: i64) {
         self.next_key_change.store(at_micros, Ordering::Relaxed);
@@ -109,6 +128,11 @@ impl Maintenance<'_> {
                 "applications" => &g.applications,
                 "signing_keys" => &g.signing_keys,
                 "hook_scripts" => &g.hook_scripts,
+                "revoked_tokens" => {
+                    // Never back: this process may have counted its own revocation first.
+                    g.revoked_tokens.fetch_max(generation, Ordering::AcqRel);
+                    continue;
+                }
                 _ => continue,
             };
             let before = seen.swap(generation, Ordering::Relaxed);
