@@ -92,11 +92,7 @@ fn by_key(mut map: HashMap<Uuid, Vec<Keyed>>) -> HashMap<Uuid, Vec<Keyed>> {
 /// in one direction (a page in another order, or of imported IDs, rarely does).
 fn link_range(owner: Owner, ids: &[Uuid]) -> Option<sea_orm::sea_query::SelectStatement> {
     const FEWEST: usize = 8;
-    let (table, a, b) = match owner {
-        Owner::UserRoles => ("user_roles", "user_id", "role_id"),
-        Owner::UserGroups => ("user_groups", "user_id", "group_id"),
-        Owner::UserGroupRoles => return None,
-    };
+    let (table, a, b, _) = direct_link(owner)?;
     if ids.len() < FEWEST {
         return None;
     }
@@ -142,42 +138,38 @@ fn ranged_links(
     Ok(Some(rows.into_iter().filter(|(owner, _)| page.binary_search(owner).is_ok()).collect()))
 }
 
+/// The link table of users' own roles or groups: the table, its user column, its column
+/// naming the role or group, and which of them it names. `None` for roles through groups.
+fn direct_link(owner: Owner) -> Option<(&'static str, &'static str, &'static str, Kind)> {
+    match owner {
+        Owner::UserRoles => Some(("user_roles", "user_id", "role_id", Kind::Role)),
+        Owner::UserGroups => Some(("user_groups", "user_id", "group_id", Kind::Group)),
+        Owner::UserGroupRoles => None,
+    }
+}
+
 /// The link rows of `owner` for the owners `ids`, each as `owner_id`: the kind of what
 /// they link to, the link's column naming it, and the select (nothing else selected yet).
 fn owned_links(
     owner: Owner,
     ids: &[Uuid],
 ) -> (Kind, (&'static str, &'static str), sea_orm::sea_query::SelectStatement) {
-    match owner {
-        Owner::UserRoles => (
-            Kind::Role,
-            ("user_roles", "role_id"),
-            Query::select()
-                .expr_as(Expr::col(("user_roles", "user_id")), "owner_id")
-                .from("user_roles")
-                .and_where(Expr::col(("user_roles", "user_id")).is_in(ids.to_vec()))
-                .to_owned(),
-        ),
-        Owner::UserGroups => (
-            Kind::Group,
-            ("user_groups", "group_id"),
-            Query::select()
-                .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
-                .from("user_groups")
-                .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
-                .to_owned(),
-        ),
-        Owner::UserGroupRoles => (
-            Kind::Role,
-            ("group_roles", "role_id"),
-            Query::select()
-                .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
-                .from("user_groups")
-                .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
-                .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
-                .to_owned(),
-        ),
+    if let Some((table, user, named, kind)) = direct_link(owner) {
+        let q = Query::select()
+            .expr_as(Expr::col((table, user)), "owner_id")
+            .from(table)
+            .and_where(Expr::col((table, user)).is_in(ids.to_vec()))
+            .to_owned();
+        return (kind, (table, named), q);
     }
+    // Roles through groups.
+    let q = Query::select()
+        .expr_as(Expr::col(("user_groups", "user_id")), "owner_id")
+        .from("user_groups")
+        .inner_join("group_roles", Expr::col(("group_roles", "group_id")).equals(("user_groups", "group_id")))
+        .and_where(Expr::col(("user_groups", "user_id")).is_in(ids.to_vec()))
+        .to_owned();
+    (Kind::Role, ("group_roles", "role_id"), q)
 }
 
 /// The columns of a role or group (table `t`) that [`KeyedRow`] reads.
