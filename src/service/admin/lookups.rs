@@ -102,8 +102,7 @@ fn link_range(owner: Owner, ids: &[Uuid]) -> Option<sea_orm::sea_query::SelectSt
         return None;
     }
     let (lo, hi) = if rising { (ids[0], ids[ids.len() - 1]) } else { (ids[ids.len() - 1], ids[0]) };
-    // Rows of owners outside the page count against the cap; past it, the probes are cheaper.
-    let cap = u64::try_from(ids.len()).unwrap_or(u64::MAX).saturating_mul(RANGE_ROWS_PER_OWNER);
+    let cap = u64::try_from(range_cap(ids)).unwrap_or(u64::MAX);
     let select = Query::select()
         .expr_as(Expr::col((table, a)), "owner_id")
         .expr_as(Expr::col((table, b)), "keyed_id")
@@ -115,9 +114,11 @@ fn link_range(owner: Owner, ids: &[Uuid]) -> Option<sea_orm::sea_query::SelectSt
     Some(select)
 }
 
-/// Link rows a range may read per owner of the page before the owners are probed one by
-/// one instead.
-const RANGE_ROWS_PER_OWNER: u64 = 4;
+/// The most link rows a range for the page `ids` reads: 4 per owner of the page. Rows of
+/// owners outside the page count against it; past it, probing the owners is cheaper.
+fn range_cap(ids: &[Uuid]) -> usize {
+    ids.len().saturating_mul(4)
+}
 
 /// The links of `ids` read through `range` (from [`link_range`]), or `None` if the range
 /// held as many rows as its cap (many owners in it are not on the page, or the page's
@@ -128,9 +129,8 @@ fn ranged_links(
     ids: &[Uuid],
 ) -> Result<Option<Vec<(Uuid, Uuid)>>> {
     use crate::service::store::direct_rows::all;
-    let cap = ids.len().saturating_mul(RANGE_ROWS_PER_OWNER as usize);
     let rows = all(conn, sea_orm::DbBackend::Sqlite.build(&range), owned_id_of)?;
-    if rows.len() >= cap {
+    if rows.len() >= range_cap(ids) {
         return Ok(None);
     }
     let mut page: Vec<Uuid> = ids.to_vec();
@@ -267,11 +267,8 @@ impl Lookups<'_> {
             .db
             .direct_here(2, move |conn| {
                 use crate::service::store::direct_rows::all;
-                let pairs = match link_range(owner, ids) {
-                    Some(range) => ranged_links(conn, range, ids)?,
-                    None => None,
-                };
-                let pairs = match pairs {
+                let ranged = link_range(owner, ids).map(|range| ranged_links(conn, range, ids)).transpose()?;
+                let pairs = match ranged.flatten() {
                     Some(pairs) => pairs,
                     None => {
                         let mut links = base.clone();
