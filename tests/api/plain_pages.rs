@@ -188,6 +188,8 @@ async fn a_page_has_the_roles_and_groups_of_its_own_users_only() {
     // (under its cap). Disabled users: a range as wide would hold more rows than its cap,
     // so they are read one by one. A page of a search and a page of a few users.
     for (filter, n) in [
+        ("first: 40", 40),
+        ("sortDirection: ASC, first: 11", 11),
         ("isDisabled: false", 30),
         ("isDisabled: false, sortDirection: ASC", 30),
         ("isDisabled: true", 10),
@@ -208,4 +210,62 @@ async fn a_page_has_the_roles_and_groups_of_its_own_users_only() {
             assert_eq!(node["groups"]["nodes"], groups, "{filter}: {}", node["id"]);
         }
     }
+}
+
+/// A page's users' roles and groups read with the page (on PostgreSQL in the page's own
+/// statement, as JSON) carry every field as the DataLoader reads them one list at a time:
+/// the second alias of the same list goes to the DataLoader.
+#[tokio::test]
+async fn the_lists_read_with_a_page_equal_those_read_by_the_dataloader() {
+    let app = crate::helpers::spawn_app().await;
+    let ids = app.seed_users("fields", 6).await;
+    app.ok(
+        "mutation { a: createRole(input: {key: \"zz\", name: \"Ünïcode \\\"q\\\" \\\\ \\n 🙂\", description: \"<b>&'\"}) { role { id } }
+          b: createRole(input: {key: \"aa\", description: \"\"}) { role { id } }
+          g: createGroup(input: {key: \"mid\", name: \"Group \\t tab\", description: \"d\"}) { group { id } }
+          h: createGroup(input: {key: \"abc\"}) { group { id } } }",
+        json!({}),
+    )
+    .await;
+    app.ok(
+        "mutation($some: [ID!]!, $few: [ID!]!) {
+          a: addRoleToUsers(input: {roleKey: \"zz\", userIDs: $some}) { role { id } }
+          b: addRoleToUsers(input: {roleKey: \"aa\", userIDs: $few}) { role { id } }
+          g: addGroupToUsers(input: {groupKey: \"mid\", userIDs: $few}) { group { id } }
+          h: addGroupToUsers(input: {groupKey: \"abc\", userIDs: $some}) { group { id } } }",
+        json!({"some": ids[..4], "few": ids[2..]}),
+    )
+    .await;
+    let fields = "id key name description createdAt updatedAt";
+    let d = app
+        .ok(
+            &format!(
+                "{{ users(first: 10) {{ nodes {{ id
+                  r1: roles {{ nodes {{ {fields} }} }} r2: roles {{ nodes {{ {fields} }} }}
+                  g1: groups {{ nodes {{ {fields} }} }} g2: groups {{ nodes {{ {fields} }} }} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    let nodes = d["users"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 6);
+    for node in nodes {
+        assert_eq!(node["r1"], node["r2"], "{}", node["id"]);
+        assert_eq!(node["g1"], node["g2"], "{}", node["id"]);
+        let i = ids.iter().position(|x| x == node["id"].as_str().unwrap()).unwrap();
+        let keys = |list: &Value| -> Vec<String> {
+            list["nodes"].as_array().unwrap().iter().map(|n| n["key"].as_str().unwrap().to_owned()).collect()
+        };
+        let (roles, groups): (&[&str], &[&str]) = match i {
+            0 | 1 => (&["zz"], &["abc"]),
+            2 | 3 => (&["aa", "zz"], &["abc", "mid"]),
+            _ => (&["aa"], &["mid"]),
+        };
+        assert_eq!(keys(&node["r1"]), roles, "{i}");
+        assert_eq!(keys(&node["g1"]), groups, "{i}");
+    }
+    let zz = nodes.iter().find_map(|n| n["r1"]["nodes"].as_array().unwrap().iter().find(|r| r["key"] == "zz").cloned());
+    let zz = zz.expect("a user with role zz");
+    assert_eq!(zz["name"], "Ünïcode \"q\" \\ \n 🙂");
+    assert_eq!(zz["description"], "<b>&'");
 }
