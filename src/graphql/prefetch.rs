@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::graphql::context::services;
 use crate::graphql::loaders::KeyedOf;
-use crate::service::admin::lookups::{Linked, Owner};
+use crate::service::admin::lookups::Owner;
 use crate::service::admin::roles_groups::Keyed;
 
 /// The lists read ahead in one request, each taken once.
@@ -37,19 +37,10 @@ impl Prefetched {
         f(map.as_deref())
     }
 
-    /// Keeps the lists of each of `owners` of every one of `ids` (an empty one for an owner
-    /// with none), `found` with the page or read now.
-    async fn keep(
-        &self,
-        ctx: &Context<'_>,
-        owners: &[Owner],
-        ids: &[Uuid],
-        found: Option<Linked>,
-    ) -> async_graphql::Result<()> {
-        let found = match found {
-            Some(found) => found,
-            None => services(ctx)?.lookups().keyed_by_owners(owners, ids).await?,
-        };
+    /// Reads the lists of each of `owners` of every one of `ids` (an empty one for an owner
+    /// with none), together.
+    async fn read(&self, ctx: &Context<'_>, owners: &[Owner], ids: &[Uuid]) -> async_graphql::Result<()> {
+        let found = services(ctx)?.lookups().keyed_by_owners(owners, ids).await?;
         let Ok(mut map) = self.0.lock() else { return Ok(()) };
         for (owner, mut lists) in owners.iter().zip(found) {
             for id in ids {
@@ -60,33 +51,23 @@ impl Prefetched {
     }
 }
 
-/// The lists of each user that the current field (a page of users) selects in
-/// `edges { node }` or `nodes`: their roles, their groups, both or neither. None when this
-/// request keeps nothing read ahead.
-pub fn users_asked(ctx: &Context<'_>) -> Vec<Owner> {
-    if ctx.data_opt::<Prefetched>().is_none() {
-        return Vec::new();
+/// For a page of users (`ids`) resolved by the current field, reads the roles and the
+/// groups of all of them if the field's selection asks for them in `edges { node }` or
+/// `nodes`.
+pub async fn users_keyed(ctx: &Context<'_>, ids: &[Uuid]) -> async_graphql::Result<()> {
+    let Some(this) = ctx.data_opt::<Prefetched>() else { return Ok(()) };
+    if ids.is_empty() {
+        return Ok(());
     }
     let look = ctx.look_ahead();
     let nodes = [look.field("edges").field("node"), look.field("nodes")];
-    [("roles", Owner::UserRoles), ("groups", Owner::UserGroups)]
+    let asked: Vec<Owner> = [("roles", Owner::UserRoles), ("groups", Owner::UserGroups)]
         .into_iter()
         .filter(|(field, _)| nodes.iter().any(|n| n.field(field).exists()))
         .map(|(_, owner)| owner)
-        .collect()
-}
-
-/// For a page of users (`ids`) resolved by the current field, keeps the lists `asked`
-/// ([`users_asked`]) of all of them: `found` if the page was read with them, else read now.
-pub async fn users_keyed(
-    ctx: &Context<'_>,
-    asked: &[Owner],
-    ids: &[Uuid],
-    found: Option<Linked>,
-) -> async_graphql::Result<()> {
-    let Some(this) = ctx.data_opt::<Prefetched>() else { return Ok(()) };
-    if ids.is_empty() || asked.is_empty() {
-        return Ok(());
+        .collect();
+    if !asked.is_empty() {
+        this.read(ctx, &asked, ids).await?;
     }
-    this.keep(ctx, asked, ids, found).await
+    Ok(())
 }

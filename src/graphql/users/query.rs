@@ -8,7 +8,7 @@ use crate::graphql::connection::{CountSource, args, to_conn};
 use crate::graphql::context::services;
 use crate::graphql::node::decode_any;
 use crate::graphql::plain::{Ahead, Built};
-use crate::graphql::prefetch::{self, Prefetched};
+use crate::graphql::prefetch::Prefetched;
 use crate::service::admin::user_search::UserFilter;
 use crate::service::admin::user_search::UserSort;
 
@@ -79,11 +79,9 @@ impl UserQuery {
             ascending: sort_direction == Some(SortDirection::Asc),
             ..Default::default()
         };
-        let asked = prefetch::users_asked(ctx);
-        let (page, found) =
-            services(ctx)?.users().list_linked(&filter, &args(first, after, last, before), &asked).await?;
+        let page = services(ctx)?.users().list(&filter, &args(first, after, last, before)).await?;
         let ids: Vec<uuid::Uuid> = page.items.iter().map(|(_, u)| u.id.uuid()).collect();
-        prefetch::users_keyed(ctx, &asked, &ids, found).await?;
+        crate::graphql::prefetch::users_keyed(ctx, &ids).await?;
         let conn = to_conn(page, CountSource::Users(Box::new(filter)), User);
         let built = Prefetched::with(ctx, |keyed| Built::new(conn, &ctx.item.node, &Ahead { keyed }));
         services(ctx)?.telemetry().admin_page(matches!(built, Built::Value(_)));

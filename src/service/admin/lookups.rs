@@ -54,10 +54,6 @@ fn owned_keyed_pg(row: &PgRow) -> Result<crate::service::store::pg_rows::Reader<
     Ok(Box::new(move |r| Ok((uuid(r, owner)?, keyed(r)?))))
 }
 
-/// The roles or groups of each of several kinds of owner, in the order the kinds were
-/// asked for: each a map from owner to its list, ordered by key.
-pub type Linked = Vec<HashMap<Uuid, Vec<Keyed>>>;
-
 /// Who owns the listed roles or groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Owner {
@@ -81,7 +77,7 @@ pub(in crate::service) fn group_by<K: Eq + std::hash::Hash, T>(
 
 /// Each owner's list sorted by key (keys are unique; the ID breaks no tie but keeps the
 /// order total).
-pub(super) fn by_key(mut map: HashMap<Uuid, Vec<Keyed>>) -> HashMap<Uuid, Vec<Keyed>> {
+fn by_key(mut map: HashMap<Uuid, Vec<Keyed>>) -> HashMap<Uuid, Vec<Keyed>> {
     for list in map.values_mut() {
         list.sort_unstable_by(|a, b| (a.key.as_str(), a.id).cmp(&(b.key.as_str(), b.id)));
     }
@@ -144,7 +140,7 @@ fn ranged_links(
 
 /// The link table of users' own roles or groups: the table, its user column, its column
 /// naming the role or group, and which of them it names. `None` for roles through groups.
-pub(super) fn direct_link(owner: Owner) -> Option<(&'static str, &'static str, &'static str, Kind)> {
+fn direct_link(owner: Owner) -> Option<(&'static str, &'static str, &'static str, Kind)> {
     match owner {
         Owner::UserRoles => Some(("user_roles", "user_id", "role_id", Kind::Role)),
         Owner::UserGroups => Some(("user_groups", "user_id", "group_id", Kind::Group)),
@@ -177,7 +173,7 @@ fn owned_links(
 }
 
 /// The columns of a role or group (table `t`) that [`KeyedRow`] reads.
-pub(super) fn keyed_columns(t: &'static str) -> [(&'static str, &'static str); 6] {
+fn keyed_columns(t: &'static str) -> [(&'static str, &'static str); 6] {
     [(t, "id"), (t, "key"), (t, "name"), (t, "description"), (t, "created_at"), (t, "updated_at")]
 }
 
@@ -314,7 +310,7 @@ impl Lookups<'_> {
     /// [`Self::keyed_by_owner`] for several kinds of owner at once, in the order given. On
     /// PostgreSQL one statement (`UNION ALL` of the joined links), so one round trip;
     /// on a SQLite file, where a statement costs no round trip, one lookup per kind.
-    pub async fn keyed_by_owners(&self, owners: &[Owner], ids: &[Uuid]) -> Result<Linked> {
+    pub async fn keyed_by_owners(&self, owners: &[Owner], ids: &[Uuid]) -> Result<Vec<HashMap<Uuid, Vec<Keyed>>>> {
         let reader = self.db.reader();
         if owners.len() < 2 || reader.get_database_backend() != sea_orm::DbBackend::Postgres {
             let mut out = Vec::with_capacity(owners.len());

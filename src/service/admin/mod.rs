@@ -13,7 +13,6 @@ pub mod fraud_protection;
 pub mod hook_scripts;
 pub mod identities;
 pub mod lifecycle;
-mod linked_page;
 pub mod lockouts;
 pub mod lookups;
 pub mod resources;

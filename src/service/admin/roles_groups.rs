@@ -446,8 +446,8 @@ pub struct Keyed {
     pub updated_at: OffsetDateTime,
 }
 
-/// A `roles` or `groups` row as stored (from JSON as an array of its fields in this order).
-#[derive(Debug, Clone, sea_orm::FromQueryResult, serde::Deserialize)]
+/// A `roles` or `groups` row as stored.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
 pub(in crate::service) struct KeyedRow {
     pub id: Uuid,
     pub key: String,

@@ -6,8 +6,6 @@ use crate::domain::reason;
 use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
-use crate::service::admin::linked_page;
-use crate::service::admin::lookups::{Linked, Owner};
 use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
 use crate::service::admin::users::User;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
@@ -135,18 +133,6 @@ pub(in crate::service) fn condition(f: &UserFilter, plan: KeywordPlan, backend: 
 impl Users<'_> {
     /// Lists users matching `f`.
     pub async fn list(&self, f: &UserFilter, args: &PageArgs) -> Result<Page<User>> {
-        Ok(self.list_linked(f, args, &[]).await?.0)
-    }
-
-    /// Lists users matching `f`, with the roles or groups each of `owners` holds when they
-    /// could be read in the same statement as the page (PostgreSQL, a page of the sort
-    /// index with no filter); otherwise `None`, and the caller reads them by the page's IDs.
-    pub async fn list_linked(
-        &self,
-        f: &UserFilter,
-        args: &PageArgs,
-        owners: &[Owner],
-    ) -> Result<(Page<User>, Option<Linked>)> {
         let plan = args.plan()?;
         check_text("searchKeyword", f.keyword.as_deref().unwrap_or(""))?;
         check_list("roleKeys", f.role_keys.len())?;
@@ -163,7 +149,6 @@ impl Users<'_> {
             kind: SortKind::Time,
         };
         let mut models = None;
-        let mut linked = None;
         let keyword = Keyword::parse(f.keyword.as_deref());
         if let Some(kw) = keyword.as_ref().filter(|_| f.sort == UserSort::CreatedAt && f.only_keyword()) {
             models = self.search_in_creation_order(kw, &ks, &plan).await?;
@@ -197,25 +182,18 @@ impl Users<'_> {
                     .apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
                 // With no condition at all, the page is a range of the sort index.
                 let bounded = keyword.is_none() && f.only_keyword();
-                if bounded && linked_page::readable(&self.db, owners) {
-                    let (models, found) = linked_page::users_with_links(&self.db, q, owners).await?;
-                    linked = Some(found);
-                    models
-                } else {
-                    self.db.select_users(q, bounded).await?
-                }
+                self.db.select_users(q, bounded).await?
             }
         };
         let rows: Vec<User> = models.into_iter().map(User::from).collect();
         let sort = f.sort;
-        let page = ks.finish(&plan, rows, |u| {
+        Ok(ks.finish(&plan, rows, |u| {
             let value = match sort {
                 UserSort::CreatedAt => Some(u.created_at),
                 UserSort::LastLoginAt => u.last_login_at,
             };
             Cursor::time(value, u.id.uuid())
-        });
-        Ok((page, linked))
+        }))
     }
 
     /// The cursor of the row `walk` rows beyond the page's start in the page's direction
