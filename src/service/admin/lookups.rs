@@ -91,17 +91,8 @@ fn by_key(mut map: HashMap<Uuid, Vec<Keyed>>) -> HashMap<Uuid, Vec<Keyed>> {
 /// in a million-row table). Only for links held directly, and only when the page's IDs run
 /// in one direction (a page in another order, or of imported IDs, rarely does).
 fn link_range(owner: Owner, ids: &[Uuid]) -> Option<sea_orm::sea_query::SelectStatement> {
-    const FEWEST: usize = 8;
     let (table, a, b, _) = direct_link(owner)?;
-    if ids.len() < FEWEST {
-        return None;
-    }
-    let rising = ids.windows(2).all(|w| w[0] < w[1]);
-    let falling = ids.windows(2).all(|w| w[0] > w[1]);
-    if !rising && !falling {
-        return None;
-    }
-    let (lo, hi) = if rising { (ids[0], ids[ids.len() - 1]) } else { (ids[ids.len() - 1], ids[0]) };
+    let (lo, hi) = range_bounds(owner, ids)?;
     let cap = u64::try_from(range_cap(ids)).unwrap_or(u64::MAX);
     let select = Query::select()
         .expr_as(Expr::col((table, a)), "owner_id")
@@ -112,6 +103,22 @@ fn link_range(owner: Owner, ids: &[Uuid]) -> Option<sea_orm::sea_query::SelectSt
         .limit(cap)
         .to_owned();
     Some(select)
+}
+
+/// The lowest and highest of `ids` if [`link_range`] suits them (links held directly, a
+/// page long enough, IDs that run one way).
+fn range_bounds(owner: Owner, ids: &[Uuid]) -> Option<(Uuid, Uuid)> {
+    const FEWEST: usize = 8;
+    direct_link(owner)?;
+    if ids.len() < FEWEST {
+        return None;
+    }
+    let rising = ids.windows(2).all(|w| w[0] < w[1]);
+    let falling = ids.windows(2).all(|w| w[0] > w[1]);
+    if !rising && !falling {
+        return None;
+    }
+    Some(if rising { (ids[0], ids[ids.len() - 1]) } else { (ids[ids.len() - 1], ids[0]) })
 }
 
 /// The most link rows a range for the page `ids` reads: 4 per owner of the page. Rows of
@@ -183,6 +190,34 @@ fn owned_joined(owner: Owner, ids: &[Uuid]) -> sea_orm::sea_query::SelectStateme
     let t = kind.table();
     q.inner_join(t, Expr::col((t, "id")).equals(link)).columns(keyed_columns(t));
     q
+}
+
+/// On PostgreSQL, the links of each of `owners` of the page `ids` as a range ([`link_range`])
+/// joined with the roles or groups it names, in the columns of [`owned_joined`], the arms
+/// of the union told apart by `which`; `None` unless every kind has a range. Each range is
+/// a derived table, so that its cap applies to it alone. Written out rather than built:
+/// sea-query binds a `LIMIT` as a parameter, and PostgreSQL then plans the statement
+/// afresh at every execution (0.45 ms for a page of 50 instead of 0.21 ms, pgbench).
+fn ranges_pg(owners: &[Owner], ids: &[Uuid]) -> Option<sea_orm::Statement> {
+    let cap = range_cap(ids);
+    let mut arms = Vec::with_capacity(owners.len());
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(2 * owners.len());
+    for (which, owner) in owners.iter().enumerate() {
+        let (lo, hi) = range_bounds(*owner, ids)?;
+        let (table, a, b, kind) = direct_link(*owner)?;
+        let t = kind.table();
+        let fields: Vec<String> = keyed_columns(t).iter().map(|(t, c)| format!(r#""{t}"."{c}""#)).collect();
+        values.extend([lo.into(), hi.into()]);
+        let (from, to) = (values.len() - 1, values.len());
+        arms.push(format!(
+            r#"SELECT "ranged"."owner_id", {fields}, {which} AS "which" FROM (SELECT "{a}" AS "owner_id", "{b}" AS "keyed_id" FROM "{table}" WHERE "{a}" >= ${from} AND "{a}" <= ${to} LIMIT {cap}) AS "ranged" INNER JOIN "{t}" ON "{t}"."id" = "ranged"."keyed_id""#,
+            fields = fields.join(", ")
+        ));
+    }
+    if arms.is_empty() {
+        return None;
+    }
+    Some(sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, arms.join(" UNION ALL "), values))
 }
 
 /// The reader of [`owned_joined`] rows of a union whose arms are told apart by `which`.
@@ -294,11 +329,12 @@ impl Lookups<'_> {
         if let Some(found) = found {
             return Ok(by_key(found?));
         }
-        // Elsewhere one query, joined: a second would be a second round trip.
-        let rows = self.db.reader().query_all(&owned_joined(owner, ids)).await?;
-        if let Some(read) = crate::service::store::pg_rows::read_all(&rows, owned_keyed_pg) {
-            return Ok(by_key(group_by(read?.into_iter().map(|(owner, row)| (owner, Keyed::from(row))))));
+        // On PostgreSQL one query, joined: a second would be a second round trip.
+        if self.db.reader().get_database_backend() == sea_orm::DbBackend::Postgres {
+            return self.keyed_pg(&[owner], ids).await?.pop().ok_or_else(|| Error::internal("one list expected"));
         }
+        // Elsewhere (SQLite in memory) the same join through sea-orm.
+        let rows = self.db.reader().query_all(&owned_joined(owner, ids)).await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             let r = OwnedKeyed::from_query_result(row, "").map_err(Error::from)?;
@@ -308,37 +344,66 @@ impl Lookups<'_> {
     }
 
     /// [`Self::keyed_by_owner`] for several kinds of owner at once, in the order given. On
-    /// PostgreSQL one statement (`UNION ALL` of the joined links), so one round trip;
-    /// on a SQLite file, where a statement costs no round trip, one lookup per kind.
+    /// PostgreSQL one statement (see [`Self::keyed_pg`]); on a SQLite file, where a
+    /// statement costs no round trip, one lookup per kind.
     pub async fn keyed_by_owners(&self, owners: &[Owner], ids: &[Uuid]) -> Result<Vec<HashMap<Uuid, Vec<Keyed>>>> {
+        if self.db.reader().get_database_backend() == sea_orm::DbBackend::Postgres {
+            return self.keyed_pg(owners, ids).await;
+        }
+        let mut out = Vec::with_capacity(owners.len());
+        for owner in owners {
+            out.push(self.keyed_by_owner(*owner, ids).await?);
+        }
+        Ok(out)
+    }
+
+    /// On PostgreSQL, the roles or groups of each of `owners` of `ids` in one statement
+    /// (`UNION ALL` of the joined links of each kind), so one round trip. Where the page's
+    /// IDs run one way, a kind's links are one range of its link table's key
+    /// ([`link_range`]), as on SQLite: one descent of the index instead of one per owner,
+    /// which took PostgreSQL 0.27 ms instead of 0.43 ms for a page of 50 (pgbench, one
+    /// connection). A range that reaches its cap is read again owner by owner.
+    async fn keyed_pg(&self, owners: &[Owner], ids: &[Uuid]) -> Result<Vec<HashMap<Uuid, Vec<Keyed>>>> {
         let reader = self.db.reader();
-        if owners.len() < 2 || reader.get_database_backend() != sea_orm::DbBackend::Postgres {
-            let mut out = Vec::with_capacity(owners.len());
-            for owner in owners {
-                out.push(self.keyed_by_owner(*owner, ids).await?);
-            }
-            return Ok(out);
-        }
-        let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
-        for (which, owner) in owners.iter().enumerate() {
-            let mut q = owned_joined(*owner, ids);
-            // A literal, so that each arm's column has the same type (integer).
-            q.expr_as(Expr::cust(which.to_string()), "which");
-            match &mut union {
-                None => union = Some(q),
-                Some(u) => {
-                    u.union(sea_orm::sea_query::UnionType::All, q);
+        let ranges = ranges_pg(owners, ids);
+        let ranged = ranges.is_some();
+        let rows = match ranges {
+            Some(ranges) => reader.query_all_raw(ranges).await?,
+            None => {
+                let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+                for (which, owner) in owners.iter().enumerate() {
+                    let mut q = owned_joined(*owner, ids);
+                    // A literal, so that each arm's column has the same type (integer).
+                    q.expr_as(Expr::cust(which.to_string()), "which");
+                    match &mut union {
+                        None => union = Some(q),
+                        Some(u) => {
+                            u.union(sea_orm::sea_query::UnionType::All, q);
+                        }
+                    }
                 }
+                let Some(union) = union else { return Ok(Vec::new()) };
+                reader.query_all(&union).await?
             }
-        }
-        let Some(union) = union else { return Ok(Vec::new()) };
-        let rows = reader.query_all(&union).await?;
+        };
         let read = crate::service::store::pg_rows::read_all(&rows, which_owned_keyed_pg)
             .ok_or_else(|| Error::internal("PostgreSQL rows expected"))??;
         let mut pairs: Vec<Vec<(Uuid, Keyed)>> = owners.iter().map(|_| Vec::new()).collect();
         for (which, owner, row) in read {
             let list = usize::try_from(which).ok().and_then(|w| pairs.get_mut(w));
             list.ok_or_else(|| Error::internal("a union arm out of range"))?.push((owner, Keyed::from(row)));
+        }
+        let mut page: Vec<Uuid> = ids.to_vec();
+        page.sort_unstable();
+        for (owner, list) in owners.iter().zip(pairs.iter_mut()).filter(|_| ranged) {
+            if list.len() >= range_cap(ids) {
+                let rows = reader.query_all(&owned_joined(*owner, ids)).await?;
+                let read = crate::service::store::pg_rows::read_all(&rows, owned_keyed_pg)
+                    .ok_or_else(|| Error::internal("PostgreSQL rows expected"))??;
+                *list = read.into_iter().map(|(owner, row)| (owner, Keyed::from(row))).collect();
+            } else {
+                list.retain(|(owner, _)| page.binary_search(owner).is_ok());
+            }
         }
         Ok(pairs.into_iter().map(|p| by_key(group_by(p))).collect())
     }
@@ -438,5 +503,23 @@ mod tests {
         let range = link_range(Owner::UserRoles, &sparse).expect("a range");
         assert!(ranged_links(&conn, range, &sparse).expect("read").is_none());
         Ok(())
+    }
+
+    #[test]
+    fn on_postgresql_each_range_is_capped_alone_inside_its_union() {
+        let page: Vec<Uuid> = (10..20).map(id).collect();
+        let Some(stmt) = ranges_pg(&[Owner::UserRoles, Owner::UserGroups], &page) else { panic!("ranges") };
+        assert!(stmt.sql.starts_with(r#"SELECT "ranged"."owner_id", "roles"."id", "roles"."key", "roles"."name", "roles"."description", "roles"."created_at", "roles"."updated_at", 0 AS "which" FROM (SELECT "user_id" AS "owner_id", "role_id" AS "keyed_id" FROM "user_roles" WHERE "user_id" >= $1 AND "user_id" <= $2 LIMIT 40) AS "ranged" INNER JOIN "roles" ON "roles"."id" = "ranged"."keyed_id" UNION ALL SELECT "ranged"."owner_id", "groups"."id""#), "{}", stmt.sql);
+        assert!(stmt.sql.ends_with(r#"WHERE "user_id" >= $3 AND "user_id" <= $4 LIMIT 40) AS "ranged" INNER JOIN "groups" ON "groups"."id" = "ranged"."keyed_id""#), "{}", stmt.sql);
+        let values = stmt.values.expect("bound values").0;
+        assert_eq!(values, vec![id(10).into(), id(19).into(), id(10).into(), id(19).into()]);
+        // Falling IDs give the same bounds; a kind without a range, or a short page, none.
+        let falling: Vec<Uuid> = page.iter().rev().copied().collect();
+        assert_eq!(
+            ranges_pg(&[Owner::UserRoles], &falling).and_then(|s| s.values).expect("values").0[..2],
+            [id(10).into(), id(19).into()]
+        );
+        assert!(ranges_pg(&[Owner::UserRoles, Owner::UserGroupRoles], &page).is_none());
+        assert!(ranges_pg(&[Owner::UserRoles], &page[..5]).is_none());
     }
 }

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use entity::{authenticator, identity, user, user_group, user_role, verified_claim};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -322,8 +324,20 @@ pub(super) async fn write_batch(
             errors: Vec::new(),
         });
     }
-    insert_chunks(conn, users).await?;
-    insert_chunks(conn, idents).await?;
+    if backend == DbBackend::Sqlite && !users.is_empty() {
+        // On SQLite a new user's row in the search index (and its FTS5 trigram entries) is
+        // written by a trigger when the user is inserted, and written again, deleting the
+        // old entries, for every login ID inserted after it: three passes of the trigram
+        // tokenizer for a user with one email. With the identities in first, the user's
+        // row is written once with its final text (the identities' own trigger finds no
+        // row to update). Foreign keys are then checked at commit, not per row.
+        conn.execute_unprepared("PRAGMA defer_foreign_keys = ON").await?;
+        insert_chunks(conn, idents).await?;
+        insert_chunks(conn, users).await?;
+    } else {
+        insert_chunks(conn, users).await?;
+        insert_chunks(conn, idents).await?;
+    }
     insert_chunks(conn, auths).await?;
     insert_chunks(conn, claims).await?;
     insert_chunks(conn, roles).await?;
