@@ -269,3 +269,40 @@ async fn the_lists_read_with_a_page_equal_those_read_by_the_dataloader() {
     assert_eq!(zz["name"], "Ünïcode \"q\" \\ \n 🙂");
     assert_eq!(zz["description"], "<b>&'");
 }
+
+/// Users with more roles than a page's range of the link table holds (four rows per user):
+/// the range gives up and the users' roles are read user by user, all of them.
+#[tokio::test]
+async fn users_with_many_roles_get_all_of_them_on_a_page() {
+    let app = crate::helpers::spawn_app().await;
+    let ids = app.seed_users("many", 10).await;
+    let keys: Vec<String> = (0..6).map(|i| format!("r{i}")).collect();
+    let create: String =
+        keys.iter().map(|k| format!("{k}: createRole(input: {{key: \"{k}\"}}) {{ role {{ id }} }}\n")).collect();
+    app.ok(&format!("mutation {{ {create} }}"), json!({})).await;
+    let add: String = keys
+        .iter()
+        .map(|k| format!("{k}: addRoleToUsers(input: {{roleKey: \"{k}\", userIDs: $ids}}) {{ role {{ id }} }}\n"))
+        .collect();
+    app.ok(&format!("mutation($ids: [ID!]!) {{ {add} }}"), json!({"ids": ids})).await;
+    for order in ["DESC", "ASC"] {
+        let d = app
+            .ok(
+                &format!(
+                    "{{ users(first: 10, sortDirection: {order}) {{ nodes {{ id roles {{ nodes {{ key }} }} }} }} }}"
+                ),
+                json!({}),
+            )
+            .await;
+        let nodes = d["users"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 10);
+        for node in nodes {
+            assert_eq!(
+                node["roles"]["nodes"],
+                json!(keys.iter().map(|k| json!({"key": k})).collect::<Vec<_>>()),
+                "{}",
+                node["id"]
+            );
+        }
+    }
+}
