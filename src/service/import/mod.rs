@@ -28,7 +28,7 @@ use crate::domain::reason;
 use crate::service::{Audit, Error, Imports, Result};
 
 /// Records per batch (one transaction).
-pub const BATCH: usize = 1000;
+pub const BATCH: usize = 4000;
 
 /// How an import treats existing users, and whether it writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
