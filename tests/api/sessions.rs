@@ -208,3 +208,56 @@ async fn a_grace_retry_does_not_fork_the_grant() {
     let (s, _) = grant(rt3).await;
     assert_eq!(s, 400, "and the whole grant ended");
 }
+
+/// Refreshes `token` for `client`: the status and the new refresh token.
+async fn refresh(app: &crate::helpers::TestApp, client: &str, token: &str) -> (u16, Option<String>) {
+    let (status, body) =
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", token)]).await;
+    (status, body["refresh_token"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_grant_among_them_is_refused() {
+    let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
+    let spa = app
+        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
+        .await;
+    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }";
+    let user = app.create_user("many@example.com", None).await;
+    let mut first = Vec::new();
+    for _ in 0..24 {
+        let d = app.ok(create, json!({"u": user, "c": client})).await;
+        first.push(d["createSession"]["refreshToken"].as_str().unwrap().to_owned());
+    }
+    // A grant revoked before the burst, refreshed within it.
+    let gone_user = app.create_user("gone@example.com", None).await;
+    let d = app.ok(create, json!({"u": gone_user, "c": client})).await;
+    let revoked = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    app.ok("mutation($u: ID!) { revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": gone_user}))
+        .await;
+
+    // All at once, so that the writer commits several rotations together.
+    let burst = first.iter().chain([&revoked]).map(|t| refresh(&app, &client, t));
+    let mut answers = futures::future::join_all(burst).await;
+    assert_eq!(answers.pop().unwrap().0, 400, "the revoked grant is refused within a batch");
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let second: Vec<String> = answers.into_iter().map(|(_, t)| t.unwrap()).collect();
+    let distinct: std::collections::HashSet<&String> = second.iter().chain(first.iter()).collect();
+    assert_eq!(distinct.len(), 48, "every grant got a token of its own");
+
+    // Every new token is live and unrotated: it rotates again, once more all at once.
+    let answers = futures::future::join_all(second.iter().map(|t| refresh(&app, &client, t))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let third: Vec<String> = answers.into_iter().map(|(_, t)| t.unwrap()).collect();
+
+    // Every first token was marked rotated: presenting it again is reuse and ends its grant
+    // (here for half of them), while the other grants live on.
+    for token in &first[..12] {
+        assert_eq!(refresh(&app, &client, token).await.0, 400);
+    }
+    for (i, token) in third.iter().enumerate() {
+        let expected = if i < 12 { 400 } else { 200 };
+        assert_eq!(refresh(&app, &client, token).await.0, expected, "grant {i}");
+    }
+}

@@ -82,6 +82,13 @@ async fn keywords_of_three_or_more_characters_match_substrings_case_insensitivel
     assert_eq!(search(&app, "_@b").await, Vec::<String>::new());
     assert_eq!(search(&app, "\"bob").await, Vec::<String>::new());
     assert_eq!(search(&app, "bob OR alice").await, Vec::<String>::new());
+    let odd = app.create_user("per%cent_x@odd.example", None).await;
+    assert_eq!(search(&app, "per%cent_x").await, vec![odd.clone()], "LIKE's wildcards as text");
+    assert_eq!(search(&app, "r%c").await, vec![odd.clone()], "a wildcard between single characters");
+    assert_eq!(search(&app, "T_X@").await, vec![odd.clone()]);
+    assert_eq!(search(&app, "per_cent").await, Vec::<String>::new(), "`_` is not any character");
+    assert_eq!(search(&app, "per%").await, vec![odd.clone()]);
+    assert_eq!(search(&app, "pe%t").await, Vec::<String>::new(), "`%` is not any run of characters");
     assert_eq!(search(&app, "nothing-like-it").await, Vec::<String>::new());
     // An exact user ID still matches (raw or as a node ID).
     let raw = authgraph::graphql::node::decode_any(&bob).unwrap().1.to_string();
