@@ -69,47 +69,61 @@ fn role_keys_sql(backend: sea_orm::DbBackend, from: &str) -> String {
     format!("(SELECT {agg} FROM {from})")
 }
 
+/// The SQL of [`token_session_user`] for `backend`, built once per process: the statement
+/// has some fifty aliased columns, and building it for every refresh showed in profiles.
+fn token_session_user_sql(backend: sea_orm::DbBackend) -> &'static str {
+    use sea_orm::{IdenStatic, Iterable};
+    use std::sync::OnceLock;
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let cell = if backend == sea_orm::DbBackend::Postgres { &POSTGRES } else { &SQLITE };
+    cell.get_or_init(|| {
+        let mut q = Query::select();
+        q.from(refresh_token::Entity)
+            .inner_join(
+                session::Entity,
+                Expr::col((session::Entity, session::Column::Id))
+                    .equals((refresh_token::Entity, refresh_token::Column::SessionId)),
+            )
+            .inner_join(
+                entity::user::Entity,
+                Expr::col((entity::user::Entity, entity::user::Column::Id))
+                    .equals((session::Entity, session::Column::UserId)),
+            )
+            .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(Vec::<u8>::new()));
+        for c in refresh_token::Column::iter() {
+            q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
+        }
+        for c in session::Column::iter() {
+            q.expr_as(Expr::col((session::Entity, c)), format!("s_{}", c.as_str()));
+        }
+        for c in entity::user::Column::iter() {
+            q.expr_as(Expr::col((entity::user::Entity, c)), format!("u_{}", c.as_str()));
+        }
+        let direct = role_keys_sql(
+            backend,
+            "\"user_roles\" ur JOIN \"roles\" r ON r.\"id\" = ur.\"role_id\" WHERE ur.\"user_id\" = \"users\".\"id\"",
+        );
+        let via_groups = role_keys_sql(
+            backend,
+            "\"user_groups\" ug JOIN \"group_roles\" gr ON gr.\"group_id\" = ug.\"group_id\" \
+             JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
+        );
+        q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
+        backend.build(&q).sql
+    })
+}
+
 /// A refresh token with its session, the session's user and the user's effective role
 /// keys, by token hash: one round trip on the hot path.
 pub(in crate::service) async fn token_session_user(
     conn: &impl ConnectionTrait,
     digest: Vec<u8>,
 ) -> Result<Option<GrantRow>> {
-    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
-    let mut q = Query::select();
-    q.from(refresh_token::Entity)
-        .inner_join(
-            session::Entity,
-            Expr::col((session::Entity, session::Column::Id))
-                .equals((refresh_token::Entity, refresh_token::Column::SessionId)),
-        )
-        .inner_join(
-            entity::user::Entity,
-            Expr::col((entity::user::Entity, entity::user::Column::Id))
-                .equals((session::Entity, session::Column::UserId)),
-        )
-        .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest));
-    for c in refresh_token::Column::iter() {
-        q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
-    }
-    for c in session::Column::iter() {
-        q.expr_as(Expr::col((session::Entity, c)), format!("s_{}", c.as_str()));
-    }
-    for c in entity::user::Column::iter() {
-        q.expr_as(Expr::col((entity::user::Entity, c)), format!("u_{}", c.as_str()));
-    }
+    use sea_orm::FromQueryResult;
     let backend = conn.get_database_backend();
-    let direct = role_keys_sql(
-        backend,
-        "\"user_roles\" ur JOIN \"roles\" r ON r.\"id\" = ur.\"role_id\" WHERE ur.\"user_id\" = \"users\".\"id\"",
-    );
-    let via_groups = role_keys_sql(
-        backend,
-        "\"user_groups\" ug JOIN \"group_roles\" gr ON gr.\"group_id\" = ug.\"group_id\" \
-         JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
-    );
-    q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
-    let Some(row) = conn.query_one(&q).await? else { return Ok(None) };
+    let stmt = sea_orm::Statement::from_sql_and_values(backend, token_session_user_sql(backend), [digest.into()]);
+    let Some(row) = conn.query_one_raw(stmt).await? else { return Ok(None) };
     let mut roles: Vec<String> = Vec::new();
     for col in ["direct_roles", "group_roles"] {
         let list: Option<String> = row.try_get("", col)?;
