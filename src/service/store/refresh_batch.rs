@@ -34,6 +34,9 @@ pub enum Outcome {
     Done,
     /// The grant was revoked meanwhile, or the token was rotated by a concurrent request.
     Refused,
+    /// The write failed (PostgreSQL, after other rotations of the batch were committed);
+    /// [`RefreshBatcher::rotate`] reports it as an error, never as an outcome.
+    Failed,
 }
 
 const MAX_BATCH: usize = 256;
@@ -50,7 +53,10 @@ impl RefreshBatcher {
 
     /// Queues a rotation and waits until it is committed.
     pub async fn rotate(&self, r: Rotation) -> crate::service::Result<Outcome> {
-        self.0.submit(r).await
+        match self.0.submit(r).await? {
+            Outcome::Failed => Err(crate::service::Error::internal("refresh-token rotation failed")),
+            outcome => Ok(outcome),
+        }
     }
 }
 
@@ -90,8 +96,19 @@ async fn write_pg(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchErro
         }
     }
     if !rest.is_empty() {
-        for (i, outcome) in rest_at.into_iter().zip(write_in_transaction(db, rest).await?) {
-            outcomes[i] = outcome;
+        match write_in_transaction(db, rest).await {
+            Ok(rest) => {
+                for (i, outcome) in rest_at.into_iter().zip(rest) {
+                    outcomes[i] = outcome;
+                }
+            }
+            // The first uses are committed and stand; only the others failed.
+            Err(e) => {
+                tracing::error!(error = %e, "refresh-token rotations failed");
+                for i in rest_at {
+                    outcomes[i] = Outcome::Failed;
+                }
+            }
         }
     }
     Ok(outcomes)
