@@ -12,6 +12,11 @@ pub mod totp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// Lower-case hexadecimal.
+pub fn hex(data: impl AsRef<[u8]>) -> String {
+    data.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Base64url without padding.
 pub fn b64(data: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(data)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::config::{SmsConfig, SmsProvider};
-use crate::crypto::hmac_sha256;
+use crate::crypto::{hex, hmac_sha256};
 use crate::service::Account;
 use crate::service::store::time::now;
 use crate::service::unit_of_work::audit_row as audit;
@@ -54,7 +54,7 @@ impl SmsSender {
                 };
                 let payload = json!({"to": to, "body": body, "type": kind, "app_name": self.app_name});
                 let bytes = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
-                let signature = hex(&hmac_sha256(secret.expose().as_bytes(), &bytes));
+                let signature = hex(hmac_sha256(secret.expose().as_bytes(), &bytes));
                 let res = self
                     .http
                     .post(url)
@@ -114,10 +114,6 @@ async fn check_status(res: reqwest::Response) -> std::result::Result<(), String>
     let text = res.text().await.unwrap_or_default();
     let text: String = text.chars().take(300).collect();
     Err(format!("HTTP {}: {text}", status.as_u16()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Account<'_> {

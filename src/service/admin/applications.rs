@@ -1,7 +1,7 @@
 //! Applications (OAuth clients) and their secrets.
 
 use crate::crypto::jwt::ALGORITHMS;
-use crate::crypto::{b64, ct_eq, random_bytes, sha256};
+use crate::crypto::{b64, ct_eq, hex, random_bytes, sha256};
 use crate::domain::ids::{ApplicationId, ApplicationSecretId, TypedId};
 use crate::domain::oauth::{AppType, validate_origin, validate_redirect_uri};
 use crate::domain::reason;
@@ -236,7 +236,7 @@ impl Applications<'_> {
                 let txn = tx.conn();
                 let row = application::ActiveModel {
                     id: Set(Uuid::now_v7()),
-                    client_id: Set(hex(&random_bytes::<8>())),
+                    client_id: Set(hex(random_bytes::<8>())),
                     name: Set(settings.name.unwrap_or_default().trim().to_owned()),
                     kind: Set(kind.as_str().to_owned()),
                     redirect_uris: Set(json!(settings.redirect_uris.unwrap_or_default())),
@@ -542,10 +542,6 @@ fn search_condition(search: Option<&str>) -> Result<Condition> {
         );
     }
     Ok(cond)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An application (OAuth client). Secrets appear only as hints.

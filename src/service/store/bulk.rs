@@ -120,7 +120,7 @@ fn json_of(v: Value) -> Json {
         Value::String(Some(s)) => Json::String(s),
         Value::Uuid(Some(u)) => Json::String(u.to_string()),
         Value::Json(Some(j)) => *j,
-        Value::Bytes(Some(b)) => Json::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+        Value::Bytes(Some(b)) => Json::String(crate::crypto::hex(b)),
         _ => Json::Null,
     }
 }

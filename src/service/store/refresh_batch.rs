@@ -6,7 +6,7 @@ use crate::service::Db;
 use crate::service::store::group_commit::{BatchError, GroupCommit};
 use entity::{refresh_token, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 use serde_json::json;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -126,8 +126,7 @@ async fn rotate_pg<'a>(
     for j in jobs {
         let Some(new) = &j.new_token else { continue };
         let (Set(id), Set(hash)) = (&new.id, &new.token_hash) else { continue };
-        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-        rows.push(json!([j.old_token_id, j.session_id, j.at, id, hex]));
+        rows.push(json!([j.old_token_id, j.session_id, j.at, id, crate::crypto::hex(hash)]));
     }
     let sql = "WITH j AS (SELECT (v->>0)::uuid AS old, (v->>1)::uuid AS sid, (v->>2)::bigint AS at, \
                (v->>3)::uuid AS new_id, decode(v->>4, 'hex') AS hash FROM jsonb_array_elements($1::jsonb) AS v), \
@@ -145,15 +144,12 @@ async fn rotate_pg<'a>(
     Ok(ids)
 }
 
-/// The batch in one transaction, job by job (on PostgreSQL the first uses still in one
-/// statement).
+/// The batch in one transaction, job by job (on PostgreSQL, only what [`rotate_pg`] did not
+/// take: retries, grants whose last access is due, tokens rotated or grants revoked
+/// meanwhile).
 async fn write_in_transaction(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchError> {
     let s = BatchError::new;
     let txn = db.transaction().await.map_err(s)?;
-    // PostgreSQL: every first use of the batch in one statement (a round trip each would
-    // keep the batch's transaction open for as many round trips as it has grants).
-    let bulk = txn.get_database_backend() == DbBackend::Postgres;
-    let mut claimed = if bulk { first_uses_pg(&txn, &jobs).await.map_err(s)? } else { HashSet::new() };
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut inserts: Vec<refresh_token::ActiveModel> = Vec::new();
     for job in jobs {
@@ -172,12 +168,7 @@ async fn write_in_transaction(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome
         };
         let mut done = false;
         let mut first = false;
-        if job.new_token.is_some() && job.first_use && bulk {
-            // The first job of the batch that presented the token has it; any other is a
-            // retry, as if it had come after it.
-            done = claimed.remove(&job.old_token_id);
-            first = done;
-        } else if job.new_token.is_some() && job.first_use {
+        if job.new_token.is_some() && job.first_use {
             done = guarded()
                 .col_expr(refresh_token::Column::RotatedAt, Expr::value(job.at))
                 .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
@@ -240,29 +231,4 @@ async fn write_in_transaction(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome
     }
     db.commit(txn).await.map_err(s)?;
     Ok(outcomes)
-}
-
-/// PostgreSQL: marks rotated, in one statement, each presented token of `jobs` that is a
-/// first use of a rotating grant, while the token is unrotated and its grant is live (the
-/// conditions of the one-by-one statement). Returns the IDs of the tokens it marked.
-async fn first_uses_pg(txn: &DatabaseTransaction, jobs: &[Rotation]) -> Result<HashSet<Uuid>, sea_orm::DbErr> {
-    let rows: Vec<_> = jobs
-        .iter()
-        .filter(|j| j.new_token.is_some() && j.first_use)
-        .map(|j| json!([j.old_token_id, j.session_id, j.at]))
-        .collect();
-    if rows.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let sql = "UPDATE refresh_tokens AS t SET rotated_at = (j.v->>2)::bigint \
-               FROM jsonb_array_elements($1::jsonb) AS j(v) \
-               WHERE t.id = (j.v->>0)::uuid AND t.session_id = (j.v->>1)::uuid AND t.rotated_at IS NULL \
-               AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = (j.v->>1)::uuid AND s.revoked_at IS NULL) \
-               RETURNING t.id";
-    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, [serde_json::Value::Array(rows).into()]);
-    let mut ids = HashSet::new();
-    for row in txn.query_all_raw(stmt).await? {
-        ids.insert(row.try_get_by_index::<Uuid>(0)?);
-    }
-    Ok(ids)
 }
