@@ -261,3 +261,33 @@ async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_gran
         assert_eq!(refresh(&app, &client, token).await.0, expected, "grant {i}");
     }
 }
+
+#[tokio::test]
+async fn one_token_presented_forty_times_at_once_leaves_at_most_one_live_token() {
+    let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
+    let spa = app
+        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
+        .await;
+    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let user = app.create_user("burst@example.com", None).await;
+    let d = app
+        .ok(
+            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+            json!({"u": user, "c": client}),
+        )
+        .await;
+    let token = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let answers = futures::future::join_all((0..40).map(|_| refresh(&app, &client, &token))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200 || *status == 400), "{answers:?}");
+    let issued: Vec<String> = answers.into_iter().filter_map(|(_, t)| t).collect();
+    assert!(!issued.is_empty());
+    // No fork: whichever order the copies come back in, at most one of them still works
+    // (presenting a rotated one is reuse and ends the grant).
+    let mut live = 0;
+    for t in &issued {
+        if refresh(&app, &client, t).await.0 == 200 {
+            live += 1;
+        }
+    }
+    assert!(live <= 1, "{live} of {} tokens issued for one presented token still worked", issued.len());
+}
