@@ -209,6 +209,25 @@ async fn a_grace_retry_does_not_fork_the_grant() {
     assert_eq!(s, 400, "and the whole grant ended");
 }
 
+/// A new SPA's client ID.
+async fn spa(app: &crate::helpers::TestApp) -> String {
+    let d = app
+        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
+        .await;
+    d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned()
+}
+
+/// A new refresh grant of `user` for `client` (the Admin API's `createSession`): its token.
+async fn grant(app: &crate::helpers::TestApp, user: &str, client: &str) -> String {
+    let d = app
+        .ok(
+            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+            json!({"u": user, "c": client}),
+        )
+        .await;
+    d["createSession"]["refreshToken"].as_str().unwrap().to_owned()
+}
+
 /// Refreshes `token` for `client`: the status and the new refresh token.
 async fn refresh(app: &crate::helpers::TestApp, client: &str, token: &str) -> (u16, Option<String>) {
     let (status, body) =
@@ -219,21 +238,15 @@ async fn refresh(app: &crate::helpers::TestApp, client: &str, token: &str) -> (u
 #[tokio::test]
 async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_grant_among_them_is_refused() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
-    let spa = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await;
-    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
-    let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }";
+    let client = spa(&app).await;
     let user = app.create_user("many@example.com", None).await;
     let mut first = Vec::new();
     for _ in 0..24 {
-        let d = app.ok(create, json!({"u": user, "c": client})).await;
-        first.push(d["createSession"]["refreshToken"].as_str().unwrap().to_owned());
+        first.push(grant(&app, &user, &client).await);
     }
     // A grant revoked before the burst, refreshed within it.
     let gone_user = app.create_user("gone@example.com", None).await;
-    let d = app.ok(create, json!({"u": gone_user, "c": client})).await;
-    let revoked = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let revoked = grant(&app, &gone_user, &client).await;
     app.ok("mutation($u: ID!) { revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": gone_user}))
         .await;
 
@@ -265,18 +278,9 @@ async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_gran
 #[tokio::test]
 async fn one_token_presented_forty_times_at_once_leaves_at_most_one_live_token() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
-    let spa = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await;
-    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let client = spa(&app).await;
     let user = app.create_user("burst@example.com", None).await;
-    let d = app
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": client}),
-        )
-        .await;
-    let token = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let token = grant(&app, &user, &client).await;
     let answers = futures::future::join_all((0..40).map(|_| refresh(&app, &client, &token))).await;
     assert!(answers.iter().all(|(status, _)| *status == 200 || *status == 400), "{answers:?}");
     let issued: Vec<String> = answers.into_iter().filter_map(|(_, t)| t).collect();
