@@ -33,6 +33,7 @@ mod m20261205_000000_add_id_token_alg;
 mod m20261206_000000_order_user_search_by_creation;
 mod m20261207_000000_partial_lifecycle_indexes;
 mod m20261208_000000_revoked_tokens_generation;
+mod m20261209_000000_identity_user_created_at;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000000_order_user_search_by_creation::Migration),
             Box::new(m20261207_000000_partial_lifecycle_indexes::Migration),
             Box::new(m20261208_000000_revoked_tokens_generation::Migration),
+            Box::new(m20261209_000000_identity_user_created_at::Migration),
         ]
     }
 }

@@ -199,6 +199,36 @@ async fn pages_of_a_keyword_return_every_match_once_in_order() {
 }
 
 #[tokio::test]
+async fn a_user_matching_through_several_login_ids_is_listed_once_on_every_page() {
+    // A walk of two users finds less than a page, so the matches of each index are sorted
+    // on their own rows; each user's email and username match `quoll` (two rows of one
+    // index for one user), and the name matches `yurus`.
+    let app = spawn_with(|c| c.admin_api.search_walk_window = 2).await;
+    let mut users = Vec::new();
+    for i in 0..6 {
+        let u = app.create_user(&format!("quoll-{i}@example.com"), None).await;
+        app.ok(
+            "mutation($id: ID!, $v: String!) { createIdentity(input: {userID: $id, definition: {loginID: {key: \"username\", value: $v}}}) { identity { id } } }",
+            json!({"id": u, "v": format!("quoll_{i}")}),
+        )
+        .await;
+        set_name(&app, &u, json!(format!("Dasyurus {i}"))).await;
+        users.push(u);
+    }
+    app.seed_users("filler", 10).await;
+    let mut newest_first = users.clone();
+    newest_first.reverse();
+    for page in [1, 2, 3, 100] {
+        assert_eq!(walk(&app, "quoll", "", page, false).await, newest_first, "forward, pages of {page}");
+        assert_eq!(walk(&app, "QUOLL", "", page, true).await, newest_first, "backward, pages of {page}");
+        assert_eq!(walk(&app, "quoll", ", sortDirection: ASC", page, false).await, users, "ascending, pages of {page}");
+    }
+    assert_eq!(search(&app, "oll_3").await, vec![users[3].clone()], "by username");
+    assert_eq!(search(&app, "yurus 4").await, vec![users[4].clone()], "by name");
+    assert_eq!(walk(&app, "yurus", "", 2, false).await, newest_first, "every name");
+}
+
+#[tokio::test]
 async fn the_index_follows_updates_identities_deletion_and_anonymization() {
     let app = spawn_app().await;
     let user = app.create_user("first.mail@old-domain.example", None).await;

@@ -24,4 +24,5 @@ pub(in crate::service) mod user_keyword;
 pub(in crate::service) mod user_rows;
 pub mod user_search;
 pub(in crate::service) mod user_search_ordered;
+pub(in crate::service) mod user_search_pg;
 pub mod users;

@@ -71,6 +71,11 @@ impl Keyword {
     /// `%keyword%` with LIKE's wildcards escaped by a backslash, PostgreSQL's default
     /// escape character (an explicit `ESCAPE` after `ILIKE` is mis-parenthesized by SeaQuery).
     fn like_pattern(&self) -> LikeExpr {
+        LikeExpr::new(self.pg_pattern())
+    }
+
+    /// The text of [`Keyword::like_pattern`], for statements written as SQL text.
+    pub(in crate::service) fn pg_pattern(&self) -> String {
         let mut p = String::with_capacity(self.lower.len() + 2);
         p.push('%');
         for c in self.lower.chars() {
@@ -80,7 +85,7 @@ impl Keyword {
             p.push(c);
         }
         p.push('%');
-        LikeExpr::new(p)
+        p
     }
 
     /// The keyword's condition on `users`.

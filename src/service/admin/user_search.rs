@@ -151,7 +151,10 @@ impl Users<'_> {
         let mut models = None;
         let keyword = Keyword::parse(f.keyword.as_deref());
         if let Some(kw) = keyword.as_ref().filter(|_| f.sort == UserSort::CreatedAt && f.only_keyword()) {
-            models = self.search_in_creation_order(kw, &ks, &plan).await?;
+            models = match self.backend() {
+                DbBackend::Postgres => self.search_in_creation_order_pg(kw, &ks, &plan).await?,
+                _ => self.search_in_creation_order(kw, &ks, &plan).await?,
+            };
         }
         if models.is_none() && self.keyword_plan(f).await? == KeywordPlan::PerRow {
             // A broad keyword: test each row while walking users in sort order, but only
