@@ -315,7 +315,8 @@ pub struct AdminApiConfig {
     /// A search keyword matching more users than this is "broad": the users list then
     /// walks users in sort order testing each, instead of sorting every match.
     pub search_broad_threshold: u64,
-    /// How many users a broad search walks before it falls back to sorting the matches.
+    /// How many users a broad search walks before it falls back to sorting the matches (on
+    /// PostgreSQL a substring keyword walks as many login IDs too).
     pub search_walk_window: u64,
 }
 
@@ -327,7 +328,7 @@ impl Default for AdminApiConfig {
             max_complexity: 100_000,
             graphiql: true,
             search_broad_threshold: 2_000,
-            search_walk_window: 5_000,
+            search_walk_window: 20_000,
         }
     }
 }

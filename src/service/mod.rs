@@ -99,6 +99,8 @@ pub struct Shared {
     /// The turn of the import started last in this process: the next one waits for it,
     /// so a process's imports run in the order they were started.
     pub(in crate::service) import_turn: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
+    /// PostgreSQL: trigram frequencies of login IDs and names, for keyword searches.
+    pub(in crate::service) trigram_stats: Arc<admin::trigram_stats::TrigramStats>,
 }
 
 impl Services {

@@ -95,6 +95,7 @@ impl Services {
             scripts: Arc::new(crate::service::events::scripts::ScriptStore::new(&config.hook)),
             providers: Arc::default(),
             import_turn: Arc::default(),
+            trigram_stats: Arc::default(),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

@@ -200,10 +200,15 @@ async fn pages_of_a_keyword_return_every_match_once_in_order() {
 
 #[tokio::test]
 async fn a_user_matching_through_several_login_ids_is_listed_once_on_every_page() {
-    // A walk of two users finds less than a page, so the matches of each index are sorted
-    // on their own rows; each user's email and username match `quoll` (two rows of one
-    // index for one user), and the name matches `yurus`.
-    let app = spawn_with(|c| c.admin_api.search_walk_window = 2).await;
+    // Keywords matching more than one user walk at most two users first (PostgreSQL):
+    // `filler` finds its pages there, `quoll` does not (the fillers are newer), so the
+    // matches of each index are then sorted on their own rows. Each user's email and
+    // username match `quoll` (two rows of one index for one user); the name matches `yurus`.
+    let app = spawn_with(|c| {
+        c.admin_api.search_broad_threshold = 1;
+        c.admin_api.search_walk_window = 2;
+    })
+    .await;
     let mut users = Vec::new();
     for i in 0..6 {
         let u = app.create_user(&format!("quoll-{i}@example.com"), None).await;
@@ -215,9 +220,11 @@ async fn a_user_matching_through_several_login_ids_is_listed_once_on_every_page(
         set_name(&app, &u, json!(format!("Dasyurus {i}"))).await;
         users.push(u);
     }
-    app.seed_users("filler", 10).await;
+    let mut fillers = app.seed_users("filler", 30).await;
+    fillers.reverse();
     let mut newest_first = users.clone();
     newest_first.reverse();
+    assert_eq!(walk(&app, "filler", "", 1, false).await, fillers, "pages of one filler");
     for page in [1, 2, 3, 100] {
         assert_eq!(walk(&app, "quoll", "", page, false).await, newest_first, "forward, pages of {page}");
         assert_eq!(walk(&app, "QUOLL", "", page, true).await, newest_first, "backward, pages of {page}");

@@ -19,6 +19,7 @@ pub mod resources;
 pub mod roles_groups;
 pub mod sessions;
 pub mod signing_keys;
+pub mod trigram_stats;
 pub mod user_export;
 pub(in crate::service) mod user_keyword;
 pub(in crate::service) mod user_rows;

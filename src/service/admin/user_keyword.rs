@@ -76,16 +76,12 @@ impl Keyword {
 
     /// The text of [`Keyword::like_pattern`], for statements written as SQL text.
     pub(in crate::service) fn pg_pattern(&self) -> String {
-        let mut p = String::with_capacity(self.lower.len() + 2);
-        p.push('%');
-        for c in self.lower.chars() {
-            if matches!(c, '\\' | '%' | '_') {
-                p.push('\\');
-            }
-            p.push(c);
-        }
-        p.push('%');
-        p
+        contains_pattern(&self.lower)
+    }
+
+    /// The keyword lower-cased.
+    pub(in crate::service) fn lower(&self) -> &str {
+        &self.lower
     }
 
     /// The keyword's condition on `users`.
@@ -241,6 +237,21 @@ impl Keyword {
             }
         }
     }
+}
+
+/// `%text%` with LIKE's wildcards escaped by a backslash, PostgreSQL's default escape
+/// character.
+pub(in crate::service) fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// `lo <= col < hi` for every string that starts with `prefix`, on a byte-wise collation.
