@@ -23,7 +23,9 @@ const SMALL_MAX_AGE: Duration = Duration::from_secs(10);
 /// Rows sampled per column.
 const SAMPLE_ROWS: f64 = 20_000.0;
 /// Trigrams seen fewer times than this in a sample are "rare" (not kept).
-const MIN_COUNT: i64 = 5;
+const MIN_COUNT: f64 = 5.0;
+/// Sampled values holding a keyword counted at most (a twentieth of the sample).
+const MAX_HITS: u32 = 1_000;
 /// Keyword substrings longer than this are not considered for the index: a longer one
 /// only adds trigrams.
 const MAX_PIECE_CHARS: usize = 16;
@@ -44,6 +46,10 @@ pub(in crate::service) struct Column {
     whole: bool,
     /// How many sampled rows hold each common trigram.
     common: HashMap<String, f64>,
+    /// The sampled values, folded, each followed by a NUL (which text never holds).
+    text: String,
+    /// Values sampled.
+    count: usize,
 }
 
 impl Column {
@@ -52,16 +58,54 @@ impl Column {
         if self.sampled <= 0.0 {
             return 0.0;
         }
-        let seen = self.common.get(trigram).copied().unwrap_or(MIN_COUNT as f64 / 2.0);
+        let seen = self.common.get(trigram).copied().unwrap_or(MIN_COUNT / 2.0);
         (seen / self.sampled).min(1.0)
     }
 
+    /// Adds a sampled value (folded).
+    fn push(&mut self, value: &str) {
+        self.count += 1;
+        self.text.push_str(value);
+        self.text.push('\0');
+        for t in value_trigrams(value) {
+            *self.common.entry(t).or_default() += 1.0;
+        }
+    }
+
+    /// Ends the sample: counts it and forgets the rare trigrams.
+    fn seal(&mut self) {
+        self.sampled = self.count as f64;
+        self.common.retain(|_, n| *n >= MIN_COUNT);
+    }
+
+    /// Rows holding `keyword` (folded), estimated from the sampled values that hold it
+    /// (half a sampled row's worth when none does).
+    pub fn matches(&self, keyword: &str) -> f64 {
+        if self.sampled <= 0.0 || keyword.is_empty() {
+            return 0.0;
+        }
+        let text = self.text.as_bytes();
+        let finder = memchr::memmem::Finder::new(keyword.as_bytes());
+        let (mut hits, mut from) = (0u32, 0);
+        // Past `MAX_HITS` the estimate is only used to say "many".
+        while hits < MAX_HITS {
+            let Some(at) = finder.find(&text[from..]) else { break };
+            hits += 1;
+            // On to the next value.
+            match memchr::memchr(0, &text[from + at..]) {
+                Some(end) => from += at + end + 1,
+                None => break,
+            }
+        }
+        f64::from(hits).max(0.5) / self.sampled * self.rows
+    }
+
     /// Of the substrings of `keyword` (folded), the one cheapest to ask the trigram index
-    /// for (`None`: the keyword itself), and an upper bound of the rows holding `keyword`.
+    /// for (`None`: the keyword itself), and the rows expected to hold `keyword`.
     pub fn plan(&self, keyword: &str) -> (Option<String>, f64) {
         let chars: Vec<char> = keyword.chars().collect();
         let whole = like_trigrams(&chars);
-        let bound = whole.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min) * self.rows;
+        let bound = self.matches(keyword);
         let cost = |trigrams: &[String]| {
             let entries: f64 = trigrams.iter().map(|t| self.share(t)).sum();
             let rows = trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min);
@@ -152,27 +196,30 @@ async fn column(db: &DatabaseConnection, table: &str, col: &str, filter: &str) -
     };
     // A table never analyzed reports -1 rows: sample all of it.
     let percent = if rows > SAMPLE_ROWS { (SAMPLE_ROWS / rows * 100.0).max(0.001) } else { 100.0 };
-    let sql = format!(
-        "WITH s AS MATERIALIZED (SELECT {col} AS v FROM {table} TABLESAMPLE SYSTEM ({percent}) WHERE {filter}) \
-         SELECT NULL::text, count(*) FROM s \
-         UNION ALL SELECT t, count(*) FROM (SELECT unnest(show_trgm(v)) AS t FROM s) x GROUP BY t \
-         HAVING count(*) >= {MIN_COUNT}"
-    );
+    let sql = format!("SELECT lower({col}) FROM {table} TABLESAMPLE SYSTEM ({percent}) WHERE {filter}");
     let mut out = Column::default();
     for row in db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await? {
-        let trigram: Option<String> = row.try_get_by_index(0)?;
-        let count: i64 = row.try_get_by_index(1)?;
-        match trigram {
-            None => out.sampled = count as f64,
-            Some(t) => {
-                out.common.insert(t, count as f64);
-            }
-        }
+        out.push(&row.try_get_by_index::<String>(0)?);
     }
+    out.seal();
     out.rows = out.sampled * 100.0 / percent;
     out.whole = percent >= 100.0;
     out.table_rows = if rows >= 0.0 { rows.max(out.rows) } else { out.rows };
     Ok(out)
+}
+
+/// The trigrams `pg_trgm` indexes for a value: each word padded, two spaces before and one
+/// after.
+fn value_trigrams(value: &str) -> Vec<String> {
+    let chars: Vec<char> = value.chars().collect();
+    let mut out = Vec::new();
+    for word in chars.split(|c| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let padded: Vec<char> = [' ', ' '].iter().chain(word).chain(&[' ']).copied().collect();
+        out.extend(padded.windows(3).map(|w| w.iter().collect::<String>()));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The trigrams `pg_trgm` takes from the pattern `%piece%` (`piece` folded, no wildcards):
@@ -223,27 +270,26 @@ mod tests {
     }
 
     #[test]
-    fn the_index_gets_the_rare_piece_of_a_keyword() {
-        let mut c = Column {
-            rows: 1_000_000.0,
-            table_rows: 1_000_000.0,
-            sampled: 20_000.0,
-            whole: false,
-            common: HashMap::new(),
-        };
-        for t in ["use", "ser", "  e", " ex", "exa", "xam", "amp", "mpl", "ple", "le "] {
-            c.common.insert(t.into(), 20_000.0);
+    fn the_index_gets_the_rare_piece_of_a_keyword_and_matches_are_estimated_from_the_sample() {
+        let mut c = Column::default();
+        for i in 0..20_000 {
+            c.push(&format!("user{i}@example.com"));
         }
-        c.common.insert("er1".into(), 2_200.0);
-        let (piece, bound) = c.plan("user123456@example");
+        c.seal();
+        c.rows = 1_000_000.0;
+        let (piece, est) = c.plan("user12345@example");
         let piece = piece.expect("a piece");
         assert!(!piece.contains("use") && !piece.contains("exa"), "{piece}");
-        assert!(bound < 1_000.0, "{bound}");
+        assert_eq!(est, 50.0, "one sampled row of 20,000");
+        assert_eq!(c.matches("nobody"), 25.0, "none sampled: half a row's worth");
+        assert_eq!(c.matches("user1"), 50_000.0, "counted up to a thousand");
+        assert_eq!(c.matches("user199"), 111.0 / 20_000.0 * 1_000_000.0, "each row once");
+        assert_eq!(c.matches("@example"), 50_000.0, "a thousand at most");
         // Every trigram common: one of them is as selective as all, and reads one list.
-        assert_eq!(c.plan("example").0.map(|p| p.chars().count()), Some(3));
-        assert_eq!(c.plan("example").1, 1_000_000.0);
+        let (piece, est) = c.plan("example");
+        assert_eq!(piece.map(|p| p.chars().count()), Some(3));
+        assert_eq!(est, 50_000.0, "counted up to a thousand sampled rows");
         // Nothing sampled: the keyword as it is.
-        let empty = Column::default();
-        assert_eq!(empty.plan("user5"), (None, 0.0));
+        assert_eq!(Column::default().plan("user5"), (None, 0.0));
     }
 }

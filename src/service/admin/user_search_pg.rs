@@ -173,6 +173,17 @@ impl Users<'_> {
             exact.push_str(&format!(" OR id = {}", sql.bind(id)));
         }
         let exact_bounds = range.sql(&mut sql, "created_at", "id");
+        let exact = format!("SELECT 2 AS src, id, created_at, TRUE, 0::int8 FROM users WHERE ({exact}){exact_bounds}");
+        if window == 0 {
+            let rows = self
+                .db
+                .reader()
+                .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, exact, sql.values))
+                .await?;
+            let exact =
+                rows.iter().map(|r| Ok((r.try_get_by_index(2)?, r.try_get_by_index(1)?))).collect::<Result<_>>()?;
+            return Ok(Walk { page: None, exact });
+        }
         // Both time indexes read in step (a merge), each row tested; the walk returns its
         // matches and, if it gets that far, its last row (`rn` = `window`): what lies
         // beyond that row is unknown.
@@ -185,7 +196,7 @@ impl Users<'_> {
                      ORDER BY created_at {dir}, id {dir} LIMIT {window})\
                 ) u ORDER BY t {dir}, id {dir} LIMIT {window}) w0) w \
               WHERE hit OR rn = {window} LIMIT {n}) \
-             UNION ALL (SELECT 2, id, created_at, TRUE, 0 FROM users WHERE ({exact}){exact_bounds})"
+             UNION ALL ({exact})"
         );
         let rows = self
             .db
