@@ -102,9 +102,9 @@ impl Range {
 }
 
 impl Users<'_> {
-    /// The users of one page of a keyword search in creation order on PostgreSQL (`limit
-    /// + 1` rows at most, in the page's fetch order), or `None` when this path does not
-    /// apply: not PostgreSQL, or a keyword shorter than a trigram.
+    /// The users of one page of a keyword search in creation order on PostgreSQL (one
+    /// more than the page's size at most, in the page's fetch order), or `None` when this
+    /// path does not apply: not PostgreSQL, or a keyword shorter than a trigram.
     pub(in crate::service) async fn search_in_creation_order_pg(
         &self,
         kw: &Keyword,
