@@ -144,10 +144,9 @@ impl Users<'_> {
     }
 
     /// How many rows step 1 walks (0: none): `search_walk_window` × [`PG_WALK_FACTOR`], or
-    /// none for a keyword
-    /// estimated to match at most `search_broad_threshold` users, or so few that reading
-    /// each match costs less than walking to a page of them if they were spread evenly
-    /// (`n × users / matches` walked users against `matches` rows read).
+    /// none for a keyword estimated to match at most `search_broad_threshold` users, or so
+    /// few that reading each match costs less than walking to a page of them if they were
+    /// spread evenly (`n × users / matches` walked rows against `matches` rows read).
     fn walk_window(&self, lookup: &Lookup, n: u64) -> u64 {
         let config = &self.config.admin_api;
         let window = std::cmp::max(config.search_walk_window.saturating_mul(PG_WALK_FACTOR), n);
