@@ -34,6 +34,7 @@ mod m20261206_000000_order_user_search_by_creation;
 mod m20261207_000000_partial_lifecycle_indexes;
 mod m20261208_000000_revoked_tokens_generation;
 mod m20261209_000000_identity_user_created_at;
+mod m20261210_000000_search_time_brin;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000000_partial_lifecycle_indexes::Migration),
             Box::new(m20261208_000000_revoked_tokens_generation::Migration),
             Box::new(m20261209_000000_identity_user_created_at::Migration),
+            Box::new(m20261210_000000_search_time_brin::Migration),
         ]
     }
 }

@@ -26,4 +26,5 @@ pub(in crate::service) mod user_rows;
 pub mod user_search;
 pub(in crate::service) mod user_search_ordered;
 pub(in crate::service) mod user_search_pg;
+pub(in crate::service) mod user_search_pg_lookup;
 pub mod users;

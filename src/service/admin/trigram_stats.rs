@@ -48,10 +48,36 @@ pub(in crate::service) struct Column {
     whole: bool,
     /// How many sampled rows hold each common trigram.
     common: HashMap<String, f64>,
-    /// The sampled values, folded, each followed by a NUL (which text never holds).
+    /// The sampled values, folded, each followed by a NUL (which text never holds), in
+    /// the list's creation order (oldest first).
     text: String,
-    /// Values sampled.
-    count: usize,
+    /// Where each value starts in `text`.
+    starts: Vec<usize>,
+    /// Each value's creation time (of the user), ascending.
+    times: Vec<i64>,
+    /// Values sampled, with their creation times, before [`Column::seal`] orders them.
+    pending: Vec<(i64, String)>,
+}
+
+/// A span of creation times, both ends included (`None`: open), and the end the list is
+/// read from.
+#[derive(Clone, Copy, Debug)]
+pub(in crate::service) struct Span {
+    /// Oldest time in the span.
+    pub from: Option<i64>,
+    /// Newest time in the span.
+    pub to: Option<i64>,
+    /// The list is read from the newest end.
+    pub newest_first: bool,
+}
+
+/// A sampled value holding a keyword.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(in crate::service) struct Hit {
+    /// Sampled values before it in the span, in reading order.
+    pub rank: usize,
+    /// Its creation time.
+    pub time: i64,
 }
 
 impl Column {
@@ -64,20 +90,86 @@ impl Column {
         (seen / self.sampled).min(1.0)
     }
 
-    /// Adds a sampled value (folded).
-    fn push(&mut self, value: &str) {
-        self.count += 1;
-        self.text.push_str(value);
-        self.text.push('\0');
+    /// Adds a sampled value (folded) and its user's creation time.
+    fn push(&mut self, value: &str, time: i64) {
         for t in value_trigrams(value) {
             *self.common.entry(t).or_default() += 1.0;
         }
+        self.pending.push((time, value.to_owned()));
     }
 
-    /// Ends the sample: counts it and forgets the rare trigrams.
+    /// Ends the sample: puts the values in creation order, counts them and forgets the
+    /// rare trigrams.
     fn seal(&mut self) {
-        self.sampled = self.count as f64;
+        let mut values = std::mem::take(&mut self.pending);
+        values.sort_unstable();
+        self.sampled = values.len() as f64;
+        self.starts.reserve_exact(values.len());
+        self.times.reserve_exact(values.len());
+        for (time, value) in values {
+            self.starts.push(self.text.len());
+            self.times.push(time);
+            self.text.push_str(&value);
+            self.text.push('\0');
+        }
         self.common.retain(|_, n| *n >= MIN_COUNT);
+    }
+
+    /// How many rows one sampled value stands for.
+    pub fn weight(&self) -> f64 {
+        if self.sampled > 0.0 { self.rows / self.sampled } else { 0.0 }
+    }
+
+    /// The sampled values within `span`, as indexes into `times`.
+    fn indexes(&self, span: Span) -> std::ops::Range<usize> {
+        let a = span.from.map_or(0, |t| self.times.partition_point(|&x| x < t));
+        let b = span.to.map_or(self.times.len(), |t| self.times.partition_point(|&x| x <= t));
+        a..b.max(a)
+    }
+
+    /// Sampled values within `span`.
+    pub fn rows_in(&self, span: Span) -> usize {
+        self.indexes(span).len()
+    }
+
+    /// Sampled values between the start of `span` (in reading order) and `time`, included.
+    pub fn rows_until(&self, span: Span, time: i64) -> usize {
+        let span = if span.newest_first { Span { from: Some(time), ..span } } else { Span { to: Some(time), ..span } };
+        self.rows_in(span)
+    }
+
+    /// The first `k` sampled values within `span` that hold `keyword` (folded), in the
+    /// order the list reads them.
+    pub fn hits(&self, keyword: &str, span: Span, k: usize) -> Vec<Hit> {
+        let mut out = Vec::new();
+        let range = self.indexes(span);
+        if keyword.is_empty() || range.is_empty() || k == 0 {
+            return out;
+        }
+        let (first, last) = (range.start, range.end - 1);
+        let text = self.text.as_bytes();
+        let value_at = |offset: usize| self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        if span.newest_first {
+            let finder = memchr::memmem::FinderRev::new(keyword.as_bytes());
+            let mut end = self.starts.get(range.end).copied().unwrap_or(text.len());
+            while out.len() < k {
+                let Some(at) = finder.rfind(&text[self.starts[first]..end]) else { break };
+                let i = value_at(self.starts[first] + at);
+                out.push(Hit { rank: last - i, time: self.times[i] });
+                end = self.starts[i];
+            }
+        } else {
+            let finder = memchr::memmem::Finder::new(keyword.as_bytes());
+            let end = self.starts.get(range.end).copied().unwrap_or(text.len());
+            let mut from = self.starts[first];
+            while out.len() < k {
+                let Some(at) = finder.find(&text[from..end]) else { break };
+                let i = value_at(from + at);
+                out.push(Hit { rank: i - first, time: self.times[i] });
+                from = self.starts.get(i + 1).copied().unwrap_or(end);
+            }
+        }
+        out
     }
 
     /// Rows holding `keyword` (folded), estimated from the sampled values that hold it
@@ -186,12 +278,20 @@ impl TrigramStats {
 
 async fn sample(db: &DatabaseConnection) -> Result<Snapshot, sea_orm::DbErr> {
     Ok(Snapshot {
-        login_ids: column(db, "identities", "unique_key", "kind = 'login_id'").await?,
-        names: column(db, "users", "name_key", "name_key IS NOT NULL").await?,
+        login_ids: column(db, "identities", "unique_key", "user_created_at", "kind = 'login_id'").await?,
+        names: column(db, "users", "name_key", "created_at", "name_key IS NOT NULL").await?,
     })
 }
 
-async fn column(db: &DatabaseConnection, table: &str, col: &str, filter: &str) -> Result<Column, sea_orm::DbErr> {
+/// Samples `col` of `table`'s rows matching `filter`, with the creation time `time` of
+/// each row's user.
+async fn column(
+    db: &DatabaseConnection,
+    table: &str,
+    col: &str,
+    time: &str,
+    filter: &str,
+) -> Result<Column, sea_orm::DbErr> {
     let size = format!("SELECT reltuples::float8 FROM pg_class WHERE oid = '{table}'::regclass");
     let rows: f64 = match db.query_one_raw(Statement::from_string(DbBackend::Postgres, size)).await? {
         Some(r) => r.try_get_by_index(0)?,
@@ -199,10 +299,10 @@ async fn column(db: &DatabaseConnection, table: &str, col: &str, filter: &str) -
     };
     // A table never analyzed reports -1 rows: sample all of it.
     let percent = if rows > SAMPLE_ROWS { (SAMPLE_ROWS / rows * 100.0).max(0.001) } else { 100.0 };
-    let sql = format!("SELECT lower({col}) FROM {table} TABLESAMPLE SYSTEM ({percent}) WHERE {filter}");
+    let sql = format!("SELECT lower({col}), {time} FROM {table} TABLESAMPLE SYSTEM ({percent}) WHERE {filter}");
     let mut out = Column::default();
     for row in db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await? {
-        out.push(&row.try_get_by_index::<String>(0)?);
+        out.push(&row.try_get_by_index::<String>(0)?, row.try_get_by_index(1)?);
     }
     out.seal();
     out.rows = out.sampled * 100.0 / percent;
@@ -256,8 +356,19 @@ fn like_trigrams(piece: &[char]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::service::admin) mod tests {
     use super::*;
+
+    /// A sample of one row in `every` of users `1..=rows`, each created at its number.
+    pub(in crate::service::admin) fn column(rows: i64, every: i64, value: impl Fn(i64) -> String) -> Column {
+        let mut c = Column::default();
+        for i in (1..=rows).filter(|i| i % every == 0) {
+            c.push(&value(i), i);
+        }
+        c.seal();
+        c.rows = rows as f64;
+        c
+    }
 
     fn trigrams(s: &str) -> Vec<String> {
         like_trigrams(&s.chars().collect::<Vec<_>>())
@@ -276,7 +387,7 @@ mod tests {
     fn the_index_gets_the_rare_piece_of_a_keyword_and_matches_are_estimated_from_the_sample() {
         let mut c = Column::default();
         for i in 0..20_000 {
-            c.push(&format!("user{i}@example.com"));
+            c.push(&format!("user{i}@example.com"), i);
         }
         c.seal();
         c.rows = 1_000_000.0;
@@ -294,5 +405,31 @@ mod tests {
         assert_eq!(est, 50_000.0, "counted up to a thousand sampled rows");
         // Nothing sampled: the keyword as it is.
         assert_eq!(Column::default().plan("user5"), (None, 0.0));
+    }
+
+    #[test]
+    fn hits_are_found_in_reading_order_within_a_span_with_their_rank() {
+        let mut c = Column::default();
+        // Pushed out of order: the sample comes in the table's order, not the list's.
+        for t in [5, 1, 4, 2, 3, 6] {
+            c.push(&format!("user{t}{}", if t % 2 == 0 { "x" } else { "" }), t * 10);
+        }
+        c.seal();
+        c.rows = 600.0;
+        assert_eq!(c.weight(), 100.0);
+        let all = |newest_first| Span { from: None, to: None, newest_first };
+        let times = |hits: Vec<Hit>| hits.iter().map(|h| (h.rank, h.time)).collect::<Vec<_>>();
+        assert_eq!(times(c.hits("x", all(true), 10)), [(0, 60), (2, 40), (4, 20)]);
+        assert_eq!(times(c.hits("x", all(false), 2)), [(1, 20), (3, 40)]);
+        // Both ends of a span are included.
+        let span = Span { from: Some(20), to: Some(50), newest_first: true };
+        assert_eq!(times(c.hits("user", span, 10)), [(0, 50), (1, 40), (2, 30), (3, 20)]);
+        assert_eq!(c.rows_in(span), 4);
+        assert_eq!(c.rows_until(span, 40), 2);
+        assert_eq!(c.rows_until(Span { newest_first: false, ..span }, 40), 3);
+        // A hit never spans two values.
+        assert!(c.hits("1user", all(true), 10).is_empty());
+        assert!(c.hits("x", Span { from: Some(61), to: None, newest_first: true }, 10).is_empty());
+        assert!(Column::default().hits("x", all(true), 10).is_empty());
     }
 }

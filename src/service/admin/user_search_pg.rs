@@ -9,25 +9,28 @@
 //!    tested against the keyword, stopping at a full page. Keywords whose matches are
 //!    dense near the page (`example`, `user`) end here after a few dozen rows. The walk
 //!    reads at most four times `admin_api.search_walk_window` rows, and is skipped when
-//!    sorting every match is expected to cost less (trigram statistics estimate the
-//!    matches, [`super::trigram_stats`]). The same statement fetches the users the keyword
+//!    the sample of the trigram statistics ([`super::trigram_stats`]) places the page
+//!    beyond that, or step 2 is expected to cost less. The same statement fetches the users the keyword
 //!    names exactly (a user ID, an identity's whole key).
 //! 2. **Every match, sorted on its own row**: each trigram index's matches are ordered by
 //!    the list's sort key held in the matching row itself (`users.created_at` for names,
 //!    `identities.user_created_at` for login IDs, migration
 //!    `m20261209_000000_identity_user_created_at`) and cut to a page (a top-N sort, no
 //!    join); the index is asked for the keyword's rarest substring and the rows it returns
-//!    are checked for the whole keyword. Only the page's users are then read. A keyword
-//!    matching 100,000 login IDs far down the list costs one pass over those index entries
-//!    and rows instead of 100,000 lookups of users.
+//!    are checked for the whole keyword. Only the page's users are then read. The sample
+//!    places a time bound a few pages of matches from the page's start, and only the
+//!    matches up to it are read (the trigram bitmap `AND` a BRIN range of creation times,
+//!    [`super::user_search_pg_lookup`]); all of them only when that leaves the page short.
+//!    A keyword matching 100,000 login IDs far down the list reads a few hundred rows.
 //!
 //! A user with several matching login IDs appears once per identity in step 2; when that
 //! leaves the page short while an index had more, step 2 runs again with a larger cut.
 
 use crate::service::Result;
 use crate::service::Users;
-use crate::service::admin::trigram_stats::Snapshot;
-use crate::service::admin::user_keyword::{Keyword, contains_pattern};
+use crate::service::admin::trigram_stats::Span;
+use crate::service::admin::user_keyword::Keyword;
+use crate::service::admin::user_search_pg_lookup::Lookup;
 use crate::service::store::paging::{Cursor, Keyset, Plan};
 use entity::user;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -91,6 +94,23 @@ impl Range {
         s
     }
 
+    /// The range's creation times, for the sample.
+    fn span(&self) -> Span {
+        Span {
+            from: self.lower.map(|b| b.created_at),
+            to: self.upper.map(|b| b.created_at),
+            newest_first: self.newest_first,
+        }
+    }
+
+    /// ` AND t >= bound` (or `<=`, oldest first): rows from the range's start to `bound`.
+    fn until(&self, sql: &mut Sql, t: &str, bound: Option<i64>) -> String {
+        match bound {
+            Some(b) => format!(" AND {t} {} {}", if self.newest_first { ">=" } else { "<=" }, sql.bind(b)),
+            None => String::new(),
+        }
+    }
+
     fn dir(&self) -> &'static str {
         if self.newest_first { "DESC" } else { "ASC" }
     }
@@ -117,7 +137,7 @@ impl Users<'_> {
         let range = Range::of(ks, plan)?;
         let n = plan.limit + 1;
         let stats = self.trigram_stats.get(&self.db.reader());
-        let lookup = Lookup::of(kw, stats.as_deref());
+        let lookup = Lookup::of(kw, stats.as_deref(), range.span(), n);
         let window = self.walk_window(&lookup, n);
         let walk = self.walk(kw, &range, n, window).await?;
         let mut keys = match walk.page {
@@ -144,17 +164,18 @@ impl Users<'_> {
     }
 
     /// How many rows step 1 walks (0: none): `search_walk_window` × [`PG_WALK_FACTOR`], or
-    /// none for a keyword estimated to match at most `search_broad_threshold` users, or so
-    /// few that reading each match costs less than walking to a page of them if they were
-    /// spread evenly (`n × users / matches` walked rows against `matches` rows read).
+    /// none for a keyword estimated to match at most `search_broad_threshold` users, or
+    /// whose page the sample places beyond the window, or where reading step 2's matches
+    /// (as if each were on a page of its own) costs less than the walk.
     fn walk_window(&self, lookup: &Lookup, n: u64) -> u64 {
         let config = &self.config.admin_api;
         let window = std::cmp::max(config.search_walk_window.saturating_mul(PG_WALK_FACTOR), n);
-        let Some(est) = lookup.matches else {
+        let (Some(est), Some(o)) = (lookup.matches, &lookup.outlook) else {
             return window;
         };
-        let crossover = (WALK_COST / SCATTERED_ROW_COST * n as f64 * lookup.users).sqrt();
-        if est <= config.search_broad_threshold as f64 || est <= crossover { 0 } else { window }
+        let far = o.walk_rows > window as f64;
+        let dearer = o.walk_rows * WALK_COST > o.read.max(n as f64) * SCATTERED_ROW_COST;
+        if est <= config.search_broad_threshold as f64 || far || dearer { 0 } else { window }
     }
 
     /// Step 1: walks the next `window` rows of login IDs (by their user's creation time)
@@ -231,17 +252,21 @@ impl Users<'_> {
 
     /// Step 2: the first `n` distinct users (as `(created_at, id)`, in the page's fetch
     /// order) among every substring match of the keyword within the range, from each
-    /// trigram index's rows alone.
+    /// trigram index's rows alone: first only those up to the sample's time bound (the
+    /// index's bitmap `AND` the BRIN index of creation times), then, if that left the page
+    /// short, all of them.
     async fn every_match(&self, kw: &Keyword, lookup: &Lookup, range: &Range, n: u64) -> Result<Vec<(i64, Uuid)>> {
         let mut cut = n;
+        let mut bound = lookup.outlook.as_ref().and_then(|o| o.bound);
         loop {
             let mut sql = Sql::default();
             let dir = range.dir();
             let like = self.login_id_like();
-            let login = lookup.condition(&mut sql, kw, "unique_key", like, lookup.login_piece.as_deref());
-            let name = lookup.condition(&mut sql, kw, "name_key", "LIKE", lookup.name_piece.as_deref());
-            let login_bounds = range.sql(&mut sql, "user_created_at", "user_id");
-            let name_bounds = range.sql(&mut sql, "created_at", "id");
+            let login = Lookup::condition(kw, "unique_key", like, lookup.login_piece.as_deref(), |v| sql.bind(v));
+            let name = Lookup::condition(kw, "name_key", "LIKE", lookup.name_piece.as_deref(), |v| sql.bind(v));
+            let login_bounds =
+                range.sql(&mut sql, "user_created_at", "user_id") + &range.until(&mut sql, "user_created_at", bound);
+            let name_bounds = range.sql(&mut sql, "created_at", "id") + &range.until(&mut sql, "created_at", bound);
             // `+ 0`: sort the matches, never walk the creation-time index (step 1 did).
             let text = format!(
                 "(SELECT 1 AS src, user_id, user_created_at FROM identities WHERE kind = 'login_id' \
@@ -265,10 +290,16 @@ impl Users<'_> {
             }
             keys.sort_by(|a, b| range.cmp(*a, *b));
             keys.dedup_by_key(|k| k.1);
-            // Short of a page only because one user's identities took several places.
-            if (keys.len() as u64) < n && per_source.contains(&cut) {
-                cut = cut.saturating_mul(4);
-                continue;
+            if (keys.len() as u64) < n {
+                // Short of a page because one user's identities took several places.
+                if per_source.contains(&cut) {
+                    cut = cut.saturating_mul(4);
+                    continue;
+                }
+                // The bound left matches out (the sample promised more before it).
+                if bound.take().is_some() {
+                    continue;
+                }
             }
             return Ok(keys);
         }
@@ -285,43 +316,6 @@ const WALK_COST: f64 = 0.5;
 /// A matching row's cost in step 2 when matches are scattered over the table (one page
 /// read each; about 0.4 µs when they lie together).
 const SCATTERED_ROW_COST: f64 = 8.0;
-
-/// How step 2 asks each trigram index, and what the statistics expect.
-struct Lookup {
-    /// The substring of the keyword the login IDs' index is asked for (`None`: the keyword).
-    login_piece: Option<String>,
-    /// The same for names.
-    name_piece: Option<String>,
-    /// Matches expected at most (login IDs and names), when statistics exist.
-    matches: Option<f64>,
-    /// Users in the table (an estimate).
-    users: f64,
-}
-
-impl Lookup {
-    fn of(kw: &Keyword, stats: Option<&Snapshot>) -> Self {
-        let Some(stats) = stats else {
-            return Self { login_piece: None, name_piece: None, matches: None, users: 0.0 };
-        };
-        let (login_piece, logins) = stats.login_ids.plan(kw.lower());
-        let (name_piece, names) = stats.names.plan(kw.lower());
-        Self { login_piece, name_piece, matches: Some(logins + names), users: stats.names.table_rows }
-    }
-
-    /// `col LIKE '%piece%'` for the index, and the whole keyword checked on the rows it
-    /// returns (`strpos`, which no index serves, so the index gets the piece alone).
-    fn condition(&self, sql: &mut Sql, kw: &Keyword, col: &str, like: &str, piece: Option<&str>) -> String {
-        match piece {
-            None => format!("{col} {like} {}", sql.bind(kw.pg_pattern())),
-            Some(piece) => {
-                let folded = if like == "ILIKE" { format!("lower({col})") } else { col.to_owned() };
-                let pattern = sql.bind(contains_pattern(piece));
-                let whole = sql.bind(kw.lower().to_owned());
-                format!("{col} {like} {pattern} AND strpos({folded}, {whole}) > 0")
-            }
-        }
-    }
-}
 
 impl Users<'_> {
     /// How login IDs' keys are compared with the folded keyword. They are stored folded
