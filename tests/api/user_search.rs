@@ -236,6 +236,44 @@ async fn a_user_matching_through_several_login_ids_is_listed_once_on_every_page(
 }
 
 #[tokio::test]
+async fn a_page_cut_short_by_one_users_login_ids_never_skips_a_user() {
+    // PostgreSQL's step 2 reads each index's first matches up to a cut (the page's size and
+    // one): four users with an email and a username matching `stoat` fill the login IDs'
+    // cut with two users, and two older users matching by name only must not take the
+    // places of the other two.
+    let app = spawn_with(|c| {
+        c.admin_api.search_broad_threshold = 1;
+        c.admin_api.search_walk_window = 1;
+    })
+    .await;
+    let mut names = Vec::new();
+    for i in 0..2 {
+        let u = app.create_user(&format!("weasel-{i}@example.com"), None).await;
+        set_name(&app, &u, json!(format!("Stoatly {i}"))).await;
+        names.push(u);
+    }
+    let mut logins = Vec::new();
+    for i in 0..4 {
+        let u = app.create_user(&format!("stoat-{i}@example.com"), None).await;
+        app.ok(
+            "mutation($id: ID!, $v: String!) { createIdentity(input: {userID: $id, definition: {loginID: {key: \"username\", value: $v}}}) { identity { id } } }",
+            json!({"id": u, "v": format!("stoat_{i}")}),
+        )
+        .await;
+        logins.push(u);
+    }
+    app.seed_users("filler", 10).await;
+    let expected: Vec<String> = logins.iter().rev().chain(names.iter().rev()).cloned().collect();
+    for round in 0..2 {
+        for page in [1, 2, 4, 5] {
+            assert_eq!(walk(&app, "stoat", "", page, false).await, expected, "pages of {page}, round {round}");
+        }
+        // The second round with a sample of the tables (taken after the first search).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_stale_sample_of_the_index_never_changes_a_search() {
     // PostgreSQL keeps a sample of login IDs to plan searches: it places the page of
     // `marten` among the newer matches, which are then deleted. Step 2 reads the matches

@@ -29,6 +29,8 @@ const MAX_HITS: u32 = 1_000;
 /// Keyword substrings longer than this are not considered for the index: a longer one
 /// only adds trigrams.
 const MAX_PIECE_CHARS: usize = 16;
+/// Pieces ranked again by counting them in the sampled values.
+const PIECES_COUNTED: usize = 4;
 /// Where pieces may start: within the keyword's first this many characters.
 const MAX_PIECE_STARTS: usize = 64;
 /// The cost of a row the index returns (read and checked in the table) against one entry
@@ -69,6 +71,13 @@ pub(in crate::service) struct Span {
     pub to: Option<i64>,
     /// The list is read from the newest end.
     pub newest_first: bool,
+}
+
+impl Span {
+    /// The part of the span from its start (in reading order) to `time`, included.
+    pub fn until(self, time: i64) -> Self {
+        if self.newest_first { Span { from: Some(time), ..self } } else { Span { to: Some(time), ..self } }
+    }
 }
 
 /// A sampled value holding a keyword.
@@ -134,8 +143,7 @@ impl Column {
 
     /// Sampled values between the start of `span` (in reading order) and `time`, included.
     pub fn rows_until(&self, span: Span, time: i64) -> usize {
-        let span = if span.newest_first { Span { from: Some(time), ..span } } else { Span { to: Some(time), ..span } };
-        self.rows_in(span)
+        self.rows_in(span.until(time))
     }
 
     /// The first `k` sampled values within `span` that hold `keyword` (folded), in the
@@ -178,6 +186,11 @@ impl Column {
         if self.sampled <= 0.0 || keyword.is_empty() {
             return 0.0;
         }
+        f64::from(self.count(keyword)).max(0.5) / self.sampled * self.rows
+    }
+
+    /// Sampled values holding `keyword` (folded), counted up to [`MAX_HITS`].
+    fn count(&self, keyword: &str) -> u32 {
         let text = self.text.as_bytes();
         let finder = memchr::memmem::Finder::new(keyword.as_bytes());
         let (mut hits, mut from) = (0u32, 0);
@@ -191,12 +204,15 @@ impl Column {
                 None => break,
             }
         }
-        f64::from(hits).max(0.5) / self.sampled * self.rows
+        hits
     }
 
     /// Of the substrings of `keyword` (folded), the one cheapest to ask the trigram index
     /// for (`None`: the keyword itself), and the rows expected to hold `keyword`.
     pub fn plan(&self, keyword: &str) -> (Option<String>, f64) {
+        if self.sampled <= 0.0 {
+            return (None, 0.0);
+        }
         let chars: Vec<char> = keyword.chars().collect();
         let whole = like_trigrams(&chars);
         let bound = self.matches(keyword);
@@ -205,24 +221,39 @@ impl Column {
             let rows = trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min);
             (entries + rows * ROW_COST) * self.rows
         };
-        let mut best: Option<(f64, usize, usize)> = None;
+        let mut pieces: Vec<(f64, usize, usize)> = Vec::new();
         // A long keyword is rare anywhere: its first pieces are enough (and bound the work).
         for start in 0..std::cmp::min(chars.len(), MAX_PIECE_STARTS) {
             for end in start + 1..=std::cmp::min(chars.len(), start + MAX_PIECE_CHARS) {
                 let trigrams = like_trigrams(&chars[start..end]);
-                if trigrams.is_empty() {
-                    continue;
-                }
-                let c = cost(&trigrams);
-                if best.is_none_or(|(b, _, _)| c < b) {
-                    best = Some((c, start, end));
+                if !trigrams.is_empty() {
+                    pieces.push((cost(&trigrams), start, end));
                 }
             }
         }
-        let piece = match best {
-            Some((c, start, end)) if (start, end) != (0, chars.len()) && c < cost(&whole) => {
-                Some(chars[start..end].iter().collect())
+        // The rarest trigram bounds a piece's rows from above; the best few pieces (and the
+        // keyword) are ranked again by the sampled values that hold them, which counts
+        // rows whose trigrams are each common but rarely meet (`r12@`).
+        pieces.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pieces.truncate(PIECES_COUNTED);
+        if !whole.is_empty() && !pieces.iter().any(|p| (p.1, p.2) == (0, chars.len())) {
+            pieces.push((cost(&whole), 0, chars.len()));
+        }
+        let counted = |(_, start, end): (f64, usize, usize)| {
+            let piece: String = chars[start..end].iter().collect();
+            let trigrams = like_trigrams(&chars[start..end]);
+            let entries: f64 = trigrams.iter().map(|t| self.share(t)).sum();
+            let hits = self.count(&piece);
+            let mut rows = f64::from(hits).max(0.5) / self.sampled;
+            if hits >= MAX_HITS {
+                // Counted only this far: the rarest trigram's share bounds it better.
+                rows = rows.max(trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min));
             }
+            ((entries + rows * ROW_COST) * self.rows, start, end)
+        };
+        let best = pieces.into_iter().map(counted).min_by(|a, b| a.0.total_cmp(&b.0));
+        let piece = match best {
+            Some((_, start, end)) if (start, end) != (0, chars.len()) => Some(chars[start..end].iter().collect()),
             _ => None,
         };
         (piece, bound)

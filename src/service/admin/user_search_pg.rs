@@ -104,11 +104,18 @@ impl Range {
     }
 
     /// ` AND t >= bound` (or `<=`, oldest first): rows from the range's start to `bound`.
-    fn until(&self, sql: &mut Sql, t: &str, bound: Option<i64>) -> String {
+    /// The bound is written out: with a parameter, PostgreSQL may settle on a generic plan
+    /// that cannot tell a narrow span of times from a wide one and never uses the BRIN index.
+    fn until(&self, t: &str, bound: Option<i64>) -> String {
         match bound {
-            Some(b) => format!(" AND {t} {} {}", if self.newest_first { ">=" } else { "<=" }, sql.bind(b)),
+            Some(b) => format!(" AND {t} {} {b}", if self.newest_first { ">=" } else { "<=" }),
             None => String::new(),
         }
+    }
+
+    /// A creation time `t` lies between the range's start and `bound`, inclusive.
+    fn reaches(&self, t: i64, bound: i64) -> bool {
+        if self.newest_first { t >= bound } else { t <= bound }
     }
 
     fn dir(&self) -> &'static str {
@@ -257,7 +264,7 @@ impl Users<'_> {
     /// short, all of them.
     async fn every_match(&self, kw: &Keyword, lookup: &Lookup, range: &Range, n: u64) -> Result<Vec<(i64, Uuid)>> {
         let mut cut = n;
-        let mut bound = lookup.outlook.as_ref().and_then(|o| o.bound);
+        let mut bounds = lookup.bounds;
         loop {
             let mut sql = Sql::default();
             let dir = range.dir();
@@ -265,8 +272,8 @@ impl Users<'_> {
             let login = Lookup::condition(kw, "unique_key", like, lookup.login_piece.as_deref(), |v| sql.bind(v));
             let name = Lookup::condition(kw, "name_key", "LIKE", lookup.name_piece.as_deref(), |v| sql.bind(v));
             let login_bounds =
-                range.sql(&mut sql, "user_created_at", "user_id") + &range.until(&mut sql, "user_created_at", bound);
-            let name_bounds = range.sql(&mut sql, "created_at", "id") + &range.until(&mut sql, "created_at", bound);
+                range.sql(&mut sql, "user_created_at", "user_id") + &range.until("user_created_at", bounds[0]);
+            let name_bounds = range.sql(&mut sql, "created_at", "id") + &range.until("created_at", bounds[1]);
             // `+ 0`: sort the matches, never walk the creation-time index (step 1 did).
             let text = format!(
                 "(SELECT 1 AS src, user_id, user_created_at FROM identities WHERE kind = 'login_id' \
@@ -279,25 +286,37 @@ impl Users<'_> {
                 .reader()
                 .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, text, sql.values))
                 .await?;
-            let mut per_source = [0u64; 2];
+            let mut count = [0u64; 2];
+            let mut last: [Option<(i64, Uuid)>; 2] = [None, None];
             let mut keys = Vec::with_capacity(rows.len());
             for row in rows {
-                let src: i32 = row.try_get_by_index(0)?;
-                let id: Uuid = row.try_get_by_index(1)?;
-                let t: i64 = row.try_get_by_index(2)?;
-                per_source[usize::from(src == 2)] += 1;
-                keys.push((t, id));
+                let src = usize::from(row.try_get_by_index::<i32>(0)? == 2);
+                let key: (i64, Uuid) = (row.try_get_by_index(2)?, row.try_get_by_index(1)?);
+                count[src] += 1;
+                if last[src].is_none_or(|l| range.cmp(key, l) == Ordering::Greater) {
+                    last[src] = Some(key);
+                }
+                keys.push(key);
             }
+            // Only the keys before every cut source's last row and before the bound are
+            // known to be all there is: beyond them, a source may have more.
+            let bound = bounds.iter().flatten().next().copied();
+            keys.retain(|k| {
+                let before_cuts =
+                    (0..2).all(|s| count[s] < cut || last[s].is_none_or(|l| range.cmp(*k, l) != Ordering::Greater));
+                before_cuts && bound.is_none_or(|b| range.reaches(k.0, b))
+            });
             keys.sort_by(|a, b| range.cmp(*a, *b));
             keys.dedup_by_key(|k| k.1);
             if (keys.len() as u64) < n {
-                // Short of a page because one user's identities took several places.
-                if per_source.contains(&cut) {
+                // A source was cut (one user's login IDs can take several of its places).
+                if count.contains(&cut) {
                     cut = cut.saturating_mul(4);
                     continue;
                 }
                 // The bound left matches out (the sample promised more before it).
-                if bound.take().is_some() {
+                if bound.is_some() {
+                    bounds = [None, None];
                     continue;
                 }
             }
