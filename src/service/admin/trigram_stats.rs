@@ -31,6 +31,9 @@ const MAX_HITS: u32 = 1_000;
 const MAX_PIECE_CHARS: usize = 16;
 /// Pieces ranked again by counting them in the sampled values.
 const PIECES_COUNTED: usize = 4;
+/// Sampled values holding a piece counted at most (half a per cent of the sample): a
+/// piece that common is costed by its trigrams.
+const PIECE_HITS: u32 = 100;
 /// Where pieces may start: within the keyword's first this many characters.
 const MAX_PIECE_STARTS: usize = 64;
 /// The cost of a row the index returns (read and checked in the table) against one entry
@@ -186,16 +189,27 @@ impl Column {
         if self.sampled <= 0.0 || keyword.is_empty() {
             return 0.0;
         }
-        f64::from(self.count(keyword)).max(0.5) / self.sampled * self.rows
+        f64::from(self.count(keyword, MAX_HITS)).max(0.5) / self.sampled * self.rows
     }
 
-    /// Sampled values holding `keyword` (folded), counted up to [`MAX_HITS`].
-    fn count(&self, keyword: &str) -> u32 {
+    /// Rows the trigram index returns for `piece` (folded): those holding its rarest
+    /// trigram at most; every row when it has none (the index cannot help).
+    pub fn candidates(&self, piece: &str) -> f64 {
+        let chars: Vec<char> = piece.chars().collect();
+        let trigrams = like_trigrams(&chars);
+        if trigrams.is_empty() {
+            return self.rows;
+        }
+        trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min) * self.rows
+    }
+
+    /// Sampled values holding `keyword` (folded), counted up to `cap`.
+    fn count(&self, keyword: &str, cap: u32) -> u32 {
         let text = self.text.as_bytes();
         let finder = memchr::memmem::Finder::new(keyword.as_bytes());
         let (mut hits, mut from) = (0u32, 0);
-        // Past `MAX_HITS` the estimate is only used to say "many".
-        while hits < MAX_HITS {
+        // Past the cap the count is only used to say "many".
+        while hits < cap {
             let Some(at) = finder.find(&text[from..]) else { break };
             hits += 1;
             // On to the next value.
@@ -243,9 +257,9 @@ impl Column {
             let piece: String = chars[start..end].iter().collect();
             let trigrams = like_trigrams(&chars[start..end]);
             let entries: f64 = trigrams.iter().map(|t| self.share(t)).sum();
-            let hits = self.count(&piece);
+            let hits = self.count(&piece, PIECE_HITS);
             let mut rows = f64::from(hits).max(0.5) / self.sampled;
-            if hits >= MAX_HITS {
+            if hits >= PIECE_HITS {
                 // Counted only this far: the rarest trigram's share bounds it better.
                 rows = rows.max(trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min));
             }

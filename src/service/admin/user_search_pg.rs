@@ -172,8 +172,8 @@ impl Users<'_> {
 
     /// How many rows step 1 walks (0: none): `search_walk_window` × [`PG_WALK_FACTOR`], or
     /// none for a keyword estimated to match at most `search_broad_threshold` users, or
-    /// whose page the sample places beyond the window, or where reading step 2's matches
-    /// (as if each were on a page of its own) costs less than the walk.
+    /// whose page the sample places beyond the window, or where step 2 is expected to cost
+    /// less than the walk.
     fn walk_window(&self, lookup: &Lookup, n: u64) -> u64 {
         let config = &self.config.admin_api;
         let window = std::cmp::max(config.search_walk_window.saturating_mul(PG_WALK_FACTOR), n);
@@ -181,7 +181,7 @@ impl Users<'_> {
             return window;
         };
         let far = o.walk_rows > window as f64;
-        let dearer = o.walk_rows * WALK_COST > o.read.max(n as f64) * SCATTERED_ROW_COST;
+        let dearer = o.walk_rows * WALK_COST > lookup.step2_cost;
         if est <= config.search_broad_threshold as f64 || far || dearer { 0 } else { window }
     }
 
@@ -332,9 +332,6 @@ const PG_WALK_FACTOR: u64 = 4;
 /// A walked row's cost (µs, PostgreSQL 15): step 1 reads login IDs and users in creation
 /// order from their time indexes, rows that lie together.
 const WALK_COST: f64 = 0.5;
-/// A matching row's cost in step 2 when matches are scattered over the table (one page
-/// read each; about 0.4 µs when they lie together).
-const SCATTERED_ROW_COST: f64 = 8.0;
 
 impl Users<'_> {
     /// How login IDs' keys are compared with the folded keyword. They are stored folded

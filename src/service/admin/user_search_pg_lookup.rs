@@ -18,14 +18,14 @@ use crate::service::admin::user_keyword::{Keyword, contains_pattern};
 const BOUND_PAGES: f64 = 4.0;
 /// Sampled matches needed at least before a bound is set.
 const MIN_HITS: usize = 3;
-/// A column's step 2 is bounded only when the sample holds this many times as many of the
-/// index's candidates (rows holding the piece it is asked for) in the range as up to the
-/// bound. A bitmap `AND` with BRIN's page ranges makes each page it keeps lossy: all of
-/// its rows are checked, where the trigram bitmap alone has PostgreSQL check the
-/// candidates only (about 12 against 2.4 µs per candidate when they are scattered).
-const BOUND_GAIN: usize = 8;
-/// Candidates counted up to the bound at most.
-const MAX_COUNTED: usize = 2_000;
+/// Step 2's cost (µs, PostgreSQL 15) per candidate the trigram index returns (a row
+/// holding the index's trigrams of the piece), read and checked: about 0.3 when they lie
+/// together, 2.4 to 8 when scattered one per page.
+const CANDIDATE_COST: f64 = 2.4;
+/// The same per row of the table up to a time bound: a bitmap `AND` with BRIN's page
+/// ranges makes every page it keeps lossy, so each row of those pages is checked (at
+/// worst every page up to the bound).
+const LOSSY_ROW_COST: f64 = 0.3;
 
 /// How step 2 asks each trigram index, and what the statistics expect.
 pub(super) struct Lookup {
@@ -37,9 +37,11 @@ pub(super) struct Lookup {
     pub matches: Option<f64>,
     /// Where the matches lie within the page's range, when statistics exist.
     pub outlook: Option<Outlook>,
-    /// The time bound of step 2 for login IDs and for names: the outlook's, where it
-    /// leaves out most of the index's candidates.
+    /// The time bound of step 2 for login IDs and for names: the outlook's, where checking
+    /// the rows up to it costs less than checking every candidate.
     pub bounds: [Option<i64>; 2],
+    /// Step 2's expected cost (µs).
+    pub step2_cost: f64,
 }
 
 /// Where a keyword's matches lie from the page's start, by the sample.
@@ -48,8 +50,6 @@ pub(super) struct Outlook {
     /// Rows (login IDs and names) a walk in list order reads before it has the page; all
     /// the range's rows when the range holds fewer matches than a page.
     pub walk_rows: f64,
-    /// Matches step 2 reads: those up to `bound`, else all in the range.
-    pub read: f64,
     /// A creation time with, most likely, several pages of matches between the page's start
     /// and it (inclusive).
     pub bound: Option<i64>,
@@ -59,17 +59,20 @@ impl Lookup {
     /// The plan for `kw` on a page of `n` rows within `span`.
     pub fn of(kw: &Keyword, stats: Option<&Snapshot>, span: Span, n: u64) -> Self {
         let Some(stats) = stats else {
-            return Self { login_piece: None, name_piece: None, matches: None, outlook: None, bounds: [None, None] };
+            let (login_piece, name_piece, bounds) = (None, None, [None, None]);
+            return Self { login_piece, name_piece, matches: None, outlook: None, bounds, step2_cost: 0.0 };
         };
         let (login_piece, logins) = stats.login_ids.plan(kw.lower());
         let (name_piece, names) = stats.names.plan(kw.lower());
         let outlook = outlook(&[&stats.login_ids, &stats.names], kw.lower(), span, n);
-        let bound = |col: &Column, piece: &Option<String>| {
-            let b = outlook.bound?;
-            worth_bounding(col, piece.as_deref().unwrap_or(kw.lower()), span, b).then_some(b)
-        };
-        let bounds = [bound(&stats.login_ids, &login_piece), bound(&stats.names, &name_piece)];
-        Self { login_piece, name_piece, matches: Some(logins + names), outlook: Some(outlook), bounds }
+        let (mut bounds, mut step2_cost) = ([None, None], 0.0);
+        for (i, (col, piece)) in [(&stats.login_ids, &login_piece), (&stats.names, &name_piece)].into_iter().enumerate()
+        {
+            let (bound, cost) = step2(col, piece.as_deref().unwrap_or(kw.lower()), span, outlook.bound);
+            bounds[i] = bound;
+            step2_cost += cost;
+        }
+        Self { login_piece, name_piece, matches: Some(logins + names), outlook: Some(outlook), bounds, step2_cost }
     }
 
     /// `col LIKE '%piece%'` for the index, and the whole keyword checked on the rows it
@@ -94,11 +97,17 @@ impl Lookup {
     }
 }
 
-/// Whether step 2 should read only the candidates of `piece` up to `bound` in `col`: the
-/// sample holds more than [`BOUND_GAIN`] times as many in the whole span.
-fn worth_bounding(col: &Column, piece: &str, span: Span, bound: i64) -> bool {
-    let before = col.hits(piece, span.until(bound), MAX_COUNTED).len();
-    before < MAX_COUNTED && col.hits(piece, span, before * BOUND_GAIN + 1).len() > before * BOUND_GAIN
+/// Step 2 on one column: the time bound if checking every row up to it costs less than
+/// checking every candidate of `piece`, and the expected cost (µs).
+fn step2(col: &Column, piece: &str, span: Span, bound: Option<i64>) -> (Option<i64>, f64) {
+    let exact = col.candidates(piece) * CANDIDATE_COST;
+    match bound {
+        Some(b) => {
+            let lossy = col.rows_until(span, b) as f64 * col.weight() * LOSSY_ROW_COST;
+            if lossy < exact { (Some(b), lossy) } else { (None, exact) }
+        }
+        None => (None, exact),
+    }
 }
 
 /// The sampled matches of `keyword` (folded) in `cols` within `span`, merged in reading
@@ -137,7 +146,7 @@ fn outlook(cols: &[&Column], keyword: &str, span: Span, n: u64) -> Outlook {
         Some(t) => rows(&|c| c.rows_until(span, t)),
         None => rows(&|c| c.rows_in(span)),
     };
-    Outlook { walk_rows, read: seen, bound }
+    Outlook { walk_rows, bound }
 }
 
 #[cfg(test)]
@@ -156,29 +165,37 @@ mod tests {
         let o = outlook(&[&logins, &names], "x", all, 20);
         assert_eq!(o.walk_rows, 520.0);
         assert_eq!(o.bound, Some(430));
-        assert_eq!(o.read, 80.0);
         // Oldest first, from 350 on.
         let o = outlook(&[&logins, &names], "x", Span { from: Some(350), to: None, newest_first: false }, 20);
         assert_eq!((o.walk_rows, o.bound), (20.0, Some(420)));
         // Fewer matches in the range than a page: the walk reads the whole range, and
         // step 2 everything in it.
         let o = outlook(&[&logins, &names], "x", Span { from: Some(480), to: None, newest_first: false }, 40);
-        assert_eq!(o, Outlook { walk_rows: 530.0, read: 30.0, bound: None });
+        assert_eq!(o, Outlook { walk_rows: 530.0, bound: None });
         let o = outlook(&[&logins, &names], "nothing", all, 20);
-        assert_eq!(o, Outlook { walk_rows: 1000.0, read: 0.0, bound: None });
+        assert_eq!(o, Outlook { walk_rows: 1000.0, bound: None });
     }
 
     #[test]
-    fn a_bound_is_used_only_where_it_leaves_out_most_candidates() {
-        let logins = column(1000, 10, |i| format!("user{i}{}", if (301..=500).contains(&i) { "x" } else { "" }));
+    fn a_bound_is_used_only_where_checking_the_rows_up_to_it_costs_less_than_every_candidate() {
+        // 200 of 1,000 rows hold "xyz" (301..=500): 200 candidates, 480 µs.
+        let logins = column(1000, 10, |i| format!("user{i}{}", if (301..=500).contains(&i) { "xyz" } else { "" }));
         let all = Span { from: None, to: None, newest_first: true };
-        // Eight sampled candidates up to 430, twenty in all: not enough left out.
-        assert!(!worth_bounding(&logins, "x", all, 430));
-        // Two up to 490 against twenty.
-        assert!(worth_bounding(&logins, "x", all, 490));
-        // None up to the bound, some beyond it.
-        assert!(worth_bounding(&logins, "x", all, 510));
-        assert!(!worth_bounding(&logins, "nothing", all, 510));
+        // Up to 430: 580 rows, 174 µs.
+        let (bound, cost) = step2(&logins, "xyz", all, Some(430));
+        assert_eq!(bound, Some(430));
+        assert!((cost - 174.0).abs() < 1e-9, "{cost}");
+        // Up to 100: 910 rows, 273 µs.
+        assert_eq!(step2(&logins, "xyz", all, Some(100)).0, Some(100));
+        // Oldest first, up to 430: 430 rows against 200 candidates.
+        assert_eq!(step2(&logins, "xyz", Span { newest_first: false, ..all }, Some(430)).0, Some(430));
+        // A rare piece: every candidate is cheaper than the rows.
+        let (bound, cost) = step2(&logins, "user500xyz", all, Some(100));
+        assert_eq!(bound, None);
+        assert!(cost < 100.0, "{cost}");
+        // No trigram: the index cannot help, every row is a candidate.
+        assert_eq!(step2(&logins, "x", all, Some(430)).0, Some(430));
+        assert_eq!(step2(&logins, "xyz", all, None).0, None);
     }
 
     #[test]
