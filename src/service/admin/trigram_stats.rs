@@ -31,9 +31,9 @@ const MAX_HITS: u32 = 1_000;
 const MAX_PIECE_CHARS: usize = 16;
 /// Pieces ranked again by counting them in the sampled values.
 const PIECES_COUNTED: usize = 4;
-/// Sampled values holding a piece counted at most (half a per cent of the sample): a
-/// piece that common is costed by its trigrams.
-const PIECE_HITS: u32 = 100;
+/// Sampled values holding a piece's rarest trigram that are checked for the others at
+/// most (a tenth of the sample): beyond, the rarest one's share bounds the candidates.
+const CANDIDATES_COUNTED: usize = 2_000;
 /// Where pieces may start: within the keyword's first this many characters.
 const MAX_PIECE_STARTS: usize = 64;
 /// The cost of a row the index returns (read and checked in the table) against one entry
@@ -51,8 +51,9 @@ pub(in crate::service) struct Column {
     sampled: f64,
     /// The sample was the whole table.
     whole: bool,
-    /// How many sampled rows hold each common trigram.
-    common: HashMap<String, f64>,
+    /// The sampled values holding each trigram (indexes into `times`, ascending): a small
+    /// copy of the trigram index.
+    postings: HashMap<String, Vec<u32>>,
     /// The sampled values, folded, each followed by a NUL (which text never holds), in
     /// the list's creation order (oldest first).
     text: String,
@@ -98,33 +99,52 @@ impl Column {
         if self.sampled <= 0.0 {
             return 0.0;
         }
-        let seen = self.common.get(trigram).copied().unwrap_or(MIN_COUNT / 2.0);
+        let seen = self.postings.get(trigram).map_or(0.0, |p| p.len() as f64);
+        let seen = if seen < MIN_COUNT { MIN_COUNT / 2.0 } else { seen };
         (seen / self.sampled).min(1.0)
     }
 
     /// Adds a sampled value (folded) and its user's creation time.
     fn push(&mut self, value: &str, time: i64) {
-        for t in value_trigrams(value) {
-            *self.common.entry(t).or_default() += 1.0;
-        }
         self.pending.push((time, value.to_owned()));
     }
 
-    /// Ends the sample: puts the values in creation order, counts them and forgets the
-    /// rare trigrams.
+    /// Ends the sample: puts the values in creation order, counts them and indexes their
+    /// trigrams.
     fn seal(&mut self) {
         let mut values = std::mem::take(&mut self.pending);
         values.sort_unstable();
         self.sampled = values.len() as f64;
         self.starts.reserve_exact(values.len());
         self.times.reserve_exact(values.len());
-        for (time, value) in values {
+        for (i, (time, value)) in values.into_iter().enumerate() {
+            for t in value_trigrams(&value) {
+                self.postings.entry(t).or_default().push(i as u32);
+            }
             self.starts.push(self.text.len());
             self.times.push(time);
             self.text.push_str(&value);
             self.text.push('\0');
         }
-        self.common.retain(|_, n| *n >= MIN_COUNT);
+    }
+
+    /// Sampled values holding every one of `trigrams` (which the caller makes non-empty),
+    /// as the trigram index would return them; `None` when the rarest is too common to
+    /// count quickly.
+    fn sampled_candidates(&self, trigrams: &[String]) -> Option<usize> {
+        let mut lists = Vec::with_capacity(trigrams.len());
+        for t in trigrams {
+            match self.postings.get(t) {
+                Some(list) => lists.push(list),
+                None => return Some(0),
+            }
+        }
+        lists.sort_by_key(|l| l.len());
+        let (rarest, rest) = lists.split_first()?;
+        if rarest.len() > CANDIDATES_COUNTED {
+            return None;
+        }
+        Some(rarest.iter().filter(|i| rest.iter().all(|l| l.binary_search(i).is_ok())).count())
     }
 
     /// How many rows one sampled value stands for.
@@ -189,27 +209,35 @@ impl Column {
         if self.sampled <= 0.0 || keyword.is_empty() {
             return 0.0;
         }
-        f64::from(self.count(keyword, MAX_HITS)).max(0.5) / self.sampled * self.rows
+        f64::from(self.count(keyword)).max(0.5) / self.sampled * self.rows
     }
 
     /// Rows the trigram index returns for `piece` (folded): those holding its rarest
     /// trigram at most; every row when it has none (the index cannot help).
     pub fn candidates(&self, piece: &str) -> f64 {
         let chars: Vec<char> = piece.chars().collect();
-        let trigrams = like_trigrams(&chars);
-        if trigrams.is_empty() {
-            return self.rows;
-        }
-        trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min) * self.rows
+        self.trigram_candidates(&like_trigrams(&chars))
     }
 
-    /// Sampled values holding `keyword` (folded), counted up to `cap`.
-    fn count(&self, keyword: &str, cap: u32) -> u32 {
+    /// Rows holding every one of `trigrams`, estimated from the sample: counted where the
+    /// rarest is rare enough, else bounded by its share; every row when there is none.
+    fn trigram_candidates(&self, trigrams: &[String]) -> f64 {
+        if trigrams.is_empty() || self.sampled <= 0.0 {
+            return self.rows;
+        }
+        match self.sampled_candidates(trigrams) {
+            Some(n) => (n as f64).max(0.5) / self.sampled * self.rows,
+            None => trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min) * self.rows,
+        }
+    }
+
+    /// Sampled values holding `keyword` (folded), counted up to [`MAX_HITS`].
+    fn count(&self, keyword: &str) -> u32 {
         let text = self.text.as_bytes();
         let finder = memchr::memmem::Finder::new(keyword.as_bytes());
         let (mut hits, mut from) = (0u32, 0);
-        // Past the cap the count is only used to say "many".
-        while hits < cap {
+        // Past `MAX_HITS` the estimate is only used to say "many".
+        while hits < MAX_HITS {
             let Some(at) = finder.find(&text[from..]) else { break };
             hits += 1;
             // On to the next value.
@@ -246,24 +274,17 @@ impl Column {
             }
         }
         // The rarest trigram bounds a piece's rows from above; the best few pieces (and the
-        // keyword) are ranked again by the sampled values that hold them, which counts
-        // rows whose trigrams are each common but rarely meet (`r12@`).
+        // keyword) are ranked again by the sampled values holding all their trigrams, which
+        // counts rows whose trigrams are each common but rarely meet (`r12@`).
         pieces.sort_by(|a, b| a.0.total_cmp(&b.0));
         pieces.truncate(PIECES_COUNTED);
         if !whole.is_empty() && !pieces.iter().any(|p| (p.1, p.2) == (0, chars.len())) {
             pieces.push((cost(&whole), 0, chars.len()));
         }
         let counted = |(_, start, end): (f64, usize, usize)| {
-            let piece: String = chars[start..end].iter().collect();
             let trigrams = like_trigrams(&chars[start..end]);
             let entries: f64 = trigrams.iter().map(|t| self.share(t)).sum();
-            let hits = self.count(&piece, PIECE_HITS);
-            let mut rows = f64::from(hits).max(0.5) / self.sampled;
-            if hits >= PIECE_HITS {
-                // Counted only this far: the rarest trigram's share bounds it better.
-                rows = rows.max(trigrams.iter().map(|t| self.share(t)).fold(1.0_f64, f64::min));
-            }
-            ((entries + rows * ROW_COST) * self.rows, start, end)
+            ((entries * self.rows + self.trigram_candidates(&trigrams) * ROW_COST), start, end)
         };
         let best = pieces.into_iter().map(counted).min_by(|a, b| a.0.total_cmp(&b.0));
         let piece = match best {
@@ -344,7 +365,9 @@ async fn column(
     };
     // A table never analyzed reports -1 rows: sample all of it.
     let percent = if rows > SAMPLE_ROWS { (SAMPLE_ROWS / rows * 100.0).max(0.001) } else { 100.0 };
-    let sql = format!("SELECT lower({col}), {time} FROM {table} TABLESAMPLE SYSTEM ({percent}) WHERE {filter}");
+    // BERNOULLI picks rows, where SYSTEM picks whole pages: a sampled value then stands
+    // for the rows around it in the list, which the search's walk estimate relies on.
+    let sql = format!("SELECT lower({col}), {time} FROM {table} TABLESAMPLE BERNOULLI ({percent}) WHERE {filter}");
     let mut out = Column::default();
     for row in db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await? {
         out.push(&row.try_get_by_index::<String>(0)?, row.try_get_by_index(1)?);
@@ -476,5 +499,22 @@ pub(in crate::service::admin) mod tests {
         assert!(c.hits("1user", all(true), 10).is_empty());
         assert!(c.hits("x", Span { from: Some(61), to: None, newest_first: true }, 10).is_empty());
         assert!(Column::default().hits("x", all(true), 10).is_empty());
+    }
+
+    #[test]
+    fn candidates_are_the_sampled_values_holding_every_trigram_of_a_piece() {
+        // Names "first<i> last": every one holds the trigrams of "last", one in ten ends in 4.
+        let names = column(10_000, 1, |i| format!("first{i} last"));
+        // "4 l" has one trigram, `  l`, in every name: the index returns them all, whatever
+        // the sample says of the substring.
+        assert_eq!(names.candidates("4 l"), 10_000.0);
+        assert_eq!(names.candidates("x"), 10_000.0, "no trigram");
+        // "t12 l": `t12` (first12, first120 to 129, first1200 to 1299) and `12 ` (every name
+        // ending in 12) meet in two names, counted in the sample.
+        let both = (1..=10_000).filter(|i| format!("first{i} last").contains("t12") && i % 100 == 12).count();
+        assert_eq!(names.candidates("t12 l"), both as f64);
+        assert_eq!(names.candidates("zzz"), 0.5, "none: half a sampled row");
+        // A piece whose rarest trigram is in every value is not counted: its share bounds it.
+        assert_eq!(names.candidates("last"), 10_000.0);
     }
 }
