@@ -35,6 +35,7 @@ mod m20261207_000000_partial_lifecycle_indexes;
 mod m20261208_000000_revoked_tokens_generation;
 mod m20261209_000000_identity_user_created_at;
 mod m20261210_000000_search_time_brin;
+mod postgres_only;
 
 /// Runs every migration in order.
 pub struct Migrator;

@@ -10,8 +10,8 @@
 //! identities should it ever change. SQLite keeps its own search table
 //! (`m20261206_000000_order_user_search_by_creation`) and is left as it is.
 
+use crate::postgres_only::run;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -39,17 +39,6 @@ const DOWN: &[&str] = &[
     "DROP FUNCTION IF EXISTS identities_fill_user_created_at()",
     "ALTER TABLE identities DROP COLUMN IF EXISTS user_created_at",
 ];
-
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -8,8 +8,8 @@
 //! million rows and costs an insert next to nothing. They are not partial: PostgreSQL
 //! 15's planner leaves a partial BRIN index out of a bitmap `AND`.
 
+use crate::postgres_only::run;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -23,17 +23,6 @@ const UP: &[&str] = &[
 
 const DOWN: &[&str] =
     &["DROP INDEX IF EXISTS identities_user_created_at_brin", "DROP INDEX IF EXISTS users_created_at_brin"];
-
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

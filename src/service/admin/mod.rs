@@ -27,4 +27,5 @@ pub mod user_search;
 pub(in crate::service) mod user_search_ordered;
 pub(in crate::service) mod user_search_pg;
 pub(in crate::service) mod user_search_pg_lookup;
+mod user_search_range;
 pub mod users;

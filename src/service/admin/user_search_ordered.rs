@@ -17,10 +17,10 @@
 use crate::service::Result;
 use crate::service::Users;
 use crate::service::admin::user_keyword::Keyword;
+use crate::service::admin::user_search_range::Range;
 use crate::service::store::paging::{Keyset, Plan};
 use entity::user;
 use sea_orm::{DbBackend, EntityTrait, Statement, Value};
-use uuid::Uuid;
 
 /// Row IDs of one bucket: 2^SHIFT.
 const SHIFT: u32 = 26;
@@ -40,12 +40,6 @@ fn last_row_id(created_at: i64) -> i64 {
     bucket(created_at) * SLOTS + SLOTS - 1
 }
 
-/// A bound of the list: rows strictly beyond `(created_at, id)` on one side.
-struct Bound {
-    created_at: i64,
-    id: Uuid,
-}
-
 impl Users<'_> {
     /// The users of one page of a keyword search in creation order (`limit + 1` rows at
     /// most, in the page's fetch order), or `None` when this path does not apply: not
@@ -59,16 +53,7 @@ impl Users<'_> {
         if self.backend() != DbBackend::Sqlite || !kw.is_substring() {
             return Ok(None);
         }
-        let bound = |c: &Option<crate::service::store::paging::Cursor>| -> Result<Option<Bound>> {
-            c.as_ref().map(|c| Ok(Bound { created_at: ks.time_value(c)?, id: c.id })).transpose()
-        };
-        // `upper`: rows before it in creation order; `lower`: rows after it.
-        let (upper, lower) = if ks.desc {
-            (bound(&plan.after)?, bound(&plan.before)?)
-        } else {
-            (bound(&plan.before)?, bound(&plan.after)?)
-        };
-        let newest_first = ks.desc != plan.backward;
+        let Range { upper, lower, newest_first } = Range::of(ks, plan)?;
         let n = plan.limit + 1;
         let phrase = kw.fts_phrase();
         let mut values: Vec<Value> = Vec::new();

@@ -31,20 +31,14 @@ use crate::service::Users;
 use crate::service::admin::trigram_stats::Span;
 use crate::service::admin::user_keyword::Keyword;
 use crate::service::admin::user_search_pg_lookup::Lookup;
-use crate::service::store::paging::{Cursor, Keyset, Plan};
+use crate::service::admin::user_search_range::Range;
+use crate::service::store::paging::{Keyset, Plan};
 use entity::user;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, Value};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use uuid::Uuid;
-
-/// A bound of the list: rows strictly beyond `(created_at, id)` on one side.
-#[derive(Clone, Copy)]
-struct Bound {
-    created_at: i64,
-    id: Uuid,
-}
 
 /// SQL text with its `$n` parameters.
 #[derive(Default)]
@@ -59,29 +53,7 @@ impl Sql {
     }
 }
 
-/// Where the page lies: between two optional bounds, read in one direction.
-struct Range {
-    /// Rows before it in creation order.
-    upper: Option<Bound>,
-    /// Rows after it in creation order.
-    lower: Option<Bound>,
-    /// The page is read newest first.
-    newest_first: bool,
-}
-
 impl Range {
-    fn of(ks: &Keyset, plan: &Plan) -> Result<Self> {
-        let bound = |c: &Option<Cursor>| -> Result<Option<Bound>> {
-            c.as_ref().map(|c| Ok(Bound { created_at: ks.time_value(c)?, id: c.id })).transpose()
-        };
-        let (upper, lower) = if ks.desc {
-            (bound(&plan.after)?, bound(&plan.before)?)
-        } else {
-            (bound(&plan.before)?, bound(&plan.after)?)
-        };
-        Ok(Self { upper, lower, newest_first: ks.desc != plan.backward })
-    }
-
     /// ` AND (t, id) < (...) AND (t, id) > (...)` for the columns `t` and `id`.
     fn sql(&self, sql: &mut Sql, t: &str, id: &str) -> String {
         let mut s = String::new();
