@@ -45,8 +45,6 @@ const ROW_COST: f64 = 85.0;
 pub(in crate::service) struct Column {
     /// Rows of the column that the sample was taken from (an estimate).
     pub rows: f64,
-    /// Rows of the table, whatever the filter (an estimate).
-    pub table_rows: f64,
     /// Rows sampled.
     sampled: f64,
     /// The sample was the whole table.
@@ -375,7 +373,6 @@ async fn column(
     out.seal();
     out.rows = out.sampled * 100.0 / percent;
     out.whole = percent >= 100.0;
-    out.table_rows = if rows >= 0.0 { rows.max(out.rows) } else { out.rows };
     Ok(out)
 }
 
