@@ -248,13 +248,61 @@ async fn ndjson_and_csv_bodies_stream_and_scopes_are_checked() {
     assert_eq!(res.status(), 404);
 }
 
+/// Batches of 4,000 records are written two at a time on PostgreSQL. A record whose login
+/// ID or `sub` repeats one of an earlier batch still sees that batch's user, and the job's
+/// counts and details come out as if the batches ran one after the other.
+#[tokio::test]
+async fn a_later_batch_sees_the_users_of_the_batches_before_it() {
+    let app = spawn_app().await;
+    let write = app.token(&["user:write"]);
+    let sub = |i: u32| format!("0192f0e4-0000-7000-8000-{i:012}");
+    let mut ndjson = String::new();
+    for i in 0..12_000u32 {
+        let record = match i {
+            // The first batch's record 5, updated.
+            4_100 => json!({"email": "r5@example.com", "name": "Changed"}),
+            // The first batch's record 6's `sub`, taken.
+            4_200 => json!({"email": "new@example.com", "sub": sub(6)}),
+            // The second batch's record 4,150, from the third.
+            8_300 => json!({"email": "r4150@example.com", "name": "Again"}),
+            _ => json!({"email": format!("r{i}@example.com"), "sub": sub(i), "name": format!("R {i}")}),
+        };
+        ndjson.push_str(&record.to_string());
+        ndjson.push('\n');
+    }
+    let (s, res) =
+        post(&app, &write, "/_api/admin/users/import?identifier=email&upsert=true", "application/x-ndjson", ndjson)
+            .await;
+    assert_eq!(s, 200, "{res}");
+    let j = finished(&app, res["result"]["id"].as_str().unwrap()).await;
+    assert_eq!(
+        j["summary"],
+        json!({"total": 12_000, "inserted": 11_997, "updated": 2, "skipped": 0, "failed": 1}),
+        "{j:#}"
+    );
+    let d = j["details"].as_array().unwrap();
+    assert_eq!((d[4_100]["outcome"].as_str(), d[4_100]["user_id"].as_str()), (Some("updated"), Some(&*sub(5))));
+    assert_eq!(d[4_200]["outcome"], "failed", "{:#}", d[4_200]);
+    assert_eq!(d[8_300]["outcome"], "updated");
+    let (token, id) = (app.token(&["user:read"]), j["id"].as_str().unwrap());
+    let url = format!("{}/_api/admin/users/import/{id}?offset=11999", app.url);
+    let last: Value = app.client.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(last["result"]["details"][0]["user_id"].as_str(), Some(&*sub(11_999)), "{last:#}");
+    assert_eq!(user_by_email(&app, "r5@example.com").await["standardAttributes"]["name"], "Changed");
+    assert_eq!(user_by_email(&app, "r4150@example.com").await["standardAttributes"]["name"], "Again");
+    assert!(user_by_email(&app, "new@example.com").await.is_null());
+    let count = app.ok("{ users(first: 1) { totalCount } }", json!({})).await;
+    assert_eq!(count["users"]["totalCount"], 11_997);
+}
+
 #[tokio::test]
 async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
     let app = spawn_app().await;
-    // The first job is long enough that the third still waits when it is cancelled; the
-    // second imports the first's first 5,000 users again.
+    // The first job (streamed NDJSON: a GraphQL request is at most 1 MB) is long enough
+    // that the third still waits when it is cancelled; the second imports the first's
+    // first 5,000 users again.
     let (mut long, mut text) = (String::new(), String::new());
-    for i in 0..20_000 {
+    for i in 0..60_000 {
         let line = json!({"email": format!("g{i}@example.com")}).to_string();
         long.push_str(&line);
         long.push('\n');
@@ -264,7 +312,10 @@ async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
         }
     }
     let start = "mutation($t: String!) { importUsers(input: {identifier: EMAIL, text: $t}) { import { id status } } }";
-    let a = app.ok(start, json!({"t": long})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
+    let write = app.token(&["user:write"]);
+    let (s, res) = post(&app, &write, "/_api/admin/users/import?identifier=email", "application/x-ndjson", long).await;
+    assert_eq!(s, 200, "{res}");
+    let a = res["result"]["id"].as_str().unwrap().to_owned();
     let b = app.ok(start, json!({"t": text})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
     let c = app.ok(start, json!({"t": text})).await["importUsers"]["import"]["id"].as_str().unwrap().to_owned();
     let cancel = "mutation($id: ID!) { cancelUserImport(input: {id: $id}) { import { id } } }";
@@ -272,19 +323,19 @@ async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
     let ja = finished(&app, &a).await;
     let jb = finished(&app, &b).await;
     let jc = finished(&app, &c).await;
-    assert_eq!(ja["summary"]["inserted"], 20_000, "{ja:#}");
+    assert_eq!(ja["summary"]["inserted"], 60_000, "{ja:#}");
     assert_eq!(jb["summary"]["skipped"], 5000, "the second import sees the first's users: {jb:#}");
     assert_eq!(jc["status"], "cancelled", "{jc:#}");
     let (a_end, b_start) = (ja["completed_at"].as_str().unwrap(), jb["started_at"].as_str().unwrap());
     assert!(b_start >= a_end, "b started {b_start} before a ended {a_end}");
 
-    let q = "query($id: ID!) { userImport(id: $id) { status processed summary { total inserted failed } details(offset: 19998, first: 10) { index outcome userID } } }";
+    let q = "query($id: ID!) { userImport(id: $id) { status processed summary { total inserted failed } details(offset: 59998, first: 10) { index outcome userID } } }";
     let d = app.ok(q, json!({"id": a})).await;
     let u = &d["userImport"];
     assert_eq!(u["status"], "completed");
-    assert_eq!(u["processed"], 20_000);
+    assert_eq!(u["processed"], 60_000);
     assert_eq!(u["details"].as_array().unwrap().len(), 2);
-    assert_eq!(u["details"][1]["index"], 19_999);
+    assert_eq!(u["details"][1]["index"], 59_999);
     let res = app.gql_as(&app.token(&["user:read"]), start, json!({"t": "{}"})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "FORBIDDEN");
     app.err(cancel, json!({"id": a}), "BAD_USER_INPUT", Some("InvalidUserImport")).await;

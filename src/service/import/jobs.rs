@@ -160,8 +160,9 @@ pub(super) async fn set_status(
     Ok(())
 }
 
-/// Adds a batch's outcomes to the job: its result rows and the counters.
-pub(super) async fn save_results(conn: &impl ConnectionTrait, id: Uuid, results: &[RecordResult]) -> Result<()> {
+/// Adds a batch's outcomes to the job's counters and progress. It locks the job's row
+/// until the transaction ends: a batch does it last, after the batch before it committed.
+pub(super) async fn count_results(conn: &impl ConnectionTrait, id: Uuid, results: &[RecordResult]) -> Result<()> {
     use super::write::Outcome;
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count() as i64;
     let processed = results.iter().map(|r| r.idx + 1).max().unwrap_or(0);
@@ -176,6 +177,11 @@ pub(super) async fn save_results(conn: &impl ConnectionTrait, id: Uuid, results:
         .filter(Expr::col(user_import::Column::Id).eq(id))
         .exec(conn)
         .await?;
+    Ok(())
+}
+
+/// Writes a batch's per-record outcomes (the job's details).
+pub(super) async fn save_results(conn: &impl ConnectionTrait, id: Uuid, results: &[RecordResult]) -> Result<()> {
     let rows: Vec<user_import_result::ActiveModel> = results
         .iter()
         .map(|r| user_import_result::ActiveModel {

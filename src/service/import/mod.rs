@@ -8,6 +8,7 @@ mod jobs;
 mod prepare;
 pub mod record;
 pub mod source;
+mod turns;
 mod write;
 
 use std::collections::HashSet;
@@ -255,23 +256,16 @@ impl Imports<'_> {
                 break;
             }
         }
-        let mut next = self.next_batch(&job, &keys, records, &mut idx).await;
-        while !next.is_empty() {
-            let batch = std::mem::take(&mut next);
-            let first = idx - batch.len() as i64;
-            // The next batch is read and checked while this one's statements run (on
-            // PostgreSQL the database works while this process prepares).
-            let (committed, following) =
-                tokio::join!(self.commit(&job, first, batch), self.next_batch(&job, &keys, records, &mut idx));
-            committed?;
-            next = following;
-            // On SQLite a batch's statements run on this thread and never wait: give the
-            // thread's other tasks their turn between batches.
-            tokio::task::yield_now().await;
-            if jobs::cancel_requested(&self.db.reader(), id).await? {
-                self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await).await?;
-                return Ok(());
-            }
+        let mut pipeline = turns::Pipeline::default();
+        let fed = self.feed(&job, &keys, records, &mut idx, &mut pipeline).await;
+        // Whatever stopped the loop, every batch in flight ends before the job's status
+        // changes.
+        let drained = pipeline.drain().await;
+        let cancelled = fed?;
+        drained?;
+        if cancelled {
+            self.write_unaudited(async |tx| jobs::set_status(tx.conn(), id, "cancelled", None).await).await?;
+            return Ok(());
         }
         let done = self.finished(id).await?;
         let audit = system_audit("user_import.completed");
@@ -283,6 +277,64 @@ impl Imports<'_> {
             Ok(())
         })
         .await
+    }
+
+    /// Batches in flight at once: two on PostgreSQL (each keeps a backend busy), one on
+    /// SQLite (one writer).
+    fn window(&self) -> usize {
+        let postgres = self.db.reader().get_database_backend() == sea_orm::DbBackend::Postgres;
+        if postgres && self.config.database_max_connections >= 4 { 2 } else { 1 }
+    }
+
+    /// Reads the records batch by batch and starts each batch's task, the next batch read
+    /// and checked while the ones before are written. True when the job was cancelled.
+    async fn feed(
+        &self,
+        job: &ImportJob,
+        keys: &Keys,
+        records: &mut RecordStream,
+        idx: &mut i64,
+        pipeline: &mut turns::Pipeline,
+    ) -> Result<bool> {
+        let window = self.window();
+        let mut before: Option<tokio::sync::oneshot::Receiver<()>> = None;
+        loop {
+            let batch = self.next_batch(job, keys, records, idx).await;
+            if batch.is_empty() {
+                return Ok(false);
+            }
+            let first = *idx - batch.len() as i64;
+            let batch_keys = turns::batch_keys(&batch);
+            while pipeline.full(window, &batch_keys) {
+                match pipeline.finish_oldest().await {
+                    Some(r) => r?,
+                    None => break,
+                }
+            }
+            if jobs::cancel_requested(&self.db.reader(), job.id).await? {
+                return Ok(true);
+            }
+            let (done, next_turn) = tokio::sync::oneshot::channel();
+            let mut turn = turns::Turn::after(before.replace(next_turn));
+            let services: crate::service::Services = (**self).clone();
+            let job = job.clone();
+            let task = tokio::spawn(async move {
+                let committed = services.imports().commit(&job, first, batch, &mut turn).await;
+                // A batch commits after the one before it, and so does the one after it.
+                let committed = match committed {
+                    Ok(()) => turn.wait().await,
+                    Err(e) => Err(e),
+                };
+                if committed.is_ok() {
+                    let _ = done.send(());
+                }
+                committed
+            });
+            pipeline.push(batch_keys, task);
+            // On SQLite a batch's statements run on their task's thread and never wait:
+            // give this thread's other tasks their turn between batches.
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Reads the next batch (whole, [`BATCH`] records, unless the input ends: a job stops
@@ -341,6 +393,7 @@ impl Imports<'_> {
         job: &ImportJob,
         first: i64,
         prepared: Vec<Result<Prepared, (Option<Value>, RecordError)>>,
+        turn: &mut turns::Turn,
     ) -> Result<()> {
         let mut early = Vec::new();
         let mut run: Vec<Prepared> = Vec::new();
@@ -356,7 +409,7 @@ impl Imports<'_> {
                         .chain(p.user_id.map(|u| format!("sub:{u}")))
                         .collect();
                     if keys.iter().any(|k| seen.contains(k)) {
-                        self.commit_run(job, std::mem::take(&mut run), std::mem::take(&mut early)).await?;
+                        self.commit_run(job, std::mem::take(&mut run), std::mem::take(&mut early), turn).await?;
                         seen.clear();
                     }
                     seen.extend(keys);
@@ -364,21 +417,27 @@ impl Imports<'_> {
                 }
             }
         }
-        self.commit_run(job, run, early).await
+        self.commit_run(job, run, early, turn).await
     }
 
     /// One transaction: the run's users, the outcomes (with `early` failures), progress
     /// and an audit row. A unique-key race retries the records one by one.
-    async fn commit_run(&self, job: &ImportJob, run: Vec<Prepared>, early: Vec<RecordResult>) -> Result<()> {
+    async fn commit_run(
+        &self,
+        job: &ImportJob,
+        run: Vec<Prepared>,
+        early: Vec<RecordResult>,
+        turn: &mut turns::Turn,
+    ) -> Result<()> {
         if run.is_empty() && early.is_empty() {
             return Ok(());
         }
-        match self.commit_once(job, &run, early.clone()).await {
+        match self.commit_once(job, &run, early.clone(), turn).await {
             Err(Error::Conflict { .. }) if run.len() > 1 => {
                 let mut early = Some(early);
                 for p in run {
                     let e = early.take().unwrap_or_default();
-                    match self.commit_once(job, std::slice::from_ref(&p), e.clone()).await {
+                    match self.commit_once(job, std::slice::from_ref(&p), e.clone(), turn).await {
                         Err(Error::Conflict { reason, message }) => {
                             let mut e = e;
                             e.push(RecordResult::failed(
@@ -386,7 +445,7 @@ impl Imports<'_> {
                                 Some(p.redacted.clone()),
                                 RecordError::new(reason, message).to_json(),
                             ));
-                            self.commit_once(job, &[], e).await?;
+                            self.commit_once(job, &[], e, turn).await?;
                         }
                         other => other?,
                     }
@@ -402,13 +461,19 @@ impl Imports<'_> {
                         RecordError::new(reason, message.clone()).to_json(),
                     ));
                 }
-                self.commit_once(job, &[], early).await
+                self.commit_once(job, &[], early, turn).await
             }
             other => other,
         }
     }
 
-    async fn commit_once(&self, job: &ImportJob, run: &[Prepared], early: Vec<RecordResult>) -> Result<()> {
+    async fn commit_once(
+        &self,
+        job: &ImportJob,
+        run: &[Prepared],
+        early: Vec<RecordResult>,
+        turn: &mut turns::Turn,
+    ) -> Result<()> {
         let identifier = job.options.identifier.login_key();
         let upsert = job.options.upsert;
         let mut results = if job.options.dry_run && !run.is_empty() {
@@ -431,9 +496,6 @@ impl Imports<'_> {
         let audit = system_audit("user_import.batch_committed");
         self.write(async |tx| {
             let conn = tx.conn();
-            if !jobs::renew(conn, job.id).await? {
-                return Err(Error::internal("the import lease was taken by another process"));
-            }
             if !job.options.dry_run && !run.is_empty() {
                 results = write::write_batch(conn, run, identifier, upsert).await?;
             }
@@ -452,6 +514,12 @@ impl Imports<'_> {
                 "dry_run": job.options.dry_run,
             });
             tx.record(&audit, None, payload).await?;
+            // The rows the batch before also locks, after it committed (see `turns`).
+            turn.wait().await?;
+            if !jobs::renew(conn, job.id).await? {
+                return Err(Error::internal("the import lease was taken by another process"));
+            }
+            jobs::count_results(conn, job.id, &results).await?;
             Ok(())
         })
         .await
