@@ -39,6 +39,7 @@ pub mod user;
 pub mod user_export;
 pub mod user_group;
 pub mod user_import;
+pub mod user_import_outcome;
 pub mod user_import_result;
 pub mod user_role;
 pub mod verified_claim;

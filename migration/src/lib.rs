@@ -35,6 +35,8 @@ mod m20261207_000000_partial_lifecycle_indexes;
 mod m20261208_000000_revoked_tokens_generation;
 mod m20261209_000000_identity_user_created_at;
 mod m20261210_000000_search_time_brin;
+mod m20261211_000000_create_user_import_outcomes;
+mod m20261211_000001_identity_user_created_at_given;
 mod postgres_only;
 
 /// Runs every migration in order.
@@ -76,6 +78,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000000_revoked_tokens_generation::Migration),
             Box::new(m20261209_000000_identity_user_created_at::Migration),
             Box::new(m20261210_000000_search_time_brin::Migration),
+            Box::new(m20261211_000000_create_user_import_outcomes::Migration),
+            Box::new(m20261211_000001_identity_user_created_at_given::Migration),
         ]
     }
 }

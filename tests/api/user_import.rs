@@ -248,6 +248,28 @@ async fn ndjson_and_csv_bodies_stream_and_scopes_are_checked() {
     assert_eq!(res.status(), 404);
 }
 
+/// Imported users are found by a keyword in the list's order, by the creation time each
+/// record gives (on PostgreSQL an import writes it on the identities itself).
+#[tokio::test]
+async fn imported_users_are_searched_in_their_creation_order() {
+    let app = spawn_app().await;
+    let records: Vec<Value> = [("qzx-b", "2022"), ("qzx-c", "2020"), ("qzx-a", "2021")]
+        .iter()
+        .map(|(name, year)| json!({"email": format!("{name}@example.com"), "created_at": format!("{year}-05-01T00:00:00Z")}))
+        .collect();
+    let j = import_json(&app, json!({"identifier": "email", "records": records})).await;
+    assert_eq!(j["summary"]["inserted"], 3, "{j:#}");
+    let q = "{ users(searchKeyword: \"qzx-\", first: 10) { edges { node { standardAttributes } } } }";
+    let d = app.ok(q, json!({})).await;
+    let emails: Vec<&str> = d["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["standardAttributes"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["qzx-b@example.com", "qzx-a@example.com", "qzx-c@example.com"], "newest first");
+}
+
 /// Batches of 4,000 records are written two at a time on PostgreSQL. A record whose login
 /// ID or `sub` repeats one of an earlier batch still sees that batch's user, and the job's
 /// counts and details come out as if the batches ran one after the other.

@@ -1,7 +1,7 @@
 //! Import jobs as stored: creation, the lease that keeps imports to one at a time, progress
 //! and the summary, cancellation, and reading a job with its details.
 
-use entity::{job_lock, user_import, user_import_result};
+use entity::{job_lock, user_import, user_import_outcome, user_import_result};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
@@ -180,21 +180,67 @@ pub(super) async fn count_results(conn: &impl ConnectionTrait, id: Uuid, results
     Ok(())
 }
 
-/// Writes a batch's per-record outcomes (the job's details).
+/// One record's outcome as a chunk keeps it: `[idx, outcome, user_id, record, warnings,
+/// errors]`, trailing nulls left out (an inserted record is `[7,"inserted","…"]`).
+fn entry(r: &RecordResult) -> Value {
+    let uid = r.user_id.map_or(Value::Null, |u| Value::String(u.to_string()));
+    let record = r.record.clone().map_or(Value::Null, without_nul);
+    let warnings = if r.warnings.is_empty() {
+        Value::Null
+    } else {
+        without_nul(Value::Array(r.warnings.iter().map(|w| json!({"message": w})).collect()))
+    };
+    let errors = if r.errors.is_empty() { Value::Null } else { without_nul(Value::Array(r.errors.clone())) };
+    let mut e = vec![json!(r.idx), json!(r.outcome.as_str()), uid, record, warnings, errors];
+    while e.len() > 3 && e.last() == Some(&Value::Null) {
+        e.pop();
+    }
+    Value::Array(e)
+}
+
+/// A record's outcome from its [`entry`].
+fn detail_of(e: Value) -> Option<ImportDetail> {
+    let Value::Array(a) = e else { return None };
+    let mut a = a.into_iter();
+    let index = a.next()?.as_i64()?;
+    let outcome = a.next()?.as_str()?.to_owned();
+    let user_id = a.next().and_then(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()));
+    let mut rest = a.map(|v| if Value::is_null(&v) { None } else { Some(v) });
+    let (record, warnings, errors) = (rest.next().flatten(), rest.next().flatten(), rest.next().flatten());
+    Some(ImportDetail { index, outcome, user_id, record, warnings, errors })
+}
+
+fn chunk(id: Uuid, first: i64, last: i64, outcomes: String) -> user_import_outcome::ActiveModel {
+    user_import_outcome::ActiveModel {
+        job_id: Set(id),
+        first_idx: Set(first),
+        last_idx: Set(last),
+        outcomes: Set(outcomes),
+    }
+}
+
+/// Writes a batch's per-record outcomes (the job's details) as chunks: one row for the
+/// batch, or, on PostgreSQL over TLS, rows small enough that each insert leaves in one
+/// TLS record (see `store::bulk`).
 pub(super) async fn save_results(conn: &impl ConnectionTrait, id: Uuid, results: &[RecordResult]) -> Result<()> {
-    let rows: Vec<user_import_result::ActiveModel> = results
-        .iter()
-        .map(|r| user_import_result::ActiveModel {
-            job_id: Set(id),
-            idx: Set(r.idx),
-            outcome: Set(r.outcome.as_str().into()),
-            user_id: Set(r.user_id),
-            record: Set(r.record.clone().map(without_nul)),
-            warnings: Set((!r.warnings.is_empty())
-                .then(|| without_nul(Value::Array(r.warnings.iter().map(|w| json!({"message": w})).collect())))),
-            errors: Set((!r.errors.is_empty()).then(|| without_nul(Value::Array(r.errors.clone())))),
-        })
-        .collect();
+    let budget = crate::service::store::bulk::value_budget(conn.get_database_backend());
+    let mut rows = Vec::new();
+    let (mut text, mut first, mut last) = (String::new(), i64::MAX, i64::MIN);
+    for r in results {
+        let one = entry(r).to_string();
+        if !text.is_empty() && text.len() + one.len() + 2 > budget {
+            text.push(']');
+            rows.push(chunk(id, first, last, std::mem::take(&mut text)));
+            (first, last) = (i64::MAX, i64::MIN);
+        }
+        text.push(if text.is_empty() { '[' } else { ',' });
+        text.push_str(&one);
+        (first, last) = (Ord::min(first, r.idx), Ord::max(last, r.idx));
+    }
+    if !text.is_empty() {
+        text.push(']');
+        rows.push(chunk(id, first, last, text));
+    }
     crate::service::store::bulk::insert_rows(conn, rows).await?;
     Ok(())
 }
@@ -229,24 +275,43 @@ pub(super) async fn details(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<ImportDetail>> {
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let end = offset.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX));
+    // A chunk holds records of one batch: one that reaches `offset` starts after
+    // `offset - BATCH`.
+    let chunks = user_import_outcome::Entity::find()
+        .filter(Expr::col(user_import_outcome::Column::JobId).eq(id))
+        .filter(Expr::col(user_import_outcome::Column::FirstIdx).gt(offset.saturating_sub(super::BATCH as i64)))
+        .filter(Expr::col(user_import_outcome::Column::FirstIdx).lt(end))
+        .filter(Expr::col(user_import_outcome::Column::LastIdx).gte(offset))
+        .order_by_asc(user_import_outcome::Column::FirstIdx)
+        .all(conn)
+        .await?;
+    let mut out = Vec::new();
+    for c in chunks {
+        let entries: Vec<Value> =
+            serde_json::from_str(&c.outcomes).map_err(|e| Error::caused("reading an import's outcomes", e))?;
+        out.extend(entries.into_iter().filter_map(detail_of).filter(|d| d.index >= offset && d.index < end));
+    }
+    // Jobs of earlier versions kept a row per record.
     let rows = user_import_result::Entity::find()
         .filter(Expr::col(user_import_result::Column::JobId).eq(id))
-        .filter(Expr::col(user_import_result::Column::Idx).gte(offset as i64))
+        .filter(Expr::col(user_import_result::Column::Idx).gte(offset))
         .order_by_asc(user_import_result::Column::Idx)
         .limit(limit)
         .all(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ImportDetail {
-            index: r.idx,
-            outcome: r.outcome,
-            user_id: r.user_id,
-            record: r.record,
-            warnings: r.warnings,
-            errors: r.errors,
-        })
-        .collect())
+    out.extend(rows.into_iter().map(|r| ImportDetail {
+        index: r.idx,
+        outcome: r.outcome,
+        user_id: r.user_id,
+        record: r.record,
+        warnings: r.warnings,
+        errors: r.errors,
+    }));
+    out.sort_by_key(|d| d.index);
+    out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(out)
 }
 
 /// Asks a pending or running job to stop; a pending one stops at once.
@@ -262,4 +327,44 @@ pub(super) async fn request_cancel(conn: &impl ConnectionTrait, id: Uuid) -> Res
     am.cancel_requested = Set(true);
     am.update(conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::import::write::Outcome;
+
+    #[test]
+    fn an_outcome_reads_back_from_its_chunk_entry() {
+        let uid = Uuid::now_v7();
+        let inserted = RecordResult {
+            idx: 7,
+            outcome: Outcome::Inserted,
+            user_id: Some(uid),
+            record: None,
+            warnings: vec![],
+            errors: vec![],
+        };
+        assert_eq!(entry(&inserted), json!([7, "inserted", uid.to_string()]), "trailing nulls are left out");
+        let d = detail_of(entry(&inserted)).unwrap();
+        assert_eq!((d.index, d.outcome.as_str(), d.user_id), (7, "inserted", Some(uid)));
+        assert!(d.record.is_none() && d.warnings.is_none() && d.errors.is_none());
+
+        let failed = RecordResult {
+            idx: 9,
+            outcome: Outcome::Failed,
+            user_id: None,
+            record: Some(json!({"email": "a\0b"})),
+            warnings: vec!["w".into()],
+            errors: vec![json!({"reason": "InvalidEmail"})],
+        };
+        let text = Value::Array(vec![entry(&failed)]).to_string();
+        let back: Vec<Value> = serde_json::from_str(&text).unwrap();
+        let d = detail_of(back.into_iter().next().unwrap()).unwrap();
+        assert_eq!((d.index, d.outcome.as_str(), d.user_id), (9, "failed", None));
+        assert_eq!(d.record, Some(json!({"email": "a\u{fffd}b"})), "NUL is never kept");
+        assert_eq!(d.warnings, Some(json!([{"message": "w"}])));
+        assert_eq!(d.errors, Some(json!([{"reason": "InvalidEmail"}])));
+        assert!(detail_of(json!({"idx": 1})).is_none());
+    }
 }

@@ -39,8 +39,36 @@ fn postgres_bytes() -> usize {
     if POSTGRES_TLS.load(Ordering::Relaxed) { TLS_BYTES } else { PLAIN_BYTES }
 }
 
+/// Bytes of text one row may carry in a bulk insert: on PostgreSQL over TLS, enough to
+/// leave its statement within one TLS record with its escaping (see [`TLS_BYTES`]);
+/// unbounded elsewhere.
+pub(in crate::service) fn value_budget(backend: DbBackend) -> usize {
+    if backend == DbBackend::Postgres && POSTGRES_TLS.load(Ordering::Relaxed) { TLS_BYTES * 2 / 3 } else { usize::MAX }
+}
+
 /// Inserts `rows` (every column set) in as few statements as the backend allows.
 pub(in crate::service) async fn insert_rows<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    insert_rows_with(conn, rows, None).await
+}
+
+/// A column that a PostgreSQL table has and its entity does not map, with a value for each
+/// row: its name, its SQL type, the values.
+pub(in crate::service) struct Extra {
+    pub name: &'static str,
+    pub sql_type: &'static str,
+    pub values: Vec<Json>,
+}
+
+/// [`insert_rows`] with a value of `extra`'s column for each row, on PostgreSQL (elsewhere
+/// `extra` is left out).
+pub(in crate::service) async fn insert_rows_with<A>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    extra: Option<Extra>,
+) -> Result<(), DbErr>
 where
     A: ActiveModelTrait + Send,
 {
@@ -75,6 +103,12 @@ where
         names.push(format!("\"{}\"", c.as_str()));
         select.push(expr);
     }
+    let mut extra_values = None;
+    if let Some(e) = extra {
+        select.push(format!("(x->>{})::{}", names.len(), e.sql_type));
+        names.push(format!("\"{}\"", e.name));
+        extra_values = Some(e.values.into_iter());
+    }
     // Each row is an array of its values in column order: half the bytes of an object with
     // the column names, so half the statements over TLS (see `TLS_BYTES`).
     let sql = format!(
@@ -85,13 +119,16 @@ where
     let budget = postgres_bytes();
     let mut chunk = String::with_capacity(budget.min(1 << 20) + 4096);
     for row in rows {
-        let values = columns
+        let mut values: Vec<Json> = columns
             .iter()
             .map(|c| match row.get(*c) {
                 ActiveValue::Set(v) | ActiveValue::Unchanged(v) => json_of(v),
                 ActiveValue::NotSet => Json::Null,
             })
             .collect();
+        if let Some(extra) = extra_values.as_mut() {
+            values.push(extra.next().unwrap_or(Json::Null));
+        }
         let one = Json::Array(values).to_string();
         if !chunk.is_empty() && chunk.len() + one.len() + 2 > budget {
             chunk.push(']');

@@ -92,6 +92,7 @@ static ENTITIES: LazyLock<Kinds> = LazyLock::new(|| {
     add::<user_export::Entity>(&mut k);
     add::<user_group::Entity>(&mut k);
     add::<user_import::Entity>(&mut k);
+    add::<user_import_outcome::Entity>(&mut k);
     add::<user_import_result::Entity>(&mut k);
     add::<user_role::Entity>(&mut k);
     add::<verified_claim::Entity>(&mut k);
