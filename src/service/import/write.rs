@@ -162,42 +162,37 @@ pub(super) async fn write_batch(
 ) -> Result<Vec<RecordResult>> {
     let t = micros(now());
     let backend = conn.get_database_backend();
-    // Who already exists, by identifier.
-    let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
-    let mut existing: HashMap<String, Uuid> = HashMap::new();
-    for run in text_list_runs(backend, &keys) {
-        let found = identity::Entity::find()
-            .select_only()
-            .column(identity::Column::UniqueKey)
-            .column(identity::Column::UserId)
-            .filter(Expr::col(identity::Column::LoginIdType).eq(identifier_type))
-            .filter(in_text_list(backend, "identities", "unique_key", run))
-            .into_tuple::<(String, Uuid)>()
-            .all(conn)
-            .await?;
-        existing.extend(found);
-    }
-    // Other login IDs of new users that someone already has.
-    let fresh: Vec<&Prepared> = batch.iter().filter(|p| !existing.contains_key(&p.key)).collect();
-    let other_keys: Vec<&str> = fresh
+    // Every login ID and provider account the batch names, looked up once: who already
+    // exists (by the identifier), and which keys of new users someone else has.
+    let mut keys: Vec<&str> = batch
         .iter()
         .flat_map(|p| {
             let logins = p.login_ids.iter().map(|(_, id)| id.unique_key.as_str());
-            logins.chain(p.oauth.iter().map(|a| a.key.as_str()))
+            std::iter::once(p.key.as_str()).chain(logins).chain(p.oauth.iter().map(|a| a.key.as_str()))
         })
         .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut existing: HashMap<String, Uuid> = HashMap::new();
     let mut taken: HashSet<(String, String)> = HashSet::new();
-    for run in text_list_runs(backend, &other_keys).into_iter().filter(|r| !r.is_empty()) {
+    for run in text_list_runs(backend, &keys).into_iter().filter(|r| !r.is_empty()) {
         let found = identity::Entity::find()
             .select_only()
             .column(identity::Column::LoginIdType)
             .column(identity::Column::UniqueKey)
+            .column(identity::Column::UserId)
             .filter(in_text_list(backend, "identities", "unique_key", run))
-            .into_tuple::<(String, String)>()
+            .into_tuple::<(String, String, Uuid)>()
             .all(conn)
             .await?;
-        taken.extend(found);
+        for (kind, key, user) in found {
+            if kind == identifier_type {
+                existing.insert(key.clone(), user);
+            }
+            taken.insert((kind, key));
+        }
     }
+    let fresh: Vec<&Prepared> = batch.iter().filter(|p| !existing.contains_key(&p.key)).collect();
     let wanted_ids: Vec<Uuid> = fresh.iter().filter_map(|p| p.user_id).collect();
     let mut used_ids: HashSet<Uuid> = HashSet::new();
     // 500 IDs are 10 KB of bound values: one TLS record (see `text_list_runs`).
