@@ -197,7 +197,13 @@ pub(in crate::service) fn in_text_list(
 ) -> sea_orm::sea_query::SimpleExpr {
     let list = Json::Array(values.iter().map(|v| Json::String((*v).to_owned())).collect()).to_string();
     let sql = match backend {
-        DbBackend::Postgres => format!("\"{table}\".\"{column}\" IN (SELECT json_array_elements_text($1::json))"),
+        // `= ANY(ARRAY(…))`, not `IN (SELECT …)`: a semi-join's plan rests on the table's
+        // statistics, and a table that grew since its last ANALYZE (an import into a new
+        // database) was read whole for every list (70 ms at 200,000 identities against
+        // 5 ms); an array of unknown length is probed through the index either way.
+        DbBackend::Postgres => {
+            format!("\"{table}\".\"{column}\" = ANY(ARRAY(SELECT json_array_elements_text($1::json)))")
+        }
         _ => format!("\"{table}\".\"{column}\" IN (SELECT value FROM json_each(?))"),
     };
     sea_orm::sea_query::Expr::cust_with_values(sql, [list])
