@@ -5,7 +5,8 @@
 # links) inserted by Python's sqlite3 / psql in 1,000-row transactions, with no checks.
 #
 # Usage: bench/import.sh [N]   (needs a release build: cargo build --release, or BIN=path; PostgreSQL at
-# 127.0.0.1:5432 with trust auth for the PostgreSQL half, skipped when psql is missing)
+# 127.0.0.1:5432 with trust auth for the PostgreSQL half, skipped when psql is missing; no TLS on
+# loopback, as the README advises for a database on the same machine)
 set -euo pipefail
 N=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,8 +42,8 @@ if command -v psql >/dev/null; then
   for db in bench_import_a bench_import_b bench_import_raw; do
     psql -qh 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
   done
-  run_import "postgres://postgres@127.0.0.1:5432/bench_import_a" "$DIR/plain.ndjson" "import, no passwords"
-  run_import "postgres://postgres@127.0.0.1:5432/bench_import_b" "$DIR/bcrypt.ndjson" "import, bcrypt hashes"
-  "$BIN" --database-url "postgres://postgres@127.0.0.1:5432/bench_import_raw" migrate >/dev/null 2>&1
+  run_import "postgres://postgres@127.0.0.1:5432/bench_import_a?sslmode=disable" "$DIR/plain.ndjson" "import, no passwords"
+  run_import "postgres://postgres@127.0.0.1:5432/bench_import_b?sslmode=disable" "$DIR/bcrypt.ndjson" "import, bcrypt hashes"
+  "$BIN" --database-url "postgres://postgres@127.0.0.1:5432/bench_import_raw?sslmode=disable" migrate >/dev/null 2>&1
   python3 "$ROOT/bench/import_raw_pg.py" bench_import_raw "$N"
 fi
