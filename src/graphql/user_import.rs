@@ -197,7 +197,7 @@ payload!(/// Result of `importUsers`.
     ImportUsersPayload { /// The job, pending: poll `userImport` for its progress.
         import: UserImport });
 payload!(/// Result of `cancelUserImport`.
-    CancelUserImportPayload { /// The job; it stops after its current batch.
+    CancelUserImportPayload { /// The job; it stops after the batches being written (one, two on PostgreSQL).
         import: UserImport });
 
 fn job_id(id: &ID) -> async_graphql::Result<Uuid> {
@@ -265,7 +265,7 @@ impl UserImportMutation {
         Ok(ImportUsersPayload { import: UserImport(job) })
     }
 
-    /// Stops a pending or running import after its current batch. Needs `user:write`.
+    /// Stops a pending or running import after the batches being written. Needs `user:write`.
     #[graphql(requires_scopes = "user:write")]
     async fn cancel_user_import(
         &self,

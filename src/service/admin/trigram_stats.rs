@@ -212,6 +212,7 @@ impl Column {
 
     /// Rows the trigram index returns for `piece` (folded): those holding its rarest
     /// trigram at most; every row when it has none (the index cannot help).
+    #[cfg(test)]
     pub fn candidates(&self, piece: &str) -> f64 {
         let chars: Vec<char> = piece.chars().collect();
         self.trigram_candidates(&like_trigrams(&chars))
@@ -248,13 +249,13 @@ impl Column {
     }
 
     /// Of the substrings of `keyword` (folded), the one cheapest to ask the trigram index
-    /// for (`None`: the keyword itself), and the rows expected to hold `keyword`.
-    pub fn plan(&self, keyword: &str) -> (Option<String>, f64) {
-        if self.sampled <= 0.0 {
-            return (None, 0.0);
-        }
+    /// for, the rows the index returns for it, and the rows expected to hold `keyword`.
+    pub fn plan(&self, keyword: &str) -> Plan {
         let chars: Vec<char> = keyword.chars().collect();
         let whole = like_trigrams(&chars);
+        if self.sampled <= 0.0 {
+            return Plan { piece: None, candidates: self.trigram_candidates(&whole), matches: 0.0 };
+        }
         let bound = self.matches(keyword);
         let cost = |trigrams: &[String]| {
             let entries: f64 = trigrams.iter().map(|t| self.share(t)).sum();
@@ -282,15 +283,29 @@ impl Column {
         let counted = |(_, start, end): (f64, usize, usize)| {
             let trigrams = like_trigrams(&chars[start..end]);
             let entries: f64 = trigrams.iter().map(|t| self.share(t)).sum();
-            ((entries * self.rows + self.trigram_candidates(&trigrams) * ROW_COST), start, end)
+            let candidates = self.trigram_candidates(&trigrams);
+            ((entries * self.rows + candidates * ROW_COST), candidates, start, end)
         };
         let best = pieces.into_iter().map(counted).min_by(|a, b| a.0.total_cmp(&b.0));
-        let piece = match best {
-            Some((_, start, end)) if (start, end) != (0, chars.len()) => Some(chars[start..end].iter().collect()),
-            _ => None,
-        };
-        (piece, bound)
+        match best {
+            Some((_, candidates, start, end)) if (start, end) != (0, chars.len()) => {
+                Plan { piece: Some(chars[start..end].iter().collect()), candidates, matches: bound }
+            }
+            Some((_, candidates, ..)) => Plan { piece: None, candidates, matches: bound },
+            None => Plan { piece: None, candidates: self.trigram_candidates(&whole), matches: bound },
+        }
     }
+}
+
+/// How to ask the trigram index for a keyword, from [`Column::plan`].
+#[derive(Debug, PartialEq)]
+pub(in crate::service) struct Plan {
+    /// The substring (folded) to ask the index for; `None`: the keyword itself.
+    pub piece: Option<String>,
+    /// Rows the index is expected to return for it.
+    pub candidates: f64,
+    /// Rows expected to hold the keyword.
+    pub matches: f64,
 }
 
 /// Both columns' frequencies.
@@ -456,20 +471,24 @@ pub(in crate::service::admin) mod tests {
         }
         c.seal();
         c.rows = 1_000_000.0;
-        let (piece, est) = c.plan("user12345@example");
-        let piece = piece.expect("a piece");
+        let plan = c.plan("user12345@example");
+        let piece = plan.piece.expect("a piece");
         assert!(!piece.contains("use") && !piece.contains("exa"), "{piece}");
-        assert_eq!(est, 50.0, "one sampled row of 20,000");
+        assert_eq!(plan.candidates, c.candidates(&piece), "the chosen piece's");
+        assert_eq!(plan.matches, 50.0, "one sampled row of 20,000");
         assert_eq!(c.matches("nobody"), 25.0, "none sampled: half a row's worth");
         assert_eq!(c.matches("user1"), 50_000.0, "counted up to a thousand");
         assert_eq!(c.matches("user199"), 111.0 / 20_000.0 * 1_000_000.0, "each row once");
         assert_eq!(c.matches("@example"), 50_000.0, "a thousand at most");
         // Every trigram common: one of them is as selective as all, and reads one list.
-        let (piece, est) = c.plan("example");
-        assert_eq!(piece.map(|p| p.chars().count()), Some(3));
-        assert_eq!(est, 50_000.0, "counted up to a thousand sampled rows");
+        let plan = c.plan("example");
+        assert_eq!(plan.piece.map(|p| p.chars().count()), Some(3));
+        assert_eq!(plan.matches, 50_000.0, "counted up to a thousand sampled rows");
+        let plan = c.plan("e@");
+        assert_eq!((plan.piece, plan.candidates), (None, c.candidates("e@")), "no trigram: every row");
         // Nothing sampled: the keyword as it is.
-        assert_eq!(Column::default().plan("user5"), (None, 0.0));
+        let none = Column::default();
+        assert_eq!(none.plan("user5"), Plan { piece: None, candidates: none.candidates("user5"), matches: 0.0 });
     }
 
     #[test]

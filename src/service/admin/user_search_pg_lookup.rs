@@ -65,17 +65,17 @@ impl Lookup {
             let (login_piece, name_piece, bounds) = (None, None, [None, None]);
             return Self { login_piece, name_piece, matches: None, outlook: None, bounds, step2_cost: 0.0 };
         };
-        let (login_piece, logins) = stats.login_ids.plan(kw.lower());
-        let (name_piece, names) = stats.names.plan(kw.lower());
+        let (logins, names) = (stats.login_ids.plan(kw.lower()), stats.names.plan(kw.lower()));
         let outlook = outlook(&[&stats.login_ids, &stats.names], kw.lower(), span, n);
         let (mut bounds, mut step2_cost) = ([None, None], 0.0);
-        for (i, (col, piece)) in [(&stats.login_ids, &login_piece), (&stats.names, &name_piece)].into_iter().enumerate()
-        {
-            let (bound, cost) = step2(col, piece.as_deref().unwrap_or(kw.lower()), span, outlook.bound);
+        for (i, (col, plan)) in [(&stats.login_ids, &logins), (&stats.names, &names)].into_iter().enumerate() {
+            let (bound, cost) = step2(col, plan.candidates, span, outlook.bound);
             bounds[i] = bound;
             step2_cost += cost;
         }
-        Self { login_piece, name_piece, matches: Some(logins + names), outlook: Some(outlook), bounds, step2_cost }
+        let matches = Some(logins.matches + names.matches);
+        let (login_piece, name_piece) = (logins.piece, names.piece);
+        Self { login_piece, name_piece, matches, outlook: Some(outlook), bounds, step2_cost }
     }
 
     /// `col LIKE '%piece%'` for the index, and the whole keyword checked on the rows it
@@ -101,9 +101,8 @@ impl Lookup {
 }
 
 /// Step 2 on one column: the time bound if checking every row up to it costs less than
-/// checking every candidate of `piece`, and the expected cost (µs).
-fn step2(col: &Column, piece: &str, span: Span, bound: Option<i64>) -> (Option<i64>, f64) {
-    let candidates = col.candidates(piece);
+/// checking every one of the index's `candidates`, and the expected cost (µs).
+fn step2(col: &Column, candidates: f64, span: Span, bound: Option<i64>) -> (Option<i64>, f64) {
     let (bitmap, exact) = (candidates * BITMAP_COST, candidates * CANDIDATE_COST);
     match bound {
         Some(b) => {
@@ -186,20 +185,23 @@ mod tests {
         let logins = column(1000, 10, |i| format!("user{i}{}", if (301..=500).contains(&i) { "xyz" } else { "" }));
         let all = Span { from: None, to: None, newest_first: true };
         // Up to 430: 580 rows, 174 µs, and the bitmap of 200 candidates, 10 µs.
-        let (bound, cost) = step2(&logins, "xyz", all, Some(430));
+        let (bound, cost) = step2(&logins, logins.candidates("xyz"), all, Some(430));
         assert_eq!(bound, Some(430));
         assert!((cost - 184.0).abs() < 1e-9, "{cost}");
         // Up to 100: 910 rows, 273 µs.
-        assert_eq!(step2(&logins, "xyz", all, Some(100)).0, Some(100));
+        assert_eq!(step2(&logins, logins.candidates("xyz"), all, Some(100)).0, Some(100));
         // Oldest first, up to 430: 430 rows against 200 candidates.
-        assert_eq!(step2(&logins, "xyz", Span { newest_first: false, ..all }, Some(430)).0, Some(430));
+        assert_eq!(
+            step2(&logins, logins.candidates("xyz"), Span { newest_first: false, ..all }, Some(430)).0,
+            Some(430)
+        );
         // A rare piece: every candidate is cheaper than the rows.
-        let (bound, cost) = step2(&logins, "user500xyz", all, Some(100));
+        let (bound, cost) = step2(&logins, logins.candidates("user500xyz"), all, Some(100));
         assert_eq!(bound, None);
         assert!(cost < 100.0, "{cost}");
         // No trigram: the index cannot help, every row is a candidate.
-        assert_eq!(step2(&logins, "x", all, Some(430)).0, Some(430));
-        assert_eq!(step2(&logins, "xyz", all, None).0, None);
+        assert_eq!(step2(&logins, logins.candidates("x"), all, Some(430)).0, Some(430));
+        assert_eq!(step2(&logins, logins.candidates("xyz"), all, None).0, None);
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl Imports<'_> {
         jobs::details(&self.db.reader(), id, bound(offset), bound(limit)).await
     }
 
-    /// Asks a job to stop after its current batch (audited).
+    /// Asks a job to stop after the batches being written (audited).
     pub async fn cancel(&self, audit: &Audit, id: Uuid) -> Result<ImportJob> {
         self.write(async |tx| {
             jobs::request_cancel(tx.conn(), id).await?;
