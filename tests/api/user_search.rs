@@ -40,6 +40,14 @@ fn sorted(mut ids: Vec<&String>) -> Vec<String> {
     ids.into_iter().cloned().collect()
 }
 
+async fn add_username(app: &TestApp, user: &str, username: &str) {
+    app.ok(
+        "mutation($id: ID!, $v: String!) { createIdentity(input: {userID: $id, definition: {loginID: {key: \"username\", value: $v}}}) { identity { id } } }",
+        json!({"id": user, "v": username}),
+    )
+    .await;
+}
+
 async fn set_name(app: &TestApp, user: &str, name: Value) {
     app.ok(
         "mutation($id: ID!, $n: String) { updateUser(input: {userID: $id, standardAttributes: {name: $n}}) { user { id } } }",
@@ -212,11 +220,7 @@ async fn a_user_matching_through_several_login_ids_is_listed_once_on_every_page(
     let mut users = Vec::new();
     for i in 0..6 {
         let u = app.create_user(&format!("quoll-{i}@example.com"), None).await;
-        app.ok(
-            "mutation($id: ID!, $v: String!) { createIdentity(input: {userID: $id, definition: {loginID: {key: \"username\", value: $v}}}) { identity { id } } }",
-            json!({"id": u, "v": format!("quoll_{i}")}),
-        )
-        .await;
+        add_username(&app, &u, &format!("quoll_{i}")).await;
         set_name(&app, &u, json!(format!("Dasyurus {i}"))).await;
         users.push(u);
     }
@@ -255,11 +259,7 @@ async fn a_page_cut_short_by_one_users_login_ids_never_skips_a_user() {
     let mut logins = Vec::new();
     for i in 0..4 {
         let u = app.create_user(&format!("stoat-{i}@example.com"), None).await;
-        app.ok(
-            "mutation($id: ID!, $v: String!) { createIdentity(input: {userID: $id, definition: {loginID: {key: \"username\", value: $v}}}) { identity { id } } }",
-            json!({"id": u, "v": format!("stoat_{i}")}),
-        )
-        .await;
+        add_username(&app, &u, &format!("stoat_{i}")).await;
         logins.push(u);
     }
     app.seed_users("filler", 10).await;

@@ -82,15 +82,6 @@ impl Span {
     }
 }
 
-/// A sampled value holding a keyword.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(in crate::service) struct Hit {
-    /// Sampled values before it in the span, in reading order.
-    pub rank: usize,
-    /// Its creation time.
-    pub time: i64,
-}
-
 impl Column {
     /// The share of rows that hold `trigram`.
     fn share(&self, trigram: &str) -> f64 {
@@ -167,15 +158,15 @@ impl Column {
         self.rows_in(span.until(time))
     }
 
-    /// The first `k` sampled values within `span` that hold `keyword` (folded), in the
-    /// order the list reads them.
-    pub fn hits(&self, keyword: &str, span: Span, k: usize) -> Vec<Hit> {
+    /// The creation times of the first `k` sampled values within `span` that hold
+    /// `keyword` (folded), in the order the list reads them.
+    pub fn hits(&self, keyword: &str, span: Span, k: usize) -> Vec<i64> {
         let mut out = Vec::new();
         let range = self.indexes(span);
         if keyword.is_empty() || range.is_empty() || k == 0 {
             return out;
         }
-        let (first, last) = (range.start, range.end - 1);
+        let first = range.start;
         let text = self.text.as_bytes();
         let value_at = |offset: usize| self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
         if span.newest_first {
@@ -184,7 +175,7 @@ impl Column {
             while out.len() < k {
                 let Some(at) = finder.rfind(&text[self.starts[first]..end]) else { break };
                 let i = value_at(self.starts[first] + at);
-                out.push(Hit { rank: last - i, time: self.times[i] });
+                out.push(self.times[i]);
                 end = self.starts[i];
             }
         } else {
@@ -194,7 +185,7 @@ impl Column {
             while out.len() < k {
                 let Some(at) = finder.find(&text[from..end]) else { break };
                 let i = value_at(from + at);
-                out.push(Hit { rank: i - first, time: self.times[i] });
+                out.push(self.times[i]);
                 from = self.starts.get(i + 1).copied().unwrap_or(end);
             }
         }
@@ -492,7 +483,7 @@ pub(in crate::service::admin) mod tests {
     }
 
     #[test]
-    fn hits_are_found_in_reading_order_within_a_span_with_their_rank() {
+    fn hits_are_found_in_reading_order_within_a_span() {
         let mut c = Column::default();
         // Pushed out of order: the sample comes in the table's order, not the list's.
         for t in [5, 1, 4, 2, 3, 6] {
@@ -502,12 +493,11 @@ pub(in crate::service::admin) mod tests {
         c.rows = 600.0;
         assert_eq!(c.weight(), 100.0);
         let all = |newest_first| Span { from: None, to: None, newest_first };
-        let times = |hits: Vec<Hit>| hits.iter().map(|h| (h.rank, h.time)).collect::<Vec<_>>();
-        assert_eq!(times(c.hits("x", all(true), 10)), [(0, 60), (2, 40), (4, 20)]);
-        assert_eq!(times(c.hits("x", all(false), 2)), [(1, 20), (3, 40)]);
+        assert_eq!(c.hits("x", all(true), 10), [60, 40, 20]);
+        assert_eq!(c.hits("x", all(false), 2), [20, 40]);
         // Both ends of a span are included.
         let span = Span { from: Some(20), to: Some(50), newest_first: true };
-        assert_eq!(times(c.hits("user", span, 10)), [(0, 50), (1, 40), (2, 30), (3, 20)]);
+        assert_eq!(c.hits("user", span, 10), [50, 40, 30, 20]);
         assert_eq!(c.rows_in(span), 4);
         assert_eq!(c.rows_until(span, 40), 2);
         assert_eq!(c.rows_until(Span { newest_first: false, ..span }, 40), 3);

@@ -126,7 +126,7 @@ fn outlook(cols: &[&Column], keyword: &str, span: Span, n: u64) -> Outlook {
         // Enough that this column alone reaches the bound with its last hit: the merge
         // below never passes a column's unknown rest.
         let k = (BOUND_PAGES * n / w).ceil() as usize + MIN_HITS;
-        hits.extend(col.hits(keyword, span, k).into_iter().map(|h| (h.time, c)));
+        hits.extend(col.hits(keyword, span, k).into_iter().map(|t| (t, c)));
     }
     if span.newest_first {
         hits.sort_by_key(|h| std::cmp::Reverse(h.0));
