@@ -402,12 +402,7 @@ impl Imports<'_> {
             match p {
                 Err((record, e)) => early.push(RecordResult::failed(first + offset as i64, record, e.to_json())),
                 Ok(p) => {
-                    let keys: Vec<String> = p
-                        .login_ids
-                        .iter()
-                        .map(|(_, id)| format!("{}:{}", id.kind.as_str(), id.unique_key))
-                        .chain(p.user_id.map(|u| format!("sub:{u}")))
-                        .collect();
+                    let keys: Vec<String> = p.user_keys().collect();
                     if keys.iter().any(|k| seen.contains(k)) {
                         self.commit_run(job, std::mem::take(&mut run), std::mem::take(&mut early), turn).await?;
                         seen.clear();

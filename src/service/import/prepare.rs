@@ -193,6 +193,14 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// The keys this record's new user would take: each login ID (`email:…`, its kind
+    /// and unique key) and the `sub` it asks for (`sub:…`). The identifier is one of the
+    /// login IDs.
+    pub fn user_keys(&self) -> impl Iterator<Item = String> + '_ {
+        let logins = self.login_ids.iter().map(|(_, id)| format!("{}:{}", id.kind.as_str(), id.unique_key));
+        logins.chain(self.user_id.map(|u| format!("sub:{u}")))
+    }
+
     /// The standard attributes of a new user: the named ones, the login IDs and their
     /// verification flags, as `refresh_derived` would compute them.
     pub fn new_user_attributes(&self) -> (Value, Option<String>) {

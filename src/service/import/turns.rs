@@ -42,16 +42,8 @@ pub(super) fn batch_keys(
 ) -> HashSet<String> {
     let mut keys = HashSet::new();
     for p in batch.iter().flatten() {
-        keys.insert(format!("key:{}", p.key));
-        for (_, id) in &p.login_ids {
-            keys.insert(format!("{}:{}", id.kind.as_str(), id.unique_key));
-        }
-        for a in &p.oauth {
-            keys.insert(format!("oauth:{}", a.key));
-        }
-        if let Some(u) = p.user_id {
-            keys.insert(format!("sub:{u}"));
-        }
+        keys.extend(p.user_keys());
+        keys.extend(p.oauth.iter().map(|a| format!("oauth:{}", a.key)));
     }
     keys
 }
