@@ -37,7 +37,10 @@ mod m20261209_000000_identity_user_created_at;
 mod m20261210_000000_search_time_brin;
 mod m20261211_000000_create_user_import_outcomes;
 mod m20261211_000001_identity_user_created_at_given;
+mod m20261212_000000_search_symbol_rows;
 mod postgres_only;
+
+pub use m20261212_000000_search_symbol_rows::SYMBOL_ROWS;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -80,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000000_search_time_brin::Migration),
             Box::new(m20261211_000000_create_user_import_outcomes::Migration),
             Box::new(m20261211_000001_identity_user_created_at_given::Migration),
+            Box::new(m20261212_000000_search_symbol_rows::Migration),
         ]
     }
 }

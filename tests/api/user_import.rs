@@ -317,6 +317,83 @@ async fn a_later_batch_sees_the_users_of_the_batches_before_it() {
     assert_eq!(count["users"]["totalCount"], 11_997);
 }
 
+/// A login ID that a concurrent writer takes after a batch looked it up. On PostgreSQL the
+/// batch's insert waits for the other transaction and then fails on the unique index; the
+/// batch is written again, now seeing the other writer's user, so only that record is
+/// skipped, both batches go in whole and in order, and each is still one transaction. On
+/// SQLite writers take turns, so the other writer commits first; the outcome is the same.
+#[tokio::test]
+async fn a_login_id_taken_by_a_concurrent_writer_is_seen_when_the_batch_is_written_again() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = spawn_app().await;
+    let holder = app.create_user("holder@example.com", None).await;
+    let postgres = app.database_url.starts_with("postgres");
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    // The other writer: the holder's email becomes `r5@example.com`, not yet committed.
+    let other = db.begin().await.unwrap();
+    other
+        .execute_unprepared(
+            "UPDATE identities SET unique_key = 'r5@example.com', value = 'r5@example.com', \
+             original_value = 'r5@example.com' WHERE unique_key = 'holder@example.com'",
+        )
+        .await
+        .unwrap();
+    // SQLite has one writer at a time: the import could not even be queued.
+    let other = if postgres {
+        Some(other)
+    } else {
+        other.commit().await.unwrap();
+        None
+    };
+    let mut ndjson = String::new();
+    for i in 0..6_000u32 {
+        ndjson.push_str(&json!({"email": format!("r{i}@example.com")}).to_string());
+        ndjson.push('\n');
+    }
+    let write = app.token(&["user:write"]);
+    let (s, res) = post(&app, &write, "/_api/admin/users/import", "application/x-ndjson", ndjson).await;
+    assert_eq!(s, 200, "{res}");
+    if postgres {
+        // The import's insert of `r5@example.com` waits for the other transaction.
+        let watcher = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+        let mut waiting = false;
+        for _ in 0..400 {
+            let row = watcher
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            if row.try_get_by_index::<i64>(0).unwrap() > 0 {
+                waiting = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(waiting, "the import never waited for the other writer");
+    }
+    if let Some(other) = other {
+        other.commit().await.unwrap();
+    }
+    let j = finished(&app, res["result"]["id"].as_str().unwrap()).await;
+    assert_eq!(j["status"], "completed", "{j:#}");
+    assert_eq!(
+        j["summary"],
+        json!({"total": 6_000, "inserted": 5_999, "updated": 0, "skipped": 1, "failed": 0}),
+        "{j:#}"
+    );
+    let d = j["details"].as_array().unwrap();
+    let raw = crate::hook_code_sign_in::uuid_of(&holder);
+    assert_eq!((d[5]["outcome"].as_str(), d[5]["user_id"].as_str()), (Some("skipped"), Some(&*raw)), "{:#}", d[5]);
+    assert_eq!((d[4]["outcome"].as_str(), d[6]["outcome"].as_str()), (Some("inserted"), Some("inserted")));
+    assert_eq!(app.audit_count_of("USER_IMPORT_BATCH_COMMITTED").await, 2, "one transaction per batch");
+    assert_eq!(total_users(&app).await, 6_000, "the holder and every other record");
+    assert_eq!(user_by_email(&app, "r5@example.com").await["id"].as_str(), Some(&*holder), "the other writer's");
+    db.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn graphql_import_jobs_run_one_at_a_time_and_can_be_cancelled() {
     let app = spawn_app().await;

@@ -298,6 +298,51 @@ async fn a_stale_sample_of_the_index_never_changes_a_search() {
 }
 
 #[tokio::test]
+async fn keywords_of_symbols_and_emoji_find_their_users_in_order() {
+    // `pg_trgm` indexes letters and digits only: on PostgreSQL, once a sample of the
+    // tables is taken, a keyword holding another character reads the rows holding one
+    // (their own partial index) in list order. The first round runs before the sample.
+    let app = spawn_with(|c| {
+        c.admin_api.search_broad_threshold = 1;
+        c.admin_api.search_walk_window = 1;
+    })
+    .await;
+    let mut users = Vec::new();
+    for (i, name) in
+        ["Bob 😀😀😀 Smith", "Ann (😀) Lee", "Zoë O'Neil", "Cat 100% Fun", "Dog 100%% fun", "Eel 100% Fun 😀😀😀"]
+            .into_iter()
+            .enumerate()
+    {
+        let u = app.create_user(&format!("symbol-{i}@example.com"), None).await;
+        set_name(&app, &u, json!(name)).await;
+        users.push(u);
+    }
+    let plus = app.create_user("first+tag@example.com", None).await;
+    app.seed_users("plain", 20).await;
+    let ids = |idx: &[usize]| -> Vec<String> { idx.iter().rev().map(|&i| users[i].clone()).collect() };
+    for round in 0..2 {
+        for page in [1, 2, 10] {
+            let at = format!("round {round}, pages of {page}");
+            assert_eq!(walk(&app, "😀😀😀", "", page, false).await, ids(&[0, 5]), "{at}");
+            assert_eq!(walk(&app, "(😀)", "", page, false).await, ids(&[1]), "{at}");
+            assert_eq!(walk(&app, "ë o'n", "", page, false).await, ids(&[2]), "{at}");
+            assert_eq!(walk(&app, "0% f", "", page, false).await, ids(&[3, 5]), "{at}");
+            assert_eq!(walk(&app, "0%", "", page, false).await, Vec::<String>::new(), "a prefix: {at}");
+            assert_eq!(walk(&app, "%% F", "", page, false).await, ids(&[4]), "{at}");
+            assert_eq!(walk(&app, "%%%", "", page, false).await, Vec::<String>::new(), "{at}");
+            assert_eq!(walk(&app, "+TAG@", "", page, false).await, [plus.clone()], "{at}");
+            assert_eq!(walk(&app, "😀😀😀", "", page, true).await, ids(&[0, 5]), "backward: {at}");
+        }
+        // The second round with a sample of the tables (taken after the first search).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // Rows leave and join the rows with a symbol as they change.
+    set_name(&app, &users[1], json!("Ann Lee")).await;
+    set_name(&app, &users[2], json!("Ann (😀) Lee")).await;
+    assert_eq!(walk(&app, "(😀)", "", 1, false).await, ids(&[2]));
+}
+
+#[tokio::test]
 async fn the_index_follows_updates_identities_deletion_and_anonymization() {
     let app = spawn_app().await;
     let user = app.create_user("first.mail@old-domain.example", None).await;

@@ -61,6 +61,8 @@ pub(in crate::service) struct Column {
     times: Vec<i64>,
     /// Values sampled, with their creation times, before [`Column::seal`] orders them.
     pending: Vec<(i64, String)>,
+    /// The sampled values holding a symbol ([`has_symbol`]), as indexes into `times`.
+    symbols: Vec<u32>,
 }
 
 /// A span of creation times, both ends included (`None`: open), and the end the list is
@@ -110,6 +112,9 @@ impl Column {
             for t in value_trigrams(&value) {
                 self.postings.entry(t).or_default().push(i as u32);
             }
+            if has_symbol(&value) {
+                self.symbols.push(i as u32);
+            }
             self.starts.push(self.text.len());
             self.times.push(time);
             self.text.push_str(&value);
@@ -151,6 +156,14 @@ impl Column {
     /// Sampled values within `span`.
     pub fn rows_in(&self, span: Span) -> usize {
         self.indexes(span).len()
+    }
+
+    /// Sampled values within `span` that hold a symbol: those in the partial index of
+    /// migration `m20261212_000000_search_symbol_rows`.
+    pub fn symbol_rows_in(&self, span: Span) -> usize {
+        let r = self.indexes(span);
+        let at = |i: usize| self.symbols.partition_point(|&x| (x as usize) < i);
+        at(r.end) - at(r.start)
     }
 
     /// Sampled values between the start of `span` (in reading order) and `time`, included.
@@ -382,6 +395,14 @@ async fn column(
     Ok(out)
 }
 
+/// Whether `text` holds a character that [`migration::SYMBOL_ROWS`] matches: any but an
+/// ASCII letter or digit, a space, `@`, `.` or `-`. `pg_trgm` indexes none of them but the
+/// non-ASCII letters and digits; a key holding one is in the partial indexes of
+/// migration `m20261212_000000_search_symbol_rows`.
+pub(in crate::service) fn has_symbol(text: &str) -> bool {
+    text.chars().any(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '@' | '.' | '-')))
+}
+
 /// The trigrams `pg_trgm` indexes for a value: each word padded, two spaces before and one
 /// after.
 fn value_trigrams(value: &str) -> Vec<String> {
@@ -443,6 +464,22 @@ pub(in crate::service::admin) mod tests {
 
     fn trigrams(s: &str) -> Vec<String> {
         like_trigrams(&s.chars().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn symbols_are_what_the_partial_indexes_hold_and_are_counted_in_a_span() {
+        for plain in ["user5@example.com", "first5 last", "anne-marie", "ABC xyz 09"] {
+            assert!(!has_symbol(plain), "{plain}");
+        }
+        for symbol in ["a_b", "100%", "o'neil", "zoë", "😀", "first+tag@example.com", "tab\there"] {
+            assert!(has_symbol(symbol), "{symbol}");
+        }
+        // Every third user of 1..=300 has a symbol, one sampled in ten: 300, 270, ..., 30.
+        let c = column(300, 10, |i| if i % 3 == 0 { format!("u_{i}") } else { format!("u{i}") });
+        let all = Span { from: None, to: None, newest_first: true };
+        assert_eq!(c.symbol_rows_in(all), 10);
+        assert_eq!(c.symbol_rows_in(Span { from: Some(100), to: Some(200), newest_first: false }), 3);
+        assert_eq!(c.symbol_rows_in(all.until(250)), 2, "300 and 270");
     }
 
     #[test]

@@ -241,17 +241,19 @@ impl Users<'_> {
             let mut sql = Sql::default();
             let dir = range.dir();
             let like = self.login_id_like();
-            let login = Lookup::condition(kw, "unique_key", like, lookup.login_piece.as_deref(), |v| sql.bind(v));
-            let name = Lookup::condition(kw, "name_key", "LIKE", lookup.name_piece.as_deref(), |v| sql.bind(v));
+            let login = lookup.condition(kw, "unique_key", like, lookup.login_piece.as_deref(), |v| sql.bind(v));
+            let name = lookup.condition(kw, "name_key", "LIKE", lookup.name_piece.as_deref(), |v| sql.bind(v));
             let login_bounds =
                 range.sql(&mut sql, "user_created_at", "user_id") + &range.until("user_created_at", bounds[0]);
             let name_bounds = range.sql(&mut sql, "created_at", "id") + &range.until("created_at", bounds[1]);
-            // `+ 0`: sort the matches, never walk the creation-time index (step 1 did).
+            // `+ 0`: sort the matches, never walk the creation-time index (step 1 did); rows
+            // with a symbol are walked in list order in their own index.
+            let sort = if lookup.symbols { "" } else { " + 0" };
             let text = format!(
                 "(SELECT 1 AS src, user_id, user_created_at FROM identities WHERE kind = 'login_id' \
-                   AND {login}{login_bounds} ORDER BY user_created_at + 0 {dir}, user_id {dir} LIMIT {cut}) \
+                   AND {login}{login_bounds} ORDER BY user_created_at{sort} {dir}, user_id {dir} LIMIT {cut}) \
                  UNION ALL (SELECT 2, id, created_at FROM users WHERE {name}{name_bounds} \
-                   ORDER BY created_at + 0 {dir}, id {dir} LIMIT {cut})"
+                   ORDER BY created_at{sort} {dir}, id {dir} LIMIT {cut})"
             );
             let rows = self
                 .db

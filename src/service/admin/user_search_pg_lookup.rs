@@ -10,7 +10,7 @@
 //! BRIN range of creation times, migration `m20261210_000000_search_time_brin`) and reads
 //! all of them only if that was short. The statistics steer the plan, never the result.
 
-use crate::service::admin::trigram_stats::{Column, Snapshot, Span};
+use crate::service::admin::trigram_stats::{Column, Snapshot, Span, has_symbol};
 use crate::service::admin::user_keyword::{Keyword, contains_pattern};
 
 /// Pages' worth of matches the sample should place before step 2's time bound: enough
@@ -43,6 +43,9 @@ pub(super) struct Lookup {
     /// The time bound of step 2 for login IDs and for names: the outlook's, where checking
     /// the rows up to it costs less than checking every candidate.
     pub bounds: [Option<i64>; 2],
+    /// Step 2 reads the rows that hold a symbol ([`has_symbol`]: the keyword holds one)
+    /// in list order from their partial indexes, instead of asking the trigram indexes.
+    pub symbols: bool,
     /// Step 2's expected cost (µs).
     pub step2_cost: f64,
 }
@@ -63,7 +66,8 @@ impl Lookup {
     pub fn of(kw: &Keyword, stats: Option<&Snapshot>, span: Span, n: u64) -> Self {
         let Some(stats) = stats else {
             let (login_piece, name_piece, bounds) = (None, None, [None, None]);
-            return Self { login_piece, name_piece, matches: None, outlook: None, bounds, step2_cost: 0.0 };
+            let (outlook, symbols, step2_cost) = (None, false, 0.0);
+            return Self { login_piece, name_piece, matches: None, outlook, bounds, symbols, step2_cost };
         };
         let (logins, names) = (stats.login_ids.plan(kw.lower()), stats.names.plan(kw.lower()));
         let outlook = outlook(&[&stats.login_ids, &stats.names], kw.lower(), span, n);
@@ -73,21 +77,41 @@ impl Lookup {
             bounds[i] = bound;
             step2_cost += cost;
         }
+        // A keyword with a symbol: every row holding it is among the rows with a symbol,
+        // read in list order to the page (at most all of them) when that costs less than
+        // the trigram indexes' candidates (`%%%` and emoji give them nothing to look up).
+        let symbol_cost = has_symbol(kw.lower()).then(|| {
+            let rows: f64 =
+                [&stats.login_ids, &stats.names].iter().map(|c| c.symbol_rows_in(span) as f64 * c.weight()).sum();
+            rows * CANDIDATE_COST
+        });
+        let symbols = symbol_cost.is_some_and(|c| c < step2_cost);
+        if let Some(c) = symbol_cost.filter(|_| symbols) {
+            (bounds, step2_cost) = ([None, None], c);
+        }
         let matches = Some(logins.matches + names.matches);
         let (login_piece, name_piece) = (logins.piece, names.piece);
-        Self { login_piece, name_piece, matches, outlook: Some(outlook), bounds, step2_cost }
+        Self { login_piece, name_piece, matches, outlook: Some(outlook), bounds, symbols, step2_cost }
     }
 
     /// `col LIKE '%piece%'` for the index, and the whole keyword checked on the rows it
     /// returns (`strpos`, which no index serves, so the index gets the piece alone). The
     /// keyword's pattern goes to `bind`, which returns its placeholder.
     pub fn condition(
+        &self,
         kw: &Keyword,
         col: &str,
         like: &str,
         piece: Option<&str>,
         mut bind: impl FnMut(String) -> String,
     ) -> String {
+        if self.symbols {
+            // `strpos`, which no index serves: the planner takes the partial index of rows
+            // with a symbol (its condition repeated word for word), in list order.
+            let folded = if like == "ILIKE" { format!("lower({col})") } else { col.to_owned() };
+            let whole = bind(kw.lower().to_owned());
+            return format!("{col} ~ '{}' AND strpos({folded}, {whole}) > 0", migration::SYMBOL_ROWS);
+        }
         match piece {
             None => format!("{col} {like} {}", bind(kw.pg_pattern())),
             Some(piece) => {
@@ -202,6 +226,32 @@ mod tests {
         // No trigram: the index cannot help, every row is a candidate.
         assert_eq!(step2(&logins, logins.candidates("x"), all, Some(430)).0, Some(430));
         assert_eq!(step2(&logins, logins.candidates("xyz"), all, None).0, None);
+    }
+
+    #[test]
+    fn a_keyword_with_a_symbol_reads_the_rows_with_a_symbol_when_they_cost_less() {
+        // Every name has `las` (as `pg_trgm` pads it); ten in a thousand have a `_`.
+        let names =
+            column(1000, 1, |i| if i % 100 == 0 { format!("first_{i} last") } else { format!("first{i} last") });
+        let stats = Snapshot { login_ids: column(1000, 1, |i| format!("user{i}@example.com")), names };
+        let all = Span { from: None, to: None, newest_first: true };
+        let lookup = |k: &str| Lookup::of(&Keyword::parse(Some(k)).unwrap(), Some(&stats), all, 20);
+        for k in ["4_las", "%%%", "😀😀😀"] {
+            let l = lookup(k);
+            assert!(l.symbols, "{k}");
+            assert_eq!(l.bounds, [None, None], "{k}");
+            assert!((l.step2_cost - 10.0 * CANDIDATE_COST).abs() < 1e-9, "{k}: {}", l.step2_cost);
+        }
+        // No symbol, or a piece rarer than the rows with a symbol: the trigram indexes.
+        assert!(!lookup("t4 las").symbols);
+        assert!(!lookup("user500_").symbols);
+        let mut cond = Vec::new();
+        let sql = lookup("%%%").condition(&Keyword::parse(Some("%%%")).unwrap(), "name_key", "LIKE", None, |v| {
+            cond.push(v);
+            "$1".into()
+        });
+        assert_eq!(sql, format!("name_key ~ '{}' AND strpos(name_key, $1) > 0", migration::SYMBOL_ROWS));
+        assert_eq!(cond, ["%%%"]);
     }
 
     #[test]

@@ -416,7 +416,9 @@ impl Imports<'_> {
     }
 
     /// One transaction: the run's users, the outcomes (with `early` failures), progress
-    /// and an audit row. A unique-key race retries the records one by one.
+    /// and an audit row. A unique-key race with a concurrent writer (a key the run's
+    /// look-up did not see yet) retries the run once, when the look-up sees the other
+    /// writer's key and fails only its record, then the records one by one.
     async fn commit_run(
         &self,
         job: &ImportJob,
@@ -427,7 +429,12 @@ impl Imports<'_> {
         if run.is_empty() && early.is_empty() {
             return Ok(());
         }
-        match self.commit_once(job, &run, early.clone(), turn).await {
+        let mut attempt = self.commit_once(job, &run, early.clone(), turn).await;
+        if matches!(attempt, Err(Error::Conflict { .. })) && run.len() > 1 {
+            tracing::info!(import_id = %job.id, records = run.len(), "import run met a concurrent writer's key; retrying it");
+            attempt = self.commit_once(job, &run, early.clone(), turn).await;
+        }
+        match attempt {
             Err(Error::Conflict { .. }) if run.len() > 1 => {
                 let mut early = Some(early);
                 for p in run {
