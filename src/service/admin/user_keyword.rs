@@ -9,6 +9,8 @@ use sea_orm::sea_query::extension::sqlite::SqliteExpr;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement, UnionType};
 use uuid::Uuid;
 
+use crate::service::admin::trigram_stats::has_symbol;
+
 /// Keywords of at least this many characters match substrings through the trigram index.
 pub(in crate::service) const SUBSTRING_MIN_CHARS: usize = 3;
 
@@ -119,6 +121,22 @@ impl Keyword {
         Condition::all().add(Expr::col((table, "kind")).eq("login_id")).add(unique_key.ilike(self.like_pattern()))
     }
 
+    /// PostgreSQL, a keyword with a symbol ([`has_symbol`]): `col` holds the keyword,
+    /// among the rows that hold a symbol. The condition repeats the partial index's word
+    /// for word (migration `m20261212_000000_search_symbol_rows`) and tests the keyword
+    /// with `strpos`, which no index serves: the trigram index would take both conditions
+    /// and read every row for `%%%`, which gives it no trigram. `lower` as `ILIKE` folds.
+    fn pg_symbol_match(&self, table: &str, col: &str) -> Condition {
+        let symbol = Expr::cust(format!("\"{table}\".\"{col}\" ~ '{}'", migration::SYMBOL_ROWS));
+        let holds = Expr::expr(
+            Func::cust("strpos")
+                .arg(Func::lower(Expr::col((table.to_owned(), col.to_owned()))))
+                .arg(self.lower.clone()),
+        )
+        .gt(0);
+        Condition::all().add(symbol).add(holds)
+    }
+
     /// IDs of the users that the keyword names exactly: by user ID or by any identity's key
     /// (an OAuth `alias:subject`, a device key ID), as typed or folded.
     fn exact_ids(&self) -> SelectStatement {
@@ -140,7 +158,19 @@ impl Keyword {
         match plan {
             KeywordPlan::Candidates => {
                 let mut candidates = self.exact_ids();
-                if postgres {
+                if postgres && has_symbol(&self.lower) {
+                    candidates.union(
+                        UnionType::Distinct,
+                        subquery("identities", "user_id")
+                            .and_where(Expr::cust("\"identities\".\"kind\" = 'login_id'"))
+                            .cond_where(self.pg_symbol_match("identities", "unique_key"))
+                            .to_owned(),
+                    );
+                    candidates.union(
+                        UnionType::Distinct,
+                        subquery("users", "id").cond_where(self.pg_symbol_match("users", "name_key")).to_owned(),
+                    );
+                } else if postgres {
                     candidates.union(
                         UnionType::Distinct,
                         subquery("identities", "user_id")
