@@ -336,6 +336,7 @@ async fn keywords_of_symbols_and_emoji_find_their_users_in_order() {
         // `totalCount` agrees with the pages (checked by `search_paged`).
         assert_eq!(search(&app, "0% F").await, sorted(vec![&users[3], &users[5]]), "round {round}");
         assert_eq!(search(&app, "%%%").await, Vec::<String>::new(), "round {round}");
+        assert_eq!(search(&app, "😀😀😀").await, sorted(vec![&users[0], &users[5]]), "round {round}");
         // The second round with a sample of the tables (taken after the first search).
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }

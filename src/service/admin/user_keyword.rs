@@ -9,8 +9,6 @@ use sea_orm::sea_query::extension::sqlite::SqliteExpr;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement, UnionType};
 use uuid::Uuid;
 
-use crate::service::admin::trigram_stats::has_symbol;
-
 /// Keywords of at least this many characters match substrings through the trigram index.
 pub(in crate::service) const SUBSTRING_MIN_CHARS: usize = 3;
 
@@ -36,6 +34,9 @@ pub(in crate::service) struct Keyword {
     login_keys: Vec<String>,
     /// The keyword read as a user ID.
     exact_id: Option<Uuid>,
+    /// PostgreSQL: substring matches are sought among the rows that hold a symbol
+    /// ([`Keyword::among_symbol_rows`]).
+    symbol_rows: bool,
 }
 
 impl Keyword {
@@ -47,7 +48,16 @@ impl Keyword {
         if kw != lower {
             login_keys.push(kw.to_owned());
         }
-        Some(Self { lower, login_keys, exact_id: Uuid::parse_str(kw).ok() })
+        Some(Self { lower, login_keys, exact_id: Uuid::parse_str(kw).ok(), symbol_rows: false })
+    }
+
+    /// On PostgreSQL, the candidate-set condition seeks substring matches among the rows
+    /// that hold a symbol (their partial indexes) instead of through the trigram indexes,
+    /// when `yes`: the caller has made sure the keyword holds a symbol and the sample says
+    /// those rows are fewer than the trigram indexes' candidates.
+    pub(in crate::service) fn among_symbol_rows(mut self, yes: bool) -> Self {
+        self.symbol_rows = yes;
+        self
     }
 
     /// Whether the keyword matches substrings (else prefixes).
@@ -121,7 +131,7 @@ impl Keyword {
         Condition::all().add(Expr::col((table, "kind")).eq("login_id")).add(unique_key.ilike(self.like_pattern()))
     }
 
-    /// PostgreSQL, a keyword with a symbol ([`has_symbol`]): `col` holds the keyword,
+    /// PostgreSQL, a keyword with a symbol: `col` holds the keyword,
     /// among the rows that hold a symbol. The condition repeats the partial index's word
     /// for word (migration `m20261212_000000_search_symbol_rows`) and tests the keyword
     /// with `strpos`, which no index serves: the trigram index would take both conditions
@@ -158,7 +168,7 @@ impl Keyword {
         match plan {
             KeywordPlan::Candidates => {
                 let mut candidates = self.exact_ids();
-                if postgres && has_symbol(&self.lower) {
+                if postgres && self.symbol_rows {
                     candidates.union(
                         UnionType::Distinct,
                         subquery("identities", "user_id")

@@ -6,7 +6,9 @@ use crate::domain::reason;
 use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
+use crate::service::admin::trigram_stats::{Span, has_symbol};
 use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
+use crate::service::admin::user_search_pg_lookup::Lookup;
 use crate::service::admin::users::User;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
 use crate::service::store::time::{micros, now};
@@ -101,11 +103,17 @@ fn disabled_at(t: OffsetDateTime) -> Condition {
         .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
 }
 
-/// The filters of `f` as one condition on `users` (the export walks users with it too).
-pub(in crate::service) fn condition(f: &UserFilter, plan: KeywordPlan, backend: DbBackend) -> Condition {
+/// The filters of `f` as one condition on `users` (the export walks users with it too);
+/// `symbol_rows`: see [`Keyword::among_symbol_rows`].
+pub(in crate::service) fn condition(
+    f: &UserFilter,
+    plan: KeywordPlan,
+    backend: DbBackend,
+    symbol_rows: bool,
+) -> Condition {
     let mut cond = Condition::all();
     if let Some(kw) = Keyword::parse(f.keyword.as_deref()) {
-        cond = cond.add(kw.condition(plan, backend));
+        cond = cond.add(kw.among_symbol_rows(symbol_rows).condition(plan, backend));
     }
     for key in &f.role_keys {
         cond = cond.add(has_role(key));
@@ -171,7 +179,7 @@ impl Users<'_> {
                 (Some(c), true) => walk_plan.after = Some(c.clone()),
                 (None, _) => {}
             }
-            let cond = condition(f, KeywordPlan::PerRow, self.backend());
+            let cond = condition(f, KeywordPlan::PerRow, self.backend(), false);
             let found = self.db.select_users(ks.apply(user::Entity::find().filter(cond), &walk_plan)?, false).await?;
             // A full page, or every match when the window reached the end of the list.
             if found.len() as u64 > plan.limit || edge.is_none() {
@@ -181,8 +189,9 @@ impl Users<'_> {
         let models = match models {
             Some(m) => m,
             None => {
-                let q = ks
-                    .apply(user::Entity::find().filter(condition(f, KeywordPlan::Candidates, self.backend())), &plan)?;
+                let symbols = self.pg_symbol_rows(keyword.as_ref());
+                let cond = condition(f, KeywordPlan::Candidates, self.backend(), symbols);
+                let q = ks.apply(user::Entity::find().filter(cond), &plan)?;
                 // With no condition at all, the page is a range of the sort index.
                 let bounded = keyword.is_none() && f.only_keyword();
                 self.db.select_users(q, bounded).await?
@@ -236,10 +245,25 @@ impl Users<'_> {
 
     /// Counts users matching `f`.
     pub async fn count(&self, f: &UserFilter) -> Result<u64> {
+        let symbols = self.pg_symbol_rows(Keyword::parse(f.keyword.as_deref()).as_ref());
         Ok(user::Entity::find()
-            .filter(condition(f, KeywordPlan::Candidates, self.backend()))
+            .filter(condition(f, KeywordPlan::Candidates, self.backend(), symbols))
             .count(&self.db.reader())
             .await?)
+    }
+
+    /// PostgreSQL: whether a substring keyword with a symbol is sought among the rows that
+    /// hold one (their partial indexes, migration `m20261212_000000_search_symbol_rows`)
+    /// rather than through the trigram indexes: where the sample says those rows are
+    /// fewer than the trigram indexes' candidates, as step 2 of a search in creation order
+    /// decides. No before the first sample is taken.
+    fn pg_symbol_rows(&self, kw: Option<&Keyword>) -> bool {
+        let Some(kw) = kw.filter(|k| k.is_substring() && has_symbol(k.lower())) else { return false };
+        if self.backend() != DbBackend::Postgres {
+            return false;
+        }
+        let all = Span { from: None, to: None, newest_first: true };
+        self.trigram_stats.get(&self.db.reader()).is_some_and(|s| Lookup::of(kw, Some(&s), all, 1).symbols)
     }
 
     /// Finds the user who owns a login ID (one statement: every sign-in starts here).

@@ -258,7 +258,7 @@ async fn read(services: &Services, request: &ExportRequest, out: &mpsc::Sender<B
         && filter.is_disabled.is_none();
     let plan = services.users().keyword_plan(&filter).await?;
     let queries = Queries {
-        condition: crate::service::admin::user_search::condition(&filter, plan, services.users().backend()),
+        condition: crate::service::admin::user_search::condition(&filter, plan, services.users().backend(), false),
         everyone,
         batch: services.config.user_export.batch_size,
         include_password_hashes: request.include_password_hashes,
