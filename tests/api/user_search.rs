@@ -337,6 +337,9 @@ async fn keywords_of_symbols_and_emoji_find_their_users_in_order() {
         assert_eq!(search(&app, "0% F").await, sorted(vec![&users[3], &users[5]]), "round {round}");
         assert_eq!(search(&app, "%%%").await, Vec::<String>::new(), "round {round}");
         assert_eq!(search(&app, "😀😀😀").await, sorted(vec![&users[0], &users[5]]), "round {round}");
+        let mut by_login = walk(&app, "😀😀😀", ", sortBy: LAST_LOGIN_AT", 1, false).await;
+        by_login.sort();
+        assert_eq!(by_login, sorted(vec![&users[0], &users[5]]), "sorted by last login, round {round}");
         // The second round with a sample of the tables (taken after the first search).
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }

@@ -51,9 +51,9 @@ impl Keyword {
         Some(Self { lower, login_keys, exact_id: Uuid::parse_str(kw).ok(), symbol_rows: false })
     }
 
-    /// On PostgreSQL, the candidate-set condition seeks substring matches among the rows
-    /// that hold a symbol (their partial indexes) instead of through the trigram indexes,
-    /// when `yes`: the caller has made sure the keyword holds a symbol and the sample says
+    /// On PostgreSQL, the candidate-set condition and the probes seek substring matches
+    /// among the rows that hold a symbol (their partial indexes) instead of through the
+    /// trigram indexes, when `yes`: the caller has made sure the keyword holds a symbol and the sample says
     /// those rows are fewer than the trigram indexes' candidates.
     pub(in crate::service) fn among_symbol_rows(mut self, yes: bool) -> Self {
         self.symbol_rows = yes;
@@ -113,7 +113,13 @@ impl Keyword {
                 .map(|(table, column)| probe(table, prefix_range(Expr::col((table, column)), &self.lower)))
                 .collect();
         }
-        if backend == DbBackend::Postgres {
+        if backend == DbBackend::Postgres && self.symbol_rows {
+            let logins = self.pg_symbol_match("identities", "unique_key");
+            vec![
+                probe("identities", logins.add(Expr::cust("\"identities\".\"kind\" = 'login_id'"))),
+                probe("users", self.pg_symbol_match("users", "name_key")),
+            ]
+        } else if backend == DbBackend::Postgres {
             vec![
                 probe("identities", self.pg_login_id_match(Expr::col(("identities", "unique_key")), "identities")),
                 probe("users", Condition::all().add(Expr::col(("users", "name_key")).ilike(self.like_pattern()))),

@@ -230,6 +230,8 @@ impl Users<'_> {
         let Some(kw) = Keyword::parse(f.keyword.as_deref()) else {
             return Ok(KeywordPlan::Candidates);
         };
+        let symbols = self.pg_symbol_rows(Some(&kw));
+        let kw = kw.among_symbol_rows(symbols);
         let threshold = self.config.admin_api.search_broad_threshold;
         let mut matches = 0;
         for probe in kw.probes(self.backend(), threshold + 1) {
