@@ -403,6 +403,13 @@ pub(in crate::service) fn has_symbol(text: &str) -> bool {
     text.chars().any(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '@' | '.' | '-')))
 }
 
+/// Whether `keyword` (folded, a substring keyword) holds a symbol and gives `pg_trgm`
+/// no trigram at all (`%%%`, emoji): the trigram index would read every row, so the rows
+/// with a symbol, a subset, are never the worse choice, with or without a sample.
+pub(in crate::service) fn symbols_only(keyword: &str) -> bool {
+    has_symbol(keyword) && like_trigrams(&keyword.chars().collect::<Vec<_>>()).is_empty()
+}
+
 /// The trigrams `pg_trgm` indexes for a value: each word padded, two spaces before and one
 /// after.
 fn value_trigrams(value: &str) -> Vec<String> {
@@ -473,6 +480,13 @@ pub(in crate::service::admin) mod tests {
         }
         for symbol in ["a_b", "100%", "o'neil", "zoë", "😀", "first+tag@example.com", "tab\there"] {
             assert!(has_symbol(symbol), "{symbol}");
+        }
+        for k in ["%%%", "😀😀😀", "(😀)", "_%_"] {
+            assert!(symbols_only(k), "{k}: no trigram");
+        }
+        // `a_b` gives `  b` (a word starting with `b`).
+        for k in ["4_las", "o'neil", "...", "zoë", "a_b"] {
+            assert!(!symbols_only(k), "{k}");
         }
         // Every third user of 1..=300 has a symbol, one sampled in ten: 300, 270, ..., 30.
         let c = column(300, 10, |i| if i % 3 == 0 { format!("u_{i}") } else { format!("u{i}") });

@@ -6,7 +6,7 @@ use crate::domain::reason;
 use crate::domain::text::quoted;
 use crate::domain::text::{check_list, check_text};
 use crate::service::Users;
-use crate::service::admin::trigram_stats::{Span, has_symbol};
+use crate::service::admin::trigram_stats::{Span, has_symbol, symbols_only};
 use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
 use crate::service::admin::user_search_pg_lookup::Lookup;
 use crate::service::admin::users::User;
@@ -258,14 +258,18 @@ impl Users<'_> {
     /// hold one (their partial indexes, migration `m20261212_000000_search_symbol_rows`)
     /// rather than through the trigram indexes: where the sample says those rows are
     /// fewer than the trigram indexes' candidates, as step 2 of a search in creation order
-    /// decides. No before the first sample is taken.
+    /// decides. Before the first sample is taken, only for a keyword that gives the
+    /// trigram indexes nothing to look up.
     fn pg_symbol_rows(&self, kw: Option<&Keyword>) -> bool {
         let Some(kw) = kw.filter(|k| k.is_substring() && has_symbol(k.lower())) else { return false };
         if self.backend() != DbBackend::Postgres {
             return false;
         }
         let all = Span { from: None, to: None, newest_first: true };
-        self.trigram_stats.get(&self.db.reader()).is_some_and(|s| Lookup::of(kw, Some(&s), all, 1).symbols)
+        match self.trigram_stats.get(&self.db.reader()) {
+            Some(s) => Lookup::of(kw, Some(&s), all, 1).symbols,
+            None => symbols_only(kw.lower()),
+        }
     }
 
     /// Finds the user who owns a login ID (one statement: every sign-in starts here).

@@ -10,7 +10,7 @@
 //! BRIN range of creation times, migration `m20261210_000000_search_time_brin`) and reads
 //! all of them only if that was short. The statistics steer the plan, never the result.
 
-use crate::service::admin::trigram_stats::{Column, Snapshot, Span, has_symbol};
+use crate::service::admin::trigram_stats::{Column, Snapshot, Span, has_symbol, symbols_only};
 use crate::service::admin::user_keyword::{Keyword, contains_pattern};
 
 /// Pages' worth of matches the sample should place before step 2's time bound: enough
@@ -66,7 +66,7 @@ impl Lookup {
     pub fn of(kw: &Keyword, stats: Option<&Snapshot>, span: Span, n: u64) -> Self {
         let Some(stats) = stats else {
             let (login_piece, name_piece, bounds) = (None, None, [None, None]);
-            let (outlook, symbols, step2_cost) = (None, false, 0.0);
+            let (outlook, symbols, step2_cost) = (None, symbols_only(kw.lower()), 0.0);
             return Self { login_piece, name_piece, matches: None, outlook, bounds, symbols, step2_cost };
         };
         let (logins, names) = (stats.login_ids.plan(kw.lower()), stats.names.plan(kw.lower()));
@@ -242,6 +242,10 @@ mod tests {
             assert_eq!(l.bounds, [None, None], "{k}");
             assert!((l.step2_cost - 10.0 * CANDIDATE_COST).abs() < 1e-9, "{k}: {}", l.step2_cost);
         }
+        // Without a sample, only a keyword that gives the trigram indexes nothing.
+        let unsampled = |k: &str| Lookup::of(&Keyword::parse(Some(k)).unwrap(), None, all, 20).symbols;
+        assert!(unsampled("%%%") && unsampled("😀😀😀"));
+        assert!(!unsampled("4_las") && !unsampled("t4 las"));
         // No symbol, or a piece rarer than the rows with a symbol: the trigram indexes.
         assert!(!lookup("t4 las").symbols);
         assert!(!lookup("user500_").symbols);
