@@ -403,6 +403,13 @@ pub(in crate::service) fn has_symbol(text: &str) -> bool {
     text.chars().any(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '@' | '.' | '-')))
 }
 
+/// `col` (SQL) holds a symbol: the condition of the partial indexes of migration
+/// `m20261212_000000_search_symbol_rows`, which a statement must repeat word for word for
+/// the planner to see that they apply.
+pub(in crate::service) fn holds_symbol_sql(col: &str) -> String {
+    format!("{col} ~ '{}'", migration::SYMBOL_ROWS)
+}
+
 /// Whether `keyword` (folded, a substring keyword) holds a symbol and gives `pg_trgm`
 /// no trigram at all (`%%%`, emoji): the trigram index would read every row, so the rows
 /// with a symbol, a subset, are never the worse choice, with or without a sample.

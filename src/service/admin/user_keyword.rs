@@ -9,6 +9,8 @@ use sea_orm::sea_query::extension::sqlite::SqliteExpr;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement, UnionType};
 use uuid::Uuid;
 
+use crate::service::admin::trigram_stats::holds_symbol_sql;
+
 /// Keywords of at least this many characters match substrings through the trigram index.
 pub(in crate::service) const SUBSTRING_MIN_CHARS: usize = 3;
 
@@ -53,8 +55,8 @@ impl Keyword {
 
     /// On PostgreSQL, the candidate-set condition and the probes seek substring matches
     /// among the rows that hold a symbol (their partial indexes) instead of through the
-    /// trigram indexes, when `yes`: the caller has made sure the keyword holds a symbol and the sample says
-    /// those rows are fewer than the trigram indexes' candidates.
+    /// trigram indexes, when `yes`: the caller has made sure the keyword holds a symbol
+    /// and the sample says those rows are fewer than the trigram indexes' candidates.
     pub(in crate::service) fn among_symbol_rows(mut self, yes: bool) -> Self {
         self.symbol_rows = yes;
         self
@@ -143,7 +145,7 @@ impl Keyword {
     /// with `strpos`, which no index serves: the trigram index would take both conditions
     /// and read every row for `%%%`, which gives it no trigram. `lower` as `ILIKE` folds.
     fn pg_symbol_match(&self, table: &str, col: &str) -> Condition {
-        let symbol = Expr::cust(format!("\"{table}\".\"{col}\" ~ '{}'", migration::SYMBOL_ROWS));
+        let symbol = Expr::cust(holds_symbol_sql(&format!("\"{table}\".\"{col}\"")));
         let holds = Expr::expr(
             Func::cust("strpos")
                 .arg(Func::lower(Expr::col((table.to_owned(), col.to_owned()))))

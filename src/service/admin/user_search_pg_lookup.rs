@@ -10,7 +10,7 @@
 //! BRIN range of creation times, migration `m20261210_000000_search_time_brin`) and reads
 //! all of them only if that was short. The statistics steer the plan, never the result.
 
-use crate::service::admin::trigram_stats::{Column, Snapshot, Span, has_symbol, symbols_only};
+use crate::service::admin::trigram_stats::{Column, Snapshot, Span, has_symbol, holds_symbol_sql, symbols_only};
 use crate::service::admin::user_keyword::{Keyword, contains_pattern};
 
 /// Pages' worth of matches the sample should place before step 2's time bound: enough
@@ -110,7 +110,7 @@ impl Lookup {
             // with a symbol (its condition repeated word for word), in list order.
             let folded = if like == "ILIKE" { format!("lower({col})") } else { col.to_owned() };
             let whole = bind(kw.lower().to_owned());
-            return format!("{col} ~ '{}' AND strpos({folded}, {whole}) > 0", migration::SYMBOL_ROWS);
+            return format!("{} AND strpos({folded}, {whole}) > 0", holds_symbol_sql(col));
         }
         match piece {
             None => format!("{col} {like} {}", bind(kw.pg_pattern())),
