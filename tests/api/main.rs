@@ -68,6 +68,7 @@ mod rp;
 mod schema;
 mod scope_plan;
 mod session_fields;
+mod refresh_refusals;
 mod sessions;
 mod sms;
 mod smtp;

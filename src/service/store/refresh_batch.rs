@@ -4,11 +4,10 @@
 
 use crate::service::Db;
 use crate::service::store::group_commit::{BatchError, GroupCommit};
+use crate::service::store::refresh_claim::ClaimBatcher;
 use entity::{refresh_token, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
-use serde_json::json;
-use std::collections::HashSet;
+use sea_orm::{DbBackend, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// One grant's writes.
@@ -34,119 +33,38 @@ pub enum Outcome {
     Done,
     /// The grant was revoked meanwhile, or the token was rotated by a concurrent request.
     Refused,
-    /// The write failed (PostgreSQL, after other rotations of the batch were committed);
-    /// [`RefreshBatcher::rotate`] reports it as an error, never as an outcome.
-    Failed,
 }
 
 const MAX_BATCH: usize = 256;
 
-/// Sends rotations to the group-commit writer.
+/// Sends rotations to the group-commit writer, and on PostgreSQL claims to theirs.
 #[derive(Clone)]
-pub struct RefreshBatcher(GroupCommit<Rotation, Outcome>);
+pub struct RefreshBatcher {
+    rotations: GroupCommit<Rotation, Outcome>,
+    claims: Option<ClaimBatcher>,
+}
 
 impl RefreshBatcher {
-    /// Starts the writer task on `db`.
+    /// Starts the writer tasks on `db`.
     pub fn start(db: Db) -> Self {
-        Self(GroupCommit::start(db, MAX_BATCH, write))
+        let claims = (db.reader().get_database_backend() == DbBackend::Postgres).then(|| ClaimBatcher::start(db.clone()));
+        Self { rotations: GroupCommit::start(db, MAX_BATCH, write_in_transaction), claims }
+    }
+
+    /// PostgreSQL: the writer of the common refresh, read and written in one statement.
+    pub fn claims(&self) -> Option<&ClaimBatcher> {
+        self.claims.as_ref()
     }
 
     /// Queues a rotation and waits until it is committed.
     pub async fn rotate(&self, r: Rotation) -> crate::service::Result<Outcome> {
-        match self.0.submit(r).await? {
-            Outcome::Failed => Err(crate::service::Error::internal("refresh-token rotation failed")),
-            outcome => Ok(outcome),
-        }
+        self.rotations.submit(r).await
     }
 }
 
-async fn write(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchError> {
-    if db.reader().get_database_backend() == DbBackend::Postgres {
-        return write_pg(db, jobs).await;
-    }
-    write_in_transaction(db, jobs).await
-}
-
-/// PostgreSQL: the common case, a first use of a rotating grant with no access time to
-/// record, as one statement for the whole batch (its own transaction: no `BEGIN` and
-/// `COMMIT` round trips); the other jobs, and those whose token was rotated or whose grant
-/// was revoked meanwhile, then go through [`write_in_transaction`], as if they had come
-/// after the first ones.
-async fn write_pg(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchError> {
-    let mut seen = HashSet::new();
-    let fast: Vec<usize> = (0..jobs.len())
-        .filter(|&i| {
-            let j = &jobs[i];
-            j.new_token.is_some() && j.first_use && j.touch.is_none() && seen.insert(j.old_token_id)
-        })
-        .collect();
-    let claimed = if fast.is_empty() {
-        HashSet::new()
-    } else {
-        let conn = db.writer().await.map_err(BatchError::new)?;
-        rotate_pg(&conn, fast.iter().map(|&i| &jobs[i])).await.map_err(BatchError::new)?
-    };
-    let done: HashSet<usize> = fast.into_iter().filter(|&i| claimed.contains(&jobs[i].old_token_id)).collect();
-    let mut outcomes = vec![Outcome::Done; jobs.len()];
-    let (mut rest, mut rest_at) = (Vec::new(), Vec::new());
-    for (i, job) in jobs.into_iter().enumerate() {
-        if !done.contains(&i) {
-            rest.push(job);
-            rest_at.push(i);
-        }
-    }
-    if !rest.is_empty() {
-        match write_in_transaction(db, rest).await {
-            Ok(rest) => {
-                for (i, outcome) in rest_at.into_iter().zip(rest) {
-                    outcomes[i] = outcome;
-                }
-            }
-            // The first uses are committed and stand; only the others failed.
-            Err(e) => {
-                tracing::error!(error = %e, "refresh-token rotations failed");
-                for i in rest_at {
-                    outcomes[i] = Outcome::Failed;
-                }
-            }
-        }
-    }
-    Ok(outcomes)
-}
-
-/// PostgreSQL, one statement: marks each presented token rotated while it is unrotated
-/// and its grant live, and inserts the replacement of each token it marked. Returns the
-/// IDs of the tokens it marked. The jobs' tokens must be distinct.
-async fn rotate_pg<'a>(
-    conn: &impl ConnectionTrait,
-    jobs: impl Iterator<Item = &'a Rotation>,
-) -> Result<HashSet<Uuid>, sea_orm::DbErr> {
-    use sea_orm::ActiveValue::Set;
-    let mut rows = Vec::new();
-    for j in jobs {
-        let Some(new) = &j.new_token else { continue };
-        let (Set(id), Set(hash)) = (&new.id, &new.token_hash) else { continue };
-        rows.push(json!([j.old_token_id, j.session_id, j.at, id, crate::crypto::hex(hash)]));
-    }
-    let sql = "WITH j AS (SELECT (v->>0)::uuid AS old, (v->>1)::uuid AS sid, (v->>2)::bigint AS at, \
-               (v->>3)::uuid AS new_id, decode(v->>4, 'hex') AS hash FROM jsonb_array_elements($1::jsonb) AS v), \
-               u AS (UPDATE refresh_tokens AS t SET rotated_at = j.at FROM j \
-               WHERE t.id = j.old AND t.session_id = j.sid AND t.rotated_at IS NULL \
-               AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = j.sid AND s.revoked_at IS NULL) RETURNING t.id), \
-               i AS (INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) \
-               SELECT j.new_id, j.sid, j.hash, j.at FROM j WHERE j.old IN (SELECT id FROM u)) \
-               SELECT id FROM u";
-    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, [serde_json::Value::Array(rows).into()]);
-    let mut ids = HashSet::new();
-    for row in conn.query_all_raw(stmt).await? {
-        ids.insert(row.try_get_by_index::<Uuid>(0)?);
-    }
-    Ok(ids)
-}
-
-/// The batch in one transaction, job by job (on PostgreSQL, only what [`rotate_pg`] did not
-/// take: retries, grants whose last access is due, tokens rotated or grants revoked
-/// meanwhile).
+/// The batch in one transaction, job by job (on PostgreSQL, only what the claims of
+/// [`super::refresh_claim`] did not take: retries within the grace window, grants that do not
+/// rotate, tokens rotated by a concurrent request).
 async fn write_in_transaction(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchError> {
     let s = BatchError::new;
     let txn = db.transaction().await.map_err(s)?;

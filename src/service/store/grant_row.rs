@@ -1,0 +1,99 @@
+//! What a refresh grant reads: the presented token, its session (the grant), the session's
+//! user and the user's effective role keys, in one statement.
+
+use entity::{refresh_token, session};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult};
+
+/// A refresh token, its session, the user and the user's role keys (sorted, distinct).
+pub(in crate::service) type GrantRow = (refresh_token::Model, session::Model, entity::user::Model, Vec<String>);
+
+/// Comma-separated role keys of `users`.`id` from `link` (role keys never hold commas).
+fn role_keys_sql(backend: DbBackend, from: &str) -> String {
+    let agg = match backend {
+        DbBackend::Postgres => "string_agg(r.\"key\", ',')",
+        _ => "group_concat(r.\"key\", ',')",
+    };
+    format!("(SELECT {agg} FROM {from})")
+}
+
+/// `SELECT` of a grant row (columns `t_*`, `s_*`, `u_*`, `direct_roles`, `group_roles`) from
+/// `refresh_tokens` joined with `sessions` and `users`, where `condition` holds. The tables
+/// keep their names, so `condition` names them (`"refresh_tokens"."token_hash" = $1`).
+pub(in crate::service) fn grant_select(backend: DbBackend, condition: &str) -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    let mut q = Query::select();
+    q.from(refresh_token::Entity)
+        .inner_join(
+            session::Entity,
+            Expr::col((session::Entity, session::Column::Id))
+                .equals((refresh_token::Entity, refresh_token::Column::SessionId)),
+        )
+        .inner_join(
+            entity::user::Entity,
+            Expr::col((entity::user::Entity, entity::user::Column::Id))
+                .equals((session::Entity, session::Column::UserId)),
+        )
+        .and_where(Expr::cust(condition.to_owned()));
+    for c in refresh_token::Column::iter() {
+        q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
+    }
+    for c in session::Column::iter() {
+        q.expr_as(Expr::col((session::Entity, c)), format!("s_{}", c.as_str()));
+    }
+    for c in entity::user::Column::iter() {
+        q.expr_as(Expr::col((entity::user::Entity, c)), format!("u_{}", c.as_str()));
+    }
+    let direct = role_keys_sql(
+        backend,
+        "\"user_roles\" ur JOIN \"roles\" r ON r.\"id\" = ur.\"role_id\" WHERE ur.\"user_id\" = \"users\".\"id\"",
+    );
+    let via_groups = role_keys_sql(
+        backend,
+        "\"user_groups\" ug JOIN \"group_roles\" gr ON gr.\"group_id\" = ug.\"group_id\" \
+         JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
+    );
+    q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
+    backend.build(&q).sql
+}
+
+/// The SQL of [`token_session_user`] for `backend`, built once per process: the statement
+/// has some fifty aliased columns, and building it for every refresh showed in profiles.
+fn token_session_user_sql(backend: DbBackend) -> &'static str {
+    use std::sync::OnceLock;
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let (cell, param) = if backend == DbBackend::Postgres { (&POSTGRES, "$1") } else { (&SQLITE, "?") };
+    cell.get_or_init(|| grant_select(backend, &format!("\"refresh_tokens\".\"token_hash\" = {param}")))
+}
+
+/// A refresh token with its session, the session's user and the user's effective role
+/// keys, by token hash: one round trip on the hot path.
+pub(in crate::service) async fn token_session_user(
+    conn: &impl ConnectionTrait,
+    digest: Vec<u8>,
+) -> crate::service::Result<Option<GrantRow>> {
+    let backend = conn.get_database_backend();
+    let stmt = sea_orm::Statement::from_sql_and_values(backend, token_session_user_sql(backend), [digest.into()]);
+    match conn.query_one_raw(stmt).await? {
+        Some(row) => Ok(Some(grant_of(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// A grant row from a result of [`grant_select`].
+pub(in crate::service) fn grant_of(row: &QueryResult) -> Result<GrantRow, sea_orm::DbErr> {
+    let mut roles: Vec<String> = Vec::new();
+    for col in ["direct_roles", "group_roles"] {
+        let list: Option<String> = row.try_get("", col)?;
+        roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
+    }
+    roles.sort();
+    roles.dedup();
+    Ok((
+        refresh_token::Model::from_query_result(row, "t_")?,
+        session::Model::from_query_result(row, "s_")?,
+        entity::user::Model::from_query_result(row, "u_")?,
+        roles,
+    ))
+}

@@ -1,0 +1,132 @@
+//! PostgreSQL: the common refresh (a first use of a rotating grant that is live, of an
+//! enabled user, presented by its own client) read and written by one statement for a
+//! whole batch of concurrent refreshes: the statement finds each presented token with its
+//! grant, user and roles, marks it rotated, inserts its replacement, records the grant's
+//! last access when it is due, and returns the rows it claimed. A refresh then costs its
+//! share of one statement, instead of a read of its own and a share of the batch's write.
+//!
+//! A refresh the statement does not claim (unknown token, rotated already, another client,
+//! a grant or user no longer allowed) takes the general path, which reads the grant and
+//! says why; nothing was written for it.
+
+use super::grant_row::{GrantRow, grant_of, grant_select};
+use crate::crypto::hex;
+use crate::service::Db;
+use crate::service::store::group_commit::{BatchError, GroupCommit};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+/// One refresh to claim.
+pub struct Claim {
+    /// SHA-256 of the presented refresh token.
+    pub digest: Vec<u8>,
+    /// The client presenting it: the grant must be this client's.
+    pub client_id: String,
+    /// The application's refresh-token idle timeout, in seconds.
+    pub idle_timeout: i64,
+    /// The replacement token's row ID and digest.
+    pub new_id: Uuid,
+    /// SHA-256 of the replacement token.
+    pub new_hash: Vec<u8>,
+    /// The client's address, recorded with the grant's last access.
+    pub ip: Option<String>,
+}
+
+const MAX_BATCH: usize = 256;
+
+/// A grant's last access is recorded at most this often (its idle timeout is counted in
+/// days, so a minute's precision is plenty and saves a write per refresh).
+pub(in crate::service) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
+
+/// Sends claims to their group-commit writer (PostgreSQL only).
+#[derive(Clone)]
+pub struct ClaimBatcher(GroupCommit<Claim, Option<GrantRow>>);
+
+impl ClaimBatcher {
+    /// Starts the writer task on `db`.
+    pub fn start(db: Db) -> Self {
+        Self(GroupCommit::start(db, MAX_BATCH, write))
+    }
+
+    /// The grant of `c`, rotated and committed, or `None` if the statement did not claim it.
+    pub async fn claim(&self, c: Claim) -> crate::service::Result<Option<GrantRow>> {
+        self.0.submit(c).await
+    }
+}
+
+/// The user `"users"` may use a grant at `$2` (UTC micros): the rule of
+/// `User::is_disabled_at` and `is_deactivated`, which the caller checks again.
+const USER_ENABLED: &str = "NOT \"users\".\"is_disabled\" AND NOT \"users\".\"is_deactivated\" \
+    AND NOT (\"users\".\"temporarily_disabled_from\" IS NOT NULL AND \"users\".\"temporarily_disabled_until\" IS NOT NULL \
+    AND \"users\".\"temporarily_disabled_from\" <= $2 AND $2 < \"users\".\"temporarily_disabled_until\") \
+    AND (\"users\".\"account_valid_from\" IS NULL OR \"users\".\"account_valid_from\" <= $2) \
+    AND (\"users\".\"account_valid_until\" IS NULL OR $2 < \"users\".\"account_valid_until\")";
+
+/// The statement: `$1` the claims as a JSON array of `[hash, client, idle_us, new_id,
+/// new_hash, ip]` (hashes in hex, distinct), `$2` now in UTC micros. Each token is looked up
+/// on its own (a lateral subquery with `LIMIT 1`, so the planner cannot turn the batch into
+/// a scan of the tokens), and the writes find their rows by key (`= ANY`).
+fn claim_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let grant = grant_select(
+            DbBackend::Postgres,
+            &format!(
+                "\"refresh_tokens\".\"token_hash\" = j.hash AND \"refresh_tokens\".\"rotated_at\" IS NULL \
+                 AND \"sessions\".\"client_id\" = j.client AND \"sessions\".\"revoked_at\" IS NULL \
+                 AND \"sessions\".\"expires_at\" > $2 AND \"sessions\".\"last_accessed_at\" > $2 - j.idle_us \
+                 AND {USER_ENABLED}"
+            ),
+        );
+        format!(
+            "WITH j AS (SELECT decode(v->>0, 'hex') AS hash, v->>1 AS client, (v->>2)::bigint AS idle_us, \
+             (v->>3)::uuid AS new_id, decode(v->>4, 'hex') AS new_hash, v->>5 AS ip \
+             FROM jsonb_array_elements($1::jsonb) AS v), \
+             c AS (SELECT j.new_id, j.new_hash, j.ip, g.* FROM j CROSS JOIN LATERAL ({grant} LIMIT 1) AS g), \
+             r AS (UPDATE refresh_tokens AS t SET rotated_at = $2 \
+             WHERE t.id = ANY(ARRAY(SELECT t_id FROM c)) AND t.rotated_at IS NULL RETURNING t.id), \
+             i AS (INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) \
+             SELECT c.new_id, c.s_id, c.new_hash, $2 FROM c WHERE c.t_id IN (SELECT id FROM r)), \
+             a AS (UPDATE sessions AS s SET last_accessed_at = $2, \
+             last_accessed_by_ip = (SELECT c.ip FROM c WHERE c.s_id = s.id LIMIT 1) \
+             WHERE s.id = ANY(ARRAY(SELECT c.s_id FROM c WHERE c.t_id IN (SELECT id FROM r) \
+             AND c.s_last_accessed_at < $2 - {TOUCH_EVERY_US}))) \
+             SELECT c.* FROM c WHERE c.t_id IN (SELECT id FROM r)"
+        )
+    })
+}
+
+async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<GrantRow>>, BatchError> {
+    let mut seen = HashSet::new();
+    let mut rows = Vec::with_capacity(jobs.len());
+    for j in &jobs {
+        // A token presented twice in one batch: the second is a retry, for the general path.
+        if seen.insert(j.digest.as_slice()) {
+            let idle_us = j.idle_timeout.saturating_mul(1_000_000);
+            rows.push(json!([hex(&j.digest), j.client_id, idle_us, j.new_id, hex(&j.new_hash), j.ip]));
+        }
+    }
+    let at = super::time::micros(super::time::now());
+    let stmt = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        claim_sql(),
+        [serde_json::Value::Array(rows).into(), at.into()],
+    );
+    let conn = db.writer().await.map_err(BatchError::new)?;
+    let mut claimed: HashMap<Vec<u8>, GrantRow> = HashMap::new();
+    match conn.query_all_raw(stmt).await {
+        Ok(result) => {
+            for row in &result {
+                let grant = grant_of(row).map_err(BatchError::new)?;
+                claimed.insert(grant.0.token_hash.clone(), grant);
+            }
+        }
+        // One statement: nothing of it was written, and every refresh of the batch can take
+        // the general path, which reports its own errors.
+        Err(e) => tracing::warn!(error = %e, "claiming refresh grants failed; they take the general path"),
+    }
+    Ok(jobs.iter().map(|j| claimed.remove(&j.digest)).collect())
+}
