@@ -27,39 +27,44 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
     /// outcome per job, in order, or an error that every job of the batch receives.
     pub fn start<F, Fut>(db: Db, max_batch: usize, write: F) -> Self
     where
-        F: Fn(Db, Vec<J>) -> Fut + Send + 'static,
+        F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>, BatchError>> + Send,
     {
-        let (tx, mut rx) = mpsc::channel::<Job<J, O>>(4 * max_batch);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                // Let the requests that are ready to run reach their submit first: on a busy
-                // runtime this makes the batch several times larger (fewer commits and fewer
-                // hand-offs to the database per request) for the cost of one turn of the
-                // scheduler.
-                tokio::task::yield_now().await;
-                let mut jobs = vec![first];
-                while jobs.len() < max_batch {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let (items, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                match write(db.clone(), items).await {
-                    Ok(outcomes) => {
-                        for (w, o) in waiters.into_iter().zip(outcomes) {
-                            let _ = w.send(Ok(o));
+        Self::start_with(db, max_batch, 1, write)
+    }
+
+    /// As [`start`](Self::start), with `writers` tasks taking batches from the one queue:
+    /// while one batch waits for its commit, the next is already collected and written.
+    /// `write` must then tolerate concurrent batches (conditional statements, whose row
+    /// locks order them).
+    pub fn start_with<F, Fut>(db: Db, max_batch: usize, writers: usize, write: F) -> Self
+    where
+        F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, BatchError>> + Send,
+    {
+        let (tx, rx) = mpsc::channel::<Job<J, O>>(4 * max_batch);
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        let write = std::sync::Arc::new(write);
+        for _ in 0..writers.max(1) {
+            let (db, rx, write) = (db.clone(), rx.clone(), write.clone());
+            tokio::spawn(async move {
+                while let Some(jobs) = next_batch(&rx, max_batch).await {
+                    let (items, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                    match write(db.clone(), items).await {
+                        Ok(outcomes) => {
+                            for (w, o) in waiters.into_iter().zip(outcomes) {
+                                let _ = w.send(Ok(o));
+                            }
+                        }
+                        Err(e) => {
+                            for w in waiters {
+                                let _ = w.send(Err(e.clone()));
+                            }
                         }
                     }
-                    Err(e) => {
-                        for w in waiters {
-                            let _ = w.send(Err(e.clone()));
-                        }
-                    }
                 }
-            }
-        });
+            });
+        }
         Self { tx }
     }
 
@@ -71,4 +76,23 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
             .map_err(|_| crate::service::Error::internal("group-commit writer stopped"))?
             .map_err(|e| crate::service::Error::caused("batch write", e))
     }
+}
+
+/// The next batch: the first job to arrive, then every job already queued (up to `max`).
+/// `None` once every sender is gone.
+async fn next_batch<J, O>(rx: &tokio::sync::Mutex<mpsc::Receiver<Job<J, O>>>, max: usize) -> Option<Vec<Job<J, O>>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    // Let the requests that are ready to run reach their submit first: on a busy runtime
+    // this makes the batch several times larger (fewer commits and fewer hand-offs to the
+    // database per request) for the cost of one turn of the scheduler.
+    tokio::task::yield_now().await;
+    let mut jobs = vec![first];
+    while jobs.len() < max {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(jobs)
 }

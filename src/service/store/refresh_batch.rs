@@ -47,7 +47,8 @@ pub struct RefreshBatcher {
 impl RefreshBatcher {
     /// Starts the writer tasks on `db`.
     pub fn start(db: Db) -> Self {
-        let claims = (db.reader().get_database_backend() == DbBackend::Postgres).then(|| ClaimBatcher::start(db.clone()));
+        let claims =
+            (db.reader().get_database_backend() == DbBackend::Postgres).then(|| ClaimBatcher::start(db.clone()));
         Self { rotations: GroupCommit::start(db, MAX_BATCH, write_in_transaction), claims }
     }
 

@@ -37,6 +37,11 @@ pub struct Claim {
 
 const MAX_BATCH: usize = 256;
 
+/// Batches in flight at once: while one waits for its commit (the WAL's flush), the next is
+/// already on its way, so the requests of both keep the cores busy. Two batches never claim
+/// the same token: the second waits for the first's row lock, then finds it rotated.
+const WRITERS: usize = 2;
+
 /// A grant's last access is recorded at most this often (its idle timeout is counted in
 /// days, so a minute's precision is plenty and saves a write per refresh).
 pub(in crate::service) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
@@ -48,7 +53,7 @@ pub struct ClaimBatcher(GroupCommit<Claim, Option<GrantRow>>);
 impl ClaimBatcher {
     /// Starts the writer task on `db`.
     pub fn start(db: Db) -> Self {
-        Self(GroupCommit::start(db, MAX_BATCH, write))
+        Self(GroupCommit::start_with(db, MAX_BATCH, WRITERS, write))
     }
 
     /// The grant of `c`, rotated and committed, or `None` if the statement did not claim it.
@@ -57,18 +62,21 @@ impl ClaimBatcher {
     }
 }
 
-/// The user `"users"` may use a grant at `$2` (UTC micros): the rule of
+/// The user `"users"` may use a grant at `j.at` (UTC micros): the rule of
 /// `User::is_disabled_at` and `is_deactivated`, which the caller checks again.
 const USER_ENABLED: &str = "NOT \"users\".\"is_disabled\" AND NOT \"users\".\"is_deactivated\" \
     AND NOT (\"users\".\"temporarily_disabled_from\" IS NOT NULL AND \"users\".\"temporarily_disabled_until\" IS NOT NULL \
-    AND \"users\".\"temporarily_disabled_from\" <= $2 AND $2 < \"users\".\"temporarily_disabled_until\") \
-    AND (\"users\".\"account_valid_from\" IS NULL OR \"users\".\"account_valid_from\" <= $2) \
-    AND (\"users\".\"account_valid_until\" IS NULL OR $2 < \"users\".\"account_valid_until\")";
+    AND \"users\".\"temporarily_disabled_from\" <= j.at AND j.at < \"users\".\"temporarily_disabled_until\") \
+    AND (\"users\".\"account_valid_from\" IS NULL OR \"users\".\"account_valid_from\" <= j.at) \
+    AND (\"users\".\"account_valid_until\" IS NULL OR j.at < \"users\".\"account_valid_until\")";
 
 /// The statement: `$1` the claims as a JSON array of `[hash, client, idle_us, new_id,
-/// new_hash, ip]` (hashes in hex, distinct), `$2` now in UTC micros. Each token is looked up
-/// on its own (a lateral subquery with `LIMIT 1`, so the planner cannot turn the batch into
-/// a scan of the tokens), and the writes find their rows by key (`= ANY`).
+/// new_hash, ip, at]` (hashes in hex, distinct; `at` now in UTC micros), `$2` the same now,
+/// for the writes. Each token is looked up on its own (a lateral subquery with `LIMIT 1`, so
+/// the planner cannot turn the batch into a scan of the tokens), and the writes find their
+/// rows by key (`= ANY`). The conditions read the time from the JSON, not from `$2`: no
+/// estimate then depends on a parameter's value, PostgreSQL keeps one generic plan for the
+/// prepared statement, and a batch is not planned again (0.2 ms each with `$2`).
 fn claim_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
@@ -77,15 +85,15 @@ fn claim_sql() -> &'static str {
             &format!(
                 "\"refresh_tokens\".\"token_hash\" = j.hash AND \"refresh_tokens\".\"rotated_at\" IS NULL \
                  AND \"sessions\".\"client_id\" = j.client AND \"sessions\".\"revoked_at\" IS NULL \
-                 AND \"sessions\".\"expires_at\" > $2 AND \"sessions\".\"last_accessed_at\" > $2 - j.idle_us \
+                 AND \"sessions\".\"expires_at\" > j.at AND \"sessions\".\"last_accessed_at\" > j.at - j.idle_us \
                  AND {USER_ENABLED}"
             ),
         );
         format!(
             "WITH j AS (SELECT decode(v->>0, 'hex') AS hash, v->>1 AS client, (v->>2)::bigint AS idle_us, \
-             (v->>3)::uuid AS new_id, decode(v->>4, 'hex') AS new_hash, v->>5 AS ip \
+             (v->>3)::uuid AS new_id, decode(v->>4, 'hex') AS new_hash, v->>5 AS ip, (v->>6)::bigint AS at \
              FROM jsonb_array_elements($1::jsonb) AS v), \
-             c AS (SELECT j.new_id, j.new_hash, j.ip, g.* FROM j CROSS JOIN LATERAL ({grant} LIMIT 1) AS g), \
+             c AS (SELECT j.new_id, j.new_hash, j.ip, j.at, g.* FROM j CROSS JOIN LATERAL ({grant} LIMIT 1) AS g), \
              r AS (UPDATE refresh_tokens AS t SET rotated_at = $2 \
              WHERE t.id = ANY(ARRAY(SELECT t_id FROM c)) AND t.rotated_at IS NULL RETURNING t.id), \
              i AS (INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) \
@@ -93,23 +101,23 @@ fn claim_sql() -> &'static str {
              a AS (UPDATE sessions AS s SET last_accessed_at = $2, \
              last_accessed_by_ip = (SELECT c.ip FROM c WHERE c.s_id = s.id LIMIT 1) \
              WHERE s.id = ANY(ARRAY(SELECT c.s_id FROM c WHERE c.t_id IN (SELECT id FROM r) \
-             AND c.s_last_accessed_at < $2 - {TOUCH_EVERY_US}))) \
+             AND c.s_last_accessed_at < c.at - {TOUCH_EVERY_US}))) \
              SELECT c.* FROM c WHERE c.t_id IN (SELECT id FROM r)"
         )
     })
 }
 
 async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<GrantRow>>, BatchError> {
+    let at = super::time::micros(super::time::now());
     let mut seen = HashSet::new();
     let mut rows = Vec::with_capacity(jobs.len());
     for j in &jobs {
         // A token presented twice in one batch: the second is a retry, for the general path.
         if seen.insert(j.digest.as_slice()) {
             let idle_us = j.idle_timeout.saturating_mul(1_000_000);
-            rows.push(json!([hex(&j.digest), j.client_id, idle_us, j.new_id, hex(&j.new_hash), j.ip]));
+            rows.push(json!([hex(&j.digest), j.client_id, idle_us, j.new_id, hex(&j.new_hash), j.ip, at]));
         }
     }
-    let at = super::time::micros(super::time::now());
     let stmt = Statement::from_sql_and_values(
         DbBackend::Postgres,
         claim_sql(),
