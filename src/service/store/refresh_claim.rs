@@ -27,7 +27,7 @@ pub struct Claim {
     pub client_id: String,
     /// The application's refresh-token idle timeout, in seconds.
     pub idle_timeout: i64,
-    /// The replacement token's row ID and digest.
+    /// The replacement token's row ID.
     pub new_id: Uuid,
     /// SHA-256 of the replacement token.
     pub new_hash: Vec<u8>,
@@ -51,7 +51,7 @@ pub(in crate::service) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 pub struct ClaimBatcher(GroupCommit<Claim, Option<GrantRow>>);
 
 impl ClaimBatcher {
-    /// Starts the writer task on `db`.
+    /// Starts the writer tasks on `db`.
     pub fn start(db: Db) -> Self {
         Self(GroupCommit::start_with(db, MAX_BATCH, WRITERS, write))
     }
@@ -74,9 +74,10 @@ const USER_ENABLED: &str = "NOT \"users\".\"is_disabled\" AND NOT \"users\".\"is
 /// new_hash, ip, at]` (hashes in hex, distinct; `at` now in UTC micros), `$2` the same now,
 /// for the writes. Each token is looked up on its own (a lateral subquery with `LIMIT 1`, so
 /// the planner cannot turn the batch into a scan of the tokens), and the writes find their
-/// rows by key (`= ANY`). The conditions read the time from the JSON, not from `$2`: no
-/// estimate then depends on a parameter's value, PostgreSQL keeps one generic plan for the
-/// prepared statement, and a batch is not planned again (0.2 ms each with `$2`).
+/// rows by key (`= ANY`). The conditions read the time from the JSON, not from `$2`, so no
+/// estimate depends on a parameter's value: after its first five executions on a connection
+/// PostgreSQL keeps one generic plan for the prepared statement (in `psql`, 1.3 ms of
+/// planning for each of the first five, 0.05 ms after).
 fn claim_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
