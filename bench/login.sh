@@ -2,7 +2,7 @@
 # Complete logins per second (authorize -> login form -> code -> token), issue #4.
 #
 #   cargo build --release
-#   bench/login.sh sqlite:///tmp/bench/login.db [seconds] [browsers]
+#   [ROUNDS=3] bench/login.sh sqlite:///tmp/bench/login.db [seconds] [browsers]
 #
 # Creates users with passwords and a SPA through the Admin API, then runs wrk
 # (bench/login.lua) with one connection per browser; each login is five requests and one
@@ -28,14 +28,24 @@ for i in $(seq 1 "$browsers"); do
 done
 client=$(gql 'mutation { createApplication(input: {name: "login bench", type: SPA, redirectURIs: ["http://127.0.0.1:9/cb"]}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
 challenge=$(python3 -c 'import base64,hashlib; print(base64.urlsafe_b64encode(hashlib.sha256(b"bench-verifier-bench-verifier-bench-verifier-0123").digest()).rstrip(b"=").decode())')
-LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
-  wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/login/"
-echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
 # The Argon2 ceiling through the same server: wrong-password logins, same concurrency.
 page=$(curl -s -c "$work/jar" "http://127.0.0.1:$port/login")
 csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
 cookie=$(awk '$6 == "ag_csrf" {print $7}' "$work/jar")
 first=${ids%%,*}
-CSRF=$csrf CSRF_COOKIE=$cookie LOGIN_ID=${first/@/%40} \
-  wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login_fail.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/argon2_ceiling/"
+# ROUNDS (default 1) alternates logins and the ceiling, so that each share compares runs a
+# few seconds apart on a machine whose speed drifts; the last line has the median share.
+shares=""
+for _ in $(seq 1 "${ROUNDS:-1}"); do
+  out=$(LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
+    wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/login/")
+  echo "$out"
+  echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
+  ceiling=$(CSRF=$csrf CSRF_COOKIE=$cookie LOGIN_ID=${first/@/%40} \
+    wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login_fail.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/argon2_ceiling/")
+  echo "$ceiling"
+  share=$(python3 -c 'import re,sys; l=float(re.search(r"logins_per_s=([0-9.]+)", sys.argv[1]).group(1)); c=float(re.search(r"per_s=([0-9.]+)", sys.argv[2]).group(1)); print(round(100*l/c, 1))' "$out" "$ceiling")
+  shares="$shares $share"
+done
+echo "share_of_ceiling_pct=$(python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' $shares) runs:$shares"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi
