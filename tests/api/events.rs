@@ -107,12 +107,7 @@ async fn admin_api_mutations_record_the_lifecycle_events_beside_their_own() {
     .await;
     one(&app, "identity.username.added", "admin_api", &["user", "identity"]).await;
 
-    let client = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await["createApplication"]["application"]["clientID"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let client = app.create_spa("SPA").await;
     let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }";
     app.ok(create, json!({"u": user, "c": client})).await;
     app.ok(create, json!({"u": user, "c": client})).await;

@@ -142,6 +142,17 @@ impl TestApp {
         data["createUser"]["user"]["id"].as_str().expect("id").to_owned()
     }
 
+    /// Creates a single-page application (a public client) named `name`; returns its client ID.
+    pub async fn create_spa(&self, name: &str) -> String {
+        let data = self
+            .ok(
+                "mutation($n: String!) { createApplication(input: {name: $n, type: SPA}) { application { clientID } } }",
+                json!({"n": name}),
+            )
+            .await;
+        data["createApplication"]["application"]["clientID"].as_str().expect("client ID").to_owned()
+    }
+
     /// Creates `n` users without passwords, 50 per request.
     pub async fn seed_users(&self, prefix: &str, n: usize) -> Vec<String> {
         let mut ids = Vec::with_capacity(n);

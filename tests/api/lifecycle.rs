@@ -157,11 +157,7 @@ async fn rich_user(app: &TestApp, db: &DatabaseConnection, email: &str, client: 
 /// client; returns the client ID.
 async fn setup(app: &TestApp) -> String {
     app.ok("mutation { createRole(input: {key: \"staff\"}) { role { id } } createGroup(input: {key: \"team\"}) { group { id } } }", json!({})).await;
-    app.ok("mutation { createApplication(input: {name: \"spa\", type: SPA}) { application { clientID } } }", json!({}))
-        .await["createApplication"]["application"]["clientID"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.create_spa("spa").await
 }
 
 async fn history_app() -> TestApp {

@@ -12,16 +12,6 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_with};
 
-async fn spa(app: &TestApp, name: &str) -> String {
-    let d = app
-        .ok(
-            "mutation($n: String!) { createApplication(input: {name: $n, type: SPA}) { application { clientID } } }",
-            json!({"n": name}),
-        )
-        .await;
-    d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned()
-}
-
 /// Refreshes `token` for `client`: the status, the error code and the new refresh token.
 async fn refresh(app: &TestApp, client: &str, token: &str) -> (u16, Option<String>, Option<String>) {
     let (status, body) =
@@ -49,7 +39,7 @@ async fn a_refused_refresh_writes_nothing_and_the_same_token_works_once_allowed_
     let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
     let user = app.create_user("refused@example.com", None).await;
     let uid: Uuid = crate::hook_code_sign_in::uuid_of(&user).parse().unwrap();
-    let (mine, other) = (spa(&app, "Mine").await, spa(&app, "Other").await);
+    let (mine, other) = (app.create_spa("Mine").await, app.create_spa("Other").await);
     let d = app
         .ok(
             "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",

@@ -10,10 +10,7 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
     let user = app.create_user("sess@example.com", None).await;
     app.ok("mutation($u: ID!) { createRole(input: {key: \"editor\"}) { role { id } } addUserToRoles(input: {userID: $u, roleKeys: [\"editor\"]}) { user { id } } }", json!({"u": user})).await;
-    let spa = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await;
-    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let client = app.create_spa("SPA").await;
 
     let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { accessToken refreshToken tokenType expiresIn } }";
     let d = app.ok(create, json!({"u": user, "c": client})).await;
@@ -145,10 +142,7 @@ async fn confidential_clients_authenticate_to_refresh_and_m2m_has_no_sessions() 
 async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
     let app = spawn_with(|_| {}).await;
     let user = app.create_user("clean@example.com", None).await;
-    let spa = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await;
-    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let client = app.create_spa("SPA").await;
     let create = "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }";
     app.ok(create, json!({"u": user, "c": client})).await;
     app.ok(create, json!({"u": user, "c": client})).await;
@@ -178,10 +172,7 @@ async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
 async fn a_grace_retry_does_not_fork_the_grant() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 1).await;
     let user = app.create_user("fork@example.com", None).await;
-    let spa = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await;
-    let client = spa["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned();
+    let client = app.create_spa("SPA").await;
     let d = app
         .ok(
             "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
@@ -209,14 +200,6 @@ async fn a_grace_retry_does_not_fork_the_grant() {
     assert_eq!(s, 400, "and the whole grant ended");
 }
 
-/// A new SPA's client ID.
-async fn spa(app: &crate::helpers::TestApp) -> String {
-    let d = app
-        .ok("mutation { createApplication(input: {name: \"SPA\", type: SPA}) { application { clientID } } }", json!({}))
-        .await;
-    d["createApplication"]["application"]["clientID"].as_str().unwrap().to_owned()
-}
-
 /// A new refresh grant of `user` for `client` (the Admin API's `createSession`): its token.
 async fn grant(app: &crate::helpers::TestApp, user: &str, client: &str) -> String {
     let d = app
@@ -238,7 +221,7 @@ async fn refresh(app: &crate::helpers::TestApp, client: &str, token: &str) -> (u
 #[tokio::test]
 async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_grant_among_them_is_refused() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
-    let client = spa(&app).await;
+    let client = app.create_spa("SPA").await;
     let user = app.create_user("many@example.com", None).await;
     let mut first = Vec::new();
     for _ in 0..24 {
@@ -278,7 +261,7 @@ async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_gran
 #[tokio::test]
 async fn one_token_presented_forty_times_at_once_leaves_at_most_one_live_token() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
-    let client = spa(&app).await;
+    let client = app.create_spa("SPA").await;
     let user = app.create_user("burst@example.com", None).await;
     let token = grant(&app, &user, &client).await;
     let answers = futures::future::join_all((0..40).map(|_| refresh(&app, &client, &token))).await;

@@ -12,11 +12,11 @@ use crate::service::admin::user_search_pg_lookup::Lookup;
 use crate::service::admin::users::User;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
 use crate::service::store::time::{micros, now};
+use crate::service::store::user_status::disabled_at;
 use crate::service::{Error, Result};
 use entity::{identity, user};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What the users list is sorted by.
@@ -86,23 +86,6 @@ fn in_group(key: &str) -> Expr {
     Expr::col(("users", "id")).in_subquery(q)
 }
 
-/// Disabled at `t`, as a condition that is never NULL.
-fn disabled_at(t: OffsetDateTime) -> Condition {
-    let t = micros(t);
-    let c = |name: &'static str| Expr::col(("users", name));
-    Condition::any()
-        .add(c("is_disabled").eq(true))
-        .add(
-            Condition::all()
-                .add(c("temporarily_disabled_from").is_not_null())
-                .add(c("temporarily_disabled_until").is_not_null())
-                .add(c("temporarily_disabled_from").lte(t))
-                .add(c("temporarily_disabled_until").gt(t)),
-        )
-        .add(Condition::all().add(c("account_valid_from").is_not_null()).add(c("account_valid_from").gt(t)))
-        .add(Condition::all().add(c("account_valid_until").is_not_null()).add(c("account_valid_until").lte(t)))
-}
-
 /// The filters of `f` as one condition on `users` (the export walks users with it too);
 /// `symbol_rows`: see [`Keyword::among_symbol_rows`].
 pub(in crate::service) fn condition(
@@ -122,8 +105,8 @@ pub(in crate::service) fn condition(
         cond = cond.add(in_group(key));
     }
     match f.is_disabled {
-        Some(true) => cond = cond.add(disabled_at(now())),
-        Some(false) => cond = cond.add(disabled_at(now()).not()),
+        Some(true) => cond = cond.add(disabled_at(Expr::val(micros(now())))),
+        Some(false) => cond = cond.add(disabled_at(Expr::val(micros(now()))).not()),
         None => {}
     }
     if let Some(role) = f.direct_role {

@@ -2,7 +2,7 @@
 //! user and the user's effective role keys, in one statement.
 
 use entity::{refresh_token, session};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, PostgresQueryBuilder, Query, SqliteQueryBuilder};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult};
 
 /// A refresh token, its session, the user and the user's role keys (sorted, distinct).
@@ -19,8 +19,10 @@ fn role_keys_sql(backend: DbBackend, from: &str) -> String {
 
 /// `SELECT` of a grant row (columns `t_*`, `s_*`, `u_*`, `direct_roles`, `group_roles`) from
 /// `refresh_tokens` joined with `sessions` and `users`, where `condition` holds. The tables
-/// keep their names, so `condition` names them (`"refresh_tokens"."token_hash" = $1`).
-pub(in crate::service) fn grant_select(backend: DbBackend, condition: &str) -> String {
+/// keep their names, so `condition` names them (`"refresh_tokens"."token_hash" = $1`, in
+/// `Expr::cust`). Values in `condition` are written into the SQL, so that the statement's own
+/// parameters are the only ones.
+pub(in crate::service) fn grant_select(backend: DbBackend, condition: Condition) -> String {
     use sea_orm::{IdenStatic, Iterable};
     let mut q = Query::select();
     q.from(refresh_token::Entity)
@@ -34,7 +36,7 @@ pub(in crate::service) fn grant_select(backend: DbBackend, condition: &str) -> S
             Expr::col((entity::user::Entity, entity::user::Column::Id))
                 .equals((session::Entity, session::Column::UserId)),
         )
-        .and_where(Expr::cust(condition.to_owned()));
+        .cond_where(condition);
     for c in refresh_token::Column::iter() {
         q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
     }
@@ -54,7 +56,10 @@ pub(in crate::service) fn grant_select(backend: DbBackend, condition: &str) -> S
          JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
     );
     q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
-    backend.build(&q).sql
+    match backend {
+        DbBackend::Postgres => q.to_string(PostgresQueryBuilder),
+        _ => q.to_string(SqliteQueryBuilder),
+    }
 }
 
 /// The SQL of [`token_session_user`] for `backend`, built once per process: the statement
@@ -64,7 +69,10 @@ fn token_session_user_sql(backend: DbBackend) -> &'static str {
     static POSTGRES: OnceLock<String> = OnceLock::new();
     static SQLITE: OnceLock<String> = OnceLock::new();
     let (cell, param) = if backend == DbBackend::Postgres { (&POSTGRES, "$1") } else { (&SQLITE, "?") };
-    cell.get_or_init(|| grant_select(backend, &format!("\"refresh_tokens\".\"token_hash\" = {param}")))
+    cell.get_or_init(|| {
+        let by_digest = Expr::cust(format!("\"refresh_tokens\".\"token_hash\" = {param}"));
+        grant_select(backend, Condition::all().add(by_digest))
+    })
 }
 
 /// A refresh token with its session, the session's user and the user's effective role

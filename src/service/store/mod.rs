@@ -24,3 +24,4 @@ pub(in crate::service) mod session_end;
 pub(in crate::service) mod session_row;
 pub(in crate::service) mod startup_lock;
 pub mod time;
+pub(in crate::service) mod user_status;
