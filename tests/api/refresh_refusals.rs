@@ -123,3 +123,61 @@ async fn a_refused_refresh_writes_nothing_and_the_same_token_works_once_allowed_
     app.ok("mutation($u: ID!) { revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": user})).await;
     assert_eq!(refresh(&app, &mine, &token).await.1.as_deref(), Some("invalid_grant"), "revoked");
 }
+
+/// A refresh whose write fails to commit answers `server_error` and writes nothing, and the
+/// same token works once the database accepts writes again. On PostgreSQL the failure comes
+/// at the commit itself (a deferred trigger), after the batch's statement has claimed the
+/// grant: the tokens signed meanwhile must not be sent.
+#[tokio::test]
+async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
+    let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let user = app.create_user("uncommitted@example.com", None).await;
+    let client = app.create_spa("SPA").await;
+    let d = app
+        .ok(
+            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+            json!({"u": user, "c": client}),
+        )
+        .await;
+    let token = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let refuse: &[&str] = if postgres {
+        &[
+            "CREATE FUNCTION test_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$",
+            "CREATE CONSTRAINT TRIGGER test_refuse_commit AFTER INSERT ON refresh_tokens \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_refuse_commit()",
+        ]
+    } else {
+        &["CREATE TRIGGER test_refuse_commit BEFORE INSERT ON refresh_tokens BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+    };
+    for sql in refuse {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    for attempt in 0..3 {
+        let (status, error, next) = refresh(&app, &client, &token).await;
+        assert_eq!((status, error.as_deref(), next), (500, Some("server_error"), None), "attempt {attempt}");
+    }
+    let rows = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM refresh_tokens",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.try_get::<i64>("", "n").unwrap(), 1, "only the grant's first token");
+
+    db.execute_unprepared(if postgres {
+        "DROP TRIGGER test_refuse_commit ON refresh_tokens"
+    } else {
+        "DROP TRIGGER test_refuse_commit"
+    })
+    .await
+    .unwrap();
+    let (status, error, next) = refresh(&app, &client, &token).await;
+    assert_eq!((status, error), (200, None));
+    let (status, error, _) = refresh(&app, &client, &next.unwrap()).await;
+    assert_eq!((status, error), (200, None), "the new token is the grant's");
+}
