@@ -126,8 +126,8 @@ async fn a_refused_refresh_writes_nothing_and_the_same_token_works_once_allowed_
 
 /// A refresh whose write fails to commit answers `server_error` and writes nothing, and the
 /// same token works once the database accepts writes again. On PostgreSQL the failure comes
-/// at the commit itself (a deferred trigger), after the batch's statement has claimed the
-/// grant: the tokens signed meanwhile must not be sent.
+/// at the commit itself (a deferred trigger), after the claim statement has found and
+/// rotated the token: neither the claim nor the general path may answer with tokens.
 #[tokio::test]
 async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;

@@ -98,18 +98,13 @@ impl OAuth<'_> {
                 new_hash: hash,
                 ip: actor.ip.clone(),
             };
-            if let Some(((_, sess, user_row, roles), commit)) = claims.claim(claim).await? {
+            if let Some((_, sess, user_row, roles)) = claims.claim(claim).await? {
                 let user = User::from(user_row);
                 // The statement applied this rule too; it is checked here where it is defined.
                 if user.is_disabled_at(OffsetDateTime::now_utc()) || user.is_deactivated {
                     return Err(invalid("the user is disabled"));
                 }
-                // Signed while the rotation's commit is flushed, sent once it is durable.
-                let tokens = self.tokens_of_grant(app, &sess, &user, roles, refresh).await;
-                if commit.wait().await.is_ok() {
-                    return tokens;
-                }
-                // Nothing of the batch was written (the writer logged why): the general path.
+                return self.tokens_of_grant(app, &sess, &user, roles, refresh).await;
             }
         }
         // Reads first, outside the write transaction; the writes below are conditional,

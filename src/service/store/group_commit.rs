@@ -70,27 +70,9 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
 
     /// Queues a job and waits until it is committed.
     pub async fn submit(&self, job: J) -> crate::service::Result<O> {
-        self.enqueue(job).await?.wait().await
-    }
-
-    /// Queues a job; [`Pending::wait`] then waits until it is committed. A job that carries a
-    /// channel of its own can so hear from the writer before the commit (see
-    /// `refresh_claim`).
-    pub async fn enqueue(&self, job: J) -> crate::service::Result<Pending<O>> {
         let (done, wait) = oneshot::channel();
         self.tx.send((job, done)).await.map_err(|_| crate::service::Error::internal("group-commit writer stopped"))?;
-        Ok(Pending(wait))
-    }
-}
-
-/// A queued job's outcome, once its batch is committed.
-pub struct Pending<O>(oneshot::Receiver<Result<O, BatchError>>);
-
-impl<O> Pending<O> {
-    /// Waits until the job's batch is committed (or failed).
-    pub async fn wait(self) -> crate::service::Result<O> {
-        self.0
-            .await
+        wait.await
             .map_err(|_| crate::service::Error::internal("group-commit writer stopped"))?
             .map_err(|e| crate::service::Error::caused("batch write", e))
     }

@@ -8,24 +8,17 @@
 //! A refresh the statement does not claim (unknown token, rotated already, another client,
 //! a grant or user no longer allowed) takes the general path, which reads the grant and
 //! says why; nothing was written for it.
-//!
-//! The statement runs in a transaction, and each claimed row goes to its request as soon as
-//! the statement returns it: the request signs its tokens while the commit is flushed (on
-//! this machine's disk 2 to 3 ms, more than the statement), and sends them only once the
-//! commit has succeeded. Waiting for the flush before signing left the cores idle 15 % of
-//! the time under load (11 % now, docs/benchmarks.md).
 
 use super::grant_row::{GrantRow, grant_of, grant_select};
 use super::user_status::disabled_at;
 use crate::crypto::hex;
 use crate::service::Db;
-use crate::service::store::group_commit::{BatchError, GroupCommit, Pending};
+use crate::service::store::group_commit::{BatchError, GroupCommit};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// One refresh to claim.
@@ -55,12 +48,9 @@ const WRITERS: usize = 2;
 /// days, so a minute's precision is plenty and saves a write per refresh).
 pub(in crate::service) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 
-/// A claim and where its grant goes once the statement has returned it.
-type Job = (Claim, oneshot::Sender<Option<GrantRow>>);
-
 /// Sends claims to their group-commit writer (PostgreSQL only).
 #[derive(Clone)]
-pub struct ClaimBatcher(GroupCommit<Job, ()>);
+pub struct ClaimBatcher(GroupCommit<Claim, Option<GrantRow>>);
 
 impl ClaimBatcher {
     /// Starts the writer tasks on `db`.
@@ -68,21 +58,9 @@ impl ClaimBatcher {
         Self(GroupCommit::start_with(db, MAX_BATCH, WRITERS, write))
     }
 
-    /// The grant of `c`, rotated by a statement whose commit may still be under way, with
-    /// that commit: the new tokens may be sent only once it has succeeded (after an error
-    /// nothing of the batch was written). `None` once the batch is over if the statement did
-    /// not claim `c` (or failed): the general path then reads what the batch left.
-    pub async fn claim(&self, c: Claim) -> crate::service::Result<Option<(GrantRow, Pending<()>)>> {
-        let (found, found_rx) = oneshot::channel();
-        let commit = self.0.enqueue((c, found)).await?;
-        match found_rx.await {
-            Ok(Some(grant)) => Ok(Some((grant, commit))),
-            _ => {
-                // The writer logged a failure; the general path reports its own.
-                let _ = commit.wait().await;
-                Ok(None)
-            }
-        }
+    /// The grant of `c`, rotated and committed, or `None` if the statement did not claim it.
+    pub async fn claim(&self, c: Claim) -> crate::service::Result<Option<GrantRow>> {
+        self.0.submit(c).await
     }
 }
 
@@ -125,48 +103,34 @@ fn claim_sql() -> &'static str {
     })
 }
 
-async fn write(db: Db, jobs: Vec<Job>) -> Result<Vec<()>, BatchError> {
-    let n = jobs.len();
+async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<GrantRow>>, BatchError> {
     let at = super::time::micros(super::time::now());
-    let mut rows = Vec::with_capacity(n);
     let mut seen = HashSet::new();
-    for (j, _) in &jobs {
+    let mut rows = Vec::with_capacity(jobs.len());
+    for j in &jobs {
         // A token presented twice in one batch: the second is a retry, for the general path.
         if seen.insert(j.digest.as_slice()) {
             let idle_us = j.idle_timeout.saturating_mul(1_000_000);
             rows.push(json!([hex(&j.digest), j.client_id, idle_us, j.new_id, hex(&j.new_hash), j.ip, at]));
         }
     }
-    drop(seen);
     let stmt = Statement::from_sql_and_values(
         DbBackend::Postgres,
         claim_sql(),
         [serde_json::Value::Array(rows).into(), at.into()],
     );
-    let txn = db.transaction().await.map_err(BatchError::new)?;
+    let conn = db.writer().await.map_err(BatchError::new)?;
     let mut claimed: HashMap<Vec<u8>, GrantRow> = HashMap::new();
-    match txn.query_all_raw(stmt).await {
+    match conn.query_all_raw(stmt).await {
         Ok(result) => {
             for row in &result {
                 let grant = grant_of(row).map_err(BatchError::new)?;
                 claimed.insert(grant.0.token_hash.clone(), grant);
             }
         }
-        // Nothing of the statement was written, and every refresh of the batch can take the
-        // general path, which reports its own errors.
-        Err(e) => {
-            tracing::warn!(error = %e, "claiming refresh grants failed; they take the general path");
-            drop(jobs);
-            let _ = txn.rollback().await;
-            return Ok(vec![(); n]);
-        }
+        // One statement: nothing of it was written, and every refresh of the batch can take
+        // the general path, which reports its own errors.
+        Err(e) => tracing::warn!(error = %e, "claiming refresh grants failed; they take the general path"),
     }
-    for (j, found) in jobs {
-        let _ = found.send(claimed.remove(&j.digest));
-    }
-    if let Err(e) = db.commit(txn).await {
-        tracing::warn!(error = %e, "committing claimed refresh grants failed; they take the general path");
-        return Err(BatchError::new(e));
-    }
-    Ok(vec![(); n])
+    Ok(jobs.iter().map(|j| claimed.remove(&j.digest)).collect())
 }
