@@ -40,13 +40,7 @@ async fn password_reset_by_email_link() {
     let user = app.create_user("kim@example.com", Some(PW)).await;
     // A refresh grant that the reset must end.
     let (client, _) = register(&app, "SPA", "http://127.0.0.1:9/cb").await;
-    let d = app
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": client}),
-        )
-        .await;
-    let refresh = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let refresh = app.create_grant(&user, &client).await;
 
     let browser = Browser::new(&app);
     let (s, page) = browser.open("/forgot_password").await.page();

@@ -153,6 +153,18 @@ impl TestApp {
         data["createApplication"]["application"]["clientID"].as_str().expect("client ID").to_owned()
     }
 
+    /// A new refresh grant of `user` for `client` (the Admin API's `createSession`); returns its
+    /// refresh token.
+    pub async fn create_grant(&self, user: &str, client: &str) -> String {
+        let data = self
+            .ok(
+                "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
+                json!({"u": user, "c": client}),
+            )
+            .await;
+        data["createSession"]["refreshToken"].as_str().expect("refresh token").to_owned()
+    }
+
     /// Creates `n` users without passwords, 50 per request.
     pub async fn seed_users(&self, prefix: &str, n: usize) -> Vec<String> {
         let mut ids = Vec::with_capacity(n);

@@ -173,13 +173,7 @@ async fn a_deleted_application_stops_working_in_every_process_within_a_second() 
     assert_eq!(status(authorize(&b, "https://app.example.com/cb")).await, 303);
 
     let user = a.create_user("grant@example.com", None).await;
-    let d = a
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": spa}),
-        )
-        .await;
-    let refresh = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let refresh = a.create_grant(&user, &spa).await;
 
     for c in [&client.0, &spa] {
         a.ok("mutation($c: String!) { deleteApplication(input: {clientID: $c}) { ok } }", json!({"c": c})).await;

@@ -40,13 +40,7 @@ async fn a_refused_refresh_writes_nothing_and_the_same_token_works_once_allowed_
     let user = app.create_user("refused@example.com", None).await;
     let uid: Uuid = crate::hook_code_sign_in::uuid_of(&user).parse().unwrap();
     let (mine, other) = (app.create_spa("Mine").await, app.create_spa("Other").await);
-    let d = app
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": mine}),
-        )
-        .await;
-    let mut token = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let mut token = app.create_grant(&user, &mine).await;
     // Each refusal is followed by a refresh of the same token that succeeds: had the refused
     // one rotated it, this would be reuse.
     let allowed = async |token: &mut String, why: &str| {
@@ -134,13 +128,7 @@ async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
     let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
     let user = app.create_user("uncommitted@example.com", None).await;
     let client = app.create_spa("SPA").await;
-    let d = app
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": client}),
-        )
-        .await;
-    let token = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let token = app.create_grant(&user, &client).await;
     let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let refuse: &[&str] = if postgres {
         &[

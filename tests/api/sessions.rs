@@ -173,13 +173,7 @@ async fn a_grace_retry_does_not_fork_the_grant() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 1).await;
     let user = app.create_user("fork@example.com", None).await;
     let client = app.create_spa("SPA").await;
-    let d = app
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": client}),
-        )
-        .await;
-    let rt1 = d["createSession"]["refreshToken"].as_str().unwrap().to_owned();
+    let rt1 = app.create_grant(&user, &client).await;
     let grant = |t: String| {
         let client = client.clone();
         let app = &app;
@@ -200,17 +194,6 @@ async fn a_grace_retry_does_not_fork_the_grant() {
     assert_eq!(s, 400, "and the whole grant ended");
 }
 
-/// A new refresh grant of `user` for `client` (the Admin API's `createSession`): its token.
-async fn grant(app: &crate::helpers::TestApp, user: &str, client: &str) -> String {
-    let d = app
-        .ok(
-            "mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }",
-            json!({"u": user, "c": client}),
-        )
-        .await;
-    d["createSession"]["refreshToken"].as_str().unwrap().to_owned()
-}
-
 /// Refreshes `token` for `client`: the status and the new refresh token.
 async fn refresh(app: &crate::helpers::TestApp, client: &str, token: &str) -> (u16, Option<String>) {
     let (status, body) =
@@ -225,11 +208,11 @@ async fn concurrent_refreshes_of_many_grants_each_rotate_once_and_a_revoked_gran
     let user = app.create_user("many@example.com", None).await;
     let mut first = Vec::new();
     for _ in 0..24 {
-        first.push(grant(&app, &user, &client).await);
+        first.push(app.create_grant(&user, &client).await);
     }
     // A grant revoked before the burst, refreshed within it.
     let gone_user = app.create_user("gone@example.com", None).await;
-    let revoked = grant(&app, &gone_user, &client).await;
+    let revoked = app.create_grant(&gone_user, &client).await;
     app.ok("mutation($u: ID!) { revokeAllSessions(input: {userID: $u}) { user { id } } }", json!({"u": gone_user}))
         .await;
 
@@ -263,7 +246,7 @@ async fn one_token_presented_forty_times_at_once_leaves_at_most_one_live_token()
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
     let client = app.create_spa("SPA").await;
     let user = app.create_user("burst@example.com", None).await;
-    let token = grant(&app, &user, &client).await;
+    let token = app.create_grant(&user, &client).await;
     let answers = futures::future::join_all((0..40).map(|_| refresh(&app, &client, &token))).await;
     assert!(answers.iter().all(|(status, _)| *status == 200 || *status == 400), "{answers:?}");
     let issued: Vec<String> = answers.into_iter().filter_map(|(_, t)| t).collect();
