@@ -25,6 +25,9 @@ pub struct Db {
     direct_writer: Option<Arc<super::direct_writer::DirectWriter>>,
     /// SQLite on a file only: read-only connections that run a read on the calling thread.
     readers: Option<Arc<super::direct_readers::DirectReaders>>,
+    /// SQLite on a file with a writer: keeps the WAL's checkpoint thread going
+    /// (`wal_checkpoint`).
+    _checkpoints: Option<Arc<()>>,
     statements: Arc<AtomicU64>,
     /// One read at a time may take several pooled connections (an export on PostgreSQL):
     /// two such reads each holding one connection and waiting for more could exhaust the
@@ -117,6 +120,10 @@ impl Db {
             }
             _ => None,
         };
+        let checkpoints = match (&direct_writer, direct_pool.as_ref()) {
+            (Some(_), Some(pool)) => Some(super::wal_checkpoint::start(pool.file())),
+            _ => None,
+        };
         let readers = match direct_pool.as_ref().map(|p| p.file()) {
             Some(file) => {
                 Some(Arc::new(super::direct_readers::DirectReaders::open(file, max_connections, statements.clone())?))
@@ -129,6 +136,7 @@ impl Db {
             direct_pool,
             direct_writer,
             readers,
+            _checkpoints: checkpoints,
             statements,
             wide_read: Arc::new(tokio::sync::Semaphore::new(1)),
         })

@@ -60,9 +60,21 @@ impl DirectSqlite {
     }
 
     /// The read-write connection of the direct writer (the file must exist and be in WAL
-    /// mode), waiting up to `busy` for another process's write lock.
+    /// mode), waiting up to `busy` for another process's write lock. Its commits never
+    /// checkpoint the WAL: [`super::wal_checkpoint`] does, on a thread of its own. A WAL
+    /// emptied by a checkpoint is cut back to 64 MiB when it starts over.
     pub fn open_writer(&self, busy: Duration) -> rusqlite::Result<Connection> {
-        self.open(OpenFlags::SQLITE_OPEN_READ_WRITE, busy, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        self.open(
+            OpenFlags::SQLITE_OPEN_READ_WRITE,
+            busy,
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA journal_size_limit = 67108864;",
+        )
+    }
+
+    /// A read-write connection that only checkpoints the WAL.
+    pub fn open_checkpointer(&self) -> rusqlite::Result<Connection> {
+        self.open(OpenFlags::SQLITE_OPEN_READ_WRITE, Duration::from_secs(10), "")
     }
 
     fn open(&self, mode: OpenFlags, busy: Duration, pragmas: &str) -> rusqlite::Result<Connection> {

@@ -25,3 +25,4 @@ pub(in crate::service) mod session_row;
 pub(in crate::service) mod startup_lock;
 pub mod time;
 pub(in crate::service) mod user_status;
+pub(in crate::service) mod wal_checkpoint;
