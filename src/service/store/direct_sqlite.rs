@@ -72,9 +72,11 @@ impl DirectSqlite {
         )
     }
 
-    /// A read-write connection that only checkpoints the WAL.
+    /// A read-write connection that only checkpoints the WAL. It waits at most 20 ms for a
+    /// lock: a checkpoint that would wait longer, for a reader or for the writer, does what
+    /// it can instead and leaves the rest to the next one.
     pub fn open_checkpointer(&self) -> rusqlite::Result<Connection> {
-        self.open(OpenFlags::SQLITE_OPEN_READ_WRITE, Duration::from_secs(10), "")
+        self.open(OpenFlags::SQLITE_OPEN_READ_WRITE, Duration::from_millis(20), "")
     }
 
     fn open(&self, mode: OpenFlags, busy: Duration, pragmas: &str) -> rusqlite::Result<Connection> {
