@@ -104,10 +104,9 @@ pub(in crate::service) fn condition(
     for key in &f.group_keys {
         cond = cond.add(in_group(key));
     }
-    match f.is_disabled {
-        Some(true) => cond = cond.add(disabled_at(Expr::val(micros(now())))),
-        Some(false) => cond = cond.add(disabled_at(Expr::val(micros(now()))).not()),
-        None => {}
+    if let Some(wanted) = f.is_disabled {
+        let disabled = disabled_at(Expr::val(micros(now())));
+        cond = cond.add(if wanted { disabled } else { disabled.not() });
     }
     if let Some(role) = f.direct_role {
         let q = subquery("user_roles", "user_id").and_where(Expr::col(("user_roles", "role_id")).eq(role)).to_owned();

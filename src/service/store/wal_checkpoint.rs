@@ -67,19 +67,24 @@ fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
 mod tests {
     use super::*;
 
+    /// A new database file in WAL mode with a table `t (id, v)`.
+    fn wal_database() -> (tempfile::TempDir, DirectSqlite) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let setup = Connection::open(&path).unwrap();
+        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);").unwrap();
+        let file = DirectSqlite::from_url(&format!("sqlite://{}", path.display()), 2048).unwrap();
+        (dir, file)
+    }
+
     /// Small commits with pauses between rounds, as a server sees them: with the thread the
     /// WAL starts over after each round; without it, every page of every commit stays in it.
     #[test]
     fn the_wal_is_checkpointed_while_the_writer_never_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
-        let url = format!("sqlite://{}", path.display());
-        let file = DirectSqlite::from_url(&url, 2048).unwrap();
-        let setup = Connection::open(&path).unwrap();
-        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);").unwrap();
+        let (dir, file) = wal_database();
         let writer = file.open_writer(Duration::from_secs(5)).unwrap();
         let alive = start(&file);
-        let wal = dir.path().join("wal.db-wal");
+        let wal = dir.path().join("t.db-wal");
         let mut largest = 0;
         for round in 0..20 {
             for i in 0..100 {
@@ -100,11 +105,7 @@ mod tests {
     /// write gets its lock within the writer's own busy wait.
     #[test]
     fn a_long_reader_never_holds_writes_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pinned.db");
-        let file = DirectSqlite::from_url(&format!("sqlite://{}", path.display()), 2048).unwrap();
-        let setup = Connection::open(&path).unwrap();
-        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);").unwrap();
+        let (_dir, file) = wal_database();
         let writer = file.open_writer(Duration::from_millis(300)).unwrap();
         writer.execute("INSERT INTO t (v) VALUES ('first')", []).unwrap();
         let reader = file.open_reader().unwrap();
