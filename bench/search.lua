@@ -37,6 +37,16 @@ local function keyword()
     local shapes = { "%%%", i .. "_las", "%" .. i .. "%", i .. "+t", "o'" .. i, "\\ud83d\\ude00" .. i }
     return shapes[math.random(#shapes)]
   end
+  -- Across a separator: a letter that ends no name's first word nor any email's local
+  -- part or domain, then a piece every user holds (`x last`, `k@exam`): no user matches,
+  -- and `pg_trgm` alone would find every trigram of each side in every row.
+  if class == "joined" then
+    local letters = "abcdfghijkmnopuvwxyz"
+    local i = math.random(#letters)
+    local c = string.sub(letters, i, i)
+    local shapes = { c .. " last", c .. " la", c .. "@exam", c .. ".com" }
+    return shapes[math.random(#shapes)]
+  end
   error("unknown CLASS " .. class)
 end
 

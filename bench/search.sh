@@ -3,7 +3,9 @@
 # for keywords of each length 1..6 (a random piece of a seeded email or name), common
 # substrings (every user), rare ones (one user), broad prefixes (1,111-111,111 users
 # clustered in creation order), digit runs (spread over time) and keywords with symbols
-# (`%`, `_`, `+`, `'`, an emoji: CLASSES=symbols). Prints p50/p99 per class.
+# (`%`, `_`, `+`, `'`, an emoji: CLASSES=symbols) and keywords across a separator that no
+# user holds while every user holds each side (`x last`: CLASSES=joined). Prints p50/p99
+# per class.
 # The server runs on core 0, wrk (1 thread, CONNS connections) on core 1.
 #
 #   cargo build --release

@@ -38,9 +38,11 @@ mod m20261210_000000_search_time_brin;
 mod m20261211_000000_create_user_import_outcomes;
 mod m20261211_000001_identity_user_created_at_given;
 mod m20261212_000000_search_symbol_rows;
+mod m20261213_000000_search_joined_trigrams;
 mod postgres_only;
 
 pub use m20261212_000000_search_symbol_rows::SYMBOL_ROWS;
+pub use m20261213_000000_search_joined_trigrams::{joined_column, trigram_text};
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -84,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000000_create_user_import_outcomes::Migration),
             Box::new(m20261211_000001_identity_user_created_at_given::Migration),
             Box::new(m20261212_000000_search_symbol_rows::Migration),
+            Box::new(m20261213_000000_search_joined_trigrams::Migration),
         ]
     }
 }

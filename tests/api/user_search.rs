@@ -298,6 +298,52 @@ async fn a_stale_sample_of_the_index_never_changes_a_search() {
 }
 
 #[tokio::test]
+async fn keywords_across_separators_find_their_users_and_the_joining_letter_only_itself() {
+    // On PostgreSQL the trigram indexes hold each key with its separators (a space, `@`,
+    // `.`, `-`) written as the letter `q`, so that `x last` is one run of trigrams. A key
+    // holding `q` where the keyword has a separator, or the reverse, comes out of the
+    // index too and must be told apart by the check of the keyword itself.
+    let app = spawn_with(|c| {
+        c.admin_api.search_broad_threshold = 1;
+        c.admin_api.search_walk_window = 1;
+    })
+    .await;
+    let mut users = Vec::new();
+    for (email, name) in [
+        ("john.doe@corp.example", "Max Last"),
+        ("johnqdoe@corpqexample.test", "Maxqlast"),
+        ("ann-marie@corp.example", "Max-Last"),
+    ] {
+        let u = app.create_user(email, None).await;
+        set_name(&app, &u, json!(name)).await;
+        users.push(u);
+    }
+    app.seed_users("plain", 20).await;
+    let ids = |idx: &[usize]| -> Vec<String> { idx.iter().rev().map(|&i| users[i].clone()).collect() };
+    let none = Vec::<String>::new();
+    for round in 0..2 {
+        for page in [1, 10] {
+            let at = format!("round {round}, pages of {page}");
+            assert_eq!(walk(&app, "x last", "", page, false).await, ids(&[0]), "{at}");
+            assert_eq!(walk(&app, "xqlast", "", page, false).await, ids(&[1]), "{at}");
+            assert_eq!(walk(&app, "MAX-LAST", "", page, false).await, ids(&[2]), "{at}");
+            assert_eq!(walk(&app, "n.doe", "", page, false).await, ids(&[0]), "{at}");
+            assert_eq!(walk(&app, "nqdoe", "", page, false).await, ids(&[1]), "{at}");
+            assert_eq!(walk(&app, "e@corp.", "", page, false).await, ids(&[0, 2]), "{at}");
+            assert_eq!(walk(&app, "@corpq", "", page, false).await, ids(&[1]), "{at}");
+            assert_eq!(walk(&app, "x.l", "", page, false).await, none, "{at}");
+            assert_eq!(walk(&app, "e@corp.", "", page, true).await, ids(&[0, 2]), "backward: {at}");
+        }
+        // `totalCount` agrees with the pages (checked by `search_paged`).
+        assert_eq!(search(&app, "x last").await, vec![users[0].clone()], "round {round}");
+        assert_eq!(search(&app, "e@corp.").await, sorted(vec![&users[0], &users[2]]), "round {round}");
+        assert_eq!(search(&app, "x.l").await, none, "round {round}");
+        // The second round with a sample of the tables (taken after the first search).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+}
+
+#[tokio::test]
 async fn keywords_of_symbols_and_emoji_find_their_users_in_order() {
     // `pg_trgm` indexes letters and digits only: on PostgreSQL, once a sample of the
     // tables is taken, a keyword holding another character reads the rows holding one

@@ -218,7 +218,7 @@ impl Column {
     /// trigram at most; every row when it has none (the index cannot help).
     #[cfg(test)]
     pub fn candidates(&self, piece: &str) -> f64 {
-        let chars: Vec<char> = piece.chars().collect();
+        let chars: Vec<char> = migration::trigram_text(piece).chars().collect();
         self.trigram_candidates(&like_trigrams(&chars))
     }
 
@@ -255,7 +255,7 @@ impl Column {
     /// Of the substrings of `keyword` (folded), the one cheapest to ask the trigram index
     /// for, the rows the index returns for it, and the rows expected to hold `keyword`.
     pub fn plan(&self, keyword: &str) -> Plan {
-        let chars: Vec<char> = keyword.chars().collect();
+        let chars: Vec<char> = migration::trigram_text(keyword).chars().collect();
         let whole = like_trigrams(&chars);
         if self.sampled <= 0.0 {
             return Plan { piece: None, candidates: self.trigram_candidates(&whole), matches: 0.0 };
@@ -304,7 +304,8 @@ impl Column {
 /// How to ask the trigram index for a keyword, from [`Column::plan`].
 #[derive(Debug, PartialEq)]
 pub(in crate::service) struct Plan {
-    /// The substring (folded) to ask the index for; `None`: the keyword itself.
+    /// The substring (folded) to ask the index for, as the index's text holds it
+    /// ([`migration::trigram_text`]); `None`: the keyword itself.
     pub piece: Option<String>,
     /// Rows the index is expected to return for it.
     pub candidates: f64,
@@ -414,13 +415,13 @@ pub(in crate::service) fn holds_symbol_sql(col: &str) -> String {
 /// no trigram at all (`%%%`, emoji): the trigram index would read every row, so the rows
 /// with a symbol, a subset, are never the worse choice, with or without a sample.
 pub(in crate::service) fn symbols_only(keyword: &str) -> bool {
-    has_symbol(keyword) && like_trigrams(&keyword.chars().collect::<Vec<_>>()).is_empty()
+    has_symbol(keyword) && like_trigrams(&migration::trigram_text(keyword).chars().collect::<Vec<_>>()).is_empty()
 }
 
-/// The trigrams `pg_trgm` indexes for a value: each word padded, two spaces before and one
-/// after.
+/// The trigrams the index holds for a value: `pg_trgm`'s of its text
+/// ([`migration::trigram_text`]), each word padded, two spaces before and one after.
 fn value_trigrams(value: &str) -> Vec<String> {
-    let chars: Vec<char> = value.chars().collect();
+    let chars: Vec<char> = migration::trigram_text(value).chars().collect();
     let mut out = Vec::new();
     for word in chars.split(|c| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         let padded: Vec<char> = [' ', ' '].iter().chain(word).chain(&[' ']).copied().collect();
@@ -431,8 +432,8 @@ fn value_trigrams(value: &str) -> Vec<String> {
     out
 }
 
-/// The trigrams `pg_trgm` takes from the pattern `%piece%` (`piece` folded, no wildcards):
-/// each run of alphanumeric characters is a word; a word next to another character (not
+/// The trigrams `pg_trgm` takes from the pattern `%piece%` (`piece` folded, as the
+/// index's text holds it, no wildcards): each run of alphanumeric characters is a word; a word next to another character (not
 /// next to the pattern's `%`) is padded as in the index, two spaces before and one after.
 fn like_trigrams(piece: &[char]) -> Vec<String> {
     let mut out = Vec::new();
@@ -477,7 +478,7 @@ pub(in crate::service::admin) mod tests {
     }
 
     fn trigrams(s: &str) -> Vec<String> {
-        like_trigrams(&s.chars().collect::<Vec<_>>())
+        like_trigrams(&migration::trigram_text(s).chars().collect::<Vec<_>>())
     }
 
     #[test]
@@ -504,12 +505,19 @@ pub(in crate::service::admin) mod tests {
     }
 
     #[test]
-    fn trigrams_follow_pg_trgm_padding_for_like_patterns() {
+    fn trigrams_follow_pg_trgm_padding_for_like_patterns_on_the_joined_text() {
         assert_eq!(trigrams("user5"), ["er5", "ser", "use"]);
-        // A word ending at `@` is padded after it; the next word starts padded.
-        assert_eq!(trigrams("56@ex"), ["  e", " ex", "56 "]);
+        // A separator is a letter in the index's text: the words meet.
+        assert_eq!(trigrams("56@ex"), ["56q", "6qe", "qex"]);
+        assert_eq!(trigrams("x last"), ["ast", "las", "qla", "xql"]);
+        // A word ending at a symbol is padded after it; the next word starts padded.
+        assert_eq!(trigrams("56_ex"), ["  e", " ex", "56 "]);
         assert!(trigrams("ab").is_empty(), "no trigram: the index would read everything");
-        assert_eq!(trigrams("@a"), ["  a"]);
+        assert!(trigrams("@a").is_empty());
+        assert_eq!(trigrams("_a"), ["  a"]);
+        assert_eq!(migration::trigram_text("ann-marie o.x@a b"), "annqmarieqoqxqaqb");
+        assert_eq!(migration::trigram_text("%_'😀"), "%_'😀", "symbols stay");
+        assert_eq!(migration::joined_column("name_key"), "name_key_joined");
     }
 
     #[test]
@@ -569,9 +577,10 @@ pub(in crate::service::admin) mod tests {
     fn candidates_are_the_sampled_values_holding_every_trigram_of_a_piece() {
         // Names "first<i> last": every one holds the trigrams of "last", one in ten ends in 4.
         let names = column(10_000, 1, |i| format!("first{i} last"));
-        // "4 l" has one trigram, `  l`, in every name: the index returns them all, whatever
-        // the sample says of the substring.
-        assert_eq!(names.candidates("4 l"), 10_000.0);
+        // "4 l" is `4ql` in the index's text, which only the names ending in 4 hold (as
+        // `pg_trgm` splits words, its only trigram would be `  l`, in every name).
+        assert_eq!(names.candidates("4 l"), 1_000.0);
+        assert_eq!(names.candidates("x last"), 0.5, "none: half a sampled row");
         assert_eq!(names.candidates("x"), 10_000.0, "no trigram");
         // "t12 l": `t12` (first12, first120 to 129, first1200 to 1299) and `12 ` (every name
         // ending in 12) meet in two names, counted in the sample.

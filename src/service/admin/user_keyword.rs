@@ -123,8 +123,8 @@ impl Keyword {
             ]
         } else if backend == DbBackend::Postgres {
             vec![
-                probe("identities", self.pg_login_id_match(Expr::col(("identities", "unique_key")), "identities")),
-                probe("users", Condition::all().add(Expr::col(("users", "name_key")).ilike(self.like_pattern()))),
+                probe("identities", self.pg_indexed_match("identities", "unique_key")),
+                probe("users", self.pg_indexed_match("users", "name_key")),
             ]
         } else {
             vec![probe(
@@ -134,9 +134,21 @@ impl Keyword {
         }
     }
 
-    /// `unique_key ILIKE '%kw%'` of a login ID (the partial trigram index's rows).
+    /// `unique_key ILIKE '%kw%'` of a login ID, tested row by row.
     fn pg_login_id_match(&self, unique_key: Expr, table: &'static str) -> Condition {
         Condition::all().add(Expr::col((table, "kind")).eq("login_id")).add(unique_key.ilike(self.like_pattern()))
+    }
+
+    /// PostgreSQL: `col` of `table` (`identities.unique_key` of login IDs, or
+    /// `users.name_key`) holds the keyword, through its trigram index: the copy of the
+    /// column that the index reads (migration `m20261213_000000_search_joined_trigrams`)
+    /// holds the keyword as the index reads it, and the row holds the keyword itself.
+    fn pg_indexed_match(&self, table: &'static str, col: &'static str) -> Condition {
+        let joined = LikeExpr::new(contains_pattern(&migration::trigram_text(&self.lower)));
+        let cond = Condition::all()
+            .add(Expr::col((table, migration::joined_column(col))).ilike(joined))
+            .add(Expr::col((table, col)).ilike(self.like_pattern()));
+        if table == "identities" { cond.add(Expr::cust("\"identities\".\"kind\" = 'login_id'")) } else { cond }
     }
 
     /// PostgreSQL, a keyword with a symbol: `col` holds the keyword,
@@ -192,14 +204,12 @@ impl Keyword {
                     candidates.union(
                         UnionType::Distinct,
                         subquery("identities", "user_id")
-                            .cond_where(self.pg_login_id_match(Expr::col(("identities", "unique_key")), "identities"))
+                            .cond_where(self.pg_indexed_match("identities", "unique_key"))
                             .to_owned(),
                     );
                     candidates.union(
                         UnionType::Distinct,
-                        subquery("users", "id")
-                            .and_where(Expr::col(("users", "name_key")).ilike(self.like_pattern()))
-                            .to_owned(),
+                        subquery("users", "id").cond_where(self.pg_indexed_match("users", "name_key")).to_owned(),
                     );
                 } else {
                     let fts = Query::select()

@@ -32,7 +32,8 @@ const LOSSY_ROW_COST: f64 = 0.3;
 
 /// How step 2 asks each trigram index, and what the statistics expect.
 pub(super) struct Lookup {
-    /// The substring of the keyword the login IDs' index is asked for (`None`: the keyword).
+    /// The substring of the keyword the login IDs' index is asked for, as the index's text
+    /// holds it ([`migration::trigram_text`]; `None`: the keyword).
     pub login_piece: Option<String>,
     /// The same for names.
     pub name_piece: Option<String>,
@@ -94,9 +95,10 @@ impl Lookup {
         Self { login_piece, name_piece, matches, outlook: Some(outlook), bounds, symbols, step2_cost }
     }
 
-    /// `col LIKE '%piece%'` for the index, and the whole keyword checked on the rows it
-    /// returns (`strpos`, which no index serves, so the index gets the piece alone). The
-    /// keyword's pattern goes to `bind`, which returns its placeholder.
+    /// The copy of `col` that the trigram index reads (migration
+    /// `m20261213_000000_search_joined_trigrams`) `LIKE '%piece%'` (the keyword when `piece` is `None`), and the whole keyword checked
+    /// on the rows it returns (`strpos`, which no index serves). The patterns go to
+    /// `bind`, which returns their placeholders.
     pub fn condition(
         &self,
         kw: &Keyword,
@@ -112,15 +114,11 @@ impl Lookup {
             let whole = bind(kw.lower().to_owned());
             return format!("{} AND strpos({folded}, {whole}) > 0", holds_symbol_sql(col));
         }
-        match piece {
-            None => format!("{col} {like} {}", bind(kw.pg_pattern())),
-            Some(piece) => {
-                let folded = if like == "ILIKE" { format!("lower({col})") } else { col.to_owned() };
-                let pattern = bind(contains_pattern(piece));
-                let whole = bind(kw.lower().to_owned());
-                format!("{col} {like} {pattern} AND strpos({folded}, {whole}) > 0")
-            }
-        }
+        let indexed = migration::joined_column(col);
+        let folded = if like == "ILIKE" { format!("lower({col})") } else { col.to_owned() };
+        let pattern = bind(contains_pattern(piece.unwrap_or(&migration::trigram_text(kw.lower()))));
+        let whole = bind(kw.lower().to_owned());
+        format!("{indexed} {like} {pattern} AND strpos({folded}, {whole}) > 0")
     }
 }
 
