@@ -40,10 +40,15 @@ postgres*)
   E=$($P -c "SELECT created_at || ',''' || id || '''' FROM users ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 5000")
   for kw in $keywords; do
     [ ${#kw} -ge 3 ] || continue
-    probe1="SELECT COUNT(*) FROM (SELECT 1 FROM identities WHERE kind='login_id' AND unique_key ILIKE '%$kw%' LIMIT 2001) c"
-    probe2="SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE name_key ILIKE '%$kw%' LIMIT 2001) c"
+    # The trigram indexes read copies of the keys with separators written as `q`
+    # (migration m20261213_000000_search_joined_trigrams); the real keyword is checked too.
+    j=$(printf '%s' "$kw" | tr ' @.-' 'qqqq')
+    login="identities.kind = 'login_id' AND identities.unique_key_joined ILIKE '%$j%' AND identities.unique_key ILIKE '%$kw%'"
+    name="users.name_key_joined ILIKE '%$j%' AND users.name_key ILIKE '%$kw%'"
+    probe1="SELECT COUNT(*) FROM (SELECT 1 FROM identities WHERE $login LIMIT 2001) c"
+    probe2="SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE $name LIMIT 2001) c"
     walk="SELECT users.* FROM users WHERE (users.name_key ILIKE '%$kw%' OR EXISTS (SELECT 1 FROM identities kw_i WHERE kw_i.user_id = users.id AND kw_i.kind = 'login_id' AND kw_i.unique_key ILIKE '%$kw%') OR users.id IN (SELECT identities.user_id FROM identities WHERE identities.unique_key IN ('$kw'))) AND (users.created_at, users.id) > ($E) ORDER BY users.created_at DESC, users.id DESC LIMIT 51"
-    cand="SELECT users.* FROM users WHERE users.id IN (SELECT identities.user_id FROM identities WHERE identities.unique_key IN ('$kw') UNION (SELECT identities.user_id FROM identities WHERE identities.kind = 'login_id' AND identities.unique_key ILIKE '%$kw%') UNION (SELECT users.id FROM users WHERE users.name_key ILIKE '%$kw%')) ORDER BY users.created_at DESC, users.id DESC LIMIT 51"
+    cand="SELECT users.* FROM users WHERE users.id IN (SELECT identities.user_id FROM identities WHERE identities.unique_key IN ('$kw') UNION (SELECT identities.user_id FROM identities WHERE $login) UNION (SELECT users.id FROM users WHERE $name)) ORDER BY users.created_at DESC, users.id DESC LIMIT 51"
     t "$probe1" >/dev/null; t "$walk" >/dev/null; t "$cand" >/dev/null
     echo "$kw probe_ms=$(t "$probe1")+$(t "$probe2") walk_ms=$(t "$walk") candidates_ms=$(t "$cand")"
   done

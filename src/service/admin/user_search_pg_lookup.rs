@@ -228,13 +228,15 @@ mod tests {
 
     #[test]
     fn a_keyword_with_a_symbol_reads_the_rows_with_a_symbol_when_they_cost_less() {
-        // Every name has `las` (as `pg_trgm` pads it); ten in a thousand have a `_`.
+        // Every name starts with `fir` (`  f`, as `pg_trgm` pads it, ` fi`, `fir`); ten in a
+        // thousand have a `_`. (`4_las` no longer qualifies: in the trigram indexes' joined
+        // text no word starts with `las`, so its `  l` is in no name.)
         let names =
             column(1000, 1, |i| if i % 100 == 0 { format!("first_{i} last") } else { format!("first{i} last") });
         let stats = Snapshot { login_ids: column(1000, 1, |i| format!("user{i}@example.com")), names };
         let all = Span { from: None, to: None, newest_first: true };
         let lookup = |k: &str| Lookup::of(&Keyword::parse(Some(k)).unwrap(), Some(&stats), all, 20);
-        for k in ["4_las", "%%%", "😀😀😀"] {
+        for k in ["_fir", "%%%", "😀😀😀"] {
             let l = lookup(k);
             assert!(l.symbols, "{k}");
             assert_eq!(l.bounds, [None, None], "{k}");
@@ -246,6 +248,7 @@ mod tests {
         assert!(!unsampled("4_las") && !unsampled("t4 las"));
         // No symbol, or a piece rarer than the rows with a symbol: the trigram indexes.
         assert!(!lookup("t4 las").symbols);
+        assert!(!lookup("4_las").symbols, "its `  l` is in no joined name");
         assert!(!lookup("user500_").symbols);
         let mut cond = Vec::new();
         let sql = lookup("%%%").condition(&Keyword::parse(Some("%%%")).unwrap(), "name_key", "LIKE", None, |v| {
