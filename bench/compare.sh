@@ -45,7 +45,10 @@ kill -STOP "$ag_pid"
 # oidc-provider, pinned to the same core, stopped while authgraph runs.
 (cd "$scratch" && PORT=3920 RESOURCE="$resource" NODE_ENV=production exec taskset -c 0 node oidc_provider.mjs >"$scratch/op.log" 2>&1) &
 op_pid=$!
-trap 'kill $op_pid $ag_pid 2>/dev/null; kill -CONT $ag_pid 2>/dev/null; rm -rf "$work"' EXIT
+# A stopped process acts on SIGTERM only once continued; both are waited for, so that a run
+# started right after this one finds the ports free (its readiness check would otherwise
+# reach this run's server).
+trap 'kill -CONT $op_pid $ag_pid 2>/dev/null; kill $op_pid $ag_pid 2>/dev/null; wait $op_pid $ag_pid 2>/dev/null; rm -rf "$work"' EXIT
 until grep -q ready "$scratch/op.log" 2>/dev/null; do kill -0 $op_pid || { cat "$scratch/op.log"; exit 1; }; sleep 0.1; done
 op_basic=$(printf 'bench:bench-secret-bench-secret-bench-secret' | base64 -w0)
 # Each answers with a JWT before the runs start.
