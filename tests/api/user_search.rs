@@ -301,9 +301,8 @@ async fn a_stale_sample_of_the_index_never_changes_a_search() {
 async fn keywords_across_separators_find_their_users_and_the_joining_letter_only_itself() {
     // On PostgreSQL the trigram indexes read a stored copy of each key with its separators
     // (a space, `@`, `.`, `-`) written as the letter `q`, so that `x last` is one run of
-    // trigrams. A key
-    // holding `q` where the keyword has a separator, or the reverse, comes out of the
-    // index too and must be told apart by the check of the keyword itself.
+    // trigrams. A key holding `q` where the keyword has a separator, or the reverse, comes
+    // out of the index too and must be told apart by the check of the keyword itself.
     let app = spawn_with(|c| {
         c.admin_api.search_broad_threshold = 1;
         c.admin_api.search_walk_window = 1;
