@@ -433,8 +433,9 @@ fn value_trigrams(value: &str) -> Vec<String> {
 }
 
 /// The trigrams `pg_trgm` takes from the pattern `%piece%` (`piece` folded, as the
-/// index's text holds it, no wildcards): each run of alphanumeric characters is a word; a word next to another character (not
-/// next to the pattern's `%`) is padded as in the index, two spaces before and one after.
+/// index's text holds it, no wildcards): each run of alphanumeric characters is a word;
+/// a word next to another character (not next to the pattern's `%`) is padded as in the
+/// index, two spaces before and one after.
 fn like_trigrams(piece: &[char]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;

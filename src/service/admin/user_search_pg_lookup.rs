@@ -96,9 +96,9 @@ impl Lookup {
     }
 
     /// The copy of `col` that the trigram index reads (migration
-    /// `m20261213_000000_search_joined_trigrams`) `LIKE '%piece%'` (the keyword when `piece` is `None`), and the whole keyword checked
-    /// on the rows it returns (`strpos`, which no index serves). The patterns go to
-    /// `bind`, which returns their placeholders.
+    /// `m20261213_000000_search_joined_trigrams`) `LIKE '%piece%'` (the keyword when
+    /// `piece` is `None`), and the whole keyword checked on the rows it returns (`strpos`,
+    /// which no index serves). The patterns go to `bind`, which returns their placeholders.
     pub fn condition(
         &self,
         kw: &Keyword,
