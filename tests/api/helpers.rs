@@ -234,6 +234,13 @@ impl TestApp {
     }
 }
 
+/// Rows of `table`, read straight from the database.
+pub async fn count_rows(db: &impl ConnectionTrait, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
 /// The claims of a JWT, unverified (tests verify signatures separately).
 pub fn jwt_claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT");

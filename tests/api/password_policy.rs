@@ -100,11 +100,8 @@ async fn history_refuses_a_reused_password_in_settings_reset_link_and_admin_api(
 
 /// How many password hashes the history holds, over all users.
 async fn history_rows(app: &TestApp) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
     let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
-    let sql = "SELECT COUNT(*) AS n FROM password_history";
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    crate::helpers::count_rows(&db, "password_history").await
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_with};
+use crate::helpers::{TestApp, count_rows, spawn_with};
 
 /// Refreshes `token` for `client`: the status, the error code and the new refresh token.
 async fn refresh(app: &TestApp, client: &str, token: &str) -> (u16, Option<String>, Option<String>) {
@@ -147,15 +147,7 @@ async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
         let (status, error, next) = refresh(&app, &client, &token).await;
         assert_eq!((status, error.as_deref(), next), (500, Some("server_error"), None), "attempt {attempt}");
     }
-    let rows = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT count(*) AS n FROM refresh_tokens",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(rows.try_get::<i64>("", "n").unwrap(), 1, "only the grant's first token");
+    assert_eq!(count_rows(&db, "refresh_tokens").await, 1, "only the grant's first token");
 
     db.execute_unprepared(if postgres {
         "DROP TRIGGER test_refuse_commit ON refresh_tokens"

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_with;
+use crate::helpers::{count_rows, spawn_with};
 
 #[tokio::test]
 async fn sessions_refresh_rotation_reuse_and_revocation() {
@@ -154,16 +154,7 @@ async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
     db.execute_unprepared("UPDATE sessions SET revoked_at = 1").await.unwrap();
     db.execute_unprepared("INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ('old', 'c', 1, 1), ('live', 'c', 99999999999999999, 1)").await.unwrap();
     assert_eq!(app.services.maintenance().cleanup().await.unwrap(), 3, "two sessions and one expired revocation");
-    let left = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM refresh_tokens",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let n: i64 = left.try_get("", "n").unwrap();
-    assert_eq!(n, 0, "refresh tokens go with their sessions");
+    assert_eq!(count_rows(&db, "refresh_tokens").await, 0, "refresh tokens go with their sessions");
 }
 
 /// A retry within the grace window gets a new token, but the grant does not fork: the

@@ -10,6 +10,16 @@ use crate::helpers::{TestApp, spawn_app, spawn_with};
 
 const SEARCH: &str = "query($k: String, $n: Int, $a: String) { users(searchKeyword: $k, first: $n, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }";
 
+/// An app whose searches plan as on a large database: any keyword matching more than one
+/// user skips the general plan, and the PostgreSQL walk reads at most `window` users.
+async fn spawn_planned(window: u64) -> TestApp {
+    spawn_with(|c| {
+        c.admin_api.search_broad_threshold = 1;
+        c.admin_api.search_walk_window = window;
+    })
+    .await
+}
+
 /// IDs of the users the keyword finds, in list order (every page of `page` users).
 async fn search_paged(app: &TestApp, kw: &str, page: i64) -> Vec<String> {
     let mut ids = Vec::new();
@@ -212,11 +222,7 @@ async fn a_user_matching_through_several_login_ids_is_listed_once_on_every_page(
     // `filler` finds its pages there, `quoll` does not (the fillers are newer), so the
     // matches of each index are then sorted on their own rows. Each user's email and
     // username match `quoll` (two rows of one index for one user); the name matches `yurus`.
-    let app = spawn_with(|c| {
-        c.admin_api.search_broad_threshold = 1;
-        c.admin_api.search_walk_window = 2;
-    })
-    .await;
+    let app = spawn_planned(2).await;
     let mut users = Vec::new();
     for i in 0..6 {
         let u = app.create_user(&format!("quoll-{i}@example.com"), None).await;
@@ -245,11 +251,7 @@ async fn a_page_cut_short_by_one_users_login_ids_never_skips_a_user() {
     // one): four users with an email and a username matching `stoat` fill the login IDs'
     // cut with two users, and two older users matching by name only must not take the
     // places of the other two.
-    let app = spawn_with(|c| {
-        c.admin_api.search_broad_threshold = 1;
-        c.admin_api.search_walk_window = 1;
-    })
-    .await;
+    let app = spawn_planned(1).await;
     let mut names = Vec::new();
     for i in 0..2 {
         let u = app.create_user(&format!("weasel-{i}@example.com"), None).await;
@@ -278,11 +280,7 @@ async fn a_stale_sample_of_the_index_never_changes_a_search() {
     // PostgreSQL keeps a sample of login IDs to plan searches: it places the page of
     // `marten` among the newer matches, which are then deleted. Step 2 reads the matches
     // up to the sample's bound first, finds none, and must read on to the older ones.
-    let app = spawn_with(|c| {
-        c.admin_api.search_broad_threshold = 1;
-        c.admin_api.search_walk_window = 1;
-    })
-    .await;
+    let app = spawn_planned(1).await;
     let mut kept = app.seed_users("martenold", 5).await;
     let gone = app.seed_users("martengone", 20).await;
     app.seed_users("filler", 10).await;
@@ -303,11 +301,7 @@ async fn keywords_across_separators_find_their_users_and_the_joining_letter_only
     // (a space, `@`, `.`, `-`) written as the letter `q`, so that `x last` is one run of
     // trigrams. A key holding `q` where the keyword has a separator, or the reverse, comes
     // out of the index too and must be told apart by the check of the keyword itself.
-    let app = spawn_with(|c| {
-        c.admin_api.search_broad_threshold = 1;
-        c.admin_api.search_walk_window = 1;
-    })
-    .await;
+    let app = spawn_planned(1).await;
     let mut users = Vec::new();
     for (email, name) in [
         ("john.doe@corp.example", "Max Last"),
@@ -348,11 +342,7 @@ async fn keywords_of_symbols_and_emoji_find_their_users_in_order() {
     // `pg_trgm` indexes letters and digits only: on PostgreSQL, once a sample of the
     // tables is taken, a keyword holding another character reads the rows holding one
     // (their own partial index) in list order. The first round runs before the sample.
-    let app = spawn_with(|c| {
-        c.admin_api.search_broad_threshold = 1;
-        c.admin_api.search_walk_window = 1;
-    })
-    .await;
+    let app = spawn_planned(1).await;
     let mut users = Vec::new();
     for (i, name) in
         ["Bob 😀😀😀 Smith", "Ann (😀) Lee", "Zoë O'Neil", "Cat 100% Fun", "Dog 100%% fun", "Eel 100% Fun 😀😀😀"]

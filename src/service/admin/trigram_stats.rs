@@ -218,7 +218,7 @@ impl Column {
     /// trigram at most; every row when it has none (the index cannot help).
     #[cfg(test)]
     pub fn candidates(&self, piece: &str) -> f64 {
-        let chars: Vec<char> = migration::trigram_text(piece).chars().collect();
+        let chars = joined_chars(piece);
         self.trigram_candidates(&like_trigrams(&chars))
     }
 
@@ -255,7 +255,7 @@ impl Column {
     /// Of the substrings of `keyword` (folded), the one cheapest to ask the trigram index
     /// for, the rows the index returns for it, and the rows expected to hold `keyword`.
     pub fn plan(&self, keyword: &str) -> Plan {
-        let chars: Vec<char> = migration::trigram_text(keyword).chars().collect();
+        let chars = joined_chars(keyword);
         let whole = like_trigrams(&chars);
         if self.sampled <= 0.0 {
             return Plan { piece: None, candidates: self.trigram_candidates(&whole), matches: 0.0 };
@@ -415,13 +415,19 @@ pub(in crate::service) fn holds_symbol_sql(col: &str) -> String {
 /// no trigram at all (`%%%`, emoji): the trigram index would read every row, so the rows
 /// with a symbol, a subset, are never the worse choice, with or without a sample.
 pub(in crate::service) fn symbols_only(keyword: &str) -> bool {
-    has_symbol(keyword) && like_trigrams(&migration::trigram_text(keyword).chars().collect::<Vec<_>>()).is_empty()
+    has_symbol(keyword) && like_trigrams(&joined_chars(keyword)).is_empty()
+}
+
+/// The characters of `text` as the trigram indexes' joined copies hold them
+/// ([`migration::trigram_text`]).
+fn joined_chars(text: &str) -> Vec<char> {
+    migration::trigram_text(text).chars().collect()
 }
 
 /// The trigrams the index holds for a value: `pg_trgm`'s of its text
 /// ([`migration::trigram_text`]), each word padded, two spaces before and one after.
 fn value_trigrams(value: &str) -> Vec<String> {
-    let chars: Vec<char> = migration::trigram_text(value).chars().collect();
+    let chars = joined_chars(value);
     let mut out = Vec::new();
     for word in chars.split(|c| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         let padded: Vec<char> = [' ', ' '].iter().chain(word).chain(&[' ']).copied().collect();
@@ -479,7 +485,7 @@ pub(in crate::service::admin) mod tests {
     }
 
     fn trigrams(s: &str) -> Vec<String> {
-        like_trigrams(&migration::trigram_text(s).chars().collect::<Vec<_>>())
+        like_trigrams(&joined_chars(s))
     }
 
     #[test]

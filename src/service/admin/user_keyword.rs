@@ -93,6 +93,12 @@ impl Keyword {
         contains_pattern(&self.lower)
     }
 
+    /// `%keyword%` as the trigram indexes' joined copies hold it
+    /// ([`migration::trigram_text`]), for `<col>_joined LIKE`.
+    pub(in crate::service) fn pg_joined_pattern(&self) -> String {
+        contains_pattern(&migration::trigram_text(&self.lower))
+    }
+
     /// The keyword lower-cased.
     pub(in crate::service) fn lower(&self) -> &str {
         &self.lower
@@ -144,7 +150,7 @@ impl Keyword {
     /// column that the index reads (migration `m20261213_000000_search_joined_trigrams`)
     /// holds the keyword as the index reads it, and the row holds the keyword itself.
     fn pg_indexed_match(&self, table: &'static str, col: &'static str) -> Condition {
-        let joined = LikeExpr::new(contains_pattern(&migration::trigram_text(&self.lower)));
+        let joined = LikeExpr::new(self.pg_joined_pattern());
         let cond = Condition::all()
             .add(Expr::col((table, migration::joined_column(col))).ilike(joined))
             .add(Expr::col((table, col)).ilike(self.like_pattern()));

@@ -116,7 +116,7 @@ impl Lookup {
         }
         let indexed = migration::joined_column(col);
         let folded = if like == "ILIKE" { format!("lower({col})") } else { col.to_owned() };
-        let pattern = bind(contains_pattern(piece.unwrap_or(&migration::trigram_text(kw.lower()))));
+        let pattern = bind(piece.map_or_else(|| kw.pg_joined_pattern(), contains_pattern));
         let whole = bind(kw.lower().to_owned());
         format!("{indexed} {like} {pattern} AND strpos({folded}, {whole}) > 0")
     }
