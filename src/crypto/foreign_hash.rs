@@ -23,7 +23,7 @@
 
 use std::num::NonZeroU32;
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use argon2::password_hash::PasswordHash;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -422,6 +422,21 @@ fn parse_argon2(h: &str, kind: &str) -> Result<StoredHash, ForeignHashError> {
     Ok(StoredHash::Argon2(h.to_owned()))
 }
 
+/// Whether `password` gives the Argon2 hash `h`, decided as `argon2`'s own verifier does
+/// (algorithm, version, parameters and output length from the PHC string), computed in the
+/// thread's kept memory and compared in constant time.
+fn verify_argon2(h: &PasswordHash<'_>, password: &[u8]) -> bool {
+    let (Some(salt), Some(expected)) = (h.salt, h.hash) else { return false };
+    let Ok(algorithm) = argon2::Algorithm::try_from(h.algorithm) else { return false };
+    let Ok(version) = h.version.map(argon2::Version::try_from).transpose() else { return false };
+    let Ok(params) = argon2::Params::try_from(h) else { return false };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let argon = argon2::Argon2::new(algorithm, version.unwrap_or_default(), params);
+    let mut out = vec![0u8; expected.len()];
+    super::hash_threads::argon2_into(&argon, password, salt, &mut out).is_ok() && ct_eq(&out, expected.as_bytes())
+}
+
 /// Parses `a=1,b=2` into pairs.
 fn params(text: &str) -> Option<Vec<(&str, u32)>> {
     text.split(',').map(|kv| kv.split_once('=').and_then(|(k, v)| Some((k, v.parse().ok()?)))).collect()
@@ -680,9 +695,7 @@ impl StoredHash {
             return false;
         }
         match self {
-            Self::Argon2(phc) => {
-                PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password, &h).is_ok())
-            }
+            Self::Argon2(phc) => PasswordHash::new(phc).is_ok_and(|h| verify_argon2(&h, password)),
             Self::Bcrypt(h) => bcrypt::verify(password, h).unwrap_or(false),
             Self::Scrypt { log_n, r, p, salt, hash } => {
                 let Ok(params) = scrypt::Params::new(*log_n, *r, *p) else { return false };

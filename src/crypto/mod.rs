@@ -4,6 +4,7 @@
 pub mod challenge;
 pub mod device_jwt;
 pub mod foreign_hash;
+mod hash_threads;
 pub mod jwt;
 pub mod master_key;
 pub mod password;

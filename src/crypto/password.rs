@@ -1,19 +1,22 @@
-//! Argon2id password hashing on a bounded blocking pool; verification also accepts the
-//! foreign hashes of imported users (see [`super::foreign_hash`]).
+//! Argon2id password hashing on a bounded pool of low-priority threads (see
+//! [`super::hash_threads`]); verification also accepts the foreign hashes of imported
+//! users (see [`super::foreign_hash`]).
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHasher as _, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
 
 use super::foreign_hash::StoredHash;
+use super::hash_threads::{HashThreads, argon2_into};
 
 /// Hashes and verifies passwords with Argon2id (m=19456 KiB, t=2, p=1).
 ///
-/// At most one hash per CPU core runs at a time, on tokio's blocking pool, so that
-/// password work can neither starve the async executor nor exhaust memory.
+/// At most one hash per CPU core runs at a time, on threads of its own below the request
+/// threads' priority, so that password work can neither starve the async executor nor
+/// exhaust memory. The threads start with the first hash.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
@@ -21,6 +24,8 @@ pub struct PasswordHasher {
     concurrency: usize,
     /// Hashes waiting for a slot (the queue depth that metrics report).
     queued: Arc<AtomicUsize>,
+    /// The threads, once a hash has run.
+    threads: Arc<tokio::sync::OnceCell<HashThreads>>,
     /// Hash of a random password, checked when a login ID is unknown. Made on first use,
     /// so start-up stays fast and small.
     dummy_hash: Arc<tokio::sync::OnceCell<String>>,
@@ -39,8 +44,19 @@ fn argon2() -> Argon2<'static> {
 }
 
 fn hash_sync(password: &[u8]) -> Result<String, HashError> {
-    let salt = SaltString::encode_b64(&super::random_bytes::<16>()).map_err(|e| HashError(e.to_string()))?;
-    argon2().hash_password(password, &salt).map(|h| h.to_string()).map_err(|e| HashError(e.to_string()))
+    let raw_salt = super::random_bytes::<16>();
+    let salt = SaltString::encode_b64(&raw_salt).map_err(|e| HashError(e.to_string()))?;
+    let argon = argon2();
+    let mut out = [0u8; 32];
+    argon2_into(&argon, password, &raw_salt, &mut out).map_err(|e| HashError(e.to_string()))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(|e| HashError(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| HashError(e.to_string()))?),
+    };
+    Ok(phc.to_string())
 }
 
 impl PasswordHasher {
@@ -51,6 +67,7 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency)),
             concurrency,
             queued: Arc::default(),
+            threads: Arc::default(),
             dummy_hash: Arc::default(),
         }
     }
@@ -68,12 +85,25 @@ impl PasswordHasher {
                 self.0.fetch_sub(1, Ordering::Relaxed);
             }
         }
+        let threads = self
+            .threads
+            .get_or_try_init(|| async { HashThreads::start(self.concurrency) })
+            .await
+            .map_err(|e| HashError(format!("could not start the password-hash threads: {e}")))?;
         self.queued.fetch_add(1, Ordering::Relaxed);
         let waiting = Queued(&self.queued);
-        let permit = self.permits.acquire().await;
+        let permit = Arc::clone(&self.permits).acquire_owned().await;
         drop(waiting);
-        let _permit = permit.map_err(|e| HashError(e.to_string()))?;
-        tokio::task::spawn_blocking(f).await.map_err(|e| HashError(e.to_string()))
+        let permit = permit.map_err(|e| HashError(e.to_string()))?;
+        // The slot is given back when the hash ends, even if the caller stopped waiting.
+        threads
+            .run(move || {
+                let out = f();
+                drop(permit);
+                out
+            })
+            .await
+            .ok_or_else(|| HashError("a password-hash thread failed".to_owned()))
     }
 
     /// Hashes a password into a PHC string.

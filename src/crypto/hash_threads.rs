@@ -1,0 +1,110 @@
+//! The threads that compute password hashes, and the Argon2 memory each of them reuses.
+//!
+//! A hash takes about 20 ms of one core; every other request takes well under one. On
+//! tokio's blocking pool a hash competed with the request threads as an equal, so a
+//! request that arrived during a burst of sign-ins waited for the scheduler to share the
+//! core: the four other requests of a browser login took 7 ms each at the median on two
+//! cores, and while browsers waited there, fewer hashes ran than there were cores. These
+//! threads run below the request threads' priority ([`NICE`]), so a request preempts a hash
+//! at once and a hash uses every moment no request needs. Under a load of requests that
+//! keeps every core busy, hashes slow down rather than the requests.
+
+use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use argon2::{Argon2, Block};
+
+/// The threads' nice value (Linux: per thread; 0 is the request threads'). At 10 a
+/// thread's share of a contended core is about a tenth.
+const NICE: i32 = 10;
+
+/// Argon2 memory of at most this many blocks (KiB) stays with its thread between
+/// hashes: the server's own parameters (19,456) and anything smaller. Larger imported
+/// hashes allocate their memory for each verification.
+const KEPT_BLOCKS: usize = 19_456;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of low-priority threads that run the jobs sent to them. The threads end
+/// when this is dropped.
+pub(super) struct HashThreads {
+    jobs: Mutex<Sender<Job>>,
+}
+
+impl HashThreads {
+    /// Starts `n` threads.
+    pub(super) fn start(n: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..n.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || work(&queue))?;
+        }
+        Ok(Self { jobs: Mutex::new(jobs) })
+    }
+
+    /// Runs `f` on one of the threads; its result, or `None` if it panicked.
+    pub(super) async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            if let Ok(out) = std::panic::catch_unwind(AssertUnwindSafe(f)) {
+                let _ = tx.send(out);
+            }
+        });
+        self.jobs.lock().ok()?.send(job).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// One thread's life: lower its priority, then run jobs until the sender is gone.
+fn work(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let next = match queue.lock() {
+            Ok(q) => q.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // On Linux the nice value of "this process" set from a thread is that thread's own.
+    if let Err(e) = rustix::process::setpriority_process(None, NICE) {
+        tracing::debug!(error = %e, "could not lower the priority of a password-hash thread");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+thread_local! {
+    /// This thread's Argon2 memory, kept between hashes.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `pwd` and `salt` into `out`, in memory this thread keeps for the next hash
+/// when the parameters need at most [`KEPT_BLOCKS`]: a fresh allocation of 19 MiB was
+/// zeroed for every hash (6 % of a sign-in's time), though Argon2 writes every block
+/// before it reads it.
+pub(super) fn argon2_into(argon: &Argon2<'_>, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    let blocks = argon.params().block_count();
+    if blocks > KEPT_BLOCKS {
+        return argon.hash_password_into(pwd, salt, out);
+    }
+    MEMORY.with(|memory| match memory.try_borrow_mut() {
+        Ok(mut memory) => {
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::default());
+            }
+            argon.hash_password_into_with_memory(pwd, salt, out, &mut memory[..blocks])
+        }
+        Err(_) => argon.hash_password_into(pwd, salt, out),
+    })
+}
