@@ -136,3 +136,34 @@ impl PasswordHasher {
         StoredHash::parse(stored).is_ok_and(|h| h.needs_rehash())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::PasswordVerifier as _;
+
+    #[tokio::test]
+    async fn hashes_verify_in_kept_memory_on_low_priority_threads() {
+        let hasher = PasswordHasher::new(2);
+        let first = hasher.hash("correct horse".to_owned()).await.unwrap();
+        let second = hasher.hash("correct horse".to_owned()).await.unwrap();
+        assert!(first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{first}");
+        assert_ne!(first, second, "each hash has its own salt");
+        // argon2's own verifier, with memory of its own, agrees with the kept-memory hash.
+        let parsed = PasswordHash::new(&first).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        // Each thread's memory holds the previous hash's blocks: the answers stay right.
+        for _ in 0..3 {
+            for phc in [&first, &second] {
+                assert!(hasher.verify("correct horse".to_owned(), Some(phc.clone())).await.unwrap());
+                assert!(!hasher.verify("correct horsf".to_owned(), Some(phc.clone())).await.unwrap());
+            }
+        }
+        assert!(!hasher.verify("correct horse".to_owned(), None).await.unwrap(), "no stored hash matches nothing");
+        let priority = hasher.run(|| rustix::process::getpriority_process(None).ok()).await.unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(priority, Some(10), "hashes run below the request threads' priority");
+        }
+        assert_eq!(hasher.load(), (0, 0), "every slot is free again");
+    }
+}

@@ -39,6 +39,9 @@ pub(in crate::service) struct FirstFactor {
     /// A code proved this address: it is marked verified in the transaction that opens
     /// the session (when another step follows instead, the caller marks it).
     pub(in crate::service) verifies: Option<VerifiedByCode>,
+    /// Whether the user has a second factor to ask for, when the first factor's step read
+    /// it already with the user's other authenticators; `None`: read it when it matters.
+    pub(in crate::service) has_second_factor: Option<bool>,
 }
 
 /// An address a one-time code proved, to mark verified with the session.
@@ -61,7 +64,16 @@ impl FirstFactor {
         how: Identification,
         keys: Vec<String>,
     ) -> Self {
-        Self { amr, authentication, how, keys, flow: FlowType::Login, pre_authenticated: false, verifies: None }
+        Self {
+            amr,
+            authentication,
+            how,
+            keys,
+            flow: FlowType::Login,
+            pre_authenticated: false,
+            verifies: None,
+            has_second_factor: None,
+        }
     }
 
     /// A password that passed for a user identified by a typed login ID with `keys`.
@@ -101,7 +113,7 @@ impl Account<'_> {
             let state = PasswordPassed::new(user, flow, t, &first, ctl, first.pre_authenticated);
             return self.next_second_factor(user, state).await;
         }
-        match self.mfa_asks(user, t).await? {
+        match self.mfa_asks(user, t, first.has_second_factor).await? {
             MfaAsks::SecondFactor => {
                 let state = PasswordPassed::new(user, flow, t, &first, ctl, first.pre_authenticated);
                 return Ok(LoginOutcome::SecondFactor(self.seal(MFA_PURPOSE, &state)));
@@ -140,13 +152,18 @@ impl Account<'_> {
         Ok(LoginOutcome::SignedIn(Box::new(user.clone()), sess, token))
     }
 
-    /// What `mfa.mode` and the user's second factors ask for after a first factor at `t`.
-    async fn mfa_asks(&self, user: &User, t: OffsetDateTime) -> Result<MfaAsks, LoginError> {
+    /// What `mfa.mode` and the user's second factors ask for after a first factor at `t`;
+    /// `known` is whether the user has a second factor, if the caller read it already.
+    async fn mfa_asks(&self, user: &User, t: OffsetDateTime, known: Option<bool>) -> Result<MfaAsks, LoginError> {
         let mode = self.config.mfa.mode;
         if mode == MfaMode::Disabled {
             return Ok(MfaAsks::Nothing);
         }
-        if self.has_second_factor(user.id).await? {
+        let has_second_factor = match known {
+            Some(known) => known,
+            None => self.has_second_factor(user.id).await?,
+        };
+        if has_second_factor {
             return Ok(MfaAsks::SecondFactor);
         }
         if mode == MfaMode::Required && !self.in_mfa_grace_period(user, t) {

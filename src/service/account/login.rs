@@ -292,8 +292,10 @@ impl Account<'_> {
             Some(self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?)
         };
         let keys = candidate_keys(self, login_id);
-        let ids = if keys.is_empty() { Vec::new() } else { self.users().user_ids_by_unique_keys(&keys).await? };
-        let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
+        // The owner of the login ID, read whole: the checks after the hash need the row.
+        let mut owners = if keys.is_empty() { Vec::new() } else { self.users().users_by_unique_keys(&keys).await? };
+        let owner = owners.pop().filter(|_| owners.is_empty());
+        let Some(user) = owner else {
             self.count_weighted(&enum_bucket, enum_limit, enum_weight).await?;
             let reservation = match early {
                 Some(r) => r,
@@ -305,6 +307,7 @@ impl Account<'_> {
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
         };
+        let user_id = user.id;
         if let Some(until) = self.check_lockout(user_id, LockoutMethod::Password, actor).await? {
             // Refused before the hash: a locked account costs no Argon2.
             if let Some(r) = early {
@@ -325,7 +328,14 @@ impl Account<'_> {
             Some(r) => r,
             None => self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?,
         };
-        let pw = crate::service::admin::user_rows::primary_password(&self.db.reader(), user_id.uuid()).await?;
+        // The user's authenticators in one read: the password, and whether a second factor
+        // follows it.
+        let authenticators = authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+            .all(&self.db.reader())
+            .await?;
+        let has_second_factor = authenticators.iter().any(|a| self.asks_as_second_factor(a));
+        let pw = authenticators.into_iter().find(|a| a.kind == "password" && a.factor == "primary");
         // Kept only to check the password against the policy once it proved right.
         let plain = self.config.password_policy.force_change.then(|| password.clone());
         let stored = pw.as_ref().and_then(|p| p.password_hash.clone());
@@ -348,10 +358,10 @@ impl Account<'_> {
         if let (Some(pw), Some(password)) = (&pw, rehash) {
             self.upgrade_password_hash(pw, password).await;
         }
-        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         self.check_may_sign_in(&user)?;
-        let first = FirstFactor::password(Identification::of_login_id(login_id), keys);
+        let mut first = FirstFactor::password(Identification::of_login_id(login_id), keys);
+        first.has_second_factor = Some(has_second_factor);
         // A password that must change first: the hooks' controls go on with its state.
         if let Some(pw) = &pw
             && let Some(why) = self.password_change_reason(pw, plain.as_deref(), t)

@@ -117,15 +117,24 @@ impl Account<'_> {
     ) -> Result<Option<Reservation>> {
         let window = window_start();
         let mut counted = Reservation { buckets: Vec::new(), window, weight };
+        let mut limited: Vec<(&str, i64)> = Vec::new();
         for (bucket, limit) in limits.iter().filter(|(_, l)| *l > 0) {
-            counted.buckets.push((*bucket).to_owned());
-            if weight.is_zero() {
-                continue;
+            if !limited.iter().any(|(b, _)| b == bucket) {
+                limited.push((bucket, *limit));
+                counted.buckets.push((*bucket).to_owned());
             }
-            if increment(&self.db.writer().await?, bucket, window, weight.0).await? > weighed(*limit) {
-                self.account().release_attempt(counted).await?;
-                return Ok(None);
-            }
+        }
+        if limited.is_empty() || weight.is_zero() {
+            return Ok(Some(counted));
+        }
+        // Every bucket in one statement; if one is over its limit, the attempt is given
+        // back to all of them.
+        let counts = increment(&self.db.writer().await?, &counted.buckets, window, weight.0).await?;
+        let over =
+            limited.iter().any(|(bucket, limit)| counts.iter().any(|(b, n)| b == bucket && *n > weighed(*limit)));
+        if over {
+            self.account().release_attempt(counted).await?;
+            return Ok(None);
         }
         Ok(Some(counted))
     }
@@ -160,7 +169,7 @@ impl Account<'_> {
     /// Counts `weight` in a weighed bucket checked with [`Self::under_weighted_limit`].
     pub(in crate::service) async fn count_weighted(&self, bucket: &str, limit: i64, weight: Weight) -> Result<()> {
         if limit > 0 && !weight.is_zero() {
-            increment(&self.db.writer().await?, bucket, window_start(), weight.0).await?;
+            increment_one(&self.db.writer().await?, bucket, window_start(), weight.0).await?;
         }
         Ok(())
     }
@@ -216,7 +225,7 @@ impl Account<'_> {
         ];
         for (bucket, limit, window) in checks.iter().filter(|c| c.1 > 0) {
             let start = t - t.rem_euclid(*window);
-            if increment(&self.db.writer().await?, bucket, start, 1).await? > *limit {
+            if increment_one(&self.db.writer().await?, bucket, start, 1).await? > *limit {
                 self.record_blocked(actor, name, bucket).await?;
                 return Ok(false);
             }
@@ -254,48 +263,62 @@ impl Maintenance<'_> {
 /// bucket: a statement that locked several counters could deadlock on PostgreSQL with
 /// another locking them in another order.
 async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
-    for bucket in buckets {
-        rate_limit::Entity::update_many()
-            .col_expr(
-                rate_limit::Column::Count,
-                Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
-                    .finally(0)
-                    .into(),
-            )
-            .filter(Expr::col(rate_limit::Column::Bucket).eq(bucket.as_str()))
-            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
-            .filter(Expr::col(rate_limit::Column::Count).gt(0))
-            .exec(conn)
-            .await?;
-    }
+    rate_limit::Entity::update_many()
+        .col_expr(
+            rate_limit::Column::Count,
+            Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
+                .finally(0)
+                .into(),
+        )
+        .filter(Expr::col(rate_limit::Column::Bucket).is_in(buckets.iter().map(String::as_str)))
+        .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
+        .filter(Expr::col(rate_limit::Column::Count).gt(0))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
-/// Adds `by` to a bucket's count in `window` (a new window starts again from `by`);
-/// returns the new count. One atomic statement on both databases.
-async fn increment(conn: &impl ConnectionTrait, bucket: &str, window: i64, by: i64) -> Result<i64> {
-    let stmt = Query::insert()
-        .into_table("rate_limits")
-        .columns(["bucket", "window_start", "count"])
-        .values([bucket.into(), window.into(), by.into()])
-        .map_err(crate::service::Error::internal)?
-        .on_conflict(
-            OnConflict::column("bucket")
-                .value(
-                    "count",
-                    Expr::cust(
-                        "CASE WHEN rate_limits.window_start = excluded.window_start \
-                         THEN rate_limits.count + excluded.count ELSE excluded.count END",
-                    ),
-                )
-                .update_column("window_start")
-                .to_owned(),
-        )
-        .returning_col("count")
-        .to_owned();
-    let row =
-        conn.query_one(&stmt).await?.ok_or_else(|| crate::service::Error::internal("rate limit: no row returned"))?;
-    Ok(row.try_get::<i64>("", "count")?)
+/// [`increment`] of one bucket: its new count.
+async fn increment_one(conn: &impl ConnectionTrait, bucket: &str, window: i64, by: i64) -> Result<i64> {
+    let counts = increment(conn, &[bucket.to_owned()], window, by).await?;
+    Ok(counts.first().map_or(by, |(_, n)| *n))
+}
+
+/// Adds `by` to the count of each of `buckets` (distinct) in `window` (a new window starts
+/// again from `by`); returns each bucket's new count. One atomic statement on both
+/// databases.
+async fn increment(
+    conn: &impl ConnectionTrait,
+    buckets: &[String],
+    window: i64,
+    by: i64,
+) -> Result<Vec<(String, i64)>> {
+    let mut stmt = Query::insert();
+    stmt.into_table("rate_limits").columns(["bucket", "window_start", "count"]);
+    for bucket in buckets {
+        stmt.values([bucket.as_str().into(), window.into(), by.into()]).map_err(crate::service::Error::internal)?;
+    }
+    stmt.on_conflict(
+        OnConflict::column("bucket")
+            .value(
+                "count",
+                Expr::cust(
+                    "CASE WHEN rate_limits.window_start = excluded.window_start \
+                     THEN rate_limits.count + excluded.count ELSE excluded.count END",
+                ),
+            )
+            .update_column("window_start")
+            .to_owned(),
+    )
+    .returning(Query::returning().columns(["bucket", "count"]));
+    let mut counts = Vec::new();
+    for row in conn.query_all(&stmt).await? {
+        counts.push((row.try_get::<String>("", "bucket")?, row.try_get::<i64>("", "count")?));
+    }
+    if counts.len() != buckets.len() {
+        return Err(crate::service::Error::internal("rate limit: a bucket's row was not returned"));
+    }
+    Ok(counts)
 }
 
 /// The address a per-IP limit counts: an IPv4 address, or the /64 network of an IPv6

@@ -58,6 +58,23 @@ impl Account<'_> {
     /// Whether the user has a second factor to ask for: an authenticator app, or an email
     /// address or phone number of an enabled channel. One query.
     pub(in crate::service) async fn has_second_factor(&self, user_id: UserId) -> Result<bool> {
+        Ok(authenticator::Entity::find()
+            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
+            .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
+            .filter(Expr::col(authenticator::Column::Kind).is_in(self.second_factor_kinds()))
+            .one(&self.db.reader())
+            .await?
+            .is_some())
+    }
+
+    /// Whether `a` is a second factor to ask for (see [`Self::has_second_factor`]).
+    pub(in crate::service) fn asks_as_second_factor(&self, a: &authenticator::Model) -> bool {
+        a.factor == "secondary" && self.second_factor_kinds().contains(&a.kind.as_str())
+    }
+
+    /// The kinds of secondary authenticators that are asked for: authenticator apps, and
+    /// the OOB OTP channels enabled as second factors.
+    fn second_factor_kinds(&self) -> Vec<&'static str> {
         let cfg = &self.config.oob_otp;
         let mut kinds = vec!["totp"];
         if cfg.email.channel.secondary {
@@ -66,13 +83,7 @@ impl Account<'_> {
         if cfg.sms.secondary {
             kinds.push("oob_otp_sms");
         }
-        Ok(authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-            .filter(Expr::col(authenticator::Column::Factor).eq("secondary"))
-            .filter(Expr::col(authenticator::Column::Kind).is_in(kinds))
-            .one(&self.db.reader())
-            .await?
-            .is_some())
+        kinds
     }
 
     /// The user's second-factor email addresses and phone numbers, enabled channels only.

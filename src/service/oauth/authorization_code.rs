@@ -6,17 +6,21 @@ use crate::domain::ids::{SessionId, TypedId};
 use crate::service::OAuth;
 use crate::service::admin::applications::Application;
 use crate::service::admin::users::User;
-use crate::service::oauth::claims::IdTokenFor;
+use crate::service::oauth::claims::{IdTokenFor, authgear_claims_with};
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::grant_row::{add_role_keys, role_keys_of};
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
 use crate::service::store::session_row::NewSession;
 use crate::service::store::time::{micros, now, strings};
-use crate::service::{Actor, Audit, Result};
+use crate::service::{Actor, Audit, Error, Result};
 use entity::{authorization_code, revoked_token, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, QueryTrait,
+    RelationDef, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -57,20 +61,24 @@ impl OAuth<'_> {
     ) -> std::result::Result<CodeTokens, OAuthError> {
         let invalid = |why: &str| OAuthError::InvalidGrant(why.to_owned());
         let digest = sha256(code.as_bytes()).to_vec();
-        // The code with its user, in one statement.
+        // The code with its user and the user's role keys, in one statement.
         let to_user: RelationDef = authorization_code::Entity::belongs_to(user::Entity)
             .from(authorization_code::Column::UserId)
             .to(user::Column::Id)
             .into();
-        let Some((row, user_row)) = authorization_code::Entity::find()
+        let mut select = authorization_code::Entity::find()
             .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(digest))
             .join(JoinType::LeftJoin, to_user)
-            .select_also(user::Entity)
-            .one(&self.db.reader())
-            .await?
-        else {
+            .select_also(user::Entity);
+        let reader = self.db.reader();
+        let backend = reader.get_database_backend();
+        add_role_keys(QuerySelect::query(&mut select), backend);
+        let Some(found) = reader.query_one_raw(select.build(backend)).await? else {
             return Err(invalid("unknown authorization code"));
         };
+        let row = authorization_code::Model::from_query_result(&found, "A_").map_err(Error::from)?;
+        let user_row = user::Model::from_query_result_optional(&found, "B_").map_err(Error::from)?;
+        let roles = role_keys_of(&found).map_err(Error::from)?;
         if row.client_id != app.client_id {
             return Err(invalid("this code was issued to another client"));
         }
@@ -103,7 +111,7 @@ impl OAuth<'_> {
         };
         let scopes = strings(&row.scopes);
         let amr = strings(&row.amr);
-        let authgear = self.authgear_claims(&user).await?;
+        let authgear = authgear_claims_with(&user, roles);
         let jti = Uuid::now_v7().to_string();
         let offline = scopes.iter().any(|s| s == "offline_access");
 

@@ -3,8 +3,9 @@
 //! results (each value typed by [`column_kinds`]), counting statements as the sqlx pools
 //! count theirs, and SQLite's errors as sea-orm's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -108,33 +109,67 @@ fn execute(conn: &Connection, stmt: &Statement) -> Result<(u64, u64), Failure> {
 /// The rows of a query, each column a value of the kind its field decodes.
 fn query(conn: &Connection, stmt: &Statement) -> Result<Vec<BTreeMap<String, sea_orm::Value>>, Failure> {
     let mut s = conn.prepare_cached(&stmt.sql)?;
+    let columns = columns(&s, &stmt.sql)?;
+    let mut out = Vec::new();
+    let mut rows = s.query(params(stmt)?)?;
+    while let Some(row) = rows.next()? {
+        let mut values = BTreeMap::new();
+        for (i, ((name, kind), position)) in columns.named.iter().zip(&columns.positions).enumerate() {
+            let v = column_kinds::value(*kind, row.get_ref(i)?).map_err(|m| Failure::Value(format!("{name}: {m}")))?;
+            values.insert(position.clone(), v.clone());
+            values.insert(name.clone(), v);
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// A statement's result columns as its rows are read: each one's name and the kind its
+/// values decode to, and the key of its position.
+struct Columns {
+    named: Vec<(String, Option<column_kinds::Kind>)>,
+    positions: Vec<String>,
+}
+
+/// How many statements' columns [`columns`] keeps.
+const COLUMNS_KEPT: usize = 4096;
+
+/// The columns of `s`, whose text is `sql`. They depend on the text and the schema only,
+/// and the schema does not change while the process serves, so they are described once
+/// per text (describing them took several microseconds per statement) and kept for the
+/// first [`COLUMNS_KEPT`] texts; others are described each time.
+fn columns(s: &rusqlite::Statement<'_>, sql: &str) -> Result<Arc<Columns>, Failure> {
+    type Kept = RwLock<HashMap<String, Arc<Columns>>>;
+    static KEPT: LazyLock<Kept> = LazyLock::new(Kept::default);
+    if let Some(found) = KEPT.read().ok().and_then(|kept| kept.get(sql).cloned()) {
+        return Ok(found);
+    }
+    let described = Arc::new(describe(s)?);
+    if let Ok(mut kept) = KEPT.write()
+        && kept.len() < COLUMNS_KEPT
+    {
+        kept.insert(sql.to_owned(), Arc::clone(&described));
+    }
+    Ok(described)
+}
+
+fn describe(s: &rusqlite::Statement<'_>) -> Result<Columns, Failure> {
     let decl: Vec<Option<String>> = s.columns().iter().map(|c| c.decl_type().map(str::to_owned)).collect();
-    let columns: Vec<(String, Option<column_kinds::Kind>)> = s
+    let named: Vec<(String, Option<column_kinds::Kind>)> = s
         .columns_with_metadata()
         .iter()
         .zip(&decl)
         .map(|(c, d)| (c.name().to_owned(), column_kinds::of(c.table_name(), c.origin_name(), d.as_deref())))
         .collect();
     let mut seen = std::collections::HashSet::new();
-    if let Some((dup, _)) = columns.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+    if let Some((dup, _)) = named.iter().find(|(name, _)| !seen.insert(name.as_str())) {
         return Err(Failure::Value(format!("two result columns are named {dup}: alias one")));
     }
     // sea-orm reads a model's fields by name and a tuple's by position, the position
     // counted in the row's map, which is sorted by key. So each value is also kept under a
     // key made of its position, which sorts before every column name.
-    let positions: Vec<String> = (0..columns.len()).map(|i| format!("\u{1}{i:05}")).collect();
-    let mut out = Vec::new();
-    let mut rows = s.query(params(stmt)?)?;
-    while let Some(row) = rows.next()? {
-        let mut values = BTreeMap::new();
-        for (i, (name, kind)) in columns.iter().enumerate() {
-            let v = column_kinds::value(*kind, row.get_ref(i)?).map_err(|m| Failure::Value(format!("{name}: {m}")))?;
-            values.insert(positions[i].clone(), v.clone());
-            values.insert(name.clone(), v);
-        }
-        out.push(values);
-    }
-    Ok(out)
+    let positions: Vec<String> = (0..named.len()).map(|i| format!("\u{1}{i:05}")).collect();
+    Ok(Columns { named, positions })
 }
 
 /// Whether SQLite answered that another connection holds the lock.

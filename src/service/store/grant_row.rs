@@ -2,7 +2,9 @@
 //! user and the user's effective role keys, in one statement.
 
 use entity::{refresh_token, session};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, PostgresQueryBuilder, Query, SqliteQueryBuilder};
+use sea_orm::sea_query::{
+    Condition, Expr, ExprTrait, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
+};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult};
 
 /// A refresh token, its session, the user and the user's role keys (sorted, distinct).
@@ -15,6 +17,34 @@ fn role_keys_sql(backend: DbBackend, from: &str) -> String {
         _ => "group_concat(r.\"key\", ',')",
     };
     format!("(SELECT {agg} FROM {from})")
+}
+
+/// Adds the role keys of the statement's `users` row to `q`: columns `direct_roles` and
+/// `group_roles`, read back with [`role_keys_of`].
+pub(in crate::service) fn add_role_keys(q: &mut SelectStatement, backend: DbBackend) {
+    let direct = role_keys_sql(
+        backend,
+        "\"user_roles\" ur JOIN \"roles\" r ON r.\"id\" = ur.\"role_id\" WHERE ur.\"user_id\" = \"users\".\"id\"",
+    );
+    let via_groups = role_keys_sql(
+        backend,
+        "\"user_groups\" ug JOIN \"group_roles\" gr ON gr.\"group_id\" = ug.\"group_id\" \
+         JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
+    );
+    q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
+}
+
+/// The user's effective role keys (sorted, distinct) from a row that [`add_role_keys`] added
+/// them to.
+pub(in crate::service) fn role_keys_of(row: &QueryResult) -> Result<Vec<String>, sea_orm::DbErr> {
+    let mut roles: Vec<String> = Vec::new();
+    for col in ["direct_roles", "group_roles"] {
+        let list: Option<String> = row.try_get("", col)?;
+        roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
+    }
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
 }
 
 /// `SELECT` of a grant row (columns `t_*`, `s_*`, `u_*`, `direct_roles`, `group_roles`) from
@@ -46,16 +76,7 @@ pub(in crate::service) fn grant_select(backend: DbBackend, condition: Condition)
     for c in entity::user::Column::iter() {
         q.expr_as(Expr::col((entity::user::Entity, c)), format!("u_{}", c.as_str()));
     }
-    let direct = role_keys_sql(
-        backend,
-        "\"user_roles\" ur JOIN \"roles\" r ON r.\"id\" = ur.\"role_id\" WHERE ur.\"user_id\" = \"users\".\"id\"",
-    );
-    let via_groups = role_keys_sql(
-        backend,
-        "\"user_groups\" ug JOIN \"group_roles\" gr ON gr.\"group_id\" = ug.\"group_id\" \
-         JOIN \"roles\" r ON r.\"id\" = gr.\"role_id\" WHERE ug.\"user_id\" = \"users\".\"id\"",
-    );
-    q.expr_as(Expr::cust(direct), "direct_roles").expr_as(Expr::cust(via_groups), "group_roles");
+    add_role_keys(&mut q, backend);
     match backend {
         DbBackend::Postgres => q.to_string(PostgresQueryBuilder),
         _ => q.to_string(SqliteQueryBuilder),
@@ -91,17 +112,10 @@ pub(in crate::service) async fn token_session_user(
 
 /// A grant row from a result of [`grant_select`].
 pub(in crate::service) fn grant_of(row: &QueryResult) -> Result<GrantRow, sea_orm::DbErr> {
-    let mut roles: Vec<String> = Vec::new();
-    for col in ["direct_roles", "group_roles"] {
-        let list: Option<String> = row.try_get("", col)?;
-        roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
-    }
-    roles.sort();
-    roles.dedup();
     Ok((
         refresh_token::Model::from_query_result(row, "t_")?,
         session::Model::from_query_result(row, "s_")?,
         entity::user::Model::from_query_result(row, "u_")?,
-        roles,
+        role_keys_of(row)?,
     ))
 }
