@@ -19,7 +19,7 @@ use crate::service::store::time::now;
 use crate::service::{Actor, Audit, Result};
 use entity::rate_limit;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
 use serde_json::json;
 
 const WINDOW_SECONDS: i64 = 60;
@@ -259,22 +259,30 @@ impl Maintenance<'_> {
     }
 }
 
-/// Takes `by` off the counts of `buckets` in `window`, never below 0. One statement per
-/// bucket: a statement that locked several counters could deadlock on PostgreSQL with
-/// another locking them in another order.
+/// Takes `by` off the counts of `buckets` in `window`, never below 0. On PostgreSQL one
+/// statement per bucket: an `UPDATE` of several counters locks them in the order its plan
+/// reads them, and could deadlock with another statement locking them in another order.
+/// SQLite has one writer, so there all of them go in one statement.
 async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
-    rate_limit::Entity::update_many()
-        .col_expr(
-            rate_limit::Column::Count,
-            Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
-                .finally(0)
-                .into(),
-        )
-        .filter(Expr::col(rate_limit::Column::Bucket).is_in(buckets.iter().map(String::as_str)))
-        .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
-        .filter(Expr::col(rate_limit::Column::Count).gt(0))
-        .exec(conn)
-        .await?;
+    let update = |of: Vec<&str>| {
+        rate_limit::Entity::update_many()
+            .col_expr(
+                rate_limit::Column::Count,
+                Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
+                    .finally(0)
+                    .into(),
+            )
+            .filter(Expr::col(rate_limit::Column::Bucket).is_in(of))
+            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
+            .filter(Expr::col(rate_limit::Column::Count).gt(0))
+    };
+    if conn.get_database_backend() == DbBackend::Postgres {
+        for bucket in buckets {
+            update(vec![bucket.as_str()]).exec(conn).await?;
+        }
+    } else {
+        update(buckets.iter().map(String::as_str).collect()).exec(conn).await?;
+    }
     Ok(())
 }
 
@@ -286,7 +294,8 @@ async fn increment_one(conn: &impl ConnectionTrait, bucket: &str, window: i64, b
 
 /// Adds `by` to the count of each of `buckets` (distinct) in `window` (a new window starts
 /// again from `by`); returns each bucket's new count. One atomic statement on both
-/// databases.
+/// databases. The rows go in sorted order, so that two such statements lock shared
+/// counters in the same order (PostgreSQL); [`subtract`] locks one counter at a time.
 async fn increment(
     conn: &impl ConnectionTrait,
     buckets: &[String],
@@ -295,8 +304,10 @@ async fn increment(
 ) -> Result<Vec<(String, i64)>> {
     let mut stmt = Query::insert();
     stmt.into_table("rate_limits").columns(["bucket", "window_start", "count"]);
-    for bucket in buckets {
-        stmt.values([bucket.as_str().into(), window.into(), by.into()]).map_err(crate::service::Error::internal)?;
+    let mut sorted: Vec<&str> = buckets.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    for bucket in sorted {
+        stmt.values([bucket.into(), window.into(), by.into()]).map_err(crate::service::Error::internal)?;
     }
     stmt.on_conflict(
         OnConflict::column("bucket")
