@@ -9,15 +9,15 @@
 //! at once and a hash uses every moment no request needs. Under a load of requests that
 //! keeps every core busy, hashes slow down rather than the requests.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use argon2::{Argon2, Block};
 
-/// The threads' nice value (Linux: per thread; 0 is the request threads'). At 10 a
-/// thread's share of a contended core is about a tenth.
+/// How much higher the threads' nice value is than the process's (Linux: per thread;
+/// capped at 19). Ten steps give a thread about a tenth of a contended core.
 const NICE: i32 = 10;
 
 /// Argon2 memory of at most this many blocks (KiB) stays with its thread between
@@ -61,6 +61,7 @@ impl HashThreads {
 /// One thread's life: lower its priority, then run jobs until the sender is gone.
 fn work(queue: &Mutex<Receiver<Job>>) {
     lower_priority();
+    HASH_THREAD.set(true);
     loop {
         let next = match queue.lock() {
             Ok(q) => q.recv(),
@@ -75,8 +76,11 @@ fn work(queue: &Mutex<Receiver<Job>>) {
 
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    // On Linux the nice value of "this process" set from a thread is that thread's own.
-    if let Err(e) = rustix::process::setpriority_process(None, NICE) {
+    use rustix::process::{getpriority_process, setpriority_process};
+    // On Linux the nice value of "this process" read or set from a thread is that thread's
+    // own, which it took from the thread that started it.
+    let lowered = getpriority_process(None).and_then(|now| setpriority_process(None, (now + NICE).min(19)));
+    if let Err(e) = lowered {
         tracing::debug!(error = %e, "could not lower the priority of a password-hash thread");
     }
 }
@@ -85,17 +89,19 @@ fn lower_priority() {
 fn lower_priority() {}
 
 thread_local! {
+    /// Whether this thread is one of the hash threads (only they keep Argon2 memory).
+    static HASH_THREAD: Cell<bool> = const { Cell::new(false) };
     /// This thread's Argon2 memory, kept between hashes.
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Argon2 of `pwd` and `salt` into `out`, in memory this thread keeps for the next hash
-/// when the parameters need at most [`KEPT_BLOCKS`]: a fresh allocation of 19 MiB was
-/// zeroed for every hash (6 % of a sign-in's time), though Argon2 writes every block
-/// before it reads it.
+/// Argon2 of `pwd` and `salt` into `out`. On a hash thread, in memory the thread keeps for
+/// the next hash when the parameters need at most [`KEPT_BLOCKS`]: a fresh allocation of
+/// 19 MiB was zeroed for every hash (6 % of a sign-in's time), though Argon2 writes every
+/// block before it reads it. Any other thread allocates, and frees, its memory each time.
 pub(super) fn argon2_into(argon: &Argon2<'_>, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
     let blocks = argon.params().block_count();
-    if blocks > KEPT_BLOCKS {
+    if blocks > KEPT_BLOCKS || !HASH_THREAD.get() {
         return argon.hash_password_into(pwd, salt, out);
     }
     MEMORY.with(|memory| match memory.try_borrow_mut() {

@@ -292,10 +292,8 @@ impl Account<'_> {
             Some(self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?)
         };
         let keys = candidate_keys(self, login_id);
-        // The owner of the login ID, read whole: the checks after the hash need the row.
-        let mut owners = if keys.is_empty() { Vec::new() } else { self.users().users_by_unique_keys(&keys).await? };
-        let owner = owners.pop().filter(|_| owners.is_empty());
-        let Some(user) = owner else {
+        let ids = if keys.is_empty() { Vec::new() } else { self.users().user_ids_by_unique_keys(&keys).await? };
+        let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
             self.count_weighted(&enum_bucket, enum_limit, enum_weight).await?;
             let reservation = match early {
                 Some(r) => r,
@@ -307,7 +305,6 @@ impl Account<'_> {
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
         };
-        let user_id = user.id;
         if let Some(until) = self.check_lockout(user_id, LockoutMethod::Password, actor).await? {
             // Refused before the hash: a locked account costs no Argon2.
             if let Some(r) = early {
@@ -329,7 +326,7 @@ impl Account<'_> {
             None => self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?,
         };
         // The user's authenticators in one read: the password, and whether a second factor
-        // follows it.
+        // follows it (as of this read, the hash's time before the session).
         let authenticators = authenticator::Entity::find()
             .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
             .all(&self.db.reader())
@@ -358,6 +355,9 @@ impl Account<'_> {
         if let (Some(pw), Some(password)) = (&pw, rehash) {
             self.upgrade_password_hash(pw, password).await;
         }
+        // The user as they are now, after the hooks and the hash: an account disabled
+        // meanwhile gets no session.
+        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
         let t = now();
         self.check_may_sign_in(&user)?;
         let mut first = FirstFactor::password(Identification::of_login_id(login_id), keys);

@@ -2,8 +2,8 @@
 //! server processes share them.
 //!
 //! An attempt is *reserved* before the expensive check it guards (a password hash, an
-//! account creation): one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING` per bucket
-//! counts it and returns the new count, so a burst of parallel requests, on either database
+//! account creation): one atomic `INSERT … ON CONFLICT DO UPDATE … RETURNING` of all its
+//! buckets counts it and returns the new counts, so a burst of parallel requests, on either database
 //! and across processes, never gets more than `limit` checks through in a window. A check
 //! that succeeds gives its reservation back when the limit counts only failures.
 //!
@@ -109,7 +109,7 @@ impl Account<'_> {
     }
 
     /// [`Self::reserve_attempt`] for an attempt that counts `weight`. A weight of 0 counts
-    /// nothing and is never refused.
+    /// nothing and is never refused. A bucket named twice counts once, under its first limit.
     pub(in crate::service) async fn reserve_weighted(
         &self,
         limits: &[(&str, i64)],
