@@ -114,3 +114,33 @@ pub(super) fn argon2_into(argon: &Argon2<'_>, pwd: &[u8], salt: &[u8], out: &mut
         Err(_) => argon.hash_password_into(pwd, salt, out),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::{Algorithm, Params, Version};
+
+    fn small() -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64, 1, 1, None).unwrap())
+    }
+
+    #[tokio::test]
+    async fn only_the_hash_threads_keep_argon2_memory_and_the_result_is_the_same() {
+        let mut here = [0u8; 32];
+        argon2_into(&small(), b"password", b"saltsaltsaltsalt", &mut here).unwrap();
+        assert_eq!(MEMORY.with(|m| m.borrow().len()), 0, "another thread keeps nothing");
+        let threads = HashThreads::start(1).unwrap();
+        let (there, kept) = threads
+            .run(|| {
+                let mut out = [0u8; 32];
+                argon2_into(&small(), b"password", b"saltsaltsaltsalt", &mut out).unwrap();
+                (out, MEMORY.with(|m| m.borrow().len()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(kept, 64, "a hash thread keeps the blocks it used");
+        assert_eq!(here, there);
+        assert_eq!(threads.run(|| panic!("a failing job")).await, None::<()>);
+        assert_eq!(threads.run(|| 7).await, Some(7), "the thread outlives a job's panic");
+    }
+}
