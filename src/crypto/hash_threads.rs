@@ -30,7 +30,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// A fixed set of low-priority threads that run the jobs sent to them. The threads end
 /// when this is dropped.
 pub(super) struct HashThreads {
-    jobs: Mutex<Sender<Job>>,
+    jobs: Sender<Job>,
 }
 
 impl HashThreads {
@@ -42,7 +42,7 @@ impl HashThreads {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || work(&queue))?;
         }
-        Ok(Self { jobs: Mutex::new(jobs) })
+        Ok(Self { jobs })
     }
 
     /// Runs `f` on one of the threads; its result, or `None` if it panicked.
@@ -53,7 +53,7 @@ impl HashThreads {
                 let _ = tx.send(out);
             }
         });
-        self.jobs.lock().ok()?.send(job).ok()?;
+        self.jobs.send(job).ok()?;
         rx.await.ok()
     }
 }
