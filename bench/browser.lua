@@ -33,11 +33,6 @@ function authorize_request()
     "&redirect_uri=" .. redirect .. "&code_challenge=" .. challenge .. "&code_challenge_method=S256&state=s")
 end
 
--- GET /oauth2/authorize/resume with the session cookie.
-function resume_request(path, session)
-  return wrk.format("GET", path, {["Cookie"] = "ag_session=" .. session})
-end
-
 -- POST /oauth2/token: the code and the verifier.
 function token_request(code)
   return wrk.format("POST", "/oauth2/token", {["Content-Type"] = form_type}, "grant_type=authorization_code&client_id=" ..
@@ -53,7 +48,8 @@ function login_page(status, headers, body)
   return unescape(csrf), unescape(flow), cookie
 end
 
--- The authorization code in a redirect to the client, or nil.
+-- The authorization code in a redirect to the client, or nil. The sign-in's last POST
+-- answers with it, with the session cookie.
 function code_of(status, headers)
   local code = string.match(headers["location"] or "", "[?&]code=([^&]+)")
   if status ~= 303 or not code then return nil end

@@ -1,8 +1,7 @@
--- wrk script: complete browser logins, one per five requests, as a browser does them:
+-- wrk script: complete browser logins, one per four requests, as a browser does them:
 --   GET  /oauth2/authorize (public client, PKCE S256)  -> 303 /login?flow=...
 --   GET  /login?flow=...                               -> 200, CSRF cookie and token
---   POST /login (login ID + password)                  -> 303 resume, session cookie
---   GET  /oauth2/authorize/resume?flow=...             -> 303 redirect_uri?code=...
+--   POST /login (login ID + password)                  -> 303 redirect_uri?code=..., session cookie
 --   POST /oauth2/token (code + verifier)               -> 200 access + ID token (both RS256)
 -- Run with one connection per thread (-t N -c N): each thread is one browser, and every
 -- login starts without cookies. LOGIN_IDS (comma-separated) are spread over threads.
@@ -27,8 +26,6 @@ request = function()
   elseif step == 3 then
     return wrk.format("POST", "/login", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&login_id=" .. form(login_id) .. "&password=" .. form(password))
-  elseif step == 4 then
-    return resume_request(resume_path, session_cookie)
   else
     return token_request(code)
   end
@@ -49,14 +46,9 @@ response = function(status, headers, body)
     if not csrf then return restart() end
     step = 3
   elseif step == 3 then
-    session_cookie = string.match(headers["set-cookie"] or "", "ag_session=([^;]+)")
-    resume_path = headers["location"]
-    if status ~= 303 or not session_cookie or not resume_path then return restart() end
-    step = 4
-  elseif step == 4 then
     code = code_of(status, headers)
-    if not code then return restart() end
-    step = 5
+    if not code or not string.find(headers["set-cookie"] or "", "ag_session=", 1, true) then return restart() end
+    step = 4
   else
     count_tokens(status, body)
     step = 1

@@ -5,7 +5,7 @@
 #   [ROUNDS=3] bench/login.sh sqlite:///tmp/bench/login.db [seconds] [browsers]
 #
 # Creates users with passwords and a SPA through the Admin API, then runs wrk
-# (bench/login.lua) with one connection per browser; each login is five requests and one
+# (bench/login.lua) with one connection per browser; each login is four requests and one
 # Argon2id verification. Also prints the Argon2 ceiling: verifications per second on
 # all cores: failed logins at the same concurrency, each one Argon2id verification.
 set -euo pipefail
@@ -33,17 +33,47 @@ page=$(curl -s -c "$work/jar" "http://127.0.0.1:$port/login")
 csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
 cookie=$(awk '$6 == "ag_csrf" {print $7}' "$work/jar")
 first=${ids%%,*}
+# CPU seconds the server has used so far, as "hash_threads other_threads" (from /proc: the
+# password-hash threads, and all the others, which serve the requests).
+cpu() {
+  python3 - "$pid" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+hashing = other = 0
+for t in os.listdir(f"/proc/{sys.argv[1]}/task"):
+    try:
+        comm = open(f"/proc/{sys.argv[1]}/task/{t}/comm").read().strip()
+        f = open(f"/proc/{sys.argv[1]}/task/{t}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    used = (int(f[11]) + int(f[12])) / tick
+    if comm.startswith("password-hash"):
+        hashing += used
+    else:
+        other += used
+print(hashing, other)
+PY
+}
+# The CPU milliseconds per login (or verification) between two `cpu` readings.
+per() {
+  python3 -c 'import re,sys; a=sys.argv[1].split(); b=sys.argv[2].split(); n=float(re.search(r"(?:logins|verifications)=([0-9]+)", sys.argv[3]).group(1)) or 1; print("cpu_ms_each: hash_threads=%.2f request_threads=%.2f" % ((float(b[0])-float(a[0]))*1000/n, (float(b[1])-float(a[1]))*1000/n))' "$1" "$2" "$3"
+}
 # ROUNDS (default 1) alternates logins and the ceiling, so that each share compares runs a
 # few seconds apart on a machine whose speed drifts; the last line has the median share.
 shares=""
 for _ in $(seq 1 "${ROUNDS:-1}"); do
+  before=$(cpu)
   out=$(LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
     wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/login/")
+  after=$(cpu)
   echo "$out"
+  echo "  login $(per "$before" "$after" "$out")"
   echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
   ceiling=$(CSRF=$csrf CSRF_COOKIE=$cookie LOGIN_ID=${first/@/%40} \
     wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login_fail.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/argon2_ceiling/")
+  before=$(cpu)
   echo "$ceiling"
+  echo "  verification $(per "$after" "$before" "$ceiling")"
   share=$(python3 -c 'import re,sys; l=float(re.search(r"logins_per_s=([0-9.]+)", sys.argv[1]).group(1)); c=float(re.search(r"per_s=([0-9.]+)", sys.argv[2]).group(1)); print(round(100*l/c, 1))' "$out" "$ceiling")
   shares="$shares $share"
 done

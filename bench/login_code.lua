@@ -4,8 +4,7 @@
 --   POST /login/code (the email address)                -> 200, the sealed "code sent" state
 --   (the code is read from the email, which the server without SMTP writes to its log:
 --    MAIL_LOG, JSON lines; every thread follows the file)
---   POST /login/code/verify (the code)                  -> 303 resume, session cookie
---   GET  /oauth2/authorize/resume?flow=...              -> 303 redirect_uri?code=...
+--   POST /login/code/verify (the code)                  -> 303 redirect_uri?code=..., session cookie
 --   POST /oauth2/token (code + verifier)                -> 200 access + ID token (both RS256)
 -- With WRONG_FIRST=1, a wrong code is submitted before the right one (400, the same form),
 -- so that the difference between the two runs is the cost of checking one code.
@@ -44,8 +43,6 @@ request = function()
     if step == 4 then c = (otp == "000000") and "111111" or "000000" end
     return wrk.format("POST", "/login/code/verify", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&pending=" .. form(pending) .. "&code=" .. c)
-  elseif step == 6 then
-    return resume_request(resume_path, session_cookie)
   else
     return token_request(code)
   end
@@ -88,14 +85,9 @@ response = function(status, headers, body)
     if status ~= 400 then return restart() end
     step = 5
   elseif step == 5 then
-    session_cookie = string.match(headers["set-cookie"] or "", "ag_session=([^;]+)")
-    resume_path = headers["location"]
-    if status ~= 303 or not session_cookie or not resume_path then return restart() end
-    step = 6
-  elseif step == 6 then
     code = code_of(status, headers)
-    if not code then return restart() end
-    step = 7
+    if not code or not string.find(headers["set-cookie"] or "", "ag_session=", 1, true) then return restart() end
+    step = 6
   else
     count_tokens(status, body)
     step = 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Complete passwordless sign-ins per second with an email code (issue #10): authorize ->
-# login form -> send code -> (read the email) -> verify code -> resume -> token. No Argon2
+# login form -> send code -> (read the email) -> verify code (with the code for the client) -> token. No Argon2
 # is involved.
 #
 #   cargo build --release

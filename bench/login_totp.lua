@@ -3,8 +3,7 @@
 --   GET  /oauth2/authorize (public client, PKCE S256)  -> 303 /login?flow=...
 --   GET  /login?flow=...                               -> 200, CSRF cookie and token
 --   POST /login (login ID + password)                  -> 200, the code form (sealed state)
---   POST /login/totp (the code)                        -> 303 resume, session cookie
---   GET  /oauth2/authorize/resume?flow=...             -> 303 redirect_uri?code=...
+--   POST /login/totp (the code)                        -> 303 redirect_uri?code=..., session cookie
 --   POST /oauth2/token (code + verifier)               -> 200 access + ID token (both RS256)
 -- Run with one connection per thread (-t N -c N, BROWSERS=N). TOTP_CODES is the file
 -- bench/enrol_totp.py wrote: the first step's number, then per user its login ID and its
@@ -62,8 +61,6 @@ request = function()
   elseif step == 4 then
     return wrk.format("POST", "/login/totp", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&pending=" .. form(pending) .. "&code=" .. otp)
-  elseif step == 5 then
-    return resume_request(resume_path, session_cookie)
   else
     return token_request(code)
   end
@@ -89,14 +86,9 @@ response = function(status, headers, body)
     pending = unescape(pending)
     step = 4
   elseif step == 4 then
-    session_cookie = string.match(headers["set-cookie"] or "", "ag_session=([^;]+)")
-    resume_path = headers["location"]
-    if status ~= 303 or not session_cookie or not resume_path then return restart() end
-    step = 5
-  elseif step == 5 then
     code = code_of(status, headers)
-    if not code then return restart() end
-    step = 6
+    if not code or not string.find(headers["set-cookie"] or "", "ag_session=", 1, true) then return restart() end
+    step = 5
   else
     count_tokens(status, body)
     step = 1

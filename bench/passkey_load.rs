@@ -9,8 +9,8 @@
 //! A browser signs in again and again, each time as the next of its own users (so that a
 //! credential's signature counter only ever moves forward): `GET /oauth2/authorize` (public
 //! client, PKCE S256) → `GET /login` (the page's WebAuthn options with a fresh challenge) →
-//! `POST /login/passkey` (the assertion; no login ID typed) → `GET /oauth2/authorize/resume`
-//! → `POST /oauth2/token`. Prints one line: sign-ins per second and the latency percentiles
+//! `POST /login/passkey` (the assertion; no login ID typed; answered with the redirect to
+//! the client and its code) → `POST /oauth2/token`. Prints one line: sign-ins per second and the latency percentiles
 //! of single requests and of whole sign-ins. URL must be the server's public URL
 //! (`http://localhost:PORT`): the relying-party ID and origin come from it.
 
@@ -119,7 +119,7 @@ impl Browser {
         Ok(device)
     }
 
-    /// One complete sign-in with `device`; the time of each of its five requests.
+    /// One complete sign-in with `device`; the time of each of its four requests.
     async fn sign_in(
         &self,
         device: &mut Device,
@@ -154,10 +154,7 @@ impl Browser {
         ];
         let post = self.http.post(self.absolute("/login/passkey")).header(COOKIE, format!("ag_csrf={csrf_cookie}"));
         let res = timed(post.header(CONTENT_TYPE, FORM).body(encode(&form)), times).await?;
-        let session = cookie(&res, "ag_session").ok_or_else(|| fail(format!("no session ({})", res.status())))?;
-        let resume = location(&res)?;
-        let res =
-            timed(self.http.get(self.absolute(&resume)).header(COOKIE, format!("ag_session={session}")), times).await?;
+        cookie(&res, "ag_session").ok_or_else(|| fail(format!("no session ({})", res.status())))?;
         let callback = url::Url::parse(&location(&res)?)?;
         let code = callback.query_pairs().find(|(k, _)| k == "code").ok_or_else(|| fail("no code"))?.1.into_owned();
         let form = [

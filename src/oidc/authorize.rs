@@ -12,6 +12,7 @@ use minijinja::context;
 
 use super::ui::{FORM_POST_SCRIPT, UiQuery, actor, current_session, flow_expired, open_flow, seal_flow};
 use crate::service::Actor;
+use crate::service::account::login::IdpSession;
 use crate::service::oauth::authorize::AuthRequest;
 use crate::service::oauth::authorize::AuthorizeError;
 use crate::service::oauth::authorize::AuthorizeParams;
@@ -98,7 +99,13 @@ pub async fn proceed(state: &AppState, jar: &CookieJar, req: AuthRequest, actor:
         Ok(s) => s,
         Err(e) => return state.ui.server_error(&e),
     };
-    let next = match state.services.oauth().authorize_next(&req, sess.as_ref()).await {
+    proceed_with(state, req, sess.as_ref()).await
+}
+
+/// Takes the request one step further with the browser's session `sess` (read from its
+/// cookie, or just created by a sign-in).
+pub async fn proceed_with(state: &AppState, req: AuthRequest, sess: Option<&IdpSession>) -> Response {
+    let next = match state.services.oauth().authorize_next(&req, sess).await {
         Ok(n) => n,
         Err(e) => return state.ui.server_error(&e),
     };

@@ -3,12 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 use uuid::Uuid;
 
-use super::login::{after_login, login_refused, second_factor_page, sentence};
+use super::login::{login_refused, second_factor_page, sentence};
 use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session_id, open_flow, page_lang};
 use crate::config::BotFlow;
 use crate::domain::ids::AuthenticatorId;
@@ -64,9 +64,9 @@ pub(super) async fn outcome(
     current: Option<crate::domain::ids::SessionId>,
 ) -> Response {
     match o {
-        LoginOutcome::SignedIn(user, _, token) => {
+        LoginOutcome::SignedIn(user, sess, token) => {
             let jar = super::social::finish_link(state, jar, user.id, actor).await;
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(flow))).into_response()
+            super::login::signed_in(state, jar, flow, user, sess, token).await
         }
         LoginOutcome::SecondFactor(pending) => {
             super::mfa::second_factor_or_device(state, jar, flow, &pending, actor, current).await
@@ -154,8 +154,8 @@ pub async fn verify(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
     let remember = f.get("remember_device").is_some_and(|v| v == "on");
     match account.login_with_code(&pending, &flow, &field(&f, "code"), &actor, current).await {
         // A second factor by code, with "Don't ask again on this device" ticked.
-        Ok(LoginOutcome::SignedIn(_, sess, token)) if remember => {
-            super::mfa::signed_in_after_second_factor(&state, jar, &flow, &sess, token, true, &actor).await
+        Ok(LoginOutcome::SignedIn(user, sess, token)) if remember => {
+            super::mfa::signed_in_after_second_factor(&state, jar, &flow, (user, sess, token), true, &actor).await
         }
         Ok(o) => outcome(&state, jar, &flow, o, &actor, current).await,
         Err(LoginError::WrongCode(msg)) => match account.code_challenge(&pending, &flow) {

@@ -3,7 +3,7 @@
 use crate::domain::reason;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
@@ -11,8 +11,9 @@ use super::{CsrfForm, Fields, UiQuery, Visit, actor, csrf, current_session, curr
 use crate::config::{BotFlow, LoginIdType};
 use crate::domain::password::describe_policy;
 use crate::service::Error;
-use crate::service::account::login::{LoginError, LoginOutcome};
+use crate::service::account::login::{IdpSession, LoginError, LoginOutcome};
 use crate::service::account::password_change::ChangeReason;
+use crate::service::admin::users::User;
 use crate::state::{AppState, Peer};
 
 fn login_id_label(state: &AppState) -> String {
@@ -59,6 +60,30 @@ pub(super) fn after_login(flow: &str) -> String {
             url::form_urlencoded::byte_serialize(flow.as_bytes()).collect::<String>()
         )
     }
+}
+
+/// Where a browser goes once signed in, with its new session cookie: on with the pending
+/// authorization request in this same response (back to the client with the code when
+/// nothing else is asked, one redirect fewer than through `/oauth2/authorize/resume`), or
+/// to the settings without one. `user` is the user as the sign-in read it, so that the
+/// request's next step need not read it again.
+pub(super) async fn signed_in(
+    state: &AppState,
+    jar: CookieJar,
+    flow: &str,
+    user: Box<User>,
+    sess: IdpSession,
+    token: String,
+) -> Response {
+    let jar = jar.add(state.ui.session_cookie(token));
+    if flow.is_empty() {
+        return (jar, Redirect::to("/settings")).into_response();
+    }
+    let Some(req) = open_flow(state, Some(flow)) else {
+        return (jar, super::flow_expired(state)).into_response();
+    };
+    let sess = IdpSession { user: sess.user.or(Some(user)), ..sess };
+    (jar, crate::oidc::authorize::proceed_with(state, req, Some(&sess)).await).into_response()
 }
 
 /// The page language of a pending request.
@@ -341,8 +366,8 @@ async fn second_step(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Cs
         account.login_with_totp(&pending, &flow, &code, &actor, current).await
     };
     match result {
-        Ok(LoginOutcome::SignedIn(_, sess, token)) => {
-            super::mfa::signed_in_after_second_factor(&state, jar, &flow, &sess, token, remember, &actor).await
+        Ok(LoginOutcome::SignedIn(user, sess, token)) => {
+            super::mfa::signed_in_after_second_factor(&state, jar, &flow, (user, sess, token), remember, &actor).await
         }
         Ok(next) => super::code::outcome(&state, jar, &flow, next, &actor, current).await,
         Err(LoginError::WrongCode(msg)) => {

@@ -3,7 +3,7 @@
 //! `required` and no grace period lasts, and the nudge to set one up during a grace period.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 
@@ -14,6 +14,7 @@ use crate::service::Actor;
 use crate::service::account::login::{IdpSession, LoginError, LoginOutcome};
 use crate::service::account::mfa_enrolment::EnrolledSignIn;
 use crate::service::account::totp::TotpEnrolment;
+use crate::service::admin::users::User;
 use crate::state::AppState;
 
 /// After a first factor that asks for a second: a live device token of this browser
@@ -43,21 +44,19 @@ pub(super) async fn signed_in_after_second_factor(
     state: &AppState,
     jar: CookieJar,
     flow: &str,
-    sess: &IdpSession,
-    token: String,
+    (user, sess, token): (Box<User>, IdpSession, String),
     remember: bool,
     actor: &Actor,
 ) -> Response {
-    let jar = super::social::finish_link(state, jar, sess.user_id, actor).await;
-    let mut jar = jar.add(state.ui.session_cookie(token));
+    let mut jar = super::social::finish_link(state, jar, sess.user_id, actor).await;
     if remember {
-        match state.services.account().remember_device(sess, actor).await {
+        match state.services.account().remember_device(&sess, actor).await {
             Ok(Some(d)) => jar = jar.add(state.ui.device_cookie(d.token, d.max_age_seconds)),
             Ok(None) => {}
             Err(e) => return state.ui.server_error(&e),
         }
     }
-    (jar, Redirect::to(&after_login(flow))).into_response()
+    super::login::signed_in(state, jar, flow, user, sess, token).await
 }
 
 /// Signed in during an MFA grace period: the session cookie, and a page that asks the

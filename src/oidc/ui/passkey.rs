@@ -4,10 +4,10 @@
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
-use super::login::{after_login, login_refused, sentence, signup_closed, signup_page};
+use super::login::{login_refused, sentence, signup_closed, signup_page};
 use super::settings::{SignedIn, outcome, render};
 use super::{CsrfForm, Visit, actor, current_session_id};
 use crate::config::BotFlow;
@@ -48,9 +48,7 @@ pub async fn login(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csrf
     let sealed = f.get("state").map(String::as_str).unwrap_or("");
     let credential = f.get("credential").map(String::as_str).unwrap_or("");
     match state.services.account().login_with_passkey(sealed, credential, &actor, current).await {
-        Ok((_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
-        }
+        Ok((user, sess, token)) => super::login::signed_in(&state, jar, &flow, Box::new(user), sess, token).await,
         Err(e) => login_refused(&state, jar, &flow, e).await,
     }
 }
@@ -76,9 +74,7 @@ pub async fn signup(Visit { state, peer, headers, jar }: Visit, CsrfForm(f): Csr
     let credential = f.get("credential").map(String::as_str).unwrap_or("");
     let promote = super::open_flow(&state, Some(&flow)).and_then(|r| r.promote);
     match state.services.account().signup_with_passkey(&login_id, sealed, credential, &actor, current, promote).await {
-        Ok((_, _, token)) => {
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
-        }
+        Ok((user, sess, token)) => super::login::signed_in(&state, jar, &flow, Box::new(user), sess, token).await,
         Err(e @ (Error::Internal(_) | Error::Forbidden { .. })) => state.ui.server_error(&e),
         Err(e) => {
             let (status, msg) = match &e {

@@ -9,7 +9,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde_json::{Value, json};
 
-use super::login::{LinkNotice, after_login, login_refused, render_login};
+use super::login::{LinkNotice, login_refused, render_login};
 use super::settings::{SignedIn, confirm_first};
 use super::{CsrfForm, Visit, actor, current_session};
 use crate::domain::ids::{IdentityId, UserId};
@@ -241,9 +241,9 @@ pub async fn callback(Visit { state, peer, headers, jar }: Visit, Path(alias): P
     let flow = account.sso_flow(cookie.as_deref());
     let jar = jar.add(clear_cookie(&state, COOKIE));
     match account.sso_callback(&alias, cb, cookie.as_deref(), &actor, current.as_ref()).await {
-        Ok(SsoOutcome::SignedIn(user, _, token)) => {
+        Ok(SsoOutcome::SignedIn(user, sess, token)) => {
             let jar = finish_link(&state, jar, user.id, &actor).await;
-            (jar.add(state.ui.session_cookie(token)), Redirect::to(&after_login(&flow))).into_response()
+            super::login::signed_in(&state, jar, &flow, user, sess, token).await
         }
         Ok(SsoOutcome::Continue(next)) => {
             let current = current.as_ref().map(|s| s.id);
