@@ -259,11 +259,28 @@ impl Maintenance<'_> {
     }
 }
 
-/// Takes `by` off the counts of `buckets` in `window`, never below 0. On PostgreSQL one
-/// statement per bucket: an `UPDATE` of several counters locks them in the order its plan
-/// reads them, and could deadlock with another statement locking them in another order.
-/// SQLite has one writer, so there all of them go in one statement.
+/// Takes `by` off the counts of `buckets` in `window`, never below 0, in one statement. On
+/// PostgreSQL a plain `UPDATE` of several counters locks them in the order its plan reads
+/// them, and could deadlock with another statement locking them in another order: there
+/// the counters are first locked in sorted order (`ORDER BY bucket FOR UPDATE` sorts
+/// before it locks), as [`increment`] locks them. SQLite has one writer.
 async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = (0..buckets.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE rate_limits SET count = CASE WHEN rate_limits.count > $1 THEN rate_limits.count - $1 ELSE 0 END \
+             FROM (SELECT bucket FROM rate_limits WHERE bucket IN ({}) AND window_start = $2 AND count > 0 \
+             ORDER BY bucket FOR UPDATE) AS locked WHERE rate_limits.bucket = locked.bucket",
+            list.join(", ")
+        );
+        let mut values: Vec<sea_orm::Value> = vec![by.into(), window.into()];
+        values.extend(buckets.iter().map(|b| sea_orm::Value::from(b.as_str())));
+        conn.execute_raw(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+        return Ok(());
+    }
     let update = |of: Vec<&str>| {
         rate_limit::Entity::update_many()
             .col_expr(
@@ -276,13 +293,7 @@ async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, 
             .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
             .filter(Expr::col(rate_limit::Column::Count).gt(0))
     };
-    if conn.get_database_backend() == DbBackend::Postgres {
-        for bucket in buckets {
-            update(vec![bucket.as_str()]).exec(conn).await?;
-        }
-    } else {
-        update(buckets.iter().map(String::as_str).collect()).exec(conn).await?;
-    }
+    update(buckets.iter().map(String::as_str).collect()).exec(conn).await?;
     Ok(())
 }
 
