@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Complete passwordless sign-ins per second with an email code (issue #10): authorize ->
-# login form -> send code -> (read the email) -> verify code (with the code for the client) -> token. No Argon2
-# is involved.
+# login form -> send code -> (read the email) -> verify code (answered with the client's
+# code) -> token. No Argon2 is involved.
 #
 #   cargo build --release
 #   bench/login_code.sh sqlite:///tmp/bench/code.db [seconds] [browsers] [users]

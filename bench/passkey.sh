@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Complete passkey sign-ins per second (issue #11): authorize -> login page (WebAuthn
-# options) -> assertion (answered with the code) -> token, with a software authenticator as the load
-# generator (bench/passkey_load.rs signs every assertion over the page's challenge).
+# options) -> assertion (answered with the code) -> token, with a software authenticator
+# as the load generator (bench/passkey_load.rs signs every assertion over the page's
+# challenge).
 #
 #   cargo build --release --bin authgraph --example passkey_load
 #   PIN=1 bench/passkey.sh sqlite:///tmp/bench/passkey.db [seconds] [connections] [users] [ID_ALG]
