@@ -116,6 +116,15 @@ impl Services {
             admin_tokens: Arc::default(),
             telemetry,
         }));
+        // The change generations as of now, before the keys load and before anything is
+        // cached: a change another process makes from here on moves one, and the next poll
+        // drops what it touched. Read later, a change that came between a cache's first
+        // fill and the first poll was taken as the starting point and never dropped.
+        services
+            .maintenance()
+            .follow_changes()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the change generations: {}", e.describe()))?;
         let created_signing_key = services
             .signing_keys()
             .load()
