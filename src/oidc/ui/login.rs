@@ -77,7 +77,7 @@ pub(super) async fn signed_in(
 ) -> Response {
     let jar = jar.add(state.ui.session_cookie(token));
     if flow.is_empty() {
-        return (jar, Redirect::to("/settings")).into_response();
+        return (jar, Redirect::to(&after_login(flow))).into_response();
     }
     let Some(req) = open_flow(state, Some(flow)) else {
         return (jar, super::flow_expired(state)).into_response();

@@ -259,41 +259,45 @@ impl Maintenance<'_> {
     }
 }
 
-/// Takes `by` off the counts of `buckets` in `window`, never below 0, in one statement. On
-/// PostgreSQL a plain `UPDATE` of several counters locks them in the order its plan reads
-/// them, and could deadlock with another statement locking them in another order: there
-/// the counters are first locked in sorted order (`ORDER BY bucket FOR UPDATE` sorts
-/// before it locks), as [`increment`] locks them. SQLite has one writer.
+/// Takes `by` off the counts of `buckets` in `window`, never below 0, in one statement.
+/// SQLite has one writer; PostgreSQL takes [`subtract_in_order`].
 async fn subtract(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
     if conn.get_database_backend() == DbBackend::Postgres {
-        if buckets.is_empty() {
-            return Ok(());
-        }
-        let list: Vec<String> = (0..buckets.len()).map(|i| format!("${}", i + 3)).collect();
-        let sql = format!(
-            "UPDATE rate_limits SET count = CASE WHEN rate_limits.count > $1 THEN rate_limits.count - $1 ELSE 0 END \
-             FROM (SELECT bucket FROM rate_limits WHERE bucket IN ({}) AND window_start = $2 AND count > 0 \
-             ORDER BY bucket FOR UPDATE) AS locked WHERE rate_limits.bucket = locked.bucket",
-            list.join(", ")
-        );
-        let mut values: Vec<sea_orm::Value> = vec![by.into(), window.into()];
-        values.extend(buckets.iter().map(|b| sea_orm::Value::from(b.as_str())));
-        conn.execute_raw(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+        return subtract_in_order(conn, buckets, window, by).await;
+    }
+    rate_limit::Entity::update_many()
+        .col_expr(
+            rate_limit::Column::Count,
+            Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
+                .finally(0)
+                .into(),
+        )
+        .filter(Expr::col(rate_limit::Column::Bucket).is_in(buckets.iter().map(String::as_str)))
+        .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
+        .filter(Expr::col(rate_limit::Column::Count).gt(0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// [`subtract`] on PostgreSQL. A plain `UPDATE` of several counters locks them in the
+/// order its plan reads them, and could deadlock with another statement locking them in
+/// another order: here they are first locked in sorted order (`ORDER BY bucket FOR
+/// UPDATE` sorts before it locks), the order [`increment`] locks them in.
+async fn subtract_in_order(conn: &impl ConnectionTrait, buckets: &[String], window: i64, by: i64) -> Result<()> {
+    if buckets.is_empty() {
         return Ok(());
     }
-    let update = |of: Vec<&str>| {
-        rate_limit::Entity::update_many()
-            .col_expr(
-                rate_limit::Column::Count,
-                Expr::case(Expr::col(rate_limit::Column::Count).gt(by), Expr::col(rate_limit::Column::Count).sub(by))
-                    .finally(0)
-                    .into(),
-            )
-            .filter(Expr::col(rate_limit::Column::Bucket).is_in(of))
-            .filter(Expr::col(rate_limit::Column::WindowStart).eq(window))
-            .filter(Expr::col(rate_limit::Column::Count).gt(0))
-    };
-    update(buckets.iter().map(String::as_str).collect()).exec(conn).await?;
+    let list: Vec<String> = (0..buckets.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE rate_limits SET count = CASE WHEN rate_limits.count > $1 THEN rate_limits.count - $1 ELSE 0 END \
+         FROM (SELECT bucket FROM rate_limits WHERE bucket IN ({}) AND window_start = $2 AND count > 0 \
+         ORDER BY bucket FOR UPDATE) AS locked WHERE rate_limits.bucket = locked.bucket",
+        list.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![by.into(), window.into()];
+    values.extend(buckets.iter().map(|b| sea_orm::Value::from(b.as_str())));
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(())
 }
 
@@ -305,8 +309,8 @@ async fn increment_one(conn: &impl ConnectionTrait, bucket: &str, window: i64, b
 
 /// Adds `by` to the count of each of `buckets` (distinct) in `window` (a new window starts
 /// again from `by`); returns each bucket's new count. One atomic statement on both
-/// databases. The rows go in sorted order, so that two such statements lock shared
-/// counters in the same order (PostgreSQL); [`subtract`] locks one counter at a time.
+/// databases. The rows go in sorted order, so that two such statements (and
+/// [`subtract_in_order`]) lock shared counters in the same order (PostgreSQL).
 async fn increment(
     conn: &impl ConnectionTrait,
     buckets: &[String],
