@@ -140,6 +140,36 @@ async fn a_demand_for_the_authenticator_app_offers_and_accepts_only_it() {
     assert_eq!(context(&pre)["amr"], json!(["pwd", "otp", "mfa", "x_secondary_totp"]));
 }
 
+/// An account disabled while its sign-in waits on `pre_authenticated` (after the right
+/// password, the account read before the hash) gets no session: the session's transaction
+/// checks the row it updates.
+#[tokio::test]
+async fn an_account_disabled_during_the_sign_in_gets_no_session() {
+    let (hooks, base) = Hooks::start().await;
+    let app = app_with(&base, &ALL, |c| c.hook.sync_hook_timeout_seconds = 5).await;
+    let user = app.create_user("late@example.com", Some(PW)).await;
+    hooks.set("pre", Answer::Sleep(1));
+    let before = hooks.seen("pre").len();
+    let disable = async {
+        while hooks.seen("pre").len() == before {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        app.ok(
+            "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true, reason: \"left\"}) { user { id } } }",
+            json!({"u": user}),
+        )
+        .await;
+    };
+    let ((browser, s, page), ()) = tokio::join!(password(&app, "late@example.com"), disable);
+    assert_eq!(s, 403, "{page}");
+    assert!(page.contains("Your account is disabled") && page.contains("left"), "{page}");
+    let (_, settings) = browser.open("/settings").await.page();
+    assert!(settings.contains("action=\"/login\""), "not signed in: {settings}");
+    assert_eq!(app.audit_count_of("USER_AUTHENTICATED").await, 0, "nothing of the session was kept");
+    let last = app.ok("query($u: ID!) { node(id: $u) { ... on User { lastLoginAt } } }", json!({"u": user})).await;
+    assert_eq!(last["node"]["lastLoginAt"], Value::Null, "{last}");
+}
+
 /// Submits the sign-up form.
 async fn sign_up(app: &TestApp, email: &str) -> (u16, String) {
     let browser = Browser::new(app);

@@ -139,11 +139,18 @@ impl Account<'_> {
         self.clear_lockout(user.id, actor).await?;
         let (sess, token) = self
             .write(async |tx| {
-                let opened = self.open_idp_session(tx, user, actor, replaces, t, &amr).await?;
+                let (sess, token, now) = self.open_idp_session(tx, user, actor, replaces, t, &amr).await?;
+                // The account as the transaction sees it: one disabled, deactivated or
+                // scheduled for deletion since the caller read it gets no session (the
+                // transaction rolls back).
+                self.check_may_sign_in(&now)?;
+                if now.is_deactivated {
+                    return Err(LoginError::Disabled(now.disable_reason.clone()));
+                }
                 if let Some(v) = &first.verifies {
                     self.mark_verified_in(tx, user.id, v.channel, &v.value, v.primary_oob, actor).await?;
                 }
-                Ok::<_, crate::service::Error>(opened)
+                Ok::<_, LoginError>((sess, token))
             })
             .await?;
         if self.config.mfa.mode == MfaMode::Required {

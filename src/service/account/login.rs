@@ -292,8 +292,10 @@ impl Account<'_> {
             Some(self.reserve_sign_in(&limits, ctl.weight(RateGroup::General), &id_bucket, actor).await?)
         };
         let keys = candidate_keys(self, login_id);
-        let ids = if keys.is_empty() { Vec::new() } else { self.users().user_ids_by_unique_keys(&keys).await? };
-        let Some(&user_id) = ids.first().filter(|_| ids.len() == 1) else {
+        // The owner with its row: the checks after the hash read this copy, and the session's
+        // transaction checks the row again as it changes it (`open_idp_session`).
+        let mut owners = self.users().users_by_unique_keys(&keys).await?;
+        let Some(user) = owners.pop().filter(|_| owners.is_empty()) else {
             self.count_weighted(&enum_bucket, enum_limit, enum_weight).await?;
             let reservation = match early {
                 Some(r) => r,
@@ -305,6 +307,7 @@ impl Account<'_> {
             self.audit_batch.record(audit::row(&audit, None, json!({"login_id": login_id}), now())).await?;
             return Err(LoginError::Invalid);
         };
+        let user_id = user.id;
         if let Some(until) = self.check_lockout(user_id, LockoutMethod::Password, actor).await? {
             // Refused before the hash: a locked account costs no Argon2.
             if let Some(r) = early {
@@ -355,9 +358,8 @@ impl Account<'_> {
         if let (Some(pw), Some(password)) = (&pw, rehash) {
             self.upgrade_password_hash(pw, password).await;
         }
-        // The user as they are now, after the hooks and the hash: an account disabled
-        // meanwhile gets no session.
-        let Some(user) = self.users().get(user_id).await? else { return Err(LoginError::Invalid) };
+        // The account as it was read before the hash; one disabled during the hash gets no
+        // session either: the session's transaction checks the row it updates.
         let t = now();
         self.check_may_sign_in(&user)?;
         let mut first = FirstFactor::password(Identification::of_login_id(login_id), keys);
@@ -559,11 +561,15 @@ impl Account<'_> {
         at: OffsetDateTime,
         amr: &[&str],
     ) -> Result<(IdpSession, String)> {
-        self.write(async |tx| self.open_idp_session(tx, user, actor, replaces, at, amr).await).await
+        let (sess, token, _) =
+            self.write(async |tx| self.open_idp_session(tx, user, actor, replaces, at, amr).await).await?;
+        Ok((sess, token))
     }
 
     /// [`Self::start_idp_session`] inside the caller's unit of work `tx`: the session row,
     /// the end of the browser's previous session, the last login and `user.authenticated`.
+    /// Also returns the user's row as the last login's update left it, for a caller that
+    /// checks the account inside the transaction.
     pub(in crate::service) async fn open_idp_session(
         &self,
         tx: &Tx,
@@ -572,7 +578,7 @@ impl Account<'_> {
         replaces: Option<SessionId>,
         at: OffsetDateTime,
         amr: &[&str],
-    ) -> Result<(IdpSession, String)> {
+    ) -> Result<(IdpSession, String, User)> {
         let t = micros(at);
         let token = b64(random_bytes::<32>());
         let amr: Vec<String> = amr.iter().map(|m| (*m).to_owned()).collect();
@@ -619,7 +625,8 @@ impl Account<'_> {
         let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
         tx.record_at(&audit, Some(user.id.uuid()), payload, at).await?;
         self.telemetry.sign_in(amr.first().map_or("none", String::as_str));
-        Ok((IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr, user: None }, token))
+        let session = IdpSession { id: row.id.into(), user_id: user.id, auth_time: t, amr, user: None };
+        Ok((session, token, User::from(row_now)))
     }
 
     /// The live browser session a cookie names, if any. Refreshes its last access at most

@@ -307,6 +307,26 @@ impl Users<'_> {
         Ok(users)
     }
 
+    /// The users owning any of these login ID unique keys, read with the keys in one
+    /// statement (a sign-in's lookup: the owner and its row at once). Only login IDs count,
+    /// as in [`Self::user_ids_by_unique_keys`].
+    pub(in crate::service) async fn users_by_unique_keys(&self, keys: &[String]) -> Result<Vec<User>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let owners = Query::select()
+            .column(identity::Column::UserId)
+            .from(identity::Entity)
+            .and_where(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
+            .and_where(Expr::col(identity::Column::Kind).eq("login_id"))
+            .to_owned();
+        let rows = user::Entity::find()
+            .filter(Expr::col((user::Entity, user::Column::Id)).in_subquery(owners))
+            .all(&self.db.reader())
+            .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
     /// IDs of users owning any of these login ID unique keys (only login IDs: an
     /// anonymous identity's key ID is no login ID, even if it looks like a username).
     pub(in crate::service) async fn user_ids_by_unique_keys(&self, keys: &[String]) -> Result<Vec<UserId>> {

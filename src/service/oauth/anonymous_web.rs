@@ -209,7 +209,7 @@ impl OAuth<'_> {
                 let token = self
                     .write(async |tx| {
                         let user = new_web_anonymous_user(tx, actor, t).await?;
-                        let (_, token) = self.account().open_idp_session(tx, &user, actor, replaces, t, &[]).await?;
+                        let (_, token, _) = self.account().open_idp_session(tx, &user, actor, replaces, t, &[]).await?;
                         Ok::<_, AnonymousApiError>(token)
                     })
                     .await?;

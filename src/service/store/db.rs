@@ -126,7 +126,13 @@ impl Db {
         };
         let readers = match direct_pool.as_ref().map(|p| p.file()) {
             Some(file) => {
-                Some(Arc::new(super::direct_readers::DirectReaders::open(file, max_connections, statements.clone())?))
+                let writer = direct_writer.as_ref().map(|w| w.shared());
+                Some(Arc::new(super::direct_readers::DirectReaders::open(
+                    file,
+                    max_connections,
+                    statements.clone(),
+                    writer,
+                )?))
             }
             None => None,
         };

@@ -5,6 +5,11 @@
 //! A few read-only connections, each behind a sea-orm connection of its own (sea-orm runs
 //! one statement at a time per connection): [`DirectReaders::get`] hands out one that is
 //! not reading now, so reads on different threads run side by side.
+//!
+//! A read runs on the writer's connection instead when no one holds it at that moment.
+//! A connection drops its whole page cache when it finds that another connection wrote
+//! since its last read, and on a busy server that is every read of a reader; the writer
+//! never finds that of its own commits, so its cache stays warm.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -14,6 +19,7 @@ use sea_orm::{
     DatabaseConnection, DatabaseConnectionType, DbErr, ExecResult, MockDatabaseConnection, MockDatabaseTrait,
     QueryResult, Statement,
 };
+use tokio::sync::Mutex;
 
 use super::direct_sqlite::DirectSqlite;
 use super::direct_statements::{results, sqlite_mock_common};
@@ -26,13 +32,19 @@ pub(in crate::service) struct DirectReaders {
 }
 
 impl DirectReaders {
-    /// Opens `n` (at least 1) read-only connections to `file`.
-    pub(in crate::service) fn open(file: &DirectSqlite, n: u32, statements: Arc<AtomicU64>) -> Result<Self, DbErr> {
+    /// Opens `n` (at least 1) read-only connections to `file`; reads also run on
+    /// `writer` (the direct writer's connection) whenever it is free.
+    pub(in crate::service) fn open(
+        file: &DirectSqlite,
+        n: u32,
+        statements: Arc<AtomicU64>,
+        writer: Option<Arc<Mutex<Connection>>>,
+    ) -> Result<Self, DbErr> {
         let mut readers = Vec::new();
         for _ in 0..n.max(1) {
             let conn = file.open_reader().map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.describe())))?;
             let busy = Arc::new(AtomicBool::new(false));
-            let reader = Reader { conn, busy: busy.clone(), statements: statements.clone() };
+            let reader = Reader { conn, busy: busy.clone(), statements: statements.clone(), writer: writer.clone() };
             let db: DatabaseConnection =
                 DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(reader))).into();
             readers.push((db, busy));
@@ -55,6 +67,8 @@ struct Reader {
     conn: Connection,
     busy: Arc<AtomicBool>,
     statements: Arc<AtomicU64>,
+    /// The direct writer's connection, read on when free.
+    writer: Option<Arc<Mutex<Connection>>>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -69,6 +83,13 @@ impl MockDatabaseTrait for Reader {
     }
 
     fn query(&mut self, _counter: usize, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        // Only a plain SELECT goes to the writer: anything else fails here, read-only.
+        if let Some(writer) = &self.writer
+            && is_select(&stmt.sql)
+            && let Ok(conn) = writer.try_lock()
+        {
+            return results(&conn, stmt, &self.statements);
+        }
         self.busy.store(true, Ordering::Relaxed);
         let out = results(&self.conn, stmt, &self.statements);
         self.busy.store(false, Ordering::Relaxed);
@@ -82,4 +103,25 @@ impl MockDatabaseTrait for Reader {
     fn rollback(&mut self) {}
 
     sqlite_mock_common!();
+}
+
+/// Whether `sql` is a plain `SELECT` (no `WITH`, which may wrap a write).
+fn is_select(sql: &str) -> bool {
+    sql.trim_start().get(..7).is_some_and(|head| head.eq_ignore_ascii_case("select "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_select;
+
+    #[test]
+    fn only_a_plain_select_may_run_on_the_writer() {
+        assert!(is_select("SELECT \"users\".\"id\" FROM \"users\""));
+        assert!(is_select("  select 1"));
+        assert!(!is_select("WITH x AS (SELECT 1) DELETE FROM users"));
+        assert!(!is_select("INSERT INTO users DEFAULT VALUES RETURNING id"));
+        assert!(!is_select("UPDATE users SET name = 'x' RETURNING *"));
+        assert!(!is_select("SELECTED"));
+        assert!(!is_select(""));
+    }
 }

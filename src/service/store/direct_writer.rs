@@ -48,6 +48,12 @@ impl DirectWriter {
         Ok(Self { conn: Arc::new(Mutex::new(conn)), statements, acquire_wait: ACQUIRE_WAIT })
     }
 
+    /// The writer's connection, for [`super::direct_readers`] to read on while no one
+    /// writes (its page cache stays valid across its own commits).
+    pub(in crate::service) fn shared(&self) -> Arc<Mutex<Connection>> {
+        self.conn.clone()
+    }
+
     /// Begins a write transaction (`BEGIN IMMEDIATE`): waits for the writer, then for the
     /// file's write lock, without blocking the thread while another process holds it.
     pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
