@@ -586,6 +586,15 @@ impl Account<'_> {
             self.reactivate_on_sign_in(tx, user.id, actor).await?;
         }
         let txn = tx.conn();
+        // The user's row first (a user deleted meanwhile is not found, before the session's
+        // row would fail on it), as it is now, for the audit row's snapshot and the caller.
+        let row_now = user::Entity::update_many()
+            .col_expr(user::Column::LastLoginAt, Expr::value(t))
+            .filter(Expr::col(user::Column::Id).eq(user.id))
+            .exec_with_returning(txn)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {} does not exist", user.id)))?;
         let row = NewSession {
             kind: "idp",
             user_id: user.id.uuid(),
@@ -612,14 +621,6 @@ impl Account<'_> {
                 .await?;
             end_sessions(txn, session_end::session(old.uuid()), t).await?;
         }
-        // The row as it is now, for the audit row's snapshot, comes back with the change.
-        let row_now = user::Entity::update_many()
-            .col_expr(user::Column::LastLoginAt, Expr::value(t))
-            .filter(Expr::col(user::Column::Id).eq(user.id))
-            .exec_with_returning(txn)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {} does not exist", user.id)))?;
         let audit = Audit { actor: actor.clone(), activity: "user.authenticated".into() };
         let snap = crate::service::admin::user_rows::snapshot(&row_now);
         let payload = json!({"user": snap, "session": session_model(&row), "session_id": row.id, "amr": amr});
