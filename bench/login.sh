@@ -59,15 +59,21 @@ per() {
   python3 -c 'import re,sys; a=sys.argv[1].split(); b=sys.argv[2].split(); n=float(re.search(r"(?:logins|verifications)=([0-9]+)", sys.argv[3]).group(1)) or 1; print("cpu_ms_each: hash_threads=%.2f request_threads=%.2f" % ((float(b[0])-float(a[0]))*1000/n, (float(b[1])-float(a[1]))*1000/n))' "$1" "$2" "$3"
 }
 # ROUNDS (default 1) alternates logins and the ceiling, so that each share compares runs a
-# few seconds apart on a machine whose speed drifts; the last line has the median share.
+# few seconds apart on a machine whose speed drifts; the last two lines have the medians.
 shares=""
+ratios=""
 for _ in $(seq 1 "${ROUNDS:-1}"); do
   before=$(cpu)
   out=$(LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
     wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/login/")
   after=$(cpu)
   echo "$out"
-  echo "  login $(per "$before" "$after" "$out")"
+  each=$(per "$before" "$after" "$out")
+  echo "  login $each"
+  # The request threads' CPU per login over the hash threads' in the same run: the hash
+  # is the same work in every run, so this ratio cancels the machine's speed of the moment
+  # (steadier than the share below on a machine whose speed drifts between runs).
+  ratios="$ratios $(python3 -c 'import re,sys; h,r=map(float,re.findall(r"=([0-9.]+)",sys.argv[1])); print(round(r/h,4))' "$each")"
   echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
   ceiling=$(CSRF=$csrf CSRF_COOKIE=$cookie LOGIN_ID=${first/@/%40} \
     wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login_fail.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/argon2_ceiling/")
@@ -77,5 +83,6 @@ for _ in $(seq 1 "${ROUNDS:-1}"); do
   share=$(python3 -c 'import re,sys; l=float(re.search(r"logins_per_s=([0-9.]+)", sys.argv[1]).group(1)); c=float(re.search(r"per_s=([0-9.]+)", sys.argv[2]).group(1)); print(round(100*l/c, 1))' "$out" "$ceiling")
   shares="$shares $share"
 done
+echo "request_per_hash_cpu=$(python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' $ratios) runs:$ratios"
 echo "share_of_ceiling_pct=$(python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' $shares) runs:$shares"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi
