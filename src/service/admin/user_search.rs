@@ -317,8 +317,7 @@ impl Users<'_> {
         let owners = Query::select()
             .column(identity::Column::UserId)
             .from(identity::Entity)
-            .and_where(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
-            .and_where(Expr::col(identity::Column::Kind).eq("login_id"))
+            .cond_where(login_ids(keys))
             .to_owned();
         let rows = user::Entity::find()
             .filter(Expr::col((user::Entity, user::Column::Id)).in_subquery(owners))
@@ -330,13 +329,16 @@ impl Users<'_> {
     /// IDs of users owning any of these login ID unique keys (only login IDs: an
     /// anonymous identity's key ID is no login ID, even if it looks like a username).
     pub(in crate::service) async fn user_ids_by_unique_keys(&self, keys: &[String]) -> Result<Vec<UserId>> {
-        let rows = identity::Entity::find()
-            .filter(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
-            .filter(Expr::col(identity::Column::Kind).eq("login_id"))
-            .all(&self.db.reader())
-            .await?;
+        let rows = identity::Entity::find().filter(login_ids(keys)).all(&self.db.reader()).await?;
         let mut ids: Vec<Uuid> = rows.into_iter().map(|r| r.user_id).collect();
         ids.dedup();
         Ok(ids.into_iter().map(UserId::from).collect())
     }
+}
+
+/// The identities that are login IDs with one of these unique keys.
+fn login_ids(keys: &[String]) -> Condition {
+    Condition::all()
+        .add(Expr::col(identity::Column::UniqueKey).is_in(keys.to_vec()))
+        .add(Expr::col(identity::Column::Kind).eq("login_id"))
 }
