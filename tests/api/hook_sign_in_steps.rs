@@ -14,7 +14,7 @@ use crate::rp::{Browser, hidden};
 use crate::totp::{code, enrol, signed_in, step_now};
 
 /// Signs in with the password in a new browser; the page it lands on.
-async fn password(app: &TestApp, email: &str) -> (Browser, u16, String) {
+pub(crate) async fn password(app: &TestApp, email: &str) -> (Browser, u16, String) {
     let browser = Browser::new(app);
     let (_, page) = browser.open("/login").await.page();
     let (s, page) = browser.login(&page, email, PW).await.page();
@@ -22,7 +22,7 @@ async fn password(app: &TestApp, email: &str) -> (Browser, u16, String) {
 }
 
 /// Submits a form of the second-factor page `page` to `path` with `extra` fields.
-async fn second(browser: &Browser, page: &str, path: &str, extra: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn second(browser: &Browser, page: &str, path: &str, extra: &[(&str, &str)]) -> (u16, String) {
     let mut fields =
         vec![("csrf", hidden(page, "csrf")), ("flow", hidden(page, "flow")), ("pending", hidden(page, "pending"))];
     fields.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
@@ -31,7 +31,7 @@ async fn second(browser: &Browser, page: &str, path: &str, extra: &[(&str, &str)
 }
 
 /// A code of `secret` not used yet (after step `last`).
-fn next_code(secret: &[u8], last: &mut u64) -> String {
+pub(crate) fn next_code(secret: &[u8], last: &mut u64) -> String {
     let step = step_now().max(*last + 1);
     *last = step;
     code(secret, step)
@@ -138,57 +138,6 @@ async fn a_demand_for_the_authenticator_app_offers_and_accepts_only_it() {
     assert!(signed_in_page(&done), "{done}");
     let (pre, _) = hooks.seen("pre").pop().unwrap();
     assert_eq!(context(&pre)["amr"], json!(["pwd", "otp", "mfa", "x_secondary_totp"]));
-}
-
-/// Signs in as `email` while `change` runs as soon as `pre_authenticated` holds the sign-in
-/// (after the right password; the account was read before the hash); the page it lands on.
-async fn sign_in_while(
-    app: &TestApp,
-    hooks: &Hooks,
-    email: &str,
-    change: impl std::future::Future<Output = Value>,
-) -> (Browser, u16, String) {
-    hooks.set("pre", Answer::Sleep(1));
-    let before = hooks.seen("pre").len();
-    let meanwhile = async {
-        while hooks.seen("pre").len() == before {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        change.await
-    };
-    let (signed_in, _) = tokio::join!(password(app, email), meanwhile);
-    signed_in
-}
-
-/// An account disabled or deleted while its sign-in waits on `pre_authenticated` gets no
-/// session: the session's transaction checks the row it updates, and rolls back.
-#[tokio::test]
-async fn an_account_disabled_or_deleted_during_the_sign_in_gets_no_session() {
-    let (hooks, base) = Hooks::start().await;
-    let app = app_with(&base, &ALL, |c| c.hook.sync_hook_timeout_seconds = 5).await;
-    let user = app.create_user("late@example.com", Some(PW)).await;
-    let disable = app.ok(
-        "mutation($u: ID!) { setDisabledStatus(input: {userID: $u, isDisabled: true, reason: \"left\"}) { user { id } } }",
-        json!({"u": user}),
-    );
-    let (browser, s, page) = sign_in_while(&app, &hooks, "late@example.com", disable).await;
-    assert_eq!(s, 403, "{page}");
-    assert!(page.contains("Your account is disabled") && page.contains("left"), "{page}");
-    let (_, settings) = browser.open("/settings").await.page();
-    assert!(settings.contains("action=\"/login\""), "not signed in: {settings}");
-    assert_eq!(app.audit_count_of("USER_AUTHENTICATED").await, 0, "nothing of the session was kept");
-    let last = app.ok("query($u: ID!) { node(id: $u) { ... on User { lastLoginAt } } }", json!({"u": user})).await;
-    assert_eq!(last["node"]["lastLoginAt"], Value::Null, "{last}");
-
-    // Deleted meanwhile: the answer of an unknown login ID, and no error.
-    let gone = app.create_user("gone@example.com", Some(PW)).await;
-    let delete = app.ok("mutation($u: ID!) { deleteUser(input: {userID: $u}) { deletedUserID } }", json!({"u": gone}));
-    let (browser, s, page) = sign_in_while(&app, &hooks, "gone@example.com", delete).await;
-    assert_eq!(s, 401, "{page}");
-    assert!(page.contains("The login ID or the password is incorrect"), "{page}");
-    let (_, settings) = browser.open("/settings").await.page();
-    assert!(settings.contains("action=\"/login\""), "not signed in: {settings}");
-    assert_eq!(app.audit_count_of("USER_AUTHENTICATED").await, 0);
 }
 
 /// Submits the sign-up form.

@@ -30,6 +30,7 @@ mod helpers;
 mod hook_code_sign_in;
 mod hook_scripts;
 mod hook_sign_in_controls;
+mod hook_sign_in_races;
 mod hook_sign_in_steps;
 mod hook_social_sign_in;
 mod hostile_input;

@@ -139,17 +139,7 @@ impl Account<'_> {
         self.clear_lockout(user.id, actor).await?;
         let (sess, token) = self
             .write(async |tx| {
-                // The account as the transaction sees it: one deleted, disabled, deactivated
-                // or scheduled for deletion since the caller read it gets no session (the
-                // transaction rolls back).
-                let (sess, token, current) = match self.open_idp_session(tx, user, actor, replaces, t, &amr).await {
-                    Err(crate::service::Error::NotFound { .. }) => return Err(LoginError::Invalid),
-                    other => other?,
-                };
-                self.check_may_sign_in(&current)?;
-                if current.is_deactivated {
-                    return Err(LoginError::Disabled(current.disable_reason.clone()));
-                }
+                let (sess, token) = self.open_checked_session(tx, user, actor, replaces, t, &amr).await?;
                 if let Some(v) = &first.verifies {
                     self.mark_verified_in(tx, user.id, v.channel, &v.value, v.primary_oob, actor).await?;
                 }

@@ -552,7 +552,8 @@ impl Account<'_> {
         self.after_second_factor(passed, &user, kind, actor, replaces, t).await
     }
 
-    /// Creates a browser session for a user who just proved who they are.
+    /// Creates a browser session for a user who just proved who they are, if the account
+    /// may still sign in as the session's transaction sees it ([`Self::open_checked_session`]).
     pub(in crate::service) async fn start_idp_session(
         &self,
         user: &User,
@@ -560,9 +561,34 @@ impl Account<'_> {
         replaces: Option<SessionId>,
         at: OffsetDateTime,
         amr: &[&str],
-    ) -> Result<(IdpSession, String)> {
-        let (sess, token, _) =
-            self.write(async |tx| self.open_idp_session(tx, user, actor, replaces, at, amr).await).await?;
+    ) -> Result<(IdpSession, String), LoginError> {
+        self.write(async |tx| self.open_checked_session(tx, user, actor, replaces, at, amr).await).await
+    }
+
+    /// [`Self::open_idp_session`], then the account as the transaction sees it: one deleted
+    /// (`Invalid`), disabled, deactivated or scheduled for deletion since the caller read it
+    /// gets no session, and the caller's transaction rolls back on the error. This closes
+    /// the window of the `authentication.pre_authenticated` hook, which runs between the
+    /// caller's read and the session.
+    pub(in crate::service) async fn open_checked_session(
+        &self,
+        tx: &Tx,
+        user: &User,
+        actor: &Actor,
+        replaces: Option<SessionId>,
+        at: OffsetDateTime,
+        amr: &[&str],
+    ) -> Result<(IdpSession, String), LoginError> {
+        let (sess, token, current) = match self.open_idp_session(tx, user, actor, replaces, at, amr).await {
+            Err(Error::NotFound { .. }) => return Err(LoginError::Invalid),
+            other => other?,
+        };
+        self.check_may_sign_in(&current)?;
+        if current.is_deactivated {
+            // Deactivated since the caller read it (a session reactivates only an account
+            // the caller saw deactivated).
+            return Err(LoginError::Disabled(current.disable_reason.clone()));
+        }
         Ok((sess, token))
     }
 

@@ -492,19 +492,18 @@ impl Account<'_> {
         let at = now();
         let t = micros(at);
         let audit = Audit { actor: actor.clone(), activity: "user.created".into() };
-        let user = self
-            .write(async |tx| {
-                let txn = tx.conn();
-                if !consume(txn, SIGNUP, &sealed.id, sealed.iat).await? {
-                    return Err(invalid("this passkey request was already used; try again"));
-                }
-                if promote.is_some() {
-                    let row = anonymous_row(tx, user_id).await?;
-                    crate::service::admin::identities::insert_login_id(txn, kind.as_str(), user_id.into(), &login, at)
-                        .await?;
-                    insert_passkey(txn, user_id, &new, t).await?;
-                    return finish_promotion(tx, row, PASSKEY, actor, at).await;
-                }
+        self.write(async |tx| {
+            let txn = tx.conn();
+            if !consume(txn, SIGNUP, &sealed.id, sealed.iat).await? {
+                return Err(invalid("this passkey request was already used; try again"));
+            }
+            let user = if promote.is_some() {
+                let row = anonymous_row(tx, user_id).await?;
+                crate::service::admin::identities::insert_login_id(txn, kind.as_str(), user_id.into(), &login, at)
+                    .await?;
+                insert_passkey(txn, user_id, &new, t).await?;
+                finish_promotion(tx, row, PASSKEY, actor, at).await?
+            } else {
                 let mut row = crate::service::admin::user_rows::new_user_row(t, false);
                 row.id = Set(user_id);
                 let row = row.insert(txn).await?;
@@ -518,11 +517,14 @@ impl Account<'_> {
                     "identity": ident.claims(), "identity_id": ident.id,
                 });
                 tx.record(&audit, Some(row.id), body).await?;
-                Ok::<_, Error>(User::from(row))
-            })
-            .await?;
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, at, &["x_passkey"]).await?;
-        Ok((user, sess, token))
+                User::from(row)
+            };
+            // The session in the same transaction: nothing can change the account between
+            // its creation and its first session.
+            let (sess, token, _) = self.open_idp_session(tx, &user, actor, replaces, at, &["x_passkey"]).await?;
+            Ok::<_, Error>((user, sess, token))
+        })
+        .await
     }
 
     /// Removes one of the user's passkeys (the identity and its authenticator); the last

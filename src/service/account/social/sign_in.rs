@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::{SsoError, SsoOutcome};
 use crate::domain::ids::{SessionId, TypedId};
 use crate::service::account::first_factor::FirstFactor;
-use crate::service::account::login::PasswordPassed;
+use crate::service::account::login::{LoginError, PasswordPassed};
 use crate::service::account::sign_in_controls::SignInControls;
 use crate::service::admin::users::User;
 use crate::service::events::sign_in::{AuthStep, FlowType, Identification, SignInSoFar};
@@ -93,7 +93,12 @@ impl Account<'_> {
             let next = self.next_second_factor(&user, state).await.map_err(SsoError::Login)?;
             return Ok(SsoOutcome::Continue(Box::new(next)));
         }
-        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await?;
+        let (sess, token) = self.start_idp_session(&user, actor, replaces, t, &[]).await.map_err(|e| match e {
+            // Deleted meanwhile: as when the connected account's user is not found.
+            LoginError::Invalid => SsoError::InvalidState,
+            LoginError::Server(e) => SsoError::Server(e),
+            refused => SsoError::Login(refused),
+        })?;
         Ok(SsoOutcome::SignedIn(Box::new(user), sess, token))
     }
 }
