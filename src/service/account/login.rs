@@ -25,7 +25,7 @@ use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result, Services};
 use entity::{authenticator, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
+use sea_orm::{EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -632,8 +632,7 @@ impl Account<'_> {
             lifetime_seconds: self.config.session.lifetime_seconds,
             token_hash: Some(sha256(token.as_bytes()).to_vec()),
         }
-        .row(t, actor)
-        .insert(txn)
+        .insert(t, actor, txn)
         .await?;
         if let Some(old) = replaces {
             // The browser's previous session ends. The same user's refresh grants from it

@@ -158,7 +158,7 @@ impl OAuth<'_> {
                 }
                 .row(t, actor);
                 grant.id = Set(grant_id);
-                grant.insert(txn).await?;
+                session::Entity::insert(grant).exec_without_returning(txn).await?;
                 Ok(Some((grant_id, Some(insert_refresh_token(txn, grant_id, t).await?))))
             })
             .await?

@@ -13,7 +13,7 @@ use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
 use entity::{authorization, authorization_code};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -433,7 +433,7 @@ impl OAuth<'_> {
     async fn issue_code(&self, req: &AuthRequest, s: &IdpSession) -> Result<String> {
         let code = b64(random_bytes::<32>());
         let t = micros(now());
-        authorization_code::ActiveModel {
+        let row = authorization_code::ActiveModel {
             id: Set(Uuid::now_v7()),
             code_hash: Set(sha256(code.as_bytes()).to_vec()),
             client_id: Set(req.client_id.clone()),
@@ -450,9 +450,8 @@ impl OAuth<'_> {
             used_at: Set(None),
             issued_session_id: Set(None),
             issued_jti: Set(None),
-        }
-        .insert(&self.db.writer().await?)
-        .await?;
+        };
+        authorization_code::Entity::insert(row).exec_without_returning(&self.db.writer().await?).await?;
         Ok(code)
     }
 

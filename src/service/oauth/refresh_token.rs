@@ -15,7 +15,7 @@ use crate::service::store::session_end::end_sessions;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
 use entity::{refresh_token, session};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -45,15 +45,14 @@ pub(in crate::service) async fn insert_refresh_token(
     t: i64,
 ) -> Result<String> {
     let (token, hash) = new_refresh_token();
-    refresh_token::ActiveModel {
+    let row = refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         session_id: Set(session_id),
         token_hash: Set(hash),
         created_at: Set(t),
         rotated_at: Set(None),
-    }
-    .insert(conn)
-    .await?;
+    };
+    refresh_token::Entity::insert(row).exec_without_returning(conn).await?;
     Ok(token)
 }
 

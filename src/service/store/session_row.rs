@@ -29,6 +29,21 @@ pub(in crate::service) struct NewSession<'a> {
 }
 
 impl NewSession<'_> {
+    /// Inserts the row under a new ID, started at `t` (micros) by `actor`, and returns it
+    /// (known in full, so nothing is read back).
+    pub(in crate::service) async fn insert(
+        self,
+        t: i64,
+        actor: &Actor,
+        conn: &impl sea_orm::ConnectionTrait,
+    ) -> Result<session::Model, sea_orm::DbErr> {
+        use sea_orm::{EntityTrait, TryIntoModel};
+        let row = self.row(t, actor);
+        let model = row.clone().try_into_model()?;
+        session::Entity::insert(row).exec_without_returning(conn).await?;
+        Ok(model)
+    }
+
     /// The row under a new ID, started at `t` (micros) by `actor`.
     pub(in crate::service) fn row(self, t: i64, actor: &Actor) -> session::ActiveModel {
         session::ActiveModel {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Instructions the server executes per complete password login beyond its Argon2 hash,
+# counted by valgrind's callgrind: the count is the same from run to run whatever else the
+# machine does, so two builds compare where the share of the Argon2 ceiling
+# (bench/login.sh) moves by ten points between runs. The server runs under callgrind;
+# after WARM logins its counts are zeroed, N logins run (bench/login_client.py: the
+# authorization request, the login page, the password, the code's exchange), and the
+# counts are dumped. Instructions in Argon2 and BLAKE2 functions are the hash's; the rest
+# is the request work this prints per login, with the functions that cost most.
+#
+#   BIN=target/release/authgraph bench/login_instructions.sh sqlite:///tmp/bench/li.db 20
+set -euo pipefail
+cd "$(dirname "$0")/.."
+url=${1:?database URL}
+n=${2:-20}
+warm=${WARM:-3}
+bin=${BIN:-target/release/authgraph}
+port=${PORT:-3979}
+work=$(mktemp -d)
+export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
+export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
+export AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_IP_PER_MINUTE=0 AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE=0
+command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.out" "$bin" --listen "127.0.0.1:$port" serve 2>"$work/vg.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do
+  kill -0 $pid 2>/dev/null || { cat "$work/vg.log"; exit 1; }
+  sleep 0.2
+done
+TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
+gql() {
+  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
+}
+password="bench password 42"
+email="li$(date +%s%N)@example.com"
+gql 'mutation($e: String!, $p: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}, password: $p}) { user { id } } }' "{\"e\": \"$email\", \"p\": \"$password\"}" >/dev/null
+client=$(gql 'mutation { createApplication(input: {name: "login instructions", type: SPA, redirectURIs: ["http://127.0.0.1:9/cb"]}) { application { clientID } } }' '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createApplication"]["application"]["clientID"])')
+python3 bench/login_client.py "$port" "$client" "$email" "$password" "$warm" >/dev/null
+callgrind_control -z "$pid" >/dev/null
+python3 bench/login_client.py "$port" "$client" "$email" "$password" "$n" >/dev/null
+callgrind_control -d "$pid" >/dev/null
+python3 bench/callgrind_split.py "$n" "${TOP:-25}" "$work"/cg.out.*
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work"/cg.out.* "$KEEP"/; fi
