@@ -14,25 +14,13 @@ cd "$(dirname "$0")/.."
 url=${1:?database URL}
 n=${2:-20}
 warm=${WARM:-3}
-bin=${BIN:-target/release/authgraph}
 port=${PORT:-3979}
-work=$(mktemp -d)
-export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
-export AUTHGRAPH_PUBLIC_URL="http://127.0.0.1:$port"
 export AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_IP_PER_MINUTE=0 AUTHGRAPH_RATE_LIMITS__LOGIN_FAILURES_PER_ACCOUNT_PER_MINUTE=0
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
-valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.out" "$bin" --listen "127.0.0.1:$port" serve 2>"$work/vg.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do
-  kill -0 $pid 2>/dev/null || { cat "$work/vg.log"; exit 1; }
-  sleep 0.2
-done
-TOKEN=$("$bin" --listen "127.0.0.1:$port" admin-token --ttl 1h)
-gql() {
-  curl -sf "http://127.0.0.1:$port/_api/admin/graphql" -H "Authorization: Bearer $TOKEN" \
-    -H 'content-type: application/json' -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2])}))' "$1" "$2")"
-}
+cg=$(mktemp -d)
+SERVER_WRAP="valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=$cg/cg.out"
+source bench/server.sh
+trap 'kill $pid 2>/dev/null; rm -rf "$work" "$cg"' EXIT
 password="bench password 42"
 email="li$(date +%s%N)@example.com"
 gql 'mutation($e: String!, $p: String!) { createUser(input: {definition: {loginID: {key: "email", value: $e}}, password: $p}) { user { id } } }' "{\"e\": \"$email\", \"p\": \"$password\"}" >/dev/null
@@ -41,5 +29,5 @@ python3 bench/login_client.py "$port" "$client" "$email" "$password" "$warm" >/d
 callgrind_control -z "$pid" >/dev/null
 python3 bench/login_client.py "$port" "$client" "$email" "$password" "$n" >/dev/null
 callgrind_control -d "$pid" >/dev/null
-python3 bench/callgrind_split.py "$n" "${TOP:-25}" "$work"/cg.out.*
-if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work"/cg.out.* "$KEEP"/; fi
+python3 bench/callgrind_split.py "$n" "${TOP:-25}" "$cg"/cg.out.*
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$cg"/cg.out.* "$KEEP"/; fi
