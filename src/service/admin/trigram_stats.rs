@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::service::store::connections::ReadConn;
 
 /// How long a sample is used before the next search has a new one taken.
 const MAX_AGE: Duration = Duration::from_secs(600);
@@ -334,7 +336,7 @@ impl TrigramStats {
     /// The latest sample (`None` before the first one is taken). When there is none, or it
     /// is older than [`MAX_AGE`] (ten seconds for a table small enough to be read whole),
     /// a new one is taken in the background: no search waits for it.
-    pub(in crate::service) fn get(self: &Arc<Self>, db: &DatabaseConnection) -> Option<Arc<Snapshot>> {
+    pub(in crate::service) fn get(self: &Arc<Self>, db: &ReadConn) -> Option<Arc<Snapshot>> {
         use std::sync::atomic::Ordering;
         let latest = self.latest.lock().ok().and_then(|g| g.clone());
         let max_age = match &latest {
@@ -360,7 +362,7 @@ impl TrigramStats {
     }
 }
 
-async fn sample(db: &DatabaseConnection) -> Result<Snapshot, sea_orm::DbErr> {
+async fn sample(db: &ReadConn) -> Result<Snapshot, sea_orm::DbErr> {
     Ok(Snapshot {
         login_ids: column(db, "identities", "unique_key", "user_created_at", "kind = 'login_id'").await?,
         names: column(db, "users", "name_key", "created_at", "name_key IS NOT NULL").await?,
@@ -369,13 +371,7 @@ async fn sample(db: &DatabaseConnection) -> Result<Snapshot, sea_orm::DbErr> {
 
 /// Samples `col` of `table`'s rows matching `filter`, with the creation time `time` of
 /// each row's user.
-async fn column(
-    db: &DatabaseConnection,
-    table: &str,
-    col: &str,
-    time: &str,
-    filter: &str,
-) -> Result<Column, sea_orm::DbErr> {
+async fn column(db: &ReadConn, table: &str, col: &str, time: &str, filter: &str) -> Result<Column, sea_orm::DbErr> {
     let size = format!("SELECT reltuples::float8 FROM pg_class WHERE oid = '{table}'::regclass");
     let rows: f64 = match db.query_one_raw(Statement::from_string(DbBackend::Postgres, size)).await? {
         Some(r) => r.try_get_by_index(0)?,

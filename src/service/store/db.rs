@@ -8,6 +8,8 @@ use sea_orm::{
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::connections::{ReadConn, WriteConn};
 use std::time::Duration;
 
 /// The database handle shared by all requests.
@@ -307,23 +309,23 @@ impl Db {
 
     /// The connection reads outside a write transaction go to: on a SQLite file one of the
     /// direct readers (the read runs on the calling thread), elsewhere sqlx's pool.
-    pub(in crate::service) fn reader(&self) -> DatabaseConnection {
+    pub(in crate::service) fn reader(&self) -> ReadConn {
         match &self.readers {
-            Some(r) => r.get(),
-            None => self.conn.clone(),
+            Some(r) => ReadConn::Direct(r.clone()),
+            None => ReadConn::Pool(self.conn.clone()),
         }
     }
 
     /// The connection single writes (outside a transaction) go to. On a SQLite file it
     /// holds the one writer until dropped: use it for one statement, and never hold it
     /// while beginning a transaction or asking for another.
-    pub(in crate::service) async fn writer(&self) -> Result<DatabaseConnection, DbErr> {
+    pub(in crate::service) async fn writer(&self) -> Result<WriteConn, DbErr> {
         match &self.direct_writer {
             Some(direct) => {
                 tokio::task::consume_budget().await;
-                direct.single().await
+                Ok(WriteConn::Direct(direct.single().await?))
             }
-            None => Ok(self.writer.as_ref().unwrap_or(&self.conn).clone()),
+            None => Ok(WriteConn::Pool(self.writer.as_ref().unwrap_or(&self.conn).clone())),
         }
     }
 }

@@ -2,33 +2,35 @@
 //! point read takes SQLite microseconds, and sqlx's hand-off of the statement to a
 //! connection thread and of each row back costs more than that (docs/benchmarks.md).
 //!
-//! A few read-only connections, each behind a sea-orm connection of its own (sea-orm runs
-//! one statement at a time per connection): [`DirectReaders::get`] hands out one that is
-//! not reading now, so reads on different threads run side by side.
+//! A few read-only connections, each behind a lock of its own: a read takes one that is
+//! not reading now, so reads on different threads run side by side. They are reached
+//! through [`super::connections::ReadConn`], a connection type of sea-orm's trait of its
+//! own: a read runs here, on the calling thread, with none of the machinery of sea-orm's
+//! connection enum (whose futures are sized for every driver and copied on each call).
 //!
 //! A read runs on the writer's connection instead when no one holds it at that moment.
 //! A connection drops its whole page cache when it finds that another connection wrote
 //! since its last read, and on a busy server that is every read of a reader; the writer
 //! never finds that of its own commits, so its cache stays warm.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 
 use rusqlite::Connection;
-use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DbErr, ExecResult, MockDatabaseConnection, MockDatabaseTrait,
-    QueryResult, Statement,
-};
+use sea_orm::{DbErr, QueryResult, Statement};
 use tokio::sync::Mutex;
 
 use super::direct_sqlite::DirectSqlite;
-use super::direct_statements::{results, sqlite_mock_common};
+use super::direct_statements::results;
 
 /// The read-only connections.
 #[derive(Debug)]
 pub(in crate::service) struct DirectReaders {
-    readers: Vec<(DatabaseConnection, Arc<AtomicBool>)>,
+    readers: Vec<std::sync::Mutex<Connection>>,
     next: AtomicUsize,
+    statements: Arc<AtomicU64>,
+    /// The direct writer's connection, read on when free.
+    writer: Option<Arc<Mutex<Connection>>>,
 }
 
 impl DirectReaders {
@@ -43,66 +45,33 @@ impl DirectReaders {
         let mut readers = Vec::new();
         for _ in 0..n.max(1) {
             let conn = file.open_reader().map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.describe())))?;
-            let busy = Arc::new(AtomicBool::new(false));
-            let reader = Reader { conn, busy: busy.clone(), statements: statements.clone(), writer: writer.clone() };
-            let db: DatabaseConnection =
-                DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(reader))).into();
-            readers.push((db, busy));
+            readers.push(std::sync::Mutex::new(conn));
         }
-        Ok(Self { readers, next: AtomicUsize::new(0) })
+        Ok(Self { readers, next: AtomicUsize::new(0), statements, writer })
     }
 
-    /// A connection to read with: one not reading at this moment if there is one, else the
-    /// next in turn (its read then waits for the one in progress).
-    pub(in crate::service) fn get(&self) -> DatabaseConnection {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.readers.len();
-        let free = (0..n).map(|i| &self.readers[(start + i) % n]).find(|(_, busy)| !busy.load(Ordering::Relaxed));
-        free.unwrap_or(&self.readers[start % n]).0.clone()
-    }
-}
-
-/// One read-only connection, as sea-orm's "mock".
-struct Reader {
-    conn: Connection,
-    busy: Arc<AtomicBool>,
-    statements: Arc<AtomicU64>,
-    /// The direct writer's connection, read on when free.
-    writer: Option<Arc<Mutex<Connection>>>,
-}
-
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader").field("busy", &self.busy.load(Ordering::Relaxed)).finish()
-    }
-}
-
-impl MockDatabaseTrait for Reader {
-    fn execute(&mut self, _counter: usize, _stmt: Statement) -> Result<ExecResult, DbErr> {
-        Err(DbErr::Custom("a write on a read-only connection: writes go through the writer".into()))
-    }
-
-    fn query(&mut self, _counter: usize, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        // Only a plain SELECT goes to the writer: anything else fails here, read-only.
+    /// The rows of `stmt`, read on the writer's connection if it is free and `stmt` is a
+    /// plain `SELECT`, else on a reader not reading at this moment, else on the next in
+    /// turn (the read then waits for the one in progress there). Counted.
+    pub(in crate::service) fn query(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        // Only a plain SELECT goes to the writer: anything else fails on a reader, read-only.
         if let Some(writer) = &self.writer
             && is_select(&stmt.sql)
             && let Ok(conn) = writer.try_lock()
         {
             return results(&conn, stmt, &self.statements);
         }
-        self.busy.store(true, Ordering::Relaxed);
-        let out = results(&self.conn, stmt, &self.statements);
-        self.busy.store(false, Ordering::Relaxed);
-        out
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
+                return results(&conn, stmt, &self.statements);
+            }
+        }
+        // A panic in a read leaves the connection as sound as after an error.
+        let conn = self.readers[start % n].lock().unwrap_or_else(PoisonError::into_inner);
+        results(&conn, stmt, &self.statements)
     }
-
-    fn begin(&mut self) {}
-
-    fn commit(&mut self) {}
-
-    fn rollback(&mut self) {}
-
-    sqlite_mock_common!();
 }
 
 /// Whether `sql` is a plain `SELECT` (no `WITH`, which may wrap a write).

@@ -72,25 +72,15 @@ impl DirectWriter {
             }
         }
         self.count("BEGIN IMMEDIATE");
-        let conn = connection(Direct {
-            conn: Some(guard),
-            in_transaction: true,
-            depth: 0,
-            statements: self.statements.clone(),
-        });
+        let conn = connection(Direct { conn: Some(guard), depth: 0, statements: self.statements.clone() });
         conn.begin().await
     }
 
     /// A connection for single statements outside a transaction: it holds the writer
     /// until dropped, so keep it for one statement (or a few that belong together).
-    pub(in crate::service) async fn single(&self) -> Result<DatabaseConnection, DbErr> {
+    pub(in crate::service) async fn single(&self) -> Result<DirectSingle, DbErr> {
         let guard = self.take().await?;
-        Ok(connection(Direct {
-            conn: Some(guard),
-            in_transaction: false,
-            depth: 0,
-            statements: self.statements.clone(),
-        }))
+        Ok(DirectSingle { conn: std::sync::Mutex::new(guard), statements: self.statements.clone() })
     }
 
     /// The writer, once the transaction or single write that holds it is done; an error
@@ -111,11 +101,39 @@ fn connection(direct: Direct) -> DatabaseConnection {
     DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(direct))).into()
 }
 
-/// The writer, lent to one transaction or one run of single statements.
+/// The writer, lent to a run of single statements outside a transaction (each one commits
+/// by itself); reached through [`super::connections::WriteConn`].
+#[derive(Debug)]
+pub(in crate::service) struct DirectSingle {
+    /// Locked only to run a statement: sea-orm's connections must be shareable between
+    /// threads, and a SQLite connection is not.
+    conn: std::sync::Mutex<OwnedMutexGuard<Connection>>,
+    statements: Arc<AtomicU64>,
+}
+
+impl DirectSingle {
+    /// Runs `stmt`, its rows unread.
+    pub(in crate::service) fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        executed(&conn, stmt, &self.statements)
+    }
+
+    /// Runs `sql`, statements without values.
+    pub(in crate::service) fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.execute(Statement::from_string(sea_orm::DbBackend::Sqlite, sql))
+    }
+
+    /// The rows of `stmt`.
+    pub(in crate::service) fn query(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        results(&conn, stmt, &self.statements)
+    }
+}
+
+/// The writer, lent to one transaction.
 struct Direct {
     /// `None` once the transaction has ended.
     conn: Option<OwnedMutexGuard<Connection>>,
-    in_transaction: bool,
     depth: u32,
     statements: Arc<AtomicU64>,
 }
@@ -150,7 +168,7 @@ impl Direct {
 
 impl Drop for Direct {
     fn drop(&mut self) {
-        if self.in_transaction && self.conn.is_some() {
+        if self.conn.is_some() {
             let _ = self.end("ROLLBACK");
         }
     }
@@ -158,7 +176,7 @@ impl Drop for Direct {
 
 impl MockDatabaseTrait for Direct {
     fn execute(&mut self, _counter: usize, stmt: Statement) -> Result<ExecResult, DbErr> {
-        if self.in_transaction && stmt.sql == "COMMIT" {
+        if stmt.sql == "COMMIT" {
             self.end("COMMIT").map_err(|e| exec_error(&e))?;
             return exec_result(stmt, 0, 0);
         }
@@ -218,7 +236,7 @@ mod tests {
     }
 
     async fn keys(w: &DirectWriter) -> Vec<String> {
-        let c = w.single().await.expect("writer");
+        let c = super::super::connections::WriteConn::Direct(w.single().await.expect("writer"));
         let rows = c.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT k FROM t ORDER BY k")).await;
         rows.expect("rows").iter().map(|r| r.try_get::<String>("", "k").expect("k")).collect()
     }
@@ -242,7 +260,7 @@ mod tests {
         drop(txn);
 
         // A boolean column reads as a boolean, an integer key as i64.
-        let c = w.single().await.expect("writer");
+        let c = super::super::connections::WriteConn::Direct(w.single().await.expect("writer"));
         let row = c.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT id, b FROM t")).await;
         let row = row.expect("query").expect("one row");
         assert!(row.try_get::<bool>("", "b").expect("b"));
@@ -263,7 +281,7 @@ mod tests {
     #[tokio::test]
     async fn columns_read_by_position_come_in_select_order() {
         let (_dir, w) = writer().await;
-        let c = w.single().await.expect("writer");
+        let c = super::super::connections::WriteConn::Direct(w.single().await.expect("writer"));
         c.execute_raw(insert("a")).await.expect("insert");
         let row = c.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT k, id FROM t")).await;
         let row = row.expect("query").expect("one row");
@@ -274,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn two_result_columns_of_one_name_are_refused() {
         let (_dir, w) = writer().await;
-        let c = w.single().await.expect("writer");
+        let c = super::super::connections::WriteConn::Direct(w.single().await.expect("writer"));
         let e = c.query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT k, k FROM t")).await;
         assert!(e.expect_err("duplicate names").to_string().contains("alias one"));
     }

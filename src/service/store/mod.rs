@@ -6,6 +6,7 @@ pub(in crate::service) mod audit_batch;
 pub(in crate::service) mod bulk;
 pub(in crate::service) mod changes;
 mod column_kinds;
+pub(in crate::service) mod connections;
 pub(in crate::service) mod db;
 pub(in crate::service) mod direct_readers;
 pub(in crate::service) mod direct_rows;
