@@ -330,9 +330,12 @@ impl Account<'_> {
         };
         // The user's authenticators in one read: the password, and whether a second factor
         // follows it (as of this read, the hash's time before the session).
-        let authenticators = authenticator::Entity::find()
-            .filter(Expr::col(authenticator::Column::UserId).eq(user_id))
-            .all(&self.db.reader())
+        let authenticators = self
+            .db
+            .select_typed(
+                authenticator::Entity::find().filter(Expr::col(authenticator::Column::UserId).eq(user_id)),
+                crate::service::store::direct_rows::authenticators_of,
+            )
             .await?;
         let has_second_factor = authenticators.iter().any(|a| self.asks_as_second_factor(a));
         let pw = authenticators.into_iter().find(|a| a.kind == "password" && a.factor == "primary");

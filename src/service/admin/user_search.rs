@@ -319,10 +319,8 @@ impl Users<'_> {
             .from(identity::Entity)
             .cond_where(login_ids(keys))
             .to_owned();
-        let rows = user::Entity::find()
-            .filter(Expr::col((user::Entity, user::Column::Id)).in_subquery(owners))
-            .all(&self.db.reader())
-            .await?;
+        let q = user::Entity::find().filter(Expr::col((user::Entity, user::Column::Id)).in_subquery(owners));
+        let rows = self.db.select_users(q, true).await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 

@@ -15,13 +15,15 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
+use std::time::Instant;
 
 use rusqlite::Connection;
 use sea_orm::{DbErr, QueryResult, Statement};
 use tokio::sync::Mutex;
 
+use super::direct_rows::Reader;
 use super::direct_sqlite::DirectSqlite;
-use super::direct_statements::results;
+use super::direct_statements::{count, results};
 
 /// The read-only connections.
 #[derive(Debug)]
@@ -50,27 +52,59 @@ impl DirectReaders {
         Ok(Self { readers, next: AtomicUsize::new(0), statements, writer })
     }
 
+    /// Has every reader parse the schema as it is now (after migrations).
+    pub(in crate::service) fn warm(&self) -> Result<(), DbErr> {
+        for reader in &self.readers {
+            let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+            super::direct_sqlite::warm(&conn).map_err(|e| super::direct_statements::exec_error(&e))?;
+        }
+        Ok(())
+    }
+
     /// The rows of `stmt`, read on the writer's connection if it is free and `stmt` is a
     /// plain `SELECT`, else on a reader not reading at this moment, else on the next in
     /// turn (the read then waits for the one in progress there). Counted.
     pub(in crate::service) fn query(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         // Only a plain SELECT goes to the writer: anything else fails on a reader, read-only.
-        if let Some(writer) = &self.writer
-            && is_select(&stmt.sql)
+        let on_writer = is_select(&stmt.sql);
+        self.with_connection(on_writer, |conn| results(conn, stmt, &self.statements))
+    }
+
+    /// The rows of `stmt` (a `SELECT`) as `make`'s reader reads them, typed where they are
+    /// read (no map of values per row), on a connection chosen as [`Self::query`] chooses
+    /// it. Counted.
+    pub(in crate::service) fn read<T>(
+        &self,
+        stmt: Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<Reader<T>>,
+    ) -> crate::service::Result<Vec<T>> {
+        let on_writer = is_select(&stmt.sql);
+        self.with_connection(on_writer, |conn| {
+            let started = Instant::now();
+            let sql = stmt.sql.clone();
+            let rows = super::direct_rows::all(conn, stmt, make)?;
+            count(&self.statements, &sql, started.elapsed());
+            Ok(rows)
+        })
+    }
+
+    fn with_connection<T>(&self, on_writer: bool, read: impl FnOnce(&Connection) -> T) -> T {
+        if on_writer
+            && let Some(writer) = &self.writer
             && let Ok(conn) = writer.try_lock()
         {
-            return results(&conn, stmt, &self.statements);
+            return read(&conn);
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.readers.len();
         for i in 0..n {
             if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
-                return results(&conn, stmt, &self.statements);
+                return read(&conn);
             }
         }
         // A panic in a read leaves the connection as sound as after an error.
         let conn = self.readers[start % n].lock().unwrap_or_else(PoisonError::into_inner);
-        results(&conn, stmt, &self.statements)
+        read(&conn)
     }
 }
 

@@ -56,7 +56,11 @@ impl DirectSqlite {
     /// and busy timeout.
     pub fn open_reader(&self) -> Result<Connection> {
         let mode = if self.read_only { OpenFlags::SQLITE_OPEN_READ_ONLY } else { OpenFlags::SQLITE_OPEN_READ_WRITE };
-        self.open(mode, Duration::from_secs(10), "PRAGMA query_only = ON;").map_err(|e| Error::caused("open SQLite", e))
+        let conn = self
+            .open(mode, Duration::from_secs(10), "PRAGMA query_only = ON;")
+            .map_err(|e| Error::caused("open SQLite", e))?;
+        warm(&conn).map_err(|e| Error::caused("open SQLite", e))?;
+        Ok(conn)
     }
 
     /// The read-write connection of the direct writer (the file must exist and be in WAL
@@ -87,6 +91,13 @@ impl DirectSqlite {
         conn.set_prepared_statement_cache_capacity(256);
         Ok(conn)
     }
+}
+
+/// Has `conn` parse the database's schema if it has not yet, or if it changed since it did.
+/// A connection does so before its first statement after a change (about a millisecond
+/// here): at start-up and after migrations, not in the first request that reads on it.
+pub fn warm(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
 }
 
 /// Direct read-only connections kept for reads on the request path: a read runs whole on

@@ -112,23 +112,45 @@ fn query(conn: &Connection, stmt: &Statement) -> Result<Vec<BTreeMap<String, sea
     let columns = columns(&s, &stmt.sql)?;
     let mut out = Vec::new();
     let mut rows = s.query(params(stmt)?)?;
+    let mut read: Vec<Option<sea_orm::Value>> = Vec::with_capacity(columns.named.len());
     while let Some(row) = rows.next()? {
-        let mut values = BTreeMap::new();
-        for (i, ((name, kind), position)) in columns.named.iter().zip(&columns.positions).enumerate() {
+        read.clear();
+        for (i, (name, kind)) in columns.named.iter().enumerate() {
             let v = column_kinds::value(*kind, row.get_ref(i)?).map_err(|m| Failure::Value(format!("{name}: {m}")))?;
-            values.insert(position.clone(), v.clone());
-            values.insert(name.clone(), v);
+            read.push(Some(v));
         }
-        out.push(values);
+        // The keys in their map's order: the map is then built in one pass, not by a
+        // search per key.
+        let mut pairs = Vec::with_capacity(columns.order.len());
+        for &(key, column, last) in &columns.order {
+            let slot = &mut read[column];
+            let v = if last { slot.take() } else { slot.clone() };
+            let key = match key {
+                Key::Position => columns.positions[column].clone(),
+                Key::Name => columns.named[column].0.clone(),
+            };
+            pairs.push((key, v.unwrap_or(sea_orm::Value::Bool(None))));
+        }
+        out.push(pairs.into_iter().collect());
     }
     Ok(out)
 }
 
 /// A statement's result columns as its rows are read: each one's name and the kind its
-/// values decode to, and the key of its position.
+/// values decode to, the key of its position, and the order of all keys in a row's map.
 struct Columns {
     named: Vec<(String, Option<column_kinds::Kind>)>,
     positions: Vec<String>,
+    /// Each key of a row's map in sorted order: which key of which column, and whether it
+    /// is that column's last key (its value is then moved, not copied).
+    order: Vec<(Key, usize, bool)>,
+}
+
+/// Which of a column's two keys.
+#[derive(Clone, Copy)]
+enum Key {
+    Position,
+    Name,
 }
 
 /// How many statements' columns [`columns`] keeps.
@@ -169,7 +191,16 @@ fn describe(s: &rusqlite::Statement<'_>) -> Result<Columns, Failure> {
     // counted in the row's map, which is sorted by key. So each value is also kept under a
     // key made of its position, which sorts before every column name.
     let positions: Vec<String> = (0..named.len()).map(|i| format!("\u{1}{i:05}")).collect();
-    Ok(Columns { named, positions })
+    let mut keys: Vec<(&str, Key, usize)> =
+        positions.iter().enumerate().map(|(i, p)| (p.as_str(), Key::Position, i)).collect();
+    keys.extend(named.iter().enumerate().map(|(i, (n, _))| (n.as_str(), Key::Name, i)));
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    let mut order: Vec<(Key, usize, bool)> = Vec::with_capacity(keys.len());
+    for (at, &(_, key, column)) in keys.iter().enumerate() {
+        let last = !keys[at + 1..].iter().any(|&(_, _, c)| c == column);
+        order.push((key, column, last));
+    }
+    Ok(Columns { named, positions, order })
 }
 
 /// Whether SQLite answered that another connection holds the lock.
