@@ -9,6 +9,7 @@ use crate::service::admin::users::User;
 use crate::service::oauth::claims::{IdTokenFor, authgear_claims_with};
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::direct_rows::code_user_roles_of;
 use crate::service::store::grant_row::{add_role_keys, role_keys_of};
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
@@ -73,12 +74,20 @@ impl OAuth<'_> {
         let reader = self.db.reader();
         let backend = reader.get_database_backend();
         add_role_keys(QuerySelect::query(&mut select), backend);
-        let Some(found) = reader.query_one_raw(select.build(backend)).await? else {
+        let found = match self.db.read_typed(select.build(backend), code_user_roles_of) {
+            Ok(rows) => rows?.pop(),
+            Err(stmt) => match reader.query_one_raw(stmt).await? {
+                Some(found) => Some((
+                    authorization_code::Model::from_query_result(&found, "A_").map_err(Error::from)?,
+                    user::Model::from_query_result_optional(&found, "B_").map_err(Error::from)?,
+                    role_keys_of(&found).map_err(Error::from)?,
+                )),
+                None => None,
+            },
+        };
+        let Some((row, user_row, roles)) = found else {
             return Err(invalid("unknown authorization code"));
         };
-        let row = authorization_code::Model::from_query_result(&found, "A_").map_err(Error::from)?;
-        let user_row = user::Model::from_query_result_optional(&found, "B_").map_err(Error::from)?;
-        let roles = role_keys_of(&found).map_err(Error::from)?;
         if row.client_id != app.client_id {
             return Err(invalid("this code was issued to another client"));
         }

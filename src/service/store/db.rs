@@ -333,6 +333,20 @@ impl Db {
         Ok(q.all(&self.reader()).await?)
     }
 
+    /// On a SQLite file, the rows of `stmt` (a `SELECT`) typed by `make`'s reader on the
+    /// connections [`Self::reader`] would use. Elsewhere `stmt` comes back, for the caller
+    /// to read through sea-orm.
+    pub(in crate::service) fn read_typed<T>(
+        &self,
+        stmt: sea_orm::Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
+    ) -> Result<crate::service::Result<Vec<T>>, sea_orm::Statement> {
+        match &self.readers {
+            Some(readers) => Ok(readers.read(stmt, make)),
+            None => Err(stmt),
+        }
+    }
+
     /// The connection reads outside a write transaction go to: on a SQLite file one of the
     /// direct readers (the read runs on the calling thread), elsewhere sqlx's pool.
     pub(in crate::service) fn reader(&self) -> ReadConn {

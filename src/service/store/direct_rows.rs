@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::direct_sqlite::{bind_all, columns, get, json, read_error, uuid};
 use crate::service::Result;
-use entity::{authenticator, identity, user};
+use entity::{authenticator, authorization_code, identity, user};
 
 /// A row reader for a prepared statement: finds its columns once, then reads each row.
 pub type Reader<T> = Box<dyn Fn(&Row<'_>) -> Result<T>>;
@@ -140,4 +140,81 @@ pub fn authenticators_of(stmt: &Statement<'_>) -> Result<Reader<authenticator::M
 /// `(user_id, key)`: the first two columns.
 pub fn keys_of(_: &Statement<'_>) -> Result<Reader<(Uuid, String)>> {
     Ok(Box::new(|r| Ok((uuid(r, 0)?, get(r, 1)?))))
+}
+
+/// Column `i` as a UUID that may be NULL.
+fn opt_uuid(row: &Row<'_>, i: usize) -> Result<Option<Uuid>> {
+    match row.get_ref(i).map_err(super::direct_sqlite::read_error)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => uuid(row, i).map(Some),
+    }
+}
+
+/// The columns of `names`, each with `prefix` before it (the `A_`, `B_` of a select of a
+/// model with another).
+fn prefixed<const N: usize>(stmt: &Statement<'_>, prefix: &str, names: [&str; N]) -> Result<[usize; N]> {
+    let mut out = [0; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = stmt.column_index(&format!("{prefix}{name}")).map_err(super::direct_sqlite::read_error)?;
+    }
+    Ok(out)
+}
+
+/// A code with its user (`B_`, absent if deleted) and the user's role keys (the
+/// `direct_roles` and `group_roles` of [`super::grant_row::add_role_keys`]), as the code
+/// exchange selects them.
+pub type CodeUserRoles = (authorization_code::Model, Option<user::Model>, Vec<String>);
+
+/// The rows of the code exchange's select ([`CodeUserRoles`]).
+pub fn code_user_roles_of(stmt: &Statement<'_>) -> Result<Reader<CodeUserRoles>> {
+    let code: Result<Reader<authorization_code::Model>> = {
+        fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed(stmt, "A_", names)
+        }
+        model_reader!(
+            stmt,
+            authorization_code::Model {
+                id: uuid,
+                code_hash: get,
+                client_id: get,
+                user_id: uuid,
+                idp_session_id: uuid,
+                redirect_uri: get,
+                scopes: json_value,
+                nonce: get,
+                code_challenge: get,
+                auth_time: get,
+                amr: json_value,
+                created_at: get,
+                expires_at: get,
+                used_at: get,
+                issued_session_id: opt_uuid,
+                issued_jti: get,
+            }
+        )
+    };
+    let code = code?;
+    let user: Result<Reader<user::Model>> = {
+        fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed(stmt, "B_", names)
+        }
+        user_model_reader!(rusqlite::Row<'_>, stmt)
+    };
+    let user = user?;
+    let [user_id, direct, via_groups] = prefixed(stmt, "", ["B_id", "direct_roles", "group_roles"])?;
+    Ok(Box::new(move |r| {
+        let code = code(r)?;
+        let user = match r.get_ref(user_id).map_err(super::direct_sqlite::read_error)? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(user(r)?),
+        };
+        let mut roles: Vec<String> = Vec::new();
+        for i in [direct, via_groups] {
+            let list: Option<String> = get(r, i)?;
+            roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
+        }
+        roles.sort();
+        roles.dedup();
+        Ok((code, user, roles))
+    }))
 }
