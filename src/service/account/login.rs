@@ -330,13 +330,10 @@ impl Account<'_> {
         };
         // The user's authenticators in one read: the password, and whether a second factor
         // follows it (as of this read, the hash's time before the session).
-        let authenticators = self
-            .db
-            .select_typed(
-                authenticator::Entity::find().filter(Expr::col(authenticator::Column::UserId).eq(user_id)),
-                crate::service::store::direct_rows::authenticators_of,
-            )
-            .await?;
+        let backend = self.db.reader().get_database_backend();
+        let by_user = sea_orm::Statement::from_sql_and_values(backend, authenticators_sql(backend), [user_id.into()]);
+        let authenticators =
+            self.db.select_typed(by_user, crate::service::store::direct_rows::authenticators_of).await?;
         let has_second_factor = authenticators.iter().any(|a| self.asks_as_second_factor(a));
         let pw = authenticators.into_iter().find(|a| a.kind == "password" && a.factor == "primary");
         // Kept only to check the password against the policy once it proved right.
@@ -717,4 +714,17 @@ impl Account<'_> {
         })
         .await
     }
+}
+
+/// The select of a user's authenticators (the user's ID its one value), built once per kind
+/// of database, not per sign-in.
+fn authenticators_sql(backend: sea_orm::DbBackend) -> &'static str {
+    use sea_orm::QueryTrait;
+    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let cell = if backend == sea_orm::DbBackend::Postgres { &POSTGRES } else { &SQLITE };
+    cell.get_or_init(|| {
+        let q = authenticator::Entity::find().filter(Expr::col(authenticator::Column::UserId).eq(Uuid::nil()));
+        q.build(backend).sql
+    })
 }

@@ -19,10 +19,11 @@ use crate::service::{Actor, Audit, Error, Result};
 use entity::{authorization_code, revoked_token, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect, QueryTrait,
-    RelationDef, Set,
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    QueryTrait, RelationDef, Set, Statement,
 };
 use serde_json::json;
+use std::sync::OnceLock;
 use uuid::Uuid;
 
 /// What a code is exchanged for.
@@ -62,19 +63,10 @@ impl OAuth<'_> {
     ) -> std::result::Result<CodeTokens, OAuthError> {
         let invalid = |why: &str| OAuthError::InvalidGrant(why.to_owned());
         let digest = sha256(code.as_bytes()).to_vec();
-        // The code with its user and the user's role keys, in one statement.
-        let to_user: RelationDef = authorization_code::Entity::belongs_to(user::Entity)
-            .from(authorization_code::Column::UserId)
-            .to(user::Column::Id)
-            .into();
-        let mut select = authorization_code::Entity::find()
-            .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(digest))
-            .join(JoinType::LeftJoin, to_user)
-            .select_also(user::Entity);
         let reader = self.db.reader();
         let backend = reader.get_database_backend();
-        add_role_keys(QuerySelect::query(&mut select), backend);
-        let found = match self.db.read_typed(select.build(backend), code_user_roles_of) {
+        let select = Statement::from_sql_and_values(backend, code_select_sql(backend), [digest.into()]);
+        let found = match self.db.read_typed(select, code_user_roles_of) {
             Ok(rows) => rows?.pop(),
             Err(stmt) => match reader.query_one_raw(stmt).await? {
                 Some(found) => Some((
@@ -254,4 +246,25 @@ fn live_session(id: Uuid, t: i64) -> SelectStatement {
         .and_where(Expr::col((session::Entity, session::Column::RevokedAt)).is_null())
         .and_where(Expr::col((session::Entity, session::Column::ExpiresAt)).gt(t))
         .to_owned()
+}
+
+/// The code exchange's select: the code by its digest (the one value), with its user and
+/// the user's role keys, in one statement. Built once per kind of database, not per
+/// exchange: only the value changes.
+fn code_select_sql(backend: DbBackend) -> &'static str {
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let cell = if backend == DbBackend::Postgres { &POSTGRES } else { &SQLITE };
+    cell.get_or_init(|| {
+        let to_user: RelationDef = authorization_code::Entity::belongs_to(user::Entity)
+            .from(authorization_code::Column::UserId)
+            .to(user::Column::Id)
+            .into();
+        let mut select = authorization_code::Entity::find()
+            .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(Vec::<u8>::new()))
+            .join(JoinType::LeftJoin, to_user)
+            .select_also(user::Entity);
+        add_role_keys(QuerySelect::query(&mut select), backend);
+        select.build(backend).sql
+    })
 }

@@ -314,23 +314,23 @@ impl Db {
         Ok(rows.iter().map(|r| entity::user::Model::from_query_result(r, "")).collect::<Result<_, DbErr>>()?)
     }
 
-    /// The models `q` selects: on a SQLite file read where they are, typed by `make`'s
-    /// reader, on the connections [`Self::reader`] would use; elsewhere through sea-orm.
-    /// For the reads of the sign-in's path, where sea-orm's rows of values cost more than
-    /// SQLite's read.
-    pub(in crate::service) async fn select_typed<E>(
+    /// The models `stmt` (a `SELECT` of a model's columns) reads: on a SQLite file read
+    /// where they are, typed by `make`'s reader, on the connections [`Self::reader`] would
+    /// use; elsewhere through sea-orm. For the reads of the sign-in's path, where sea-orm's
+    /// rows of values cost more than SQLite's read.
+    pub(in crate::service) async fn select_typed<T: sea_orm::FromQueryResult>(
         &self,
-        q: sea_orm::Select<E>,
-        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<E::Model>>,
-    ) -> crate::service::Result<Vec<E::Model>>
-    where
-        E: sea_orm::EntityTrait,
-    {
-        use sea_orm::QueryTrait;
-        if let Some(readers) = &self.readers {
-            return readers.read(q.build(sea_orm::DbBackend::Sqlite), make);
+        stmt: sea_orm::Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
+    ) -> crate::service::Result<Vec<T>> {
+        use sea_orm::ConnectionTrait;
+        match self.read_typed(stmt, make) {
+            Ok(rows) => rows,
+            Err(stmt) => {
+                let rows = self.reader().query_all_raw(stmt).await?;
+                Ok(rows.iter().map(|r| T::from_query_result(r, "")).collect::<Result<_, DbErr>>()?)
+            }
         }
-        Ok(q.all(&self.reader()).await?)
     }
 
     /// On a SQLite file, the rows of `stmt` (a `SELECT`) typed by `make`'s reader on the
