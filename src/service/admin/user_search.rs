@@ -10,6 +10,7 @@ use crate::service::admin::trigram_stats::{Span, has_symbol, symbols_only};
 use crate::service::admin::user_keyword::{Keyword, KeywordPlan, subquery};
 use crate::service::admin::user_search_pg_lookup::Lookup;
 use crate::service::admin::users::User;
+use crate::service::store::built_once::BuiltOnce;
 use crate::service::store::paging::{Cursor, Keyset, Page, PageArgs, Plan, SortKind};
 use crate::service::store::time::{micros, now};
 use crate::service::store::user_status::disabled_at;
@@ -314,13 +315,26 @@ impl Users<'_> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let owners = Query::select()
-            .column(identity::Column::UserId)
-            .from(identity::Entity)
-            .cond_where(login_ids(keys))
-            .to_owned();
-        let q = user::Entity::find().filter(Expr::col((user::Entity, user::Column::Id)).in_subquery(owners));
-        let rows = self.db.select_users(q, true).await?;
+        let backend = self.db.reader().get_database_backend();
+        let build = || {
+            use sea_orm::QueryTrait;
+            let owners = Query::select()
+                .column(identity::Column::UserId)
+                .from(identity::Entity)
+                .cond_where(login_ids(keys))
+                .to_owned();
+            user::Entity::find().filter(Expr::col((user::Entity, user::Column::Id)).in_subquery(owners)).build(backend)
+        };
+        // The sign-in's lookup: its text is kept for the usual few keys.
+        static BY_KEYS: [BuiltOnce; 4] = [BuiltOnce::new(), BuiltOnce::new(), BuiltOnce::new(), BuiltOnce::new()];
+        let stmt = match keys.len().checked_sub(1).and_then(|i| BY_KEYS.get(i)) {
+            Some(once) => {
+                let values = keys.iter().map(|k| sea_orm::Value::from(k.as_str())).chain(["login_id".into()]).collect();
+                once.statement(backend, values, build)
+            }
+            None => build(),
+        };
+        let rows = self.db.users_of_statement(stmt, true).await?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 

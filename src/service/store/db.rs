@@ -291,23 +291,31 @@ impl Db {
         bounded: bool,
     ) -> crate::service::Result<Vec<entity::user::Model>> {
         use sea_orm::QueryTrait;
+        self.users_of_statement(q.build(self.reader().get_database_backend()), bounded).await
+    }
+
+    /// [`Self::select_users`] of a built statement (built for [`Self::reader`]'s kind of
+    /// database).
+    pub(in crate::service) async fn users_of_statement(
+        &self,
+        stmt: sea_orm::Statement,
+        bounded: bool,
+    ) -> crate::service::Result<Vec<entity::user::Model>> {
         if bounded && let Some(readers) = &self.readers {
-            return readers.read(q.build(sea_orm::DbBackend::Sqlite), super::direct_rows::users_of);
+            return readers.read(stmt, super::direct_rows::users_of);
         }
         if self.direct_pool.is_some() {
-            let stmt = q.build(sea_orm::DbBackend::Sqlite);
             let rows = if bounded {
                 self.direct_all_here(stmt, super::direct_rows::users_of).await
             } else {
                 self.direct_all(stmt, super::direct_rows::users_of).await
             };
-            if let Some(rows) = rows {
-                return rows;
-            }
+            // `None` only without a direct pool.
+            return rows.unwrap_or_else(|| Err(crate::service::Error::internal("no direct SQLite pool")));
         }
         // Elsewhere the rows as sqlx gives them, read by position on PostgreSQL.
         use sea_orm::{ConnectionTrait, FromQueryResult};
-        let rows = self.conn.query_all_raw(q.build(self.conn.get_database_backend())).await?;
+        let rows = self.conn.query_all_raw(stmt).await?;
         if let Some(read) = super::pg_rows::read_all(&rows, super::pg_rows::users_of) {
             return read;
         }

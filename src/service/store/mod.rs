@@ -3,6 +3,7 @@
 //! change generations other processes follow, time as stored, ending sessions, sealing.
 
 pub(in crate::service) mod audit_batch;
+pub(in crate::service) mod built_once;
 pub(in crate::service) mod bulk;
 pub(in crate::service) mod changes;
 mod column_kinds;
