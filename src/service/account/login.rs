@@ -331,7 +331,7 @@ impl Account<'_> {
         // The user's authenticators in one read: the password, and whether a second factor
         // follows it (as of this read, the hash's time before the session).
         let backend = self.db.reader().get_database_backend();
-        let by_user = sea_orm::Statement::from_sql_and_values(backend, authenticators_sql(backend), [user_id.into()]);
+        let by_user = authenticators_of_user(backend, user_id);
         let authenticators =
             self.db.select_typed(by_user, crate::service::store::direct_rows::authenticators_of).await?;
         let has_second_factor = authenticators.iter().any(|a| self.asks_as_second_factor(a));
@@ -716,15 +716,12 @@ impl Account<'_> {
     }
 }
 
-/// The select of a user's authenticators (the user's ID its one value), built once per kind
-/// of database, not per sign-in.
-fn authenticators_sql(backend: sea_orm::DbBackend) -> &'static str {
+/// The select of a user's authenticators (the user's ID its one value); its text is built
+/// once per kind of database, not per sign-in.
+fn authenticators_of_user(backend: sea_orm::DbBackend, user_id: UserId) -> sea_orm::Statement {
     use sea_orm::QueryTrait;
-    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let cell = if backend == sea_orm::DbBackend::Postgres { &POSTGRES } else { &SQLITE };
-    cell.get_or_init(|| {
-        let q = authenticator::Entity::find().filter(Expr::col(authenticator::Column::UserId).eq(Uuid::nil()));
-        q.build(backend).sql
+    static TEXT: crate::service::store::built_once::BuiltOnce = crate::service::store::built_once::BuiltOnce::new();
+    TEXT.statement(backend, vec![user_id.into()], || {
+        authenticator::Entity::find().filter(Expr::col(authenticator::Column::UserId).eq(user_id)).build(backend)
     })
 }

@@ -9,6 +9,7 @@ use crate::service::admin::users::User;
 use crate::service::oauth::claims::{IdTokenFor, authgear_claims_with};
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::store::built_once::BuiltOnce;
 use crate::service::store::direct_rows::code_user_roles_of;
 use crate::service::store::grant_row::{add_role_keys, role_keys_of};
 use crate::service::store::session_end;
@@ -23,7 +24,6 @@ use sea_orm::{
     QueryTrait, RelationDef, Set, Statement,
 };
 use serde_json::json;
-use std::sync::OnceLock;
 use uuid::Uuid;
 
 /// What a code is exchanged for.
@@ -65,7 +65,7 @@ impl OAuth<'_> {
         let digest = sha256(code.as_bytes()).to_vec();
         let reader = self.db.reader();
         let backend = reader.get_database_backend();
-        let select = Statement::from_sql_and_values(backend, code_select_sql(backend), [digest.into()]);
+        let select = code_select(backend, digest);
         let found = match self.db.read_typed(select, code_user_roles_of) {
             Ok(rows) => rows?.pop(),
             Err(stmt) => match reader.query_one_raw(stmt).await? {
@@ -249,22 +249,20 @@ fn live_session(id: Uuid, t: i64) -> SelectStatement {
 }
 
 /// The code exchange's select: the code by its digest (the one value), with its user and
-/// the user's role keys, in one statement. Built once per kind of database, not per
-/// exchange: only the value changes.
-fn code_select_sql(backend: DbBackend) -> &'static str {
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    let cell = if backend == DbBackend::Postgres { &POSTGRES } else { &SQLITE };
-    cell.get_or_init(|| {
+/// the user's role keys, in one statement. Its text is built once per kind of database,
+/// not per exchange: only the value changes.
+fn code_select(backend: DbBackend, digest: Vec<u8>) -> Statement {
+    static TEXT: BuiltOnce = BuiltOnce::new();
+    TEXT.statement(backend, vec![digest.clone().into()], || {
         let to_user: RelationDef = authorization_code::Entity::belongs_to(user::Entity)
             .from(authorization_code::Column::UserId)
             .to(user::Column::Id)
             .into();
         let mut select = authorization_code::Entity::find()
-            .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(Vec::<u8>::new()))
+            .filter(Expr::col((authorization_code::Entity, authorization_code::Column::CodeHash)).eq(digest.clone()))
             .join(JoinType::LeftJoin, to_user)
             .select_also(user::Entity);
         add_role_keys(QuerySelect::query(&mut select), backend);
-        select.build(backend).sql
+        select.build(backend)
     })
 }
