@@ -24,8 +24,8 @@ use crate::service::unit_of_work::Tx;
 use crate::service::unit_of_work::audit_row as audit;
 use crate::service::{Actor, Audit, Error, Result, Services};
 use entity::{authenticator, session, user};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -614,12 +614,8 @@ impl Account<'_> {
         let txn = tx.conn();
         // The user's row first (a user deleted meanwhile is not found, before the session's
         // row would fail on it), as it is now, for the audit row's snapshot and the caller.
-        let row_now = user::Entity::update_many()
-            .col_expr(user::Column::LastLoginAt, Expr::value(t))
-            .filter(Expr::col(user::Column::Id).eq(user.id))
-            .exec_with_returning(txn)
+        let row_now = last_login_now(txn, user.id, t)
             .await?
-            .pop()
             .ok_or_else(|| Error::not_found(reason::USER_NOT_FOUND, format!("user {} does not exist", user.id)))?;
         let row = NewSession {
             kind: "idp",
@@ -724,4 +720,26 @@ fn authenticators_of_user(backend: sea_orm::DbBackend, user_id: UserId) -> sea_o
     TEXT.statement(backend, vec![user_id.into()], || {
         authenticator::Entity::find().filter(Expr::col(authenticator::Column::UserId).eq(user_id)).build(backend)
     })
+}
+
+/// Sets the user's last login to `t` (micros) and returns the row as the update leaves it;
+/// `None` when the user does not exist. The statement's text is built once per kind of
+/// database.
+async fn last_login_now(txn: &impl ConnectionTrait, id: UserId, t: i64) -> Result<Option<user::Model>> {
+    use sea_orm::{FromQueryResult, Iterable};
+    static TEXT: crate::service::store::built_once::BuiltOnce = crate::service::store::built_once::BuiltOnce::new();
+    let backend = txn.get_database_backend();
+    let stmt = TEXT.statement(backend, vec![t.into(), id.uuid().into()], || {
+        let update = Query::update()
+            .table(user::Entity)
+            .value(user::Column::LastLoginAt, t)
+            .and_where(Expr::col(user::Column::Id).eq(id.uuid()))
+            .returning(Query::returning().columns(user::Column::iter()))
+            .to_owned();
+        backend.build(&update)
+    });
+    let Some(row) = txn.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
+    Ok(Some(user::Model::from_query_result(&row, "")?))
 }

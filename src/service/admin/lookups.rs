@@ -298,34 +298,31 @@ impl Lookups<'_> {
         // or groups they name, on one direct connection. A join would look the same role
         // up again for every owner that has it.
         let base = &q;
-        let found = self
-            .db
-            .direct_here(2, move |conn| {
-                use crate::service::store::direct_rows::all;
-                let ranged = link_range(owner, ids).map(|range| ranged_links(conn, range, ids)).transpose()?;
-                let pairs = match ranged.flatten() {
-                    Some(pairs) => pairs,
-                    None => {
-                        let mut links = base.clone();
-                        links.expr_as(Expr::col(link), "keyed_id");
-                        all(conn, sea_orm::DbBackend::Sqlite.build(&links), owned_id_of)?
-                    }
-                };
-                let mut wanted: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
-                wanted.sort_unstable();
-                wanted.dedup();
-                if wanted.is_empty() {
-                    return Ok(HashMap::new());
+        let found = self.db.direct_here(2, move |conn| {
+            use crate::service::store::direct_rows::all;
+            let ranged = link_range(owner, ids).map(|range| ranged_links(conn, range, ids)).transpose()?;
+            let pairs = match ranged.flatten() {
+                Some(pairs) => pairs,
+                None => {
+                    let mut links = base.clone();
+                    links.expr_as(Expr::col(link), "keyed_id");
+                    all(conn, sea_orm::DbBackend::Sqlite.build(&links), owned_id_of)?
                 }
-                let rows =
-                    Query::select().columns(columns).from(t).and_where(Expr::col((t, "id")).is_in(wanted)).to_owned();
-                let rows: HashMap<Uuid, Keyed> = all(conn, sea_orm::DbBackend::Sqlite.build(&rows), keyed_of)?
-                    .into_iter()
-                    .map(|r| (r.id, Keyed::from(r)))
-                    .collect();
-                Ok(group_by(pairs.into_iter().filter_map(|(owner, id)| Some((owner, rows.get(&id)?.clone())))))
-            })
-            .await;
+            };
+            let mut wanted: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            if wanted.is_empty() {
+                return Ok(HashMap::new());
+            }
+            let rows =
+                Query::select().columns(columns).from(t).and_where(Expr::col((t, "id")).is_in(wanted)).to_owned();
+            let rows: HashMap<Uuid, Keyed> = all(conn, sea_orm::DbBackend::Sqlite.build(&rows), keyed_of)?
+                .into_iter()
+                .map(|r| (r.id, Keyed::from(r)))
+                .collect();
+            Ok(group_by(pairs.into_iter().filter_map(|(owner, id)| Some((owner, rows.get(&id)?.clone())))))
+        });
         if let Some(found) = found {
             return Ok(by_key(found?));
         }

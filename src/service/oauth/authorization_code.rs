@@ -14,7 +14,7 @@ use crate::service::store::direct_rows::code_user_roles_of;
 use crate::service::store::grant_row::{add_role_keys, role_keys_of};
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
-use crate::service::store::session_row::NewSession;
+use crate::service::store::session_row::{NewSession, insert_statement};
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Error, Result};
 use entity::{authorization_code, revoked_token, session, user};
@@ -131,8 +131,14 @@ impl OAuth<'_> {
         // audit log records the login, not each code exchange. Without a refresh token the
         // claim is the only write, atomic as one statement.
         let claimed = if !offline {
-            let claimed = claim().exec(&self.db.writer().await?).await?;
-            (claimed.rows_affected == 1).then_some((row.idp_session_id, None))
+            // Built once: only the values change.
+            static TEXT: BuiltOnce = BuiltOnce::new();
+            let writer = self.db.writer().await?;
+            let backend = writer.get_database_backend();
+            let values =
+                vec![t.into(), jti.clone().into(), row.id.into(), 1.into(), row.idp_session_id.into(), t.into()];
+            let claimed = writer.execute_raw(TEXT.statement(backend, values, || claim().build(backend))).await?;
+            (claimed.rows_affected() == 1).then_some((row.idp_session_id, None))
         } else {
             // The grant's ID is the code's `issued_session_id` from the claim on.
             let grant_id = Uuid::now_v7();
@@ -159,7 +165,7 @@ impl OAuth<'_> {
                 }
                 .row(t, actor);
                 grant.id = Set(grant_id);
-                session::Entity::insert(grant).exec_without_returning(txn).await?;
+                txn.execute_raw(insert_statement(txn.get_database_backend(), grant)).await?;
                 Ok(Some((grant_id, Some(insert_refresh_token(txn, grant_id, t).await?))))
             })
             .await?

@@ -9,11 +9,12 @@ use crate::service::OAuth;
 use crate::service::account::login::IdpSession;
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::promotion::PromotionHint;
+use crate::service::store::built_once::BuiltOnce;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::{Actor, Audit, Result};
 use entity::{authorization, authorization_code};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{EntityTrait, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -451,7 +452,9 @@ impl OAuth<'_> {
             issued_session_id: Set(None),
             issued_jti: Set(None),
         };
-        authorization_code::Entity::insert(row).exec_without_returning(&self.db.writer().await?).await?;
+        static TEXT: BuiltOnce = BuiltOnce::new();
+        let writer = self.db.writer().await?;
+        writer.execute_raw(TEXT.insert(writer.get_database_backend(), row)).await?;
         Ok(code)
     }
 

@@ -252,27 +252,15 @@ impl Db {
         Some(pool.run(move |c| super::direct_rows::all(c, stmt, make)).await)
     }
 
-    /// As [`Self::direct_all`], but read on the calling thread: only for statements
-    /// bounded by an index and a small limit (a page, rows of a page's keys).
-    pub(in crate::service) async fn direct_all_here<T>(
-        &self,
-        stmt: sea_orm::Statement,
-        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
-    ) -> Option<crate::service::Result<Vec<T>>> {
-        self.direct_here(1, move |c| super::direct_rows::all(c, stmt, make)).await
-    }
-
-    /// On a SQLite file, `read` run on a direct connection on the calling thread (counted as
+    /// On a SQLite file, `read` run on a direct reader on the calling thread (counted as
     /// `statements` statements); `None` elsewhere. Only for reads bounded by indexes and a
     /// small number of keys.
-    pub(in crate::service) async fn direct_here<T>(
+    pub(in crate::service) fn direct_here<T>(
         &self,
         statements: u64,
         read: impl FnOnce(&rusqlite::Connection) -> crate::service::Result<T>,
     ) -> Option<crate::service::Result<T>> {
-        let pool = self.direct_pool.as_ref()?;
-        self.statements.fetch_add(statements, Ordering::Relaxed);
-        Some(pool.run_here(read).await)
+        Some(self.readers.as_ref()?.run(statements, read))
     }
 
     /// The right to take several pooled connections for one read, if no other read holds
@@ -305,11 +293,7 @@ impl Db {
             return readers.read(stmt, super::direct_rows::users_of);
         }
         if self.direct_pool.is_some() {
-            let rows = if bounded {
-                self.direct_all_here(stmt, super::direct_rows::users_of).await
-            } else {
-                self.direct_all(stmt, super::direct_rows::users_of).await
-            };
+            let rows = self.direct_all(stmt, super::direct_rows::users_of).await;
             // `None` only without a direct pool.
             return rows.unwrap_or_else(|| Err(crate::service::Error::internal("no direct SQLite pool")));
         }

@@ -88,6 +88,14 @@ impl DirectReaders {
         })
     }
 
+    /// `read` (reads only, `statements` of them, counted) on a connection chosen as
+    /// [`Self::query`] chooses it for a `SELECT`: for a few reads bounded by indexes that
+    /// belong together (a page's links, then the rows they name).
+    pub(in crate::service) fn run<T>(&self, statements: u64, read: impl FnOnce(&Connection) -> T) -> T {
+        self.statements.fetch_add(statements, Ordering::Relaxed);
+        self.with_connection(true, read)
+    }
+
     fn with_connection<T>(&self, on_writer: bool, read: impl FnOnce(&Connection) -> T) -> T {
         if on_writer
             && let Some(writer) = &self.writer

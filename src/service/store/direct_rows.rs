@@ -4,7 +4,7 @@
 use rusqlite::{Connection, Row, Statement};
 use uuid::Uuid;
 
-use super::direct_sqlite::{bind_all, columns, get, json, read_error, uuid};
+use super::direct_sqlite::{bind_all, columns, get, json, prefixed_columns, read_error, uuid};
 use crate::service::Result;
 use entity::{authenticator, authorization_code, identity, user};
 
@@ -150,16 +150,6 @@ fn opt_uuid(row: &Row<'_>, i: usize) -> Result<Option<Uuid>> {
     }
 }
 
-/// The columns of `names`, each with `prefix` before it (the `A_`, `B_` of a select of a
-/// model with another).
-fn prefixed<const N: usize>(stmt: &Statement<'_>, prefix: &str, names: [&str; N]) -> Result<[usize; N]> {
-    let mut out = [0; N];
-    for (slot, name) in out.iter_mut().zip(names) {
-        *slot = stmt.column_index(&format!("{prefix}{name}")).map_err(super::direct_sqlite::read_error)?;
-    }
-    Ok(out)
-}
-
 /// A code with its user (`B_`, absent if deleted) and the user's role keys (the
 /// `direct_roles` and `group_roles` of [`super::grant_row::add_role_keys`]), as the code
 /// exchange selects them.
@@ -169,7 +159,7 @@ pub type CodeUserRoles = (authorization_code::Model, Option<user::Model>, Vec<St
 pub fn code_user_roles_of(stmt: &Statement<'_>) -> Result<Reader<CodeUserRoles>> {
     let code: Result<Reader<authorization_code::Model>> = {
         fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed(stmt, "A_", names)
+            prefixed_columns(stmt, "A_", names)
         }
         model_reader!(
             stmt,
@@ -196,12 +186,12 @@ pub fn code_user_roles_of(stmt: &Statement<'_>) -> Result<Reader<CodeUserRoles>>
     let code = code?;
     let user: Result<Reader<user::Model>> = {
         fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed(stmt, "B_", names)
+            prefixed_columns(stmt, "B_", names)
         }
         user_model_reader!(rusqlite::Row<'_>, stmt)
     };
     let user = user?;
-    let [user_id, direct, via_groups] = prefixed(stmt, "", ["B_id", "direct_roles", "group_roles"])?;
+    let [user_id, direct, via_groups] = columns(stmt, ["B_id", "direct_roles", "group_roles"])?;
     Ok(Box::new(move |r| {
         let code = code(r)?;
         let user = match r.get_ref(user_id).map_err(super::direct_sqlite::read_error)? {

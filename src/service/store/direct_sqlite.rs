@@ -123,14 +123,6 @@ impl DirectPool {
         &self.direct
     }
 
-    /// Runs `read` with a connection of the pool on the calling thread: for a read that
-    /// takes SQLite microseconds (a page of an index, rows by key), where the hand-off to a
-    /// blocking thread and back would cost more than the read.
-    pub async fn run_here<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(|e| Error::caused("direct SQLite pool", e))?;
-        self.with_connection(read)
-    }
-
     /// Runs `read` with an idle connection of the pool (or a new one), then returns it to
     /// the pool. The caller holds a permit.
     fn with_connection<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -230,9 +222,34 @@ pub fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize) -> Result<T> {
 
 /// The index of each named column of a prepared statement, in the order given.
 pub fn columns<const N: usize>(stmt: &rusqlite::Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
+    prefixed_columns(stmt, "", names)
+}
+
+/// [`columns`] of `names` each with `prefix` before it (the `A_`, `B_` of a select of a
+/// model with another), matched as SQLite matches names (ASCII case ignored). Each search
+/// starts after the column found last: names listed in the select's order are found in one
+/// pass over its columns, not one pass per name.
+pub fn prefixed_columns<const N: usize>(
+    stmt: &rusqlite::Statement<'_>,
+    prefix: &str,
+    names: [&str; N],
+) -> Result<[usize; N]> {
+    let all: Vec<&str> = stmt.column_names();
+    let is = |column: &str, name: &str| {
+        column.len() == prefix.len() + name.len()
+            && column.is_char_boundary(prefix.len())
+            && column[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && column[prefix.len()..].eq_ignore_ascii_case(name)
+    };
     let mut out = [0; N];
+    let mut next = 0;
     for (slot, name) in out.iter_mut().zip(names) {
-        *slot = stmt.column_index(name).map_err(read_error)?;
+        let found = (next..all.len()).chain(0..next).find(|&i| all.get(i).is_some_and(|c| is(c, name)));
+        let Some(i) = found else {
+            return Err(read_error(rusqlite::Error::InvalidColumnName(format!("{prefix}{name}"))));
+        };
+        *slot = i;
+        next = i + 1;
     }
     Ok(out)
 }
@@ -240,6 +257,17 @@ pub fn columns<const N: usize>(stmt: &rusqlite::Statement<'_>, names: [&str; N])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_are_found_by_name_in_any_order_and_case() {
+        let conn = Connection::open_in_memory().unwrap();
+        let stmt = conn.prepare("SELECT 1 AS A_id, 2 AS A_name, 3 AS B_id, 4 AS b_Name").unwrap();
+        assert_eq!(prefixed_columns(&stmt, "B_", ["id", "name"]).unwrap(), [2, 3]);
+        assert_eq!(prefixed_columns(&stmt, "a_", ["NAME", "id"]).unwrap(), [1, 0]);
+        assert_eq!(columns(&stmt, ["B_id", "A_id", "b_name"]).unwrap(), [2, 0, 3]);
+        assert!(columns(&stmt, ["missing"]).is_err());
+        assert!(prefixed_columns(&stmt, "C_", ["id"]).is_err());
+    }
 
     #[test]
     fn the_file_of_each_url_form() {

@@ -37,10 +37,10 @@ impl NewSession<'_> {
         actor: &Actor,
         conn: &impl sea_orm::ConnectionTrait,
     ) -> Result<session::Model, sea_orm::DbErr> {
-        use sea_orm::{EntityTrait, TryIntoModel};
+        use sea_orm::TryIntoModel;
         let row = self.row(t, actor);
         let model = row.clone().try_into_model()?;
-        session::Entity::insert(row).exec_without_returning(conn).await?;
+        conn.execute_raw(insert_statement(conn.get_database_backend(), row)).await?;
         Ok(model)
     }
 
@@ -67,4 +67,13 @@ impl NewSession<'_> {
             identity_id: Set(None),
         }
     }
+}
+
+/// The insert of a `sessions` row, its text built once per kind of database.
+pub(in crate::service) fn insert_statement(
+    backend: sea_orm::DbBackend,
+    row: session::ActiveModel,
+) -> sea_orm::Statement {
+    static TEXT: crate::service::store::built_once::BuiltOnce = crate::service::store::built_once::BuiltOnce::new();
+    TEXT.insert(backend, row)
 }

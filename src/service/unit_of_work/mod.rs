@@ -13,8 +13,9 @@ pub(in crate::service) mod audit_row;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use entity::audit_log;
-use sea_orm::{DatabaseTransaction, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+
+use crate::service::store::built_once::BuiltOnce;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -125,7 +126,9 @@ impl Tx {
         let routed = (!self.routing.is_empty()).then(|| entry.clone());
         // Nothing is read back: the row is known, and decoding its payload again costs more
         // than the insert.
-        audit_log::Entity::insert(audit_row::active(entry)).exec_without_returning(&self.txn).await?;
+        static TEXT: BuiltOnce = BuiltOnce::new();
+        let insert = TEXT.insert(self.txn.get_database_backend(), audit_row::active(entry));
+        self.txn.execute_raw(insert).await?;
         self.recorded.fetch_add(1, Ordering::Relaxed);
         if let Some(entry) = routed
             && crate::service::events::outbox::enqueue(&self.txn, &self.routing, self.retry_hours, &entry).await?
