@@ -16,6 +16,7 @@ use crate::service::admin::user_rows::user_row;
 use crate::service::admin::users::User;
 use crate::service::events::sign_in::{FlowType, Identification};
 use crate::service::events::user_model::session_model;
+use crate::service::store::connections::TxConn;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
 use crate::service::store::session_row::NewSession;
@@ -725,7 +726,7 @@ fn authenticators_of_user(backend: sea_orm::DbBackend, user_id: UserId) -> sea_o
 /// Sets the user's last login to `t` (micros) and returns the row as the update leaves it;
 /// `None` when the user does not exist. The statement's text is built once per kind of
 /// database.
-async fn last_login_now(txn: &impl ConnectionTrait, id: UserId, t: i64) -> Result<Option<user::Model>> {
+async fn last_login_now(txn: &TxConn, id: UserId, t: i64) -> Result<Option<user::Model>> {
     use sea_orm::{FromQueryResult, Iterable};
     static TEXT: crate::service::store::built_once::BuiltOnce = crate::service::store::built_once::BuiltOnce::new();
     let backend = txn.get_database_backend();
@@ -738,8 +739,11 @@ async fn last_login_now(txn: &impl ConnectionTrait, id: UserId, t: i64) -> Resul
             .to_owned();
         backend.build(&update)
     });
-    let Some(row) = txn.query_one_raw(stmt).await? else {
-        return Ok(None);
-    };
-    Ok(Some(user::Model::from_query_result(&row, "")?))
+    match txn.read_typed(stmt, crate::service::store::direct_rows::users_of) {
+        Ok(rows) => Ok(rows?.pop()),
+        Err(stmt) => match txn.query_one_raw(stmt).await? {
+            Some(row) => Ok(Some(user::Model::from_query_result(&row, "")?)),
+            None => Ok(None),
+        },
+    }
 }

@@ -1,4 +1,4 @@
-//! The connections reads and single writes outside a transaction go through: on a SQLite
+//! The connections reads, single writes and write transactions go through: on a SQLite
 //! file the direct connections, run on the calling thread; elsewhere sqlx's pool.
 //!
 //! Both are sea-orm connections of their own (they implement its `ConnectionTrait`), so
@@ -9,10 +9,12 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+};
 
 use super::direct_readers::DirectReaders;
-use super::direct_writer::DirectSingle;
+use super::direct_writer::{DirectSingle, DirectTxn};
 
 /// Where a read outside a write transaction runs.
 #[derive(Clone, Debug)]
@@ -31,6 +33,39 @@ pub(in crate::service) enum WriteConn {
     Direct(DirectSingle),
     /// sqlx's pool (or its one-connection writer).
     Pool(DatabaseConnection),
+}
+
+/// A write transaction, rolled back when dropped uncommitted.
+#[derive(Debug)]
+pub(in crate::service) enum TxConn {
+    /// The SQLite file's writer, in `BEGIN IMMEDIATE`.
+    Direct(DirectTxn),
+    /// A transaction of sqlx's pool (or of its one-connection writer).
+    Pool(DatabaseTransaction),
+}
+
+impl TxConn {
+    /// Commits.
+    pub(in crate::service) async fn commit(self) -> Result<(), DbErr> {
+        match self {
+            Self::Direct(t) => t.commit(),
+            Self::Pool(t) => t.commit().await,
+        }
+    }
+
+    /// In a SQLite file's transaction, the rows of `stmt` typed by `make`'s reader (see
+    /// [`super::db::Db::read_typed`]). Elsewhere `stmt` comes back, for the caller to read
+    /// through sea-orm.
+    pub(in crate::service) fn read_typed<T>(
+        &self,
+        stmt: Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
+    ) -> Result<crate::service::Result<Vec<T>>, Statement> {
+        match self {
+            Self::Direct(t) => Ok(t.read(stmt, make)),
+            Self::Pool(_) => Err(stmt),
+        }
+    }
 }
 
 impl ReadConn {
@@ -116,6 +151,44 @@ impl ConnectionTrait for WriteConn {
         match self {
             Self::Direct(w) => w.query(stmt),
             Self::Pool(c) => c.query_all_raw(stmt).await,
+        }
+    }
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl ConnectionTrait for TxConn {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Direct(_) => DbBackend::Sqlite,
+            Self::Pool(t) => t.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Direct(t) => t.execute(stmt),
+            Self::Pool(t) => t.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Direct(t) => t.execute_unprepared(sql),
+            Self::Pool(t) => t.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Direct(t) => Ok(t.query(stmt)?.into_iter().next()),
+            Self::Pool(t) => t.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Direct(t) => t.query(stmt),
+            Self::Pool(t) => t.query_all_raw(stmt).await,
         }
     }
 }

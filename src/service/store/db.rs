@@ -3,8 +3,7 @@
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -200,31 +199,28 @@ impl Db {
 
     /// Begins a write transaction (for the unit of work and the batch writers). On SQLite it is `BEGIN IMMEDIATE`, so a transaction
     /// that reads before it writes never fails with "database is locked".
-    pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub(in crate::service) async fn transaction(&self) -> Result<super::connections::TxConn, DbErr> {
+        use super::connections::TxConn;
         if let Some(direct) = &self.direct_writer {
             // The direct writer's statements never wait: a task that writes in a loop gives
             // the thread's other tasks a turn now and then.
             tokio::task::consume_budget().await;
-            return direct.transaction().await;
+            return direct.transaction().await.map(TxConn::Direct);
         }
-        self.writer
+        let txn = self
+            .writer
             .as_ref()
             .unwrap_or(&self.conn)
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
             })
-            .await
+            .await?;
+        Ok(TxConn::Pool(txn))
     }
 
-    /// Commits a transaction begun with [`Db::transaction`], reporting a failed commit (the
-    /// direct writer's commit runs as a statement first: sea-orm's commit of it cannot
-    /// fail).
-    pub(in crate::service) async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
-        use sea_orm::ConnectionTrait;
-        if self.direct_writer.is_some() {
-            txn.execute_unprepared("COMMIT").await?;
-        }
+    /// Commits a transaction begun with [`Db::transaction`].
+    pub(in crate::service) async fn commit(&self, txn: super::connections::TxConn) -> Result<(), DbErr> {
         txn.commit().await
     }
 

@@ -17,24 +17,6 @@ use sea_orm::{
 use super::column_kinds;
 use super::direct_sqlite::bind_all;
 
-/// The parts of sea-orm's mock trait that every direct connection answers alike.
-macro_rules! sqlite_mock_common {
-    () => {
-        fn drain_transaction_log(&mut self) -> Vec<sea_orm::Transaction> {
-            Vec::new()
-        }
-
-        fn get_database_backend(&self) -> sea_orm::DbBackend {
-            sea_orm::DbBackend::Sqlite
-        }
-
-        fn ping(&self) -> Result<(), sea_orm::DbErr> {
-            Ok(())
-        }
-    };
-}
-pub(super) use sqlite_mock_common;
-
 /// Counts a statement as sqlx's metric callback does for the pooled connections (the
 /// change-generation bookkeeping is left out of the count there too).
 pub(super) fn count(statements: &AtomicU64, sql: &str, elapsed: Duration) {

@@ -7,23 +7,20 @@
 //! connection behind an async mutex: a write transaction takes the mutex, and each of its
 //! statements then runs at once where it is called.
 //!
-//! It plugs into sea-orm through the mock driver's trait ([`MockDatabaseTrait`]): a
-//! transaction is an ordinary `DatabaseTransaction` over a connection whose "mock" runs the
-//! statement on the real file and hands sea-orm the rows (see [`super::direct_statements`]).
+//! Its transactions ([`DirectTxn`]) and single writes ([`DirectSingle`]) are reached through
+//! connection types of sea-orm's trait of our own ([`super::connections`]): each statement
+//! runs on the file and hands sea-orm the rows (see [`super::direct_statements`]).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr, ExecResult, MockDatabaseConnection,
-    MockDatabaseTrait, QueryResult, Statement, TransactionTrait,
-};
+use sea_orm::{DbErr, ExecResult, QueryResult, Statement};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::direct_sqlite::DirectSqlite;
-use super::direct_statements::{count, exec_error, exec_result, executed, is_busy, results, sqlite_mock_common};
+use super::direct_statements::{count, exec_error, executed, is_busy, results};
 
 /// How long a write waits for another process's write lock on the file.
 const BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -56,7 +53,7 @@ impl DirectWriter {
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`): waits for the writer, then for the
     /// file's write lock, without blocking the thread while another process holds it.
-    pub(in crate::service) async fn transaction(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub(in crate::service) async fn transaction(&self) -> Result<DirectTxn, DbErr> {
         let guard = self.take().await?;
         let deadline = Instant::now() + BUSY_WAIT;
         loop {
@@ -72,8 +69,7 @@ impl DirectWriter {
             }
         }
         self.count("BEGIN IMMEDIATE");
-        let conn = connection(Direct { conn: Some(guard), depth: 0, statements: self.statements.clone() });
-        conn.begin().await
+        Ok(DirectTxn { conn: std::sync::Mutex::new(Some(guard)), statements: self.statements.clone() })
     }
 
     /// A connection for single statements outside a transaction: it holds the writer
@@ -95,10 +91,6 @@ impl DirectWriter {
     fn count(&self, sql: &str) {
         count(&self.statements, sql, Duration::ZERO);
     }
-}
-
-fn connection(direct: Direct) -> DatabaseConnection {
-    DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(direct))).into()
 }
 
 /// The writer, lent to a run of single statements outside a transaction (each one commits
@@ -130,31 +122,70 @@ impl DirectSingle {
     }
 }
 
-/// The writer, lent to one transaction.
-struct Direct {
-    /// `None` once the transaction has ended.
-    conn: Option<OwnedMutexGuard<Connection>>,
-    depth: u32,
+/// The writer, lent to one write transaction until it commits or is dropped (which rolls
+/// it back); reached through [`super::connections::TxConn`].
+#[derive(Debug)]
+pub(in crate::service) struct DirectTxn {
+    /// `None` once the transaction has ended. Locked only to run a statement, as in
+    /// [`DirectSingle`].
+    conn: std::sync::Mutex<Option<OwnedMutexGuard<Connection>>>,
     statements: Arc<AtomicU64>,
 }
 
-impl std::fmt::Debug for Direct {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Direct").field("open", &self.conn.is_some()).field("depth", &self.depth).finish()
+impl DirectTxn {
+    fn with<T>(&self, run: impl FnOnce(&Connection) -> Result<T, DbErr>) -> Result<T, DbErr> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        run(conn.as_deref().ok_or_else(|| DbErr::Custom("the write transaction has ended".into()))?)
     }
-}
 
-impl Direct {
-    fn conn(&self) -> Result<&Connection, DbErr> {
-        if self.depth > 1 {
-            return Err(DbErr::Custom("nested transactions are not supported by the SQLite writer".into()));
+    /// Runs `stmt`, its rows unread.
+    pub(in crate::service) fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.with(|conn| executed(conn, stmt, &self.statements))
+    }
+
+    /// Runs `sql`, statements without values. A `COMMIT` or `ROLLBACK` here would end the
+    /// transaction behind its owner's back: commit with [`Self::commit`], roll back by
+    /// dropping.
+    pub(in crate::service) fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let word = sql.trim().trim_end_matches(';').to_ascii_uppercase();
+        if ["COMMIT", "ROLLBACK", "END"].contains(&word.as_str()) {
+            return Err(DbErr::Custom(format!("{word} inside a unit of work: it ends when the unit of work does")));
         }
-        self.conn.as_deref().ok_or_else(|| DbErr::Custom("the write transaction has ended".into()))
+        self.execute(Statement::from_string(sea_orm::DbBackend::Sqlite, sql))
+    }
+
+    /// The rows of `stmt`.
+    pub(in crate::service) fn query(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.with(|conn| results(conn, stmt, &self.statements))
+    }
+
+    /// The rows of `stmt` (a `SELECT`, or a write with `RETURNING`) as `make`'s reader
+    /// reads them, typed where they are read (no map of values per row).
+    pub(in crate::service) fn read<T>(
+        &self,
+        stmt: Statement,
+        make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<super::direct_rows::Reader<T>>,
+    ) -> crate::service::Result<Vec<T>> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(conn) = conn.as_deref() else {
+            return Err(crate::service::Error::internal("a read in a write transaction that has ended"));
+        };
+        let started = Instant::now();
+        let sql = stmt.sql.clone();
+        let rows = super::direct_rows::all(conn, stmt, make)?;
+        count(&self.statements, &sql, started.elapsed());
+        Ok(rows)
+    }
+
+    /// Commits, and gives the writer back. A commit that fails is rolled back.
+    pub(in crate::service) fn commit(self) -> Result<(), DbErr> {
+        self.end("COMMIT").map_err(|e| exec_error(&e))
     }
 
     /// Ends the transaction with `sql` (`COMMIT` or `ROLLBACK`) and gives the writer back.
-    fn end(&mut self, sql: &str) -> Result<(), rusqlite::Error> {
-        let Some(conn) = self.conn.take() else { return Ok(()) };
+    fn end(&self, sql: &str) -> Result<(), rusqlite::Error> {
+        let taken = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some(conn) = taken else { return Ok(()) };
         let ended = conn.execute_batch(sql);
         if !conn.is_autocommit() {
             // A COMMIT that failed can leave the transaction open: undo it before the
@@ -166,55 +197,16 @@ impl Direct {
     }
 }
 
-impl Drop for Direct {
+impl Drop for DirectTxn {
     fn drop(&mut self) {
-        if self.conn.is_some() {
-            let _ = self.end("ROLLBACK");
-        }
+        let _ = self.end("ROLLBACK");
     }
-}
-
-impl MockDatabaseTrait for Direct {
-    fn execute(&mut self, _counter: usize, stmt: Statement) -> Result<ExecResult, DbErr> {
-        if stmt.sql == "COMMIT" {
-            self.end("COMMIT").map_err(|e| exec_error(&e))?;
-            return exec_result(stmt, 0, 0);
-        }
-        executed(self.conn()?, stmt, &self.statements)
-    }
-
-    fn query(&mut self, _counter: usize, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let conn = self.conn()?;
-        results(conn, stmt, &self.statements)
-    }
-
-    fn begin(&mut self) {
-        self.depth += 1;
-    }
-
-    fn commit(&mut self) {
-        if self.depth == 1
-            && let Err(e) = self.end("COMMIT")
-        {
-            // Reached only by a commit that did not go through `Db::commit` first.
-            tracing::error!(error = %e, "committing a SQLite write failed; it was rolled back");
-        }
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    fn rollback(&mut self) {
-        if self.depth <= 1 {
-            let _ = self.end("ROLLBACK");
-        }
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    sqlite_mock_common!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::store::connections::TxConn;
     use crate::service::store::direct_statements::sql_err;
     use sea_orm::{ConnectionTrait, DbBackend, SqlErr, Statement};
 
@@ -244,17 +236,17 @@ mod tests {
     #[tokio::test]
     async fn commit_keeps_drop_undoes_and_a_duplicate_is_a_unique_violation() {
         let (_dir, w) = writer().await;
-        let txn = w.transaction().await.expect("begin");
+        let txn = TxConn::Direct(w.transaction().await.expect("begin"));
         txn.execute_raw(insert("a")).await.expect("insert");
-        txn.execute_unprepared("COMMIT").await.expect("commit");
-        txn.commit().await.expect("sea-orm's commit after ours");
+        txn.execute_unprepared("COMMIT").await.expect_err("a COMMIT statement is refused");
+        txn.commit().await.expect("commit");
 
-        let txn = w.transaction().await.expect("begin");
+        let txn = TxConn::Direct(w.transaction().await.expect("begin"));
         txn.execute_raw(insert("b")).await.expect("insert");
         drop(txn);
         assert_eq!(keys(&w).await, ["a"], "a dropped transaction leaves nothing");
 
-        let txn = w.transaction().await.expect("begin");
+        let txn = TxConn::Direct(w.transaction().await.expect("begin"));
         let e = txn.execute_raw(insert("a")).await.expect_err("duplicate");
         assert!(matches!(sql_err(&e), Some(SqlErr::UniqueConstraintViolation(_))), "{e}");
         drop(txn);

@@ -13,9 +13,10 @@ pub(in crate::service) mod audit_row;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::ConnectionTrait;
 
 use crate::service::store::built_once::BuiltOnce;
+use crate::service::store::connections::TxConn;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -79,7 +80,7 @@ impl Audit {
 
 /// The open transaction of a unit of work.
 pub(in crate::service) struct Tx {
-    txn: DatabaseTransaction,
+    txn: TxConn,
     recorded: AtomicUsize,
     routing: Arc<crate::service::events::routing::EventRouting>,
     retry_hours: u64,
@@ -88,7 +89,7 @@ pub(in crate::service) struct Tx {
 
 impl Tx {
     /// The transaction, for the change's reads and writes.
-    pub(in crate::service) fn conn(&self) -> &DatabaseTransaction {
+    pub(in crate::service) fn conn(&self) -> &TxConn {
         &self.txn
     }
 
