@@ -15,7 +15,6 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::time::Instant;
 
 use rusqlite::Connection;
 use sea_orm::{DbErr, QueryResult, Statement};
@@ -23,7 +22,7 @@ use tokio::sync::Mutex;
 
 use super::direct_rows::Reader;
 use super::direct_sqlite::DirectSqlite;
-use super::direct_statements::{count, results};
+use super::direct_statements::results;
 
 /// The read-only connections.
 #[derive(Debug)]
@@ -79,13 +78,7 @@ impl DirectReaders {
         make: fn(&rusqlite::Statement<'_>) -> crate::service::Result<Reader<T>>,
     ) -> crate::service::Result<Vec<T>> {
         let on_writer = is_select(&stmt.sql);
-        self.with_connection(on_writer, |conn| {
-            let started = Instant::now();
-            let sql = stmt.sql.clone();
-            let rows = super::direct_rows::all(conn, stmt, make)?;
-            count(&self.statements, &sql, started.elapsed());
-            Ok(rows)
-        })
+        self.with_connection(on_writer, |conn| super::direct_rows::all_counted(conn, stmt, make, &self.statements))
     }
 
     /// `read` (reads only, `statements` of them, counted) on a connection chosen as

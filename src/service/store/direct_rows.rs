@@ -28,6 +28,21 @@ pub fn all<T>(
     Ok(out)
 }
 
+/// [`all`], counted in `statements` as every direct statement is (with its time, for the
+/// slow-statement log).
+pub fn all_counted<T>(
+    conn: &Connection,
+    stmt: sea_orm::Statement,
+    make: fn(&Statement<'_>) -> Result<Reader<T>>,
+    statements: &std::sync::atomic::AtomicU64,
+) -> Result<Vec<T>> {
+    let started = std::time::Instant::now();
+    let sql = stmt.sql.clone();
+    let rows = all(conn, stmt, make)?;
+    super::direct_statements::count(statements, &sql, started.elapsed());
+    Ok(rows)
+}
+
 /// The reader of a struct whose fields are columns of the same names, each read with the
 /// function given (`get`, `uuid`, `json_value`, …): every column is named once. `columns`,
 /// `Reader` and the read functions are those in scope where it is used, so that

@@ -170,11 +170,7 @@ impl DirectTxn {
         let Some(conn) = conn.as_deref() else {
             return Err(crate::service::Error::internal("a read in a write transaction that has ended"));
         };
-        let started = Instant::now();
-        let sql = stmt.sql.clone();
-        let rows = super::direct_rows::all(conn, stmt, make)?;
-        count(&self.statements, &sql, started.elapsed());
-        Ok(rows)
+        super::direct_rows::all_counted(conn, stmt, make, &self.statements)
     }
 
     /// Commits, and gives the writer back. A commit that fails is rolled back.
