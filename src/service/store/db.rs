@@ -397,3 +397,7 @@ async fn uses_tls(conn: &DatabaseConnection) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+#[path = "db_cancel_tests.rs"]
+mod cancel_tests;
