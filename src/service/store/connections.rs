@@ -45,11 +45,17 @@ pub(in crate::service) enum TxConn {
 }
 
 impl TxConn {
-    /// Commits.
+    /// Commits. On a pooled connection the `COMMIT` runs on a task of its own, so that it
+    /// completes even when the caller is dropped while it waits (a client that hung up):
+    /// dropped with it, the transaction would queue a `ROLLBACK` behind the `COMMIT`, which
+    /// PostgreSQL answers with a warning that no transaction is in progress.
     pub(in crate::service) async fn commit(self) -> Result<(), DbErr> {
         match self {
             Self::Direct(t) => t.commit(),
-            Self::Pool(t) => t.commit().await,
+            Self::Pool(t) => match tokio::spawn(t.commit()).await {
+                Ok(done) => done,
+                Err(e) => Err(DbErr::Custom(format!("the commit's task ended without an answer: {e}"))),
+            },
         }
     }
 
