@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the Admin API on an existing (seeded) database.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/admin_api.sh sqlite://bench.db [seconds] [connections]
 #
 # Prints start-up time to ready, idle RSS, then requests/s and p50/p90/p99 latency (wrk)
@@ -18,7 +18,7 @@ url=${1:?database URL}
 secs=${2:-30}
 conns=${3:-8}
 users=${USERS:-1000000}
-bin=${BIN:-target/release/authgraph}
+bin=${BIN:-target/dist/authgraph}
 port=${PORT:-3900}
 work=$(mktemp -d)
 # The master key must stay the same across runs on one database (it encrypts its signing keys).

@@ -2,7 +2,7 @@
 # Anonymous-request grants of returning anonymous users (ES256 access and ID tokens, or an
 # RS256 ID token with ID_ALG=RS256), each with its own fresh challenge, as the SDKs send them.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   PIN=1 bench/anonymous.sh sqlite:///tmp/bench/anon.db [seconds] [connections] [count]
 #
 # Starts the release server (anonymous users on, no per-IP sign-up limit), creates a

@@ -4,8 +4,8 @@
 # prints every run's RESULT lines tagged with the build. A refactor that must not change
 # speed is checked with it: the same machine, the same minute, the same data.
 #
-#   (build the older commit) && cp target/release/authgraph /tmp/authgraph-old
-#   cargo build --release && cp target/release/authgraph /tmp/authgraph-new
+#   (build the older commit) && cp target/dist/authgraph /tmp/authgraph-old
+#   cargo build --profile dist && cp target/dist/authgraph /tmp/authgraph-new
 #   bench/before_after.sh /tmp/authgraph-old /tmp/authgraph-new [rounds] [seconds] [users]
 #
 # Both servers and wrk share the machine, as in the scripts themselves. SQLite only: the

@@ -2,7 +2,7 @@
 # Side by side on one core each: client-credentials RS256 JWT access tokens from authgraph
 # and from oidc-provider (npm, OpenID certified), with wrk on the other core.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/compare.sh [seconds] [connections] [rounds]      (default 10 s, 16, 3)
 #
 # Installs oidc-provider into a scratch folder (npm), starts each server pinned to core 0

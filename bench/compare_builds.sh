@@ -3,7 +3,7 @@
 # each server pinned to core 0, wrk pinned to core 1, the builds in alternation, three
 # rounds each. Prints requests/s for each build and the ratio B/A per request type.
 #
-#   cargo build --release && cp target/release/authgraph /tmp/authgraph-new
+#   cargo build --profile dist && cp target/dist/authgraph /tmp/authgraph-new
 #   (build the other commit) && cp .../authgraph /tmp/authgraph-old
 #   bench/compare_builds.sh /tmp/authgraph-old /tmp/authgraph-new [users] [seconds]
 #

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
 n=${2:-2000}
-bin=${BIN:-target/release/authgraph}
+bin=${BIN:-target/dist/authgraph}
 port=${PORT:-3977}
 work=$(mktemp -d)
 export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn

@@ -4,7 +4,7 @@
 # download link of the HTTP API, with the release build. Prints users/s and the peak
 # resident memory (RSS) of the process that streams.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/export.sh sqlite:///tmp/bench/export.db [users]
 #   bench/export.sh postgres://postgres@127.0.0.1:5432/agexport [users]
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
 n=${2:-1000000}
-bin=${BIN:-target/release/authgraph}
+bin=${BIN:-target/dist/authgraph}
 port=${PORT:-3901}
 work=$(mktemp -d)
 export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What blocking hooks cost (issue #12), on SQLite, release build (cargo build --release):
+# What blocking hooks cost (issue #12), on SQLite, release build (cargo build --profile dist):
 #
 #   bench/hooks.sh [seconds] [rounds]        (default 8 s, 2 rounds)
 #

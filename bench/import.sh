@@ -4,13 +4,13 @@
 # PostgreSQL, beside the raw SQL bound: the same rows (users, identities, role and group
 # links) inserted by Python's sqlite3 / psql in 1,000-row transactions, with no checks.
 #
-# Usage: bench/import.sh [N]   (needs a release build: cargo build --release, or BIN=path; PostgreSQL at
+# Usage: bench/import.sh [N]   (needs a release build: cargo build --profile dist, or BIN=path; PostgreSQL at
 # 127.0.0.1:5432 with trust auth for the PostgreSQL half, skipped when psql is missing; no TLS on
 # loopback, as the README advises for a database on the same machine)
 set -euo pipefail
 N=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${BIN:-$ROOT/target/release/authgraph}
+BIN=${BIN:-$ROOT/target/dist/authgraph}
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 

@@ -5,13 +5,13 @@
 # serving N1 and then N2 requests (bench/list_load.py; QUERY= another document); the
 # difference divided by N2 - N1 leaves out start-up and shutdown.
 #
-#   BIN=target/release/authgraph bench/instructions_per_request.sh sqlite:///tmp/bench/export.db 100 300
+#   BIN=target/dist/authgraph bench/instructions_per_request.sh sqlite:///tmp/bench/export.db 100 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
 n1=${2:-100}
 n2=${3:-300}
-bin=${BIN:-target/release/authgraph}
+bin=${BIN:-target/dist/authgraph}
 port=${PORT:-3978}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

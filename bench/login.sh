@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Complete logins per second (authorize -> login form -> code -> token), issue #4.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   [ROUNDS=3] bench/login.sh sqlite:///tmp/bench/login.db [seconds] [browsers]
 #
 # Creates users with passwords and a SPA through the Admin API, then runs wrk

@@ -3,7 +3,7 @@
 # login form -> send code -> (read the email) -> verify code (answered with the client's
 # code) -> token. No Argon2 is involved.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/login_code.sh sqlite:///tmp/bench/code.db [seconds] [browsers] [users]
 #
 # Creates `users` users (default 12,000) without passwords and a SPA (with VERIFIED=1

@@ -8,7 +8,7 @@
 # counts are dumped. Instructions in Argon2 and BLAKE2 functions are the hash's; the rest
 # is the request work this prints per login, with the functions that cost most.
 #
-#   BIN=target/release/authgraph bench/login_instructions.sh sqlite:///tmp/bench/li.db 20
+#   BIN=target/dist/authgraph bench/login_instructions.sh sqlite:///tmp/bench/li.db 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}

@@ -2,7 +2,7 @@
 # Password + authenticator-app sign-ins against password-only sign-ins, in the same run
 # (issue #10: the first must reach at least 90 % of the second).
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/login_totp.sh sqlite:///tmp/bench/totp.db [seconds] [browsers] [rounds] [users]
 #
 # Creates `users` users (default 3,000) with passwords and enrols an authenticator app for

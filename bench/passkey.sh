@@ -4,7 +4,7 @@
 # as the load generator (bench/passkey_load.rs signs every assertion over the page's
 # challenge).
 #
-#   cargo build --release --bin authgraph --example passkey_load
+#   cargo build --profile dist --bin authgraph --example passkey_load
 #   PIN=1 bench/passkey.sh sqlite:///tmp/bench/passkey.db [seconds] [connections] [users] [ID_ALG]
 #
 # Signs up `users` accounts with a passkey each (default 2,000), then runs `connections`

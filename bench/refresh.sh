@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # refresh_token grants per second with rotation (issue #4's refresh target).
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   [ALG=ES256] bench/refresh.sh sqlite:///tmp/bench/refresh.db [seconds] [connections]
 #
 # ALG is the application's access token algorithm (RS256 by default, as in Authgear).

@@ -8,7 +8,7 @@
 # per class.
 # The server runs on core 0, wrk (1 thread, CONNS connections) on core 1.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/seed.sh sqlite://bench.db 1000000      # after `authgraph migrate`
 #   bench/search.sh sqlite://bench.db [seconds per class]
 set -euo pipefail

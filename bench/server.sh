@@ -5,7 +5,7 @@
 # PIN=1 pins the server to core 0 and sets `load` to run the load generator on core 1
 # (`$load wrk ...`); otherwise both share the machine. SERVER_WRAP runs the server under a
 # tool (`valgrind --tool=callgrind ...`): its words go before the binary.
-bin=${BIN:-target/release/authgraph}
+bin=${BIN:-target/dist/authgraph}
 work=$(mktemp -d)
 export AUTHGRAPH_DATABASE_URL="$url" AUTHGRAPH_MASTER_KEY_FILE="${MASTER_KEY_FILE:-bench/bench.master.key}" AUTHGRAPH_LOG__LEVEL=warn
 export AUTHGRAPH_PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:$port}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Client-credentials throughput: tokens/s and latency at N connections, per algorithm.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   bench/tokens.sh sqlite:///tmp/bench/tokens.db [seconds] [connections]
 #   bench/tokens.sh postgres://postgres@127.0.0.1:5432/agtokens [seconds] [connections]
 #

@@ -4,7 +4,7 @@
 # Each request decrypts the seed, computes the codes of the accepted steps, compares them
 # in constant time and writes the failure's audit row.
 #
-#   cargo build --release
+#   cargo build --profile dist
 #   PIN=1 bench/totp_check.sh sqlite:///tmp/bench/check.db [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."

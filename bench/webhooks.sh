@@ -8,11 +8,11 @@
 # puts all N back in the queue at once: the time until the receiver has counted N is the
 # pure delivery time (claim, sign, POST, record the outcome).
 #
-# Usage: bench/webhooks.sh [N]   (default 20000; needs a release build: cargo build --release)
+# Usage: bench/webhooks.sh [N]   (default 20000; needs a release build: cargo build --profile dist)
 set -euo pipefail
 N=${1:-20000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/target/release/authgraph
+BIN=$ROOT/target/dist/authgraph
 DIR=$(mktemp -d)
 RX_PORT=18099
 SRV=127.0.0.1:18098

@@ -23,6 +23,11 @@ pub fn b64(data: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(data)
 }
 
+/// Appends the base64url encoding (no padding) of `data` to `out`.
+pub fn b64_into(data: impl AsRef<[u8]>, out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(data, out)
+}
+
 /// Decodes base64url without padding.
 pub fn b64_decode(data: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(data).ok()

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use crate::service::Db;
 use crate::service::events::routing::EventRouting;
+use crate::service::store::connections::TxConn;
 use crate::service::store::group_commit::{BatchError, GroupCommit};
-use crate::service::unit_of_work::audit_row::active;
+use crate::service::unit_of_work::audit_row::{active, insert_statement};
 use entity::audit_log;
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 /// Most rows one transaction takes.
 const MAX_BATCH: usize = 512;
@@ -52,13 +53,12 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
     if outbox.telemetry.is_enabled() {
         count(&outbox.telemetry, &rows);
     }
-    if outbox.routing.is_empty() && n <= ROWS_PER_INSERT {
+    if outbox.routing.is_empty() && n <= ROWS_PER_INSERT && !db.writes_directly() {
         // No event to queue and one statement to run: the statement is atomic on its own,
-        // so it needs no transaction around it (on SQLite, one hand-off to the connection's
-        // thread instead of three; on PostgreSQL, one round trip instead of three).
-        let rows: Vec<audit_log::ActiveModel> = rows.into_iter().map(active).collect();
-        audit_log::Entity::insert_many(rows)
-            .exec(&db.writer().await.map_err(BatchError::new)?)
+        // so it needs no transaction around it (on PostgreSQL, one round trip instead of
+        // three).
+        audit_log::Entity::insert_many(rows.into_iter().map(active))
+            .exec_without_returning(&db.writer().await.map_err(BatchError::new)?)
             .await
             .map_err(BatchError::new)?;
         let _ = outbox.committed.send(());
@@ -73,10 +73,7 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
                 .map_err(|e| BatchError::new(sea_orm::DbErr::Custom(e.describe())))?;
         }
     }
-    let rows: Vec<audit_log::ActiveModel> = rows.into_iter().map(active).collect();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        audit_log::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(BatchError::new)?;
-    }
+    insert(&txn, rows).await.map_err(BatchError::new)?;
     db.commit(txn).await.map_err(BatchError::new)?;
     // No stream listening is not an error.
     let _ = outbox.committed.send(());
@@ -84,6 +81,26 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
         outbox.wake.notify_one();
     }
     Ok(vec![(); n])
+}
+
+/// Inserts `rows` in `txn`, reading nothing back. A SQLite file's writer runs each
+/// statement where it is called: there one single-row insert per row, whose text is built
+/// once and whose compiled form the connection keeps, costs less than a multi-row insert,
+/// whose text (and so compilation) changes with the batch's size. Elsewhere multi-row
+/// inserts save round trips.
+async fn insert(txn: &TxConn, rows: Vec<audit_log::Model>) -> Result<(), sea_orm::DbErr> {
+    if let TxConn::Direct(_) = txn {
+        let backend = txn.get_database_backend();
+        for row in rows {
+            txn.execute_raw(insert_statement(backend, row)).await?;
+        }
+        return Ok(());
+    }
+    let mut rows = rows.into_iter().map(active).peekable();
+    while rows.peek().is_some() {
+        audit_log::Entity::insert_many(rows.by_ref().take(ROWS_PER_INSERT)).exec_without_returning(txn).await?;
+    }
+    Ok(())
 }
 
 /// Batch sizes and failed sign-in steps, for the metrics.

@@ -224,6 +224,12 @@ impl Db {
         txn.commit().await
     }
 
+    /// Whether writes run on the direct writer of a SQLite file, where the calling thread
+    /// runs each statement (no round trip, no hand-off).
+    pub(in crate::service) fn writes_directly(&self) -> bool {
+        self.direct_writer.is_some()
+    }
+
     /// SQLite's one-connection writer pool, if there is one (for the pool gauges).
     pub(in crate::service) fn writer_pool(&self) -> Option<&DatabaseConnection> {
         self.writer.as_ref()

@@ -35,19 +35,21 @@ fn bound_opt(s: &Option<String>, max: usize) -> Option<String> {
 
 /// Bounds every string (and key) in a payload: identifiers to [`MAX_AUDIT_ID`], other text
 /// to [`MAX_AUDIT_TEXT`]. Whatever a caller submitted (a 1 MB login ID), the row stays small.
-fn bound_payload(v: Value, max: usize) -> Value {
+/// A payload within the bounds (nearly every one) is left as it is, without a copy.
+fn bound_payload(v: &mut Value, max: usize) {
     match v {
-        Value::String(s) if s.chars().nth(max).is_some() => Value::String(bound(&s, max)),
-        Value::Array(items) => Value::Array(items.into_iter().map(|i| bound_payload(i, max)).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let inner = if k == "id" || k.ends_with("_id") || k == "login_id" { MAX_AUDIT_ID } else { max };
-                    (bound(&k, MAX_AUDIT_ID), bound_payload(v, inner))
-                })
-                .collect(),
-        ),
-        other => other,
+        Value::String(s) if s.chars().nth(max).is_some() => *s = bound(s, max),
+        Value::Array(items) => items.iter_mut().for_each(|i| bound_payload(i, max)),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.chars().nth(MAX_AUDIT_ID).is_some()) {
+                *map = std::mem::take(map).into_iter().map(|(k, v)| (bound(&k, MAX_AUDIT_ID), v)).collect();
+            }
+            for (k, v) in map.iter_mut() {
+                let inner = if k == "id" || k.ends_with("_id") || k == "login_id" { MAX_AUDIT_ID } else { max };
+                bound_payload(v, inner);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -61,7 +63,8 @@ pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateT
         client_id: bound_opt(&audit.actor.client_id, MAX_AUDIT_ID),
         triggered_by: audit.actor.triggered_by,
     };
-    let payload = bound_payload(payload, MAX_AUDIT_TEXT);
+    let mut payload = payload;
+    bound_payload(&mut payload, MAX_AUDIT_TEXT);
     let data = json!({
         "type": audit.activity,
         "payload": payload,
@@ -88,6 +91,13 @@ pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateT
     }
 }
 
+/// The statement that inserts `m`, its text built once per kind of database. Nothing is
+/// read back: the row is known, and decoding its payload again costs more than the insert.
+pub(in crate::service) fn insert_statement(backend: sea_orm::DbBackend, m: audit_log::Model) -> sea_orm::Statement {
+    static TEXT: crate::service::store::built_once::BuiltOnce = crate::service::store::built_once::BuiltOnce::new();
+    TEXT.insert(backend, active(m))
+}
+
 /// The row to insert.
 pub fn active(m: audit_log::Model) -> audit_log::ActiveModel {
     audit_log::ActiveModel {
@@ -111,8 +121,14 @@ mod tests {
     fn bound_cuts_on_a_char_boundary_and_marks_the_cut() {
         assert_eq!(bound("abc", 3), "abc");
         assert_eq!(bound("ééé", 2), format!("éé{CUT_MARKER}"));
-        let v = bound_payload(json!({"login_id": "x".repeat(1000), "note": ["y".repeat(5000)]}), MAX_AUDIT_TEXT);
+        let mut v = json!({"login_id": "x".repeat(1000), "note": ["y".repeat(5000)], "k".repeat(300): "z"});
+        bound_payload(&mut v, MAX_AUDIT_TEXT);
         assert_eq!(v["login_id"].as_str().map(|s| s.chars().count()), Some(MAX_AUDIT_ID + CUT_MARKER.chars().count()));
         assert!(v["note"][0].as_str().is_some_and(|s| s.ends_with(CUT_MARKER)));
+        let long_key = format!("{}{CUT_MARKER}", "k".repeat(MAX_AUDIT_ID));
+        assert_eq!(v[long_key.as_str()], "z", "a key past the bound is cut and keeps its value");
+        let mut within = json!({"a": "b", "list": ["c"]});
+        bound_payload(&mut within, MAX_AUDIT_TEXT);
+        assert_eq!(within, json!({"a": "b", "list": ["c"]}));
     }
 }

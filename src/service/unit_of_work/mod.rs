@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sea_orm::ConnectionTrait;
 
-use crate::service::store::built_once::BuiltOnce;
 use crate::service::store::connections::TxConn;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -125,11 +124,7 @@ impl Tx {
     ) -> Result<()> {
         let entry = audit_row::row(audit, user_id, payload, at);
         let routed = (!self.routing.is_empty()).then(|| entry.clone());
-        // Nothing is read back: the row is known, and decoding its payload again costs more
-        // than the insert.
-        static TEXT: BuiltOnce = BuiltOnce::new();
-        let insert = TEXT.insert(self.txn.get_database_backend(), audit_row::active(entry));
-        self.txn.execute_raw(insert).await?;
+        self.txn.execute_raw(audit_row::insert_statement(self.txn.get_database_backend(), entry)).await?;
         self.recorded.fetch_add(1, Ordering::Relaxed);
         if let Some(entry) = routed
             && crate::service::events::outbox::enqueue(&self.txn, &self.routing, self.retry_hours, &entry).await?
