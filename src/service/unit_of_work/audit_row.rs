@@ -40,17 +40,24 @@ fn bound_payload(v: &mut Value, max: usize) {
     match v {
         Value::String(s) if s.chars().nth(max).is_some() => *s = bound(s, max),
         Value::Array(items) => items.iter_mut().for_each(|i| bound_payload(i, max)),
-        Value::Object(map) => {
-            if map.keys().any(|k| k.chars().nth(MAX_AUDIT_ID).is_some()) {
-                *map = std::mem::take(map).into_iter().map(|(k, v)| (bound(&k, MAX_AUDIT_ID), v)).collect();
-            }
-            for (k, v) in map.iter_mut() {
-                let inner = if k == "id" || k.ends_with("_id") || k == "login_id" { MAX_AUDIT_ID } else { max };
-                bound_payload(v, inner);
-            }
+        Value::Object(map) if map.keys().any(|k| k.chars().nth(MAX_AUDIT_ID).is_some()) => {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    bound_payload(&mut v, value_bound(&k, max));
+                    (bound(&k, MAX_AUDIT_ID), v)
+                })
+                .collect();
         }
+        Value::Object(map) => map.iter_mut().for_each(|(k, v)| bound_payload(v, value_bound(k, max))),
         _ => {}
     }
+}
+
+/// The bound of the value under `key`: identifiers (`id`, `*_id`, `login_id`) get
+/// [`MAX_AUDIT_ID`], other values `max`. Judged by the key as the caller gave it.
+fn value_bound(key: &str, max: usize) -> usize {
+    if key == "id" || key.ends_with("_id") || key == "login_id" { MAX_AUDIT_ID } else { max }
 }
 
 /// Builds an audit row: the whole event (type, payload, context) goes into `data`. Every
@@ -127,6 +134,11 @@ mod tests {
         assert!(v["note"][0].as_str().is_some_and(|s| s.ends_with(CUT_MARKER)));
         let long_key = format!("{}{CUT_MARKER}", "k".repeat(MAX_AUDIT_ID));
         assert_eq!(v[long_key.as_str()], "z", "a key past the bound is cut and keeps its value");
+        // A long key that names an identifier bounds its value as one, as before the cut.
+        let mut ids = json!({format!("{}_id", "k".repeat(300)): "i".repeat(1000)});
+        bound_payload(&mut ids, MAX_AUDIT_TEXT);
+        let value = ids.as_object().and_then(|m| m.values().next()).and_then(Value::as_str).unwrap_or_default();
+        assert_eq!(value.chars().count(), MAX_AUDIT_ID + CUT_MARKER.chars().count());
         let mut within = json!({"a": "b", "list": ["c"]});
         bound_payload(&mut within, MAX_AUDIT_TEXT);
         assert_eq!(within, json!({"a": "b", "list": ["c"]}));
