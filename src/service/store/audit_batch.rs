@@ -57,10 +57,7 @@ async fn write(db: Db, rows: Vec<audit_log::Model>, outbox: Outbox) -> Result<Ve
         // No event to queue and one statement to run: the statement is atomic on its own,
         // so it needs no transaction around it (on PostgreSQL, one round trip instead of
         // three).
-        audit_log::Entity::insert_many(rows.into_iter().map(active))
-            .exec_without_returning(&db.writer().await.map_err(BatchError::new)?)
-            .await
-            .map_err(BatchError::new)?;
+        insert_many(&db.writer().await.map_err(BatchError::new)?, rows).await.map_err(BatchError::new)?;
         let _ = outbox.committed.send(());
         return Ok(vec![(); n]);
     }
@@ -96,9 +93,15 @@ async fn insert(txn: &TxConn, rows: Vec<audit_log::Model>) -> Result<(), sea_orm
         }
         return Ok(());
     }
+    insert_many(txn, rows).await
+}
+
+/// Inserts `rows` on `conn` in multi-row statements of up to [`ROWS_PER_INSERT`] rows,
+/// reading nothing back.
+async fn insert_many(conn: &impl ConnectionTrait, rows: Vec<audit_log::Model>) -> Result<(), sea_orm::DbErr> {
     let mut rows = rows.into_iter().map(active).peekable();
     while rows.peek().is_some() {
-        audit_log::Entity::insert_many(rows.by_ref().take(ROWS_PER_INSERT)).exec_without_returning(txn).await?;
+        audit_log::Entity::insert_many(rows.by_ref().take(ROWS_PER_INSERT)).exec_without_returning(conn).await?;
     }
     Ok(())
 }

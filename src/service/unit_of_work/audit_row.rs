@@ -62,7 +62,7 @@ fn value_bound(key: &str, max: usize) -> usize {
 
 /// Builds an audit row: the whole event (type, payload, context) goes into `data`. Every
 /// string a caller could supply is bounded (see [`bound`]).
-pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateTime) -> audit_log::Model {
+pub fn row(audit: &Audit, user_id: Option<Uuid>, mut payload: Value, at: OffsetDateTime) -> audit_log::Model {
     let a = &Actor {
         subject: bound_opt(&audit.actor.subject, MAX_AUDIT_ID),
         ip: bound_opt(&audit.actor.ip, MAX_AUDIT_ID),
@@ -70,7 +70,6 @@ pub fn row(audit: &Audit, user_id: Option<Uuid>, payload: Value, at: OffsetDateT
         client_id: bound_opt(&audit.actor.client_id, MAX_AUDIT_ID),
         triggered_by: audit.actor.triggered_by,
     };
-    let mut payload = payload;
     bound_payload(&mut payload, MAX_AUDIT_TEXT);
     let data = json!({
         "type": audit.activity,
