@@ -19,6 +19,10 @@ pub struct Db {
     /// the pool (async, first come first served) instead of in SQLite's busy handler,
     /// which sleeps up to 100 ms between retries.
     writer: Option<DatabaseConnection>,
+    /// PostgreSQL only: connections whose planner never chooses a sequential scan
+    /// (`enable_seqscan = off`), for the batch statements that find every row by its key
+    /// or address ([`keyed_writer`](Self::keyed_writer)).
+    keyed: Option<DatabaseConnection>,
     /// SQLite on a file only: direct connections for reads on the request path.
     direct_pool: Option<Arc<super::direct_sqlite::DirectPool>>,
     /// SQLite on a file only: the connection every write goes through, run on the calling
@@ -109,6 +113,24 @@ impl Db {
         } else {
             None
         };
+        let keyed = if is_sqlite {
+            None
+        } else {
+            let mut keyed_opts = opts.clone();
+            keyed_opts
+                .max_connections(super::refresh_claim::WRITERS as u32)
+                .min_connections(1)
+                .map_sqlx_postgres_pool_opts(|pool| {
+                    pool.after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sea_orm::sqlx::Executor::execute(conn, "SET enable_seqscan = off").await.map(|_| ())
+                        })
+                    })
+                });
+            let mut k = Database::connect(keyed_opts).await?;
+            count(&mut k);
+            Some(k)
+        };
         // Half the pool's size: reads on them are short and whole, and each connection
         // keeps a page cache of its own.
         let direct_size = (max_connections / 2).max(2);
@@ -140,6 +162,7 @@ impl Db {
         Ok(Self {
             conn,
             writer,
+            keyed,
             direct_pool,
             direct_writer,
             readers,
@@ -347,6 +370,20 @@ impl Db {
         match &self.readers {
             Some(r) => ReadConn::Direct(r.clone()),
             None => ReadConn::Pool(self.conn.clone()),
+        }
+    }
+
+    /// As [`writer`](Self::writer), for a statement run often that finds every row it reads
+    /// or writes by a key or by its address: on PostgreSQL, a connection whose planner never
+    /// scans a table. A connection keeps a generic plan for a prepared statement after its
+    /// fifth execution. On a new database that plan was made while the tables held a page or
+    /// two, where a scan costs less than an index, and it went on scanning them as they grew,
+    /// until autovacuum's next `ANALYZE` (up to a minute later) made PostgreSQL plan again: the
+    /// refresh claims slowed by a third within ten seconds.
+    pub(in crate::service) async fn keyed_writer(&self) -> Result<WriteConn, DbErr> {
+        match &self.keyed {
+            Some(keyed) => Ok(WriteConn::Pool(keyed.clone())),
+            None => self.writer().await,
         }
     }
 
