@@ -109,8 +109,6 @@ pub(in crate::service) fn grant_query(backend: DbBackend, condition: Condition) 
     q
 }
 
-/// The SQL of [`token_session_user`] for `backend`, built once per process: the statement
-/// has some fifty aliased columns, and building it for every refresh showed in profiles.
 /// `SELECT *, ctid AS row_ctid FROM table WHERE on OFFSET 0`: a subquery the planner keeps
 /// apart (PostgreSQL).
 fn row_by_key(table: impl IntoTableRef, on: Expr) -> SelectStatement {
@@ -119,6 +117,8 @@ fn row_by_key(table: impl IntoTableRef, on: Expr) -> SelectStatement {
     sub
 }
 
+/// The SQL of [`token_session_user`] for `backend`, built once per process: the statement
+/// has some fifty aliased columns, and building it for every refresh showed in profiles.
 fn token_session_user_sql(backend: DbBackend) -> &'static str {
     use std::sync::OnceLock;
     static POSTGRES: OnceLock<String> = OnceLock::new();
