@@ -39,7 +39,7 @@ impl Services {
         t.set_gauge(ARGON2_QUEUE, &[], queued as f64);
         t.set_gauge(ARGON2_RUNNING, &[], running as f64);
         let (mut open, mut idle, mut max) = (0u32, 0usize, 0u32);
-        for conn in std::iter::once(&self.db.conn).chain(self.db.writer_pool()) {
+        for conn in std::iter::once(&self.db.conn).chain(self.db.side_pools()) {
             if let Some((o, i, m)) = pool_use(conn) {
                 (open, idle, max) = (open + o, idle + i, max + m);
             }

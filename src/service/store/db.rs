@@ -253,9 +253,10 @@ impl Db {
         self.direct_writer.is_some()
     }
 
-    /// SQLite's one-connection writer pool, if there is one (for the pool gauges).
-    pub(in crate::service) fn writer_pool(&self) -> Option<&DatabaseConnection> {
-        self.writer.as_ref()
+    /// The pools beside the main one, for the pool gauges: SQLite's one-connection writer,
+    /// or PostgreSQL's refresh-claim connections.
+    pub(in crate::service) fn side_pools(&self) -> impl Iterator<Item = &DatabaseConnection> {
+        self.writer.iter().chain(self.keyed.iter())
     }
 
     /// SQLite on a file: how to open a connection of one's own to it (for bulk reads on a
