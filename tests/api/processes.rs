@@ -350,3 +350,35 @@ async fn a_revoked_admin_token_is_refused_at_once_here_and_within_a_second_elsew
         assert_eq!(status(app, &kept).await, 200);
     }
 }
+
+/// Thirty refresh tokens, each presented to two processes at once: the claims of both race
+/// for the same rows (on PostgreSQL, from each process's claim writers). Both copies are
+/// answered, the one that lost the race as a retry within the grace window, and no grant
+/// forks: each is left with exactly one live refresh token.
+#[tokio::test]
+async fn refresh_tokens_raced_through_two_processes_leave_one_live_token_per_grant() {
+    let (a, b) = two_processes(5).await;
+    let client = a.create_spa("SPA").await;
+    let user = a.create_user("race@example.com", None).await;
+    let mut tokens = Vec::new();
+    for _ in 0..30 {
+        tokens.push(a.create_grant(&user, &client).await);
+    }
+    let forms: Vec<[(&str, &str); 3]> = tokens
+        .iter()
+        .map(|t| [("grant_type", "refresh_token"), ("client_id", client.as_str()), ("refresh_token", t.as_str())])
+        .collect();
+    let answers = futures::future::join_all(forms.iter().flat_map(|f| [a.token_request(f), b.token_request(f)])).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let db = sea_orm::Database::connect(a.database_url.as_str()).await.expect("connect");
+    use sea_orm::{ConnectionTrait, Statement};
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens WHERE rotated_at IS NULL").await, 30, "a grant forked");
+    assert_eq!(count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL").await, 30, "the grants live on");
+}
