@@ -234,9 +234,10 @@ impl TestApp {
     }
 }
 
-/// Rows of `table`, read straight from the database.
-pub async fn count_rows(db: &impl ConnectionTrait, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+/// Rows of `from`, read straight from the database: a table's name, optionally followed by
+/// a `WHERE` clause (`"sessions WHERE revoked_at IS NULL"`).
+pub async fn count_rows(db: &impl ConnectionTrait, from: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM {from}");
     let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }

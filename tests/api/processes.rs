@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, converges_within, fresh_database, spawn_with};
+use crate::helpers::{TestApp, converges_within, count_rows, fresh_database, spawn_with};
 
 const API: &str = "https://api.example.com/inventory";
 
@@ -371,14 +371,7 @@ async fn refresh_tokens_raced_through_two_processes_leave_one_live_token_per_gra
     let answers = futures::future::join_all(forms.iter().flat_map(|f| [a.token_request(f), b.token_request(f)])).await;
     assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
     let db = sea_orm::Database::connect(a.database_url.as_str()).await.expect("connect");
-    use sea_orm::{ConnectionTrait, Statement};
-    let count = |sql: &'static str| {
-        let db = &db;
-        async move {
-            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
-            row.try_get_by_index::<i64>(0).unwrap()
-        }
-    };
-    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens WHERE rotated_at IS NULL").await, 30, "a grant forked");
-    assert_eq!(count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL").await, 30, "the grants live on");
+    let live_tokens = count_rows(&db, "refresh_tokens WHERE rotated_at IS NULL").await;
+    assert_eq!(live_tokens, 30, "a grant forked");
+    assert_eq!(count_rows(&db, "sessions WHERE revoked_at IS NULL").await, 30, "the grants live on");
 }

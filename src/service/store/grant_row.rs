@@ -82,13 +82,13 @@ pub(in crate::service) fn grant_query(backend: DbBackend, condition: Condition) 
     if backend == DbBackend::Postgres {
         q.join_lateral(
             JoinType::InnerJoin,
-            row_by_key(session::Entity, session_of_token),
+            row_by_key(session::Entity, session_of_token, true),
             session::Entity,
             Expr::cust("TRUE"),
         )
         .join_lateral(
             JoinType::InnerJoin,
-            row_by_key(entity::user::Entity, user_of_session),
+            row_by_key(entity::user::Entity, user_of_session, false),
             entity::user::Entity,
             Expr::cust("TRUE"),
         );
@@ -109,11 +109,16 @@ pub(in crate::service) fn grant_query(backend: DbBackend, condition: Condition) 
     q
 }
 
-/// `SELECT *, ctid AS row_ctid FROM table WHERE on OFFSET 0`: a subquery the planner keeps
-/// apart (PostgreSQL).
-fn row_by_key(table: impl IntoTableRef, on: Expr) -> SelectStatement {
+/// `SELECT * FROM table WHERE on OFFSET 0`: a subquery the planner keeps apart
+/// (PostgreSQL). With `address`, the row's `ctid` too, as `row_ctid`, for a write that
+/// finds the row again by it.
+fn row_by_key(table: impl IntoTableRef, on: Expr, address: bool) -> SelectStatement {
     let mut sub = Query::select();
-    sub.column(Asterisk).expr_as(Expr::cust("ctid"), "row_ctid").from(table).and_where(on).offset(0);
+    sub.column(Asterisk);
+    if address {
+        sub.expr_as(Expr::cust("ctid"), "row_ctid");
+    }
+    sub.from(table).and_where(on).offset(0);
     sub
 }
 
