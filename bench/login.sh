@@ -8,6 +8,8 @@
 # (bench/login.lua) with one connection per browser; each login is four requests and one
 # Argon2id verification. Also prints the Argon2 ceiling: verifications per second on
 # all cores: failed logins at the same concurrency, each one Argon2id verification.
+# `rsa_limited_share_pct` is the highest share this machine allows: the two RSA signatures
+# of a login, next to the work of a failed verification (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
@@ -62,6 +64,7 @@ per() {
 # few seconds apart on a machine whose speed drifts; the last two lines have the medians.
 shares=""
 ratios=""
+verifications=""
 for _ in $(seq 1 "${ROUNDS:-1}"); do
   before=$(cpu)
   out=$(LOGIN_IDS=$ids PASSWORD=$password CLIENT_ID=$client CHALLENGE=$challenge \
@@ -79,10 +82,18 @@ for _ in $(seq 1 "${ROUNDS:-1}"); do
     wrk -t"$browsers" -c"$browsers" -d"${secs}s" -s bench/login_fail.lua "http://127.0.0.1:$port" | grep RESULT | sed "s/^RESULT/argon2_ceiling/")
   before=$(cpu)
   echo "$ceiling"
-  echo "  verification $(per "$after" "$before" "$ceiling")"
+  veach=$(per "$after" "$before" "$ceiling")
+  echo "  verification $veach"
+  verifications="$verifications $(python3 -c 'import re,sys; print(sum(map(float, re.findall(r"=([0-9.]+)", sys.argv[1]))))' "$veach")"
   share=$(python3 -c 'import re,sys; l=float(re.search(r"logins_per_s=([0-9.]+)", sys.argv[1]).group(1)); c=float(re.search(r"per_s=([0-9.]+)", sys.argv[2]).group(1)); print(round(100*l/c, 1))' "$out" "$ceiling")
   shares="$shares $share"
 done
 echo "request_per_hash_cpu=$(python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' $ratios) runs:$ratios"
 echo "share_of_ceiling_pct=$(python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' $shares) runs:$shares"
+# The share the logins would reach if a login's work beyond a failed verification's were
+# only its two RSA-2048 signatures (the access token and the ID token), at the rate that
+# `openssl speed` signs on both cores now: the limit of this measure on this machine. A
+# host whose RSA is slow next to its Argon2 has a lower one (docs/benchmarks.md, 2026-12-06).
+signs=$(openssl speed -seconds 3 -multi 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+echo "rsa_signs_per_s_both_cores=$signs rsa_limited_share_pct=$(python3 -c 'import statistics,sys; v=statistics.median(map(float, sys.argv[2:])); s=2*2000/float(sys.argv[1]); print(round(100*v/(v+s),1))' "$signs" $verifications)"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi
