@@ -1,6 +1,5 @@
--- wrk script: complete browser logins, one per four requests, as a browser does them:
---   GET  /oauth2/authorize (public client, PKCE S256)  -> 303 /login?flow=...
---   GET  /login?flow=...                               -> 200, CSRF cookie and token
+-- wrk script: complete browser logins, one per three requests, as a browser does them:
+--   GET  /oauth2/authorize (public client, PKCE S256)  -> 200 the login page, CSRF cookie and token
 --   POST /login (login ID + password)                  -> 303 redirect_uri?code=..., session cookie
 --   POST /oauth2/token (code + verifier)               -> 200 access + ID token (both RS256)
 -- Run with one connection per thread (-t N -c N): each thread is one browser, and every
@@ -21,8 +20,6 @@ end
 request = function()
   if step == 1 then
     return authorize_request()
-  elseif step == 2 then
-    return wrk.format("GET", login_path)
   elseif step == 3 then
     return wrk.format("POST", "/login", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&login_id=" .. form(login_id) .. "&password=" .. form(password))
@@ -38,10 +35,6 @@ end
 
 response = function(status, headers, body)
   if step == 1 then
-    login_path = headers["location"]
-    if status ~= 303 or not login_path then return restart() end
-    step = 2
-  elseif step == 2 then
     csrf, flow, csrf_cookie = login_page(status, headers, body)
     if not csrf then return restart() end
     step = 3

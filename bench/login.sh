@@ -5,7 +5,7 @@
 #   [ROUNDS=3] bench/login.sh sqlite:///tmp/bench/login.db [seconds] [browsers]
 #
 # Creates users with passwords and a SPA through the Admin API, then runs wrk
-# (bench/login.lua) with one connection per browser; each login is four requests and one
+# (bench/login.lua) with one connection per browser; each login is three requests and one
 # Argon2id verification. Also prints the Argon2 ceiling: verifications per second on
 # all cores: failed logins at the same concurrency, each one Argon2id verification.
 # `rsa_limited_share_pct` is the highest share this machine allows: the two RSA signatures

@@ -1,6 +1,6 @@
 """Complete password logins through the real routes, one after another, on one
-keep-alive connection: the authorization request, the login page, the password, the
-code's exchange. Used by bench/login_instructions.sh, where a load generator's timing
+keep-alive connection: the authorization request (which answers with the login page),
+the password, the code's exchange. Used by bench/login_instructions.sh, where a load generator's timing
 does not matter but a fixed number of logins does.
 
     python3 bench/login_client.py PORT CLIENT_ID LOGIN_ID PASSWORD N
@@ -39,9 +39,8 @@ def login():
         "response_type": "code", "scope": "openid", "client_id": client, "redirect_uri": redirect,
         "code_challenge": challenge, "code_challenge_method": "S256", "state": "s",
     })
-    status, headers, _ = call("GET", "/oauth2/authorize?" + query)
-    assert status == 303, status
-    status, headers, page = call("GET", headers["location"])
+    # The authorization request answers with the login page itself.
+    status, headers, page = call("GET", "/oauth2/authorize?" + query)
     assert status == 200, status
     fields = {k: v.replace("&#x2f;", "/").replace("&amp;", "&")
               for k, v in re.findall(r'name="(csrf|flow)" value="([^"]+)"', page)}

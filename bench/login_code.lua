@@ -1,6 +1,5 @@
 -- wrk script: complete passwordless sign-ins with an email code, as a browser does them:
---   GET  /oauth2/authorize (public client, PKCE S256)   -> 303 /login?flow=...
---   GET  /login?flow=...                                -> 200, CSRF cookie and token
+--   GET  /oauth2/authorize (public client, PKCE S256)   -> 200 the login page, CSRF cookie and token
 --   POST /login/code (the email address)                -> 200, the sealed "code sent" state
 --   (the code is read from the email, which the server without SMTP writes to its log:
 --    MAIL_LOG, JSON lines; every thread follows the file)
@@ -33,8 +32,6 @@ request = function()
     nth = nth + browsers
     login_id = ids[(nth % #ids) + 1]
     return authorize_request()
-  elseif step == 2 then
-    return wrk.format("GET", login_path)
   elseif step == 3 then
     return wrk.format("POST", "/login/code", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&login_id=" .. form(login_id))
@@ -65,10 +62,6 @@ end
 
 response = function(status, headers, body)
   if step == 1 then
-    login_path = headers["location"]
-    if status ~= 303 or not login_path then return restart() end
-    step = 2
-  elseif step == 2 then
     csrf, flow, csrf_cookie = login_page(status, headers, body)
     if not csrf then return restart() end
     step = 3

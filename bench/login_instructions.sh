@@ -4,7 +4,7 @@
 # machine does, so two builds compare where the share of the Argon2 ceiling
 # (bench/login.sh) moves by ten points between runs. The server runs under callgrind;
 # after WARM logins its counts are zeroed, N logins run (bench/login_client.py: the
-# authorization request, the login page, the password, the code's exchange), and the
+# authorization request, which answers with the login page, the password, the code's exchange), and the
 # counts are dumped. Instructions in Argon2 and BLAKE2 functions are the hash's; the rest
 # is the request work this prints per login, with the functions that cost most.
 #

@@ -1,7 +1,6 @@
 -- wrk script: complete sign-ins with a password and an authenticator app's code, as a
 -- browser does them:
---   GET  /oauth2/authorize (public client, PKCE S256)  -> 303 /login?flow=...
---   GET  /login?flow=...                               -> 200, CSRF cookie and token
+--   GET  /oauth2/authorize (public client, PKCE S256)  -> 200 the login page, CSRF cookie and token
 --   POST /login (login ID + password)                  -> 200, the code form (sealed state)
 --   POST /login/totp (the code)                        -> 303 redirect_uri?code=..., session cookie
 --   POST /oauth2/token (code + verifier)               -> 200 access + ID token (both RS256)
@@ -53,8 +52,6 @@ request = function()
   if step == 1 then
     login_id, otp = next_user()
     return authorize_request()
-  elseif step == 2 then
-    return wrk.format("GET", login_path)
   elseif step == 3 then
     return wrk.format("POST", "/login", {["Content-Type"] = form_type, ["Cookie"] = "ag_csrf=" .. csrf_cookie},
       "csrf=" .. csrf .. "&flow=" .. form(flow) .. "&login_id=" .. form(login_id) .. "&password=" .. form(password))
@@ -73,12 +70,8 @@ end
 
 response = function(status, headers, body)
   if step == 1 then
-    login_path = headers["location"]
-    if status ~= 303 or not login_path or not login_id then return restart() end
-    step = 2
-  elseif step == 2 then
     csrf, flow, csrf_cookie = login_page(status, headers, body)
-    if not csrf then return restart() end
+    if not csrf or not login_id then return restart() end
     step = 3
   elseif step == 3 then
     pending = string.match(body, 'name="pending" value="([^"]+)"')

@@ -8,7 +8,7 @@
 # Creates `users` users (default 3,000) with passwords and enrols an authenticator app for
 # each through the settings forms (bench/enrol_totp.py), plus one password-only user per
 # browser; then runs, in alternation `rounds` times, wrk with bench/login.lua (password
-# only: four requests) and with bench/login_totp.lua (password, then the code: five
+# only: three requests) and with bench/login_totp.lua (password, then the code: four
 # requests), one connection per browser. A code is accepted once per user and 30-second
 # step, so the TOTP run needs more users than it signs in per 30 seconds, and rounds
 # should be at least 30 seconds apart for one user (a round is two runs). Prints each

@@ -93,31 +93,49 @@ pub async fn resume(Visit { state, peer, headers, jar }: Visit, UiQuery(q): UiQu
     }
 }
 
-/// Takes the request one step further for this browser.
+/// Takes the request one step further for this browser. When the browser must sign in,
+/// the answer is the login page itself (as `GET /login?flow=…` would show it): one round
+/// trip fewer than a redirect to it, before the first page the user sees.
 pub async fn proceed(state: &AppState, jar: &CookieJar, req: AuthRequest, actor: &Actor) -> Response {
     let sess = match current_session(state, jar, actor).await {
         Ok(s) => s,
         Err(e) => return state.ui.server_error(&e),
     };
-    proceed_with(state, req, sess.as_ref()).await
+    let next = match state.services.oauth().authorize_next(&req, sess.as_ref()).await {
+        Ok(n) => n,
+        Err(e) => return state.ui.server_error(&e),
+    };
+    if matches!(next, Next::Login) && !signup_first(state, &req) {
+        let flow = seal_flow(state, &req);
+        return super::ui::login::login_page(state, jar.clone(), StatusCode::OK, &flow, None, None).await;
+    }
+    step(state, &req, next)
 }
 
 /// Takes the request one step further with the browser's session `sess` (read from its
 /// cookie, or just created by a sign-in).
 pub async fn proceed_with(state: &AppState, req: AuthRequest, sess: Option<&IdpSession>) -> Response {
-    let next = match state.services.oauth().authorize_next(&req, sess).await {
-        Ok(n) => n,
-        Err(e) => return state.ui.server_error(&e),
-    };
-    let flow = url::form_urlencoded::byte_serialize(seal_flow(state, &req).as_bytes()).collect::<String>();
+    match state.services.oauth().authorize_next(&req, sess).await {
+        Ok(next) => step(state, &req, next),
+        Err(e) => state.ui.server_error(&e),
+    }
+}
+
+/// Whether the request opens on the signup page rather than the login page.
+fn signup_first(state: &AppState, req: &AuthRequest) -> bool {
+    req.signup_first && state.services.config().ui.signup_enabled
+}
+
+/// The answer for the request's next step: a redirect to the Auth UI page it needs, or the
+/// response to the client.
+fn step(state: &AppState, req: &AuthRequest, next: Next) -> Response {
+    let flow = url::form_urlencoded::byte_serialize(seal_flow(state, req).as_bytes()).collect::<String>();
     match next {
-        Next::Login if req.signup_first && state.services.config().ui.signup_enabled => {
-            Redirect::to(&format!("/signup?flow={flow}")).into_response()
-        }
+        Next::Login if signup_first(state, req) => Redirect::to(&format!("/signup?flow={flow}")).into_response(),
         Next::Login => Redirect::to(&format!("/login?flow={flow}")).into_response(),
         Next::SelectAccount => Redirect::to(&format!("/select_account?flow={flow}")).into_response(),
         Next::Consent => Redirect::to(&format!("/consent?flow={flow}")).into_response(),
-        Next::Respond(r) => respond(state, &req, r),
+        Next::Respond(r) => respond(state, req, r),
         Next::Invalid(msg) => {
             state.ui.message(StatusCode::BAD_REQUEST, "This sign-in request is no longer valid", &msg)
         }

@@ -4,7 +4,7 @@
 
 use crate::helpers::spawn_app;
 use crate::login_helpers::{CB, PW, spa};
-use crate::rp::{Browser, param, register};
+use crate::rp::{Browser, hidden, param, register};
 
 /// oidcc-ensure-registered-redirect-uri, unknown client: an error page, never a redirect.
 #[tokio::test]
@@ -161,4 +161,44 @@ async fn native_loopback_redirect_uris_match_any_port() {
         assert_eq!(s, 400, "{redirect}");
         assert!(page.contains("not registered"), "{redirect}: {page}");
     }
+}
+
+/// A browser without a session gets the login page as the answer to the authorization
+/// request itself, with the same protections as `/login`, and signs in from it; a request
+/// that opens on the signup page still redirects there.
+#[tokio::test]
+async fn the_authorization_request_answers_with_the_login_page() {
+    let app = spawn_app().await;
+    app.create_user("lena@example.com", Some(PW)).await;
+    let (_, client_id) = spa(&app).await;
+    let browser = Browser::new(&app);
+    let ch = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let authorize = format!(
+        "{}/oauth2/authorize?response_type=code&scope=openid&client_id={client_id}&redirect_uri={CB}&code_challenge={ch}&code_challenge_method=S256&state=s1&login_hint=lena%40example.com",
+        app.url
+    );
+    let res = browser.client.get(&authorize).send().await.unwrap();
+    assert_eq!(res.status(), 200, "no redirect to /login");
+    let headers = res.headers().clone();
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(headers["set-cookie"].to_str().unwrap().starts_with("ag_csrf="), "{headers:?}");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("action=\"/login\""), "{page}");
+    assert!(!hidden(&page, "flow").is_empty(), "the pending request rides in the form: {page}");
+    assert_eq!(hidden(&page, "login_id"), "lena@example.com", "the login hint is filled in");
+    let cb = browser.login(&page, "lena@example.com", PW).await.redirect();
+    assert!(cb.starts_with(&format!("{CB}?")), "{cb}");
+    assert!(param(&cb, "code").is_some(), "{cb}");
+    assert_eq!(param(&cb, "state").as_deref(), Some("s1"));
+
+    // Signed in now: the same request goes straight back with a code.
+    let cb = browser.open(&authorize).await.redirect();
+    assert!(param(&cb, "code").is_some(), "{cb}");
+
+    let res = Browser::new(&app).client.get(format!("{authorize}&x_page=signup")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("/signup?flow="), "{location}");
 }

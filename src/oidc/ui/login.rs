@@ -93,7 +93,7 @@ fn lang(state: &AppState, flow: &str) -> Option<String> {
 
 /// The login page. The pending request (opened once) names the app, the language and,
 /// unless the form is shown again with what was typed, the login ID hint.
-pub(super) async fn login_page(
+pub(crate) async fn login_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
