@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -77,6 +78,77 @@ pub fn build_router(services: Services) -> anyhow::Result<Router> {
     let schema = graphql::build_schema(&services.config().admin_api, Some(services.clone()))?;
     let ui = Arc::new(state::Ui::load(services.config(), &oidc::ui::BUILTIN)?);
     Ok(http::router(state::AppState { services, schema, ui }))
+}
+
+/// Serves `router` on `listener` with `threads` threads, each running an event loop of its
+/// own (a tokio current-thread runtime), until `shutdown` resolves; then every thread drains
+/// its connections as [`serve`] does. The listener accepts on the calling runtime and hands
+/// the connections to the threads in turn, and a connection stays on its thread.
+///
+/// On a machine whose cores also compute password hashes, a runtime whose workers steal
+/// each other's tasks wakes a second worker for many of the events that one worker
+/// handles, and moves connections between cores: a complete password sign-in cost the
+/// request threads about a tenth more CPU that way (docs/benchmarks.md).
+pub async fn serve_on_threads(
+    mut listener: TcpListener,
+    router: Router,
+    threads: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use futures::StreamExt;
+    let local = listener.local_addr()?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut handoffs = Vec::new();
+    let mut running = futures::stream::FuturesUnordered::new();
+    for i in 0..threads.max(1) {
+        let (handoff, handed) = tokio::sync::mpsc::unbounded_channel();
+        handoffs.push(handoff);
+        let router = router.clone();
+        let mut stopping = stopping.clone();
+        let (done, finished) = tokio::sync::oneshot::channel::<std::io::Result<()>>();
+        std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
+            let served = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|rt| {
+                rt.block_on(async move {
+                    let stop = async move {
+                        let _ = stopping.wait_for(|s| *s).await;
+                    };
+                    let listener = http::handoff::Handed::new(handed, local).tap_io(|_| {});
+                    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                        .with_graceful_shutdown(stop)
+                        .await
+                })
+            });
+            let _ = done.send(served);
+        })?;
+        running.push(finished);
+    }
+    let accepting = async {
+        for turn in (0..handoffs.len()).cycle() {
+            let (stream, peer) = axum::serve::Listener::accept(&mut listener).await;
+            match stream.into_std() {
+                Ok(stream) => {
+                    let _ = handoffs[turn].send((stream, peer));
+                }
+                Err(e) => tracing::warn!(error = %e, "could not hand a connection to an HTTP thread"),
+            }
+        }
+    };
+    let stopped_early = tokio::select! {
+        () = shutdown => None,
+        () = accepting => None,
+        first = running.next() => first,
+    };
+    drop(listener);
+    let _ = stop.send(true);
+    let mut outcome = Ok(());
+    for finished in stopped_early.into_iter().chain(running.collect::<Vec<_>>().await) {
+        match finished {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => outcome = Err(e),
+            Err(_) => outcome = Err(std::io::Error::other("an HTTP thread stopped unexpectedly")),
+        }
+    }
+    outcome
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

@@ -327,6 +327,7 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
             let listener = TcpListener::bind(config.listen).await?;
             let listen = listener.local_addr()?;
             config.listen = listen;
+            let threads = config.http_thread_count();
             let public = config.public_url();
             let token_cmd = admin_token_command(banner.config.as_ref(), banner.database_url.as_deref(), &config);
             let (services, startup) = authgraph::init_services(config).await?;
@@ -344,13 +345,17 @@ async fn run(command: Command, mut config: Config, banner: Banner) -> anyhow::Re
             tracing::info!(
                 addr = %listen,
                 migrations = startup.migrations,
+                http_threads = threads,
                 ready_in_ms = started.elapsed().as_millis() as u64,
                 "authgraph is ready"
             );
             eprintln!(
                 "\n  authgraph is listening on {public}\n  GraphiQL:     {public}/graphiql\n  Admin token:  {token_cmd}   (paste it as `Authorization: Bearer <token>`)\n"
             );
-            authgraph::serve(listener, router, shutdown_signal()).await?;
+            match threads {
+                1 => authgraph::serve(listener, router, shutdown_signal()).await?,
+                n => authgraph::serve_on_threads(listener, router, n, shutdown_signal()).await?,
+            }
             Ok(())
         }
     }

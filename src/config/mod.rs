@@ -111,6 +111,9 @@ impl Default for AuditConfig {
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
+    /// Threads that serve HTTP connections, each with an event loop of its own; 0 (the
+    /// default) means one per CPU that the process may run on.
+    pub http_threads: u32,
     /// Public base URL of the server; it is the OIDC issuer. Default `http://<listen>`.
     pub public_url: Option<String>,
     /// `sqlite://path` (created if missing) or `postgres://...`.
@@ -232,6 +235,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            http_threads: 0,
             public_url: None,
             database_url: Secret::new("sqlite://authgraph.db"),
             database_max_connections: 8,
@@ -561,6 +565,15 @@ impl Config {
         Ok(())
     }
 
+    /// The number of HTTP threads to run: `http_threads`, or one per CPU this process may
+    /// run on (its affinity mask, so `taskset -c 0` gives one).
+    pub fn http_thread_count(&self) -> usize {
+        match self.http_threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n as usize,
+        }
+    }
+
     /// Range checks of every numeric setting; the error names the key and the range.
     fn check_ranges(&self) -> Result<(), ConfigError> {
         const YEAR: i64 = 366 * 86_400;
@@ -568,6 +581,7 @@ impl Config {
         let a = &self.admin_api;
         let r = &self.rate_limits;
         within("database_max_connections", self.database_max_connections, 1, 1_000)?;
+        within("http_threads", self.http_threads, 0, 1_024)?;
         within("database_sqlite_cache_kib", self.database_sqlite_cache_kib, 64, 4_194_304)?;
         within("admin_api.max_depth", a.max_depth, 1, 1_000)?;
         within("admin_api.max_complexity", a.max_complexity, 1, 100_000_000)?;

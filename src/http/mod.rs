@@ -5,6 +5,7 @@ mod admin;
 mod admin_rest;
 pub mod client_ip;
 mod graphiql;
+pub mod handoff;
 pub mod metrics;
 mod subscriptions;
 mod user_export;

@@ -58,19 +58,24 @@ async fn admin_token_prints_only_a_token_that_the_server_accepts() {
     assert!(!run(&["--scope", "everything"]).status.success());
 }
 
-#[test]
-fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// The server's log lines on stderr.
+type LogLines = std::io::Lines<BufReader<std::process::ChildStderr>>;
+
+/// Starts `authgraph serve` in `dir` on a free port with JSON logs and `env`; returns the
+/// process, its URL, the log lines it wrote before the URL, and the rest to come.
+fn serve_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, String, Vec<String>, LogLines) {
     let mut child = bin()
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args(["--listen", "127.0.0.1:0", "serve"])
         .env("AUTHGRAPH_LOG__FORMAT", "json")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let mut before = Vec::new();
     let mut url = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -78,8 +83,16 @@ fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
             url = Some(rest.trim().to_owned());
             break;
         }
+        before.push(line);
     }
-    let url = url.expect("the server prints its URL");
+    let url = url.unwrap_or_else(|| panic!("the server prints its URL: {before:#?}"));
+    (child, url, before, lines)
+}
+
+#[test]
+fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url, _, lines) = serve_in(dir.path(), &[]);
     let health = raw_http::get(&format!("{url}/healthz"));
     assert_eq!(health, "ok");
     assert!(dir.path().join("authgraph.db").exists(), "SQLite database created");
@@ -95,6 +108,54 @@ fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let logs: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(logs.iter().any(|l| l["fields"]["message"] == "shutting down"), "{rest:#?}");
+}
+
+/// `http_threads`: that many threads, each with its own event loop, accept and serve the
+/// connections of one listening socket; together they answer many connections at once, and
+/// all of them stop on SIGTERM.
+#[test]
+fn serve_on_several_http_threads_answers_every_connection_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url, before, lines) = serve_in(dir.path(), &[("AUTHGRAPH_HTTP_THREADS", "3")]);
+    let ready: Vec<Value> = before.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let ready = ready.iter().find(|l| l["fields"]["message"] == "authgraph is ready").expect("the ready line");
+    assert_eq!(ready["fields"]["http_threads"], 3, "{ready}");
+    let issuer = url.clone();
+    let answers: Vec<(String, String)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..24)
+            .map(|_| {
+                let url = &url;
+                scope.spawn(move || {
+                    (
+                        raw_http::get(&format!("{url}/healthz")),
+                        raw_http::get(&format!("{url}/.well-known/openid-configuration")),
+                    )
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for (health, discovery) in &answers {
+        assert_eq!(health, "ok");
+        let discovery: Value = serde_json::from_str(discovery).unwrap();
+        assert_eq!(discovery["issuer"], issuer.as_str());
+    }
+    // The threads start before the first connection is served.
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| n.starts_with("http-"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["http-0", "http-1", "http-2"]);
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let logs: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(logs.iter().any(|l| l["fields"]["message"] == "shutting down"), "{rest:#?}");
+    assert!(!logs.iter().any(|l| l["level"] == "ERROR" || l["level"] == "WARN"), "{rest:#?}");
 }
 
 mod raw_http {
