@@ -89,10 +89,22 @@ fn serve_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child
     (child, url, before, lines)
 }
 
+/// Sends SIGTERM to a server from [`serve_in`]; checks that it exits 0 after logging that
+/// it shuts down, and returns the JSON log lines it wrote after its URL.
+fn stop_gracefully(mut child: std::process::Child, lines: LogLines) -> Vec<Value> {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let logs: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(logs.iter().any(|l| l["fields"]["message"] == "shutting down"), "{rest:#?}");
+    logs
+}
+
 #[test]
 fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, url, _, lines) = serve_in(dir.path(), &[]);
+    let (child, url, _, lines) = serve_in(dir.path(), &[]);
     let health = raw_http::get(&format!("{url}/healthz"));
     assert_eq!(health, "ok");
     assert!(dir.path().join("authgraph.db").exists(), "SQLite database created");
@@ -102,12 +114,7 @@ fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown exits 0: {status}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let logs: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert!(logs.iter().any(|l| l["fields"]["message"] == "shutting down"), "{rest:#?}");
+    stop_gracefully(child, lines);
 }
 
 /// `http_threads`: that many threads, each with its own event loop, accept and serve the
@@ -116,7 +123,7 @@ fn serve_starts_on_an_empty_directory_and_stops_on_sigterm() {
 #[test]
 fn serve_on_several_http_threads_answers_every_connection_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, url, before, lines) = serve_in(dir.path(), &[("AUTHGRAPH_HTTP_THREADS", "3")]);
+    let (child, url, before, lines) = serve_in(dir.path(), &[("AUTHGRAPH_HTTP_THREADS", "3")]);
     let ready: Vec<Value> = before.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let ready = ready.iter().find(|l| l["fields"]["message"] == "authgraph is ready").expect("the ready line");
     assert_eq!(ready["fields"]["http_threads"], 3, "{ready}");
@@ -149,13 +156,8 @@ fn serve_on_several_http_threads_answers_every_connection_and_stops_on_sigterm()
         .collect();
     names.sort();
     assert_eq!(names, ["http-0", "http-1", "http-2"]);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown exits 0: {status}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let logs: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert!(logs.iter().any(|l| l["fields"]["message"] == "shutting down"), "{rest:#?}");
-    assert!(!logs.iter().any(|l| l["level"] == "ERROR" || l["level"] == "WARN"), "{rest:#?}");
+    let logs = stop_gracefully(child, lines);
+    assert!(!logs.iter().any(|l| l["level"] == "ERROR" || l["level"] == "WARN"), "{logs:#?}");
 }
 
 mod raw_http {
