@@ -112,6 +112,8 @@ pub async fn serve_on_threads(
                     let stop = async move {
                         let _ = stopping.wait_for(|s| *s).await;
                     };
+                    // `tap_io` changes nothing on the connection; axum gives the peer's
+                    // address to `ConnectInfo<SocketAddr>` for a listener wrapped in it.
                     let listener = http::handoff::Handed::new(handed, local).tap_io(|_| {});
                     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                         .with_graceful_shutdown(stop)
