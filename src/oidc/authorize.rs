@@ -107,7 +107,7 @@ pub async fn proceed(state: &AppState, jar: &CookieJar, req: AuthRequest, actor:
     };
     if matches!(next, Next::Login) && !signup_first(state, &req) {
         let flow = seal_flow(state, &req);
-        return super::ui::login::login_page(state, jar.clone(), StatusCode::OK, &flow, None, None).await;
+        return super::ui::login::login_page_for(state, jar.clone(), &req, &flow).await;
     }
     step(state, &req, next)
 }

@@ -93,7 +93,7 @@ fn lang(state: &AppState, flow: &str) -> Option<String> {
 
 /// The login page. The pending request (opened once) names the app, the language and,
 /// unless the form is shown again with what was typed, the login ID hint.
-pub(crate) async fn login_page(
+pub(super) async fn login_page(
     state: &AppState,
     jar: CookieJar,
     status: StatusCode,
@@ -151,18 +151,51 @@ async fn render_login_page(
     challenge: bool,
 ) -> Response {
     let req = open_flow(state, Some(flow));
-    let client = match &req {
+    let page = LoginPage { status, flow, typed, error, link, challenge };
+    render_login_for(state, jar, req.as_ref(), page).await
+}
+
+/// The login page of an authorization request that is open already (`req`, sealed in
+/// `flow`): what the authorization endpoint answers to a browser that must sign in.
+pub(crate) async fn login_page_for(
+    state: &AppState,
+    jar: CookieJar,
+    req: &crate::service::oauth::authorize::AuthRequest,
+    flow: &str,
+) -> Response {
+    let page = LoginPage { status: StatusCode::OK, flow, typed: None, error: None, link: None, challenge: false };
+    render_login_for(state, jar, Some(req), page).await
+}
+
+/// What the login page shows besides the pending request.
+struct LoginPage<'a> {
+    status: StatusCode,
+    flow: &'a str,
+    typed: Option<&'a str>,
+    error: Option<&'a str>,
+    link: Option<LinkNotice<'a>>,
+    challenge: bool,
+}
+
+/// The login page for the pending request `req`.
+async fn render_login_for(
+    state: &AppState,
+    jar: CookieJar,
+    req: Option<&crate::service::oauth::authorize::AuthRequest>,
+    LoginPage { status, flow, typed, error, link, challenge }: LoginPage<'_>,
+) -> Response {
+    let client = match req {
         Some(r) => state.services.applications().cached(&r.client_id).await.ok().flatten().map(|a| a.name),
         None => None,
     };
-    let login_id = typed.map(str::to_owned).or_else(|| req.as_ref().and_then(|r| r.login_hint.clone()));
+    let login_id = typed.map(str::to_owned).or_else(|| req.and_then(|r| r.login_hint.clone()));
     let passkey = match state.services.account().begin_passkey_login() {
         Ok(c) => c.as_ref().map(super::passkey::template_value),
         Err(e) => return state.ui.server_error(&e),
     };
     let (jar, csrf) = csrf(state, jar);
     let ctx = context! {
-        csrf, flow, error, client_name => client, lang => req.as_ref().and_then(page_lang), passkey,
+        csrf, flow, error, client_name => client, lang => req.and_then(page_lang), passkey,
         login_id => login_id.unwrap_or_default(),
         login_id_label => login_id_label(state),
         signup_enabled => state.services.config().ui.signup_enabled,
