@@ -2,8 +2,8 @@
 
 use crate::domain::ids::ApplicationSecretId;
 use crate::domain::reason;
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
@@ -98,9 +98,9 @@ pub struct ApplicationSecret {
     /// The last four characters of the secret.
     pub hint: String,
     /// When the secret was created.
-    pub created_at: OffsetDateTime,
+    pub created_at: DateTime,
     /// When the secret was revoked; null while it is active.
-    pub revoked_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<DateTime>,
 }
 
 /// An application: an OAuth client that gets tokens from this server.
@@ -187,18 +187,18 @@ impl Application {
             .map(|s| ApplicationSecret {
                 id: encode(s.id),
                 hint: s.hint.clone(),
-                created_at: s.created_at,
-                revoked_at: s.revoked_at,
+                created_at: DateTime(s.created_at),
+                revoked_at: s.revoked_at.map(DateTime),
             })
             .collect()
     }
     /// When the application was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the application was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 

@@ -2,9 +2,9 @@
 
 use crate::domain::ids::UserId;
 use crate::domain::text::quoted;
+use crate::graphql::date_time::DateTime;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object};
-use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::services;
@@ -220,8 +220,8 @@ impl AuditLog {
         })
     }
     /// When it happened.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// The affected user; null if none or if the user was deleted since. Needs `user:read`.
     #[graphql(requires_scopes = "user:read")]
@@ -270,8 +270,8 @@ impl AuditQuery {
         #[graphql(desc = "Only these activity types (default: all).")] activity_types: Option<
             Vec<AuditLogActivityType>,
         >,
-        #[graphql(desc = "Entries at or after this time.")] range_from: Option<OffsetDateTime>,
-        #[graphql(desc = "Entries before this time.")] range_to: Option<OffsetDateTime>,
+        #[graphql(desc = "Entries at or after this time.")] range_from: Option<DateTime>,
+        #[graphql(desc = "Entries before this time.")] range_to: Option<DateTime>,
         #[graphql(name = "userIDs", desc = "Entries about these users.")] user_ids: Option<Vec<ID>>,
         #[graphql(desc = "Entries about users with these email addresses.")] email_addresses: Option<Vec<String>>,
         #[graphql(desc = "Entries about users with these phone numbers.")] phone_numbers: Option<Vec<String>>,
@@ -287,8 +287,8 @@ impl AuditQuery {
         };
         let filter = AuditFilter {
             activity_types: types.iter().map(|t| t.as_str().to_owned()).collect(),
-            range_from,
-            range_to,
+            range_from: range_from.map(|d| d.0),
+            range_to: range_to.map(|d| d.0),
             user_ids: decode_all::<UserId>(&user_ids.unwrap_or_default())?,
             emails: email_addresses.unwrap_or_default(),
             phones: phone_numbers.unwrap_or_default(),

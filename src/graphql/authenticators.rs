@@ -2,10 +2,10 @@
 
 use crate::domain::ids::{AuthenticatorId, UserId};
 use crate::domain::reason;
+use crate::graphql::date_time::DateTime;
 use crate::service::admin::authenticators::{Factor, NewAuthenticator};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::context::{audit, services};
 use super::error::bad_input;
@@ -95,8 +95,8 @@ impl Authenticator {
         self.0.is_default
     }
     /// When a password expires (the user must change it); null if it does not.
-    async fn expire_after(&self) -> Option<OffsetDateTime> {
-        self.0.expire_after
+    async fn expire_after(&self) -> Option<DateTime> {
+        self.0.expire_after.map(DateTime)
     }
     /// Non-secret claims of the authenticator, with Authgear's keys:
     /// `https://authgear.com/claims/authenticator/type` always,
@@ -110,12 +110,12 @@ impl Authenticator {
         AuthenticatorClaims(c)
     }
     /// When the authenticator was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the authenticator was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 
@@ -246,7 +246,7 @@ pub struct SetMfaGracePeriodInput {
     #[graphql(name = "userID")]
     pub user_id: ID,
     /// End of the grace period; must be in the future.
-    pub end_at: OffsetDateTime,
+    pub end_at: DateTime,
 }
 
 /// Result of `setMFAGracePeriod`.
@@ -321,7 +321,7 @@ impl AuthenticatorMutation {
         let id = decode::<UserId>(&input.user_id)?;
         let user = services(ctx)?
             .authenticators()
-            .set_mfa_grace_period(&audit(ctx, "set_mfa_grace_period"), id, input.end_at)
+            .set_mfa_grace_period(&audit(ctx, "set_mfa_grace_period"), id, input.end_at.0)
             .await?;
         Ok(SetMfaGracePeriodPayload { user: User(user) })
     }

@@ -3,9 +3,9 @@
 //! hourly buckets, top source IPs, IP locations and SMS origins). Both need
 //! `audit-log:read`: the records are audit data.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject, Union};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::services;
@@ -109,8 +109,8 @@ impl FraudProtectionDecisionRecord {
         encode(self.0.id)
     }
     /// When the decision was made.
-    async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// `allowed` or `blocked`.
     async fn decision(&self) -> FraudProtectionDecision {
@@ -175,7 +175,7 @@ impl FraudProtectionDecisionRecord {
 #[derive(SimpleObject)]
 pub struct FraudProtectionOverviewTimeBucket {
     /// The start of the hour (UTC).
-    pub hour: OffsetDateTime,
+    pub hour: DateTime,
     /// Decisions.
     pub total: i32,
     /// Blocked decisions.
@@ -306,7 +306,7 @@ impl From<Overview> for FraudProtectionOverview {
                     .hours
                     .into_iter()
                     .map(|(hour, t)| FraudProtectionOverviewTimeBucket {
-                        hour,
+                        hour: DateTime(hour),
                         total: n(t.total),
                         blocked: n(t.blocked),
                         flagged: n(t.flagged),
@@ -334,8 +334,8 @@ impl FraudProtectionQuery {
     async fn fraud_protection_logs(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Records at or after this time.")] range_from: Option<OffsetDateTime>,
-        #[graphql(desc = "Records before this time.")] range_to: Option<OffsetDateTime>,
+        #[graphql(desc = "Records at or after this time.")] range_from: Option<DateTime>,
+        #[graphql(desc = "Records before this time.")] range_to: Option<DateTime>,
         #[graphql(desc = "Sort direction (default DESC).")] sort_direction: Option<SortDirection>,
         #[graphql(desc = "Only these decisions (default: all).")] verdicts: Option<Vec<FraudProtectionDecision>>,
         #[graphql(desc = "Only records that raised at least one of these warnings (warning type names).")]
@@ -349,8 +349,8 @@ impl FraudProtectionQuery {
         #[graphql(desc = "At most this many items from the end (≤ 100).")] last: Option<i32>,
     ) -> async_graphql::Result<Conn<FraudProtectionDecisionRecord>> {
         let filter = DecisionFilter {
-            range_from,
-            range_to,
+            range_from: range_from.map(|d| d.0),
+            range_to: range_to.map(|d| d.0),
             ascending: sort_direction == Some(SortDirection::Asc),
             decisions: verdicts.unwrap_or_default().into_iter().map(|v| v.as_str().to_owned()).collect(),
             reason_codes: reason_codes.unwrap_or_default(),
@@ -368,9 +368,9 @@ impl FraudProtectionQuery {
     async fn fraud_protection_overview(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The start of the range (inclusive).")] range_from: Option<OffsetDateTime>,
-        #[graphql(desc = "The end of the range (exclusive; default now).")] range_to: Option<OffsetDateTime>,
+        #[graphql(desc = "The start of the range (inclusive).")] range_from: Option<DateTime>,
+        #[graphql(desc = "The end of the range (exclusive; default now).")] range_to: Option<DateTime>,
     ) -> async_graphql::Result<FraudProtectionOverview> {
-        Ok(services(ctx)?.fraud_protection().overview(range_from, range_to).await?.into())
+        Ok(services(ctx)?.fraud_protection().overview(range_from.map(|d| d.0), range_to.map(|d| d.0)).await?.into())
     }
 }

@@ -2,8 +2,8 @@
 //! `authgeardeno:///deno/<name>` runs the script `<name>` kept here (or the file of that
 //! name in `hook.scripts_dir`).
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 
 use super::context::{audit, services};
 use super::scalars::HookValue;
@@ -25,12 +25,12 @@ impl HookScript {
         &self.0.source
     }
     /// When it was created.
-    async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// Last change.
-    async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 

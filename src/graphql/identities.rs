@@ -1,9 +1,9 @@
 //! The `Identity` type and identity mutations.
 
 use crate::domain::ids::{IdentityId, UserId};
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::context::{audit, services};
 use super::node::{decode, encode};
@@ -42,12 +42,12 @@ impl Identity {
         IdentityClaims(c)
     }
     /// When the identity was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the identity was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 

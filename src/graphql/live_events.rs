@@ -1,9 +1,9 @@
 //! The live event stream: `subscription { events(types, userID) { … } }` over
 //! `graphql-transport-ws` (see `http/subscriptions.rs`). Needs `audit-log:read`.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, ID, Object, Subscription};
 use futures::Stream;
-use time::OffsetDateTime;
 
 use super::context::{check_scope, services};
 use super::node::{decode, encode};
@@ -39,8 +39,8 @@ impl Event {
         self.0.user_id.map(|u| encode(UserId::from(u)))
     }
     /// When it happened.
-    async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// The whole event: `type`, `payload` and `context`.
     async fn data(&self) -> AuditLogData {

@@ -2,8 +2,8 @@
 //! `resetAccountLockout` mutation.
 
 use crate::domain::ids::UserId;
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 
 use super::context::{audit, services};
 use super::node::decode;
@@ -28,8 +28,8 @@ impl AccountLockout {
     }
     /// When the lock ends: the account's lock, or else the latest lock of an address; null
     /// when nothing is locked.
-    async fn locked_until(&self) -> Option<OffsetDateTime> {
-        self.0.locked_until
+    async fn locked_until(&self) -> Option<DateTime> {
+        self.0.locked_until.map(DateTime)
     }
     /// The addresses locked out of the account now (`per_user_per_ip`), latest lock first.
     #[graphql(name = "lockedIPs")]
@@ -37,7 +37,7 @@ impl AccountLockout {
         self.0
             .locked_ips
             .iter()
-            .map(|l| AccountLockoutIp { ip_address: l.ip_address.clone(), locked_until: l.locked_until })
+            .map(|l| AccountLockoutIp { ip_address: l.ip_address.clone(), locked_until: DateTime(l.locked_until) })
             .collect()
     }
 }
@@ -51,7 +51,7 @@ pub struct AccountLockoutIp {
     #[graphql(name = "ipAddress")]
     pub ip_address: String,
     /// When the lock of this address ends.
-    pub locked_until: OffsetDateTime,
+    pub locked_until: DateTime,
 }
 
 /// Input of `resetAccountLockout`.

@@ -23,6 +23,7 @@ pub mod authenticators;
 pub mod connection;
 pub mod context;
 pub mod cost;
+pub mod date_time;
 pub mod error;
 pub mod fraud_protection;
 pub mod hook_scripts;

@@ -87,8 +87,8 @@ pub enum Node {
 #[derive(Interface, Clone)]
 #[graphql(
     field(name = "id", ty = "ID", desc = "The global ID of the object."),
-    field(name = "created_at", ty = "time::OffsetDateTime", desc = "When the object was created."),
-    field(name = "updated_at", ty = "time::OffsetDateTime", desc = "When the object was last changed.")
+    field(name = "created_at", ty = "crate::graphql::date_time::DateTime", desc = "When the object was created."),
+    field(name = "updated_at", ty = "crate::graphql::date_time::DateTime", desc = "When the object was last changed.")
 )]
 pub enum Entity {
     /// A user.

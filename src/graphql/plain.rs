@@ -22,7 +22,7 @@ use async_graphql::connection::{CursorType, Edge, EmptyFields};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::{ContextSelectionSet, OutputType, Positioned, ScalarType, ServerError, ServerResult, Value};
+use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerError, ServerResult, Value};
 use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource};
@@ -168,12 +168,12 @@ fn page_info<E, C: Fn(&E) -> String, N>(parts: &Parts<'_, E, C, N>, set: &Positi
     )
 }
 
-/// A timestamp as async-graphql outputs it.
+/// A timestamp as the `DateTime` scalar outputs it.
 pub fn time(t: OffsetDateTime) -> Value {
-    t.to_value()
+    Value::String(crate::graphql::date_time::format(t))
 }
 
-/// An optional timestamp as async-graphql outputs it.
+/// An optional timestamp as the `DateTime` scalar outputs it.
 pub fn opt_time(t: Option<OffsetDateTime>) -> Value {
     t.map_or(Value::Null, time)
 }

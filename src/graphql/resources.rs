@@ -1,9 +1,9 @@
 //! API resources and their scopes (Authgear's names), and which applications may get
 //! tokens for them.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object};
-use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, held, services};
@@ -66,12 +66,12 @@ impl Resource {
         Ok(to_conn(page, CountSource::Scopes(f), Scope))
     }
     /// When the resource was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the resource was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 
@@ -100,12 +100,12 @@ impl Scope {
         self.0.description.as_deref()
     }
     /// When the scope was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the scope was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 

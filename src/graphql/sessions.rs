@@ -2,8 +2,8 @@
 //! `revokeAllSessions`, `User.authorizations`, `deleteAuthorization`.
 
 use crate::domain::ids::{AuthorizationId, SessionId, UserId};
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 
 use super::context::{audit, services};
 use super::node::{decode, encode};
@@ -45,12 +45,12 @@ impl Session {
         &self.0.amr
     }
     /// When the session began.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the session was last used.
-    async fn last_accessed_at(&self) -> OffsetDateTime {
-        self.0.last_accessed_at
+    async fn last_accessed_at(&self) -> DateTime {
+        DateTime(self.0.last_accessed_at)
     }
     /// IP address that created the session.
     #[graphql(name = "createdByIP")]
@@ -83,8 +83,8 @@ impl Session {
         self.0.acr()
     }
     /// When the session was last changed (its last use).
-    async fn updated_at(&self) -> OffsetDateTime {
-        self.0.last_accessed_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.last_accessed_at)
     }
     /// ISO 3166-1 alpha-2 code of the country of the last IP address, when a GeoIP
     /// database is configured (`geoip_database_file`) and knows the address; else null.
@@ -132,12 +132,12 @@ impl Authorization {
         &self.0.scopes
     }
     /// When the user first consented.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the consent last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
 }
 

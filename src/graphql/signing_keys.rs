@@ -1,7 +1,7 @@
 //! Signing keys: list them and rotate them.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 
 use super::applications::SigningAlgorithm;
 use super::context::{audit, services};
@@ -25,11 +25,11 @@ pub struct SigningKey {
     #[graphql(name = "publicJWK")]
     pub public_jwk: JWK,
     /// When the key was created.
-    pub created_at: OffsetDateTime,
+    pub created_at: DateTime,
     /// When a rotation made it stop signing.
-    pub deactivated_at: Option<OffsetDateTime>,
+    pub deactivated_at: Option<DateTime>,
     /// When it stops verifying and leaves the JWKS.
-    pub retire_at: Option<OffsetDateTime>,
+    pub retire_at: Option<DateTime>,
 }
 
 impl From<SigningKeyInfo> for SigningKey {
@@ -40,9 +40,9 @@ impl From<SigningKeyInfo> for SigningKey {
             algorithm: SigningAlgorithm::parse(&k.alg),
             is_active: k.active,
             public_jwk: JWK(k.jwk),
-            created_at: k.created_at,
-            deactivated_at: k.deactivated_at,
-            retire_at: k.retire_at,
+            created_at: DateTime(k.created_at),
+            deactivated_at: k.deactivated_at.map(DateTime),
+            retire_at: k.retire_at.map(DateTime),
         }
     }
 }

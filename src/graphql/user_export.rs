@@ -1,10 +1,10 @@
 //! User exports in GraphQL: `exportUsers` and `userExport`, the same exports as
 //! `POST /_api/admin/users/export` and `GET /_api/admin/users/export/{id}`.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{
     Context, Enum, ID, InputObject, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value,
 };
-use time::OffsetDateTime;
 
 use super::context::{audit, check_scope, services};
 use super::error::bad_input;
@@ -145,20 +145,20 @@ impl UserExport {
         UserExportStatus::Completed
     }
     /// When it was requested.
-    async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When it became ready (at once).
-    async fn completed_at(&self) -> OffsetDateTime {
-        self.0.completed_at()
+    async fn completed_at(&self) -> DateTime {
+        DateTime(self.0.completed_at())
     }
     /// When it failed; always null (a download that fails breaks its transfer instead).
-    async fn failed_at(&self) -> Option<OffsetDateTime> {
-        None
+    async fn failed_at(&self) -> Option<DateTime> {
+        None.map(DateTime)
     }
     /// After this time the export is gone (`user_export.retention_hours` after creation).
-    async fn expire_at(&self) -> OffsetDateTime {
-        self.0.expires_at
+    async fn expire_at(&self) -> DateTime {
+        DateTime(self.0.expires_at)
     }
     /// The file format.
     async fn format(&self) -> UserExportFormat {

@@ -2,8 +2,8 @@
 //! NDJSON/CSV text, `userImport` reads it with its per-record outcomes, and
 //! `cancelUserImport` stops it. The same jobs as `POST /_api/admin/users/import`.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::context::{audit, services};
@@ -108,16 +108,16 @@ impl UserImport {
         ID(self.0.id.to_string())
     }
     /// When it was created.
-    async fn created_at(&self) -> OffsetDateTime {
-        time_of(self.0.created_at)
+    async fn created_at(&self) -> DateTime {
+        DateTime(time_of(self.0.created_at))
     }
     /// When it started running (it waits while another import runs).
-    async fn started_at(&self) -> Option<OffsetDateTime> {
-        self.0.started_at.map(time_of)
+    async fn started_at(&self) -> Option<DateTime> {
+        self.0.started_at.map(time_of).map(DateTime)
     }
     /// When it ended.
-    async fn completed_at(&self) -> Option<OffsetDateTime> {
-        self.0.completed_at.map(time_of)
+    async fn completed_at(&self) -> Option<DateTime> {
+        self.0.completed_at.map(time_of).map(DateTime)
     }
     /// `pending`, `running`, `completed`, `cancelled`, `interrupted` (the server stopped;
     /// `processed` records are in, the rest are not) or `failed`.

@@ -1,7 +1,7 @@
 //! Webhook deliveries: the log of what went to each non-blocking handler, and redelivery.
 
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use time::OffsetDateTime;
 
 use super::connection::{Conn, CountSource, args, to_conn};
 use super::context::{audit, services};
@@ -82,8 +82,8 @@ impl WebhookDelivery {
         self.0.attempts
     }
     /// When the next attempt is due (pending deliveries only).
-    async fn next_attempt_at(&self) -> Option<OffsetDateTime> {
-        self.0.next_attempt_at
+    async fn next_attempt_at(&self) -> Option<DateTime> {
+        self.0.next_attempt_at.map(DateTime)
     }
     /// The HTTP status of the last answer.
     async fn last_status_code(&self) -> Option<i32> {
@@ -94,16 +94,16 @@ impl WebhookDelivery {
         self.0.last_error.as_deref()
     }
     /// When the delivery was queued (the event's commit).
-    async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// Last change.
-    async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
     /// When the handler accepted it.
-    async fn delivered_at(&self) -> Option<OffsetDateTime> {
-        self.0.delivered_at
+    async fn delivered_at(&self) -> Option<DateTime> {
+        self.0.delivered_at.map(DateTime)
     }
     /// The body the handler receives (before signing), or null once the event is gone.
     async fn event(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<EventEnvelope>> {
@@ -137,8 +137,8 @@ impl WebhookQuery {
         #[graphql(name = "userID", desc = "Only events about this user.")] user_id: Option<ID>,
         #[graphql(name = "eventID", desc = "Only the deliveries of this event.")] event_id: Option<ID>,
         #[graphql(name = "handlerURL", desc = "Only deliveries to this handler.")] handler_url: Option<String>,
-        #[graphql(desc = "Deliveries queued at or after this time.")] range_from: Option<OffsetDateTime>,
-        #[graphql(desc = "Deliveries queued before this time.")] range_to: Option<OffsetDateTime>,
+        #[graphql(desc = "Deliveries queued at or after this time.")] range_from: Option<DateTime>,
+        #[graphql(desc = "Deliveries queued before this time.")] range_to: Option<DateTime>,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "At most this many items from the start (≤ 100, default 100).")] first: Option<i32>,
@@ -150,8 +150,8 @@ impl WebhookQuery {
             user_id: user_id.as_ref().map(decode::<UserId>).transpose()?,
             event_id: event_id.as_ref().map(decode::<AuditLogId>).transpose()?.map(|e| e.into()),
             handler_url,
-            range_from,
-            range_to,
+            range_from: range_from.map(|d| d.0),
+            range_to: range_to.map(|d| d.0),
         };
         let page = services(ctx)?.webhooks().list(&filter, &args(first, after, last, before)).await?;
         Ok(to_conn(page, CountSource::WebhookDeliveries(Box::new(filter)), WebhookDelivery))
@@ -170,9 +170,9 @@ pub struct RedeliverWebhookEventInput {
 #[derive(InputObject)]
 pub struct RedeliverFailedWebhookDeliveriesInput {
     /// Deliveries queued at or after this time (default: all).
-    pub range_from: Option<OffsetDateTime>,
+    pub range_from: Option<DateTime>,
     /// Deliveries queued before this time (default: now).
-    pub range_to: Option<OffsetDateTime>,
+    pub range_to: Option<DateTime>,
 }
 
 /// Result of a redelivery.
@@ -211,7 +211,11 @@ impl WebhookMutation {
     ) -> async_graphql::Result<RedeliverWebhookPayload> {
         let n = services(ctx)?
             .webhooks()
-            .redeliver_failed(&audit(ctx, "redeliver_failed_webhook_deliveries"), input.range_from, input.range_to)
+            .redeliver_failed(
+                &audit(ctx, "redeliver_failed_webhook_deliveries"),
+                input.range_from.map(|d| d.0),
+                input.range_to.map(|d| d.0),
+            )
             .await?;
         Ok(RedeliverWebhookPayload { count: i32::try_from(n).unwrap_or(i32::MAX) })
     }

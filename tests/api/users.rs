@@ -161,7 +161,7 @@ async fn disabled_status_windows_and_valid_period() {
     assert_eq!(counts["users"]["totalCount"], 1, "the filter sees a temporary window too");
     let d = app.ok(set, json!({"id": id, "d": true, "f": "2998-01-01T00:00:00Z", "u": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(d["setDisabledStatus"]["user"]["isDisabled"], false);
-    assert_eq!(d["setDisabledStatus"]["user"]["temporarilyDisabledFrom"], "2998-01-01T00:00:00Z");
+    assert_eq!(d["setDisabledStatus"]["user"]["temporarilyDisabledFrom"], "2998-01-01T00:00:00.000000Z");
 
     app.err(
         set,
@@ -387,7 +387,7 @@ async fn create_user_options_generated_passwords_and_text_limits() {
     assert_eq!(u["authenticators"]["edges"][0]["node"]["type"], "PASSWORD", "an empty password generates one");
     assert!(u["authenticators"]["edges"][0]["node"]["expireAfter"].is_string());
     assert_eq!(u["isDisabled"], true, "not yet valid");
-    assert_eq!(u["accountValidFrom"], "2999-01-01T00:00:00Z");
+    assert_eq!(u["accountValidFrom"], "2999-01-01T00:00:00.000000Z");
     app.err(q, json!({"v": "send@example.com", "s": true}), "BAD_USER_INPUT", Some("SendPasswordInvalid")).await;
     app.err(
         q,
@@ -458,4 +458,35 @@ async fn case_sensitive_emails_are_found_as_typed() {
         .ok("{ getUserByLoginID(loginIDKey: \"email\", loginIDValue: \"zoe@example.com\") { id } }", json!({}))
         .await;
     assert_eq!(by_login["getUserByLoginID"]["id"], lower.as_str());
+}
+
+/// Every timestamp comes out in UTC with six fractional digits, whatever the input's
+/// offset and precision, in the list (built without the executor) and through `node`
+/// alike: timestamps of one length sort as text in time order.
+#[tokio::test]
+async fn timestamps_are_utc_with_microseconds_in_lists_and_nodes() {
+    let app = spawn_app().await;
+    let id = app.create_user("tess@example.com", None).await;
+    let set = "mutation($id: ID!, $t: DateTime) { setAccountValidFrom(input: {userID: $id, accountValidFrom: $t}) { user { accountValidFrom } } }";
+    let data = app.ok(set, json!({"id": id, "t": "2030-01-12T07:00:19.5+03:00"})).await;
+    assert_eq!(data["setAccountValidFrom"]["user"]["accountValidFrom"], "2030-01-12T04:00:19.500000Z");
+
+    let fields = "id createdAt updatedAt lastLoginAt accountValidFrom";
+    let node = app
+        .ok(&format!("query($id: ID!) {{ node(id: $id) {{ ... on User {{ {fields} }} }} }}"), json!({"id": id}))
+        .await;
+    let list = app.ok(&format!("{{ users(first: 50) {{ edges {{ node {{ {fields} }} }} }} }}"), json!({})).await;
+    assert_eq!(list["users"]["edges"][0]["node"], node["node"], "the list and the node agree");
+    let node = &node["node"];
+    assert_eq!(node["accountValidFrom"], "2030-01-12T04:00:19.500000Z");
+    assert!(node["lastLoginAt"].is_null());
+    for field in ["createdAt", "updatedAt"] {
+        let t = node[field].as_str().unwrap();
+        let shape = t.len() == 27 && &t[10..11] == "T" && &t[19..20] == "." && t.ends_with('Z');
+        assert!(shape && t[20..26].bytes().all(|b| b.is_ascii_digit()), "{field}: {t}");
+    }
+
+    let bad = app.gql(set, json!({"id": id, "t": "next tuesday"})).await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{bad}");
+    assert!(bad["errors"][0]["message"].as_str().unwrap().contains("RFC 3339"), "{bad}");
 }

@@ -1,8 +1,8 @@
 //! The `Role` and `Group` object types and their links to users and to each other.
 
 use crate::domain::ids::{GroupId, RoleId, TypedId};
+use crate::graphql::date_time::DateTime;
 use async_graphql::{Context, ID, Object};
-use time::OffsetDateTime;
 
 use crate::graphql::connection::{Conn, CountSource, args, to_conn};
 use crate::graphql::context::services;
@@ -94,12 +94,12 @@ impl Role {
         self.0.description.as_deref()
     }
     /// When the role was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the role was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
     /// Users with this role assigned directly, newest first. Needs `user:read`.
     #[graphql(
@@ -159,12 +159,12 @@ impl Group {
         self.0.description.as_deref()
     }
     /// When the group was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the group was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
     /// Members of the group, newest first. Needs `user:read`.
     #[graphql(

@@ -1,8 +1,8 @@
 //! Inputs and payloads of the user mutations.
 
 use super::*;
+use crate::graphql::date_time::DateTime;
 use async_graphql::{ID, InputObject, SimpleObject};
-use time::OffsetDateTime;
 
 use crate::graphql::scalars::{UserCustomAttributes, UserStandardAttributes};
 
@@ -38,9 +38,9 @@ pub struct CreateUserInput {
     /// Make the user change the password at the first login.
     pub set_password_expired: Option<bool>,
     /// Start of the account valid period.
-    pub account_valid_from: Option<OffsetDateTime>,
+    pub account_valid_from: Option<DateTime>,
     /// End of the account valid period.
-    pub account_valid_until: Option<OffsetDateTime>,
+    pub account_valid_until: Option<DateTime>,
 }
 
 /// Result of `createUser`.
@@ -98,9 +98,9 @@ pub struct SetDisabledStatusInput {
     /// Reason shown to the user at login.
     pub reason: Option<String>,
     /// With `temporarilyDisabledUntil`: disable only inside this window.
-    pub temporarily_disabled_from: Option<OffsetDateTime>,
+    pub temporarily_disabled_from: Option<DateTime>,
     /// With `temporarilyDisabledFrom`: end of the window.
-    pub temporarily_disabled_until: Option<OffsetDateTime>,
+    pub temporarily_disabled_until: Option<DateTime>,
 }
 
 /// Result of `setDisabledStatus`.
@@ -117,7 +117,7 @@ pub struct SetAccountValidFromInput {
     #[graphql(name = "userID")]
     pub user_id: ID,
     /// Start of the valid period; null clears it.
-    pub account_valid_from: Option<OffsetDateTime>,
+    pub account_valid_from: Option<DateTime>,
 }
 
 /// Input of `setAccountValidUntil`.
@@ -127,7 +127,7 @@ pub struct SetAccountValidUntilInput {
     #[graphql(name = "userID")]
     pub user_id: ID,
     /// End of the valid period; null clears it.
-    pub account_valid_until: Option<OffsetDateTime>,
+    pub account_valid_until: Option<DateTime>,
 }
 
 /// Input of `setAccountValidPeriod`.
@@ -137,9 +137,9 @@ pub struct SetAccountValidPeriodInput {
     #[graphql(name = "userID")]
     pub user_id: ID,
     /// Start of the valid period; null clears it.
-    pub account_valid_from: Option<OffsetDateTime>,
+    pub account_valid_from: Option<DateTime>,
     /// End of the valid period; null clears it.
-    pub account_valid_until: Option<OffsetDateTime>,
+    pub account_valid_until: Option<DateTime>,
 }
 
 /// Result of `setAccountValidFrom`.

@@ -29,8 +29,8 @@ impl UserMutation {
             password: input.password,
             send_password: input.send_password.unwrap_or(false),
             set_password_expired: input.set_password_expired.unwrap_or(false),
-            account_valid_from: input.account_valid_from,
-            account_valid_until: input.account_valid_until,
+            account_valid_from: input.account_valid_from.map(|d| d.0),
+            account_valid_until: input.account_valid_until.map(|d| d.0),
         };
         let user = services(ctx)?.users().create(&audit(ctx, "create_user"), new).await?;
         Ok(CreateUserPayload { user: User(user) })
@@ -163,7 +163,7 @@ impl UserMutation {
                 id,
                 input.is_disabled,
                 input.reason,
-                (input.temporarily_disabled_from, input.temporarily_disabled_until),
+                (input.temporarily_disabled_from.map(|d| d.0), input.temporarily_disabled_until.map(|d| d.0)),
             )
             .await?;
         Ok(SetDisabledStatusPayload { user: User(user) })
@@ -177,7 +177,7 @@ impl UserMutation {
         #[graphql(desc = "The new bound.")] input: SetAccountValidFromInput,
     ) -> async_graphql::Result<SetAccountValidFromPayload> {
         let id = decode::<UserId>(&input.user_id)?;
-        let p = ValidPeriod { from: Some(input.account_valid_from), until: None };
+        let p = ValidPeriod { from: Some(input.account_valid_from.map(|d| d.0)), until: None };
         let user =
             services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_from"), id, p).await?;
         Ok(SetAccountValidFromPayload { user: User(user) })
@@ -191,7 +191,7 @@ impl UserMutation {
         #[graphql(desc = "The new bound.")] input: SetAccountValidUntilInput,
     ) -> async_graphql::Result<SetAccountValidUntilPayload> {
         let id = decode::<UserId>(&input.user_id)?;
-        let p = ValidPeriod { from: None, until: Some(input.account_valid_until) };
+        let p = ValidPeriod { from: None, until: Some(input.account_valid_until.map(|d| d.0)) };
         let user =
             services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_until"), id, p).await?;
         Ok(SetAccountValidUntilPayload { user: User(user) })
@@ -205,7 +205,10 @@ impl UserMutation {
         #[graphql(desc = "The new bounds.")] input: SetAccountValidPeriodInput,
     ) -> async_graphql::Result<SetAccountValidPeriodPayload> {
         let id = decode::<UserId>(&input.user_id)?;
-        let p = ValidPeriod { from: Some(input.account_valid_from), until: Some(input.account_valid_until) };
+        let p = ValidPeriod {
+            from: Some(input.account_valid_from.map(|d| d.0)),
+            until: Some(input.account_valid_until.map(|d| d.0)),
+        };
         let user =
             services(ctx)?.users().set_account_valid_period(&audit(ctx, "set_account_valid_period"), id, p).await?;
         Ok(SetAccountValidPeriodPayload { user: User(user) })

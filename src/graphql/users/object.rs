@@ -1,6 +1,7 @@
 //! The `User` object and its nested fields.
 
 use crate::domain::ids::TypedId;
+use crate::graphql::date_time::DateTime;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use futures::FutureExt;
@@ -181,16 +182,16 @@ impl User {
         self.0.id.to_string()
     }
     /// When the user was created.
-    pub async fn created_at(&self) -> OffsetDateTime {
-        self.0.created_at
+    pub async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
     }
     /// When the user was last changed.
-    pub async fn updated_at(&self) -> OffsetDateTime {
-        self.0.updated_at
+    pub async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
     }
     /// When the user last logged in; null if never.
-    async fn last_login_at(&self) -> Option<OffsetDateTime> {
-        self.0.last_login_at
+    async fn last_login_at(&self) -> Option<DateTime> {
+        self.0.last_login_at.map(DateTime)
     }
     /// Standard attributes with OIDC claim names. `email`, `phone_number` and
     /// `preferred_username` follow the user's login IDs; `*_verified` follow verified claims.
@@ -240,8 +241,8 @@ impl User {
         self.0.is_anonymized
     }
     /// When the user is scheduled to be deleted; null if not scheduled.
-    async fn delete_at(&self) -> Option<OffsetDateTime> {
-        self.0.delete_at
+    async fn delete_at(&self) -> Option<DateTime> {
+        self.0.delete_at.map(DateTime)
     }
     /// The reason given with `scheduleAccountDeletion`; null if none, or no deletion is
     /// scheduled.
@@ -249,24 +250,24 @@ impl User {
         self.0.delete_reason.clone()
     }
     /// When the user is scheduled to be anonymized; null if not scheduled.
-    async fn anonymize_at(&self) -> Option<OffsetDateTime> {
-        self.0.anonymize_at
+    async fn anonymize_at(&self) -> Option<DateTime> {
+        self.0.anonymize_at.map(DateTime)
     }
     /// Start of a temporary disable window.
-    async fn temporarily_disabled_from(&self) -> Option<OffsetDateTime> {
-        self.0.temporarily_disabled_from
+    async fn temporarily_disabled_from(&self) -> Option<DateTime> {
+        self.0.temporarily_disabled_from.map(DateTime)
     }
     /// End of a temporary disable window.
-    async fn temporarily_disabled_until(&self) -> Option<OffsetDateTime> {
-        self.0.temporarily_disabled_until
+    async fn temporarily_disabled_until(&self) -> Option<DateTime> {
+        self.0.temporarily_disabled_until.map(DateTime)
     }
     /// Before this time the account is disabled.
-    async fn account_valid_from(&self) -> Option<OffsetDateTime> {
-        self.0.account_valid_from
+    async fn account_valid_from(&self) -> Option<DateTime> {
+        self.0.account_valid_from.map(DateTime)
     }
     /// From this time on the account is disabled.
-    async fn account_valid_until(&self) -> Option<OffsetDateTime> {
-        self.0.account_valid_until
+    async fn account_valid_until(&self) -> Option<DateTime> {
+        self.0.account_valid_until.map(DateTime)
     }
     /// The user's identities, oldest first.
     #[allow(clippy::too_many_arguments)]
@@ -380,8 +381,8 @@ impl User {
     }
     /// Until then the user may sign in without a second factor even where MFA is
     /// required (`setMFAGracePeriod`); null if no grace period is set.
-    async fn mfa_grace_period_end_at(&self) -> Option<OffsetDateTime> {
-        self.0.mfa_grace_period_end_at
+    async fn mfa_grace_period_end_at(&self) -> Option<DateTime> {
+        self.0.mfa_grace_period_end_at.map(DateTime)
     }
     /// The account lockout: whether too many failed sign-in attempts lock the user (or
     /// some addresses) out, and until when.
