@@ -7,7 +7,9 @@
 //! before `…:39.364836Z`, although it is earlier by less than a millisecond.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
 /// A timestamp at the Admin API.
@@ -20,24 +22,14 @@ impl From<OffsetDateTime> for DateTime {
     }
 }
 
-/// Formats `t` in UTC with microseconds: `2026-12-06T17:05:39.364000Z`. The database keeps
-/// microseconds, so nothing is lost. A year outside 0–9999 (never stored) falls back to
-/// RFC 3339's own form.
+/// `2026-12-06T17:05:39.364000Z`: microseconds, which is what the database keeps.
+const FORMAT: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+/// Formats `t` in UTC with microseconds: `2026-12-06T17:05:39.364000Z`.
 pub fn format(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
-    if !(0..=9999).contains(&t.year()) {
-        return t.format(&Rfc3339).unwrap_or_default();
-    }
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    t.format(FORMAT).unwrap_or_else(|_| t.format(&Rfc3339).unwrap_or_default())
 }
 
 /// A date and time, in RFC 3339 format.
