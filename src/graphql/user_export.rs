@@ -154,7 +154,7 @@ impl UserExport {
     }
     /// When it failed; always null (a download that fails breaks its transfer instead).
     async fn failed_at(&self) -> Option<DateTime> {
-        None.map(DateTime)
+        None
     }
     /// After this time the export is gone (`user_export.retention_hours` after creation).
     async fn expire_at(&self) -> DateTime {
