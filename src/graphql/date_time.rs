@@ -7,10 +7,8 @@
 //! before `…:39.364836Z`, although it is earlier by less than a millisecond.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use time::format_description::BorrowedFormatItem;
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::{OffsetDateTime, UtcOffset};
 
 /// A timestamp at the Admin API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +20,9 @@ impl From<OffsetDateTime> for DateTime {
     }
 }
 
-/// `2026-12-06T17:05:39.364000Z`: microseconds, which is what the database keeps.
-const FORMAT: &[BorrowedFormatItem<'_>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
-
 /// Formats `t` in UTC with microseconds: `2026-12-06T17:05:39.364000Z`.
 pub fn format(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    t.format(FORMAT).unwrap_or_else(|_| t.format(&Rfc3339).unwrap_or_default())
+    crate::service::time::rfc3339_micros(t)
 }
 
 /// A date and time, in RFC 3339 format.

@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::domain::reason;
 use crate::domain::scope::AdminScope;
@@ -37,7 +36,7 @@ fn validation_failed(message: &str) -> Response {
 }
 
 fn rfc3339(t: OffsetDateTime) -> Value {
-    t.format(&Rfc3339).map_or(Value::Null, Value::String)
+    Value::String(crate::service::time::rfc3339_micros(t))
 }
 
 /// The export as Authgear's task response, with a freshly signed link.

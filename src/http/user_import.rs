@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -77,7 +76,8 @@ fn identifier(s: &str) -> Result<Identifier, Box<Response>> {
 }
 
 fn rfc3339(micros: Option<i64>) -> Value {
-    micros.and_then(|m| crate::service::time::time_of(m).format(&Rfc3339).ok()).map_or(Value::Null, Value::String)
+    micros
+        .map_or(Value::Null, |m| Value::String(crate::service::time::rfc3339_micros(crate::service::time::time_of(m))))
 }
 
 /// A job in Authgear's task shape, with our extra fields.

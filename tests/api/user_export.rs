@@ -146,7 +146,8 @@ async fn ndjson_records_are_authgears_export_records() {
     assert_eq!(a["groups"], json!(["staff"]));
     assert_eq!(a["disabled"], false);
     assert_eq!(a["is_anonymized"], false);
-    assert!(a["created_at"].as_str().unwrap().ends_with('Z'), "{a}");
+    let created = a["created_at"].as_str().unwrap();
+    assert!(created.len() == 27 && &created[19..20] == "." && created.ends_with('Z'), "{a}");
     assert!(a["last_login_at"].is_string(), "ann signed in: {a}");
     assert_eq!(
         a["identities"],

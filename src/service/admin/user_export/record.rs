@@ -11,7 +11,6 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
 
 use crate::service::store::time::time_of;
 use entity::{authenticator, identity, user};
@@ -146,7 +145,7 @@ pub(super) struct Record<'a> {
 
 /// A time column as RFC 3339 text.
 fn rfc3339(v: i64) -> String {
-    time_of(v).format(&Rfc3339).unwrap_or_default()
+    crate::service::time::rfc3339_micros(time_of(v))
 }
 
 /// The import `type` of a stored hash: `argon2` for the server's own (and imported)
