@@ -8,6 +8,9 @@
 # PERF=/tmp/r records a system-wide perf profile of the run into /tmp/r.
 # Creates a user, a SPA (public client) and one session per connection through the Admin
 # API, then runs wrk (bench/refresh.lua): each connection walks its own rotation chain.
+# The limit is RSA-2048 signing on both cores (`openssl speed -multi 2`), measured just
+# before and just after the run: on a shared host it moves by a third from one minute to the
+# next, so the script prints both and the share of their mean (BOUND=0 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:?database URL}
@@ -26,7 +29,15 @@ for _ in $(seq 1 $((conns * 2))); do
   t=$(gql 'mutation($u: ID!, $c: String!) { createSession(input: {userID: $u, clientID: $c}) { refreshToken } }' "{\"u\": \"$user\", \"c\": \"$client\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createSession"]["refreshToken"])')
   tokens="$tokens${tokens:+,}$t"
 done
+bound() { openssl speed -seconds 3 -multi 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}'; }
+[ "${BOUND:-1}" = 0 ] || before=$(bound)
 if [ -n "${PERF:-}" ]; then perf record -q -F 999 -a -g -o "$PERF" -- sleep "$secs" 2>/dev/null & fi
-TOKENS=$tokens CLIENT_ID=$client THREADS=2 wrk -t2 -c"$conns" -d"${secs}s" -s bench/refresh.lua "http://127.0.0.1:$port/oauth2/token" | grep RESULT | sed "s/^RESULT/refresh_$alg/"
+result=$(TOKENS=$tokens CLIENT_ID=$client THREADS=2 wrk -t2 -c"$conns" -d"${secs}s" -s bench/refresh.lua "http://127.0.0.1:$port/oauth2/token" | grep RESULT | sed "s/^RESULT/refresh_$alg/")
+echo "$result"
+if [ "${BOUND:-1}" != 0 ]; then
+  after=$(bound)
+  rps=$(echo "$result" | grep -o 'rps=[0-9.]*' | cut -d= -f2)
+  python3 -c "b, a, r = $before, $after, ${rps:-0}; print(f'rsa2048_signs_per_s_both_cores before={b} after={a} share_of_mean_pct={100 * r / ((b + a) / 2):.1f}')"
+fi
 echo "rss_after_run_kb=$(ps -o rss= -p $pid)"
 if grep -q "ERROR\|WARN" "$work/server.log"; then echo "server warnings/errors:"; grep "ERROR\|WARN" "$work/server.log" | tail -5; fi

@@ -15,7 +15,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Lower-case hexadecimal.
 pub fn hex(data: impl AsRef<[u8]>) -> String {
-    data.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let data = data.as_ref();
+    let mut out = String::with_capacity(data.len() * 2);
+    for b in data {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Base64url without padding.
@@ -77,4 +84,16 @@ pub fn random_digits(digits: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(super::hex([0x00, 0x0f, 0xa0, 0xff, 0x5c]), "000fa0ff5c");
+        assert_eq!(super::hex([]), "");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(super::hex(&all), expected);
+    }
 }

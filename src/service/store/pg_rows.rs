@@ -12,6 +12,7 @@ use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column, Decode, Row, Type};
 
 use super::direct_rows::{model_reader, user_model_reader};
+use super::grant_row::GrantRow;
 use crate::service::{Error, Result};
 use entity::user;
 
@@ -64,4 +65,86 @@ pub fn json_value(row: &PgRow, i: usize) -> Result<serde_json::Value> {
 /// `users` rows as [`user::Model`].
 pub fn users_of(row: &PgRow) -> Result<Reader<user::Model>> {
     user_model_reader!(PgRow, row)
+}
+
+/// The position of each column `prefix` + name of `row`'s result, in the order given.
+fn prefixed_columns<const N: usize>(row: &PgRow, prefix: &str, names: [&str; N]) -> Result<[usize; N]> {
+    let all = row.columns();
+    let mut out = [0; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        let is = |c: &&sea_orm::sqlx::postgres::PgColumn| {
+            let c = c.name();
+            c.len() == prefix.len() + name.len() && c.starts_with(prefix) && c.ends_with(name)
+        };
+        *slot = all.iter().find(is).map(Column::ordinal).ok_or_else(|| Error::internal(format!("no column {prefix}{name}")))?;
+    }
+    Ok(out)
+}
+
+/// A JSON column that may be NULL.
+fn opt_json(row: &PgRow, i: usize) -> Result<Option<serde_json::Value>> {
+    Ok(get::<Option<Json<serde_json::Value>>>(row, i)?.map(|j| j.0))
+}
+
+/// The rows of a refresh grant's select ([`super::grant_row::grant_query`]: columns `t_*`,
+/// `s_*`, `u_*`, `direct_roles` and `group_roles`) as [`GrantRow`]s.
+pub fn grants_of(row: &PgRow) -> Result<Reader<GrantRow>> {
+    use entity::{refresh_token, session};
+    let token: Result<Reader<refresh_token::Model>> = {
+        fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed_columns(row, "t_", names)
+        }
+        model_reader!(
+            @ PgRow,
+            row,
+            refresh_token::Model { id: uuid, session_id: uuid, token_hash: get, created_at: get, rotated_at: get }
+        )
+    };
+    let session: Result<Reader<session::Model>> = {
+        fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed_columns(row, "s_", names)
+        }
+        model_reader!(
+            @ PgRow,
+            row,
+            session::Model {
+                id: uuid,
+                user_id: uuid,
+                kind: get,
+                client_id: get,
+                idp_session_id: get,
+                scopes: json_value,
+                amr: json_value,
+                auth_time: get,
+                created_at: get,
+                last_accessed_at: get,
+                created_by_ip: get,
+                last_accessed_by_ip: get,
+                user_agent: get,
+                expires_at: get,
+                revoked_at: get,
+                token_hash: get,
+                device_info: opt_json,
+                identity_id: get,
+            }
+        )
+    };
+    let user: Result<Reader<user::Model>> = {
+        fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed_columns(row, "u_", names)
+        }
+        user_model_reader!(PgRow, row)
+    };
+    let (token, session, user) = (token?, session?, user?);
+    let [direct, via_groups] = columns(row, ["direct_roles", "group_roles"])?;
+    Ok(Box::new(move |r| {
+        let mut roles: Vec<String> = Vec::new();
+        for i in [direct, via_groups] {
+            let list: Option<String> = get(r, i)?;
+            roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
+        }
+        roles.sort();
+        roles.dedup();
+        Ok((token(r)?, session(r)?, user(r)?, roles))
+    }))
 }

@@ -134,8 +134,11 @@ async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<GrantRow>>, BatchE
     let mut claimed: HashMap<Vec<u8>, GrantRow> = HashMap::new();
     match conn.query_all_raw(stmt).await {
         Ok(result) => {
-            for row in &result {
-                let grant = grant_of(row).map_err(BatchError::new)?;
+            let grants = match super::pg_rows::read_all(&result, super::pg_rows::grants_of) {
+                Some(read) => read.map_err(|e| BatchError::new(sea_orm::DbErr::Custom(e.describe())))?,
+                None => result.iter().map(grant_of).collect::<Result<_, _>>().map_err(BatchError::new)?,
+            };
+            for grant in grants {
                 claimed.insert(grant.0.token_hash.clone(), grant);
             }
         }
