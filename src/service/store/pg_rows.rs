@@ -76,7 +76,11 @@ fn prefixed_columns<const N: usize>(row: &PgRow, prefix: &str, names: [&str; N])
             let c = c.name();
             c.len() == prefix.len() + name.len() && c.starts_with(prefix) && c.ends_with(name)
         };
-        *slot = all.iter().find(is).map(Column::ordinal).ok_or_else(|| Error::internal(format!("no column {prefix}{name}")))?;
+        *slot = all
+            .iter()
+            .find(is)
+            .map(Column::ordinal)
+            .ok_or_else(|| Error::internal(format!("no column {prefix}{name}")))?;
     }
     Ok(out)
 }
