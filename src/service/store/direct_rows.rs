@@ -213,13 +213,7 @@ pub fn code_user_roles_of(stmt: &Statement<'_>) -> Result<Reader<CodeUserRoles>>
             rusqlite::types::ValueRef::Null => None,
             _ => Some(user(r)?),
         };
-        let mut roles: Vec<String> = Vec::new();
-        for i in [direct, via_groups] {
-            let list: Option<String> = get(r, i)?;
-            roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
-        }
-        roles.sort();
-        roles.dedup();
+        let roles = super::grant_row::role_keys([get(r, direct)?, get(r, via_groups)?]);
         Ok((code, user, roles))
     }))
 }

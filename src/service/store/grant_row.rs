@@ -38,14 +38,17 @@ pub(in crate::service) fn add_role_keys(q: &mut SelectStatement, backend: DbBack
 /// The user's effective role keys (sorted, distinct) from a row that [`add_role_keys`] added
 /// them to.
 pub(in crate::service) fn role_keys_of(row: &QueryResult) -> Result<Vec<String>, sea_orm::DbErr> {
-    let mut roles: Vec<String> = Vec::new();
-    for col in ["direct_roles", "group_roles"] {
-        let list: Option<String> = row.try_get("", col)?;
-        roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
-    }
+    Ok(role_keys([row.try_get("", "direct_roles")?, row.try_get("", "group_roles")?]))
+}
+
+/// The role keys (sorted, distinct) in the two comma-separated lists that [`add_role_keys`]
+/// selects, however they were read.
+pub(in crate::service) fn role_keys(lists: [Option<String>; 2]) -> Vec<String> {
+    let mut roles: Vec<String> =
+        lists.iter().flatten().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned).collect();
     roles.sort();
     roles.dedup();
-    Ok(roles)
+    roles
 }
 
 /// `SELECT` of a grant row (columns `t_*`, `s_*`, `u_*`, `direct_roles`, `group_roles`) from

@@ -12,7 +12,7 @@ use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column, Decode, Row, Type};
 
 use super::direct_rows::{model_reader, user_model_reader};
-use super::grant_row::GrantRow;
+use super::grant_row::{GrantRow, role_keys};
 use crate::service::{Error, Result};
 use entity::user;
 
@@ -142,13 +142,7 @@ pub fn grants_of(row: &PgRow) -> Result<Reader<GrantRow>> {
     let (token, session, user) = (token?, session?, user?);
     let [direct, via_groups] = columns(row, ["direct_roles", "group_roles"])?;
     Ok(Box::new(move |r| {
-        let mut roles: Vec<String> = Vec::new();
-        for i in [direct, via_groups] {
-            let list: Option<String> = get(r, i)?;
-            roles.extend(list.iter().flat_map(|l| l.split(',')).filter(|k| !k.is_empty()).map(str::to_owned));
-        }
-        roles.sort();
-        roles.dedup();
+        let roles = role_keys([get(r, direct)?, get(r, via_groups)?]);
         Ok((token(r)?, session(r)?, user(r)?, roles))
     }))
 }
