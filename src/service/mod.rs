@@ -101,6 +101,8 @@ pub struct Shared {
     pub(in crate::service) import_turn: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
     /// PostgreSQL: trigram frequencies of login IDs and names, for keyword searches.
     pub(in crate::service) trigram_stats: Arc<admin::trigram_stats::TrigramStats>,
+    /// The runtime the process started on: its workers take each other's tasks.
+    pub(in crate::service) shared_workers: tokio::runtime::Handle,
 }
 
 impl Services {
@@ -112,6 +114,17 @@ impl Services {
     /// The server's metrics (a no-op unless `metrics` is configured).
     pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
         &self.telemetry
+    }
+
+    /// Runs `work` on the runtime the process started on, whose workers take each other's
+    /// tasks, and waits for it; `None` if it panicked. An HTTP thread's event loop serves
+    /// only its own connections: work that keeps a core busy (signing a token) waits there
+    /// while another core may idle.
+    pub async fn on_shared_workers<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Option<T> {
+        self.shared_workers.spawn(work).await.ok()
     }
 
     /// The signing and verification keys.

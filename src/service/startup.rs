@@ -96,6 +96,7 @@ impl Services {
             providers: Arc::default(),
             import_turn: Arc::default(),
             trigram_stats: Arc::default(),
+            shared_workers: tokio::runtime::Handle::current(),
             origins: Arc::default(),
             app_cache: Arc::default(),
             generations: Arc::default(),

@@ -13,7 +13,19 @@ pub(super) async fn exchange(request: &TokenRequest<'_>) -> Result<Value, OAuthE
         .form
         .one("refresh_token")?
         .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
-    let t = request.state.services.oauth().refresh(&app, &token, &request.actor()).await?;
+    // Signed on the runtime whose workers take each other's tasks: each HTTP thread
+    // serves only its own connections, and a refresh's work is its signature, so one
+    // thread's backlog would wait while the other core idles (docs/benchmarks.md,
+    // thirtieth session: 8–31 % more refreshes on PostgreSQL).
+    let services = request.state.services.clone();
+    let actor = request.actor();
+    let work = async move { services.oauth().refresh(&app, &token, &actor).await };
+    let t = request
+        .state
+        .services
+        .on_shared_workers(work)
+        .await
+        .ok_or_else(|| OAuthError::Server(crate::service::Error::internal("the refresh task stopped")))??;
     Ok(json!({
         "access_token": t.access_token,
         "token_type": "Bearer",
