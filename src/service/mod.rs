@@ -119,12 +119,13 @@ impl Services {
     /// Runs `work` on the runtime the process started on, whose workers take each other's
     /// tasks, and waits for it; `None` if it panicked. An HTTP thread's event loop serves
     /// only its own connections: work that keeps a core busy (signing a token) waits there
-    /// while another core may idle.
+    /// while another core may idle. The work keeps the caller's tracing span.
     pub async fn on_shared_workers<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = T> + Send + 'static,
     ) -> Option<T> {
-        self.shared_workers.spawn(work).await.ok()
+        use tracing::Instrument;
+        self.shared_workers.spawn(work.in_current_span()).await.ok()
     }
 
     /// The signing and verification keys.
