@@ -16,7 +16,7 @@ pub(super) async fn exchange(request: &TokenRequest<'_>) -> Result<Value, OAuthE
     // Signed on the runtime whose workers take each other's tasks: each HTTP thread
     // serves only its own connections, and a refresh's work is its signature, so one
     // thread's backlog would wait while the other core idles (docs/benchmarks.md,
-    // thirtieth session: 8–31 % more refreshes on PostgreSQL).
+    // thirtieth session: 7–31 % more refreshes on PostgreSQL).
     let services = request.state.services.clone();
     let actor = request.actor();
     let work = async move { services.oauth().refresh(&app, &token, &actor).await };
