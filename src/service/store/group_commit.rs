@@ -115,8 +115,8 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
     /// [`FILL_MIN`] or more. With 8 clients it never waits; with 32 clients and 16 in flight
     /// it waits for the other 16, so each batch's fixed cost (a statement's start and a
     /// commit) is shared by twice as many jobs. On PostgreSQL's refresh claims at 32
-    /// connections that gave 4–14 % more refreshes per second, and nothing at 4 to 16
-    /// (docs/benchmarks.md).
+    /// connections that gave 5 % more refreshes per second in the median of five alternated
+    /// pairs (from none to 14 %), and nothing at 4 to 16 (docs/benchmarks.md).
     pub fn start_with<F, Fut>(db: Db, max_batch: usize, writers: usize, write: F) -> Self
     where
         F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
