@@ -83,6 +83,19 @@ impl Drop for Outstanding<'_> {
     }
 }
 
+/// How a writer gathers its batch after the first job.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gathering {
+    /// A single writer: lets the requests that are ready to run reach their submit first,
+    /// then takes what is queued. On a busy runtime this makes the batch several times
+    /// larger (fewer commits and fewer hand-offs to the database per request) for the cost
+    /// of one turn of the scheduler.
+    SchedulerTurn,
+    /// One writer of several: takes what is queued, then waits up to [`FILL_WAIT`] for the
+    /// jobs that [`Load`] says are coming (see [`GroupCommit::start_with`]).
+    ExpectedJobs,
+}
+
 /// The receiving end that the writers share, and when its peak window started.
 struct Queue<J, O> {
     rx: mpsc::Receiver<Job<J, O>>,
@@ -97,7 +110,7 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
         F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>, BatchError>> + Send,
     {
-        Self::spawn(db, max_batch, 1, true, write)
+        Self::spawn(db, max_batch, 1, Gathering::SchedulerTurn, write)
     }
 
     /// As [`start`](Self::start), with `writers` tasks taking batches from the one queue:
@@ -122,12 +135,11 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
         F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>, BatchError>> + Send,
     {
-        Self::spawn(db, max_batch, writers, false, write)
+        Self::spawn(db, max_batch, writers, Gathering::ExpectedJobs, write)
     }
 
-    /// Starts `writers` tasks; `gather` lets the ready requests queue their jobs before a
-    /// batch is taken.
-    fn spawn<F, Fut>(db: Db, max_batch: usize, writers: usize, gather: bool, write: F) -> Self
+    /// Starts `writers` tasks, which gather each batch as `gathering` says.
+    fn spawn<F, Fut>(db: Db, max_batch: usize, writers: usize, gathering: Gathering, write: F) -> Self
     where
         F: Fn(Db, Vec<J>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>, BatchError>> + Send,
@@ -136,11 +148,10 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
         let rx = Arc::new(tokio::sync::Mutex::new(Queue { rx, window_started: Instant::now() }));
         let write = Arc::new(write);
         let load = Arc::new(Load::default());
-        let fill = writers > 1;
         for _ in 0..writers.max(1) {
             let (db, rx, write, load) = (db.clone(), rx.clone(), write.clone(), load.clone());
             tokio::spawn(async move {
-                while let Some(jobs) = next_batch(&rx, max_batch, gather, &load, fill).await {
+                while let Some(jobs) = next_batch(&rx, max_batch, gathering, &load).await {
                     let taken = jobs.len();
                     let (items, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
                     let outcome = write(db.clone(), items).await;
@@ -175,26 +186,21 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
 }
 
 /// The next batch: the first job to arrive, then every job already queued (up to `max`).
-/// With `fill`, a writer of several then waits up to [`FILL_WAIT`] for the jobs that
-/// [`Load`] says are coming. `None` once every sender is gone.
+/// How the rest of the batch is gathered is `gathering`'s. `None` once every sender is gone.
 async fn next_batch<J, O>(
     queue: &tokio::sync::Mutex<Queue<J, O>>,
     max: usize,
-    gather: bool,
+    gathering: Gathering,
     load: &Load,
-    fill: bool,
 ) -> Option<Vec<Job<J, O>>> {
     let mut queue = queue.lock().await;
     let first = queue.rx.recv().await?;
-    // Let the requests that are ready to run reach their submit first: on a busy runtime
-    // this makes the batch several times larger (fewer commits and fewer hand-offs to the
-    // database per request) for the cost of one turn of the scheduler.
-    if gather {
+    if gathering == Gathering::SchedulerTurn {
         tokio::task::yield_now().await;
     }
     let mut jobs = vec![first];
     take_queued(&mut queue.rx, &mut jobs, max);
-    if fill {
+    if gathering == Gathering::ExpectedJobs {
         if queue.window_started.elapsed() >= PEAK_WINDOW {
             load.next_window();
             queue.window_started = Instant::now();
