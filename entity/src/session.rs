@@ -31,6 +31,11 @@ pub struct Model {
     pub device_info: Option<Json>,
     /// The identity a device-key grant signed in with (anonymous or biometric).
     pub identity_id: Option<Uuid>,
+    /// A refresh-token grant's current token generation (its token is the grant's ID and
+    /// this number, with a MAC); 0 for a new grant.
+    pub refresh_generation: i64,
+    /// When the current generation replaced the one before (the grace window's start).
+    pub refresh_rotated_at: Option<i64>,
     #[sea_orm(has_many)]
     pub refresh_tokens: HasMany<super::refresh_token::Entity>,
 }

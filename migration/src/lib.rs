@@ -39,6 +39,7 @@ mod m20261211_000000_create_user_import_outcomes;
 mod m20261211_000001_identity_user_created_at_given;
 mod m20261212_000000_search_symbol_rows;
 mod m20261213_000000_search_joined_trigrams;
+mod m20261214_000000_session_refresh_generation;
 mod postgres_only;
 
 pub use m20261212_000000_search_symbol_rows::SYMBOL_ROWS;
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_identity_user_created_at_given::Migration),
             Box::new(m20261212_000000_search_symbol_rows::Migration),
             Box::new(m20261213_000000_search_joined_trigrams::Migration),
+            Box::new(m20261214_000000_session_refresh_generation::Migration),
         ]
     }
 }

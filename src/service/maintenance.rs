@@ -20,7 +20,8 @@ impl Maintenance<'_> {
     /// refresh tokens), authorization codes and reset codes that ended more than a day
     /// ago; expired device tokens and records of used challenges. (Due deletions and
     /// anonymizations are the lifecycle job's, `admin/lifecycle.rs`.) Rotated refresh
-    /// tokens of live sessions stay: reuse detection needs them. Returns the rows deleted.
+    /// tokens of live sessions stay (only tokens issued before grant tokens have rows):
+    /// reuse detection needs them. Returns the rows deleted.
     pub async fn cleanup(&self) -> Result<u64> {
         let t = micros(now());
         let (tokens, sessions, codes, resets) = self

@@ -63,6 +63,7 @@ mod queries_count;
 mod rate_limits;
 mod reauthentication;
 mod recovery_codes;
+mod refresh_generations;
 mod refresh_refusals;
 mod resources;
 mod roles_groups;

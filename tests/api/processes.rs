@@ -355,8 +355,8 @@ async fn a_revoked_admin_token_is_refused_at_once_here_and_within_a_second_elsew
 
 /// Thirty refresh tokens, each presented to two processes at once: the claims of both race
 /// for the same rows (on PostgreSQL, from each process's claim writers). Both copies are
-/// answered, the one that lost the race as a retry within the grace window, and no grant
-/// forks: each is left with exactly one live refresh token.
+/// answered, the one that lost the race as a retry within the grace window, with the same
+/// new token: no grant forks, and each moved on by exactly one generation.
 #[tokio::test]
 async fn refresh_tokens_raced_through_two_processes_leave_one_live_token_per_grant() {
     let (a, b) = two_processes(5).await;
@@ -372,8 +372,10 @@ async fn refresh_tokens_raced_through_two_processes_leave_one_live_token_per_gra
         .collect();
     let answers = futures::future::join_all(forms.iter().flat_map(|f| [a.token_request(f), b.token_request(f)])).await;
     assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    for pair in answers.chunks(2) {
+        assert_eq!(pair[0].1["refresh_token"], pair[1].1["refresh_token"], "a grant forked");
+    }
     let db = sea_orm::Database::connect(a.database_url.as_str()).await.expect("connect");
-    let live_tokens = count_rows(&db, "refresh_tokens WHERE rotated_at IS NULL").await;
-    assert_eq!(live_tokens, 30, "a grant forked");
+    assert_eq!(count_rows(&db, "sessions WHERE refresh_generation = 1").await, 30, "each grant moved once");
     assert_eq!(count_rows(&db, "sessions WHERE revoked_at IS NULL").await, 30, "the grants live on");
 }

@@ -121,7 +121,7 @@ async fn a_refused_refresh_writes_nothing_and_the_same_token_works_once_allowed_
 /// A refresh whose write fails to commit answers `server_error` and writes nothing, and the
 /// same token works once the database accepts writes again. On PostgreSQL the failure comes
 /// at the commit itself (a deferred trigger), after the claim statement has found and
-/// rotated the token: neither the claim nor the general path may answer with tokens.
+/// rotated the grant: neither the claim nor the general path may answer with tokens.
 #[tokio::test]
 async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 0).await;
@@ -134,11 +134,12 @@ async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
         &[
             "CREATE FUNCTION test_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS \
              $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$",
-            "CREATE CONSTRAINT TRIGGER test_refuse_commit AFTER INSERT ON refresh_tokens \
+            "CREATE CONSTRAINT TRIGGER test_refuse_commit AFTER UPDATE OF refresh_generation ON sessions \
              DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_refuse_commit()",
         ]
     } else {
-        &["CREATE TRIGGER test_refuse_commit BEFORE INSERT ON refresh_tokens BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+        &["CREATE TRIGGER test_refuse_commit BEFORE UPDATE OF refresh_generation ON sessions \
+           BEGIN SELECT RAISE(ABORT, 'refused'); END"]
     };
     for sql in refuse {
         db.execute_unprepared(sql).await.unwrap();
@@ -147,10 +148,10 @@ async fn a_refresh_whose_commit_fails_answers_an_error_and_writes_nothing() {
         let (status, error, next) = refresh(&app, &client, &token).await;
         assert_eq!((status, error.as_deref(), next), (500, Some("server_error"), None), "attempt {attempt}");
     }
-    assert_eq!(count_rows(&db, "refresh_tokens").await, 1, "only the grant's first token");
+    assert_eq!(count_rows(&db, "sessions WHERE refresh_generation = 0").await, 1, "the grant did not move");
 
     db.execute_unprepared(if postgres {
-        "DROP TRIGGER test_refuse_commit ON refresh_tokens"
+        "DROP TRIGGER test_refuse_commit ON sessions"
     } else {
         "DROP TRIGGER test_refuse_commit"
     })

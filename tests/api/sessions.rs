@@ -157,10 +157,10 @@ async fn cleanup_deletes_long_ended_sessions_and_expired_revocations() {
     assert_eq!(count_rows(&db, "refresh_tokens").await, 0, "refresh tokens go with their sessions");
 }
 
-/// A retry within the grace window gets a new token, but the grant does not fork: the
-/// token it replaced counts as rotated, so its later use is reuse and ends the grant.
+/// A retry within the grace window gets the same new token as the use it repeats, so the
+/// grant cannot fork; after the window, the replaced token is reuse and ends the grant.
 #[tokio::test]
-async fn a_grace_retry_does_not_fork_the_grant() {
+async fn a_grace_retry_gets_the_same_token_and_does_not_fork_the_grant() {
     let app = spawn_with(|c| c.oauth.refresh_token_reuse_grace_seconds = 1).await;
     let user = app.create_user("fork@example.com", None).await;
     let client = app.create_spa("SPA").await;
@@ -175,12 +175,17 @@ async fn a_grace_retry_does_not_fork_the_grant() {
     let (s, b) = grant(rt1.clone()).await;
     assert_eq!(s, 200);
     let rt2 = b["refresh_token"].as_str().unwrap().to_owned();
-    let (s, b) = grant(rt1).await;
+    let (s, b) = grant(rt1.clone()).await;
     assert_eq!(s, 200, "a retry within the grace window: {b}");
-    let rt3 = b["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(b["refresh_token"].as_str(), Some(rt2.as_str()), "the retry gets the same token");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let (s, b) = grant(rt2).await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "the replaced token is reuse now");
+    // The grant's current token rotates as usual after the window.
+    let (s, b) = grant(rt2.clone()).await;
+    assert_eq!(s, 200, "{b}");
+    let rt3 = b["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt3, rt2);
+    let (s, b) = grant(rt1).await;
+    assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")), "the first token is reuse now");
     let (s, _) = grant(rt3).await;
     assert_eq!(s, 400, "and the whole grant ended");
 }

@@ -10,7 +10,7 @@ use crate::service::admin::user_rows::{admin_user_row, snapshot};
 use crate::service::admin::users::User;
 use crate::service::events::user_model::session_model;
 use crate::service::oauth::refresh_token::UserTokens;
-use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::oauth::refresh_token::first_refresh_token;
 use crate::service::store::session_end;
 use crate::service::store::session_end::end_sessions;
 use crate::service::store::session_row::NewSession;
@@ -137,7 +137,7 @@ impl Sessions<'_> {
                 .row(t, &audit.actor)
                 .insert(txn)
                 .await?;
-                let refresh = insert_refresh_token(txn, row.id, t).await?;
+                let refresh = first_refresh_token(&self.master_key, row.id);
                 tx.record(audit, Some(user_id.uuid()), json!({"session_id": row.id, "client_id": client_id})).await?;
                 Ok::<_, Error>((user, app, row.id, t, scopes, refresh))
             })

@@ -96,7 +96,7 @@ impl OAuth<'_> {
             replaces_grants_of: None,
             at: t,
         };
-        let (user, sid, refresh) = self
+        let (user, sid) = self
             .write(async |tx| {
                 let txn = tx.conn();
                 consume_challenge(txn, &claims.challenge, &challenge).await?;
@@ -120,11 +120,11 @@ impl OAuth<'_> {
                         User::from(row)
                     }
                 };
-                let (sid, refresh) = sign_in.open_grant(tx, &user, actor).await?;
-                Ok::<_, OAuthError>((user, sid, refresh))
+                let sid = sign_in.open_grant(tx, &user, actor).await?;
+                Ok::<_, OAuthError>((user, sid))
             })
             .await?;
-        self.device_grant_tokens(&sign_in, &user, sid, refresh).await
+        self.device_grant_tokens(&sign_in, &user, sid).await
     }
 
     /// Verifies the JWT: against the stored key when its key ID is known (a failure is

@@ -28,7 +28,6 @@ use crate::service::oauth::authorize::FULL_ACCESS;
 use crate::service::oauth::device_grant::{DeviceGrantTokens, DeviceSignIn};
 use crate::service::oauth::error::OAuthError;
 use crate::service::oauth::refresh_token::live;
-use crate::service::store::grant_row::token_session_user;
 use crate::service::store::time::{micros, now, strings};
 use crate::service::unit_of_work::Tx;
 use crate::service::{Actor, Audit, Error, OAuth};
@@ -231,14 +230,14 @@ impl OAuth<'_> {
                     replaces_grants_of: None,
                     at: t,
                 };
-                let (user, sid, refresh) = self
+                let (user, sid) = self
                     .write(async |tx| {
                         let user = new_web_anonymous_user(tx, actor, t).await?;
-                        let (sid, refresh) = sign_in.open_grant(tx, &user, actor).await?;
-                        Ok::<_, AnonymousApiError>((user, sid, refresh))
+                        let sid = sign_in.open_grant(tx, &user, actor).await?;
+                        Ok::<_, AnonymousApiError>((user, sid))
                     })
                     .await?;
-                Ok(WebSignup::Tokens(self.device_grant_tokens(&sign_in, &user, sid, refresh).await?))
+                Ok(WebSignup::Tokens(self.device_grant_tokens(&sign_in, &user, sid).await?))
             }
         }
     }
@@ -262,12 +261,8 @@ impl OAuth<'_> {
     ) -> Result<DeviceGrantTokens, AnonymousApiError> {
         let invalid = || AnonymousApiError::Invalid("InvalidGrant", "invalid refresh token".into());
         let t = micros(now());
-        let (token, sess, user_row, _) =
-            token_session_user(&self.db.reader(), sha256(rt.as_bytes()).to_vec()).await?.ok_or_else(invalid)?;
-        if sess.client_id.as_deref() != Some(app.client_id.as_str())
-            || token.rotated_at.is_some()
-            || !live(&sess, app, t)
-        {
+        let ((sess, user_row, _), current) = self.grant_of_refresh_token(rt).await?.ok_or_else(invalid)?;
+        if sess.client_id.as_deref() != Some(app.client_id.as_str()) || !current || !live(&sess, app, t) {
             return Err(invalid());
         }
         let user = User::from(user_row);
@@ -314,12 +309,11 @@ impl OAuth<'_> {
             PromotionCaller::RefreshToken(rt) => {
                 let t = micros(now());
                 let forbidden = |why: &str| AnonymousApiError::Forbidden(why.to_owned());
-                let (token, sess, _, _) = token_session_user(&self.db.reader(), sha256(rt.as_bytes()).to_vec())
-                    .await?
-                    .ok_or_else(|| forbidden("invalid refresh token"))?;
+                let ((sess, _, _), current) =
+                    self.grant_of_refresh_token(rt).await?.ok_or_else(|| forbidden("invalid refresh token"))?;
                 let Some(cid) = sess.client_id.clone() else { return Err(forbidden("invalid refresh token")) };
                 let app = self.applications().cached(&cid).await?.ok_or_else(|| forbidden("invalid refresh token"))?;
-                if token.rotated_at.is_some() || !live(&sess, &app, t) {
+                if !current || !live(&sess, &app, t) {
                     return Err(forbidden("invalid refresh token"));
                 }
                 if !strings(&sess.scopes).iter().any(|s| s == FULL_ACCESS) {

@@ -8,7 +8,7 @@ use crate::service::admin::applications::Application;
 use crate::service::admin::users::User;
 use crate::service::oauth::claims::{IdTokenFor, authgear_claims_with};
 use crate::service::oauth::error::OAuthError;
-use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::oauth::refresh_token::first_refresh_token;
 use crate::service::store::built_once::BuiltOnce;
 use crate::service::store::direct_rows::code_user_roles_of;
 use crate::service::store::grant_row::{add_role_keys, role_keys_of};
@@ -166,7 +166,7 @@ impl OAuth<'_> {
                 .row(t, actor);
                 grant.id = Set(grant_id);
                 txn.execute_raw(insert_statement(txn.get_database_backend(), grant)).await?;
-                Ok(Some((grant_id, Some(insert_refresh_token(txn, grant_id, t).await?))))
+                Ok(Some((grant_id, Some(first_refresh_token(&self.master_key, grant_id)))))
             })
             .await?
         };

@@ -174,12 +174,12 @@ impl OAuth<'_> {
             replaces_grants_of: Some(ident.id),
             at: t,
         };
-        let (sid, refresh) = self
+        let sid = self
             .write(async |tx| {
                 consume_challenge(tx.conn(), &claims.challenge, &challenge).await?;
                 sign_in.open_grant(tx, &user, actor).await
             })
             .await?;
-        self.device_grant_tokens(&sign_in, &user, sid, refresh).await
+        self.device_grant_tokens(&sign_in, &user, sid).await
     }
 }

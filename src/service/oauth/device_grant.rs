@@ -10,7 +10,7 @@ use crate::service::admin::applications::Application;
 use crate::service::admin::users::User;
 use crate::service::oauth::claims::IdTokenFor;
 use crate::service::oauth::error::OAuthError;
-use crate::service::oauth::refresh_token::insert_refresh_token;
+use crate::service::oauth::refresh_token::first_refresh_token;
 use crate::service::store::session_end::{end_sessions, of_user};
 use crate::service::store::session_row::NewSession;
 use crate::service::unit_of_work::Tx;
@@ -54,13 +54,8 @@ pub(in crate::service) struct DeviceSignIn<'a> {
 impl DeviceSignIn<'_> {
     /// Opens `user`'s refresh-token grant in `tx` (ending the grants it replaces), records
     /// the sign-in as the user's last and audits `user.authenticated`; returns the grant's
-    /// ID and its refresh token.
-    pub(in crate::service) async fn open_grant(
-        &self,
-        tx: &Tx,
-        user: &User,
-        actor: &Actor,
-    ) -> Result<(Uuid, String), OAuthError> {
+    /// ID (its first refresh token is [`first_refresh_token`] of it).
+    pub(in crate::service) async fn open_grant(&self, tx: &Tx, user: &User, actor: &Actor) -> Result<Uuid, OAuthError> {
         let txn = tx.conn();
         let tm = crate::service::store::time::micros(self.at);
         let mut grant = NewSession {
@@ -82,7 +77,6 @@ impl DeviceSignIn<'_> {
             end_sessions(txn, earlier, tm).await?;
         }
         let grant = grant.insert(txn).await?;
-        let refresh = insert_refresh_token(txn, grant.id, tm).await?;
         user::Entity::update_many()
             .col_expr(user::Column::LastLoginAt, Expr::value(tm))
             .filter(Expr::col(user::Column::Id).eq(user.id.uuid()))
@@ -95,7 +89,7 @@ impl DeviceSignIn<'_> {
         let session = crate::service::events::user_model::session_model(&grant);
         let payload = json!({"user": snap, "session": session, "session_id": grant.id, "amr": self.amr, "identity_type": self.identity_type});
         tx.record_at(&audit, Some(user.id.uuid()), payload, self.at).await?;
-        Ok((grant.id, refresh))
+        Ok(grant.id)
     }
 }
 
@@ -107,7 +101,6 @@ impl OAuth<'_> {
         s: &DeviceSignIn<'_>,
         user: &User,
         sid: Uuid,
-        refresh_token: String,
     ) -> Result<DeviceGrantTokens, OAuthError> {
         let tm = crate::service::store::time::micros(s.at);
         let authgear = self.authgear_claims(user).await?;
@@ -121,7 +114,7 @@ impl OAuth<'_> {
         };
         Ok(DeviceGrantTokens {
             access_token: access,
-            refresh_token,
+            refresh_token: first_refresh_token(&self.master_key, sid),
             id_token,
             expires_in: s.app.access_token_lifetime,
             scope: s.scopes.join(" "),

@@ -13,6 +13,7 @@ pub mod claims;
 pub mod client_credentials;
 pub mod device_grant;
 pub mod error;
+pub mod grant_token;
 pub mod promotion;
 pub mod refresh_token;
 pub mod revocation;

@@ -8,8 +8,8 @@ use crate::service::oauth::error::OAuthError;
 use crate::service::store::time::{micros, now};
 use crate::service::{Actor, Audit, Error};
 use entity::revoked_token;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 impl OAuth<'_> {
@@ -81,14 +81,7 @@ impl OAuth<'_> {
         client_id: Option<&str>,
         actor: &Actor,
     ) -> Result<(), OAuthError> {
-        use entity::{refresh_token, session};
-        let digest = crate::crypto::sha256(token.as_bytes()).to_vec();
-        let Some((_, Some(sess))) = refresh_token::Entity::find()
-            .find_also_related(session::Entity)
-            .filter(Expr::col((refresh_token::Entity, refresh_token::Column::TokenHash)).eq(digest))
-            .one(&self.db.reader())
-            .await?
-        else {
+        let Some(((sess, _, _), _)) = self.grant_of_refresh_token(token).await? else {
             return Ok(());
         };
         if client_id.is_some_and(|c| sess.client_id.as_deref() != Some(c)) {

@@ -1,5 +1,6 @@
-//! What a refresh grant reads: the presented token, its session (the grant), the session's
-//! user and the user's effective role keys, in one statement.
+//! What a refresh grant reads: its session (the grant), the session's user and the user's
+//! effective role keys, in one statement, by the grant's ID or, for a token issued before
+//! grant tokens ([`crate::service::oauth::grant_token`]), by the token's digest.
 
 use entity::{refresh_token, session};
 use sea_orm::sea_query::{
@@ -10,6 +11,9 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryResult};
 
 /// A refresh token, its session, the user and the user's role keys (sorted, distinct).
 pub(in crate::service) type GrantRow = (refresh_token::Model, session::Model, entity::user::Model, Vec<String>);
+
+/// A grant (its session), the user and the user's role keys (sorted, distinct).
+pub(in crate::service) type SessionGrant = (session::Model, entity::user::Model, Vec<String>);
 
 /// Comma-separated role keys of `users`.`id` from `link` (role keys never hold commas).
 fn role_keys_sql(backend: DbBackend, from: &str) -> String {
@@ -75,32 +79,53 @@ pub(in crate::service) fn grant_select(backend: DbBackend, condition: Condition)
 /// joined session also has the column `row_ctid`, its row's address (the subquery's `*`
 /// leaves system columns out).
 pub(in crate::service) fn grant_query(backend: DbBackend, condition: Condition) -> SelectStatement {
+    query(backend, true, condition)
+}
+
+/// `SELECT` of a grant (columns `s_*`, `u_*`, `direct_roles` and `group_roles`) from `sessions`
+/// joined with `users`, where `condition` holds (as in [`grant_select`]). On PostgreSQL the
+/// user is a lateral subquery, so every plan starts from the session.
+pub(in crate::service) fn session_grant_query(backend: DbBackend, condition: Condition) -> SelectStatement {
+    query(backend, false, condition)
+}
+
+fn query(backend: DbBackend, from_token: bool, condition: Condition) -> SelectStatement {
     use sea_orm::{IdenStatic, Iterable};
     let session_of_token = Expr::col((session::Entity, session::Column::Id))
         .equals((refresh_token::Entity, refresh_token::Column::SessionId));
     let user_of_session =
         Expr::col((entity::user::Entity, entity::user::Column::Id)).equals((session::Entity, session::Column::UserId));
     let mut q = Query::select();
-    q.from(refresh_token::Entity);
+    if from_token {
+        q.from(refresh_token::Entity);
+        if backend == DbBackend::Postgres {
+            q.join_lateral(
+                JoinType::InnerJoin,
+                row_by_key(session::Entity, session_of_token, true),
+                session::Entity,
+                Expr::cust("TRUE"),
+            );
+        } else {
+            q.inner_join(session::Entity, session_of_token);
+        }
+    } else {
+        q.from(session::Entity);
+    }
     if backend == DbBackend::Postgres {
         q.join_lateral(
-            JoinType::InnerJoin,
-            row_by_key(session::Entity, session_of_token, true),
-            session::Entity,
-            Expr::cust("TRUE"),
-        )
-        .join_lateral(
             JoinType::InnerJoin,
             row_by_key(entity::user::Entity, user_of_session, false),
             entity::user::Entity,
             Expr::cust("TRUE"),
         );
     } else {
-        q.inner_join(session::Entity, session_of_token).inner_join(entity::user::Entity, user_of_session);
+        q.inner_join(entity::user::Entity, user_of_session);
     }
     q.cond_where(condition);
-    for c in refresh_token::Column::iter() {
-        q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
+    if from_token {
+        for c in refresh_token::Column::iter() {
+            q.expr_as(Expr::col((refresh_token::Entity, c)), format!("t_{}", c.as_str()));
+        }
     }
     for c in session::Column::iter() {
         q.expr_as(Expr::col((session::Entity, c)), format!("s_{}", c.as_str()));
@@ -150,6 +175,45 @@ pub(in crate::service) async fn token_session_user(
         Some(row) => Ok(Some(grant_of(&row)?)),
         None => Ok(None),
     }
+}
+
+/// The SQL of [`session_grant`] for `backend`, built once per process.
+fn session_grant_sql(backend: DbBackend) -> &'static str {
+    use std::sync::OnceLock;
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let (cell, param) = if backend == DbBackend::Postgres { (&POSTGRES, "$1") } else { (&SQLITE, "?") };
+    cell.get_or_init(|| {
+        let by_id = Condition::all().add(Expr::cust(format!("\"sessions\".\"id\" = {param}")));
+        let q = session_grant_query(backend, by_id);
+        match backend {
+            DbBackend::Postgres => q.to_string(PostgresQueryBuilder),
+            _ => q.to_string(SqliteQueryBuilder),
+        }
+    })
+}
+
+/// A grant with its user and the user's effective role keys, by the grant's ID: one round
+/// trip on the hot path.
+pub(in crate::service) async fn session_grant(
+    conn: &impl ConnectionTrait,
+    id: uuid::Uuid,
+) -> crate::service::Result<Option<SessionGrant>> {
+    let backend = conn.get_database_backend();
+    let stmt = sea_orm::Statement::from_sql_and_values(backend, session_grant_sql(backend), [id.into()]);
+    match conn.query_one_raw(stmt).await? {
+        Some(row) => Ok(Some(session_grant_of(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// A grant from a result of [`session_grant_query`].
+pub(in crate::service) fn session_grant_of(row: &QueryResult) -> Result<SessionGrant, sea_orm::DbErr> {
+    Ok((
+        session::Model::from_query_result(row, "s_")?,
+        entity::user::Model::from_query_result(row, "u_")?,
+        role_keys_of(row)?,
+    ))
 }
 
 /// A grant row from a result of [`grant_select`].

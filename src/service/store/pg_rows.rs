@@ -12,7 +12,7 @@ use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column, Decode, Row, Type};
 
 use super::direct_rows::{model_reader, user_model_reader};
-use super::grant_row::{GrantRow, role_keys};
+use super::grant_row::{SessionGrant, role_keys};
 use crate::service::{Error, Result};
 use entity::user;
 
@@ -90,20 +90,10 @@ fn opt_json(row: &PgRow, i: usize) -> Result<Option<serde_json::Value>> {
     Ok(get::<Option<Json<serde_json::Value>>>(row, i)?.map(|j| j.0))
 }
 
-/// The rows of a refresh grant's select ([`super::grant_row::grant_query`]: columns `t_*`,
-/// `s_*`, `u_*`, `direct_roles` and `group_roles`) as [`GrantRow`]s.
-pub fn grants_of(row: &PgRow) -> Result<Reader<GrantRow>> {
-    use entity::{refresh_token, session};
-    let token: Result<Reader<refresh_token::Model>> = {
-        fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed_columns(row, "t_", names)
-        }
-        model_reader!(
-            @ PgRow,
-            row,
-            refresh_token::Model { id: uuid, session_id: uuid, token_hash: get, created_at: get, rotated_at: get }
-        )
-    };
+/// The rows of a grant's select ([`super::grant_row::session_grant_query`]: columns `s_*`,
+/// `u_*`, `direct_roles` and `group_roles`) as [`SessionGrant`]s.
+pub fn session_grants_of(row: &PgRow) -> Result<Reader<SessionGrant>> {
+    use entity::session;
     let session: Result<Reader<session::Model>> = {
         fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
             prefixed_columns(row, "s_", names)
@@ -130,6 +120,8 @@ pub fn grants_of(row: &PgRow) -> Result<Reader<GrantRow>> {
                 token_hash: get,
                 device_info: opt_json,
                 identity_id: get,
+                refresh_generation: get,
+                refresh_rotated_at: get,
             }
         )
     };
@@ -139,10 +131,10 @@ pub fn grants_of(row: &PgRow) -> Result<Reader<GrantRow>> {
         }
         user_model_reader!(PgRow, row)
     };
-    let (token, session, user) = (token?, session?, user?);
+    let (session, user) = (session?, user?);
     let [direct, via_groups] = columns(row, ["direct_roles", "group_roles"])?;
     Ok(Box::new(move |r| {
         let roles = role_keys([get(r, direct)?, get(r, via_groups)?]);
-        Ok((token(r)?, session(r)?, user(r)?, roles))
+        Ok((session(r)?, user(r)?, roles))
     }))
 }

@@ -3,35 +3,56 @@
 //! until its own writes are committed before it answers.
 
 use crate::service::Db;
+use crate::service::store::built_once::BuiltOnce;
 use crate::service::store::group_commit::{BatchError, GroupCommit};
 use crate::service::store::refresh_claim::ClaimBatcher;
 use entity::{refresh_token, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement};
 use uuid::Uuid;
 
 /// One grant's writes.
 pub struct Rotation {
     /// The grant.
     pub session_id: Uuid,
-    /// The presented token, marked rotated when a new one replaces it.
-    pub old_token_id: Uuid,
-    /// The presented token had not been rotated yet when it was read.
-    pub first_use: bool,
-    /// The replacement, if the application rotates tokens.
-    pub new_token: Option<refresh_token::ActiveModel>,
+    /// What to do with the grant's token generation.
+    pub write: TokenWrite,
+    /// The presented token, if it is one issued before grant tokens: its first use marks it
+    /// rotated (with [`TokenWrite::Rotate`]).
+    pub legacy_token_id: Option<Uuid>,
     /// Record the last access (at most once a minute per grant).
     pub touch: Option<(i64, Option<String>)>,
     /// Now (UTC micros).
     pub at: i64,
 }
 
+/// What a refresh writes to its grant's token generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenWrite {
+    /// Move the grant from this generation, its current one when read, to the next. If a
+    /// concurrent refresh moved it first, this one is that refresh's retry and is answered
+    /// with the generation it moved to.
+    Rotate {
+        /// The generation read.
+        from: i64,
+    },
+    /// Keep the generation, which must still be this one: the application does not rotate
+    /// its tokens, or this is a retry within the grace window.
+    Keep {
+        /// The generation read.
+        at: i64,
+    },
+}
+
 /// What happened to a rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Written.
-    Done,
-    /// The grant was revoked meanwhile, or the token was rotated by a concurrent request.
+    /// Written: the grant's token generation is now this one.
+    Done {
+        /// The grant's current generation.
+        generation: i64,
+    },
+    /// The grant was revoked meanwhile, or its token was used again by a concurrent request.
     Refused,
 }
 
@@ -65,89 +86,102 @@ impl RefreshBatcher {
 
 /// The batch in one transaction, job by job (on PostgreSQL, only what the claims of
 /// [`super::refresh_claim`] did not take: retries within the grace window, grants that do not
-/// rotate, tokens rotated by a concurrent request).
+/// rotate, tokens issued before grant tokens, grants rotated by a concurrent request).
 async fn write_in_transaction(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome>, BatchError> {
     let s = BatchError::new;
     let txn = db.transaction().await.map_err(s)?;
+    let backend = txn.get_database_backend();
     let mut outcomes = Vec::with_capacity(jobs.len());
-    let mut inserts: Vec<refresh_token::ActiveModel> = Vec::new();
     for job in jobs {
-        // The presented token is marked rotated only while it is unrotated and its grant
-        // is live: one conditional statement checks both.
-        let live = Query::select()
-            .expr(Expr::val(1))
-            .from(session::Entity)
-            .and_where(Expr::col(session::Column::Id).eq(job.session_id))
-            .and_where(Expr::col(session::Column::RevokedAt).is_null())
-            .to_owned();
-        let guarded = || {
-            refresh_token::Entity::update_many()
-                .filter(Expr::col(refresh_token::Column::Id).eq(job.old_token_id))
-                .filter(Expr::exists(live.clone()))
-        };
-        let mut done = false;
-        let mut first = false;
-        if job.new_token.is_some() && job.first_use {
-            done = guarded()
-                .col_expr(refresh_token::Column::RotatedAt, Expr::value(job.at))
-                .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
-                .exec(&txn)
-                .await
-                .map_err(s)?
-                .rows_affected
-                > 0;
-            first = done;
-        }
-        if !done {
-            // No rotation, a retry within the grace window, or a concurrent request that
-            // rotated the token first (also a retry): only check that the grant is live.
-            done = guarded()
-                .col_expr(refresh_token::Column::CreatedAt, Expr::col(refresh_token::Column::CreatedAt))
-                .exec(&txn)
-                .await
-                .map_err(s)?
-                .rows_affected
-                > 0;
-        }
-        if !done {
-            outcomes.push(Outcome::Refused);
-            continue;
-        }
-        if job.new_token.is_some() && !first {
-            // A retry within the grace window gets a new token, and every other live token
-            // of the grant is marked rotated: if the retry was an attacker's, the client's
-            // next use of its own token is reuse and ends the grant (no silent fork).
-            refresh_token::Entity::update_many()
-                .col_expr(refresh_token::Column::RotatedAt, Expr::value(job.at))
-                .filter(Expr::col(refresh_token::Column::SessionId).eq(job.session_id))
-                .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
-                .exec(&txn)
-                .await
-                .map_err(s)?;
-            for row in &mut inserts {
-                if matches!(&row.session_id, sea_orm::ActiveValue::Set(id) if *id == job.session_id) {
-                    row.rotated_at = sea_orm::Set(Some(job.at));
+        let (sid, at) = (job.session_id, job.at);
+        let generation = match job.write {
+            TokenWrite::Keep { at: generation } => {
+                txn.query_one_raw(live_at(backend, sid, generation)).await.map_err(s)?.map(|_| generation)
+            }
+            TokenWrite::Rotate { from } => {
+                // A legacy token is marked rotated only while it is unrotated and its grant
+                // is live; else a concurrent refresh rotated it and moved the grant.
+                let claimed = match job.legacy_token_id {
+                    Some(token) => txn.execute_raw(mark_rotated(backend, token, sid, at)).await.map_err(s)?,
+                    None => txn.execute_raw(rotate(backend, sid, from, at)).await.map_err(s)?,
+                }
+                .rows_affected()
+                    > 0;
+                if claimed && job.legacy_token_id.is_some() {
+                    txn.execute_raw(rotate(backend, sid, from, at)).await.map_err(s)?;
+                }
+                if claimed {
+                    Some(from + 1)
+                } else {
+                    // A concurrent refresh moved the grant first: this is its retry, answered
+                    // with the generation it moved to, if the grant is still live.
+                    txn.query_one_raw(live_at(backend, sid, from + 1)).await.map_err(s)?.map(|_| from + 1)
                 }
             }
-        }
+        };
+        let Some(generation) = generation else {
+            outcomes.push(Outcome::Refused);
+            continue;
+        };
         if let Some((t, ip)) = job.touch {
             session::Entity::update_many()
                 .col_expr(session::Column::LastAccessedAt, Expr::value(t))
                 .col_expr(session::Column::LastAccessedByIp, Expr::value(ip))
-                .filter(Expr::col(session::Column::Id).eq(job.session_id))
+                .filter(Expr::col(session::Column::Id).eq(sid))
                 .exec(&txn)
                 .await
                 .map_err(s)?;
         }
-        if let Some(row) = job.new_token {
-            inserts.push(row);
-        }
-        outcomes.push(Outcome::Done);
-    }
-    // SQLite allows 32,766 bound values per statement; a token row binds 5.
-    for chunk in inserts.chunks(1000) {
-        refresh_token::Entity::insert_many(chunk.to_vec()).exec(&txn).await.map_err(s)?;
+        outcomes.push(Outcome::Done { generation });
     }
     db.commit(txn).await.map_err(s)?;
     Ok(outcomes)
+}
+
+/// The grant `sid` moves from generation `from` to the next, if it is still at `from` and
+/// live.
+fn rotate(backend: DbBackend, sid: Uuid, from: i64, at: i64) -> Statement {
+    static TEXT: BuiltOnce = BuiltOnce::new();
+    let values = vec![(from + 1).into(), at.into(), sid.into(), from.into()];
+    TEXT.statement(backend, values, || {
+        session::Entity::update_many()
+            .col_expr(session::Column::RefreshGeneration, Expr::value(from + 1))
+            .col_expr(session::Column::RefreshRotatedAt, Expr::value(at))
+            .filter(Expr::col(session::Column::Id).eq(sid))
+            .filter(Expr::col(session::Column::RevokedAt).is_null())
+            .filter(Expr::col(session::Column::RefreshGeneration).eq(from))
+            .build(backend)
+    })
+}
+
+/// A row if the grant `sid` is live and at `generation`.
+fn live_at(backend: DbBackend, sid: Uuid, generation: i64) -> Statement {
+    static TEXT: BuiltOnce = BuiltOnce::new();
+    TEXT.statement(backend, vec![1.into(), sid.into(), generation.into()], || {
+        let q = Query::select()
+            .expr(Expr::val(1))
+            .from(session::Entity)
+            .and_where(Expr::col(session::Column::Id).eq(sid))
+            .and_where(Expr::col(session::Column::RevokedAt).is_null())
+            .and_where(Expr::col(session::Column::RefreshGeneration).eq(generation))
+            .to_owned();
+        backend.build(&q)
+    })
+}
+
+/// The legacy token `token` of the grant `sid` is marked rotated, if it is not yet and the
+/// grant is live.
+fn mark_rotated(backend: DbBackend, token: Uuid, sid: Uuid, at: i64) -> Statement {
+    let live = Query::select()
+        .expr(Expr::val(1))
+        .from(session::Entity)
+        .and_where(Expr::col(session::Column::Id).eq(sid))
+        .and_where(Expr::col(session::Column::RevokedAt).is_null())
+        .to_owned();
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(at))
+        .filter(Expr::col(refresh_token::Column::Id).eq(token))
+        .filter(Expr::col(refresh_token::Column::RotatedAt).is_null())
+        .filter(Expr::exists(live))
+        .build(backend)
 }

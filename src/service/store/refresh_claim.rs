@@ -1,17 +1,16 @@
-//! PostgreSQL: the common refresh (a first use of a rotating grant that is live, of an
-//! enabled user, presented by its own client) read and written by one statement for a
-//! whole batch of concurrent refreshes: the statement finds each presented token with its
-//! grant, user and roles, marks it rotated, inserts its replacement, records the grant's
-//! last access when it is due, and returns the rows it claimed. A refresh then costs its
-//! share of one statement, instead of a read of its own and a share of the batch's write.
+//! PostgreSQL: the common refresh (a first use of the current token of a rotating grant
+//! that is live, of an enabled user, presented by its own client) read and written by one
+//! statement for a whole batch of concurrent refreshes: the statement finds each grant with
+//! its user and roles, moves the grant to its next token generation, records its last
+//! access when it is due, and returns the grants it claimed. A refresh then costs its share
+//! of one statement, instead of a read of its own and a share of the batch's write.
 //!
-//! A refresh the statement does not claim (unknown token, rotated already, another client,
-//! a grant or user no longer allowed) takes the general path, which reads the grant and
-//! says why; nothing was written for it.
+//! A refresh the statement does not claim (a token that is not the grant's current one,
+//! another client, a grant or user no longer allowed) takes the general path, which reads
+//! the grant and says why; nothing was written for it.
 
-use super::grant_row::{GrantRow, grant_of, grant_query};
+use super::grant_row::{SessionGrant, session_grant_of, session_grant_query};
 use super::user_status::disabled_at;
-use crate::crypto::hex;
 use crate::service::Db;
 use crate::service::store::group_commit::{BatchError, GroupCommit};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, PostgresQueryBuilder};
@@ -23,16 +22,14 @@ use uuid::Uuid;
 
 /// One refresh to claim.
 pub struct Claim {
-    /// SHA-256 of the presented refresh token.
-    pub digest: Vec<u8>,
+    /// The grant.
+    pub session_id: Uuid,
+    /// The presented token's generation: the grant is claimed only while it is current.
+    pub generation: i64,
     /// The client presenting it: the grant must be this client's.
     pub client_id: String,
     /// The application's refresh-token idle timeout, in seconds.
     pub idle_timeout: i64,
-    /// The replacement token's row ID.
-    pub new_id: Uuid,
-    /// SHA-256 of the replacement token.
-    pub new_hash: Vec<u8>,
     /// The client's address, recorded with the grant's last access.
     pub ip: Option<String>,
 }
@@ -50,7 +47,7 @@ pub(in crate::service) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 
 /// Sends claims to their group-commit writer (PostgreSQL only).
 #[derive(Clone)]
-pub struct ClaimBatcher(GroupCommit<Claim, Option<GrantRow>>);
+pub struct ClaimBatcher(GroupCommit<Claim, Option<SessionGrant>>);
 
 impl ClaimBatcher {
     /// Starts the writer tasks on `db`.
@@ -58,32 +55,34 @@ impl ClaimBatcher {
         Self(GroupCommit::start_with(db, MAX_BATCH, WRITERS, write))
     }
 
-    /// The grant of `c`, rotated and committed, or `None` if the statement did not claim it.
-    pub async fn claim(&self, c: Claim) -> crate::service::Result<Option<GrantRow>> {
+    /// The grant of `c` as it was before its rotation (committed), or `None` if the
+    /// statement did not claim it.
+    pub async fn claim(&self, c: Claim) -> crate::service::Result<Option<SessionGrant>> {
         self.0.submit(c).await
     }
 }
 
-/// The statement: `$1` the claims as a JSON array of `[hash, client, idle_us, new_id,
-/// new_hash, ip, at]` (hashes in hex, distinct; `at` now in UTC micros), `$2` the same now,
-/// for the writes. Each token is looked up on its own (a lateral subquery with `LIMIT 1`, so
-/// the planner cannot turn the batch into a scan of the tokens), and the writes find their
-/// rows by the addresses the look-up read (`ctid = ANY`, a TID scan whatever the
-/// statistics). By key (`id = ANY`), the generic plan that a connection keeps was made while
-/// the tokens' table was small on a new database, and scanned the whole table once it had
-/// grown: each batch took longer than the one before, and a run's rate fell by a third within
-/// ten seconds. Should another statement have changed a row since the look-up, PostgreSQL
-/// re-checks `rotated_at IS NULL` on the newest version, as before. The statement runs on a
-/// connection that plans no sequential scan ([`Db::keyed_writer`]). The conditions read the
-/// time from the JSON, not from `$2`, so no estimate depends on a parameter's value: after
-/// its first five executions on a connection PostgreSQL keeps one generic plan for the
-/// prepared statement (in `psql`, 1.3 ms of planning for each of the first five, 0.05 ms
-/// after).
+/// The statement: `$1` the claims as a JSON array of `[grant, generation, client, idle_us,
+/// ip, at]` (grants distinct; `at` now in UTC micros), `$2` the same now, for the writes.
+/// Each grant is looked up on its own (a lateral subquery with `LIMIT 1`, so the planner
+/// cannot turn the batch into a scan of the sessions), and the update finds its rows by the
+/// addresses the look-up read (`ctid = ANY`, a TID scan whatever the statistics: a generic
+/// plan made while the table was small on a new database would otherwise go on scanning it
+/// as it grew). Should another statement have changed a row since the look-up, PostgreSQL
+/// re-checks the update's conditions on the newest version: a grant revoked or rotated
+/// meanwhile is left alone. The statement runs on a connection that plans no sequential
+/// scan ([`Db::keyed_writer`]). The conditions read the time from the JSON, not from `$2`,
+/// so no estimate depends on a parameter's value: after its first five executions on a
+/// connection PostgreSQL keeps one generic plan for the prepared statement.
+///
+/// The grant's last access is recorded at most once a minute ([`TOUCH_EVERY_US`]); the
+/// rest of the row is its generation and when it moved, columns no index holds, so the
+/// update is a heap-only tuple update that writes no index entry.
 fn claim_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let claimable = Expr::cust(
-            "\"refresh_tokens\".\"token_hash\" = j.hash AND \"refresh_tokens\".\"rotated_at\" IS NULL \
+            "\"sessions\".\"id\" = j.sid AND \"sessions\".\"refresh_generation\" = j.gen \
              AND \"sessions\".\"client_id\" = j.client AND \"sessions\".\"revoked_at\" IS NULL \
              AND \"sessions\".\"expires_at\" > j.at AND \"sessions\".\"last_accessed_at\" > j.at - j.idle_us",
         );
@@ -91,38 +90,35 @@ fn claim_sql() -> &'static str {
         let enabled = Condition::all()
             .add(Expr::col(("users", "is_deactivated")).eq(false))
             .add(disabled_at(Expr::cust("j.at")).not());
-        let mut grant = grant_query(DbBackend::Postgres, Condition::all().add(claimable).add(enabled));
-        grant
-            .expr_as(Expr::cust("\"refresh_tokens\".ctid"), "t_ctid")
-            .expr_as(Expr::cust("\"sessions\".\"row_ctid\""), "s_ctid");
+        let mut grant = session_grant_query(DbBackend::Postgres, Condition::all().add(claimable).add(enabled));
+        grant.expr_as(Expr::cust("\"sessions\".ctid"), "s_ctid");
         let grant = grant.to_string(PostgresQueryBuilder);
+        let due = format!("s.last_accessed_at < $2 - {TOUCH_EVERY_US}");
         format!(
-            "WITH j AS (SELECT decode(v->>0, 'hex') AS hash, v->>1 AS client, (v->>2)::bigint AS idle_us, \
-             (v->>3)::uuid AS new_id, decode(v->>4, 'hex') AS new_hash, v->>5 AS ip, (v->>6)::bigint AS at \
+            "WITH j AS (SELECT (v->>0)::uuid AS sid, (v->>1)::bigint AS gen, v->>2 AS client, \
+             (v->>3)::bigint AS idle_us, v->>4 AS ip, (v->>5)::bigint AS at \
              FROM jsonb_array_elements($1::jsonb) AS v), \
-             c AS (SELECT j.new_id, j.new_hash, j.ip, j.at, g.* FROM j CROSS JOIN LATERAL ({grant} LIMIT 1) AS g), \
-             r AS (UPDATE refresh_tokens AS t SET rotated_at = $2 \
-             WHERE t.ctid = ANY(ARRAY(SELECT t_ctid FROM c)) AND t.rotated_at IS NULL RETURNING t.id), \
-             i AS (INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) \
-             SELECT c.new_id, c.s_id, c.new_hash, $2 FROM c WHERE c.t_id IN (SELECT id FROM r)), \
-             a AS (UPDATE sessions AS s SET last_accessed_at = $2, \
-             last_accessed_by_ip = (SELECT c.ip FROM c WHERE c.s_id = s.id LIMIT 1) \
-             WHERE s.ctid = ANY(ARRAY(SELECT c.s_ctid FROM c WHERE c.t_id IN (SELECT id FROM r) \
-             AND c.s_last_accessed_at < c.at - {TOUCH_EVERY_US}))) \
-             SELECT c.* FROM c WHERE c.t_id IN (SELECT id FROM r)"
+             c AS (SELECT j.gen, j.ip, j.at, g.* FROM j CROSS JOIN LATERAL ({grant} LIMIT 1) AS g), \
+             r AS (UPDATE sessions AS s SET refresh_generation = s.refresh_generation + 1, refresh_rotated_at = $2, \
+             last_accessed_at = CASE WHEN {due} THEN $2 ELSE s.last_accessed_at END, \
+             last_accessed_by_ip = CASE WHEN {due} THEN (SELECT c.ip FROM c WHERE c.s_id = s.id LIMIT 1) \
+             ELSE s.last_accessed_by_ip END \
+             WHERE s.ctid = ANY(ARRAY(SELECT c.s_ctid FROM c)) AND s.revoked_at IS NULL \
+             AND s.refresh_generation = (SELECT c.gen FROM c WHERE c.s_id = s.id LIMIT 1) RETURNING s.id) \
+             SELECT c.* FROM c WHERE c.s_id IN (SELECT id FROM r)"
         )
     })
 }
 
-async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<GrantRow>>, BatchError> {
+async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<SessionGrant>>, BatchError> {
     let at = super::time::micros(super::time::now());
     let mut seen = HashSet::new();
     let mut rows = Vec::with_capacity(jobs.len());
     for j in &jobs {
-        // A token presented twice in one batch: the second is a retry, for the general path.
-        if seen.insert(j.digest.as_slice()) {
+        // A grant presented twice in one batch: the second is a retry, for the general path.
+        if seen.insert(j.session_id) {
             let idle_us = j.idle_timeout.saturating_mul(1_000_000);
-            rows.push(json!([hex(&j.digest), j.client_id, idle_us, j.new_id, hex(&j.new_hash), j.ip, at]));
+            rows.push(json!([j.session_id, j.generation, j.client_id, idle_us, j.ip, at]));
         }
     }
     let stmt = Statement::from_sql_and_values(
@@ -131,22 +127,22 @@ async fn write(db: Db, jobs: Vec<Claim>) -> Result<Vec<Option<GrantRow>>, BatchE
         [serde_json::Value::Array(rows).into(), at.into()],
     );
     let conn = db.keyed_writer().await.map_err(BatchError::new)?;
-    let mut claimed: HashMap<Vec<u8>, GrantRow> = HashMap::new();
+    let mut claimed: HashMap<Uuid, SessionGrant> = HashMap::new();
     match conn.query_all_raw(stmt).await {
         Ok(result) => {
-            let grants = match super::pg_rows::read_all(&result, super::pg_rows::grants_of) {
+            let grants = match super::pg_rows::read_all(&result, super::pg_rows::session_grants_of) {
                 Some(read) => read.map_err(|e| BatchError::new(sea_orm::DbErr::Custom(e.describe())))?,
-                None => result.iter().map(grant_of).collect::<Result<_, _>>().map_err(BatchError::new)?,
+                None => result.iter().map(session_grant_of).collect::<Result<_, _>>().map_err(BatchError::new)?,
             };
             for grant in grants {
-                claimed.insert(grant.0.token_hash.clone(), grant);
+                claimed.insert(grant.0.id, grant);
             }
         }
         // One statement: nothing of it was written, and every refresh of the batch can take
         // the general path, which reports its own errors.
         Err(e) => tracing::warn!(error = %e, "claiming refresh grants failed; they take the general path"),
     }
-    Ok(jobs.iter().map(|j| claimed.remove(&j.digest)).collect())
+    Ok(jobs.iter().map(|j| claimed.remove(&j.session_id)).collect())
 }
 
 #[cfg(test)]
@@ -187,7 +183,7 @@ mod tests {
         let plan: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(0).expect("a plan line")).collect();
         let plan = plan.join("\n");
         assert!(!plan.contains("Seq Scan"), "the claim's generic plan scans a table:\n{plan}");
-        assert!(plan.contains("Tid Scan on refresh_tokens"), "the rotation finds its tokens by address:\n{plan}");
+        assert!(plan.contains("Tid Scan on sessions"), "the rotation finds its grants by address:\n{plan}");
         txn.rollback().await.expect("rollback");
     }
 }

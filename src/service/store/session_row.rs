@@ -65,6 +65,8 @@ impl NewSession<'_> {
             token_hash: Set(self.token_hash),
             device_info: Set(None),
             identity_id: Set(None),
+            refresh_generation: Set(0),
+            refresh_rotated_at: Set(None),
         }
     }
 }
