@@ -140,7 +140,7 @@ impl OAuth<'_> {
         }
         // Read first, outside the write transaction; the writes are conditional, so a
         // concurrent revocation or rotation is still noticed.
-        let Some(grant) = session_grant(&self.db.reader(), presented.session_id).await? else {
+        let Some(grant) = session_grant(&self.db, presented.session_id).await? else {
             return Err(invalid("unknown refresh token"));
         };
         let t = micros(now());
@@ -153,7 +153,7 @@ impl OAuth<'_> {
     pub(in crate::service) async fn grant_of_refresh_token(&self, token: &str) -> Result<Option<(SessionGrant, bool)>> {
         Ok(match GrantToken::parse(token, &self.master_key) {
             Presented::Forged => None,
-            Presented::Grant(p) => session_grant(&self.db.reader(), p.session_id)
+            Presented::Grant(p) => session_grant(&self.db, p.session_id)
                 .await?
                 .filter(|g| p.generation <= g.0.refresh_generation)
                 .map(|g| {

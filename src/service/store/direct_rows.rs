@@ -99,6 +99,68 @@ macro_rules! user_model_reader {
 }
 pub(in crate::service) use user_model_reader;
 
+/// The reader of `sessions` rows (`$row`) as [`entity::session::Model`], as
+/// [`user_model_reader!`] reads users (with `opt_uuid` and `opt_json` in scope too).
+macro_rules! session_model_reader {
+    ($row:ty, $stmt:expr) => {
+        model_reader!(
+            @ $row,
+            $stmt,
+            entity::session::Model {
+                id: uuid,
+                user_id: uuid,
+                kind: get,
+                client_id: get,
+                idp_session_id: opt_uuid,
+                scopes: json_value,
+                amr: json_value,
+                auth_time: get,
+                created_at: get,
+                last_accessed_at: get,
+                created_by_ip: get,
+                last_accessed_by_ip: get,
+                user_agent: get,
+                expires_at: get,
+                revoked_at: get,
+                token_hash: get,
+                device_info: opt_json,
+                identity_id: opt_uuid,
+                refresh_generation: get,
+                refresh_rotated_at: get,
+            }
+        )
+    };
+}
+pub(in crate::service) use session_model_reader;
+
+/// A JSON column that may be NULL.
+fn opt_json(row: &Row<'_>, i: usize) -> Result<Option<serde_json::Value>> {
+    json(row, i)
+}
+
+/// The rows of a grant's select ([`super::grant_row::session_grant_query`]: columns `s_*`,
+/// `u_*`, `direct_roles` and `group_roles`).
+pub fn session_grants_of(stmt: &Statement<'_>) -> Result<Reader<super::grant_row::SessionGrant>> {
+    let session: Result<Reader<entity::session::Model>> = {
+        fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed_columns(stmt, "s_", names)
+        }
+        session_model_reader!(rusqlite::Row<'_>, stmt)
+    };
+    let user: Result<Reader<user::Model>> = {
+        fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
+            prefixed_columns(stmt, "u_", names)
+        }
+        user_model_reader!(rusqlite::Row<'_>, stmt)
+    };
+    let (session, user) = (session?, user?);
+    let [direct, via_groups] = columns(stmt, ["direct_roles", "group_roles"])?;
+    Ok(Box::new(move |r| {
+        let roles = super::grant_row::role_keys([get(r, direct)?, get(r, via_groups)?]);
+        Ok((session(r)?, user(r)?, roles))
+    }))
+}
+
 /// A JSON column that is never NULL (a NULL reads as JSON `null`).
 pub fn json_value(row: &Row<'_>, i: usize) -> Result<serde_json::Value> {
     Ok(json(row, i)?.unwrap_or_default())

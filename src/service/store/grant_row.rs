@@ -163,8 +163,8 @@ fn token_session_user_sql(backend: DbBackend) -> &'static str {
     })
 }
 
-/// A refresh token with its session, the session's user and the user's effective role
-/// keys, by token hash: one round trip on the hot path.
+/// A refresh token issued before grant tokens, with its session, the session's user and the
+/// user's effective role keys, by the token's digest, in one round trip.
 pub(in crate::service) async fn token_session_user(
     conn: &impl ConnectionTrait,
     digest: Vec<u8>,
@@ -194,16 +194,21 @@ fn session_grant_sql(backend: DbBackend) -> &'static str {
 }
 
 /// A grant with its user and the user's effective role keys, by the grant's ID: one round
-/// trip on the hot path.
+/// trip on the hot path. On a SQLite file it is read on the calling thread and typed where
+/// it is read ([`crate::service::Db::read_typed`]).
 pub(in crate::service) async fn session_grant(
-    conn: &impl ConnectionTrait,
+    db: &crate::service::Db,
     id: uuid::Uuid,
 ) -> crate::service::Result<Option<SessionGrant>> {
-    let backend = conn.get_database_backend();
+    let reader = db.reader();
+    let backend = reader.get_database_backend();
     let stmt = sea_orm::Statement::from_sql_and_values(backend, session_grant_sql(backend), [id.into()]);
-    match conn.query_one_raw(stmt).await? {
-        Some(row) => Ok(Some(session_grant_of(&row)?)),
-        None => Ok(None),
+    match db.read_typed(stmt, super::direct_rows::session_grants_of) {
+        Ok(rows) => Ok(rows?.pop()),
+        Err(stmt) => match reader.query_one_raw(stmt).await? {
+            Some(row) => Ok(Some(session_grant_of(&row)?)),
+            None => Ok(None),
+        },
     }
 }
 

@@ -11,7 +11,7 @@ use sea_orm::sqlx::postgres::{PgRow, Postgres};
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column, Decode, Row, Type};
 
-use super::direct_rows::{model_reader, user_model_reader};
+use super::direct_rows::{model_reader, session_model_reader, user_model_reader};
 use super::grant_row::{SessionGrant, role_keys};
 use crate::service::{Error, Result};
 use entity::user;
@@ -85,6 +85,11 @@ fn prefixed_columns<const N: usize>(row: &PgRow, prefix: &str, names: [&str; N])
     Ok(out)
 }
 
+/// A UUID column that may be NULL.
+fn opt_uuid(row: &PgRow, i: usize) -> Result<Option<uuid::Uuid>> {
+    get(row, i)
+}
+
 /// A JSON column that may be NULL.
 fn opt_json(row: &PgRow, i: usize) -> Result<Option<serde_json::Value>> {
     Ok(get::<Option<Json<serde_json::Value>>>(row, i)?.map(|j| j.0))
@@ -98,32 +103,7 @@ pub fn session_grants_of(row: &PgRow) -> Result<Reader<SessionGrant>> {
         fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
             prefixed_columns(row, "s_", names)
         }
-        model_reader!(
-            @ PgRow,
-            row,
-            session::Model {
-                id: uuid,
-                user_id: uuid,
-                kind: get,
-                client_id: get,
-                idp_session_id: get,
-                scopes: json_value,
-                amr: json_value,
-                auth_time: get,
-                created_at: get,
-                last_accessed_at: get,
-                created_by_ip: get,
-                last_accessed_by_ip: get,
-                user_agent: get,
-                expires_at: get,
-                revoked_at: get,
-                token_hash: get,
-                device_info: opt_json,
-                identity_id: get,
-                refresh_generation: get,
-                refresh_rotated_at: get,
-            }
-        )
+        session_model_reader!(PgRow, row)
     };
     let user: Result<Reader<user::Model>> = {
         fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {

@@ -101,16 +101,15 @@ async fn write_in_transaction(db: Db, jobs: Vec<Rotation>) -> Result<Vec<Outcome
             TokenWrite::Rotate { from } => {
                 // A legacy token is marked rotated only while it is unrotated and its grant
                 // is live; else a concurrent refresh rotated it and moved the grant.
-                let claimed = match job.legacy_token_id {
-                    Some(token) => txn.execute_raw(mark_rotated(backend, token, sid, at)).await.map_err(s)?,
-                    None => txn.execute_raw(rotate(backend, sid, from, at)).await.map_err(s)?,
-                }
-                .rows_affected()
-                    > 0;
-                if claimed && job.legacy_token_id.is_some() {
-                    txn.execute_raw(rotate(backend, sid, from, at)).await.map_err(s)?;
-                }
-                if claimed {
+                let marked = match job.legacy_token_id {
+                    Some(token) => {
+                        txn.execute_raw(mark_rotated(backend, token, sid, at)).await.map_err(s)?.rows_affected() > 0
+                    }
+                    None => true,
+                };
+                let moved =
+                    marked && txn.execute_raw(rotate(backend, sid, from, at)).await.map_err(s)?.rows_affected() > 0;
+                if moved {
                     Some(from + 1)
                 } else {
                     // A concurrent refresh moved the grant first: this is its retry, answered
