@@ -115,6 +115,24 @@ async fn rich_user(app: &TestApp, db: &DatabaseConnection, email: &str, client: 
     let id = raw_id(&user);
     let t = OffsetDateTime::now_utc().unix_timestamp() * 1_000_000;
     let later = t + 86_400 * 1_000_000;
+    // A refresh token of the session as versions before grant tokens stored them (a grant
+    // token is the session's ID and generation, and stores nothing).
+    let session = {
+        use sea_orm::sea_query::ExprTrait;
+        let q = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("sessions"))
+            .and_where(Expr::col(Alias::new("user_id")).eq(id))
+            .to_owned();
+        db.query_one(&q).await.unwrap().unwrap().try_get_by_index::<Uuid>(0).unwrap()
+    };
+    insert(
+        db,
+        "refresh_tokens",
+        &["id", "session_id", "token_hash", "created_at"],
+        vec![Uuid::now_v7().into(), session.into(), authgraph::crypto::sha256(email).to_vec().into(), t.into()],
+    )
+    .await;
     insert(
         db,
         "authorizations",

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::helpers::{TestApp, count_rows, spawn_with};
 
 /// Refreshes `token` for `client`: the status, the error code and the new refresh token.
-async fn refresh(app: &TestApp, client: &str, token: &str) -> (u16, Option<String>, Option<String>) {
+pub(crate) async fn refresh(app: &TestApp, client: &str, token: &str) -> (u16, Option<String>, Option<String>) {
     let (status, body) =
         app.token_request(&[("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", token)]).await;
     (status, body["error"].as_str().map(str::to_owned), body["refresh_token"].as_str().map(str::to_owned))
