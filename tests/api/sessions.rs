@@ -66,6 +66,12 @@ async fn sessions_refresh_rotation_reuse_and_revocation() {
     assert_eq!(d["node"]["sessions"]["totalCount"], 0);
     let terminated = app.ok("{ auditLogs(activityTypes: [USER_SESSION_TERMINATED]) { totalCount } }", json!({})).await;
     assert_eq!(terminated["auditLogs"]["totalCount"], 1);
+    // The ended grant's old token again: refused, and nothing is ended or audited again.
+    let (status, body) =
+        app.token_request(&[("grant_type", "refresh_token"), ("client_id", &client), ("refresh_token", &first)]).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")));
+    let terminated = app.ok("{ auditLogs(activityTypes: [USER_SESSION_TERMINATED]) { totalCount } }", json!({})).await;
+    assert_eq!(terminated["auditLogs"]["totalCount"], 1, "no second audit row");
     app.err(
         "mutation($s: ID!) { revokeSession(input: {sessionID: $s}) { user { id } } }",
         json!({"s": session_id}),

@@ -193,6 +193,8 @@ impl OAuth<'_> {
         }
         match used {
             Use::Unknown => return Err(invalid("unknown refresh token")),
+            // A grant that has ended already: nothing to end or audit again.
+            Use::Reuse if sess.revoked_at.is_some() => return Err(invalid("the grant has expired or was revoked")),
             Use::Reuse => {
                 self.write(async |tx| {
                     end_sessions(tx.conn(), session_end::session(sess.id), t).await?;
