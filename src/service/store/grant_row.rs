@@ -67,19 +67,12 @@ pub(in crate::service) fn role_keys(lists: [Option<String>; 2]) -> Vec<String> {
 /// from the users instead, when its statistics say there are few: for a user with many
 /// sessions it then walked all of them and probed the token index once for each (in the
 /// refresh benchmark, 31 probes per claim and twice the statement's time).
-pub(in crate::service) fn grant_select(backend: DbBackend, condition: Condition) -> String {
-    let q = grant_query(backend, condition);
+fn grant_select(backend: DbBackend, condition: Condition) -> String {
+    let q = query(backend, true, condition);
     match backend {
         DbBackend::Postgres => q.to_string(PostgresQueryBuilder),
         _ => q.to_string(SqliteQueryBuilder),
     }
-}
-
-/// [`grant_select`] as a statement, for a caller that adds columns. On PostgreSQL the
-/// joined session also has the column `row_ctid`, its row's address (the subquery's `*`
-/// leaves system columns out).
-pub(in crate::service) fn grant_query(backend: DbBackend, condition: Condition) -> SelectStatement {
-    query(backend, true, condition)
 }
 
 /// `SELECT` of a grant (columns `s_*`, `u_*`, `direct_roles` and `group_roles`) from `sessions`
@@ -89,6 +82,7 @@ pub(in crate::service) fn session_grant_query(backend: DbBackend, condition: Con
     query(backend, false, condition)
 }
 
+/// [`grant_select`] (`from_token`) or [`session_grant_query`] as a statement.
 fn query(backend: DbBackend, from_token: bool, condition: Condition) -> SelectStatement {
     use sea_orm::{IdenStatic, Iterable};
     let session_of_token = Expr::col((session::Entity, session::Column::Id))
@@ -101,7 +95,7 @@ fn query(backend: DbBackend, from_token: bool, condition: Condition) -> SelectSt
         if backend == DbBackend::Postgres {
             q.join_lateral(
                 JoinType::InnerJoin,
-                row_by_key(session::Entity, session_of_token, true),
+                row_by_key(session::Entity, session_of_token),
                 session::Entity,
                 Expr::cust("TRUE"),
             );
@@ -114,7 +108,7 @@ fn query(backend: DbBackend, from_token: bool, condition: Condition) -> SelectSt
     if backend == DbBackend::Postgres {
         q.join_lateral(
             JoinType::InnerJoin,
-            row_by_key(entity::user::Entity, user_of_session, false),
+            row_by_key(entity::user::Entity, user_of_session),
             entity::user::Entity,
             Expr::cust("TRUE"),
         );
@@ -138,15 +132,10 @@ fn query(backend: DbBackend, from_token: bool, condition: Condition) -> SelectSt
 }
 
 /// `SELECT * FROM table WHERE on OFFSET 0`: a subquery the planner keeps apart
-/// (PostgreSQL). With `address`, the row's `ctid` too, as `row_ctid`, for a write that
-/// finds the row again by it.
-fn row_by_key(table: impl IntoTableRef, on: Expr, address: bool) -> SelectStatement {
+/// (PostgreSQL).
+fn row_by_key(table: impl IntoTableRef, on: Expr) -> SelectStatement {
     let mut sub = Query::select();
-    sub.column(Asterisk);
-    if address {
-        sub.expr_as(Expr::cust("ctid"), "row_ctid");
-    }
-    sub.from(table).and_where(on).offset(0);
+    sub.column(Asterisk).from(table).and_where(on).offset(0);
     sub
 }
 
