@@ -138,27 +138,37 @@ fn opt_json(row: &Row<'_>, i: usize) -> Result<Option<serde_json::Value>> {
     json(row, i)
 }
 
-/// The rows of a grant's select ([`super::grant_row::session_grant_query`]: columns `s_*`,
-/// `u_*`, `direct_roles` and `group_roles`).
+/// The reader of a grant's select ([`super::grant_row::session_grant_query`]: columns
+/// `s_*`, `u_*`, `direct_roles` and `group_roles`) for rows `$row` of `$stmt` (a `$source`),
+/// with the same functions in scope as [`session_model_reader!`] and `prefixed_columns`.
+macro_rules! session_grant_reader {
+    ($row:ty, $source:ty, $stmt:expr) => {{
+        let session: Result<Reader<entity::session::Model>> = {
+            fn columns<const N: usize>(stmt: $source, names: [&str; N]) -> Result<[usize; N]> {
+                prefixed_columns(stmt, "s_", names)
+            }
+            session_model_reader!($row, $stmt)
+        };
+        let user: Result<Reader<entity::user::Model>> = {
+            fn columns<const N: usize>(stmt: $source, names: [&str; N]) -> Result<[usize; N]> {
+                prefixed_columns(stmt, "u_", names)
+            }
+            user_model_reader!($row, $stmt)
+        };
+        let (session, user) = (session?, user?);
+        let [direct, via_groups] = columns($stmt, ["direct_roles", "group_roles"])?;
+        let reader: Reader<super::grant_row::SessionGrant> = Box::new(move |r: &$row| {
+            let roles = super::grant_row::role_keys([get(r, direct)?, get(r, via_groups)?]);
+            Ok((session(r)?, user(r)?, roles))
+        });
+        Ok(reader)
+    }};
+}
+pub(in crate::service) use session_grant_reader;
+
+/// The rows of a grant's select ([`super::grant_row::session_grant_query`]).
 pub fn session_grants_of(stmt: &Statement<'_>) -> Result<Reader<super::grant_row::SessionGrant>> {
-    let session: Result<Reader<entity::session::Model>> = {
-        fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed_columns(stmt, "s_", names)
-        }
-        session_model_reader!(rusqlite::Row<'_>, stmt)
-    };
-    let user: Result<Reader<user::Model>> = {
-        fn columns<const N: usize>(stmt: &Statement<'_>, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed_columns(stmt, "u_", names)
-        }
-        user_model_reader!(rusqlite::Row<'_>, stmt)
-    };
-    let (session, user) = (session?, user?);
-    let [direct, via_groups] = columns(stmt, ["direct_roles", "group_roles"])?;
-    Ok(Box::new(move |r| {
-        let roles = super::grant_row::role_keys([get(r, direct)?, get(r, via_groups)?]);
-        Ok((session(r)?, user(r)?, roles))
-    }))
+    session_grant_reader!(rusqlite::Row<'_>, &Statement<'_>, stmt)
 }
 
 /// A JSON column that is never NULL (a NULL reads as JSON `null`).

@@ -11,8 +11,8 @@ use sea_orm::sqlx::postgres::{PgRow, Postgres};
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column, Decode, Row, Type};
 
-use super::direct_rows::{model_reader, session_model_reader, user_model_reader};
-use super::grant_row::{SessionGrant, role_keys};
+use super::direct_rows::{model_reader, session_grant_reader, session_model_reader, user_model_reader};
+use super::grant_row::SessionGrant;
 use crate::service::{Error, Result};
 use entity::user;
 
@@ -98,23 +98,5 @@ fn opt_json(row: &PgRow, i: usize) -> Result<Option<serde_json::Value>> {
 /// The rows of a grant's select ([`super::grant_row::session_grant_query`]: columns `s_*`,
 /// `u_*`, `direct_roles` and `group_roles`) as [`SessionGrant`]s.
 pub fn session_grants_of(row: &PgRow) -> Result<Reader<SessionGrant>> {
-    use entity::session;
-    let session: Result<Reader<session::Model>> = {
-        fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed_columns(row, "s_", names)
-        }
-        session_model_reader!(PgRow, row)
-    };
-    let user: Result<Reader<user::Model>> = {
-        fn columns<const N: usize>(row: &PgRow, names: [&str; N]) -> Result<[usize; N]> {
-            prefixed_columns(row, "u_", names)
-        }
-        user_model_reader!(PgRow, row)
-    };
-    let (session, user) = (session?, user?);
-    let [direct, via_groups] = columns(row, ["direct_roles", "group_roles"])?;
-    Ok(Box::new(move |r| {
-        let roles = role_keys([get(r, direct)?, get(r, via_groups)?]);
-        Ok((session(r)?, user(r)?, roles))
-    }))
+    session_grant_reader!(PgRow, &PgRow, row)
 }
