@@ -5,14 +5,15 @@
 //! queued behind it) waits. Under a stream of small commits (an audit row per token) that
 //! was several checkpoints a second, each a stall of the one writer: 115 `fsync` calls in 10
 //! s of client-credentials load, and the server's core idle 4.5 % of the time. Here the
-//! writer's commits never checkpoint, and this thread copies what was committed every
-//! [`PERIOD`] without waiting for anyone (`PASSIVE`): the writer goes on appending
-//! meanwhile, and starts the WAL over once a checkpoint has caught up with it. Should
-//! commits never leave it a moment to catch up, a WAL past [`RESTART_FRAMES`] is checkpointed
-//! with `RESTART`, which holds new writes back while it copies. It waits at most 20 ms for a
-//! lock: a reader in a long transaction (an export) keeps the WAL from starting over, and a
-//! `RESTART` that waited for it would hold every write back meanwhile; it copies what it can
-//! and tries again a period later.
+//! writer's commits never checkpoint, and this thread copies what was committed without
+//! waiting for anyone (`PASSIVE`), every [`PERIOD`] or sooner under heavy writes
+//! ([`next_period`]). The writer goes on appending meanwhile, and starts the WAL over once a
+//! checkpoint has caught up with it; under writes that never pause, a short `RESTART` right
+//! after a passive checkpoint lets it ([`round`]). A WAL past [`RESTART_FRAMES`] is
+//! checkpointed with `RESTART` in any case. A `RESTART` holds new writes back while it copies,
+//! and waits at most 20 ms for a lock: a reader in a long transaction (an export) keeps the
+//! WAL from starting over, and a `RESTART` that waited for it would hold every write back
+//! meanwhile; it copies what it can and tries again a round later.
 
 use super::direct_sqlite::DirectSqlite;
 use rusqlite::Connection;
@@ -48,21 +49,66 @@ fn run(file: &DirectSqlite, alive: &Weak<()>) {
             return;
         }
     };
+    let mut period = PERIOD;
     while alive.strong_count() > 0 {
-        std::thread::sleep(PERIOD);
-        let outcome = match checkpoint(&conn, "PASSIVE") {
-            Ok(frames) if frames > RESTART_FRAMES => checkpoint(&conn, "RESTART"),
-            other => other,
-        };
-        if let Err(e) = outcome {
-            tracing::debug!(error = %e, "WAL checkpoint");
+        std::thread::sleep(period);
+        match round(&conn) {
+            // A reader that holds an old snapshot keeps the WAL from starting over: sooner
+            // rounds would only hold writes back more often.
+            Ok((frames, copied)) if copied == frames => period = next_period(period, frames),
+            Ok(_) => period = PERIOD,
+            Err(e) => tracing::debug!(error = %e, "WAL checkpoint"),
         }
     }
 }
 
-/// Runs a checkpoint; returns the WAL's length in pages (-1 when not in WAL mode).
-fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| row.get(1))
+/// One round of checkpoints; returns the WAL's length in pages when it began, and how many
+/// of them the passive checkpoint copied.
+///
+/// The `PASSIVE` checkpoint copies what was committed when it began, while the writer goes
+/// on appending. The writer starts the WAL over only if it begins a transaction when every
+/// page has been copied, which under writes that never pause does not happen: the WAL then
+/// grew until [`RESTART_FRAMES`], and that `RESTART` held every write back while it copied
+/// tens of thousands of pages and flushed them. So when the passive checkpoint copied
+/// everything it saw (no reader holds an older snapshot) and the WAL holds at least
+/// [`RESTART_AFTER`] pages, a `RESTART` follows at once: it has only the pages appended
+/// meanwhile to copy, and the writer starts the WAL over with its next transaction.
+fn round(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let (frames, copied) = checkpoint(conn, "PASSIVE")?;
+    if frames > RESTART_FRAMES || (frames >= RESTART_AFTER && copied == frames) {
+        checkpoint(conn, "RESTART")?;
+    }
+    Ok((frames, copied))
+}
+
+/// The WAL's length in pages past which a passive checkpoint that copied all of it is
+/// followed by a `RESTART` (1 MiB): below it, writes pause often enough for the writer to
+/// start the WAL over on its own.
+const RESTART_AFTER: i64 = 256;
+
+/// The WAL's length in pages that a checkpoint aims to find (16 MiB of 4 KiB pages).
+const TARGET_FRAMES: i64 = 4_096;
+
+/// The shortest wait between two rounds of checkpoints.
+const SHORTEST: Duration = Duration::from_millis(50);
+
+/// How long to wait before the next round, after one that came `period` after the one
+/// before and found `frames` pages in the WAL: as long as writes at that pace take to fill
+/// [`TARGET_FRAMES`], between [`SHORTEST`] and [`PERIOD`]. Under 20,000 audit rows a second
+/// (ES256 tokens) the WAL grew by about 38,000 pages a second; checkpoints once a second
+/// let it reach 150 MB, and the writer, which cuts a WAL past 64 MiB back when it starts
+/// it over, stalled every request for up to 13 ms on that `ftruncate`.
+fn next_period(period: Duration, frames: i64) -> Duration {
+    if frames <= 0 {
+        return PERIOD;
+    }
+    period.mul_f64(TARGET_FRAMES as f64 / frames as f64).clamp(SHORTEST, PERIOD)
+}
+
+/// Runs a checkpoint; returns the WAL's length in pages and how many of them are copied
+/// into the database file (both -1 when not in WAL mode).
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| Ok((row.get(1)?, row.get(2)?)))
 }
 
 #[cfg(test)]
@@ -100,6 +146,19 @@ mod tests {
         assert!(largest < 3_000_000, "the WAL grew to {largest} bytes");
         let rows: i64 = writer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 2_000);
+    }
+
+    #[test]
+    fn checkpoints_come_sooner_as_writes_come_faster() {
+        // Nothing or a trickle written: the full period.
+        assert_eq!(next_period(PERIOD, 0), PERIOD);
+        assert_eq!(next_period(PERIOD, TARGET_FRAMES / 4), PERIOD);
+        // Twice the target in a period: the next round after half of it.
+        assert_eq!(next_period(PERIOD, 2 * TARGET_FRAMES), PERIOD / 2);
+        // Never sooner than the shortest wait.
+        assert_eq!(next_period(SHORTEST, 100 * TARGET_FRAMES), SHORTEST);
+        // A quick round that found half the target waits twice as long next time.
+        assert_eq!(next_period(SHORTEST, TARGET_FRAMES / 2), 2 * SHORTEST);
     }
 
     /// A reader that keeps one snapshot for long (an export) pins the WAL past the `RESTART`
